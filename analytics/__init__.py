@@ -1,0 +1,1 @@
+"""Analytics: scans of the warehouse export and product exports, report jobs, runner, schedule."""

@@ -1,0 +1,1 @@
+"""Report jobs: each builds one Polars LazyFrame."""

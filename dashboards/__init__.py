@@ -1,0 +1,1 @@
+"""Dashboards rendered from report outputs."""

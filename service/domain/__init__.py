@@ -1,0 +1,1 @@
+"""Pure domain model: events, rooms, roles, projections. No I/O lives here."""

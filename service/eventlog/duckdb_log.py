@@ -1,0 +1,321 @@
+"""The DuckDB event log: one writer task, group commit, gap-free seq.
+
+One asyncio task owns the write side. Senders put their events on a queue and await a
+future; the task drains the queue into a batch (up to ``batch_max`` events), assigns ``seq``
+from an in-memory counter, inserts the batch as one Arrow table inside one transaction on a
+dedicated thread, commits, and only then resolves every waiting future. A failed commit rolls
+back and hands its seq numbers back, so ``seq`` stays gap-free and no caller is acknowledged
+for an event that is not in the file.
+
+The service process is the only one that may open the file (DuckDB locks it), so everything
+else that needs the live log (forwarding, moderation records, history) runs in-process through
+:meth:`DuckDBLog.run_read` and :meth:`DuckDBLog.run_write`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from service.domain.events import Event, utcnow, uuid7
+from service.eventlog.base import CommitFailed, LogUnreadable
+from service.eventlog.codec import SELECT_COLUMNS, from_row, to_arrow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Extra = Callable[[duckdb.DuckDBPyConnection], None]
+"""An extra statement run inside a batch's transaction (e.g. a moderation record insert)."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    events: Sequence[Event]
+    extra: Extra | None
+    future: asyncio.Future[list[Event]]
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """Counters of the writer, exposed on /metrics."""
+
+    batches: int = 0
+    events: int = 0
+    failed_batches: int = 0
+    commit_seconds: list[float] = field(default_factory=list)
+
+
+def schema_files() -> list[tuple[int, str]]:
+    """The numbered schema files shipped in the package, as (version, sql) in order."""
+    folder = resources.files("service.eventlog") / "schema"
+    found = []
+    for item in folder.iterdir():
+        if item.name.endswith(".sql"):
+            found.append((int(item.name.split("_", 1)[0]), item.read_text()))
+    return sorted(found)
+
+
+class DuckDBLog:
+    """An :class:`~service.eventlog.base.EventLog` stored in one DuckDB file."""
+
+    def __init__(self, path: Path, *, node_id: str, batch_max: int = 2000) -> None:
+        self._path = path
+        self._node_id = node_id
+        self._batch_max = batch_max
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="eventlog-writer")
+        self._readers = ThreadPoolExecutor(2, thread_name_prefix="eventlog-reader")
+        self._local = threading.local()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._epoch = ""
+        self._last_seq = 0
+        self.stats = WriterStats()
+
+    @property
+    def epoch(self) -> str:
+        return self._epoch
+
+    @property
+    def node_id(self) -> str:
+        return self._node_id
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._open)
+        self._task = asyncio.create_task(self._run(), name="eventlog-writer")
+
+    def _open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(self._path))
+        except duckdb.Error as exc:
+            raise LogUnreadable(
+                f"event log {self._path} cannot be opened ({exc}); refusing to start empty"
+            ) from exc
+        self._con = con
+        # Batches are small: one DuckDB thread halves the fixed cost of each insert statement.
+        con.execute("SET threads = 1")
+        self._migrate(con)
+        rows = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()
+        row = rows[0] if rows else None
+        if row is None:
+            self._epoch = uuid7()
+            con.execute("INSERT INTO log_meta VALUES ('epoch', ?)", [self._epoch])
+        else:
+            self._epoch = row[0]
+        found = con.execute("SELECT coalesce(max(seq), 0), count(*) FROM events").fetchall()[0]
+        self._last_seq = int(found[0])
+        if int(found[1]) != self._last_seq:
+            raise LogUnreadable(
+                f"event log {self._path} has {found[1]} rows but max seq {found[0]}: not gap-free"
+            )
+        log.info("event log %s opened: epoch %s, last seq %d", self._path, self._epoch, self._last_seq)
+
+    @staticmethod
+    def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, sql in schema_files():
+            if version in done:
+                continue
+            con.execute("BEGIN")
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, utcnow()])
+            con.execute("COMMIT")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._queue.put_nowait(None)
+            await self._task
+            self._task = None
+        loop = asyncio.get_running_loop()
+        if self._con is not None:
+            await loop.run_in_executor(self._writer, self._checkpoint_and_close)
+        self._readers.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+
+    def _checkpoint_and_close(self) -> None:
+        assert self._con is not None
+        self._con.execute("CHECKPOINT")
+        self._con.close()
+        self._con = None
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def append(self, events: Sequence[Event], *, extra: Extra | None = None) -> list[Event]:
+        """Commit ``events`` (and run ``extra`` in the same transaction); see EventLog.append."""
+        if self._task is None:
+            raise CommitFailed("the event log is not running")
+        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(events, extra, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            size = len(first.events)
+            while size < self._batch_max and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                size += len(item.events)
+            await self._commit_batch(loop, batch)
+
+    async def _commit_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
+        seq = self._last_seq
+        events: list[Event] = []
+        for pending in batch:
+            for event in pending.events:
+                seq += 1
+                event.seq, event.epoch, event.node_id = seq, self._epoch, self._node_id
+                events.append(event)
+        extras = [p.extra for p in batch if p.extra is not None]
+        started = loop.time()
+        try:
+            await loop.run_in_executor(self._writer, self._insert, events, extras)
+        except Exception as exc:  # every failure of the transaction means: not committed
+            self.stats.failed_batches += 1
+            log.error("event log commit of %d events failed: %s", len(events), exc)
+            for pending in batch:
+                for event in pending.events:
+                    event.seq = 0
+                if not pending.future.done():
+                    pending.future.set_exception(CommitFailed(str(exc)))
+            return
+        self._last_seq = seq
+        self.stats.batches += 1
+        self.stats.events += len(events)
+        self.stats.commit_seconds.append(loop.time() - started)
+        if len(self.stats.commit_seconds) > 4096:
+            del self.stats.commit_seconds[:2048]
+        for pending in batch:
+            if not pending.future.done():
+                pending.future.set_result(list(pending.events))
+
+    def _insert(self, events: list[Event], extras: list[Extra]) -> None:
+        con = self._con
+        if con is None:
+            raise CommitFailed("the event log is closed")
+        batch = to_arrow(events)
+        if not extras:
+            # One autocommitted statement: the cheapest durable append DuckDB offers.
+            con.from_arrow(batch).insert_into("events")
+            return
+        con.execute("BEGIN")
+        try:
+            con.from_arrow(batch).insert_into("events")
+            for extra in extras:
+                extra(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cur is None:
+            assert self._con is not None, "event log is not open"
+            cur = self._con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    async def run_read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``fn`` with a read cursor on a reader thread (never on the event loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, lambda: fn(self._cursor()))
+
+    async def run_write(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``fn`` on the writer thread, serialised with commits. Not for the events table."""
+        loop = asyncio.get_running_loop()
+
+        def call() -> T:
+            assert self._con is not None, "event log is not open"
+            return fn(self._con)
+
+        return await loop.run_in_executor(self._writer, call)
+
+    def _select(self, sql: str, params: list[Any]) -> list[Event]:
+        rows = self._cursor().execute(sql, params).fetchall()
+        return [from_row(r) for r in rows]
+
+    async def read(self, after_seq: int, limit: int, *, room_id: str | None = None) -> list[Event]:
+        if room_id is None:
+            sql = f"SELECT {SELECT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+            params: list[Any] = [after_seq, limit]
+        else:
+            sql = (
+                f"SELECT {SELECT_COLUMNS} FROM events WHERE room_id = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?"
+            )
+            params = [room_id, after_seq, limit]
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._select, sql, params)
+
+    async def read_before(self, room_id: str, before_seq: int, limit: int) -> list[Event]:
+        sql = (
+            f"SELECT * FROM (SELECT {SELECT_COLUMNS} FROM events WHERE room_id = ? AND seq < ? "
+            "ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+        )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._readers, self._select, sql, [room_id, before_seq, limit]
+        )
+
+    async def find_message(self, message_id: str) -> Event | None:
+        sql = (
+            f"SELECT {SELECT_COLUMNS} FROM events WHERE message_id = ? "
+            "AND event_type = 'community_message_sent' LIMIT 1"
+        )
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(self._readers, self._select, sql, [message_id])
+        return found[0] if found else None
+
+    def replay(self, *, batch_rows: int = 50_000) -> Any:
+        """Yield every committed event in seq order, in batches; for rebuilding projections at start.
+
+        Runs synchronously on the caller's thread; only used before the service accepts traffic.
+        """
+        cur = self._cursor()
+        after = 0
+        while True:
+            rows = cur.execute(
+                f"SELECT {SELECT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                [after, batch_rows],
+            ).fetchall()
+            if not rows:
+                return
+            events = [from_row(r) for r in rows]
+            yield from events
+            after = events[-1].seq

@@ -1,0 +1,285 @@
+"""Typed settings: embedded defaults, an optional TOML file, then ``SIDELINE_*`` env vars.
+
+Precedence (last wins): defaults < TOML file (``SIDELINE_CONFIG`` or ``--config``) < env.
+Nested keys use a double underscore: ``SIDELINE_SERVER__PORT=9000`` sets ``server.port``.
+Everything is validated at start; a bad value stops the start with its key path, e.g.
+``Expected `int`, got `str` - at `$.server.port```.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from service.domain.rooms import RoomMode
+from service.moderation.settings import ModerationSettings
+from service.sinks.settings import SinksSettings
+
+ENV_PREFIX = "SIDELINE_"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the key path and what was expected."""
+
+
+class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class ServerSettings(_Section):
+    """The HTTP/WebSocket server."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind."""
+    port: int = 8000
+    """TCP port."""
+    max_body_bytes: int = 64 * 1024
+    """Largest accepted HTTP request body; larger bodies get 413."""
+    allowed_origins: list[str] = msgspec.field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
+    )
+    """Browser origins allowed to open WebSockets and call the API (``*`` allows any)."""
+    public_url: str = ""
+    """The URL printed for humans; defaults to http://host:port."""
+    graceful_timeout_seconds: float = 10.0
+    """How long shutdown waits for in-flight requests before the writer is flushed."""
+
+
+class LogSettings(_Section):
+    """The append-only event log."""
+
+    path: str = ""
+    """DuckDB file of this node's log shard; defaults to ``<data_dir>/log-<node_id>.duckdb``."""
+    batch_max: int = 2000
+    """Most events committed in one group-commit transaction."""
+
+
+class AuthSettings(_Section):
+    """Verification of user tokens signed by the host backend."""
+
+    hs256_secret: str = ""
+    """Shared secret for HS256 tokens. Empty in development: a dev secret is generated."""
+    public_keys: list[str] = msgspec.field(default_factory=list)
+    """PEM files (or inline PEM) of RS256/EdDSA public keys accepted for asymmetric tokens."""
+    audience: str | None = None
+    """When set, tokens must carry this ``aud``."""
+    issuer: str | None = None
+    """When set, tokens must carry this ``iss``."""
+    leeway_seconds: int = 10
+    """Clock skew tolerated on ``exp``."""
+    dev_token_ttl_seconds: int = 3600
+    """Lifetime of tokens minted by ``sideline token``."""
+
+
+class AdminSettings(_Section):
+    """The server-to-server admin API."""
+
+    api_key: str = ""
+    """Key the host backend sends as ``X-Admin-Key``. Empty in development: one is generated."""
+
+
+class RoomPolicy(_Section):
+    """Defaults for every room of one kind (``match``, ``team`` ...)."""
+
+    mode: RoomMode = RoomMode.OPEN
+    """Initial room mode."""
+    slow_mode_seconds: int = 0
+    """Minimum seconds between two posts of one user (0: off)."""
+    max_message_length: int = 500
+    """Longest message text, in characters."""
+    history_size: int = 100
+    """Recent messages kept in memory per room and sent on join."""
+    moderation_policy: str = ""
+    """Name of the moderation policy; defaults to the kind itself."""
+
+
+def _default_rooms() -> dict[str, RoomPolicy]:
+    return {
+        "match": RoomPolicy(max_message_length=300, history_size=200),
+        "team": RoomPolicy(),
+        "dashboard": RoomPolicy(max_message_length=1000),
+        "video": RoomPolicy(),
+    }
+
+
+class RealtimeSettings(_Section):
+    """WebSocket fan-out, presence and typing."""
+
+    broker: Literal["memory", "redis"] = "memory"
+    """Fan-out backend: ``memory`` for one node, ``redis`` for many."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis used when ``broker = "redis"``."""
+    max_frame_bytes: int = 64 * 1024
+    """Largest WebSocket frame accepted."""
+    send_queue_size: int = 256
+    """Frames buffered per socket before the client counts as a slow consumer."""
+    auth_timeout_seconds: float = 10.0
+    """A socket must authenticate within this time."""
+    idle_timeout_seconds: float = 75.0
+    """A socket silent for this long is closed (clients ping every 25 s)."""
+    presence_interval_seconds: float = 1.0
+    """Presence diffs and crowd reaction counts are sent at most this often."""
+    presence_list_max: int = 50
+    """Rooms larger than this get a member count instead of a member list."""
+    typing_max_room_size: int = 200
+    """Typing indicators are off in rooms with more members than this."""
+
+
+class HoldoutSettings(_Section):
+    """Holdout from the community layer, for measuring its causal effect."""
+
+    share: float = 0.0
+    """Share (0..1) of users held out; held-out users get HOLDOUT refusals."""
+    unit: Literal["user", "context"] = "user"
+    """What is assigned: users, or whole contexts."""
+    salt: str = "sideline-holdout-v1"
+    """Salt of the deterministic hash assignment; change it to re-randomise."""
+
+
+class Settings(_Section):
+    """All settings of one Sideline node."""
+
+    env: Literal["development", "test", "production"] = "development"
+    """``production`` refuses generated secrets."""
+    node_id: str = "node-1"
+    """This node's id, written into every event and the log shard's file name."""
+    data_dir: str = "data"
+    """Where the log, warehouse export and reports live."""
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    log: LogSettings = msgspec.field(default_factory=LogSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    admin: AdminSettings = msgspec.field(default_factory=AdminSettings)
+    rooms: dict[str, RoomPolicy] = msgspec.field(default_factory=_default_rooms)
+    """Room policies by kind; a room id's kind must be one of these."""
+    realtime: RealtimeSettings = msgspec.field(default_factory=RealtimeSettings)
+    moderation: ModerationSettings = msgspec.field(default_factory=ModerationSettings)
+    sinks: SinksSettings = msgspec.field(default_factory=SinksSettings)
+    holdout: HoldoutSettings = msgspec.field(default_factory=HoldoutSettings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.log.path) if self.log.path else self.data_path / f"log-{self.node_id}.duckdb"
+
+    @property
+    def public_url(self) -> str:
+        return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in {"SIDELINE_CONFIG", "SIDELINE_REQUIRE_ALL"}:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        value: Any = raw
+        if raw.startswith(("[", "{")):
+            try:
+                value = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                value = raw
+        node[path[-1]] = value
+    return tree
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build validated settings from defaults, the TOML file, the environment and overrides.
+
+    Raises:
+        ConfigError: a key is unknown or a value has the wrong type; the message names it.
+    """
+    environ = os.environ if environ is None else environ
+    tree: dict[str, Any] = {}
+    path = config_file or environ.get("SIDELINE_CONFIG")
+    if path:
+        try:
+            tree = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    tree = _merge(tree, _env_tree(environ))
+    tree = _merge(tree, overrides)
+    if "rooms" in tree:
+        tree["rooms"] = _merge({k: {} for k in _default_rooms()}, tree["rooms"])
+    try:
+        settings = msgspec.convert(tree, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"invalid configuration{where}: {exc}") from exc
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    if not 0.0 <= settings.holdout.share <= 1.0:
+        raise ConfigError("Expected a share between 0 and 1 - at `$.holdout.share`")
+    if settings.server.max_body_bytes < 1024:
+        raise ConfigError("Expected at least 1024 - at `$.server.max_body_bytes`")
+    for kind, policy in settings.rooms.items():
+        if policy.max_message_length < 1:
+            raise ConfigError(f"Expected >= 1 - at `$.rooms.{kind}.max_message_length`")
+        if policy.slow_mode_seconds < 0:
+            raise ConfigError(f"Expected >= 0 - at `$.rooms.{kind}.slow_mode_seconds`")
+    if settings.env == "production":
+        if not settings.auth.hs256_secret and not settings.auth.public_keys:
+            raise ConfigError(
+                "production needs a token key: set SIDELINE_AUTH__HS256_SECRET or "
+                "auth.public_keys - at `$.auth`"
+            )
+        if not settings.admin.api_key:
+            raise ConfigError("production needs SIDELINE_ADMIN__API_KEY - at `$.admin.api_key`")
+
+
+def ensure_dev_secrets(settings: Settings) -> list[str]:
+    """Fill empty secrets in development from ``<data_dir>/dev-secrets.toml``, creating it once.
+
+    Returns the lines to print (only when the file was just created), so a dev secret is
+    shown exactly once. Never called in production, where ``_check`` demands real secrets.
+    """
+    if settings.env == "production":
+        return []
+    path = settings.data_path / "dev-secrets.toml"
+    printed: list[str] = []
+    if path.exists():
+        stored = tomllib.loads(path.read_text())
+    else:
+        stored = {"hs256_secret": secrets.token_urlsafe(32), "admin_api_key": secrets.token_urlsafe(24)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f'{k} = "{v}"\n' for k, v in stored.items()))
+        path.chmod(0o600)
+        printed = [
+            f"generated development secrets in {path} (refused when SIDELINE_ENV=production):",
+            f"  admin API key: {stored['admin_api_key']}",
+        ]
+    if not settings.auth.hs256_secret:
+        settings.auth.hs256_secret = stored["hs256_secret"]
+    if not settings.admin.api_key:
+        settings.admin.api_key = stored["admin_api_key"]
+    return printed
