@@ -1,0 +1,49 @@
+"""The one command line: ``sideline serve | token | demo | moderate | sinks | jobs | erase ...``.
+
+Each command group lives next to the code it drives and registers itself here through a
+``register(subparsers)`` function, so this module stays a table of contents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Modules that contribute sub-commands via ``register(subparsers)``; missing ones are skipped
+# only while the capability does not exist yet (never at run time of an existing command).
+COMMAND_MODULES = (
+    "service.commands.serve",
+    "service.commands.token",
+    "service.commands.demo",
+    "service.moderation.cli",
+    "service.sinks.cli",
+    "analytics.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sideline", description=__doc__)
+    parser.add_argument("--config", help="TOML settings file (also SIDELINE_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""CLI commands of the service itself (serve, token, demo)."""
