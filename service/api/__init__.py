@@ -1,1 +1,1 @@
-"""api."""
+"""HTTP controllers and the WebSocket listener."""

@@ -45,6 +45,12 @@ class _Pending:
 
 
 @dataclass(slots=True)
+class HiddenMessages:
+    deleted: set[str]
+    approved: set[str]
+
+
+@dataclass(slots=True)
 class WriterStats:
     """Counters of the writer, exposed on /metrics."""
 
@@ -301,6 +307,32 @@ class DuckDBLog:
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(self._readers, self._select, sql, [message_id])
         return found[0] if found else None
+
+    async def read_messages_before(self, room_id: str, before_seq: int, limit: int) -> list[Event]:
+        """The ``limit`` newest message events of a room with ``seq < before_seq``, oldest first."""
+        sql = (
+            f"SELECT * FROM (SELECT {SELECT_COLUMNS} FROM events WHERE room_id = ? AND seq < ? "
+            "AND event_type = 'community_message_sent' ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+        )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._readers, self._select, sql, [room_id, before_seq, limit]
+        )
+
+    async def hidden_messages(self, room_id: str) -> HiddenMessages:
+        """Ids of a room's deleted messages and of its held messages that were approved."""
+
+        def query(con: duckdb.DuckDBPyConnection) -> HiddenMessages:
+            rows = con.execute(
+                "SELECT message_id, event_type, payload FROM events WHERE room_id = ? "
+                "AND event_type IN ('community_message_deleted', 'community_message_approved')",
+                [room_id],
+            ).fetchall()
+            deleted = {r[0] for r in rows if r[1] == "community_message_deleted"}
+            approved = {r[0] for r in rows if r[1] != "community_message_deleted" and '"approve"' in r[2]}
+            return HiddenMessages(deleted=deleted, approved=approved)
+
+        return await self.run_read(query)
 
     def replay(self, *, batch_rows: int = 50_000) -> Any:
         """Yield every committed event in seq order, in batches; for rebuilding projections at start.

@@ -1,1 +1,1 @@
-"""protocol."""
+"""Wire formats: HTTP bodies (http.py) and WebSocket frames (frames.py), as msgspec structs."""

@@ -1,12 +1,152 @@
-"""Forwarding settings (expanded by the forwarder)."""
+"""Forwarding settings: which sinks run, where they send, and what they may send.
+
+Several sinks of each kind may be configured (``[[sinks.segment]]`` twice sends to two
+workspaces). Secrets never live in the file: a sink names the environment variable that holds
+them (``write_key_env = "SEGMENT_WRITE_KEY"``) and the factory reads it at start.
+"""
 
 from __future__ import annotations
 
 import msgspec
 
 
-class SinksSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class SinkCommon(_Section):
+    """Settings every sink has."""
+
+    name: str
+    """Unique sink name; it keys the cursor and the dead letters, so never rename a live sink."""
+    enabled: bool = True
+    """A disabled sink keeps its cursor but does not run."""
+    batch_size: int = 2000
+    """Most events read from the log per batch (the vendor's own request limits still apply)."""
+    linger_seconds: float = 1.0
+    """When fewer than ``batch_size`` events wait, wait this long after a send to batch more."""
+    include_text: bool = False
+    """Send message text and other user-written text (poll questions, report reasons)."""
+    properties: list[str] = msgspec.field(default_factory=list)
+    """Allow-list of property names to send; empty sends every non-text property."""
+    event_types: list[str] = msgspec.field(default_factory=list)
+    """Event types to forward; empty forwards all. Others are skipped (the cursor passes them)."""
+    max_backoff_seconds: float = 60.0
+    """Longest wait between two attempts of a failing batch (Retry-After may ask for more)."""
+    timeout_seconds: float = 15.0
+    """HTTP timeout of one request."""
+
+
+class SegmentSinkSettings(SinkCommon):
+    """A Segment source (HTTP Tracking API, through ``segment-analytics-python``)."""
+
+    write_key_env: str = "SEGMENT_WRITE_KEY"
+    """Environment variable holding the source's write key."""
+    host: str = "https://api.segment.io"
+    """API host; ``https://events.eu1.segmentapis.com`` for the EU region, or a proxy."""
+    gzip: bool = False
+    """Compress request bodies."""
+
+
+class MixpanelSinkSettings(SinkCommon):
+    """A Mixpanel project (``/track`` for recent events, ``/import`` for older ones)."""
+
+    token_env: str = "MIXPANEL_TOKEN"
+    """Environment variable holding the project token."""
+    api_secret_env: str = "MIXPANEL_API_SECRET"
+    """Environment variable holding the project API secret, needed only by ``/import``."""
+    api_host: str = "api.mixpanel.com"
+    """API domain (``api-eu.mixpanel.com`` for EU residency), used with https."""
+    base_url: str = ""
+    """Full base URL overriding ``api_host`` (e.g. ``http://127.0.0.1:9000`` for a collector)."""
+    import_after_days: float = 4.5
+    """Events older than this go to ``/import``; Mixpanel's live window is 5 days."""
+    library_retries: int = 0
+    """Retries of the library itself (5xx on https only); the forwarder retries anyway."""
+
+
+class GA4SinkSettings(SinkCommon):
+    """A GA4 web or app stream (Measurement Protocol)."""
+
+    measurement_id: str = ""
+    """Stream's measurement id (``G-XXXXXXX``); ``firebase_app_id`` streams are not supported."""
+    api_secret_env: str = "GA4_API_SECRET"
+    """Environment variable holding the Measurement Protocol API secret."""
+    base_url: str = "https://www.google-analytics.com"
+    """Endpoint base; ``https://region1.google-analytics.com`` for EU collection."""
+    client_id_salt: str = "sideline-ga4"
+    """Salt of the stable ``client_id`` derived from the user id."""
+    max_age_hours: float = 71.0
+    """Older events are dead-lettered; GA4 accepts ``timestamp_micros`` up to 72 h back."""
+    concurrency: int = 8
+    """Requests in flight at once (each request carries one user's events)."""
+
+
+class WarehouseSinkSettings(SinkCommon):
+    """The Hive-partitioned Parquet export that analysts and jobs read."""
+
+    path: str = ""
+    """Warehouse folder; defaults to ``<data_dir>/warehouse``."""
+    include_text: bool = True
+    """First-party storage: masked text is exported unless this is off."""
+    batch_size: int = 100_000
+    linger_seconds: float = 10.0
+    compression: str = "zstd"
+    """Parquet compression codec."""
+    compact_min_files: int = 2
+    """A closed day's partition with at least this many files is merged into one."""
+    ducklake: bool = False
+    """Also write a DuckLake catalog; start fails clearly when DuckDB cannot load DuckLake."""
+    ducklake_extension_path: str = ""
+    """A local DuckLake extension file to ``LOAD`` (there is no download at run time)."""
+
+
+class SinksSettings(_Section):
     """Where committed events are forwarded."""
 
     enabled: bool = True
     """Run the forwarder inside the service."""
+    poll_interval_seconds: float = 2.0
+    """How often idle sinks look for new events without a commit notification."""
+    stop_timeout_seconds: float = 10.0
+    """How long ``stop`` waits for healthy sinks to deliver what is already committed."""
+    segment: list[SegmentSinkSettings] = msgspec.field(default_factory=list)
+    mixpanel: list[MixpanelSinkSettings] = msgspec.field(default_factory=list)
+    ga4: list[GA4SinkSettings] = msgspec.field(default_factory=list)
+    warehouse: list[WarehouseSinkSettings] = msgspec.field(default_factory=list)
+    """Parquet exports; usually one."""
+
+    def all(self) -> list[SinkCommon]:
+        """Every configured sink, in a stable order."""
+        return [*self.segment, *self.mixpanel, *self.ga4, *self.warehouse]
+
+    def find(self, name: str) -> SinkCommon | None:
+        """The sink called ``name``, if configured."""
+        return next((s for s in self.all() if s.name == name), None)
+
+
+def check_sinks(settings: SinksSettings) -> list[str]:
+    """Problems of the sink configuration, each naming its key path (empty when valid)."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for kind in ("segment", "mixpanel", "ga4", "warehouse"):
+        for i, sink in enumerate(getattr(settings, kind)):
+            at = f"$.sinks.{kind}[{i}]"
+            if not sink.name or not sink.name.replace("-", "").replace("_", "").isalnum():
+                problems.append(f"Expected a name of letters, digits, - and _ - at `{at}.name`")
+            if sink.name in seen:
+                problems.append(f"Duplicate sink name {sink.name!r} - at `{at}.name`")
+            seen.add(sink.name)
+            if sink.batch_size < 1:
+                problems.append(f"Expected >= 1 - at `{at}.batch_size`")
+            if sink.linger_seconds < 0:
+                problems.append(f"Expected >= 0 - at `{at}.linger_seconds`")
+    for i, ga in enumerate(settings.ga4):
+        if not ga.measurement_id:
+            problems.append(f"Expected a measurement id - at `$.sinks.ga4[{i}].measurement_id`")
+        if not 0 < ga.max_age_hours <= 72:
+            problems.append(f"Expected 0 < hours <= 72 - at `$.sinks.ga4[{i}].max_age_hours`")
+    for i, mp in enumerate(settings.mixpanel):
+        if not 0 < mp.import_after_days <= 5:
+            problems.append(f"Expected 0 < days <= 5 - at `$.sinks.mixpanel[{i}].import_after_days`")
+    return problems

@@ -1,0 +1,99 @@
+"""The :class:`Community` every action works on: log, state, moderation, hub, clock."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from service.domain.events import Event, EventType, new_event, utcnow
+from service.domain.state import CommunityState
+from service.errors import ErrorCode, SidelineError
+from service.eventlog.base import CommitFailed
+from service.eventlog.duckdb_log import DuckDBLog, Extra
+from service.settings import Settings
+
+
+class Notifier(Protocol):
+    """Where committed events are published (the real-time hub); called only after commit."""
+
+    def publish(self, events: Sequence[Event]) -> None: ...
+
+
+class CommitListener(Protocol):
+    def __call__(self, last_seq: int) -> None: ...
+
+
+@dataclass
+class Community:
+    """Everything an action needs; built once by ``create_app``."""
+
+    settings: Settings
+    log: DuckDBLog
+    state: CommunityState
+    moderation: Any = None
+    """The moderation pipeline (``service.moderation.Pipeline``) or None when disabled."""
+    notifiers: list[Notifier] = field(default_factory=list)
+    commit_listeners: list[CommitListener] = field(default_factory=list)
+    clock: Callable[[], datetime] = utcnow
+    inflight: dict[tuple[str, str], asyncio.Future[Any]] = field(default_factory=dict)
+    """Sends in flight by (user, client message id): a concurrent retry awaits the first."""
+    reserved: set[tuple[Any, ...]] = field(default_factory=set)
+    """Keys reserved between a check and its commit (one vote, one reaction, ...)."""
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    async def commit(self, events: Sequence[Event], *, extra: Extra | None = None) -> list[Event]:
+        """Append, apply to the state, then notify. Raises LOG_UNAVAILABLE when not committed."""
+        try:
+            committed = await self.log.append(events, extra=extra)
+        except CommitFailed as exc:
+            raise SidelineError(
+                ErrorCode.LOG_UNAVAILABLE,
+                "the event could not be stored; nothing was written, retry later",
+                retry_after=1.0,
+            ) from exc
+        self.state.apply_all(committed)
+        for notifier in self.notifiers:
+            notifier.publish(committed)
+        for listener in self.commit_listeners:
+            listener(self.log.last_seq)
+        return committed
+
+    def holdout_group(self, user_id: str, context_id: str) -> str:
+        """Deterministic assignment: the same unit always lands in the same group."""
+        h = self.settings.holdout
+        unit = user_id if h.unit == "user" else context_id
+        digest = hashlib.sha256(f"{h.salt}:{unit}".encode()).digest()
+        bucket = int.from_bytes(digest[:8], "big") / 2**64
+        return "holdout" if bucket < h.share else "exposed"
+
+    async def ensure_exposure(self, user_id: str, room_id: str, context_id: str) -> None:
+        """Record a unit's holdout group once (an event), and refuse held-out units."""
+        h = self.settings.holdout
+        if h.share <= 0:
+            return
+        unit = user_id if h.unit == "user" else context_id
+        group = self.state.exposure.get(unit)
+        if group is None:
+            group = self.holdout_group(user_id, context_id)
+            key = ("exposure", unit)
+            if key not in self.reserved:
+                self.reserved.add(key)
+                try:
+                    await self.commit([
+                        new_event(
+                            EventType.EXPOSURE_ASSIGNED, user_id=user_id, room_id=room_id,
+                            context_id=context_id, payload={"group": group, "unit": h.unit},
+                        )
+                    ])  # fmt: skip
+                finally:
+                    self.reserved.discard(key)
+        if group == "holdout":
+            raise SidelineError(
+                ErrorCode.HOLDOUT, "the community layer is not enabled for this user (holdout)"
+            )

@@ -1,0 +1,206 @@
+"""Sending messages, and reading a room's history.
+
+Send path: check (access, text, slow mode; no I/O) -> moderate (in-process checks, an external
+provider only with a short timeout) -> do (append the message event, and its moderation
+verdict, in one group-committed transaction) -> notify (publish after the commit). A retry with
+the same client message id returns the first message and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from typing import Any
+
+import duckdb
+
+from service.actions.access import Intent, check_access
+from service.actions.context import Community
+from service.domain.events import Event, EventType, Metadata, new_event, uuid7
+from service.domain.rooms import Role, RoomState
+from service.errors import ErrorCode, SidelineError
+from service.identity import Identity
+from service.protocol.http import ClientMetadata, HistoryOut, MessageOut, SendMessage
+
+_KEEP_CONTROLS = {"\n", "\t"}
+
+
+def metadata_of(m: ClientMetadata | None, default_type: str) -> Metadata:
+    if m is None:
+        return Metadata(message_type=default_type)
+    return Metadata(
+        device=m.device, language=m.language, app_version=m.app_version,
+        session_id=m.session_id, message_type=m.message_type or default_type,
+    )  # fmt: skip
+
+
+def check_text(text: str, room: RoomState) -> str:
+    """Drop control characters (but newline and tab), refuse empty and over-long text."""
+    if any(unicodedata.category(ch) == "Cc" and ch not in _KEEP_CONTROLS for ch in text):
+        text = "".join(
+            ch for ch in text if unicodedata.category(ch) != "Cc" or ch in _KEEP_CONTROLS
+        )
+    text = text.strip()
+    if not text:
+        raise SidelineError(ErrorCode.TEXT_EMPTY, "message text is empty", at="$.text")
+    limit = room.settings.max_message_length
+    if len(text) > limit:
+        raise SidelineError(
+            ErrorCode.TEXT_TOO_LONG,
+            f"message text has {len(text)} characters; this room allows {limit}",
+            at="$.text",
+        )
+    return text
+
+
+def check_slow_mode(c: Community, who: Identity, room: RoomState, role: Role) -> tuple[Any, ...]:
+    """Refuse a post inside the room's slow-mode interval; reserve the slot until commit."""
+    key = ("post", room.room_id, who.user_id)
+    seconds = room.settings.slow_mode_seconds
+    if seconds <= 0 or role is Role.MODERATOR:
+        return ()
+    last = c.state.last_post.get((room.room_id, who.user_id))
+    wait = seconds - (c.now() - last).total_seconds() if last else 0.0
+    if wait > 0 or key in c.reserved:
+        raise SidelineError(
+            ErrorCode.SLOW_MODE,
+            f"slow mode: one message every {seconds} s in this room",
+            retry_after=max(wait, 0.0) or float(seconds),
+        )
+    c.reserved.add(key)
+    return key
+
+
+def message_out(c: Community, e: Event) -> MessageOut:
+    p = e.payload
+    assert e.message_id is not None
+    counts = {emoji: len(users) for emoji, users in c.state.reactions.get(e.message_id, {}).items() if users}
+    return MessageOut(
+        message_id=e.message_id, room_id=e.room_id, seq=e.seq, user_id=e.user_id,
+        name=p.get("name", e.user_id), role=p.get("role", "user"), text=p["text"],
+        visibility=p.get("visibility", "public"), masked=bool(p.get("masked")),
+        reply_to=p.get("reply_to"), client_msg_id=p.get("client_msg_id", ""),
+        occurred_at=e.occurred_at, reactions=counts,
+    )  # fmt: skip
+
+
+async def send_message(c: Community, who: Identity, room_id: str, body: SendMessage) -> MessageOut:
+    """Post a message; idempotent by ``body.client_msg_id``."""
+    access = check_access(c, who, room_id, Intent.POST)
+    key = (who.user_id, body.client_msg_id)
+    if (existing := c.state.client_ids.get(key)) is not None:
+        return await _existing(c, room_id, existing)
+    if (pending := c.inflight.get(key)) is not None:
+        result: MessageOut = await asyncio.shield(pending)
+        return result
+    text = check_text(body.text, access.room)
+    await c.ensure_exposure(who.user_id, room_id, who.context_id)
+    slot = check_slow_mode(c, who, access.room, access.role)
+    future: asyncio.Future[MessageOut] = asyncio.get_running_loop().create_future()
+    c.inflight[key] = future
+    try:
+        out = await do_send(c, who, access.room, access.role, text, body)
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: a lone sender must not log "never retrieved"
+        raise
+    else:
+        future.set_result(out)
+        return out
+    finally:
+        del c.inflight[key]
+        c.reserved.discard(slot)
+
+
+async def _existing(c: Community, room_id: str, message_id: str) -> MessageOut:
+    event = next((e for e in c.state.recent(room_id) if e.message_id == message_id), None)
+    if event is None:
+        event = await c.log.find_message(message_id)
+    if event is None:
+        raise SidelineError(ErrorCode.NOT_FOUND, f"message {message_id} is not in the log")
+    return message_out(c, event)
+
+
+async def do_send(
+    c: Community, who: Identity, room: RoomState, role: Role, text: str, body: SendMessage
+) -> MessageOut:
+    from service.actions.moderation import moderate  # the pipeline is optional at import time
+
+    verdict = await moderate(c, who, room, text)
+    message_id = uuid7()
+    meta = metadata_of(body.metadata, "text")
+    common: dict[str, Any] = dict(
+        user_id=who.user_id, room_id=room.room_id, context_id=who.context_id,
+        message_id=message_id, metadata=meta,
+    )  # fmt: skip
+    events: list[Event] = []
+    if verdict.action != "allow":
+        events.append(new_event(EventType.MESSAGE_MODERATED, payload=verdict.payload, **common))
+    if verdict.action == "block":
+        await c.commit(events)  # the refusal itself is recorded, so moderation is measurable
+        raise SidelineError(ErrorCode.MESSAGE_BLOCKED, verdict.explain(), at="$.text")
+    visibility = verdict.visibility
+    if visibility == "public" and c.state.restriction("shadow", room.room_id, who.user_id, c.now()):
+        visibility = "shadow"
+    sent = new_event(
+        EventType.MESSAGE_SENT,
+        payload={
+            "text": verdict.text, "client_msg_id": body.client_msg_id, "visibility": visibility,
+            "masked": verdict.altered, "reply_to": body.reply_to, "role": role.value,
+            "name": who.name,
+        },
+        **common,
+    )  # fmt: skip
+    events.insert(0, sent)
+    extra = None
+    if verdict.altered or visibility == "held":
+        extra = _record_original(sent, text)
+    committed = await c.commit(events, extra=extra)
+    return message_out(c, committed[0])
+
+
+def _record_original(sent: Event, original: str) -> Any:
+    """Keep the unmasked original only in the access-controlled moderation record."""
+
+    def insert(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(
+            "INSERT INTO moderation_records VALUES (?, ?, ?, ?, ?, ?)",
+            [sent.event_id, sent.message_id, sent.room_id, sent.user_id, original, sent.occurred_at],
+        )
+
+    return insert
+
+
+def _visible_to(e: Event, reader: str | None, c: Community) -> bool:
+    ref = c.state.messages.get(e.message_id or "")
+    if ref is not None and (ref.deleted or ref.hidden_by_reports):
+        return False
+    visibility = ref.visibility if ref is not None else e.payload.get("visibility", "public")
+    return visibility == "public" or (visibility == "shadow" and e.user_id == reader)
+
+
+async def history(
+    c: Community, who: Identity, room_id: str, *, before_seq: int | None, limit: int
+) -> HistoryOut:
+    """A page of messages older than ``before_seq`` (newest page when None), oldest first."""
+    check_access(c, who, room_id, Intent.READ)
+    recent = [e for e in c.state.recent(room_id) if _visible_to(e, who.user_id, c)]
+    if before_seq is not None:
+        recent = [e for e in recent if e.seq < before_seq]
+    page = recent[-limit:]
+    if len(page) < limit and not c.state.history_complete(room_id):
+        start = page[0].seq if page else (before_seq or c.log.last_seq + 1)
+        older = await c.log.read_messages_before(room_id, start, limit - len(page))
+        hidden = await c.log.hidden_messages(room_id)
+        older = [
+            e for e in older
+            if e.message_id not in hidden.deleted
+            and (e.payload.get("visibility") == "public" or e.message_id in hidden.approved
+                 or (e.payload.get("visibility") == "shadow" and e.user_id == who.user_id))
+        ]  # fmt: skip
+        page = older + page
+    next_before = page[0].seq if page and page[0].seq > 1 else None
+    return HistoryOut(
+        room_id=room_id, epoch=c.log.epoch, messages=[message_out(c, e) for e in page],
+        next_before_seq=next_before,
+    )  # fmt: skip

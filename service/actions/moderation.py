@@ -1,0 +1,51 @@
+"""The send path's view of the moderation pipeline: one verdict per message, as event payload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from service.actions.context import Community
+from service.domain.rooms import RoomState
+from service.identity import Identity
+
+_VISIBILITY = {"allow": "public", "mask": "public", "shadow": "shadow", "hold": "held"}
+
+
+class SendVerdict(msgspec.Struct, kw_only=True):
+    """What the send path needs from a moderation verdict."""
+
+    action: str
+    text: str
+    altered: bool
+    payload: dict[str, Any]
+
+    @property
+    def visibility(self) -> str:
+        return _VISIBILITY.get(self.action, "public")
+
+    def explain(self) -> str:
+        reasons = ", ".join(r["code"] for r in self.payload.get("reasons", [])) or "policy"
+        return f"message blocked by moderation ({reasons})"
+
+
+async def moderate(c: Community, who: Identity, room: RoomState, text: str) -> SendVerdict:
+    """Run the pipeline (when enabled) and turn its verdict into what gets logged."""
+    pipeline = c.moderation
+    if pipeline is None:
+        return SendVerdict(action="allow", text=text, altered=False, payload={})
+    from service.moderation import MessageContext
+
+    ctx = MessageContext(
+        user_id=who.user_id, room_id=room.room_id, room_kind=room.kind, now=c.now().timestamp()
+    )
+    verdict = await pipeline.check(text, ctx)
+    action = str(verdict.action)
+    payload = {
+        "action": action,
+        "score": round(float(verdict.score), 4),
+        "reasons": [msgspec.to_builtins(r) for r in verdict.reasons],
+        "checks_ms": {k: round(v, 4) for k, v in verdict.checks_ms.items()},
+    }
+    return SendVerdict(action=action, text=verdict.text, altered=verdict.altered, payload=payload)

@@ -1,0 +1,90 @@
+"""Moderator tools: delete, pin, mute/unmute, ban/unban, shadow-ban.
+
+Callable by a room moderator (token or granted role) or through the admin API (actor
+``system:admin``). Each is one event, so every moderator action is auditable and measurable.
+A restriction's end is stored as ``until``; it lapses by time, with no event needed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from service.actions.access import check_room_id
+from service.actions.context import Community
+from service.actions.reactions import check_message
+from service.domain.events import EventType, new_event
+from service.domain.state import GLOBAL
+from service.errors import ErrorCode, SidelineError
+from service.protocol.http import RestrictIn
+
+_ON = {"mute": EventType.USER_MUTED, "ban": EventType.USER_BANNED,
+       "shadow": EventType.USER_SHADOW_BANNED}  # fmt: skip
+_OFF = {"mute": EventType.USER_UNMUTED, "ban": EventType.USER_UNBANNED}
+
+
+async def delete_message(c: Community, actor: str, room_id: str, message_id: str, reason: str = "") -> int:
+    """Delete a message (an event); deleting it again changes nothing. Returns the seq."""
+    check_room_id(c, room_id)
+    await check_message(c, room_id, message_id)
+    ref = c.state.messages.get(message_id)
+    committed = await c.commit([
+        new_event(
+            EventType.MESSAGE_DELETED, user_id=ref.user_id if ref else actor, room_id=room_id,
+            actor_id=actor, message_id=message_id, payload={"reason": reason or "moderator"},
+        )
+    ])  # fmt: skip
+    return committed[0].seq
+
+
+async def pin_message(c: Community, actor: str, room_id: str, message_id: str | None) -> None:
+    """Pin one message (replacing the previous pin), or unpin with None."""
+    check_room_id(c, room_id)
+    room = c.state.room(room_id)
+    target = message_id or room.pinned_message_id
+    if target is None:
+        return
+    if message_id is not None:
+        await check_message(c, room_id, message_id)
+    await c.commit([
+        new_event(EventType.MESSAGE_PINNED, user_id=actor, room_id=room_id, message_id=target,
+                  payload={"pinned": message_id is not None})
+    ])  # fmt: skip
+
+
+async def restrict(c: Community, actor: str, room_id: str, kind: str, body: RestrictIn) -> str | None:
+    """Mute, ban or shadow-ban ``body.user_id``; returns the ISO end time (None: until lifted)."""
+    check_room_id(c, room_id)
+    if kind not in _ON:
+        raise SidelineError(ErrorCode.NOT_FOUND, f"unknown restriction {kind!r}")
+    if body.scope not in ("room", "global"):
+        raise SidelineError(ErrorCode.INVALID_BODY, "scope must be room or global", at="$.scope")
+    if body.user_id == actor:
+        raise SidelineError(ErrorCode.CONFLICT, "moderators cannot restrict themselves", at="$.user_id")
+    until = None
+    if body.duration_seconds is not None:
+        until = (c.now() + timedelta(seconds=body.duration_seconds)).isoformat()
+    await c.commit([
+        new_event(
+            _ON[kind], user_id=body.user_id, room_id=room_id, actor_id=actor,
+            payload={"until": until, "scope": body.scope, "reason": body.reason},
+        )
+    ])  # fmt: skip
+    return until
+
+
+async def lift(c: Community, actor: str, room_id: str, kind: str, user_id: str, scope: str = "room") -> bool:
+    """Unmute or unban (unban also lifts a shadow-ban); False when nothing was active."""
+    check_room_id(c, room_id)
+    if kind not in _OFF:
+        raise SidelineError(ErrorCode.NOT_FOUND, f"unknown restriction {kind!r}")
+    key_scope = GLOBAL if scope == "global" else room_id
+    active = (kind, key_scope, user_id) in c.state.restrictions or (
+        kind == "ban" and ("shadow", key_scope, user_id) in c.state.restrictions
+    )
+    if not active:
+        return False
+    await c.commit([
+        new_event(_OFF[kind], user_id=user_id, room_id=room_id, actor_id=actor,
+                  payload={"scope": scope})
+    ])  # fmt: skip
+    return True

@@ -1,0 +1,96 @@
+"""Polls: created by speakers and moderators, one vote per user, results as a projection."""
+
+from __future__ import annotations
+
+from service.actions.access import Intent, check_access
+from service.actions.context import Community
+from service.domain.events import EventType, new_event, uuid7
+from service.domain.rooms import Role
+from service.domain.state import Poll
+from service.errors import ErrorCode, SidelineError
+from service.identity import Identity
+from service.protocol.http import PollIn, PollOut
+
+
+def poll_out(poll: Poll, user_id: str | None = None) -> PollOut:
+    return PollOut(
+        poll_id=poll.poll_id, room_id=poll.room_id, question=poll.question,
+        options=poll.options, results=poll.results(), closed=poll.closed,
+        my_vote=poll.votes.get(user_id) if user_id else None,
+    )  # fmt: skip
+
+
+def get_poll(c: Community, room_id: str, poll_id: str) -> Poll:
+    poll = c.state.polls.get(poll_id)
+    if poll is None or poll.room_id != room_id:
+        raise SidelineError(
+            ErrorCode.NOT_FOUND, f"poll {poll_id[:64]!r} is not in room {room_id}", at="$.poll_id"
+        )
+    return poll
+
+
+async def create_poll(c: Community, who: Identity, room_id: str, body: PollIn) -> PollOut:
+    access = check_access(c, who, room_id, Intent.POST)
+    if access.role.rank < Role.SPEAKER.rank:
+        raise SidelineError(ErrorCode.ROLE_TOO_LOW, "polls are created by speakers and moderators")
+    options = [o.strip() for o in body.options]
+    for i, option in enumerate(options):
+        if not option:
+            raise SidelineError(ErrorCode.TEXT_EMPTY, "poll option is empty", at=f"$.options[{i}]")
+    if len(set(options)) != len(options):
+        raise SidelineError(ErrorCode.CONFLICT, "poll options must differ", at="$.options")
+    poll_id = uuid7()
+    await c.commit([
+        new_event(
+            EventType.POLL_CREATED, user_id=who.user_id, room_id=room_id,
+            context_id=who.context_id,
+            payload={"poll_id": poll_id, "question": body.question.strip(), "options": options},
+        )
+    ])  # fmt: skip
+    return poll_out(c.state.polls[poll_id], who.user_id)
+
+
+async def vote(c: Community, who: Identity, room_id: str, poll_id: str, option: int) -> PollOut:
+    """Vote once; a second vote by the same user is refused with CONFLICT."""
+    check_access(c, who, room_id, Intent.VOTE)
+    poll = get_poll(c, room_id, poll_id)
+    if poll.closed:
+        raise SidelineError(ErrorCode.CONFLICT, "this poll is closed", at="$.poll_id")
+    if option >= len(poll.options):
+        raise SidelineError(
+            ErrorCode.INVALID_BODY,
+            f"option {option} does not exist (this poll has {len(poll.options)})",
+            at="$.option",
+        )
+    key = ("vote", poll_id, who.user_id)
+    if who.user_id in poll.votes or key in c.reserved:
+        raise SidelineError(ErrorCode.CONFLICT, "you have already voted in this poll")
+    await c.ensure_exposure(who.user_id, room_id, who.context_id)
+    c.reserved.add(key)
+    try:
+        await c.commit([
+            new_event(
+                EventType.POLL_VOTED, user_id=who.user_id, room_id=room_id,
+                context_id=who.context_id, payload={"poll_id": poll_id, "option": option},
+            )
+        ])  # fmt: skip
+    finally:
+        c.reserved.discard(key)
+    return poll_out(poll, who.user_id)
+
+
+async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) -> PollOut:
+    """Close a poll: its creator or a moderator."""
+    access = check_access(c, who, room_id, Intent.READ)
+    poll = get_poll(c, room_id, poll_id)
+    if poll.created_by != who.user_id and access.role is not Role.MODERATOR:
+        raise SidelineError(ErrorCode.ROLE_TOO_LOW, "only the poll's creator or a moderator can close it")
+    if poll.closed:
+        return poll_out(poll, who.user_id)
+    await c.commit([
+        new_event(
+            EventType.POLL_CLOSED, user_id=who.user_id, room_id=room_id, context_id=who.context_id,
+            payload={"poll_id": poll_id, "results": poll.results()},
+        )
+    ])  # fmt: skip
+    return poll_out(poll, who.user_id)

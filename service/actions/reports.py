@@ -1,0 +1,110 @@
+"""Reports and the review queue.
+
+Users report messages with a reason. When a message's distinct reporters reach the room's
+threshold it is hidden pending review. Held messages (moderation verdict ``hold``) and reported
+messages form the review queue; a moderator approves (show it), rejects (take it down) or the
+message is deleted. Every decision is an event naming who decided and when.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from service.actions.access import Intent, check_access, check_room_id
+from service.actions.context import Community
+from service.actions.moderators import delete_message
+from service.actions.reactions import check_message
+from service.domain.events import EventType, new_event, uuid7
+from service.errors import ErrorCode, SidelineError
+from service.identity import Identity
+
+
+class QueueItem(msgspec.Struct, kw_only=True):
+    message_id: str
+    room_id: str
+    user_id: str
+    text: str | None
+    source: str
+    """``hold`` (held by moderation) or ``report``."""
+    reports: int
+    since: datetime | None = None
+
+
+def report_threshold(c: Community) -> int:
+    return int(getattr(c.settings.moderation, "report_hide_threshold", 3))
+
+
+async def report(c: Community, who: Identity, room_id: str, message_id: str, reason: str) -> str:
+    """File a report; returns its id. A user reports a message once."""
+    check_access(c, who, room_id, Intent.READ)
+    await check_message(c, room_id, message_id)
+    reporters = c.state.reporters.get(message_id, set())
+    key = ("report", message_id, who.user_id)
+    if who.user_id in reporters or key in c.reserved:
+        raise SidelineError(ErrorCode.CONFLICT, "you have already reported this message")
+    hide = len(reporters) + 1 >= report_threshold(c)
+    report_id = uuid7()
+    c.reserved.add(key)
+    try:
+        await c.commit([
+            new_event(
+                EventType.MESSAGE_REPORTED, user_id=who.user_id, room_id=room_id,
+                context_id=who.context_id, message_id=message_id,
+                payload={"reason": reason, "report_id": report_id, "hide": hide},
+            )
+        ])  # fmt: skip
+    finally:
+        c.reserved.discard(key)
+    return report_id
+
+
+def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
+    """Held and reported messages awaiting a decision, oldest first; one room or all."""
+    if room_id is not None:
+        check_room_id(c, room_id)
+    items: list[QueueItem] = []
+    for message_id, event in c.state.held.items():
+        if room_id in (None, event.room_id):
+            items.append(QueueItem(
+                message_id=message_id, room_id=event.room_id, user_id=event.user_id,
+                text=event.payload.get("text"), source="hold",
+                reports=len(c.state.reporters.get(message_id, ())), since=event.occurred_at,
+            ))  # fmt: skip
+    for message_id, reporters in c.state.reporters.items():
+        ref = c.state.messages.get(message_id)
+        if ref is None or ref.deleted or message_id in c.state.held or not reporters:
+            continue
+        if room_id in (None, ref.room_id):
+            items.append(QueueItem(
+                message_id=message_id, room_id=ref.room_id, user_id=ref.user_id, text=None,
+                source="report", reports=len(reporters),
+            ))  # fmt: skip
+    return items
+
+
+async def review(c: Community, actor: str, room_id: str, message_id: str, decision: str) -> None:
+    """Decide on a queued message: ``approve``, ``reject`` or ``delete``."""
+    if decision not in ("approve", "reject", "delete"):
+        raise SidelineError(
+            ErrorCode.INVALID_BODY, "decision must be approve, reject or delete", at="$.decision"
+        )
+    check_room_id(c, room_id)
+    await check_message(c, room_id, message_id)
+    held = message_id in c.state.held
+    if not held and not c.state.reporters.get(message_id):
+        raise SidelineError(ErrorCode.NOT_FOUND, f"message {message_id} is not awaiting review")
+    if decision == "delete":
+        await delete_message(c, actor, room_id, message_id, reason="review")
+        return
+    ref = c.state.messages.get(message_id)
+    await c.commit([
+        new_event(
+            EventType.MESSAGE_APPROVED, user_id=ref.user_id if ref else actor, room_id=room_id,
+            actor_id=actor, message_id=message_id,
+            payload={"decision": decision, "source": "hold" if held else "report"},
+        )
+    ])  # fmt: skip
+    if decision == "reject" and not held:
+        await delete_message(c, actor, room_id, message_id, reason="review rejected")

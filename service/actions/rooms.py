@@ -1,0 +1,111 @@
+"""Rooms: join and leave, room settings and modes, role grants, closing a room.
+
+Room settings change through the admin API (server to server) or by a room moderator; each
+change is a ``room_mode_changed`` event carrying the full new settings, so the room's state is
+a projection of its log.
+"""
+
+from __future__ import annotations
+
+from service.actions.access import Intent, check_access, check_room_id
+from service.actions.context import Community
+from service.domain.events import EventType, new_event
+from service.domain.rooms import Role, RoomMode, RoomState
+from service.identity import Identity
+from service.protocol.http import RoomConfigIn, RoomOut
+
+ADMIN_ACTOR = "system:admin"
+
+
+def room_out(room: RoomState, role: Role | None = None) -> RoomOut:
+    s = room.settings
+    return RoomOut(
+        room_id=room.room_id, kind=room.kind, mode=s.mode.value,
+        slow_mode_seconds=s.slow_mode_seconds, max_message_length=s.max_message_length,
+        pinned_message_id=room.pinned_message_id, role=role.value if role else None,
+    )  # fmt: skip
+
+
+def get_room(c: Community, who: Identity, room_id: str) -> RoomOut:
+    access = check_access(c, who, room_id, Intent.READ)
+    return room_out(access.room, access.role)
+
+
+async def join(c: Community, who: Identity, room_id: str) -> RoomOut:
+    """Enter a room (an event, once per membership)."""
+    access = check_access(c, who, room_id, Intent.READ)
+    await c.ensure_exposure(who.user_id, room_id, who.context_id)
+    key = ("member", room_id, who.user_id)
+    if room_id not in c.state.memberships.get(who.user_id, ()) and key not in c.reserved:
+        c.reserved.add(key)
+        try:
+            await c.commit([
+                new_event(EventType.ROOM_JOINED, user_id=who.user_id, room_id=room_id,
+                          context_id=who.context_id)
+            ])  # fmt: skip
+        finally:
+            c.reserved.discard(key)
+    return room_out(access.room, access.role)
+
+
+async def leave(c: Community, who: Identity, room_id: str) -> None:
+    check_room_id(c, room_id)
+    if room_id in c.state.memberships.get(who.user_id, ()):
+        await c.commit([
+            new_event(EventType.ROOM_LEFT, user_id=who.user_id, room_id=room_id,
+                      context_id=who.context_id)
+        ])  # fmt: skip
+
+
+def rooms_of(c: Community, who: Identity) -> list[str]:
+    return sorted(c.state.memberships.get(who.user_id, ()))
+
+
+async def configure(
+    c: Community, room_id: str, body: RoomConfigIn, *, actor: str, cause: str = "admin"
+) -> RoomOut:
+    """Change mode, slow mode or max length; writes nothing when nothing changes."""
+    check_room_id(c, room_id)
+    room = c.state.room(room_id)
+    s = room.settings
+    mode = body.mode if body.mode is not None else s.mode
+    slow = body.slow_mode_seconds if body.slow_mode_seconds is not None else s.slow_mode_seconds
+    length = body.max_message_length if body.max_message_length is not None else s.max_message_length
+    if (mode, slow, length) != (s.mode, s.slow_mode_seconds, s.max_message_length):
+        await c.commit([
+            new_event(
+                EventType.ROOM_MODE_CHANGED, user_id=actor, room_id=room_id,
+                payload={"mode": mode.value, "slow_mode_seconds": slow,
+                         "max_message_length": length, "cause": cause},
+            )
+        ])  # fmt: skip
+    return room_out(c.state.room(room_id))
+
+
+async def moderator_configure(c: Community, who: Identity, room_id: str, body: RoomConfigIn) -> RoomOut:
+    check_access(c, who, room_id, Intent.MODERATE)
+    return await configure(c, room_id, body, actor=who.user_id, cause="moderator")
+
+
+async def close_room(c: Community, room_id: str, *, actor: str = ADMIN_ACTOR) -> RoomOut:
+    return await configure(c, room_id, RoomConfigIn(mode=RoomMode.CLOSED), actor=actor)
+
+
+async def grant_role(c: Community, room_id: str, user_id: str, role: Role) -> None:
+    check_room_id(c, room_id)
+    if c.state.grants.get((room_id, user_id)) is role:
+        return
+    await c.commit([
+        new_event(EventType.ROLE_GRANTED, user_id=user_id, room_id=room_id,
+                  actor_id=ADMIN_ACTOR, payload={"role": role.value})
+    ])  # fmt: skip
+
+
+async def revoke_role(c: Community, room_id: str, user_id: str) -> bool:
+    check_room_id(c, room_id)
+    if (room_id, user_id) not in c.state.grants:
+        return False
+    await c.commit([
+        new_event(EventType.ROLE_REVOKED, user_id=user_id, room_id=room_id, actor_id=ADMIN_ACTOR)
+    ])  # fmt: skip
+    return True

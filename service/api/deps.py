@@ -1,0 +1,44 @@
+"""Request-scoped dependencies: the caller's identity and the admin guard."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from service.actions.context import Community
+from service.errors import ErrorCode, SidelineError
+from service.identity import Identity, TokenVerifier
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def community_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Community:
+    community: Community = connection.app.state.community
+    return community
+
+
+async def provide_identity(request: Request[Any, Any, Any]) -> Identity:
+    """Verify the bearer token on every request (nothing is cached per client)."""
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier.verify(bearer(request.headers.get("authorization")))
+
+
+async def provide_community(request: Request[Any, Any, Any]) -> Community:
+    return community_of(request)
+
+
+def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Server-to-server calls carry ``X-Admin-Key``; compared in constant time."""
+    expected: str = connection.app.state.admin_key
+    given = connection.headers.get("x-admin-key", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise SidelineError(ErrorCode.ADMIN_KEY_INVALID, "missing or wrong X-Admin-Key")

@@ -1,0 +1,74 @@
+"""Translate every refusal into the one error body: ``{"error": {code, message, at}}``.
+
+Litestar validates request bodies with msgspec but flattens the error path in its own message;
+the original msgspec error (kept as the exception's cause) has the exact path, which is what
+the client is told (``at $.metadata.device``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import MethodNotAllowedException
+
+from service.errors import ErrorCode, SidelineError
+
+log = logging.getLogger(__name__)
+_AT = re.compile(r" - at `(?P<at>[^`]+)`$")
+
+
+def error_response(err: SidelineError) -> Response[Any]:
+    headers = {}
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(err.retry_after)))
+    return Response(
+        {"error": err.to_dict()}, status_code=err.code.status, headers=headers,
+        media_type=MediaType.JSON,
+    )  # fmt: skip
+
+
+def handle_sideline_error(_: Request[Any, Any, Any], exc: SidelineError) -> Response[Any]:
+    return error_response(exc)
+
+
+def _exact_validation_error(exc: ValidationException) -> SidelineError | None:
+    """The msgspec error Litestar wrapped, with its exact path (``$.data.text`` -> ``$.text``)."""
+    cause = exc.__cause__
+    if not isinstance(cause, msgspec.ValidationError):
+        return None
+    text = str(cause)
+    m = _AT.search(text)
+    at = m.group("at") if m else "$"
+    at = "$" + at[len("$.data") :] if at.startswith("$.data") else at
+    message = _AT.sub("", text)
+    return SidelineError(ErrorCode.INVALID_BODY, f"{message} - at `{at}`", at=at)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ValidationException):
+        exact = _exact_validation_error(exc)
+        if exact is not None:
+            return error_response(exact)
+        detail = exc.detail
+        if isinstance(exc.extra, list) and exc.extra:
+            detail = "; ".join(str(e.get("message", e)) for e in exc.extra if isinstance(e, dict))
+        return error_response(SidelineError(ErrorCode.INVALID_BODY, detail))
+    if isinstance(exc, NotFoundException):
+        return error_response(SidelineError(ErrorCode.NOT_FOUND, f"no such resource: {request.url.path}"))
+    if isinstance(exc, MethodNotAllowedException):
+        body = {"error": {"code": "method_not_allowed", "message": exc.detail}}
+        return Response(body, status_code=405, media_type=MediaType.JSON)
+    if exc.status_code == 413:
+        return error_response(SidelineError(ErrorCode.BODY_TOO_LARGE, "request body is too large"))
+    body = {"error": {"code": f"http_{exc.status_code}", "message": exc.detail}}
+    return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(SidelineError(ErrorCode.INTERNAL, "internal error"))

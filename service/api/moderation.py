@@ -1,0 +1,118 @@
+"""Moderator endpoints (a user token whose role in the room is ``moderator``).
+
+The same tools are open to the host backend through ``/v1/admin`` (see admin.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.di import Provide
+
+from service.actions import moderators, reports, rooms
+from service.actions.access import Intent, check_access
+from service.actions.context import Community
+from service.api.deps import provide_community, provide_identity
+from service.errors import ErrorCode, SidelineError
+from service.identity import Identity
+from service.protocol.http import RestrictIn, ReviewIn, RoomConfigIn, RoomOut
+
+
+class PinIn(msgspec.Struct, forbid_unknown_fields=True):
+    message_id: str | None
+
+
+class RestrictionOut(msgspec.Struct):
+    user_id: str
+    kind: str
+    until: str | None
+
+
+class ModerationRecordOut(msgspec.Struct):
+    message_id: str
+    user_id: str
+    original: str
+    recorded_at: str
+
+
+async def moderation_record(c: Community, room_id: str, message_id: str) -> ModerationRecordOut:
+    """The unmasked original of a masked or held message: moderators and admin only."""
+
+    def query(con: Any) -> list[Any]:
+        return con.execute(
+            "SELECT message_id, user_id, original, recorded_at FROM moderation_records "
+            "WHERE message_id = ? AND room_id = ?",
+            [message_id, room_id],
+        ).fetchall()
+
+    rows = await c.log.run_read(query)
+    if not rows:
+        raise SidelineError(ErrorCode.NOT_FOUND, f"no moderation record for message {message_id}")
+    m, u, original, at = rows[0]
+    return ModerationRecordOut(message_id=m, user_id=u, original=original, recorded_at=at.isoformat())
+
+
+def _moderator(c: Community, who: Identity, room_id: str) -> None:
+    check_access(c, who, room_id, Intent.MODERATE)
+
+
+class ModeratorController(Controller):
+    path = "/v1/rooms/{room_id:str}"
+    tags = ["moderation"]
+    dependencies = {"who": Provide(provide_identity), "c": Provide(provide_community)}
+
+    @delete("/messages/{message_id:str}", status_code=200, summary="Delete a message")
+    async def delete_message(self, c: Community, who: Identity, room_id: str, message_id: str) -> dict[str, int]:
+        _moderator(c, who, room_id)
+        return {"seq": await moderators.delete_message(c, who.user_id, room_id, message_id)}
+
+    @post("/pin", status_code=200, summary="Pin one message (null unpins)")
+    async def pin(self, c: Community, who: Identity, room_id: str, data: PinIn) -> RoomOut:
+        _moderator(c, who, room_id)
+        await moderators.pin_message(c, who.user_id, room_id, data.message_id)
+        return rooms.room_out(c.state.room(room_id))
+
+    @patch("/settings", summary="Change mode, slow mode, max message length")
+    async def settings(self, c: Community, who: Identity, room_id: str, data: RoomConfigIn) -> RoomOut:
+        return await rooms.moderator_configure(c, who, room_id, data)
+
+    @post("/{kind:str}", status_code=201, summary="Mute, ban or shadow-ban a user (kind: mutes, bans, shadow-bans)")
+    async def restrict(self, c: Community, who: Identity, room_id: str, kind: str, data: RestrictIn) -> RestrictionOut:
+        _moderator(c, who, room_id)
+        if data.scope == "global":
+            raise SidelineError(ErrorCode.ROLE_TOO_LOW, "global restrictions go through the admin API", at="$.scope")
+        name = _kind(kind)
+        until = await moderators.restrict(c, who.user_id, room_id, name, data)
+        return RestrictionOut(user_id=data.user_id, kind=name, until=until)
+
+    @delete("/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban")
+    async def lift(self, c: Community, who: Identity, room_id: str, kind: str, user_id: str) -> dict[str, bool]:
+        _moderator(c, who, room_id)
+        return {"lifted": await moderators.lift(c, who.user_id, room_id, _kind(kind), user_id)}
+
+    @get("/review-queue", summary="Held and reported messages of this room")
+    async def review_queue(self, c: Community, who: Identity, room_id: str) -> list[reports.QueueItem]:
+        _moderator(c, who, room_id)
+        return reports.queue(c, room_id)
+
+    @post("/review/{message_id:str}", status_code=200, summary="Approve, reject or delete a queued message")
+    async def review(self, c: Community, who: Identity, room_id: str, message_id: str, data: ReviewIn) -> dict[str, str]:
+        _moderator(c, who, room_id)
+        await reports.review(c, who.user_id, room_id, message_id, data.decision)
+        return {"decision": data.decision}
+
+    @get("/moderation-records/{message_id:str}", summary="Unmasked original of a masked or held message")
+    async def record(self, c: Community, who: Identity, room_id: str, message_id: str) -> ModerationRecordOut:
+        _moderator(c, who, room_id)
+        return await moderation_record(c, room_id, message_id)
+
+
+_KINDS = {"mutes": "mute", "bans": "ban", "shadow-bans": "shadow"}
+
+
+def _kind(segment: str) -> str:
+    if segment not in _KINDS:
+        raise SidelineError(ErrorCode.NOT_FOUND, f"unknown restriction {segment!r} (mutes, bans, shadow-bans)")
+    return _KINDS[segment]

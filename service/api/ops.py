@@ -1,0 +1,30 @@
+"""Operations endpoints: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import MediaType, Request, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+
+@get("/health", tags=["ops"], summary="Liveness: the process answers")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["ops"], summary="Readiness: the log is open and the writer running")
+async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    state = request.app.state
+    ok = bool(getattr(state, "ready", False))
+    community = getattr(state, "community", None)
+    body: dict[str, Any] = {"status": "ready" if ok else "starting"}
+    if community is not None:
+        body.update(node_id=community.log.node_id, epoch=community.log.epoch, last_seq=community.log.last_seq)
+    return Response(body, status_code=200 if ok else 503, media_type=MediaType.JSON)
+
+
+@get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=True)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    registry: CollectorRegistry = request.app.state.metrics_registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

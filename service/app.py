@@ -1,0 +1,152 @@
+"""The one composition root: ``create_app(settings)`` picks every concrete backend.
+
+Nothing happens at import time. The lifespan opens the log, rebuilds the projections from it,
+starts the background parts (real-time hub, forwarder, scheduler), and on shutdown stops
+taking work, flushes the writer and closes the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import __version__
+from service.actions.context import Community
+from service.api.admin import AdminController
+from service.api.chat import ChatController
+from service.api.errors import handle_http_exception, handle_sideline_error, handle_unexpected
+from service.api.moderation import ModeratorController
+from service.api.ops import health, metrics, ready
+from service.domain.state import CommunityState
+from service.errors import SidelineError
+from service.eventlog.duckdb_log import DuckDBLog
+from service.identity import TokenVerifier
+from service.metrics import Metrics
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_community(settings: Settings) -> Community:
+    """The log, the projections and the moderation pipeline for ``settings``."""
+    event_log = DuckDBLog(settings.log_path, node_id=settings.node_id, batch_max=settings.log.batch_max)
+    policies = {kind: _room_settings(p) for kind, p in settings.rooms.items()}
+    history = {kind: p.history_size for kind, p in settings.rooms.items()}
+    state = CommunityState(policies, history_size=history)
+    pipeline = None
+    if settings.moderation.enabled:
+        from service.moderation import Pipeline
+
+        pipeline = Pipeline(settings.moderation)
+    return Community(settings=settings, log=event_log, state=state, moderation=pipeline)
+
+
+def _room_settings(policy: Any) -> Any:
+    from service.domain.rooms import RoomSettings
+
+    return RoomSettings(
+        mode=policy.mode,
+        slow_mode_seconds=policy.slow_mode_seconds,
+        max_message_length=policy.max_message_length,
+    )
+
+
+def access_log_middleware(app: ASGIApp) -> ASGIApp:
+    """One line per request: method, route path, status, milliseconds. Never the query string
+    or headers, so tokens and keys cannot reach the logs."""
+    access = logging.getLogger("service.access")
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, capture)
+        finally:
+            elapsed = time.perf_counter() - started
+            access.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
+            metrics_obj: Metrics | None = getattr(scope["app"].state, "metrics", None)
+            if metrics_obj is not None:
+                route = scope.get("path_template") or "unmatched"
+                metrics_obj.requests.labels(scope["method"], route, str(status)).inc()
+                metrics_obj.request_seconds.labels(route).observe(elapsed)
+
+    return middleware
+
+
+def create_app(settings: Settings, *, community: Community | None = None) -> Litestar:
+    """Build the ASGI app for ``settings`` (secrets must already be filled in)."""
+    community = community or build_community(settings)
+    verifier = TokenVerifier(settings.auth)
+    metrics_obj = Metrics()
+    metrics_obj.watch_log(community.log)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await community.log.start()
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        await loop.run_in_executor(None, lambda: community.state.apply_all(community.log.replay()))
+        log.info(
+            "projections rebuilt from %d events in %.2fs",
+            community.log.last_seq, time.perf_counter() - started,
+        )  # fmt: skip
+        parts = [p for p in getattr(app.state, "background", [])]
+        for part in parts:
+            await part.start()
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            for part in reversed(parts):
+                await part.stop()
+            await community.log.close()
+            log.info("event log flushed and closed at seq %d", community.log.last_seq)
+
+    cors = CORSConfig(allow_origins=settings.server.allowed_origins, allow_headers=["*"])
+    app = Litestar(
+        route_handlers=[ChatController, ModeratorController, AdminController, health, ready, metrics],
+        lifespan=[lifespan],
+        exception_handlers={
+            SidelineError: handle_sideline_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        middleware=[access_log_middleware],
+        cors_config=cors,
+        openapi_config=OpenAPIConfig(
+            title="Sideline", version=__version__, path="/schema",
+            description="Chat rooms, reactions, polls and moderation for a host product.",
+        ),  # fmt: skip
+        request_max_body_size=settings.server.max_body_bytes,
+        debug=False,
+    )
+    app.state.community = community
+    app.state.verifier = verifier
+    app.state.admin_key = settings.admin.api_key
+    app.state.settings = settings
+    app.state.metrics = metrics_obj
+    app.state.metrics_registry = metrics_obj.registry
+    app.state.ready = False
+    app.state.background = []
+    return app

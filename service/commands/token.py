@@ -1,0 +1,40 @@
+"""``sideline token``: mint a development token as the host backend would."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from service.commands.serve import settings_from_args
+from service.domain.rooms import Role
+from service.identity import mint_token
+from service.settings import ensure_dev_secrets
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("token", help="mint a signed HS256 user token (development)")
+    p.add_argument("--user", required=True, help="user id (sub)")
+    p.add_argument("--context", required=True, help="context id, also the room it opens (ctx)")
+    p.add_argument("--role", default="user", choices=[r.value for r in Role])
+    p.add_argument("--name", help="display name")
+    p.add_argument("--ttl", type=int, help="lifetime in seconds")
+    p.add_argument("--data-dir", help="data_dir holding the dev secret")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    ensure_dev_secrets(settings)
+    print(
+        mint_token(
+            settings.auth.hs256_secret,
+            user_id=args.user,
+            context_id=args.context,
+            role=args.role,
+            name=args.name,
+            ttl_seconds=args.ttl or settings.auth.dev_token_ttl_seconds,
+            audience=settings.auth.audience,
+            issuer=settings.auth.issuer,
+        )
+    )
+    return 0

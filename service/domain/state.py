@@ -1,0 +1,319 @@
+"""The community state: a projection of the event log.
+
+:class:`CommunityState` is rebuilt at start by applying every committed event in seq order,
+and kept current by applying each batch right after it commits. ``apply`` is the only code
+that changes it, so "state rebuilt from the log" and "state the running service served" are
+the same function of the same events (tested). It does no I/O and never awaits.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict, deque
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from service.domain.events import Event, EventType
+from service.domain.rooms import Role, RoomMode, RoomSettings, RoomState, room_kind
+
+GLOBAL = "*"
+"""Scope key of a global mute or ban."""
+
+
+class MessageRef(msgspec.Struct, kw_only=True):
+    """What the service remembers of one message."""
+
+    message_id: str
+    room_id: str
+    user_id: str
+    seq: int
+    visibility: str
+    deleted: bool = False
+    hidden_by_reports: bool = False
+
+
+class Poll(msgspec.Struct, kw_only=True):
+    poll_id: str
+    room_id: str
+    question: str
+    options: list[str]
+    created_by: str
+    votes: dict[str, int] = msgspec.field(default_factory=dict)
+    closed: bool = False
+
+    def results(self) -> list[int]:
+        counts = [0] * len(self.options)
+        for option in self.votes.values():
+            counts[option] += 1
+        return counts
+
+
+class Restriction(msgspec.Struct, kw_only=True):
+    """An active mute, ban or shadow-ban; ``until`` None means until lifted."""
+
+    until: datetime | None
+    reason: str = ""
+
+    def active(self, now: datetime) -> bool:
+        return self.until is None or now < self.until
+
+
+class CommunityState:
+    """Rooms, roles, memberships, polls, reactions, restrictions and recent history."""
+
+    def __init__(
+        self,
+        policies: Mapping[str, RoomSettings],
+        *,
+        history_size: Mapping[str, int] | None = None,
+        message_index_size: int = 500_000,
+    ) -> None:
+        self._policies = policies
+        self._history_size = history_size or {}
+        self._index_size = message_index_size
+        self.rooms: dict[str, RoomState] = {}
+        self.grants: dict[tuple[str, str], Role] = {}
+        self.memberships: dict[str, set[str]] = defaultdict(set)
+        self.polls: dict[str, Poll] = {}
+        self.reactions: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self.restrictions: dict[tuple[str, str, str], Restriction] = {}
+        self.messages: OrderedDict[str, MessageRef] = OrderedDict()
+        self.client_ids: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.history: dict[str, deque[Event]] = {}
+        self.history_truncated: set[str] = set()
+        self.last_post: dict[tuple[str, str], datetime] = {}
+        self.reporters: dict[str, set[str]] = defaultdict(set)
+        self.held: dict[str, Event] = {}
+        self.exposure: dict[str, str] = {}
+        self.last_seq = 0
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def room(self, room_id: str) -> RoomState:
+        """The room's state, creating it from its kind's policy on first use."""
+        room = self.rooms.get(room_id)
+        if room is None:
+            kind = room_kind(room_id) or ""
+            policy = self._policies[kind]
+            room = RoomState(
+                room_id=room_id, kind=kind, settings=msgspec.structs.replace(policy)
+            )
+            self.rooms[room_id] = room
+        return room
+
+    def role_in(self, room_id: str, user_id: str, token_role: Role) -> Role:
+        """A role granted through the admin API overrides the token's role for that room."""
+        return self.grants.get((room_id, user_id), token_role)
+
+    def restriction(self, kind: str, room_id: str, user_id: str, now: datetime) -> Restriction | None:
+        """The active ``kind`` (mute|ban|shadow) of a user in a room, room or global scope."""
+        for scope in (room_id, GLOBAL):
+            found = self.restrictions.get((kind, scope, user_id))
+            if found is not None and found.active(now):
+                return found
+        return None
+
+    def recent(self, room_id: str) -> list[Event]:
+        return list(self.history.get(room_id, ()))
+
+    def history_complete(self, room_id: str) -> bool:
+        """True while memory holds every visible message the room ever had."""
+        return room_id not in self.history_truncated
+
+    # -- the one mutator -------------------------------------------------------------------
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply(self, e: Event) -> None:
+        """Fold one committed event into the state."""
+        self.last_seq = max(self.last_seq, e.seq)
+        room = self.room(e.room_id) if room_kind(e.room_id) in self._policies else None
+        if room is not None:
+            room.last_seq = max(room.last_seq, e.seq)
+        handler = _HANDLERS.get(e.event_type)
+        if handler is not None:
+            handler(self, e, e.payload)
+
+    def _on_message(self, e: Event, p: dict[str, Any]) -> None:
+        assert e.message_id is not None
+        ref = MessageRef(
+            message_id=e.message_id, room_id=e.room_id, user_id=e.user_id, seq=e.seq,
+            visibility=p.get("visibility", "public"),
+        )  # fmt: skip
+        self.messages[e.message_id] = ref
+        if len(self.messages) > self._index_size:
+            self.messages.popitem(last=False)
+        if cid := p.get("client_msg_id"):
+            self.client_ids[(e.user_id, cid)] = e.message_id
+            if len(self.client_ids) > self._index_size:
+                self.client_ids.popitem(last=False)
+        self.last_post[(e.room_id, e.user_id)] = e.occurred_at
+        if ref.visibility == "held":
+            self.held[e.message_id] = e
+        elif ref.visibility in ("public", "shadow"):
+            self._remember(e)  # shadowed messages are filtered per reader on the way out
+
+    def _remember(self, e: Event) -> None:
+        size = self._history_size.get(room_kind(e.room_id) or "", 100)
+        recent = self.history.setdefault(e.room_id, deque(maxlen=size))
+        if len(recent) == recent.maxlen:
+            self.history_truncated.add(e.room_id)
+        recent.append(e)
+
+    def _forget(self, room_id: str, message_id: str) -> None:
+        recent = self.history.get(room_id)
+        if recent is not None:
+            kept = [m for m in recent if m.message_id != message_id]
+            if len(kept) != len(recent):
+                self.history[room_id] = deque(kept, maxlen=recent.maxlen)
+
+    def _on_deleted(self, e: Event, p: dict[str, Any]) -> None:
+        assert e.message_id is not None
+        if (ref := self.messages.get(e.message_id)) is not None:
+            ref.deleted = True
+        self.held.pop(e.message_id, None)
+        self._forget(e.room_id, e.message_id)
+
+    def _on_reported(self, e: Event, p: dict[str, Any]) -> None:
+        assert e.message_id is not None
+        self.reporters[e.message_id].add(e.user_id)
+        if p.get("hide") and (ref := self.messages.get(e.message_id)) is not None:
+            ref.hidden_by_reports = True
+            self._forget(e.room_id, e.message_id)
+
+    def _on_approved(self, e: Event, p: dict[str, Any]) -> None:
+        assert e.message_id is not None
+        held = self.held.pop(e.message_id, None)
+        ref = self.messages.get(e.message_id)
+        if p.get("decision") == "approve":
+            if ref is not None:
+                ref.visibility, ref.hidden_by_reports = "public", False
+            if held is not None:
+                self._remember(held)
+        self.reporters.pop(e.message_id, None)
+
+    def _on_reaction(self, e: Event, p: dict[str, Any]) -> None:
+        assert e.message_id is not None
+        users = self.reactions[e.message_id][p["emoji"]]
+        if e.event_type is EventType.REACTION_ADDED:
+            users.add(e.user_id)
+        else:
+            users.discard(e.user_id)
+
+    def _on_poll(self, e: Event, p: dict[str, Any]) -> None:
+        if e.event_type is EventType.POLL_CREATED:
+            self.polls[p["poll_id"]] = Poll(
+                poll_id=p["poll_id"], room_id=e.room_id, question=p["question"],
+                options=list(p["options"]), created_by=e.user_id,
+            )  # fmt: skip
+            return
+        poll = self.polls.get(p["poll_id"])
+        if poll is None:
+            return
+        if e.event_type is EventType.POLL_VOTED:
+            poll.votes.setdefault(e.user_id, int(p["option"]))
+        else:
+            poll.closed = True
+
+    def _on_restriction(self, e: Event, p: dict[str, Any]) -> None:
+        kind = _RESTRICTION_KIND[e.event_type]
+        scope = GLOBAL if p.get("scope") == "global" else e.room_id
+        key = (kind, scope, e.user_id)
+        if e.event_type in (EventType.USER_UNMUTED, EventType.USER_UNBANNED):
+            self.restrictions.pop(key, None)
+            if e.event_type is EventType.USER_UNBANNED:
+                self.restrictions.pop(("shadow", scope, e.user_id), None)
+            return
+        until = p.get("until")
+        self.restrictions[key] = Restriction(
+            until=datetime.fromisoformat(until) if until else None, reason=p.get("reason", "")
+        )
+
+    def _on_room_mode(self, e: Event, p: dict[str, Any]) -> None:
+        room = self.room(e.room_id)
+        room.settings = RoomSettings(
+            mode=RoomMode(p["mode"]),
+            slow_mode_seconds=int(p["slow_mode_seconds"]),
+            max_message_length=int(p["max_message_length"]),
+        )
+
+    def _on_pinned(self, e: Event, p: dict[str, Any]) -> None:
+        self.room(e.room_id).pinned_message_id = e.message_id if p.get("pinned", True) else None
+
+    def _on_role(self, e: Event, p: dict[str, Any]) -> None:
+        if e.event_type is EventType.ROLE_GRANTED:
+            self.grants[(e.room_id, e.user_id)] = Role(p["role"])
+        else:
+            self.grants.pop((e.room_id, e.user_id), None)
+
+    def _on_membership(self, e: Event, p: dict[str, Any]) -> None:
+        if e.event_type is EventType.ROOM_JOINED:
+            self.memberships[e.user_id].add(e.room_id)
+        else:
+            self.memberships[e.user_id].discard(e.room_id)
+
+    def _on_exposure(self, e: Event, p: dict[str, Any]) -> None:
+        self.exposure[e.user_id if p.get("unit", "user") == "user" else e.context_id] = p["group"]
+
+    # -- comparison ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """A plain, comparable picture of everything the state holds (for projection tests)."""
+        return {
+            "rooms": {
+                k: msgspec.to_builtins(v) for k, v in sorted(self.rooms.items()) if v.last_seq
+            },
+            "grants": {f"{r}|{u}": str(v) for (r, u), v in sorted(self.grants.items())},
+            "memberships": {u: sorted(r) for u, r in sorted(self.memberships.items()) if r},
+            "polls": {k: msgspec.to_builtins(v) for k, v in sorted(self.polls.items())},
+            "reactions": {
+                m: {em: sorted(us) for em, us in sorted(r.items()) if us}
+                for m, r in sorted(self.reactions.items())
+            },
+            "restrictions": {
+                "|".join(k): msgspec.to_builtins(v) for k, v in sorted(self.restrictions.items())
+            },
+            "messages": {k: msgspec.to_builtins(v) for k, v in sorted(self.messages.items())},
+            "history": {r: [m.message_id for m in h] for r, h in sorted(self.history.items())},
+            "held": sorted(self.held),
+            "reporters": {m: sorted(u) for m, u in sorted(self.reporters.items())},
+            "exposure": dict(sorted(self.exposure.items())),
+            "last_seq": self.last_seq,
+        }
+
+
+_RESTRICTION_KIND = {
+    EventType.USER_MUTED: "mute",
+    EventType.USER_UNMUTED: "mute",
+    EventType.USER_BANNED: "ban",
+    EventType.USER_UNBANNED: "ban",
+    EventType.USER_SHADOW_BANNED: "shadow",
+}
+
+_HANDLERS = {
+    EventType.MESSAGE_SENT: CommunityState._on_message,
+    EventType.MESSAGE_DELETED: CommunityState._on_deleted,
+    EventType.MESSAGE_REPORTED: CommunityState._on_reported,
+    EventType.MESSAGE_APPROVED: CommunityState._on_approved,
+    EventType.MESSAGE_PINNED: CommunityState._on_pinned,
+    EventType.REACTION_ADDED: CommunityState._on_reaction,
+    EventType.REACTION_REMOVED: CommunityState._on_reaction,
+    EventType.POLL_CREATED: CommunityState._on_poll,
+    EventType.POLL_VOTED: CommunityState._on_poll,
+    EventType.POLL_CLOSED: CommunityState._on_poll,
+    EventType.USER_MUTED: CommunityState._on_restriction,
+    EventType.USER_UNMUTED: CommunityState._on_restriction,
+    EventType.USER_BANNED: CommunityState._on_restriction,
+    EventType.USER_UNBANNED: CommunityState._on_restriction,
+    EventType.USER_SHADOW_BANNED: CommunityState._on_restriction,
+    EventType.ROOM_MODE_CHANGED: CommunityState._on_room_mode,
+    EventType.ROLE_GRANTED: CommunityState._on_role,
+    EventType.ROLE_REVOKED: CommunityState._on_role,
+    EventType.ROOM_JOINED: CommunityState._on_membership,
+    EventType.ROOM_LEFT: CommunityState._on_membership,
+    EventType.EXPOSURE_ASSIGNED: CommunityState._on_exposure,
+}

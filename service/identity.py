@@ -1,0 +1,168 @@
+"""User identity: verification of tokens signed by the host backend, and dev-token minting.
+
+A token is a JWT with ``sub`` (user id), ``ctx`` (the context the user is viewing, which is
+also the room they may enter), ``name``, ``role`` or per-room ``roles`` ({room_id: role}),
+and a required ``exp``. HS256 tokens are checked against the shared secret; RS256 and EdDSA
+tokens against the configured public keys. The algorithm is chosen by the key type, never by
+the token header alone, so ``alg: none`` and HS/RS confusion (an HS256 token "signed" with a
+public key) are refused.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import msgspec
+from jwt.algorithms import get_default_algorithms
+
+from service.domain.rooms import Role
+from service.errors import ErrorCode, SidelineError
+from service.settings import AuthSettings
+
+_ASYMMETRIC = ("RS256", "EdDSA")
+
+
+class Identity(msgspec.Struct, frozen=True, kw_only=True):
+    """Who is calling, as vouched for by the host backend's token."""
+
+    user_id: str
+    name: str
+    context_id: str
+    role: Role
+    room_roles: dict[str, Role] = msgspec.field(default_factory=dict)
+
+    def may_enter(self, room_id: str) -> bool:
+        """A token opens the room of its context and every room it names a role for."""
+        return room_id == self.context_id or room_id in self.room_roles
+
+    def token_role(self, room_id: str) -> Role:
+        return self.room_roles.get(room_id, self.role)
+
+
+class TokenVerifier:
+    """Verifies user tokens; built once from settings."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self._settings = settings
+        self._secret = settings.hs256_secret
+        self._public_keys = [_load_key(k) for k in settings.public_keys]
+
+    def verify(self, token: str | None) -> Identity:
+        """Return the identity in a valid token.
+
+        Raises:
+            SidelineError: TOKEN_MISSING, TOKEN_EXPIRED, TOKEN_ALGORITHM or TOKEN_INVALID.
+        """
+        if not token:
+            raise SidelineError(ErrorCode.TOKEN_MISSING, "no token was presented")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise SidelineError(ErrorCode.TOKEN_INVALID, f"token is malformed: {exc}") from exc
+        alg = header.get("alg")
+        if alg == "HS256" and self._secret:
+            keys: list[Any] = [self._secret]
+        elif alg in _ASYMMETRIC and self._public_keys:
+            keys = self._public_keys
+        else:
+            raise SidelineError(
+                ErrorCode.TOKEN_ALGORITHM, f"token algorithm {alg!r} is not accepted here"
+            )
+        claims = self._decode(token, alg, keys)
+        return _identity(claims)
+
+    def _decode(self, token: str, alg: str, keys: list[Any]) -> dict[str, Any]:
+        s = self._settings
+        options = {"require": ["exp", "sub"], "verify_aud": s.audience is not None}
+        last: Exception | None = None
+        for key in keys:
+            try:
+                claims: dict[str, Any] = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[alg],
+                    audience=s.audience,
+                    issuer=s.issuer,
+                    leeway=s.leeway_seconds,
+                    options=options,  # type: ignore[arg-type]
+                )
+                return claims
+            except jwt.ExpiredSignatureError as exc:
+                raise SidelineError(ErrorCode.TOKEN_EXPIRED, "token has expired") from exc
+            except jwt.InvalidSignatureError as exc:
+                last = exc
+            except jwt.PyJWTError as exc:
+                raise SidelineError(ErrorCode.TOKEN_INVALID, f"token is invalid: {exc}") from exc
+        raise SidelineError(ErrorCode.TOKEN_INVALID, "token signature does not verify") from last
+
+
+def _load_key(spec: str) -> Any:
+    pem = spec if spec.lstrip().startswith("-----BEGIN") else Path(spec).read_text()
+    for name in _ASYMMETRIC:
+        algorithm = get_default_algorithms()[name]
+        try:
+            return algorithm.prepare_key(pem)
+        except Exception:  # wrong key type for this algorithm: try the next one
+            continue
+    raise ValueError(f"public key {spec[:40]!r} is neither an RSA nor an Ed25519 PEM key")
+
+
+def _identity(claims: dict[str, Any]) -> Identity:
+    def bad(claim: str, why: str) -> SidelineError:
+        return SidelineError(ErrorCode.TOKEN_INVALID, f"token claim {why}", at=f"$.{claim}")
+
+    sub, ctx = claims.get("sub"), claims.get("ctx")
+    if not isinstance(sub, str) or not sub or len(sub) > 128:
+        raise bad("sub", "`sub` must be a non-empty string of at most 128 characters")
+    if not isinstance(ctx, str) or not ctx:
+        raise bad("ctx", "`ctx` (the context id) is required")
+    try:
+        role = Role(claims.get("role", "user"))
+        raw_roles = claims.get("roles") or {}
+        if not isinstance(raw_roles, dict):
+            raise bad("roles", "`roles` must map room ids to roles")
+        room_roles = {str(k): Role(v) for k, v in raw_roles.items()}
+    except ValueError as exc:
+        raise bad("role", f"has an unknown role ({exc})") from exc
+    name = claims.get("name")
+    return Identity(
+        user_id=sub,
+        name=name if isinstance(name, str) and name else sub,
+        context_id=ctx,
+        role=role,
+        room_roles=room_roles,
+    )
+
+
+def mint_token(
+    secret: str,
+    *,
+    user_id: str,
+    context_id: str,
+    role: str = "user",
+    name: str | None = None,
+    ttl_seconds: int = 3600,
+    roles: dict[str, str] | None = None,
+    audience: str | None = None,
+    issuer: str | None = None,
+) -> str:
+    """Sign an HS256 token as a host backend would (used by ``sideline token`` and tests)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "ctx": context_id,
+        "name": name or user_id,
+        "role": role,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if roles:
+        claims["roles"] = roles
+    if audience:
+        claims["aud"] = audience
+    if issuer:
+        claims["iss"] = issuer
+    return jwt.encode(claims, secret, algorithm="HS256")

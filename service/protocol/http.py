@@ -1,0 +1,152 @@
+"""HTTP request and response bodies of the ``/v1`` API.
+
+Constraints are declared once as ``Annotated`` aliases; msgspec enforces them while decoding,
+so a bad body is refused with the path of the offending field (``at $.text``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from service.domain.rooms import Role, RoomMode
+
+ClientMsgId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+MessageText = Annotated[str, Meta(max_length=20_000)]
+Emoji = Annotated[str, Meta(min_length=1, max_length=32)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
+OptionText = Annotated[str, Meta(min_length=1, max_length=80)]
+UserId = Annotated[str, Meta(min_length=1, max_length=128)]
+Seconds = Annotated[int, Meta(ge=0, le=86_400)]
+MaxLength = Annotated[int, Meta(ge=1, le=20_000)]
+Label = Annotated[str, Meta(max_length=64)]
+
+
+class _In(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class ClientMetadata(_In):
+    """Optional client context, recorded on the event for analytics (never for authorisation)."""
+
+    device: Label | None = None
+    language: Label | None = None
+    app_version: Label | None = None
+    session_id: Label | None = None
+    message_type: Label | None = None
+
+
+class SendMessage(_In):
+    client_msg_id: ClientMsgId
+    """Chosen by the client; a retry with the same id returns the same message."""
+    text: MessageText
+    reply_to: Annotated[str, Meta(max_length=64)] | None = None
+    metadata: ClientMetadata | None = None
+
+
+class ReactionIn(_In):
+    emoji: Emoji
+    metadata: ClientMetadata | None = None
+
+
+class ReportIn(_In):
+    reason: ShortText
+
+
+class PollIn(_In):
+    question: ShortText
+    options: Annotated[list[OptionText], Meta(min_length=2, max_length=10)]
+
+
+class VoteIn(_In):
+    option: Annotated[int, Meta(ge=0, le=9)]
+
+
+class RoomConfigIn(_In):
+    """Admin or moderator change of a room's settings; omitted fields keep their value."""
+
+    mode: RoomMode | None = None
+    slow_mode_seconds: Seconds | None = None
+    max_message_length: MaxLength | None = None
+
+
+class RoleGrantIn(_In):
+    user_id: UserId
+    role: Role
+
+
+class RestrictIn(_In):
+    """Mute, ban or shadow-ban; ``duration_seconds`` None means until lifted."""
+
+    user_id: UserId
+    duration_seconds: Annotated[int, Meta(ge=1, le=31_536_000)] | None = None
+    scope: str = "room"
+    reason: Annotated[str, Meta(max_length=200)] = ""
+
+
+class ReviewIn(_In):
+    decision: str
+    """``approve`` (show it), ``reject`` (keep it hidden) or ``delete``."""
+
+
+class MessageOut(msgspec.Struct, kw_only=True):
+    message_id: str
+    room_id: str
+    seq: int
+    user_id: str
+    name: str
+    role: str
+    text: str
+    visibility: str
+    masked: bool
+    reply_to: str | None
+    client_msg_id: str
+    occurred_at: datetime
+    reactions: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class HistoryOut(msgspec.Struct, kw_only=True):
+    room_id: str
+    epoch: str
+    messages: list[MessageOut]
+    next_before_seq: int | None
+    """Pass as ``before_seq`` for the page before this one; None at the start of the room."""
+
+
+class ReactionOut(msgspec.Struct, kw_only=True):
+    message_id: str
+    emoji: str
+    count: int
+    seq: int
+
+
+class PollOut(msgspec.Struct, kw_only=True):
+    poll_id: str
+    room_id: str
+    question: str
+    options: list[str]
+    results: list[int]
+    closed: bool
+    my_vote: int | None = None
+
+
+class RoomOut(msgspec.Struct, kw_only=True):
+    room_id: str
+    kind: str
+    mode: str
+    slow_mode_seconds: int
+    max_message_length: int
+    pinned_message_id: str | None
+    role: str | None = None
+
+
+class RoomsOut(msgspec.Struct, kw_only=True):
+    rooms: list[str]
+
+
+class Accepted(msgspec.Struct, kw_only=True):
+    seq: int
+    event_id: str
