@@ -139,6 +139,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             description="Chat rooms, reactions, polls and moderation for a host product.",
         ),  # fmt: skip
         request_max_body_size=settings.server.max_body_bytes,
+        logging_config=None,  # libraries never configure logging; `sideline serve` does
         debug=False,
     )
     app.state.community = community

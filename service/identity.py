@@ -65,8 +65,8 @@ class TokenVerifier:
         alg = header.get("alg")
         if alg == "HS256" and self._secret:
             keys: list[Any] = [self._secret]
-        elif alg in _ASYMMETRIC and self._public_keys:
-            keys = self._public_keys
+        elif alg in _ASYMMETRIC and any(a == alg for a, _ in self._public_keys):
+            keys = [key for a, key in self._public_keys if a == alg]
         else:
             raise SidelineError(
                 ErrorCode.TOKEN_ALGORITHM, f"token algorithm {alg!r} is not accepted here"
@@ -99,12 +99,13 @@ class TokenVerifier:
         raise SidelineError(ErrorCode.TOKEN_INVALID, "token signature does not verify") from last
 
 
-def _load_key(spec: str) -> Any:
+def _load_key(spec: str) -> tuple[str, Any]:
+    """A public key and the one algorithm it may verify (never chosen by the token)."""
     pem = spec if spec.lstrip().startswith("-----BEGIN") else Path(spec).read_text()
     for name in _ASYMMETRIC:
         algorithm = get_default_algorithms()[name]
         try:
-            return algorithm.prepare_key(pem)
+            return name, algorithm.prepare_key(pem)
         except Exception:  # wrong key type for this algorithm: try the next one
             continue
     raise ValueError(f"public key {spec[:40]!r} is neither an RSA nor an Ed25519 PEM key")

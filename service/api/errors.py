@@ -63,6 +63,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if isinstance(exc, MethodNotAllowedException):
         body = {"error": {"code": "method_not_allowed", "message": exc.detail}}
         return Response(body, status_code=405, media_type=MediaType.JSON)
+    if exc.status_code == 400:
+        return error_response(SidelineError(ErrorCode.INVALID_BODY, f"body is not valid: {exc.detail}", at="$"))
     if exc.status_code == 413:
         return error_response(SidelineError(ErrorCode.BODY_TOO_LARGE, "request body is too large"))
     body = {"error": {"code": f"http_{exc.status_code}", "message": exc.detail}}

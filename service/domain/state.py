@@ -86,6 +86,8 @@ class CommunityState:
         self.last_post: dict[tuple[str, str], datetime] = {}
         self.reporters: dict[str, set[str]] = defaultdict(set)
         self.held: dict[str, Event] = {}
+        self.hidden: dict[str, Event] = {}
+        """Messages hidden by reports, kept to be restored if a moderator approves them."""
         self.exposure: dict[str, str] = {}
         self.last_seq = 0
 
@@ -164,6 +166,13 @@ class CommunityState:
             self.history_truncated.add(e.room_id)
         recent.append(e)
 
+    def _restore(self, e: Event) -> None:
+        """Put an approved message back into its room's history at its seq position."""
+        self._remember(e)
+        recent = self.history[e.room_id]
+        if len(recent) > 1 and recent[-2].seq > e.seq:
+            self.history[e.room_id] = deque(sorted(recent, key=lambda m: m.seq), maxlen=recent.maxlen)
+
     def _forget(self, room_id: str, message_id: str) -> None:
         recent = self.history.get(room_id)
         if recent is not None:
@@ -176,6 +185,7 @@ class CommunityState:
         if (ref := self.messages.get(e.message_id)) is not None:
             ref.deleted = True
         self.held.pop(e.message_id, None)
+        self.hidden.pop(e.message_id, None)
         self._forget(e.room_id, e.message_id)
 
     def _on_reported(self, e: Event, p: dict[str, Any]) -> None:
@@ -183,17 +193,20 @@ class CommunityState:
         self.reporters[e.message_id].add(e.user_id)
         if p.get("hide") and (ref := self.messages.get(e.message_id)) is not None:
             ref.hidden_by_reports = True
+            recent = self.history.get(e.room_id, ())
+            if (shown := next((m for m in recent if m.message_id == e.message_id), None)) is not None:
+                self.hidden[e.message_id] = shown
             self._forget(e.room_id, e.message_id)
 
     def _on_approved(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
-        held = self.held.pop(e.message_id, None)
+        held = self.held.pop(e.message_id, None) or self.hidden.pop(e.message_id, None)
         ref = self.messages.get(e.message_id)
         if p.get("decision") == "approve":
             if ref is not None:
                 ref.visibility, ref.hidden_by_reports = "public", False
             if held is not None:
-                self._remember(held)
+                self._restore(held)
         self.reporters.pop(e.message_id, None)
 
     def _on_reaction(self, e: Event, p: dict[str, Any]) -> None:

@@ -1,0 +1,33 @@
+"""How an HTTP answer maps to the sink errors, the same way for every vendor.
+
+- 2xx: accepted (the vendor adapter still checks the body where the vendor reports errors
+  inside a 200).
+- 408, 425, 429, 5xx (except 501, 505): transient; ``Retry-After`` is honoured.
+- 401, 403, 404, 405, 501, 505: the sink is blocked (credentials, endpoint); nothing about
+  the events is wrong, so they are retried later rather than dead-lettered.
+- Any other 4xx (400, 413, 422 ...): the destination refused the content: permanent.
+"""
+
+from __future__ import annotations
+
+from service.sinks.base import BlockedError, PermanentError, SinkError, TransientError
+from service.sinks.retry import parse_retry_after
+
+TRANSIENT_4XX = frozenset({408, 425, 429})
+BLOCKED = frozenset({401, 403, 404, 405, 501, 505})
+
+
+def error_for_status(
+    status: int, *, retry_after: str | None = None, detail: str = ""
+) -> SinkError | None:
+    """The error a response with ``status`` means, or None when it was accepted."""
+    if 200 <= status < 300:
+        return None
+    reason = f"HTTP {status}" + (f": {detail[:300]}" if detail else "")
+    if status in BLOCKED:
+        return BlockedError(reason, retry_after=parse_retry_after(retry_after))
+    if status in TRANSIENT_4XX or status >= 500 or status < 200:
+        return TransientError(reason, retry_after=parse_retry_after(retry_after))
+    if 300 <= status < 400:
+        return BlockedError(f"{reason} (unexpected redirect: check the configured host)")
+    return PermanentError(reason)

@@ -1,0 +1,32 @@
+"""The status of one sink as the admin API, the CLI and ``/metrics`` report it."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class SinkStatus(msgspec.Struct, kw_only=True):
+    """Where a sink stands.
+
+    ``delivered``, ``errors`` and ``events_per_second`` count since the service started;
+    ``cursor`` and ``dead_letters`` are stored with the log and survive restarts.
+    """
+
+    name: str
+    kind: str
+    state: str
+    """``idle``, ``sending``, ``backing_off`` (transient errors), ``blocked`` (credentials or
+    endpoint refused), ``stopped``, or ``offline`` (read from the file, no service running)."""
+    cursor: int
+    last_seq: int
+    lag: int
+    """Committed events the sink has not processed yet."""
+    delivered: int = 0
+    dead_letters: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    retry_in_seconds: float | None = None
+    events_per_second: float = 0.0
+    """Delivered events per second over the last 10 s."""
+    adjustments: dict[str, int] = msgspec.field(default_factory=dict)
+    """Changes made to fit vendor limits, by reason (e.g. ``param_value_truncated``)."""

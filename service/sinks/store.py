@@ -1,0 +1,113 @@
+"""Forwarding state in the log's DuckDB file: cursors, dead letters, erasure records.
+
+Every function takes a DuckDB connection, so the same code runs inside the service (through
+``DuckDBLog.run_write`` / ``run_read``) and in the CLI when no service holds the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import duckdb
+import msgspec
+
+from service.domain.events import utcnow
+from service.sinks.base import Rejected
+
+
+class DeadLetter(msgspec.Struct, frozen=True):
+    """An event a sink will never deliver, and why."""
+
+    sink: str
+    seq: int
+    event_id: str
+    reason: str
+    failed_at: datetime
+
+
+class ErasureRecord(msgspec.Struct, frozen=True):
+    """What one erasure did: who asked, when, up to which seq, which rows and files."""
+
+    erasure_id: str
+    subject_hash: str
+    pseudonym: str
+    up_to_seq: int
+    requested_by: str
+    requested_at: datetime
+    rows_rewritten: int
+    files: list[str]
+
+
+def load_cursors(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Every stored cursor by sink name."""
+    rows = con.execute("SELECT sink, seq FROM sink_cursors").fetchall()
+    return {str(name): int(seq) for name, seq in rows}
+
+
+def advance(
+    con: duckdb.DuckDBPyConnection, sink: str, seq: int, rejected: Sequence[Rejected] = ()
+) -> None:
+    """Record ``rejected`` as dead letters and move ``sink``'s cursor to ``seq``, atomically."""
+    now = utcnow()
+    con.execute("BEGIN")
+    try:
+        if rejected:
+            con.executemany(
+                "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?)",
+                [[sink, r.seq, r.event_id, r.reason, now] for r in rejected],
+            )
+        con.execute(
+            "INSERT INTO sink_cursors VALUES (?, ?, ?) "
+            "ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
+            [sink, seq, now],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def dead_letter_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Number of dead letters per sink."""
+    rows = con.execute("SELECT sink, count(*) FROM dead_letters GROUP BY sink").fetchall()
+    return {str(name): int(n) for name, n in rows}
+
+
+def dead_letters(con: duckdb.DuckDBPyConnection, sink: str, limit: int = 100) -> list[DeadLetter]:
+    """The newest dead letters of ``sink``."""
+    rows = con.execute(
+        "SELECT sink, seq, event_id, reason, failed_at FROM dead_letters WHERE sink = ? "
+        "ORDER BY failed_at DESC, seq DESC LIMIT ?",
+        [sink, limit],
+    ).fetchall()
+    return [DeadLetter(*row) for row in rows]
+
+
+def last_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest committed seq of the log (0 when empty)."""
+    row = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchall()[0]
+    return int(row[0])
+
+
+def save_erasure(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> None:
+    """Append an erasure record."""
+    con.execute(
+        "INSERT INTO erasures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            record.erasure_id, record.subject_hash, record.pseudonym, record.up_to_seq,
+            record.requested_by, record.requested_at, record.rows_rewritten,
+            msgspec.json.encode(record.files).decode(),
+        ],
+    )  # fmt: skip
+
+
+def load_erasures(con: duckdb.DuckDBPyConnection) -> list[ErasureRecord]:
+    """Every erasure record, oldest first."""
+    rows = con.execute(
+        "SELECT erasure_id, subject_hash, pseudonym, up_to_seq, requested_by, requested_at, "
+        "rows_rewritten, files FROM erasures ORDER BY requested_at"
+    ).fetchall()
+    return [
+        ErasureRecord(*row[:7], files=msgspec.json.decode(row[7], type=list[str])) for row in rows
+    ]

@@ -1,0 +1,132 @@
+"""The event log contract, run against every implementation (DuckDB on a temp file)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from service.domain.events import Event, EventType, Metadata, new_event
+from service.eventlog.base import CommitFailed, LogUnreadable
+from service.eventlog.duckdb_log import DuckDBLog
+
+Factory = Callable[[], DuckDBLog]
+
+
+@pytest.fixture(params=["duckdb"])
+def make_log(request, tmp_path: Path) -> Factory:
+    def factory() -> DuckDBLog:
+        return DuckDBLog(tmp_path / "log.duckdb", node_id="n1", batch_max=500)
+
+    return factory
+
+
+@pytest.fixture
+async def log(make_log: Factory) -> AsyncIterator[DuckDBLog]:
+    lg = make_log()
+    await lg.start()
+    yield lg
+    await lg.close()
+
+
+def msg(i: int, room: str = "match:1") -> Event:
+    return new_event(
+        EventType.MESSAGE_SENT, user_id=f"u{i % 7}", room_id=room, message_id=f"m{i}",
+        metadata=Metadata(device="ios", language="en", app_version="1.2", session_id="s1"),
+        payload={"text": f"hello {i} ⚽", "visibility": "public", "client_msg_id": f"c{i}"},
+    )  # fmt: skip
+
+
+async def test_append_assigns_gap_free_seq_and_roundtrips(log: DuckDBLog):
+    committed = await log.append([msg(1), msg(2)])
+    assert [e.seq for e in committed] == [1, 2]
+    assert all(e.epoch == log.epoch and e.node_id == "n1" for e in committed)
+    back = await log.read(0, 10)
+    assert back == committed  # every field survives the trip, metadata and payload included
+
+
+async def test_concurrent_senders_are_group_committed(log: DuckDBLog):
+    await asyncio.gather(*(log.append([msg(i)]) for i in range(1, 401)))
+    assert log.last_seq == 400
+    assert log.stats.batches < 400  # many senders shared transactions
+    seqs = [e.seq for e in await log.read(0, 1000)]
+    assert seqs == list(range(1, 401))
+
+
+async def test_failed_commit_writes_nothing_and_hands_back_its_seqs(log: DuckDBLog):
+    await log.append([msg(1)])
+
+    def boom(con):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(CommitFailed, match="disk full"):
+        await log.append([msg(2), msg(3)], extra=boom)
+    assert log.last_seq == 1
+    after = await log.append([msg(4)])
+    assert after[0].seq == 2  # the failed batch's numbers were reused: no gap
+    assert [e.message_id for e in await log.read(0, 10)] == ["m1", "m4"]
+
+
+async def test_reopen_restores_seq_and_epoch(make_log: Factory):
+    first = make_log()
+    await first.start()
+    await first.append([msg(i) for i in range(5)])
+    epoch = first.epoch
+    await first.close()
+    second = make_log()
+    await second.start()
+    try:
+        assert (second.last_seq, second.epoch) == (5, epoch)
+        assert (await second.append([msg(9)]))[0].seq == 6
+    finally:
+        await second.close()
+
+
+async def test_room_reads(log: DuckDBLog):
+    for i in range(10):
+        await log.append([msg(i, room="match:1" if i % 2 else "match:2")])
+    odd = await log.read(0, 100, room_id="match:1")
+    assert [e.message_id for e in odd] == ["m1", "m3", "m5", "m7", "m9"]
+    before = await log.read_before("match:1", odd[-1].seq, 2)
+    assert [e.message_id for e in before] == ["m5", "m7"]
+    assert (await log.find_message("m3")).room_id == "match:1"
+    assert await log.find_message("nope") is None
+
+
+async def test_extra_statement_commits_atomically_with_the_batch(log: DuckDBLog):
+    def record(con):
+        con.execute(
+            "INSERT INTO moderation_records VALUES ('e', 'm1', 'match:1', 'u1', 'secret', now())"
+        )
+
+    await log.append([msg(1)], extra=record)
+    rows = await log.run_read(lambda con: con.execute("SELECT original FROM moderation_records").fetchall())
+    assert rows == [("secret",)]
+
+
+async def test_append_after_close_is_refused(make_log: Factory):
+    lg = make_log()
+    await lg.start()
+    await lg.close()
+    with pytest.raises(CommitFailed):
+        await lg.append([msg(1)])
+
+
+async def test_close_flushes_everything_queued(make_log: Factory):
+    lg = make_log()
+    await lg.start()
+    pending = [asyncio.ensure_future(lg.append([msg(i)])) for i in range(50)]
+    await asyncio.sleep(0)
+    await lg.close()
+    done = await asyncio.gather(*pending)
+    assert sorted(e[0].seq for e in done) == list(range(1, 51))
+
+
+async def test_unreadable_file_is_refused_loudly(tmp_path: Path):
+    path = tmp_path / "log.duckdb"
+    path.write_bytes(b"this is not a duckdb file" * 100)
+    lg = DuckDBLog(path, node_id="n1")
+    with pytest.raises(LogUnreadable, match="refusing to start empty"):
+        await lg.start()

@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+
+from service.settings import ConfigError, ensure_dev_secrets, load_settings
+
+
+def test_defaults_need_no_configuration():
+    s = load_settings(environ={})
+    assert s.server.port == 8000
+    assert s.log_path == Path("data/log-node-1.duckdb")
+    assert set(s.rooms) >= {"match", "team"}
+
+
+def test_env_overrides_nested_keys():
+    s = load_settings(environ={"SIDELINE_SERVER__PORT": "9001", "SIDELINE_ROOMS__MATCH__SLOW_MODE_SECONDS": "5"})
+    assert s.server.port == 9001
+    assert s.rooms["match"].slow_mode_seconds == 5
+    assert s.rooms["team"].slow_mode_seconds == 0  # other kinds keep their defaults
+
+
+def test_bad_value_names_the_key_path():
+    with pytest.raises(ConfigError, match=r"Expected `int`, got `str` - at `\$.server.port`"):
+        load_settings(environ={"SIDELINE_SERVER__PORT": "eighty"})
+
+
+def test_unknown_key_is_refused():
+    with pytest.raises(ConfigError, match="unknown field `prot`"):
+        load_settings(environ={"SIDELINE_SERVER__PROT": "1"})
+
+
+def test_toml_file_and_its_errors(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('node_id = "n7"\n[rooms.quiz]\nmode = "reactions-only"\n')
+    s = load_settings(good, environ={})
+    assert s.node_id == "n7" and s.rooms["quiz"].mode == "reactions-only"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[rooms.match]\nmode = "loud"\n')
+    with pytest.raises(ConfigError, match="bad.toml.*Invalid enum value 'loud'"):
+        load_settings(bad, environ={})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml", environ={})
+
+
+def test_range_checks():
+    with pytest.raises(ConfigError, match=r"\$.holdout.share"):
+        load_settings(environ={"SIDELINE_HOLDOUT__SHARE": "1.5"})
+
+
+def test_production_refuses_generated_secrets():
+    with pytest.raises(ConfigError, match="production needs a token key"):
+        load_settings(environ={"SIDELINE_ENV": "production"})
+    s = load_settings(environ={
+        "SIDELINE_ENV": "production", "SIDELINE_AUTH__HS256_SECRET": "x" * 32,
+        "SIDELINE_ADMIN__API_KEY": "k" * 24,
+    })
+    assert ensure_dev_secrets(s) == []
+
+
+def test_dev_secret_generated_once_and_printed_once(tmp_path):
+    s = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path)})
+    printed = ensure_dev_secrets(s)
+    assert printed and "admin API key" in printed[1]
+    again = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path)})
+    assert ensure_dev_secrets(again) == []
+    assert again.auth.hs256_secret == s.auth.hs256_secret
+    assert (tmp_path / "dev-secrets.toml").stat().st_mode & 0o077 == 0
