@@ -42,6 +42,8 @@ class AnalyticsSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     """The segment every other churn segment is compared with."""
     review_lookback_days: int = 30
     """How far back a review looks for the hold or report it resolves (time to review)."""
+    timeline_margin_minutes: int = 60
+    """Room events this long before a context starts and after it ends count for it."""
     late_grace_minutes: int = 60
     """A window counts as final this long after its end (late events of the export)."""
     chunk_windows: int = 7

@@ -1,0 +1,314 @@
+"""The product export contract: the host's files the reports join with, validated on read.
+
+The contract (documented for hosts in ``docs/product-exports.md``) is :data:`CONTRACT`. Every
+file is read, checked column by column and row by row, and normalised (timestamps to UTC,
+duplicates dropped) before any job sees it. A value that cannot be read stops the run with an
+:class:`ExportError` naming the file, the row and the column; things a job can live with
+(duplicate keys, rows of unknown users, naive timestamps read as UTC) are skipped or fixed and
+reported as notes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["string", "integer", "number", "date", "timestamp"]
+MAX_REPORTED = 10
+
+_DTYPES: dict[str, pl.DataType] = {
+    "string": pl.String(),
+    "integer": pl.Int64(),
+    "number": pl.Float64(),
+    "date": pl.Date(),
+    "timestamp": pl.Datetime("us", "UTC"),
+}
+_EXPECTED = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "date": "a date (YYYY-MM-DD)",
+    "timestamp": "an ISO-8601 timestamp",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of an export file."""
+
+    name: str
+    kind: Kind
+    required: bool = True
+    """The column must be present."""
+    nullable: bool = False
+    """Values may be empty."""
+    non_negative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSpec:
+    """One export file: its columns and the key that must be unique."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    optional: bool = False
+
+
+CONTRACT: tuple[ExportSpec, ...] = (
+    ExportSpec("users", (
+        Column("user_id", "string"),
+        Column("signed_up_at", "timestamp"),
+        Column("plan", "string", nullable=True),
+        Column("country", "string", nullable=True),
+    ), key=("user_id",)),
+    ExportSpec("activity", (
+        Column("user_id", "string"),
+        Column("date", "date"),
+        Column("sessions", "integer", non_negative=True),
+        Column("minutes", "number", non_negative=True),
+    ), key=("user_id", "date")),
+    ExportSpec("contexts", (
+        Column("context_id", "string"),
+        Column("kind", "string"),
+        Column("title", "string", nullable=True),
+        Column("starts_at", "timestamp"),
+        Column("ends_at", "timestamp"),
+        Column("viewers", "integer", required=False, nullable=True, non_negative=True),
+    ), key=("context_id",)),
+    ExportSpec("context_views", (
+        Column("user_id", "string"),
+        Column("context_id", "string"),
+        Column("viewed_at", "timestamp"),
+        Column("minutes", "number", nullable=True, non_negative=True),
+    ), optional=True),
+)  # fmt: skip
+SPECS = {s.name: s for s in CONTRACT}
+
+
+class ExportError(Exception):
+    """An export file breaks the contract; the message names file, row and column."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = problems[:MAX_REPORTED]
+        more = len(problems) - len(shown)
+        text = "\n".join(shown) + (f"\n... and {more} more problems" if more > 0 else "")
+        super().__init__(text)
+        self.problems = problems
+
+
+@dataclass(slots=True)
+class Exports:
+    """Validated, normalised product exports (every timestamp in UTC)."""
+
+    users: pl.DataFrame
+    activity: pl.DataFrame
+    contexts: pl.DataFrame
+    context_views: pl.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def empty_frame(name: str) -> pl.DataFrame:
+    """An empty frame with the normalised schema of export ``name``."""
+    return pl.DataFrame(schema={c.name: _DTYPES[c.kind] for c in SPECS[name].columns})
+
+
+def find_file(folder: Path, name: str) -> Path | None:
+    """The file of export ``name`` in ``folder`` (``.csv`` or ``.parquet``), if any.
+
+    Raises:
+        ExportError: both a CSV and a Parquet file exist, so which one counts is ambiguous.
+    """
+    found = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.is_file()]
+    if len(found) > 1:
+        raise ExportError([f"{folder}: both {name}.csv and {name}.parquet exist; keep one"])
+    return found[0] if found else None
+
+
+def read_export(path: Path, spec: ExportSpec, notes: list[str]) -> pl.DataFrame:
+    """Read and validate one export file against ``spec``; append what was fixed to ``notes``.
+
+    Raises:
+        ExportError: the file is unreadable, a required column is missing or a value is bad.
+    """
+    raw = _read_raw(path)
+    label = path.name
+    missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
+    if missing:
+        raise ExportError(
+            [f"{label}: missing column {', '.join(repr(m) for m in missing)} "
+             f"(has {', '.join(repr(c) for c in raw.columns) or 'no columns'})"]
+        )  # fmt: skip
+    extra = [c for c in raw.columns if c not in {col.name for col in spec.columns}]
+    if extra:
+        notes.append(f"{label}: ignored unknown columns {', '.join(extra)}")
+    problems: list[str] = []
+    out: dict[str, pl.Series] = {}
+    for col in spec.columns:
+        if col.name not in raw.columns:
+            out[col.name] = pl.Series(col.name, [None] * raw.height, dtype=_DTYPES[col.kind])
+            continue
+        out[col.name] = _convert(raw[col.name], col, label, problems, notes)
+    if problems:
+        raise ExportError(problems)
+    frame = pl.DataFrame(out)
+    if raw.height == 0:
+        notes.append(f"{label}: no rows")
+    return _dedupe(frame, spec, label, notes)
+
+
+def _read_raw(path: Path) -> pl.DataFrame:
+    try:
+        if path.suffix == ".csv":
+            # Everything as text first: type errors are then found and reported per row.
+            return pl.read_csv(path, infer_schema=False, raise_if_empty=False)
+        return pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise ExportError([f"{path.name}: cannot be read as {path.suffix[1:]}: {exc}"]) from exc
+
+
+def _convert(
+    values: pl.Series, col: Column, label: str, problems: list[str], notes: list[str]
+) -> pl.Series:
+    target = _DTYPES[col.kind]
+    if values.dtype == pl.String:
+        text = values.str.strip_chars()
+        text = pl.select(pl.when(text == "").then(None).otherwise(text).alias("v")).to_series()
+        converted = _parse_text(text, col, label, notes)
+    else:
+        text = values.cast(pl.String, strict=False)
+        converted = _cast_typed(values, col, label, notes)
+    bad = converted.is_null() & text.is_not_null()
+    _report(bad, text, col, f"expected {_EXPECTED[col.kind]}", label, problems)
+    if not col.nullable:
+        _report(text.is_null(), text, col, "missing value", label, problems)
+    if col.non_negative:
+        _report(converted.fill_null(0) < 0, text, col, "must not be negative", label, problems)
+    return converted.alias(col.name)
+
+
+def _parse_text(text: pl.Series, col: Column, label: str, notes: list[str]) -> pl.Series:
+    if col.kind == "string":
+        return text
+    if col.kind == "integer":
+        return text.cast(pl.Int64, strict=False)
+    if col.kind == "number":
+        return text.cast(pl.Float64, strict=False)
+    if col.kind == "date":
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    iso = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"Z$", "+00:00")
+    naive = iso.str.contains(r"T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$").fill_null(False)
+    if naive.any():
+        notes.append(
+            f"{label}: column {col.name!r}: {naive.sum()} timestamps without a time zone "
+            "were read as UTC"
+        )
+    iso = pl.select(pl.when(naive).then(iso + "+00:00").otherwise(iso).alias("v")).to_series()
+    return iso.str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%z", time_zone="UTC", time_unit="us", strict=False
+    )
+
+
+def _cast_typed(values: pl.Series, col: Column, label: str, notes: list[str]) -> pl.Series:
+    dtype = values.dtype
+    if col.kind == "timestamp" and isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            notes.append(f"{label}: column {col.name!r}: naive timestamps were read as UTC")
+            return values.dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+        return values.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    if col.kind == "date" and isinstance(dtype, pl.Datetime):
+        return values.dt.date()
+    if col.kind == "integer" and dtype.is_float():
+        whole = values.round(0) == values
+        return pl.select(pl.when(whole).then(values.cast(pl.Int64, strict=False))).to_series()
+    if col.kind in ("string", "integer", "number") or dtype == _DTYPES[col.kind]:
+        return values.cast(_DTYPES[col.kind], strict=False)
+    return pl.Series(values.name, [None] * len(values), dtype=_DTYPES[col.kind])
+
+
+def _report(
+    mask: pl.Series, text: pl.Series, col: Column, what: str, label: str, problems: list[str]
+) -> None:
+    rows = mask.fill_null(False).arg_true()
+    for i in rows.head(MAX_REPORTED).to_list():
+        got = text[i]
+        shown = f', got "{got}"' if got is not None and what.startswith("expected") else ""
+        problems.append(f'{label} row {i + 1}: column "{col.name}": {what}{shown}')
+    if len(rows) > MAX_REPORTED:
+        problems.append(f'{label}: column "{col.name}": {len(rows)} rows in all: {what}')
+
+
+def _dedupe(frame: pl.DataFrame, spec: ExportSpec, label: str, notes: list[str]) -> pl.DataFrame:
+    if not spec.key or frame.height == 0:
+        return frame
+    dup = frame.select(pl.struct(spec.key).is_first_distinct().not_()).to_series()
+    if not dup.any():
+        return frame
+    first = int(dup.arg_true()[0])
+    key = ", ".join(f"{k}={frame[k][first]}" for k in spec.key)
+    notes.append(
+        f"{label}: skipped {dup.sum()} rows with a duplicate {'+'.join(spec.key)} "
+        f"(the first one is kept; first duplicate at row {first + 1}: {key})"
+    )
+    return frame.filter(~dup)
+
+
+def load_exports(folder: Path) -> Exports:
+    """Read, validate and normalise every export in ``folder``.
+
+    Raises:
+        ExportError: a required file is missing or any file breaks the contract.
+    """
+    if not folder.is_dir():
+        raise ExportError([f"exports folder {folder} does not exist"])
+    notes: list[str] = []
+    frames: dict[str, pl.DataFrame] = {}
+    problems: list[str] = []
+    labels = {}
+    for spec in CONTRACT:
+        path = find_file(folder, spec.name)
+        if path is None:
+            if not spec.optional:
+                problems.append(f"{folder}: no {spec.name}.csv or {spec.name}.parquet")
+            frames[spec.name] = empty_frame(spec.name)
+            continue
+        labels[spec.name] = path.name
+        try:
+            frames[spec.name] = read_export(path, spec, notes)
+        except ExportError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ExportError(problems)
+    _check_times(frames["contexts"], labels.get("contexts", "contexts"))
+    return Exports(
+        users=frames["users"],
+        activity=_known_users(frames["activity"], frames["users"], "activity", notes),
+        contexts=frames["contexts"],
+        context_views=_known_users(frames["context_views"], frames["users"], "context_views", notes),
+        notes=notes,
+    )
+
+
+def _check_times(contexts: pl.DataFrame, label: str) -> None:
+    bad = (contexts["ends_at"] < contexts["starts_at"]).arg_true()
+    if len(bad):
+        raise ExportError([
+            f'{label} row {i + 1}: column "ends_at": earlier than starts_at'
+            for i in bad.head(MAX_REPORTED).to_list()
+        ])
+
+
+def _known_users(frame: pl.DataFrame, users: pl.DataFrame, label: str, notes: list[str]) -> pl.DataFrame:
+    if frame.height == 0:
+        return frame
+    known = frame.join(users.select("user_id"), on="user_id", how="semi")
+    skipped = frame.height - known.height
+    if skipped:
+        notes.append(f"{label}: skipped {skipped} rows of users missing from the users export")
+    return known

@@ -1,0 +1,147 @@
+"""Reading the warehouse export lazily, and writing Parquet files whole or not at all.
+
+Warehouse layout (written by the service's warehouse sink; by :func:`write_events` in tests,
+the demo and the benchmark)::
+
+    <warehouse>/events/event_date=YYYY-MM-DD/node=<node_id>/<first seq>-<last seq>.parquet
+
+with exactly the event log's columns (``service.eventlog.codec.ARROW_SCHEMA``). Scans pick
+the day partitions of the requested time range from the folder names, so a query over one
+day opens one day's files whatever the size of the history.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from service.eventlog.codec import ARROW_SCHEMA
+
+log = logging.getLogger(__name__)
+
+EVENT_SCHEMA: dict[str, pl.DataType] = dict(
+    pl.from_arrow(ARROW_SCHEMA.empty_table()).schema  # type: ignore[union-attr]
+)
+HIVE_SCHEMA: dict[str, pl.DataType] = {"event_date": pl.Date(), "node": pl.String()}
+_PREFIX = "event_date="
+
+
+class Warehouse:
+    """The Parquet event export under one root folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.events_root = root / "events"
+        self.reports_root = root / "reports"
+
+    def days(self) -> list[date]:
+        """Dates of the day partitions that hold at least one Parquet file, ascending."""
+        if not self.events_root.is_dir():
+            return []
+        found = []
+        for child in self.events_root.iterdir():
+            if not child.name.startswith(_PREFIX):
+                continue
+            try:
+                day = date.fromisoformat(child.name[len(_PREFIX) :])
+            except ValueError:
+                log.warning("ignoring warehouse folder with a bad date: %s", child)
+                continue
+            if next(child.glob("*/*.parquet"), None) is not None:
+                found.append(day)
+        return sorted(found)
+
+    def files(self, start: date | None = None, end: date | None = None) -> list[Path]:
+        """Parquet files of the day partitions in ``[start, end]`` (both inclusive)."""
+        out: list[Path] = []
+        for day in self.days():
+            if (start is None or day >= start) and (end is None or day <= end):
+                folder = self.events_root / f"{_PREFIX}{day.isoformat()}"
+                out.extend(sorted(folder.glob("*/*.parquet")))
+        return out
+
+    def scan(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        types: Iterable[str] | None = None,
+    ) -> pl.LazyFrame:
+        """Events with ``start <= occurred_at < end``, optionally only of ``types``, lazily."""
+        last = (end - timedelta(microseconds=1)).date() if end is not None else None
+        files = self.files(start.date() if start is not None else None, last)
+        if not files:
+            return pl.LazyFrame(schema={**EVENT_SCHEMA, **HIVE_SCHEMA})
+        lf = pl.scan_parquet(
+            files,
+            hive_partitioning=True,
+            hive_schema=HIVE_SCHEMA,
+            missing_columns="insert",
+            extra_columns="ignore",
+        )
+        if start is not None:
+            lf = lf.filter(pl.col("occurred_at") >= start)
+        if end is not None:
+            lf = lf.filter(pl.col("occurred_at") < end)
+        if types is not None:
+            lf = lf.filter(pl.col("event_type").is_in(list(types)))
+        return lf
+
+    def horizon(self) -> datetime | None:
+        """The latest ``occurred_at`` in the export (read from the last day partition only)."""
+        days = self.days()
+        if not days:
+            return None
+        latest = self.scan(_day_start(days[-1]), None).select(pl.col("occurred_at").max())
+        value = latest.collect().item()
+        return value if value is None else value.astimezone(UTC)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        frame.write_parquet(tmp, compression="zstd", statistics=True)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_events(events: pa.Table | pl.DataFrame, root: Path) -> list[Path]:
+    """Write events (the log's columns) into the warehouse layout under ``root``.
+
+    One file per (UTC day, node), named after its seq range. Used by tests, the demo and the
+    benchmark to produce exactly what the warehouse sink produces.
+
+    Raises:
+        ValueError: a log column is missing.
+    """
+    frame = events if isinstance(events, pl.DataFrame) else pl.from_arrow(events)
+    assert isinstance(frame, pl.DataFrame)
+    missing = [c for c in EVENT_SCHEMA if c not in frame.columns]
+    if missing:
+        raise ValueError(f"events lack the log columns {', '.join(missing)}")
+    frame = frame.select([pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()])
+    frame = frame.with_columns(pl.col("occurred_at").dt.date().alias("_day"))
+    written = []
+    for (day, node), part in frame.group_by(["_day", "node_id"]):
+        part = part.drop("_day").sort("seq")
+        seqs = part["seq"]
+        name = f"{seqs.min():012d}-{seqs.max():012d}.parquet"
+        path = root / "events" / f"{_PREFIX}{day}" / f"node={node}" / name
+        write_parquet_atomic(part, path)
+        written.append(path)
+    return sorted(written)

@@ -1,0 +1,102 @@
+"""What a report job is: a named builder of one LazyFrame over a chunk of windows.
+
+A job never collects, writes or times anything; the runner does. A job's output has a
+``window`` column holding the key of the window each row belongs to, which is how the runner
+files rows into one Parquet file per window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+import polars as pl
+
+from analytics.io import Warehouse
+from analytics.settings import AnalyticsSettings
+
+Windowing = Literal["day", "context_day", "cohort", "snapshot"]
+"""How a job's history is cut into windows.
+
+- ``day``: one window per UTC day of events.
+- ``context_day``: one window per UTC day on which product contexts start.
+- ``cohort``: consecutive cohort periods of ``segment_weeks`` weeks on a fixed Monday grid,
+  ready once the activity export covers the churn horizon after the period.
+- ``snapshot``: one window, ``all``, recomputed on every run.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open time range ``[start, end)`` with a stable key (``2026-05-01`` or ``all``)."""
+
+    key: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(slots=True)
+class JobInputs:
+    """Everything a job may read: lazy scans only, plus the windows to compute."""
+
+    warehouse: Warehouse
+    users: pl.LazyFrame
+    activity: pl.LazyFrame
+    contexts: pl.LazyFrame
+    context_views: pl.LazyFrame
+    windows: list[Window]
+    settings: AnalyticsSettings
+    horizon: datetime
+    """The latest ``occurred_at`` in the warehouse when the run started."""
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def start(self) -> datetime:
+        return min(w.start for w in self.windows)
+
+    @property
+    def end(self) -> datetime:
+        return max(w.end for w in self.windows)
+
+    def events(
+        self, start: datetime | None, end: datetime | None, types: Iterable[str] | None = None
+    ) -> pl.LazyFrame:
+        """Events of ``[start, end)`` (clipped to nothing after the horizon), lazily."""
+        return self.warehouse.scan(start, end, types)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One report: its name, builder, windowing and how long its windows stay open."""
+
+    name: str
+    build: Callable[[JobInputs], pl.LazyFrame]
+    windowing: Windowing
+    description: str
+    final_lag: Callable[[AnalyticsSettings], timedelta] = field(
+        default=lambda _s: timedelta(0)
+    )
+    """How long after a window's end new events can still change its rows."""
+
+
+def window_frame(windows: list[Window]) -> pl.LazyFrame:
+    """The windows as a small frame (window, start, end) to join or cross-join with."""
+    return pl.LazyFrame(
+        {
+            "window": [w.key for w in windows],
+            "window_start": [w.start for w in windows],
+            "window_end": [w.end for w in windows],
+        },
+        schema={
+            "window": pl.String(),
+            "window_start": pl.Datetime("us", "UTC"),
+            "window_end": pl.Datetime("us", "UTC"),
+        },
+    )
+
+
+def payload_str(path: str) -> pl.Expr:
+    """A string field of the JSON payload (``$.action``), null when absent."""
+    return pl.col("payload").str.json_path_match(path)

@@ -1,0 +1,141 @@
+"""Per-event engagement: how each product object (a match, a dashboard) was discussed.
+
+One row per context of the contexts export, filed under the UTC day it starts. Its timeline
+runs in minutes from ``starts_at``; events of its room count from ``timeline_margin_minutes``
+before the start to as long after the end. ``viewers`` comes from the export's ``viewers``
+column, else from distinct users in ``context_views``, else it is unknown (null).
+The moderation rate is non-allow verdicts over sent messages.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from analytics.jobs.base import Job, JobInputs, payload_str
+from service.domain.events import EventType as T
+
+_TYPES = (T.ROOM_JOINED, T.MESSAGE_SENT, T.REACTION_ADDED, T.POLL_VOTED, T.MESSAGE_MODERATED)
+
+
+def window_contexts(inputs: JobInputs) -> pl.LazyFrame:
+    """Contexts starting in one of the chunk's day windows, with their window key."""
+    keys = {w.start.date(): w.key for w in inputs.windows}
+    return (
+        inputs.contexts.filter(pl.col("starts_at").dt.date().is_in(list(keys)))
+        .with_columns(
+            pl.col("starts_at").dt.date().replace_strict(keys, return_dtype=pl.String).alias("window")
+        )
+    )
+
+
+def build(inputs: JobInputs) -> pl.LazyFrame:
+    """One row per context with viewers, openers, posters, volumes, peak minute and rank."""
+    margin = timedelta(minutes=inputs.settings.timeline_margin_minutes)
+    contexts = window_contexts(inputs)
+    # The scan range follows the contexts' own times; the chunk's contexts are few and small.
+    bounds = contexts.select(pl.col("starts_at").min(), pl.col("ends_at").max()).collect()
+    lo, hi = bounds.row(0)
+    if lo is None:
+        return _shape(contexts.with_columns(pl.lit(None, pl.UInt32).alias("openers")), None)
+    events = (
+        inputs.events(lo - margin, hi + margin, [t.value for t in _TYPES])
+        .select("context_id", "user_id", "event_type", "occurred_at", "payload")
+        .join(contexts.select("context_id", "starts_at", "ends_at"), on="context_id")
+        .filter(
+            pl.col("occurred_at").is_between(
+                pl.col("starts_at") - margin, pl.col("ends_at") + margin, closed="left"
+            )
+        )
+        .with_columns(
+            ((pl.col("occurred_at") - pl.col("starts_at")).dt.total_seconds() // 60)
+            .cast(pl.Int64)
+            .alias("minute")
+        )
+    )
+    is_type = pl.col("event_type").__eq__
+    per_context = events.group_by("context_id").agg(
+        pl.col("user_id").filter(is_type(T.ROOM_JOINED.value)).n_unique().alias("openers"),
+        pl.col("user_id").filter(is_type(T.MESSAGE_SENT.value)).n_unique().alias("posters"),
+        is_type(T.MESSAGE_SENT.value).sum().alias("messages"),
+        is_type(T.REACTION_ADDED.value).sum().alias("reactions"),
+        is_type(T.POLL_VOTED.value).sum().alias("poll_votes"),
+        (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") != "allow"))
+        .sum()
+        .alias("moderated"),
+    )
+    peaks = (
+        events.filter(is_type(T.MESSAGE_SENT.value) | is_type(T.REACTION_ADDED.value))
+        .group_by("context_id", "minute")
+        .agg(pl.len().alias("peak_interactions"))
+        .sort("peak_interactions", "minute", descending=[True, False])
+        .group_by("context_id", maintain_order=True)
+        .first()
+        .rename({"minute": "peak_minute"})
+    )
+    viewed = inputs.context_views.group_by("context_id").agg(
+        pl.col("user_id").n_unique().alias("view_users")
+    )
+    joined = (
+        contexts.join(per_context, on="context_id", how="left")
+        .join(peaks, on="context_id", how="left")
+        .join(viewed, on="context_id", how="left")
+    )
+    return _shape(joined, inputs)
+
+
+def _shape(frame: pl.LazyFrame, inputs: JobInputs | None) -> pl.LazyFrame:
+    counts = ["openers", "posters", "messages", "reactions", "poll_votes", "moderated"]
+    if inputs is None:
+        frame = frame.with_columns(
+            [pl.lit(None, pl.Int64).alias(c) for c in [*counts[1:], "peak_minute",
+                                                         "peak_interactions", "view_users"]]
+        )  # fmt: skip
+    duration = (pl.col("ends_at") - pl.col("starts_at")).dt.total_seconds() / 60
+    viewers = pl.coalesce(pl.col("viewers"), pl.col("view_users").cast(pl.Int64))
+    interactions = pl.col("messages") + pl.col("reactions") + pl.col("poll_votes")
+    return (
+        frame.with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
+        .with_columns(
+            viewers.alias("viewers"),
+            pl.when(pl.col("viewers").is_not_null())
+            .then(pl.lit("export"))
+            .when(pl.col("view_users").is_not_null())
+            .then(pl.lit("views"))
+            .alias("viewers_source"),
+            duration.alias("duration_minutes"),
+            interactions.alias("interactions"),
+        )
+        .with_columns(
+            (pl.col("openers") / pl.col("viewers")).alias("opened_share"),
+            (pl.col("messages") / pl.col("duration_minutes")).alias("messages_per_minute"),
+            (pl.col("reactions") / pl.col("duration_minutes")).alias("reactions_per_minute"),
+            (pl.col("interactions") / pl.col("viewers")).alias("interactions_per_viewer"),
+            pl.when(pl.col("messages") > 0)
+            .then(pl.col("moderated") / pl.col("messages"))
+            .alias("moderation_rate"),
+            pl.col("interactions")
+            .rank("min", descending=True)
+            .over("window", "kind")
+            .cast(pl.Int32)
+            .alias("rank_in_kind"),
+        )
+        .select(
+            "window", "context_id", "kind", "title", "starts_at", "ends_at", "duration_minutes",
+            "viewers", "viewers_source", "openers", "opened_share", "posters", "messages",
+            "reactions", "poll_votes", "interactions", "interactions_per_viewer", "peak_minute",
+            "peak_interactions", "messages_per_minute", "reactions_per_minute", "moderated",
+            "moderation_rate", "rank_in_kind",
+        )  # fmt: skip
+        .sort("window", "kind", "rank_in_kind", "context_id")
+    )
+
+
+JOB = Job(
+    name="engagement",
+    build=build,
+    windowing="context_day",
+    description="per context: viewers, openers, posters, volumes, peak minute, moderation, rank",
+    final_lag=lambda s: timedelta(minutes=s.timeline_margin_minutes),
+)

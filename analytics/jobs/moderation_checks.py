@@ -1,0 +1,96 @@
+"""Moderation actions by check: which checks flag what, and how often review overturns them.
+
+Each non-allow verdict names the checks that gave a reason; a verdict with two reasons counts
+once for each check. ``verdicts`` are counted on the verdict's day; ``reviewed`` and
+``overturned`` on the day of the review (of a held message) whose verdict cited the check, so
+the share overturned per check is a sum over days of both.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from analytics.jobs.base import Job, JobInputs, payload_str
+from service.domain.events import EventType as T
+
+_PAYLOAD = pl.Struct(
+    {
+        "action": pl.String,
+        "reasons": pl.List(pl.Struct({"check": pl.String, "code": pl.String, "score": pl.Float64})),
+    }
+)
+
+
+def _verdicts(inputs: JobInputs, start, end) -> pl.LazyFrame:  # noqa: ANN001 - datetimes
+    """One row per (verdict, check that gave a reason)."""
+    return (
+        inputs.events(start, end, [T.MESSAGE_MODERATED.value])
+        .select(
+            "message_id",
+            "occurred_at",
+            pl.col("payload").str.json_decode(_PAYLOAD).alias("p"),
+        )
+        .select(
+            "message_id",
+            "occurred_at",
+            pl.col("p").struct.field("action"),
+            pl.col("p").struct.field("reasons"),
+        )
+        .explode("reasons")
+        .filter(pl.col("reasons").is_not_null())
+        .select(
+            "message_id",
+            "occurred_at",
+            "action",
+            pl.col("reasons").struct.field("check"),
+            pl.col("reasons").struct.field("score"),
+        )
+        .unique(["message_id", "occurred_at", "check"])
+    )
+
+
+def build(inputs: JobInputs) -> pl.LazyFrame:
+    """Rows per (day window, check, action) with verdicts, mean score, reviews and overturns."""
+    counted = (
+        _verdicts(inputs, inputs.start, inputs.end)
+        .group_by(pl.col("occurred_at").dt.date().alias("day"), "check", "action")
+        .agg(pl.len().alias("verdicts"), pl.col("score").mean().alias("mean_score"))
+    )
+    lookback = inputs.start - timedelta(days=inputs.settings.review_lookback_days)
+    held = _verdicts(inputs, lookback, inputs.end).filter(pl.col("action") == "hold")
+    reviews = (
+        inputs.events(inputs.start, inputs.end, [T.MESSAGE_APPROVED.value])
+        .filter(payload_str("$.source") == "hold")
+        .select(
+            "message_id",
+            pl.col("occurred_at").dt.date().alias("day"),
+            (payload_str("$.decision") == "approve").alias("approved"),
+        )
+    )
+    reviewed = (
+        reviews.join(held.select("message_id", "check", "action"), on="message_id")
+        .group_by("day", "check", "action")
+        .agg(pl.len().alias("reviewed"), pl.col("approved").sum().alias("overturned"))
+    )
+    keys = {w.start.date(): w.key for w in inputs.windows}
+    return (
+        counted.join(reviewed, on=["day", "check", "action"], how="full", coalesce=True)
+        .filter(pl.col("day").is_in(list(keys)))
+        .with_columns(
+            pl.col("day").replace_strict(keys, return_dtype=pl.String).alias("window"),
+            pl.col("verdicts", "reviewed", "overturned").fill_null(0).cast(pl.Int64),
+        )
+        .select("window", "day", "check", "action", "verdicts", "mean_score", "reviewed",
+                "overturned")  # fmt: skip
+        .sort("day", "check", "action")
+    )
+
+
+JOB = Job(
+    name="moderation_checks",
+    build=build,
+    windowing="day",
+    description="moderation verdicts by check and action, with review overturns per check",
+)

@@ -1,0 +1,104 @@
+"""Moderation quality per day: verdicts, masked share, reports, reviews, overturns, review time.
+
+- ``masked_share``: sent messages whose text was masked (PII) over all sent messages.
+- A review is a ``community_message_approved`` event; it *overturns* the flag when its decision
+  is ``approve`` (a held message released, or a reported message kept).
+- Time to review runs from the hold verdict (source ``hold``) or the first report (source
+  ``report``) of the message to the review, looking back ``review_lookback_days``. Reviews are
+  counted on the day they were made.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from analytics.jobs.base import Job, JobInputs, payload_str
+from service.domain.events import EventType as T
+
+_ACTIONS = ("mask", "shadow", "hold", "block")
+
+
+def build(inputs: JobInputs) -> pl.LazyFrame:
+    """One row per day window with moderation counts and review times."""
+    types = [T.MESSAGE_SENT, T.MESSAGE_MODERATED, T.MESSAGE_REPORTED, T.MESSAGE_APPROVED]
+    events = inputs.events(inputs.start, inputs.end, [t.value for t in types]).select(
+        pl.col("occurred_at").dt.date().alias("day"), "event_type", "payload"
+    )
+    is_type = pl.col("event_type").__eq__
+    action = payload_str("$.action")
+    decision = payload_str("$.decision")
+    counts = events.group_by("day").agg(
+        is_type(T.MESSAGE_SENT.value).sum().alias("messages"),
+        (is_type(T.MESSAGE_SENT.value) & (payload_str("$.masked") == "true"))
+        .sum()
+        .alias("masked_messages"),
+        *[
+            (is_type(T.MESSAGE_MODERATED.value) & (action == a)).sum().alias(f"verdicts_{a}")
+            for a in _ACTIONS
+        ],
+        is_type(T.MESSAGE_REPORTED.value).sum().alias("reports"),
+        is_type(T.MESSAGE_APPROVED.value).sum().alias("reviews"),
+        (is_type(T.MESSAGE_APPROVED.value) & (decision == "approve")).sum().alias("overturned"),
+    )
+    days = pl.LazyFrame(
+        {"window": [w.key for w in inputs.windows], "day": [w.start.date() for w in inputs.windows]}
+    )
+    return (
+        days.join(counts, on="day", how="left")
+        .join(review_times(inputs), on="day", how="left")
+        .with_columns(pl.col(pl.UInt32, pl.Int64).fill_null(0))
+        .with_columns(
+            (pl.col("masked_messages") / pl.col("messages")).fill_nan(None).alias("masked_share"),
+            (pl.col("overturned") / pl.col("reviews")).fill_nan(None).alias("overturn_rate"),
+        )
+    )
+
+
+def review_times(inputs: JobInputs) -> pl.LazyFrame:
+    """Per review day: median and 90th percentile minutes from flag to review."""
+    lookback = inputs.start - timedelta(days=inputs.settings.review_lookback_days)
+    reviews = (
+        inputs.events(inputs.start, inputs.end, [T.MESSAGE_APPROVED.value])
+        .select(
+            "message_id",
+            pl.col("occurred_at").alias("reviewed_at"),
+            payload_str("$.source").alias("source"),
+        )
+    )
+    flags = (
+        inputs.events(lookback, inputs.end, [T.MESSAGE_MODERATED.value, T.MESSAGE_REPORTED.value])
+        .filter(
+            (pl.col("event_type") == T.MESSAGE_REPORTED.value) | (payload_str("$.action") == "hold")
+        )
+        .select(
+            "message_id",
+            pl.when(pl.col("event_type") == T.MESSAGE_REPORTED.value)
+            .then(pl.lit("report"))
+            .otherwise(pl.lit("hold"))
+            .alias("source"),
+            "occurred_at",
+        )
+        .group_by("message_id", "source")
+        .agg(pl.col("occurred_at").min().alias("flagged_at"))
+    )
+    minutes = (pl.col("reviewed_at") - pl.col("flagged_at")).dt.total_seconds() / 60
+    return (
+        reviews.join(flags, on=["message_id", "source"], how="inner")
+        .filter(pl.col("flagged_at") <= pl.col("reviewed_at"))
+        .group_by(pl.col("reviewed_at").dt.date().alias("day"))
+        .agg(
+            pl.len().alias("reviews_timed"),
+            minutes.median().alias("review_minutes_median"),
+            minutes.quantile(0.9, "linear").alias("review_minutes_p90"),
+        )
+    )
+
+
+JOB = Job(
+    name="moderation_daily",
+    build=build,
+    windowing="day",
+    description="verdicts, masked share, reports, review overturns and time to review per day",
+)
