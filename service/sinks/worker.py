@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from service.eventlog.codec import SELECT_COLUMNS
+from service.eventlog.codec import ARROW_SCHEMA, SELECT_COLUMNS
 from service.eventlog.duckdb_log import DuckDBLog
 from service.sinks import store
 from service.sinks.base import BlockedError, PermanentError, Rejected, Sink, SinkError
@@ -191,9 +191,10 @@ class SinkWorker:
         cur = self._cur
         assert cur is not None, "worker not started"
         table = await asyncio.get_running_loop().run_in_executor(
-            self._reader, lambda: cur.execute(_READ_SQL, [after, upto]).fetch_arrow_table()
+            self._reader, lambda: cur.sql(_READ_SQL, params=[after, upto]).to_arrow_table()
         )
-        table, _ = self._erasures.apply(table)
+        # DuckDB labels TIMESTAMPTZ with the session's zone; the values are UTC either way.
+        table, _ = self._erasures.apply(table.cast(ARROW_SCHEMA))
         if self._types is not None:
             table = table.filter(pc.is_in(table.column("event_type"), value_set=self._types))
         return Batch(table)

@@ -1,0 +1,1 @@
+"""The pipeline's checks, one module per check family."""

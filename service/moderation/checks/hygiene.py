@@ -1,0 +1,40 @@
+"""Input hygiene: the cheapest check, run before anything else reads the text.
+
+Removes characters that must never be displayed (C0/C1 controls except newline and tab, bidi
+embeddings and overrides used for spoofing, lone surrogates that cannot be encoded as UTF-8),
+refuses empty and over-long texts. Zero-width joiners and bidi marks stay in the displayed
+text: emoji sequences and right-to-left scripts need them; only the folded view drops them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from service.moderation.verdict import Finding, Reason
+
+NAME = "input"
+
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def sanitize(text: str) -> tuple[str, list[Finding]]:
+    """Return the displayable text and a finding when anything had to be removed."""
+    pattern = _ASCII_CONTROL if text.isascii() else _CONTROL
+    if pattern.search(text) is None and (text.isascii() or _SURROGATE.search(text) is None):
+        return text, []
+    cleaned = _SURROGATE.sub("\ufffd", pattern.sub("", text))
+    removed = len(text) - len(cleaned)
+    detail = f"removed {removed} control character(s)" if removed else "replaced lone surrogates"
+    return cleaned, [Finding(Reason(NAME, "input.control_chars", 0.0, detail))]
+
+
+def too_long(length: int, limit: int) -> Finding:
+    """The finding for a text longer than ``limit`` characters."""
+    return Finding(Reason(NAME, "input.too_long", 1.0, f"{length} characters, limit {limit}"))
+
+
+def empty() -> Finding:
+    """The finding for a text with nothing visible in it."""
+    return Finding(Reason(NAME, "input.empty", 1.0, "no visible characters"))

@@ -1,0 +1,75 @@
+"""Per-user rate limits, bursts and duplicate messages.
+
+Runs first among the content checks: it is cheap, and a flooding user should cost as little
+as possible. Every attempt is recorded, blocked ones included, so hammering the send button
+keeps a flooder limited instead of resetting the window.
+"""
+
+from __future__ import annotations
+
+import re
+
+from service.moderation.activity.base import ActivityStore
+from service.moderation.activity.memory import MemoryActivityStore
+from service.moderation.checks.base import CheckInput
+from service.moderation.settings import RateSettings
+from service.moderation.verdict import Finding, Reason
+
+NAME = "rate"
+
+_NOT_LETTERS = re.compile(r"[\W\d_]+")
+_REPEATS = re.compile(r"(.)\1+")
+
+
+def fingerprint(folded: str, min_chars: int) -> str:
+    """Letters only, repeats collapsed: ``Join t.me/x 1!!`` and ``join t.me/x 2`` collide.
+
+    Returns "" for texts with fewer than ``min_chars`` letters (chants and emoji are
+    repeated by everyone and are not spam).
+    """
+    letters = _REPEATS.sub(r"\1", _NOT_LETTERS.sub("", folded))
+    return letters if len(letters) >= min_chars else ""
+
+
+class RateCheck:
+    """Burst limit, sustained rate limit and duplicate detection over an activity store."""
+
+    name = NAME
+
+    def __init__(self, settings: RateSettings, store: ActivityStore | None = None) -> None:
+        self._s = settings
+        self.store: ActivityStore = store or MemoryActivityStore(
+            horizon_seconds=max(
+                settings.burst_window_seconds,
+                settings.rate_window_seconds,
+                settings.duplicate_window_seconds,
+            ),
+            keep=max(settings.burst_max, settings.rate_max, settings.duplicate_max) + 1,
+            max_users=settings.max_users,
+        )
+
+    def run(self, msg: CheckInput) -> list[Finding]:
+        s, now = self._s, msg.now
+        fp = fingerprint(msg.view.folded, s.duplicate_min_chars)
+        history = self.store.observe(msg.user_id, now, fp)
+        if not history:
+            return []
+        findings = []
+        for code, limit, window in (
+            ("rate.burst", s.burst_max, s.burst_window_seconds),
+            ("rate.limit", s.rate_max, s.rate_window_seconds),
+        ):
+            recent = [t for t, _ in history if t > now - window]
+            if len(recent) >= limit:
+                wait = max(0.0, recent[-limit] + window - now)
+                detail = f"{len(recent) + 1} messages in {window:g} s (limit {limit})"
+                reason = Reason(NAME, code, 1.0, detail)
+                findings.append(Finding(reason, retry_after=round(wait, 3)))
+                break
+        if fp:
+            cutoff = now - s.duplicate_window_seconds
+            copies = sum(1 for t, f in history if f == fp and t > cutoff)
+            if copies >= s.duplicate_max and copies > 0:
+                detail = f"{copies} earlier copies in {s.duplicate_window_seconds:g} s"
+                findings.append(Finding(Reason(NAME, "rate.duplicate", 0.8, detail)))
+        return findings

@@ -1,0 +1,142 @@
+"""The folded view every text check reads: one canonical form that evasion cannot dodge.
+
+Folding is per character, so a folded span maps back to the original text for masking:
+
+* zero-width, bidi-control, soft-hyphen, variation-selector and other format characters vanish;
+* every decimal digit of any script (full-width, Arabic-Indic, Devanagari ...) becomes ASCII;
+* NFKD compatibility forms fold (full-width, mathematical, circled, ligatures) and combining
+  marks are dropped (``fúck`` -> ``fuck``);
+* homoglyphs of Latin letters from look-alike scripts (Cyrillic ``ѕ``, Greek ``ο``, small
+  capitals ...) become the Latin letter; scripts that are not look-alike alphabets (Arabic,
+  Devanagari, CJK ...) are left alone, so real text in them is never rewritten into Latin;
+* everything is lower-cased.
+
+Leetspeak and spaced-out letters are resolved later, per token, by the word checks: folding
+``1`` into ``i`` here would destroy the digits the PII checks look for.
+
+ASCII text, the bulk of live chat, takes a fast path (``str.lower``); other text goes through
+``str.translate`` with a table that fills itself lazily and is shared by all pipelines.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import unicodedata
+from importlib import resources
+
+_INVISIBLE = frozenset(
+    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
+    + list(range(0x200B, 0x2010))
+    + list(range(0x202A, 0x202F))
+    + list(range(0x2060, 0x2070))
+    + list(range(0xFE00, 0xFE10))
+    + list(range(0xE0000, 0xE0080))
+)
+"""Characters removed from the folded view (they render as nothing, or only steer layout)."""
+
+# Scripts whose letters are real words in living languages; folding them would turn ordinary
+# text into Latin gibberish that might collide with a blocked word.
+_NO_HOMOGLYPH_SCRIPTS = (
+    "ARABIC", "HEBREW", "DEVANAGARI", "BENGALI", "GURMUKHI", "GUJARATI", "ORIYA", "TAMIL",
+    "TELUGU", "KANNADA", "MALAYALAM", "SINHALA", "THAI", "LAO", "TIBETAN", "MYANMAR",
+    "GEORGIAN", "ETHIOPIC", "CJK", "HANGUL", "HIRAGANA", "KATAKANA", "SYRIAC", "THAANA", "NKO",
+)  # fmt: skip
+
+# Cyrillic lower-case letters that look Latin in common fonts but are missing from the
+# Unicode confusables data; they are the usual "faux Cyrillic" evasion (ѕһіт, мотнег).
+_EXTRA_HOMOGLYPHS = {"к": "k", "м": "m", "т": "t", "н": "h", "в": "b", "ԍ": "g", "ɡ": "g"}
+
+
+@functools.cache
+def homoglyphs() -> dict[str, str]:
+    """Non-ASCII character -> the ASCII lower-case letter it imitates (built once)."""
+    ref = resources.files("confusable_homoglyphs").joinpath("confusables.json")
+    data: dict[str, list[dict[str, str]]] = json.loads(ref.read_text(encoding="utf-8"))
+    table: dict[str, str] = {}
+    for char, entries in data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        if unicodedata.name(char, "").startswith(_NO_HOMOGLYPH_SCRIPTS):
+            continue
+        letters = [e["c"] for e in entries if len(e["c"]) == 1 and e["c"].isascii()]
+        letters = [c for c in letters if c.isalpha()]
+        if letters:
+            table[char] = min(letters, key=lambda c: (not c.islower(), c)).lower()
+    for cp in [*range(0x0250, 0x02B0), *range(0x1D00, 0x1D2C)]:
+        name = unicodedata.name(chr(cp), "")
+        if name.startswith("LATIN LETTER SMALL CAPITAL ") and len(name) == 28:
+            table.setdefault(chr(cp), name[-1].lower())
+    table.update(_EXTRA_HOMOGLYPHS)
+    return table
+
+
+def fold_char(char: str) -> str:
+    """The folded form of one character ("" when it disappears)."""
+    cp = ord(char)
+    if cp in _INVISIBLE or unicodedata.category(char) in ("Cc", "Cf"):
+        return "" if char not in "\n\t" else " "
+    if char.isdecimal():
+        return str(unicodedata.decimal(char))
+    table = homoglyphs()
+    out = []
+    for part in unicodedata.normalize("NFKD", char):
+        if unicodedata.combining(part):
+            continue
+        if part.isdecimal():
+            out.append(str(unicodedata.decimal(part)))
+            continue
+        out.append(table.get(part, part).lower())
+    return "".join(out)
+
+
+_CACHE_LIMIT = 50_000
+
+
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table that computes and remembers each character's folded form."""
+
+    def __missing__(self, cp: int) -> str:
+        folded = fold_char(chr(cp))
+        if len(self) < _CACHE_LIMIT:  # bounded: adversarial text cannot grow it forever
+            self[cp] = folded
+        return folded
+
+
+_TABLE = _FoldTable()
+
+
+def fold(text: str) -> str:
+    """Fold ``text`` (see the module docstring); ASCII text is only lower-cased."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_TABLE)
+
+
+class TextView:
+    """A message's text, its folded form, and the way back from folded to original offsets."""
+
+    __slots__ = ("_origin", "folded", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.folded = fold(text)
+        self._origin: list[int] | None = None
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map the folded span ``[start, end)`` to a span of the original text."""
+        if len(self.folded) == len(self.text) and self.text.isascii():
+            return start, end
+        origin = self._origin
+        if origin is None:
+            origin = self._origin = _origin_map(self.text)
+        if start >= len(origin):
+            return len(self.text), len(self.text)
+        return origin[start], origin[max(start, end - 1)] + 1
+
+
+def _origin_map(text: str) -> list[int]:
+    origin: list[int] = []
+    for i, char in enumerate(text):
+        origin.extend([i] * len(_TABLE[ord(char)]))
+    return origin

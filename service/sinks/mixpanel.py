@@ -1,0 +1,185 @@
+"""Mixpanel through the ``mixpanel`` library: ``/track`` for recent events, ``/import`` for old.
+
+``Mixpanel.track`` / ``import_data`` build each message (token, ``mp_lib``, our own ``time``
+and ``$insert_id`` so a resend deduplicates) into a collecting consumer; batches of up to
+2,000 then go out through the library's ``Consumer`` on a thread of this sink. The library
+only retries 5xx on https and never 429, and hides the status code, so a response hook
+classifies every non-2xx answer (with its ``Retry-After``) before the library sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import requests
+from mixpanel import Consumer, Mixpanel, MixpanelException
+
+from service.domain.events import Event
+from service.sinks.base import Delivery, PermanentError, Rejected, SinkError, TransientError
+from service.sinks.batch import Batch
+from service.sinks.http import error_for_status
+from service.sinks.privacy import PropertyPolicy
+from service.sinks.settings import MixpanelSinkSettings
+
+MAX_BATCH_EVENTS = 2000
+MAX_BATCH_BYTES = 2_000_000
+"""Kept well under the 10 MB ``/import`` body limit (the body is also URL-encoded)."""
+
+
+class _Collector:
+    """A consumer for ``Mixpanel`` that keeps each JSON message instead of sending it."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    def send(self, endpoint: str, json_message: str, *_: Any, **__: Any) -> None:
+        self.messages.append((endpoint, json_message))
+
+
+class _Refused(Exception):
+    """Raised from the response hook for a non-2xx answer, with what the library drops."""
+
+    def __init__(self, status: int, retry_after: str | None, body: str) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+        self.body = body
+
+
+def _check_status(response: requests.Response, *_: Any, **__: Any) -> None:
+    if not 200 <= response.status_code < 300:
+        raise _Refused(response.status_code, response.headers.get("Retry-After"), response.text)
+
+
+def insert_id(event_id: str) -> str:
+    """Mixpanel's dedup key: the event id's 32 hex digits (alphanumeric, under 36 bytes)."""
+    return event_id.replace("-", "")
+
+
+class MixpanelSink:
+    """Forwards events to one Mixpanel project."""
+
+    kind = "mixpanel"
+
+    def __init__(self, settings: MixpanelSinkSettings, *, token: str, api_secret: str = "") -> None:
+        self._settings = settings
+        self._secret = api_secret
+        base = settings.base_url.rstrip("/") or f"https://{settings.api_host}"
+        self._consumer = Consumer(
+            events_url=f"{base}/track", import_url=f"{base}/import", api_host=settings.api_host,
+            request_timeout=settings.timeout_seconds, retry_limit=settings.library_retries,
+        )  # fmt: skip
+        # The hook is the one place the HTTP status and Retry-After are still visible.
+        self._consumer._session.hooks["response"].append(_check_status)
+        self._collector = _Collector()
+        self._mp = Mixpanel(token, consumer=self._collector)
+        self._policy = PropertyPolicy(
+            include_text=settings.include_text, allow=settings.properties or None
+        )
+        self._import_after = timedelta(days=settings.import_after_days)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"mixpanel-{settings.name}")
+
+    @property
+    def name(self) -> str:
+        return self._settings.name
+
+    async def start(self) -> None:
+        return None
+
+    async def recover(self, cursor: int) -> int:
+        return cursor
+
+    async def send(self, batch: Batch) -> Delivery:
+        events = batch.events
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._send, events)
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+    def properties(self, event: Event) -> dict[str, Any]:
+        """Event properties, with the dedup fields Mixpanel needs set from the event itself."""
+        props = self._policy.properties(event)
+        m = event.metadata
+        extra = {"device": m.device, "language": m.language, "app_version": m.app_version}
+        props.update(self._policy.allowed({k: v for k, v in extra.items() if v is not None}))
+        props["time"] = int(event.occurred_at.timestamp() * 1000)
+        props["$insert_id"] = insert_id(event.event_id)
+        return props
+
+    def _build(self, events: list[Event]) -> tuple[list[tuple[Event, str, str]], list[Rejected]]:
+        now = datetime.now(UTC)
+        built, rejected = [], []
+        self._collector.messages.clear()
+        for event in events:
+            props = self.properties(event)
+            if now - event.occurred_at <= self._import_after:
+                self._mp.track(event.user_id, event.event_type.value, props)
+            elif self._secret:
+                self._mp.import_data(None, event.user_id, event.event_type.value,
+                                     props["time"], props)  # fmt: skip
+            else:
+                rejected.append(Rejected(event.seq, event.event_id,
+                    "mixpanel: older than the live window and no API secret for /import"))  # fmt: skip
+                continue
+            endpoint, message = self._collector.messages.pop()
+            built.append((event, endpoint, message))
+        return built, rejected
+
+    def _send(self, events: list[Event]) -> Delivery:
+        built, rejected = self._build(events)
+        for endpoint in ("events", "imports"):
+            chunk: list[tuple[Event, str, str]] = []
+            size = 0
+            for item in (b for b in built if b[1] == endpoint):
+                if chunk and (len(chunk) >= MAX_BATCH_EVENTS or size + len(item[2]) > MAX_BATCH_BYTES):
+                    rejected += self._upload(endpoint, chunk)
+                    chunk, size = [], 0
+                chunk.append(item)
+                size += len(item[2])
+            if chunk:
+                rejected += self._upload(endpoint, chunk)
+        return Delivery(rejected=rejected)
+
+    def _upload(self, endpoint: str, chunk: list[tuple[Event, str, str]]) -> list[Rejected]:
+        body = "[" + ",".join(message for _, _, message in chunk) + "]"
+        secret = self._secret if endpoint == "imports" else None
+        try:
+            self._consumer.send(endpoint, body, api_key=None, api_secret=secret)
+        except MixpanelException as exc:
+            refused = exc.__cause__
+            if isinstance(refused, _Refused):
+                return _failed_records(refused, chunk)
+            if isinstance(refused, requests.RequestException):
+                raise TransientError(f"mixpanel: {type(refused).__name__}: {refused}") from exc
+            # A 2xx whose body has status != 1 (/track with verbose=1): the data was refused.
+            raise PermanentError(f"mixpanel: {exc}"[:300]) from exc
+        return []
+
+
+def _failed_records(refused: _Refused, chunk: list[tuple[Event, str, str]]) -> list[Rejected]:
+    """Per-event rejects of an ``/import`` 400 that lists them; otherwise raise for the batch.
+
+    ``/import`` answers 400 with ``failed_records`` (index and message per refused event) and
+    imports the rest, so only those are dead letters and the batch counts as delivered.
+    """
+    error: SinkError | None = error_for_status(
+        refused.status, retry_after=refused.retry_after, detail=refused.body
+    )
+    if refused.status == 400:
+        try:
+            body = msgspec.json.decode(refused.body)
+        except msgspec.DecodeError:
+            body = None
+        failed = body.get("failed_records") if isinstance(body, dict) else None
+        if isinstance(failed, list) and failed:
+            out = []
+            for record in failed:
+                event = chunk[int(record.get("index", 0))][0]
+                reason = f"mixpanel: {record.get('field', '')} {record.get('message', '')}"
+                out.append(Rejected(event.seq, event.event_id, reason.strip()[:300]))
+            return out
+    raise error or TransientError(f"mixpanel: HTTP {refused.status}")
