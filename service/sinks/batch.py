@@ -26,17 +26,15 @@ class Batch:
         self._events: list[Event] | None = None
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        return int(self.table.num_rows)
 
     @property
     def first_seq(self) -> int:
-        value: int = self.table.column("seq")[0].as_py()
-        return value
+        return int(self.table.column("seq")[0].as_py())
 
     @property
     def last_seq(self) -> int:
-        value: int = self.table.column("seq")[-1].as_py()
-        return value
+        return int(self.table.column("seq")[-1].as_py())
 
     @property
     def events(self) -> list[Event]:

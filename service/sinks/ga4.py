@@ -20,7 +20,11 @@ from service.domain.events import Event
 from service.sinks.base import Delivery, Rejected, SinkError, TransientError
 from service.sinks.batch import Batch
 from service.sinks.ga4_mapping import (
-    MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, MAX_USER_ID, client_id, map_event,
+    MAX_BODY_BYTES,
+    MAX_EVENTS_PER_REQUEST,
+    MAX_USER_ID,
+    client_id,
+    map_event,
 )  # fmt: skip
 from service.sinks.http import error_for_status
 from service.sinks.privacy import PropertyPolicy
@@ -79,7 +83,9 @@ class GA4Sink:
             if mapped.event is None:
                 delivery.rejected.append(Rejected(event.seq, event.event_id, mapped.reason or ""))
             elif len(event.user_id) > MAX_USER_ID:
-                delivery.rejected.append(Rejected(event.seq, event.event_id, "ga4: user_id over 256 chars"))
+                delivery.rejected.append(
+                    Rejected(event.seq, event.event_id, "ga4: user_id over 256 chars")
+                )
             else:
                 by_user.setdefault(event.user_id, []).append((event, mapped.event))
         bodies = [body for user, items in by_user.items() for body in self._bodies(user, items)]
@@ -127,7 +133,7 @@ class GA4Sink:
                     headers={"content-type": "application/json"},
                 )  # fmt: skip
             except httpx.HTTPError as exc:
-                raise TransientError(f"ga4: {type(exc).__name__}: {exc}") from exc
+                raise TransientError(self._redact(f"ga4: {type(exc).__name__}: {exc}")) from exc
         error = error_for_status(
             response.status_code, retry_after=response.headers.get("retry-after"),
             detail=response.text,
@@ -137,6 +143,11 @@ class GA4Sink:
         if len(self._accepted) > _MAX_REMEMBERED:
             self._accepted.clear()
         self._accepted.update(e.event_id for e in events)
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the API secret (httpx errors may quote the URL it sits in)."""
+        secret = self._params["api_secret"]
+        return text.replace(secret, "***") if secret else text
 
     async def validate(self, events: list[Event]) -> list[dict[str, Any]]:
         """Send ``events`` to the debug endpoint; returns GA4's ``validationMessages``."""
@@ -148,6 +159,9 @@ class GA4Sink:
                 "/debug/mp/collect", params=self._params, content=body,
                 headers={"content-type": "application/json"},
             )  # fmt: skip
-            response.raise_for_status()
+            if response.status_code != 200:
+                raise TransientError(
+                    self._redact(f"ga4 debug endpoint: HTTP {response.status_code}")
+                )
             messages += response.json().get("validationMessages", [])
         return messages

@@ -90,7 +90,8 @@ def map_event(event: Event, policy: PropertyPolicy, *, now: datetime, max_age: t
     }))  # fmt: skip
     if "session_id" in props:  # GA4 reads a numeric session_id param as its own session key
         props["client_session_id"] = props.pop("session_id")
-    params: dict[str, Any] = {}
+    # GA4 has no dedup key of its own; the event id lets BigQuery exports deduplicate.
+    params: dict[str, Any] = {"event_id": event.event_id}
     for key, raw in props.items():
         if not _valid_name(key) or len(key) > MAX_NAME:
             notes.append("param_name_invalid")

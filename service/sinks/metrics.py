@@ -13,15 +13,21 @@ class SinkMetrics:
         reg = registry if registry is not None else CollectorRegistry()
         self.registry = reg
         self.delivered = Counter(
-            "sideline_sink_events_delivered_total", "Events accepted by the sink", ["sink"],
+            "sideline_sink_events_delivered_total",
+            "Events accepted by the sink",
+            ["sink"],
             registry=reg,
         )
         self.dead_letters = Counter(
-            "sideline_sink_dead_letters_total", "Events dead-lettered by the sink", ["sink"],
+            "sideline_sink_dead_letters_total",
+            "Events dead-lettered by the sink",
+            ["sink"],
             registry=reg,
         )
         self.errors = Counter(
-            "sideline_sink_errors_total", "Failed send attempts by kind", ["sink", "kind"],
+            "sideline_sink_errors_total",
+            "Failed send attempts by kind",
+            ["sink", "kind"],
             registry=reg,
         )
         self.adjustments = Counter(

@@ -73,8 +73,13 @@ class MixpanelSink:
             events_url=f"{base}/track", import_url=f"{base}/import", api_host=settings.api_host,
             request_timeout=settings.timeout_seconds, retry_limit=settings.library_retries,
         )  # fmt: skip
+        session = self._consumer._session
+        if settings.library_retries == 0:
+            # The library's https adapter turns a final 5xx into a bare RetryError; a plain
+            # adapter lets the hook below see the status and Retry-After of every answer.
+            session.mount("https://", requests.adapters.HTTPAdapter())
         # The hook is the one place the HTTP status and Retry-After are still visible.
-        self._consumer._session.hooks["response"].append(_check_status)
+        session.hooks["response"].append(_check_status)
         self._collector = _Collector()
         self._mp = Mixpanel(token, consumer=self._collector)
         self._policy = PropertyPolicy(
@@ -119,11 +124,11 @@ class MixpanelSink:
             if now - event.occurred_at <= self._import_after:
                 self._mp.track(event.user_id, event.event_type.value, props)
             elif self._secret:
-                self._mp.import_data(None, event.user_id, event.event_type.value,
-                                     props["time"], props)  # fmt: skip
+                name = event.event_type.value
+                self._mp.import_data(None, event.user_id, name, props["time"], props)
             else:
-                rejected.append(Rejected(event.seq, event.event_id,
-                    "mixpanel: older than the live window and no API secret for /import"))  # fmt: skip
+                reason = "mixpanel: older than the live window and no API secret for /import"
+                rejected.append(Rejected(event.seq, event.event_id, reason))
                 continue
             endpoint, message = self._collector.messages.pop()
             built.append((event, endpoint, message))
@@ -135,7 +140,9 @@ class MixpanelSink:
             chunk: list[tuple[Event, str, str]] = []
             size = 0
             for item in (b for b in built if b[1] == endpoint):
-                if chunk and (len(chunk) >= MAX_BATCH_EVENTS or size + len(item[2]) > MAX_BATCH_BYTES):
+                if chunk and (
+                    len(chunk) >= MAX_BATCH_EVENTS or size + len(item[2]) > MAX_BATCH_BYTES
+                ):
                     rejected += self._upload(endpoint, chunk)
                     chunk, size = [], 0
                 chunk.append(item)

@@ -32,7 +32,7 @@ class Backoff:
         """The wait before the next attempt; counts one more failure."""
         step = min(self._cap, self._base * 2**self.failures)
         self.failures += 1
-        delay = step / 2 + self._rng.uniform(0, step / 2)
+        delay: float = step / 2 + self._rng.uniform(0, step / 2)
         if retry_after is not None:
             delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
         return delay

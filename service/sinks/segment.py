@@ -127,7 +127,9 @@ class SegmentSink:
                 batch=batch,
             )  # fmt: skip
         except APIError as exc:
-            retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
+            retry_after = (
+                exc.response.headers.get("Retry-After") if exc.response is not None else None
+            )
             error = error_for_status(
                 int(exc.status), retry_after=retry_after, detail=f"{exc.code}: {exc.message}"
             )

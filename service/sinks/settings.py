@@ -148,5 +148,7 @@ def check_sinks(settings: SinksSettings) -> list[str]:
             problems.append(f"Expected 0 < hours <= 72 - at `$.sinks.ga4[{i}].max_age_hours`")
     for i, mp in enumerate(settings.mixpanel):
         if not 0 < mp.import_after_days <= 5:
-            problems.append(f"Expected 0 < days <= 5 - at `$.sinks.mixpanel[{i}].import_after_days`")
+            problems.append(
+                f"Expected 0 < days <= 5 - at `$.sinks.mixpanel[{i}].import_after_days`"
+            )
     return problems

@@ -109,5 +109,18 @@ def load_erasures(con: duckdb.DuckDBPyConnection) -> list[ErasureRecord]:
         "rows_rewritten, files FROM erasures ORDER BY requested_at"
     ).fetchall()
     return [
-        ErasureRecord(*row[:7], files=msgspec.json.decode(row[7], type=list[str])) for row in rows
-    ]
+        ErasureRecord(
+            erasure_id=r[0], subject_hash=r[1], pseudonym=r[2], up_to_seq=int(r[3]),
+            requested_by=r[4], requested_at=r[5], rows_rewritten=int(r[6]),
+            files=msgspec.json.decode(r[7], type=list[str]),
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def update_erasure(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> None:
+    """Record what the file rewrite of an erasure changed."""
+    con.execute(
+        "UPDATE erasures SET rows_rewritten = ?, files = ? WHERE erasure_id = ?",
+        [record.rows_rewritten, msgspec.json.encode(record.files).decode(), record.erasure_id],
+    )

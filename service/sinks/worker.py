@@ -232,7 +232,9 @@ class SinkWorker:
 
     def _failed(self, kind: str, exc: Exception) -> None:
         self.errors += 1
-        self.last_error = exc.reason if isinstance(exc, SinkError) else f"{type(exc).__name__}: {exc}"
+        self.last_error = (
+            exc.reason if isinstance(exc, SinkError) else f"{type(exc).__name__}: {exc}"
+        )
         self._metrics.errors.labels(self.sink.name, kind).inc()
 
     async def _retry_later(self, exc: Exception) -> None:

@@ -28,9 +28,10 @@ def erase_files(
     rows, files = 0, []
     for part in parts(root, node):
         ids = pq.read_table(part.path, columns=["user_id", "actor_id"])
-        hit = pc.any(pc.is_in(ids.column("user_id"), value_set=wanted)).as_py() or pc.any(
-            pc.is_in(ids.column("actor_id"), value_set=wanted)
-        ).as_py()
+        hit = (
+            pc.any(pc.is_in(ids.column("user_id"), value_set=wanted)).as_py()
+            or pc.any(pc.is_in(ids.column("actor_id"), value_set=wanted)).as_py()
+        )
         if not hit:
             continue
         table, changed = rewrite(pq.read_table(part.path), hits)

@@ -61,7 +61,9 @@ class WarehouseSink:
         self._erasures = erasures
         self._today = today
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"warehouse-{settings.name}")
-        self._lake = DuckLakeWriter(root, settings.ducklake_extension_path) if settings.ducklake else None
+        self._lake = (
+            DuckLakeWriter(root, settings.ducklake_extension_path) if settings.ducklake else None
+        )
         self._views_empty = True
         self._compacted_on = ""
         self._node = ""
@@ -152,7 +154,12 @@ class WarehouseSink:
 
     async def record_erasure(self, record: ErasureRecord) -> None:
         """Add ``record`` to the export's erasure audit file (and its view)."""
-        await self._run(lambda: (append_audit(self.root, record), self._refresh_views()))
+
+        def record_it() -> None:
+            append_audit(self.root, record)
+            self._refresh_views()
+
+        await self._run(record_it)
 
     async def close(self) -> None:
         if self._lake is not None:
@@ -161,6 +168,8 @@ class WarehouseSink:
 
 
 def _without_text(table: pa.Table) -> pa.Table:
-    payloads = [_encode(strip_text(_decode(p))).decode() for p in table.column("payload").to_pylist()]
+    payloads = [
+        _encode(strip_text(_decode(p))).decode() for p in table.column("payload").to_pylist()
+    ]
     index = table.schema.get_field_index("payload")
     return table.set_column(index, table.schema.field(index), pa.array(payloads, pa.string()))
