@@ -19,7 +19,7 @@ class AdminController(Controller):
     path = "/v1/admin"
     tags = ["admin"]
     guards = [admin_guard]
-    dependencies = {"c": Provide(provide_community)}
+    dependencies = {"c": Provide(provide_community, sync_to_thread=False)}
 
     @get("/rooms/{room_id:str}", summary="A room's settings")
     async def room(self, c: Community, room_id: str) -> RoomOut:

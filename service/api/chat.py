@@ -27,7 +27,7 @@ RoomId = Annotated[str, Parameter(description="Room id, `kind:key` (e.g. `match:
 class ChatController(Controller):
     path = "/v1"
     tags = ["chat"]
-    dependencies = {"who": Provide(provide_identity), "c": Provide(provide_community)}
+    dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
     @get("/me/rooms", summary="Rooms the caller has joined")
     async def my_rooms(self, c: Community, who: Identity) -> RoomsOut:

@@ -26,13 +26,13 @@ def community_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Community:
     return community
 
 
-async def provide_identity(request: Request[Any, Any, Any]) -> Identity:
+def provide_identity(request: Request[Any, Any, Any]) -> Identity:
     """Verify the bearer token on every request (nothing is cached per client)."""
     verifier: TokenVerifier = request.app.state.verifier
     return verifier.verify(bearer(request.headers.get("authorization")))
 
 
-async def provide_community(request: Request[Any, Any, Any]) -> Community:
+def provide_community(request: Request[Any, Any, Any]) -> Community:
     return community_of(request)
 
 

@@ -61,7 +61,7 @@ def _moderator(c: Community, who: Identity, room_id: str) -> None:
 class ModeratorController(Controller):
     path = "/v1/rooms/{room_id:str}"
     tags = ["moderation"]
-    dependencies = {"who": Provide(provide_identity), "c": Provide(provide_community)}
+    dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
     @delete("/messages/{message_id:str}", status_code=200, summary="Delete a message")
     async def delete_message(self, c: Community, who: Identity, room_id: str, message_id: str) -> dict[str, int]:

@@ -1,0 +1,78 @@
+"""Admin endpoints of the forwarder (``X-Admin-Key``): status, dead letters, replay, erasure.
+
+The CLI (``sideline sinks status|replay``, ``sideline erase``) calls these while the service
+runs, because only the service may open the log file. The forwarder is read from
+``app.state.forwarder``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from service.api.deps import admin_guard
+from service.errors import ErrorCode, SidelineError
+from service.sinks.forwarder import Forwarder, UnknownSink
+from service.sinks.status import SinkStatus
+from service.sinks.store import DeadLetter, ErasureRecord
+
+
+class ReplayIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Forward again from ``from_seq`` (inclusive)."""
+
+    from_seq: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class EraseIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Erase one user from the export and from everything forwarded afterwards."""
+
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    requested_by: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    """Who asked (an operator or ticket id); stored in the erasure record."""
+
+
+def provide_forwarder(connection: ASGIConnection[Any, Any, Any, Any]) -> Forwarder:
+    forwarder: Forwarder | None = getattr(connection.app.state, "forwarder", None)
+    if forwarder is None:
+        raise SidelineError(ErrorCode.NOT_FOUND, "forwarding is not running on this node")
+    return forwarder
+
+
+def _unknown(name: str) -> SidelineError:
+    return SidelineError(ErrorCode.NOT_FOUND, f"no sink named {name!r}", at="$.name")
+
+
+class SinksController(Controller):
+    path = "/v1/admin/sinks"
+    tags = ["admin", "sinks"]
+    guards = [admin_guard]
+    dependencies = {"forwarder": Provide(provide_forwarder, sync_to_thread=False)}
+
+    @get("/", summary="Cursor, lag, throughput, errors and dead letters of every sink")
+    async def list_sinks(self, forwarder: Forwarder) -> list[SinkStatus]:
+        return forwarder.status()
+
+    @get("/{name:str}/dead-letters", summary="The newest dead letters of one sink")
+    async def dead_letters(
+        self, forwarder: Forwarder, name: str, limit: Annotated[int, Parameter(ge=1, le=1000)] = 100
+    ) -> list[DeadLetter]:
+        try:
+            return await forwarder.dead_letters(name, limit)
+        except UnknownSink:
+            raise _unknown(name) from None
+
+    @post("/{name:str}/replay", status_code=200, summary="Forward again from a seq")
+    async def replay(self, forwarder: Forwarder, name: str, data: ReplayIn) -> SinkStatus:
+        try:
+            return await forwarder.replay(name, data.from_seq)
+        except UnknownSink:
+            raise _unknown(name) from None
+
+    @post("/erasures", status_code=201, summary="Erase a user from the warehouse export")
+    async def erase(self, forwarder: Forwarder, data: EraseIn) -> ErasureRecord:
+        return await forwarder.erase(data.user_id, data.requested_by)
