@@ -18,6 +18,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import __version__
@@ -67,9 +68,10 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
     access = logging.getLogger("service.access")
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
+        method = str(scope.get("method", ""))
         started = time.perf_counter()
         status = 500
 
@@ -83,11 +85,11 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, capture)
         finally:
             elapsed = time.perf_counter() - started
-            access.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
+            access.info("%s %s %d %.1fms", method, scope["path"], status, elapsed * 1000)
             metrics_obj: Metrics | None = getattr(scope["app"].state, "metrics", None)
             if metrics_obj is not None:
                 route = scope.get("path_template") or "unmatched"
-                metrics_obj.requests.labels(scope["method"], route, str(status)).inc()
+                metrics_obj.requests.labels(method, route, str(status)).inc()
                 metrics_obj.request_seconds.labels(route).observe(elapsed)
 
     return middleware
@@ -135,9 +137,11 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         middleware=[access_log_middleware],
         cors_config=cors,
         openapi_config=OpenAPIConfig(
-            title="Sideline", version=__version__, path="/schema",
+            title="Sideline",
+            version=__version__,
+            path="/schema",
             description="Chat rooms, reactions, polls and moderation for a host product.",
-        ),  # fmt: skip
+        ),
         request_max_body_size=settings.server.max_body_bytes,
         logging_config=None,  # libraries never configure logging; `sideline serve` does
         debug=False,

@@ -9,7 +9,13 @@ from service.actions import moderators, reports, rooms
 from service.actions.access import check_room_id
 from service.actions.context import Community
 from service.api.deps import admin_guard, provide_community
-from service.api.moderation import ModerationRecordOut, PinIn, RestrictionOut, _kind, moderation_record
+from service.api.moderation import (
+    ModerationRecordOut,
+    PinIn,
+    RestrictionOut,
+    _kind,
+    moderation_record,
+)
 from service.protocol.http import RestrictIn, ReviewIn, RoleGrantIn, RoomConfigIn, RoomOut
 
 ADMIN = rooms.ADMIN_ACTOR

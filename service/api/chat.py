@@ -17,8 +17,17 @@ from service.actions.context import Community
 from service.api.deps import provide_community, provide_identity
 from service.identity import Identity
 from service.protocol.http import (
-    HistoryOut, MessageOut, PollIn, PollOut, ReactionIn, ReactionOut, ReportIn, RoomOut,
-    RoomsOut, SendMessage, VoteIn,
+    HistoryOut,
+    MessageOut,
+    PollIn,
+    PollOut,
+    ReactionIn,
+    ReactionOut,
+    ReportIn,
+    RoomOut,
+    RoomsOut,
+    SendMessage,
+    VoteIn,
 )  # fmt: skip
 
 RoomId = Annotated[str, Parameter(description="Room id, `kind:key` (e.g. `match:123`)")]

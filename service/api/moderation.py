@@ -41,11 +41,12 @@ async def moderation_record(c: Community, room_id: str, message_id: str) -> Mode
     """The unmasked original of a masked or held message: moderators and admin only."""
 
     def query(con: Any) -> list[Any]:
-        return con.execute(
+        rows: list[Any] = con.execute(
             "SELECT message_id, user_id, original, recorded_at FROM moderation_records "
             "WHERE message_id = ? AND room_id = ?",
             [message_id, room_id],
         ).fetchall()
+        return rows
 
     rows = await c.log.run_read(query)
     if not rows:

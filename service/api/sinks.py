@@ -7,13 +7,14 @@ runs, because only the service may open the log file. The forwarder is read from
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.params import Parameter
+from litestar.types import Guard
 
 from service.api.deps import admin_guard
 from service.errors import ErrorCode, SidelineError
@@ -49,9 +50,11 @@ def _unknown(name: str) -> SidelineError:
 
 class SinksController(Controller):
     path = "/v1/admin/sinks"
-    tags = ["admin", "sinks"]
-    guards = [admin_guard]
-    dependencies = {"forwarder": Provide(provide_forwarder, sync_to_thread=False)}
+    tags: ClassVar[list[str]] = ["admin", "sinks"]  # type: ignore[misc]
+    guards: ClassVar[list[Guard]] = [admin_guard]  # type: ignore[misc]
+    dependencies: ClassVar[dict[str, Provide]] = {  # type: ignore[misc]
+        "forwarder": Provide(provide_forwarder, sync_to_thread=False)
+    }
 
     @get("/", summary="Cursor, lag, throughput, errors and dead letters of every sink")
     async def list_sinks(self, forwarder: Forwarder) -> list[SinkStatus]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import unicodedata
 from importlib import resources
 
@@ -113,19 +114,54 @@ def fold(text: str) -> str:
     return text.translate(_TABLE)
 
 
-class TextView:
-    """A message's text, its folded form, and the way back from folded to original offsets."""
+TOKEN = re.compile(r"[\w@$!|+€]+")
+"""Word tokens of folded text; keeps leetspeak symbols inside words (``$h!t``, ``a$$``)."""
 
-    __slots__ = ("_origin", "folded", "text")
+# The same tokenisation for ASCII text, done with C-level translate + split (faster than a
+# regex on the common path).
+_ASCII_SPLIT = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c in "_@$!|+")}
+)
+
+
+class TextView:
+    """A message's text, its folded form, its tokens, and the way back to original offsets.
+
+    Tokens and the token set are computed once, on first use, and shared by every check:
+    most checks start with a set intersection against them, which is the fast path that
+    keeps ordinary chat cheap.
+    """
+
+    __slots__ = ("_origin", "_tokens", "_token_set", "ascii", "folded", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.folded = fold(text)
+        self.ascii = text.isascii()
+        self.folded = text.lower() if self.ascii else text.translate(_TABLE)
         self._origin: list[int] | None = None
+        self._tokens: list[str] | None = None
+        self._token_set: frozenset[str] | None = None
+
+    @property
+    def tokens(self) -> list[str]:
+        """Word tokens of the folded text, in order."""
+        if self._tokens is None:
+            if self.ascii:
+                self._tokens = self.folded.translate(_ASCII_SPLIT).split()
+            else:
+                self._tokens = TOKEN.findall(self.folded)
+        return self._tokens
+
+    @property
+    def token_set(self) -> frozenset[str]:
+        """The distinct tokens, for cheap "does any trigger word occur" tests."""
+        if self._token_set is None:
+            self._token_set = frozenset(self.tokens)
+        return self._token_set
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map the folded span ``[start, end)`` to a span of the original text."""
-        if len(self.folded) == len(self.text) and self.text.isascii():
+        if self.ascii:
             return start, end
         origin = self._origin
         if origin is None:

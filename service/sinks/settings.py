@@ -7,6 +7,8 @@ them (``write_key_env = "SEGMENT_WRITE_KEY"``) and the factory reads it at start
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import msgspec
 
 
@@ -16,6 +18,8 @@ class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class SinkCommon(_Section):
     """Settings every sink has."""
+
+    KIND: ClassVar[str] = ""
 
     name: str
     """Unique sink name; it keys the cursor and the dead letters, so never rename a live sink."""
@@ -40,6 +44,8 @@ class SinkCommon(_Section):
 class SegmentSinkSettings(SinkCommon):
     """A Segment source (HTTP Tracking API, through ``segment-analytics-python``)."""
 
+    KIND: ClassVar[str] = "segment"
+
     write_key_env: str = "SEGMENT_WRITE_KEY"
     """Environment variable holding the source's write key."""
     host: str = "https://api.segment.io"
@@ -50,6 +56,8 @@ class SegmentSinkSettings(SinkCommon):
 
 class MixpanelSinkSettings(SinkCommon):
     """A Mixpanel project (``/track`` for recent events, ``/import`` for older ones)."""
+
+    KIND: ClassVar[str] = "mixpanel"
 
     token_env: str = "MIXPANEL_TOKEN"
     """Environment variable holding the project token."""
@@ -68,6 +76,8 @@ class MixpanelSinkSettings(SinkCommon):
 class GA4SinkSettings(SinkCommon):
     """A GA4 web or app stream (Measurement Protocol)."""
 
+    KIND: ClassVar[str] = "ga4"
+
     measurement_id: str = ""
     """Stream's measurement id (``G-XXXXXXX``); ``firebase_app_id`` streams are not supported."""
     api_secret_env: str = "GA4_API_SECRET"
@@ -84,6 +94,8 @@ class GA4SinkSettings(SinkCommon):
 
 class WarehouseSinkSettings(SinkCommon):
     """The Hive-partitioned Parquet export that analysts and jobs read."""
+
+    KIND: ClassVar[str] = "warehouse"
 
     path: str = ""
     """Warehouse folder; defaults to ``<data_dir>/warehouse``."""

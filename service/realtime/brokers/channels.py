@@ -1,0 +1,60 @@
+"""A :class:`~service.realtime.brokers.base.Broker` on Litestar channels.
+
+Litestar's ``ChannelsPlugin`` owns the publish queue and the backend's subscription stream;
+this class gives it the shape of the broker port. Every node subscribes to one channel and
+receives every message once, the publisher included, so local and remote delivery share one
+path and one order. The plugin's subscriber queue is unbounded on purpose: committed events
+must never be dropped between nodes; bounding happens per socket (see outbox.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
+from litestar.channels.subscriber import Subscriber
+
+from service.realtime.brokers.base import OnMessage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "sideline.realtime"
+
+
+class ChannelsBroker:
+    """One channel, one subscriber per node, over any Litestar channels backend."""
+
+    def __init__(self, backend: ChannelsBackend, channel: str = CHANNEL) -> None:
+        self._channel = channel
+        self._plugin = ChannelsPlugin(backend=backend, channels=[channel])
+        self._subscriber: Subscriber | None = None
+        self._stack = AsyncExitStack()
+        self._started = False
+
+    async def start(self, on_message: OnMessage) -> None:
+        await self._plugin.__aenter__()
+        self._started = True
+        self._subscriber = await self._plugin.subscribe(self._channel)
+
+        async def deliver(data: bytes) -> None:
+            try:
+                await on_message(data)
+            except Exception:  # one bad message must not stop delivery of the next ones
+                log.exception("realtime message handling failed")
+
+        await self._stack.enter_async_context(self._subscriber.run_in_background(deliver))
+
+    def publish(self, data: bytes) -> None:
+        self._plugin.publish(data, self._channel)
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await self._stack.aclose()
+        if self._subscriber is not None:
+            await self._plugin.unsubscribe(self._subscriber)
+            self._subscriber = None
+        await self._plugin.__aexit__(None, None, None)

@@ -1,0 +1,149 @@
+"""A bounded send queue per socket, with eager sends and an explicit slow-consumer policy.
+
+Fan-out calls :meth:`Outbox.push` for every recipient, synchronously. When the socket is idle
+the ASGI ``send`` coroutine is stepped right there: uvicorn writes the frame to the transport
+without suspending unless the transport's buffer is over its high-water mark, so the common
+case costs one send and no task switch (the same trick as Python 3.12's eager tasks). Only a
+send that really has to wait becomes a task; frames pushed meanwhile wait in a bounded deque.
+When the deque is full the client cannot keep up: it is dropped from fan-out at once (one
+slow client never delays the room) and closed with SLOW_CONSUMER (4303) after what is already
+in flight, so it reconnects and resumes from its last seq.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from litestar.types import Message
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[Message], Awaitable[None]]
+
+
+async def _resume(coro: Coroutine[Any, Any, None], yielded: Any) -> None:
+    """Finish a coroutine that was stepped by hand and suspended on ``yielded``.
+
+    Mirrors what an asyncio Task does with a coroutine: wait for the future it yielded, then
+    send ``None`` back (the coroutine reads the future's result itself), or throw the error.
+    """
+    while True:
+        try:
+            if yielded is None:
+                await asyncio.sleep(0)
+            else:
+                await yielded
+        except BaseException as exc:  # the awaited future failed or we were cancelled
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return
+
+
+def step(coro: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None] | None:
+    """Run ``coro`` until it first suspends; None when it finished without suspending, else
+    a coroutine that finishes it."""
+    try:
+        yielded = coro.send(None)
+    except StopIteration:
+        return None
+    return _resume(coro, yielded)
+
+
+class Outbox:
+    """Frames on their way to one socket."""
+
+    __slots__ = ("_close", "_closing", "_queue", "_send", "_task", "limit", "on_overflow", "sent")
+
+    def __init__(self, send: Send, limit: int, on_overflow: Callable[[], None] | None = None) -> None:
+        self._send = send
+        self._queue: deque[Message] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._close: Message | None = None
+        self.limit = limit
+        self.on_overflow = on_overflow
+        self.sent = 0
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def push(self, message: Message) -> bool:
+        """Queue or send ``message`` now; False when the socket is closing or just overflowed."""
+        if self._closing:
+            return False
+        if self._task is not None:
+            if len(self._queue) >= self.limit:
+                self._overflow()
+                return False
+            self._queue.append(message)
+            return True
+        try:
+            rest = step(self._send(message))  # type: ignore[arg-type]
+        except Exception as exc:  # the peer is gone; the receive loop will see the disconnect
+            log.debug("send failed: %s", exc)
+            self._closing = True
+            return False
+        self.sent += 1
+        if rest is not None:
+            self._task = asyncio.get_running_loop().create_task(self._drain(rest))
+        return True
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Send a close frame after whatever is in flight, dropping what is still queued."""
+        if self._closing:
+            return
+        self._closing = True
+        self._queue.clear()
+        self._close = {"type": "websocket.close", "code": code, "reason": reason[:120]}
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._drain(None))
+
+    def _overflow(self) -> None:
+        from service.errors import ErrorCode
+
+        self.close(ErrorCode.SLOW_CONSUMER.close_code, "slow consumer: resume from your last seq")
+        if self.on_overflow is not None:
+            self.on_overflow()
+
+    async def _drain(self, first: Coroutine[Any, Any, None] | None) -> None:
+        try:
+            if first is not None:
+                await first
+            while self._queue:
+                await self._send(self._queue.popleft())
+                self.sent += 1
+            if self._close is not None:
+                await self._send(self._close)
+        except Exception as exc:  # peer gone mid-send: nothing more can be delivered
+            log.debug("send failed: %s", exc)
+            self._closing = True
+            self._queue.clear()
+        finally:
+            self._task = None
+
+    async def wait_idle(self) -> None:
+        """Wait until everything pushed so far was handed to the server (for tests, shutdown)."""
+        while self._task is not None:
+            await asyncio.shield(self._task)
+
+    def cancel(self) -> None:
+        self._closing = True
+        self._queue.clear()
+        if self._task is not None:
+            self._task.cancel()
+

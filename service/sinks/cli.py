@@ -1,0 +1,224 @@
+"""``sideline sinks status|replay|check`` and ``sideline erase --user U``.
+
+``status``, ``replay`` and ``erase`` go through the running service's admin API (only the
+service may open the log file) and fall back to the file when no service answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from service.commands.serve import settings_from_args
+from service.domain.events import EventType, Metadata, new_event
+from service.settings import Settings, ensure_dev_secrets
+from service.sinks import offline
+from service.sinks.admin_client import AdminClient, AdminError, ServiceUnreachable
+from service.sinks.factory import warehouse_root
+from service.sinks.ga4 import GA4Sink
+from service.sinks.settings import check_sinks
+from service.sinks.status import SinkStatus
+from service.sinks.warehouse.ducklake import ducklake_status
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A failure to report on stderr with exit code 1."""
+
+
+def register(sub: Any) -> None:
+    sinks = sub.add_parser("sinks", help="event forwarding: status, replay, check")
+    sinks.add_argument("--url", help="admin URL of the running service (default: from settings)")
+    cmds = sinks.add_subparsers(dest="sinks_command", required=True)
+    st = cmds.add_parser("status", help="cursor, lag, throughput and dead letters per sink")
+    st.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    st.set_defaults(handler=_guard(run_status))
+    rp = cmds.add_parser("replay", help="forward again to one sink from a seq")
+    rp.add_argument("name", help="sink name")
+    rp.add_argument("--from-seq", type=int, required=True, help="first seq to forward again")
+    rp.set_defaults(handler=_guard(run_replay))
+    ck = cmds.add_parser(
+        "check", help="validate sink config; GA4 events against its debug endpoint"
+    )
+    ck.add_argument("--offline", action="store_true", help="no network calls")
+    ck.set_defaults(handler=_guard(run_check))
+    er = sub.add_parser("erase", help="erase a user from the warehouse export (audited)")
+    er.add_argument("--user", required=True, help="user id to erase")
+    er.add_argument("--by", default=None, help="who requested it (default: the OS user)")
+    er.add_argument("--url", help="admin URL of the running service (default: from settings)")
+    er.set_defaults(handler=_guard(run_erase))
+
+
+def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except (CliError, AdminError, FileNotFoundError) as exc:
+            print(f"sideline: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = settings_from_args(args)
+    if settings.env != "production":
+        ensure_dev_secrets(settings)
+    return settings
+
+
+def _service_url(settings: Settings, args: argparse.Namespace) -> str:
+    if getattr(args, "url", None):
+        return str(args.url)
+    host = settings.server.host
+    host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    return f"http://{host}:{settings.server.port}"
+
+
+def _online_or_file(
+    settings: Settings,
+    args: argparse.Namespace,
+    online: Callable[[AdminClient], T],
+    on_file: Callable[[], T],
+) -> tuple[T, str]:
+    url = _service_url(settings, args)
+    try:
+        return online(AdminClient(url, settings.admin.api_key)), f"service at {url}"
+    except ServiceUnreachable:
+        pass
+    try:
+        return on_file(), f"log file {settings.log_path} (no service at {url})"
+    except offline.LogBusy as exc:
+        raise CliError(f"{exc}, but no service answered at {url}; pass --url") from exc
+
+
+def run_status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    rows, source = _online_or_file(
+        settings, args, lambda c: c.status(), lambda: offline.status(settings)
+    )
+    if args.json:
+        print(msgspec.json.encode(rows).decode())
+        return 0
+    print(f"source: {source}")
+    print(format_table(rows))
+    return 0
+
+
+def format_table(rows: list[SinkStatus]) -> str:
+    """The status rows as an aligned text table."""
+    head = (
+        "SINK",
+        "KIND",
+        "STATE",
+        "CURSOR",
+        "LAST SEQ",
+        "LAG",
+        "EV/S",
+        "ERRORS",
+        "DEAD",
+        "LAST ERROR",
+    )
+    body = [
+        (r.name, r.kind, r.state, str(r.cursor), str(r.last_seq), str(r.lag),
+         f"{r.events_per_second:g}", str(r.errors), str(r.dead_letters), (r.last_error or "")[:60])
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in [head, *body])  # fmt: skip
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    if args.from_seq < 1:
+        raise CliError(f"--from-seq must be >= 1, got {args.from_seq}")
+    settings = _settings(args)
+
+    def on_file() -> SinkStatus:
+        try:
+            return offline.replay(settings, args.name, args.from_seq)
+        except KeyError:
+            raise CliError(f"no sink named {args.name!r} in the configuration") from None
+
+    row, source = _online_or_file(
+        settings, args, lambda c: c.replay(args.name, args.from_seq), on_file
+    )
+    print(f"{row.name}: cursor {row.cursor}, lag {row.lag} (via {source})")
+    return 0
+
+
+def run_erase(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    who = args.by or os.environ.get("SUDO_USER") or getpass.getuser()
+    record, source = _online_or_file(
+        settings,
+        args,
+        lambda c: c.erase(args.user, who),
+        lambda: offline.erase(settings, args.user, who),
+    )
+    print(
+        f"erased as {record.pseudonym}: {record.rows_rewritten} rows in {len(record.files)} "
+        f"files, events up to seq {record.up_to_seq} (erasure {record.erasure_id}, via {source})"
+    )
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    problems = check_sinks(settings.sinks)
+    cfg = settings.sinks
+    secrets = [(s.name, s.write_key_env) for s in cfg.segment]
+    secrets += [(s.name, s.token_env) for s in cfg.mixpanel] + [
+        (s.name, s.api_secret_env) for s in cfg.ga4
+    ]
+    for name, var in secrets:
+        if not os.environ.get(var):
+            problems.append(f"{name}: environment variable {var} is not set")
+    for sink in cfg.all():
+        print(f"{sink.name} ({sink.KIND}): {'enabled' if sink.enabled else 'disabled'}")
+    for wh in cfg.warehouse:
+        print(f"{wh.name}: export folder {warehouse_root(settings, wh)}")
+        lake = ducklake_status(wh.ducklake_extension_path)
+        print(f"{wh.name}: {lake}")
+        if wh.ducklake and not lake.startswith("DuckLake loads"):
+            problems.append(f"{wh.name}: ducklake = true but {lake}")
+    if not args.offline and not problems:
+        problems += asyncio.run(_check_ga4(settings))
+    for problem in problems:
+        print(f"problem: {problem}")
+    print("ok" if not problems else f"{len(problems)} problem(s)")
+    return 0 if not problems else 1
+
+
+async def _check_ga4(settings: Settings) -> list[str]:
+    samples = [
+        new_event(EventType.MESSAGE_SENT, user_id="sideline-check", room_id="match:check",
+                  metadata=Metadata(device="web", language="en"),
+                  payload={"text": "check", "visibility": "public", "masked": False}),
+        new_event(EventType.REACTION_ADDED, user_id="sideline-check", room_id="match:check",
+                  message_id="m-check", payload={"emoji": "👍"}),
+        new_event(EventType.POLL_VOTED, user_id="sideline-check", room_id="match:check",
+                  payload={"poll_id": "p-check", "option": 1}),
+    ]  # fmt: skip
+    problems = []
+    for ga in settings.sinks.ga4:
+        sink = GA4Sink(ga, api_secret=os.environ.get(ga.api_secret_env, ""))
+        await sink.start()
+        try:
+            messages = await sink.validate(samples)
+        except Exception as exc:  # report, never crash the check
+            problems.append(f"{ga.name}: debug endpoint unreachable: {exc}")
+            continue
+        finally:
+            await sink.close()
+        print(f"{ga.name}: GA4 debug endpoint returned {len(messages)} validation message(s)")
+        problems += [f"{ga.name}: {m.get('fieldPath')}: {m.get('description')}" for m in messages]
+    return problems

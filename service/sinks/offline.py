@@ -1,0 +1,105 @@
+"""Sink operations on the log file itself, for when no service is running.
+
+DuckDB lets one process hold the file; when the service runs, these fail with
+:class:`LogBusy` and the CLI talks to the service's admin API instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import msgspec
+
+from service.settings import Settings
+from service.sinks import store
+from service.sinks.factory import warehouse_root
+from service.sinks.forwarder import new_erasure
+from service.sinks.settings import WarehouseSinkSettings
+from service.sinks.status import SinkStatus
+from service.sinks.store import ErasureRecord
+from service.sinks.warehouse import files
+from service.sinks.warehouse.erase import append_audit, erase_files
+from service.sinks.warehouse.views import write_views
+
+
+class LogBusy(Exception):
+    """Another process (a running service) holds the log file."""
+
+
+@contextmanager
+def open_log(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The log file, opened directly; raises :class:`LogBusy` or FileNotFoundError."""
+    if not path.exists():
+        raise FileNotFoundError(f"no event log at {path}")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise LogBusy(f"{path} is held by another process (is the service running?)") from exc
+        raise
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def status(settings: Settings) -> list[SinkStatus]:
+    """Cursor, lag and dead letters of every configured sink, read from the file."""
+    with open_log(settings.log_path, read_only=True) as con:
+        cursors, dead, last = (
+            store.load_cursors(con),
+            store.dead_letter_counts(con),
+            store.last_seq(con),
+        )
+    out = []
+    for sink in settings.sinks.all():
+        cursor = cursors.get(sink.name, 0)
+        out.append(SinkStatus(
+            name=sink.name, kind=sink.KIND, state="offline" if sink.enabled else "disabled",
+            cursor=cursor, last_seq=last, lag=max(0, last - cursor),
+            dead_letters=dead.get(sink.name, 0),
+        ))  # fmt: skip
+    return out
+
+
+def replay(settings: Settings, name: str, from_seq: int) -> SinkStatus:
+    """Set sink ``name``'s cursor so it forwards again from ``from_seq`` at the next start.
+
+    Raises:
+        KeyError: no sink of that name is configured.
+    """
+    sink = settings.sinks.find(name)
+    if sink is None:
+        raise KeyError(name)
+    with open_log(settings.log_path, read_only=False) as con:
+        cursor = max(0, from_seq - 1)
+        if isinstance(sink, WarehouseSinkSettings):
+            epoch = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()[0][0]
+            # Cursor first: if this stops half-way, the next start deletes the rest itself.
+            store.advance(con, name, cursor)
+            root = warehouse_root(settings, sink)
+            cursor, _ = files.remove_after(root, settings.node_id, epoch, cursor)
+        store.advance(con, name, cursor)
+    return next(s for s in status(settings) if s.name == name)
+
+
+def erase(settings: Settings, user_id: str, requested_by: str) -> ErasureRecord:
+    """Erase ``user_id`` from this node's warehouse files and record it in the log."""
+    with open_log(settings.log_path, read_only=False) as con:
+        record = new_erasure(user_id, store.last_seq(con), requested_by)
+        store.save_erasure(con, record)
+        hits = {user_id: (record.pseudonym, record.up_to_seq)}
+        rows, written = 0, list[str]()
+        roots = [warehouse_root(settings, w) for w in settings.sinks.warehouse]
+        for root in roots:
+            n, changed = erase_files(root, settings.node_id, hits)
+            rows, written = rows + n, written + changed
+        final = msgspec.structs.replace(record, rows_rewritten=rows, files=written)
+        store.update_erasure(con, final)
+    for root in roots:
+        append_audit(root, final)
+        write_views(root)
+    return final
