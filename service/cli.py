@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "service.commands.serve",
     "service.commands.token",
+    "service.commands.config",
     "service.commands.demo",
     "service.moderation.cli",
     "service.sinks.cli",
