@@ -18,14 +18,15 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         .group_by("window", "kind")
         .agg(
             pl.len().alias("contexts"),
-            pl.col("viewers").sum().alias("viewers"),
+            pl.when(pl.col("viewers").is_not_null().any()).then(pl.col("viewers").sum())
+            .alias("viewers"),
             pl.col("viewers").is_null().sum().alias("contexts_without_viewers"),
             *[pl.col(c).sum() for c in sums],
             pl.col("openers").filter(pl.col("viewers").is_not_null()).sum().alias("_open_known"),
             pl.col("duration_minutes").sum().alias("minutes"),
         )
         .with_columns(
-            (pl.col("_open_known") / pl.col("viewers")).alias("opened_share"),
+            (pl.col("_open_known") / pl.col("viewers")).fill_nan(None).alias("opened_share"),
             (pl.col("messages") / pl.col("contexts")).alias("messages_per_context"),
             (pl.col("messages") / pl.col("minutes")).alias("messages_per_minute"),
             (pl.col("reactions") / pl.col("minutes")).alias("reactions_per_minute"),

@@ -1,0 +1,123 @@
+"""Payload schemas of the event types, as the service's actions write them (see the team's
+event payload list); imported records are checked against these. Extra fields are allowed,
+because payloads only ever grow by added fields."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from service.domain.events import EventType as T
+
+
+class _P(msgspec.Struct, kw_only=True):
+    pass
+
+
+class MessageSent(_P):
+    text: str
+    client_msg_id: str = ""
+    visibility: Literal["public", "shadow", "held"] = "public"
+    masked: bool = False
+    reply_to: str | None = None
+    role: str = "user"
+
+
+class Reason(_P):
+    check: str
+    code: str
+    score: float = 0.0
+    detail: str = ""
+
+
+class MessageModerated(_P):
+    action: Literal["allow", "mask", "shadow", "hold", "block"]
+    score: float
+    reasons: list[Reason] = msgspec.field(default_factory=list)
+    checks_ms: dict[str, float] = msgspec.field(default_factory=dict)
+
+
+class Reasoned(_P):
+    reason: str
+
+
+class Reported(_P):
+    reason: str
+    report_id: str
+
+
+class Approved(_P):
+    decision: Literal["approve", "reject"]
+    source: Literal["hold", "report"]
+
+
+class Reaction(_P):
+    emoji: str
+
+
+class PollCreated(_P):
+    poll_id: str
+    question: str
+    options: list[str]
+
+
+class PollVoted(_P):
+    poll_id: str
+    option: int
+
+
+class PollClosed(_P):
+    poll_id: str
+    results: list[int]
+
+
+class Restriction(_P):
+    scope: Literal["room", "global"]
+    until: str | None = None
+    reason: str = ""
+
+
+class Lifted(_P):
+    scope: Literal["room", "global"]
+
+
+class ModeChanged(_P):
+    mode: str
+    slow_mode_seconds: int = 0
+    max_message_length: int = 0
+    cause: Literal["admin", "moderator", "crowd_control"] = "admin"
+
+
+class Role(_P):
+    role: str
+
+
+class Exposure(_P):
+    group: Literal["exposed", "holdout"]
+    unit: Literal["user", "context"] = "user"
+
+
+PAYLOADS: dict[T, type[_P]] = {
+    T.MESSAGE_SENT: MessageSent,
+    T.MESSAGE_MODERATED: MessageModerated,
+    T.MESSAGE_DELETED: Reasoned,
+    T.MESSAGE_REPORTED: Reported,
+    T.MESSAGE_APPROVED: Approved,
+    T.REACTION_ADDED: Reaction,
+    T.REACTION_REMOVED: Reaction,
+    T.POLL_CREATED: PollCreated,
+    T.POLL_VOTED: PollVoted,
+    T.POLL_CLOSED: PollClosed,
+    T.USER_MUTED: Restriction,
+    T.USER_BANNED: Restriction,
+    T.USER_SHADOW_BANNED: Restriction,
+    T.USER_UNMUTED: Lifted,
+    T.USER_UNBANNED: Lifted,
+    T.ROOM_MODE_CHANGED: ModeChanged,
+    T.ROLE_GRANTED: Role,
+    T.EXPOSURE_ASSIGNED: Exposure,
+}
+NEEDS_MESSAGE = frozenset({T.MESSAGE_SENT, T.MESSAGE_MODERATED, T.MESSAGE_DELETED,
+                           T.MESSAGE_REPORTED, T.MESSAGE_APPROVED, T.REACTION_ADDED,
+                           T.REACTION_REMOVED})  # fmt: skip

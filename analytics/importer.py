@@ -1,0 +1,207 @@
+"""``sideline events import FILE``: bring externally produced events into the log.
+
+For backfills (a previous chat vendor's history, a replay of another system) as JSON Lines or
+Parquet, one event per line or row with the log's envelope fields. Each record is validated
+like live traffic: a known event type, a timezone-aware time, a ``kind:id`` room, the payload
+fields of its type with their types, a message id where the type needs one. Nothing is
+appended unless every record is valid (``skip_invalid`` appends the valid ones and reports the
+rest). Records whose ``event_id`` is already in the log, or earlier in the file, are skipped,
+so importing the same file twice adds nothing the second time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pyarrow.parquet as pq
+
+from analytics.import_payloads import NEEDS_MESSAGE, PAYLOADS
+from service.domain.events import Event, EventType, Metadata, uuid7
+from service.eventlog.duckdb_log import DuckDBLog
+
+_ROOM = re.compile(r"^[a-z][a-z0-9_-]{0,31}:[^\s]{1,128}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+MAX_SHOWN = 20
+
+
+class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One imported event as it appears in the file (the log's columns; ids optional)."""
+
+    event_type: EventType
+    occurred_at: datetime
+    user_id: str
+    room_id: str
+    context_id: str | None = None
+    event_id: str | None = None
+    actor_id: str | None = None
+    message_id: str | None = None
+    device: str | None = None
+    language: str | None = None
+    message_type: str | None = None
+    app_version: str | None = None
+    session_id: str | None = None
+    payload: dict[str, Any] | str = msgspec.field(default_factory=dict)
+    # Columns a log export carries but the writer assigns anew; accepted and ignored.
+    seq: int | None = None
+    epoch: str | None = None
+    node_id: str | None = None
+    schema_version: int | None = None
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import found and did."""
+
+    read: int = 0
+    valid: int = 0
+    appended: int = 0
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class ImportFailed(Exception):
+    """The file cannot be imported; the message lists the bad records."""
+
+
+def read_records(path: Path) -> Iterator[tuple[str, Any]]:
+    """(where, raw record) for each line of a ``.jsonl`` or row of a ``.parquet`` file."""
+    if path.suffix in (".jsonl", ".ndjson", ".json"):
+        with path.open("rb") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        yield f"{path.name} line {n}", msgspec.json.decode(line)
+                    except msgspec.DecodeError as exc:
+                        yield f"{path.name} line {n}", exc
+    elif path.suffix == ".parquet":
+        row = 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
+            for item in batch.to_pylist():
+                row += 1
+                yield f"{path.name} row {row}", item
+    else:
+        raise ImportFailed(f"{path}: expected a .jsonl or .parquet file")
+
+
+def validate(where: str, raw: Any) -> Event:
+    """The event of one raw record.
+
+    Raises:
+        ValueError: the record is invalid; the message starts with ``where`` and names the field.
+    """
+    if isinstance(raw, Exception):
+        raise ValueError(f"{where}: not valid JSON: {raw}")
+    try:
+        rec = msgspec.convert(raw, Record, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    if rec.occurred_at.tzinfo is None:
+        raise ValueError(f"{where}: occurred_at has no time zone - at `$.occurred_at`")
+    for name in ("user_id", "room_id"):
+        if not getattr(rec, name).strip():
+            raise ValueError(f"{where}: {name} is empty - at `$.{name}`")
+    if not _ROOM.match(rec.room_id):
+        raise ValueError(f"{where}: room id {rec.room_id!r} is not kind:id - at `$.room_id`")
+    if rec.event_id is not None and not _UUID.match(rec.event_id):
+        raise ValueError(f"{where}: event_id {rec.event_id!r} is not a UUID - at `$.event_id`")
+    if rec.event_type in NEEDS_MESSAGE and not rec.message_id:
+        raise ValueError(f"{where}: {rec.event_type.value} needs a message_id - at `$.message_id`")
+    payload = _payload(where, rec)
+    return Event(
+        event_id=rec.event_id or uuid7(rec.occurred_at),
+        event_type=rec.event_type,
+        occurred_at=rec.occurred_at,
+        user_id=rec.user_id,
+        room_id=rec.room_id,
+        context_id=rec.context_id or rec.room_id,
+        actor_id=rec.actor_id,
+        message_id=rec.message_id,
+        metadata=Metadata(device=rec.device, language=rec.language, message_type=rec.message_type,
+                          app_version=rec.app_version, session_id=rec.session_id),
+        payload=payload,
+    )  # fmt: skip
+
+
+def _payload(where: str, rec: Record) -> dict[str, Any]:
+    payload: Any = rec.payload
+    if isinstance(payload, str):
+        try:
+            payload = msgspec.json.decode(payload)
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"{where}: payload is not JSON: {exc} - at `$.payload`") from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"{where}: payload must be an object - at `$.payload`")
+    schema = PAYLOADS.get(rec.event_type)
+    if schema is not None:
+        try:
+            msgspec.convert(payload, schema)
+        except msgspec.ValidationError as exc:
+            text = str(exc).replace("`$", "`$.payload")
+            raise ValueError(f"{where}: {rec.event_type.value}: {text}") from None
+    return payload
+
+
+def check_file(path: Path, report: ImportReport) -> list[Event]:
+    """Every valid, not-yet-seen event of the file; problems go to ``report.errors``."""
+    events: list[Event] = []
+    seen: set[str] = set()
+    for where, raw in read_records(path):
+        report.read += 1
+        try:
+            event = validate(where, raw)
+        except ValueError as exc:
+            report.errors.append(str(exc))
+            continue
+        if event.event_id in seen:
+            report.duplicates += 1
+            continue
+        seen.add(event.event_id)
+        events.append(event)
+    report.valid = len(events)
+    return events
+
+
+async def import_file(
+    path: Path, log_path: Path, node_id: str, *, skip_invalid: bool = False,
+    dry_run: bool = False, batch: int = 5000,
+) -> ImportReport:  # fmt: skip
+    """Validate ``path`` and append its new events to the log at ``log_path``.
+
+    Raises:
+        ImportFailed: a record is invalid (and ``skip_invalid`` is off), or the file is unusable.
+        service.eventlog.base.LogUnreadable: the log is held by a running service.
+    """
+    report = ImportReport()
+    events = check_file(path, report)
+    if report.errors and not skip_invalid:
+        shown = report.errors[:MAX_SHOWN]
+        more = len(report.errors) - len(shown)
+        raise ImportFailed("\n".join(shown) + (f"\n... and {more} more" if more > 0 else "")
+                           + "\nnothing was imported")  # fmt: skip
+    if dry_run or not events:
+        return report
+    log = DuckDBLog(log_path, node_id=node_id)
+    await log.start()
+    try:
+        for i in range(0, len(events), batch):
+            chunk = events[i : i + batch]
+            ids = [e.event_id for e in chunk]
+            known = await log.run_read(
+                lambda cur, ids=ids: {r[0] for r in cur.execute(
+                    "SELECT event_id FROM events WHERE event_id IN (SELECT unnest(?))", [ids]
+                ).fetchall()}
+            )  # fmt: skip
+            fresh = [e for e in chunk if e.event_id not in known]
+            report.duplicates += len(chunk) - len(fresh)
+            if fresh:
+                await log.append(fresh)
+                report.appended += len(fresh)
+    finally:
+        await log.close()
+    return report

@@ -1,0 +1,243 @@
+"""The job runner: plans windows, computes the pending ones, writes them whole, keeps watermarks.
+
+For each job: plan its windows (:mod:`analytics.windows`), drop those already DONE and final,
+cut the rest into chunks of at most ``chunk_windows`` consecutive windows, and for each chunk:
+mark its windows STARTED, build and collect the job's LazyFrame once, write one Parquet file
+per window (temp file, then rename), and mark each window DONE. A crash leaves at most one
+chunk STARTED, and the next run redoes exactly those windows; a window file is replaced, never
+appended to, so nothing is counted twice. ``full=True`` forgets the job's watermarks and files
+and recomputes everything.
+
+Outputs: ``<warehouse>/reports/<job>/<window>.parquet``, views in ``<warehouse>/reports.duckdb``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from tqdm import tqdm
+
+from analytics.export_cache import LazyExports, load_cached
+from analytics.exports import ExportError, empty_frame
+from analytics.io import Warehouse, write_parquet_atomic
+from analytics.jobs import JOBS
+from analytics.jobs.base import Job, JobInputs, Window
+from analytics.settings import AnalyticsSettings, analytics_settings, exports_path, warehouse_path
+from analytics.state import WatermarkStore
+from analytics.views import write_views_file
+from analytics.windows import Facts, Plan, plan
+from service.domain.events import utcnow
+
+log = logging.getLogger(__name__)
+
+USER_FREE_JOBS = frozenset({"community_health", "moderation_daily", "moderation_checks"})
+"""Jobs that read no product export, so they still run when the exports are broken."""
+
+
+class UnknownJob(ValueError):
+    """A job name that is not in :data:`analytics.jobs.JOBS`."""
+
+
+@dataclass(slots=True)
+class JobResult:
+    """What one job did in one run."""
+
+    job: str
+    status: str = "ok"
+    """``ok``, ``failed`` or ``skipped`` (nothing was ready)."""
+    windows: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class Runner:
+    """Runs report jobs over one warehouse and one exports folder."""
+
+    def __init__(
+        self,
+        warehouse_root: Path,
+        exports_dir: Path,
+        settings: AnalyticsSettings | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        progress: bool | None = None,
+    ) -> None:
+        self.warehouse = Warehouse(warehouse_root)
+        self.exports_dir = exports_dir
+        self.settings = settings or AnalyticsSettings()
+        self.reports_root = self.warehouse.reports_root
+        self.state_path = self.reports_root / "_state.duckdb"
+        self.views_path = warehouse_root / "reports.duckdb"
+        self._clock = clock
+        self._progress = progress
+        # One run at a time per process: scheduled jobs share the watermark file and the cores.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> Runner:
+        """A runner for the service settings (``data_dir`` and the ``analytics`` section)."""
+        return cls(warehouse_path(settings), exports_path(settings), analytics_settings(settings),
+                   **kwargs)  # fmt: skip
+
+    def run(self, names: Sequence[str] | None = None, *, full: bool = False) -> list[JobResult]:
+        """Run ``names`` (every job when None) and refresh the report views.
+
+        Raises:
+            UnknownJob: a name is not a job.
+            analytics.state.StateBusy: another process is running jobs on this warehouse.
+        """
+        jobs = self._select(names)
+        with self._lock, WatermarkStore(self.state_path) as store:
+            exports, export_error = self._exports()
+            facts = self._facts(exports)
+            results = []
+            plans = {job.name: plan(job, facts, self.settings) for job in jobs}
+            total = sum(len(p.ready) for p in plans.values())
+            with tqdm(total=total, unit="window", disable=self._bar(total), leave=False) as bar:
+                for job in jobs:
+                    bar.set_description(job.name)
+                    results.append(
+                        self._run_job(job, plans[job.name], store, exports, export_error,
+                                      facts, full, bar)
+                    )  # fmt: skip
+            self._refresh_views()
+        return results
+
+    def status(self) -> list[dict[str, Any]]:
+        """Watermark summary and last run per job (see :meth:`WatermarkStore.status`)."""
+        with self._lock, WatermarkStore(self.state_path) as store:
+            known = {row["job"]: row for row in store.status()}
+        return [known.get(name, {"job": name}) for name in JOBS]
+
+    # -- one run -------------------------------------------------------------------------------
+
+    def _select(self, names: Sequence[str] | None) -> list[Job]:
+        if not names:
+            return list(JOBS.values())
+        unknown = [n for n in names if n not in JOBS]
+        if unknown:
+            raise UnknownJob(f"unknown job {', '.join(unknown)}; jobs are: {', '.join(JOBS)}")
+        return [JOBS[n] for n in dict.fromkeys(names)]
+
+    def _bar(self, total: int) -> bool | None:
+        if self._progress is None:
+            return None if total > 1 else True  # tqdm: None hides the bar when not a TTY
+        return not self._progress
+
+    def _exports(self) -> tuple[LazyExports, ExportError | None]:
+        try:
+            return load_cached(self.exports_dir, self.reports_root / "_exports"), None
+        except ExportError as exc:
+            log.error("product exports are invalid: %s", exc)
+            empty = {n: empty_frame(n).lazy() for n in ("users", "activity", "contexts",
+                                                        "context_views")}  # fmt: skip
+            return LazyExports(**empty), exc
+
+    def _facts(self, exports: LazyExports) -> Facts:
+        days = self.warehouse.days()
+        return Facts(
+            first_day=days[0] if days else None,
+            horizon=self.warehouse.horizon(),
+            activity_end=exports.activity.select(pl.col("date").max()).collect().item(),
+            contexts=exports.contexts.select("starts_at", "ends_at").collect(),
+            now=self._clock(),
+        )
+
+    def _run_job(
+        self, job: Job, planned: Plan, store: WatermarkStore, exports: LazyExports,
+        export_error: ExportError | None, facts: Facts, full: bool, bar: tqdm,
+    ) -> JobResult:  # fmt: skip
+        result = JobResult(job.name)
+        run_id = uuid.uuid4().hex[:12]
+        mode = "full" if full else "incremental"
+        store.run_started(run_id, job.name, mode)
+        started = time.perf_counter()
+        result.notes.extend(f"window {k}: skipped: {why}" for k, why in planned.skipped)
+        try:
+            if export_error is not None and job.name not in USER_FREE_JOBS:
+                raise export_error
+            if job.name not in USER_FREE_JOBS:
+                result.notes.extend(exports.notes)
+            out_dir = self.reports_root / job.name
+            if full:
+                store.reset(job.name)
+                shutil.rmtree(out_dir, ignore_errors=True)
+            state = store.windows(job.name)
+            todo = [p for p in planned.ready
+                    if not (p.window.key in state and state[p.window.key].status == "DONE"
+                            and state[p.window.key].final)]  # fmt: skip
+            bar.update(len(planned.ready) - len(todo))
+            final = {p.window.key: p.final for p in todo}
+            for chunk in self._chunks(job, [p.window for p in todo]):
+                store.started(job.name, chunk, run_id)
+                t0 = time.perf_counter()
+                inputs = self._inputs(exports, chunk, facts)
+                frame = job.build(inputs).collect(engine="streaming")
+                seconds = time.perf_counter() - t0
+                for w in chunk:
+                    part = frame.filter(pl.col("window") == w.key)
+                    write_parquet_atomic(part, out_dir / f"{w.key}.parquet")
+                    store.done(job.name, w, final=final[w.key], rows=part.height,
+                               seconds=seconds / len(chunk), run_id=run_id)  # fmt: skip
+                    if part.height == 0:
+                        result.notes.append(f"window {w.key}: no rows (no data in it)")
+                    result.rows += part.height
+                    result.windows += 1
+                    bar.update(1)
+            if not planned.ready:
+                result.status = "skipped"
+        except Exception as exc:  # a failing job must not stop the others; its windows stay STARTED
+            log.exception("job %s failed", job.name)
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.seconds = time.perf_counter() - started
+        store.run_finished(run_id, job.name, status=result.status, windows=result.windows,
+                           rows=result.rows, seconds=result.seconds, notes=result.notes,
+                           error=result.error)  # fmt: skip
+        log.info("job %s %s: %d windows, %d rows in %.2f s", job.name, result.status,
+                 result.windows, result.rows, result.seconds)  # fmt: skip
+        return result
+
+    def _chunks(self, job: Job, windows: list[Window]) -> list[list[Window]]:
+        if job.windowing == "snapshot":
+            return [windows] if windows else []
+        size = self.settings.chunk_windows
+        out: list[list[Window]] = []
+        for w in windows:
+            # Only consecutive windows share a chunk, so one chunk scans one contiguous range.
+            if out and len(out[-1]) < size and out[-1][-1].end == w.start:
+                out[-1].append(w)
+            else:
+                out.append([w])
+        return out
+
+    def _inputs(self, exports: LazyExports, chunk: list[Window], facts: Facts) -> JobInputs:
+        assert facts.horizon is not None
+        return JobInputs(
+            warehouse=self.warehouse,
+            users=exports.users,
+            activity=exports.activity,
+            contexts=exports.contexts,
+            context_views=exports.context_views,
+            windows=chunk,
+            settings=self.settings,
+            horizon=facts.horizon,
+        )
+
+    def _refresh_views(self) -> None:
+        try:
+            names = write_views_file(self.reports_root, self.views_path)
+            log.debug("report views in %s: %s", self.views_path, ", ".join(names))
+        except Exception as exc:  # views are a convenience; the Parquet files are the result
+            log.warning("could not refresh the report views in %s: %s", self.views_path, exc)

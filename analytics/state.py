@@ -1,0 +1,193 @@
+"""The runner's watermarks: one STARTED/DONE row per job and window, and a row per run.
+
+A window is marked STARTED before its query runs and DONE (with its row count and whether it
+is final) only after its Parquet file has been renamed into place. After a crash the window
+is still STARTED, so the next run computes it again; a DONE final window is never computed
+again except by a full refresh. The store is a small DuckDB file of its own next to the
+reports, opened only for the length of one run (DuckDB lets one process hold a file).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+
+from analytics.jobs.base import Window
+from service.domain.events import utcnow
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS job_windows (
+    job          VARCHAR NOT NULL,
+    window_key   VARCHAR NOT NULL,
+    window_start TIMESTAMPTZ NOT NULL,
+    window_end   TIMESTAMPTZ NOT NULL,
+    status       VARCHAR NOT NULL,      -- STARTED | DONE
+    final        BOOLEAN NOT NULL,
+    rows         BIGINT,
+    run_id       VARCHAR NOT NULL,
+    started_at   TIMESTAMPTZ NOT NULL,
+    finished_at  TIMESTAMPTZ,
+    seconds      DOUBLE,
+    PRIMARY KEY (job, window_key)
+);
+CREATE TABLE IF NOT EXISTS job_runs (
+    run_id      VARCHAR NOT NULL,
+    job         VARCHAR NOT NULL,
+    mode        VARCHAR NOT NULL,       -- incremental | full
+    started_at  TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    status      VARCHAR NOT NULL,       -- running | ok | failed
+    windows     INTEGER,
+    rows        BIGINT,
+    seconds     DOUBLE,
+    notes       VARCHAR,                -- JSON list of strings
+    error       VARCHAR,
+    PRIMARY KEY (run_id, job)
+);
+"""
+
+
+class StateBusy(Exception):
+    """Another process (the service's scheduler, another CLI run) holds the watermark file."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowState:
+    """One watermark row."""
+
+    key: str
+    status: str
+    final: bool
+    rows: int | None
+    finished_at: datetime | None
+
+
+class WatermarkStore:
+    """Watermarks in ``path``; use as a context manager around one run."""
+
+    def __init__(self, path: Path, *, wait_seconds: float = 10.0) -> None:
+        self.path = path
+        self._wait = wait_seconds
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def __enter__(self) -> WatermarkStore:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self._wait
+        while True:
+            try:
+                self._con = duckdb.connect(str(self.path))
+                break
+            except duckdb.IOException as exc:
+                if time.monotonic() >= deadline:
+                    raise StateBusy(
+                        f"the job watermarks {self.path} are in use by another process "
+                        f"(the service's scheduler or another `sideline jobs run`): {exc}"
+                    ) from exc
+                time.sleep(0.2)
+        self._con.execute(_SCHEMA)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        assert self._con is not None, "use WatermarkStore as a context manager"
+        return self._con
+
+    def windows(self, job: str) -> dict[str, WindowState]:
+        """Every watermark of ``job`` by window key."""
+        rows = self.con.execute(
+            "SELECT window_key, status, final, rows, finished_at FROM job_windows WHERE job = ?",
+            [job],
+        ).fetchall()
+        return {r[0]: WindowState(*r) for r in rows}
+
+    def reset(self, job: str) -> None:
+        """Forget every watermark of ``job`` (a full refresh)."""
+        self.con.execute("DELETE FROM job_windows WHERE job = ?", [job])
+
+    def drop(self, job: str, keys: list[str]) -> None:
+        """Forget the watermarks of windows that no longer exist."""
+        for key in keys:
+            self.con.execute("DELETE FROM job_windows WHERE job = ? AND window_key = ?", [job, key])
+
+    def started(self, job: str, windows: list[Window], run_id: str) -> None:
+        """Mark ``windows`` STARTED (before computing them)."""
+        now = utcnow()
+        self.con.executemany(
+            "INSERT OR REPLACE INTO job_windows VALUES (?, ?, ?, ?, 'STARTED', false, NULL, ?, ?, "
+            "NULL, NULL)",
+            [[job, w.key, w.start, w.end, run_id, now] for w in windows],
+        )
+
+    def done(
+        self, job: str, window: Window, *, final: bool, rows: int, seconds: float, run_id: str
+    ) -> None:
+        """Mark ``window`` DONE (after its file is in place)."""
+        self.con.execute(
+            "UPDATE job_windows SET status = 'DONE', final = ?, rows = ?, finished_at = ?, "
+            "seconds = ?, run_id = ? WHERE job = ? AND window_key = ?",
+            [final, rows, utcnow(), seconds, run_id, job, window.key],
+        )
+
+    def run_started(self, run_id: str, job: str, mode: str) -> None:
+        self.con.execute(
+            "INSERT INTO job_runs VALUES (?, ?, ?, ?, NULL, 'running', NULL, NULL, NULL, NULL, "
+            "NULL)",
+            [run_id, job, mode, utcnow()],
+        )
+
+    def run_finished(
+        self, run_id: str, job: str, *, status: str, windows: int, rows: int, seconds: float,
+        notes: list[str], error: str | None = None,
+    ) -> None:  # fmt: skip
+        self.con.execute(
+            "UPDATE job_runs SET finished_at = ?, status = ?, windows = ?, rows = ?, seconds = ?, "
+            "notes = ?, error = ? WHERE run_id = ? AND job = ?",
+            [utcnow(), status, windows, rows, seconds, json.dumps(notes), error, run_id, job],
+        )
+
+    def status(self) -> list[dict[str, Any]]:
+        """Per job: windows DONE (final / open), STARTED, rows, and its last run."""
+        rows = self.con.execute(
+            """
+            WITH w AS (
+                SELECT job,
+                       count(*) FILTER (WHERE status = 'DONE' AND final) AS final_windows,
+                       count(*) FILTER (WHERE status = 'DONE' AND NOT final) AS open_windows,
+                       count(*) FILTER (WHERE status = 'STARTED') AS started_windows,
+                       sum(rows) FILTER (WHERE status = 'DONE') AS rows,
+                       max(window_key) FILTER (WHERE status = 'DONE') AS last_window
+                FROM job_windows GROUP BY job
+            ), r AS (
+                SELECT job, started_at, status, seconds, windows, notes, error,
+                       row_number() OVER (PARTITION BY job ORDER BY started_at DESC) AS n
+                FROM job_runs
+            )
+            SELECT coalesce(w.job, r.job), w.final_windows, w.open_windows, w.started_windows,
+                   w.rows, w.last_window, r.started_at, r.status, r.seconds, r.windows, r.notes,
+                   r.error
+            FROM w FULL JOIN (SELECT * FROM r WHERE n = 1) r ON r.job = w.job
+            ORDER BY 1
+            """
+        ).fetchall()
+        keys = ("job", "final_windows", "open_windows", "started_windows", "rows", "last_window",
+                "last_run_at", "last_status", "last_seconds", "last_windows", "notes", "error")  # fmt: skip
+        out = []
+        for row in rows:
+            item = dict(zip(keys, row, strict=True))
+            item["notes"] = json.loads(item["notes"]) if item["notes"] else []
+            out.append(item)
+        return out

@@ -1,0 +1,134 @@
+"""Cutting a job's history into windows, and deciding which are ready and which are final.
+
+A window is *ready* when its inputs exist (a cohort also needs the activity export to cover
+its churn horizon); a ready window is *final* once nothing can change it any more: its end
+plus the job's lag plus ``late_grace_minutes`` lies in the past. The runner computes ready
+windows that are not final-and-done, so an open window is recomputed (replaced) on each run
+until it is final, and a final one is computed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+
+from analytics.jobs.base import Job, Window
+from analytics.settings import AnalyticsSettings
+
+GRID_ORIGIN = date(1970, 1, 5)
+"""A Monday: cohort periods are cut from here, so their boundaries never move."""
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A ready window and whether it is final."""
+
+    window: Window
+    final: bool
+
+
+@dataclass(slots=True)
+class Plan:
+    """Ready windows in time order, and the windows left out with the reason."""
+
+    ready: list[Planned] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the planner needs to know about the data, gathered once per run."""
+
+    first_day: date | None
+    horizon: datetime | None
+    activity_end: date | None
+    contexts: pl.DataFrame
+    now: datetime
+
+
+def day_start(d: date) -> datetime:
+    """Midnight UTC of ``d``."""
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def plan(job: Job, facts: Facts, s: AnalyticsSettings) -> Plan:
+    """The windows of ``job`` given the data described by ``facts``."""
+    out = Plan()
+    if facts.first_day is None or facts.horizon is None:
+        out.skipped.append(("*", "the warehouse has no events yet"))
+        return out
+    settle = facts.now - timedelta(minutes=s.late_grace_minutes) - job.final_lag(s)
+    last_day = facts.horizon.date()
+    if job.windowing == "day":
+        for n in range((last_day - facts.first_day).days + 1):
+            d = facts.first_day + timedelta(days=n)
+            w = Window(d.isoformat(), day_start(d), day_start(d + timedelta(days=1)))
+            out.ready.append(Planned(w, w.end <= settle))
+    elif job.windowing == "context_day":
+        _plan_context_days(out, facts, settle)
+    elif job.windowing == "cohort":
+        _plan_cohorts(out, facts, s, settle)
+    else:
+        end = facts.horizon + timedelta(microseconds=1)
+        out.ready.append(Planned(Window("all", day_start(facts.first_day), end), False))
+    return out
+
+
+def _plan_context_days(out: Plan, facts: Facts, settle: datetime) -> None:
+    assert facts.first_day is not None and facts.horizon is not None
+    if facts.contexts.height == 0:
+        out.skipped.append(("*", "the contexts export has no rows"))
+        return
+    days = (
+        facts.contexts.group_by(pl.col("starts_at").dt.date().alias("day"))
+        .agg(pl.col("ends_at").max())
+        .sort("day")
+    )
+    early = 0
+    for d, ends in days.iter_rows():
+        if d < facts.first_day:
+            early += 1
+            continue
+        if day_start(d) > facts.horizon:
+            out.skipped.append((d.isoformat(), "its contexts start after the last event"))
+            continue
+        w = Window(d.isoformat(), day_start(d), day_start(d + timedelta(days=1)))
+        out.ready.append(Planned(w, ends <= settle))
+    if early:
+        out.skipped.append(
+            ("*", f"{early} days of contexts start before the first event "
+                  f"({facts.first_day}); they have no community history")
+        )  # fmt: skip
+
+
+def _plan_cohorts(out: Plan, facts: Facts, s: AnalyticsSettings, settle: datetime) -> None:
+    assert facts.first_day is not None and facts.horizon is not None
+    length = 7 * s.segment_weeks
+    offset = (facts.first_day - GRID_ORIGIN).days
+    k = -(-offset // length)  # the first period starting on or after the first event day
+    if offset % length:
+        partial = GRID_ORIGIN + timedelta(days=(k - 1) * length)
+        out.skipped.append(
+            (partial.isoformat(),
+             f"the community history starts inside this period ({facts.first_day})")
+        )  # fmt: skip
+    while True:
+        d0 = GRID_ORIGIN + timedelta(days=k * length)
+        d1 = d0 + timedelta(days=length)
+        if d1 > facts.horizon.date() + timedelta(days=1):
+            if d0 <= facts.horizon.date():
+                out.skipped.append((d0.isoformat(), f"the period is not over (ends {d1})"))
+            break
+        need = d1 + timedelta(days=s.churn_days - 1)
+        if facts.activity_end is None or facts.activity_end < need:
+            out.skipped.append(
+                (d0.isoformat(),
+                 f"churn needs activity through {need}; the activity export ends "
+                 f"{facts.activity_end or 'nowhere (empty)'}")
+            )  # fmt: skip
+        else:
+            w = Window(d0.isoformat(), day_start(d0), day_start(d1))
+            out.ready.append(Planned(w, w.end <= settle))
+        k += 1
