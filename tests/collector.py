@@ -107,6 +107,7 @@ class Collector:
         self.faults: list[Fault] = []
         self.delay = 0.0
         self.mixpanel_reject_insert_ids: set[str] = set()
+        self.segment_reject_message_ids: set[str] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -465,6 +466,9 @@ def _handler_for(c: Collector) -> type[BaseHTTPRequestHandler]:
             auth = self.headers.get("Authorization")
             if vendor == "segment":
                 status, batch, problems = validate_segment(body, auth, c.segment_write_key)
+                poison = {m.get("messageId") for m in batch} & c.segment_reject_message_ids
+                if poison:
+                    status, problems = 400, [f"rejected messageId {sorted(poison)[0]}"]
                 if status != 200:
                     self._reply(status, {"code": "invalid_request", "message": "; ".join(problems)})
                     return
