@@ -154,4 +154,10 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     app.state.metrics_registry = metrics_obj.registry
     app.state.ready = False
     app.state.background = []
+    if settings.crowd_control.enabled:
+        from service.actions.crowd import CrowdControl
+
+        crowd = CrowdControl(community, settings.crowd_control)
+        community.notifiers.append(crowd)
+        app.state.background.append(crowd)
     return app

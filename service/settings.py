@@ -142,6 +142,27 @@ class HoldoutSettings(_Section):
     """Salt of the deterministic hash assignment; change it to re-randomise."""
 
 
+class CrowdControlSettings(_Section):
+    """Automatic room modes when a room gets too fast or too risky, and back when it calms."""
+
+    enabled: bool = True
+    """Watch every room's message and risk rates."""
+    window_seconds: float = 10.0
+    """Sliding window over which rates are measured."""
+    slow_mode_rate: float = 15.0
+    """Messages per second above which a room switches to slow mode."""
+    slow_mode_seconds: int = 5
+    """Slow-mode interval crowd control applies."""
+    reactions_only_rate: float = 50.0
+    """Messages per second above which a room switches to reactions-only."""
+    risk_share: float = 0.3
+    """Share of messages with a non-allow moderation verdict that triggers slow mode."""
+    min_messages: int = 20
+    """Fewest messages in the window before the risk share counts."""
+    calm_seconds: float = 30.0
+    """How long rates must stay below half their thresholds before the room is restored."""
+
+
 class Settings(_Section):
     """All settings of one Sideline node."""
 
@@ -161,6 +182,7 @@ class Settings(_Section):
     moderation: ModerationSettings = msgspec.field(default_factory=ModerationSettings)
     sinks: SinksSettings = msgspec.field(default_factory=SinksSettings)
     holdout: HoldoutSettings = msgspec.field(default_factory=HoldoutSettings)
+    crowd_control: CrowdControlSettings = msgspec.field(default_factory=CrowdControlSettings)
 
     @property
     def data_path(self) -> Path:
