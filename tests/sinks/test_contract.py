@@ -64,7 +64,9 @@ async def test_property_allow_list(kind, collector: Collector, make_rig):
     await rig.drained()
     (got,) = collector.received[kind]
     sent = set(props(kind, got))
-    assert ("room_id" in sent and "device" in sent) or kind == "segment"  # Segment: device in context
+    assert (
+        "room_id" in sent and "device" in sent
+    ) or kind == "segment"  # Segment: device in context
     assert not sent & {"seq", "node_id", "visibility", "client_msg_id", "context_id", "message_id"}
 
 

@@ -1,0 +1,201 @@
+"""The Parquet export: readable while written, idempotent across crashes and replays,
+compacted, erasable, and never holding an unmasked original."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from service.domain.events import EventType, new_event, utcnow
+from service.sinks import store
+from service.sinks.warehouse import files
+from service.sinks.warehouse.ducklake import DuckLakeUnavailable
+from service.sinks.warehouse.sink import WarehouseSink
+from tests.sinks.conftest import Rig, message
+
+WH = {"name": "warehouse", "linger_seconds": 0.05, "batch_size": 500}
+
+COUNT_IN_SUBPROCESS = """
+import sys, time, duckdb
+path, rounds = sys.argv[1], int(sys.argv[2])
+counts = []
+for _ in range(rounds):
+    con = duckdb.connect(path, read_only=True)
+    counts.append(con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall()[0])
+    con.close()
+    time.sleep(0.05)
+print(counts)
+"""
+
+
+def scan(root: Path) -> pl.DataFrame:
+    return pl.scan_parquet(
+        str(root / "events" / "**" / "*.parquet"), hive_partitioning=True
+    ).collect()
+
+
+async def test_polars_and_a_duckdb_process_read_while_the_writer_appends(make_rig, tmp_path: Path):
+    rig: Rig = await make_rig({"warehouse": [WH]})
+    root = rig.settings.data_path / "warehouse"
+    await rig.append([message(i) for i in range(100)])
+    await rig.drained()
+    views = root / "warehouse.duckdb"
+    reader = subprocess.Popen([sys.executable, "-c", COUNT_IN_SUBPROCESS, str(views), "30"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    polars_counts = []
+    for i in range(100, 3100, 100):
+        await rig.append([message(j) for j in range(i, i + 100)])
+        frame = await asyncio.to_thread(scan, root)
+        assert frame["event_id"].n_unique() == frame.height <= rig.log.last_seq
+        polars_counts.append(frame.height)
+        await asyncio.sleep(0.03)
+    out, err = await asyncio.to_thread(reader.communicate, timeout=60)
+    assert reader.returncode == 0, err
+    duck_counts = eval(out)  # a printed list of (rows, distinct ids) tuples
+    assert all(rows == distinct for rows, distinct in duck_counts)
+    assert [r for r, _ in duck_counts] == sorted(r for r, _ in duck_counts)  # never goes back
+    assert polars_counts == sorted(polars_counts) and len(set(polars_counts)) > 5
+    await rig.drained()
+    frame = scan(root)
+    assert frame.height == rig.log.last_seq == 3100 == frame["event_id"].n_unique()
+    assert frame["seq"].sort().to_list() == list(range(1, 3101))
+    con = duckdb.connect(str(views), read_only=True)
+    assert con.execute("SELECT count(*) FROM messages WHERE text LIKE 'hello %'").fetchall() == [
+        (3100,)
+    ]
+    con.close()
+
+
+async def test_restart_after_a_crash_between_file_and_cursor_never_duplicates(tmp_path: Path):
+    rig = await Rig(tmp_path / "data", {"warehouse": [WH]}).start()
+    await rig.append([message(i) for i in range(300)])
+    await rig.drained()
+    root = rig.settings.data_path / "warehouse"
+    # The crash: files up to seq 300 exist, the stored cursor is still at 120.
+    await rig.log.run_write(lambda con: store.advance(con, "warehouse", 120))
+    await rig.stop()
+    rig = await Rig(tmp_path / "data", {"warehouse": [WH]}).start()
+    assert rig.fw.status()[0].cursor <= 120
+    await rig.append([message(i) for i in range(300, 350)])
+    await rig.drained()
+    frame = scan(root)
+    assert frame.height == 350 == frame["event_id"].n_unique()
+    await rig.stop()
+
+
+async def test_replay_rewrites_instead_of_adding(make_rig):
+    rig: Rig = await make_rig({"warehouse": [WH]})
+    for i in range(0, 400, 100):
+        await rig.append([message(j) for j in range(i, i + 100)])
+        await rig.drained()
+    root = rig.settings.data_path / "warehouse"
+    assert len(list(files.parts(root))) >= 4
+    status = await rig.fw.replay("warehouse", 150)  # inside a file: that file is redone whole
+    assert status.cursor <= 149
+    await rig.drained()
+    frame = scan(root)
+    assert frame.height == 400 == frame["event_id"].n_unique()
+
+
+async def test_daily_compaction_merges_small_files_and_survives_interruption(make_rig):
+    rig: Rig = await make_rig({"warehouse": [WH]})
+    for i in range(0, 500, 50):
+        await rig.append([message(j) for j in range(i, i + 50)])
+        await rig.drained()
+    root = rig.settings.data_path / "warehouse"
+    small = list(files.parts(root))
+    assert len(small) >= 10
+    keep = small[3].path.read_bytes()
+    (sink,) = [s for s in rig.fw.sinks if isinstance(s, WarehouseSink)]
+    done = await sink.compact(before="9999-12-31")
+    assert [c.inputs for c in done] == [len(small)]
+    (merged,) = list(files.parts(root))
+    assert (merged.first, merged.last) == (1, 500)
+    # An interrupted compaction leaves an input beside the merged file: recovery removes it.
+    small[3].path.write_bytes(keep)
+    assert scan(root).height == 550
+    await rig.fw.replay("warehouse", 501)
+    assert scan(root).height == 500 == scan(root)["event_id"].n_unique()
+
+
+async def test_erasure_rewrites_files_records_it_and_survives_replay(make_rig, collector):
+    from tests.sinks.conftest import sink_config
+
+    rig: Rig = await make_rig(
+        {"warehouse": [WH], "segment": [sink_config("segment", collector.url)]}
+    )
+    events = [message(i, user="alice" if i % 3 == 0 else f"u{i}", text=f"alice says {i}" if i % 3 == 0 else None)
+              for i in range(30)]  # fmt: skip
+    events.append(new_event(EventType.MESSAGE_DELETED, user_id="bob", room_id="match:1",
+                            actor_id="alice", payload={"reason": "spam"}))  # fmt: skip
+    await rig.append(events)
+    await rig.drained()
+    record = await rig.fw.erase("alice", "ticket-42")
+    assert record.rows_rewritten == 11 and record.files and record.requested_by == "ticket-42"
+    root = rig.settings.data_path / "warehouse"
+    frame = scan(root)
+    assert "alice" not in frame["user_id"].to_list() + frame["actor_id"].drop_nulls().to_list()
+    assert not frame.filter(pl.col("payload").str.contains("alice says")).height
+    assert frame.filter(pl.col("user_id") == record.pseudonym).height == 10
+    audit = [json.loads(line) for line in (root / "erasures.jsonl").read_text().splitlines()]
+    assert audit[0]["erasure_id"] == record.erasure_id and "alice" not in json.dumps(audit)
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT rows_rewritten FROM erasures").fetchall() == [(11,)]
+    con.close()
+    # A replay (or a sink added later) must not bring her back.
+    collector.received["segment"].clear()
+    await rig.fw.replay("warehouse", 1)
+    await rig.fw.replay("segment", 1)
+    later = await rig.append([message(99, user="alice", text="alice is back")])
+    await rig.drained()
+    frame = scan(root)
+    assert frame.filter(pl.col("user_id") == "alice")["seq"].to_list() == [later[0].seq]
+    sent_users = {m["userId"] for m in collector.received["segment"]}
+    assert "alice" in sent_users  # only her new event, sent after the erasure
+    assert [m for m in collector.received["segment"] if m["userId"] == "alice"][0]["properties"][
+        "seq"
+    ] == later[0].seq
+
+
+async def test_export_never_holds_an_unmasked_original(make_rig):
+    rig: Rig = await make_rig({"warehouse": [WH]})
+    original = "call me at +44 20 7946 0958"
+    masked = message(1, text="call me at [phone]")
+    masked.payload["masked"] = True
+
+    def record_original(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("INSERT INTO moderation_records VALUES (?, ?, ?, ?, ?, ?)",
+                    [masked.event_id, "m1", "match:1", masked.user_id, original, utcnow()])  # fmt: skip
+
+    await rig.log.append([masked], extra=record_original)
+    rig.fw.notify(rig.log.last_seq)
+    await rig.drained()
+    frame = scan(rig.settings.data_path / "warehouse")
+    text_columns = [c for c, t in frame.schema.items() if t == pl.String]
+    assert frame.height == 1
+    assert not any(original in str(v) for c in text_columns for v in frame[c].to_list())
+    assert "[phone]" in frame["payload"][0]
+
+
+async def test_warehouse_without_text(make_rig):
+    rig: Rig = await make_rig({"warehouse": [{**WH, "include_text": False}]})
+    await rig.append([message(1, text="words")])
+    await rig.drained()
+    payload = json.loads(scan(rig.settings.data_path / "warehouse")["payload"][0])
+    assert "text" not in payload and payload["visibility"] == "public"
+
+
+async def test_ducklake_unavailable_is_reported_not_ignored(tmp_path: Path):
+    rig = Rig(tmp_path / "data", {"warehouse": [{**WH, "ducklake": True}]})
+    with pytest.raises(
+        DuckLakeUnavailable, match=f"not available with DuckDB {duckdb.__version__}"
+    ):
+        await rig.start()
+    await rig.log.close()
