@@ -121,7 +121,8 @@ def http_run(concurrency: int, duration: float) -> dict[str, float]:
     from tests.fixtures.server import ServerProcess
 
     with tempfile.TemporaryDirectory() as d:
-        node = ServerProcess(Path(d) / "data", env=SERVER_ENV).start()
+        env = {**SERVER_ENV, "SIDELINE_CROWD_CONTROL__ENABLED": "false"}  # no automatic slow mode
+        node = ServerProcess(Path(d) / "data", env=env).start()
         try:
             pid = node.proc.pid  # type: ignore[union-attr]
             tokens = [node.token(f"u{i}", "match:1") for i in range(concurrency)]
