@@ -27,12 +27,24 @@ import unicodedata
 from importlib import resources
 
 _INVISIBLE = frozenset(
-    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
-    + list(range(0x200B, 0x2010))
-    + list(range(0x202A, 0x202F))
-    + list(range(0x2060, 0x2070))
-    + list(range(0xFE00, 0xFE10))
-    + list(range(0xE0000, 0xE0080))
+    [
+        173,
+        847,
+        1564,
+        4447,
+        4448,
+        6068,
+        6069,
+        6158,
+        12644,
+        65279,
+        65440,
+        *list(range(8203, 8208)),
+        *list(range(8234, 8239)),
+        *list(range(8288, 8304)),
+        *list(range(65024, 65040)),
+        *list(range(917504, 917632)),
+    ]
 )
 """Characters removed from the folded view (they render as nothing, or only steer layout)."""
 
@@ -132,7 +144,7 @@ class TextView:
     keeps ordinary chat cheap.
     """
 
-    __slots__ = ("_origin", "_tokens", "_token_set", "ascii", "folded", "text")
+    __slots__ = ("_origin", "_token_set", "_tokens", "ascii", "folded", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text

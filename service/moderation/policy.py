@@ -19,6 +19,10 @@ from service.moderation.settings import Policy
 from service.moderation.verdict import Action, Finding
 
 
+def _severity(action: Action) -> int:
+    return action.severity
+
+
 class CompiledPolicy:
     """A policy plus what is expensive to build from it (its word matcher)."""
 
@@ -40,7 +44,7 @@ class CompiledPolicy:
 class Tally:
     """Accumulates findings and knows the action so far, so the pipeline can stop early."""
 
-    __slots__ = ("_ladder_keep", "_rule_action", "_rule_keep", "compiled", "findings")
+    __slots__ = ("_floor", "_ladder_keep", "_rule_action", "_rule_keep", "compiled", "findings")
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self.compiled = compiled
@@ -48,6 +52,7 @@ class Tally:
         self._ladder_keep = 1.0  # prod(1 - score) over ladder findings
         self._rule_action = Action.ALLOW
         self._rule_keep: dict[Action, float] = {}  # prod(1 - score) per per-check action
+        self._floor = Action.ALLOW
 
     def add(self, findings: list[Finding]) -> None:
         policy = self.compiled.policy
@@ -61,6 +66,11 @@ class Tally:
                 keep = self._rule_keep[action] = self._rule_keep.get(action, 1.0) * (1.0 - score)
                 if 1.0 - keep >= policy.act_at and action.severity > self._rule_action.severity:
                     self._rule_action = action
+
+    def floor(self, action: Action) -> None:
+        """Never decide anything milder than ``action`` (a failed provider failing closed)."""
+        if action.severity > self._floor.severity:
+            self._floor = action
 
     @property
     def ladder_action(self) -> Action:
@@ -76,9 +86,7 @@ class Tally:
 
     @property
     def action(self) -> Action:
-        ladder = self.ladder_action
-        rule = self._rule_action
-        return ladder if ladder.severity >= rule.severity else rule
+        return max(self.ladder_action, self._rule_action, self._floor, key=_severity)
 
     @property
     def score(self) -> float:

@@ -32,9 +32,7 @@ _TRIPLE = re.compile(r"(\w)\1\1")
 _RUN3 = re.compile(r"(.)\1{2,}")
 _RUN2 = re.compile(r"(.)\1+")
 _SEP = r"[\s._\-*/~,:;·•]"
-_SPACED = re.compile(
-    rf"(?<![\w@$!|+€])(?:[\w@$!|+€]{_SEP}{{1,3}}){{2,}}[\w@$!|+€](?![\w@$!|+€])"
-)
+_SPACED = re.compile(rf"(?<![\w@$!|+€])(?:[\w@$!|+€]{_SEP}{{1,3}}){{2,}}[\w@$!|+€](?![\w@$!|+€])")
 _LEET_I = str.maketrans("013457890@$!|+€", "oieastbgoasiite")
 _LEET_L = str.maketrans("013457890@$!|+€", "oleastbgoasllte")
 
@@ -123,7 +121,9 @@ class WordMatcher:
         if list(map(len, view.tokens)).count(1) >= 3:
             hits.extend(h for h in self._spaced(folded) if not _covered(h, hits))
         if self._phrases is not None and not self._phrase_heads.isdisjoint(present):
-            hits.extend((m.start(), m.end(), m.group(), False) for m in self._phrases.finditer(folded))
+            hits.extend(
+                (m.start(), m.end(), m.group(), False) for m in self._phrases.finditer(folded)
+            )
         return hits
 
     def _tokens(self, folded: str, stretched: bool) -> list[Hit]:

@@ -49,13 +49,21 @@ _EXCLUDED_GROUPS: dict[str, str] = {
         frigga floozy erotic erotism homey hoer hore tit xx xxx yaoi sodom ruski nig pimp
         """,
 }
-EXCLUDED: frozenset[str] = frozenset(w for group in _EXCLUDED_GROUPS.values() for w in group.split())
+EXCLUDED: frozenset[str] = frozenset(
+    w for group in _EXCLUDED_GROUPS.values() for w in group.split()
+)
 
 # Multi-word entries in the list that are ordinary phrases.
 EXCLUDED_PHRASES = frozenset(
     {
-        "three some", "cow girl", "cow girls", "booty call", "strip club", "dog style",
-        "auto erotic", "jack off",
+        "three some",
+        "cow girl",
+        "cow girls",
+        "booty call",
+        "strip club",
+        "dog style",
+        "auto erotic",
+        "jack off",
     }
 )
 

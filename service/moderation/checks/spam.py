@@ -1,0 +1,248 @@
+"""Content spam: links, shorteners and invites, scam lures, tipsters, prizes, mention floods.
+
+Each pattern family is a reason code with a fixed score; findings add up as independent
+evidence, so one plain link (0.2) or one "DM me" (0.45) stays allowed while "DM me" plus a
+Telegram handle, or a shortener plus a crypto lure, crosses the policy's threshold. Every
+regex runs only when one of its trigger words is among the message's tokens (a C-level set
+test), which keeps ordinary chat off the slow path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from service.moderation.checks.base import CheckInput
+from service.moderation.settings import SpamSettings
+from service.moderation.verdict import Finding, Reason
+
+NAME = "spam"
+
+SHORTENERS = frozenset(
+    [
+        "bit.ly",
+        "bitly.com",
+        "tinyurl.com",
+        "t.co",
+        "goo.gl",
+        "ow.ly",
+        "is.gd",
+        "buff.ly",
+        "cutt.ly",
+        "rb.gy",
+        "shorturl.at",
+        "tiny.cc",
+        "rebrand.ly",
+        "s.id",
+        "t.ly",
+        "lnkd.in",
+        "shorte.st",
+        "adf.ly",
+        "v.gd",
+        "bl.ink",
+        "tr.im",
+        "qr.ae",
+    ]
+)
+INVITES = frozenset(
+    [
+        "t.me",
+        "telegram.me",
+        "telegram.dog",
+        "wa.me",
+        "chat.whatsapp.com",
+        "discord.gg",
+        "discord.com",
+        "signal.group",
+    ]
+)
+_TLDS = [
+    "com",
+    "net",
+    "org",
+    "io",
+    "ly",
+    "gg",
+    "me",
+    "xyz",
+    "co",
+    "info",
+    "biz",
+    "site",
+    "online",
+    "top",
+    "club",
+    "vip",
+    "bet",
+    "app",
+    "link",
+    "live",
+    "tv",
+    "us",
+    "uk",
+    "de",
+    "ru",
+    "cc",
+    "ws",
+    "to",
+    "in",
+    "ai",
+    "gl",
+    "at",
+    "id",
+    "cash",
+    "win",
+    "shop",
+    "store",
+]
+_URL = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"']+"
+    r"|(?<![\w.@-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,4}(?:" + "|".join(_TLDS) + r")\b"
+    r"(?:/[^\s<>\"']*)?"
+)
+_DOT = r"(?:\s*(?:\(\s*\.?\s*\)|\[\s*\.?\s*\]|\(\s*dot\s*\)|\[\s*dot\s*\]|\bdot\b)\s*|\s+\.\s*|\.\s+|\s+)"
+_OBFUSCATED = re.compile(
+    rf"\b(?:bit{_DOT}ly|t{_DOT}me|wa{_DOT}me|tinyurl{_DOT}com|cutt{_DOT}ly|discord{_DOT}gg)\s*/\s*\w"
+    rf"|\b(?:bit|tinyurl|cutt){_DOT}(?:ly|com)\b"
+    rf"|\bwww{_DOT}\w+{_DOT}(?:com|net|org|io|xyz|bet|vip)\b"
+    r"|\bh\s*t\s*t\s*p\s*s?\s*:\s*/\s*/"
+)
+
+# code -> (score, trigger tokens, pattern). Triggers are tokens at least one of which must be
+# present for the pattern to be able to match.
+_FAMILIES: dict[str, tuple[float, str, str]] = {
+    "spam.lure": (
+        0.45,
+        "dm dms pm inbox message msg hmu hit check link click bio",
+        r"\b(?:dm|pm|inbox|message|msg)\s+me\b|\bdms?\s+(?:me\s+)?(?:for|to)\s+(?:more|info|details|join|access|tips|signals|profit)"
+        r"|\bhmu\b|\bhit\s+me\s+up\b|\bcheck\s+(?:out\s+)?my\s+(?:bio|profile|page|channel)\b"
+        r"|\blink\s+in\s+(?:my\s+)?bio\b|\bclick\s+(?:here|the\s+link|my\s+link|this\s+link)\b",
+    ),
+    "spam.contact": (
+        0.45,
+        "whatsapp telegram tg signal wechat kik snapchat snap wa join add contact reach text",
+        r"\b(?:add|contact|reach|text|message|join|find|dm)\s+(?:me|us)\s+(?:on|via|at)\s+"
+        r"(?:whatsapp|telegram|tg|signal|wechat|kik|snapchat|snap|discord)\b"
+        r"|\b(?:whatsapp|telegram|tg|signal|wechat|kik|snapchat|snap|wa)\s*(?::|-|\bis\b|\bme\b|\bat\b)?\s*@[\w.]{3,}"
+        r"|\b(?:whatsapp|telegram|tg|wa)\s*(?::|\bis\b|\bme\b|\bon\b)\s*\+?\d"
+        r"|\bjoin\s+(?:my|our)\s+(?:telegram|whatsapp|channel|group|vip|discord)\b",
+    ),
+    "spam.crypto": (
+        0.6,
+        "double guaranteed send deposit invest investment free airdrop claim earn make passive "
+        "wallet recover pump signals signal account forex crypto bitcoin btc gem coin token "
+        "returns profit profits",
+        r"\bdouble\s+your\s+(?:btc|bitcoin|eth|crypto|money|investment|usdt|deposit)\b"
+        r"|\bguaranteed\s+(?:profits?|returns?|income|payouts?|gains?)\b"
+        r"|\b(?:send|deposit|invest)\s+(?:me\s+|just\s+|only\s+)?\$?\d+(?:[.,]\d+)?\s*(?:btc|eth|usdt|sol|bnb|usd|dollars)\b"
+        r"|\b\d{2,5}x\s+(?:gem|coin|token|returns?|profits?|guaranteed)\b"
+        r"|\bfree\s+(?:crypto|btc|bitcoin|eth|usdt|nfts?|airdrops?|tokens?)\b"
+        r"|\bclaim\s+(?:your\s+)?(?:free\s+)?(?:airdrop|tokens?|rewards?|bonus)\b"
+        r"|\binvestment\s+(?:opportunity|platform|plan|manager|expert)\b"
+        r"|\b(?:earn|make)\s+\$?\d[\d,.]*k?\s*(?:\$|usd|dollars|euros?|pounds?|usdt)?\s*(?:daily|weekly|a\s+day|per\s+day|a\s+week|per\s+week|every\s+day)\b"
+        r"|\bpassive\s+income\b|\baccount\s+manager\b"
+        r"|\b(?:wallet|account)\s+(?:recovery|validation|sync|verification)\b"
+        r"|\brecover\s+(?:your\s+)?(?:lost\s+|stolen\s+|scammed\s+)?(?:funds|crypto|btc|bitcoin|wallet)\b"
+        r"|\b(?:pump|signals?)\s+(?:group|channel)\b"
+        r"|\b(?:crypto|bitcoin|btc|forex)\s+(?:expert|mentor|guru|signals?)\b",
+    ),
+    "spam.tipster": (
+        0.6,
+        "fixed sure 100 vip betting correct exact odds rollover tipster tips guaranteed",
+        r"\bfixed\s+(?:matches|match|games?|odds)\b|\bsure\s+(?:odds|tips?|bets?|banker|games?)\b"
+        r"|\b100\s*%\s*(?:sure|guaranteed|safe|winning|win)\b|\bvip\s+(?:tips?|group|channel|picks|slips?)\b"
+        r"|\bbetting\s+(?:tips?|slips?|tipster|group)\b|\b(?:correct|exact)\s+score\s+(?:tips?|predictions?)\b"
+        r"|\b\d+\s*odds\s+(?:daily|today|every\s*day)\b|\brollover\s+(?:tips?|bets?|challenge)\b"
+        r"|\bguaranteed\s+(?:wins?|odds|tips?)\b|\btipster\b",
+    ),
+    "spam.prize": (
+        0.5,
+        "won win claim free giveaway congratulations",
+        r"\byou(?:'ve|\s+have)?\s+(?:just\s+)?won\b|\bclaim\s+your\s+(?:prize|reward|gift)\b"
+        r"|\bwin\s+(?:a\s+)?(?:free\s+)?(?:iphone|ps5|gift\s*card|\$\d+)\b"
+        r"|\bfree\s+(?:iphone|gift\s*cards?|robux|v-?bucks|followers|ps5)\b"
+        r"|\bcongratulations[,!]?\s+you\b",
+    ),
+}
+
+_LINK_HINTS = frozenset([*_TLDS, "http", "https", "www"])
+
+
+class SpamCheck:
+    """Links, scam and tipster lures, prize bait, mention floods and text floods."""
+
+    name = NAME
+
+    def __init__(self, settings: SpamSettings) -> None:
+        self._max_mentions = settings.max_mentions
+        self._shorteners = SHORTENERS | {d.lower() for d in settings.extra_shorteners}
+        self._allowed = frozenset(d.lower() for d in settings.allowed_domains)
+        self._families = [
+            (code, score, frozenset(triggers.split()), re.compile(pattern))
+            for code, (score, triggers, pattern) in _FAMILIES.items()
+        ]
+        self._triggers = frozenset().union(*(f[2] for f in self._families), _LINK_HINTS)
+
+    def run(self, msg: CheckInput) -> list[Finding]:
+        view = msg.view
+        folded, present = view.folded, view.token_set
+        findings: list[Finding] = []
+        if folded.count("@") >= self._max_mentions:
+            findings.extend(self._mentions(folded))
+        if len(folded) >= 120:
+            findings.extend(self._flood(folded, view.tokens))
+        if self._triggers.isdisjoint(present):
+            return findings
+        if not _LINK_HINTS.isdisjoint(present):
+            findings.extend(self._links(folded))
+        for code, score, triggers, pattern in self._families:
+            if not triggers.isdisjoint(present):
+                m = pattern.search(folded)
+                if m is not None:
+                    findings.append(Finding(Reason(NAME, code, score, f"matched {m.group()!r}")))
+        return findings
+
+    def _links(self, folded: str) -> Iterable[Finding]:
+        worst: dict[str, tuple[float, str]] = {}
+        for m in _URL.finditer(folded):
+            url = m.group()
+            host = url.split("://", 1)[-1].split("/", 1)[0].removeprefix("www.")
+            if _matches(host, self._allowed):
+                continue
+            if _matches(host, self._shorteners):
+                worst["spam.shortener"] = (0.6, f"shortened link {host}")
+            elif _matches(host, INVITES):
+                worst["spam.invite"] = (0.6, f"invite link {host}")
+            else:
+                worst.setdefault("spam.link", (0.2, f"link {host}"))
+        hidden = _OBFUSCATED.search(folded)
+        if hidden is not None:
+            worst["spam.obfuscated_link"] = (0.7, f"obfuscated link {hidden.group()!r}")
+        return [Finding(Reason(NAME, code, s, d)) for code, (s, d) in worst.items()]
+
+    def _mentions(self, folded: str) -> Iterable[Finding]:
+        mentions = len(re.findall(r"(?<![\w.])@\w", folded))
+        if mentions < self._max_mentions:
+            return []
+        detail = f"{mentions} mentions (limit {self._max_mentions - 1})"
+        return [Finding(Reason(NAME, "spam.mentions", 0.7, detail))]
+
+    @staticmethod
+    def _flood(folded: str, tokens: list[str]) -> Iterable[Finding]:
+        distinct_chars = len(set(folded.replace(" ", "")))
+        if distinct_chars <= 3:
+            return [
+                Finding(Reason(NAME, "spam.flood", 0.6, f"{distinct_chars} distinct characters"))
+            ]
+        if len(tokens) >= 20 and len(set(tokens)) * 5 < len(tokens):
+            detail = f"{len(set(tokens))} distinct words in {len(tokens)}"
+            return [Finding(Reason(NAME, "spam.flood", 0.6, detail))]
+        return []
+
+
+def _matches(host: str, domains: frozenset[str]) -> bool:
+    """Whether ``host`` is one of ``domains`` or a subdomain of one."""
+    if host in domains:
+        return True
+    parts = host.split(".")
+    return any(".".join(parts[i:]) in domains for i in range(1, len(parts) - 1))

@@ -1,0 +1,278 @@
+"""Email addresses, including the forms people use to slip them past filters.
+
+Plain ``name@host.tld``; spaced ``name @ host . com``; spelled ``name at host dot com``,
+``name (at) host [dot] com``; full-width ``ｎａｍｅ＠ｈｏｓｔ．ｃｏｍ`` (folded to ASCII before we
+get here); spaced-out letters ``n a m e @ h o s t . c o m``; a bare webmail host
+``name at gmail``. The word ``at`` alone is the weak form: ``tickets at ticketmaster.com``
+or ``we are at yahoo`` are not addresses, so it needs a spelled-out dot, or a webmail host
+and a local part that is not an ordinary word.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TLDS = [
+    "com",
+    "net",
+    "org",
+    "edu",
+    "gov",
+    "mil",
+    "io",
+    "co",
+    "uk",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "nl",
+    "br",
+    "in",
+    "au",
+    "ca",
+    "ru",
+    "jp",
+    "mx",
+    "ar",
+    "pl",
+    "se",
+    "no",
+    "dk",
+    "fi",
+    "be",
+    "ch",
+    "at",
+    "pt",
+    "ie",
+    "info",
+    "biz",
+    "me",
+    "us",
+    "eu",
+    "ai",
+    "app",
+    "dev",
+    "xyz",
+    "online",
+    "live",
+    "email",
+    "mail",
+    "tv",
+    "cc",
+    "ro",
+    "gr",
+    "tr",
+    "za",
+    "nz",
+]
+_WEBMAIL = [
+    "gmail",
+    "googlemail",
+    "yahoo",
+    "ymail",
+    "hotmail",
+    "outlook",
+    "live",
+    "msn",
+    "icloud",
+    "me",
+    "proton",
+    "protonmail",
+    "pm",
+    "aol",
+    "gmx",
+    "yandex",
+    "mail",
+    "zoho",
+    "qq",
+    "163",
+    "web",
+    "orange",
+    "free",
+    "libero",
+    "wanadoo",
+]
+_STOPWORDS = frozenset(
+    [
+        "i",
+        "me",
+        "you",
+        "he",
+        "she",
+        "it",
+        "we",
+        "they",
+        "him",
+        "her",
+        "us",
+        "them",
+        "who",
+        "what",
+        "which",
+        "that",
+        "this",
+        "there",
+        "here",
+        "is",
+        "am",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "works",
+        "work",
+        "working",
+        "job",
+        "live",
+        "lives",
+        "living",
+        "stay",
+        "staying",
+        "staying",
+        "meet",
+        "met",
+        "found",
+        "find",
+        "look",
+        "looking",
+        "see",
+        "seen",
+        "saw",
+        "check",
+        "email",
+        "mail",
+        "contact",
+        "reach",
+        "write",
+        "ping",
+        "message",
+        "text",
+        "call",
+        "sent",
+        "send",
+        "and",
+        "or",
+        "but",
+        "so",
+        "then",
+        "now",
+        "just",
+        "only",
+        "also",
+        "still",
+        "even",
+        "a",
+        "an",
+        "the",
+        "my",
+        "your",
+        "his",
+        "our",
+        "their",
+        "its",
+        "one",
+        "some",
+        "all",
+        "any",
+        "not",
+        "no",
+        "yes",
+    ]
+)
+
+_AT = r"(?:@|\(\s*(?:at|@)\s*\)|\[\s*(?:at|@)\s*\]|\{\s*(?:at|@)\s*\}|<\s*(?:at|@)\s*>|\bat\b)"
+_DOT = r"(?:\.|\(\s*(?:dot|\.)\s*\)|\[\s*(?:dot|\.)\s*\]|\{\s*(?:dot|\.)\s*\}|<\s*dot\s*>|\bdot\b)"
+_PART = r"[\w%+\-]{1,64}"
+_LOCAL = rf"(?<![\w.%+\-]){_PART}(?:\s*{_DOT}\s*{_PART}){{0,4}}"
+_DOMAIN = rf"[\w\-]{{1,63}}(?:\s*{_DOT}\s*[\w\-]{{1,63}}){{0,3}}"
+
+_PLAIN = re.compile(
+    r"(?<![\w.%+\-])[\w.%+\-]{1,64}@[\w\-]{1,63}(?:\.[\w\-]{1,63}){0,4}\.[a-z]{2,24}\b"
+)
+_WORDY = re.compile(
+    rf"{_LOCAL}\s*{_AT}\s*{_DOMAIN}\s*{_DOT}\s*(?:{'|'.join(_TLDS)})\b"
+    rf"|{_LOCAL}\s*{_AT}\s*(?:{'|'.join(_WEBMAIL)})\b"
+)
+_BARE_AT = re.compile(r"\s+at\s+")
+_SPELLED_DOT = re.compile(r"\bdot\b|[(\[{<]\s*(?:dot|\.)\s*[)\]}>]|\s\.|\.\s")
+_SPACED = re.compile(r"(?<!\S)(?:\S ){3,}\S(?!\S)")
+
+# Tokens that show a spelled-out address may follow an "at": a webmail host, or a top-level
+# domain that is not also a common word ("in", "me", "it", "us" ... are left out here; with a
+# spelled "dot" they are still found).
+_HOST_HINTS = frozenset(_WEBMAIL) | (
+    frozenset(_TLDS)
+    - frozenset(
+        [
+            "in",
+            "me",
+            "it",
+            "at",
+            "us",
+            "no",
+            "be",
+            "es",
+            "co",
+            "de",
+            "is",
+            "am",
+            "so",
+            "pm",
+            "do",
+            "go",
+            "to",
+            "on",
+            "or",
+            "an",
+            "tv",
+        ]
+    )
+)
+
+
+def find_emails(folded: str, tokens: frozenset[str]) -> list[tuple[int, int, str]]:
+    """Email spans in folded text."""
+    has_at = "@" in folded
+    if (
+        not has_at
+        and "dot" not in tokens
+        and ("at" not in tokens or _HOST_HINTS.isdisjoint(tokens))
+    ):
+        return []
+    spans = [(m.start(), m.end(), "email") for m in _PLAIN.finditer(folded)] if has_at else []
+    for m in _WORDY.finditer(folded):
+        if not any(s <= m.start() < e for s, e, _ in spans) and _plausible(m.group()):
+            spans.append((m.start(), m.end(), "email"))
+    spans.extend(s for s in _spaced_out(folded) if not any(a <= s[0] < b for a, b, _ in spans))
+    return spans
+
+
+def _plausible(text: str) -> bool:
+    """Reject the weak ``word at domain.tld`` forms that are places, jobs and websites."""
+    if "@" in text or "(" in text or "[" in text or "{" in text or "<" in text:
+        return True
+    parts = _BARE_AT.split(text, maxsplit=1)
+    if len(parts) != 2:
+        return True
+    local, domain = parts
+    if local.strip() in _STOPWORDS:
+        return False
+    if _SPELLED_DOT.search(text):
+        return True
+    host = re.split(r"\W", domain.strip(), maxsplit=1)[0]
+    return host in _WEBMAIL
+
+
+def _spaced_out(folded: str) -> list[tuple[int, int, str]]:
+    """``j o h n @ g m a i l . c o m``: join single characters and look again."""
+    if "@" not in folded:
+        return []
+    spans = []
+    for m in _SPACED.finditer(folded):
+        joined = m.group().replace(" ", "")
+        if _PLAIN.fullmatch(joined):
+            spans.append((m.start(), m.end(), "email"))
+    return spans

@@ -1,0 +1,208 @@
+"""The moderation pipeline: ordered, timed checks and a policy per room kind.
+
+Order, cheapest first, and why:
+
+1. ``input``: refuse empty and over-long texts, strip undisplayable characters.
+2. ``normalize``: fold the text once (see :mod:`service.moderation.normalize`).
+3. ``rate``: per-user bursts, rate and duplicates; before content checks so that a flooder
+   costs as little as possible, and so every attempt is counted.
+4. ``blocklist``: set intersections on tokens; the cheapest content check.
+5. ``spam``: trigger-gated regexes over links and lures.
+6. ``pii``: always runs, even after a block, so the verdict's text never carries unmasked
+   personal data.
+7. ``provider`` (only in :meth:`Pipeline.check`): an external classifier, asked only about
+   messages still allowed or masked, given the masked text, bounded by a timeout.
+
+Once the action is ``block`` the remaining scoring checks (3-5, 7) are skipped: the first
+block wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from service.moderation.activity.base import ActivityStore
+from service.moderation.checks import hygiene
+from service.moderation.checks.base import CheckInput
+from service.moderation.checks.blocklist import BlocklistCheck
+from service.moderation.checks.pii import PiiCheck
+from service.moderation.checks.rate import RateCheck
+from service.moderation.checks.spam import SpamCheck
+from service.moderation.masking import apply_spans
+from service.moderation.normalize import TextView
+from service.moderation.policy import CompiledPolicy, Tally
+from service.moderation.providers.base import ModerationProvider, ProviderResult
+from service.moderation.settings import ModerationSettings, Policy
+from service.moderation.verdict import Action, Finding, MessageContext, Reason, Verdict
+
+log = logging.getLogger(__name__)
+
+_perf = time.perf_counter
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 4)
+
+
+class _Run:
+    """One message on its way through the pipeline."""
+
+    __slots__ = ("original", "tally", "timings", "view")
+
+    def __init__(self, original: str, tally: Tally) -> None:
+        self.original = original
+        self.tally = tally
+        self.timings: dict[str, float] = {}
+        self.view: TextView | None = None
+
+
+class Pipeline:
+    """Checks messages before anyone else sees them.
+
+    Args:
+        settings: moderation settings (policies, limits, provider options).
+        clock: seconds, monotonic; read when a :class:`MessageContext` has no ``now``.
+        provider: optional external classifier, consulted by :meth:`check` only.
+        activity: per-user activity store for rate limits (in memory when omitted).
+    """
+
+    def __init__(
+        self,
+        settings: ModerationSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        provider: ModerationProvider | None = None,
+        activity: ActivityStore | None = None,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._provider = provider
+        self._policies = {kind: CompiledPolicy(kind, p) for kind, p in settings.policies.items()}
+        self._fallback = self._policies.get("default") or CompiledPolicy("default", Policy())
+        self._rate = RateCheck(settings.rate, activity)
+        self._scoring = (self._rate, BlocklistCheck(), SpamCheck(settings.spam))
+        self._pii = PiiCheck(settings.phone_regions)
+
+    def policy_for(self, kind: str) -> Policy:
+        """The policy applied to rooms of ``kind`` (``default`` for unknown kinds)."""
+        return self._policies.get(kind, self._fallback).policy
+
+    def set_policy(self, kind: str, policy: Policy) -> None:
+        """Replace the policy of ``kind`` at run time (the admin API calls this).
+
+        Raises:
+            ValueError: the policy is inconsistent; the message names the bad key.
+        """
+        policy.validate(f"policies.{kind}")
+        compiled = CompiledPolicy(kind, policy)
+        self._policies[kind] = compiled
+        if kind == "default":
+            self._fallback = compiled
+        log.info("moderation policy for %s replaced", kind)
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop the rate-limit memory of ``user_id`` (erasure requests)."""
+        self._rate.store.forget(user_id)
+
+    def check_local(self, text: str, ctx: MessageContext) -> Verdict:
+        """Run the in-process checks only: synchronous, no I/O."""
+        run = self._local(text, ctx)
+        return self._finish(run)
+
+    async def check(self, text: str, ctx: MessageContext) -> Verdict:
+        """Run the local checks, then the provider when configured and still undecided."""
+        run = self._local(text, ctx)
+        compiled = run.tally.compiled
+        if (
+            self._provider is not None
+            and compiled.policy.provider
+            and run.view is not None
+            and run.tally.action.severity < Action.SHADOW.severity
+        ):
+            masked = self._finish(run).text
+            started = _perf()
+            await self._ask_provider(self._provider, masked, run.tally)
+            run.timings["provider"] = _ms(_perf() - started)
+        return self._finish(run)
+
+    def _local(self, text: str, ctx: MessageContext) -> _Run:
+        compiled = self._policies.get(ctx.room_kind, self._fallback)
+        run = _Run(text, Tally(compiled))
+        if not self._settings.enabled:
+            return run
+        started = _perf()
+        limit = self._settings.max_input_chars
+        if len(text) > limit:
+            run.tally.add([hygiene.too_long(len(text), limit)])
+            run.timings["input"] = _ms(_perf() - started)
+            return run
+        clean, found = hygiene.sanitize(text)
+        run.tally.add(found)
+        mark = _perf()
+        run.timings["input"] = _ms(mark - started)
+        view = run.view = TextView(clean)
+        started, mark = mark, _perf()
+        run.timings["normalize"] = _ms(mark - started)
+        if not view.folded.strip():
+            run.tally.add([hygiene.empty()])
+            return run
+        now = ctx.now if ctx.now is not None else self._clock()
+        msg = CheckInput(view, compiled, ctx.user_id, ctx.room_id, now)
+        for check in self._scoring:
+            run.tally.add(check.run(msg))
+            started, mark = mark, _perf()
+            run.timings[check.name] = _ms(mark - started)
+            if run.tally.action is Action.BLOCK:
+                break
+        run.tally.add(self._pii.run(msg))
+        run.timings["pii"] = _ms(_perf() - mark)
+        return run
+
+    async def _ask_provider(self, provider: ModerationProvider, text: str, tally: Tally) -> None:
+        ps = self._settings.provider
+        try:
+            result = await asyncio.wait_for(provider.classify(text), ps.timeout_seconds)
+        except Exception as exc:  # any failure is the provider's, never the sender's
+            failure = "timed out" if isinstance(exc, TimeoutError) else str(exc) or repr(exc)
+            log.warning("moderation provider %s failed: %s", provider.name, failure)
+            detail = f"{provider.name} {failure}; failing {ps.on_failure}"
+            tally.add([Finding(Reason("provider", "provider.unavailable", 0.0, detail))])
+            if ps.on_failure == "closed":
+                tally.floor(ps.closed_action)
+            return
+        tally.add(self._provider_findings(provider.name, result))
+
+    def _provider_findings(self, name: str, result: ProviderResult) -> list[Finding]:
+        ps = self._settings.provider
+        findings = [
+            Finding(Reason("provider", f"provider.{cat}", round(score, 4), f"{name}: {cat}"))
+            for cat, score in sorted(result.category_scores.items())
+            if score >= ps.min_category_score
+        ]
+        top = max((f.reason.score for f in findings), default=0.0)
+        if result.flagged and top < ps.flagged_score:
+            reason = Reason("provider", "provider.flagged", ps.flagged_score, f"{name}: flagged")
+            findings.append(Finding(reason))
+        return findings
+
+    def _finish(self, run: _Run) -> Verdict:
+        tally = run.tally
+        action = tally.action
+        if run.view is None:  # refused before folding (too long) or moderation disabled
+            text = run.original if self._settings.enabled is False else ""
+        else:
+            spans = [s for f in tally.findings if f.spans and tally.acting(f) for s in f.spans]
+            text = apply_spans(run.view, spans) if spans else run.view.text
+        retry = [f.retry_after for f in tally.findings if f.retry_after is not None]
+        return Verdict(
+            action=action,
+            score=tally.score,
+            reasons=[f.reason for f in tally.findings],
+            text=text,
+            altered=text != run.original,
+            checks_ms=dict(run.timings),
+            retry_after=max(retry) if retry else None,
+        )
