@@ -7,13 +7,13 @@ runs, because only the service may open the log file. The forwarder is read from
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.connection import ASGIConnection
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, Parameter
 from litestar.types import Guard
 
 from service.api.deps import admin_guard
@@ -37,8 +37,8 @@ class EraseIn(msgspec.Struct, forbid_unknown_fields=True):
     """Who asked (an operator or ticket id); stored in the erasure record."""
 
 
-def provide_forwarder(connection: ASGIConnection[Any, Any, Any, Any]) -> Forwarder:
-    forwarder: Forwarder | None = getattr(connection.app.state, "forwarder", None)
+def provide_forwarder(state: State) -> Forwarder:
+    forwarder: Forwarder | None = getattr(state, "forwarder", None)
     if forwarder is None:
         raise SidelineError(ErrorCode.NOT_FOUND, "forwarding is not running on this node")
     return forwarder
@@ -57,12 +57,15 @@ class SinksController(Controller):
     }
 
     @get("/", summary="Cursor, lag, throughput, errors and dead letters of every sink")
-    async def list_sinks(self, forwarder: Forwarder) -> list[SinkStatus]:
+    async def list_sinks(self, forwarder: NamedDependency[Forwarder]) -> list[SinkStatus]:
         return forwarder.status()
 
     @get("/{name:str}/dead-letters", summary="The newest dead letters of one sink")
     async def dead_letters(
-        self, forwarder: Forwarder, name: str, limit: Annotated[int, Parameter(ge=1, le=1000)] = 100
+        self,
+        forwarder: NamedDependency[Forwarder],
+        name: str,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     ) -> list[DeadLetter]:
         try:
             return await forwarder.dead_letters(name, limit)
@@ -70,12 +73,16 @@ class SinksController(Controller):
             raise _unknown(name) from None
 
     @post("/{name:str}/replay", status_code=200, summary="Forward again from a seq")
-    async def replay(self, forwarder: Forwarder, name: str, data: ReplayIn) -> SinkStatus:
+    async def replay(
+        self, forwarder: NamedDependency[Forwarder], name: str, data: JSONBody[ReplayIn]
+    ) -> SinkStatus:
         try:
             return await forwarder.replay(name, data.from_seq)
         except UnknownSink:
             raise _unknown(name) from None
 
     @post("/erasures", status_code=201, summary="Erase a user from the warehouse export")
-    async def erase(self, forwarder: Forwarder, data: EraseIn) -> ErasureRecord:
+    async def erase(
+        self, forwarder: NamedDependency[Forwarder], data: JSONBody[EraseIn]
+    ) -> ErasureRecord:
         return await forwarder.erase(data.user_id, data.requested_by)

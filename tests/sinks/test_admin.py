@@ -1,0 +1,190 @@
+"""The admin API of the forwarder on a real uvicorn server, and the CLI that uses it (or the
+log file when no service runs)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import msgspec
+import polars as pl
+import pytest
+import uvicorn
+from litestar import Litestar
+from litestar.exceptions import HTTPException
+
+from service.api.errors import handle_http_exception, handle_sideline_error
+from service.api.sinks import SinksController
+from service.errors import SidelineError
+from service.eventlog.duckdb_log import DuckDBLog
+from service.settings import load_settings
+from service.sinks.factory import build_forwarder
+from tests.collector import Collector
+from tests.fixtures.server import free_port
+from tests.sinks.conftest import ENV, message
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "admin-key-for-tests"
+
+
+def write_config(tmp: Path, port: int, collector_url: str, measurement_id: str = "G-TEST") -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    data = tmp / "data"
+    path = tmp / "sideline.toml"
+    path.write_text(f"""
+data_dir = "{data}"
+[server]
+port = {port}
+[admin]
+api_key = "{KEY}"
+[sinks]
+poll_interval_seconds = 0.2
+[[sinks.warehouse]]
+name = "warehouse"
+linger_seconds = 0.05
+[[sinks.ga4]]
+name = "ga4-main"
+base_url = "{collector_url}"
+measurement_id = "{measurement_id}"
+linger_seconds = 0.05
+""")
+    return path
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT), "SIDELINE_CONFIG": str(config)}
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+class Service:
+    """The forwarder's controller in a Litestar app served by uvicorn on a thread."""
+
+    def __init__(self, config: Path) -> None:
+        self.settings = load_settings(config, environ={})
+        self.log = DuckDBLog(self.settings.log_path, node_id=self.settings.node_id)
+
+        @asynccontextmanager
+        async def lifespan(app: Litestar) -> AsyncIterator[None]:
+            await self.log.start()
+            app.state.forwarder = build_forwarder(self.settings, self.log, environ=ENV)
+            await app.state.forwarder.start()
+            await self.log.append([message(i) for i in range(40)])
+            app.state.forwarder.notify(self.log.last_seq)
+            yield
+            await app.state.forwarder.stop()
+            await self.log.close()
+
+        app = Litestar([SinksController], lifespan=[lifespan], exception_handlers={
+            SidelineError: handle_sideline_error, HTTPException: handle_http_exception})  # fmt: skip
+        app.state.admin_key = KEY
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
+                                                    port=self.settings.server.port, log_config=None))  # fmt: skip
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.settings.server.port}"
+
+    def __enter__(self) -> Service:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "service did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+def wait_drained(svc: Service) -> None:
+    deadline = time.monotonic() + 20
+    while not all(r["lag"] == 0 for r in httpx.get(
+            f"{svc.url}/v1/admin/sinks/", headers={"X-Admin-Key": KEY}).json()):  # fmt: skip
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[Path, Collector]]:
+    with Collector() as collector:
+        yield write_config(tmp_path, free_port(), collector.url), collector
+
+
+def test_admin_api_needs_the_key_and_validates_input(setup):
+    config, collector = setup
+    with Service(config) as svc:
+        assert httpx.get(f"{svc.url}/v1/admin/sinks/").status_code == 401
+        h = {"X-Admin-Key": KEY}
+        deadline = time.monotonic() + 20
+        while True:
+            rows = httpx.get(f"{svc.url}/v1/admin/sinks/", headers=h).json()
+            if {r["name"]: r["cursor"] for r in rows} == {"ga4-main": 40, "warehouse": 40}:
+                break
+            assert time.monotonic() < deadline, rows
+            time.sleep(0.05)
+        bad = httpx.post(
+            f"{svc.url}/v1/admin/sinks/ga4-main/replay", json={"from_seq": 0}, headers=h
+        )
+        assert bad.status_code == 400 and bad.json()["error"]["at"] == "$.from_seq"
+        missing = httpx.post(
+            f"{svc.url}/v1/admin/sinks/nope/replay", json={"from_seq": 1}, headers=h
+        )
+        assert (
+            missing.status_code == 404
+            and "no sink named 'nope'" in missing.json()["error"]["message"]
+        )
+        ok = httpx.post(
+            f"{svc.url}/v1/admin/sinks/ga4-main/replay", json={"from_seq": 31}, headers=h
+        )
+        assert ok.status_code == 200 and ok.json()["cursor"] == 30
+        collector.wait_for("ga4", 50)
+        letters = httpx.get(f"{svc.url}/v1/admin/sinks/ga4-main/dead-letters", headers=h)
+        assert letters.status_code == 200 and letters.json() == []
+
+
+def test_cli_uses_the_running_service_then_the_file(setup):
+    config, collector = setup
+    with Service(config) as svc:
+        wait_drained(svc)
+        out = cli(config, "sinks", "status")
+        assert out.returncode == 0, out.stderr
+        assert "source: service at" in out.stdout and "ga4-main" in out.stdout
+        rows = msgspec.json.decode(cli(config, "sinks", "status", "--json").stdout)
+        assert {r["name"]: r["state"] for r in rows} == {"ga4-main": "idle", "warehouse": "idle"}
+        out = cli(config, "sinks", "replay", "ga4-main", "--from-seq", "21")
+        assert out.returncode == 0 and "via service" in out.stdout, out.stderr
+        collector.wait_for("ga4", 60)
+        # The service holds the file: a wrong URL cannot fall back to it, and says so.
+        busy = cli(config, "sinks", "--url", f"http://127.0.0.1:{free_port()}", "status")
+        assert busy.returncode == 1 and "held by another process" in busy.stderr
+        out = cli(config, "erase", "--user", "u3", "--by", "ops")
+        assert out.returncode == 0 and "via service" in out.stdout, out.stderr
+
+    out = cli(config, "sinks", "status")
+    assert out.returncode == 0 and "source: log file" in out.stdout and "offline" in out.stdout
+    out = cli(config, "erase", "--user", "u4", "--by", "ops")
+    assert out.returncode == 0 and "via log file" in out.stdout, out.stderr
+    export = config.parent / "data" / "warehouse" / "events"
+    users = pl.read_parquet(str(export / "**" / "*.parquet"))["user_id"].to_list()
+    assert len(users) == 40 and "u3" not in users and "u4" not in users
+    out = cli(config, "sinks", "replay", "warehouse", "--from-seq", "1")
+    assert out.returncode == 0 and "cursor 0" in out.stdout, out.stderr
+    assert not list(export.rglob("*.parquet"))  # rewritten from the log at the next start
+    assert cli(config, "sinks", "replay", "nope", "--from-seq", "1").returncode == 1
+
+
+def test_sinks_check_validates_ga4_against_the_debug_endpoint(setup, tmp_path: Path):
+    config, collector = setup
+    out = cli(config, "sinks", "check")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 validation message(s)" in out.stdout and "not available with DuckDB" in out.stdout
+    wrong = write_config(tmp_path / "other", free_port(), collector.url, measurement_id="G-WRONG")
+    out = cli(wrong, "sinks", "check")
+    assert out.returncode == 1 and "unknown measurement_id" in out.stdout
