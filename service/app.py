@@ -28,11 +28,20 @@ from service.api.chat import ChatController
 from service.api.errors import handle_http_exception, handle_sideline_error, handle_unexpected
 from service.api.moderation import ModeratorController
 from service.api.ops import health, metrics, ready
+from service.api.websocket import realtime_socket
 from service.domain.state import CommunityState
+from service.embed import embed_routes
 from service.errors import SidelineError
 from service.eventlog.duckdb_log import DuckDBLog
 from service.identity import TokenVerifier
 from service.metrics import Metrics
+from service.realtime.brokers.base import Broker
+from service.realtime.brokers.memory import MemoryBroker
+from service.realtime.brokers.redis import RedisBroker
+from service.realtime.hub import Hub
+from service.realtime.presence.base import PresenceStore
+from service.realtime.presence.memory import MemoryPresence
+from service.realtime.presence.redis import RedisPresence
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -127,7 +136,10 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
 
     cors = CORSConfig(allow_origins=settings.server.allowed_origins, allow_headers=["*"])
     app = Litestar(
-        route_handlers=[ChatController, ModeratorController, AdminController, health, ready, metrics],
+        route_handlers=[
+            ChatController, ModeratorController, AdminController, health, ready, metrics,
+            realtime_socket, *embed_routes(),
+        ],  # fmt: skip
         lifespan=[lifespan],
         exception_handlers={
             SidelineError: handle_sideline_error,
@@ -160,4 +172,24 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         crowd = CrowdControl(community, settings.crowd_control)
         community.notifiers.append(crowd)
         app.state.background.append(crowd)
+    hub = build_hub(settings, community)
+    community.notifiers.append(hub)
+    app.state.background.append(hub)
+    app.state.hub = hub
     return app
+
+
+def build_hub(settings: Settings, community: Community) -> Hub:
+    """The real-time hub with the broker and presence store that ``settings.realtime`` names."""
+    rt = settings.realtime
+    broker: Broker
+    presence: PresenceStore
+    if rt.broker == "redis":
+        broker = RedisBroker(rt.redis_url, prefix=rt.redis_prefix)
+        presence = RedisPresence(
+            rt.redis_url, settings.node_id, rt.presence_ttl_seconds, prefix=rt.redis_prefix
+        )
+    else:
+        broker = MemoryBroker()
+        presence = MemoryPresence(settings.node_id, rt.presence_ttl_seconds)
+    return Hub(community, rt, broker, presence)

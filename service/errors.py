@@ -50,6 +50,7 @@ class ErrorCode(enum.Enum):
     RATE_LIMITED = (429, 4302)
     SLOW_CONSUMER = (503, 4303)
     IDLE_TIMEOUT = (408, 4304)
+    TOO_MANY_ROOMS = (429, 4305)
     # server
     LOG_UNAVAILABLE = (503, 4401)
     SHUTTING_DOWN = (503, 4402)

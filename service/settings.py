@@ -129,6 +129,24 @@ class RealtimeSettings(_Section):
     """Rooms larger than this get a member count instead of a member list."""
     typing_max_room_size: int = 200
     """Typing indicators are off in rooms with more members than this."""
+    typing_throttle_seconds: float = 2.0
+    """A user's typing signal is forwarded at most once per this many seconds per room."""
+    presence_ttl_seconds: float = 30.0
+    """Presence entries expire after this unless refreshed (every third of it) by their node."""
+    redis_prefix: str = "sideline"
+    """Prefix of the Redis channel and keys, so several deployments can share one Redis."""
+    history_on_join: int = 50
+    """Messages sent with ``joined``."""
+    resume_max_events: int = 500
+    """A resume that missed more events than this gets ``resync`` instead."""
+    remote_buffer_size: int = 256
+    """Frames of other nodes kept per room for resume (many nodes only)."""
+    max_rooms_per_socket: int = 20
+    """Rooms one connection may be in at once."""
+    frames_per_second: float = 20.0
+    """Inbound frames per socket per second on average (token bucket)."""
+    frame_burst: int = 40
+    """Inbound burst per socket; this many refused frames in a row close it (4302)."""
 
 
 class HoldoutSettings(_Section):

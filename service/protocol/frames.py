@@ -31,13 +31,13 @@ class _Client(msgspec.Struct, tag_field="type", kw_only=True, forbid_unknown_fie
     ref: Ref | None = None
 
 
-class Auth(_Client, tag="auth"):
+class Auth(_Client, tag="auth", kw_only=True):
     """First frame of a connection: the user token signed by the host backend."""
 
     token: Token
 
 
-class Join(_Client, tag="join"):
+class Join(_Client, tag="join", kw_only=True):
     """Enter a room. With ``after_seq`` and ``epoch`` (from an earlier ``joined``), resume."""
 
     room: RoomRef
@@ -48,11 +48,11 @@ class Join(_Client, tag="join"):
     """Many-node resume: last seq seen per other node's epoch (see docs/protocol.md)."""
 
 
-class Leave(_Client, tag="leave"):
+class Leave(_Client, tag="leave", kw_only=True):
     room: RoomRef
 
 
-class Send(_Client, tag="send"):
+class Send(_Client, tag="send", kw_only=True):
     room: RoomRef
     client_msg_id: ClientMsgId
     text: MessageText
@@ -60,7 +60,7 @@ class Send(_Client, tag="send"):
     metadata: ClientMetadata | None = None
 
 
-class React(_Client, tag="react"):
+class React(_Client, tag="react", kw_only=True):
     """A reaction on a message, or with no ``message_id`` a crowd reaction to the moment."""
 
     room: RoomRef
@@ -69,17 +69,17 @@ class React(_Client, tag="react"):
     remove: bool = False
 
 
-class Typing(_Client, tag="typing"):
+class Typing(_Client, tag="typing", kw_only=True):
     room: RoomRef
 
 
-class Vote(_Client, tag="vote"):
+class Vote(_Client, tag="vote", kw_only=True):
     room: RoomRef
     poll_id: Id
     option: Annotated[int, Meta(ge=0, le=9)]
 
 
-class Ping(_Client, tag="ping"):
+class Ping(_Client, tag="ping", kw_only=True):
     pass
 
 
@@ -93,7 +93,7 @@ class _Server(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True
     pass
 
 
-class Welcome(_Server, tag="welcome"):
+class Welcome(_Server, tag="welcome", kw_only=True):
     """Authentication succeeded."""
 
     ref: str | None = None
@@ -104,7 +104,7 @@ class Welcome(_Server, tag="welcome"):
     """Send a ``ping`` at least this often; silence longer than the idle timeout is closed."""
 
 
-class Message(_Server, tag="message"):
+class Message(_Server, tag="message", kw_only=True):
     room: str
     message_id: str
     seq: int
@@ -120,7 +120,7 @@ class Message(_Server, tag="message"):
     reactions: dict[str, int] = msgspec.field(default_factory=dict)
 
 
-class Deleted(_Server, tag="deleted"):
+class Deleted(_Server, tag="deleted", kw_only=True):
     room: str
     message_id: str
     seq: int
@@ -128,7 +128,7 @@ class Deleted(_Server, tag="deleted"):
     reason: str
 
 
-class Room(_Server, tag="room"):
+class Room(_Server, tag="room", kw_only=True):
     """A room's settings changed (mode, slow mode, pin), or the recipient's role in it."""
 
     room: str
@@ -141,7 +141,7 @@ class Room(_Server, tag="room"):
     epoch: str = ""
 
 
-class Reaction(_Server, tag="reaction"):
+class Reaction(_Server, tag="reaction", kw_only=True):
     """Reaction counts, coalesced: per message (absolute counts) and crowd bursts (deltas)."""
 
     room: str
@@ -149,7 +149,7 @@ class Reaction(_Server, tag="reaction"):
     crowd: dict[str, int] = msgspec.field(default_factory=dict)
 
 
-class Poll(_Server, tag="poll"):
+class Poll(_Server, tag="poll", kw_only=True):
     room: str
     poll_id: str
     question: str
@@ -164,7 +164,7 @@ class Member(msgspec.Struct, kw_only=True):
     name: str
 
 
-class Presence(_Server, tag="presence"):
+class Presence(_Server, tag="presence", kw_only=True):
     """Who is here: a full list (``full``), a diff (``joined``/``left``) or only a count."""
 
     room: str
@@ -175,13 +175,13 @@ class Presence(_Server, tag="presence"):
     left: list[str] | None = None
 
 
-class TypingFrame(_Server, tag="typing"):
+class TypingFrame(_Server, tag="typing", kw_only=True):
     room: str
     user_id: str
     name: str
 
 
-class Notice(_Server, tag="notice"):
+class Notice(_Server, tag="notice", kw_only=True):
     """Something the sender should know: masked, shadowed, held, muted, slow mode."""
 
     ref: str | None = None
@@ -192,7 +192,7 @@ class Notice(_Server, tag="notice"):
     retry_after: float | None = None
 
 
-class Error(_Server, tag="error"):
+class Error(_Server, tag="error", kw_only=True):
     ref: str | None = None
     code: str
     message: str
@@ -200,7 +200,7 @@ class Error(_Server, tag="error"):
     retry_after: float | None = None
 
 
-class Ack(_Server, tag="ack"):
+class Ack(_Server, tag="ack", kw_only=True):
     ref: str | None = None
     op: str
     room: str | None = None
@@ -212,11 +212,11 @@ class Ack(_Server, tag="ack"):
     poll_id: str | None = None
 
 
-class Pong(_Server, tag="pong"):
+class Pong(_Server, tag="pong", kw_only=True):
     ref: str | None = None
 
 
-class Joined(_Server, tag="joined"):
+class Joined(_Server, tag="joined", kw_only=True):
     """Reply to ``join``: the room, the recipient's role, history and the resume position."""
 
     ref: str | None = None
@@ -237,13 +237,13 @@ class Joined(_Server, tag="joined"):
     presence: Presence | None = None
 
 
-class Left(_Server, tag="left"):
+class Left(_Server, tag="left", kw_only=True):
     ref: str | None = None
     room: str
     reason: str = "left"
 
 
-class Resync(_Server, tag="resync"):
+class Resync(_Server, tag="resync", kw_only=True):
     """The missed events cannot be replayed: drop local state; a fresh ``joined`` follows."""
 
     room: str

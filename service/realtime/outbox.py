@@ -82,12 +82,12 @@ class Outbox:
     def pending(self) -> int:
         return len(self._queue)
 
-    def push(self, message: Message) -> bool:
+    def push(self, message: Message, *, bounded: bool = True) -> bool:
         """Queue or send ``message`` now; False when the socket is closing or just overflowed."""
         if self._closing:
             return False
         if self._task is not None:
-            if len(self._queue) >= self.limit:
+            if bounded and len(self._queue) >= self.limit:
                 self._overflow()
                 return False
             self._queue.append(message)

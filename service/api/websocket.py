@@ -1,0 +1,68 @@
+"""The one WebSocket endpoint, ``/v1/ws``: Origin check, then a :class:`Session`.
+
+Litestar's CORS middleware does not look at WebSocket handshakes, so the Origin check is
+here, before the handshake is accepted. Browsers always send ``Origin``; a page may connect
+when its origin is in ``server.allowed_origins`` (``*`` allows any) or is this server's own
+origin (the embedded panel). Clients that are not browsers send no ``Origin`` and are not
+subject to it (they could forge it anyway); the token is what authenticates them. A refused
+handshake is answered ``403`` with the error body naming close code 4109; servers without
+the ASGI denial-response extension answer a plain 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.types import Message
+
+from service.errors import ErrorCode, SidelineError
+from service.realtime.session import Session
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """May a page served from ``origin`` open a socket on this server (reached as ``host``)?"""
+    if origin is None:
+        return True
+    origin = origin.rstrip("/").lower()
+    if "*" in allowed or origin in {a.rstrip("/").lower() for a in allowed}:
+        return True
+    netloc = urlsplit(origin).netloc
+    return bool(host) and netloc == (host or "").lower()
+
+
+async def _refuse(socket: WebSocket[Any, Any, Any], err: SidelineError) -> None:
+    if "websocket.http.response" in (socket.scope.get("extensions") or {}):
+        body = msgspec.json.encode({"error": {**err.to_dict(), "close_code": err.code.close_code}})
+        start: Message = {
+            "type": "websocket.http.response.start", "status": err.code.status,
+            "headers": [(b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode())],
+        }  # fmt: skip
+        await socket.send(start)
+        await socket.send({"type": "websocket.http.response.body", "body": body})
+        return
+    await socket.close(code=err.code.close_code, reason=err.message[:120])
+
+
+@websocket("/v1/ws", name="realtime")
+async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    """Chat in real time: frames and close codes in docs/protocol.md."""
+    state = socket.app.state
+    origin = socket.headers.get("origin")
+    if not origin_allowed(origin, socket.headers.get("host"), state.settings.server.allowed_origins):
+        await _refuse(socket, SidelineError(
+            ErrorCode.ORIGIN_NOT_ALLOWED,
+            f"origin {str(origin)[:100]!r} may not open sockets here (server.allowed_origins)",
+        ))  # fmt: skip
+        return
+    metrics = getattr(state, "metrics", None)
+    if metrics is not None:
+        metrics.sockets.inc()
+    try:
+        await Session(state.hub, socket, state.verifier).run()
+    finally:
+        if metrics is not None:
+            metrics.sockets.dec()

@@ -1,0 +1,154 @@
+"""Client frames -> the same action functions the HTTP API calls -> reply frames.
+
+There is no second implementation of send, react or vote here: each case checks what only a
+socket has (the connection must have joined the room), calls ``service.actions`` and turns
+the result or the refusal into frames for this connection. Fan-out to everyone else happens
+in the hub, after the action's commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import msgspec
+
+from service.actions import messages, polls, reactions, rooms
+from service.errors import ErrorCode, SidelineError
+from service.protocol import frames as f
+from service.protocol.http import SendMessage
+from service.realtime.coalesce import poll_frame
+from service.realtime.connection import Connection
+from service.realtime.hub import Hub
+from service.realtime.joining import join
+
+log = logging.getLogger(__name__)
+
+_KNOWN = "auth, join, leave, send, react, typing, vote, ping"
+
+
+def decode(data: str | bytes) -> f.ClientFrame:
+    """Decode one client frame, or raise the SidelineError that names what is wrong and where."""
+    try:
+        return f.client_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        if text.endswith("at `$.type`") or "missing required field `type`" in text:
+            raise SidelineError(
+                ErrorCode.UNKNOWN_FRAME, f"{text}; known frame types: {_KNOWN}", at="$.type"
+            ) from exc
+        at = text.rsplit(" - at `", 1)[1].rstrip("`") if " - at `" in text else "$"
+        raise SidelineError(ErrorCode.INVALID_BODY, text, at=at) from exc
+    except msgspec.DecodeError as exc:
+        raise SidelineError(ErrorCode.INVALID_BODY, f"frame is not valid JSON: {exc}") from exc
+
+
+def error_frame(err: SidelineError, ref: str | None = None) -> f.Error:
+    return f.Error(
+        ref=ref, code=err.code.slug, message=err.message, at=err.at,
+        retry_after=round(err.retry_after, 3) if err.retry_after is not None else None,
+    )  # fmt: skip
+
+
+_NOTICE_CODES = frozenset({ErrorCode.USER_MUTED, ErrorCode.SLOW_MODE})
+"""Refusals of a send that the sender is told about as a notice (an expected state, not a bug)."""
+
+
+class Dispatcher:
+    """Handles the frames of one authenticated connection."""
+
+    def __init__(self, hub: Hub, conn: Connection, reauth: Callable[[f.Auth], f.Welcome]) -> None:
+        self.hub = hub
+        self.c = hub.c
+        self.conn = conn
+        self._reauth = reauth
+
+    async def handle(self, data: str | bytes) -> None:
+        ref, room = None, None
+        try:
+            frame = decode(data)
+            ref, room = frame.ref, getattr(frame, "room", None)
+            await self._dispatch(frame)
+        except SidelineError as err:
+            if err.code in _NOTICE_CODES and room is not None:
+                self.conn.send(f.Notice(
+                    ref=ref, room=room, code=err.code.slug, message=err.message,
+                    retry_after=round(err.retry_after, 3) if err.retry_after is not None else None,
+                ))  # fmt: skip
+            else:
+                self.conn.send(error_frame(err, ref))
+        except Exception:  # a bug must not take the connection (or the room) down
+            log.exception("frame handling failed for %s", self.conn.user_id)
+            self.conn.send(error_frame(SidelineError(ErrorCode.INTERNAL, "internal error"), ref))
+
+    def _joined(self, room: str) -> None:
+        if room not in self.conn.rooms:
+            raise SidelineError(
+                ErrorCode.NOT_JOINED, f"join {room!r} on this connection first", at="$.room"
+            )
+
+    async def _dispatch(self, frame: f.ClientFrame) -> None:
+        who, conn = self.conn.identity, self.conn
+        match frame:
+            case f.Ping(ref=ref):
+                conn.send(f.Pong(ref=ref))
+            case f.Join():
+                await join(self.hub, conn, frame)
+            case f.Leave(room=room, ref=ref):
+                await self.hub.leave_room(conn, room)
+                await rooms.leave(self.c, who, room)
+                conn.send(f.Left(ref=ref, room=room))
+            case f.Send():
+                self._joined(frame.room)
+                await self._send(frame)
+            case f.React(message_id=None, room=room, emoji=emoji):
+                self._joined(room)
+                self.hub.crowd_tap(room, emoji)
+            case f.React(message_id=str(message_id)):
+                self._joined(frame.room)
+                out = await reactions.set_reaction(
+                    self.c, who, frame.room, message_id, frame.emoji, add=not frame.remove
+                )
+                conn.send(f.Ack(
+                    ref=frame.ref, op="react", room=frame.room, message_id=message_id,
+                    emoji=frame.emoji, count=out.count, seq=out.seq or None,
+                ))  # fmt: skip
+            case f.Typing(room=room):
+                self._joined(room)
+                self.hub.signal_typing(conn, room)
+            case f.Vote():
+                self._joined(frame.room)
+                await polls.vote(self.c, who, frame.room, frame.poll_id, frame.option)
+                poll = self.c.state.polls[frame.poll_id]
+                conn.send(f.Ack(ref=frame.ref, op="vote", room=frame.room, poll_id=frame.poll_id))
+                conn.send(poll_frame(frame.room, poll, poll.votes.get(who.user_id)))
+            case f.Auth():
+                conn.send(self._reauth(frame))
+
+    async def _send(self, frame: f.Send) -> None:
+        body = SendMessage(
+            client_msg_id=frame.client_msg_id, text=frame.text, reply_to=frame.reply_to,
+            metadata=frame.metadata,
+        )  # fmt: skip
+        out = await messages.send_message(self.c, self.conn.identity, frame.room, body)
+        self.conn.send(f.Ack(
+            ref=frame.ref, op="send", room=frame.room, message_id=out.message_id, seq=out.seq,
+            epoch=self.c.log.epoch,
+        ))  # fmt: skip
+        notice = self._notice(frame.room, out.visibility, out.masked)
+        if notice is not None:
+            code, text = notice
+            self.conn.send(f.Notice(
+                ref=frame.ref, room=frame.room, code=code, message=text, message_id=out.message_id
+            ))  # fmt: skip
+
+    def _notice(self, room: str, visibility: str, masked: bool) -> tuple[str, str] | None:
+        if visibility == "held":
+            return "held", "your message is held for review; it appears once a moderator approves it"
+        if visibility == "shadow":
+            shadow_banned = self.c.state.restriction("shadow", room, self.conn.user_id, self.c.now())
+            if shadow_banned is None:  # a shadow-ban is silent by design; a verdict is not
+                return "shadowed", "your message is visible only to you"
+        if masked:
+            return "masked", "personal data in your message was masked before it was shown"
+        return None

@@ -1,0 +1,46 @@
+"""Per-socket effects of committed events on the sockets of the user they concern.
+
+They run on every node that holds such a socket, whichever node committed the event: a user
+muted through node A learns it on node B, a banned user's sockets leave the room, a granted
+role shows up in the recipient's panel at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from service.domain.events import Event, EventType
+from service.protocol import frames as f
+from service.realtime.connection import Connection
+
+if TYPE_CHECKING:
+    from service.realtime.hub import Hub
+
+
+def _until(e: Event) -> str:
+    until = e.payload.get("until")
+    return f"until {until}" if until else "until lifted"
+
+
+async def apply(hub: Hub, conn: Connection, room: str, e: Event) -> None:
+    """Tell ``conn`` (a socket of ``e.user_id`` in ``room``) what ``e`` changed for it."""
+    match e.event_type:
+        case EventType.USER_MUTED:
+            conn.send(f.Notice(room=room, code="user_muted", message=f"you are muted {_until(e)}"))
+        case EventType.USER_UNMUTED:
+            conn.send(f.Notice(room=room, code="user_unmuted", message="you can post again"))
+        case EventType.USER_BANNED:
+            conn.send(f.Error(code="user_banned", message=f"you are banned from {room} {_until(e)}"))
+            conn.send(f.Left(room=room, reason="banned"))
+            await hub.leave_room(conn, room)
+        case EventType.ROLE_GRANTED | EventType.ROLE_REVOKED if room == e.room_id:
+            state = hub.c.state
+            s = state.room(room)
+            role = state.role_in(room, conn.user_id, conn.identity.token_role(room))
+            conn.send(f.Room(
+                room=room, mode=s.settings.mode.value, slow_mode_seconds=s.settings.slow_mode_seconds,
+                max_message_length=s.settings.max_message_length,
+                pinned_message_id=s.pinned_message_id, role=role.value,
+            ))  # fmt: skip
+        case _:
+            pass

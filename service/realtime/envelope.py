@@ -1,0 +1,50 @@
+"""What travels between nodes: one envelope per commit (or ephemeral signal), encoded once.
+
+An ``events`` envelope carries the committed events (for the projections of the other
+nodes) and the frames rendered from them by the node that committed them, each already
+encoded as the text every recipient socket receives. ``typing`` and ``crowd`` envelopes carry
+ephemeral signals that are never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from service.domain.events import Event
+
+
+class Out(msgspec.Struct, array_like=True, frozen=True):
+    """One encoded frame for one room: everyone in it, or only ``to``'s sockets."""
+
+    room: str
+    to: str | None
+    text: str
+    seq: int = 0
+    """The event's seq for stream frames (message, deleted, room), 0 for the rest."""
+    epoch: str = ""
+    """The log shard (node) that committed the event; pairs with ``seq`` for resume."""
+
+
+class Envelope(msgspec.Struct, array_like=True, kw_only=True):
+    kind: Literal["events", "typing", "crowd"]
+    origin: str
+    """node_id of the publisher."""
+    frames: list[Out] = msgspec.field(default_factory=list)
+    events: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"[]"))
+    """JSON list of the committed events; decoded only where needed."""
+    needs_events: bool = False
+    """True when the events cause per-node work even on the origin (counts, roles, bans)."""
+    room: str = ""
+    crowd: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+encode_envelope = msgspec.json.Encoder().encode
+decode_envelope = msgspec.json.Decoder(Envelope).decode
+_encode_events = msgspec.json.Encoder().encode
+decode_events = msgspec.json.Decoder(list[Event]).decode
+
+
+def events_raw(events: list[Event]) -> msgspec.Raw:
+    return msgspec.Raw(_encode_events(events))

@@ -1,0 +1,306 @@
+"""The real-time hub of one node: committed events in, frames out to this node's sockets.
+
+Publication: :meth:`Hub.publish` is the :class:`~service.actions.context.Notifier` that
+``Community.commit`` calls after the log committed and the state applied a batch, and only
+then. It renders the frames once, encodes them once and publishes one envelope to the broker.
+
+Delivery: every node (this one included) receives every envelope once, in publication order.
+A node that did not commit the events applies them to its own projection first, so a mute,
+a mode change or a poll made through node A is enforced and shown on node B. Then each frame
+is handed, as the same text object, to the bounded outbox of every local socket in its room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from litestar.types import Message
+
+from service.actions.context import Community
+from service.domain.events import Event, EventType, uuid7
+from service.protocol import frames as f
+from service.realtime import effects
+from service.realtime.brokers.base import Broker
+from service.realtime.coalesce import Coalescer, Throttle
+from service.realtime.connection import Connection
+from service.realtime.envelope import (
+    Envelope, Out, decode_envelope, decode_events, encode_envelope, events_raw,
+)  # fmt: skip
+from service.realtime.presence.base import PresenceStore
+from service.realtime.render import EFFECT_TYPES, render
+from service.realtime.resume import RemoteLog
+from service.realtime.roster import Roster
+from service.realtime.typing_gate import TypingGate
+from service.settings import RealtimeSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Members:
+    """This node's sockets in one room."""
+
+    live: dict[Connection, None] = field(default_factory=dict)
+    joining: dict[Connection, list[Out]] = field(default_factory=dict)
+    """Sockets between ``join`` and ``joined``: live frames wait here, deduplicated later."""
+
+
+@dataclass
+class HubStats:
+    envelopes: int = 0
+    deliveries: int = 0
+    slow_consumers: int = 0
+    remote_events: int = 0
+    remote_apply_errors: int = 0
+
+
+class Hub:
+    """Fan-out, presence, typing and crowd reactions of one node."""
+
+    def __init__(
+        self, community: Community, settings: RealtimeSettings, broker: Broker,
+        presence: PresenceStore,
+    ) -> None:  # fmt: skip
+        self.c = community
+        self.settings = settings
+        self.broker = broker
+        self.node_id = community.log.node_id
+        self.boot = uuid7()
+        """Identifies this process's lifetime; remote-frame replay is valid within one boot."""
+        self.rooms: dict[str, Members] = {}
+        self.published_seq = 0
+        """Highest local seq handed to the broker; the state includes everything up to it."""
+        self.remote = RemoteLog(settings.remote_buffer_size)
+        self.stats = HubStats()
+        interval = settings.presence_interval_seconds
+        self.coalescer = Coalescer(community, interval, self._send_texts)
+        self.roster = Roster(presence, settings.presence_list_max, self._send_text)
+        self.typing = TypingGate(settings.typing_throttle_seconds, settings.typing_max_room_size)
+        self._crowd_local: dict[str, dict[str, int]] = {}
+        self._crowd_throttle: Throttle[str] = Throttle(interval, self._publish_crowd)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.connections: set[Connection] = set()
+
+    # -- lifecycle (a background part of the app) ------------------------------------------------
+
+    async def start(self) -> None:
+        self.published_seq = self.c.log.last_seq
+        await self.broker.start(self.receive)
+        s = self.settings
+        self._tasks = [
+            asyncio.create_task(self._every(s.presence_interval_seconds, self._presence_tick)),
+            asyncio.create_task(self._every(s.presence_ttl_seconds / 3, self.roster.heartbeat)),
+        ]
+        log.info("realtime hub started on %s (boot %s)", self.node_id, self.boot)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.coalescer.throttle.cancel_all()
+        self._crowd_throttle.cancel_all()
+        from service.errors import ErrorCode
+
+        for conn in list(self.connections):
+            conn.outbox.close(ErrorCode.SHUTTING_DOWN.close_code, "server shutting down")
+        await self.broker.stop()
+        await self.roster.store.close()
+
+    async def _every(self, seconds: float, fn: object) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await fn()  # type: ignore[operator]
+            except Exception:  # presence is best effort; the next tick retries
+                log.exception("realtime periodic task failed")
+
+    # -- publication (after commit only) ---------------------------------------------------------
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Render, encode once and publish committed ``events`` (Notifier)."""
+        frames = [out for e in events for out in render(self.c, e)]
+        needs = any(e.event_type in EFFECT_TYPES for e in events)
+        envelope = Envelope(
+            kind="events", origin=self.node_id, frames=frames, events=events_raw(list(events)),
+            needs_events=needs,
+        )  # fmt: skip
+        self.published_seq = max(self.published_seq, max((e.seq for e in events), default=0))
+        self.broker.publish(encode_envelope(envelope))
+
+    # -- delivery ------------------------------------------------------------------------------
+
+    async def receive(self, data: bytes) -> None:
+        """Handle one envelope from the broker (called in order, one at a time)."""
+        env = decode_envelope(data)
+        self.stats.envelopes += 1
+        match env.kind:
+            case "events":
+                await self._on_events(env)
+            case "typing":
+                for out in env.frames:
+                    self.fanout(out)
+            case "crowd":
+                if env.room in self.rooms:
+                    self.coalescer.crowd(env.room, env.crowd)
+
+    async def _on_events(self, env: Envelope) -> None:
+        remote = env.origin != self.node_id
+        events: list[Event] = []
+        if remote or env.needs_events:
+            events = decode_events(env.events)
+        if remote:
+            self._apply_remote(events)
+            for out in env.frames:
+                if out.seq:
+                    self.remote.add(out)
+        for out in env.frames:
+            self.fanout(out)
+        if env.needs_events:
+            for e in events:
+                await self._effects(e)
+
+    def _apply_remote(self, events: list[Event]) -> None:
+        for e in events:
+            self.stats.remote_events += 1
+            try:
+                self.c.state.apply(e)
+            except Exception:  # e.g. a room kind this node's config lacks: skip, keep going
+                self.stats.remote_apply_errors += 1
+                log.exception("could not apply remote event %s (%s)", e.event_id, e.event_type)
+
+    def fanout(self, out: Out) -> None:
+        """Hand ``out`` to every local socket it is for (the same message object to each)."""
+        members = self.rooms.get(out.room)
+        if members is None:
+            return
+        message: Message = {"type": "websocket.send", "text": out.text}
+        n = 0
+        if out.to is None:
+            for conn in members.live:
+                conn.outbox.push(message)
+            n = len(members.live)
+        else:
+            for conn in members.live:
+                if conn.user_id == out.to:
+                    conn.outbox.push(message)
+                    n += 1
+        for conn, pending in members.joining.items():
+            if out.to is None or conn.user_id == out.to:
+                pending.append(out)
+        self.stats.deliveries += n
+
+    def _send_text(self, room: str, text: str) -> None:
+        self.fanout(Out(room=room, to=None, text=text))
+
+    def _send_texts(self, room: str, texts: list[str]) -> None:
+        for text in texts:
+            self._send_text(room, text)
+
+    async def _effects(self, e: Event) -> None:
+        match e.event_type:
+            case EventType.REACTION_ADDED | EventType.REACTION_REMOVED:
+                if e.room_id in self.rooms and e.message_id:
+                    self.coalescer.reaction(e.room_id, e.message_id)
+            case EventType.POLL_CREATED | EventType.POLL_VOTED | EventType.POLL_CLOSED:
+                if e.room_id in self.rooms:
+                    self.coalescer.poll(e.room_id, str(e.payload.get("poll_id")))
+            case _:
+                for conn, room in self._user_rooms(e):
+                    await effects.apply(self, conn, room, e)
+
+    def _user_rooms(self, e: Event) -> list[tuple[Connection, str]]:
+        """Local sockets of ``e.user_id`` in the event's room (every room for a global scope)."""
+        scope_global = e.payload.get("scope") == "global"
+        return [
+            (conn, room) for conn in self.connections if conn.user_id == e.user_id
+            for room in sorted(conn.rooms) if scope_global or room == e.room_id
+        ]  # fmt: skip
+
+    # -- membership of local sockets -----------------------------------------------------------
+
+    def begin_join(self, conn: Connection, room: str) -> None:
+        members = self.rooms.setdefault(room, Members())
+        members.live.pop(conn, None)
+        members.joining[conn] = []
+        conn.rooms.add(room)
+
+    def finish_join(self, conn: Connection, room: str, positions: dict[str, int]) -> None:
+        """Flush what arrived during the join, minus what history or replay already had."""
+        members = self.rooms.get(room)
+        if members is None or conn not in members.joining:
+            return  # left (or was banned) while joining
+        pending = members.joining.pop(conn)
+        if conn.outbox.closing:
+            return
+        local = self.c.log.epoch
+        for out in pending:
+            if out.seq and out.seq <= positions.get(out.epoch or local, 0):
+                continue
+            conn.outbox.push({"type": "websocket.send", "text": out.text})
+        members.live[conn] = None
+
+    def leave(self, conn: Connection, room: str) -> None:
+        conn.rooms.discard(room)
+        members = self.rooms.get(room)
+        if members is None:
+            return
+        members.live.pop(conn, None)
+        members.joining.pop(conn, None)
+        if not members.live and not members.joining:
+            del self.rooms[room]
+            self.coalescer.forget(room)
+            self._crowd_throttle.forget(room)
+
+    async def leave_room(self, conn: Connection, room: str) -> None:
+        """``conn`` leaves ``room``: no more frames, and its presence there ends."""
+        if room in conn.rooms:
+            self.leave(conn, room)
+            await self.roster.remove(room, conn.user_id)
+
+    def drop(self, conn: Connection) -> None:
+        """Stop all fan-out to ``conn`` at once (it fell behind); presence ends on disconnect."""
+        for room in list(conn.rooms):
+            members = self.rooms.get(room)
+            if members is not None:
+                members.live.pop(conn, None)
+                members.joining.pop(conn, None)
+
+    async def disconnect(self, conn: Connection) -> None:
+        """The socket is gone: leave every room (presence included) and forget it."""
+        for room in list(conn.rooms):
+            await self.leave_room(conn, room)
+        self.connections.discard(conn)
+
+    # -- ephemeral signals ---------------------------------------------------------------------
+
+    def signal_typing(self, conn: Connection, room: str) -> bool:
+        if not self.typing.allow(room, conn.user_id, self.roster.size(room)):
+            return False
+        frame = f.TypingFrame(room=room, user_id=conn.user_id, name=conn.name)
+        out = Out(room=room, to=None, text=f.encode(frame))
+        self.broker.publish(encode_envelope(Envelope(kind="typing", origin=self.node_id, frames=[out])))
+        return True
+
+    def crowd_tap(self, room: str, emoji: str) -> None:
+        counts = self._crowd_local.setdefault(room, {})
+        counts[emoji] = counts.get(emoji, 0) + 1
+        self._crowd_throttle.mark(room)
+
+    def _publish_crowd(self, room: str) -> None:
+        counts = self._crowd_local.pop(room, None)
+        if counts:
+            env = Envelope(kind="crowd", origin=self.node_id, room=room, crowd=counts)
+            self.broker.publish(encode_envelope(env))
+
+    async def _presence_tick(self) -> None:
+        await self.roster.tick(sorted(self.rooms))
+        for room in list(self.roster.shown):
+            if room not in self.rooms:
+                self.roster.forget(room)
+

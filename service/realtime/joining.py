@@ -1,0 +1,116 @@
+"""``join``: enter a room, get its history (or what was missed), then live frames, gap-free.
+
+Order matters. The socket is attached to the room first, in a joining state where live
+frames wait in a list. Then the history snapshot (or the resume replay) is taken together
+with the position it covers, without yielding to the event loop in between, so every event
+is either in the snapshot or arrives later as a live frame. ``joined`` and the replay are sent,
+then the waiting frames, minus those the snapshot already covered (by epoch and seq).
+"""
+
+from __future__ import annotations
+
+from service.actions import messages, rooms
+from service.actions.context import Community
+from service.errors import ErrorCode, SidelineError
+from service.identity import Identity
+from service.protocol import frames as f
+from service.protocol.http import HistoryOut, RoomOut
+from service.realtime.coalesce import poll_frame
+from service.realtime.connection import Connection
+from service.realtime.hub import Hub
+from service.realtime.resume import Plan, plan
+from service.realtime.roster import full
+
+
+async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
+    """Handle one ``join`` frame for ``conn`` (see the module docstring for the ordering)."""
+    c, who, room = hub.c, conn.identity, frame.room
+    again = room in conn.rooms
+    if not again and len(conn.rooms) >= hub.settings.max_rooms_per_socket:
+        raise SidelineError(
+            ErrorCode.TOO_MANY_ROOMS,
+            f"a connection may be in {hub.settings.max_rooms_per_socket} rooms at most; leave one",
+            at="$.room",
+        )
+    info = await rooms.join(c, who, room)  # authorises READ, records the membership once
+    hub.begin_join(conn, room)
+    try:
+        if not again:
+            await hub.roster.add(room, who.user_id, who.name)
+        resumed: Plan | None = None
+        if frame.after_seq is not None:
+            resumed = await plan(
+                c, hub.remote, hub.boot, who, frame, hub.settings.resume_max_events
+            )
+            if resumed.resync is not None:
+                conn.send_unbounded(f.Resync(room=room, reason=resumed.resync))
+                resumed = None
+        if resumed is not None:
+            positions = {c.log.epoch: resumed.seq, **_remote_positions(hub, room, frame)}
+            page = None
+        else:
+            positions = {c.log.epoch: hub.published_seq, **hub.remote.latest.get(room, {})}
+            page = await messages.history(
+                c, who, room, before_seq=None, limit=hub.settings.history_on_join
+            )
+        presence = full(room, await hub.roster.current(room))
+        conn.send_unbounded(_joined(hub, who, info, frame, positions, page, presence))
+        if resumed is not None:
+            for out in resumed.frames:
+                conn.outbox.push({"type": "websocket.send", "text": out.text}, bounded=False)
+            conn.send_unbounded(_reaction_counts(c, room))
+        hub.finish_join(conn, room, positions)
+    except BaseException:
+        await hub.leave_room(conn, room)
+        raise
+
+
+def _remote_positions(hub: Hub, room: str, frame: f.Join) -> dict[str, int]:
+    """After a replay the client holds every remote frame the ring had: its newest seqs."""
+    known = dict(frame.remote or {})
+    for epoch, seq in hub.remote.latest.get(room, {}).items():
+        known[epoch] = max(known.get(epoch, 0), seq)
+    return known
+
+
+def _joined(
+    hub: Hub, who: Identity, info: RoomOut, frame: f.Join, positions: dict[str, int],
+    page: HistoryOut | None, presence: f.Presence,
+) -> f.Joined:  # fmt: skip
+    c = hub.c
+    local = c.log.epoch
+    return f.Joined(
+        ref=frame.ref, room=info.room_id, mode=info.mode, slow_mode_seconds=info.slow_mode_seconds,
+        max_message_length=info.max_message_length, role=info.role or "viewer",
+        pinned_message_id=info.pinned_message_id, epoch=local, seq=positions[local],
+        boot=hub.boot, remote={e: s for e, s in positions.items() if e != local},
+        resumed=page is None, typing=hub.typing.enabled(hub.roster.size(info.room_id)),
+        history=_history(c, info.room_id, page) if page is not None else [],
+        polls=[
+            poll_frame(info.room_id, p, p.votes.get(who.user_id))
+            for p in c.state.polls.values() if p.room_id == info.room_id
+        ],
+        presence=presence,
+    )  # fmt: skip
+
+
+def _history(c: Community, room: str, page: HistoryOut) -> list[f.Message]:
+    epochs = {e.message_id: e.epoch for e in c.state.recent(room)}
+    return [
+        f.Message(
+            room=room, message_id=m.message_id, seq=m.seq,
+            epoch=epochs.get(m.message_id) or c.log.epoch, user_id=m.user_id, name=m.name,
+            role=m.role, text=m.text, masked=m.masked, reply_to=m.reply_to,
+            client_msg_id=m.client_msg_id, at=m.occurred_at, reactions=m.reactions,
+        )
+        for m in page.messages
+    ]  # fmt: skip
+
+
+def _reaction_counts(c: Community, room: str) -> f.Reaction:
+    """Current counts of the room's recent messages: reactions are state, not replayed."""
+    counts = {
+        e.message_id: {emoji: len(users) for emoji, users in c.state.reactions[e.message_id].items()}
+        for e in c.state.recent(room) if e.message_id in c.state.reactions
+    }  # fmt: skip
+    return f.Reaction(room=room, messages=counts)

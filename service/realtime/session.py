@@ -1,0 +1,146 @@
+"""One WebSocket connection: authenticate, then decode each frame once and dispatch it.
+
+Client frames call the same action functions as the HTTP API (``service.actions``); this
+module only translates frames to calls and results to frames. Frames of one connection are
+handled in order. Refusals become ``error`` frames (``notice`` for muted and slow mode) and
+the connection stays open; only authentication failures, floods, idle sockets and slow
+consumers are closed, each with its documented close code (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from litestar.connection import WebSocket
+
+from service.errors import ErrorCode, SidelineError
+from service.identity import Identity, TokenVerifier
+from service.protocol import frames as f
+from service.realtime.connection import Connection
+from service.realtime.dispatch import Dispatcher, decode, error_frame
+from service.realtime.hub import Hub
+from service.realtime.limits import FloodGuard, TokenBucket
+from service.realtime.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+class Session:
+    """Runs one accepted socket until it closes."""
+
+    def __init__(self, hub: Hub, socket: WebSocket[Any, Any, Any], verifier: TokenVerifier) -> None:
+        self.hub = hub
+        self.socket = socket
+        self.verifier = verifier
+        self.settings = hub.settings
+        self.conn: Connection | None = None
+
+    async def run(self) -> None:
+        await self.socket.accept()
+        identity = await self._authenticate()
+        if identity is None:
+            return
+        s = self.settings
+        outbox = Outbox(self.socket.send, s.send_queue_size)
+        conn = self.conn = Connection(identity, outbox)
+        outbox.on_overflow = lambda: self._slow(conn)
+        self.hub.connections.add(conn)
+        try:
+            conn.send(self._welcome())
+            await self._loop(conn)
+            await self._settle(conn)
+        finally:
+            await self.hub.disconnect(conn)
+
+    def _welcome(self, ref: str | None = None) -> f.Welcome:
+        assert self.conn is not None
+        who = self.conn.identity
+        return f.Welcome(
+            ref=ref, user_id=who.user_id, name=who.name, node_id=self.hub.node_id,
+            heartbeat_seconds=round(self.settings.idle_timeout_seconds / 3, 1),
+        )  # fmt: skip
+
+    def _slow(self, conn: Connection) -> None:
+        self.hub.stats.slow_consumers += 1
+        self.hub.drop(conn)
+        log.info("closed slow consumer %s (queue of %d full)", conn.user_id, conn.outbox.limit)
+
+    async def _receive(self) -> str | bytes | None:
+        message = await self.socket.receive()
+        if message["type"] != "websocket.receive":
+            return None
+        text = message.get("text")
+        data: str | bytes | None = text if text is not None else message.get("bytes")
+        return data if data is not None else b""
+
+    async def _close_now(self, code: ErrorCode, reason: str) -> None:
+        await self.socket.close(code=code.close_code, reason=reason.encode()[:120].decode(errors="ignore"))
+
+    async def _authenticate(self) -> Identity | None:
+        header = self.socket.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        try:
+            if scheme.lower() == "bearer" and token.strip():
+                return self.verifier.verify(token.strip())
+            try:
+                async with asyncio.timeout(self.settings.auth_timeout_seconds):
+                    data = await self._receive()
+            except TimeoutError:
+                await self._close_now(ErrorCode.AUTH_TIMEOUT, "no auth frame in time")
+                return None
+            if data is None:
+                return None
+            frame = decode(data)
+            if not isinstance(frame, f.Auth):
+                raise SidelineError(ErrorCode.TOKEN_MISSING, "the first frame must be auth")
+            return self.verifier.verify(frame.token)
+        except SidelineError as err:
+            await self._close_now(err.code, err.message)
+            return None
+
+    async def _loop(self, conn: Connection) -> None:
+        s = self.settings
+        guard = FloodGuard(TokenBucket(s.frames_per_second, s.frame_burst), s.frame_burst)
+        dispatcher = Dispatcher(self.hub, conn, self._reauth)
+        while not conn.outbox.closing:
+            try:
+                async with asyncio.timeout(s.idle_timeout_seconds):
+                    data = await self._receive()
+            except TimeoutError:
+                conn.outbox.close(ErrorCode.IDLE_TIMEOUT.close_code, "idle: send a ping")
+                return
+            if data is None:
+                return
+            if not guard.admit():
+                if guard.exhausted:
+                    conn.outbox.close(ErrorCode.RATE_LIMITED.close_code, "flooding")
+                    return
+                err = SidelineError(
+                    ErrorCode.RATE_LIMITED, "too many frames; slow down",
+                    retry_after=guard.retry_after(),
+                )  # fmt: skip
+                conn.send(error_frame(err))
+                continue
+            await dispatcher.handle(data)
+
+    async def _settle(self, conn: Connection) -> None:
+        """Let a close frame we queued go out before the handler returns."""
+        if conn.outbox.closing:
+            try:
+                async with asyncio.timeout(5.0):
+                    await conn.outbox.wait_idle()
+            except TimeoutError:
+                conn.outbox.cancel()
+
+    def _reauth(self, frame: f.Auth) -> f.Welcome:
+        assert self.conn is not None
+        identity = self.verifier.verify(frame.token)
+        if identity.user_id != self.conn.user_id:
+            raise SidelineError(
+                ErrorCode.TOKEN_INVALID, "a connection cannot change user; open a new one",
+                at="$.token",
+            )  # fmt: skip
+        self.conn.identity = identity
+        self.conn.name = identity.name
+        return self._welcome(frame.ref)
