@@ -84,6 +84,7 @@ class Runner:
         self._progress = progress
         # One run at a time per process: scheduled jobs share the watermark file and the cores.
         self._lock = threading.Lock()
+        self._unknown: list[str] | None = None
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> Runner:
@@ -101,6 +102,7 @@ class Runner:
         jobs = self._select(names)
         with self._lock, WatermarkStore(self.state_path) as store:
             exports, export_error = self._exports()
+            self._unknown = None
             facts = self._facts(exports)
             results = []
             plans = {job.name: plan(job, facts, self.settings) for job in jobs}
@@ -170,6 +172,7 @@ class Runner:
                 raise export_error
             if job.name not in USER_FREE_JOBS:
                 result.notes.extend(exports.notes)
+                result.notes.extend(self._unknown_users(exports))
             out_dir = self.reports_root / job.name
             if full:
                 store.reset(job.name)
@@ -208,6 +211,21 @@ class Runner:
         log.info("job %s %s: %d windows, %d rows in %.2f s", job.name, result.status,
                  result.windows, result.rows, result.seconds)  # fmt: skip
         return result
+
+    def _unknown_users(self, exports: LazyExports) -> list[str]:
+        """A note on community users missing from the users export (computed once per run)."""
+        if self._unknown is None:
+            missing = (
+                self.warehouse.scan().select("user_id").unique()
+                .join(exports.users.select("user_id"), on="user_id", how="anti")
+                .select(pl.len(), pl.col("user_id").sort().head(3).str.join(", "))
+                .collect()
+            )  # fmt: skip
+            n, sample = missing.row(0)
+            self._unknown = [] if n == 0 else [
+                f"{n} users in events are missing from the users export (e.g. {sample}); left out"
+            ]  # fmt: skip
+        return self._unknown
 
     def _chunks(self, job: Job, windows: list[Window]) -> list[list[Window]]:
         if job.windowing == "snapshot":

@@ -1,0 +1,152 @@
+"""The runner: watermarks, crash recovery, open windows, full refresh, bad exports, views."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from analytics import runner as runner_module
+from analytics.jobs import JOBS
+from analytics.jobs.base import JobInputs
+from analytics.runner import Runner, UnknownJob
+from analytics.settings import AnalyticsSettings
+from tests.analytics.conftest import NOW
+
+
+def files(runner: Runner, job: str) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (runner.reports_root / job).glob("*")}
+
+
+def test_second_run_computes_nothing_final(golden: Runner) -> None:
+    first = {r.job: r for r in golden.run()}
+    assert first["community_health"].windows == 14
+    before = files(golden, "community_health")
+    again = {r.job: r for r in golden.run()}
+    assert again["community_health"].windows == 0
+    assert again["churn_posting"].windows == 0
+    # Snapshots are never final: recomputed (replaced) on every run.
+    assert again["journey"].windows == 1
+    assert files(golden, "community_health") == before
+    status = {s["job"]: s for s in golden.status()}
+    assert status["community_health"]["final_windows"] == 14
+    assert status["journey"]["open_windows"] == 1
+
+
+def test_crash_redoes_only_the_chunk_in_flight(golden: Runner, monkeypatch) -> None:  # noqa: ANN001
+    real = JOBS["community_health"]
+
+    def crashing(inputs: JobInputs) -> pl.LazyFrame:
+        if any(w.key == "2026-01-12" for w in inputs.windows):
+            raise RuntimeError("killed mid-run")
+        return real.build(inputs)
+
+    monkeypatch.setitem(runner_module.JOBS, "community_health",
+                        dataclasses.replace(real, build=crashing))  # fmt: skip
+    [result] = golden.run(["community_health"])
+    assert result.status == "failed" and "killed mid-run" in (result.error or "")
+    assert result.windows == 7  # the first chunk (5th..11th) made it
+    done = files(golden, "community_health")
+    assert sorted(done) == [f"2026-01-{d:02d}.parquet" for d in range(5, 12)]
+    [status] = [s for s in golden.status() if s["job"] == "community_health"]
+    assert (status["final_windows"], status["started_windows"]) == (7, 7)
+    monkeypatch.setitem(runner_module.JOBS, "community_health", real)
+    [result] = golden.run(["community_health"])
+    assert (result.status, result.windows) == ("ok", 7)
+    after = files(golden, "community_health")
+    assert {k: after[k] for k in done} == done  # DONE windows were not written again
+    assert len(after) == 14
+    assert not list((golden.reports_root / "community_health").glob(".*"))  # no temp files
+
+
+def test_open_windows_are_recomputed_until_final(golden: Runner) -> None:
+    golden._clock = lambda: datetime(2026, 1, 18, 20, tzinfo=UTC)
+    [first] = golden.run(["community_health"])
+    assert first.windows == 14
+    [second] = golden.run(["community_health"])
+    assert second.windows == 1  # the 18th is not over + grace yet
+    golden._clock = lambda: NOW
+    [third] = golden.run(["community_health"])
+    assert third.windows == 1  # now final: computed once more
+    [fourth] = golden.run(["community_health"])
+    assert fourth.windows == 0
+
+
+def test_full_refresh_recomputes_everything(golden: Runner) -> None:
+    golden.run(["moderation_daily"])
+    stale = golden.reports_root / "moderation_daily" / "1999-01-01.parquet"
+    stale.write_bytes(b"not parquet")
+    [result] = golden.run(["moderation_daily"], full=True)
+    assert result.windows == 14
+    assert not stale.exists()
+
+
+def test_skips_are_reported(golden: Runner) -> None:
+    activity = golden.exports_dir / "activity.csv"
+    activity.write_text(activity.read_text() + "z,2026-01-10,1,1\na,2026-01-20,5,5\n")
+    results = {r.job: r for r in golden.run(["churn_posting", "moderation_checks"])}
+    notes = results["churn_posting"].notes
+    assert "activity: skipped 1 rows of users missing from the users export" in notes
+    assert ("activity.csv: skipped 1 rows with a duplicate user_id+date (the first one is kept; "
+            "first duplicate at row 24: user_id=a, date=2026-01-20)") in notes  # fmt: skip
+    assert "1 users in events are missing from the users export (e.g. x); left out" in notes
+    assert "window 2026-01-05: no rows (no data in it)" in results["moderation_checks"].notes
+    golden._clock = lambda: datetime(2026, 1, 18, 20, tzinfo=UTC)
+    events = golden.warehouse.events_root
+    (events / "event_date=2026-01-18").rename(events / "event_date=2026-01-18.moved")
+    [late] = golden.run(["churn_posting"], full=True)
+    assert "window 2026-01-05: skipped: the period is not over (ends 2026-01-19)" in late.notes
+
+
+def test_churn_waits_for_the_activity_export(golden: Runner, tmp_path: Path) -> None:
+    activity = golden.exports_dir / "activity.csv"
+    lines = [ln for ln in activity.read_text().splitlines() if "2026-02-15" not in ln]
+    activity.write_text("\n".join(lines) + "\n")
+    [result] = golden.run(["churn_posting"])
+    assert result.status == "skipped"
+    assert ("window 2026-01-05: skipped: churn needs activity through 2026-02-15; the activity "
+            "export ends 2026-02-10") in result.notes  # fmt: skip
+
+
+def test_bad_exports_fail_user_jobs_only(golden: Runner) -> None:
+    activity = golden.exports_dir / "activity.csv"
+    activity.write_text(activity.read_text().replace("b,2026-02-10,1,2", "b,2026-02-10,1,abc"))
+    results = {r.job: r for r in golden.run()}
+    assert results["community_health"].status == "ok"
+    assert results["churn_posting"].status == "failed"
+    assert 'activity.csv row 18: column "minutes": expected a number, got "abc"' in (
+        results["churn_posting"].error or ""
+    )
+
+
+def test_export_changes_are_picked_up(golden: Runner) -> None:
+    golden.run(["funnel"])
+    views = golden.exports_dir / "context_views.csv"
+    views.write_text(views.read_text() + "a,match:2,2026-01-09T18:00:00Z,5\n")
+    golden.run(["funnel"])
+    funnel = pl.read_parquet(golden.reports_root / "funnel" / "all.parquet").sort("step_order")
+    assert funnel["users"][0] == 4
+
+
+def test_views_file(golden: Runner) -> None:
+    golden.run(["funnel", "community_health"])
+    con = duckdb.connect(str(golden.views_path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM community_health").fetchone() == (14,)
+        assert con.execute("SELECT users FROM funnel WHERE step = 'opened'").fetchone() == (2,)
+    finally:
+        con.close()
+
+
+def test_unknown_job_and_empty_warehouse(tmp_path: Path) -> None:
+    runner = Runner(tmp_path / "w", tmp_path / "e", AnalyticsSettings(), progress=False)
+    with pytest.raises(UnknownJob, match="unknown job nope; jobs are: churn_posting"):
+        runner.run(["nope"])
+    results = runner.run(["community_health", "journey"])
+    assert [r.status for r in results] == ["skipped", "failed"]
+    assert results[0].notes == ["window *: skipped: the warehouse has no events yet"]
+    assert "exports folder" in (results[1].error or "") and "does not exist" in results[1].error
