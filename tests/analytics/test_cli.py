@@ -1,0 +1,102 @@
+"""`sideline demo seed`, `jobs run|status` and `events import`, through the real CLI and log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics.demo import DemoConfig, generate, write_warehouse
+from service.cli import main
+
+
+def log_rows(path: Path) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute("SELECT event_id, event_type, seq FROM events ORDER BY seq").fetchall()
+    finally:
+        con.close()
+
+
+def test_demo_seed_appends_through_the_log(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["demo", "seed", "--users", "300", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    n = generate(DemoConfig(users=300)).events
+    assert f"{len(n)} events appended to {tmp_path}/log-node-1.duckdb (last seq {len(n)})" in out
+    rows = log_rows(tmp_path / "log-node-1.duckdb")
+    assert [r[2] for r in rows] == list(range(1, len(n) + 1))
+    assert {r[0] for r in rows} == {e.event_id for e in n} or len(rows) == len(n)
+    for name in ("users", "activity", "contexts", "context_views"):
+        assert (tmp_path / "exports" / f"{name}.csv").is_file()
+
+
+def test_jobs_run_and_status(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    args = ["--data-dir", str(tmp_path)]
+    assert main(["demo", "seed", "--users", "400", "--target", "warehouse", "--format",
+                 "parquet", *args]) == 0  # fmt: skip
+    assert main(["jobs", "run", "--all", "--no-progress", *args]) == 0
+    out = capsys.readouterr().out
+    assert "churn_posting      ok             2        10" in out
+    assert "note: window" in out and "the period is not over" in out
+    assert main(["jobs", "run", "community_health", *args]) == 0
+    assert "community_health   ok             0         0" in capsys.readouterr().out
+    assert main(["jobs", "status", *args]) == 0
+    status = capsys.readouterr().out
+    assert "community_health      30     0       0        30" in status
+    with pytest.raises(SystemExit) as info:
+        main(["jobs", "run", *args])
+    assert info.value.code == 2
+    assert "name the jobs to run, or pass --all" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["jobs", "run", "churn", *args])
+    assert "unknown job churn; jobs are:" in capsys.readouterr().err
+
+
+def test_events_import(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    good = {"event_type": "reaction_added", "occurred_at": "2026-01-06T12:00:00+00:00",
+            "user_id": "u1", "room_id": "match:1", "message_id": "m1",
+            "payload": {"emoji": "🔥"}}  # fmt: skip
+    lines = [
+        good,
+        {**good, "payload": {"emoji": 3}},
+        {**good, "occurred_at": "2026-01-06T12:00:00"},
+        {**good, "event_type": "community_message_sent", "message_id": None,
+         "payload": {"text": "hi"}},  # fmt: skip
+        {**good, "room_id": "no-kind"},
+        {**good, "event_type": "community_exposure_assigned", "payload": {"group": "maybe"}},
+        {**good, "colour": "red"},
+    ]
+    path = tmp_path / "backfill.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n{oops\n")
+    args = ["--data-dir", str(tmp_path)]
+    with pytest.raises(SystemExit) as info:
+        main(["events", "import", str(path), *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    for expected in [
+        "backfill.jsonl line 2: reaction_added: Expected `str`, got `int` - at `$.payload.emoji`",
+        "backfill.jsonl line 3: occurred_at has no time zone - at `$.occurred_at`",
+        "backfill.jsonl line 4: community_message_sent needs a message_id - at `$.message_id`",
+        "backfill.jsonl line 5: room id 'no-kind' is not kind:id - at `$.room_id`",
+        "backfill.jsonl line 6: community_exposure_assigned: Invalid enum value 'maybe' "
+        "- at `$.payload.group`",
+        "backfill.jsonl line 7: Object contains unknown field `colour`",
+        "backfill.jsonl line 8: not valid JSON",
+        "nothing was imported",
+    ]:  # fmt: skip
+        assert expected in err, (expected, err)
+    assert not (tmp_path / "log-node-1.duckdb").exists()
+    assert main(["events", "import", str(path), "--skip-invalid", *args]) == 0
+    assert "8 records read, 1 valid, 0 already imported, 1 appended" in capsys.readouterr().out
+    # A Parquet export of another log (with its seq/epoch/node columns) imports too, once.
+    events = generate(DemoConfig(users=50)).events
+    [*_, last] = write_warehouse(events[:200], tmp_path / "other", node_id="old")
+    files = sorted((tmp_path / "other").rglob("*.parquet"))
+    for f in files:
+        assert main(["events", "import", str(f), *args]) == 0
+    assert main(["events", "import", str(files[0]), *args]) == 0
+    assert "0 appended" in capsys.readouterr().out.splitlines()[-1]
+    rows = log_rows(tmp_path / "log-node-1.duckdb")
+    assert len(rows) == 201 and len({r[0] for r in rows}) == 201

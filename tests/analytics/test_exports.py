@@ -1,0 +1,108 @@
+"""The product export contract: errors name file, row and column; fixes are reported."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics.exports import ExportError, load_exports
+from tests.analytics.conftest import write_golden_exports
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    write_golden_exports(tmp_path)
+    return tmp_path
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_valid_exports_are_normalised(folder: Path) -> None:
+    ex = load_exports(folder)
+    assert ex.users.height == 8 and ex.activity.height == 22
+    m2 = ex.contexts.filter(pl.col("context_id") == "match:2").row(0, named=True)
+    assert m2["starts_at"] == datetime(2026, 1, 9, 18, tzinfo=UTC)  # +01:00 converted
+    assert m2["viewers"] is None
+    assert ex.notes == []
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        ("activity.csv", "a,2026-01-06,1,4", "a,2026-01-06,1,abc",
+         'activity.csv row 8: column "minutes": expected a number, got "abc"'),
+        ("activity.csv", "a,2026-01-06,1,4", "a,2026-01-06,1.5,4",
+         'activity.csv row 8: column "sessions": expected an integer, got "1.5"'),
+        ("activity.csv", "a,2026-01-06,1,4", "a,06/01/2026,1,4",
+         'activity.csv row 8: column "date": expected a date (YYYY-MM-DD), got "06/01/2026"'),
+        ("activity.csv", "a,2026-01-06,1,4", "a,2026-01-06,-1,4",
+         'activity.csv row 8: column "sessions": must not be negative'),
+        ("activity.csv", "a,2026-01-06,1,4", ",2026-01-06,1,4",
+         'activity.csv row 8: column "user_id": missing value'),
+        ("users.csv", "f,2026-01-02T00:00:00+00:00", "f,yesterday",
+         'users.csv row 8: column "signed_up_at": expected an ISO-8601 timestamp, got "yesterday"'),
+        ("contexts.csv", "2026-01-06T13:50:00Z", "2026-01-06T11:00:00Z",
+         'contexts.csv row 1: column "ends_at": earlier than starts_at'),
+        ("users.csv", "user_id,signed_up_at", "user,signed_up_at",
+         "users.csv: missing column 'user_id' (has 'user', 'signed_up_at', 'plan', 'country')"),
+    ],
+)  # fmt: skip
+def test_errors_name_file_row_and_column(folder: Path, file: str, old: str, new: str,
+                                         message: str) -> None:  # fmt: skip
+    replace(folder / file, old, new)
+    with pytest.raises(ExportError) as info:
+        load_exports(folder)
+    assert message in str(info.value).splitlines()
+
+
+def test_missing_and_ambiguous_files(folder: Path) -> None:
+    (folder / "users.csv").unlink()
+    with pytest.raises(ExportError, match=r"no users.csv or users.parquet"):
+        load_exports(folder)
+    write_golden_exports(folder)
+    pl.read_csv(folder / "contexts.csv").write_parquet(folder / "contexts.parquet")
+    with pytest.raises(ExportError, match="both contexts.csv and contexts.parquet exist"):
+        load_exports(folder)
+    (folder / "context_views.csv").unlink()
+    (folder / "contexts.parquet").unlink()
+    assert load_exports(folder).context_views.height == 0  # optional
+
+
+def test_fixes_are_reported(folder: Path) -> None:
+    users = folder / "users.csv"
+    users.write_text(users.read_text() + "a,2025-12-03 10:00:00,pro,US\n")
+    replace(folder / "activity.csv", "user_id,date,sessions,minutes",
+            "user_id,date,sessions,minutes,source")  # fmt: skip
+    text = (folder / "activity.csv").read_text().splitlines()
+    (folder / "activity.csv").write_text("\n".join([text[0]] + [r + ",x" for r in text[1:]]) + "\n")
+    ex = load_exports(folder)
+    assert ex.notes == [
+        "users.csv: column 'signed_up_at': 1 timestamps without a time zone were read as UTC",
+        "users.csv: skipped 1 rows with a duplicate user_id (the first one is kept; first "
+        "duplicate at row 9: user_id=a)",
+        "activity.csv: ignored unknown columns source",
+    ]
+    assert ex.users.filter(pl.col("user_id") == "a")["plan"].to_list() == ["free"]
+
+
+def test_typed_parquet_exports(folder: Path) -> None:
+    ex = load_exports(folder)
+    (folder / "users.csv").unlink()
+    ex.users.with_columns(pl.col("signed_up_at").dt.convert_time_zone("Europe/Berlin")).write_parquet(
+        folder / "users.parquet")
+    (folder / "activity.csv").unlink()
+    ex.activity.with_columns(pl.col("sessions").cast(pl.Float64)).write_parquet(
+        folder / "activity.parquet")
+    again = load_exports(folder)
+    assert again.users.equals(ex.users) and again.activity.equals(ex.activity)
+    ex.activity.with_columns(pl.lit(1.5).alias("sessions")).write_parquet(folder / "activity.parquet")
+    with pytest.raises(ExportError, match='activity.parquet row 1: column "sessions": expected an '
+                                          'integer, got "1.5"'):  # fmt: skip
+        load_exports(folder)
