@@ -43,6 +43,23 @@ def decode(data: str | bytes) -> f.ClientFrame:
         raise SidelineError(ErrorCode.INVALID_BODY, f"frame is not valid JSON: {exc}") from exc
 
 
+class _Refs(msgspec.Struct):
+    ref: str | None = None
+    room: str | None = None
+
+
+_refs = msgspec.json.Decoder(_Refs).decode
+
+
+def refs_of(data: str | bytes) -> tuple[str | None, str | None]:
+    """``ref`` and ``room`` of a frame that failed validation, so the error can name them."""
+    try:
+        found = _refs(data)
+    except msgspec.DecodeError:
+        return None, None
+    return (found.ref[:64] if found.ref else None), found.room
+
+
 def error_frame(err: SidelineError, ref: str | None = None) -> f.Error:
     return f.Error(
         ref=ref, code=err.code.slug, message=err.message, at=err.at,
@@ -66,7 +83,11 @@ class Dispatcher:
     async def handle(self, data: str | bytes) -> None:
         ref, room = None, None
         try:
-            frame = decode(data)
+            try:
+                frame = decode(data)
+            except SidelineError:
+                ref, room = refs_of(data)
+                raise
             ref, room = frame.ref, getattr(frame, "room", None)
             await self._dispatch(frame)
         except SidelineError as err:

@@ -1,0 +1,203 @@
+"""Fan-out over real sockets: who sees what, when, and how often."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.fixtures.ws import WsClient
+
+
+def admin(server) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"X-Admin-Key": server.admin_key()}, timeout=10)
+
+
+async def send(client: WsClient, text: str, cid: str, room: str = "match:1") -> dict:
+    await client.send(type="send", room=room, client_msg_id=cid, text=text, ref=cid)
+    return await client.expect("ack", ref=cid)
+
+
+async def test_message_reaches_everyone_once_after_commit(rt_server):
+    a = await WsClient.login(rt_server, "ann", name="Ann")
+    b = await WsClient.login(rt_server, "bob")
+    ack = await send(a, "what a goal!", "c1")
+    for client in (a, b):
+        m = await client.expect("message", message_id=ack["message_id"])
+        assert m["text"] == "what a goal!" and m["name"] == "Ann" and m["seq"] == ack["seq"]
+        assert m["epoch"] == ack["epoch"] == client.joined["epoch"]
+    # published after commit: the log holds it, and no second copy arrives
+    ready = httpx.get(f"{rt_server.url}/ready").json()
+    assert ready["last_seq"] >= ack["seq"]
+    later = [f for f in await b.frames(0.5) if f["type"] == "message"]
+    assert later == []
+    # a retry with the same client id is acknowledged with the same message, not re-sent
+    again = await send(a, "what a goal!", "c1")
+    assert again["message_id"] == ack["message_id"]
+    assert [f for f in await b.frames(0.5) if f["type"] == "message"] == []
+
+
+async def test_history_on_join(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    for i in range(3):
+        await send(a, f"m{i}", f"c{i}")
+    late = await WsClient.login(rt_server, "cat")
+    assert [m["text"] for m in late.joined["history"]] == ["m0", "m1", "m2"]
+    assert late.joined["presence"]["count"] >= 1
+
+
+async def test_http_send_is_fanned_out_too(rt_server):
+    b = await WsClient.login(rt_server, "bob")
+    headers = {"Authorization": f"Bearer {rt_server.token('ann', 'match:1')}"}
+    r = httpx.post(f"{rt_server.url}/v1/rooms/match:1/messages", headers=headers,
+                   json={"client_msg_id": "h1", "text": "from http"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    m = await b.expect("message", message_id=r.json()["message_id"])
+    assert m["text"] == "from http"
+
+
+async def test_moderator_delete_reaches_everyone(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    mod = await WsClient.login(rt_server, "mod", role="moderator")
+    ack = await send(a, "delete me", "c1")
+    await mod.expect("message", message_id=ack["message_id"])
+    headers = {"Authorization": f"Bearer {rt_server.token('mod', 'match:1', 'moderator')}"}
+    r = httpx.delete(f"{rt_server.url}/v1/rooms/match:1/messages/{ack['message_id']}", headers=headers)
+    assert r.status_code == 200, r.text
+    for client in (a, mod):
+        gone = await client.expect("deleted", message_id=ack["message_id"])
+        assert gone["seq"] == r.json()["seq"]
+    fresh = await WsClient.login(rt_server, "cat")
+    assert fresh.joined.get("history", []) == []
+
+
+async def test_reactions_are_coalesced_counts(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    ack = await send(a, "react to me", "c1")
+    fans = [await WsClient.login(rt_server, f"fan{i}") for i in range(5)]
+    for i, fan in enumerate(fans):
+        await fan.send(type="react", room="match:1", message_id=ack["message_id"], emoji="🔥", ref=f"r{i}")
+    for i, fan in enumerate(fans):
+        assert (await fan.expect("ack", ref=f"r{i}"))["op"] == "react"
+    frames = [f for f in await a.frames(1.0) if f["type"] == "reaction"]
+    # five reactions inside one interval (0.2 s here): at most a leading and a trailing frame
+    assert 1 <= len(frames) <= 3, frames
+    assert frames[-1]["messages"][ack["message_id"]] == {"🔥": 5}
+
+
+async def test_crowd_reactions_are_batched_per_interval(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    b = await WsClient.login(rt_server, "bob")
+    for _ in range(8):
+        await b.send(type="react", room="match:1", emoji="⚽")
+    frames = [f for f in await a.frames(1.0) if f["type"] == "reaction" and f.get("crowd")]
+    assert sum(f["crowd"]["⚽"] for f in frames) == 8
+    assert len(frames) <= 3
+
+
+async def test_polls_vote_and_results(rt_server):
+    speaker_headers = {"Authorization": f"Bearer {rt_server.token('sp', 'match:1', 'speaker')}"}
+    voter = await WsClient.login(rt_server, "v1")
+    watcher = await WsClient.login(rt_server, "w1")
+    r = httpx.post(f"{rt_server.url}/v1/rooms/match:1/polls", headers=speaker_headers,
+                   json={"question": "Man of the match?", "options": ["A", "B"]})  # fmt: skip
+    assert r.status_code == 201, r.text
+    poll_id = r.json()["poll_id"]
+    seen = await watcher.expect("poll", poll_id=poll_id)
+    assert seen["results"] == [0, 0]
+    await voter.send(type="vote", room="match:1", poll_id=poll_id, option=1, ref="v")
+    assert (await voter.expect("ack", ref="v"))["poll_id"] == poll_id
+    mine = await voter.expect("poll", poll_id=poll_id, my_vote=1)
+    assert mine["results"] == [0, 1]
+    assert (await watcher.expect("poll", poll_id=poll_id, results=[0, 1]))["results"] == [0, 1]
+    await voter.send(type="vote", room="match:1", poll_id=poll_id, option=0, ref="v2")
+    assert (await voter.expect("error", ref="v2"))["code"] == "conflict"
+    late = await WsClient.login(rt_server, "late")
+    assert [p["results"] for p in late.joined["polls"]] == [[0, 1]]
+
+
+async def test_presence_diffs_and_typing(rt_server):
+    a = await WsClient.login(rt_server, "ann", name="Ann")
+    b = await WsClient.login(rt_server, "bob", name="Bob")
+    diff = await a.expect("presence", timeout=3)
+    assert diff["count"] == 2 and diff["joined"] == [{"user_id": "bob", "name": "Bob"}]
+    await b.send(type="typing", room="match:1")
+    await b.send(type="typing", room="match:1")  # throttled: one signal
+    typing = [f for f in await a.frames(0.6) if f["type"] == "typing"]
+    assert typing == [{"type": "typing", "room": "match:1", "user_id": "bob", "name": "Bob"}]
+    await b.close()
+    left = await a.expect("presence", timeout=3)
+    assert left["count"] == 1 and left["left"] == ["bob"]
+
+
+async def test_typing_off_in_large_rooms(start_server):
+    server = start_server(SIDELINE_REALTIME__TYPING_MAX_ROOM_SIZE="1")
+    a = await WsClient.login(server, "ann")
+    b = await WsClient.login(server, "bob")
+    await a.expect("presence", timeout=3)
+    await asyncio.sleep(0.3)
+    await b.send(type="typing", room="match:1")
+    assert [f for f in await a.frames(0.6) if f["type"] == "typing"] == []
+    late = await WsClient.login(server, "cat")
+    assert late.joined["typing"] is False
+
+
+async def test_presence_count_only_above_threshold(start_server):
+    server = start_server(SIDELINE_REALTIME__PRESENCE_LIST_MAX="2")
+    clients = [await WsClient.login(server, f"u{i}") for i in range(4)]
+    await asyncio.sleep(0.6)
+    late = await WsClient.login(server, "late")
+    presence = late.joined["presence"]
+    assert presence["count"] == 4 and "members" not in presence
+    update = await clients[0].expect("presence", count=5, timeout=3)
+    assert "joined" not in update
+
+
+async def test_read_only_modes_refuse_sends(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    with admin(rt_server) as api:
+        r = api.put("/v1/admin/rooms/match:1", json={"mode": "reactions-only"})
+        assert r.status_code == 200, r.text
+    room = await a.expect("room")
+    assert room["mode"] == "reactions-only"
+    await a.send(type="send", room="match:1", client_msg_id="c1", text="hi", ref="s")
+    assert (await a.expect("error", ref="s"))["code"] == "reactions_only"
+    with admin(rt_server) as api:
+        api.put("/v1/admin/rooms/match:1", json={"mode": "open", "slow_mode_seconds": 30})
+    assert (await a.expect("room", mode="open"))["slow_mode_seconds"] == 30
+    await send(a, "first", "c2")
+    await a.send(type="send", room="match:1", client_msg_id="c3", text="second", ref="s3")
+    notice = await a.expect("notice", ref="s3")
+    assert notice["code"] == "slow_mode" and notice["retry_after"] > 0
+
+
+async def test_mute_is_a_notice_and_is_enforced(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    with admin(rt_server) as api:
+        r = api.post("/v1/admin/rooms/match:1/mutes", json={"user_id": "ann", "duration_seconds": 60})
+        assert r.status_code == 201, r.text
+    assert (await a.expect("notice", code="user_muted"))["room"] == "match:1"
+    await a.send(type="send", room="match:1", client_msg_id="c1", text="hi", ref="s")
+    notice = await a.expect("notice", ref="s")
+    assert notice["code"] == "user_muted"
+
+
+async def test_ban_removes_the_user_from_the_room(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    b = await WsClient.login(rt_server, "bob")
+    with admin(rt_server) as api:
+        assert api.post("/v1/admin/rooms/match:1/bans", json={"user_id": "ann"}).status_code == 201
+    assert (await a.expect("error", code="user_banned"))
+    assert (await a.expect("left", room="match:1"))["reason"] == "banned"
+    await send(b, "after the ban", "c1")
+    assert [f for f in await a.frames(0.5) if f["type"] == "message"] == []
+    await a.send(type="join", room="match:1", ref="j")
+    assert (await a.expect("error", ref="j"))["code"] == "user_banned"
+
+
+async def test_role_grant_reaches_the_user(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    with admin(rt_server) as api:
+        r = api.post("/v1/admin/rooms/match:1/roles", json={"user_id": "ann", "role": "moderator"})
+        assert r.status_code == 200, r.text
+    assert (await a.expect("room", role="moderator"))["room"] == "match:1"

@@ -1,0 +1,139 @@
+"""The /v1/ws protocol over real sockets: auth, Origin, limits, bad input, close codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+from tests.fixtures.ws import WsClient
+
+
+async def test_first_frame_must_be_auth(rt_server):
+    client = await WsClient.open(rt_server)
+    await client.send(type="join", room="match:1")
+    assert await client.closed_with() == 4001
+    assert "first frame must be auth" in client.ws.protocol.close_rcvd.reason
+
+
+async def test_bad_token_closes_with_its_code(rt_server):
+    client = await WsClient.open(rt_server)
+    await client.send(type="auth", token="not-a-jwt")
+    assert await client.closed_with() == 4002
+    expired = await WsClient.open(rt_server)
+    await expired.send(type="auth", token=rt_server.token("u1", "match:1", ttl_seconds=-60))
+    assert await expired.closed_with() == 4003
+
+
+async def test_auth_timeout(start_server):
+    server = start_server(SIDELINE_REALTIME__AUTH_TIMEOUT_SECONDS="0.3")
+    client = await WsClient.open(server)
+    assert await client.closed_with() == 4006
+
+
+async def test_bearer_header_authenticates_without_auth_frame(rt_server):
+    token = rt_server.token("u1", "match:1")
+    ws = await websockets.connect(rt_server.ws_url, additional_headers={"Authorization": f"Bearer {token}"})
+    client = WsClient(ws)
+    welcome = await client.expect("welcome")
+    assert welcome["user_id"] == "u1" and welcome["node_id"] == "node-1"
+
+
+async def test_origin_checked_before_accept(rt_server):
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(rt_server.ws_url, origin="http://evil.example")
+    response = refused.value.response
+    assert response.status_code == 403
+    body = json.loads(response.body)
+    assert body["error"]["code"] == "origin_not_allowed" and body["error"]["close_code"] == 4109
+    # the server's own origin (the embedded panel) and listed origins are accepted
+    ok = await websockets.connect(rt_server.ws_url, origin=rt_server.url)
+    await ok.close()
+
+
+async def test_bad_frames_get_errors_and_the_connection_survives(rt_server):
+    client = await WsClient.login(rt_server, "u1")
+    await client.send(type="shout", room="match:1")
+    err = await client.expect("error")
+    assert err["code"] == "unknown_frame" and err["at"] == "$.type" and "'shout'" in err["message"]
+    await client.ws.send("{not json")
+    err = await client.expect("error")
+    assert err["code"] == "invalid_body" and "not valid JSON" in err["message"]
+    await client.send(type="send", room="match:1", client_msg_id="c1", text=5, ref="r1")
+    err = await client.expect("error", ref="r1")
+    assert err["code"] == "invalid_body" and err["at"] == "$.text"
+    await client.send(type="vote", room="match:1", poll_id="p", option=12)
+    assert (await client.expect("error"))["at"] == "$.option"
+    await client.send(type="send", room="match:2", client_msg_id="c2", text="hi", ref="r2")
+    assert (await client.expect("error", ref="r2"))["code"] == "not_joined"
+    await client.send(type="join", room="match:2", ref="r3")
+    assert (await client.expect("error", ref="r3"))["code"] == "room_not_allowed"
+    await client.send(type="join", room="nonsense", ref="r4")
+    assert (await client.expect("error", ref="r4"))["code"] == "invalid_room_id"
+    await client.send(type="ping", ref="p1")
+    assert await client.expect("pong", ref="p1")
+    await client.send(type="send", room="match:1", client_msg_id="c3", text="still here", ref="s")
+    assert (await client.expect("ack", ref="s"))["op"] == "send"
+
+
+async def test_oversize_frame_is_closed_with_1009(start_server):
+    server = start_server(SIDELINE_REALTIME__MAX_FRAME_BYTES="4096")
+    client = await WsClient.login(server, "u1")
+    await client.ws.send(json.dumps({"type": "ping", "ref": "x" * 5000}))
+    assert await client.closed_with() == 1009
+    other = await WsClient.login(server, "u2")  # the server is fine
+    await other.send(type="ping", ref="p")
+    assert await other.expect("pong", ref="p")
+
+
+async def test_flood_gets_rate_limited_then_closed(start_server):
+    server = start_server(
+        SIDELINE_REALTIME__FRAMES_PER_SECOND="5", SIDELINE_REALTIME__FRAME_BURST="10"
+    )
+    client = await WsClient.login(server, "u1")
+    for i in range(12):
+        await client.send(type="ping", ref=f"p{i}")
+    err = await client.expect("error", code="rate_limited")
+    assert err["retry_after"] > 0
+    for i in range(20):
+        await client.send(type="ping", ref=f"q{i}")
+    assert await client.closed_with() == 4302
+    calm = await WsClient.login(server, "u2")
+    await calm.send(type="ping", ref="ok")
+    assert await calm.expect("pong", ref="ok")
+
+
+async def test_idle_socket_is_closed(start_server):
+    server = start_server(SIDELINE_REALTIME__IDLE_TIMEOUT_SECONDS="0.5")
+    client = await WsClient.login(server, "u1")
+    assert await client.closed_with() == 4304
+
+
+async def test_too_many_rooms(start_server):
+    server = start_server(SIDELINE_REALTIME__MAX_ROOMS_PER_SOCKET="1")
+    roles = {"match:2": "user"}
+    client = await WsClient.login(server, "u1", roles=roles)
+    await client.send(type="join", room="match:2", ref="j")
+    err = await client.expect("error", ref="j")
+    assert err["code"] == "too_many_rooms"
+
+
+async def test_reauth_refreshes_token_but_not_user(rt_server):
+    client = await WsClient.login(rt_server, "u1")
+    await client.send(type="auth", token=rt_server.token("u1", "match:1", name="Ann"), ref="a")
+    assert (await client.expect("welcome", ref="a"))["name"] == "Ann"
+    await client.send(type="auth", token=rt_server.token("u2", "match:1"), ref="b")
+    assert (await client.expect("error", ref="b"))["code"] == "token_invalid"
+
+
+async def test_metrics_count_sockets(rt_server):
+    import httpx
+
+    client = await WsClient.login(rt_server, "u1")
+    text = httpx.get(f"{rt_server.url}/metrics").text
+    assert "sideline_ws_connections 1.0" in text
+    await client.close()
+    await asyncio.sleep(0.3)
+    assert "sideline_ws_connections 0.0" in httpx.get(f"{rt_server.url}/metrics").text

@@ -1,0 +1,141 @@
+"""Resume after a dropped connection, resync when that is impossible, and slow consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import httpx
+import websockets
+
+from tests.fixtures.ws import WsClient
+
+
+async def send(client: WsClient, text: str, cid: str) -> dict:
+    await client.send(type="send", room="match:1", client_msg_id=cid, text=text, ref=cid)
+    return await client.expect("ack", ref=cid)
+
+
+def position(client: WsClient) -> tuple[str, int]:
+    """(epoch, seq) as a client tracks it: ``joined`` then every stream frame of that epoch."""
+    epoch, seq = client.joined["epoch"], client.joined["seq"]
+    for f in client.seen:
+        if f.get("epoch") == epoch and f["type"] in ("message", "deleted", "room"):
+            seq = max(seq, f["seq"])
+    return epoch, seq
+
+
+async def test_resume_gets_exactly_what_was_missed(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    b = await WsClient.login(rt_server, "bob")
+    first = await send(b, "before the drop", "c0")
+    await a.expect("message", message_id=first["message_id"])
+    epoch, seq = position(a)
+    await a.close()
+    missed = [await send(b, f"missed {i}", f"c{i + 1}") for i in range(3)]
+    mod = {"Authorization": f"Bearer {rt_server.token('mod', 'match:1', 'moderator')}"}
+    r = httpx.delete(f"{rt_server.url}/v1/rooms/match:1/messages/{first['message_id']}", headers=mod)
+    assert r.status_code == 200
+    back = await WsClient.login(rt_server, "ann", join={"after_seq": seq, "epoch": epoch})
+    assert back.joined["resumed"] is True and back.joined.get("history", []) == []
+    frames = [f for f in await back.frames(0.6) if f["type"] in ("message", "deleted")]
+    assert [(f["type"], f["message_id"]) for f in frames] == [
+        *[("message", m["message_id"]) for m in missed], ("deleted", first["message_id"])
+    ]
+    live = await send(b, "live again", "c9")
+    assert (await back.expect("message", message_id=live["message_id"]))["text"] == "live again"
+
+
+async def test_resume_survives_a_server_restart(start_server):
+    server = start_server()
+    a = await WsClient.login(server, "ann")
+    seen = await send(a, "one", "c1")
+    await a.expect("message", message_id=seen["message_id"])
+    epoch, seq = position(a)
+    await a.close()
+    server.stop()
+    server = start_server()  # same data dir: same log, same epoch
+    b = await WsClient.login(server, "bob")
+    missed = await send(b, "two", "c2")
+    back = await WsClient.login(server, "ann", join={"after_seq": seq, "epoch": epoch})
+    assert back.joined["resumed"] is True
+    got = [f["message_id"] for f in await back.frames(0.5) if f["type"] == "message"]
+    assert got == [missed["message_id"]]
+
+
+async def test_resync_when_the_gap_is_too_old(start_server):
+    server = start_server(SIDELINE_REALTIME__RESUME_MAX_EVENTS="3")
+    a = await WsClient.login(server, "ann")
+    epoch, seq = position(a)
+    await a.close()
+    b = await WsClient.login(server, "bob")
+    for i in range(5):
+        await send(b, f"m{i}", f"c{i}")
+    back = await WsClient.login(server, "ann", join={"after_seq": seq, "epoch": epoch})
+    resync = next(f for f in back.seen if f["type"] == "resync")
+    assert "more than 3 events" in resync["reason"]
+    assert back.joined["resumed"] is False
+    assert [m["text"] for m in back.joined["history"]] == [f"m{i}" for i in range(5)]
+
+
+async def test_resync_when_the_epoch_differs(rt_server):
+    back = await WsClient.login(rt_server, "ann", join={"after_seq": 1, "epoch": "another-log"})
+    assert any(f["type"] == "resync" and "epoch" in f["reason"] for f in back.seen)
+    assert back.joined["resumed"] is False
+
+
+def _tiny_socket(port: int) -> socket.socket:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.setblocking(False)
+    return s
+
+
+async def test_slow_consumer_is_dropped_and_resumes(start_server):
+    server = start_server(SIDELINE_REALTIME__SEND_QUEUE_SIZE="8")
+    token = server.token("slow", "match:1")
+    ws = await websockets.connect(server.ws_url, sock=_tiny_socket(server.port), max_queue=1)
+    slow = WsClient(ws)
+    await slow.send(type="auth", token=token)
+    await slow.expect("welcome")
+    await slow.send(type="join", room="match:1")
+    slow.joined = await slow.expect("joined")
+    epoch, seq = position(slow)
+    fast = await WsClient.login(server, "fast")
+    sender = await WsClient.login(server, "sender")
+    text = "x" * 280
+    started = time.monotonic()
+    sent = []
+    for i in range(400):
+        await sender.send(type="send", room="match:1", client_msg_id=f"c{i}", text=text, ref=f"c{i}")
+        if i % 50 == 49:
+            await sender.expect("ack", ref=f"c{i}", timeout=10)
+    ids = set()
+    while len(ids) < 400:
+        frame = await fast.recv(timeout=10)
+        if frame["type"] == "message":
+            ids.add(frame["message_id"])
+    # the room was not held back by the stalled client
+    assert time.monotonic() - started < 20
+    for f in sender.seen + sender._unread:
+        if f.get("type") == "ack":
+            sent.append(f["message_id"])
+    # now the slow client reads: what was buffered, then the close with 4303
+    got = []
+    try:
+        while True:
+            frame = await slow.recv(timeout=10)
+            if frame["type"] == "message":
+                got.append(frame)
+    except websockets.ConnectionClosed:
+        pass
+    assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 4303
+    assert len(got) < 400, "the slow client should have been cut off"
+    last = max([seq, *(f["seq"] for f in got)])
+    back = await WsClient.login(server, "slow", join={"after_seq": last, "epoch": epoch})
+    assert back.joined["resumed"] is True
+    rest = [f["message_id"] for f in await back.frames(1.0) if f["type"] == "message"]
+    assert [f["message_id"] for f in got] + rest == sorted(ids, key=lambda m: m)  # uuid7: time order
+    await asyncio.sleep(0)

@@ -1,0 +1,73 @@
+"""Moderation outcomes on the wire: shadowed, held then approved, masked, hidden by reports."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.fixtures.ws import WsClient
+
+
+def admin(server) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"X-Admin-Key": server.admin_key()}, timeout=10)
+
+
+async def test_shadow_banned_messages_reach_only_their_sender(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    b = await WsClient.login(rt_server, "bob")
+    with admin(rt_server) as api:
+        assert api.post("/v1/admin/rooms/match:1/shadow-bans", json={"user_id": "ann"}).status_code == 201
+    await a.send(type="send", room="match:1", client_msg_id="c1", text="can anyone see me", ref="s")
+    ack = await a.expect("ack", ref="s")
+    assert (await a.expect("message", message_id=ack["message_id"]))["text"] == "can anyone see me"
+    frames = await a.frames(0.4) + await b.frames(0.4)
+    assert not [f for f in frames if f["type"] == "notice"], "a shadow-ban is silent"
+    assert not [f for f in frames if f["type"] == "message"]
+    # and resume/history keep it private too
+    cat = await WsClient.login(rt_server, "cat")
+    assert cat.joined.get("history", []) == []
+
+
+async def test_held_message_appears_only_when_approved(start_server):
+    server = start_server(
+        SIDELINE_MODERATION__ENABLED="true",
+        SIDELINE_MODERATION__POLICIES__MATCH__ACTIONS='{"pii": "hold"}',
+    )
+    a = await WsClient.login(server, "ann")
+    b = await WsClient.login(server, "bob")
+    await a.send(type="send", room="match:1", client_msg_id="c1", text="mail me at ann@example.com", ref="s")
+    ack = await a.expect("ack", ref="s")
+    notice = await a.expect("notice", ref="s")
+    assert notice["code"] == "held" and notice["message_id"] == ack["message_id"]
+    assert not [f for f in await b.frames(0.5) if f["type"] == "message"]
+    with admin(server) as api:
+        r = api.post(f"/v1/admin/rooms/match:1/review/{ack['message_id']}", json={"decision": "approve"})
+        assert r.status_code == 200, r.text
+    for client in (a, b):
+        shown = await client.expect("message", message_id=ack["message_id"])
+        assert shown["user_id"] == "ann"
+
+
+async def test_masked_message_is_shown_masked_and_the_sender_told(start_server):
+    server = start_server(SIDELINE_MODERATION__ENABLED="true")
+    a = await WsClient.login(server, "ann")
+    b = await WsClient.login(server, "bob")
+    await a.send(type="send", room="match:1", client_msg_id="c1", text="write to ann@example.com", ref="s")
+    ack = await a.expect("ack", ref="s")
+    assert (await a.expect("notice", ref="s"))["code"] == "masked"
+    shown = await b.expect("message", message_id=ack["message_id"])
+    assert "ann@example.com" not in shown["text"] and shown["masked"] is True
+
+
+async def test_reports_over_threshold_hide_the_message(rt_server):
+    a = await WsClient.login(rt_server, "ann")
+    ack_send = None
+    await a.send(type="send", room="match:1", client_msg_id="c1", text="controversial", ref="s")
+    ack_send = await a.expect("ack", ref="s")
+    mid = ack_send["message_id"]
+    for i in range(3):
+        headers = {"Authorization": f"Bearer {rt_server.token(f'r{i}', 'match:1')}"}
+        r = httpx.post(f"{rt_server.url}/v1/rooms/match:1/messages/{mid}/reports", headers=headers,
+                       json={"reason": "rude"})  # fmt: skip
+        assert r.status_code == 201, r.text
+    gone = await a.expect("deleted", message_id=mid)
+    assert gone["reason"] == "hidden pending review"
