@@ -17,6 +17,8 @@ CHECKS: dict[str, tuple[str, ...]] = {
         "spam.obfuscated_link",
         "spam.lure",
         "spam.contact",
+        "spam.tout",
+        "spam.stream",
         "spam.crypto",
         "spam.tipster",
         "spam.prize",

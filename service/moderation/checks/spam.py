@@ -16,85 +16,29 @@ from service.moderation.checks.base import CheckInput
 from service.moderation.settings import SpamSettings
 from service.moderation.verdict import Finding, Reason
 
+
+def _words(text: str) -> tuple[str, ...]:
+    """Split a readable word list."""
+    return tuple(text.split())
+
+
 NAME = "spam"
 
 SHORTENERS = frozenset(
-    [
-        "bit.ly",
-        "bitly.com",
-        "tinyurl.com",
-        "t.co",
-        "goo.gl",
-        "ow.ly",
-        "is.gd",
-        "buff.ly",
-        "cutt.ly",
-        "rb.gy",
-        "shorturl.at",
-        "tiny.cc",
-        "rebrand.ly",
-        "s.id",
-        "t.ly",
-        "lnkd.in",
-        "shorte.st",
-        "adf.ly",
-        "v.gd",
-        "bl.ink",
-        "tr.im",
-        "qr.ae",
-    ]
+    _words(
+        "bit.ly bitly.com tinyurl.com t.co goo.gl ow.ly is.gd buff.ly cutt.ly rb.gy shorturl.at "
+        "tiny.cc rebrand.ly s.id t.ly lnkd.in shorte.st adf.ly v.gd bl.ink tr.im qr.ae"
+    )
 )
 INVITES = frozenset(
-    [
-        "t.me",
-        "telegram.me",
-        "telegram.dog",
-        "wa.me",
-        "chat.whatsapp.com",
-        "discord.gg",
-        "discord.com",
-        "signal.group",
-    ]
+    _words(
+        "t.me telegram.me telegram.dog wa.me chat.whatsapp.com discord.gg discord.com signal.group"
+    )
 )
-_TLDS = [
-    "com",
-    "net",
-    "org",
-    "io",
-    "ly",
-    "gg",
-    "me",
-    "xyz",
-    "co",
-    "info",
-    "biz",
-    "site",
-    "online",
-    "top",
-    "club",
-    "vip",
-    "bet",
-    "app",
-    "link",
-    "live",
-    "tv",
-    "us",
-    "uk",
-    "de",
-    "ru",
-    "cc",
-    "ws",
-    "to",
-    "in",
-    "ai",
-    "gl",
-    "at",
-    "id",
-    "cash",
-    "win",
-    "shop",
-    "store",
-]
+_TLDS = _words(
+    "com net org io ly gg me xyz co info biz site online top club vip bet app link live tv us uk "
+    "de ru cc ws to in ai gl at id cash win shop store"
+)
 _URL = re.compile(
     r"(?:https?://|www\.)[^\s<>\"']+"
     r"|(?<![\w.@-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,4}(?:" + "|".join(_TLDS) + r")\b"
@@ -104,58 +48,97 @@ _DOT = r"(?:\s*(?:\(\s*\.?\s*\)|\[\s*\.?\s*\]|\(\s*dot\s*\)|\[\s*dot\s*\]|\bdot\
 _OBFUSCATED = re.compile(
     rf"\b(?:bit{_DOT}ly|t{_DOT}me|wa{_DOT}me|tinyurl{_DOT}com|cutt{_DOT}ly|discord{_DOT}gg)\s*/\s*\w"
     rf"|\b(?:bit|tinyurl|cutt){_DOT}(?:ly|com)\b"
-    rf"|\bwww{_DOT}\w+{_DOT}(?:com|net|org|io|xyz|bet|vip)\b"
-    r"|\bh\s*t\s*t\s*p\s*s?\s*:\s*/\s*/"
+    rf"|\bwww{_DOT}[\w-]+{_DOT}(?:com|net|org|io|xyz|bet|vip|live|tv|online)\b"
+    r"|\bh\s+t\s*t\s*p\s*s?\s*:\s*/\s*/|\bhttps?\s+:\s*/\s*/|\bhttps?\s*:\s+/\s*/"
 )
 
-# code -> (score, trigger tokens, pattern). Triggers are tokens at least one of which must be
-# present for the pattern to be able to match.
-_FAMILIES: dict[str, tuple[float, str, str]] = {
-    "spam.lure": (
+# (code, score, trigger tokens, pattern). At least one trigger token must be present for the
+# pattern to be able to match; the same code may have a weak and a strong entry.
+_MESSENGERS = r"(?:whatsapp|telegram|tg|signal|wechat|kik|snapchat|snap|discord|wa)"
+_FAMILIES: list[tuple[str, float, str, str]] = [
+    (
+        "spam.lure",
         0.45,
         "dm dms pm inbox message msg hmu hit check link click bio",
-        r"\b(?:dm|pm|inbox|message|msg)\s+me\b|\bdms?\s+(?:me\s+)?(?:for|to)\s+(?:more|info|details|join|access|tips|signals|profit)"
+        r"\b(?:dm|pm|inbox|message|msg)\s+me\b"
+        r"|\bdms?\s+(?:me\s+)?(?:for|to)\s+(?:more|info|details|join|access|tips|signals|profit)"
         r"|\bhmu\b|\bhit\s+me\s+up\b|\bcheck\s+(?:out\s+)?my\s+(?:bio|profile|page|channel)\b"
         r"|\blink\s+in\s+(?:my\s+)?bio\b|\bclick\s+(?:here|the\s+link|my\s+link|this\s+link)\b",
     ),
-    "spam.contact": (
+    (
+        "spam.contact",
         0.45,
         "whatsapp telegram tg signal wechat kik snapchat snap wa join add contact reach text",
-        r"\b(?:add|contact|reach|text|message|join|find|dm)\s+(?:me|us)\s+(?:on|via|at)\s+"
-        r"(?:whatsapp|telegram|tg|signal|wechat|kik|snapchat|snap|discord)\b"
-        r"|\b(?:whatsapp|telegram|tg|signal|wechat|kik|snapchat|snap|wa)\s*(?::|-|\bis\b|\bme\b|\bat\b)?\s*@[\w.]{3,}"
-        r"|\b(?:whatsapp|telegram|tg|wa)\s*(?::|\bis\b|\bme\b|\bon\b)\s*\+?\d"
-        r"|\bjoin\s+(?:my|our)\s+(?:telegram|whatsapp|channel|group|vip|discord)\b",
+        r"\b(?:add|contact|reach|text|message|join|find|dm)\s+(?:me|us|him|her)\s+(?:on|via|at)\s+"
+        + _MESSENGERS
+        + r"\b|\bjoin\s+(?:my|our)\s+(?:telegram|whatsapp|channel|group|vip|discord)\b"
+        r"|\b(?:whatsapp|telegram|signal|wechat|kik)\s+(?:only|me|us)\b"
+        r"|\b" + _MESSENGERS + r"\s*(?::|\bis\b|\bme\b|\bon\b)?\s*\+?\d[\d\s-]{6,}",
     ),
-    "spam.crypto": (
+    (
+        # A handle is the payload of the spam; a number after "whatsapp" is masked as PII
+        # anyway, so it only counts as the weak form above.
+        "spam.contact",
+        0.55,
+        "whatsapp telegram tg signal wechat kik snapchat snap wa",
+        r"\b" + _MESSENGERS + r"\s*(?::|-|\bis\b|\bme\b|\bat\b|\bon\b)?\s*@[\w.]{3,}",
+    ),
+    (
+        "spam.tout",
+        0.45,
+        "selling sell cheap tickets ticket sale",
+        r"\b(?:selling|sell)\s+(?:\w+\s+){0,2}tickets?\b|\bcheap\s+tickets?\b"
+        r"|\btickets?\s+(?:for\s+sale|cheap)\b",
+    ),
+    (
+        "spam.stream",
+        0.45,
+        "free stream streams streaming",
+        r"\bfree\s+(?:hd\s+|live\s+|4k\s+)*(?:match\s+|football\s+)?stream(?:s|ing)?\b",
+    ),
+    (
+        "spam.crypto",
         0.6,
         "double guaranteed send deposit invest investment free airdrop claim earn make passive "
         "wallet recover pump signals signal account forex crypto bitcoin btc gem coin token "
         "returns profit profits",
         r"\bdouble\s+your\s+(?:btc|bitcoin|eth|crypto|money|investment|usdt|deposit)\b"
         r"|\bguaranteed\s+(?:profits?|returns?|income|payouts?|gains?)\b"
-        r"|\b(?:send|deposit|invest)\s+(?:me\s+|just\s+|only\s+)?\$?\d+(?:[.,]\d+)?\s*(?:btc|eth|usdt|sol|bnb|usd|dollars)\b"
+        r"|\b(?:send|deposit|invest)\s+(?:me\s+|just\s+|only\s+)?\$?\d+(?:[.,]\d+)?\s*"
+        r"(?:btc|eth|usdt|sol|bnb|usd|dollars)\b"
         r"|\b\d{2,5}x\s+(?:gem|coin|token|returns?|profits?|guaranteed)\b"
         r"|\bfree\s+(?:crypto|btc|bitcoin|eth|usdt|nfts?|airdrops?|tokens?)\b"
         r"|\bclaim\s+(?:your\s+)?(?:free\s+)?(?:airdrop|tokens?|rewards?|bonus)\b"
         r"|\binvestment\s+(?:opportunity|platform|plan|manager|expert)\b"
-        r"|\b(?:earn|make)\s+\$?\d[\d,.]*k?\s*(?:\$|usd|dollars|euros?|pounds?|usdt)?\s*(?:daily|weekly|a\s+day|per\s+day|a\s+week|per\s+week|every\s+day)\b"
+        r"|\b(?:earn|make)\s+\$?\d[\d,.]*k?\s*(?:\$|usd|dollars|euros?|pounds?|usdt)?\s*"
+        r"(?:daily|weekly|a\s+day|per\s+day|a\s+week|per\s+week|every\s+day)\b"
         r"|\bpassive\s+income\b|\baccount\s+manager\b"
         r"|\b(?:wallet|account)\s+(?:recovery|validation|sync|verification)\b"
-        r"|\brecover\s+(?:your\s+)?(?:lost\s+|stolen\s+|scammed\s+)?(?:funds|crypto|btc|bitcoin|wallet)\b"
+        r"|\brecover\s+(?:your\s+)?(?:lost\s+|stolen\s+|scammed\s+)?"
+        r"(?:funds|crypto|btc|bitcoin|wallet)\b"
         r"|\b(?:pump|signals?)\s+(?:group|channel)\b"
         r"|\b(?:crypto|bitcoin|btc|forex)\s+(?:expert|mentor|guru|signals?)\b",
     ),
-    "spam.tipster": (
+    (
+        "spam.tipster",
         0.6,
         "fixed sure 100 vip betting correct exact odds rollover tipster tips guaranteed",
         r"\bfixed\s+(?:matches|match|games?|odds)\b|\bsure\s+(?:odds|tips?|bets?|banker|games?)\b"
-        r"|\b100\s*%\s*(?:sure|guaranteed|safe|winning|win)\b|\bvip\s+(?:tips?|group|channel|picks|slips?)\b"
-        r"|\bbetting\s+(?:tips?|slips?|tipster|group)\b|\b(?:correct|exact)\s+score\s+(?:tips?|predictions?)\b"
+        r"|\b100\s*%\s*(?:sure|guaranteed|safe|winning|win)\b"
+        r"|\bvip\s+(?:tips?|group|channel|picks|slips?)\b"
+        r"|\bbetting\s+(?:tips?|slips?|tipster|group)\b"
+        r"|\b(?:correct|exact)\s+score\s+(?:tips?|predictions?)\b"
         r"|\b\d+\s*odds\s+(?:daily|today|every\s*day)\b|\brollover\s+(?:tips?|bets?|challenge)\b"
         r"|\bguaranteed\s+(?:wins?|odds|tips?)\b|\btipster\b",
     ),
-    "spam.prize": (
+    (
+        "spam.tipster",
+        0.45,
+        "free tips daily",
+        r"\bfree\s+(?:betting\s+)?tips\b|\btips\s+every\s*day\b|\bdaily\s+tips\b",
+    ),
+    (
+        "spam.prize",
         0.5,
         "won win claim free giveaway congratulations",
         r"\byou(?:'ve|\s+have)?\s+(?:just\s+)?won\b|\bclaim\s+your\s+(?:prize|reward|gift)\b"
@@ -163,7 +146,7 @@ _FAMILIES: dict[str, tuple[float, str, str]] = {
         r"|\bfree\s+(?:iphone|gift\s*cards?|robux|v-?bucks|followers|ps5)\b"
         r"|\bcongratulations[,!]?\s+you\b",
     ),
-}
+]
 
 _LINK_HINTS = frozenset([*_TLDS, "http", "https", "www"])
 
@@ -179,7 +162,7 @@ class SpamCheck:
         self._allowed = frozenset(d.lower() for d in settings.allowed_domains)
         self._families = [
             (code, score, frozenset(triggers.split()), re.compile(pattern))
-            for code, (score, triggers, pattern) in _FAMILIES.items()
+            for code, score, triggers, pattern in _FAMILIES
         ]
         self._triggers = frozenset().union(*(f[2] for f in self._families), _LINK_HINTS)
 
@@ -195,11 +178,15 @@ class SpamCheck:
             return findings
         if not _LINK_HINTS.isdisjoint(present):
             findings.extend(self._links(folded))
+        best: dict[str, Finding] = {}
         for code, score, triggers, pattern in self._families:
+            if code in best and best[code].reason.score >= score:
+                continue
             if not triggers.isdisjoint(present):
                 m = pattern.search(folded)
                 if m is not None:
-                    findings.append(Finding(Reason(NAME, code, score, f"matched {m.group()!r}")))
+                    best[code] = Finding(Reason(NAME, code, score, f"matched {m.group()!r}"))
+        findings.extend(best.values())
         return findings
 
     def _links(self, folded: str) -> Iterable[Finding]:

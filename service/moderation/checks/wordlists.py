@@ -91,6 +91,13 @@ STRONG_SUFFIXES = (
 suffix and prefix stem but never a substring: Scunthorpe United must stay playable."""
 
 
+_LEET = str.maketrans("013457890@$!|+", "oieastbgoasiit")
+
+
+def _canonical(entry: str) -> str:
+    return "".join(ch for ch in entry.translate(_LEET) if ch.isalpha())
+
+
 @functools.cache
 def default_entries() -> tuple[str, ...]:
     """better-profanity's entries (as shipped in its package) minus the exclusions."""
@@ -99,6 +106,8 @@ def default_entries() -> tuple[str, ...]:
     for line in ref.read_text(encoding="utf-8").splitlines():
         entry = line.strip().lower()
         if not entry or "*" in entry or entry in EXCLUDED or entry in EXCLUDED_PHRASES:
+            continue
+        if _canonical(entry) in EXCLUDED:  # "n1g" is "nig", which is excluded
             continue
         entries.append(entry)
     return (*entries, *EXTRA_ENTRIES)

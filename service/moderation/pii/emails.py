@@ -12,192 +12,53 @@ from __future__ import annotations
 
 import re
 
-_TLDS = [
-    "com",
-    "net",
-    "org",
-    "edu",
-    "gov",
-    "mil",
-    "io",
-    "co",
-    "uk",
-    "de",
-    "fr",
-    "es",
-    "it",
-    "nl",
-    "br",
-    "in",
-    "au",
-    "ca",
-    "ru",
-    "jp",
-    "mx",
-    "ar",
-    "pl",
-    "se",
-    "no",
-    "dk",
-    "fi",
-    "be",
-    "ch",
-    "at",
-    "pt",
-    "ie",
-    "info",
-    "biz",
-    "me",
-    "us",
-    "eu",
-    "ai",
-    "app",
-    "dev",
-    "xyz",
-    "online",
-    "live",
-    "email",
-    "mail",
-    "tv",
-    "cc",
-    "ro",
-    "gr",
-    "tr",
-    "za",
-    "nz",
-]
-_WEBMAIL = [
-    "gmail",
-    "googlemail",
-    "yahoo",
-    "ymail",
-    "hotmail",
-    "outlook",
-    "live",
-    "msn",
-    "icloud",
-    "me",
-    "proton",
-    "protonmail",
-    "pm",
-    "aol",
-    "gmx",
-    "yandex",
-    "mail",
-    "zoho",
-    "qq",
-    "163",
-    "web",
-    "orange",
-    "free",
-    "libero",
-    "wanadoo",
-]
+
+def _words(text: str) -> tuple[str, ...]:
+    """Split a readable word list."""
+    return tuple(text.split())
+
+
+_TLDS = _words(
+    "com net org edu gov mil io co uk de fr es it nl br in au ca ru jp mx ar pl se no dk fi be ch "
+    "at pt ie info biz me us eu ai app dev xyz online live email mail tv cc ro gr tr za nz"
+)
+_WEBMAIL = _words(
+    "gmail googlemail yahoo ymail hotmail outlook live msn icloud me proton protonmail pm aol gmx "
+    "yandex mail zoho qq 163 web orange free libero wanadoo"
+)
 _STOPWORDS = frozenset(
-    [
-        "i",
-        "me",
-        "you",
-        "he",
-        "she",
-        "it",
-        "we",
-        "they",
-        "him",
-        "her",
-        "us",
-        "them",
-        "who",
-        "what",
-        "which",
-        "that",
-        "this",
-        "there",
-        "here",
-        "is",
-        "am",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "works",
-        "work",
-        "working",
-        "job",
-        "live",
-        "lives",
-        "living",
-        "stay",
-        "staying",
-        "staying",
-        "meet",
-        "met",
-        "found",
-        "find",
-        "look",
-        "looking",
-        "see",
-        "seen",
-        "saw",
-        "check",
-        "email",
-        "mail",
-        "contact",
-        "reach",
-        "write",
-        "ping",
-        "message",
-        "text",
-        "call",
-        "sent",
-        "send",
-        "and",
-        "or",
-        "but",
-        "so",
-        "then",
-        "now",
-        "just",
-        "only",
-        "also",
-        "still",
-        "even",
-        "a",
-        "an",
-        "the",
-        "my",
-        "your",
-        "his",
-        "our",
-        "their",
-        "its",
-        "one",
-        "some",
-        "all",
-        "any",
-        "not",
-        "no",
-        "yes",
-    ]
+    _words(
+        "i me you he she it we they him her us them who what which that this there here is am are "
+        "was were be been being works work working job live lives living stay staying staying "
+        "meet met found find look looking see seen saw check email mail contact reach write ping "
+        "message text call sent send and or but so then now just only also still even a an the my "
+        "your his our their its one some all any not no yes"
+    )
 )
 
-_AT = r"(?:@|\(\s*(?:at|@)\s*\)|\[\s*(?:at|@)\s*\]|\{\s*(?:at|@)\s*\}|<\s*(?:at|@)\s*>|\bat\b)"
-_DOT = r"(?:\.|\(\s*(?:dot|\.)\s*\)|\[\s*(?:dot|\.)\s*\]|\{\s*(?:dot|\.)\s*\}|<\s*dot\s*>|\bdot\b)"
+_AT_WORD = r"(?:at|arroba)"
+_DOT_WORD = r"(?:dot|point|punto|ponto|punkt)"
+_AT = (
+    rf"(?:@|\(\s*(?:{_AT_WORD}|@)\s*\)|\[\s*(?:{_AT_WORD}|@)\s*\]|\{{\s*(?:{_AT_WORD}|@)\s*\}}"
+    rf"|<\s*(?:{_AT_WORD}|@)\s*>|\b{_AT_WORD}\b)"
+)
+_DOT = (
+    rf"(?:\.|\(\s*(?:{_DOT_WORD}|\.)\s*\)|\[\s*(?:{_DOT_WORD}|\.)\s*\]"
+    rf"|\{{\s*(?:{_DOT_WORD}|\.)\s*\}}|<\s*{_DOT_WORD}\s*>|\b{_DOT_WORD}\b)"
+)
 _PART = r"[\w%+\-]{1,64}"
 _LOCAL = rf"(?<![\w.%+\-]){_PART}(?:\s*{_DOT}\s*{_PART}){{0,4}}"
 _DOMAIN = rf"[\w\-]{{1,63}}(?:\s*{_DOT}\s*[\w\-]{{1,63}}){{0,3}}"
 
 _PLAIN = re.compile(
-    r"(?<![\w.%+\-])[\w.%+\-]{1,64}@[\w\-]{1,63}(?:\.[\w\-]{1,63}){0,4}\.[a-z]{2,24}\b"
+    r"(?<![\w.%+\-'])[\w.%+\-']{1,64}@[\w\-]{1,63}(?:\.[\w\-]{1,63}){0,4}\.[a-z]{2,24}\b"
 )
 _WORDY = re.compile(
     rf"{_LOCAL}\s*{_AT}\s*{_DOMAIN}\s*{_DOT}\s*(?:{'|'.join(_TLDS)})\b"
     rf"|{_LOCAL}\s*{_AT}\s*(?:{'|'.join(_WEBMAIL)})\b"
 )
-_BARE_AT = re.compile(r"\s+at\s+")
-_SPELLED_DOT = re.compile(r"\bdot\b|[(\[{<]\s*(?:dot|\.)\s*[)\]}>]|\s\.|\.\s")
+_BARE_AT = re.compile(rf"\s+{_AT_WORD}\s+")
+_SPELLED_DOT = re.compile(rf"\b{_DOT_WORD}\b|[(\[{{<]\s*(?:{_DOT_WORD}|\.)\s*[)\]}}>]|\s\.|\.\s")
 _SPACED = re.compile(r"(?<!\S)(?:\S ){3,}\S(?!\S)")
 
 # Tokens that show a spelled-out address may follow an "at": a webmail host, or a top-level
@@ -205,32 +66,12 @@ _SPACED = re.compile(r"(?<!\S)(?:\S ){3,}\S(?!\S)")
 # spelled "dot" they are still found).
 _HOST_HINTS = frozenset(_WEBMAIL) | (
     frozenset(_TLDS)
-    - frozenset(
-        [
-            "in",
-            "me",
-            "it",
-            "at",
-            "us",
-            "no",
-            "be",
-            "es",
-            "co",
-            "de",
-            "is",
-            "am",
-            "so",
-            "pm",
-            "do",
-            "go",
-            "to",
-            "on",
-            "or",
-            "an",
-            "tv",
-        ]
-    )
+    - frozenset(_words("in me it at us no be es co de is am so pm do go to on or an tv"))
 )
+
+
+_AT_WORDS = frozenset(["at", "arroba"])
+_DOT_WORDS = frozenset(["dot", "point", "punto", "ponto", "punkt"])
 
 
 def find_emails(folded: str, tokens: frozenset[str]) -> list[tuple[int, int, str]]:
@@ -238,8 +79,8 @@ def find_emails(folded: str, tokens: frozenset[str]) -> list[tuple[int, int, str
     has_at = "@" in folded
     if (
         not has_at
-        and "dot" not in tokens
-        and ("at" not in tokens or _HOST_HINTS.isdisjoint(tokens))
+        and _DOT_WORDS.isdisjoint(tokens)
+        and (_AT_WORDS.isdisjoint(tokens) or _HOST_HINTS.isdisjoint(tokens))
     ):
         return []
     spans = [(m.start(), m.end(), "email") for m in _PLAIN.finditer(folded)] if has_at else []

@@ -22,6 +22,12 @@ from collections.abc import Sequence
 
 import phonenumbers
 
+
+def _words(text: str) -> tuple[str, ...]:
+    """Split a readable word list."""
+    return tuple(text.split())
+
+
 _BENIGN = re.compile(
     "|".join(
         [
@@ -40,18 +46,21 @@ _BENIGN = re.compile(
             r"ver|v|season|round|week)\s*(?:no\.?|nr\.?|number|#)?\s*[:#]?\s*\d[\d\-]*",
             r"#\s?\d[\d\-]*",  # #4839201
             r"(?<![\d\-])\d(?:-\d){2,4}(?!\d|-\d)",  # formations 4-2-3-1
-            r"(?<![\d.\-])\d{1,2}\s?[-–:]\s?\d{1,2}(?!\d)(?!\s?[-.]\s?\d)",  # scores 2-1
+            # scores and lists of scores (2-1, 3-0 1-1), never glued to other digits
+            r"(?<![\d.\-])(?<!\d\s)\d{1,2}\s?[-–:]\s?\d{1,2}"
+            r"(?:(?:\s*,\s*|\s+)\d{1,2}\s?[-–:]\s?\d{1,2})*(?!\d|\s?[-.:]\s?\d|\s\d)",
             r"(?<!\d)(?:19|20)\d{2}(?:\s*(?:,|/|-|–|&|and|to)?\s*(?:19|20)\d{2}(?!\d))+",  # years
         ]
     )
 )
 _CANDIDATE = re.compile(r"(?<![\w+#])(?:\+\s?)?\(?\d(?:[\s.\-/()·•_*]{0,3}\d){6,22}\)?(?![\w#])")
 _GROUPS = re.compile(r"\d+")
+_ODD_SEPARATORS = re.compile(r"[_*·•]")
 _WORD_OR_NUMBER = re.compile(r"[a-zäöüéèêçñã]+|\d+")
 _GAP = re.compile(r"[\s,.\-/()·•_*]{0,4}")
 
 DIGIT_WORDS: dict[str, str] = {}
-for _digit, _words in enumerate(
+for _digit, _names in enumerate(
     [
         "zero oh nought cero null nul",
         "one uno un eins um",
@@ -65,33 +74,15 @@ for _digit, _words in enumerate(
         "nine nueve neuf neun nove",
     ]
 ):
-    for _word in _words.split():
+    for _word in _names.split():
         DIGIT_WORDS[_word] = str(_digit)
 _MULTIPLIERS = {"double": 2, "triple": 3}
 WORD_HINTS = frozenset([*DIGIT_WORDS, *_MULTIPLIERS])
 _CUES = frozenset(
-    [
-        "call",
-        "text",
-        "txt",
-        "ring",
-        "phone",
-        "tel",
-        "number",
-        "num",
-        "whatsapp",
-        "wa",
-        "sms",
-        "mobile",
-        "cell",
-        "contact",
-        "dial",
-        "hmu",
-        "telegram",
-        "signal",
-        "viber",
-        "reach",
-    ]
+    _words(
+        "call text txt ring phone tel number num whatsapp wa sms mobile cell contact dial hmu "
+        "telegram signal viber reach"
+    )
 )
 
 
@@ -136,14 +127,15 @@ class NumberFinder:
                     spans.append((start, end, kind))
         return spans
 
-    def _classify(self, text: str, cue: bool) -> str | None:
+    def _classify(self, raw: str, cue: bool) -> str | None:
+        text = _ODD_SEPARATORS.sub(" ", raw)  # phonenumbers knows only the usual punctuation
         groups = _GROUPS.findall(text)
         digits = "".join(groups)
         n = len(digits)
         intl = text.lstrip("(").startswith("+") or digits.startswith("00")
         if 13 <= n <= 19 and not intl and luhn(digits):
             return "card"
-        if _is_sequence(groups):
+        if _is_sequence(groups) or _is_number_list(groups):
             return None
         if intl:
             number = "+" + digits[2:] if digits.startswith("00") else text
@@ -176,6 +168,20 @@ def _is_sequence(groups: list[str]) -> bool:
     values = [int(g) for g in groups]
     steps = {b - a for a, b in itertools.pairwise(values)}
     return steps in ({1}, {-1})
+
+
+def _is_number_list(groups: list[str]) -> bool:
+    """Sorted small numbers of mixed widths (``4 8 15 16 23 42``) are a list, not a phone.
+
+    Spaced-out phone numbers have groups of one width (``0 7 7 0 0``) or a national grouping
+    that starts with the trunk ``0`` (``06 12 34 56 78``).
+    """
+    if len(groups) < 4 or any(len(g) > 2 or g.startswith("0") for g in groups):
+        return False
+    if len({len(g) for g in groups}) == 1:
+        return False
+    values = [int(g) for g in groups]
+    return values == sorted(values) or values == sorted(values, reverse=True)
 
 
 def _spelled_runs(folded: str) -> list[tuple[int, int, str]]:
