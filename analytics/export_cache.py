@@ -1,8 +1,9 @@
-"""Validated product exports, cached as Parquet until the source files change.
+"""Validated product exports, cached until the source files change.
 
 Validation reads every row, which for a large activity export costs more than an incremental
-run's queries; so the normalised result is kept under ``<reports>/_exports`` with a manifest
-of the source files' sizes and modification times, and jobs scan the cached Parquet lazily.
+run's queries; so its result is remembered in ``<reports>/_exports`` with a manifest of the
+source files' sizes and modification times. An export that needed no fixing and is typed
+Parquet is then scanned straight from its file; any other is kept as a normalised Parquet copy.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from analytics.exports import CONTRACT, find_file, load_exports
-from analytics.io import write_parquet_atomic
+from analytics.exports import CONTRACT, SPECS, find_file, load_exports
+from analytics.exports_fast import typed_scan
 from service.domain.events import utcnow
 
 log = logging.getLogger(__name__)
@@ -56,18 +57,32 @@ def load_cached(folder: Path, cache_dir: Path) -> LazyExports:
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("source") == source:
             log.debug("product exports unchanged since %s; using the cache", manifest["at"])
-            return _scan(cache_dir, manifest["notes"])
+            return _scan(folder, cache_dir, manifest)
     exports = load_exports(folder)
+    cache_dir.mkdir(parents=True, exist_ok=True)
     for spec in CONTRACT:
-        write_parquet_atomic(getattr(exports, spec.name), cache_dir / f"{spec.name}.parquet")
-    manifest = {"source": source, "notes": exports.notes, "at": utcnow().isoformat()}
+        if spec.name not in exports.direct:
+            tmp = cache_dir / f".{spec.name}.parquet.tmp"
+            getattr(exports, spec.name).sink_parquet(tmp)
+            tmp.replace(cache_dir / f"{spec.name}.parquet")
+    manifest = {
+        "source": source,
+        "notes": exports.notes,
+        "direct": {name: path.name for name, path in exports.direct.items()},
+        "at": utcnow().isoformat(),
+    }
     tmp = manifest_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest))
     tmp.replace(manifest_path)
-    return _scan(cache_dir, exports.notes)
+    return _scan(folder, cache_dir, manifest)
 
 
-def _scan(cache_dir: Path, notes: list[str]) -> LazyExports:
-    frames = {s.name: pl.scan_parquet(cache_dir / f"{s.name}.parquet") for s in CONTRACT}
-    return LazyExports(notes=list(notes), **frames)
-
+def _scan(folder: Path, cache_dir: Path, manifest: dict) -> LazyExports:  # type: ignore[type-arg]
+    frames: dict[str, pl.LazyFrame] = {}
+    for spec in CONTRACT:
+        name = manifest["direct"].get(spec.name)
+        scan = typed_scan(folder / name, SPECS[spec.name]) if name else None
+        frames[spec.name] = scan if scan is not None else pl.scan_parquet(
+            cache_dir / f"{spec.name}.parquet"
+        )
+    return LazyExports(notes=list(manifest["notes"]), **frames)

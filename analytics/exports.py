@@ -105,13 +105,15 @@ class ExportError(Exception):
 
 @dataclass(slots=True)
 class Exports:
-    """Validated, normalised product exports (every timestamp in UTC)."""
+    """Validated, normalised product exports (every timestamp in UTC), as lazy frames."""
 
-    users: pl.DataFrame
-    activity: pl.DataFrame
-    contexts: pl.DataFrame
-    context_views: pl.DataFrame
+    users: pl.LazyFrame
+    activity: pl.LazyFrame
+    contexts: pl.LazyFrame
+    context_views: pl.LazyFrame
     notes: list[str] = field(default_factory=list)
+    direct: dict[str, Path] = field(default_factory=dict)
+    """Exports read straight from their (clean, typed Parquet) file, by name."""
 
 
 def empty_frame(name: str) -> pl.DataFrame:
@@ -265,10 +267,13 @@ def load_exports(folder: Path) -> Exports:
     Raises:
         ExportError: a required file is missing or any file breaks the contract.
     """
+    from analytics.exports_fast import is_clean, typed_scan
+
     if not folder.is_dir():
         raise ExportError([f"exports folder {folder} does not exist"])
     notes: list[str] = []
-    frames: dict[str, pl.DataFrame] = {}
+    frames: dict[str, pl.LazyFrame] = {}
+    direct: dict[str, Path] = {}
     problems: list[str] = []
     labels = {}
     for spec in CONTRACT:
@@ -276,23 +281,23 @@ def load_exports(folder: Path) -> Exports:
         if path is None:
             if not spec.optional:
                 problems.append(f"{folder}: no {spec.name}.csv or {spec.name}.parquet")
-            frames[spec.name] = empty_frame(spec.name)
+            frames[spec.name] = empty_frame(spec.name).lazy()
             continue
         labels[spec.name] = path.name
+        fast = typed_scan(path, spec) if path.suffix == ".parquet" else None
+        if fast is not None and is_clean(fast, spec):
+            frames[spec.name], direct[spec.name] = fast, path
+            continue
         try:
-            frames[spec.name] = read_export(path, spec, notes)
+            frames[spec.name] = read_export(path, spec, notes).lazy()
         except ExportError as exc:
             problems.extend(exc.problems)
     if problems:
         raise ExportError(problems)
-    _check_times(frames["contexts"], labels.get("contexts", "contexts"))
-    return Exports(
-        users=frames["users"],
-        activity=_known_users(frames["activity"], frames["users"], "activity", notes),
-        contexts=frames["contexts"],
-        context_views=_known_users(frames["context_views"], frames["users"], "context_views", notes),
-        notes=notes,
-    )
+    _check_times(frames["contexts"].collect(), labels.get("contexts", "contexts"))
+    for name in ("activity", "context_views"):
+        frames[name] = _known_users(frames[name], frames["users"], name, notes, direct)
+    return Exports(notes=notes, direct=direct, **frames)
 
 
 def _check_times(contexts: pl.DataFrame, label: str) -> None:
@@ -304,11 +309,18 @@ def _check_times(contexts: pl.DataFrame, label: str) -> None:
         ])
 
 
-def _known_users(frame: pl.DataFrame, users: pl.DataFrame, label: str, notes: list[str]) -> pl.DataFrame:
-    if frame.height == 0:
+def _known_users(
+    frame: pl.LazyFrame, users: pl.LazyFrame, label: str, notes: list[str],
+    direct: dict[str, Path],
+) -> pl.LazyFrame:  # fmt: skip
+    unknown = (
+        frame.join(users.select("user_id"), on="user_id", how="anti")
+        .select(pl.len())
+        .collect(engine="streaming")
+        .item()
+    )
+    if not unknown:
         return frame
-    known = frame.join(users.select("user_id"), on="user_id", how="semi")
-    skipped = frame.height - known.height
-    if skipped:
-        notes.append(f"{label}: skipped {skipped} rows of users missing from the users export")
-    return known
+    notes.append(f"{label}: skipped {unknown} rows of users missing from the users export")
+    direct.pop(label, None)  # filtered: no longer the file as it is
+    return frame.join(users.select("user_id"), on="user_id", how="semi")

@@ -13,11 +13,13 @@ DEFAULT_SCHEDULE = {
     "moderation_checks": "20 * * * *",
     "engagement": "25 * * * *",
     "engagement_kind": "25 * * * *",
+    "engagement_timeline": "25 * * * *",
     "journey": "40 3 * * *",
     "funnel": "40 3 * * *",
     "churn_posting": "30 3 * * *",
     "churn_strata": "30 3 * * *",
     "holdout_uplift": "30 3 * * *",
+    "retention_curve": "30 3 * * *",
 }
 
 

@@ -8,11 +8,13 @@ from analytics.jobs import (
     community_health,
     engagement,
     engagement_kind,
+    engagement_timeline,
     funnel,
     holdout_uplift,
     journey,
     moderation_checks,
     moderation_daily,
+    retention_curve,
 )
 from analytics.jobs.base import Job
 
@@ -21,5 +23,6 @@ JOBS: dict[str, Job] = {
     for m in (
         churn_posting, churn_strata, holdout_uplift, engagement, engagement_kind, journey,
         funnel, community_health, moderation_daily, moderation_checks,
+        engagement_timeline, retention_curve,
     )
 }  # fmt: skip

@@ -26,8 +26,8 @@ def replace(path: Path, old: str, new: str) -> None:
 
 def test_valid_exports_are_normalised(folder: Path) -> None:
     ex = load_exports(folder)
-    assert ex.users.height == 8 and ex.activity.height == 22
-    m2 = ex.contexts.filter(pl.col("context_id") == "match:2").row(0, named=True)
+    assert ex.users.collect().height == 8 and ex.activity.collect().height == 22
+    m2 = ex.contexts.filter(pl.col("context_id") == "match:2").collect().row(0, named=True)
     assert m2["starts_at"] == datetime(2026, 1, 9, 18, tzinfo=UTC)  # +01:00 converted
     assert m2["viewers"] is None
     assert ex.notes == []
@@ -72,7 +72,7 @@ def test_missing_and_ambiguous_files(folder: Path) -> None:
         load_exports(folder)
     (folder / "context_views.csv").unlink()
     (folder / "contexts.parquet").unlink()
-    assert load_exports(folder).context_views.height == 0  # optional
+    assert load_exports(folder).context_views.collect().height == 0  # optional
 
 
 def test_fixes_are_reported(folder: Path) -> None:
@@ -89,20 +89,26 @@ def test_fixes_are_reported(folder: Path) -> None:
         "duplicate at row 9: user_id=a)",
         "activity.csv: ignored unknown columns source",
     ]
-    assert ex.users.filter(pl.col("user_id") == "a")["plan"].to_list() == ["free"]
+    assert ex.users.filter(pl.col("user_id") == "a").collect()["plan"].to_list() == ["free"]
 
 
 def test_typed_parquet_exports(folder: Path) -> None:
     ex = load_exports(folder)
+    users, activity = ex.users.collect(), ex.activity.collect()
     (folder / "users.csv").unlink()
-    ex.users.with_columns(pl.col("signed_up_at").dt.convert_time_zone("Europe/Berlin")).write_parquet(
+    users.with_columns(pl.col("signed_up_at").dt.convert_time_zone("Europe/Berlin")).write_parquet(
         folder / "users.parquet")
     (folder / "activity.csv").unlink()
-    ex.activity.with_columns(pl.col("sessions").cast(pl.Float64)).write_parquet(
+    activity.with_columns(pl.col("sessions").cast(pl.Int32)).write_parquet(
         folder / "activity.parquet")
     again = load_exports(folder)
-    assert again.users.equals(ex.users) and again.activity.equals(ex.activity)
-    ex.activity.with_columns(pl.lit(1.5).alias("sessions")).write_parquet(folder / "activity.parquet")
+    # Clean typed Parquet is read straight from the file (the fast path), same values.
+    assert set(again.direct) == {"users", "activity", "contexts"} - {"contexts"}
+    assert again.users.collect().equals(users) and again.activity.collect().equals(activity)
+    activity.with_columns(pl.col("sessions").cast(pl.Float64)).write_parquet(
+        folder / "activity.parquet")
+    assert load_exports(folder).activity.collect().equals(activity)  # whole floats: row path
+    activity.with_columns(pl.lit(1.5).alias("sessions")).write_parquet(folder / "activity.parquet")
     with pytest.raises(ExportError, match='activity.parquet row 1: column "sessions": expected an '
                                           'integer, got "1.5"'):  # fmt: skip
         load_exports(folder)
