@@ -9,6 +9,7 @@ truncates or drops is counted by reason; events it cannot send at all are reject
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from datetime import datetime, timedelta
@@ -54,6 +55,7 @@ def client_id(user_id: str, salt: str) -> str:
     return f"{int.from_bytes(digest[:4], 'big')}.{int.from_bytes(digest[4:8], 'big')}"
 
 
+@functools.lru_cache(maxsize=4096)
 def _valid_name(name: str) -> bool:
     return bool(_NAME_RE.match(name)) and not name.startswith(RESERVED_PREFIXES)
 

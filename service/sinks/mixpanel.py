@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -24,6 +25,7 @@ from service.sinks.batch import Batch
 from service.sinks.http import error_for_status
 from service.sinks.privacy import PropertyPolicy
 from service.sinks.settings import MixpanelSinkSettings
+from service.sinks.uploads import Uploads
 
 MAX_BATCH_EVENTS = 2000
 MAX_BATCH_BYTES = 2_000_000
@@ -87,6 +89,9 @@ class MixpanelSink:
         )
         self._import_after = timedelta(days=settings.import_after_days)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"mixpanel-{settings.name}")
+        self._uploads = ThreadPoolExecutor(
+            settings.concurrency, thread_name_prefix=f"mixpanel-{settings.name}-upload"
+        )
 
     @property
     def name(self) -> str:
@@ -104,6 +109,7 @@ class MixpanelSink:
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False)
+        self._uploads.shutdown(wait=False)
 
     def properties(self, event: Event) -> dict[str, Any]:
         """Event properties, with the dedup fields Mixpanel needs set from the event itself."""
@@ -136,6 +142,7 @@ class MixpanelSink:
 
     def _send(self, events: list[Event]) -> Delivery:
         built, rejected = self._build(events)
+        uploads: Uploads[Rejected] = Uploads(self._uploads)
         for endpoint in ("events", "imports"):
             chunk: list[tuple[Event, str, str]] = []
             size = 0
@@ -143,13 +150,13 @@ class MixpanelSink:
                 if chunk and (
                     len(chunk) >= MAX_BATCH_EVENTS or size + len(item[2]) > MAX_BATCH_BYTES
                 ):
-                    rejected += self._upload(endpoint, chunk)
+                    uploads.start(partial(self._upload, endpoint, chunk))
                     chunk, size = [], 0
                 chunk.append(item)
                 size += len(item[2])
             if chunk:
-                rejected += self._upload(endpoint, chunk)
-        return Delivery(rejected=rejected)
+                uploads.start(partial(self._upload, endpoint, chunk))
+        return Delivery(rejected=rejected + uploads.wait())
 
     def _upload(self, endpoint: str, chunk: list[tuple[Event, str, str]]) -> list[Rejected]:
         body = "[" + ",".join(message for _, _, message in chunk) + "]"

@@ -39,6 +39,8 @@ class SinkCommon(_Section):
     """Longest wait between two attempts of a failing batch (Retry-After may ask for more)."""
     timeout_seconds: float = 15.0
     """HTTP timeout of one request."""
+    concurrency: int = 4
+    """Requests of one batch in flight at once (HTTP sinks)."""
 
 
 class SegmentSinkSettings(SinkCommon):
@@ -89,7 +91,7 @@ class GA4SinkSettings(SinkCommon):
     max_age_hours: float = 71.0
     """Older events are dead-lettered; GA4 accepts ``timestamp_micros`` up to 72 h back."""
     concurrency: int = 8
-    """Requests in flight at once (each request carries one user's events)."""
+    """Requests in flight at once (a GA4 request carries one user's events, so more of them)."""
 
 
 class WarehouseSinkSettings(SinkCommon):
@@ -151,6 +153,8 @@ def check_sinks(settings: SinksSettings) -> list[str]:
             seen.add(sink.name)
             if sink.batch_size < 1:
                 problems.append(f"Expected >= 1 - at `{at}.batch_size`")
+            if sink.concurrency < 1:
+                problems.append(f"Expected >= 1 - at `{at}.concurrency`")
             if sink.linger_seconds < 0:
                 problems.append(f"Expected >= 0 - at `{at}.linger_seconds`")
     for i, ga in enumerate(settings.ga4):

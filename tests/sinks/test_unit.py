@@ -3,6 +3,7 @@ file naming and recovery rules, configuration checks."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -177,3 +178,20 @@ def test_missing_secret_names_the_variable(tmp_path: Path):
         match=r"SEGMENT_WRITE_KEY is not set - at `\$.sinks.segment\[0\].write_key_env`",
     ):
         build_forwarder(settings, log, environ={})
+
+
+def test_segment_message_equals_what_the_library_builds():
+    from service.sinks.segment import SegmentSink, json_size_bound
+    from service.sinks.settings import SegmentSinkSettings
+
+    sink = SegmentSink(SegmentSinkSettings(name="s", include_text=True), write_key="k")
+    for e in [event(text="héllo ⚽ \"quoted\"", visibility="public", reply_to=None, masked=False),
+              event(EventType.POLL_CREATED, poll_id="p", question="?", options=["a", "b"])]:  # fmt: skip
+        e.seq, e.node_id = 3, "n"
+        ours = sink.message(e)
+        assert ours == sink.library_message(e)
+        assert json_size_bound(ours) >= len(json.dumps(ours).encode())
+    huge = event(text="x" * 40_000)
+    assert sink.message(huge) == "segment: event over 32 KB"
+    with pytest.raises(RuntimeError):
+        sink.library_message(huge)
