@@ -90,7 +90,7 @@ async def _http_user(port: int, token: str, n: int, duration: float, lat: list[f
     done, i = 0, 0
     deadline = time.perf_counter() + duration
     while time.perf_counter() < deadline:
-        body = ('{"client_msg_id":"%d-%d","text":"what a strike from outside the box!"}' % (n, i)).encode()
+        body = ('{"client_msg_id":"%d-%d","text":"what a strike from outside the box! #%d"}' % (n, i, i)).encode()
         i += 1
         t = time.perf_counter()
         writer.write(head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body)
@@ -121,7 +121,8 @@ def http_run(concurrency: int, duration: float) -> dict[str, float]:
     from tests.fixtures.server import ServerProcess
 
     with tempfile.TemporaryDirectory() as d:
-        env = {**SERVER_ENV, "SIDELINE_CROWD_CONTROL__ENABLED": "false"}  # no automatic slow mode
+        # moderation runs; crowd control and per-user rate limits would refuse a load generator
+        env = {**SERVER_ENV, "SIDELINE_CROWD_CONTROL__ENABLED": "false", "SIDELINE_MODERATION__RATE__BURST_MAX": "1000000", "SIDELINE_MODERATION__RATE__RATE_MAX": "1000000"}
         node = ServerProcess(Path(d) / "data", env=env).start()
         try:
             pid = node.proc.pid  # type: ignore[union-attr]

@@ -17,7 +17,8 @@ from tests.fixtures.redis import redis_url  # noqa: F401  (fixture)
 from tests.fixtures.server import ServerProcess
 
 REQUIRE_ALL = os.environ.get("SIDELINE_REQUIRE_ALL") == "1"
-SERVER_ENV: dict[str, str] = {"SIDELINE_MODERATION__ENABLED": "false"}  # TEMP until pipeline lands
+SERVER_ENV: dict[str, str] = {}
+"""Extra environment for the `server` fixture (real moderation, crowd control and all)."""
 
 
 def require_tool(name: str, why: str = "") -> str:

@@ -138,6 +138,10 @@ async def do_send(
         events.append(new_event(EventType.MESSAGE_MODERATED, payload=verdict.payload, **common))
     if verdict.action == "block":
         await c.commit(events)  # the refusal itself is recorded, so moderation is measurable
+        if verdict.retry_after is not None:
+            raise SidelineError(
+                ErrorCode.RATE_LIMITED, "you are sending too fast", retry_after=verdict.retry_after
+            )
         raise SidelineError(ErrorCode.MESSAGE_BLOCKED, verdict.explain(), at="$.text")
     visibility = verdict.visibility
     if visibility == "public" and c.state.restriction("shadow", room.room_id, who.user_id, c.now()):

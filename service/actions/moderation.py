@@ -20,6 +20,8 @@ class SendVerdict(msgspec.Struct, kw_only=True):
     text: str
     altered: bool
     payload: dict[str, Any]
+    retry_after: float | None = None
+    """Set when a rate limit refused the message: the sender may retry after this many seconds."""
 
     @property
     def visibility(self) -> str:
@@ -41,11 +43,10 @@ async def moderate(c: Community, who: Identity, room: RoomState, text: str) -> S
         user_id=who.user_id, room_id=room.room_id, room_kind=room.kind, now=c.now().timestamp()
     )
     verdict = await pipeline.check(text, ctx)
-    action = str(verdict.action)
-    payload = {
-        "action": action,
-        "score": round(float(verdict.score), 4),
-        "reasons": [msgspec.to_builtins(r) for r in verdict.reasons],
-        "checks_ms": {k: round(v, 4) for k, v in verdict.checks_ms.items()},
-    }
-    return SendVerdict(action=action, text=verdict.text, altered=verdict.altered, payload=payload)
+    return SendVerdict(
+        action=verdict.action.value,
+        text=verdict.text,
+        altered=verdict.altered,
+        payload=verdict.payload(),
+        retry_after=verdict.retry_after,
+    )

@@ -47,7 +47,8 @@ def _log_rows(path: Path) -> list[tuple]:
 
 def test_kill_9_loses_no_acknowledged_message(tmp_path: Path):
     data = tmp_path / "data"
-    env = {**SERVER_ENV, "SIDELINE_CROWD_CONTROL__ENABLED": "false"}  # measure the log, not the brakes
+    # this measures the log, not the brakes: no crowd control, no per-user rate limit
+    env = {**SERVER_ENV, "SIDELINE_CROWD_CONTROL__ENABLED": "false", "SIDELINE_MODERATION__RATE__BURST_MAX": "1000000", "SIDELINE_MODERATION__RATE__RATE_MAX": "1000000"}
     node = ServerProcess(data, env=env).start()
     tokens = [node.token(f"u{n}", "match:1") for n in range(CLIENTS)]
     acked: dict[str, str] = {}

@@ -48,8 +48,8 @@ def test_chat_flow_and_idempotent_send(server, api):
 
 def test_history_pages_by_seq(server, api):
     h = auth(server)
-    for i in range(12):
-        assert send(api, h, f"msg {i}", f"c{i}").status_code == 201
+    for i in range(12):  # one user each: a single user would hit the per-user rate limit
+        assert send(api, auth(server, f"p{i}"), f"msg {i}", f"c{i}").status_code == 201
     newest = api.get("/v1/rooms/match:1/messages?limit=5", headers=h).json()
     assert [m["text"] for m in newest["messages"]] == [f"msg {i}" for i in range(7, 12)]
     older = api.get(f"/v1/rooms/match:1/messages?limit=5&before_seq={newest['next_before_seq']}", headers=h).json()
