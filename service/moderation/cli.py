@@ -166,5 +166,5 @@ def _render(item: DryRunLine, verdict: Verdict, timings: bool, counts: Counter[s
     if verdict.retry_after is not None:
         row["retry_after"] = verdict.retry_after
     if timings:
-        row["checks_ms"] = verdict.checks_ms
+        row["checks_ms"] = {name: round(ms, 4) for name, ms in verdict.checks_ms.items()}
     return _encoder.encode(row) + b"\n"

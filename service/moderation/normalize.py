@@ -129,47 +129,44 @@ def fold(text: str) -> str:
 TOKEN = re.compile(r"[\w@$!|+€]+")
 """Word tokens of folded text; keeps leetspeak symbols inside words (``$h!t``, ``a$$``)."""
 
-# The same tokenisation for ASCII text, done with C-level translate + split (faster than a
-# regex on the common path).
-_ASCII_SPLIT = str.maketrans(
-    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c in "_@$!|+")}
-)
+# The same tokenisation and counting for ASCII text, done with bytes.translate (a C table
+# lookup per byte): three to five times faster than the regex on the common path.
+_ASCII_SPLIT = bytes(b if chr(b).isalnum() or chr(b) in "_@$!|+" else 32 for b in range(256))
+_DIGITS = b"0123456789"
+_NOT_LETTERS = bytes(b for b in range(256) if not chr(b).isalpha())
+_NOT_LETTERS_RE = re.compile(r"[\W\d_]+")
 
 
 class TextView:
     """A message's text, its folded form, its tokens, and the way back to original offsets.
 
-    Tokens and the token set are computed once, on first use, and shared by every check:
-    most checks start with a set intersection against them, which is the fast path that
-    keeps ordinary chat cheap.
+    Built once per message and shared by every check. ``tokens``, ``token_set`` and
+    ``digits`` are computed up front because every check needs them: most checks start with
+    a set intersection against the tokens, which is the fast path that keeps chat cheap.
     """
 
-    __slots__ = ("_origin", "_token_set", "_tokens", "ascii", "folded", "text")
+    __slots__ = ("_origin", "ascii", "digits", "folded", "text", "token_set", "tokens")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.ascii = text.isascii()
-        self.folded = text.lower() if self.ascii else text.translate(_TABLE)
         self._origin: list[int] | None = None
-        self._tokens: list[str] | None = None
-        self._token_set: frozenset[str] | None = None
+        if self.ascii:
+            folded = self.folded = text.lower()
+            raw = folded.encode()
+            self.tokens = raw.translate(_ASCII_SPLIT).decode().split()
+            self.digits = len(raw) - len(raw.translate(None, _DIGITS))
+        else:
+            folded = self.folded = text.translate(_TABLE)
+            self.tokens = TOKEN.findall(folded)
+            self.digits = sum(map(folded.count, "0123456789"))
+        self.token_set = frozenset(self.tokens)
 
-    @property
-    def tokens(self) -> list[str]:
-        """Word tokens of the folded text, in order."""
-        if self._tokens is None:
-            if self.ascii:
-                self._tokens = self.folded.translate(_ASCII_SPLIT).split()
-            else:
-                self._tokens = TOKEN.findall(self.folded)
-        return self._tokens
-
-    @property
-    def token_set(self) -> frozenset[str]:
-        """The distinct tokens, for cheap "does any trigger word occur" tests."""
-        if self._token_set is None:
-            self._token_set = frozenset(self.tokens)
-        return self._token_set
+    def letters(self) -> str:
+        """The folded text with everything but letters removed."""
+        if self.ascii:
+            return self.folded.encode().translate(None, _NOT_LETTERS).decode()
+        return _NOT_LETTERS_RE.sub("", self.folded)
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map the folded span ``[start, end)`` to a span of the original text."""

@@ -43,10 +43,6 @@ log = logging.getLogger(__name__)
 _perf = time.perf_counter
 
 
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000.0, 4)
-
-
 class _Run:
     """One message on its way through the pipeline."""
 
@@ -122,10 +118,9 @@ class Pipeline:
             and run.view is not None
             and run.tally.action.severity < Action.SHADOW.severity
         ):
-            masked = self._finish(run).text
             started = _perf()
-            await self._ask_provider(self._provider, masked, run.tally)
-            run.timings["provider"] = _ms(_perf() - started)
+            await self._ask_provider(self._provider, self._text(run), run.tally)
+            run.timings["provider"] = (_perf() - started) * 1000.0
         return self._finish(run)
 
     def _local(self, text: str, ctx: MessageContext) -> _Run:
@@ -137,28 +132,30 @@ class Pipeline:
         limit = self._settings.max_input_chars
         if len(text) > limit:
             run.tally.add([hygiene.too_long(len(text), limit)])
-            run.timings["input"] = _ms(_perf() - started)
+            run.timings["input"] = (_perf() - started) * 1000.0
             return run
         clean, found = hygiene.sanitize(text)
         run.tally.add(found)
         mark = _perf()
-        run.timings["input"] = _ms(mark - started)
+        timings = run.timings
+        timings["input"] = (mark - started) * 1000.0
         view = run.view = TextView(clean)
         started, mark = mark, _perf()
-        run.timings["normalize"] = _ms(mark - started)
+        timings["normalize"] = (mark - started) * 1000.0
         if not view.folded.strip():
             run.tally.add([hygiene.empty()])
             return run
         now = ctx.now if ctx.now is not None else self._clock()
         msg = CheckInput(view, compiled, ctx.user_id, ctx.room_id, now)
+        tally = run.tally
         for check in self._scoring:
-            run.tally.add(check.run(msg))
+            tally.add(check.run(msg))
             started, mark = mark, _perf()
-            run.timings[check.name] = _ms(mark - started)
-            if run.tally.action is Action.BLOCK:
+            timings[check.name] = (mark - started) * 1000.0
+            if tally.action is Action.BLOCK:
                 break
-        run.tally.add(self._pii.run(msg))
-        run.timings["pii"] = _ms(_perf() - mark)
+        tally.add(self._pii.run(msg))
+        timings["pii"] = (_perf() - mark) * 1000.0
         return run
 
     async def _ask_provider(self, provider: ModerationProvider, text: str, tally: Tally) -> None:
@@ -188,21 +185,34 @@ class Pipeline:
             findings.append(Finding(reason))
         return findings
 
+    def _text(self, run: _Run) -> str:
+        """The text to show: sanitised, with the spans of acting findings masked."""
+        if run.view is None:  # refused before folding (too long), or moderation disabled
+            return run.original if not self._settings.enabled else ""
+        tally = run.tally
+        spans = [s for f in tally.findings if f.spans and tally.acting(f) for s in f.spans]
+        return apply_spans(run.view, spans) if spans else run.view.text
+
     def _finish(self, run: _Run) -> Verdict:
         tally = run.tally
-        action = tally.action
-        if run.view is None:  # refused before folding (too long) or moderation disabled
-            text = run.original if self._settings.enabled is False else ""
-        else:
-            spans = [s for f in tally.findings if f.spans and tally.acting(f) for s in f.spans]
-            text = apply_spans(run.view, spans) if spans else run.view.text
-        retry = [f.retry_after for f in tally.findings if f.retry_after is not None]
+        findings = tally.findings
+        text = self._text(run)
+        if not findings:  # the common case: nothing to combine
+            return Verdict(
+                action=Action.ALLOW,
+                score=0.0,
+                reasons=[],
+                text=text,
+                altered=text != run.original,
+                checks_ms=run.timings,
+            )
+        retry = [f.retry_after for f in findings if f.retry_after is not None]
         return Verdict(
-            action=action,
+            action=tally.action,
             score=tally.score,
-            reasons=[f.reason for f in tally.findings],
+            reasons=[f.reason for f in findings],
             text=text,
             altered=text != run.original,
-            checks_ms=dict(run.timings),
+            checks_ms=run.timings,
             retry_after=max(retry) if retry else None,
         )

@@ -19,10 +19,6 @@ from service.moderation.settings import Policy
 from service.moderation.verdict import Action, Finding
 
 
-def _severity(action: Action) -> int:
-    return action.severity
-
-
 class CompiledPolicy:
     """A policy plus what is expensive to build from it (its word matcher)."""
 
@@ -42,19 +38,36 @@ class CompiledPolicy:
 
 
 class Tally:
-    """Accumulates findings and knows the action so far, so the pipeline can stop early."""
+    """Accumulates findings and keeps the action so far, so the pipeline can stop early.
 
-    __slots__ = ("_floor", "_ladder_keep", "_rule_action", "_rule_keep", "compiled", "findings")
+    ``action`` is a plain attribute, updated only when findings arrive: ordinary messages
+    have none, and reading it costs nothing.
+    """
+
+    __slots__ = (
+        "_floor",
+        "_ladder",
+        "_ladder_keep",
+        "_rule_action",
+        "_rule_keep",
+        "action",
+        "compiled",
+        "findings",
+    )
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self.compiled = compiled
         self.findings: list[Finding] = []
+        self.action = Action.ALLOW
+        self._ladder = Action.ALLOW
         self._ladder_keep = 1.0  # prod(1 - score) over ladder findings
         self._rule_action = Action.ALLOW
         self._rule_keep: dict[Action, float] = {}  # prod(1 - score) per per-check action
         self._floor = Action.ALLOW
 
     def add(self, findings: list[Finding]) -> None:
+        if not findings:
+            return
         policy = self.compiled.policy
         for finding in findings:
             self.findings.append(finding)
@@ -66,27 +79,21 @@ class Tally:
                 keep = self._rule_keep[action] = self._rule_keep.get(action, 1.0) * (1.0 - score)
                 if 1.0 - keep >= policy.act_at and action.severity > self._rule_action.severity:
                     self._rule_action = action
+        self._ladder = _ladder(1.0 - self._ladder_keep, policy)
+        self._decide()
 
     def floor(self, action: Action) -> None:
         """Never decide anything milder than ``action`` (a failed provider failing closed)."""
         if action.severity > self._floor.severity:
             self._floor = action
+            self._decide()
 
-    @property
-    def ladder_action(self) -> Action:
-        policy = self.compiled.policy
-        combined = 1.0 - self._ladder_keep
-        if combined >= policy.block_at:
-            return Action.BLOCK
-        if combined >= policy.hold_at:
-            return Action.HOLD
-        if combined >= policy.shadow_at:
-            return Action.SHADOW
-        return Action.ALLOW
-
-    @property
-    def action(self) -> Action:
-        return max(self.ladder_action, self._rule_action, self._floor, key=_severity)
+    def _decide(self) -> None:
+        best = self._ladder
+        for action in (self._rule_action, self._floor):
+            if action.severity > best.severity:
+                best = action
+        self.action = best
 
     @property
     def score(self) -> float:
@@ -103,6 +110,16 @@ class Tally:
             return False
         action = self.compiled.rule(finding)
         if action is None:
-            return self.ladder_action is not Action.ALLOW
+            return self._ladder is not Action.ALLOW
         keep = self._rule_keep.get(action, 1.0)
         return action is not Action.ALLOW and 1.0 - keep >= self.compiled.policy.act_at
+
+
+def _ladder(combined: float, policy: Policy) -> Action:
+    if combined >= policy.block_at:
+        return Action.BLOCK
+    if combined >= policy.hold_at:
+        return Action.HOLD
+    if combined >= policy.shadow_at:
+        return Action.SHADOW
+    return Action.ALLOW

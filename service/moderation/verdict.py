@@ -49,7 +49,8 @@ class Verdict(msgspec.Struct, kw_only=True):
 
     ``text`` is what may be shown: PII is replaced (``[phone]``, ``[email]``, ``[card]``,
     ``[iban]``), words a policy masks become ``*``, control characters are removed. It equals
-    the input exactly when ``altered`` is false. ``checks_ms`` holds the time each check took.
+    the input exactly when ``altered`` is false. ``checks_ms`` holds the time each check took
+    (unrounded; :meth:`payload` rounds to 0.1 µs).
     """
 
     action: Action
@@ -67,7 +68,7 @@ class Verdict(msgspec.Struct, kw_only=True):
             "action": self.action.value,
             "score": self.score,
             "reasons": [msgspec.structs.asdict(r) for r in self.reasons],
-            "checks_ms": dict(self.checks_ms),
+            "checks_ms": {name: round(ms, 4) for name, ms in self.checks_ms.items()},
         }
 
 

@@ -47,23 +47,25 @@ def canonical(token: str) -> str:
     return _NON_LETTERS.sub("", token.translate(_LEET_I))
 
 
-def _variants(token: str, stretched: bool) -> list[tuple[str, bool]]:
-    """Evasion variants of a folded token, each with "was it evasive?"."""
-    out = [(token, False)]
-    if not token.isalpha():
-        if token.isdigit():
-            return out
-        out.append((_NON_LETTERS.sub("", token.translate(_LEET_I)), True))
-        out.append((_NON_LETTERS.sub("", token.translate(_LEET_L)), True))
+def _variants(token: str, stretched: bool) -> list[str]:
+    """Evasion variants of a folded token that is not itself a hit (all count as evasive)."""
+    if token.isalpha():
+        words = []
+    elif token.isdigit():
+        return []
+    else:
+        words = [
+            _NON_LETTERS.sub("", token.translate(_LEET_I)),
+            _NON_LETTERS.sub("", token.translate(_LEET_L)),
+        ]
         stripped = token.strip("@$!|+_")
         if stripped and stripped != token:
-            out.append((_NON_LETTERS.sub("", stripped.translate(_LEET_I)), True))
+            words.append(_NON_LETTERS.sub("", stripped.translate(_LEET_I)))
     if stretched:
-        for word, _ in list(out):
-            out.append((_RUN3.sub(r"\1", word), True))
-            out.append((_RUN3.sub(r"\1\1", word), True))
-            out.append((_RUN2.sub(r"\1", word), True))
-    return out
+        for word in [token, *words]:
+            if _TRIPLE.search(word) or (word is not token and _RUN2.search(word)):
+                words += [_RUN3.sub(r"\1", word), _RUN3.sub(r"\1\1", word), _RUN2.sub(r"\1", word)]
+    return words
 
 
 class WordMatcher:
@@ -108,16 +110,13 @@ class WordMatcher:
     def find(self, view: TextView) -> list[Hit]:
         """Blocked words in a message, as ``(start, end, word, evasive)`` folded offsets."""
         folded, present = view.folded, view.token_set
+        direct = not self.words.isdisjoint(present)
         stretched = _TRIPLE.search(folded) is not None
-        if (
-            self.words.isdisjoint(present)
-            and not stretched
-            and (_LEET_CHARS.isdisjoint(folded) or _SUSPECT.search(folded) is None)
-            and not any(stem in folded for stem in self._stems)
-        ):
-            hits: list[Hit] = []
-        else:
-            hits = self._tokens(folded, stretched)
+        leet = not _LEET_CHARS.isdisjoint(folded) and _SUSPECT.search(folded) is not None
+        stems = any(stem in folded for stem in self._stems)
+        hits: list[Hit] = []
+        if direct or stretched or leet or stems:
+            hits = self._tokens(folded, stretched, leet or stems)
         if list(map(len, view.tokens)).count(1) >= 3:
             hits.extend(h for h in self._spaced(folded) if not _covered(h, hits))
         if self._phrases is not None and not self._phrase_heads.isdisjoint(present):
@@ -126,15 +125,25 @@ class WordMatcher:
             )
         return hits
 
-    def _tokens(self, folded: str, stretched: bool) -> list[Hit]:
+    def _tokens(self, folded: str, stretched: bool, deep: bool) -> list[Hit]:
+        """Examine tokens one by one; ``deep`` also tries stems and leetspeak variants."""
         hits = []
+        words, allow = self.words, self.allow
         for m in TOKEN.finditer(folded):
             token = m.group()
-            if len(token) == 1 or token in self.allow:
+            if token in words and token not in allow:
+                hits.append((m.start(), m.end(), token, False))
                 continue
-            for word, evasive in _variants(token, stretched):
+            if len(token) == 1 or token in allow or token.isdigit():
+                continue
+            if token.isalpha() and not (deep or (stretched and _TRIPLE.search(token))):
+                continue
+            if self._word_hit(token):
+                hits.append((m.start(), m.end(), token, False))
+                continue
+            for word in _variants(token, stretched):
                 if self._word_hit(word):
-                    hits.append((m.start(), m.end(), word, evasive))
+                    hits.append((m.start(), m.end(), word, True))
                     break
         return hits
 
@@ -144,7 +153,7 @@ class WordMatcher:
             joined = "".join(TOKEN.findall(m.group()))
             if canonical(joined) in self.allow:
                 continue
-            for word, _ in _variants(joined, True):
+            for word in (joined, *_variants(joined, True)):
                 if self._word_hit(word) or any(s in word for s in self.prefixes):
                     hits.append((m.start(), m.end(), word, True))
                     break

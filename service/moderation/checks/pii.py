@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from service.moderation.checks.base import CheckInput
 from service.moderation.pii.emails import find_emails
 from service.moderation.pii.iban import find_ibans
-from service.moderation.pii.numbers import NumberFinder, digit_count
+from service.moderation.pii.numbers import NumberFinder
 from service.moderation.verdict import Finding, Reason
 
 NAME = "pii"
@@ -33,8 +33,7 @@ class PiiCheck:
 
     def run(self, msg: CheckInput) -> list[Finding]:
         view = msg.view
-        folded, tokens = view.folded, view.token_set
-        digits = digit_count(folded)
+        folded, tokens, digits = view.folded, view.token_set, view.digits
         spans = find_emails(folded, tokens)
         if digits >= 10:
             spans.extend(s for s in find_ibans(folded) if not _overlaps(s, spans))

@@ -7,27 +7,25 @@ keeps a flooder limited instead of resetting the window.
 
 from __future__ import annotations
 
-import re
-
 from service.moderation.activity.base import ActivityStore
 from service.moderation.activity.memory import MemoryActivityStore
 from service.moderation.checks.base import CheckInput
+from service.moderation.normalize import TextView
 from service.moderation.settings import RateSettings
 from service.moderation.verdict import Finding, Reason
 
 NAME = "rate"
 
-_NOT_LETTERS = re.compile(r"[\W\d_]+")
-_REPEATS = re.compile(r"(.)\1+")
 
-
-def fingerprint(folded: str, min_chars: int) -> str:
-    """Letters only, repeats collapsed: ``Join t.me/x 1!!`` and ``join t.me/x 2`` collide.
+def fingerprint(view: TextView, min_chars: int) -> str:
+    """The letters of a message: ``Join t.me/x 1!!`` and ``join t.me/x 2`` collide.
 
     Returns "" for texts with fewer than ``min_chars`` letters (chants and emoji are
     repeated by everyone and are not spam).
     """
-    letters = _REPEATS.sub(r"\1", _NOT_LETTERS.sub("", folded))
+    if len(view.folded) < min_chars:
+        return ""
+    letters = view.letters()
     return letters if len(letters) >= min_chars else ""
 
 
@@ -50,15 +48,15 @@ class RateCheck:
 
     def run(self, msg: CheckInput) -> list[Finding]:
         s, now = self._s, msg.now
-        fp = fingerprint(msg.view.folded, s.duplicate_min_chars)
+        fp = fingerprint(msg.view, s.duplicate_min_chars)
         history = self.store.observe(msg.user_id, now, fp)
-        if not history:
-            return []
-        findings = []
+        findings: list[Finding] = []
         for code, limit, window in (
             ("rate.burst", s.burst_max, s.burst_window_seconds),
             ("rate.limit", s.rate_max, s.rate_window_seconds),
         ):
+            if len(history) < limit:
+                continue
             recent = [t for t, _ in history if t > now - window]
             if len(recent) >= limit:
                 wait = max(0.0, recent[-limit] + window - now)
@@ -66,10 +64,10 @@ class RateCheck:
                 reason = Reason(NAME, code, 1.0, detail)
                 findings.append(Finding(reason, retry_after=round(wait, 3)))
                 break
-        if fp:
+        if fp and len(history) >= max(1, s.duplicate_max):
             cutoff = now - s.duplicate_window_seconds
             copies = sum(1 for t, f in history if f == fp and t > cutoff)
-            if copies >= s.duplicate_max and copies > 0:
+            if copies >= max(1, s.duplicate_max):
                 detail = f"{copies} earlier copies in {s.duplicate_window_seconds:g} s"
                 findings.append(Finding(Reason(NAME, "rate.duplicate", 0.8, detail)))
         return findings

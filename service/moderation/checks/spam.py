@@ -148,7 +148,8 @@ _FAMILIES: list[tuple[str, float, str, str]] = [
     ),
 ]
 
-_LINK_HINTS = frozenset([*_TLDS, "http", "https", "www"])
+_LINK_HINTS = frozenset(_TLDS)
+_LINK_WORDS = frozenset(["http", "https", "www", "dot"])
 
 
 class SpamCheck:
@@ -164,7 +165,9 @@ class SpamCheck:
             (code, score, frozenset(triggers.split()), re.compile(pattern))
             for code, score, triggers, pattern in _FAMILIES
         ]
-        self._triggers = frozenset().union(*(f[2] for f in self._families), _LINK_HINTS)
+        self._triggers = frozenset().union(
+            *(f[2] for f in self._families), _LINK_HINTS, _LINK_WORDS
+        )
 
     def run(self, msg: CheckInput) -> list[Finding]:
         view = msg.view
@@ -176,7 +179,9 @@ class SpamCheck:
             findings.extend(self._flood(folded, view.tokens))
         if self._triggers.isdisjoint(present):
             return findings
-        if not _LINK_HINTS.isdisjoint(present):
+        if ("." in folded and not _LINK_HINTS.isdisjoint(present)) or not _LINK_WORDS.isdisjoint(
+            present
+        ):
             findings.extend(self._links(folded))
         best: dict[str, Finding] = {}
         for code, score, triggers, pattern in self._families:

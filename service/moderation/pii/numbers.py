@@ -54,6 +54,7 @@ _BENIGN = re.compile(
     )
 )
 _CANDIDATE = re.compile(r"(?<![\w+#])(?:\+\s?)?\(?\d(?:[\s.\-/()·•_*]{0,3}\d){6,22}\)?(?![\w#])")
+_CONTEXT = 24  # characters around a candidate that may make it benign ("order number ")
 _GROUPS = re.compile(r"\d+")
 _ODD_SEPARATORS = re.compile(r"[_*·•]")
 _WORD_OR_NUMBER = re.compile(r"[a-zäöüéèêçñã]+|\d+")
@@ -86,11 +87,6 @@ _CUES = frozenset(
 )
 
 
-def digit_count(folded: str) -> int:
-    """Number of ASCII digits in folded text."""
-    return sum(map(folded.count, "0123456789"))
-
-
 def luhn(digits: str) -> bool:
     """The Luhn (mod 10) check every payment card number passes."""
     total = 0
@@ -115,8 +111,7 @@ class NumberFinder:
         spans: list[tuple[int, int, str]] = []
         cue = not _CUES.isdisjoint(tokens)
         if digits >= 7:
-            work = _BENIGN.sub(lambda m: "#" * len(m.group()), folded)
-            for m in _CANDIDATE.finditer(work):
+            for m in _CANDIDATE.finditer(_blank_benign(folded)):
                 kind = self._classify(m.group(), cue)
                 if kind:
                     spans.append((m.start(), m.end(), kind))
@@ -142,16 +137,38 @@ class NumberFinder:
             return "phone" if _possible(number, None) else None
         if not 7 <= n <= 15 or (len(groups) == 1 and n <= 8 and not cue):
             return None
+        possible = False
         for region in self._regions:
             try:
                 parsed = phonenumbers.parse(text, region)
             except phonenumbers.NumberParseException:
                 continue
-            if phonenumbers.is_valid_number(parsed):
-                return "phone"
-        if digits[0] == "0" and n >= 10 and any(_possible(text, r) for r in self._regions):
-            return "phone"
-        return None
+            # The length check is cheap; full validation only for numbers that pass it.
+            if phonenumbers.is_possible_number(parsed):
+                if phonenumbers.is_valid_number(parsed):
+                    return "phone"
+                possible = True
+        return "phone" if possible and digits[0] == "0" and n >= 10 else None
+
+
+def _blank_benign(folded: str) -> str:
+    """``folded`` with benign numbers (dates, scores, prices ...) replaced by ``#``.
+
+    Only the neighbourhood of a raw candidate is examined: blanking can split a candidate but
+    never create one, and most texts with digits have no run of seven, so the big benign
+    pattern usually never runs at all.
+    """
+    work = folded
+    for m in _CANDIDATE.finditer(folded):
+        start = folded.rfind(" ", 0, max(0, m.start() - _CONTEXT)) + 1
+        end = min(len(folded), m.end() + _CONTEXT)
+        window = _BENIGN.sub(_hashes, folded[start:end])
+        work = work[:start] + window + work[end:]
+    return work
+
+
+def _hashes(m: re.Match[str]) -> str:
+    return "#" * (m.end() - m.start())
 
 
 def _possible(text: str, region: str | None) -> bool:
