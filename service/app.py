@@ -23,6 +23,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import __version__
 from service.actions.context import Community
+from service.actions.policies import restore_policies
 from service.api.admin import AdminController
 from service.api.chat import ChatController
 from service.api.errors import handle_http_exception, handle_sideline_error, handle_unexpected
@@ -39,6 +40,7 @@ from service.realtime.brokers.base import Broker
 from service.realtime.brokers.memory import MemoryBroker
 from service.realtime.brokers.redis import RedisBroker
 from service.realtime.hub import Hub
+from service.realtime.metrics import HubCollector
 from service.realtime.presence.base import PresenceStore
 from service.realtime.presence.memory import MemoryPresence
 from service.realtime.presence.redis import RedisPresence
@@ -117,6 +119,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         await loop.run_in_executor(None, lambda: community.state.apply_all(community.log.replay()))
+        restore_policies(community)
         log.info(
             "projections rebuilt from %d events in %.2fs",
             community.log.last_seq, time.perf_counter() - started,
@@ -176,6 +179,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     community.notifiers.append(hub)
     app.state.background.append(hub)
     app.state.hub = hub
+    metrics_obj.registry.register(HubCollector(hub))
     return app
 
 

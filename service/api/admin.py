@@ -5,7 +5,9 @@ from __future__ import annotations
 from litestar import Controller, delete, get, post, put
 from litestar.di import Provide
 
-from service.actions import moderators, reports, rooms
+from typing import Any
+
+from service.actions import moderators, policies, reports, rooms
 from service.actions.access import check_room_id
 from service.actions.context import Community
 from service.api.deps import admin_guard, provide_community
@@ -67,6 +69,14 @@ class AdminController(Controller):
     @delete("/rooms/{room_id:str}/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban")
     async def lift(self, c: Community, room_id: str, kind: str, user_id: str, scope: str = "room") -> dict[str, bool]:
         return {"lifted": await moderators.lift(c, ADMIN, room_id, _kind(kind), user_id, scope)}
+
+    @get("/moderation/policies/{kind:str}", summary="The moderation policy of a room kind")
+    async def get_policy(self, c: Community, kind: str) -> dict[str, Any]:
+        return policies.get_policy(c, kind)
+
+    @put("/moderation/policies/{kind:str}", summary="Replace the moderation policy of a room kind")
+    async def put_policy(self, c: Community, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        return await policies.set_policy(c, kind, data, actor=ADMIN)
 
     @get("/review-queue", summary="Held and reported messages across rooms")
     async def review_queue(self, c: Community, room_id: str | None = None) -> list[reports.QueueItem]:

@@ -45,6 +45,7 @@ class EventType(enum.StrEnum):
     ROLE_REVOKED = "role_revoked"
     REPORT_REVIEWED = "report_reviewed"
     EXPOSURE_ASSIGNED = "community_exposure_assigned"
+    MODERATION_POLICY_CHANGED = "moderation_policy_changed"
 
 
 class Metadata(msgspec.Struct, kw_only=True, omit_defaults=True):

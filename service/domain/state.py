@@ -89,6 +89,8 @@ class CommunityState:
         self.hidden: dict[str, Event] = {}
         """Messages hidden by reports, kept to be restored if a moderator approves them."""
         self.exposure: dict[str, str] = {}
+        self.moderation_policies: dict[str, dict[str, Any]] = {}
+        """Moderation policies set through the admin API, by room kind (raw, validated on write)."""
         self.last_seq = 0
 
     # -- reads -----------------------------------------------------------------------------
@@ -269,6 +271,9 @@ class CommunityState:
         else:
             self.memberships[e.user_id].discard(e.room_id)
 
+    def _on_policy(self, e: Event, p: dict[str, Any]) -> None:
+        self.moderation_policies[p["kind"]] = p["policy"]
+
     def _on_exposure(self, e: Event, p: dict[str, Any]) -> None:
         self.exposure[e.user_id if p.get("unit", "user") == "user" else e.context_id] = p["group"]
 
@@ -295,6 +300,7 @@ class CommunityState:
             "held": sorted(self.held),
             "reporters": {m: sorted(u) for m, u in sorted(self.reporters.items())},
             "exposure": dict(sorted(self.exposure.items())),
+            "moderation_policies": dict(sorted(self.moderation_policies.items())),
             "last_seq": self.last_seq,
         }
 
@@ -329,4 +335,5 @@ _HANDLERS = {
     EventType.ROOM_JOINED: CommunityState._on_membership,
     EventType.ROOM_LEFT: CommunityState._on_membership,
     EventType.EXPOSURE_ASSIGNED: CommunityState._on_exposure,
+    EventType.MODERATION_POLICY_CHANGED: CommunityState._on_policy,
 }

@@ -1,0 +1,103 @@
+"""Moderation through the real service: masking, the moderation record, mutes, holds, policies."""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+import httpx
+import pytest
+
+from tests.fixtures.server import ServerProcess
+
+
+@pytest.fixture
+def api(server: ServerProcess):
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+def auth(server, user="u1", role="user", ctx="match:1"):
+    return {"Authorization": f"Bearer {server.token(user, ctx, role)}"}
+
+
+def send(api, h, text, cid, room="match:1"):
+    return api.post(f"/v1/rooms/{room}/messages", headers=h, json={"client_msg_id": cid, "text": text})
+
+
+def test_phone_number_is_masked_for_everyone_and_kept_only_in_the_record(server, api):
+    original = "call me on +44 7911 123456 after the match"
+    r = send(api, auth(server), original, "p1")
+    assert r.status_code == 201, r.text
+    sent = r.json()
+    assert sent["masked"] and "7911" not in sent["text"] and "[phone]" in sent["text"]
+    other = api.get("/v1/rooms/match:1/messages", headers=auth(server, "u2")).json()["messages"]
+    assert [m["text"] for m in other] == [sent["text"]]
+    mod = auth(server, "m1", "moderator")
+    record = api.get(f"/v1/rooms/match:1/moderation-records/{sent['message_id']}", headers=mod)
+    assert record.json()["original"] == original
+    denied = api.get(f"/v1/rooms/match:1/moderation-records/{sent['message_id']}", headers=auth(server, "u2"))
+    assert denied.status_code == 403
+    server.stop()
+    con = duckdb.connect(str(server.data_dir / "log-node-1.duckdb"), read_only=True)
+    try:
+        payloads = [p for (p,) in con.execute("SELECT payload FROM events").fetchall()]
+        verdict = con.execute(
+            "SELECT json_extract_string(payload, '$.action') FROM events "
+            "WHERE event_type = 'community_message_moderated'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert not any("7911" in p for p in payloads)  # the log itself only has the masked text
+    assert verdict == [("mask",)]
+
+
+def test_a_muted_user_cannot_post_until_the_mute_ends(server, api):
+    mod = auth(server, "m1", "moderator")
+    assert api.post("/v1/rooms/match:1/mutes", headers=mod, json={"user_id": "u5", "duration_seconds": 2}).status_code == 201
+    refused = send(api, auth(server, "u5"), "let me speak", "a")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "user_muted"
+    assert "until 20" in refused.json()["error"]["message"]
+    time.sleep(2.2)
+    assert send(api, auth(server, "u5"), "thanks", "b").status_code == 201
+
+
+def test_a_held_message_appears_after_approval(server, api):
+    admin = {"X-Admin-Key": server.admin_key()}
+    policy = api.get("/v1/admin/moderation/policies/match", headers=admin).json()
+    policy["actions"]["pii"] = "hold"
+    changed = api.put("/v1/admin/moderation/policies/match", headers=admin, json=policy)
+    assert changed.status_code == 200 and changed.json()["actions"]["pii"] == "hold"
+    held = send(api, auth(server), "my email is ann.lee@example.com", "h1").json()
+    assert held["visibility"] == "held"
+    viewer = auth(server, "u2")
+    assert api.get("/v1/rooms/match:1/messages", headers=viewer).json()["messages"] == []
+    mod = auth(server, "m1", "moderator")
+    queue = api.get("/v1/rooms/match:1/review-queue", headers=mod).json()
+    assert [(q["message_id"], q["source"]) for q in queue] == [(held["message_id"], "hold")]
+    assert api.post(f"/v1/rooms/match:1/review/{held['message_id']}", headers=mod, json={"decision": "approve"}).status_code == 200
+    shown = api.get("/v1/rooms/match:1/messages", headers=viewer).json()["messages"]
+    assert [m["message_id"] for m in shown] == [held["message_id"]]
+    assert "example.com" not in shown[0]["text"]  # approval shows the masked text, never the original
+    # the policy change is an event: it survives a restart
+    server.stop()
+    again = ServerProcess(server.data_dir, port=server.port).start()
+    try:
+        kept = httpx.get(f"{again.url}/v1/admin/moderation/policies/match", headers=admin).json()
+        assert kept["actions"]["pii"] == "hold"
+    finally:
+        again.stop()
+
+
+def test_bad_policy_names_the_key(server, api):
+    admin = {"X-Admin-Key": server.admin_key()}
+    bad = api.put("/v1/admin/moderation/policies/match", headers=admin, json={"hold_at": "high"})
+    assert bad.status_code == 400 and "$.hold_at" in bad.json()["error"]["message"]
+    unknown = api.put("/v1/admin/moderation/policies/zzz", headers=admin, json={})
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_room_kind"
+
+
+def test_blocked_and_rate_limited_messages(server, api):
+    h = auth(server, "spammy")
+    codes = [send(api, h, f"message number {i}", f"r{i}").status_code for i in range(8)]
+    assert codes[:5] == [201] * 5 and 429 in codes[5:]
