@@ -25,8 +25,9 @@ class SinkCommon(_Section):
     """Unique sink name; it keys the cursor and the dead letters, so never rename a live sink."""
     enabled: bool = True
     """A disabled sink keeps its cursor but does not run."""
-    batch_size: int = 2000
-    """Most events read from the log per batch (the vendor's own request limits still apply)."""
+    batch_size: int = 10_000
+    """Most events read from the log per batch; one batch becomes as many requests as the
+    vendor's limits need, sent ``concurrency`` at a time."""
     linger_seconds: float = 1.0
     """When fewer than ``batch_size`` events wait, wait this long after a send to batch more."""
     include_text: bool = False
@@ -92,6 +93,8 @@ class GA4SinkSettings(SinkCommon):
     """Older events are dead-lettered; GA4 accepts ``timestamp_micros`` up to 72 h back."""
     concurrency: int = 8
     """Requests in flight at once (a GA4 request carries one user's events, so more of them)."""
+    batch_size: int = 20_000
+    """Larger than the others: requests group a user's events, so bigger batches fill them."""
 
 
 class WarehouseSinkSettings(SinkCommon):
