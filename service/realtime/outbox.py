@@ -56,6 +56,9 @@ def step(coro: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None] | None:
         yielded = coro.send(None)
     except StopIteration:
         return None
+    if getattr(yielded, "_asyncio_future_blocking", False):
+        # What Task.__step does with a yielded future; awaiting it again requires it.
+        yielded._asyncio_future_blocking = False
     return _resume(coro, yielded)
 
 

@@ -63,7 +63,8 @@ class Session:
 
     def _slow(self, conn: Connection) -> None:
         self.hub.stats.slow_consumers += 1
-        self.hub.drop(conn)
+        # Called from inside a fan-out loop: leave the room after it (pushes fail meanwhile).
+        asyncio.get_running_loop().call_soon(self.hub.drop, conn)
         log.info("closed slow consumer %s (queue of %d full)", conn.user_id, conn.outbox.limit)
 
     async def _receive(self) -> str | bytes | None:
