@@ -1,0 +1,144 @@
+"""One suite per real-time port, run over every implementation (memory, and a real Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from service.realtime.brokers.memory import MemoryBroker
+from service.realtime.brokers.redis import RedisBroker
+from service.realtime.presence.memory import MemoryPresence
+from service.realtime.presence.redis import RedisPresence
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "redis"])
+def presence_factory(request) -> Callable[..., object]:
+    if request.param == "memory":
+        shared: dict = {}
+
+        def memory(node: str, clock: Clock, ttl: float = 30.0) -> MemoryPresence:
+            # one process = one node; a shared dict stands in for the single store
+            store = MemoryPresence(node, ttl, clock=clock)
+            store._rooms = shared.setdefault("rooms", {})
+            return store
+
+        return memory
+    url = request.getfixturevalue("redis_url")
+    return lambda node, clock, ttl=30.0: RedisPresence(url, node, ttl, prefix="t", clock=clock)
+
+
+async def test_presence_merges_nodes_and_dedupes_users(presence_factory):
+    clock = Clock()
+    a, b = presence_factory("a", clock), presence_factory("b", clock)
+    await a.add("match:1", "u1", "Ann")
+    await b.add("match:1", "u2", "Bob")
+    await b.add("match:1", "u1", "Ann")  # the same user through a second node
+    for store in (a, b):
+        snap = (await store.snapshot(["match:1", "match:2"], list_max=10))
+        assert snap["match:1"].count == 2 and snap["match:1"].members == {"u1": "Ann", "u2": "Bob"}
+        assert snap["match:2"].count == 0
+    await b.remove("match:1", "u1", "Ann")
+    assert (await a.snapshot(["match:1"], 10))["match:1"].members == {"u1": "Ann", "u2": "Bob"}
+    await a.close()
+    await b.close()
+
+
+async def test_presence_counts_only_above_the_list_threshold(presence_factory):
+    clock = Clock()
+    store = presence_factory("a", clock)
+    for i in range(5):
+        await store.add("match:1", f"u{i}", f"U{i}")
+    snap = (await store.snapshot(["match:1"], list_max=3))["match:1"]
+    assert snap.count == 5 and snap.members is None
+    await store.close()
+
+
+async def test_entries_of_a_dead_node_expire_and_heartbeats_keep_them(presence_factory):
+    clock = Clock()
+    alive, dead = presence_factory("alive", clock, 10.0), presence_factory("dead", clock, 10.0)
+    await alive.add("match:1", "u1", "Ann")
+    await dead.add("match:1", "u2", "Bob")
+    clock.now += 8
+    await alive.refresh([("match:1", "u1", "Ann")])  # the dead node sends no heartbeat
+    clock.now += 5
+    snap = (await alive.snapshot(["match:1"], 10))["match:1"]
+    assert snap.members == {"u1": "Ann"} and snap.count == 1
+    await alive.close()
+
+
+async def test_close_removes_only_this_nodes_entries(presence_factory):
+    clock = Clock()
+    a, b = presence_factory("a", clock), presence_factory("b", clock)
+    await a.add("match:1", "u1", "Ann")
+    await b.add("match:1", "u2", "Bob")
+    await a.close()
+    assert (await b.snapshot(["match:1"], 10))["match:1"].members == {"u2": "Bob"}
+    await b.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def brokers(request) -> AsyncIterator[tuple[list[object], list[list[bytes]]]]:
+    if request.param == "memory":
+        nodes = [MemoryBroker()]
+    else:
+        url = request.getfixturevalue("redis_url")
+        nodes = [RedisBroker(url, prefix="t"), RedisBroker(url, prefix="t")]
+    inboxes: list[list[bytes]] = []
+    for broker in nodes:
+        inbox: list[bytes] = []
+        inboxes.append(inbox)
+
+        async def on_message(data: bytes, inbox: list[bytes] = inbox) -> None:
+            inbox.append(data)
+
+        await broker.start(on_message)
+    await asyncio.sleep(0.1)  # subscriptions are live
+    yield nodes, inboxes
+    for broker in nodes:
+        await broker.stop()
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_every_node_gets_every_message_once_in_order(brokers):
+    nodes, inboxes = brokers
+    sent = [f"m{i}".encode() for i in range(200)]
+    for data in sent:
+        nodes[0].publish(data)
+    await wait_for(lambda: all(len(inbox) >= len(sent) for inbox in inboxes))
+    await asyncio.sleep(0.1)
+    for inbox in inboxes:
+        assert inbox == sent
+
+
+async def test_a_failing_handler_does_not_stop_delivery(brokers):
+    nodes, inboxes = brokers
+    broker = nodes[0]
+    await broker.stop()
+    got: list[bytes] = []
+
+    async def flaky(data: bytes) -> None:
+        if data == b"bad":
+            raise ValueError("boom")
+        got.append(data)
+
+    await broker.start(flaky)
+    await asyncio.sleep(0.1)
+    for data in (b"a", b"bad", b"b"):
+        broker.publish(data)
+    await wait_for(lambda: got == [b"a", b"b"])

@@ -1,0 +1,102 @@
+"""Two ``sideline serve`` processes sharing a real redis-server: one room across both."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.fixtures.ws import WsClient
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def two_nodes(start_server, redis_url):
+    env = dict(
+        SIDELINE_REALTIME__BROKER="redis", SIDELINE_REALTIME__REDIS_URL=redis_url,
+        SIDELINE_REALTIME__PRESENCE_TTL_SECONDS="1.5",
+        # both nodes must accept the same tokens: one host backend, one shared secret
+        SIDELINE_AUTH__HS256_SECRET="two-node-test-secret-0123456789abcdef",
+        SIDELINE_ADMIN__API_KEY="two-node-admin-key",
+    )  # fmt: skip
+    a = start_server(node_id="node-a", data="a", **env)
+    b = start_server(node_id="node-b", data="b", **env)
+    return a, b
+
+
+def admin(server) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"X-Admin-Key": "two-node-admin-key"}, timeout=10)
+
+
+async def test_message_on_a_reaches_b_once(two_nodes):
+    a, b = two_nodes
+    ann = await WsClient.login(a, "ann")
+    bob = await WsClient.login(b, "bob")
+    assert ann.joined["epoch"] != bob.joined["epoch"], "each node writes its own log shard"
+    await ann.send(type="send", room="match:1", client_msg_id="c1", text="hello from A", ref="s")
+    ack = await ann.expect("ack", ref="s")
+    got = await bob.expect("message", message_id=ack["message_id"])
+    assert got["text"] == "hello from A" and got["epoch"] == ann.joined["epoch"]
+    await asyncio.sleep(0.5)
+    assert [f for f in await bob.frames(0.3) if f["type"] == "message"] == []
+    # B applied A's event: its history has it, and B's users can react to it
+    late = await WsClient.login(b, "cat")
+    assert [m["message_id"] for m in late.joined["history"]] == [ack["message_id"]]
+    await late.send(type="react", room="match:1", message_id=ack["message_id"], emoji="🔥", ref="r")
+    assert (await late.expect("ack", ref="r"))["count"] == 1
+    counts = await ann.expect("reaction", timeout=5)
+    assert counts["messages"][ack["message_id"]] == {"🔥": 1}
+
+
+async def test_presence_merges_and_expires_when_a_node_dies(two_nodes):
+    a, b = two_nodes
+    ann = await WsClient.login(a, "ann")
+    await WsClient.login(b, "bob")
+    merged = await ann.expect("presence", count=2, timeout=5)
+    assert merged["joined"] == [{"user_id": "bob", "name": "bob"}]
+    b.kill()  # no shutdown code runs: bob's entry must expire on its own
+    gone = await ann.expect("presence", count=1, timeout=8)
+    assert gone["left"] == ["bob"]
+
+
+async def test_mute_and_mode_made_on_a_are_enforced_on_b(two_nodes):
+    a, b = two_nodes
+    bob = await WsClient.login(b, "bob")
+    with admin(a) as api:
+        r = api.post("/v1/admin/rooms/match:1/mutes", json={"user_id": "bob", "duration_seconds": 60})
+        assert r.status_code == 201, r.text
+    assert (await bob.expect("notice", code="user_muted", timeout=5))["room"] == "match:1"
+    await bob.send(type="send", room="match:1", client_msg_id="c1", text="let me talk", ref="s")
+    assert (await bob.expect("notice", ref="s"))["code"] == "user_muted"
+    cat = await WsClient.login(b, "cat")
+    with admin(a) as api:
+        assert api.put("/v1/admin/rooms/match:1", json={"mode": "reactions-only"}).status_code == 200
+    assert (await cat.expect("room", mode="reactions-only", timeout=5))["room"] == "match:1"
+    await cat.send(type="send", room="match:1", client_msg_id="c2", text="hi", ref="s2")
+    assert (await cat.expect("error", ref="s2"))["code"] == "reactions_only"
+
+
+async def test_resume_on_the_same_node_replays_remote_frames(two_nodes):
+    a, b = two_nodes
+    bob = await WsClient.login(b, "bob")
+    ann = await WsClient.login(a, "ann")
+    await ann.send(type="send", room="match:1", client_msg_id="c1", text="seen", ref="s1")
+    seen = await ann.expect("ack", ref="s1")
+    await bob.expect("message", message_id=seen["message_id"])
+    position = dict(
+        after_seq=bob.joined["seq"], epoch=bob.joined["epoch"], boot=bob.joined["boot"],
+        remote={seen["epoch"]: seen["seq"]},
+    )  # fmt: skip
+    await bob.close()
+    await ann.send(type="send", room="match:1", client_msg_id="c2", text="missed", ref="s2")
+    missed = await ann.expect("ack", ref="s2")
+    await asyncio.sleep(0.5)
+    back = await WsClient.login(b, "bob", join=position)
+    assert back.joined["resumed"] is True
+    got = [f["message_id"] for f in await back.frames(0.5) if f["type"] == "message"]
+    assert got == [missed["message_id"]]
+    # on the other node the position means nothing: resync
+    other = await WsClient.login(a, "bob", join=position)
+    assert any(f["type"] == "resync" for f in other.seen)

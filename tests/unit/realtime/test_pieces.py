@@ -1,0 +1,127 @@
+"""Pure pieces of the real-time layer: frames, limits, typing, presence diffs, remote log."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from service.errors import ErrorCode, SidelineError
+from service.protocol import frames as f
+from service.realtime.coalesce import Throttle
+from service.realtime.dispatch import decode, refs_of
+from service.realtime.envelope import Out
+from service.realtime.limits import FloodGuard, TokenBucket
+from service.realtime.presence.base import RoomPresence
+from service.realtime.resume import RemoteLog
+from service.realtime.roster import diff
+from service.realtime.typing_gate import TypingGate
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_decode_dispatches_on_type():
+    frame = decode(b'{"type":"send","room":"match:1","client_msg_id":"c1","text":"hi","ref":"r"}')
+    assert isinstance(frame, f.Send) and frame.text == "hi" and frame.ref == "r"
+    assert isinstance(decode('{"type":"react","room":"match:1","emoji":"x"}'), f.React)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "at"),
+    [
+        (b'{"type":"dance"}', ErrorCode.UNKNOWN_FRAME, "$.type"),
+        (b'{"room":"match:1"}', ErrorCode.UNKNOWN_FRAME, "$.type"),
+        (b"{oops", ErrorCode.INVALID_BODY, None),
+        (b'{"type":"vote","room":"m:1","poll_id":"p","option":-1}', ErrorCode.INVALID_BODY, "$.option"),
+        (b'{"type":"join","room":""}', ErrorCode.INVALID_BODY, "$.room"),
+    ],
+)
+def test_decode_errors_name_what_and_where(raw, code, at):
+    with pytest.raises(SidelineError) as err:
+        decode(raw)
+    assert err.value.code is code and err.value.at == at
+
+
+def test_refs_of_a_bad_frame():
+    assert refs_of(b'{"type":"send","ref":"r9","room":"match:1","text":5}') == ("r9", "match:1")
+    assert refs_of(b"[]") == (None, None)
+
+
+def test_server_frames_round_trip_and_omit_defaults():
+    text = f.encode(f.Error(code="x", message="y"))
+    assert text == '{"type":"error","code":"x","message":"y"}'
+    assert f.server_decoder.decode(text) == f.Error(code="x", message="y")
+
+
+def test_token_bucket_and_flood_guard():
+    clock = Clock()
+    guard = FloodGuard(TokenBucket(rate=2, burst=3, clock=clock), max_strikes=2)
+    assert [guard.admit() for _ in range(4)] == [True, True, True, False]
+    assert guard.retry_after() == pytest.approx(0.5)
+    assert not guard.admit() and guard.exhausted
+    clock.now += 0.5
+    assert guard.admit() and guard.strikes == 0
+
+
+def test_typing_throttled_per_user_and_off_in_big_rooms():
+    clock = Clock()
+    gate = TypingGate(throttle_seconds=2, max_room_size=10, clock=clock)
+    assert gate.allow("r", "u1", 5)
+    assert not gate.allow("r", "u1", 5)
+    assert gate.allow("r", "u2", 5)
+    clock.now += 2
+    assert gate.allow("r", "u1", 5)
+    assert not gate.allow("r", "u3", 11) and not gate.enabled(11)
+
+
+def test_presence_diff():
+    small = RoomPresence(count=2, members={"a": "A", "b": "B"})
+    assert diff("r", None, small) == f.Presence(
+        room="r", count=2, full=True, members=[f.Member(user_id="a", name="A"), f.Member(user_id="b", name="B")]
+    )
+    after = RoomPresence(count=2, members={"a": "A", "c": "C"})
+    assert diff("r", small, after) == f.Presence(
+        room="r", count=2, joined=[f.Member(user_id="c", name="C")], left=["b"]
+    )
+    assert diff("r", after, after) is None
+    big = RoomPresence(count=500)
+    assert diff("r", after, big) == f.Presence(room="r", count=500)
+    assert diff("r", big, RoomPresence(count=500)) is None
+
+
+def out(seq: int, epoch: str = "E", to: str | None = None) -> Out:
+    return Out(room="r", to=to, text=str(seq), seq=seq, epoch=epoch)
+
+
+def test_remote_log_replays_what_a_client_missed():
+    log = RemoteLog(size=3)
+    for seq in (5, 7, 9):
+        log.add(out(seq))
+    assert [o.seq for o in log.since("r", {"E": 5}, "u")] == [7, 9]
+    assert log.latest["r"] == {"E": 9}
+    log.add(out(11, to="someone-else"))  # evicts 5
+    assert [o.seq for o in log.since("r", {"E": 7}, "u")] == [9]
+    assert log.since("r", {"E": 4}, "u") is None, "5 was evicted: cannot prove completeness"
+    log.forget("r")
+    assert log.since("r", {"E": 9}, "u") is None and log.since("r", {"E": 11}, "u") == []
+
+
+async def test_throttle_leading_edge_then_at_most_once_per_interval():
+    fired: list[float] = []
+    loop = asyncio.get_running_loop()
+    throttle: Throttle[str] = Throttle(0.1, lambda key: fired.append(loop.time()))
+    throttle.mark("r")
+    await asyncio.sleep(0.01)
+    assert len(fired) == 1, "quiet room: at once"
+    for _ in range(5):
+        throttle.mark("r")
+    await asyncio.sleep(0.05)
+    assert len(fired) == 1
+    await asyncio.sleep(0.1)
+    assert len(fired) == 2 and fired[1] - fired[0] >= 0.099
