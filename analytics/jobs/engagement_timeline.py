@@ -38,7 +38,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         inputs.events(lo - margin, hi + margin, [t.value for t in _TYPES])
         .select("context_id", "event_type", "occurred_at")
         .join(contexts.select("window", "context_id", "kind", "starts_at", "ends_at"),
-              on="context_id")  # fmt: skip
+              on="context_id")
         .filter(
             pl.col("occurred_at").is_between(
                 pl.col("starts_at") - margin, pl.col("ends_at") + margin, closed="left"

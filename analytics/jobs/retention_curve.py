@@ -59,7 +59,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         )
         .with_columns(*wilson_exprs("active", "users", z, "active_share"))
         .select("window", "cohort_start", "cohort_end", "segment", "segment_order", "week",
-                "users", "active", "active_share", "active_share_low", "active_share_high")  # fmt: skip
+                "users", "active", "active_share", "active_share_low", "active_share_high")
         .sort("window", "segment_order", "week")
     )
 

@@ -1,0 +1,62 @@
+"""Helpers shared by the dashboard definitions: sums over rows, empty-state sentences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from dashboards.model import ALL_KINDS, State
+from dashboards.sources import Row
+
+NO_ROWS = "No data for this selection: nothing in the chosen date range"
+
+
+def total(rows: Iterable[Row], field: str) -> float:
+    """Sum of ``field`` over ``rows`` (nulls count as 0)."""
+    return sum(r.get(field) or 0 for r in rows)
+
+
+def share(part: float, whole: float) -> float | None:
+    """``part / whole``, or None when ``whole`` is 0."""
+    return part / whole if whole else None
+
+
+def top(rows: Iterable[Row], field: str) -> Row | None:
+    """The row with the largest ``field`` (the first of ties), or None without rows."""
+    best: Row | None = None
+    for r in rows:
+        if r.get(field) is not None and (best is None or r[field] > best[field]):
+            best = r
+    return best
+
+
+def latest(rows: list[Row], field: str) -> Row | None:
+    """The row with the latest ``field`` value."""
+    dated = [r for r in rows if r.get(field) is not None]
+    return max(dated, key=lambda r: str(r[field])) if dated else None
+
+
+def empty(state: State, what: str = "") -> str:
+    """The sentence for a chart without rows under ``state``."""
+    kind = f" for {state.kind} contexts" if state.kind != ALL_KINDS else ""
+    return f"{NO_ROWS}{kind}{' ' + what if what else ''}."
+
+
+def missing(report: str) -> str:
+    """What a card says when the report it needs has not been computed."""
+    return (f"The {report} report has not been computed yet: run `sideline jobs run {report}` "
+            "(the service also runs it on its schedule).")  # fmt: skip
+
+
+def kind_label(kind: str, plural: bool = True) -> str:
+    """``match`` -> ``matches``; ``*`` -> ``all contexts``."""
+    if kind == ALL_KINDS:
+        return "all contexts"
+    if not plural:
+        return kind
+    return kind + ("es" if kind.endswith(("ch", "sh", "s", "x")) else "s")
+
+
+def pick(row: Row | None, *fields: str) -> tuple[Any, ...]:
+    """Several fields of ``row`` at once (Nones when the row is missing)."""
+    return tuple(row.get(f) if row else None for f in fields)

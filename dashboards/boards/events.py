@@ -1,0 +1,152 @@
+"""Events: which contexts (matches, teams, dashboards ...) drew the most conversation, a
+sortable ranking, and a drill-down on one context's own timeline with its peak moments."""
+
+from __future__ import annotations
+
+import altair as alt
+
+from dashboards import fmt
+from dashboards.boards.common import empty, kind_label, missing, share, top, total
+from dashboards.boards.timeline import timeline_chart, timelines
+from dashboards.charts import BLUE, GREEN, ORANGE, base, compile_spec, order_expr, palette
+from dashboards.model import ALL_KINDS, Chart, Column, Dashboard, State, Table
+from dashboards.ranges import day_ranges
+from dashboards.sources import Reports, Row
+
+VOLUME = {"messages": ("Messages", BLUE), "reactions": ("Reactions", ORANGE),
+          "poll_votes": ("Poll votes", GREEN)}  # fmt: skip
+TOP_N = 15
+
+COLUMNS = [
+    Column("title", "Context", "text"), Column("kind", "Kind", "text"),
+    Column("starts_at", "Starts (UTC)", "datetime"), Column("viewers", "Viewers"),
+    Column("opened_share", "Opened room", "pct"), Column("posters", "Posters"),
+    Column("messages", "Messages"), Column("reactions", "Reactions"),
+    Column("poll_votes", "Poll votes"), Column("interactions", "Interactions"),
+    Column("interactions_per_viewer", "Per viewer", "dec2"),
+    Column("peak_minute", "Peak minute"), Column("messages_per_minute", "Msgs/min", "dec2"),
+    Column("moderation_rate", "Moderated", "pct"),
+]  # fmt: skip
+
+
+def build(reports: Reports) -> Dashboard:
+    contexts = _labelled(reports.rows("engagement") or [])
+    series = reports.rows("engagement_timeline")
+    board = Dashboard(
+        slug="events", title="Events",
+        intro=("Each product object with a room (a match, a team, a dashboard) is a context. "
+               "Ranked by interactions: messages, reactions and poll votes in its room from an "
+               "hour before it starts to an hour after it ends. Pick a context in the table to "
+               "see its own timeline, minute by minute from its start."),
+        ranges=day_ranges([r["starts_at"] for r in contexts]),
+        kinds=sorted({r["kind"] for r in contexts}) or None,
+        datasets={"contexts": contexts},
+    )  # fmt: skip
+    board.charts = [_top(), _opened()]
+    board.tables = [Table("ranking", "contexts", "starts_at", "kind", text=_caption,
+                          title="Ranking of contexts (click a column to sort, a row to drill down)",
+                          columns=COLUMNS, sort="interactions", key_field="context_id")]  # fmt: skip
+    drill = timeline_chart()
+    board.charts.append(drill)
+    if reports.frame("engagement") is None:
+        for c in board.charts:
+            c.missing = missing("engagement")
+    if series is None:
+        drill.missing = missing("engagement_timeline")
+    else:
+        board.details["timeline"], board.detail_texts[drill.id] = timelines(contexts, series)
+    return board
+
+
+def _labelled(rows: list[Row]) -> list[Row]:
+    """Rows with a ``label`` unique per context ("Wolves v Aston Villa · 3 Oct")."""
+    out, seen = [], set()
+    for r in rows:
+        label = f"{r['title']} · {fmt.day(r['starts_at'])[:-5]}"
+        if label in seen:
+            label = f"{label} ({r['context_id']})"
+        seen.add(label)
+        out.append({**r, "label": label})
+    return out
+
+
+def _top() -> Chart:
+    spec = (
+        base(height=360)
+        .transform_window(rank="row_number()", sort=[alt.SortField("interactions", order="descending")])
+        .transform_filter(f"datum.rank <= {TOP_N}")
+        .transform_fold(list(VOLUME), as_=["measure", "count"])
+        .transform_calculate(order=order_expr(list(VOLUME), "measure"))
+        .mark_bar()
+        .encode(alt.Y("label:N", title=None, sort=alt.SortField("rank")),
+                alt.X("count:Q", title="interactions", stack="zero"),
+                palette(VOLUME, "measure"), order=alt.Order("order:Q"),
+                tooltip=[alt.Tooltip("label:N", title="Context"), alt.Tooltip("measure:N", title="Measure"),
+                         alt.Tooltip("count:Q", title="Count", format=","),
+                         alt.Tooltip("viewers:Q", title="Viewers", format=",")])
+    )  # fmt: skip
+    return Chart("top", "contexts", "starts_at", "kind", text=_top_text, wide=True,
+                 title=f"Most discussed contexts (top {TOP_N})", source="engagement",
+                 unit="messages, reactions and poll votes in each context's room",
+                 spec=compile_spec(spec))  # fmt: skip
+
+
+def _top_text(rows: list[Row], state: State) -> str:
+    best = top(rows, "interactions")
+    if best is None:
+        return empty(state)
+    viewers = (f" from {fmt.count(best['viewers'])} viewers "
+               f"({fmt.count(best['interactions_per_viewer'] and round(best['interactions_per_viewer'], 1))} per viewer)"
+               if best.get("viewers") else "")  # fmt: skip
+    peak = (f"; its busiest minute was minute {fmt.count(best['peak_minute'])} with "
+            f"{fmt.count(best['peak_interactions'])} messages and reactions"
+            if best.get("peak_minute") is not None else "")  # fmt: skip
+    among = f"Of {fmt.count(len(rows))} {kind_label(state.kind) if state.kind != ALL_KINDS else 'contexts'}"
+    return (f"{among}, {best['title']} ({fmt.day(best['starts_at'])}) drew the most "
+            f"interactions: {fmt.count(best['interactions'])} ({fmt.count(best['messages'])} "
+            f"messages, {fmt.count(best['reactions'])} reactions, "
+            f"{fmt.count(best['poll_votes'])} poll votes){viewers}{peak}.")
+
+
+def _opened() -> Chart:
+    spec = (
+        base(height=260).transform_filter("isValid(datum.viewers) && datum.viewers > 0")
+        .mark_circle(opacity=0.75)
+        .encode(alt.X("viewers:Q", title="viewers", scale=alt.Scale(zero=False)),
+                alt.Y("opened_share:Q", title="share of viewers who opened the room",
+                      axis=alt.Axis(format="%")),
+                alt.Size("messages:Q", title="messages", legend=alt.Legend(orient="right")),
+                alt.Color("kind:N", title="kind", legend=alt.Legend(orient="right")),
+                tooltip=[alt.Tooltip("label:N", title="Context"),
+                         alt.Tooltip("viewers:Q", title="Viewers", format=","),
+                         alt.Tooltip("opened_share:Q", title="Opened", format=".1%"),
+                         alt.Tooltip("messages:Q", title="Messages", format=",")])
+    )  # fmt: skip
+    return Chart("opened", "contexts", "starts_at", "kind", text=_opened_text, wide=True,
+                 title="How many viewers open the room", source="engagement",
+                 unit="one dot per context with known viewers; size = messages",
+                 spec=compile_spec(spec))  # fmt: skip
+
+
+def _opened_text(rows: list[Row], state: State) -> str:
+    known = [r for r in rows if r.get("viewers")]
+    if not known:
+        return (empty(state) if not rows else
+                "The viewer counts of these contexts are unknown (the contexts export has no "
+                "viewers and there are no context views), so the open share cannot be shown.")  # fmt: skip
+    openers, viewers = total(known, "openers"), total(known, "viewers")
+    best = top(known, "opened_share")
+    assert best is not None
+    return (f"Across {fmt.count(len(known))} contexts with known viewers, "
+            f"{fmt.pct(share(openers, viewers))} of viewers opened the room "
+            f"({fmt.count(openers)} of {fmt.count(viewers)}); the highest share was "
+            f"{fmt.pct(best['opened_share'])} for {best['title']} ({fmt.day(best['starts_at'])}).")
+
+
+def _caption(rows: list[Row], state: State) -> str:
+    if not rows:
+        return empty(state)
+    return (f"{fmt.count(len(rows))} contexts started in the range and drew "
+            f"{fmt.count(total(rows, 'messages'))} messages, "
+            f"{fmt.count(total(rows, 'reactions'))} reactions and "
+            f"{fmt.count(total(rows, 'poll_votes'))} poll votes; sorted by interactions.")

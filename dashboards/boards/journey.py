@@ -1,0 +1,137 @@
+"""Journey and funnel: how people get from the product to the community, and how far they go."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import altair as alt
+
+from dashboards import fmt
+from dashboards.boards.common import empty, latest, missing, share, total
+from dashboards.charts import BLUE, GREY, PURPLE, base, compile_spec, layered, palette
+from dashboards.model import Chart, Dashboard, State
+from dashboards.ranges import day_ranges
+from dashboards.sources import Reports, Row
+
+STEPS = {"viewed": "viewed a context", "opened": "opened a room", "reacted": "reacted",
+         "voted": "voted in a poll", "posted": "posted", "posted_again": "posted again on another day"}  # fmt: skip
+TIMES = {"days_to_open_median": ("Median (half opened sooner)", BLUE),
+         "days_to_open_p75": ("75th percentile", GREY)}  # fmt: skip
+
+
+def build(reports: Reports) -> Dashboard:
+    funnel = [{**r, "label": _step(r)} for r in reports.rows("funnel") or []]
+    journey = reports.rows("journey") or []
+    weekly = [r for r in journey if r.get("signup_week") is not None]
+    overall = next((r for r in journey if r.get("signup_week") is None), None)
+    board = Dashboard(
+        slug="journey", title="Journey & funnel",
+        intro=("How users of the product reach the community: how long after signing up they "
+               "first open a room, and how far they go from there. The date filter selects "
+               "signup weeks; the funnel counts everyone since the community started."),
+        ranges=day_ranges([r["signup_week"] for r in weekly], noun="days of signups"),
+        kinds=None, datasets={"funnel": funnel, "journey": weekly},
+    )  # fmt: skip
+    board.charts = [_funnel(), _opened(), _time(overall)]
+    for chart, report in zip(board.charts, ("funnel", "journey", "journey"), strict=True):
+        if reports.frame(report) is None:
+            chart.missing = missing(report)
+    return board
+
+
+def _step(r: Row) -> str:
+    if r["step"] == "viewed":
+        return str(r.get("step_definition") or STEPS["viewed"]).capitalize()
+    return STEPS.get(r["step"], r["step"]).capitalize()
+
+
+def _funnel() -> Chart:
+    y = alt.Y("label:N", title=None, sort=alt.SortField("step_order"))
+    tip = [alt.Tooltip("label:N", title="Step"), alt.Tooltip("reached:Q", title="Users", format=","),
+           alt.Tooltip("share_of_first:Q", title="Of the first step", format=".1%"),
+           alt.Tooltip("conversion:Q", title="Of the previous step", format=".1%")]  # fmt: skip
+    bars = alt.Chart().mark_bar(color=BLUE).encode(
+        y, alt.X("reached:Q", title="users who did this and every step before"), tooltip=tip)
+    text = alt.Chart().mark_text(align="left", dx=4).encode(
+        y, alt.X("reached:Q"), alt.Text("share_of_first:Q", format=".1%"))
+    return Chart("funnel", "funnel", text=_funnel_text, title="Community funnel",
+                 source="funnel", note="All time: the date filter does not change the funnel.",
+                 unit="users; labels are shares of the first step",
+                 spec=compile_spec(layered(bars, text, height=220)))  # fmt: skip
+
+
+def _funnel_text(rows: list[Row], state: State) -> str:
+    rows = sorted(rows, key=lambda r: r["step_order"])
+    if not rows or not rows[0]["reached"]:
+        return empty(state)
+    first = rows[0]
+    chain = fmt.join([f"{fmt.pct(r['share_of_first'])} {STEPS.get(r['step'], r['step'])}"
+                      for r in rows[1:]])  # fmt: skip
+    drops = [r for r in rows[1:] if r.get("conversion") is not None]
+    worst = min(drops, key=lambda r: r["conversion"]) if drops else None
+    prev = {r["step_order"]: r for r in rows}
+    tail = ""
+    if worst is not None:
+        before = prev[worst["step_order"] - 1]
+        tail = (f"; the biggest drop is from {STEPS.get(before['step'], before['step'])} to "
+                f"{STEPS.get(worst['step'], worst['step'])}, where {fmt.pct(1 - worst['conversion'])} "
+                "did not go on")  # fmt: skip
+    who = str(first.get("step_definition") or STEPS["viewed"])
+    return f"Of {fmt.count(first['reached'])} users who {who}, {chain}{tail}."
+
+
+def _opened() -> Chart:
+    spec = base().mark_line(point=alt.OverlayMarkDef(color=PURPLE), color=PURPLE).encode(
+        alt.X("utcyearmonthdate(signup_week):T", title="signup week",
+              axis=alt.Axis(format="%d %b %y", labelAngle=0, labelOverlap=True)),
+        alt.Y("opened_share:Q", title="share who opened a room", axis=alt.Axis(format="%")),
+        tooltip=[alt.Tooltip("utcyearmonthdate(signup_week):T", title="Week of", format="%d %b %Y"),
+                 alt.Tooltip("signups:Q", title="Signups", format=","),
+                 alt.Tooltip("opened:Q", title="Opened a room", format=","),
+                 alt.Tooltip("opened_share:Q", title="Share", format=".1%")],
+    )  # fmt: skip
+    return Chart("opened", "journey", "signup_week", text=_opened_text,
+                 title="Signups who have opened a room", source="journey",
+                 unit="share of each week's signups who opened a room so far",
+                 spec=compile_spec(spec))  # fmt: skip
+
+
+def _opened_text(rows: list[Row], state: State) -> str:
+    if not rows:
+        return empty(state)
+    signups, opened = total(rows, "signups"), total(rows, "opened")
+    soon = total(rows, "opened_within_7_days")
+    return (f"{fmt.pct(share(opened, signups))} of the {fmt.count(signups)} users who signed up "
+            f"in the range have opened a room ({fmt.count(opened)}); {fmt.pct(share(soon, signups))} "
+            "did so within 7 days of signing up.")  # fmt: skip
+
+
+def _time(overall: Row | None) -> Chart:
+    spec = (
+        base().transform_fold(list(TIMES), as_=["measure", "days"])
+        .mark_line(point=True)
+        .encode(alt.X("utcyearmonthdate(signup_week):T", title="signup week",
+                      axis=alt.Axis(format="%d %b %y", labelAngle=0, labelOverlap=True)),
+                alt.Y("days:Q", title="days from signup to the first room open"),
+                palette(TIMES, "measure"),
+                tooltip=[alt.Tooltip("utcyearmonthdate(signup_week):T", title="Week of", format="%d %b %Y"),
+                         alt.Tooltip("days:Q", title="Days", format=".1f"),
+                         alt.Tooltip("sessions_to_open_median:Q", title="Median sessions", format=".1f")])
+    )  # fmt: skip
+    return Chart("time", "journey", "signup_week", text=_time_text(overall), wide=True,
+                 title="Time from signup to the first room open", source="journey",
+                 unit="days, among users who opened a room", spec=compile_spec(spec))
+
+
+def _time_text(overall: Row | None) -> Callable[[list[Row], State], str]:
+    def text(rows: list[Row], state: State) -> str:
+        week = latest([r for r in rows if r.get("days_to_open_median") is not None], "signup_week")
+        if week is None:
+            return empty(state, "(nobody who signed up in it has opened a room)")
+        whole = (f"; over all signups the median is {fmt.count(round(overall['days_to_open_median'], 1))} days"
+                 if overall and overall.get("days_to_open_median") is not None else "")  # fmt: skip
+        return (f"Of those who signed up in the week of {fmt.day(week['signup_week'])} and opened "
+                f"a room, half did so within {fmt.count(round(week['days_to_open_median'], 1))} "
+                f"days and {fmt.count(round(week['sessions_to_open_median'] or 0, 1))} product "
+                f"sessions{whole}.")
+    return text

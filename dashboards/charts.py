@@ -1,0 +1,112 @@
+"""Chart building blocks: the shared look, colour scales, and compiling Altair to Vega.
+
+Every chart reads one named dataset, ``rows``, which the page fills with the filtered rows
+(``view.data("rows", ...)``), so a spec never embeds data and one spec serves every filter
+state. Specs are compiled from Vega-Lite to Vega here, with vl-convert (offline, no browser),
+so the page only runs Vega and a bad spec fails the render, not the reader's browser.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import altair as alt
+
+DATA = "rows"
+VEGA_LITE_VERSION = "6.4"
+HEIGHT = 230
+
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+BLUE, ORANGE, GREEN, RED, PURPLE, GREY, TEAL, YELLOW = (
+    "#2563eb", "#f59e0b", "#10b981", "#dc2626", "#7c3aed", "#9ca3af", "#0d9488", "#eab308",
+)  # fmt: skip
+
+SEGMENTS = {
+    "weekly_posters": ("Weekly posters", "#1e40af"),
+    "occasional_posters": ("Occasional posters", "#60a5fa"),
+    "reactors_only": ("Reactors only", TEAL),
+    "lurkers": ("Lurkers (opened, no action)", "#c4b5fd"),
+    "never_opened": ("Never opened a room", "#6b7280"),
+}
+"""Segment -> (label, colour), most engaged first; the reference segment is grey."""
+
+ACTIONS = {"mask": ("Masked", "#38bdf8"), "shadow": ("Shadowed", PURPLE),
+           "hold": ("Held for review", ORANGE), "block": ("Blocked", RED)}  # fmt: skip
+"""Moderation action -> (label, colour), mildest first."""
+
+CONFIG: dict[str, Any] = {
+    "font": FONT,
+    "background": "transparent",
+    "view": {"stroke": None},
+    "axis": {"labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": "normal",
+             "titleColor": "#4b5563", "labelColor": "#374151", "gridColor": "#eef0f3",
+             "domainColor": "#9ca3af", "tickColor": "#9ca3af", "labelLimit": 220},
+    "legend": {"labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": "normal",
+               "orient": "bottom", "labelLimit": 260, "symbolStrokeWidth": 2},
+    "line": {"strokeWidth": 2.2},
+    "point": {"size": 60, "filled": True},
+    "bar": {"cornerRadiusEnd": 2},
+    "text": {"fontSize": 12, "color": "#374151"},
+}  # fmt: skip
+
+
+def base(height: int = HEIGHT) -> alt.Chart:
+    """An empty chart over the page-filled dataset, as wide as its card."""
+    return alt.Chart(alt.Data(name=DATA)).properties(width="container", height=height)
+
+
+def layered(*layers: alt.Chart, height: int = HEIGHT) -> alt.LayerChart:
+    """Layers (built on ``alt.Chart()``, without data) over the page-filled dataset; transforms
+    added to the result apply to every layer."""
+    return alt.layer(*layers, data=alt.Data(name=DATA)).properties(width="container",
+                                                                  height=height)  # fmt: skip
+
+
+def day_x(field: str = "day", title: str | None = None) -> alt.X:
+    """A UTC day on the x axis (ISO dates in the data)."""
+    return alt.X(f"utcyearmonthdate({field}):T", title=title,
+                 axis=alt.Axis(format="%d %b", labelAngle=0, labelOverlap=True))  # fmt: skip
+
+
+def day_tip(field: str = "day", title: str = "Day") -> alt.Tooltip:
+    return alt.Tooltip(f"utcyearmonthdate({field}):T", title=title, format="%a %d %b %Y")
+
+
+def palette(mapping: dict[str, tuple[str, str]], field: str, title: str | None = None,
+            legend: bool = True) -> alt.Color:  # fmt: skip
+    """A colour encoding with fixed colours and readable labels for known categories."""
+    keys = list(mapping)
+    labels = _labels(mapping)
+    return alt.Color(
+        f"{field}:N", title=title, sort=keys,
+        scale=alt.Scale(domain=keys, range=[v[1] for v in mapping.values()]),
+        legend=alt.Legend(labelExpr=f"{labels}[datum.label] || datum.label", columns=3)
+        if legend else None,
+    )  # fmt: skip
+
+
+def order_expr(keys: list[str], field: str) -> str:
+    """A Vega expression giving a category's position in ``keys`` (for stacking order)."""
+    return f"indexof({json.dumps(keys)}, datum.{field})"
+
+
+def label_expr(mapping: dict[str, tuple[str, str]], field: str) -> str:
+    """A Vega expression mapping a category field to its readable label."""
+    return f"{_labels(mapping)}[datum.{field}] || datum.{field}"
+
+
+def _labels(mapping: dict[str, tuple[str, str]]) -> str:
+    # JSON is a valid Vega expression literal, and it quotes apostrophes in labels safely.
+    return json.dumps({k: v[0] for k, v in mapping.items()})
+
+
+def compile_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """The Vega spec of ``chart`` with the shared look; raises on an invalid spec."""
+    import vl_convert
+
+    spec = chart.to_dict()
+    spec["config"] = {**CONFIG, **spec.get("config", {})}
+    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    vega: dict[str, Any] = vl_convert.vegalite_to_vega(spec, vl_version=VEGA_LITE_VERSION)
+    return vega

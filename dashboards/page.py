@@ -1,0 +1,168 @@
+"""HTML of one dashboard page: self-contained, so it opens from disk without a network.
+
+The page inlines its CSS, its script, its data (JSON blocks) and the Vega runtime
+(``vl_convert.javascript_bundle()``, once per page), and forbids every network request with a
+Content-Security-Policy. Text for the default filter state is written into the HTML, so the
+findings read correctly before (and without) the script.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import msgspec
+
+from dashboards.model import ALL_KINDS, Chart, Dashboard, Table, Tile
+
+TITLES = {
+    "overview": "Overview", "churn": "Churn vs posting", "events": "Events",
+    "journey": "Journey & funnel", "moderation": "Moderation",
+}  # fmt: skip
+"""Navigation labels by page slug, in order."""
+
+CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+       "img-src data: blob:; font-src data:; form-action 'self'; base-uri 'none'")  # fmt: skip
+"""No fetch, no external script or image: an offline page stays offline. Vega compiles its
+expressions with ``Function``, hence ``unsafe-eval``."""
+
+SINKS_MARK = '<script type="application/json" id="sinks-data">'
+"""Start of the sink-status block, which the service swaps for live status when serving."""
+
+_encode = msgspec.json.Encoder().encode
+
+
+@functools.cache
+def asset(name: str) -> str:
+    """A file of ``dashboards/static``."""
+    return resources.files("dashboards").joinpath("static", name).read_text()
+
+
+@functools.cache
+def vega_bundle() -> str:
+    """Vega, Vega-Lite and Vega-Embed as one script, from the installed vl-convert package."""
+    import vl_convert
+
+    bundle: str = vl_convert.javascript_bundle()
+    return bundle
+
+
+def json_block(value: Any) -> str:
+    """``value`` as JSON safe inside a ``<script>`` element."""
+    return _encode(value).decode().replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def columnar(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows as ``{"fields": [...], "rows": [[...], ...]}`` (half the size of a list of dicts)."""
+    fields: list[str] = []
+    for r in rows:
+        fields.extend(k for k in r if k not in fields)
+    return {"fields": fields, "rows": [[r.get(f) for f in fields] for r in rows]}
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def nav(current: str) -> str:
+    links = [
+        f'<a data-page="{slug}.html" href="{slug}.html"'
+        f'{" aria-current=page" if slug == current else ""}>{_e(label)}</a>'
+        for slug, label in TITLES.items()
+    ]
+    return (
+        '<header class="top"><div class="brand">Sideline<span>community dashboards</span></div>'
+        f'<nav>{"".join(links)}</nav>'
+        '<form class="served-only" method="post" action="logout" hidden>'
+        '<button type="submit">Sign out</button></form></header>'
+    )
+
+
+def _default(part: Tile | Chart | Table, board: Dashboard) -> str:
+    return part.texts.get(f"{board.ranges[0].key}|{ALL_KINDS}", "")
+
+
+def tile_html(t: Tile, board: Dashboard) -> str:
+    return (f'<div class="tile" data-tile="{_e(t.id)}"><div class="label">{_e(t.label)}</div>'
+            f'<div class="value">{_e(_default(t, board))}</div>'
+            f'<div class="hint">{_e(t.hint)}</div></div>')  # fmt: skip
+
+
+def chart_html(c: Chart, board: Dashboard) -> str:
+    title = _e(c.title).replace("{item}", '<span class="item-label"></span>')
+    body = (f'<p class="missing">{_e(c.missing)}</p>' if c.missing else
+            f'<p class="finding">{_e(_default(c, board))}</p>'
+            f'<div class="vis" role="img" aria-label="{_e(c.title)}"></div>'
+            '<p class="empty" hidden>No data for this selection.</p>')  # fmt: skip
+    note = f'<p class="note">{_e(c.note)}</p>' if c.note else ""
+    return (f'<article class="card{" wide" if c.wide else ""}" id="chart-{_e(c.id)}">'
+            f'<h2>{title}</h2>{body}{note}'
+            f'<p class="meta">{_e(c.unit)} · report: {_e(c.source)}</p></article>')  # fmt: skip
+
+
+def table_html(t: Table, board: Dashboard) -> str:
+    return (f'<article class="card wide" id="table-{_e(t.id)}"><h2>{_e(t.title)}</h2>'
+            f'<p class="finding">{_e(_default(t, board))}</p>'
+            '<div class="table-wrap"><table><thead></thead><tbody></tbody></table></div>'
+            '<button type="button" class="more" hidden></button></article>')  # fmt: skip
+
+
+def sinks_html() -> str:
+    heads = "".join(f"<th>{h}</th>" for h in ("Sink", "Kind", "State", "Lag (events)",
+                                               "Dead letters", "Errors", "Last error"))  # fmt: skip
+    return ('<article class="card wide" id="sinks"><h2>Event delivery to analytics tools</h2>'
+            '<p class="finding"></p><div class="table-wrap"><table>'
+            f'<thead><tr>{heads}</tr></thead><tbody></tbody></table></div>'
+            '<p class="meta"></p></article>')  # fmt: skip
+
+
+def render(board: Dashboard, generated: datetime, sinks: dict[str, Any] | None = None) -> str:
+    """The full HTML of ``board``."""
+    config = {
+        "slug": board.slug, "title": board.title, "kinds": board.kinds,
+        "ranges": [{"key": r.key, "label": r.label, "start": r.start, "end": r.end}
+                   for r in board.ranges],
+        "datasets": {k: columnar(v) for k, v in board.datasets.items()},
+        "charts": [c.config() for c in board.charts], "tiles": [t.config() for t in board.tiles],
+        "tables": [t.config() for t in board.tables], "detail_texts": board.detail_texts,
+        "generated_at": generated.isoformat(),
+    }  # fmt: skip
+    parts = [f'<div class="tiles">{"".join(tile_html(t, board) for t in board.tiles)}</div>'
+             if board.tiles else "",
+             '<div class="grid">',
+             *[chart_html(c, board) for c in board.charts if not c.detail],
+             *[table_html(t, board) for t in board.tables],
+             *[chart_html(c, board) for c in board.charts if c.detail],
+             sinks_html() if sinks is not None else "", "</div>"]  # fmt: skip
+    details = "".join(
+        f'<script type="application/json" id="detail-{_e(name)}">'
+        f"{json_block({k: columnar(v) for k, v in items.items()})}</script>"
+        for name, items in board.details.items()
+    )
+    sinks_block = f"{SINKS_MARK}{json_block(sinks)}</script>" if sinks is not None else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<title>{_e(board.title)} · Sideline</title>
+<style>{asset("dashboard.css")}</style></head>
+<body data-ready="0">
+{nav(board.slug)}
+<section class="bar"><h1>{_e(board.title)}</h1><p class="intro">{_e(board.intro)}</p>
+<div class="filters"><label>Date range <select id="f-range"></select></label>
+<label id="kind-filter">Context kind <select id="f-kind"></select></label>
+<span class="asof">Rendered {generated.strftime("%d %b %Y %H:%M")} UTC from the report tables</span></div>
+</section>
+<main>{"".join(parts)}</main>
+<footer>Times are UTC. Shares are of the people or messages named in each chart; intervals are
+95% confidence intervals. Dashboards are rendered from the analytics reports, never from the
+live log.</footer>
+<script type="application/json" id="dashboard-data">{json_block(config)}</script>
+{details}{sinks_block}
+<script type="module">{vega_bundle()}</script>
+<script type="module">{asset("dashboard.js")}</script>
+</body></html>
+"""
