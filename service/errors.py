@@ -22,6 +22,7 @@ class ErrorCode(enum.Enum):
     TOKEN_ALGORITHM = (401, 4004)
     ADMIN_KEY_INVALID = (401, 4005)
     AUTH_TIMEOUT = (401, 4006)
+    DASHBOARD_KEY_INVALID = (401, 4007)
     # authorisation
     ROOM_NOT_ALLOWED = (403, 4101)
     ROLE_TOO_LOW = (403, 4102)

@@ -84,6 +84,18 @@ class AdminSettings(_Section):
     """Key the host backend sends as ``X-Admin-Key``. Empty in development: one is generated."""
 
 
+class DashboardSettings(_Section):
+    """Dashboards for product managers: served at ``/dashboards`` and written as static files."""
+
+    access_key: str = ""
+    """Key that opens ``/dashboards`` (login form, or ``Authorization: Bearer``). Empty in
+    development: one is generated; in production the served dashboards stay closed without it."""
+    output_dir: str = ""
+    """Folder of the static dashboard pages; defaults to ``<data_dir>/dashboards``."""
+    session_hours: float = 12.0
+    """How long a dashboard login (an HttpOnly, SameSite=Strict cookie) stays valid."""
+
+
 class RoomPolicy(_Section):
     """Defaults for every room of one kind (``match``, ``team`` ...)."""
 
@@ -194,6 +206,7 @@ class Settings(_Section):
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     admin: AdminSettings = msgspec.field(default_factory=AdminSettings)
+    dashboards: DashboardSettings = msgspec.field(default_factory=DashboardSettings)
     rooms: dict[str, RoomPolicy] = msgspec.field(default_factory=_default_rooms)
     """Room policies by kind; a room id's kind must be one of these."""
     realtime: RealtimeSettings = msgspec.field(default_factory=RealtimeSettings)
@@ -318,6 +331,14 @@ def ensure_dev_secrets(settings: Settings) -> list[str]:
             f"generated development secrets in {path} (refused when SIDELINE_ENV=production):",
             f"  admin API key: {stored['admin_api_key']}",
         ]
+    if "dashboard_access_key" not in stored:  # files written before dashboards get it appended
+        stored["dashboard_access_key"] = secrets.token_urlsafe(18)
+        with path.open("a") as fh:
+            fh.write(f'dashboard_access_key = "{stored["dashboard_access_key"]}"\n')
+        printed = printed or [f"added a development dashboard access key to {path}:"]
+        printed.append(f"  dashboard access key: {stored['dashboard_access_key']}")
+    if not settings.dashboards.access_key:
+        settings.dashboards.access_key = stored["dashboard_access_key"]
     if not settings.auth.hs256_secret:
         settings.auth.hs256_secret = stored["hs256_secret"]
     if not settings.admin.api_key:
