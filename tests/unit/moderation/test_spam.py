@@ -1,0 +1,73 @@
+"""Content spam: single weak signals pass, combinations and strong lures are shadowed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from service.moderation import Action, ModerationSettings, Pipeline, Verdict
+from service.moderation.settings import SpamSettings
+
+from .conftest import ctx
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("DM me for signals bit.ly/xyz", "spam.shortener"),
+        ("join t.me/cryptokings for guaranteed profit", "spam.invite"),
+        ("free stream: cutt(.)ly/matchhd click here", "spam.obfuscated_link"),
+        ("watch at www dot sportz-live dot xyz now", "spam.obfuscated_link"),
+        ("Double your bitcoin in 24h", "spam.crypto"),
+        ("send me 50 usdt and I'll send back 100", "spam.crypto"),
+        ("FIXED MATCHES, 100% guaranteed", "spam.tipster"),
+        ("congratulations you won an iPhone, claim your prize", "spam.prize"),
+        ("Selling tickets cheap, contact me on telegram @ticketguy", "spam.tout"),
+        ("@jake @mia @tom @ellie @sam check this", "spam.mentions"),
+    ],
+)
+def test_spam_is_shadowed(check: Callable[..., Verdict], text: str, code: str) -> None:
+    verdict = check(text)
+    assert verdict.action is Action.SHADOW, verdict
+    assert code in {r.code for r in verdict.reasons}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "check out the highlights on youtube.com",
+        "stats here: https://fbref.com/en/matches/123",
+        "dm me if you want my spare ticket",
+        "text me if it breaks again",
+        "guaranteed to dump after earnings lol",
+        "I doubled my position at 38",
+        "sure win for city today? no chance",
+        "@mike @sara you watching?",
+        "free kick! what a chance",
+    ],
+)
+def test_one_weak_signal_is_not_spam(check: Callable[..., Verdict], text: str) -> None:
+    assert check(text).action is Action.ALLOW
+
+
+def test_text_floods_are_spam(check: Callable[..., Verdict]) -> None:
+    assert check("a" * 300).action is Action.SHADOW
+    assert check("GOAL " * 40).action is Action.SHADOW
+    assert check("GOOOOOOOOOOOOOOOOOOOOOOOOAAAAAAAAAAAL!!!").action is Action.ALLOW
+
+
+def test_allowed_domains_and_extra_shorteners() -> None:
+    settings = ModerationSettings(
+        spam=SpamSettings(allowed_domains=["bit.ly"], extra_shorteners=["sdln.io"])
+    )
+    pipeline = Pipeline(settings)
+    own = pipeline.check_local("DM me, bit.ly/club-news", ctx())
+    assert own.action is Action.ALLOW
+    other = pipeline.check_local("DM me, sdln.io/x", ctx())
+    assert other.action is Action.SHADOW
+    assert "spam.shortener" in {r.code for r in other.reasons}
+
+
+def test_team_rooms_hold_spam_for_review(check: Callable[..., Verdict]) -> None:
+    assert check("Double your bitcoin in 24h, DM me", kind="team").action is Action.HOLD
