@@ -90,8 +90,9 @@ class WordMatcher:
         plurals = {w + "s" for w in words if len(w) > 3} - allow
         self.allow = frozenset(allow)
         self.words = frozenset(words | plurals)
-        self.prefixes = tuple(s for s in STRONG_PREFIXES if s not in allow)
-        self.suffixes = tuple(s for s in STRONG_SUFFIXES if s not in allow)
+        # A stem matches inside words only when the stem itself is blocked by this policy.
+        self.prefixes = tuple(s for s in STRONG_PREFIXES if s in words)
+        self.suffixes = tuple(s for s in STRONG_SUFFIXES if s in words)
         self._stems = tuple(set(self.prefixes) | set(self.suffixes))
         self._phrase_heads = frozenset(p[0] for p in phrases)
         self._phrases = (

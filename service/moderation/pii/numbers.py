@@ -160,7 +160,10 @@ def _blank_benign(folded: str) -> str:
     """
     work = folded
     for m in _CANDIDATE.finditer(folded):
-        start = folded.rfind(" ", 0, max(0, m.start() - _CONTEXT)) + 1
+        # Start the window at a word boundary, but never far back (bounded work per candidate).
+        lo = max(0, m.start() - _CONTEXT)
+        space = folded.rfind(" ", max(0, lo - _CONTEXT), lo)
+        start = space + 1 if space >= 0 else lo
         end = min(len(folded), m.end() + _CONTEXT)
         window = _BENIGN.sub(_hashes, folded[start:end])
         work = work[:start] + window + work[end:]
