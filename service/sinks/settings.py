@@ -93,7 +93,7 @@ class GA4SinkSettings(SinkCommon):
     """Older events are dead-lettered; GA4 accepts ``timestamp_micros`` up to 72 h back."""
     concurrency: int = 8
     """Requests in flight at once (a GA4 request carries one user's events, so more of them)."""
-    batch_size: int = 20_000
+    batch_size: int = 50_000
     """Larger than the others: requests group a user's events, so bigger batches fill them."""
 
 

@@ -60,6 +60,7 @@ class SinkWorker:
         self._backoff = Backoff(cap=settings.max_backoff_seconds)
         self._types = pa.array(settings.event_types, pa.string()) if settings.event_types else None
         self._wake = asyncio.Event()
+        self._control = asyncio.Lock()
         self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"sink-{sink.name}")
         self._cur: duckdb.DuckDBPyConnection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -125,13 +126,14 @@ class SinkWorker:
 
     async def replay(self, from_seq: int) -> int:
         """Forward again from ``from_seq`` (inclusive); returns the cursor actually set."""
-        await self._halt(drain=False, timeout=0)
-        cursor = await self.sink.recover(max(0, from_seq - 1))
-        await self._store_cursor(cursor)
-        self._note_cursor(cursor)
-        log.info("sink %s replays from seq %d (cursor %d)", self.sink.name, from_seq, cursor)
-        self._launch()
-        return cursor
+        async with self._control:  # one replay at a time
+            await self._halt(drain=False, timeout=0)
+            cursor = await self.sink.recover(max(0, from_seq - 1))
+            await self._store_cursor(cursor)
+            self._note_cursor(cursor)
+            log.info("sink %s replays from seq %d (cursor %d)", self.sink.name, from_seq, cursor)
+            self._launch()
+            return cursor
 
     async def _store_cursor(self, cursor: int) -> None:
         name = self.sink.name
