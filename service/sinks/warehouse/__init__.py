@@ -1,0 +1,1 @@
+"""The Parquet warehouse export: files, views, compaction, erasure, optional DuckLake."""
