@@ -101,7 +101,7 @@ _FAMILIES: list[tuple[str, float, str, str]] = [
         0.6,
         "double guaranteed send deposit invest investment free airdrop claim earn make passive "
         "wallet recover pump signals signal account forex crypto bitcoin btc gem coin token "
-        "returns profit profits",
+        "returns profit profits turn",
         r"\bdouble\s+your\s+(?:btc|bitcoin|eth|crypto|money|investment|usdt|deposit)\b"
         r"|\bguaranteed\s+(?:profits?|returns?|income|payouts?|gains?)\b"
         r"|\b(?:send|deposit|invest)\s+(?:me\s+|just\s+|only\s+)?\$?\d+(?:[.,]\d+)?\s*"
@@ -112,6 +112,7 @@ _FAMILIES: list[tuple[str, float, str, str]] = [
         r"|\binvestment\s+(?:opportunity|platform|plan|manager|expert)\b"
         r"|\b(?:earn|make)\s+\$?\d[\d,.]*k?\s*(?:\$|usd|dollars|euros?|pounds?|usdt)?\s*"
         r"(?:daily|weekly|a\s+day|per\s+day|a\s+week|per\s+week|every\s+day)\b"
+        r"|\bturn\s+[$€£]?\d[\d,.]*k?\s*(?:usd|usdt|dollars|euros?|pounds?)?\s+into\s+[$€£]?\d"
         r"|\bpassive\s+income\b|\baccount\s+manager\b"
         r"|\b(?:wallet|account)\s+(?:recovery|validation|sync|verification)\b"
         r"|\brecover\s+(?:your\s+)?(?:lost\s+|stolen\s+|scammed\s+)?"
@@ -188,9 +189,13 @@ class SpamCheck:
             if code in best and best[code].reason.score >= score:
                 continue
             if not triggers.isdisjoint(present):
-                m = pattern.search(folded)
-                if m is not None:
-                    best[code] = Finding(Reason(NAME, code, score, f"matched {m.group()!r}"))
+                found = _distinct(pattern, folded)
+                if found:
+                    # Two different lures of one family are stronger evidence than one.
+                    combined = round(1.0 - (1.0 - score) ** len(found), 4)
+                    if code not in best or best[code].reason.score < combined:
+                        detail = "matched " + ", ".join(map(repr, found))
+                        best[code] = Finding(Reason(NAME, code, combined, detail))
         findings.extend(best.values())
         return findings
 
@@ -230,6 +235,17 @@ class SpamCheck:
             detail = f"{len(set(tokens))} distinct words in {len(tokens)}"
             return [Finding(Reason(NAME, "spam.flood", 0.6, detail))]
         return []
+
+
+def _distinct(pattern: re.Pattern[str], folded: str) -> list[str]:
+    """Up to two different matches of ``pattern``."""
+    found: list[str] = []
+    for m in pattern.finditer(folded):
+        if m.group() not in found:
+            found.append(m.group())
+            if len(found) == 2:
+                break
+    return found
 
 
 def _matches(host: str, domains: frozenset[str]) -> bool:

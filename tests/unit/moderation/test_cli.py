@@ -79,7 +79,7 @@ def test_bad_lines_get_an_error_line_and_the_run_continues(tmp_path: Path) -> No
 
 
 def test_users_and_timestamps_drive_rate_limits(tmp_path: Path) -> None:
-    words = "alpha bravo charlie delta echo foxtrot golf".split()
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"]
     stdin = "".join(
         json.dumps({"id": i, "text": f"{w} is great", "user_id": "fan", "ts": i * 0.5}) + "\n"
         for i, w in enumerate(words)

@@ -8,8 +8,20 @@ from service.moderation.settings import RateSettings
 
 from .conftest import FakeClock
 
-
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+]
 
 
 def _ctx(user: str = "u1") -> MessageContext:
