@@ -84,13 +84,17 @@ class Runner:
         self._progress = progress
         # One run at a time per process: scheduled jobs share the watermark file and the cores.
         self._lock = threading.Lock()
+        # Service settings whose dashboards are re-rendered after each run (from_settings).
+        self.dashboards: Any = None
         self._unknown: list[str] | None = None
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> Runner:
         """A runner for the service settings (``data_dir`` and the ``analytics`` section)."""
-        return cls(warehouse_path(settings), exports_path(settings), analytics_settings(settings),
-                   **kwargs)  # fmt: skip
+        runner = cls(warehouse_path(settings), exports_path(settings),
+                     analytics_settings(settings), **kwargs)  # fmt: skip
+        runner.dashboards = settings
+        return runner
 
     def run(self, names: Sequence[str] | None = None, *, full: bool = False) -> list[JobResult]:
         """Run ``names`` (every job when None) and refresh the report views.
@@ -115,6 +119,7 @@ class Runner:
                                       facts, full, bar)
                     )  # fmt: skip
             self._refresh_views()
+            self._render_dashboards()
         return results
 
     def status(self) -> list[dict[str, Any]]:
@@ -259,3 +264,13 @@ class Runner:
             log.debug("report views in %s: %s", self.views_path, ", ".join(names))
         except Exception as exc:  # views are a convenience; the Parquet files are the result
             log.warning("could not refresh the report views in %s: %s", self.views_path, exc)
+
+    def _render_dashboards(self) -> None:
+        if self.dashboards is None:
+            return
+        try:
+            from dashboards.render import render_all
+
+            render_all(self.dashboards)
+        except Exception as exc:  # dashboards are a view of the reports; a run never fails for them
+            log.warning("could not render the dashboards: %s", exc)

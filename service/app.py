@@ -21,6 +21,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from dashboards.api import DashboardController
 from service import __version__
 from service.actions.context import Community
 from service.actions.policies import restore_policies
@@ -141,7 +142,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     app = Litestar(
         route_handlers=[
             ChatController, ModeratorController, AdminController, health, ready, metrics,
-            realtime_socket, *embed_routes(),
+            realtime_socket, *embed_routes(), DashboardController,
         ],  # fmt: skip
         lifespan=[lifespan],
         exception_handlers={

@@ -1,0 +1,85 @@
+"""The dashboard access key: checking it, the login session cookie, and a login throttle.
+
+The key never travels in a URL. A browser signs in through a form and gets a session cookie
+(HttpOnly, SameSite=Strict, path ``/dashboards``) whose value is an expiry and an HMAC of it
+keyed by the access key, so the key itself is never stored in the browser and changing the
+key ends every session. Scripts send ``Authorization: Bearer <key>`` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections import deque
+
+COOKIE = "sideline_dashboards"
+_CONTEXT = b"sideline-dashboards-session-v1:"
+
+
+def _mac(key: str, expires: int) -> str:
+    return hmac.new(key.encode(), _CONTEXT + str(expires).encode(), hashlib.sha256).hexdigest()
+
+
+def key_matches(given: str, key: str) -> bool:
+    """Constant-time comparison of a presented key with the configured one."""
+    return bool(key) and hmac.compare_digest(given.encode(), key.encode())
+
+
+def session_value(key: str, hours: float, now: float | None = None) -> tuple[str, int]:
+    """A cookie value valid for ``hours``, and its max-age in seconds."""
+    max_age = max(60, int(hours * 3600))
+    expires = int(now if now is not None else time.time()) + max_age
+    return f"{expires}.{_mac(key, expires)}", max_age
+
+
+def session_valid(value: str | None, key: str, now: float | None = None) -> bool:
+    """Whether a cookie value was issued with ``key`` and has not expired."""
+    if not value or not key:
+        return False
+    expires_text, _, mac = value.partition(".")
+    if not expires_text.isdigit():
+        return False
+    expires = int(expires_text)
+    if expires < (now if now is not None else time.time()):
+        return False
+    return hmac.compare_digest(mac.encode(), _mac(key, expires).encode())
+
+
+def bearer_key(header: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, or None."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+class LoginThrottle:
+    """At most ``attempts`` failed logins per client in ``window`` seconds."""
+
+    def __init__(self, attempts: int = 10, window: float = 300.0) -> None:
+        self.attempts = attempts
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+
+    def blocked(self, client: str, now: float | None = None) -> float:
+        """Seconds until ``client`` may try again (0 when it may now)."""
+        now = now if now is not None else time.monotonic()
+        failures = self._failures.get(client)
+        if not failures:
+            return 0.0
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        if len(failures) < self.attempts:
+            return 0.0
+        return failures[0] + self.window - now
+
+    def failed(self, client: str, now: float | None = None) -> None:
+        if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
+            self._failures.clear()
+        self._failures.setdefault(client, deque()).append(
+            now if now is not None else time.monotonic()
+        )
+
+    def succeeded(self, client: str) -> None:
+        self._failures.pop(client, None)

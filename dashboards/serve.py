@@ -1,0 +1,78 @@
+"""Pages as the service serves them: read from the static folder (rendered on demand when
+missing), the overview's sink status swapped for the forwarder's live status, gzip cached."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dashboards import sinks
+from dashboards.page import SINKS_MARK, json_block
+from dashboards.paths import PAGES, paths_for
+
+log = logging.getLogger(__name__)
+
+SERVED = frozenset({"index", *PAGES})
+
+
+class UnknownPage(KeyError):
+    """Not a dashboard page."""
+
+
+class PageStore:
+    """The static pages of one service, with what serving adds to them."""
+
+    def __init__(self, settings: Any, status: Callable[[], Sequence[Any]] | None = None) -> None:
+        self.settings = settings
+        self.paths = paths_for(settings)
+        self.status = status
+        """The forwarder's ``status`` when the service forwards, for live sink health."""
+        self._lock = asyncio.Lock()
+        self._gzip: dict[Path, tuple[int, bytes]] = {}
+
+    async def page(self, slug: str, gzip_ok: bool) -> tuple[bytes, bool]:
+        """The HTML of ``slug`` and whether it is gzip-compressed.
+
+        Raises:
+            UnknownPage: ``slug`` is not a dashboard.
+        """
+        if slug not in SERVED:
+            raise UnknownPage(slug)
+        path = self.paths.page(slug)
+        if not path.exists():
+            await self._render()
+        if slug == "overview" and self.status is not None:
+            body = self._live(path.read_text(encoding="utf-8")).encode()
+            return (gzip.compress(body, 5), True) if gzip_ok else (body, False)
+        if not gzip_ok:
+            return path.read_bytes(), False
+        mtime = path.stat().st_mtime_ns
+        cached = self._gzip.get(path)
+        if cached is None or cached[0] != mtime:
+            cached = (mtime, gzip.compress(path.read_bytes(), 6))
+            self._gzip[path] = cached
+        return cached[1], True
+
+    async def _render(self) -> None:
+        async with self._lock:
+            if all(self.paths.page(s).exists() for s in SERVED):
+                return
+            log.info("no dashboards in %s yet: rendering them from the reports", self.paths.out_dir)
+            from dashboards.render import render_all  # altair and vl-convert only when needed
+
+            statuses = list(self.status()) if self.status is not None else None
+            await asyncio.to_thread(render_all, self.settings, sink_status=statuses,
+                                    fetch_sinks=False)  # fmt: skip
+
+    def _live(self, html: str) -> str:
+        start = html.find(SINKS_MARK)
+        if start < 0 or self.status is None:
+            return html
+        end = html.index("</script>", start)
+        block = sinks.summary(list(self.status()), datetime.now(UTC), "running service")
+        return html[: start + len(SINKS_MARK)] + json_block(block) + html[end:]
