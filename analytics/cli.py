@@ -33,12 +33,14 @@ def register(sub: Any) -> None:
     status = jobs.add_parser("status", help="watermarks and last run of every job")
     _common(status)
     status.set_defaults(handler=jobs_status)
-    if "demo" in sub.choices:
-        # service.commands.demo owns ``sideline demo``; it can offer ``seed`` via add_seed().
-        log.debug("`demo` is registered elsewhere; `demo seed` is left to it")
-    else:
+    demo = sub.choices.get("demo")
+    if demo is None:
         add_seed(sub.add_parser("demo", help="demo data").add_subparsers(
             dest="demo_command", required=True))  # fmt: skip
+    else:
+        # ``sideline demo`` (service.commands.demo) serves the demo page; ``seed`` becomes an
+        # optional sub-command of it, so ``sideline demo`` alone still does what it did.
+        add_seed(demo.add_subparsers(dest="demo_command", required=False, metavar="{seed}"))
     events = sub.add_parser("events", help="the event log").add_subparsers(
         dest="events_command", required=True
     )

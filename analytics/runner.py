@@ -87,6 +87,7 @@ class Runner:
         # Service settings whose dashboards are re-rendered after each run (from_settings).
         self.dashboards: Any = None
         self._unknown: list[str] | None = None
+        self._shared: dict[tuple[object, ...], pl.DataFrame] = {}
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> Runner:
@@ -107,6 +108,7 @@ class Runner:
         with self._lock, WatermarkStore(self.state_path) as store:
             exports, export_error = self._exports()
             self._unknown = None
+            self._shared: dict[tuple[object, ...], pl.DataFrame] = {}
             facts = self._facts(exports)
             results = []
             plans = {job.name: plan(job, facts, self.settings) for job in jobs}
@@ -118,6 +120,7 @@ class Runner:
                         self._run_job(job, plans[job.name], store, exports, export_error,
                                       facts, full, bar)
                     )  # fmt: skip
+            self._shared.clear()
             self._refresh_views()
             self._render_dashboards()
         return results
@@ -174,7 +177,7 @@ class Runner:
         result.notes.extend(f"window {k}: skipped: {why}" for k, why in planned.skipped)
         try:
             if export_error is not None and job.name not in USER_FREE_JOBS:
-                raise export_error
+                raise ExportError(export_error.problems)
             if job.name not in USER_FREE_JOBS:
                 result.notes.extend(exports.notes)
                 result.notes.extend(self._unknown_users(exports))
@@ -256,6 +259,7 @@ class Runner:
             windows=chunk,
             settings=self.settings,
             horizon=facts.horizon,
+            cache=self._shared,
         )
 
     def _refresh_views(self) -> None:

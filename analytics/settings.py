@@ -48,8 +48,9 @@ class AnalyticsSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     """Room events this long before a context starts and after it ends count for it."""
     late_grace_minutes: int = 60
     """A window counts as final this long after its end (late events of the export)."""
-    chunk_windows: int = 7
-    """Most windows computed in one query; a crash redoes at most one chunk."""
+    chunk_windows: int = 31
+    """Most consecutive windows computed by one query (one scan for a month of days instead
+    of one per day); a crash redoes the windows of the chunk in flight, never a DONE one."""
     confidence: float = 0.95
     """Confidence level of every interval."""
     schedule_enabled: bool = True

@@ -50,7 +50,8 @@ class JobInputs:
     settings: AnalyticsSettings
     horizon: datetime
     """The latest ``occurred_at`` in the warehouse when the run started."""
-    extras: dict[str, object] = field(default_factory=dict)
+    cache: dict[tuple[object, ...], pl.DataFrame] = field(default_factory=dict)
+    """Intermediates shared by the jobs of one run (see :meth:`shared`)."""
 
     @property
     def start(self) -> datetime:
@@ -59,6 +60,15 @@ class JobInputs:
     @property
     def end(self) -> datetime:
         return max(w.end for w in self.windows)
+
+    def shared(self, key: tuple[object, ...], build: Callable[[], pl.LazyFrame]) -> pl.LazyFrame:
+        """An intermediate several jobs need (the cohort table), collected once per run.
+
+        ``key`` must name everything the result depends on besides the run's own inputs.
+        """
+        if key not in self.cache:
+            self.cache[key] = build().collect(engine="streaming")
+        return self.cache[key].lazy()
 
     def events(
         self, start: datetime | None, end: datetime | None, types: Iterable[str] | None = None

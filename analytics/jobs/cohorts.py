@@ -83,8 +83,13 @@ def period_users(inputs: JobInputs, w: Window) -> pl.LazyFrame:
         .group_by("user_id")
         .agg(pl.col("sessions").sum().alias("pre_sessions"))
     )  # fmt: skip
-    after = active.filter(pl.col("date") >= d1).group_by("user_id").agg(pl.col("date").min().alias("next_active"))
     churn_end = d1 + timedelta(days=s.churn_days)
+    horizon = max(churn_end, d1 + timedelta(days=s.retention_days))
+    after = (
+        active.filter(pl.col("date").is_between(d1, horizon, closed="left"))
+        .group_by("user_id")
+        .agg(pl.col("date").min().alias("next_active"))
+    )
     retain_end = d1 + timedelta(days=s.retention_days)
     users = (
         cohort.join(community, on="user_id", how="left")
@@ -109,14 +114,14 @@ def period_users(inputs: JobInputs, w: Window) -> pl.LazyFrame:
 
 def _stratify(users: pl.LazyFrame, strata: int) -> pl.LazyFrame:
     compared = pl.col("group").fill_null("") != "holdout"
-    rank = pl.col("pre_sessions").rank("min").cast(pl.Int64)
-    ranked = users.filter(compared).with_columns(
-        ((rank - 1) * strata // pl.len() + 1).clip(1, strata).cast(pl.Int32).alias("stratum")
-    )
-    held = users.filter(~compared).with_columns(pl.lit(None, pl.Int32).alias("stratum"))
-    return pl.concat([ranked, held], how="vertical_relaxed")
+    # Held-out users get a null rank (rank keeps nulls), so they neither get nor shift a stratum.
+    rank = pl.when(compared).then(pl.col("pre_sessions")).rank("min").cast(pl.Int64)
+    stratum = (rank - 1) * strata // compared.sum() + 1
+    return users.with_columns(stratum.clip(1, strata).cast(pl.Int32).alias("stratum"))
 
 
 def cohort_users(inputs: JobInputs) -> pl.LazyFrame:
-    """:func:`period_users` for every window of the chunk, stacked."""
-    return pl.concat([period_users(inputs, w) for w in inputs.windows], how="vertical_relaxed")
+    """:func:`period_users` for every window of the chunk, stacked; shared by the cohort jobs."""
+    key = ("cohort_users", *(w.key for w in inputs.windows))
+    return inputs.shared(key, lambda: pl.concat(
+        [period_users(inputs, w) for w in inputs.windows], how="vertical_relaxed"))  # fmt: skip

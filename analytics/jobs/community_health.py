@@ -20,6 +20,40 @@ ACTIVE_TYPES = (
 )  # fmt: skip
 
 
+def coverage(user_days: pl.LazyFrame, span: int, name: str, calendar: pl.LazyFrame) -> pl.LazyFrame:
+    """Distinct users active within the ``span`` days ending on each calendar day.
+
+    A user active on days a1 < a2 < ... counts on day d when their latest active day up to d
+    is at most ``span - 1`` days old: on [a_i, min(a_i + span, a_(i+1))). Those ranges do not
+    overlap, so one pass over the user-days with +1 at each start and -1 at each end, summed
+    along the calendar, counts every day at once (instead of one distinct count per day).
+    """
+    span_days = timedelta(days=span)
+    ranges = (
+        user_days.select("user_id", "day")  # sorted by user, then day
+        .with_columns(
+            pl.when(pl.col("user_id").shift(-1) == pl.col("user_id"))
+            .then(pl.col("day").shift(-1))
+            .otherwise(pl.col("day") + span_days)
+            .alias("next")
+        )
+        .with_columns(pl.min_horizontal(pl.col("day") + span_days, pl.col("next")).alias("stop"))
+    )
+    starts = ranges.group_by("day").agg(pl.len().alias("plus"))
+    stops = ranges.group_by(pl.col("stop").alias("day")).agg(pl.len().alias("minus"))
+    return (
+        calendar.join(starts, on="day", how="left")
+        .join(stops, on="day", how="left")
+        .sort("day")
+        .select(
+            "day",
+            (pl.col("plus").fill_null(0).cast(pl.Int64) - pl.col("minus").fill_null(0))
+            .cum_sum()
+            .alias(name),
+        )
+    )
+
+
 def build(inputs: JobInputs) -> pl.LazyFrame:
     """One row per day window: active and posting users over 1, 7 and 30 days."""
     first_day = inputs.warehouse.days()[:1]
@@ -33,35 +67,25 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         )
         .group_by("user_id", "day")
         .agg(pl.col("posted").any())
-        .cache()
+        .sort("user_id", "day")
     )
-    rows = []
-    for w in inputs.windows:
-        day = w.start.date()
-
-        def within(days: int, day=day) -> pl.Expr:
-            return pl.col("day").is_between(day - timedelta(days=days - 1), day)
-
-        rows.append(
-            user_days.select(
-                pl.lit(w.key).alias("window"),
-                pl.lit(day).alias("day"),
-                pl.col("user_id").filter(within(1)).n_unique().alias("dau"),
-                pl.col("user_id").filter(within(7)).n_unique().alias("wau"),
-                pl.col("user_id").filter(within(30)).n_unique().alias("mau"),
-                pl.col("user_id").filter(within(1) & pl.col("posted")).n_unique().alias("posters"),
-                pl.col("user_id")
-                .filter(within(30) & pl.col("posted"))
-                .n_unique()
-                .alias("monthly_posters"),
-            )
-        )
+    # Collected once here: five counts below read it, and it is small (one row per user-day).
+    user_days = inputs.shared(("user_days", inputs.start, inputs.end), lambda: user_days)
+    posting_days = user_days.filter(pl.col("posted"))
+    last = inputs.end.date() - timedelta(days=1)
+    calendar = pl.LazyFrame({"day": pl.date_range(history_start.date(), last, "1d", eager=True)})
+    days = pl.LazyFrame(
+        {"window": [w.key for w in inputs.windows], "day": [w.start.date() for w in inputs.windows]}
+    )
+    for frame, span, name in ((user_days, 1, "dau"), (user_days, 7, "wau"),
+                              (user_days, 30, "mau"), (posting_days, 1, "posters"),
+                              (posting_days, 30, "monthly_posters")):  # fmt: skip
+        days = days.join(coverage(frame, span, name, calendar), on="day", how="left")
     history = (
         pl.col("day") - pl.lit(first_day[0] if first_day else inputs.start.date())
     ).dt.total_days() + 1
     return (
-        pl.concat(rows)
-        .with_columns(
+        days.with_columns(
             (pl.col("dau") / pl.col("mau")).alias("stickiness"),
             (pl.col("wau") / pl.col("mau")).alias("wau_mau"),
             (pl.col("posters") / pl.col("dau")).alias("poster_share"),
@@ -72,6 +96,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
             # 0/0 on a day without users is "no value", not NaN.
             pl.col("stickiness", "wau_mau", "poster_share", "monthly_poster_share").fill_nan(None)
         )
+        .sort("day")
     )
 
 

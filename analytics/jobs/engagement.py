@@ -30,6 +30,11 @@ def window_contexts(inputs: JobInputs) -> pl.LazyFrame:
     )
 
 
+def per_context(inputs: JobInputs) -> pl.LazyFrame:
+    """:func:`build`'s rows, computed once per run for this job and the per-kind one."""
+    return inputs.shared(("engagement", *(w.key for w in inputs.windows)), lambda: build(inputs))
+
+
 def build(inputs: JobInputs) -> pl.LazyFrame:
     """One row per context with viewers, openers, posters, volumes, peak minute and rank."""
     margin = timedelta(minutes=inputs.settings.timeline_margin_minutes)
@@ -134,7 +139,7 @@ def _shape(frame: pl.LazyFrame, inputs: JobInputs | None) -> pl.LazyFrame:
 
 JOB = Job(
     name="engagement",
-    build=build,
+    build=per_context,
     windowing="context_day",
     description="per context: viewers, openers, posters, volumes, peak minute, moderation, rank",
     final_lag=lambda s: timedelta(minutes=s.timeline_margin_minutes),

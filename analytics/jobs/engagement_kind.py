@@ -14,7 +14,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     sums = ["openers", "posters", "messages", "reactions", "poll_votes", "interactions",
             "moderated"]  # fmt: skip
     return (
-        engagement.build(inputs)
+        engagement.per_context(inputs)
         .group_by("window", "kind")
         .agg(
             pl.len().alias("contexts"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from analytics.jobs.base import Job, JobInputs
+from analytics.jobs.summaries import user_event_summary
 from service.domain.events import EventType as T
 
 STEPS = ("viewed", "opened", "reacted", "voted", "posted", "posted_again")
@@ -25,22 +26,15 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         viewed = inputs.context_views.select("user_id").unique()
     else:
         viewed = inputs.activity.filter(pl.col("sessions") > 0).select("user_id").unique()
-    acts = (
-        inputs.events(None, inputs.end, [T.ROOM_JOINED.value, T.REACTION_ADDED.value,
-                                         T.POLL_VOTED.value, T.MESSAGE_SENT.value])
-        .group_by("user_id")
-        .agg(
-            (pl.col("event_type") == T.ROOM_JOINED.value).any().alias("opened"),
-            (pl.col("event_type") == T.REACTION_ADDED.value).any().alias("reacted"),
-            (pl.col("event_type") == T.POLL_VOTED.value).any().alias("voted"),
-            (pl.col("event_type") == T.MESSAGE_SENT.value).any().alias("posted"),
-            pl.col("occurred_at")
-            .filter(pl.col("event_type") == T.MESSAGE_SENT.value)
-            .dt.date()
-            .n_unique()
-            .ge(2)
-            .alias("posted_again"),
-        )
+    is_type = pl.col("event_type").__eq__
+    acts = user_event_summary(inputs).group_by("user_id").agg(
+        is_type(T.ROOM_JOINED.value).any().alias("opened"),
+        is_type(T.REACTION_ADDED.value).any().alias("reacted"),
+        is_type(T.POLL_VOTED.value).any().alias("voted"),
+        is_type(T.MESSAGE_SENT.value).any().alias("posted"),
+        # First and last post on different days: posted on two or more days.
+        (is_type(T.MESSAGE_SENT.value)
+         & (pl.col("first").dt.date() != pl.col("last").dt.date())).any().alias("posted_again"),
     )  # fmt: skip
     flags = (
         users.join(viewed.with_columns(pl.lit(True).alias("viewed")), on="user_id", how="left")

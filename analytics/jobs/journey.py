@@ -12,15 +12,16 @@ from __future__ import annotations
 import polars as pl
 
 from analytics.jobs.base import Job, JobInputs
+from analytics.jobs.summaries import user_event_summary
 from service.domain.events import EventType as T
 
 
 def first_opens(inputs: JobInputs) -> pl.LazyFrame:
     """Each user's first ``community_room_joined`` up to the snapshot's end."""
     return (
-        inputs.events(None, inputs.end, [T.ROOM_JOINED.value])
-        .group_by("user_id")
-        .agg(pl.col("occurred_at").min().alias("first_open"))
+        user_event_summary(inputs)
+        .filter(pl.col("event_type") == T.ROOM_JOINED.value)
+        .select("user_id", pl.col("first").alias("first_open"))
     )
 
 
