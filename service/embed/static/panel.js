@@ -1,0 +1,345 @@
+// Sideline chat panel: plain JavaScript, no build step, no dependencies.
+// Protocol: docs/protocol.md. Embedding: docs/embed.md.
+(() => {
+  "use strict";
+
+  const ROOM = new URLSearchParams(location.search).get("room") || "";
+  const PARENTS = JSON.parse(document.querySelector('meta[name="sideline-parents"]').content || "[]");
+  const REACTIONS = ["👍", "🔥", "😂", "😮"];
+  const AUTH_CLOSES = new Set([4001, 4002, 4003, 4004, 4006]);
+  const FATAL_CLOSES = new Set([4109]);
+  const $ = (id) => document.getElementById(id);
+
+  const s = {
+    token: null, me: null, role: "viewer", mode: "open", maxLen: 500, muted: false,
+    messages: new Map(), polls: new Map(), members: new Map(), count: 0, typing: new Map(),
+    mine: new Set(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25, typingOn: true,
+    lastTyping: 0, toastTimer: null, joinedOnce: false,
+  };
+
+  // -- helpers ----------------------------------------------------------------------------------
+
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text; // never innerHTML: user text stays text
+    return node;
+  }
+  function send(frame) {
+    if (s.ws && s.ws.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify(frame));
+  }
+  function status(text, state) {
+    $("status").textContent = text;
+    $("panel").dataset.state = state;
+  }
+  function toast(text, kind) {
+    const t = $("toast");
+    t.textContent = text;
+    t.className = "toast" + (kind ? " " + kind : "");
+    clearTimeout(s.toastTimer);
+    s.toastTimer = setTimeout(() => { t.textContent = ""; }, 5000);
+  }
+  function roomPath() {
+    return "/v1/rooms/" + encodeURIComponent(ROOM).replace(/%3A/gi, ":");
+  }
+  function randomId() {
+    const a = new Uint8Array(9);
+    crypto.getRandomValues(a);
+    return "w" + Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  function tellParent(message) {
+    if (window.parent !== window) window.parent.postMessage(message, "*"); // carries no secret
+  }
+
+  // -- the token: fragment (#token=...) or postMessage from the host page --------------------------
+
+  function tokenFromFragment() {
+    const m = location.hash.match(/(?:^#|&)token=([^&]+)/);
+    if (!m) return null;
+    history.replaceState(null, "", location.pathname + location.search); // drop it from the URL
+    return decodeURIComponent(m[1]);
+  }
+  function setToken(token) {
+    const had = s.token;
+    s.token = token;
+    if (!s.ws) connect();
+    else if (had && s.ws.readyState === WebSocket.OPEN) send({ type: "auth", token });
+  }
+  window.addEventListener("message", (ev) => {
+    if (ev.source !== window.parent) return;
+    if (!(PARENTS.includes("*") || PARENTS.includes(ev.origin))) return;
+    const d = ev.data;
+    if (d && d.type === "sideline:token" && typeof d.token === "string") setToken(d.token);
+  });
+
+  // -- connection ------------------------------------------------------------------------------
+
+  function connect() {
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/ws";
+    status(s.joinedOnce ? "reconnecting…" : "connecting…", "connecting");
+    const ws = new WebSocket(url);
+    s.ws = ws;
+    ws.onopen = () => send({ type: "auth", token: s.token });
+    ws.onmessage = (ev) => onFrame(JSON.parse(ev.data));
+    ws.onclose = (ev) => onClose(ws, ev.code);
+  }
+  function join() {
+    const frame = { type: "join", room: ROOM, ref: "join" };
+    if (s.pos) Object.assign(frame, { after_seq: s.pos.seq, epoch: s.pos.epoch, boot: s.pos.boot, remote: s.pos.remote });
+    send(frame);
+  }
+  function onClose(ws, code) {
+    if (s.ws !== ws) return;
+    clearInterval(s.ping);
+    s.ws = null;
+    if (FATAL_CLOSES.has(code)) return status("this page may not embed the chat", "closed");
+    if (AUTH_CLOSES.has(code)) {
+      status("signed out — waiting for a new token", "waiting");
+      s.token = null;
+      tellParent({ type: "sideline:token-expired", room: ROOM });
+      return;
+    }
+    // 4303: we fell behind; resume at once. Anything else: back off, with jitter.
+    const delay = code === 4303 ? 0 : Math.min(8000, 500 * 2 ** s.retry) * (0.75 + Math.random() / 2);
+    s.retry += 1;
+    status("reconnecting…", "connecting");
+    setTimeout(() => { if (!s.ws && s.token) connect(); }, delay);
+  }
+  function track(frame) {
+    if (!s.pos || !frame.seq) return;
+    if (frame.epoch === s.pos.epoch) s.pos.seq = Math.max(s.pos.seq, frame.seq);
+    else s.pos.remote[frame.epoch] = Math.max(s.pos.remote[frame.epoch] || 0, frame.seq);
+  }
+
+  // -- frames from the server ------------------------------------------------------------------
+
+  function onFrame(f) {
+    switch (f.type) {
+      case "welcome":
+        s.me = f; s.heartbeat = f.heartbeat_seconds || 25; s.retry = 0;
+        clearInterval(s.ping);
+        s.ping = setInterval(() => send({ type: "ping" }), s.heartbeat * 1000);
+        if (f.ref !== "reauth") join();
+        break;
+      case "joined": onJoined(f); break;
+      case "message": track(f); addMessage(f); break;
+      case "deleted": track(f); removeMessage(f.message_id); break;
+      case "room": track(f); onRoom(f); break;
+      case "reaction": onReaction(f); break;
+      case "poll": s.polls.set(f.poll_id, Object.assign(s.polls.get(f.poll_id) || {}, f)); renderPolls(); break;
+      case "presence": onPresence(f); break;
+      case "typing": onTyping(f); break;
+      case "notice": onNotice(f); break;
+      case "error": toast(f.message); if (f.code === "user_banned") { s.role = "viewer"; renderControls(); } break;
+      case "ack": if (f.op === "send") toast("", "info"); break;
+      case "left": status(f.reason === "banned" ? "you were removed from this room" : "left", "closed"); break;
+      case "resync": clearRoom(); break;
+    }
+  }
+
+  function onJoined(f) {
+    s.joinedOnce = true;
+    s.role = f.role; s.mode = f.mode; s.maxLen = f.max_message_length; s.typingOn = f.typing !== false;
+    s.pos = { epoch: f.epoch, seq: f.seq, boot: f.boot, remote: Object.assign({}, f.remote || {}) };
+    $("room-title").textContent = ROOM;
+    if (!f.resumed) clearRoom();
+    (f.history || []).forEach((m) => addMessage(m));
+    (f.polls || []).forEach((p) => s.polls.set(p.poll_id, p));
+    if (f.presence) onPresence(f.presence);
+    renderPolls(); renderControls();
+    status("live", "live");
+  }
+  function onRoom(f) {
+    s.mode = f.mode; s.maxLen = f.max_message_length;
+    if (f.role) s.role = f.role;
+    renderControls();
+    s.messages.forEach((m) => renderMessage(m));
+  }
+  function onNotice(f) {
+    if (f.code === "user_muted") { s.muted = true; renderControls(); }
+    if (f.code === "user_unmuted") { s.muted = false; renderControls(); }
+    toast(f.message, f.code === "masked" || f.code === "user_unmuted" ? "info" : "");
+  }
+
+  // -- messages --------------------------------------------------------------------------------
+
+  function clearRoom() {
+    s.messages.clear(); s.polls.clear();
+    $("messages").replaceChildren();
+    renderPolls();
+  }
+  function addMessage(m) {
+    const old = s.messages.get(m.message_id);
+    s.messages.set(m.message_id, Object.assign(old || {}, m, { reactions: m.reactions || (old && old.reactions) || {} }));
+    const node = renderMessage(s.messages.get(m.message_id));
+    if (!old) {
+      const list = $("messages");
+      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+      list.appendChild(node);
+      while (list.children.length > 300) { s.messages.delete(list.firstChild.dataset.id); list.firstChild.remove(); }
+      if (atBottom || (s.me && m.user_id === s.me.user_id)) list.scrollTop = list.scrollHeight;
+    }
+  }
+  function removeMessage(id) {
+    s.messages.delete(id);
+    const node = document.querySelector(`li.msg[data-id="${CSS.escape(id)}"]`);
+    if (node) node.remove();
+  }
+  function canReact() { return s.role !== "viewer" && s.mode !== "closed"; }
+  function canPost() {
+    if (s.role === "viewer" || s.mode === "closed" || s.muted) return false;
+    if (s.mode === "reactions-only") return s.role === "moderator";
+    if (s.mode === "speakers-only") return s.role === "speaker" || s.role === "moderator";
+    return true;
+  }
+  function renderMessage(m) {
+    let node = document.querySelector(`li.msg[data-id="${CSS.escape(m.message_id)}"]`);
+    if (!node) { node = el("li", "msg"); node.dataset.id = m.message_id; }
+    node.className = "msg " + (m.role || "user");
+    const head = el("span", "who", m.name || m.user_id);
+    const parts = [head];
+    if (m.role === "moderator" || m.role === "speaker") parts.unshift(el("span", "badge " + m.role, m.role));
+    parts.push(el("span", "text", m.text));
+    if (m.masked) parts.push(el("span", "masked", "(masked)"));
+    parts.push(renderTools(m));
+    node.replaceChildren(...parts);
+    return node;
+  }
+  function renderTools(m) {
+    const tools = el("div", "tools");
+    const counts = m.reactions || {};
+    const emojis = Object.keys(counts).filter((e) => counts[e] > 0);
+    for (const e of emojis) tools.appendChild(reactionButton(m, e, `${e} ${counts[e]}`, "chip"));
+    if (canReact()) for (const e of REACTIONS) if (!emojis.includes(e)) tools.appendChild(reactionButton(m, e, e, "add"));
+    if (s.role === "moderator" && s.me && m.user_id !== s.me.user_id) {
+      const del = el("button", "mod delete", "🗑");
+      del.title = "Delete this message";
+      del.onclick = () => moderate("DELETE", `/messages/${encodeURIComponent(m.message_id)}`);
+      const mute = el("button", "mod mute", "🔇");
+      mute.title = `Mute ${m.name || m.user_id} for 10 minutes`;
+      mute.onclick = () => moderate("POST", "/mutes", { user_id: m.user_id, duration_seconds: 600, reason: "muted from the chat panel" });
+      tools.append(del, mute);
+    }
+    return tools;
+  }
+  function reactionButton(m, emoji, label, cls) {
+    const key = m.message_id + "|" + emoji;
+    const b = el("button", cls + (s.mine.has(key) ? " mine" : ""), label);
+    b.disabled = !canReact();
+    b.onclick = () => {
+      const remove = s.mine.has(key);
+      remove ? s.mine.delete(key) : s.mine.add(key);
+      send({ type: "react", room: ROOM, message_id: m.message_id, emoji, remove });
+    };
+    return b;
+  }
+  async function moderate(method, path, body) {
+    const r = await fetch(roomPath() + path, {
+      method, headers: { Authorization: "Bearer " + s.token, "Content-Type": "application/json" },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!r.ok) {
+      const err = await r.json().catch(() => ({}));
+      toast((err.error && err.error.message) || "that did not work (" + r.status + ")");
+    } else toast(method === "DELETE" ? "message deleted" : "user muted", "info");
+  }
+
+  // -- reactions, polls, presence, typing -------------------------------------------------------
+
+  function onReaction(f) {
+    for (const [id, counts] of Object.entries(f.messages || {})) {
+      const m = s.messages.get(id);
+      if (m) { m.reactions = counts; renderMessage(m); }
+    }
+    const crowd = Object.entries(f.crowd || {});
+    if (crowd.length) {
+      const burst = $("crowd-burst");
+      burst.textContent = crowd.map(([e, n]) => `${e}×${n}`).join("  ");
+      burst.style.opacity = 1;
+      setTimeout(() => { burst.style.opacity = 0; }, 1500);
+    }
+  }
+  function renderPolls() {
+    const box = $("polls");
+    box.replaceChildren(...Array.from(s.polls.values()).filter((p) => !p.closed || p.my_vote != null).map((p) => {
+      const total = (p.results || []).reduce((a, b) => a + b, 0) || 1;
+      const poll = el("div", "poll");
+      poll.dataset.id = p.poll_id;
+      poll.appendChild(el("h4", "", p.question + (p.closed ? " (closed)" : "")));
+      p.options.forEach((text, i) => {
+        const b = el("button", p.my_vote === i ? "mine" : "");
+        const fill = el("span", "fill");
+        fill.style.width = Math.round((100 * (p.results[i] || 0)) / total) + "%";
+        b.append(fill, el("span", "label", text), el("span", "count", String(p.results[i] || 0)));
+        b.disabled = p.closed || p.my_vote != null || !canReact();
+        b.onclick = () => send({ type: "vote", room: ROOM, poll_id: p.poll_id, option: i, ref: "vote" });
+        poll.appendChild(b);
+      });
+      return poll;
+    }));
+  }
+  function onPresence(f) {
+    if (f.full) { s.members.clear(); (f.members || []).forEach((m) => s.members.set(m.user_id, m.name)); }
+    (f.joined || []).forEach((m) => s.members.set(m.user_id, m.name));
+    (f.left || []).forEach((id) => s.members.delete(id));
+    if (f.members === undefined && !f.joined && !f.left) s.members.clear();
+    s.count = f.count;
+    $("presence").textContent = "👥 " + f.count;
+    $("presence").title = Array.from(s.members.values()).join(", ");
+  }
+  function onTyping(f) {
+    if (s.me && f.user_id === s.me.user_id) return;
+    s.typing.set(f.user_id, { name: f.name, until: Date.now() + 4000 });
+    renderTyping();
+    setTimeout(renderTyping, 4100);
+  }
+  function renderTyping() {
+    const now = Date.now();
+    for (const [id, t] of s.typing) if (t.until < now) s.typing.delete(id);
+    const names = Array.from(s.typing.values()).map((t) => t.name);
+    $("typing").textContent = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.length} people are typing…`;
+  }
+
+  // -- controls --------------------------------------------------------------------------------
+
+  function renderControls() {
+    const post = canPost();
+    $("composer").hidden = !post;
+    $("crowd").hidden = !canReact();
+    $("text").maxLength = s.maxLen;
+    const note = $("readonly");
+    note.hidden = post;
+    note.textContent = s.muted ? "You are muted in this room." :
+      s.mode === "closed" ? "This room is closed." :
+      s.mode === "reactions-only" ? "Reactions only right now." :
+      s.mode === "speakers-only" ? "Only speakers can post right now." :
+      s.role === "viewer" ? "You can read along." : "";
+    renderPolls();
+  }
+  $("composer").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = $("text").value.trim();
+    if (!text) return;
+    const id = randomId();
+    send({ type: "send", room: ROOM, client_msg_id: id, text, ref: id });
+    $("text").value = "";
+  });
+  $("text").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); $("composer").requestSubmit(); }
+  });
+  $("text").addEventListener("input", () => {
+    const now = Date.now();
+    if (s.typingOn && now - s.lastTyping > 2500) { s.lastTyping = now; send({ type: "typing", room: ROOM }); }
+  });
+  $("crowd").addEventListener("click", (ev) => {
+    const emoji = ev.target.dataset && ev.target.dataset.emoji;
+    if (emoji) send({ type: "react", room: ROOM, emoji });
+  });
+
+  // -- start -----------------------------------------------------------------------------------
+
+  $("room-title").textContent = ROOM;
+  const fromFragment = tokenFromFragment();
+  if (fromFragment) setToken(fromFragment);
+  else tellParent({ type: "sideline:ready", room: ROOM });
+})();

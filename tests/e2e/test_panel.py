@@ -1,0 +1,105 @@
+"""The embeddable panel in headless Chromium: two users, a message, a moderator's delete."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.server import ServerProcess, free_port
+
+pytestmark = pytest.mark.slow
+
+ENV = {"SIDELINE_MODERATION__ENABLED": "true", "SIDELINE_CROWD_CONTROL__ENABLED": "false"}
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    proc = ServerProcess(tmp_path / "data", env=ENV).start()
+    yield proc
+    proc.kill()
+
+
+def open_panel(browser, server: ServerProcess, user: str, role: str, errors: list[str]):
+    context = browser.new_context(viewport={"width": 420, "height": 640})
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"{user}: {exc}"))
+    page.on("console", lambda m: errors.append(f"{user}: {m.text}") if m.type == "error" else None)
+    token = server.token(user, "match:1", role, name=user.title())
+    page.goto(f"{server.url}/embed?room=match:1#token={token}")
+    page.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
+    assert "token=" not in page.url, "the panel drops the token from its URL"
+    return page
+
+
+def test_message_appears_for_the_other_user_and_a_moderator_deletes_it(browser, server, artifacts):
+    errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", errors)
+    mod = open_panel(browser, server, "mo", "moderator", errors)
+    fan.fill("#text", "What a strike! <b>not bold</b>")
+    fan.press("#text", "Enter")
+    line = mod.locator("li.msg", has_text="What a strike!")
+    line.wait_for(timeout=10_000)
+    assert line.locator(".text").inner_text() == "What a strike! <b>not bold</b>"  # text, not HTML
+    assert fan.locator("li.msg", has_text="What a strike!").count() == 1
+    assert fan.locator("li.msg .delete").count() == 0, "no moderator tools for a fan"
+    mod.locator("#presence", has_text="👥 2").wait_for(timeout=10_000)
+    fan.screenshot(path=str(artifacts / "panel-fan-message.png"))
+    mod.screenshot(path=str(artifacts / "panel-moderator-before-delete.png"))
+    line.locator("button.delete").click()
+    for page in (mod, fan):
+        page.locator("li.msg", has_text="What a strike!").wait_for(state="detached", timeout=10_000)
+    fan.screenshot(path=str(artifacts / "panel-fan-after-delete.png"))
+    assert errors == []
+
+
+def test_reactions_only_mode_hides_the_composer(browser, server, artifacts):
+    errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", errors)
+    assert fan.locator("#composer").is_visible()
+    r = httpx.put(f"{server.url}/v1/admin/rooms/match:1", json={"mode": "reactions-only"},
+                  headers={"X-Admin-Key": server.admin_key()})  # fmt: skip
+    assert r.status_code == 200, r.text
+    fan.locator("#composer").wait_for(state="hidden", timeout=10_000)
+    assert "Reactions only" in fan.locator("#readonly").inner_text()
+    assert fan.locator("#crowd").is_visible()
+    fan.screenshot(path=str(artifacts / "panel-reactions-only.png"))
+    assert errors == []
+
+
+def test_demo_page_hands_the_token_over_postmessage(browser, tmp_path, artifacts):
+    port = free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "demo", "--port", str(port), "--data-dir",
+         str(tmp_path / "demo"), "--seconds-per-minute", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        url = None
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if m := re.search(r"open (http://\S+)", line):
+                url = m.group(1)
+        assert url, "sideline demo printed no URL"
+        page = browser.new_page(viewport={"width": 1200, "height": 760})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        panel = page.frame_locator("#panel")
+        panel.locator('#panel[data-state="live"]').wait_for(timeout=15_000)
+        panel.locator("li.msg").first.wait_for(timeout=15_000)  # the bots are chatting
+        panel.locator("#text").fill("Hello from the demo page")
+        panel.locator("#text").press("Enter")
+        panel.locator("li.msg", has_text="Hello from the demo page").wait_for(timeout=10_000)
+        assert panel.locator(".poll").count() >= 1
+        page.screenshot(path=str(artifacts / "demo-page.png"))
+        assert errors == []
+    finally:
+        demo.terminate()
+        demo.wait(20)
