@@ -30,6 +30,8 @@ from service.api.chat import ChatController
 from service.api.errors import handle_http_exception, handle_sideline_error, handle_unexpected
 from service.api.moderation import ModeratorController
 from service.api.ops import health, metrics, ready
+from service.api.sinks import SinksController
+from service.sinks.factory import build_forwarder
 from service.api.websocket import realtime_socket
 from service.domain.state import CommunityState
 from service.embed import embed_routes
@@ -142,7 +144,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     app = Litestar(
         route_handlers=[
             ChatController, ModeratorController, AdminController, health, ready, metrics,
-            realtime_socket, *embed_routes(), DashboardController,
+            realtime_socket, *embed_routes(), DashboardController, SinksController,
         ],  # fmt: skip
         lifespan=[lifespan],
         exception_handlers={
@@ -176,6 +178,10 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         crowd = CrowdControl(community, settings.crowd_control)
         community.notifiers.append(crowd)
         app.state.background.append(crowd)
+    forwarder = build_forwarder(settings, community.log, registry=metrics_obj.registry)
+    app.state.forwarder = forwarder
+    community.commit_listeners.append(forwarder.notify)
+    app.state.background.append(forwarder)
     hub = build_hub(settings, community)
     community.notifiers.append(hub)
     app.state.background.append(hub)
