@@ -57,7 +57,8 @@ class Policy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     blocklist: list[str] = msgspec.field(default_factory=list)
     """Extra blocked words or phrases for this kind (matched whole-word, evasion-aware)."""
     allowlist: list[str] = msgspec.field(default_factory=list)
-    """Words never blocked in this kind, even if a blocklist has them."""
+    """Words never blocked in this kind; a phrase (``dick advocaat``) allows its words only
+    together."""
     default_blocklist: bool = True
     """Seed the blocklist from better-profanity's word list (minus the shipped exclusions)."""
     provider: bool = True

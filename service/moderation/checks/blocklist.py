@@ -72,7 +72,14 @@ class WordMatcher:
     """Compiled blocklist for one policy: words, phrases, allowlist and strong stems."""
 
     def __init__(self, blocked: Iterable[str], allowed: Iterable[str] = ()) -> None:
-        allow = {canonical(t) for w in (*DEFAULT_ALLOW, *allowed) for t in TOKEN.findall(fold(w))}
+        allow: set[str] = set()
+        allow_phrases: list[list[str]] = []
+        for entry in (*DEFAULT_ALLOW, *allowed):
+            tokens = TOKEN.findall(fold(entry))
+            if len(tokens) == 1:
+                allow.add(canonical(tokens[0]))
+            elif tokens:  # "dick advocaat": the words are fine together, not alone
+                allow_phrases.append(tokens)
         words: set[str] = set()
         phrases: list[list[str]] = []
         for entry in blocked:
@@ -95,11 +102,9 @@ class WordMatcher:
         self.suffixes = tuple(s for s in STRONG_SUFFIXES if s in words)
         self._stems = tuple(set(self.prefixes) | set(self.suffixes))
         self._phrase_heads = frozenset(p[0] for p in phrases)
-        self._phrases = (
-            re.compile("|".join(r"\b" + r"\W+".join(map(re.escape, p)) + r"\b" for p in phrases))
-            if phrases
-            else None
-        )
+        self._phrases = _phrase_pattern(phrases)
+        self._allow_heads = frozenset(p[0] for p in allow_phrases)
+        self._allow_phrases = _phrase_pattern(allow_phrases)
 
     def _word_hit(self, word: str) -> bool:
         if not word or word in self.allow:
@@ -124,6 +129,11 @@ class WordMatcher:
             hits.extend(
                 (m.start(), m.end(), m.group(), False) for m in self._phrases.finditer(folded)
             )
+        if hits and self._allow_phrases is not None and not self._allow_heads.isdisjoint(present):
+            allowed = [
+                (m.start(), m.end(), "", False) for m in self._allow_phrases.finditer(folded)
+            ]
+            hits = [h for h in hits if not _covered(h, allowed)]
         return hits
 
     def _tokens(self, folded: str, stretched: bool, deep: bool) -> list[Hit]:
@@ -159,6 +169,13 @@ class WordMatcher:
                     hits.append((m.start(), m.end(), word, True))
                     break
         return hits
+
+
+def _phrase_pattern(phrases: list[list[str]]) -> re.Pattern[str] | None:
+    """One regex matching any of the phrases, words separated by anything but word chars."""
+    if not phrases:
+        return None
+    return re.compile("|".join(r"\b" + r"\W+".join(map(re.escape, p)) + r"\b" for p in phrases))
 
 
 def _covered(hit: Hit, hits: list[Hit]) -> bool:

@@ -137,3 +137,12 @@ def test_canonical_forms() -> None:
     assert canonical("sh1t") == "shit"
     assert canonical("$h!t") == "shit"
     assert canonical("1998") == "1998"
+
+
+def test_an_allowed_phrase_allows_its_words_only_together() -> None:
+    pipeline = Pipeline(
+        ModerationSettings(policies={"default": Policy(allowlist=["Dick Advocaat"])})
+    )
+    verdict = pipeline.check_local("Dick Advocaat would have sorted this out", ctx())
+    assert (verdict.action, verdict.altered) == (Action.ALLOW, False)
+    assert pipeline.check_local("what a dick", ctx()).action is Action.BLOCK
