@@ -111,7 +111,7 @@ def holdout_group(user_id: str, share: float, salt: str) -> str:
     return "holdout" if int.from_bytes(digest[:8], "big") / 2**64 < share else "exposed"
 
 
-def generate(config: DemoConfig = DemoConfig()) -> DemoData:  # noqa: B008 - frozen default
+def generate(config: DemoConfig = DemoConfig()) -> DemoData:
     """Build the demo product export and community history for ``config``."""
     from analytics.demo_world import World
 

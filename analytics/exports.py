@@ -178,7 +178,7 @@ def _read_raw(path: Path) -> pl.DataFrame:
 def _convert(
     values: pl.Series, col: Column, label: str, problems: list[str], notes: list[str]
 ) -> pl.Series:
-    target = _DTYPES[col.kind]
+    _DTYPES[col.kind]
     if values.dtype == pl.String:
         text = values.str.strip_chars()
         text = pl.select(pl.when(text == "").then(None).otherwise(text).alias("v")).to_series()

@@ -119,7 +119,7 @@ _TYPES = np.array(["community_room_joined", "reaction_added", "community_message
 _P = np.array([0.22, 0.33, 0.16, 0.1, 0.12, 0.025, 0.04, 0.0025, 0.0025])
 
 
-def _events_of_day(g, day, index, n, ids, community, weight, n_match, seq0) -> pl.DataFrame:  # noqa: ANN001
+def _events_of_day(g, day, index, n, ids, community, weight, n_match, seq0) -> pl.DataFrame:
     users = community[g.choice(len(community), n, p=weight)]
     kinds = _TYPES[g.choice(len(_TYPES), n, p=_P / _P.sum())]
     match = g.integers(0, n_match[index], n)
@@ -236,7 +236,7 @@ def churn_pandas(folder: Path, windows: list[tuple[date, date]], churn_days: int
 # -- steps, each run in its own process ---------------------------------------------------------
 
 
-def _runner(work: Path, clock: datetime):  # noqa: ANN202
+def _runner(work: Path, clock: datetime):
     from analytics.runner import Runner
 
     return Runner(work / "warehouse", work / "exports", clock=lambda: clock, progress=False)

@@ -66,7 +66,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
             *newcombe_exprs("churned", "users", "ref_churned", "ref_users", z, "churn_diff_naive"),
             *newcombe_exprs("retained", "users", "ref_retained", "ref_users", z,
                             "retention_diff_naive"),
-        )  # fmt: skip
+        )
         .with_columns(
             pl.when(~is_ref).then(pl.col("^.*_diff_.*$")).name.keep(),
             pl.lit(ref).alias("reference_segment"),

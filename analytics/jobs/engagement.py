@@ -132,7 +132,7 @@ def _shape(frame: pl.LazyFrame, inputs: JobInputs | None) -> pl.LazyFrame:
             "reactions", "poll_votes", "interactions", "interactions_per_viewer", "peak_minute",
             "peak_interactions", "messages_per_minute", "reactions_per_minute", "moderated",
             "moderation_rate", "rank_in_kind",
-        )  # fmt: skip
+        )
         .sort("window", "kind", "rank_in_kind", "context_id")
     )
 

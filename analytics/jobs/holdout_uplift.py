@@ -53,7 +53,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
             *wilson_exprs("holdout_retained", "holdout_users", z, "holdout_retention"),
             *newcombe_exprs("exposed_retained", "exposed_users", "holdout_retained",
                             "holdout_users", z, "retention_uplift"),
-        )  # fmt: skip
+        )
         .with_columns(
             (pl.col("holdout_users") / (pl.col("exposed_users") + pl.col("holdout_users")))
             .fill_nan(None)

@@ -23,7 +23,7 @@ _PAYLOAD = pl.Struct(
 )
 
 
-def _verdicts(inputs: JobInputs, start, end) -> pl.LazyFrame:  # noqa: ANN001 - datetimes
+def _verdicts(inputs: JobInputs, start, end) -> pl.LazyFrame:
     """One row per (verdict, check that gave a reason)."""
     return (
         inputs.events(start, end, [T.MESSAGE_MODERATED.value])
@@ -83,7 +83,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
             pl.col("verdicts", "reviewed", "overturned").fill_null(0).cast(pl.Int64),
         )
         .select("window", "day", "check", "action", "verdicts", "mean_score", "reviewed",
-                "overturned")  # fmt: skip
+                "overturned")
         .sort("day", "check", "action")
     )
 

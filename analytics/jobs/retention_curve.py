@@ -11,6 +11,7 @@ week 2 and come back in week 3: the curve is "active that week", not "not churne
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import polars as pl
 
@@ -33,6 +34,9 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     week = ((pl.col("date") - pl.col("cohort_end")).dt.total_days() // 7 + 1).cast(pl.Int32)
     active = (
         inputs.activity.filter(pl.col("sessions") > 0)
+        # Only the dates any window's weeks can reach: prunes row groups before the join.
+        .filter(pl.col("date").is_between(inputs.start.date(),
+                                          inputs.end.date() + timedelta(days=7 * weeks)))
         .select("user_id", "date")
         .join(users.select("window", "cohort_end", "user_id"), on="user_id")
         .with_columns(week.alias("week"))

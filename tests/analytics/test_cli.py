@@ -20,7 +20,7 @@ def log_rows(path: Path) -> list[tuple]:
         con.close()
 
 
-def test_demo_seed_appends_through_the_log(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_demo_seed_appends_through_the_log(tmp_path: Path, capsys) -> None:
     assert main(["demo", "seed", "--users", "300", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     n = generate(DemoConfig(users=300)).events
@@ -32,7 +32,7 @@ def test_demo_seed_appends_through_the_log(tmp_path: Path, capsys) -> None:  # n
         assert (tmp_path / "exports" / f"{name}.csv").is_file()
 
 
-def test_jobs_run_and_status(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_jobs_run_and_status(tmp_path: Path, capsys) -> None:
     args = ["--data-dir", str(tmp_path)]
     assert main(["demo", "seed", "--users", "400", "--target", "warehouse", "--format",
                  "parquet", *args]) == 0  # fmt: skip
@@ -54,7 +54,7 @@ def test_jobs_run_and_status(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     assert "unknown job churn; jobs are:" in capsys.readouterr().err
 
 
-def test_events_import(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_events_import(tmp_path: Path, capsys) -> None:
     good = {"event_type": "reaction_added", "occurred_at": "2026-01-06T12:00:00+00:00",
             "user_id": "u1", "room_id": "match:1", "message_id": "m1",
             "payload": {"emoji": "🔥"}}  # fmt: skip
@@ -63,7 +63,7 @@ def test_events_import(tmp_path: Path, capsys) -> None:  # noqa: ANN001
         {**good, "payload": {"emoji": 3}},
         {**good, "occurred_at": "2026-01-06T12:00:00"},
         {**good, "event_type": "community_message_sent", "message_id": None,
-         "payload": {"text": "hi"}},  # fmt: skip
+         "payload": {"text": "hi"}},
         {**good, "room_id": "no-kind"},
         {**good, "event_type": "community_exposure_assigned", "payload": {"group": "maybe"}},
         {**good, "colour": "red"},
@@ -92,7 +92,7 @@ def test_events_import(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     assert "8 records read, 1 valid, 0 already imported, 1 appended" in capsys.readouterr().out
     # A Parquet export of another log (with its seq/epoch/node columns) imports too, once.
     events = generate(DemoConfig(users=50)).events
-    [*_, last] = write_warehouse(events[:200], tmp_path / "other", node_id="old")
+    [*_, _last] = write_warehouse(events[:200], tmp_path / "other", node_id="old")
     files = sorted((tmp_path / "other").rglob("*.parquet"))
     for f in files:
         assert main(["events", "import", str(f), *args]) == 0

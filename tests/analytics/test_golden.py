@@ -40,7 +40,7 @@ def test_churn_posting(ran: Runner) -> None:
     assert rows["lurkers"]["churn_rate"] == 0.5
     assert rows["lurkers"]["churn_rate_low"] == pytest.approx(lo)
     assert rows["lurkers"]["churn_rate_high"] == pytest.approx(hi)
-    d, dlo, dhi = newcombe(0, 1, 1, 2, Z)
+    _d, dlo, dhi = newcombe(0, 1, 1, 2, Z)
     assert rows["weekly_posters"]["churn_diff_naive"] == pytest.approx(-0.5)
     assert (rows["weekly_posters"]["churn_diff_naive_low"],
             rows["weekly_posters"]["churn_diff_naive_high"]) == pytest.approx((dlo, dhi))  # fmt: skip

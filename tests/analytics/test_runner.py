@@ -37,7 +37,7 @@ def test_second_run_computes_nothing_final(golden: Runner) -> None:
     assert status["journey"]["open_windows"] == 1
 
 
-def test_crash_redoes_only_the_chunk_in_flight(golden: Runner, monkeypatch) -> None:  # noqa: ANN001
+def test_crash_redoes_only_the_chunk_in_flight(golden: Runner, monkeypatch) -> None:
     golden.settings = AnalyticsSettings(strata=2, chunk_windows=7)
     real = JOBS["community_health"]
 

@@ -41,7 +41,7 @@ def test_bad_entries_name_their_key(tmp_path: Path, schedule: dict, message: str
         build_scheduler(settings(schedule=schedule), Runner(tmp_path / "w", tmp_path / "e"))
 
 
-async def test_a_scheduled_run_never_raises(golden: Runner, caplog) -> None:  # noqa: ANN001
+async def test_a_scheduled_run_never_raises(golden: Runner, caplog) -> None:
     await run_job(golden, "community_health")
     assert (golden.reports_root / "community_health" / "2026-01-18.parquet").is_file()
     golden.exports_dir.joinpath("users.csv").write_text("nonsense\n")

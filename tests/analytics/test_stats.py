@@ -6,14 +6,20 @@ import polars as pl
 import pytest
 
 from analytics.stats import (
-    newcombe, newcombe_exprs, stratified, stratified_aggs, wilson, wilson_exprs, z_value,
+    newcombe,
+    newcombe_exprs,
+    stratified,
+    stratified_aggs,
+    wilson,
+    wilson_exprs,
+    z_value,
 )  # fmt: skip
 
 Z = z_value(0.95)
 
 
 def test_z() -> None:
-    assert Z == pytest.approx(1.959964, abs=1e-6)
+    assert pytest.approx(1.959964, abs=1e-6) == Z
 
 
 def test_wilson_matches_newcombe_1998() -> None:
@@ -30,7 +36,7 @@ def test_newcombe_matches_newcombe_1998() -> None:
 
 def test_stratified_by_hand() -> None:
     # Stratum A: 2/10 vs 5/10 (weight 10/30); stratum B: 4/20 vs 1/5 (weight 20/30).
-    d, lo, hi = stratified([(2, 10, 5, 10), (4, 20, 1, 5), (1, 0, 3, 3)], Z)
+    d, _lo, hi = stratified([(2, 10, 5, 10), (4, 20, 1, 5), (1, 0, 3, 3)], Z)
     assert d == pytest.approx(10 / 30 * -0.3 + 20 / 30 * 0.0)
     var = (1 / 3) ** 2 * (0.2 * 0.8 / 10 + 0.5 * 0.5 / 10) + (2 / 3) ** 2 * (0.2 * 0.8 / 20 + 0.2 * 0.8 / 5)
     assert hi - d == pytest.approx(Z * var**0.5)

@@ -7,8 +7,6 @@ seed: the check is deterministic, and a 95 % interval may miss the truth for 1 s
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pytest
 
@@ -30,7 +28,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Runner, object]:
     return runner, data
 
 
-def test_stratified_estimate_recovers_the_planted_effect(world) -> None:  # noqa: ANN001
+def test_stratified_estimate_recovers_the_planted_effect(world) -> None:
     runner, data = world
     first = data.start.isoformat()  # the cohort without sign-ups that have no pre-period
     df = pl.read_parquet(runner.reports_root / "churn_posting" / f"{first}.parquet")
@@ -48,7 +46,7 @@ def test_stratified_estimate_recovers_the_planted_effect(world) -> None:  # noqa
         assert r["churn_diff_naive_high"] < 0, r
 
 
-def test_holdout_uplift_recovers_the_planted_uplift(world) -> None:  # noqa: ANN001
+def test_holdout_uplift_recovers_the_planted_uplift(world) -> None:
     runner, data = world
     df = pl.read_parquet(runner.reports_root / "holdout_uplift" / "*.parquet")
     assert df.height == len(data.truth.holdout_uplift) == 2
