@@ -21,6 +21,8 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 def sanitize(text: str) -> tuple[str, list[Finding]]:
     """Return the displayable text and a finding when anything had to be removed."""
+    if text.isprintable():  # C-level fast path: nothing to remove
+        return text, []
     pattern = _ASCII_CONTROL if text.isascii() else _CONTROL
     if pattern.search(text) is None and (text.isascii() or _SURROGATE.search(text) is None):
         return text, []

@@ -7,6 +7,8 @@ keeps a flooder limited instead of resetting the window.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from service.moderation.activity.base import ActivityStore
 from service.moderation.activity.memory import MemoryActivityStore
 from service.moderation.checks.base import CheckInput
@@ -55,19 +57,24 @@ class RateCheck:
             ("rate.burst", s.burst_max, s.burst_window_seconds),
             ("rate.limit", s.rate_max, s.rate_window_seconds),
         ):
-            if len(history) < limit:
-                continue
-            recent = [t for t, _ in history if t > now - window]
-            if len(recent) >= limit:
-                wait = max(0.0, recent[-limit] + window - now)
-                detail = f"{len(recent) + 1} messages in {window:g} s (limit {limit})"
-                reason = Reason(NAME, code, 1.0, detail)
+            # History is in time order: the limit is reached exactly when the limit-th most
+            # recent post is still inside the window (O(1), no scan on the common path).
+            if len(history) >= limit and history[-limit][0] > now - window:
+                wait = max(0.0, history[-limit][0] + window - now)
+                count = sum(1 for t, _ in history if t > now - window) + 1
+                reason = Reason(
+                    NAME, code, 1.0, f"{count} messages in {window:g} s (limit {limit})"
+                )
                 findings.append(Finding(reason, retry_after=round(wait, 3)))
                 break
-        if fp and len(history) >= max(1, s.duplicate_max):
+        tolerated = max(1, s.duplicate_max)
+        if fp and len(history) >= tolerated:
             cutoff = now - s.duplicate_window_seconds
-            copies = sum(1 for t, f in history if f == fp and t > cutoff)
-            if copies >= max(1, s.duplicate_max):
+            if history[0][0] > cutoff:  # all of it is recent: count in C
+                copies = list(map(itemgetter(1), history)).count(fp)
+            else:
+                copies = sum(1 for t, f in history if f == fp and t > cutoff)
+            if copies >= tolerated:
                 detail = f"{copies} earlier copies in {s.duplicate_window_seconds:g} s"
                 findings.append(Finding(Reason(NAME, "rate.duplicate", 0.8, detail)))
         return findings
