@@ -130,8 +130,10 @@ class SinksSettings(_Section):
     segment: list[SegmentSinkSettings] = msgspec.field(default_factory=list)
     mixpanel: list[MixpanelSinkSettings] = msgspec.field(default_factory=list)
     ga4: list[GA4SinkSettings] = msgspec.field(default_factory=list)
-    warehouse: list[WarehouseSinkSettings] = msgspec.field(default_factory=list)
-    """Parquet exports; usually one."""
+    warehouse: list[WarehouseSinkSettings] = msgspec.field(
+        default_factory=lambda: [WarehouseSinkSettings(name="warehouse")]
+    )
+    """Parquet exports; by default one, under ``<data_dir>/warehouse`` (set ``[]`` for none)."""
 
     def all(self) -> list[SinkCommon]:
         """Every configured sink, in a stable order."""

@@ -56,7 +56,8 @@ class Rig:
         self, data_dir: Path, sinks: dict[str, list[dict[str, Any]]], **settings: Any
     ) -> None:
         self.settings: Settings = load_settings(
-            environ={}, data_dir=str(data_dir), sinks={"poll_interval_seconds": 0.2, **sinks},
+            environ={}, data_dir=str(data_dir),
+            sinks={"poll_interval_seconds": 0.2, "warehouse": [], **sinks},  # only the sinks named
             **settings,
         )  # fmt: skip
         self.log = DuckDBLog(self.settings.log_path, node_id=self.settings.node_id)
