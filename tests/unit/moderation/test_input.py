@@ -77,6 +77,11 @@ def test_disabled_moderation_allows_everything_untouched() -> None:
         "🔥" * 5000,
         "\u0301" * 5000,
         "five " * 1800,
+        "x at y dot " * 900,
+        "a (at) b (dot) " * 600,
+        "(0)" * 3000,
+        "a." * 4900 + "@",
+        "bit.ly/x " * 1100,
     ],
 )
 def test_adversarial_long_inputs_complete(check: Callable[..., Verdict], text: str) -> None:
