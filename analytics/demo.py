@@ -22,6 +22,8 @@ The community history is simulated in :mod:`analytics.demo_world`.
 from __future__ import annotations
 
 import hashlib
+import random
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -103,6 +105,14 @@ def default_start(config: DemoConfig, today: date | None = None) -> date:
     latest = today - timedelta(days=config.days + config.post_days)
     offset = (latest - GRID_ORIGIN).days % config.period_days
     return latest - timedelta(days=offset)
+
+
+def seeded_uuid7(at: datetime, rand: random.Random) -> str:
+    """A UUIDv7 for ``at`` whose random bits come from ``rand``: the same seed, the same ids."""
+    value = (int(at.timestamp() * 1000) & 0xFFFFFFFFFFFF) << 80 | rand.getrandbits(80)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)
+    return str(uuid.UUID(int=value))
 
 
 def holdout_group(user_id: str, share: float, salt: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from service.domain.events import EventType, uuid7
+from service.domain.events import EventType
 
 if TYPE_CHECKING:
     from analytics.demo_world import World
@@ -23,7 +23,7 @@ def moderate_message(w: World, u: int, cid: str, at: datetime) -> None:
     """Emit the events of one message of user ``u`` in room ``cid`` at ``at``."""
     from analytics.demo_world import CHEERS, MOD, TEAMS
 
-    r, uid, mid = w.r, w.ids[u], uuid7(at)
+    r, uid, mid = w.r, w.ids[u], w.new_id(at)
     roll = r.random()
     verdict = next((v for v in VERDICTS if roll < v[0]), None)
     action = verdict[1] if verdict else "allow"
@@ -31,7 +31,7 @@ def moderate_message(w: World, u: int, cid: str, at: datetime) -> None:
     if action != "block":
         visibility = {"hold": "held", "shadow": "shadow"}.get(action, "public")
         w._emit(EventType.MESSAGE_SENT, uid, cid, at, message_id=mid, payload={
-            "text": text, "client_msg_id": uuid7(at), "visibility": visibility,
+            "text": text, "client_msg_id": w.new_id(at), "visibility": visibility,
             "masked": action == "mask", "reply_to": None, "role": "user"})  # fmt: skip
     if verdict:
         score = round(r.uniform(0.6, 1.0), 2)
@@ -45,7 +45,7 @@ def moderate_message(w: World, u: int, cid: str, at: datetime) -> None:
         reporter = w.ids[r.randrange(w.n)]
         reported = at + timedelta(minutes=r.uniform(1, 30))
         w._emit(EventType.MESSAGE_REPORTED, reporter, cid, reported, message_id=mid,
-                payload={"reason": "abuse", "report_id": uuid7(reported)})  # fmt: skip
+                payload={"reason": "abuse", "report_id": w.new_id(reported)})  # fmt: skip
         if r.random() < 0.6:
             _review(w, uid, cid, mid, reported + timedelta(minutes=r.uniform(10, 600)),
                     "report", 0.5, MOD)  # fmt: skip

@@ -45,6 +45,8 @@ class World:
         self.start = start
         self.np = d.rng(config)
         self.r = random.Random(config.seed)
+        # Ids draw from their own stream, so they never shift the simulation's decisions.
+        self.id_rand = random.Random(f"ids-{config.seed}")
         self.n = config.users
         self.day0 = start - timedelta(days=config.pre_days)
         self.span = config.pre_days + config.days + config.post_days
@@ -219,8 +221,13 @@ class World:
                         app_version="5.2.0")  # fmt: skip
         event = new_event(kind, user_id=user, room_id=cid, context_id=cid, occurred_at=at,
                           metadata=meta, **kw)  # fmt: skip
+        event.event_id = self.new_id(at)
         self.events.append(event)
         return event
+
+    def new_id(self, at: datetime) -> str:
+        """A UUIDv7 drawn from the world's generator (reproducible ids)."""
+        return d.seeded_uuid7(at, self.id_rand)
 
     def truth(self) -> d.DemoTruth:
         return d.DemoTruth(
