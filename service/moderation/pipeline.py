@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from service.moderation.activity.base import ActivityStore
 from service.moderation.checks import hygiene
-from service.moderation.checks.base import CheckInput
+from service.moderation.checks.base import Check, CheckInput
 from service.moderation.checks.blocklist import BlocklistCheck
 from service.moderation.checks.pii import PiiCheck
 from service.moderation.checks.rate import RateCheck
@@ -79,7 +79,7 @@ class Pipeline:
         self._policies = {kind: CompiledPolicy(kind, p) for kind, p in settings.policies.items()}
         self._fallback = self._policies.get("default") or CompiledPolicy("default", Policy())
         self._rate = RateCheck(settings.rate, activity)
-        self._scoring = (self._rate, BlocklistCheck(), SpamCheck(settings.spam))
+        self._scoring: tuple[Check, ...] = (self._rate, BlocklistCheck(), SpamCheck(settings.spam))
         self._pii = PiiCheck(settings.phone_regions)
 
     def policy_for(self, kind: str) -> Policy:
