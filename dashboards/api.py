@@ -21,7 +21,7 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Redirect
 
 from dashboards import auth
@@ -101,7 +101,7 @@ class DashboardController(Controller):
     @get("/login", name="dashboards:login-form")
     async def login_form(
         self, request: Request[Any, Any, Any],
-        next_path: Annotated[str | None, Parameter(query="next")] = None,
+        next_path: Annotated[str | None, QueryParameter(name="next")] = None,
     ) -> Response[str]:  # fmt: skip
         _state(request)
         return _html(login_page(_safe_next(next_path)))

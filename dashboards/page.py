@@ -111,8 +111,9 @@ def table_html(t: Table, board: Dashboard) -> str:
 
 
 def sinks_html() -> str:
-    heads = "".join(f"<th>{h}</th>" for h in ("Sink", "Kind", "State", "Lag (events)",
-                                               "Dead letters", "Errors", "Last error"))  # fmt: skip
+    heads = "".join(f'<th class="num">{h}</th>' if h in ("Lag (events)", "Dead letters", "Errors")
+                    else f"<th>{h}</th>" for h in ("Sink", "Kind", "State", "Lag (events)",
+                                                   "Dead letters", "Errors", "Last error"))  # fmt: skip
     return ('<article class="card wide" id="sinks"><h2>Event delivery to analytics tools</h2>'
             '<p class="finding"></p><div class="table-wrap"><table>'
             f'<thead><tr>{heads}</tr></thead><tbody></tbody></table></div>'

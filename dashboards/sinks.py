@@ -60,6 +60,9 @@ def sentence(rows: list[dict[str, Any]]) -> str:
         return "No sink is enabled on this node: events stay in the log and nothing is forwarded."
     laggard = max(active, key=lambda r: r["lag"])
     bad = [r for r in active if not r["healthy"]]
+    if not bad and len(active) == 1:
+        return (f"The {laggard['name']} sink is delivering; {fmt.count(laggard['lag'])} events "
+                "are waiting for it.")  # fmt: skip
     if not bad:
         return (f"All {len(active)} sinks are delivering; the largest lag is "
                 f"{fmt.count(laggard['lag'])} events ({laggard['name']}).")  # fmt: skip

@@ -83,14 +83,18 @@ def sentence(c: Row, minutes: list[Row], buckets: list[Row], size: int) -> str:
         nxt = (f"; the next peaks came at minute{'s' if len(others) > 1 else ''} "
                f"{fmt.join([fmt.count(m) for m in others])}" if others else "")  # fmt: skip
         return (f"{title}: the busiest minute was minute {fmt.count(best['minute'])} with "
-                f"{fmt.count(k)} messages and reactions{lift}{nxt}. {volume}")
+                f"{_both(k)}{lift}{nxt}. {volume}")
     hour = peaks(buckets, size)[0]
     start = datetime.fromisoformat(c["starts_at"].replace("Z", "+00:00"))
     at = start + timedelta(minutes=hour["minute"])
     return (f"{title}: the busiest hour began {fmt.day(at)} {at.strftime('%H:%M')} UTC with "
-            f"{fmt.count(hour['messages'] + hour['reactions'])} messages and reactions; the "
+            f"{_both(hour['messages'] + hour['reactions'])}; the "
             f"busiest single minute, minute {fmt.count(best['minute'])} from the start, had "
             f"{fmt.count(k)}. {volume}")
+
+
+def _both(n: int) -> str:
+    return "1 message or reaction" if n == 1 else f"{fmt.count(n)} messages and reactions"
 
 
 def timeline_chart() -> Chart:

@@ -1,0 +1,170 @@
+"""``/dashboards`` over real HTTP: the access key, the session cookie, pages, live sink status.
+
+A real uvicorn server on 127.0.0.1 runs a Litestar app with the dashboard controller and the
+service's error handler (the whole service is exercised by the browser test).
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from litestar import Litestar
+
+from dashboards.api import DashboardController
+from service.api.errors import handle_sideline_error
+from service.errors import SidelineError
+from service.settings import load_settings
+from service.sinks.status import SinkStatus
+from tests.fixtures.server import free_port
+
+KEY = "correct-horse-battery-staple"
+
+
+class Forwarder:
+    """Stands in for the service's forwarder: only ``status()`` is read by the dashboards."""
+
+    def __init__(self) -> None:
+        self.lag = 7
+
+    def status(self) -> list[SinkStatus]:
+        return [SinkStatus(name="segment-main", kind="segment", state="idle", cursor=10,
+                           last_seq=10 + self.lag, lag=self.lag)]  # fmt: skip
+
+
+def serve(settings: Any, forwarder: Forwarder | None = None) -> Iterator[str]:
+    app = Litestar(route_handlers=[DashboardController],
+                   exception_handlers={SidelineError: handle_sideline_error})  # fmt: skip
+    app.state.settings = settings
+    if forwarder is not None:
+        app.state.forwarder = forwarder
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                           lifespan="off"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def site(demo_dir: Path, tmp_path: Path) -> Iterator[tuple[str, Forwarder]]:
+    shutil.copytree(demo_dir / "dashboards", tmp_path / "dashboards")
+    settings = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path),
+                                      "SIDELINE_DASHBOARDS__ACCESS_KEY": KEY})  # fmt: skip
+    forwarder = Forwarder()
+    for url in serve(settings, forwarder):
+        yield url, forwarder
+
+
+def test_a_browser_without_a_session_is_sent_to_the_login_form(site):
+    url, _ = site
+    with httpx.Client(base_url=url) as c:
+        r = c.get("/dashboards")
+        assert (r.status_code, r.headers["location"]) == (303, "/dashboards/index.html")
+        r = c.get("/dashboards/events.html")
+        assert (r.status_code, r.headers["location"]) == (303, "/dashboards/login?next=/dashboards/events.html")
+        form = c.get("/dashboards/login", params={"next": "/dashboards/events.html"})
+        assert form.status_code == 200 and 'type="password"' in form.text
+        assert 'name="next" value="/dashboards/events.html"' in form.text
+        assert KEY not in form.text
+
+
+def test_login_sets_an_httponly_samesite_strict_cookie_that_opens_the_pages(site):
+    url, _ = site
+    with httpx.Client(base_url=url) as c:
+        r = c.post("/dashboards/login", data={"key": KEY, "next": "/dashboards/events.html"})
+        assert (r.status_code, r.headers["location"]) == (303, "/dashboards/events.html")
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("sideline_dashboards=") and KEY not in cookie
+        for attribute in ("HttpOnly", "SameSite=strict", "Path=/dashboards", "Max-Age=43200"):
+            assert attribute in cookie
+        page = c.get("/dashboards/events.html")
+        assert page.status_code == 200 and "<h1>Events</h1>" in page.text
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        assert page.headers["cache-control"] == "private, no-cache"
+        out = c.post("/dashboards/logout")
+        assert out.status_code == 303 and 'sideline_dashboards=""' in out.headers["set-cookie"]
+        c.cookies.clear()
+        assert c.get("/dashboards/events.html").status_code == 303
+
+
+def test_wrong_keys_are_refused_and_throttled(site):
+    url, _ = site
+    with httpx.Client(base_url=url) as c:
+        bad = c.get("/dashboards/overview.html", headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401
+        assert bad.json() == {"error": {"code": "dashboard_key_invalid",
+                                        "message": "wrong dashboard access key", "at": "Authorization"}}
+        # The key in a query string opens nothing.
+        assert c.get("/dashboards/overview.html", params={"key": KEY}).status_code == 303
+        c.cookies.set("sideline_dashboards", "9999999999.00", path="/dashboards")
+        assert c.get("/dashboards/overview.html").status_code == 303  # a forged session
+        c.cookies.clear()
+        for _ in range(10):
+            r = c.post("/dashboards/login", data={"key": "guess"})
+            assert r.status_code == 401 and "That is not the dashboard access key." in r.text
+        r = c.post("/dashboards/login", data={"key": KEY})
+        assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+
+
+def test_login_never_redirects_off_the_dashboards(site):
+    url, _ = site
+    with httpx.Client(base_url=url) as c:
+        for target in ("https://evil.example/", "//evil.example/x", "/v1/admin/sinks",
+                       "/dashboards/..//evil"):  # fmt: skip
+            r = c.post("/dashboards/login", data={"key": KEY, "next": target})
+            assert r.headers["location"] == "/dashboards/index.html", target
+
+
+def test_bearer_key_gzip_and_live_sink_status(site):
+    url, forwarder = site
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=url) as c:
+        raw = c.get("/dashboards/churn.html", headers={**auth, "Accept-Encoding": "gzip"})
+        assert raw.headers["content-encoding"] == "gzip"
+        assert int(raw.headers["content-length"]) < len(raw.content) / 2  # decoded by httpx
+        overview = c.get("/dashboards/overview.html", headers=auth).text
+        assert "The segment-main sink is delivering; 7 events are waiting for it." in overview
+        assert "Status read from the running service" in overview
+        forwarder.lag = 1500
+        assert "1,500 events are waiting for it." in c.get("/dashboards/overview.html", headers=auth).text
+        missing = c.get("/dashboards/secrets.html", headers=auth)
+        assert missing.status_code == 404 and missing.json()["error"]["at"] == "$.path"
+        assert c.get("/dashboards/overview", headers=auth).status_code == 404
+
+
+def test_pages_are_rendered_on_demand_when_no_run_wrote_them(demo_dir: Path, tmp_path: Path):
+    shutil.copytree(demo_dir / "warehouse" / "reports", tmp_path / "warehouse" / "reports")
+    settings = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path),
+                                      "SIDELINE_DASHBOARDS__ACCESS_KEY": KEY})  # fmt: skip
+    for url in serve(settings):
+        r = httpx.get(f"{url}/dashboards/journey.html", headers={"Authorization": f"Bearer {KEY}"},
+                      timeout=60)  # fmt: skip
+        assert r.status_code == 200 and "Community funnel" in r.text
+    assert (tmp_path / "dashboards" / "journey.html").exists()
+    assert gzip.decompress(gzip.compress(b"x")) == b"x"
+
+
+def test_without_a_key_the_dashboards_stay_closed(tmp_path: Path):
+    settings = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path)})
+    assert settings.dashboards.access_key == ""
+    for url in serve(settings):
+        r = httpx.get(f"{url}/dashboards/overview.html", headers={"Authorization": "Bearer x"})
+        assert r.status_code == 404
+        assert "SIDELINE_DASHBOARDS__ACCESS_KEY" in r.json()["error"]["message"]
+        assert httpx.post(f"{url}/dashboards/login", data={"key": ""}).status_code == 404

@@ -1,0 +1,205 @@
+"""The dashboards in headless Chromium: from disk (file://) and served by a real service.
+
+Each page must load without a console error or a network request, draw every chart with data
+(Vega SVG marks), and react to its filters and drill-down. Screenshots are kept under
+``tests/artifacts/dashboards/``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from dashboards.paths import PAGES
+from tests.conftest import SERVER_ENV, require_tool
+from tests.dashboards.pages import Page, number
+from tests.fixtures.server import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboards"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+DATA_MARKS = ".vis svg .role-mark > path, .vis svg .role-mark > line, .vis svg .role-mark > text"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    chromium = require_tool("chromium", "the dashboards' browser tests need headless Chromium")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Tab:
+    """A page with its console errors and every request it made recorded."""
+
+    def __init__(self, browser: Any, allowed: tuple[str, ...]) -> None:
+        self.page = browser.new_page(viewport={"width": 1280, "height": 800})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.allowed = allowed
+
+    def open(self, url: str) -> Tab:
+        self.page.goto(url)
+        return self.ready()
+
+    def ready(self, state: str | None = None) -> Tab:
+        selector = "body[data-ready='1']" + (f"[data-state^='{state}']" if state else "")
+        self.page.wait_for_selector(selector, timeout=20_000)
+        return self
+
+    def check_clean(self) -> None:
+        assert self.errors == []
+        strays = [u for u in self.requests if not u.startswith(self.allowed)]
+        assert strays == [], "requests outside the allowed origins"
+
+    def marks(self, chart_id: str) -> int:
+        return self.page.locator(f"#chart-{chart_id}").locator(DATA_MARKS).count()
+
+    def finding(self, chart_id: str) -> str:
+        return self.page.locator(f"#chart-{chart_id} .finding").inner_text()
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_every_page_loads_from_disk_and_draws_its_charts(browser, demo_dir: Path):
+    for slug in PAGES:
+        page = Page(demo_dir / "dashboards" / f"{slug}.html")
+        tab = Tab(browser, ("file://", "data:", "blob:"))
+        tab.open((demo_dir / "dashboards" / f"{slug}.html").as_uri())
+        for chart in page.config["charts"]:
+            assert chart["missing"] is None
+            assert tab.marks(chart["id"]) > 0, f"{slug}: chart {chart['id']} drew no data marks"
+            assert tab.finding(chart["id"]) != ""
+        assert tab.page.evaluate("performance.getEntriesByName('sideline:first-chart').length") == 1
+        tab.shot(f"file-{slug}")
+        tab.check_clean()
+        tab.page.close()
+
+
+def test_filters_and_drill_down_change_what_is_shown(browser, demo_dir: Path, report):
+    folder = demo_dir / "dashboards"
+    # Overview: the last 7 days.
+    tab = Tab(browser, ("file://", "data:", "blob:"))
+    tab.open((folder / "overview.html").as_uri())
+    overview = Page(folder / "overview.html")
+    assert tab.finding("messages") == overview.text("messages")
+    all_bars = tab.marks("messages")
+    tab.page.select_option("#f-range", "7d")
+    tab.ready("7d|*")
+    assert tab.marks("messages") == 7 < all_bars
+    shown = tab.finding("messages")
+    daily = report("moderation_daily")
+    week = daily.filter(pl.col("day") > daily["day"].max() - timedelta(days=7))
+    assert number(re.match(r"([\d,]+) messages", shown).group(1)) == week["messages"].sum()
+    assert tab.page.locator("[data-tile='t-msg'] .value").inner_text() == f"{week['messages'].sum():,}"
+    assert "range=7d" in tab.page.url
+    tab.shot("filter-overview-7d")
+    tab.check_clean()
+    # The range travels with the navigation to the next page.
+    tab.page.click("nav a[data-page='events.html']")
+    tab.ready("7d|*")
+    assert tab.page.eval_on_selector("#f-range", "e => e.value") == "7d"
+    tab.page.close()
+
+    # Events: kind filter, sorting, drill-down.
+    events = Page(folder / "events.html")
+    tab = Tab(browser, ("file://", "data:", "blob:"))
+    tab.open((folder / "events.html").as_uri())
+    kinds = events.config["kinds"]
+    kind = "team" if "team" in kinds else kinds[-1]
+    tab.page.select_option("#f-kind", kind)
+    tab.ready(f"all|{kind}")
+    rows = tab.page.locator("#table-ranking tbody tr")
+    assert rows.count() == sum(1 for r in events.rows("contexts") if r["kind"] == kind)
+    assert set(rows.locator("td:nth-child(2)").all_inner_texts()) == {kind}
+    assert tab.finding("top") == events.text("top", f"all|{kind}")
+    tab.page.select_option("#f-kind", "*")
+    tab.ready("all|*")
+    tab.page.click("#table-ranking th button[data-field='messages']")
+    tab.ready("all|*")
+    messages = [number(t) for t in rows.locator("td:nth-child(7)").all_inner_texts()]
+    assert messages == sorted(messages, reverse=True)
+    assert tab.page.get_attribute("#table-ranking th:nth-child(7)", "aria-sort") == "descending"
+    first_text = tab.finding("timeline")
+    second = rows.nth(3)
+    key = second.get_attribute("data-key")
+    second.click()
+    tab.ready(f"all|*|{key}")
+    assert tab.finding("timeline") == events.config["detail_texts"]["timeline"][key] != first_text
+    assert tab.marks("timeline") > 0 and "item=" in tab.page.url
+    assert events.rows("contexts")[0]["title"] in tab.page.locator("#table-ranking").inner_text()
+    tab.shot("drill-down-events")
+    tab.check_clean()
+    tab.page.close()
+
+    # Churn: another cohort.
+    churn = Page(folder / "churn.html")
+    tab = Tab(browser, ("file://", "data:", "blob:"))
+    tab.open((folder / "churn.html").as_uri())
+    other = churn.config["ranges"][1]["key"]
+    tab.page.select_option("#f-range", other)
+    tab.ready(f"{other}|*")
+    assert tab.finding("diffs") == churn.text("diffs", f"{other}|*") != churn.text("diffs")
+    tab.shot("filter-churn-cohort")
+    tab.check_clean()
+    tab.page.close()
+
+
+def test_served_by_the_service_behind_the_key(browser, demo_dir: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir / "warehouse" / "reports", data / "warehouse" / "reports")
+    server = ServerProcess(data, env=SERVER_ENV).start()
+    try:
+        key = server.settings().dashboards.access_key
+        tab = Tab(browser, (server.url,))
+        tab.page.goto(f"{server.url}/dashboards/overview.html")
+        assert "/dashboards/login" in tab.page.url
+        tab.page.fill("#key", "wrong")
+        tab.page.click("button[type=submit]")
+        assert "That is not the dashboard access key." in tab.page.inner_text("main")
+        assert [e for e in tab.errors if "401" not in e] == []  # the refused form is a 401
+        tab.errors.clear()
+        tab.page.fill("#key", key)
+        tab.page.click("button[type=submit]")
+        tab.ready()
+        assert tab.page.url == f"{server.url}/dashboards/overview.html#range=all"
+        for chart in Page(data / "dashboards" / "overview.html").config["charts"]:
+            assert tab.marks(chart["id"]) > 0, chart["id"]
+        sinks = tab.page.locator("#sinks").inner_text()
+        assert "The warehouse sink is delivering" in sinks
+        assert "Status read from the running service" in sinks
+        cookies = {c["name"]: c for c in tab.page.context.cookies()}
+        session = cookies["sideline_dashboards"]
+        assert session["httpOnly"] and session["sameSite"] == "Strict" and key not in session["value"]
+        assert key not in " ".join(tab.requests)
+        tab.shot("served-overview")
+        tab.page.click("nav a[data-page='events.html']")
+        tab.ready()
+        assert tab.marks("top") > 0
+        tab.shot("served-events")
+        tab.check_clean()
+        tab.page.click("header form button")
+        tab.page.wait_for_url(re.compile(r".*/dashboards/login$"))
+        tab.page.goto(f"{server.url}/dashboards/events.html")
+        assert "/dashboards/login" in tab.page.url
+        tab.page.close()
+    finally:
+        server.stop()
+        server.kill()

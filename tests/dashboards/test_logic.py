@@ -1,0 +1,175 @@
+"""Pure logic of the dashboards: number formats, the filter rule, ranges, sentences."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from dashboards import fmt, sinks
+from dashboards.boards import churn, moderation, overview
+from dashboards.model import Chart, Dashboard, Part, Range, State, evaluate, select
+from dashboards.ranges import cohort_ranges, day_ranges
+from service.sinks.status import SinkStatus
+
+ALL = Range("all", "All", "2026-10-01", "2026-10-31")
+WEEK = Range("7d", "Last 7 days", "2026-10-25", "2026-10-31")
+
+
+def test_formats():
+    assert fmt.count(4378) == "4,378"
+    assert fmt.count(2.5) == "2.5"
+    assert fmt.count(-1200) == "\u22121,200"
+    assert fmt.pct(0.4294) == "43%"
+    assert fmt.pct(0.043) == "4.3%"
+    assert fmt.pct(0.0996) == "10%"
+    assert fmt.pct(-5.5e-17) == "0%"
+    assert fmt.points(-0.0854) == "8.5"
+    assert fmt.signed_points(0.0205) == "+2.1"
+    assert fmt.signed_points(-0.0441) == "\u22124.4"
+    assert fmt.day("2026-10-03") == "3 Oct 2026"
+    assert fmt.span("2026-10-12", "2026-10-25") == "12\u201325 Oct 2026"
+    assert fmt.span("2026-09-28", "2026-10-11") == "28 Sep \u2013 11 Oct 2026"
+    assert fmt.span("2025-12-29", "2026-01-04") == "29 Dec 2025 \u2013 4 Jan 2026"
+    assert fmt.ratio(63.0) == "63×" and fmt.ratio(2.25) == "2.2×"
+    assert fmt.minutes(95) == "95 minutes" and fmt.minutes(330) == "5.5 hours"
+    assert fmt.join(["a", "b", "c"]) == "a, b and c"
+
+
+def test_interval_reads_in_the_direction_of_the_sentence():
+    # "churned 8.5 points less, 95% interval 3.2–13.7": a decrease reads as magnitudes
+    assert fmt.interval(-0.137, -0.032, direction=-1) == "3.2\u201313.7"
+    # an interval straddling zero keeps its signs, in the direction of the phrasing
+    assert fmt.interval(-0.094, 0.014, direction=-1) == "\u22121.4 to +9.4"
+    assert fmt.interval(-0.077, 0.052) == "\u22127.7 to +5.2"
+    assert fmt.pct_interval(0.062, 0.152) == "6.2\u201315%"
+
+
+def test_select_applies_range_kind_where_and_latest():
+    rows = [
+        {"day": "2026-10-24", "kind": "match", "total": None, "n": 1},
+        {"day": "2026-10-25T13:30:00Z", "kind": "team", "total": None, "n": 2},
+        {"day": "2026-10-31", "kind": "match", "total": None, "n": 3},
+        {"day": "2026-10-31", "kind": "match", "total": 1, "n": 4},
+        {"day": None, "kind": "match", "total": None, "n": 5},
+    ]
+    part = Part("p", "d", "day", "kind", where={"total": None})
+    assert [r["n"] for r in select(rows, part, State(ALL))] == [1, 2, 3]
+    assert [r["n"] for r in select(rows, part, State(WEEK))] == [2, 3]
+    assert [r["n"] for r in select(rows, part, State(WEEK, "match"))] == [3]
+    latest = Part("p", "d", "day", pick="latest")
+    assert [r["n"] for r in select(rows, latest, State(ALL))] == [3, 4]
+    no_filters = Part("p", "d")
+    assert len(select(rows, no_filters, State(WEEK, "team"))) == 5
+
+
+def test_evaluate_fills_every_state_and_kind_only_where_it_applies():
+    board = Dashboard("x", "X", "", [ALL, WEEK], ["match", "team"],
+                      datasets={"d": [{"day": "2026-10-26", "kind": "team", "n": 2},
+                                      {"day": "2026-10-02", "kind": "match", "n": 5}]})
+    count = lambda rows, state: f"{sum(r['n'] for r in rows)} in {state.key}"  # noqa: E731
+    board.charts = [Chart("k", "d", "day", "kind", text=count), Chart("g", "d", "day", text=count)]
+    evaluate(board)
+    assert board.charts[0].texts == {
+        "all|*": "7 in all|*", "all|match": "5 in all|match", "all|team": "2 in all|team",
+        "7d|*": "2 in 7d|*", "7d|match": "0 in 7d|match", "7d|team": "2 in 7d|team",
+    }
+    assert board.charts[1].texts == {"all|*": "7 in all|*", "7d|*": "2 in 7d|*"}
+
+
+def test_day_ranges_offer_presets_shorter_than_the_span():
+    days = [date(2026, 10, 1).replace(day=d).isoformat() for d in range(1, 31)]
+    ranges = day_ranges(days)
+    assert [r.key for r in ranges] == ["all", "7d", "14d", "28d"]
+    assert ranges[0].label == "All 30 days (1\u201330 Oct 2026)"
+    assert (ranges[1].start, ranges[1].end) == ("2026-10-24", "2026-10-30")
+    assert day_ranges([])[0].key == "all"
+
+
+def test_cohort_ranges_default_to_the_latest_cohort():
+    ranges = cohort_ranges(["2026-09-28", "2026-10-12", "2026-09-28"],
+                           {"2026-09-28": "2026-10-12", "2026-10-12": "2026-10-26"})
+    assert [(r.key, r.start, r.end) for r in ranges] == [
+        ("c2026-10-12", "2026-10-12", "2026-10-12"), ("c2026-09-28", "2026-09-28", "2026-09-28"),
+        ("all", "2026-09-28", "2026-10-12")]
+    assert ranges[0].label == "Latest cohort: 12\u201325 Oct 2026"
+
+
+def _diff_rows(adjusted: tuple[float, float, float], naive: float) -> list[dict]:
+    d, lo, hi = adjusted
+    common = {"cohort_start": "2026-10-12", "segment": "weekly_posters", "segment_order": 1,
+              "reference_segment": "never_opened"}
+    return [{**common, "estimate": "adjusted", "diff": d, "low": lo, "high": hi},
+            {**common, "estimate": "naive", "diff": naive, "low": naive - 4, "high": naive + 4}]
+
+
+def test_churn_sentence_states_direction_interval_and_the_naive_gap():
+    state = State(ALL)
+    text = churn._diffs_text(_diff_rows((-8.54, -13.7, -3.21), -17.5), state)
+    assert text == ("Weekly posters churned 8.5 points less than comparable users who never opened "
+                    "a room (adjusted for prior product activity, 95% interval 3.2\u201313.7); the "
+                    "naive gap of 17.5 points is larger because heavier product users both post "
+                    "and stay.")
+    straddles = churn._diffs_text(_diff_rows((-4.1, -9.4, 1.4), -16.1), state)
+    assert "4.1 points less" in straddles and "\u22121.4 to +9.4" in straddles
+    assert "does not rule out no difference" in straddles
+    more = churn._diffs_text(_diff_rows((3.0, 1.0, 5.0), 2.0), state)
+    assert "churned 3.0 points more" in more and "1.0\u20135.0" in more
+    assert "naive gap was +2.0 points" in more
+    assert churn._diffs_text([], state).startswith("No data for this selection")
+
+
+def test_holdout_sentence_says_when_the_interval_includes_zero():
+    row = {"cohort_start": "2026-10-12", "cohort_end": "2026-10-26", "exposed_users": 1517,
+           "holdout_users": 147, "exposed_stay_rate": 0.8029, "holdout_stay_rate": 0.8231,
+           "uplift": -0.0202, "uplift_low": -0.0773, "uplift_high": 0.0520}
+    text = churn._holdout_text([row], State(ALL))
+    assert text == ("In the cohort of 12\u201325 Oct 2026, 80% of users offered the community stayed "
+                    "against 82% of the 147 randomly held-out users: 2.0 points fewer stayed (95% "
+                    "interval \u22127.7 to +5.2); the interval includes zero, so this holdout cannot "
+                    "yet tell an effect from chance.")
+    clear = churn._holdout_text([{**row, "uplift": 0.05, "uplift_low": 0.02, "uplift_high": 0.08}],
+                                State(ALL))
+    assert "5.0 points more stayed (95% interval 2.0\u20138.0); the interval excludes zero" in clear
+
+
+def test_overview_and_moderation_sentences_count_the_rows_they_get():
+    rows = [moderation.with_rate({"day": "2026-10-30", "messages": 100, "verdicts_mask": 3,
+                                  "verdicts_shadow": 1, "verdicts_hold": 2, "verdicts_block": 4,
+                                  "reports": 2}),
+            moderation.with_rate({"day": "2026-10-31", "messages": 50, "verdicts_mask": 0,
+                                  "verdicts_shadow": 0, "verdicts_hold": 0, "verdicts_block": 5,
+                                  "reports": 0})]
+    assert overview._moderation_text(rows, State(ALL)) == (
+        "15 of 150 messages (10%) got a moderation action other than allow; the highest daily "
+        "rate was 10% on 30 Oct 2026.")
+    assert moderation._actions_text(rows, State(ALL)) == (
+        "15 of 150 messages (10%) got an action: 3 masked, 1 shadowed, 2 held for review and 9 "
+        "blocked; users reported 2 messages.")
+    assert overview._messages_text([], State(WEEK, "match")).startswith(
+        "No data for this selection: nothing in the chosen date range for match contexts")
+
+
+def _status(name: str, state: str, lag: int, dead: int = 0, error: str | None = None) -> SinkStatus:
+    return SinkStatus(name=name, kind="segment", state=state, cursor=10, last_seq=10 + lag, lag=lag,
+                      dead_letters=dead, last_error=error)
+
+
+@pytest.mark.parametrize(("statuses", "expected"), [
+    ([_status("warehouse", "idle", 0)], "The warehouse sink is delivering; 0 events are waiting for it."),
+    ([_status("a", "idle", 3), _status("b", "sending", 12)],
+     "All 2 sinks are delivering; the largest lag is 12 events (b)."),
+    ([_status("a", "idle", 0), _status("mixpanel", "backing_off", 1204, 2, "HTTP 503")],
+     "1 of 2 sinks need attention: mixpanel is backing off with 1,204 events waiting and 2 dead "
+     "letters (last error: HTTP 503)."),
+    ([_status("a", "disabled", 0)], "No sink is enabled on this node: events stay in the log and "
+                                    "nothing is forwarded."),
+])  # fmt: skip
+def test_sink_sentences(statuses, expected):
+    from datetime import UTC, datetime
+
+    block = sinks.summary(statuses, datetime(2026, 11, 1, tzinfo=UTC), "running service")
+    assert block["sentence"] == expected
+    assert block["available"] and len(block["rows"]) == len(statuses)
+    missing = sinks.summary(None, datetime(2026, 11, 1, tzinfo=UTC), "")
+    assert not missing["available"] and "not available" in missing["sentence"]

@@ -1,0 +1,177 @@
+"""A dashboard's numbers equal the report tables they come from.
+
+The pages are rendered from demo data by the real jobs; each test reads a page back (its
+embedded data and its sentences) and compares with the report's Parquet rows read here with
+Polars, independently of the dashboards code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.dashboards.pages import Page, number, plain
+
+
+@pytest.fixture(scope="module")
+def pages(demo_dir: Path) -> dict[str, Page]:
+    folder = demo_dir / "dashboards"
+    return {slug: Page(folder / f"{slug}.html")
+            for slug in ("overview", "churn", "events", "journey", "moderation")}  # fmt: skip
+
+
+def assert_rows_equal(page_rows: list[dict], frame: pl.DataFrame, key: list[str]) -> None:
+    """Every report row is on the page with every report column equal (floats to 1e-6)."""
+    by_key = {tuple(r[k] for k in key): r for r in page_rows}
+    assert len(by_key) == frame.height, "the page and the report differ in rows"
+    for expected in frame.iter_rows(named=True):
+        got = by_key[tuple(plain(expected[k]) for k in key)]
+        for column, value in expected.items():
+            value = plain(value)
+            if isinstance(value, float) and (math.isnan(value) or value is None):
+                assert got[column] is None, column
+            elif isinstance(value, float):
+                assert got[column] == pytest.approx(value, abs=1e-6), column
+            else:
+                assert got[column] == value, column
+
+
+@pytest.mark.parametrize(("slug", "dataset", "report_name", "key", "where"), [
+    ("overview", "health", "community_health", ["day"], None),
+    ("overview", "moderation", "moderation_daily", ["day"], None),
+    ("overview", "kinds", "engagement_kind", ["window", "kind"], None),
+    ("churn", "churn", "churn_posting", ["cohort_start", "segment"], None),
+    ("churn", "curve", "retention_curve", ["cohort_start", "segment", "week"], None),
+    ("churn", "holdout", "holdout_uplift", ["cohort_start"], None),
+    ("events", "contexts", "engagement", ["context_id"], None),
+    ("journey", "funnel", "funnel", ["step"], None),
+    ("journey", "journey", "journey", ["signup_week"], pl.col("signup_week").is_not_null()),
+    ("moderation", "daily", "moderation_daily", ["day"], None),
+    ("moderation", "checks", "moderation_checks", ["day", "check", "action"], None),
+])  # fmt: skip
+def test_page_data_equals_report_rows(pages, report, slug, dataset, report_name, key, where):
+    frame = report(report_name)
+    if where is not None:
+        frame = frame.filter(where)
+    assert frame.height > 0, f"demo data gave {report_name} no rows"
+    assert_rows_equal(pages[slug].rows(dataset), frame, key)
+
+
+def test_timelines_add_up_to_the_engagement_rows(pages, report):
+    engagement = report("engagement")
+    events = pages["events"]
+    for row in engagement.iter_rows(named=True):
+        minutes = events.detail("timeline", row["context_id"])
+        assert sum(m["messages"] for m in minutes) == row["messages"], row["context_id"]
+        assert sum(m["reactions"] for m in minutes) == row["reactions"], row["context_id"]
+        if row["duration_minutes"] <= 360 and row["peak_minute"] is not None:
+            first = next(m for m in minutes if m["peak"] == 1)
+            assert first["minute"] == row["peak_minute"], row["context_id"]
+            assert first["messages"] + first["reactions"] == row["peak_interactions"]
+            sentence = events.config["detail_texts"]["timeline"][row["context_id"]]
+            minute = f"{row['peak_minute']:,}".replace("-", "\u2212")
+            assert f"the busiest minute was minute {minute} with {row['peak_interactions']:,} " in (
+                sentence.replace("1 message or reaction", "1 messages and reactions"))
+
+
+def test_overview_sentences(pages, report):
+    health = report("community_health").sort("day")
+    last = health.row(-1, named=True)
+    page = pages["overview"]
+    m = re.match(r"On (.+?), ([\d,]+) people took part, ([\d,]+) in the last 7 days and ([\d,]+) "
+                 r"in the last 30", page.finding("active"))  # fmt: skip
+    assert m, page.finding("active")
+    assert m.group(1) == f"{last['day'].day} {last['day'].strftime('%b %Y')}"
+    assert [number(g) for g in m.groups()[1:]] == [last["dau"], last["wau"], last["mau"]]
+    daily = report("moderation_daily")
+    m = re.match(r"([\d,]+) messages were sent over (\d+) days", page.finding("messages"))
+    assert m and number(m.group(1)) == daily["messages"].sum() and int(m.group(2)) == daily.height
+    # The last-7-days state, computed in Python for the filter before any reader picked it.
+    end = daily["day"].max()
+    week = daily.filter(pl.col("day") > end - timedelta(days=7))
+    m = re.match(r"([\d,]+) messages were sent over 7 days", page.text("messages", "7d|*"))
+    assert m and number(m.group(1)) == week["messages"].sum()
+    actions = sum(week[f"verdicts_{a}"].sum() for a in ("mask", "shadow", "hold", "block"))
+    m = re.match(r"([\d,]+) of ([\d,]+) messages \(([\d.]+)%\)", page.text("moderation", "7d|*"))
+    assert m and number(m.group(1)) == actions and number(m.group(2)) == week["messages"].sum()
+    assert number(m.group(3)) == pytest.approx(100 * actions / week["messages"].sum(), abs=0.05)
+
+
+def test_churn_sentences(pages, report):
+    churn = report("churn_posting")
+    latest = churn.filter(pl.col("cohort_start") == churn["cohort_start"].max())
+    weekly = latest.filter(pl.col("segment") == "weekly_posters").row(0, named=True)
+    text = pages["churn"].finding("diffs")
+    m = re.match(r"Weekly posters churned ([\d.]+) points (less|more) than comparable users who "
+                 r"never opened a room \(adjusted for prior product activity, 95% interval "
+                 r"(.+?)\).*the naive gap (?:of|was) ([+\u2212]?[\d.]+) points", text)  # fmt: skip
+    assert m, text
+    d = weekly["churn_diff_adjusted"]
+    assert number(m.group(1)) == round(abs(d) * 100, 1)
+    assert m.group(2) == ("less" if d < 0 else "more")
+    bounds = sorted(abs(x) * 100 for x in (weekly["churn_diff_adjusted_low"],
+                                           weekly["churn_diff_adjusted_high"]))  # fmt: skip
+    got = [abs(number(x)) for x in re.split(r"\u2013| to ", m.group(3))]
+    assert sorted(got) == [round(b, 1) for b in bounds]
+    assert abs(number(m.group(4))) == round(abs(weekly["churn_diff_naive"]) * 100, 1)
+    holdout = report("holdout_uplift").sort("cohort_start").row(-1, named=True)
+    m = re.search(r"(\d+)% of users offered the community stayed against (\d+)% of the ([\d,]+) "
+                  r"randomly held-out users", pages["churn"].finding("holdout"))  # fmt: skip
+    assert m
+    assert number(m.group(1)) == round(holdout["exposed_stay_rate"] * 100)
+    assert number(m.group(2)) == round(holdout["holdout_stay_rate"] * 100)
+    assert number(m.group(3)) == holdout["holdout_users"]
+
+
+def test_events_sentences_for_each_kind(pages, report):
+    engagement = report("engagement")
+    page = pages["events"]
+    for kind in [None, *sorted(engagement["kind"].unique())]:
+        rows = engagement if kind is None else engagement.filter(pl.col("kind") == kind)
+        best = rows.sort(["interactions", "starts_at"], descending=[True, False]).row(0, named=True)
+        text = page.text("top", f"all|{kind or '*'}")
+        tied = rows.filter(pl.col("interactions") == best["interactions"])["title"].to_list()
+        m = re.match(r"Of ([\d,]+) \w+, (.+?) \((.+?)\) drew the most interactions: ([\d,]+) "
+                     r"\(([\d,]+) messages, ([\d,]+) reactions, ([\d,]+) poll votes\)", text)  # fmt: skip
+        assert m, text
+        assert number(m.group(1)) == rows.height and m.group(2) in tied
+        assert number(m.group(4)) == best["interactions"]
+    caption = page.config["tables"][0]["texts"]["all|*"]
+    assert caption.startswith(f"{engagement.height:,} contexts started in the range and drew "
+                              f"{engagement['messages'].sum():,} messages")  # fmt: skip
+
+
+def test_journey_and_moderation_sentences(pages, report):
+    funnel = report("funnel").sort("step_order")
+    text = pages["journey"].finding("funnel")
+    first = funnel.row(0, named=True)
+    assert text.startswith(f"Of {first['reached']:,} users who {first['step_definition']}, ")
+    for row in funnel.iter_rows(named=True):
+        if row["step_order"] > 1:
+            share = row["share_of_first"] * 100
+            shown = f"{share:.0f}%" if share >= 9.95 else f"{share:.1f}%"
+            assert shown in text
+    daily = report("moderation_daily")
+    text = pages["moderation"].finding("actions")
+    for action, label in (("mask", "masked"), ("shadow", "shadowed"), ("hold", "held for review"),
+                          ("block", "blocked")):  # fmt: skip
+        assert f"{daily[f'verdicts_{action}'].sum():,} {label}" in text
+    assert f"users reported {daily['reports'].sum():,} messages" in text
+    checks = report("moderation_checks")
+    reviewed, overturned = checks["reviewed"].sum(), checks["overturned"].sum()
+    assert pages["moderation"].finding("overturns").startswith(
+        f"Reviewers released {overturned:,} of {reviewed:,} reviewed holds")
+
+
+def test_the_rendered_time_and_ranges_come_from_the_data(pages, report):
+    health = report("community_health")
+    first, last = health["day"].min(), health["day"].max()
+    ranges = pages["overview"].config["ranges"]
+    assert (ranges[0]["start"], ranges[0]["end"]) == (first.isoformat(), last.isoformat())
+    assert ranges[1]["start"] == (last - timedelta(days=6)).isoformat()
+    assert isinstance(first, date)
