@@ -60,9 +60,9 @@ def build_community(settings: Settings) -> Community:
     state = CommunityState(policies, history_size=history)
     pipeline = None
     if settings.moderation.enabled:
-        from service.moderation import Pipeline
+        from service.moderation import Pipeline, build_provider
 
-        pipeline = Pipeline(settings.moderation)
+        pipeline = Pipeline(settings.moderation, provider=build_provider(settings.moderation.provider))
     return Community(settings=settings, log=event_log, state=state, moderation=pipeline)
 
 
@@ -137,6 +137,9 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             app.state.ready = False
             for part in reversed(parts):
                 await part.stop()
+            provider = getattr(community.moderation, "provider", None)
+            if provider is not None:
+                await provider.aclose()
             await community.log.close()
             log.info("event log flushed and closed at seq %d", community.log.last_seq)
 

@@ -82,6 +82,11 @@ class Pipeline:
         self._scoring: tuple[Check, ...] = (self._rate, BlocklistCheck(), SpamCheck(settings.spam))
         self._pii = PiiCheck(settings.phone_regions)
 
+    @property
+    def provider(self) -> ModerationProvider | None:
+        """The external provider, if one is configured (closed by the app at shutdown)."""
+        return self._provider
+
     def policy_for(self, kind: str) -> Policy:
         """The policy applied to rooms of ``kind`` (``default`` for unknown kinds)."""
         return self._policies.get(kind, self._fallback).policy
