@@ -31,6 +31,7 @@ class LazyExports:
     activity: pl.LazyFrame
     contexts: pl.LazyFrame
     context_views: pl.LazyFrame
+    user_activity: pl.LazyFrame
     notes: list[str] = field(default_factory=list)
 
 
@@ -65,6 +66,10 @@ def load_cached(folder: Path, cache_dir: Path) -> LazyExports:
             tmp = cache_dir / f".{spec.name}.parquet.tmp"
             getattr(exports, spec.name).sink_parquet(tmp)
             tmp.replace(cache_dir / f"{spec.name}.parquet")
+    assert exports.user_activity is not None
+    tmp = cache_dir / ".user_activity.parquet.tmp"
+    exports.user_activity.sink_parquet(tmp)
+    tmp.replace(cache_dir / "user_activity.parquet")
     manifest = {
         "source": source,
         "notes": exports.notes,
@@ -85,4 +90,5 @@ def _scan(folder: Path, cache_dir: Path, manifest: dict) -> LazyExports:  # type
         frames[spec.name] = scan if scan is not None else pl.scan_parquet(
             cache_dir / f"{spec.name}.parquet"
         )
+    frames["user_activity"] = pl.scan_parquet(cache_dir / "user_activity.parquet")
     return LazyExports(notes=list(manifest["notes"]), **frames)

@@ -98,12 +98,13 @@ class Warehouse:
         days = self.days()
         if not days:
             return None
-        latest = self.scan(_day_start(days[-1]), None).select(pl.col("occurred_at").max())
+        latest = self.scan(day_start(days[-1]), None).select(pl.col("occurred_at").max())
         value = latest.collect().item()
         return value if value is None else value.astimezone(UTC)
 
 
-def _day_start(day: date) -> datetime:
+def day_start(day: date) -> datetime:
+    """Midnight UTC of ``day``."""
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 

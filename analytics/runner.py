@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,10 @@ from tqdm import tqdm
 
 from analytics.export_cache import LazyExports, load_cached
 from analytics.exports import ExportError, empty_frame
-from analytics.io import Warehouse, write_parquet_atomic
+from analytics.io import Warehouse, day_start, write_parquet_atomic
 from analytics.jobs import JOBS
 from analytics.jobs.base import Job, JobInputs, Window
+from analytics.jobs.summaries import user_event_summary
 from analytics.settings import AnalyticsSettings, analytics_settings, exports_path, warehouse_path
 from analytics.state import WatermarkStore
 from analytics.views import write_views_file
@@ -87,6 +88,7 @@ class Runner:
         # Service settings whose dashboards are re-rendered after each run (from_settings).
         self.dashboards: Any = None
         self._unknown: list[str] | None = None
+        self._derived_cleared = False
         self._shared: dict[tuple[object, ...], pl.DataFrame] = {}
 
     @classmethod
@@ -108,6 +110,7 @@ class Runner:
         with self._lock, WatermarkStore(self.state_path) as store:
             exports, export_error = self._exports()
             self._unknown = None
+            self._derived_cleared = False
             self._shared: dict[tuple[object, ...], pl.DataFrame] = {}
             facts = self._facts(exports)
             results = []
@@ -153,7 +156,8 @@ class Runner:
             log.error("product exports are invalid: %s", exc)
             empty = {n: empty_frame(n).lazy() for n in ("users", "activity", "contexts",
                                                         "context_views")}  # fmt: skip
-            return LazyExports(**empty), exc
+            no_users = pl.LazyFrame(schema={"user_id": pl.String, "first_active": pl.Date})
+            return LazyExports(user_activity=no_users, **empty), exc
 
     def _facts(self, exports: LazyExports) -> Facts:
         days = self.warehouse.days()
@@ -180,11 +184,15 @@ class Runner:
                 raise ExportError(export_error.problems)
             if job.name not in USER_FREE_JOBS:
                 result.notes.extend(exports.notes)
-                result.notes.extend(self._unknown_users(exports))
+                result.notes.extend(self._unknown_users(exports, facts))
             out_dir = self.reports_root / job.name
             if full:
                 store.reset(job.name)
                 shutil.rmtree(out_dir, ignore_errors=True)
+                if not self._derived_cleared:
+                    # Derived per-user state is rebuilt from the whole history on a full run.
+                    shutil.rmtree(self.reports_root / "_derived", ignore_errors=True)
+                    self._derived_cleared = True
             state = store.windows(job.name)
             todo = [p for p in planned.ready
                     if not (p.window.key in state and state[p.window.key].status == "DONE"
@@ -220,11 +228,18 @@ class Runner:
                  result.windows, result.rows, result.seconds)  # fmt: skip
         return result
 
-    def _unknown_users(self, exports: LazyExports) -> list[str]:
-        """A note on community users missing from the users export (computed once per run)."""
-        if self._unknown is None:
+    def _unknown_users(self, exports: LazyExports, facts: Facts) -> list[str]:
+        """A note on community users missing from the users export (computed once per run).
+
+        Counted over users who took part (opened, reacted, voted, posted), from the
+        incrementally kept per-user summary, so it costs little on every run.
+        """
+        if self._unknown is None and facts.first_day is not None and facts.horizon is not None:
+            end = facts.horizon + timedelta(microseconds=1)
+            window = Window("all", day_start(facts.first_day), end)
+            summary = user_event_summary(self._inputs(exports, [window], facts))
             missing = (
-                self.warehouse.scan().select("user_id").unique()
+                summary.select("user_id").unique()
                 .join(exports.users.select("user_id"), on="user_id", how="anti")
                 .select(pl.len(), pl.col("user_id").sort().head(3).str.join(", "))
                 .collect()
@@ -233,7 +248,7 @@ class Runner:
             self._unknown = [] if n == 0 else [
                 f"{n} users in events are missing from the users export (e.g. {sample}); left out"
             ]  # fmt: skip
-        return self._unknown
+        return self._unknown or []
 
     def _chunks(self, job: Job, windows: list[Window]) -> list[list[Window]]:
         if job.windowing == "snapshot":
@@ -256,6 +271,7 @@ class Runner:
             activity=exports.activity,
             contexts=exports.contexts,
             context_views=exports.context_views,
+            user_activity=exports.user_activity,
             windows=chunk,
             settings=self.settings,
             horizon=facts.horizon,

@@ -10,10 +10,11 @@ until it is final, and a final one is computed once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from analytics.io import day_start
 from analytics.jobs.base import Job, Window
 from analytics.settings import AnalyticsSettings
 
@@ -46,11 +47,6 @@ class Facts:
     activity_end: date | None
     contexts: pl.DataFrame
     now: datetime
-
-
-def day_start(d: date) -> datetime:
-    """Midnight UTC of ``d``."""
-    return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
 def plan(job: Job, facts: Facts, s: AnalyticsSettings) -> Plan:

@@ -46,6 +46,8 @@ class JobInputs:
     activity: pl.LazyFrame
     contexts: pl.LazyFrame
     context_views: pl.LazyFrame
+    user_activity: pl.LazyFrame
+    """Per user of the exports with product use: first/last active day, active days, sessions."""
     windows: list[Window]
     settings: AnalyticsSettings
     horizon: datetime

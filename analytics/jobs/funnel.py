@@ -25,7 +25,9 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     if has_views:
         viewed = inputs.context_views.select("user_id").unique()
     else:
-        viewed = inputs.activity.filter(pl.col("sessions") > 0).select("user_id").unique()
+        viewed = inputs.user_activity.filter(pl.col("first_active") <= inputs.end.date()).select(
+            "user_id"
+        )
     is_type = pl.col("event_type").__eq__
     acts = user_event_summary(inputs).group_by("user_id").agg(
         is_type(T.ROOM_JOINED.value).any().alias("opened"),

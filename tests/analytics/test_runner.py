@@ -151,3 +151,28 @@ def test_unknown_job_and_empty_warehouse(tmp_path: Path) -> None:
     assert [r.status for r in results] == ["skipped", "failed"]
     assert results[0].notes == ["window *: skipped: the warehouse has no events yet"]
     assert "exports folder" in (results[1].error or "") and "does not exist" in results[1].error
+
+
+def test_snapshots_follow_new_days_and_rewritten_history(golden: Runner) -> None:
+    from analytics.demo import write_warehouse
+    from service.domain.events import EventType as T
+    from service.domain.events import new_event
+
+    def opened() -> int:
+        df = pl.read_parquet(golden.reports_root / "journey" / "all.parquet")
+        return df.filter(pl.col("signup_week").is_null())["opened"].item()
+
+    golden.run(["journey"])
+    assert opened() == 2
+    late = new_event(T.ROOM_JOINED, user_id="e", room_id="match:2",
+                     occurred_at=datetime(2026, 1, 19, 9, tzinfo=UTC))  # fmt: skip
+    write_warehouse([late], golden.warehouse.root, node_id="n2")
+    golden.run(["journey"])
+    assert opened() == 3  # merged into the kept summary
+    meta = golden.reports_root / "_derived" / "user_event_summary.json"
+    assert '"through": "2026-01-19T09:00:00.000001+00:00"' in meta.read_text()
+    # An earlier day rewritten (as an erasure would): the summary is rebuilt, not merged.
+    for f in (golden.warehouse.events_root / "event_date=2026-01-09").rglob("*.parquet"):
+        f.unlink()
+    golden.run(["journey"])
+    assert opened() == 1
