@@ -101,12 +101,17 @@ def _labels(mapping: dict[str, tuple[str, str]]) -> str:
     return json.dumps({k: v[0] for k, v in mapping.items()})
 
 
+def vega_lite(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """The Vega-Lite spec of ``chart`` with the shared look (validated by Altair)."""
+    spec: dict[str, Any] = chart.to_dict()
+    spec["config"] = {**CONFIG, **spec.get("config", {})}
+    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    return spec
+
+
 def compile_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The Vega spec of ``chart`` with the shared look; raises on an invalid spec."""
     import vl_convert
 
-    spec = chart.to_dict()
-    spec["config"] = {**CONFIG, **spec.get("config", {})}
-    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
-    vega: dict[str, Any] = vl_convert.vegalite_to_vega(spec, vl_version=VEGA_LITE_VERSION)
+    vega: dict[str, Any] = vl_convert.vegalite_to_vega(vega_lite(chart), vl_version=VEGA_LITE_VERSION)
     return vega
