@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "service.moderation.cli",
     "service.sinks.cli",
     "analytics.cli",
+    "dashboards.cli",
 )
 
 

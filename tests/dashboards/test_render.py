@@ -87,3 +87,15 @@ def test_the_runner_renders_the_dashboards_after_a_run(demo_dir: Path, tmp_path:
     assert page.rows("funnel") == Page(demo_dir / "dashboards" / "journey.html").rows("funnel")
     assert (data / "dashboards" / "index.html").exists()
     assert "Sink health is not available" in (data / "dashboards" / "overview.html").read_text()
+
+
+def test_cli_renders_and_prints_where_the_dashboards_are(demo_dir: Path, tmp_path: Path, capsys):
+    from service.cli import main
+
+    shutil.copytree(demo_dir / "warehouse" / "reports", tmp_path / "warehouse" / "reports")
+    assert main(["dashboards", "render", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"rendered 6 pages into {tmp_path / 'dashboards'}" in out
+    assert "  events      http://127.0.0.1:8000/dashboards/events.html" in out
+    assert f"static copies, open from disk: {tmp_path / 'dashboards' / 'index.html'}" in out
+    assert Page(tmp_path / "dashboards" / "events.html").rows("contexts")
