@@ -9,8 +9,6 @@ classifies every non-2xx answer (with its ``Retry-After``) before the library se
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -21,10 +19,9 @@ from mixpanel import Consumer, Mixpanel, MixpanelException
 
 from service.domain.events import Event
 from service.sinks.base import Delivery, PermanentError, Rejected, SinkError, TransientError
-from service.sinks.batch import Batch
 from service.sinks.http import error_for_status
-from service.sinks.privacy import PropertyPolicy
 from service.sinks.settings import MixpanelSinkSettings
+from service.sinks.threaded import ThreadedSink
 from service.sinks.uploads import Uploads
 
 MAX_BATCH_EVENTS = 2000
@@ -62,13 +59,14 @@ def insert_id(event_id: str) -> str:
     return event_id.replace("-", "")
 
 
-class MixpanelSink:
+class MixpanelSink(ThreadedSink):
     """Forwards events to one Mixpanel project."""
 
     kind = "mixpanel"
 
     def __init__(self, settings: MixpanelSinkSettings, *, token: str, api_secret: str = "") -> None:
-        self._settings = settings
+        super().__init__(settings)
+        self._settings: MixpanelSinkSettings = settings
         self._secret = api_secret
         base = settings.base_url.rstrip("/") or f"https://{settings.api_host}"
         self._consumer = Consumer(
@@ -84,32 +82,7 @@ class MixpanelSink:
         session.hooks["response"].append(_check_status)
         self._collector = _Collector()
         self._mp = Mixpanel(token, consumer=self._collector)
-        self._policy = PropertyPolicy(
-            include_text=settings.include_text, allow=settings.properties or None
-        )
         self._import_after = timedelta(days=settings.import_after_days)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"mixpanel-{settings.name}")
-        self._uploads = ThreadPoolExecutor(
-            settings.concurrency, thread_name_prefix=f"mixpanel-{settings.name}-upload"
-        )
-
-    @property
-    def name(self) -> str:
-        return self._settings.name
-
-    async def start(self) -> None:
-        return None
-
-    async def recover(self, cursor: int) -> int:
-        return cursor
-
-    async def send(self, batch: Batch) -> Delivery:
-        events = batch.events
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._send, events)
-
-    async def close(self) -> None:
-        self._pool.shutdown(wait=False)
-        self._uploads.shutdown(wait=False)
 
     def properties(self, event: Event) -> dict[str, Any]:
         """Event properties, with the dedup fields Mixpanel needs set from the event itself."""

@@ -11,10 +11,8 @@ checked. The cursor moves only after Segment answered 2xx to every request of th
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -27,10 +25,9 @@ from segment.analytics.version import VERSION
 
 from service.domain.events import Event
 from service.sinks.base import Delivery, Rejected, TransientError
-from service.sinks.batch import Batch
 from service.sinks.http import error_for_status
-from service.sinks.privacy import PropertyPolicy
 from service.sinks.settings import SegmentSinkSettings
+from service.sinks.threaded import ThreadedSink
 from service.sinks.uploads import Uploads
 
 _encode = msgspec.json.Encoder().encode
@@ -71,43 +68,18 @@ def json_size_bound(msg: dict[str, Any]) -> int:
     return bound
 
 
-class SegmentSink:
+class SegmentSink(ThreadedSink):
     """Forwards events to one Segment source as ``track`` calls."""
 
     kind = "segment"
 
     def __init__(self, settings: SegmentSinkSettings, *, write_key: str) -> None:
-        self._settings = settings
+        super().__init__(settings)
+        self._settings: SegmentSinkSettings = settings
         self._client = Client(
             write_key, host=settings.host, send=False, sync_mode=True, gzip=settings.gzip,
             timeout=settings.timeout_seconds, max_retries=0,
         )  # fmt: skip
-        self._policy = PropertyPolicy(
-            include_text=settings.include_text, allow=settings.properties or None
-        )
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"segment-{settings.name}")
-        self._uploads = ThreadPoolExecutor(
-            settings.concurrency, thread_name_prefix=f"segment-{settings.name}-upload"
-        )
-
-    @property
-    def name(self) -> str:
-        return self._settings.name
-
-    async def start(self) -> None:
-        return None
-
-    async def recover(self, cursor: int) -> int:
-        return cursor
-
-    async def send(self, batch: Batch) -> Delivery:
-        events = batch.events
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._send, events)
-
-    async def close(self) -> None:
-        self._pool.shutdown(wait=False)
-        self._uploads.shutdown(wait=False)
-
     def library_message(self, event: Event) -> dict[str, Any]:
         """The message ``Client.track`` builds for ``event`` (raises if the library refuses it).
 

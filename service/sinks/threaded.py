@@ -1,0 +1,54 @@
+"""Base of the sinks that drive a blocking vendor library from threads of their own."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from service.domain.events import Event
+from service.sinks.base import Delivery
+from service.sinks.batch import Batch
+from service.sinks.privacy import PropertyPolicy
+from service.sinks.settings import SinkCommon
+
+
+class ThreadedSink:
+    """One thread maps a batch; ``concurrency`` threads upload its requests.
+
+    Subclasses implement ``_send(events) -> Delivery``, run on the mapping thread, so a slow
+    vendor never blocks the event loop or another sink.
+    """
+
+    kind = ""
+
+    def __init__(self, settings: SinkCommon) -> None:
+        self._settings = settings
+        self._policy = PropertyPolicy(
+            include_text=settings.include_text, allow=settings.properties or None
+        )
+        prefix = f"{self.kind}-{settings.name}"
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=prefix)
+        self._uploads = ThreadPoolExecutor(
+            getattr(settings, "concurrency", 1), thread_name_prefix=f"{prefix}-upload"
+        )
+
+    @property
+    def name(self) -> str:
+        return self._settings.name
+
+    async def start(self) -> None:
+        return None
+
+    async def recover(self, cursor: int) -> int:
+        return cursor
+
+    async def send(self, batch: Batch) -> Delivery:
+        events = batch.events
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._send, events)
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False)
+        self._uploads.shutdown(wait=False)
+
+    def _send(self, events: list[Event]) -> Delivery:
+        raise NotImplementedError
