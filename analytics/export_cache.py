@@ -8,6 +8,7 @@ Parquet is then scanned straight from its file; any other is kept as a normalise
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class LazyExports:
     context_views: pl.LazyFrame
     user_activity: pl.LazyFrame
     notes: list[str] = field(default_factory=list)
+    version: str = ""
+    """A digest of the source files' names, sizes and modification times."""
 
 
 def fingerprint(folder: Path) -> dict[str, list[object]]:
@@ -91,4 +94,5 @@ def _scan(folder: Path, cache_dir: Path, manifest: dict) -> LazyExports:  # type
             cache_dir / f"{spec.name}.parquet"
         )
     frames["user_activity"] = pl.scan_parquet(cache_dir / "user_activity.parquet")
-    return LazyExports(notes=list(manifest["notes"]), **frames)
+    digest = hashlib.sha256(json.dumps(manifest["source"], sort_keys=True).encode()).hexdigest()
+    return LazyExports(notes=list(manifest["notes"]), version=digest[:16], **frames)

@@ -272,6 +272,7 @@ class Runner:
             contexts=exports.contexts,
             context_views=exports.context_views,
             user_activity=exports.user_activity,
+            exports_version=exports.version,
             windows=chunk,
             settings=self.settings,
             horizon=facts.horizon,

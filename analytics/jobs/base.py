@@ -52,6 +52,8 @@ class JobInputs:
     settings: AnalyticsSettings
     horizon: datetime
     """The latest ``occurred_at`` in the warehouse when the run started."""
+    exports_version: str = ""
+    """Changes whenever an export file changes; keys state derived from the exports."""
     cache: dict[tuple[object, ...], pl.DataFrame] = field(default_factory=dict)
     """Intermediates shared by the jobs of one run (see :meth:`shared`)."""
 

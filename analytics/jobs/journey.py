@@ -9,8 +9,12 @@ and left out of the medians.
 
 from __future__ import annotations
 
+import json
+import os
+
 import polars as pl
 
+from analytics.io import write_parquet_atomic
 from analytics.jobs.base import Job, JobInputs
 from analytics.jobs.summaries import user_event_summary
 from service.domain.events import EventType as T
@@ -37,21 +41,11 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
             pl.col("signed_up_at").dt.truncate("1w").dt.date().alias("signup_week"),
         )
     )
-    sessions = (
-        inputs.activity.join(
-            users.filter(pl.col("first_open").is_not_null()).select(
-                "user_id", "signed_up_at", "first_open"
-            ),
-            on="user_id",
-        )
-        .filter(
-            pl.col("date").is_between(
-                pl.col("signed_up_at").dt.date(), pl.col("first_open").dt.date()
-            )
-        )
-        .group_by("user_id")
-        .agg(pl.col("sessions").sum().alias("sessions_to_open"))
+    opens = users.filter(pl.col("first_open").is_not_null()).select(
+        "user_id", "signed_up_at", "first_open"
     )
+    sessions = inputs.shared(("journey_sessions", inputs.end),
+                             lambda: sessions_to_open(inputs, opens))  # fmt: skip
     users = users.join(sessions, on="user_id", how="left").with_columns(
         pl.when(pl.col("first_open").is_not_null())
         .then(pl.col("sessions_to_open").fill_null(0))
@@ -90,3 +84,49 @@ JOB = Job(
     windowing="snapshot",
     description="days and product sessions from signup to the first room open, per signup week",
 )
+
+
+def _count(activity: pl.LazyFrame, opens: pl.LazyFrame) -> pl.LazyFrame:
+    return (
+        activity.join(opens, on="user_id")
+        .filter(pl.col("date").is_between(pl.col("signed_up_at").dt.date(),
+                                          pl.col("first_open").dt.date()))
+        .group_by("user_id")
+        .agg(pl.col("sessions").sum().alias("sessions_to_open"))
+    )  # fmt: skip
+
+
+def sessions_to_open(inputs: JobInputs, opens: pl.LazyFrame) -> pl.LazyFrame:
+    """Sessions from signup through the first open, per user who opened.
+
+    A user's count never changes once their first open is known (for one version of the
+    activity export), so it is kept in ``_derived`` and only users whose first open is new
+    (or moved) are counted from the activity export on a later run.
+    """
+    folder = inputs.warehouse.reports_root / "_derived"
+    state, meta = folder / "journey_sessions.parquet", folder / "journey_sessions.json"
+    opens_df = opens.collect()
+    known = None
+    same_exports = (
+        state.is_file() and meta.is_file() and inputs.exports_version
+        and json.loads(meta.read_text()).get("exports") == inputs.exports_version
+    )  # fmt: skip
+    if same_exports:
+        known = pl.read_parquet(state).join(
+            opens_df.select("user_id", "first_open"), on=["user_id", "first_open"]
+        )
+    todo = opens_df if known is None else opens_df.join(known, on="user_id", how="anti")
+    parts = [] if known is None else [known.select("user_id", "first_open", "sessions_to_open")]
+    if todo.height:
+        counted = todo.lazy().join(_count(inputs.activity, todo.lazy()), on="user_id", how="left")
+        parts.append(
+            counted.select("user_id", "first_open", pl.col("sessions_to_open").fill_null(0))
+            .collect(engine="streaming")
+        )  # fmt: skip
+    result = pl.concat(parts, how="vertical_relaxed") if parts else opens_df.select(
+        "user_id", "first_open", pl.lit(0, pl.Int64).alias("sessions_to_open"))  # fmt: skip
+    write_parquet_atomic(result, state)
+    tmp = meta.with_name(f".{meta.name}.tmp")
+    tmp.write_text(json.dumps({"exports": inputs.exports_version}))
+    os.replace(tmp, meta)
+    return result.select("user_id", "sessions_to_open").lazy()

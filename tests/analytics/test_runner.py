@@ -176,3 +176,18 @@ def test_snapshots_follow_new_days_and_rewritten_history(golden: Runner) -> None
         f.unlink()
     golden.run(["journey"])
     assert opened() == 1
+
+
+def test_journey_sessions_follow_the_activity_export(golden: Runner) -> None:
+    def median() -> float:
+        df = pl.read_parquet(golden.reports_root / "journey" / "all.parquet")
+        return df.filter(pl.col("signup_week").is_null())["sessions_to_open_median"].item()
+
+    golden.run(["journey"])
+    assert median() == 2.5
+    golden.run(["journey"])  # from the kept per-user counts
+    assert median() == 2.5
+    activity = golden.exports_dir / "activity.csv"
+    activity.write_text(activity.read_text().replace("d,2025-12-20,1,", "d,2025-12-20,5,"))
+    golden.run(["journey"])
+    assert median() == 4.5  # d: 5 + 1, h: 2 + 1
