@@ -53,14 +53,16 @@ CONFIG: dict[str, Any] = {
 
 def base(height: int = HEIGHT) -> alt.Chart:
     """An empty chart over the page-filled dataset, as wide as its card."""
-    return alt.Chart(alt.Data(name=DATA)).properties(width="container", height=height)
+    data = alt.Data(name=DATA)  # type: ignore[no-untyped-call]
+    return alt.Chart(data).properties(width="container", height=height)
 
 
 def layered(*layers: alt.Chart, height: int = HEIGHT) -> alt.LayerChart:
     """Layers (built on ``alt.Chart()``, without data) over the page-filled dataset; transforms
     added to the result apply to every layer."""
-    return alt.layer(*layers, data=alt.Data(name=DATA)).properties(width="container",
-                                                                  height=height)  # fmt: skip
+    data = alt.Data(name=DATA)  # type: ignore[no-untyped-call]
+    chart = alt.LayerChart(layer=list(layers), data=data)
+    return chart.properties(width="container", height=height)
 
 
 def day_x(field: str = "day", title: str | None = None) -> alt.X:

@@ -46,7 +46,7 @@ def vega_bundle() -> str:
     """Vega, Vega-Lite and Vega-Embed as one script, from the installed vl-convert package."""
     import vl_convert
 
-    bundle: str = vl_convert.javascript_bundle()
+    bundle: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
     return bundle
 
 

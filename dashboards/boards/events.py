@@ -72,7 +72,7 @@ def _labelled(rows: list[Row]) -> list[Row]:
 
 def top_spec() -> alt.Chart:
     """The top-contexts chart (the page's first chart; the benchmark exports it alone)."""
-    return (
+    chart: alt.Chart = (
         base(height=360)
         .transform_window(rank="row_number()", sort=[alt.SortField("interactions", order="descending")])
         .transform_filter(f"datum.rank <= {TOP_N}")
@@ -86,6 +86,7 @@ def top_spec() -> alt.Chart:
                          alt.Tooltip("count:Q", title="Count", format=","),
                          alt.Tooltip("viewers:Q", title="Viewers", format=",")])
     )  # fmt: skip
+    return chart
 
 
 def _top() -> Chart:

@@ -42,7 +42,7 @@ def build(reports: Reports) -> Dashboard:
 def _step(r: Row) -> str:
     if r["step"] == "viewed":
         return str(r.get("step_definition") or STEPS["viewed"]).capitalize()
-    return STEPS.get(r["step"], r["step"]).capitalize()
+    return str(STEPS.get(r["step"], r["step"])).capitalize()
 
 
 def _funnel() -> Chart:

@@ -3,6 +3,8 @@ moderated, how each kind of context is discussed, and whether events reach the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import altair as alt
 
 from dashboards import fmt
@@ -56,7 +58,7 @@ def build(reports: Reports) -> Dashboard:
 
 
 def _tiles() -> list[Tile]:
-    def last(field: str):
+    def last(field: str) -> Callable[[list[Row], State], str]:
         return lambda rows, _s: fmt.count(rows[0][field]) if rows else "n/a"
 
     return [
