@@ -51,6 +51,7 @@ def build(reports: Reports) -> Dashboard:
     if reports.frame("engagement") is None:
         for c in board.charts:
             c.missing = missing("engagement")
+        board.tables[0].text = lambda _rows, _state: missing("engagement")
     if series is None:
         drill.missing = missing("engagement_timeline")
     else:

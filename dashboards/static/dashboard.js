@@ -215,7 +215,9 @@
     if (!rows.some((r) => r[t.key_field] === st.item)) st.item = rows.length ? rows[0][t.key_field] : null;
     const label = document.querySelectorAll(".item-label");
     const row = rows.find((r) => r[t.key_field] === st.item);
-    label.forEach((el) => { el.textContent = row ? `${row.title} (${cell(row.starts_at, "datetime")} UTC)` : "none"; });
+    label.forEach((el) => {
+      el.textContent = row ? `${row.title ?? row[t.key_field]} (${cell(row.starts_at, "datetime")} UTC)` : "the selected context";
+    });
   }
 
   function drawSinks() {

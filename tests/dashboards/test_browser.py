@@ -93,6 +93,20 @@ def test_every_page_loads_from_disk_and_draws_its_charts(browser, demo_dir: Path
         tab.page.close()
 
 
+def test_pages_without_reports_say_so_without_errors(browser, tmp_path: Path):
+    from dashboards.paths import DashboardPaths
+    from dashboards.render import render_all
+
+    render_all(DashboardPaths(tmp_path / "reports", tmp_path / "out"), fetch_sinks=False)
+    for slug in PAGES:
+        tab = Tab(browser, ("file://", "data:", "blob:"))
+        tab.open((tmp_path / "out" / f"{slug}.html").as_uri())
+        assert "has not been computed yet" in tab.page.inner_text("main")
+        assert tab.page.locator(DATA_MARKS).count() == 0
+        tab.check_clean()
+        tab.page.close()
+
+
 def test_filters_and_drill_down_change_what_is_shown(browser, demo_dir: Path, report):
     folder = demo_dir / "dashboards"
     # Overview: the last 7 days.
