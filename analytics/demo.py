@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import polars as pl
 
@@ -170,16 +171,13 @@ def write_warehouse(events: Sequence[Event], root: Path, *, node_id: str = "demo
     """
     epoch = uuid7()
     ordered = sorted(events, key=lambda e: e.occurred_at)
-    numbered = []
-    for i, e in enumerate(ordered, 1):
-        numbered.append(Event(**{**_fields(e), "seq": i, "epoch": epoch, "node_id": node_id}))
+    numbered = [
+        msgspec.structs.replace(e, seq=i, epoch=epoch, node_id=node_id)
+        for i, e in enumerate(ordered, 1)
+    ]
     if not numbered:
         return []
     return write_events(to_arrow(numbered), root)
-
-
-def _fields(e: Event) -> dict[str, object]:
-    return {f: getattr(e, f) for f in e.__struct_fields__}
 
 
 def rng(config: DemoConfig) -> np.random.Generator:

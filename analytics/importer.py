@@ -15,9 +15,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import msgspec
 import pyarrow.parquet as pq
 
@@ -147,6 +149,13 @@ def _payload(where: str, rec: Record) -> dict[str, Any]:
     return payload
 
 
+def _known_ids(cur: duckdb.DuckDBPyConnection, *, ids: list[str]) -> set[str]:
+    rows = cur.execute(
+        "SELECT event_id FROM events WHERE event_id IN (SELECT unnest(?))", [ids]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def check_file(path: Path, report: ImportReport) -> list[Event]:
     """Every valid, not-yet-seen event of the file; problems go to ``report.errors``."""
     events: list[Event] = []
@@ -192,11 +201,7 @@ async def import_file(
         for i in range(0, len(events), batch):
             chunk = events[i : i + batch]
             ids = [e.event_id for e in chunk]
-            known = await log.run_read(
-                lambda cur, ids=ids: {r[0] for r in cur.execute(
-                    "SELECT event_id FROM events WHERE event_id IN (SELECT unnest(?))", [ids]
-                ).fetchall()}
-            )  # fmt: skip
+            known = await log.run_read(partial(_known_ids, ids=ids))
             fresh = [e for e in chunk if e.event_id not in known]
             report.duplicates += len(chunk) - len(fresh)
             if fresh:

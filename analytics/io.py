@@ -141,7 +141,7 @@ def write_events(events: pa.Table | pl.DataFrame, root: Path) -> list[Path]:
     for (day, node), part in frame.group_by(["_day", "node_id"]):
         part = part.drop("_day").sort("seq")
         seqs = part["seq"]
-        name = f"{seqs.min():012d}-{seqs.max():012d}.parquet"
+        name = f"{int(seqs.min()):012d}-{int(seqs.max()):012d}.parquet"  # type: ignore[arg-type]
         path = root / "events" / f"{_PREFIX}{day}" / f"node={node}" / name
         write_parquet_atomic(part, path)
         written.append(path)

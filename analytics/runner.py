@@ -111,7 +111,7 @@ class Runner:
             exports, export_error = self._exports()
             self._unknown = None
             self._derived_cleared = False
-            self._shared: dict[tuple[object, ...], pl.DataFrame] = {}
+            self._shared = {}
             facts = self._facts(exports)
             results = []
             plans = {job.name: plan(job, facts, self.settings) for job in jobs}
@@ -154,10 +154,15 @@ class Runner:
             return load_cached(self.exports_dir, self.reports_root / "_exports"), None
         except ExportError as exc:
             log.error("product exports are invalid: %s", exc)
-            empty = {n: empty_frame(n).lazy() for n in ("users", "activity", "contexts",
-                                                        "context_views")}  # fmt: skip
             no_users = pl.LazyFrame(schema={"user_id": pl.String, "first_active": pl.Date})
-            return LazyExports(user_activity=no_users, **empty), exc
+            empty = LazyExports(
+                users=empty_frame("users").lazy(),
+                activity=empty_frame("activity").lazy(),
+                contexts=empty_frame("contexts").lazy(),
+                context_views=empty_frame("context_views").lazy(),
+                user_activity=no_users,
+            )
+            return empty, exc
 
     def _facts(self, exports: LazyExports) -> Facts:
         days = self.warehouse.days()

@@ -8,7 +8,7 @@ the share overturned per check is a sum over days of both.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -23,7 +23,7 @@ _PAYLOAD = pl.Struct(
 )
 
 
-def _verdicts(inputs: JobInputs, start, end) -> pl.LazyFrame:
+def _verdicts(inputs: JobInputs, start: datetime, end: datetime) -> pl.LazyFrame:
     """One row per (verdict, check that gave a reason)."""
     return (
         inputs.events(start, end, [T.MESSAGE_MODERATED.value])
