@@ -53,7 +53,8 @@ def plan(job: Job, facts: Facts, s: AnalyticsSettings) -> Plan:
     """The windows of ``job`` given the data described by ``facts``."""
     out = Plan()
     if facts.first_day is None or facts.horizon is None:
-        out.skipped.append(("*", "the warehouse has no events yet"))
+        out.skipped.append(("*", "the warehouse has no events yet (the service's warehouse sink "
+                                 "exports the log there while it runs)"))
         return out
     settle = facts.now - timedelta(minutes=s.late_grace_minutes) - job.final_lag(s)
     last_day = facts.horizon.date()

@@ -149,7 +149,7 @@ def test_unknown_job_and_empty_warehouse(tmp_path: Path) -> None:
         runner.run(["nope"])
     results = runner.run(["community_health", "journey"])
     assert [r.status for r in results] == ["skipped", "failed"]
-    assert results[0].notes == ["window *: skipped: the warehouse has no events yet"]
+    assert results[0].notes[0].startswith("window *: skipped: the warehouse has no events yet")
     assert "exports folder" in (results[1].error or "") and "does not exist" in results[1].error
 
 
