@@ -80,3 +80,17 @@ def build_scheduler(settings: Any, runner: Runner) -> AsyncIOScheduler:
             replace_existing=True,
         )
     return scheduler
+
+
+class ScheduledJobs:
+    """The scheduler as a background part of the service: started after the log is open."""
+
+    def __init__(self, scheduler: AsyncIOScheduler) -> None:
+        self.scheduler = scheduler
+
+    async def start(self) -> None:
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

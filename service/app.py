@@ -185,6 +185,13 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     app.state.forwarder = forwarder
     community.commit_listeners.append(forwarder.notify)
     app.state.background.append(forwarder)
+    if settings.analytics.schedule_enabled:
+        from analytics.runner import Runner
+        from analytics.schedule import ScheduledJobs, build_scheduler
+
+        jobs = ScheduledJobs(build_scheduler(settings, Runner.from_settings(settings)))
+        app.state.jobs = jobs
+        app.state.background.append(jobs)
     hub = build_hub(settings, community)
     community.notifiers.append(hub)
     app.state.background.append(hub)

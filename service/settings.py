@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from analytics.settings import AnalyticsSettings, check_settings
 from service.domain.rooms import RoomMode
 from service.moderation.settings import ModerationSettings
 from service.sinks.settings import SinksSettings
@@ -214,6 +215,7 @@ class Settings(_Section):
     sinks: SinksSettings = msgspec.field(default_factory=SinksSettings)
     holdout: HoldoutSettings = msgspec.field(default_factory=HoldoutSettings)
     crowd_control: CrowdControlSettings = msgspec.field(default_factory=CrowdControlSettings)
+    analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
 
     @property
     def data_path(self) -> Path:
@@ -291,6 +293,9 @@ def load_settings(
 
 
 def _check(settings: Settings) -> None:
+    problems = check_settings(settings.analytics)
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
     if not 0.0 <= settings.holdout.share <= 1.0:
         raise ConfigError("Expected a share between 0 and 1 - at `$.holdout.share`")
     if settings.server.max_body_bytes < 1024:
