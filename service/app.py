@@ -32,7 +32,7 @@ from service.api.moderation import ModeratorController
 from service.api.ops import health, metrics, ready
 from service.api.sinks import SinksController
 from service.sinks.factory import build_forwarder
-from service.api.websocket import realtime_socket
+from service.api.websocket import expose_raw_send, realtime_socket
 from service.domain.state import CommunityState
 from service.embed import embed_routes
 from service.errors import SidelineError
@@ -197,6 +197,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     app.state.background.append(hub)
     app.state.hub = hub
     metrics_obj.registry.register(HubCollector(hub))
+    expose_raw_send(app)
     return app
 
 

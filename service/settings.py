@@ -160,6 +160,9 @@ class RealtimeSettings(_Section):
     """Inbound frames per socket per second on average (token bucket)."""
     frame_burst: int = 40
     """Inbound burst per socket; this many refused frames in a row close it (4302)."""
+    gc_freeze: bool = True
+    """Exempt objects alive at start (app, rebuilt state) from the cyclic GC, so its full
+    collections do not stall fan-out for ~100 ms."""
 
 
 class HoldoutSettings(_Section):

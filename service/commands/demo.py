@@ -101,8 +101,12 @@ async def _run(settings: Settings, page_port: int, seconds_per_minute: float) ->
     site = _quiet_server(uvicorn.Config(page, port=page_port, **common))
     servers = [service, site]
     loop = asyncio.get_running_loop()
+    def stop_all() -> None:
+        for server in servers:
+            server.should_exit = True
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for s in servers])
+        loop.add_signal_handler(sig, stop_all)
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     while not getattr(app.state, "ready", False):
         if any(t.done() for t in tasks):

@@ -30,7 +30,8 @@ _KNOWN = "auth, join, leave, send, react, typing, vote, ping"
 def decode(data: str | bytes) -> f.ClientFrame:
     """Decode one client frame, or raise the SidelineError that names what is wrong and where."""
     try:
-        return f.client_decoder.decode(data)
+        frame: f.ClientFrame = f.client_decoder.decode(data)
+        return frame
     except msgspec.ValidationError as exc:
         text = str(exc)
         if text.endswith("at `$.type`") or "missing required field `type`" in text:

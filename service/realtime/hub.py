@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-
-from litestar.types import Message
 
 from service.actions.context import Community
 from service.domain.events import Event, EventType, uuid7
@@ -28,8 +27,14 @@ from service.realtime.brokers.base import Broker
 from service.realtime.coalesce import Coalescer, Throttle
 from service.realtime.connection import Connection
 from service.realtime.envelope import (
-    Envelope, Out, decode_envelope, decode_events, encode_envelope, events_raw,
+    Envelope,
+    Out,
+    decode_envelope,
+    decode_events,
+    encode_envelope,
+    events_raw,
 )  # fmt: skip
+from service.realtime.outbox import Message
 from service.realtime.presence.base import PresenceStore
 from service.realtime.render import EFFECT_TYPES, render
 from service.realtime.resume import RemoteLog
@@ -44,7 +49,8 @@ log = logging.getLogger(__name__)
 class Members:
     """This node's sockets in one room."""
 
-    live: dict[Connection, None] = field(default_factory=dict)
+    live: dict[Connection, Callable[..., bool]] = field(default_factory=dict)
+    """Joined sockets -> their outbox's ``push`` (bound once: fan-out is the hot loop)."""
     joining: dict[Connection, list[Out]] = field(default_factory=dict)
     """Sockets between ``join`` and ``joined``: live frames wait here, deduplicated later."""
 
@@ -88,6 +94,13 @@ class Hub:
     # -- lifecycle (a background part of the app) ------------------------------------------------
 
     async def start(self) -> None:
+        if self.settings.gc_freeze:
+            # Everything alive now (the app, the projections rebuilt from the log) lives as
+            # long as the process. Moved out of the cyclic GC's reach, full collections no
+            # longer walk it: measured, they went from ~100 ms stalls in the middle of a
+            # fan-out to a few ms (docs/protocol.md, "Limits").
+            gc.collect()
+            gc.freeze()
         self.published_seq = self.c.log.last_seq
         await self.broker.start(self.receive)
         s = self.settings
@@ -182,8 +195,8 @@ class Hub:
         message: Message = {"type": "websocket.send", "text": out.text}
         n = 0
         if out.to is None:
-            for conn in members.live:
-                conn.outbox.push(message)
+            for push in members.live.values():
+                push(message)
             n = len(members.live)
         else:
             for conn in members.live:
@@ -243,7 +256,7 @@ class Hub:
             if out.seq and out.seq <= positions.get(out.epoch or local, 0):
                 continue
             conn.outbox.push({"type": "websocket.send", "text": out.text})
-        members.live[conn] = None
+        members.live[conn] = conn.outbox.push
 
     def leave(self, conn: Connection, room: str) -> None:
         conn.rooms.discard(room)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from service.realtime.outbox import Outbox
+
 if TYPE_CHECKING:
     from service.realtime.hub import Hub
 
@@ -34,6 +36,10 @@ class HubCollector(Collector):
         yield CounterMetricFamily(
             "sideline_ws_remote_events", "Events of other nodes applied to this node's state",
             value=stats.remote_events,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",
+            value=Outbox.suspended,
         )  # fmt: skip
         yield GaugeMetricFamily("sideline_ws_rooms", "Rooms with local sockets", value=len(hub.rooms))
         pending = max((c.outbox.pending for c in hub.connections), default=0)

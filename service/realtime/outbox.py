@@ -18,11 +18,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from litestar.types import Message
-
 log = logging.getLogger(__name__)
 
-Send = Callable[[Message], Awaitable[None]]
+Message = dict[str, Any]
+"""An ASGI message (``websocket.send``/``websocket.close``); one object shared by recipients."""
+Send = Callable[[Any], Awaitable[None]]
+"""The server's ASGI ``send``."""
 
 
 async def _resume(coro: Coroutine[Any, Any, None], yielded: Any) -> None:
@@ -67,6 +68,10 @@ class Outbox:
 
     __slots__ = ("_close", "_closing", "_queue", "_send", "_task", "limit", "on_overflow", "sent")
 
+    suspended = 0
+    """Sends (all sockets of this process) that had to wait for the transport: a gauge of
+    clients falling behind, and of fan-out leaving its cheap synchronous path."""
+
     def __init__(self, send: Send, limit: int, on_overflow: Callable[[], None] | None = None) -> None:
         self._send = send
         self._queue: deque[Message] = deque()
@@ -103,6 +108,7 @@ class Outbox:
             return False
         self.sent += 1
         if rest is not None:
+            Outbox.suspended += 1
             self._task = asyncio.get_running_loop().create_task(self._drain(rest))
         return True
 

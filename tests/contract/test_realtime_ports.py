@@ -127,7 +127,7 @@ async def test_every_node_gets_every_message_once_in_order(brokers):
 
 
 async def test_a_failing_handler_does_not_stop_delivery(brokers):
-    nodes, inboxes = brokers
+    nodes, _ = brokers
     broker = nodes[0]
     await broker.stop()
     got: list[bytes] = []

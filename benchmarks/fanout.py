@@ -1,0 +1,255 @@
+"""Fan-out: one room, 1,000 connected clients, Sideline against a bare broadcast server.
+
+Servers: ``sideline serve`` (memory broker, moderation on, log on) and, as the Python ceiling,
+benchmarks/bare_broadcast.py on the same uvicorn (no auth, no log, no moderation); with
+redis-server installed, also two ``sideline serve`` nodes on one Redis (clients split between
+them, the sender on node A, the probe on node B).
+Load: receivers in separate processes (benchmarks/_wsload.py: raw asyncio sockets that count
+frames and bytes; one in ten reads the send timestamp for latency); a sender process at 20,
+50 and 100 messages/s (open loop), then closed loop (a window of 16 messages in flight, each
+freed when the last receiver to join has it) to saturation.
+Reported per phase: deliveries/s (to the receivers only), delivered share, p50/p99
+send-to-receive latency, server CPU (cores, from /proc of the server pid) and CPU per
+delivery, load-generator CPU, server peak RSS; and the ratio of Sideline's saturated
+deliveries/s to the ceiling's, measured in the same run.
+
+Usage: ``python benchmarks/fanout.py [--clients 1000] [--seconds 10] [--quick]``.
+Writes benchmarks/results/fanout.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import _wsload
+from benchmarks._common import (
+    peak_rss_mb,
+    percentile,
+    proc_cpu_seconds,
+    proc_peak_rss_mb,
+    save,
+    table,
+)  # fmt: skip
+
+ROOM = "match:bench"
+SIDELINE_ENV = {
+    "SIDELINE_CROWD_CONTROL__ENABLED": "false",  # it would put the hot room in slow mode
+    "SIDELINE_MODERATION__RATE__BURST_MAX": "1000000",  # ten senders post far above user limits
+    "SIDELINE_MODERATION__RATE__RATE_MAX": "1000000",
+    "SIDELINE_MODERATION__RATE__DUPLICATE_MAX": "1000000",  # texts differ only in numbers
+    "SIDELINE_REALTIME__FRAMES_PER_SECOND": "100000",
+    "SIDELINE_REALTIME__FRAME_BURST": "100000",
+    "SIDELINE_AUTH__HS256_SECRET": "fanout-benchmark-secret-0123456789abcdef",
+    "SIDELINE_ADMIN__API_KEY": "fanout-benchmark-admin",
+}
+SENDERS = 10
+
+
+def _mint(user: str) -> str:
+    from service.identity import mint_token
+
+    return mint_token(SIDELINE_ENV["SIDELINE_AUTH__HS256_SECRET"], user_id=user, context_id=ROOM, ttl_seconds=3600)
+
+
+def _bare(stack: ExitStack) -> tuple[list[int], list[int]]:
+    from tests.fixtures.server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("bare_broadcast.py")), str(port)])
+    stack.callback(lambda: (proc.kill(), proc.wait()))
+    import httpx
+
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return [port], [proc.pid]
+
+
+def _sideline(stack: ExitStack, nodes: int, redis_url: str | None) -> tuple[list[int], list[int]]:
+    from tests.fixtures.server import ServerProcess
+
+    env = dict(SIDELINE_ENV)
+    if redis_url:
+        env.update(SIDELINE_REALTIME__BROKER="redis", SIDELINE_REALTIME__REDIS_URL=redis_url)
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    servers = []
+    for i in range(nodes):
+        node = ServerProcess(tmp / f"n{i}", node_id=f"node-{i}", env=env).start()
+        stack.callback(node.kill)
+        servers.append(node)
+    return [s.port for s in servers], [s.proc.pid for s in servers if s.proc]
+
+
+def _redis(stack: ExitStack) -> tuple[str, int] | None:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    from tests.fixtures.redis import _wait
+    from tests.fixtures.server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL)  # fmt: skip
+    stack.callback(lambda: (proc.terminate(), proc.wait()))
+    url = f"redis://127.0.0.1:{port}/0"
+    _wait(url, proc)
+    return url, proc.pid
+
+
+def run_target(kind: str, ports: list[int], pids: list[int], clients: int, procs: int,
+               plan: list[tuple[str, str, float, float]]) -> dict[str, Any]:  # fmt: skip
+    """Connect the receivers, run the sender's plan, and measure every phase."""
+    ctx = mp.get_context("spawn")
+    results, events = ctx.Queue(), ctx.Queue()
+    tokens: list[str | None] = [None] * clients if kind == "bare" else [_mint(f"r{i}") for i in range(clients)]
+    controls, loaders = [], []
+    for p in range(procs):
+        control = ctx.Queue()
+        part = tokens[p::procs]
+        port = ports[p % len(ports)]
+        proc = ctx.Process(target=_wsload.receivers, args=(port, kind, part, ROOM, 10, control, results))
+        proc.start()
+        controls.append(control)
+        loaders.append(proc)
+    for _ in loaders:
+        ready = results.get(timeout=300)
+        if ready[0] != "ready":
+            raise RuntimeError(f"a load process failed:\n{ready[1]}")
+    send_tokens: list[str | None] = [None] * (SENDERS + 1) if kind == "bare" else [
+        _mint(f"s{i}") for i in range(SENDERS)] + [_mint("probe")]  # fmt: skip
+    sender = ctx.Process(target=_wsload.sender, args=((ports[0], ports[-1]), kind, send_tokens, ROOM, plan, events))
+    sender.start()
+    phases: dict[str, dict[str, Any]] = {}
+    while True:
+        event = events.get(timeout=600)
+        if event[0] == "start":
+            phases[event[1]] = {"start": event[2], "cpu0": sum(proc_cpu_seconds(p) for p in pids)}
+        elif event[0] == "end":
+            phase = phases[event[1]]
+            phase.update(end=event[2], sent_total=event[3], cpu1=sum(proc_cpu_seconds(p) for p in pids))
+        elif event[0] == "error":
+            raise RuntimeError(f"the sender failed:\n{event[1]}")
+        else:
+            probe_latencies, refused, stalls = event[1], event[2], event[3]
+            break
+    sender.join()
+    rss = max(proc_peak_rss_mb(p) for p in pids)
+    for control in controls:
+        control.put("stop")
+    reports = [results.get(timeout=120) for _ in loaders]
+    for proc in loaders:
+        proc.join()
+    summary = _summarise(kind, clients, plan, phases, reports, probe_latencies, refused, rss)
+    summary["closed_loop_stalls"] = stalls
+    return summary
+
+
+def _summarise(kind: str, clients: int, plan: list[tuple[str, str, float, float]],
+               phases: dict[str, dict[str, Any]], reports: list[Any], probe: list[tuple[float, float]],
+               refused: int, rss: float) -> dict[str, Any]:  # fmt: skip
+    rows = {}
+    latencies = [x for r in reports for x in r[2]]
+    for name, mode, amount, _ in plan:
+        ph = phases[name]
+        s0, s1 = int(ph["start"]) + 2, int(ph["end"])  # skip the ramp-up second
+        frames = cpu = 0.0
+        for _, buckets, *_ in reports:
+            if s0 in buckets and s1 in buckets:
+                frames += buckets[s1][0] - buckets[s0][0]
+                cpu += buckets[s1][2] - buckets[s0][2]
+        seconds = max(1, s1 - s0)
+        wall = ph["end"] - ph["start"]
+        server_cores = (ph["cpu1"] - ph["cpu0"]) / wall
+        lat = [v for t, v in latencies if ph["start"] + 1 <= t <= ph["end"] + 1]
+        rate = frames / seconds
+        rows[name] = {
+            "mode": mode, "target": amount, "deliveries_per_s": rate,
+            "delivered_share": rate / (amount * clients) if mode == "open" else None,
+            "p50_ms": percentile(lat, 0.5) * 1000, "p99_ms": percentile(lat, 0.99) * 1000,
+            "server_cores": server_cores,
+            "server_us_per_delivery": server_cores / rate * 1e6 if rate else None,
+            "client_cores": cpu / seconds, "messages_per_s": rate / clients,
+        }  # fmt: skip
+    closed = sum(r[3] for r in reports)
+    return {"kind": kind, "clients": clients, "phases": rows, "server_peak_rss_mb": rss,
+            "load_average_1m_at_end": os.getloadavg()[0],
+            "refused_sends": refused, "receivers_closed": closed}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--procs", type=int, default=2, help="receiver processes")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    parser.add_argument("--quick", action="store_true", help="200 clients, 4 s phases")
+    parser.add_argument("--only", help="comma-separated subset of: bare, sideline, sideline-2-nodes")
+    args = parser.parse_args()
+    if args.quick:
+        args.clients, args.seconds = 200, 4.0
+    plan = [(f"open {r}/s", "open", float(r), args.seconds) for r in (20, 50, 100)]
+    plan.append(("closed (saturation)", "closed", 16.0, args.seconds))
+    runs: dict[str, Any] = {}
+    names = args.only.split(",") if args.only else ["bare", "sideline", "sideline-2-nodes"]
+    for name in names:
+        with ExitStack() as stack:
+            if name == "bare":
+                ports, pids = _bare(stack)
+                kind = "bare"
+            elif name == "sideline":
+                ports, pids = _sideline(stack, 1, None)
+                kind = "sideline"
+            else:
+                found = _redis(stack)
+                if found is None:
+                    print("redis-server not installed: no two-node run", flush=True)
+                    continue
+                ports, pids = _sideline(stack, 2, found[0])
+                pids = [*pids, found[1]]
+                kind = "sideline"
+            print(f"{name}: {args.clients} clients ...", flush=True)
+            runs[name] = run_target(kind, ports, pids, args.clients, args.procs, plan)
+    _report(runs, plan, args)
+
+
+def _report(runs: dict[str, Any], plan: list[tuple[str, str, float, float]], args: argparse.Namespace) -> None:
+    rows = []
+    for name, run in runs.items():
+        for phase, r in run["phases"].items():
+            rows.append([name, phase, r["deliveries_per_s"], r["delivered_share"] or "-", r["p50_ms"],
+                         r["p99_ms"], r["server_cores"], r["server_us_per_delivery"] or "-",
+                         r["client_cores"], run["server_peak_rss_mb"]])  # fmt: skip
+    print(table(["server", "phase", "deliveries/s", "delivered", "p50 ms", "p99 ms", "server cores",
+                 "server µs/delivery", "client cores", "server peak RSS MB"], rows))  # fmt: skip
+    sat = "closed (saturation)"
+    ratios = {}
+    if "bare" in runs:
+        ceiling = runs["bare"]["phases"][sat]["deliveries_per_s"]
+        for name, run in runs.items():
+            ratios[name] = run["phases"][sat]["deliveries_per_s"] / ceiling
+        print("saturated deliveries/s vs the bare ceiling: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))  # fmt: skip
+    for name, run in runs.items():
+        print(f"{name}: refused sends {run['refused_sends']}, receivers closed {run['receivers_closed']}")
+    print(f"benchmark peak RSS {peak_rss_mb():.0f} MB")
+    path = save("fanout", {"clients": args.clients, "seconds_per_phase": args.seconds,
+                           "plan": plan, "runs": runs, "saturation_ratio_to_ceiling": ratios})  # fmt: skip
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
