@@ -84,6 +84,8 @@ class DuckDBLog:
         self._readers = ThreadPoolExecutor(2, thread_name_prefix="eventlog-reader")
         self._local = threading.local()
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._read_root: duckdb.DuckDBPyConnection | None = None
+        self._cursor_lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
         self._epoch = ""
         self._last_seq = 0
@@ -121,6 +123,9 @@ class DuckDBLog:
                 f"event log {self._path} cannot be opened ({exc}); refusing to start empty"
             ) from exc
         self._con = con
+        # Readers never touch the writer's connection (DuckDB refuses a second call on a busy
+        # connection, even ``cursor()``): they branch off this idle one, under a lock.
+        self._read_root = con.cursor()
         # Batches are small: one DuckDB thread halves the fixed cost of each insert statement.
         con.execute("SET threads = 1")
         self._migrate(con)
@@ -167,9 +172,15 @@ class DuckDBLog:
 
     def _checkpoint_and_close(self) -> None:
         assert self._con is not None
-        self._con.execute("CHECKPOINT")
-        self._con.close()
-        self._con = None
+        try:
+            self._con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            # Every acknowledged batch is already durable in the WAL; a checkpoint only folds it
+            # into the main file, and the next start replays the WAL instead.
+            log.error("event log %s could not be checkpointed at close: %s", self._path, exc)
+        finally:
+            self._con.close()
+            self._con = None
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -255,8 +266,9 @@ class DuckDBLog:
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cur is None:
-            assert self._con is not None, "event log is not open"
-            cur = self._con.cursor()
+            assert self._read_root is not None, "event log is not open"
+            with self._cursor_lock:
+                cur = self._read_root.cursor()
             self._local.cursor = cur
         return cur
 

@@ -30,7 +30,8 @@ def ed_pair():
 
 
 def claims(**kw):
-    base = {"sub": "u1", "ctx": "match:1", "name": "Ann", "role": "user", "exp": int(time.time()) + 60}
+    # an hour: parametrized tokens are built at collection, minutes before a long suite runs them
+    base = {"sub": "u1", "ctx": "match:1", "name": "Ann", "role": "user", "exp": int(time.time()) + 3600}
     base.update(kw)
     return base
 
