@@ -68,10 +68,12 @@ def test_kill_9_loses_no_acknowledged_message(tmp_path: Path):
 
     again = ServerProcess(data, port=node.port, env=env).start()
     # a client that never got its ack retries with the same id: no duplicate of an acked one
+    # (client message ids are per user: client 0 retries one of its own)
+    mine = next(cid for cid in acked if cid.startswith("c0-"))
     retry = httpx.post(f"{again.url}/v1/rooms/match:1/messages",
                        headers={"Authorization": f"Bearer {tokens[0]}"},
-                       json={"client_msg_id": next(iter(acked)), "text": "retry"})
-    assert retry.status_code == 201 and retry.json()["message_id"] == acked[next(iter(acked))]
+                       json={"client_msg_id": mine, "text": "retry"})
+    assert retry.status_code == 201 and retry.json()["message_id"] == acked[mine]
     assert again.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
     assert "event log flushed and closed" in again.output()
 
