@@ -118,21 +118,35 @@ async def _run(settings: Settings, page_port: int, seconds_per_minute: float) ->
                       tap=app.state.hub.crowd_tap)  # fmt: skip
         bots = asyncio.create_task(crowd.run())
         print(f"Sideline demo: open {page_url}/  (chat service on {service_url})", flush=True)
+        reports = asyncio.create_task(_report(app, settings))
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for s in servers:
         s.should_exit = True
     if bots is not None:
+        reports.cancel()
         bots.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await bots
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _report(app: Any, settings: Settings) -> None:
+    """Once the seeded history is exported: run the jobs and print the dashboards' URLs."""
+    from service.commands.demo_data import export_and_report
+
+    for line in await export_and_report(app, settings):
+        print(line, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
+    from service.commands.demo_data import seed_if_empty
+
     configure_logging()
     settings, page_port = demo_settings(args)
     for line in ensure_dev_secrets(settings):
         print(line, flush=True)
     print(f"demo data in {settings.data_dir}", flush=True)
+    if (seeded := seed_if_empty(settings)) is not None:
+        print(seeded, flush=True)
     asyncio.run(_run(settings, page_port, args.seconds_per_minute))
     return 0
