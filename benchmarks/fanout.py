@@ -8,12 +8,15 @@ Load: receivers in separate processes (benchmarks/_wsload.py: raw asyncio socket
 frames and bytes; one in ten reads the send timestamp for latency); a sender process at 20,
 50 and 100 messages/s (open loop), then closed loop (a window of 16 messages in flight, each
 freed when the last receiver to join has it) to saturation.
+The servers (and Redis) are pinned to CPU 0, the load generator to the other CPUs, so on a small
+machine the server gets one whole core and its saturation is that core's (``--no-pin`` to
+turn it off); the two-node run therefore shows the cost of the Redis hop, not extra capacity.
 Reported per phase: deliveries/s (to the receivers only), delivered share, p50/p99
 send-to-receive latency, server CPU (cores, from /proc of the server pid) and CPU per
 delivery, load-generator CPU, server peak RSS; and the ratio of Sideline's saturated
 deliveries/s to the ceiling's, measured in the same run.
 
-Usage: ``python benchmarks/fanout.py [--clients 1000] [--seconds 10] [--quick]``.
+Usage: ``python benchmarks/fanout.py [--clients 1000] [--seconds 10] [--quick] [--no-pin]``.
 Writes benchmarks/results/fanout.json.
 """
 
@@ -111,10 +114,35 @@ def _redis(stack: ExitStack) -> tuple[str, int] | None:
     return url, proc.pid
 
 
+def pin(pid: int, cpus: set[int]) -> None:
+    """Pin every thread of ``pid`` to ``cpus`` (Linux), so server and load do not share a core."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cpus)
+        except (ProcessLookupError, OSError):
+            continue
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used (from /proc/stat), to show contention."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(x) for x in fields]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run_target(kind: str, ports: list[int], pids: list[int], clients: int, procs: int,
-               plan: list[tuple[str, str, float, float]]) -> dict[str, Any]:  # fmt: skip
-    """Connect the receivers, run the sender's plan, and measure every phase."""
+               plan: list[tuple[str, str, float, float]], *, pinned: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Connect the receivers, run the sender's plan, and measure every phase.
+
+    With ``pinned`` (and at least two CPUs) the server processes run on CPU 0 and the load
+    generator on the others, so the server's saturation is one full core's.
+    """
     ctx = mp.get_context("spawn")
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpus, load_cpus = ({cpus[0]}, set(cpus[1:])) if pinned and len(cpus) > 1 else (set(cpus), set(cpus))
+    for pid in pids:
+        pin(pid, server_cpus)
     results, events = ctx.Queue(), ctx.Queue()
     tokens: list[str | None] = [None] * clients if kind == "bare" else [_mint(f"r{i}") for i in range(clients)]
     controls, loaders = [], []
@@ -124,6 +152,7 @@ def run_target(kind: str, ports: list[int], pids: list[int], clients: int, procs
         port = ports[p % len(ports)]
         proc = ctx.Process(target=_wsload.receivers, args=(port, kind, part, ROOM, 10, control, results))
         proc.start()
+        pin(proc.pid, load_cpus)
         controls.append(control)
         loaders.append(proc)
     for _ in loaders:
@@ -134,14 +163,17 @@ def run_target(kind: str, ports: list[int], pids: list[int], clients: int, procs
         _mint(f"s{i}") for i in range(SENDERS)] + [_mint("probe")]  # fmt: skip
     sender = ctx.Process(target=_wsload.sender, args=((ports[0], ports[-1]), kind, send_tokens, ROOM, plan, events))
     sender.start()
+    pin(sender.pid, load_cpus)
     phases: dict[str, dict[str, Any]] = {}
     while True:
         event = events.get(timeout=600)
         if event[0] == "start":
-            phases[event[1]] = {"start": event[2], "cpu0": sum(proc_cpu_seconds(p) for p in pids)}
+            phases[event[1]] = {"start": event[2], "cpu0": sum(proc_cpu_seconds(p) for p in pids),
+                                "busy0": machine_busy_seconds()}  # fmt: skip
         elif event[0] == "end":
             phase = phases[event[1]]
-            phase.update(end=event[2], sent_total=event[3], cpu1=sum(proc_cpu_seconds(p) for p in pids))
+            phase.update(end=event[2], sent_total=event[3], cpu1=sum(proc_cpu_seconds(p) for p in pids),
+                         busy1=machine_busy_seconds())  # fmt: skip
         elif event[0] == "error":
             raise RuntimeError(f"the sender failed:\n{event[1]}")
         else:
@@ -166,24 +198,25 @@ def _summarise(kind: str, clients: int, plan: list[tuple[str, str, float, float]
     latencies = [x for r in reports for x in r[2]]
     for name, mode, amount, _ in plan:
         ph = phases[name]
-        s0, s1 = int(ph["start"]) + 2, int(ph["end"])  # skip the ramp-up second
-        frames = cpu = 0.0
-        for _, buckets, *_ in reports:
-            if s0 in buckets and s1 in buckets:
-                frames += buckets[s1][0] - buckets[s0][0]
-                cpu += buckets[s1][2] - buckets[s0][2]
-        seconds = max(1, s1 - s0)
+        rate = cpu_rate = 0.0
+        for _, samples, *_ in reports:  # per load process: rate between its samples in the window
+            inside = [x for x in samples if ph["start"] + 1.5 <= x[0] <= ph["end"] + 0.5]
+            if len(inside) >= 2:
+                (t0, f0, _, c0), (t1, f1, _, c1) = inside[0], inside[-1]
+                rate += (f1 - f0) / (t1 - t0)
+                cpu_rate += (c1 - c0) / (t1 - t0)
         wall = ph["end"] - ph["start"]
         server_cores = (ph["cpu1"] - ph["cpu0"]) / wall
+        machine_cores = (ph["busy1"] - ph["busy0"]) / wall
         lat = [v for t, v in latencies if ph["start"] + 1 <= t <= ph["end"] + 1]
-        rate = frames / seconds
         rows[name] = {
             "mode": mode, "target": amount, "deliveries_per_s": rate,
             "delivered_share": rate / (amount * clients) if mode == "open" else None,
             "p50_ms": percentile(lat, 0.5) * 1000, "p99_ms": percentile(lat, 0.99) * 1000,
             "server_cores": server_cores,
             "server_us_per_delivery": server_cores / rate * 1e6 if rate else None,
-            "client_cores": cpu / seconds, "messages_per_s": rate / clients,
+            "client_cores": cpu_rate, "messages_per_s": rate / clients,
+            "machine_busy_cores": machine_cores,
         }  # fmt: skip
     closed = sum(r[3] for r in reports)
     return {"kind": kind, "clients": clients, "phases": rows, "server_peak_rss_mb": rss,
@@ -198,6 +231,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--quick", action="store_true", help="200 clients, 4 s phases")
     parser.add_argument("--only", help="comma-separated subset of: bare, sideline, sideline-2-nodes")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and load to CPUs")
     args = parser.parse_args()
     if args.quick:
         args.clients, args.seconds = 200, 4.0
@@ -222,7 +256,7 @@ def main() -> None:
                 pids = [*pids, found[1]]
                 kind = "sideline"
             print(f"{name}: {args.clients} clients ...", flush=True)
-            runs[name] = run_target(kind, ports, pids, args.clients, args.procs, plan)
+            runs[name] = run_target(kind, ports, pids, args.clients, args.procs, plan, pinned=not args.no_pin)
     _report(runs, plan, args)
 
 
@@ -232,9 +266,11 @@ def _report(runs: dict[str, Any], plan: list[tuple[str, str, float, float]], arg
         for phase, r in run["phases"].items():
             rows.append([name, phase, r["deliveries_per_s"], r["delivered_share"] or "-", r["p50_ms"],
                          r["p99_ms"], r["server_cores"], r["server_us_per_delivery"] or "-",
-                         r["client_cores"], run["server_peak_rss_mb"]])  # fmt: skip
+                         r["client_cores"], r["machine_busy_cores"], run["server_peak_rss_mb"]])  # fmt: skip
+    where = "servers (and redis) pinned to CPU 0, load generator to the rest" if not args.no_pin else "not pinned"
+    print(f"machine: {os.cpu_count()} cores, {where}; 'machine busy' counts every process on it")
     print(table(["server", "phase", "deliveries/s", "delivered", "p50 ms", "p99 ms", "server cores",
-                 "server µs/delivery", "client cores", "server peak RSS MB"], rows))  # fmt: skip
+                 "server µs/delivery", "client cores", "machine busy", "server peak RSS MB"], rows))  # fmt: skip
     sat = "closed (saturation)"
     ratios = {}
     if "bare" in runs:
@@ -247,6 +283,7 @@ def _report(runs: dict[str, Any], plan: list[tuple[str, str, float, float]], arg
         print(f"{name}: refused sends {run['refused_sends']}, receivers closed {run['receivers_closed']}")
     print(f"benchmark peak RSS {peak_rss_mb():.0f} MB")
     path = save("fanout", {"clients": args.clients, "seconds_per_phase": args.seconds,
+                           "pinned": not args.no_pin,
                            "plan": plan, "runs": runs, "saturation_ratio_to_ceiling": ratios})  # fmt: skip
     print(f"wrote {path}")
 

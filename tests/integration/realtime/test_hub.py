@@ -1,0 +1,153 @@
+"""The hub in-process, over a real DuckDB log and the memory broker; sockets are recorders.
+
+Covers what is hard to pin down through a server: publication strictly after commit, the
+gap-free join (frames that arrive while a join is served are deduplicated by position), and
+the application of another node's events to this node's projection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.actions import messages, rooms
+from service.app import build_community
+from service.domain.events import EventType, new_event
+from service.errors import ErrorCode, SidelineError
+from service.identity import Identity
+from service.protocol.http import SendMessage
+from service.realtime.brokers.memory import MemoryBroker
+from service.realtime.connection import Connection
+from service.realtime.envelope import Envelope, Out, encode_envelope, events_raw
+from service.realtime.hub import Hub
+from service.realtime.outbox import Outbox
+from service.realtime.presence.memory import MemoryPresence
+from service.settings import ensure_dev_secrets, load_settings
+
+
+class Recorder:
+    """An ASGI send that keeps the frames it is given."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            self.frames.append(json.loads(message["text"]))
+
+    def of(self, type_: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["type"] == type_]
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    settings = load_settings(environ={
+        "SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
+        "SIDELINE_REALTIME__GC_FREEZE": "false",
+    })  # fmt: skip
+    ensure_dev_secrets(settings)
+    community = build_community(settings)
+    await community.log.start()
+    hub = Hub(community, settings.realtime, MemoryBroker(), MemoryPresence("node-1", 30))
+    community.notifiers.append(hub)
+    await hub.start()
+    yield hub
+    await hub.stop()
+    await community.log.close()
+
+
+def who(user: str) -> Identity:
+    from service.domain.rooms import Role
+
+    return Identity(user_id=user, name=user.title(), context_id="match:1", role=Role.USER)
+
+
+def connect(hub: Hub, user: str) -> tuple[Connection, Recorder]:
+    rec = Recorder()
+    conn = Connection(who(user), Outbox(rec.send, 64))
+    hub.connections.add(conn)
+    return conn, rec
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_frames_are_published_only_after_commit(hub):
+    conn, rec = connect(hub, "bob")
+    hub.begin_join(conn, "match:1")
+    hub.finish_join(conn, "match:1", {})
+    seen_at_publish: list[int] = []
+    original = hub.publish
+
+    def spy(events):
+        seen_at_publish.extend(e.seq for e in events)
+        assert all(e.seq > 0 and e.seq <= hub.c.log.last_seq for e in events), "not committed yet"
+        original(events)
+
+    hub.publish = spy  # type: ignore[method-assign]
+    hub.c.notifiers[-1] = hub
+    out = await messages.send_message(hub.c, who("ann"), "match:1", SendMessage(client_msg_id="c1", text="hi"))
+    await settle()
+    assert seen_at_publish == [out.seq]
+    assert [m["message_id"] for m in rec.of("message")] == [out.message_id]
+
+
+async def test_join_flushes_what_arrived_meanwhile_without_duplicates(hub):
+    c = hub.c
+    first = await messages.send_message(c, who("ann"), "match:1", SendMessage(client_msg_id="c1", text="one"))
+    conn, rec = connect(hub, "bob")
+    hub.begin_join(conn, "match:1")
+    # the snapshot position covers "one"; "two" is committed while the join is being served
+    position = {c.log.epoch: first.seq}
+    second = await messages.send_message(c, who("ann"), "match:1", SendMessage(client_msg_id="c2", text="two"))
+    await settle()
+    assert rec.frames == [], "nothing reaches a socket before its joined frame"
+    # a late duplicate of "one" (e.g. still in the broker queue) must not be delivered again
+    dup = Out(room="match:1", to=None, text=json.dumps({"type": "message", "message_id": first.message_id}),
+              seq=first.seq, epoch=c.log.epoch)  # fmt: skip
+    hub.rooms["match:1"].joining[conn].insert(0, dup)
+    hub.finish_join(conn, "match:1", position)
+    await settle()
+    assert [m["message_id"] for m in rec.of("message")] == [second.message_id]
+    third = await messages.send_message(c, who("ann"), "match:1", SendMessage(client_msg_id="c3", text="three"))
+    await settle()
+    assert [m["message_id"] for m in rec.of("message")] == [second.message_id, third.message_id]
+
+
+async def test_events_of_another_node_are_applied_then_shown(hub):
+    conn, rec = connect(hub, "bob")
+    hub.begin_join(conn, "match:1")
+    hub.finish_join(conn, "match:1", {})
+    mode = new_event(
+        EventType.ROOM_MODE_CHANGED, user_id="system:admin", room_id="match:1",
+        payload={"mode": "reactions-only", "slow_mode_seconds": 0, "max_message_length": 300,
+                 "cause": "admin"},
+    )  # fmt: skip
+    mute = new_event(EventType.USER_MUTED, user_id="bob", room_id="match:1", actor_id="mod",
+                     payload={"until": None, "scope": "room", "reason": "test"})  # fmt: skip
+    for seq, e in enumerate([mode, mute], start=41):
+        e.seq, e.epoch, e.node_id = seq, "epoch-of-node-b", "node-b"
+    frame = Out(room="match:1", to=None, seq=41, epoch="epoch-of-node-b",
+                text=json.dumps({"type": "room", "room": "match:1", "mode": "reactions-only"}))  # fmt: skip
+    env = Envelope(kind="events", origin="node-b", frames=[frame], events=events_raw([mode, mute]),
+                   needs_events=True)  # fmt: skip
+    await hub.receive(encode_envelope(env))
+    await settle()
+    state = hub.c.state
+    assert state.room("match:1").settings.mode.value == "reactions-only"
+    assert state.restriction("mute", "match:1", "bob", hub.c.now()) is not None
+    assert rec.of("room")[0]["mode"] == "reactions-only"
+    assert rec.of("notice")[0]["code"] == "user_muted"
+    assert hub.remote.latest["match:1"] == {"epoch-of-node-b": 41}
+    assert hub.c.log.last_seq == 0, "remote events are never written to this node's shard"
+    await rooms.join(hub.c, who("bob"), "match:1")  # reading is still allowed
+    with pytest.raises(SidelineError) as refused:
+        await messages.send_message(hub.c, who("bob"), "match:1", SendMessage(client_msg_id="x", text="hi"))
+    assert refused.value.code is ErrorCode.USER_MUTED
