@@ -172,7 +172,7 @@ def receivers(port: int, kind: str, tokens: list[str | None], room: str, sample_
         stop = loop.run_in_executor(None, control.get)
         last_ping = time.monotonic()
         while not stop.done():
-            await asyncio.sleep(1 - time.time() % 1)
+            await asyncio.sleep(1.0 - time.time() % 1 + 0.001)  # just past each wall second
             stats.samples.append((time.time(), stats.frames, stats.bytes, time.process_time()))
             if time.monotonic() - last_ping > 20:
                 last_ping = time.monotonic()

@@ -8,15 +8,17 @@ Load: receivers in separate processes (benchmarks/_wsload.py: raw asyncio socket
 frames and bytes; one in ten reads the send timestamp for latency); a sender process at 20,
 50 and 100 messages/s (open loop), then closed loop (a window of 16 messages in flight, each
 freed when the last receiver to join has it) to saturation.
-The servers (and Redis) are pinned to CPU 0, the load generator to the other CPUs, so on a small
-machine the server gets one whole core and its saturation is that core's (``--no-pin`` to
-turn it off); the two-node run therefore shows the cost of the Redis hop, not extra capacity.
+Each target runs ``--repeat`` times (3), interleaved with the others so that drifting load
+on a shared machine hits all alike, and the table shows medians. ``--pin`` puts the servers
+(and Redis) on CPU 0 and the load generator on the others. On a 2-core machine the two nodes
+share the cores with the load generator, so the two-node run shows the cost of the Redis hop
+more than extra capacity.
 Reported per phase: deliveries/s (to the receivers only), delivered share, p50/p99
 send-to-receive latency, server CPU (cores, from /proc of the server pid) and CPU per
 delivery, load-generator CPU, server peak RSS; and the ratio of Sideline's saturated
 deliveries/s to the ceiling's, measured in the same run.
 
-Usage: ``python benchmarks/fanout.py [--clients 1000] [--seconds 10] [--quick] [--no-pin]``.
+Usage: ``python benchmarks/fanout.py [--clients 1000] [--seconds 10] [--repeat 3] [--quick] [--pin]``.
 Writes benchmarks/results/fanout.json.
 """
 
@@ -26,6 +28,7 @@ import argparse
 import multiprocessing as mp
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -132,7 +135,7 @@ def machine_busy_seconds() -> float:
 
 
 def run_target(kind: str, ports: list[int], pids: list[int], clients: int, procs: int,
-               plan: list[tuple[str, str, float, float]], *, pinned: bool = True) -> dict[str, Any]:  # fmt: skip
+               plan: list[tuple[str, str, float, float]], *, pinned: bool = False) -> dict[str, Any]:  # fmt: skip
     """Connect the receivers, run the sender's plan, and measure every phase.
 
     With ``pinned`` (and at least two CPUs) the server processes run on CPU 0 and the load
@@ -199,11 +202,15 @@ def _summarise(kind: str, clients: int, plan: list[tuple[str, str, float, float]
     for name, mode, amount, _ in plan:
         ph = phases[name]
         rate = cpu_rate = 0.0
-        for _, samples, *_ in reports:  # per load process: rate between its samples in the window
-            inside = [x for x in samples if ph["start"] + 1.5 <= x[0] <= ph["end"] + 0.5]
-            if len(inside) >= 2:
-                (t0, f0, _, c0), (t1, f1, _, c1) = inside[0], inside[-1]
-                rate += (f1 - f0) / (t1 - t0)
+        for _, samples, *_ in reports:  # per load process: rate between the samples nearest
+            # to the phase's start (plus a ramp-up second) and end
+            t0, f0, _, c0 = min(samples, key=lambda x: abs(x[0] - (ph["start"] + 1.5)))
+            t1, f1, _, c1 = min(samples, key=lambda x: abs(x[0] - ph["end"]))
+            # frames arrive (within milliseconds) only while the sender sends, so the time
+            # they stand for is the part of [t0, t1] inside the phase
+            span = min(t1, ph["end"]) - max(t0, ph["start"])
+            if span > 0:
+                rate += (f1 - f0) / span
                 cpu_rate += (c1 - c0) / (t1 - t0)
         wall = ph["end"] - ph["start"]
         server_cores = (ph["cpu1"] - ph["cpu0"]) / wall
@@ -224,67 +231,88 @@ def _summarise(kind: str, clients: int, plan: list[tuple[str, str, float, float]
             "refused_sends": refused, "receivers_closed": closed}  # fmt: skip
 
 
+def _start(name: str, stack: ExitStack) -> tuple[str, list[int], list[int]] | None:
+    """Start the servers of one target; (kind, ports, pids), or None when it cannot run here."""
+    if name == "bare":
+        return ("bare", *_bare(stack))
+    if name == "sideline":
+        return ("sideline", *_sideline(stack, 1, None))
+    found = _redis(stack)
+    if found is None:
+        print("redis-server not installed: no two-node run", flush=True)
+        return None
+    ports, pids = _sideline(stack, 2, found[0])
+    return "sideline", ports, [*pids, found[1]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--procs", type=int, default=2, help="receiver processes")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
-    parser.add_argument("--quick", action="store_true", help="200 clients, 4 s phases")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per target, interleaved; medians reported")
+    parser.add_argument("--quick", action="store_true", help="200 clients, 4 s phases, one run")
     parser.add_argument("--only", help="comma-separated subset of: bare, sideline, sideline-2-nodes")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin server and load to CPUs")
+    parser.add_argument("--pin", action="store_true", help="pin servers to CPU 0, load to the rest")
     args = parser.parse_args()
     if args.quick:
-        args.clients, args.seconds = 200, 4.0
+        args.clients, args.seconds, args.repeat = 200, 4.0, 1
     plan = [(f"open {r}/s", "open", float(r), args.seconds) for r in (20, 50, 100)]
     plan.append(("closed (saturation)", "closed", 16.0, args.seconds))
-    runs: dict[str, Any] = {}
     names = args.only.split(",") if args.only else ["bare", "sideline", "sideline-2-nodes"]
-    for name in names:
-        with ExitStack() as stack:
-            if name == "bare":
-                ports, pids = _bare(stack)
-                kind = "bare"
-            elif name == "sideline":
-                ports, pids = _sideline(stack, 1, None)
-                kind = "sideline"
-            else:
-                found = _redis(stack)
-                if found is None:
-                    print("redis-server not installed: no two-node run", flush=True)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for rep in range(args.repeat):  # interleaved, so drifting machine load hits every target alike
+        for name in names:
+            with ExitStack() as stack:
+                started = _start(name, stack)
+                if started is None:
                     continue
-                ports, pids = _sideline(stack, 2, found[0])
-                pids = [*pids, found[1]]
-                kind = "sideline"
-            print(f"{name}: {args.clients} clients ...", flush=True)
-            runs[name] = run_target(kind, ports, pids, args.clients, args.procs, plan, pinned=not args.no_pin)
-    _report(runs, plan, args)
+                kind, ports, pids = started
+                print(f"{name} (run {rep + 1}/{args.repeat}): {args.clients} clients ...", flush=True)
+                runs[name].append(run_target(kind, ports, pids, args.clients, args.procs, plan, pinned=args.pin))
+    _report({k: v for k, v in runs.items() if v}, args)
 
 
-def _report(runs: dict[str, Any], plan: list[tuple[str, str, float, float]], args: argparse.Namespace) -> None:
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per phase and metric, the median over the runs."""
+    phases = {}
+    for phase in runs[0]["phases"]:
+        phases[phase] = {
+            key: (statistics.median(r["phases"][phase][key] for r in runs)
+                  if isinstance(runs[0]["phases"][phase][key], (int, float)) else runs[0]["phases"][phase][key])
+            for key in runs[0]["phases"][phase]
+        }  # fmt: skip
+    return {"phases": phases, "server_peak_rss_mb": max(r["server_peak_rss_mb"] for r in runs),
+            "refused_sends": sum(r["refused_sends"] for r in runs),
+            "receivers_closed": sum(r["receivers_closed"] for r in runs), "runs": len(runs)}  # fmt: skip
+
+
+def _report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> None:
+    medians = {name: _median_run(rs) for name, rs in runs.items()}
     rows = []
-    for name, run in runs.items():
+    for name, run in medians.items():
         for phase, r in run["phases"].items():
             rows.append([name, phase, r["deliveries_per_s"], r["delivered_share"] or "-", r["p50_ms"],
                          r["p99_ms"], r["server_cores"], r["server_us_per_delivery"] or "-",
                          r["client_cores"], r["machine_busy_cores"], run["server_peak_rss_mb"]])  # fmt: skip
-    where = "servers (and redis) pinned to CPU 0, load generator to the rest" if not args.no_pin else "not pinned"
-    print(f"machine: {os.cpu_count()} cores, {where}; 'machine busy' counts every process on it")
+    where = "servers pinned to CPU 0, load to the rest" if args.pin else "not pinned"
+    print(f"machine: {os.cpu_count()} cores, {where}; medians of {args.repeat} interleaved runs; "
+          "'machine busy' counts every process on the machine")  # fmt: skip
     print(table(["server", "phase", "deliveries/s", "delivered", "p50 ms", "p99 ms", "server cores",
                  "server µs/delivery", "client cores", "machine busy", "server peak RSS MB"], rows))  # fmt: skip
     sat = "closed (saturation)"
     ratios = {}
-    if "bare" in runs:
-        ceiling = runs["bare"]["phases"][sat]["deliveries_per_s"]
-        for name, run in runs.items():
-            ratios[name] = run["phases"][sat]["deliveries_per_s"] / ceiling
-        print("saturated deliveries/s vs the bare ceiling: "
+    if "bare" in medians:
+        ceiling = medians["bare"]["phases"][sat]["deliveries_per_s"]
+        ratios = {name: run["phases"][sat]["deliveries_per_s"] / ceiling for name, run in medians.items()}
+        print("saturated deliveries/s vs the bare ceiling (medians): "
               + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))  # fmt: skip
-    for name, run in runs.items():
+    for name, run in medians.items():
         print(f"{name}: refused sends {run['refused_sends']}, receivers closed {run['receivers_closed']}")
     print(f"benchmark peak RSS {peak_rss_mb():.0f} MB")
-    path = save("fanout", {"clients": args.clients, "seconds_per_phase": args.seconds,
-                           "pinned": not args.no_pin,
-                           "plan": plan, "runs": runs, "saturation_ratio_to_ceiling": ratios})  # fmt: skip
+    path = save("fanout", {"clients": args.clients, "seconds_per_phase": args.seconds, "pinned": args.pin,
+                           "repeat": args.repeat, "medians": medians, "runs": runs,
+                           "saturation_ratio_to_ceiling": ratios})  # fmt: skip
     print(f"wrote {path}")
 
 

@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from service.actions.context import Community
 from service.domain.events import Event, EventType, uuid7
+from service.errors import ErrorCode
 from service.protocol import frames as f
 from service.realtime import effects
 from service.realtime.brokers.base import Broker
@@ -97,8 +98,8 @@ class Hub:
         if self.settings.gc_freeze:
             # Everything alive now (the app, the projections rebuilt from the log) lives as
             # long as the process. Moved out of the cyclic GC's reach, full collections no
-            # longer walk it: measured, they went from ~100 ms stalls in the middle of a
-            # fan-out to a few ms (docs/protocol.md, "Limits").
+            # longer walk it: with 1,000 sockets a full collection stalled fan-out for
+            # ~100 ms before, ~20 ms after (measured with gc.callbacks, benchmarks/fanout.py).
             gc.collect()
             gc.freeze()
         self.published_seq = self.c.log.last_seq
@@ -118,18 +119,16 @@ class Hub:
                 await task
         self.coalescer.throttle.cancel_all()
         self._crowd_throttle.cancel_all()
-        from service.errors import ErrorCode
-
         for conn in list(self.connections):
             conn.outbox.close(ErrorCode.SHUTTING_DOWN.close_code, "server shutting down")
         await self.broker.stop()
         await self.roster.store.close()
 
-    async def _every(self, seconds: float, fn: object) -> None:
+    async def _every(self, seconds: float, fn: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:
-                await fn()  # type: ignore[operator]
+                await fn()
             except Exception:  # presence is best effort; the next tick retries
                 log.exception("realtime periodic task failed")
 

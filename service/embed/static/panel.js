@@ -63,7 +63,7 @@
     const had = s.token;
     s.token = token;
     if (!s.ws) connect();
-    else if (had && s.ws.readyState === WebSocket.OPEN) send({ type: "auth", token });
+    else if (had && s.ws.readyState === WebSocket.OPEN) send({ type: "auth", token, ref: "reauth" });
   }
   window.addEventListener("message", (ev) => {
     if (ev.source !== window.parent) return;
