@@ -26,11 +26,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import (  # noqa: E402
-    peak_rss_mb, percentile, proc_cpu_seconds, proc_peak_rss_mb, save, table,
+from benchmarks._common import (
+    peak_rss_mb,
+    percentile,
+    proc_cpu_seconds,
+    proc_peak_rss_mb,
+    save,
+    table,
 )  # fmt: skip
-from service.domain.events import EventType, Metadata, new_event  # noqa: E402
-from service.eventlog.duckdb_log import DuckDBLog  # noqa: E402
+from service.domain.events import EventType, Metadata, new_event
+from service.eventlog.duckdb_log import DuckDBLog
 
 
 async def writer_run(path: Path, senders: int, total: int, batch_max: int) -> dict[str, float]:
@@ -90,7 +95,7 @@ async def _http_user(port: int, token: str, n: int, duration: float, lat: list[f
     done, i = 0, 0
     deadline = time.perf_counter() + duration
     while time.perf_counter() < deadline:
-        body = ('{"client_msg_id":"%d-%d","text":"what a strike from outside the box! #%d"}' % (n, i, i)).encode()
+        body = f'{{"client_msg_id":"{n}-{i}","text":"what a strike from outside the box! #{i}"}}'.encode()
         i += 1
         t = time.perf_counter()
         writer.write(head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body)

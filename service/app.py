@@ -16,9 +16,9 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboards.api import DashboardController
@@ -31,7 +31,6 @@ from service.api.errors import handle_http_exception, handle_sideline_error, han
 from service.api.moderation import ModeratorController
 from service.api.ops import health, metrics, ready
 from service.api.sinks import SinksController
-from service.sinks.factory import build_forwarder
 from service.api.websocket import expose_raw_send, realtime_socket
 from service.domain.state import CommunityState
 from service.embed import embed_routes
@@ -48,6 +47,7 @@ from service.realtime.presence.base import PresenceStore
 from service.realtime.presence.memory import MemoryPresence
 from service.realtime.presence.redis import RedisPresence
 from service.settings import Settings
+from service.sinks.factory import build_forwarder
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +146,17 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     cors = CORSConfig(allow_origins=settings.server.allowed_origins, allow_headers=["*"])
     app = Litestar(
         route_handlers=[
-            ChatController, ModeratorController, AdminController, health, ready, metrics,
-            realtime_socket, *embed_routes(), DashboardController, SinksController,
-        ],  # fmt: skip
+            ChatController,
+            ModeratorController,
+            AdminController,
+            SinksController,
+            DashboardController,
+            realtime_socket,
+            *embed_routes(),
+            health,
+            ready,
+            metrics,
+        ],
         lifespan=[lifespan],
         exception_handlers={
             SidelineError: handle_sideline_error,

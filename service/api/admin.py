@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, delete, get, post, put
 from litestar.di import Provide
-
-from typing import Any
 
 from service.actions import moderators, policies, reports, rooms
 from service.actions.access import check_room_id

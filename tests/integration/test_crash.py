@@ -37,10 +37,12 @@ async def _client(url: str, token: str, n: int, acked: dict[str, str], stop: asy
 def _log_rows(path: Path) -> list[tuple]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.execute(
+        rows = con.execute(
             "SELECT seq, message_id, json_extract_string(payload, '$.client_msg_id') "
             "FROM events WHERE event_type = 'community_message_sent' ORDER BY seq"
-        ).fetchall() + [("all",) + tuple(con.execute("SELECT count(*), max(seq) FROM events").fetchall()[0])]
+        ).fetchall()
+        count, max_seq = con.execute("SELECT count(*), max(seq) FROM events").fetchall()[0]
+        return [*rows, ("all", count, max_seq)]
     finally:
         con.close()
 

@@ -98,7 +98,7 @@ def test_bad_bodies_are_refused_and_nothing_is_written(server, api, body, status
     err = r.json()["error"]
     assert err["code"] == code
     if at is not None:
-        assert err["at"] == at and at in err["message"] or err["at"] == at
+        assert (err["at"] == at and at in err["message"]) or err["at"] == at
     assert last_seq(api) == before
 
 

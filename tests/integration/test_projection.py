@@ -33,7 +33,7 @@ def scripted_session(c: TestClient, s) -> dict:
         c.post("/v1/rooms/match:1/join", headers=h)
     c.post("/v1/rooms/match:1/leave", headers=users[3])
     ids = [c.post("/v1/rooms/match:1/messages", headers=users[i % 3], json={"client_msg_id": f"m{i}", "text": f"text {i}"}).json()["message_id"] for i in range(8)]
-    for i, h in enumerate(users[:3]):
+    for h in users[:3]:
         c.post(f"/v1/rooms/match:1/messages/{ids[0]}/reactions", headers=h, json={"emoji": "⚽"})
         c.post(f"/v1/rooms/match:1/messages/{ids[1]}/reactions", headers=h, json={"emoji": "👏"})
     c.delete(f"/v1/rooms/match:1/messages/{ids[1]}/reactions/👏", headers=users[0])

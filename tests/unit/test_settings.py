@@ -36,7 +36,7 @@ def test_toml_file_and_its_errors(tmp_path):
     assert s.node_id == "n7" and s.rooms["quiz"].mode == "reactions-only"
     bad = tmp_path / "bad.toml"
     bad.write_text('[rooms.match]\nmode = "loud"\n')
-    with pytest.raises(ConfigError, match="bad.toml.*Invalid enum value 'loud'"):
+    with pytest.raises(ConfigError, match=r"bad\.toml.*Invalid enum value 'loud'"):
         load_settings(bad, environ={})
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "missing.toml", environ={})
