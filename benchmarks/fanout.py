@@ -1,9 +1,11 @@
 """Fan-out: one room, 1,000 connected clients, Sideline against a bare broadcast server.
 
-Servers: ``sideline serve`` (memory broker, moderation on, log on) and, as the Python ceiling,
-benchmarks/bare_broadcast.py on the same uvicorn (no auth, no log, no moderation); with
-redis-server installed, also two ``sideline serve`` nodes on one Redis (clients split between
-them, the sender on node A, the probe on node B).
+Servers: ``sideline serve`` (memory broker, moderation on, log on; the warehouse export and
+the analytics scheduler off, as they stall the event loop, see SIDELINE_ENV) and, as the
+Python ceiling, benchmarks/bare_broadcast.py on the same uvicorn (no auth, no log, no
+moderation); with redis-server installed, also two ``sideline serve`` nodes on one Redis
+(clients split between them, the sender on node A, the probe on node B); and
+``sideline-defaults``: one node with every background part on, as ``sideline serve`` starts.
 Load: receivers in separate processes (benchmarks/_wsload.py: raw asyncio sockets that count
 frames and bytes; one in ten reads the send timestamp for latency); a sender process at 20,
 50 and 100 messages/s (open loop), then closed loop (a window of 16 messages in flight, each
@@ -59,7 +61,13 @@ SIDELINE_ENV = {
     "SIDELINE_REALTIME__FRAME_BURST": "100000",
     "SIDELINE_AUTH__HS256_SECRET": "fanout-benchmark-secret-0123456789abcdef",
     "SIDELINE_ADMIN__API_KEY": "fanout-benchmark-admin",
+    # Isolate fan-out: the warehouse export and the analytics jobs run in the service process
+    # and stall its event loop for 0.3-0.8 s at a time (measured; "sideline-defaults" keeps
+    # them on to show it). They have their own benchmarks.
+    "SIDELINE_SINKS__ENABLED": "false",
+    "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false",
 }
+DEFAULTS_ON = ("SIDELINE_SINKS__ENABLED", "SIDELINE_ANALYTICS__SCHEDULE_ENABLED")
 SENDERS = 10
 
 
@@ -86,10 +94,11 @@ def _bare(stack: ExitStack) -> tuple[list[int], list[int]]:
     return [port], [proc.pid]
 
 
-def _sideline(stack: ExitStack, nodes: int, redis_url: str | None) -> tuple[list[int], list[int]]:
+def _sideline(stack: ExitStack, nodes: int, redis_url: str | None, *, isolated: bool = True,
+              ) -> tuple[list[int], list[int]]:  # fmt: skip
     from tests.fixtures.server import ServerProcess
 
-    env = dict(SIDELINE_ENV)
+    env = {k: v for k, v in SIDELINE_ENV.items() if isolated or k not in DEFAULTS_ON}
     if redis_url:
         env.update(SIDELINE_REALTIME__BROKER="redis", SIDELINE_REALTIME__REDIS_URL=redis_url)
     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -237,6 +246,8 @@ def _start(name: str, stack: ExitStack) -> tuple[str, list[int], list[int]] | No
         return ("bare", *_bare(stack))
     if name == "sideline":
         return ("sideline", *_sideline(stack, 1, None))
+    if name == "sideline-defaults":
+        return ("sideline", *_sideline(stack, 1, None, isolated=False))
     found = _redis(stack)
     if found is None:
         print("redis-server not installed: no two-node run", flush=True)
@@ -252,14 +263,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--repeat", type=int, default=3, help="runs per target, interleaved; medians reported")
     parser.add_argument("--quick", action="store_true", help="200 clients, 4 s phases, one run")
-    parser.add_argument("--only", help="comma-separated subset of: bare, sideline, sideline-2-nodes")
+    parser.add_argument("--only", help="comma-separated subset of: bare, sideline, sideline-2-nodes, "
+                        "sideline-defaults")
     parser.add_argument("--pin", action="store_true", help="pin servers to CPU 0, load to the rest")
     args = parser.parse_args()
     if args.quick:
         args.clients, args.seconds, args.repeat = 200, 4.0, 1
     plan = [(f"open {r}/s", "open", float(r), args.seconds) for r in (20, 50, 100)]
     plan.append(("closed (saturation)", "closed", 16.0, args.seconds))
-    names = args.only.split(",") if args.only else ["bare", "sideline", "sideline-2-nodes"]
+    names = args.only.split(",") if args.only else ["bare", "sideline", "sideline-2-nodes", "sideline-defaults"]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for rep in range(args.repeat):  # interleaved, so drifting machine load hits every target alike
         for name in names:
