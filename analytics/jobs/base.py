@@ -111,6 +111,20 @@ def window_frame(windows: list[Window]) -> pl.LazyFrame:
     )
 
 
+def on_timeline(events: pl.LazyFrame, margin: timedelta) -> pl.LazyFrame:
+    """Keep events within ``margin`` of their context's ``starts_at``..``ends_at`` and add
+    ``minute``: whole minutes since ``starts_at`` on the object's own timeline."""
+    return events.filter(
+        pl.col("occurred_at").is_between(
+            pl.col("starts_at") - margin, pl.col("ends_at") + margin, closed="left"
+        )
+    ).with_columns(
+        ((pl.col("occurred_at") - pl.col("starts_at")).dt.total_seconds() // 60)
+        .cast(pl.Int64)
+        .alias("minute")
+    )
+
+
 def payload_str(path: str) -> pl.Expr:
     """A string field of the JSON payload (``$.action``), null when absent."""
     return pl.col("payload").str.json_path_match(path)

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from analytics.jobs.base import Job, JobInputs, payload_str
+from analytics.jobs.base import Job, JobInputs, on_timeline, payload_str
 from service.domain.events import EventType as T
 
 _TYPES = (T.ROOM_JOINED, T.MESSAGE_SENT, T.REACTION_ADDED, T.POLL_VOTED, T.MESSAGE_MODERATED)
@@ -48,16 +48,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         inputs.events(lo - margin, hi + margin, [t.value for t in _TYPES])
         .select("context_id", "user_id", "event_type", "occurred_at", "payload")
         .join(contexts.select("context_id", "starts_at", "ends_at"), on="context_id")
-        .filter(
-            pl.col("occurred_at").is_between(
-                pl.col("starts_at") - margin, pl.col("ends_at") + margin, closed="left"
-            )
-        )
-        .with_columns(
-            ((pl.col("occurred_at") - pl.col("starts_at")).dt.total_seconds() // 60)
-            .cast(pl.Int64)
-            .alias("minute")
-        )
+        .pipe(on_timeline, margin)
     )
     is_type = pl.col("event_type").__eq__
     per_context = events.group_by("context_id").agg(

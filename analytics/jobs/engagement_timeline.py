@@ -15,7 +15,7 @@ from datetime import timedelta
 import polars as pl
 
 from analytics.jobs import engagement
-from analytics.jobs.base import Job, JobInputs
+from analytics.jobs.base import Job, JobInputs, on_timeline
 from service.domain.events import EventType as T
 
 _TYPES = (T.MESSAGE_SENT, T.REACTION_ADDED, T.POLL_VOTED)
@@ -39,16 +39,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         .select("context_id", "event_type", "occurred_at")
         .join(contexts.select("window", "context_id", "kind", "starts_at", "ends_at"),
               on="context_id")
-        .filter(
-            pl.col("occurred_at").is_between(
-                pl.col("starts_at") - margin, pl.col("ends_at") + margin, closed="left"
-            )
-        )
-        .with_columns(
-            ((pl.col("occurred_at") - pl.col("starts_at")).dt.total_seconds() // 60)
-            .cast(pl.Int64)
-            .alias("minute")
-        )
+        .pipe(on_timeline, margin)
         .group_by("window", "context_id", "kind", "minute")
         .agg(
             is_type(T.MESSAGE_SENT.value).sum().cast(pl.Int64).alias("messages"),
