@@ -72,13 +72,16 @@ def check_slow_mode(c: Community, who: Identity, room: RoomState, role: Role) ->
 
 
 def message_out(c: Community, e: Event) -> MessageOut:
+    """The message as its reader sees it. Only its author ever reads a shadowed message; one
+    shadowed by a shadow-ban reads as ``public`` to them, since the ban is silent by design."""
     p = e.payload
     assert e.message_id is not None
     counts = {emoji: len(users) for emoji, users in c.state.reactions.get(e.message_id, {}).items() if users}
     return MessageOut(
         message_id=e.message_id, room_id=e.room_id, seq=e.seq, user_id=e.user_id,
         name=p.get("name", e.user_id), role=p.get("role", "user"), text=p["text"],
-        visibility=p.get("visibility", "public"), masked=bool(p.get("masked")),
+        visibility="public" if p.get("shadow_ban") else p.get("visibility", "public"),
+        masked=bool(p.get("masked")),
         reply_to=p.get("reply_to"), client_msg_id=p.get("client_msg_id", ""),
         occurred_at=e.occurred_at, reactions=counts,
     )  # fmt: skip
@@ -144,17 +147,14 @@ async def do_send(
             )
         raise SidelineError(ErrorCode.MESSAGE_BLOCKED, verdict.explain(), at="$.text")
     visibility = verdict.visibility
+    payload: dict[str, Any] = {
+        "text": verdict.text, "client_msg_id": body.client_msg_id, "visibility": visibility,
+        "masked": verdict.altered, "reply_to": body.reply_to, "role": role.value,
+        "name": who.name,
+    }  # fmt: skip
     if visibility == "public" and c.state.restriction("shadow", room.room_id, who.user_id, c.now()):
-        visibility = "shadow"
-    sent = new_event(
-        EventType.MESSAGE_SENT,
-        payload={
-            "text": verdict.text, "client_msg_id": body.client_msg_id, "visibility": visibility,
-            "masked": verdict.altered, "reply_to": body.reply_to, "role": role.value,
-            "name": who.name,
-        },
-        **common,
-    )  # fmt: skip
+        payload["visibility"], payload["shadow_ban"] = "shadow", True
+    sent = new_event(EventType.MESSAGE_SENT, payload=payload, **common)
     events.insert(0, sent)
     extra = None
     if verdict.altered or visibility == "held":

@@ -25,6 +25,17 @@ async def test_shadow_banned_messages_reach_only_their_sender(rt_server):
     # and resume/history keep it private too
     cat = await WsClient.login(rt_server, "cat")
     assert cat.joined.get("history", []) == []
+    # over HTTP too, and nothing in ann's own answers tells her she is shadow-banned
+    ann = {"Authorization": f"Bearer {rt_server.token('ann', 'match:1')}"}
+    bob = {"Authorization": f"Bearer {rt_server.token('bob', 'match:1')}"}
+    with httpx.Client(base_url=rt_server.url, timeout=10) as http:
+        sent = http.post("/v1/rooms/match:1/messages", headers=ann,
+                         json={"client_msg_id": "c2", "text": "still here?"})  # fmt: skip
+        assert sent.status_code == 201 and sent.json()["visibility"] == "public"
+        own = http.get("/v1/rooms/match:1/messages", headers=ann).json()["messages"]
+        assert [(m["text"], m["visibility"]) for m in own] == [
+            ("can anyone see me", "public"), ("still here?", "public")]  # fmt: skip
+        assert http.get("/v1/rooms/match:1/messages", headers=bob).json()["messages"] == []
 
 
 async def test_held_message_appears_only_when_approved(start_server):
