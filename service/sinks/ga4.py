@@ -126,8 +126,9 @@ class GA4Sink:
             yield [e for e, _ in chunk], body
 
     async def send(self, batch: Batch) -> Delivery:
-        events = batch.events
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._send, events)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, lambda: self._send(batch.events)
+        )
 
     def _send(self, events: list[Event]) -> Delivery:
         uploads: Uploads[None] = Uploads(self._uploads)

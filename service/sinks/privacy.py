@@ -71,10 +71,19 @@ class PropertyPolicy:
             "seq": event.seq,
             "node_id": event.node_id,
         }
-        payload = event.payload if self._include_text else strip_text(event.payload)
+        return self.combine(props, event.payload)
+
+    def combine(self, envelope: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        """``envelope`` (the fields listed in :meth:`properties`, taken over and changed), then
+        the payload minus text, without nulls, restricted to the allow-list.
+
+        For sinks that read the log's columns instead of building events.
+        """
+        if not self._include_text:
+            payload = strip_text(payload)
         for key, value in payload.items():
-            props.setdefault(key, value)
-        return self.allowed({k: v for k, v in props.items() if v is not None})
+            envelope.setdefault(key, value)
+        return self.allowed({k: v for k, v in envelope.items() if v is not None})
 
     def allowed(self, props: dict[str, Any]) -> dict[str, Any]:
         """``props`` restricted to the allow-list (all of them when none is configured)."""

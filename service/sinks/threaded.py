@@ -15,8 +15,9 @@ from service.sinks.settings import SinkCommon
 class ThreadedSink:
     """One thread maps a batch; ``concurrency`` threads upload its requests.
 
-    Subclasses implement ``_send(events) -> Delivery``, run on the mapping thread, so a slow
-    vendor never blocks the event loop or another sink.
+    Subclasses implement ``_send(events) -> Delivery`` (or ``_send_batch(batch)`` to read the
+    Arrow columns themselves), run on the mapping thread, so neither building the events nor a
+    slow vendor ever blocks the event loop or another sink.
     """
 
     kind = ""
@@ -43,12 +44,14 @@ class ThreadedSink:
         return cursor
 
     async def send(self, batch: Batch) -> Delivery:
-        events = batch.events
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._send, events)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._send_batch, batch)
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False)
         self._uploads.shutdown(wait=False)
+
+    def _send_batch(self, batch: Batch) -> Delivery:
+        return self._send(batch.events)
 
     def _send(self, events: list[Event]) -> Delivery:
         raise NotImplementedError

@@ -195,3 +195,34 @@ def test_segment_message_equals_what_the_library_builds():
     assert sink.message(huge) == "segment: event over 32 KB"
     with pytest.raises(RuntimeError):
         sink.library_message(huge)
+
+
+@pytest.mark.parametrize("include_text, allow", [(True, None), (False, None), (False, ["room_id", "seq"])])
+def test_segment_messages_from_columns_equal_the_per_event_messages(include_text, allow):
+    from service.sinks.batch import Batch
+    from service.sinks.segment import SegmentSink
+    from service.sinks.settings import SegmentSinkSettings
+
+    sink = SegmentSink(SegmentSinkSettings(name="s", include_text=include_text, properties=allow),
+                       write_key="k")  # fmt: skip
+    events = [
+        event(text="héllo ⚽ \"quoted\"", visibility="public", reply_to=None, masked=False),
+        event(EventType.POLL_CREATED, poll_id="p", question="?", options=["a", "b"]),
+        event(EventType.MESSAGE_MODERATED, reasons=[{"check": "pii", "code": "email", "detail": "a@b.c"}]),
+        event(text="x" * 40_000),
+        new_event(EventType.REACTION_ADDED, user_id="u2", room_id="match:2", payload={"emoji": "🔥"},
+                  occurred_at=datetime(2026, 3, 1, 0, 0, 0, 999_999, tzinfo=UTC),
+                  metadata=Metadata(device=None, language="pt-BR", app_version="9.1")),
+        new_event(EventType.ROOM_MODE_CHANGED, user_id="", room_id="match:3", payload={"mode": "open"},
+                  occurred_at=datetime(2026, 3, 1, tzinfo=UTC)),
+    ]  # fmt: skip
+    for seq, e in enumerate(events, start=1):
+        e.seq, e.node_id = seq, "n"
+    built = list(sink.messages(Batch(to_arrow(events))))
+    assert [(seq, event_id) for seq, event_id, _, _ in built] == [(e.seq, e.event_id) for e in events]
+    for (_, _, msg, size), e in zip(built, events, strict=True):
+        assert msg == sink.message(e)
+        if isinstance(msg, dict):
+            assert size >= len(json.dumps(msg).encode())
+    assert (built[3][2] == "segment: event over 32 KB") == include_text  # 40 KB of text
+    assert built[5][2] == "segment: event has no user id"
