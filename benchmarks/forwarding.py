@@ -17,6 +17,9 @@ Measured, each in a fresh child process (so peak RSS is per measurement):
   batches of 100); Mixpanel ``Mixpanel.track()`` per event with the library ``Consumer`` (one
   request each); GA4 one ``httpx`` POST per event; warehouse: one DuckDB ``COPY ... TO parquet`` of the whole
   log (a one-shot export, not incremental: the fastest thing DuckDB offers).
+- ``collector_ceiling`` (Segment): the same valid full batch body (500 KB), encoded once, posted
+  in a loop on four keep-alive connections: what the collector itself accepts per second
+  with no sender-side work, the bound on any sender's figure on this machine.
 
 Usage: ``python benchmarks/forwarding.py [--events N] [--http-events M] [--quick]``.
 Writes ``benchmarks/results/forwarding.json``.
@@ -132,8 +135,10 @@ def run_forwarder(data: str, log_path: str, kind: str, url: str, target: int) ->
     from service.sinks.factory import build_forwarder
 
     async def main() -> dict[str, Any]:
+        # Only the measured sink (the default warehouse export would otherwise run beside it).
+        sinks = {"warehouse": [], kind: [sink_config(kind, url)], "stop_timeout_seconds": 0.1}
         settings = load_settings(environ={}, data_dir=data, node_id="bench", log={"path": log_path},
-                                 sinks={kind: [sink_config(kind, url)], "stop_timeout_seconds": 0.1})  # fmt: skip
+                                 sinks=sinks)  # fmt: skip
         log = DuckDBLog(Path(log_path), node_id="bench")
         await log.start()
         forwarder = build_forwarder(settings, log, environ=ENV)
@@ -216,6 +221,63 @@ def baseline_warehouse(log_path: str, out: str, k: int) -> dict[str, Any]:
     return {"events": k, "seconds": elapsed}
 
 
+def collector_ceiling(log_path: str, url: str, seconds: float) -> dict[str, Any]:
+    """What the collector itself can take: one valid Segment batch body (the first events
+    that fit one request, encoded once up front) posted over and over on four keep-alive
+    connections for ``seconds``. No mapping, no encoding: the most any sender can get through."""
+    import base64
+    import http.client
+    import threading
+    from urllib.parse import urlsplit
+
+    from segment.analytics.consumer import BATCH_SIZE_LIMIT
+
+    from service.sinks.batch import Batch
+    from service.sinks.segment import SegmentSink
+    from service.sinks.settings import SegmentSinkSettings
+
+    con = duckdb.connect(log_path, read_only=True)
+    table = con.sql(f"SELECT {SELECT_COLUMNS} FROM events ORDER BY seq LIMIT {_CEILING_EVENTS}")
+    batch = Batch(table.to_arrow_table().cast(ARROW_SCHEMA))
+    con.close()
+    sink = SegmentSink(SegmentSinkSettings(name="ceiling", host=url), write_key=ENV["SEGMENT_WRITE_KEY"])
+    messages, size = [], 0
+    for _, _, msg, msg_size in sink.messages(batch):  # one request's worth, as the sink cuts it
+        if isinstance(msg, dict) and size + msg_size <= BATCH_SIZE_LIMIT:
+            messages.append(msg)
+            size += msg_size
+    body = json.dumps({"batch": messages, "sentAt": datetime.now(UTC).isoformat(),
+                       "writeKey": ENV["SEGMENT_WRITE_KEY"]}).encode()  # fmt: skip
+    auth = base64.b64encode(f"{ENV['SEGMENT_WRITE_KEY']}:".encode()).decode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Basic {auth}"}
+    where = urlsplit(url)
+    sent = [0] * 4
+    deadline = time.perf_counter() + seconds
+
+    def post_loop(i: int) -> None:
+        conn = http.client.HTTPConnection(where.hostname, where.port)
+        while time.perf_counter() < deadline:
+            conn.request("POST", "/v1/batch", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"collector answered {response.status}")
+            sent[i] += len(messages)
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=post_loop, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"events": sum(sent), "seconds": time.perf_counter() - started}
+
+
+_CEILING_EVENTS = 2500
+"""Segment's per-request event limit; the body keeps those that fit in 500 KB."""
+
+
 def _child(queue: Any, fn: Any, args: tuple[Any, ...]) -> None:
     result = fn(*args)
     # VmHWM of this process's own memory; getrusage's ru_maxrss keeps the parent's across exec.
@@ -267,6 +329,12 @@ def main() -> None:
                              ours["peak_rss_mb"], base["peak_rss_mb"]])  # fmt: skip
                 print(f"{kind}: {ours['events_per_s']:,.0f} ev/s vs baseline {base['events_per_s']:,.0f}",
                       flush=True)  # fmt: skip
+                if kind == "segment":
+                    ceiling = in_child(collector_ceiling, str(log_path), url, 8.0)
+                    ceiling["events_per_s"] = ceiling["events"] / ceiling["seconds"]
+                    results["segment"]["collector_ceiling"] = ceiling
+                    print(f"segment: the collector's own ceiling {ceiling['events_per_s']:,.0f} ev/s "
+                          f"(pre-encoded batches, 4 connections)", flush=True)  # fmt: skip
             stats = httpx.get(f"{url}/_stats").json()
         finally:
             collector.terminate()

@@ -21,11 +21,15 @@ def strip_text(payload: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in payload.items() if k not in FREE_TEXT_FIELDS}
     reasons = out.get("reasons")
     if isinstance(reasons, list):
-        out["reasons"] = [
-            {k: v for k, v in r.items() if k != "detail"} if isinstance(r, dict) else r
-            for r in reasons
-        ]
+        out["reasons"] = _without_detail(reasons)
     return out
+
+
+def _without_detail(reasons: list[Any]) -> list[Any]:
+    return [
+        {k: v for k, v in r.items() if k != "detail"} if isinstance(r, dict) else r
+        for r in reasons
+    ]
 
 
 def blank_text(payload: dict[str, Any]) -> dict[str, Any]:
@@ -74,16 +78,21 @@ class PropertyPolicy:
         return self.combine(props, event.payload)
 
     def combine(self, envelope: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
-        """``envelope`` (the fields listed in :meth:`properties`, taken over and changed), then
-        the payload minus text, without nulls, restricted to the allow-list.
+        """``envelope`` (the fields listed in :meth:`properties`), then the payload minus text,
+        without nulls, restricted to the allow-list. Envelope fields win over payload keys.
 
         For sinks that read the log's columns instead of building events.
         """
-        if not self._include_text:
-            payload = strip_text(payload)
-        for key, value in payload.items():
-            envelope.setdefault(key, value)
-        return self.allowed({k: v for k, v in envelope.items() if v is not None})
+        merged = payload | envelope
+        if self._include_text:
+            props = {k: v for k, v in merged.items() if v is not None}
+        else:
+            props = {
+                k: v for k, v in merged.items() if v is not None and k not in FREE_TEXT_FIELDS
+            }
+            if isinstance(props.get("reasons"), list):
+                props["reasons"] = _without_detail(props["reasons"])
+        return self.allowed(props)
 
     def allowed(self, props: dict[str, Any]) -> dict[str, Any]:
         """``props`` restricted to the allow-list (all of them when none is configured)."""

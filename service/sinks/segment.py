@@ -9,7 +9,7 @@ library's ``request.post`` from threads of this sink, a few at a time, and each 
 checked. The cursor moves only after Segment answered 2xx to every request of the batch.
 
 The messages of a batch are built from the log's Arrow columns (timestamps formatted
-column-wise, one context object per distinct device/locale/app) rather than from event
+once per second, one context object per distinct device/locale/app) rather than from event
 structs; the first requests leave while the rest of the batch is still being built.
 """
 
@@ -18,12 +18,12 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import msgspec
 import pyarrow as pa
-import pyarrow.compute as pc
 import requests
 from segment.analytics import Client
 from segment.analytics.consumer import BATCH_SIZE_LIMIT, MAX_MSG_SIZE
@@ -43,6 +43,7 @@ _decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
 _LIBRARY = {"name": "analytics-python", "version": VERSION}
 MAX_BATCH_EVENTS = 2500
 """Segment's documented per-request event limit (its size limit is BATCH_SIZE_LIMIT)."""
+_SECOND = "%Y-%m-%dT%H:%M:%S"
 _SLICE_ROWS = 2500
 """Rows turned into messages at a time, so the first upload starts early."""
 
@@ -73,10 +74,17 @@ def _context(device: str | None, language: str | None, app_version: str | None) 
 
 def iso_millis(timestamps: pa.ChunkedArray | pa.Array) -> list[str]:
     """``datetime.isoformat(timespec="milliseconds")`` of UTC microsecond timestamps, for a
-    whole column at once (``%S`` of a microsecond timestamp carries six decimals; like
-    ``isoformat`` the extra digits are cut, not rounded)."""
-    text = pc.utf8_slice_codeunits(pc.strftime(timestamps, format="%Y-%m-%dT%H:%M:%S"), 0, 23)
-    return [f"{t}+00:00" for t in text.to_pylist()]
+    whole column: the date and time of day are formatted once per distinct second (events of
+    a batch share seconds), the milliseconds appended (cut, not rounded, like ``isoformat``)."""
+    seconds: dict[int, str] = {}
+    out = []
+    for micros in timestamps.cast(pa.int64()).to_pylist():
+        second, rest = divmod(micros, 1_000_000)
+        text = seconds.get(second)
+        if text is None:
+            text = seconds[second] = datetime.fromtimestamp(second, UTC).strftime(_SECOND)
+        out.append(f"{text}.{rest // 1000:03d}+00:00")
+    return out
 
 
 def json_size_bound(msg: dict[str, Any]) -> int:

@@ -226,3 +226,14 @@ def test_segment_messages_from_columns_equal_the_per_event_messages(include_text
             assert size >= len(json.dumps(msg).encode())
     assert (built[3][2] == "segment: event over 32 KB") == include_text  # 40 KB of text
     assert built[5][2] == "segment: event has no user id"
+
+
+def test_iso_millis_equals_isoformat():
+    from service.sinks.segment import iso_millis
+
+    rng = random.Random(7)
+    stamps = [datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC), NOW, NOW + timedelta(microseconds=999)]
+    stamps += [NOW + timedelta(microseconds=rng.randrange(10**12)) for _ in range(500)]
+    column = pa.chunked_array([pa.array(stamps[:200], pa.timestamp("us", tz="UTC")),
+                               pa.array(stamps[200:], pa.timestamp("us", tz="UTC"))])  # fmt: skip
+    assert iso_millis(column) == [s.isoformat(timespec="milliseconds") for s in stamps]
