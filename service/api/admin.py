@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import Provide
+from litestar.params import Parameter
 
 from service.actions import moderators, policies, reports, rooms
 from service.actions.access import check_room_id
@@ -67,8 +68,12 @@ class AdminController(Controller):
         return RestrictionOut(user_id=data.user_id, kind=name, until=until)
 
     @delete("/rooms/{room_id:str}/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban")
-    async def lift(self, c: Community, room_id: str, kind: str, user_id: str, scope: str = "room") -> dict[str, bool]:
-        return {"lifted": await moderators.lift(c, ADMIN, room_id, _kind(kind), user_id, scope)}
+    async def lift(
+        self, c: Community, room_id: str, kind: str, user_id: str,
+        # ``scope`` itself is Litestar's reserved name for the ASGI scope
+        lift_scope: Annotated[Literal["room", "global"], Parameter(query="scope")] = "room",
+    ) -> dict[str, bool]:  # fmt: skip
+        return {"lifted": await moderators.lift(c, ADMIN, room_id, _kind(kind), user_id, lift_scope)}
 
     @get("/moderation/policies/{kind:str}", summary="The moderation policy of a room kind")
     async def get_policy(self, c: Community, kind: str) -> dict[str, Any]:

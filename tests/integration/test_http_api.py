@@ -163,6 +163,23 @@ def test_slow_mode_and_mute(server, api):
     assert r.status_code == 403 and r.json()["error"]["code"] == "user_muted" and "until" in r.json()["error"]["message"]
     not_mod = api.post("/v1/rooms/match:1/mutes", headers=h, json={"user_id": "u9"})
     assert not_mod.json()["error"]["code"] == "role_too_low"
+    lifted = api.delete("/v1/rooms/match:1/mutes/u9", headers=mod)
+    assert lifted.status_code == 200 and lifted.json() == {"lifted": True}
+    assert send(api, auth(server, "u9"), cid="z2").status_code == 201
+
+
+def test_admin_lifts_room_and_global_restrictions(server, api):
+    admin = {"X-Admin-Key": server.admin_key()}
+    banned = api.post("/v1/admin/rooms/match:1/bans", headers=admin, json={"user_id": "u7", "scope": "global"})
+    assert banned.status_code == 201, banned.text
+    assert send(api, auth(server, "u7"), cid="a").json()["error"]["code"] == "user_banned"
+    # a room-scoped lift does not touch the global ban; ?scope=global does
+    assert api.delete("/v1/admin/rooms/match:1/bans/u7", headers=admin).json() == {"lifted": False}
+    odd = api.delete("/v1/admin/rooms/match:1/bans/u7?scope=planet", headers=admin)
+    assert odd.status_code == 400 and "scope" in odd.text
+    lifted = api.delete("/v1/admin/rooms/match:1/bans/u7?scope=global", headers=admin)
+    assert lifted.status_code == 200 and lifted.json() == {"lifted": True}
+    assert send(api, auth(server, "u7"), cid="b").status_code == 201
 
 
 def test_reports_hide_after_threshold_and_review(server, api):
