@@ -46,6 +46,7 @@ from service.realtime.metrics import HubCollector
 from service.realtime.presence.base import PresenceStore
 from service.realtime.presence.memory import MemoryPresence
 from service.realtime.presence.redis import RedisPresence
+from service.realtime.standing import LocalStanding, RedisStanding, Standing
 from service.settings import Settings
 from service.sinks.factory import build_forwarder
 
@@ -214,12 +215,15 @@ def build_hub(settings: Settings, community: Community) -> Hub:
     rt = settings.realtime
     broker: Broker
     presence: PresenceStore
+    standing: Standing
     if rt.broker == "redis":
         broker = RedisBroker(rt.redis_url, prefix=rt.redis_prefix)
         presence = RedisPresence(
             rt.redis_url, settings.node_id, rt.presence_ttl_seconds, prefix=rt.redis_prefix
         )
+        standing = RedisStanding(rt.redis_url, prefix=rt.redis_prefix)
     else:
         broker = MemoryBroker()
         presence = MemoryPresence(settings.node_id, rt.presence_ttl_seconds)
-    return Hub(community, rt, broker, presence)
+        standing = LocalStanding()
+    return Hub(community, rt, broker, presence, standing)

@@ -40,6 +40,7 @@ from service.realtime.presence.base import PresenceStore
 from service.realtime.render import EFFECT_TYPES, render
 from service.realtime.resume import RemoteLog
 from service.realtime.roster import Roster
+from service.realtime.standing import STANDING_TYPES, LocalStanding, Standing
 from service.realtime.typing_gate import TypingGate
 from service.settings import RealtimeSettings
 
@@ -70,11 +71,13 @@ class Hub:
 
     def __init__(
         self, community: Community, settings: RealtimeSettings, broker: Broker,
-        presence: PresenceStore,
+        presence: PresenceStore, standing: Standing | None = None,
     ) -> None:  # fmt: skip
         self.c = community
         self.settings = settings
         self.broker = broker
+        self.standing: Standing = standing or LocalStanding()
+        self._remembering: set[asyncio.Task[None]] = set()
         self.node_id = community.log.node_id
         self.boot = uuid7()
         """Identifies this process's lifetime; remote-frame replay is valid within one boot."""
@@ -103,6 +106,10 @@ class Hub:
             gc.collect()
             gc.freeze()
         self.published_seq = self.c.log.last_seq
+        # What other nodes decided before this one started (bans, modes, roles ...); applied
+        # before subscribing, so a live event always lands after the older recorded one.
+        recalled = [e for e in await self.standing.recall() if e.node_id != self.node_id]
+        self._apply_remote(recalled)
         await self.broker.start(self.receive)
         s = self.settings
         self._tasks = [
@@ -122,6 +129,9 @@ class Hub:
         for conn in list(self.connections):
             conn.outbox.close(ErrorCode.SHUTTING_DOWN.close_code, "server shutting down")
         await self.broker.stop()
+        if self._remembering:
+            await asyncio.wait(self._remembering, timeout=5)
+        await self.standing.close()
         await self.roster.store.close()
 
     async def _every(self, seconds: float, fn: Callable[[], Awaitable[None]]) -> None:
@@ -144,6 +154,10 @@ class Hub:
         )  # fmt: skip
         self.published_seq = max(self.published_seq, max((e.seq for e in events), default=0))
         self.broker.publish(encode_envelope(envelope))
+        if standing := [e for e in events if e.event_type in STANDING_TYPES]:
+            task = asyncio.create_task(self.standing.remember(standing))
+            self._remembering.add(task)
+            task.add_done_callback(self._remembering.discard)
 
     # -- delivery ------------------------------------------------------------------------------
 

@@ -193,3 +193,48 @@ async def test_redis_broker_survives_a_redis_restart(tmp_path):
         for broker in (a, b):
             with contextlib.suppress(Exception):  # Redis is gone now; stopping must not hang
                 await asyncio.wait_for(broker.stop(), 5)
+
+
+# -- standing: what a node that starts later must know -------------------------------------------
+
+
+def _standing_event(event_type, /, *, user="bob", room="match:1", node="a", at_ms=0, **payload):
+    from datetime import UTC, datetime, timedelta
+
+    from service.domain.events import new_event
+
+    e = new_event(event_type, user_id=user, room_id=room, payload=payload,
+                  occurred_at=datetime(2026, 3, 1, tzinfo=UTC) + timedelta(milliseconds=at_ms))  # fmt: skip
+    e.node_id = node
+    return e
+
+
+def test_standing_keys_name_the_subject_each_event_sets():
+    from service.domain.events import EventType as T
+    from service.realtime.standing import STANDING_TYPES, standing_key
+
+    assert standing_key(_standing_event(T.USER_MUTED)) == standing_key(_standing_event(T.USER_UNMUTED))
+    assert standing_key(_standing_event(T.USER_BANNED, scope="global")) == "ban|*|bob"
+    assert standing_key(_standing_event(T.USER_BANNED)) == "ban|match:1|bob"
+    assert standing_key(_standing_event(T.ROOM_MODE_CHANGED, mode="open")) == "mode|match:1"
+    assert standing_key(_standing_event(T.MODERATION_POLICY_CHANGED, kind="match")) == "policy|match"
+    assert standing_key(_standing_event(T.MESSAGE_SENT, text="hi")) is None
+    assert all(standing_key(_standing_event(t, kind="k")) for t in STANDING_TYPES)
+
+
+async def test_redis_standing_keeps_the_newest_event_per_subject_whatever_the_write_order(redis_url):
+    from service.domain.events import EventType as T
+    from service.realtime.standing import RedisStanding
+
+    a, b = RedisStanding(redis_url, prefix="t"), RedisStanding(redis_url, prefix="t")
+    muted = _standing_event(T.USER_MUTED, node="a", at_ms=10)
+    unmuted = _standing_event(T.USER_UNMUTED, node="b", at_ms=20)
+    mode = _standing_event(T.ROOM_MODE_CHANGED, node="a", at_ms=5, mode="reactions-only")
+    await b.remember([unmuted])
+    await a.remember([muted, mode, _standing_event(T.MESSAGE_SENT, text="not standing")])
+    recalled = await RedisStanding(redis_url, prefix="t").recall()
+    assert [e.event_id for e in recalled] == [mode.event_id, unmuted.event_id]  # oldest first
+    assert recalled[1] == unmuted
+    assert await RedisStanding(redis_url, prefix="other").recall() == []
+    for s in (a, b):
+        await s.close()

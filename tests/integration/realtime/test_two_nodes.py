@@ -100,3 +100,28 @@ async def test_resume_on_the_same_node_replays_remote_frames(two_nodes):
     # on the other node the position means nothing: resync
     other = await WsClient.login(a, "bob", join=position)
     assert any(f["type"] == "resync" for f in other.seen)
+
+
+async def test_a_node_that_restarts_knows_what_other_nodes_decided_before(two_nodes):
+    a, b = two_nodes
+    with admin(a) as api:
+        assert api.post("/v1/admin/rooms/match:1/bans", json={"user_id": "bob"}).status_code == 201
+        assert api.put("/v1/admin/rooms/match:2", json={"mode": "reactions-only"}).status_code == 200
+        r = api.post("/v1/admin/rooms/match:3/mutes", json={"user_id": "cat", "duration_seconds": 600})
+        assert r.status_code == 201
+        # lifted again on A: the newest decision is the one B must know
+        assert api.delete("/v1/admin/rooms/match:3/mutes/cat").json() == {"lifted": True}
+    assert b.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
+    b.start()  # its own log shard has none of that; Redis has
+    with httpx.Client(base_url=b.url, timeout=10) as http:
+        def send(user: str, room: str) -> httpx.Response:
+            token = b.token(user, room)
+            return http.post(f"/v1/rooms/{room}/messages", headers={"Authorization": f"Bearer {token}"},
+                             json={"client_msg_id": f"{user}-{room}", "text": "hello"})  # fmt: skip
+
+        banned = send("bob", "match:1")
+        assert banned.status_code == 403 and banned.json()["error"]["code"] == "user_banned", banned.text
+        quiet = send("dan", "match:2")
+        assert quiet.status_code == 403 and quiet.json()["error"]["code"] == "reactions_only", quiet.text
+        assert send("cat", "match:3").status_code == 201  # the unmute, newer than the mute
+        assert send("dan", "match:1").status_code == 201

@@ -1,0 +1,136 @@
+"""Standing state shared by the nodes: the latest moderation and room-setting event per subject.
+
+Pub/sub carries events between running nodes, but a node that starts (or restarts) rebuilds
+its state from its own log shard only. Without more it would not know of a ban, a mute, a
+shadow-ban, a room mode, a pin, a role grant or a moderation policy set through another node
+before it started, and would let a banned user post. So each node also records, per subject
+(a user's ban in a room, a room's mode ...), the latest such event in one Redis hash; a
+starting node reads the hash and applies, oldest first, what other nodes recorded there,
+before it subscribes to live events. A newer event for a subject replaces an older one
+whatever order the nodes write in (compared by time, then by event id, inside Redis).
+
+One node with the memory broker has nothing to share: :class:`LocalStanding` keeps nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from service.domain.events import Event, EventType
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(Event).decode
+
+
+STANDING_TYPES = frozenset({
+    EventType.USER_MUTED, EventType.USER_UNMUTED, EventType.USER_BANNED, EventType.USER_UNBANNED,
+    EventType.USER_SHADOW_BANNED, EventType.ROLE_GRANTED, EventType.ROLE_REVOKED,
+    EventType.ROOM_MODE_CHANGED, EventType.MESSAGE_PINNED, EventType.MODERATION_POLICY_CHANGED,
+})  # fmt: skip
+"""Event types that set a subject's standing (see :func:`standing_key`)."""
+
+
+def standing_key(e: Event) -> str | None:
+    """The subject whose standing ``e`` sets, or None for events that set none."""
+    scope = "*" if e.payload.get("scope") == "global" else e.room_id
+    match e.event_type:
+        case EventType.USER_MUTED | EventType.USER_UNMUTED:
+            return f"mute|{scope}|{e.user_id}"
+        case EventType.USER_BANNED | EventType.USER_UNBANNED:
+            return f"ban|{scope}|{e.user_id}"
+        case EventType.USER_SHADOW_BANNED:
+            return f"shadow|{scope}|{e.user_id}"
+        case EventType.ROLE_GRANTED | EventType.ROLE_REVOKED:
+            return f"role|{e.room_id}|{e.user_id}"
+        case EventType.ROOM_MODE_CHANGED:
+            return f"mode|{e.room_id}"
+        case EventType.MESSAGE_PINNED:
+            return f"pin|{e.room_id}"
+        case EventType.MODERATION_POLICY_CHANGED:
+            return f"policy|{e.payload.get('kind', '')}"
+        case _:
+            return None
+
+
+def order_key(e: Event) -> str:
+    """Sorts events of one subject in time order (fixed width: microseconds, then the id)."""
+    micros = (e.occurred_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros:020d}{e.event_id:0>36}"
+
+
+_ORDER_WIDTH = 56
+
+# Replace the subject's entry only with a newer one; entries are "<order key>|<event JSON>".
+_SET_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current and string.sub(current, 1, string.len(ARGV[2])) >= ARGV[2] then
+    return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
+return 1
+"""
+
+
+class Standing(Protocol):
+    """Where nodes leave the standing-setting events for nodes that start later."""
+
+    async def remember(self, events: list[Event]) -> None:
+        """Record the events among ``events`` that set a subject's standing."""
+
+    async def recall(self) -> list[Event]:
+        """Every subject's latest standing event, oldest first."""
+
+    async def close(self) -> None: ...
+
+
+class LocalStanding:
+    """One node: its own log already holds everything."""
+
+    async def remember(self, events: list[Event]) -> None:
+        return None
+
+    async def recall(self) -> list[Event]:
+        return []
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisStanding:
+    """The standing events of every node in one Redis hash (``<prefix>:standing``)."""
+
+    lost = 0
+    """Standing events that could not be recorded (Redis unreachable); logged each time."""
+
+    def __init__(self, url: str, *, prefix: str = "sideline") -> None:
+        self._redis = Redis.from_url(url)
+        self._key = f"{prefix}:standing"
+        self._set_if_newer = self._redis.register_script(_SET_IF_NEWER)
+
+    async def remember(self, events: list[Event]) -> None:
+        for e in events:
+            subject = standing_key(e)
+            if subject is None:
+                continue
+            try:
+                await self._set_if_newer(keys=[self._key], args=[subject, order_key(e), _encode(e)])
+            except (RedisError, OSError) as exc:
+                type(self).lost += 1
+                log.error("could not record %s for nodes that start later: %s", subject, exc)
+
+    async def recall(self) -> list[Event]:
+        entries = await self._redis.hgetall(self._key)
+        ordered = sorted(v if isinstance(v, bytes) else v.encode() for v in entries.values())
+        return [_decode(v[_ORDER_WIDTH + 1 :]) for v in ordered]
+
+    async def close(self) -> None:
+        await self._redis.aclose()
