@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, delete, get, post, put
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, QueryParameter
 
 from service.actions import moderators, policies, reports, rooms
 from service.actions.access import check_room_id
@@ -31,67 +31,67 @@ class AdminController(Controller):
     dependencies = {"c": Provide(provide_community, sync_to_thread=False)}
 
     @get("/rooms/{room_id:str}", summary="A room's settings")
-    async def room(self, c: Community, room_id: str) -> RoomOut:
+    async def room(self, c: NamedDependency[Community], room_id: str) -> RoomOut:
         check_room_id(c, room_id)
         return rooms.room_out(c.state.room(room_id))
 
     @put("/rooms/{room_id:str}", summary="Create or configure a room")
-    async def configure(self, c: Community, room_id: str, data: RoomConfigIn) -> RoomOut:
+    async def configure(self, c: NamedDependency[Community], room_id: str, data: JSONBody[RoomConfigIn]) -> RoomOut:
         return await rooms.configure(c, room_id, data, actor=ADMIN)
 
     @post("/rooms/{room_id:str}/close", status_code=200, summary="Close a room (read-only archive)")
-    async def close(self, c: Community, room_id: str) -> RoomOut:
+    async def close(self, c: NamedDependency[Community], room_id: str) -> RoomOut:
         return await rooms.close_room(c, room_id)
 
     @post("/rooms/{room_id:str}/roles", status_code=200, summary="Grant a role in a room")
-    async def grant(self, c: Community, room_id: str, data: RoleGrantIn) -> dict[str, str]:
+    async def grant(self, c: NamedDependency[Community], room_id: str, data: JSONBody[RoleGrantIn]) -> dict[str, str]:
         await rooms.grant_role(c, room_id, data.user_id, data.role)
         return {"user_id": data.user_id, "role": data.role.value}
 
     @delete("/rooms/{room_id:str}/roles/{user_id:str}", status_code=200, summary="Revoke a granted role")
-    async def revoke(self, c: Community, room_id: str, user_id: str) -> dict[str, bool]:
+    async def revoke(self, c: NamedDependency[Community], room_id: str, user_id: str) -> dict[str, bool]:
         return {"revoked": await rooms.revoke_role(c, room_id, user_id)}
 
     @delete("/rooms/{room_id:str}/messages/{message_id:str}", status_code=200, summary="Delete a message")
-    async def delete_message(self, c: Community, room_id: str, message_id: str) -> dict[str, int]:
+    async def delete_message(self, c: NamedDependency[Community], room_id: str, message_id: str) -> dict[str, int]:
         return {"seq": await moderators.delete_message(c, ADMIN, room_id, message_id)}
 
     @post("/rooms/{room_id:str}/pin", status_code=200, summary="Pin one message (null unpins)")
-    async def pin(self, c: Community, room_id: str, data: PinIn) -> RoomOut:
+    async def pin(self, c: NamedDependency[Community], room_id: str, data: JSONBody[PinIn]) -> RoomOut:
         await moderators.pin_message(c, ADMIN, room_id, data.message_id)
         return rooms.room_out(c.state.room(room_id))
 
     @post("/rooms/{room_id:str}/{kind:str}", status_code=201, summary="Mute, ban or shadow-ban (room or global scope)")
-    async def restrict(self, c: Community, room_id: str, kind: str, data: RestrictIn) -> RestrictionOut:
+    async def restrict(self, c: NamedDependency[Community], room_id: str, kind: str, data: JSONBody[RestrictIn]) -> RestrictionOut:
         name = _kind(kind)
         until = await moderators.restrict(c, ADMIN, room_id, name, data)
         return RestrictionOut(user_id=data.user_id, kind=name, until=until)
 
     @delete("/rooms/{room_id:str}/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban")
     async def lift(
-        self, c: Community, room_id: str, kind: str, user_id: str,
+        self, c: NamedDependency[Community], room_id: str, kind: str, user_id: str,
         # ``scope`` itself is Litestar's reserved name for the ASGI scope
-        lift_scope: Annotated[Literal["room", "global"], Parameter(query="scope")] = "room",
+        lift_scope: Annotated[Literal["room", "global"], QueryParameter(name="scope")] = "room",
     ) -> dict[str, bool]:  # fmt: skip
         return {"lifted": await moderators.lift(c, ADMIN, room_id, _kind(kind), user_id, lift_scope)}
 
     @get("/moderation/policies/{kind:str}", summary="The moderation policy of a room kind")
-    async def get_policy(self, c: Community, kind: str) -> dict[str, Any]:
+    async def get_policy(self, c: NamedDependency[Community], kind: str) -> dict[str, Any]:
         return policies.get_policy(c, kind)
 
     @put("/moderation/policies/{kind:str}", summary="Replace the moderation policy of a room kind")
-    async def put_policy(self, c: Community, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def put_policy(self, c: NamedDependency[Community], kind: str, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
         return await policies.set_policy(c, kind, data, actor=ADMIN)
 
     @get("/review-queue", summary="Held and reported messages across rooms")
-    async def review_queue(self, c: Community, room_id: str | None = None) -> list[reports.QueueItem]:
+    async def review_queue(self, c: NamedDependency[Community], room_id: str | None = None) -> list[reports.QueueItem]:
         return reports.queue(c, room_id)
 
     @post("/rooms/{room_id:str}/review/{message_id:str}", status_code=200, summary="Decide on a queued message")
-    async def review(self, c: Community, room_id: str, message_id: str, data: ReviewIn) -> dict[str, str]:
+    async def review(self, c: NamedDependency[Community], room_id: str, message_id: str, data: JSONBody[ReviewIn]) -> dict[str, str]:
         await reports.review(c, ADMIN, room_id, message_id, data.decision)
         return {"decision": data.decision}
 
     @get("/rooms/{room_id:str}/moderation-records/{message_id:str}", summary="Unmasked original")
-    async def record(self, c: Community, room_id: str, message_id: str) -> ModerationRecordOut:
+    async def record(self, c: NamedDependency[Community], room_id: str, message_id: str) -> ModerationRecordOut:
         return await moderation_record(c, room_id, message_id)

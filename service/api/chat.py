@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, delete, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, Parameter
 
 from service.actions import messages, polls, reactions, reports, rooms
 from service.actions.context import Community
@@ -39,28 +39,28 @@ class ChatController(Controller):
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
     @get("/me/rooms", summary="Rooms the caller has joined")
-    async def my_rooms(self, c: Community, who: Identity) -> RoomsOut:
+    async def my_rooms(self, c: NamedDependency[Community], who: NamedDependency[Identity]) -> RoomsOut:
         return RoomsOut(rooms=rooms.rooms_of(c, who))
 
     @get("/rooms/{room_id:str}", summary="A room's settings and the caller's role in it")
-    async def room(self, c: Community, who: Identity, room_id: RoomId) -> RoomOut:
+    async def room(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId) -> RoomOut:
         return rooms.get_room(c, who, room_id)
 
     @post("/rooms/{room_id:str}/join", status_code=200, summary="Join a room")
-    async def join(self, c: Community, who: Identity, room_id: RoomId) -> RoomOut:
+    async def join(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId) -> RoomOut:
         return await rooms.join(c, who, room_id)
 
     @post("/rooms/{room_id:str}/leave", status_code=204, summary="Leave a room")
-    async def leave(self, c: Community, who: Identity, room_id: RoomId) -> None:
+    async def leave(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId) -> None:
         await rooms.leave(c, who, room_id)
 
     @post("/rooms/{room_id:str}/messages", status_code=201, summary="Send a message (idempotent by client_msg_id)")
-    async def send(self, c: Community, who: Identity, room_id: RoomId, data: SendMessage) -> MessageOut:
+    async def send(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, data: JSONBody[SendMessage]) -> MessageOut:
         return await messages.send_message(c, who, room_id, data)
 
     @get("/rooms/{room_id:str}/messages", summary="A page of history, oldest first")
     async def history(
-        self, c: Community, who: Identity, room_id: RoomId,
+        self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId,
         before_seq: Annotated[int | None, Parameter(ge=1)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
     ) -> HistoryOut:  # fmt: skip
@@ -68,7 +68,7 @@ class ChatController(Controller):
 
     @post("/rooms/{room_id:str}/messages/{message_id:str}/reactions", status_code=200, summary="Add a reaction")
     async def react(
-        self, c: Community, who: Identity, room_id: RoomId, message_id: str, data: ReactionIn
+        self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, message_id: str, data: JSONBody[ReactionIn]
     ) -> ReactionOut:
         return await reactions.set_reaction(
             c, who, room_id, message_id, data.emoji, add=True, metadata=data.metadata
@@ -76,31 +76,31 @@ class ChatController(Controller):
 
     @delete("/rooms/{room_id:str}/messages/{message_id:str}/reactions/{emoji:str}", status_code=200, summary="Remove a reaction")
     async def unreact(
-        self, c: Community, who: Identity, room_id: RoomId, message_id: str, emoji: str
+        self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, message_id: str, emoji: str
     ) -> ReactionOut:
         return await reactions.set_reaction(c, who, room_id, message_id, emoji, add=False)
 
     @post("/rooms/{room_id:str}/messages/{message_id:str}/reports", status_code=201, summary="Report a message")
     async def report(
-        self, c: Community, who: Identity, room_id: RoomId, message_id: str, data: ReportIn
+        self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, message_id: str, data: JSONBody[ReportIn]
     ) -> dict[str, str]:
         return {"report_id": await reports.report(c, who, room_id, message_id, data.reason)}
 
     @post("/rooms/{room_id:str}/polls", status_code=201, summary="Create a poll (speakers, moderators)")
-    async def create_poll(self, c: Community, who: Identity, room_id: RoomId, data: PollIn) -> PollOut:
+    async def create_poll(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, data: JSONBody[PollIn]) -> PollOut:
         return await polls.create_poll(c, who, room_id, data)
 
     @get("/rooms/{room_id:str}/polls/{poll_id:str}", summary="A poll and its results")
-    async def poll(self, c: Community, who: Identity, room_id: RoomId, poll_id: str) -> PollOut:
+    async def poll(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, poll_id: str) -> PollOut:
         from service.actions.access import Intent, check_access
 
         check_access(c, who, room_id, Intent.READ)
         return polls.poll_out(polls.get_poll(c, room_id, poll_id), who.user_id)
 
     @post("/rooms/{room_id:str}/polls/{poll_id:str}/votes", status_code=200, summary="Vote once")
-    async def vote(self, c: Community, who: Identity, room_id: RoomId, poll_id: str, data: VoteIn) -> PollOut:
+    async def vote(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, poll_id: str, data: JSONBody[VoteIn]) -> PollOut:
         return await polls.vote(c, who, room_id, poll_id, data.option)
 
     @post("/rooms/{room_id:str}/polls/{poll_id:str}/close", status_code=200, summary="Close a poll")
-    async def close_poll(self, c: Community, who: Identity, room_id: RoomId, poll_id: str) -> PollOut:
+    async def close_poll(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, poll_id: str) -> PollOut:
         return await polls.close_poll(c, who, room_id, poll_id)
