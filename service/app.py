@@ -221,7 +221,9 @@ def build_hub(settings: Settings, community: Community) -> Hub:
         presence = RedisPresence(
             rt.redis_url, settings.node_id, rt.presence_ttl_seconds, prefix=rt.redis_prefix
         )
-        standing = RedisStanding(rt.redis_url, prefix=rt.redis_prefix)
+        standing = RedisStanding(
+            rt.redis_url, prefix=rt.redis_prefix, recent_commits=rt.redis_recent_commits
+        )
     else:
         broker = MemoryBroker()
         presence = MemoryPresence(settings.node_id, rt.presence_ttl_seconds)

@@ -168,6 +168,15 @@ class CommunityState:
             self.history_truncated.add(e.room_id)
         recent.append(e)
 
+    def order_history(self, room_ids: Iterable[str]) -> None:
+        """Sort these rooms' in-memory history by time (after applying other nodes' events
+        out of order, as a node that starts does)."""
+        for room_id in room_ids:
+            recent = self.history.get(room_id)
+            if recent is not None:
+                ordered = sorted(recent, key=lambda m: (m.occurred_at, m.event_id))
+                self.history[room_id] = deque(ordered, maxlen=recent.maxlen)
+
     def _restore(self, e: Event) -> None:
         """Put an approved message back into its room's history at its seq position."""
         self._remember(e)

@@ -110,6 +110,7 @@ class Hub:
         # before subscribing, so a live event always lands after the older recorded one.
         recalled = [e for e in await self.standing.recall() if e.node_id != self.node_id]
         self._apply_remote(recalled)
+        self.c.state.order_history({e.room_id for e in recalled})
         await self.broker.start(self.receive)
         s = self.settings
         self._tasks = [
@@ -148,12 +149,13 @@ class Hub:
         """Render, encode once and publish committed ``events`` (Notifier)."""
         frames = [out for e in events for out in render(self.c, e)]
         needs = any(e.event_type in EFFECT_TYPES for e in events)
+        raw = events_raw(list(events))
         envelope = Envelope(
-            kind="events", origin=self.node_id, frames=frames, events=events_raw(list(events)),
-            needs_events=needs,
+            kind="events", origin=self.node_id, frames=frames, events=raw, needs_events=needs,
         )  # fmt: skip
         self.published_seq = max(self.published_seq, max((e.seq for e in events), default=0))
         self.broker.publish(encode_envelope(envelope))
+        self.standing.add_recent(bytes(raw))
         if standing := [e for e in events if e.event_type in STANDING_TYPES]:
             task = asyncio.create_task(self.standing.remember(standing))
             self._remembering.add(task)

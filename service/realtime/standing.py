@@ -1,19 +1,28 @@
-"""Standing state shared by the nodes: the latest moderation and room-setting event per subject.
+"""What a node that starts learns from the others: their standing decisions and recent events.
 
 Pub/sub carries events between running nodes, but a node that starts (or restarts) rebuilds
 its state from its own log shard only. Without more it would not know of a ban, a mute, a
 shadow-ban, a room mode, a pin, a role grant or a moderation policy set through another node
-before it started, and would let a banned user post. So each node also records, per subject
-(a user's ban in a room, a room's mode ...), the latest such event in one Redis hash; a
-starting node reads the hash and applies, oldest first, what other nodes recorded there,
-before it subscribes to live events. A newer event for a subject replaces an older one
-whatever order the nodes write in (compared by time, then by event id, inside Redis).
+before it started, and would let a banned user post; and its rooms' history would lack the
+other nodes' messages. So each node also records in Redis:
+
+- per subject (a user's ban in a room, a room's mode ...), the latest standing event, in one
+  hash: a newer event replaces an older one whatever order the nodes write in (compared by
+  time, then by event id, inside Redis), so nothing standing ever ages out;
+- every commit's events, in a stream capped at ``redis_recent_commits`` entries: recent
+  messages, reactions, polls and deletions.
+
+A starting node reads both and applies what other nodes recorded (standing events oldest
+first, then the stream in publication order) before it subscribes to live events. Applying
+an event twice is harmless: every standing event sets a value, and the stream's events of a
+subject end with its newest.
 
 One node with the memory broker has nothing to share: :class:`LocalStanding` keeps nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -29,6 +38,7 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Event).decode
+_decode_list = msgspec.json.Decoder(list[Event]).decode
 
 
 STANDING_TYPES = frozenset({
@@ -86,8 +96,11 @@ class Standing(Protocol):
     async def remember(self, events: list[Event]) -> None:
         """Record the events among ``events`` that set a subject's standing."""
 
+    def add_recent(self, events_json: bytes) -> None:
+        """Queue one commit's events (a JSON list) for the recent stream; returns at once."""
+
     async def recall(self) -> list[Event]:
-        """Every subject's latest standing event, oldest first."""
+        """Every subject's latest standing event, oldest first, then the recent events."""
 
     async def close(self) -> None: ...
 
@@ -98,6 +111,9 @@ class LocalStanding:
     async def remember(self, events: list[Event]) -> None:
         return None
 
+    def add_recent(self, events_json: bytes) -> None:
+        return None
+
     async def recall(self) -> list[Event]:
         return []
 
@@ -106,15 +122,19 @@ class LocalStanding:
 
 
 class RedisStanding:
-    """The standing events of every node in one Redis hash (``<prefix>:standing``)."""
+    """The hash ``<prefix>:standing`` and the stream ``<prefix>:recent`` in one Redis."""
 
     lost = 0
-    """Standing events that could not be recorded (Redis unreachable); logged each time."""
+    """Events that could not be recorded (Redis unreachable); logged each time."""
 
-    def __init__(self, url: str, *, prefix: str = "sideline") -> None:
+    def __init__(self, url: str, *, prefix: str = "sideline", recent_commits: int = 10_000) -> None:
         self._redis = Redis.from_url(url)
         self._key = f"{prefix}:standing"
+        self._recent_key = f"{prefix}:recent"
+        self._recent_max = recent_commits
         self._set_if_newer = self._redis.register_script(_SET_IF_NEWER)
+        self._pending: list[bytes] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def remember(self, events: list[Event]) -> None:
         for e in events:
@@ -127,10 +147,38 @@ class RedisStanding:
                 type(self).lost += 1
                 log.error("could not record %s for nodes that start later: %s", subject, exc)
 
+    def add_recent(self, events_json: bytes) -> None:
+        if self._recent_max <= 0:
+            return
+        self._pending.append(events_json)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_recent())
+
+    async def _write_recent(self) -> None:
+        """One pipelined round trip for whatever commits queued up meanwhile."""
+        while self._pending:
+            batch, self._pending = self._pending, []
+            pipe = self._redis.pipeline(transaction=False)
+            for data in batch:
+                pipe.xadd(self._recent_key, {"e": data}, maxlen=self._recent_max, approximate=True)
+            try:
+                await pipe.execute()
+            except (RedisError, OSError) as exc:
+                type(self).lost += len(batch)
+                log.error("could not record %d commits for nodes that start later: %s", len(batch), exc)
+
     async def recall(self) -> list[Event]:
         entries = await self._redis.hgetall(self._key)
         ordered = sorted(v if isinstance(v, bytes) else v.encode() for v in entries.values())
-        return [_decode(v[_ORDER_WIDTH + 1 :]) for v in ordered]
+        events = [_decode(v[_ORDER_WIDTH + 1 :]) for v in ordered]
+        if self._recent_max > 0:
+            for _, fields in await self._redis.xrange(self._recent_key) or []:
+                data = (fields or {}).get(b"e")
+                if isinstance(data, bytes):
+                    events += _decode_list(data)
+        return events
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.wait({self._writer}, timeout=5)
         await self._redis.aclose()

@@ -104,6 +104,13 @@ async def test_resume_on_the_same_node_replays_remote_frames(two_nodes):
 
 async def test_a_node_that_restarts_knows_what_other_nodes_decided_before(two_nodes):
     a, b = two_nodes
+    ann = await WsClient.login(a, "ann", room="match:4", context="match:4")
+    for i in (1, 2):
+        await ann.send(type="send", room="match:4", client_msg_id=f"c{i}", text=f"before {i}", ref=f"s{i}")
+        await ann.expect("ack", ref=f"s{i}")
+    await ann.send(type="react", room="match:4", message_id=(await ann.expect("message", text="before 1"))["message_id"],
+                   emoji="🔥", ref="r")  # fmt: skip
+    await ann.expect("ack", ref="r")
     with admin(a) as api:
         assert api.post("/v1/admin/rooms/match:1/bans", json={"user_id": "bob"}).status_code == 201
         assert api.put("/v1/admin/rooms/match:2", json={"mode": "reactions-only"}).status_code == 200
@@ -125,3 +132,7 @@ async def test_a_node_that_restarts_knows_what_other_nodes_decided_before(two_no
         assert quiet.status_code == 403 and quiet.json()["error"]["code"] == "reactions_only", quiet.text
         assert send("cat", "match:3").status_code == 201  # the unmute, newer than the mute
         assert send("dan", "match:1").status_code == 201
+    # and A's messages from before the restart are in B's history, in order, with reactions
+    late = await WsClient.login(b, "eve", room="match:4", context="match:4")
+    history = [(m["text"], m.get("reactions", {})) for m in late.joined["history"]]
+    assert history[:2] == [("before 1", {"🔥": 1}), ("before 2", {})]
