@@ -222,7 +222,7 @@ def build_hub(settings: Settings, community: Community) -> Hub:
             rt.redis_url, settings.node_id, rt.presence_ttl_seconds, prefix=rt.redis_prefix
         )
         standing = RedisStanding(
-            rt.redis_url, prefix=rt.redis_prefix, recent_commits=rt.redis_recent_commits
+            rt.redis_url, prefix=rt.redis_prefix, recent_events=rt.redis_recent_events
         )
     else:
         broker = MemoryBroker()

@@ -148,9 +148,9 @@ class RealtimeSettings(_Section):
     """Presence entries expire after this unless refreshed (every third of it) by their node."""
     redis_prefix: str = "sideline"
     """Prefix of the Redis channel and keys, so several deployments can share one Redis."""
-    redis_recent_commits: int = 10_000
-    """Commits (of any node) kept in Redis for nodes that start later, which read their
-    messages, reactions and polls from there (many nodes only; 0 keeps none)."""
+    redis_recent_events: int = 50_000
+    """Events (of all nodes) kept in Redis for nodes that start later, which read the other
+    nodes' recent messages, reactions and polls from there (many nodes only; 0 keeps none)."""
     history_on_join: int = 50
     """Messages sent with ``joined``."""
     resume_max_events: int = 500

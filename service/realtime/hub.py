@@ -149,13 +149,13 @@ class Hub:
         """Render, encode once and publish committed ``events`` (Notifier)."""
         frames = [out for e in events for out in render(self.c, e)]
         needs = any(e.event_type in EFFECT_TYPES for e in events)
-        raw = events_raw(list(events))
         envelope = Envelope(
-            kind="events", origin=self.node_id, frames=frames, events=raw, needs_events=needs,
+            kind="events", origin=self.node_id, frames=frames, events=events_raw(list(events)),
+            needs_events=needs,
         )  # fmt: skip
         self.published_seq = max(self.published_seq, max((e.seq for e in events), default=0))
         self.broker.publish(encode_envelope(envelope))
-        self.standing.add_recent(bytes(raw))
+        self.standing.add_recent(events)
         if standing := [e for e in events if e.event_type in STANDING_TYPES]:
             task = asyncio.create_task(self.standing.remember(standing))
             self._remembering.add(task)

@@ -9,8 +9,8 @@ other nodes' messages. So each node also records in Redis:
 - per subject (a user's ban in a room, a room's mode ...), the latest standing event, in one
   hash: a newer event replaces an older one whatever order the nodes write in (compared by
   time, then by event id, inside Redis), so nothing standing ever ages out;
-- every commit's events, in a stream capped at ``redis_recent_commits`` entries: recent
-  messages, reactions, polls and deletions.
+- every committed event, in a stream capped at ``redis_recent_events`` entries (about, as
+  Redis trims whole nodes of the stream): recent messages, reactions, polls and deletions.
 
 A starting node reads both and applies what other nodes recorded (standing events oldest
 first, then the stream in publication order) before it subscribes to live events. Applying
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Event).decode
-_decode_list = msgspec.json.Decoder(list[Event]).decode
 
 
 STANDING_TYPES = frozenset({
@@ -96,8 +96,8 @@ class Standing(Protocol):
     async def remember(self, events: list[Event]) -> None:
         """Record the events among ``events`` that set a subject's standing."""
 
-    def add_recent(self, events_json: bytes) -> None:
-        """Queue one commit's events (a JSON list) for the recent stream; returns at once."""
+    def add_recent(self, events: Sequence[Event]) -> None:
+        """Queue committed events for the recent stream; returns at once."""
 
     async def recall(self) -> list[Event]:
         """Every subject's latest standing event, oldest first, then the recent events."""
@@ -111,7 +111,7 @@ class LocalStanding:
     async def remember(self, events: list[Event]) -> None:
         return None
 
-    def add_recent(self, events_json: bytes) -> None:
+    def add_recent(self, events: Sequence[Event]) -> None:
         return None
 
     async def recall(self) -> list[Event]:
@@ -127,11 +127,11 @@ class RedisStanding:
     lost = 0
     """Events that could not be recorded (Redis unreachable); logged each time."""
 
-    def __init__(self, url: str, *, prefix: str = "sideline", recent_commits: int = 10_000) -> None:
+    def __init__(self, url: str, *, prefix: str = "sideline", recent_events: int = 50_000) -> None:
         self._redis = Redis.from_url(url)
         self._key = f"{prefix}:standing"
         self._recent_key = f"{prefix}:recent"
-        self._recent_max = recent_commits
+        self._recent_max = recent_events
         self._set_if_newer = self._redis.register_script(_SET_IF_NEWER)
         self._pending: list[bytes] = []
         self._writer: asyncio.Task[None] | None = None
@@ -147,15 +147,15 @@ class RedisStanding:
                 type(self).lost += 1
                 log.error("could not record %s for nodes that start later: %s", subject, exc)
 
-    def add_recent(self, events_json: bytes) -> None:
+    def add_recent(self, events: Sequence[Event]) -> None:
         if self._recent_max <= 0:
             return
-        self._pending.append(events_json)
+        self._pending += [_encode(e) for e in events]
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_recent())
 
     async def _write_recent(self) -> None:
-        """One pipelined round trip for whatever commits queued up meanwhile."""
+        """One pipelined round trip for whatever events queued up meanwhile."""
         while self._pending:
             batch, self._pending = self._pending, []
             pipe = self._redis.pipeline(transaction=False)
@@ -165,7 +165,7 @@ class RedisStanding:
                 await pipe.execute()
             except (RedisError, OSError) as exc:
                 type(self).lost += len(batch)
-                log.error("could not record %d commits for nodes that start later: %s", len(batch), exc)
+                log.error("could not record %d events for nodes that start later: %s", len(batch), exc)
 
     async def recall(self) -> list[Event]:
         entries = await self._redis.hgetall(self._key)
@@ -175,7 +175,7 @@ class RedisStanding:
             for _, fields in await self._redis.xrange(self._recent_key) or []:
                 data = (fields or {}).get(b"e")
                 if isinstance(data, bytes):
-                    events += _decode_list(data)
+                    events.append(_decode(data))
         return events
 
     async def close(self) -> None:

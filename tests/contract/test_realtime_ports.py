@@ -240,22 +240,21 @@ async def test_redis_standing_keeps_the_newest_event_per_subject_whatever_the_wr
         await s.close()
 
 
-async def test_redis_standing_recalls_recent_commits_after_the_standing_events(redis_url):
-    import msgspec
-
+async def test_redis_standing_recalls_recent_events_after_the_standing_events(redis_url):
     from service.domain.events import EventType as T
     from service.realtime.standing import RedisStanding
 
-    writer = RedisStanding(redis_url, prefix="r", recent_commits=2)
+    writer = RedisStanding(redis_url, prefix="r", recent_events=100)
     ban = _standing_event(T.USER_BANNED, at_ms=50)
     await writer.remember([ban])
-    commits = [[_standing_event(T.MESSAGE_SENT, text=f"m{i}", at_ms=i)] for i in range(5)]
-    for events in commits:
-        writer.add_recent(msgspec.json.encode(events))
+    for start in range(0, 1000, 50):  # one call per commit of 50
+        writer.add_recent([_standing_event(T.MESSAGE_SENT, text=f"m{i}", at_ms=i)
+                           for i in range(start, start + 50)])  # fmt: skip
+        await asyncio.sleep(0)
     await writer.close()  # waits for the queued writes
-    recalled = await RedisStanding(redis_url, prefix="r", recent_commits=2).recall()
+    recalled = await RedisStanding(redis_url, prefix="r", recent_events=100).recall()
     assert recalled[0] == ban
-    # the stream is capped (approximately, as Redis trims whole nodes): the newest commits stay
+    # capped about 100 (Redis trims whole nodes of the stream): the newest events stay, in order
     texts = [e.payload["text"] for e in recalled[1:]]
-    assert texts == [f"m{i}" for i in range(5 - len(texts), 5)] and len(texts) >= 2
-    assert await RedisStanding(redis_url, prefix="r", recent_commits=0).recall() == [ban]
+    assert 100 <= len(texts) <= 300 and texts == [f"m{i}" for i in range(1000 - len(texts), 1000)]
+    assert await RedisStanding(redis_url, prefix="r", recent_events=0).recall() == [ban]
