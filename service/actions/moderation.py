@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
 from service.actions.context import Community
+from service.domain.events import Event, EventType
 from service.domain.rooms import RoomState
 from service.identity import Identity
 
@@ -50,3 +52,17 @@ async def moderate(c: Community, who: Identity, room: RoomState, text: str) -> S
         payload=verdict.payload(),
         retry_after=verdict.retry_after,
     )
+
+
+def note_posts_elsewhere(c: Community, events: Iterable[Event]) -> None:
+    """Feed posts committed by other nodes to this node's rate limits (sent messages with
+    their text, refused attempts without), timed on arrival like local posts."""
+    pipeline = c.moderation
+    if pipeline is None:
+        return
+    now = c.now().timestamp()
+    for e in events:
+        if e.event_type is EventType.MESSAGE_SENT:
+            pipeline.observe_elsewhere(e.user_id, e.payload.get("text", ""), now)
+        elif e.event_type is EventType.MESSAGE_MODERATED and e.payload.get("action") == "block":
+            pipeline.observe_elsewhere(e.user_id, None, now)

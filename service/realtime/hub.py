@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from service.actions.context import Community
+from service.actions.moderation import note_posts_elsewhere
 from service.domain.events import Event, EventType, uuid7
 from service.errors import ErrorCode
 from service.protocol import frames as f
@@ -184,6 +185,7 @@ class Hub:
             events = decode_events(env.events)
         if remote:
             self._apply_remote(events)
+            note_posts_elsewhere(self.c, events)
             for out in env.frames:
                 if out.seq:
                     self.remote.add(out)

@@ -12,18 +12,22 @@ from tests.fixtures.ws import WsClient
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def two_nodes(start_server, redis_url):
+def start_two(start_server, redis_url, **extra: str):
     env = dict(
         SIDELINE_REALTIME__BROKER="redis", SIDELINE_REALTIME__REDIS_URL=redis_url,
         SIDELINE_REALTIME__PRESENCE_TTL_SECONDS="1.5",
         # both nodes must accept the same tokens: one host backend, one shared secret
         SIDELINE_AUTH__HS256_SECRET="two-node-test-secret-0123456789abcdef",
-        SIDELINE_ADMIN__API_KEY="two-node-admin-key",
+        SIDELINE_ADMIN__API_KEY="two-node-admin-key", **extra,
     )  # fmt: skip
     a = start_server(node_id="node-a", data="a", **env)
     b = start_server(node_id="node-b", data="b", **env)
     return a, b
+
+
+@pytest.fixture
+def two_nodes(start_server, redis_url):
+    return start_two(start_server, redis_url)
 
 
 def admin(server) -> httpx.Client:
@@ -136,3 +140,17 @@ async def test_a_node_that_restarts_knows_what_other_nodes_decided_before(two_no
     late = await WsClient.login(b, "eve", room="match:4", context="match:4")
     history = [(m["text"], m.get("reactions", {})) for m in late.joined["history"]]
     assert history[:2] == [("before 1", {"🔥": 1}), ("before 2", {})]
+
+
+async def test_rate_limits_count_posts_made_through_either_node(start_server, redis_url):
+    a, b = start_two(start_server, redis_url, SIDELINE_MODERATION__ENABLED="true")
+    headers = {"Authorization": f"Bearer {a.token('gus', 'match:1')}"}  # one token backend: valid on both
+
+    def send(node, i: int) -> httpx.Response:
+        return httpx.post(f"{node.url}/v1/rooms/match:1/messages", headers=headers, timeout=10,
+                          json={"client_msg_id": f"g{i}", "text": f"message number {i}"})  # fmt: skip
+
+    for i in range(3):
+        assert send(a, i).status_code == 201
+    await asyncio.sleep(0.3)  # A's commits reach B over Redis
+    assert [send(b, i).status_code for i in (3, 4, 5)] == [201, 201, 429]  # 5 in 5 s in all

@@ -138,3 +138,16 @@ def test_a_custom_store_is_used() -> None:
     )
     pipeline.forget_user("u")
     assert calls == [("u", 3.0, "hellothereeveryoneinthechat"), ("u", -1.0, "")]
+
+
+def test_posts_made_through_other_nodes_count_here(pipeline: Pipeline, clock: FakeClock) -> None:
+    spam = "join my channel for the best football content around"
+    pipeline.observe_elsewhere("u1", f"{spam} 1!!", clock())
+    pipeline.observe_elsewhere("u1", f"{spam} 2!!", clock())
+    # two copies already went out through another node: the third here is a duplicate
+    assert pipeline.check_local(f"{spam} 3!!", _ctx()).action is Action.SHADOW
+    for _ in range(2):  # refused attempts elsewhere count for the burst limit too (5 in 5 s)
+        pipeline.observe_elsewhere("u1", None, clock())
+    verdict = pipeline.check_local("a different message", _ctx())
+    assert verdict.action is Action.BLOCK and verdict.retry_after is not None
+    assert pipeline.check_local("a different message", _ctx("u2")).action is Action.ALLOW
