@@ -6,7 +6,10 @@ never match ``ass`` or ``cunt``. A token matches when it, or one of its evasion 
 blocked word: leetspeak folded (``sh1t``, ``$h!t``, ``he11``), edge symbols dropped,
 stretched letters collapsed (``fuuuuck``), a plural ``s`` added, or when it starts or ends
 with a strong stem (``fuckoff``, ``bullshit``). Runs of single characters (``s h i t``,
-``f.u.c.k``) are joined and matched the same way. Multi-word entries match as phrases.
+``f.u.c.k``) are joined and matched the same way, and so are two fragments of two letters
+or more that join into a word with a strong stem (``fu ck``, ``cu nt``, ``bull sh it`` is
+``sh it``); ordinary words cut in two (``he ll``) are left alone. Multi-word entries match as
+phrases.
 
 Ordinary chat leaves through a fast path of set intersections and a few C-level scans; the
 per-token loop runs only when something in the message looks like a word, a stem, leetspeak,
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 
 from service.moderation.checks.base import CheckInput
 from service.moderation.checks.wordlists import DEFAULT_ALLOW, STRONG_PREFIXES, STRONG_SUFFIXES
@@ -33,6 +37,7 @@ _RUN3 = re.compile(r"(.)\1{2,}")
 _RUN2 = re.compile(r"(.)\1+")
 _SEP = r"[\s._\-*/~,:;·•]"
 _SPACED = re.compile(rf"(?<![\w@$!|+€])(?:[\w@$!|+€]{_SEP}{{1,3}}){{2,}}[\w@$!|+€](?![\w@$!|+€])")
+_SPLIT_SEP = frozenset(" \t._-*/~,:;·•")
 _LEET_I = str.maketrans("013457890@$!|+€", "oieastbgoasiite")
 _LEET_L = str.maketrans("013457890@$!|+€", "oleastbgoasllte")
 
@@ -101,6 +106,11 @@ class WordMatcher:
         self.prefixes = tuple(s for s in STRONG_PREFIXES if s in words)
         self.suffixes = tuple(s for s in STRONG_SUFFIXES if s in words)
         self._stems = tuple(set(self.prefixes) | set(self.suffixes))
+        # First fragments of a strong stem cut in two ("fu" of "fu ck"): a token among them
+        # is what sends a message through the split-word scan.
+        self._split_heads = frozenset(
+            stem[:i] for stem in self._stems for i in range(2, len(stem) - 1)
+        )
         self._phrase_heads = frozenset(p[0] for p in phrases)
         self._phrases = _phrase_pattern(phrases)
         self._allow_heads = frozenset(p[0] for p in allow_phrases)
@@ -125,6 +135,8 @@ class WordMatcher:
             hits = self._tokens(folded, stretched, leet or stems)
         if list(map(len, view.tokens)).count(1) >= 3:
             hits.extend(h for h in self._spaced(folded) if not _covered(h, hits))
+        if not self._split_heads.isdisjoint(present):
+            hits.extend(h for h in self._split(folded) if not _covered(h, hits))
         if self._phrases is not None and not self._phrase_heads.isdisjoint(present):
             hits.extend(
                 (m.start(), m.end(), m.group(), False) for m in self._phrases.finditer(folded)
@@ -168,6 +180,23 @@ class WordMatcher:
                 if self._word_hit(word) or any(s in word for s in self.prefixes):
                     hits.append((m.start(), m.end(), word, True))
                     break
+        return hits
+
+
+    def _split(self, folded: str) -> list[Hit]:
+        """Two adjacent fragments (2+ letters each, 1-3 separators apart, never an apostrophe:
+        ``who're`` is fine) that join into exactly a blocked word with a strong stem (``bit
+        chilly`` joins into no blocked word)."""
+        hits = []
+        for a, b in pairwise(TOKEN.finditer(folded)):
+            head, tail = a.group(), b.group()
+            sep = folded[a.end() : b.start()]
+            if head not in self._split_heads or len(tail) < 2 or not _SPLIT_SEP.issuperset(sep):
+                continue
+            word = canonical(head + tail)
+            strong = word.startswith(self.prefixes) or word.endswith(self.suffixes)
+            if strong and word in self.words and word not in self.allow:
+                hits.append((a.start(), b.end(), word, True))
         return hits
 
 

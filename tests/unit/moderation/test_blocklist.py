@@ -43,6 +43,11 @@ from .conftest import ctx
         "sonofabitch",
         "cvnt",
         "blow job",
+        "fu ck off",
+        "what the fu.ck",
+        "the ref is a cu nt",
+        "mother fu cker",
+        "sh it defending",
     ],
 )
 def test_blocked_words_and_their_evasions_are_blocked(
@@ -73,6 +78,11 @@ def test_blocked_words_and_their_evasions_are_blocked(
         "Saka has a niggle",
         "Nigeria (NIG) vs Ghana",
         "analysis of the grass",
+        "it's a bit chilly tonight",
+        "who're they playing next",
+        "he ll be back for the derby",
+        "push it wide",
+        "as simple as that",
     ],
 )
 def test_ordinary_words_containing_or_resembling_blocked_ones_pass(
