@@ -138,9 +138,8 @@ def jobs_status(args: argparse.Namespace) -> int:
 
 
 def demo_seed(args: argparse.Namespace) -> int:
-    from analytics.demo import DemoConfig, batches, generate, write_exports, write_warehouse
+    from analytics.demo import DemoConfig, append_to_log, generate, write_exports, write_warehouse
     from service.eventlog.base import LogUnreadable
-    from service.eventlog.duckdb_log import DuckDBLog
 
     settings = _settings(args)
     share = args.holdout_share
@@ -158,18 +157,8 @@ def demo_seed(args: argparse.Namespace) -> int:
               f"{warehouse_path(settings)}")  # fmt: skip
         return 0
 
-    async def append() -> int:
-        log = DuckDBLog(settings.log_path, node_id=settings.node_id)
-        await log.start()
-        try:
-            for batch in batches(data.events):
-                await log.append(batch)
-            return log.last_seq
-        finally:
-            await log.close()
-
     try:
-        last = asyncio.run(append())
+        last = append_to_log(data.events, settings.log_path, settings.node_id)
     except LogUnreadable as exc:
         _fail(f"{exc} (is the service running? stop it, or use --target warehouse)")
     print(f"{len(data.events)} events appended to {settings.log_path} (last seq {last})")

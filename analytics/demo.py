@@ -21,6 +21,7 @@ The community history is simulated in :mod:`analytics.demo_world`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 import uuid
@@ -144,6 +145,28 @@ def batches(events: Sequence[Event], size: int = 5000) -> Iterator[list[Event]]:
     """``events`` in lists of at most ``size`` (the unit appended to the log at once)."""
     for i in range(0, len(events), size):
         yield list(events[i : i + size])
+
+
+def append_to_log(events: Sequence[Event], path: Path, node_id: str) -> int:
+    """Append ``events`` to the event log at ``path`` through its writer, in :func:`batches`;
+    returns the last seq. Only while no service has the log open (DuckDB allows one opener).
+
+    Raises:
+        LogUnreadable: the log cannot be opened (typically: the service is running).
+    """
+    from service.eventlog.duckdb_log import DuckDBLog
+
+    async def append() -> int:
+        log = DuckDBLog(path, node_id=node_id)
+        await log.start()
+        try:
+            for batch in batches(events):
+                await log.append(batch)
+            return log.last_seq
+        finally:
+            await log.close()
+
+    return asyncio.run(append())
 
 
 def write_exports(data: DemoData, folder: Path, fmt: str = "csv") -> list[Path]:

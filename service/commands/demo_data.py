@@ -22,9 +22,8 @@ def seed_if_empty(settings: Settings, *, users: int = 5000, days: int = 30) -> s
 
     Runs before the service opens the log (DuckDB allows one process, one opener).
     """
-    from analytics.demo import DemoConfig, batches, generate, write_exports
+    from analytics.demo import DemoConfig, append_to_log, generate, write_exports
     from analytics.settings import exports_path
-    from service.eventlog.duckdb_log import DuckDBLog
 
     if settings.log_path.exists():
         return None
@@ -32,17 +31,7 @@ def seed_if_empty(settings: Settings, *, users: int = 5000, days: int = 30) -> s
                                holdout_salt=settings.holdout.salt))  # fmt: skip
     write_exports(data, exports_path(settings))
 
-    async def append() -> int:
-        event_log = DuckDBLog(settings.log_path, node_id=settings.node_id)
-        await event_log.start()
-        try:
-            for batch in batches(data.events):
-                await event_log.append(batch)
-            return event_log.last_seq
-        finally:
-            await event_log.close()
-
-    last = asyncio.run(append())
+    last = append_to_log(data.events, settings.log_path, settings.node_id)
     return f"seeded {data.users.height} users, {data.contexts.height} contexts, {last} events"
 
 
