@@ -20,9 +20,8 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import ErrorCode, SidelineError
+from service.realtime.outbox import RAW_SEND
 from service.realtime.session import Session
-
-RAW_SEND = "sideline.raw_send"
 
 
 def expose_raw_send(app: Litestar) -> None:

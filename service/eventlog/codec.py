@@ -41,7 +41,8 @@ ARROW_SCHEMA = pa.schema(
 
 SELECT_COLUMNS = ", ".join(COLUMNS)
 _encode = msgspec.json.Encoder().encode
-_decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
+decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
+"""A payload column value -> the payload dict."""
 
 
 def to_arrow(events: Sequence[Event]) -> pa.Table:
@@ -90,5 +91,5 @@ def from_row(row: Sequence[Any]) -> Event:
             app_version=app_version,
             session_id=session_id,
         ),
-        payload=_decode_payload(payload),
+        payload=decode_payload(payload),
     )

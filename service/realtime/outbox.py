@@ -24,6 +24,9 @@ Message = dict[str, Any]
 """An ASGI message (``websocket.send``/``websocket.close``); one object shared by recipients."""
 Send = Callable[[Any], Awaitable[None]]
 """The server's ASGI ``send``."""
+RAW_SEND = "sideline.raw_send"
+"""Scope key under which ``service.api.websocket.expose_raw_send`` leaves the server's own
+``send`` for a socket's outbox."""
 
 
 async def _resume(coro: Coroutine[Any, Any, None], yielded: Any) -> None:

@@ -22,7 +22,7 @@ from service.realtime.connection import Connection
 from service.realtime.dispatch import Dispatcher, decode, error_frame
 from service.realtime.hub import Hub
 from service.realtime.limits import FloodGuard, TokenBucket
-from service.realtime.outbox import Outbox, Send
+from service.realtime.outbox import RAW_SEND, Outbox, Send
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Session:
         if identity is None:
             return
         s = self.settings
-        raw: Send | None = self.socket.scope.get("sideline.raw_send")  # type: ignore[assignment]
+        raw: Send | None = self.socket.scope.get(RAW_SEND)  # type: ignore[assignment]
         outbox = Outbox(raw or self.socket.send, s.send_queue_size)  # see expose_raw_send
         conn = self.conn = Connection(identity, outbox)
         outbox.on_overflow = lambda: self._slow(conn)

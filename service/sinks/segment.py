@@ -31,6 +31,7 @@ from segment.analytics.request import APIError, post
 from segment.analytics.version import VERSION
 
 from service.domain.events import Event
+from service.eventlog.codec import decode_payload
 from service.sinks.base import Delivery, Rejected, TransientError
 from service.sinks.batch import Batch
 from service.sinks.http import error_for_status
@@ -39,7 +40,6 @@ from service.sinks.threaded import ThreadedSink
 from service.sinks.uploads import Uploads
 
 _encode = msgspec.json.Encoder().encode
-_decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
 _LIBRARY = {"name": "analytics-python", "version": VERSION}
 MAX_BATCH_EVENTS = 2500
 """Segment's documented per-request event limit (its size limit is BATCH_SIZE_LIMIT)."""
@@ -179,7 +179,7 @@ class SegmentSink(ThreadedSink):
                     "room_id": room_id, "context_id": context_id, "message_id": message_id,
                     "actor_id": actor_id, "message_type": message_type, "session_id": session_id,
                     "seq": seq, "node_id": node_id,
-                }, _decode_payload(payload))  # fmt: skip
+                }, decode_payload(payload))  # fmt: skip
                 msg = {
                     "integrations": {}, "anonymousId": None, "properties": props,
                     "timestamp": at, "context": ctx, "userId": user_id, "type": "track",
