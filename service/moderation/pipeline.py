@@ -29,7 +29,7 @@ from service.moderation.checks import hygiene
 from service.moderation.checks.base import Check, CheckInput
 from service.moderation.checks.blocklist import BlocklistCheck
 from service.moderation.checks.pii import PiiCheck
-from service.moderation.checks.rate import RateCheck, fingerprint
+from service.moderation.checks.rate import RateCheck
 from service.moderation.checks.spam import SpamCheck
 from service.moderation.masking import apply_spans
 from service.moderation.normalize import TextView
@@ -109,11 +109,10 @@ class Pipeline:
         attempt), so rate and duplicate limits hold across nodes, not per node."""
         if not self._settings.enabled:
             return
-        fp = ""
+        view = None
         if text is not None:
-            clean, _ = hygiene.sanitize(text[: self._settings.max_input_chars])
-            fp = fingerprint(TextView(clean), self._settings.rate.duplicate_min_chars)
-        self._rate.store.observe(user_id, now, fp)
+            view = TextView(hygiene.sanitize(text[: self._settings.max_input_chars])[0])
+        self._rate.observe_elsewhere(user_id, view, now)
 
     def forget_user(self, user_id: str) -> None:
         """Drop the rate-limit memory of ``user_id`` (erasure requests)."""

@@ -182,7 +182,6 @@ class WordMatcher:
                     break
         return hits
 
-
     def _split(self, folded: str) -> list[Hit]:
         """Two adjacent fragments (2+ letters each, 1-3 separators apart, never an apostrophe:
         ``who're`` is fine) that join into exactly a blocked word with a strong stem (``bit

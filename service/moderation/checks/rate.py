@@ -48,6 +48,11 @@ class RateCheck:
             max_users=settings.max_users,
         )
 
+    def observe_elsewhere(self, user_id: str, view: TextView | None, now: float) -> None:
+        """Record a post made through another node (``view`` None for a refused attempt)."""
+        fp = fingerprint(view, self._s.duplicate_min_chars) if view is not None else ""
+        self.store.observe(user_id, now, fp)
+
     def run(self, msg: CheckInput) -> list[Finding]:
         s, now = self._s, msg.now
         fp = fingerprint(msg.view, s.duplicate_min_chars)
