@@ -36,7 +36,7 @@ from service.realtime.envelope import (
     encode_envelope,
     events_raw,
 )  # fmt: skip
-from service.realtime.outbox import Message
+from service.realtime.outbox import FRAME, Message, frame_bytes
 from service.realtime.presence.base import PresenceStore
 from service.realtime.render import EFFECT_TYPES, render
 from service.realtime.resume import RemoteLog
@@ -209,7 +209,7 @@ class Hub:
         members = self.rooms.get(out.room)
         if members is None:
             return
-        message: Message = {"type": "websocket.send", "text": out.text}
+        message: Message = {"type": "websocket.send", "text": out.text, FRAME: frame_bytes(out.text)}
         n = 0
         if out.to is None:
             for push in members.live.values():

@@ -41,6 +41,10 @@ class HubCollector(Collector):
             "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",
             value=Outbox.suspended,
         )  # fmt: skip
+        yield CounterMetricFamily(
+            "sideline_ws_direct_writes", "Fan-out frames written straight to a socket's transport",
+            value=Outbox.direct,
+        )  # fmt: skip
         yield GaugeMetricFamily("sideline_ws_rooms", "Rooms with local sockets", value=len(hub.rooms))
         pending = max((c.outbox.pending for c in hub.connections), default=0)
         yield GaugeMetricFamily(

@@ -201,3 +201,23 @@ async def test_role_grant_reaches_the_user(rt_server):
         r = api.post("/v1/admin/rooms/match:1/roles", json={"user_id": "ann", "role": "moderator"})
         assert r.status_code == 200, r.text
     assert (await a.expect("room", role="moderator"))["room"] == "match:1"
+
+
+async def test_fanout_writes_one_shared_frame_per_message_through_uvicorn(rt_server):
+    """Behind the real server, fan-out takes the direct path and clients read valid frames."""
+
+    def direct_writes() -> float:
+        for line in httpx.get(f"{rt_server.url}/metrics").text.splitlines():
+            if line.startswith("sideline_ws_direct_writes_total "):
+                return float(line.split()[1])
+        raise AssertionError("sideline_ws_direct_writes_total missing from /metrics")
+
+    a = await WsClient.login(rt_server, "ann")
+    b = await WsClient.login(rt_server, "bob")
+    before = direct_writes()
+    text = "ünïcode on a longer line, " * 11  # a frame over 125 bytes: 16-bit length header
+    ack = await send(a, text.strip(), "d1")
+    for client in (a, b):
+        m = await client.expect("message", message_id=ack["message_id"])
+        assert m["text"] == text.strip()
+    assert direct_writes() >= before + 2
