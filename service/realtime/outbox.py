@@ -12,7 +12,7 @@ in flight, so it reconnects and resumes from its last seq.
 Fan-out frames each message once (:func:`frame_bytes`): a server frame is unmasked, so every
 recipient gets the same bytes. Behind uvicorn's websockets-sansio protocol an open, writable
 socket takes those bytes straight onto its transport, skipping the per-recipient ASGI ``send``
-(a coroutine, a text encode and the library's framing: ~2 µs of the ~8 µs a delivery costs);
+(a coroutine, a text encode and the library's framing: Python work per delivery 1.8 -> 0.4 µs);
 any other state, server or message goes through ``send`` as before.
 """
 
