@@ -78,6 +78,8 @@ class Stats:
     requests: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    cut_off: int = 0
+    """Requests whose body ended before its Content-Length (the sender died mid-request)."""
 
 
 class Collector:
@@ -411,7 +413,15 @@ def _handler_for(c: Collector) -> type[BaseHTTPRequestHandler]:
                 self._reply(404, {"error": "not found"})
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            if len(body) < length:
+                # The sender was killed mid-request: no vendor ever sees a cut-off request, so
+                # it is neither a payload nor a malformed one. Nothing is answered.
+                with c.lock:
+                    c.stats.cut_off += 1
+                self.close_connection = True
+                return
             url = urlsplit(self.path)
             vendor = {
                 "/v1/batch": "segment",

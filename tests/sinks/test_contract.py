@@ -137,3 +137,19 @@ async def test_a_refused_event_is_dead_lettered_alone(kind, collector: Collector
     assert {dedup_key(kind, r) for r in collector.received[kind]} == {
         e.event_id for e in events if e is not poison
     }
+
+
+def test_collector_ignores_a_request_cut_off_by_a_dying_sender(collector: Collector):
+    """A sender killed mid-upload leaves a body shorter than its Content-Length: the collector
+    (like a vendor) counts it as cut off, neither as a payload nor as a malformed one."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", collector.port)) as s:
+        s.sendall(b"POST /mp/collect?measurement_id=G-TEST&api_secret=test-ga4-secret HTTP/1.1\r\n"
+                  b"Host: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+                  b'{"client_id": "c1", "even')  # fmt: skip
+    deadline = time.monotonic() + 5
+    while collector.stats.cut_off == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert collector.stats.cut_off == 1
+    assert collector.invalid == [] and collector.received["ga4"] == []
