@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 log = logging.getLogger(__name__)
@@ -42,16 +43,9 @@ _OPEN = State.OPEN
 
 
 def frame_bytes(text: str) -> bytes:
-    """``text`` as one unmasked, final server text frame (RFC 6455 §5.2)."""
-    data = text.encode()
-    n = len(data)
-    if n < 126:
-        head = bytes((0x81, n))
-    elif n < 65536:
-        head = b"\x81\x7e" + n.to_bytes(2, "big")
-    else:
-        head = b"\x81\x7f" + n.to_bytes(8, "big")
-    return head + data
+    """``text`` as one unmasked, final server text frame, serialised by the websockets library
+    as uvicorn's ``send`` would (once per message here, not once per recipient)."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 def direct_protocol(send: Send) -> Any | None:
