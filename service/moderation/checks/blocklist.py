@@ -35,9 +35,12 @@ _SUSPECT = re.compile(r"[a-z][0-9@$!|+€_]|[0-9@$!|+€_][a-z]")
 _TRIPLE = re.compile(r"([a-z])\1\1")  # stretched letters (folded text is lower-case)
 _RUN3 = re.compile(r"(.)\1{2,}")
 _RUN2 = re.compile(r"(.)\1+")
-_SEP = r"[\s._\-*/~,:;·•]"
+_SEP_MARKS = "._-*/~,:;·•"
+"""What may stand between the letters of a word spread out (``f.u.c.k``) or cut in two, besides
+whitespace (any whitespace between single letters; spaces and tabs between fragments)."""
+_SEP = rf"[\s{re.escape(_SEP_MARKS)}]"
 _SPACED = re.compile(rf"(?<![\w@$!|+€])(?:[\w@$!|+€]{_SEP}{{1,3}}){{2,}}[\w@$!|+€](?![\w@$!|+€])")
-_SPLIT_SEP = frozenset(" \t._-*/~,:;·•")
+_SPLIT_SEP = frozenset(" \t" + _SEP_MARKS)
 _LEET_I = str.maketrans("013457890@$!|+€", "oieastbgoasiite")
 _LEET_L = str.maketrans("013457890@$!|+€", "oleastbgoasllte")
 
@@ -183,8 +186,8 @@ class WordMatcher:
         return hits
 
     def _split(self, folded: str) -> list[Hit]:
-        """Two adjacent fragments (2+ letters each, 1-3 separators apart, never an apostrophe:
-        ``who're`` is fine) that join into exactly a blocked word with a strong stem (``bit
+        """Two adjacent fragments (2+ letters each, apart by spaces, tabs or separator marks
+        only, never an apostrophe: ``who're`` is fine) that join into exactly a blocked word with a strong stem (``bit
         chilly`` joins into no blocked word)."""
         hits = []
         for a, b in pairwise(TOKEN.finditer(folded)):
