@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import os
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,7 +93,9 @@ def uuid7(at: datetime | None = None) -> str:
     value = (ms & 0xFFFFFFFFFFFF) << 80 | rand & ((1 << 80) - 1)
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return str(uuid.UUID(int=value))
+    # The canonical 8-4-4-4-12 text, formatted directly (a third of the cost of uuid.UUID).
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def new_event(

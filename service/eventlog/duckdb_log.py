@@ -84,6 +84,7 @@ class DuckDBLog:
         self._readers = ThreadPoolExecutor(2, thread_name_prefix="eventlog-reader")
         self._local = threading.local()
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._append: duckdb.DuckDBPyConnection | None = None
         self._read_root: duckdb.DuckDBPyConnection | None = None
         self._cursor_lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -142,6 +143,12 @@ class DuckDBLog:
             raise LogUnreadable(
                 f"event log {self._path} has {found[1]} rows but max seq {found[0]}: not gap-free"
             )
+        # Batches are appended through a connection of their own without the query optimizer:
+        # an INSERT ... SELECT of every column has nothing to optimise, and skipping the pass
+        # takes ~0.15 ms off each ~1.6 ms transaction (the setting is per connection; readers
+        # and ``run_write`` keep it).
+        self._append = con.cursor()
+        self._append.execute("PRAGMA disable_optimizer")
         log.info("event log %s opened: epoch %s, last seq %d", self._path, self._epoch, self._last_seq)
 
     @staticmethod
@@ -179,6 +186,9 @@ class DuckDBLog:
             # into the main file, and the next start replays the WAL instead.
             log.error("event log %s could not be checkpointed at close: %s", self._path, exc)
         finally:
+            if self._append is not None:
+                self._append.close()
+                self._append = None
             self._con.close()
             self._con = None
 
@@ -242,7 +252,7 @@ class DuckDBLog:
                 pending.future.set_result(list(pending.events))
 
     def _insert(self, events: list[Event], extras: list[Extra]) -> None:
-        con = self._con
+        con = self._append
         if con is None:
             raise CommitFailed("the event log is closed")
         batch = to_arrow(events)  # noqa: F841 - read by DuckDB's replacement scan in _INSERT

@@ -13,6 +13,15 @@ def test_uuid7_is_version_7_and_time_ordered():
     assert a < b
 
 
+def test_uuid7_text_is_canonical_and_carries_the_milliseconds():
+    at = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
+    for _ in range(200):
+        text = uuid7(at)
+        parsed = uuid.UUID(text)
+        assert text == str(parsed)  # lower-case 8-4-4-4-12, zero-padded
+        assert parsed.int >> 80 == int(at.timestamp() * 1000)
+
+
 def test_room_kind_syntax():
     assert room_kind("match:123") == "match"
     assert room_kind("team:arsenal-fc") == "team"
