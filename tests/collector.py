@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
+
 SEGMENT_MAX_EVENT = 32 * 1024
 SEGMENT_MAX_BATCH = 500 * 1024
 SEGMENT_MAX_EVENTS = 2500
@@ -223,25 +225,47 @@ def _iso(value: Any) -> bool:
         return False
 
 
+class _SegmentBody(msgspec.Struct):
+    batch: list[msgspec.Raw] | None = None
+
+
+_segment_body = msgspec.json.Decoder(_SegmentBody).decode
+_json_object = msgspec.json.Decoder(dict[str, Any]).decode
+
+
 def validate_segment(
     body: bytes, auth: str | None, write_key: str
 ) -> tuple[int, list[dict[str, Any]], list[str]]:
-    """Segment HTTP Tracking API batch: https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/#batch"""
+    """Segment HTTP Tracking API batch: https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/#batch
+
+    Each message is sized as the bytes it was sent as (its raw slice of the body), which is
+    what the 32 KB event limit applies to.
+    """
     expected = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
     if auth != expected:
         return 401, [], ["missing or wrong write key"]
     if len(body) > SEGMENT_MAX_BATCH:
         return 400, [], [f"batch of {len(body)} bytes over 500 KB"]
-    doc = json.loads(body)
-    batch = doc.get("batch")
-    problems = []
-    if not isinstance(batch, list) or not batch:
+    try:
+        raws = _segment_body(body).batch
+    except msgspec.ValidationError:
         return 400, [], ["batch is not a non-empty list"]
-    if len(batch) > SEGMENT_MAX_EVENTS:
-        problems.append(f"{len(batch)} events in one batch (max {SEGMENT_MAX_EVENTS})")
-    for i, msg in enumerate(batch):
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"body is not JSON: {exc}") from exc
+    if not raws:
+        return 400, [], ["batch is not a non-empty list"]
+    problems = []
+    if len(raws) > SEGMENT_MAX_EVENTS:
+        problems.append(f"{len(raws)} events in one batch (max {SEGMENT_MAX_EVENTS})")
+    batch = []
+    for i, raw in enumerate(raws):
         where = f"batch[{i}]"
-        if len(json.dumps(msg).encode()) > SEGMENT_MAX_EVENT:
+        try:
+            msg = _json_object(raw)
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"{where} is not an object: {exc}") from exc
+        batch.append(msg)
+        if len(raw) > SEGMENT_MAX_EVENT:
             problems.append(f"{where} over 32 KB")
         if msg.get("type") != "track" or not isinstance(msg.get("event"), str) or not msg["event"]:
             problems.append(f"{where} is not a track call with an event name")
