@@ -37,7 +37,11 @@ def write_exports(folder, users, match_start):
 def test_events_reach_the_reports_while_the_service_runs(tmp_path):
     data = tmp_path / "data"
     users = [f"fan{i}" for i in range(6)]
-    write_exports(data / "exports", users, datetime.now(UTC) - timedelta(minutes=30))
+    now = datetime.now(UTC)
+    # The match began half an hour ago, but not before today: engagement is reported per day
+    # of context starts, and a day before the first event has no community history (skipped).
+    match_start = max(now - timedelta(minutes=30), now.replace(hour=0, minute=0, second=0, microsecond=0))
+    write_exports(data / "exports", users, match_start)
     env = {"SIDELINE_SINKS__WAREHOUSE": '[{"name": "warehouse", "linger_seconds": 0.2}]'}
     node = ServerProcess(data, env=env).start()
     try:
