@@ -142,33 +142,30 @@ class Outbox:
                 return False
             self._queue.append(message)
             return True
-        proto = self._proto
-        if (
-            proto is not None
-            and (frame := message.get(FRAME)) is not None
+        proto: Any = self._proto  # uvicorn's protocol object, untyped
+        frame = message.get(FRAME) if proto is not None else None
+        # Straight onto the transport when uvicorn's send would write at once: an open socket
+        # whose transport is not paused (the frame built once for all recipients).
+        direct = (
+            frame is not None
             and proto.writable.is_set()
             and not proto.disconnected
             and proto.conn.state is _OPEN
-        ):
-            # What uvicorn's send does for an open socket whose transport is not paused, with
-            # the frame built once for all recipients.
-            try:
-                proto.transport.write(frame)
-            except Exception as exc:  # the transport is gone
-                log.debug("send failed: %s", exc)
-                self._closing = True
-                return False
-            self.sent += 1
-            Outbox.direct += 1
-            return True
+        )
         try:
-            rest = step(self._send(message))  # type: ignore[arg-type]
+            if direct:
+                proto.transport.write(frame)
+                rest = None
+            else:
+                rest = step(self._send(message))  # type: ignore[arg-type]
         except Exception as exc:  # the peer is gone; the receive loop will see the disconnect
             log.debug("send failed: %s", exc)
             self._closing = True
             return False
         self.sent += 1
-        if rest is not None:
+        if direct:
+            Outbox.direct += 1
+        elif rest is not None:
             Outbox.suspended += 1
             self._task = asyncio.get_running_loop().create_task(self._drain(rest))
         return True
