@@ -248,7 +248,9 @@ def validate_segment(
         return 400, [], [f"batch of {len(body)} bytes over 500 KB"]
     try:
         raws = _segment_body(body).batch
-    except msgspec.ValidationError:
+    except msgspec.ValidationError as exc:
+        if "$.batch" not in str(exc):  # the body itself is not a JSON object
+            raise ValueError(f"body is not a JSON object: {exc}") from exc
         return 400, [], ["batch is not a non-empty list"]
     except msgspec.DecodeError as exc:
         raise ValueError(f"body is not JSON: {exc}") from exc

@@ -87,5 +87,7 @@ def test_unparseable_bodies_raise_value_error():
     # The request handler turns ValueError into a 400 and an ``invalid`` entry.
     with pytest.raises(ValueError, match="not JSON"):
         validate_segment(b'{"batch": [', AUTH, KEY)
+    with pytest.raises(ValueError, match="not a JSON object"):
+        validate_segment(b'[{"batch": []}]', AUTH, KEY)
     with pytest.raises(ValueError, match=r"batch\[0\] is not an object"):
         validate_segment(b'{"batch": [1]}', AUTH, KEY)
