@@ -187,8 +187,8 @@ class WordMatcher:
 
     def _split(self, folded: str) -> list[Hit]:
         """Two adjacent fragments (2+ letters each, apart by spaces, tabs or separator marks
-        only, never an apostrophe: ``who're`` is fine) that join into exactly a blocked word with a strong stem (``bit
-        chilly`` joins into no blocked word)."""
+        only, never an apostrophe: ``who're`` is fine) that join into exactly a blocked word
+        with a strong stem (``bit chilly`` joins into no blocked word)."""
         hits = []
         for a, b in pairwise(TOKEN.finditer(folded)):
             head, tail = a.group(), b.group()
