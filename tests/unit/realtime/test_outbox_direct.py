@@ -12,7 +12,6 @@ import pytest
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
-from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from service.realtime.outbox import FRAME, Outbox, direct_protocol, frame_bytes
@@ -48,15 +47,17 @@ def fanned(text: str) -> dict:
     return {"type": "websocket.send", "text": text, FRAME: frame_bytes(text)}
 
 
-def library_frame(text: str) -> bytes:
-    """The bytes websockets itself writes for a server text frame."""
-    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+async def uvicorn_frame(text: str) -> bytes:
+    """The bytes uvicorn's own ``send`` writes for ``text`` on an open socket."""
+    proto, transport = open_protocol()
+    await proto.send({"type": "websocket.send", "text": text})
+    return b"".join(transport.written)
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
-def test_frame_bytes_equal_the_librarys_server_frames(size):
+async def test_frame_bytes_equal_what_uvicorns_send_writes(size):
     text = ("é" * (size // 2)) + ("x" * (size % 2))
-    assert frame_bytes(text) == library_frame(text)
+    assert frame_bytes(text) == await uvicorn_frame(text)
 
 
 async def test_uvicorn_protocol_is_recognised_and_others_are_not():
@@ -75,7 +76,7 @@ async def test_open_socket_gets_the_shared_frame_without_asgi_send():
     before = Outbox.direct
     message = fanned("hello")
     assert box.push(message)
-    assert transport.written == [message[FRAME]] == [library_frame("hello")]
+    assert transport.written == [message[FRAME]] == [await uvicorn_frame("hello")]
     assert Outbox.direct == before + 1 and box.sent == 1
 
 
@@ -84,7 +85,7 @@ async def test_messages_without_a_frame_still_go_through_send():
     box = Outbox(proto.send, limit=4)
     before = Outbox.direct
     assert box.push({"type": "websocket.send", "text": "reply"})
-    assert transport.written == [library_frame("reply")] and Outbox.direct == before
+    assert transport.written == [await uvicorn_frame("reply")] and Outbox.direct == before
 
 
 async def test_paused_transport_queues_and_keeps_order():
@@ -97,7 +98,7 @@ async def test_paused_transport_queues_and_keeps_order():
     proto.resume_writing()
     assert box.push(fanned("m3"))  # behind the queue, not around it
     await box.wait_idle()
-    assert transport.written == [library_frame(f"m{i}") for i in range(4)]
+    assert transport.written == [await uvicorn_frame(f"m{i}") for i in range(4)]
 
 
 async def test_closing_socket_is_not_written_directly():
