@@ -75,9 +75,22 @@ def run(args: argparse.Namespace) -> int:
         print(reference(), end="")
         return 0
     settings = settings_from_args(args)
-    shown = msgspec.to_builtins(settings)
-    for section, key in (("auth", "hs256_secret"), ("admin", "api_key")):
-        if shown[section].get(key):
-            shown[section][key] = "***"
+    shown = masked(msgspec.to_builtins(settings))
     print(msgspec.json.format(msgspec.json.encode(shown)).decode())
     return 0
+
+
+SECRET_KEYS = ("secret", "password", "api_key", "access_key", "write_key")
+"""Settings keys ending in one of these hold secrets: printed as ``***`` when set."""
+
+
+def masked(tree: Any) -> Any:
+    """``tree`` (settings as builtins) with every set secret replaced by ``***``, at any depth,
+    so a secret added to the settings later is hidden without touching this command."""
+    if isinstance(tree, dict):
+        return {
+            k: "***" if k.endswith(SECRET_KEYS) and v else masked(v) for k, v in tree.items()
+        }
+    if isinstance(tree, list):
+        return [masked(v) for v in tree]
+    return tree

@@ -1,0 +1,46 @@
+"""``sideline config`` prints the effective settings with every secret hidden."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from service.cli import main
+
+SECRETS = {
+    "SIDELINE_AUTH__HS256_SECRET": "hs-SECRET-value-0123456789abcdef",
+    "SIDELINE_ADMIN__API_KEY": "ADMIN-SECRET-key",
+    "SIDELINE_DASHBOARDS__ACCESS_KEY": "DASH-SECRET-key",
+    "SIDELINE_MODERATION__PROVIDER__API_KEY": "sk-PROVIDER-SECRET",
+}
+
+
+def test_config_hides_every_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SIDELINE_DATA_DIR", str(tmp_path))
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    for value in SECRETS.values():
+        assert value not in out
+    shown = json.loads(out)
+    assert shown["auth"]["hs256_secret"] == "***"
+    assert shown["admin"]["api_key"] == "***"
+    assert shown["dashboards"]["access_key"] == "***"
+    assert shown["moderation"]["provider"]["api_key"] == "***"
+    # what is not secret is still shown as set
+    assert shown["data_dir"] == str(tmp_path)
+
+
+def test_config_shows_unset_secrets_as_empty(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    monkeypatch.setenv("SIDELINE_DATA_DIR", str(tmp_path))
+    for name in SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    assert main(["config"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["moderation"]["provider"]["api_key"] == ""
