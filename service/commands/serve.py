@@ -54,7 +54,11 @@ def serve(settings: Settings) -> int:
 
     for line in ensure_dev_secrets(settings):
         print(line, flush=True)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:  # e.g. a configured sink whose secret is not in the environment
+        print(f"sideline: {exc}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
         app,
         host=settings.server.host,

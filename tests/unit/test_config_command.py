@@ -44,3 +44,18 @@ def test_config_shows_unset_secrets_as_empty(
     assert main(["config"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["moderation"]["provider"]["api_key"] == ""
+
+
+def test_serve_with_a_missing_sink_secret_stops_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    """A sink whose secret is not in the environment stops the start like any bad setting:
+    one ``sideline: ...`` line naming the variable and exit status 2, not a traceback."""
+    monkeypatch.setenv("SIDELINE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SIDELINE_SINKS__SEGMENT", '[{"name": "product"}]')
+    monkeypatch.delenv("SEGMENT_WRITE_KEY", raising=False)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "sideline: " in err
+    assert "SEGMENT_WRITE_KEY is not set" in err
+    assert "Traceback" not in err
