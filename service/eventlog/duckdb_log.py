@@ -88,6 +88,7 @@ class DuckDBLog:
         self._read_root: duckdb.DuckDBPyConnection | None = None
         self._cursor_lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._epoch = ""
         self._last_seq = 0
         self.stats = WriterStats()
@@ -113,6 +114,7 @@ class DuckDBLog:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._writer, self._open)
+        self._closing = False
         self._task = asyncio.create_task(self._run(), name="eventlog-writer")
 
     def _open(self) -> None:
@@ -168,6 +170,9 @@ class DuckDBLog:
 
     async def close(self) -> None:
         if self._task is not None:
+            # Appends already queued are committed; appends from now on are refused at once
+            # (they would sit behind the stop marker and never be answered).
+            self._closing = True
             self._queue.put_nowait(None)
             await self._task
             self._task = None
@@ -196,8 +201,8 @@ class DuckDBLog:
 
     async def append(self, events: Sequence[Event], *, extra: Extra | None = None) -> list[Event]:
         """Commit ``events`` (and run ``extra`` in the same transaction); see EventLog.append."""
-        if self._task is None:
-            raise CommitFailed("the event log is not running")
+        if self._task is None or self._closing:
+            raise CommitFailed("the event log is not running (shutting down)")
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(events, extra, future))
         return await future
@@ -219,6 +224,10 @@ class DuckDBLog:
                 batch.append(item)
                 size += len(item.events)
             await self._commit_batch(loop, batch)
+        while not self._queue.empty():  # nothing is left here (see close); never leave one hanging
+            item = self._queue.get_nowait()
+            if item is not None and not item.future.done():
+                item.future.set_exception(CommitFailed("the event log is shutting down"))
 
     async def _commit_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
         seq = self._last_seq

@@ -124,6 +124,22 @@ async def test_close_flushes_everything_queued(make_log: Factory):
     assert sorted(e[0].seq for e in done) == list(range(1, 51))
 
 
+async def test_append_while_closing_is_refused_not_left_waiting(make_log: Factory):
+    """A sender that arrives after close() began is answered at once (CommitFailed: the API
+    says 503), while everything queued before it is committed."""
+    lg = make_log()
+    await lg.start()
+    before = asyncio.ensure_future(lg.append([msg(1)]))
+    await asyncio.sleep(0)
+    closing = asyncio.ensure_future(lg.close())
+    await asyncio.sleep(0)  # close() has queued its stop marker and now waits for the writer
+    late = asyncio.ensure_future(lg.append([msg(2)]))
+    await asyncio.wait_for(closing, 10)
+    with pytest.raises(CommitFailed, match="shutting down"):
+        await asyncio.wait_for(late, 1)
+    assert [e.seq for e in await before] == [1]
+
+
 async def test_unreadable_file_is_refused_loudly(tmp_path: Path):
     path = tmp_path / "log.duckdb"
     path.write_bytes(b"this is not a duckdb file" * 100)
