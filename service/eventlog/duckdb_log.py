@@ -202,7 +202,9 @@ class DuckDBLog:
     async def append(self, events: Sequence[Event], *, extra: Extra | None = None) -> list[Event]:
         """Commit ``events`` (and run ``extra`` in the same transaction); see EventLog.append."""
         if self._task is None or self._closing:
-            raise CommitFailed("the event log is not running (shutting down)")
+            raise CommitFailed(
+                "the event log is shutting down" if self._closing else "the event log is not running"
+            )
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(events, extra, future))
         return await future
