@@ -17,9 +17,18 @@ from service.identity import Identity
 
 
 class Intent(enum.Enum):
+    """What the caller means to do in a room; :func:`check_access` holds the rule of each.
+
+    ``READ`` needs only entry (not banned). ``MODERATE`` needs the moderator role and, like
+    reading, works in a closed room. Every other intent is taking part: role ``user`` or
+    above in a room that is not closed; ``POST`` also needs not muted and a mode that lets
+    the role post.
+    """
+
     READ = "read"
     REACT = "react"
     VOTE = "vote"
+    REPORT = "report"
     POST = "post"
     MODERATE = "moderate"
 

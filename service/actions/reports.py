@@ -37,8 +37,12 @@ def report_threshold(c: Community) -> int:
 
 
 async def report(c: Community, who: Identity, room_id: str, message_id: str, reason: str) -> str:
-    """File a report; returns its id. A user reports a message once."""
-    check_access(c, who, room_id, Intent.READ)
+    """File a report; returns its id. A user reports a message once.
+
+    Reporting is taking part (it can hide a message), so it needs what reacting needs: not a
+    viewer, not in a closed room; a mute does not stop it.
+    """
+    check_access(c, who, room_id, Intent.REPORT)
     await check_message(c, room_id, message_id)
     reporters = c.state.reporters.get(message_id, set())
     key = ("report", message_id, who.user_id)

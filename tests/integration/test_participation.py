@@ -1,0 +1,93 @@
+"""Who may take part (report, close a poll), concurrent duplicates, and what older history shows.
+
+In-process app on a real DuckDB log; ``AsyncTestClient`` so two requests can really overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from service.actions.context import Community
+from service.app import build_community, create_app
+from service.domain.events import EventType
+from service.identity import mint_token
+from service.settings import Settings, ensure_dev_secrets, load_settings
+
+Api = tuple[Settings, Community, AsyncTestClient[Any]]
+
+
+@pytest.fixture
+async def start(tmp_path) -> AsyncIterator[Callable[..., Awaitable[Api]]]:
+    """Start the app with extra settings env; returns its settings, community and a client."""
+    clients: list[AsyncTestClient[Any]] = []
+
+    async def start_app(**env: str) -> Api:
+        s = load_settings(environ={
+            "SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
+            "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false", **env,
+        })  # fmt: skip
+        ensure_dev_secrets(s)
+        community = build_community(s)
+        client = AsyncTestClient(create_app(s, community=community))
+        await client.__aenter__()
+        clients.append(client)
+        return s, community, client
+
+    yield start_app
+    for client in clients:
+        await client.__aexit__(None, None, None)
+
+
+def bearer(s: Settings, user: str, role: str = "user") -> dict[str, str]:
+    token = mint_token(s.auth.hs256_secret, user_id=user, context_id="match:1", role=role)
+    return {"Authorization": f"Bearer {token}"}
+
+
+ADMIN = "X-Admin-Key"
+ROOM = "/v1/rooms/match:1"
+
+
+async def rows(c: Community, event_type: EventType) -> list[Any]:
+    return [e for e in await c.log.read(0, 100_000) if e.event_type is event_type]
+
+
+async def post_message(client: AsyncTestClient[Any], h: dict[str, str], cid: str, text: str = "a fine message") -> str:
+    r = await client.post(f"{ROOM}/messages", headers=h, json={"client_msg_id": cid, "text": text})
+    assert r.status_code == 201, r.text
+    return str(r.json()["message_id"])
+
+
+def error(r: Any) -> tuple[int, str]:
+    return r.status_code, r.json()["error"]["code"]
+
+
+# -- reporting is taking part ---------------------------------------------------------------
+
+
+async def test_viewers_cannot_report_and_three_viewers_hide_nothing(start):
+    s, c, client = await start()
+    mid = await post_message(client, bearer(s, "author"), "m1")
+    for i in range(3):
+        r = await client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, f"v{i}", "viewer"), json={"reason": "spam"})
+        assert error(r) == (403, "role_too_low")
+        assert r.json()["error"]["message"] == "viewers can read but not take part"
+    history = (await client.get(f"{ROOM}/messages", headers=bearer(s, "other"))).json()["messages"]
+    assert [m["message_id"] for m in history] == [mid]
+    assert await rows(c, EventType.MESSAGE_REPORTED) == []
+
+
+async def test_no_reports_in_a_closed_room_but_a_mute_does_not_stop_one(start):
+    s, c, client = await start()
+    mid = await post_message(client, bearer(s, "author"), "m1")
+    mod = bearer(s, "mod", "moderator")
+    assert (await client.post(f"{ROOM}/mutes", headers=mod, json={"user_id": "muted"})).status_code == 201
+    muted = await client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "muted"), json={"reason": "spam"})
+    assert muted.status_code == 201, muted.text
+    await client.post("/v1/admin/rooms/match:1/close", headers={ADMIN: s.admin.api_key})
+    r = await client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "u2"), json={"reason": "spam"})
+    assert error(r) == (403, "room_closed")
+    assert [e.user_id for e in await rows(c, EventType.MESSAGE_REPORTED)] == ["muted"]
