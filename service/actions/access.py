@@ -29,6 +29,8 @@ class Intent(enum.Enum):
     REACT = "react"
     VOTE = "vote"
     REPORT = "report"
+    CLOSE_OWN_POLL = "close_own_poll"
+    """A creator closing their poll; a moderator closes any poll under ``MODERATE``."""
     POST = "post"
     MODERATE = "moderate"
 

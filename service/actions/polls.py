@@ -80,11 +80,14 @@ async def vote(c: Community, who: Identity, room_id: str, poll_id: str, option: 
 
 
 async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) -> PollOut:
-    """Close a poll: its creator or a moderator."""
+    """Close a poll: a moderator (in a closed room too, like every moderation tool), or its
+    creator while they may take part in the room."""
     access = check_access(c, who, room_id, Intent.READ)
     poll = get_poll(c, room_id, poll_id)
-    if poll.created_by != who.user_id and access.role is not Role.MODERATOR:
-        raise SidelineError(ErrorCode.ROLE_TOO_LOW, "only the poll's creator or a moderator can close it")
+    if access.role is not Role.MODERATOR:
+        if poll.created_by != who.user_id:
+            raise SidelineError(ErrorCode.ROLE_TOO_LOW, "only the poll's creator or a moderator can close it")
+        check_access(c, who, room_id, Intent.CLOSE_OWN_POLL)
     if poll.closed:
         return poll_out(poll, who.user_id)
     await c.commit([

@@ -91,3 +91,23 @@ async def test_no_reports_in_a_closed_room_but_a_mute_does_not_stop_one(start):
     r = await client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "u2"), json={"reason": "spam"})
     assert error(r) == (403, "room_closed")
     assert [e.user_id for e in await rows(c, EventType.MESSAGE_REPORTED)] == ["muted"]
+
+
+# -- closing a poll -----------------------------------------------------------------------
+
+
+async def test_a_closed_room_stops_the_creator_closing_a_poll_but_not_a_moderator(start):
+    s, c, client = await start()
+    speaker = bearer(s, "sp", "speaker")
+    created = await client.post(f"{ROOM}/polls", headers=speaker, json={"question": "q?", "options": ["a", "b"]})
+    pid = created.json()["poll_id"]
+    await client.post("/v1/admin/rooms/match:1/close", headers={ADMIN: s.admin.api_key})
+    r = await client.post(f"{ROOM}/polls/{pid}/close", headers=speaker)
+    assert error(r) == (403, "room_closed")
+    assert r.json()["error"]["message"] == "this room is closed (read-only archive)"
+    assert await rows(c, EventType.POLL_CLOSED) == []
+    other = await client.post(f"{ROOM}/polls/{pid}/close", headers=bearer(s, "sp2", "speaker"))
+    assert error(other) == (403, "role_too_low")
+    by_mod = await client.post(f"{ROOM}/polls/{pid}/close", headers=bearer(s, "mod", "moderator"))
+    assert by_mod.status_code == 200 and by_mod.json()["closed"]
+    assert [e.user_id for e in await rows(c, EventType.POLL_CLOSED)] == ["mod"]
