@@ -20,11 +20,11 @@ from service.api.deps import admin_guard
 from service.errors import ErrorCode, SidelineError
 from service.sinks.forwarder import Forwarder, UnknownSink
 from service.sinks.status import SinkStatus
-from service.sinks.store import DeadLetter, ErasureRecord
+from service.sinks.store import DeadLetter, ErasureRecord, ReplayOutOfRange
 
 
 class ReplayIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Forward again from ``from_seq`` (inclusive)."""
+    """Forward again from ``from_seq`` (inclusive): 1 up to the log's last seq + 1."""
 
     from_seq: Annotated[int, msgspec.Meta(ge=1)]
 
@@ -80,6 +80,8 @@ class SinksController(Controller):
             return await forwarder.replay(name, data.from_seq)
         except UnknownSink:
             raise _unknown(name) from None
+        except ReplayOutOfRange as exc:
+            raise SidelineError(ErrorCode.INVALID_BODY, str(exc), at="$.from_seq") from None
 
     @post("/erasures", status_code=201, summary="Erase a user from the warehouse export")
     async def erase(

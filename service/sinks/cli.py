@@ -25,6 +25,7 @@ from service.sinks.factory import warehouse_root
 from service.sinks.ga4 import GA4Sink
 from service.sinks.settings import check_sinks
 from service.sinks.status import SinkStatus
+from service.sinks.store import ReplayOutOfRange
 from service.sinks.warehouse.ducklake import ducklake_status
 
 T = TypeVar("T")
@@ -145,6 +146,8 @@ def run_replay(args: argparse.Namespace) -> int:
     def on_file() -> SinkStatus:
         try:
             return offline.replay(settings, args.name, args.from_seq)
+        except ReplayOutOfRange as exc:
+            raise CliError(f"--from-seq: {exc}") from None
         except KeyError:
             raise CliError(f"no sink named {args.name!r} in the configuration") from None
 

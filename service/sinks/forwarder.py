@@ -112,6 +112,7 @@ class Forwarder:
 
         Raises:
             UnknownSink: no sink has that name.
+            store.ReplayOutOfRange: ``from_seq`` is not between 1 and the last seq + 1.
         """
         worker = self._worker(name)
         await worker.replay(from_seq)

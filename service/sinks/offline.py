@@ -59,10 +59,16 @@ def status(settings: Settings) -> list[SinkStatus]:
         cursor = cursors.get(sink.name, 0)
         out.append(SinkStatus(
             name=sink.name, kind=sink.KIND, state="offline" if sink.enabled else "disabled",
-            cursor=cursor, last_seq=last, lag=max(0, last - cursor),
-            dead_letters=dead.get(sink.name, 0),
+            cursor=cursor, last_seq=last, lag=last - cursor,
+            dead_letters=dead.get(sink.name, 0), last_error=_past_the_end(cursor, last),
         ))  # fmt: skip
     return out
+
+
+def _past_the_end(cursor: int, last: int) -> str | None:
+    if cursor <= last:
+        return None
+    return f"cursor {cursor} is past the log's last seq {last}; the next start rewinds it"
 
 
 def replay(settings: Settings, name: str, from_seq: int) -> SinkStatus:
@@ -70,12 +76,13 @@ def replay(settings: Settings, name: str, from_seq: int) -> SinkStatus:
 
     Raises:
         KeyError: no sink of that name is configured.
+        store.ReplayOutOfRange: ``from_seq`` is not between 1 and the log's last seq + 1.
     """
     sink = settings.sinks.find(name)
     if sink is None:
         raise KeyError(name)
     with open_log(settings.log_path, read_only=False) as con:
-        cursor = max(0, from_seq - 1)
+        cursor = store.replay_cursor(from_seq, store.last_seq(con))
         if isinstance(sink, WarehouseSinkSettings):
             epoch = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()[0][0]
             # Cursor first: if this stops half-way, the next start deletes the rest itself.

@@ -20,7 +20,9 @@ class SinkStatus(msgspec.Struct, kw_only=True):
     cursor: int
     last_seq: int
     lag: int
-    """Committed events the sink has not processed yet."""
+    """Committed events the sink has not processed yet: ``last_seq - cursor``, never clamped.
+    Negative means the stored cursor is past the log's end (events removed from the file);
+    the service rewinds such a cursor to the log's end when it starts."""
     delivered: int = 0
     dead_letters: int = 0
     errors: int = 0

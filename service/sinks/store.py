@@ -39,6 +39,27 @@ class ErasureRecord(msgspec.Struct, frozen=True):
     files: list[str]
 
 
+class ReplayOutOfRange(ValueError):
+    """A replay's ``from_seq`` lies outside the log (below 1 or past the next event)."""
+
+
+def replay_cursor(from_seq: int, last_seq: int) -> int:
+    """The cursor that makes a sink forward again from ``from_seq`` (inclusive).
+
+    ``from_seq`` may be at most ``last_seq + 1`` (forward from the next event): a cursor past
+    the log's end would make the sink skip, for good, every event committed up to it.
+
+    Raises:
+        ReplayOutOfRange: ``from_seq`` is below 1 or above ``last_seq + 1``.
+    """
+    if not 1 <= from_seq <= last_seq + 1:
+        raise ReplayOutOfRange(
+            f"from_seq {from_seq} is outside the log: its last seq is {last_seq}, so from_seq "
+            f"must be between 1 and {last_seq + 1} (the next event)"
+        )
+    return from_seq - 1
+
+
 def load_cursors(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Every stored cursor by sink name."""
     rows = con.execute("SELECT sink, seq FROM sink_cursors").fetchall()

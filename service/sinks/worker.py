@@ -84,11 +84,28 @@ class SinkWorker:
         self._cur = await self._log.run_read(lambda con: con.cursor())
         await self.sink.start()
         self.dead_letters = dead_letters
-        recovered = await self.sink.recover(cursor)
+        recovered = await self.sink.recover(self._within_log(cursor))
         if recovered != cursor:
             await self._store_cursor(recovered)
         self._note_cursor(recovered)
         self._launch()
+
+    def _within_log(self, cursor: int) -> int:
+        """``cursor``, or the log's last seq when the stored cursor lies past it.
+
+        Cursors live in the log's own file, so this takes events removed from it, or a
+        replay past the end accepted by an older version. The cursor is rewound so that the
+        events committed from now on are forwarded instead of skipped until the log catches
+        up with it; the status shows it as an error.
+        """
+        last = self._log.last_seq
+        if cursor <= last:
+            return cursor
+        self._record_error(
+            "unexpected", f"stored cursor {cursor} was past the log's last seq {last}; rewound"
+        )
+        log.error("sink %s: %s", self.sink.name, self.last_error)
+        return last
 
     def _launch(self) -> None:
         self._stopping = False
@@ -125,10 +142,15 @@ class SinkWorker:
             log.error("sink %s stopped with an error: %s", self.sink.name, task.exception())
 
     async def replay(self, from_seq: int) -> int:
-        """Forward again from ``from_seq`` (inclusive); returns the cursor actually set."""
+        """Forward again from ``from_seq`` (inclusive); returns the cursor actually set.
+
+        Raises:
+            store.ReplayOutOfRange: ``from_seq`` is not between 1 and the last seq + 1.
+        """
         async with self._control:  # one replay at a time
+            cursor = store.replay_cursor(from_seq, self._log.last_seq)  # refused: nothing changes
             await self._halt(drain=False, timeout=0)
-            cursor = await self.sink.recover(max(0, from_seq - 1))
+            cursor = await self.sink.recover(cursor)
             await self._store_cursor(cursor)
             self._note_cursor(cursor)
             log.info("sink %s replays from seq %d (cursor %d)", self.sink.name, from_seq, cursor)
@@ -150,7 +172,7 @@ class SinkWorker:
             while True:
                 self._wake.clear()  # before reading last_seq, so no notification is missed
                 last = self._log.last_seq
-                self._metrics.lag.labels(self.sink.name).set(max(0, last - self.cursor))
+                self._metrics.lag.labels(self.sink.name).set(last - self.cursor)
                 if self._stopping and self.cursor >= min(last, self._drain_to):
                     return
                 if last <= self.cursor:
@@ -233,10 +255,13 @@ class SinkWorker:
             self._metrics.adjustments.labels(name, reason).inc(n)
 
     def _failed(self, kind: str, exc: Exception) -> None:
-        self.errors += 1
-        self.last_error = (
-            exc.reason if isinstance(exc, SinkError) else f"{type(exc).__name__}: {exc}"
+        self._record_error(
+            kind, exc.reason if isinstance(exc, SinkError) else f"{type(exc).__name__}: {exc}"
         )
+
+    def _record_error(self, kind: str, text: str) -> None:
+        self.errors += 1
+        self.last_error = text
         self._metrics.errors.labels(self.sink.name, kind).inc()
 
     async def _retry_later(self, exc: Exception) -> None:
@@ -273,7 +298,7 @@ class SinkWorker:
             state=self.state,
             cursor=self.cursor,
             last_seq=last,
-            lag=max(0, last - self.cursor),
+            lag=last - self.cursor,
             delivered=self.delivered,
             dead_letters=self.dead_letters,
             errors=self.errors,

@@ -133,6 +133,20 @@ def test_admin_api_needs_the_key_and_validates_input(setup):
             f"{svc.url}/v1/admin/sinks/ga4-main/replay", json={"from_seq": 0}, headers=h
         )
         assert bad.status_code == 400 and bad.json()["error"]["at"] == "$.from_seq"
+        beyond = httpx.post(
+            f"{svc.url}/v1/admin/sinks/ga4-main/replay", json={"from_seq": 1000}, headers=h
+        )
+        assert beyond.status_code == 400 and beyond.json()["error"] == {
+            "code": "invalid_body", "at": "$.from_seq",
+            "message": "from_seq 1000 is outside the log: its last seq is 40, so from_seq must "
+                       "be between 1 and 41 (the next event)",
+        }  # fmt: skip
+        rows = httpx.get(f"{svc.url}/v1/admin/sinks/", headers=h).json()
+        assert {r["name"]: r["cursor"] for r in rows} == {"ga4-main": 40, "warehouse": 40}
+        after = httpx.post(
+            f"{svc.url}/v1/admin/sinks/ga4-main/replay", json={"from_seq": 41}, headers=h
+        )
+        assert after.status_code == 200 and after.json()["cursor"] == 40
         missing = httpx.post(
             f"{svc.url}/v1/admin/sinks/nope/replay", json={"from_seq": 1}, headers=h
         )
@@ -158,6 +172,12 @@ def test_cli_uses_the_running_service_then_the_file(setup):
         assert "source: service at" in out.stdout and "ga4-main" in out.stdout
         rows = msgspec.json.decode(cli(config, "sinks", "status", "--json").stdout)
         assert {r["name"]: r["state"] for r in rows} == {"ga4-main": "idle", "warehouse": "idle"}
+        out = cli(config, "sinks", "replay", "ga4-main", "--from-seq", "42")
+        assert out.returncode == 1 and out.stdout == "", out.stdout
+        assert out.stderr == (
+            "sideline: HTTP 400: from_seq 42 is outside the log: its last seq is 40, so "
+            "from_seq must be between 1 and 41 (the next event)\n"
+        )
         out = cli(config, "sinks", "replay", "ga4-main", "--from-seq", "21")
         assert out.returncode == 0 and "via service" in out.stdout, out.stderr
         collector.wait_for("ga4", 60)
@@ -174,6 +194,14 @@ def test_cli_uses_the_running_service_then_the_file(setup):
     export = config.parent / "data" / "warehouse" / "events"
     users = pl.read_parquet(str(export / "**" / "*.parquet"))["user_id"].to_list()
     assert len(users) == 40 and "u3" not in users and "u4" not in users
+    out = cli(config, "sinks", "replay", "warehouse", "--from-seq", "1000")
+    assert out.returncode == 1 and out.stderr == (
+        "sideline: --from-seq: from_seq 1000 is outside the log: its last seq is 40, so "
+        "from_seq must be between 1 and 41 (the next event)\n"
+    )
+    assert len(list(export.rglob("*.parquet"))) > 0  # refused before anything was touched
+    rows = msgspec.json.decode(cli(config, "sinks", "status", "--json").stdout)
+    assert {r["name"]: r["cursor"] for r in rows} == {"ga4-main": 40, "warehouse": 40}
     out = cli(config, "sinks", "replay", "warehouse", "--from-seq", "1")
     assert out.returncode == 0 and "cursor 0" in out.stdout, out.stderr
     assert not list(export.rglob("*.parquet"))  # rewritten from the log at the next start
