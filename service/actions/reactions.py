@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
 from service.actions.messages import metadata_of
@@ -9,6 +11,53 @@ from service.domain.events import EventType, new_event
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol.http import ClientMetadata, ReactionOut
+
+_JOINERS = frozenset("\u200d\ufe0e\ufe0f\u20e3")
+"""Zero-width joiner, text/emoji variation selectors, combining keycap: inside sequences only."""
+_KEYCAP_BASES = frozenset("0123456789#*")
+_SKIN_TONES = range(0x1F3FB, 0x1F400)
+_TAGS = range(0xE0020, 0xE0080)
+"""Tag characters: subdivision flags (England, Scotland, Wales) spell their region in them."""
+_PICTOGRAPHS = range(0x1F300, 0x1FB00)
+"""Emoji blocks; a code point unassigned in this Python's Unicode data is a newer emoji."""
+
+
+def _is_symbol(value: str, i: int) -> bool:
+    """Is ``value[i]`` an emoji in itself (a keycap base counts when U+20E3 follows it)?"""
+    ch = value[i]
+    category = unicodedata.category(ch)
+    if category == "So" or ord(ch) in _SKIN_TONES:
+        return True
+    if category == "Cn":
+        return ord(ch) in _PICTOGRAPHS
+    return ch in _KEYCAP_BASES and value[i + 1 : i + 3].lstrip("\ufe0f")[:1] == "\u20e3"
+
+
+def check_emoji(value: str, at: str = "$.emoji") -> str:
+    """Return ``value`` if it is made of emoji only, else raise INVALID_BODY naming it.
+
+    Every code point must be an emoji symbol (category So, a skin-tone modifier, or unassigned
+    in the emoji blocks), or a joiner, variation selector or tag that only occurs inside emoji
+    sequences; a digit, ``#`` or ``*`` only as the base of a keycap (followed by U+20E3). At
+    least one symbol or keycap is required. Reactions are broadcast to the room unmoderated,
+    so this is what keeps text ("BUY at evil.example") out of them.
+    """
+    symbols = 0
+    for i, ch in enumerate(value):
+        if _is_symbol(value, i):
+            symbols += 1
+        elif ch not in _JOINERS and ord(ch) not in _TAGS:
+            raise SidelineError(
+                ErrorCode.INVALID_BODY,
+                f"emoji {value[:40]!r} is not made of emoji: {ch!r} (U+{ord(ch):04X}) is not "
+                "an emoji character",
+                at=at,
+            )  # fmt: skip
+    if symbols == 0:
+        raise SidelineError(
+            ErrorCode.INVALID_BODY, f"emoji {value[:40]!r} has no emoji in it", at=at
+        )
+    return value
 
 
 async def check_message(c: Community, room_id: str, message_id: str) -> None:
@@ -31,6 +80,7 @@ async def set_reaction(
     add: bool, metadata: ClientMetadata | None = None,
 ) -> ReactionOut:  # fmt: skip
     """Add or remove ``emoji``; adding twice or removing what is not there changes nothing."""
+    check_emoji(emoji)
     check_access(c, who, room_id, Intent.REACT)
     await check_message(c, room_id, message_id)
     await c.ensure_exposure(who.user_id, room_id, who.context_id)

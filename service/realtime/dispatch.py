@@ -125,7 +125,7 @@ class Dispatcher:
                 await self._send(frame)
             case f.React(message_id=None, room=room, emoji=emoji):
                 self._joined(room)
-                self.hub.crowd_tap(room, emoji)
+                self.hub.crowd_tap(room, reactions.check_emoji(emoji))
             case f.React(message_id=str(message_id)):
                 self._joined(frame.room)
                 out = await reactions.set_reaction(

@@ -46,6 +46,25 @@ def test_chat_flow_and_idempotent_send(server, api):
     assert removed.json()["count"] == 0
 
 
+
+def test_reaction_must_be_emoji(server, api):
+    h = auth(server)
+    mid = send(api, h, "a fine message", "e-1").json()["message_id"]
+    before = last_seq(api)
+    spam = api.post(f"/v1/rooms/match:1/messages/{mid}/reactions", headers=h,
+                    json={"emoji": "BUY at evil.example now"})  # fmt: skip
+    assert spam.status_code == 400
+    assert spam.json()["error"] == {
+        "code": "invalid_body", "at": "$.emoji",
+        "message": "emoji 'BUY at evil.example now' is not made of emoji: 'B' (U+0042) is not "
+        "an emoji character",
+    }  # fmt: skip
+    removed = api.delete(f"/v1/rooms/match:1/messages/{mid}/reactions/x", headers=h)
+    assert removed.status_code == 400 and removed.json()["error"]["at"] == "$.emoji"
+    assert last_seq(api) == before  # nothing written
+    flag = api.post(f"/v1/rooms/match:1/messages/{mid}/reactions", headers=h, json={"emoji": "🇬🇧"})
+    assert flag.status_code == 200 and flag.json()["count"] == 1
+
 def test_history_pages_by_seq(server, api):
     h = auth(server)
     for i in range(12):  # one user each: a single user would hit the per-user rate limit
