@@ -16,9 +16,11 @@ import duckdb
 
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
+from service.actions.moderation import SendVerdict, moderate, retract
 from service.domain.events import Event, EventType, Metadata, new_event, uuid7
 from service.domain.rooms import Role, RoomState
 from service.errors import ErrorCode, SidelineError
+from service.eventlog.duckdb_log import Extra
 from service.identity import Identity
 from service.protocol.http import ClientMetadata, HistoryOut, MessageOut, SendMessage
 
@@ -127,8 +129,6 @@ async def _existing(c: Community, room_id: str, message_id: str) -> MessageOut:
 async def do_send(
     c: Community, who: Identity, room: RoomState, role: Role, text: str, body: SendMessage
 ) -> MessageOut:
-    from service.actions.moderation import moderate  # the pipeline is optional at import time
-
     verdict = await moderate(c, who, room, text)
     message_id = uuid7()
     meta = metadata_of(body.metadata, "text")
@@ -140,7 +140,7 @@ async def do_send(
     if verdict.action != "allow":
         events.append(new_event(EventType.MESSAGE_MODERATED, payload=verdict.payload, **common))
     if verdict.action == "block":
-        await c.commit(events)  # the refusal itself is recorded, so moderation is measurable
+        await _commit(c, verdict, events)  # the refusal is recorded: moderation is measurable
         if verdict.retry_after is not None:
             raise SidelineError(
                 ErrorCode.RATE_LIMITED, "you are sending too fast", retry_after=verdict.retry_after
@@ -159,8 +159,21 @@ async def do_send(
     extra = None
     if verdict.altered or visibility == "held":
         extra = _record_original(sent, text)
-    committed = await c.commit(events, extra=extra)
+    committed = await _commit(c, verdict, events, extra=extra)
     return message_out(c, committed[0])
+
+
+async def _commit(
+    c: Community, verdict: SendVerdict, events: list[Event], *, extra: Extra | None = None
+) -> list[Event]:
+    """Commit a send's events; an attempt the log failed to store is uncounted from the rate
+    limits (it was counted when checked, so that concurrent posts count each other)."""
+    try:
+        return await c.commit(events, extra=extra)
+    except SidelineError as exc:
+        if exc.code is ErrorCode.LOG_UNAVAILABLE:
+            retract(c, verdict)
+        raise
 
 
 def _record_original(sent: Event, original: str) -> Any:

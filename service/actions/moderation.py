@@ -24,6 +24,8 @@ class SendVerdict(msgspec.Struct, kw_only=True):
     payload: dict[str, Any]
     retry_after: float | None = None
     """Set when a rate limit refused the message: the sender may retry after this many seconds."""
+    rate_sample: tuple[str, float, str] | None = None
+    """What the rate limits counted for this message; :func:`retract` uncounts it."""
 
     @property
     def visibility(self) -> str:
@@ -51,7 +53,15 @@ async def moderate(c: Community, who: Identity, room: RoomState, text: str) -> S
         altered=verdict.altered,
         payload=verdict.payload(),
         retry_after=verdict.retry_after,
+        rate_sample=verdict.rate_sample,
     )
+
+
+def retract(c: Community, verdict: SendVerdict) -> None:
+    """The message of ``verdict`` was not stored (its commit failed): uncount it from the rate
+    limits, so the sender's retry is not judged a burst or a duplicate of its own failures."""
+    if c.moderation is not None:
+        c.moderation.retract(verdict.rate_sample)
 
 
 def note_posts_elsewhere(c: Community, events: Iterable[Event]) -> None:

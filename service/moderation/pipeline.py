@@ -29,7 +29,7 @@ from service.moderation.checks import hygiene
 from service.moderation.checks.base import Check, CheckInput
 from service.moderation.checks.blocklist import BlocklistCheck
 from service.moderation.checks.pii import PiiCheck
-from service.moderation.checks.rate import RateCheck
+from service.moderation.checks.rate import RateCheck, Sample
 from service.moderation.checks.spam import SpamCheck
 from service.moderation.masking import apply_spans
 from service.moderation.normalize import TextView
@@ -46,13 +46,14 @@ _perf = time.perf_counter
 class _Run:
     """One message on its way through the pipeline."""
 
-    __slots__ = ("original", "tally", "timings", "view")
+    __slots__ = ("original", "sample", "tally", "timings", "view")
 
     def __init__(self, original: str, tally: Tally) -> None:
         self.original = original
         self.tally = tally
         self.timings: dict[str, float] = {}
         self.view: TextView | None = None
+        self.sample: Sample | None = None
 
 
 class Pipeline:
@@ -79,7 +80,7 @@ class Pipeline:
         self._policies = {kind: CompiledPolicy(kind, p) for kind, p in settings.policies.items()}
         self._fallback = self._policies.get("default") or CompiledPolicy("default", Policy())
         self._rate = RateCheck(settings.rate, activity)
-        self._scoring: tuple[Check, ...] = (self._rate, BlocklistCheck(), SpamCheck(settings.spam))
+        self._content: tuple[Check, ...] = (BlocklistCheck(), SpamCheck(settings.spam))
         self._pii = PiiCheck(settings.phone_regions)
 
     @property
@@ -113,6 +114,13 @@ class Pipeline:
         if text is not None:
             view = TextView(hygiene.sanitize(text[: self._settings.max_input_chars])[0])
         self._rate.observe_elsewhere(user_id, view, now)
+
+    def retract(self, sample: Sample | None) -> None:
+        """Uncount a message from the rate limits (``sample`` is its ``Verdict.rate_sample``):
+        it was never stored (its commit failed), so its retry must be judged as if this
+        attempt had not happened."""
+        if sample is not None and self._settings.enabled:
+            self._rate.retract(sample)
 
     def forget_user(self, user_id: str) -> None:
         """Drop the rate-limit memory of ``user_id`` (erasure requests)."""
@@ -163,12 +171,16 @@ class Pipeline:
         now = ctx.now if ctx.now is not None else self._clock()
         msg = CheckInput(view, compiled, ctx.user_id, ctx.room_id, now)
         tally = run.tally
-        for check in self._scoring:
+        findings, run.sample = self._rate.record(msg)
+        tally.add(findings)
+        started, mark = mark, _perf()
+        timings[self._rate.name] = (mark - started) * 1000.0
+        for check in self._content:
+            if tally.action is Action.BLOCK:
+                break
             tally.add(check.run(msg))
             started, mark = mark, _perf()
             timings[check.name] = (mark - started) * 1000.0
-            if tally.action is Action.BLOCK:
-                break
         tally.add(self._pii.run(msg))
         timings["pii"] = (_perf() - mark) * 1000.0
         return run
@@ -220,6 +232,7 @@ class Pipeline:
                 text=text,
                 altered=text != run.original,
                 checks_ms=run.timings,
+                rate_sample=run.sample,
             )
         retry = [f.retry_after for f in findings if f.retry_after is not None]
         return Verdict(
@@ -230,4 +243,5 @@ class Pipeline:
             altered=text != run.original,
             checks_ms=run.timings,
             retry_after=max(retry) if retry else None,
+            rate_sample=run.sample,
         )

@@ -61,6 +61,9 @@ class Verdict(msgspec.Struct, kw_only=True):
     checks_ms: dict[str, float]
     retry_after: float | None = None
     """Seconds until a rate-limited sender may post again (set only by rate limits)."""
+    rate_sample: tuple[str, float, str] | None = None
+    """What the rate limits counted for this message (None when they did not run); give it to
+    ``Pipeline.retract`` if the message could not be stored. Not part of the payload."""
 
     def payload(self) -> dict[str, object]:
         """The ``community_message_moderated`` event payload for this verdict."""

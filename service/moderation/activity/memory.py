@@ -39,6 +39,15 @@ class MemoryActivityStore:
         posts.append((now, fingerprint))
         return history
 
+    def retract(self, user_id: str, now: float, fingerprint: str) -> None:
+        posts = self._users.get(user_id)
+        if posts is None:
+            return  # evicted meanwhile: nothing of it is left to count
+        for i in range(len(posts) - 1, -1, -1):
+            if posts[i] == (now, fingerprint):
+                del posts[i]
+                return
+
     def forget(self, user_id: str) -> None:
         self._users.pop(user_id, None)
 

@@ -2,7 +2,10 @@
 
 Runs first among the content checks: it is cheap, and a flooding user should cost as little
 as possible. Every attempt is recorded, blocked ones included, so hammering the send button
-keeps a flooder limited instead of resetting the window.
+keeps a flooder limited instead of resetting the window. An attempt is recorded when it is
+checked, not when it is stored, so two concurrent posts count each other; the caller retracts
+the sample (:meth:`RateCheck.retract`) of an attempt the event log failed to store, so a
+failed commit never counts against the retry.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from service.moderation.settings import RateSettings
 from service.moderation.verdict import Finding, Reason
 
 NAME = "rate"
+
+Sample = tuple[str, float, str]
+"""What the rate limits recorded for one message: ``(user_id, time, fingerprint)``."""
 
 
 def fingerprint(view: TextView, min_chars: int) -> str:
@@ -53,10 +59,19 @@ class RateCheck:
         fp = fingerprint(view, self._s.duplicate_min_chars) if view is not None else ""
         self.store.observe(user_id, now, fp)
 
+    def retract(self, sample: Sample) -> None:
+        """Forget a post :meth:`record` counted whose message was never stored."""
+        self.store.retract(*sample)
+
     def run(self, msg: CheckInput) -> list[Finding]:
+        return self.record(msg)[0]
+
+    def record(self, msg: CheckInput) -> tuple[list[Finding], Sample]:
+        """Count the post and judge it; returns the findings and the sample it recorded."""
         s, now = self._s, msg.now
         fp = fingerprint(msg.view, s.duplicate_min_chars)
         history = self.store.observe(msg.user_id, now, fp)
+        sample = (msg.user_id, now, fp)
         findings: list[Finding] = []
         for code, limit, window in (
             ("rate.burst", s.burst_max, s.burst_window_seconds),
@@ -82,4 +97,4 @@ class RateCheck:
             if copies >= tolerated:
                 detail = f"{copies} earlier copies in {s.duplicate_window_seconds:g} s"
                 findings.append(Finding(Reason(NAME, "rate.duplicate", 0.8, detail)))
-        return findings
+        return findings, sample

@@ -1,0 +1,120 @@
+"""The send path under failure and concurrency: failed commits, cancelled senders, concurrent
+retries, invisible text, bad references; every case checked against the real DuckDB log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from litestar.testing import TestClient
+
+from service.actions import messages
+from service.actions.context import Community
+from service.app import build_community, create_app
+from service.domain.rooms import Role
+from service.identity import Identity, mint_token
+from service.protocol.http import SendMessage
+from service.settings import Settings, ensure_dev_secrets, load_settings
+
+TEXT = "see you all at the stadium tonight"
+
+
+def make_settings(tmp_path: Path, **env: str) -> Settings:
+    s = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path), **env})
+    ensure_dev_secrets(s)
+    return s
+
+
+def bearer(s: Settings, user: str = "u1", **kw: Any) -> dict[str, str]:
+    token = mint_token(s.auth.hs256_secret, user_id=user, context_id="match:1", **kw)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def user(name: str = "u1") -> Identity:
+    return Identity(user_id=name, name=name.title(), context_id="match:1", role=Role.USER)
+
+
+@asynccontextmanager
+async def running(s: Settings) -> AsyncIterator[Community]:
+    """The community of ``s`` with its log writer running (no app, no real-time hub)."""
+    community = build_community(s)
+    await community.log.start()
+    try:
+        yield community
+    finally:
+        await community.log.close()
+
+
+def logged(s: Settings) -> list[tuple[str, str, str | None, str | None]]:
+    """(event type, room, client message id, text) of every event in the closed log file."""
+    con = duckdb.connect(str(s.log_path), read_only=True)
+    try:
+        return con.execute(
+            "SELECT event_type, room_id, json_extract_string(payload, '$.client_msg_id'), "
+            "json_extract_string(payload, '$.text') FROM events ORDER BY seq"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def failing_commits(c: Community, monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """Make the next ``n`` commit transactions of the real log fail (as a full disk would)."""
+    left = [0]
+    insert = c.log._insert
+
+    def flaky(events: Any, extras: Any) -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            raise RuntimeError("injected disk failure")
+        insert(events, extras)
+
+    monkeypatch.setattr(c.log, "_insert", flaky)
+
+    def fail(n: int) -> None:
+        left[0] = n
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("text", "failures"),
+    [(TEXT, 2), ("goal", 5)],
+    ids=["two failures are not two earlier copies", "five failures are not a burst"],
+)
+def test_failed_commits_leave_no_trace_in_the_rate_limits(tmp_path, monkeypatch, text, failures):
+    s = make_settings(tmp_path)
+    community = build_community(s)
+    fail = failing_commits(community, monkeypatch)
+    body = {"client_msg_id": "c1", "text": text}
+    with TestClient(create_app(s, community=community)) as client:
+        fail(failures)
+        for _ in range(failures):
+            r = client.post("/v1/rooms/match:1/messages", headers=bearer(s), json=body)
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "log_unavailable"
+        retry = client.post("/v1/rooms/match:1/messages", headers=bearer(s), json=body)
+        assert retry.status_code == 201, retry.text
+        assert retry.json()["visibility"] == "public"
+    assert logged(s) == [("community_message_sent", "match:1", "c1", text)]
+
+
+async def test_concurrent_posts_still_count_each_other(tmp_path):
+    """Posts are counted when checked, not when stored: six sent at once meet the burst
+    limit (5 in 5 s) although none of them is committed when the others are checked."""
+    s = make_settings(tmp_path)
+    async with running(s) as community:
+        sends = [
+            messages.send_message(
+                community, user(), "match:1", SendMessage(client_msg_id=f"c{i}", text=f"{w} again")
+            )
+            for i, w in enumerate(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"])
+        ]
+        results = await asyncio.gather(*sends, return_exceptions=True)
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(refused) == 1 and refused[0].code.slug == "rate_limited"
+    assert [t for t, *_ in logged(s)].count("community_message_sent") == 5
