@@ -19,6 +19,7 @@ from service.actions.context import Community
 from service.actions.moderation import SendVerdict, moderate, retract
 from service.domain.events import Event, EventType, Metadata, new_event, uuid7
 from service.domain.rooms import Role, RoomState
+from service.domain.state import MessageRef
 from service.errors import ErrorCode, SidelineError
 from service.eventlog.duckdb_log import Extra
 from service.identity import Identity
@@ -189,11 +190,32 @@ def _record_original(sent: Event, original: str) -> Any:
 
 
 def _visible_to(e: Event, reader: str | None, c: Community) -> bool:
-    ref = c.state.messages.get(e.message_id or "")
-    if ref is not None and (ref.deleted or ref.hidden_by_reports):
-        return False
-    visibility = ref.visibility if ref is not None else e.payload.get("visibility", "public")
-    return visibility == "public" or (visibility == "shadow" and e.user_id == reader)
+    ref = c.state.messages.get(e.message_id or "") or MessageRef.of(e)
+    return ref.visible_to(reader)
+
+
+async def _older_from_log(
+    c: Community, room_id: str, reader: str, before_seq: int, want: int
+) -> list[Event]:
+    """Up to ``want`` messages older than ``before_seq`` that ``reader`` may see, oldest first.
+
+    Each message is folded with its later deletes, reports and review decisions by the same
+    rule as the in-memory projection; reading goes on past hidden ones, so a page comes back
+    empty only when the room has nothing older to show.
+    """
+    found: list[Event] = []
+    while len(found) < want:
+        batch = await c.log.read_messages_before(room_id, before_seq, want)
+        if not batch:
+            break
+        refs = {e.message_id: MessageRef.of(e) for e in batch}
+        ids = [ref.message_id for ref in refs.values()]
+        for change in await c.log.read_message_changes(room_id, ids):
+            refs[change.message_id].fold(change)
+        shown = [e for e in batch if refs[e.message_id].visible_to(reader)]
+        found = shown[-(want - len(found)) :] + found
+        before_seq = batch[0].seq
+    return found
 
 
 async def history(
@@ -207,15 +229,7 @@ async def history(
     page = recent[-limit:]
     if len(page) < limit and not c.state.history_complete(room_id):
         start = page[0].seq if page else (before_seq or c.log.last_seq + 1)
-        older = await c.log.read_messages_before(room_id, start, limit - len(page))
-        hidden = await c.log.hidden_messages(room_id)
-        older = [
-            e for e in older
-            if e.message_id not in hidden.deleted
-            and (e.payload.get("visibility") == "public" or e.message_id in hidden.approved
-                 or (e.payload.get("visibility") == "shadow" and e.user_id == who.user_id))
-        ]  # fmt: skip
-        page = older + page
+        page = await _older_from_log(c, room_id, who.user_id, start, limit - len(page)) + page
     next_before = page[0].seq if page and page[0].seq > 1 else None
     return HistoryOut(
         room_id=room_id, epoch=c.log.epoch, messages=[message_out(c, e) for e in page],

@@ -33,6 +33,35 @@ class MessageRef(msgspec.Struct, kw_only=True):
     deleted: bool = False
     hidden_by_reports: bool = False
 
+    @classmethod
+    def of(cls, e: Event) -> MessageRef:
+        """The message as its ``community_message_sent`` event left it."""
+        assert e.message_id is not None
+        return cls(
+            message_id=e.message_id, room_id=e.room_id, user_id=e.user_id, seq=e.seq,
+            visibility=e.payload.get("visibility", "public"),
+        )  # fmt: skip
+
+    def fold(self, e: Event) -> None:
+        """Apply a later event about this message: a delete, a report that hides it, a decision.
+
+        The one rule of what readers see: the projection applies it to the messages it
+        remembers, and history read from the log applies it to older ones. An approval shows
+        the message (held or hidden by reports) until enough new reports hide it again.
+        """
+        if e.event_type is EventType.MESSAGE_DELETED:
+            self.deleted = True
+        elif e.event_type is EventType.MESSAGE_REPORTED and e.payload.get("hide"):
+            self.hidden_by_reports = True
+        elif e.event_type is EventType.MESSAGE_APPROVED and e.payload.get("decision") == "approve":
+            self.visibility, self.hidden_by_reports = "public", False
+
+    def visible_to(self, reader: str | None) -> bool:
+        """Shown to everyone when public; a shadowed message only to its author."""
+        if self.deleted or self.hidden_by_reports:
+            return False
+        return self.visibility == "public" or (self.visibility == "shadow" and self.user_id == reader)
+
 
 class Poll(msgspec.Struct, kw_only=True):
     poll_id: str
@@ -144,10 +173,7 @@ class CommunityState:
 
     def _on_message(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
-        ref = MessageRef(
-            message_id=e.message_id, room_id=e.room_id, user_id=e.user_id, seq=e.seq,
-            visibility=p.get("visibility", "public"),
-        )  # fmt: skip
+        ref = MessageRef.of(e)
         self.messages[e.message_id] = ref
         if len(self.messages) > self._index_size:
             self.messages.popitem(last=False)
@@ -178,7 +204,18 @@ class CommunityState:
                 self.history[room_id] = deque(ordered, maxlen=recent.maxlen)
 
     def _restore(self, e: Event) -> None:
-        """Put an approved message back into its room's history at its seq position."""
+        """Put an approved message back into its room's history at its seq position.
+
+        One older than the whole window stays out when the window is full or the room's older
+        history is in the log only: memory must hold the newest messages without a gap, and
+        history pages read older ones from the log (which shows the approved message there).
+        """
+        recent = self.history.get(e.room_id)
+        if recent and e.seq < recent[0].seq and (
+            len(recent) == recent.maxlen or e.room_id in self.history_truncated
+        ):
+            self.history_truncated.add(e.room_id)
+            return
         self._remember(e)
         recent = self.history[e.room_id]
         if len(recent) > 1 and recent[-2].seq > e.seq:
@@ -194,7 +231,7 @@ class CommunityState:
     def _on_deleted(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
         if (ref := self.messages.get(e.message_id)) is not None:
-            ref.deleted = True
+            ref.fold(e)
         self.held.pop(e.message_id, None)
         self.hidden.pop(e.message_id, None)
         self._forget(e.room_id, e.message_id)
@@ -203,7 +240,7 @@ class CommunityState:
         assert e.message_id is not None
         self.reporters[e.message_id].add(e.user_id)
         if p.get("hide") and (ref := self.messages.get(e.message_id)) is not None:
-            ref.hidden_by_reports = True
+            ref.fold(e)
             recent = self.history.get(e.room_id, ())
             if (shown := next((m for m in recent if m.message_id == e.message_id), None)) is not None:
                 self.hidden[e.message_id] = shown
@@ -212,12 +249,10 @@ class CommunityState:
     def _on_approved(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
         held = self.held.pop(e.message_id, None) or self.hidden.pop(e.message_id, None)
-        ref = self.messages.get(e.message_id)
-        if p.get("decision") == "approve":
-            if ref is not None:
-                ref.visibility, ref.hidden_by_reports = "public", False
-            if held is not None:
-                self._restore(held)
+        if (ref := self.messages.get(e.message_id)) is not None:
+            ref.fold(e)
+        if p.get("decision") == "approve" and held is not None:
+            self._restore(held)
         self.reporters.pop(e.message_id, None)
 
     def _on_reaction(self, e: Event, p: dict[str, Any]) -> None:

@@ -47,12 +47,6 @@ class _Pending:
 
 
 @dataclass(slots=True)
-class HiddenMessages:
-    deleted: set[str]
-    approved: set[str]
-
-
-@dataclass(slots=True)
 class WriterStats:
     """Counters of the writer, exposed on /metrics."""
 
@@ -355,20 +349,21 @@ class DuckDBLog:
             self._readers, self._select, sql, [room_id, before_seq, limit]
         )
 
-    async def hidden_messages(self, room_id: str) -> HiddenMessages:
-        """Ids of a room's deleted messages and of its held messages that were approved."""
-
-        def query(con: duckdb.DuckDBPyConnection) -> HiddenMessages:
-            rows = con.execute(
-                "SELECT message_id, event_type, payload FROM events WHERE room_id = ? "
-                "AND event_type IN ('community_message_deleted', 'community_message_approved')",
-                [room_id],
-            ).fetchall()
-            deleted = {r[0] for r in rows if r[1] == "community_message_deleted"}
-            approved = {r[0] for r in rows if r[1] != "community_message_deleted" and '"approve"' in r[2]}
-            return HiddenMessages(deleted=deleted, approved=approved)
-
-        return await self.run_read(query)
+    async def read_message_changes(self, room_id: str, message_ids: Sequence[str]) -> list[Event]:
+        """Deletes, reports and review decisions of these messages of a room, in seq order:
+        what ``MessageRef.fold`` needs to tell whether a message read from the log may be shown.
+        """
+        if not message_ids:
+            return []
+        sql = (
+            f"SELECT {SELECT_COLUMNS} FROM events WHERE room_id = ? "
+            "AND list_contains(?, message_id) AND event_type IN ('community_message_deleted', "
+            "'community_message_reported', 'community_message_approved') ORDER BY seq"
+        )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._readers, self._select, sql, [room_id, list(message_ids)]
+        )
 
     def replay(self, *, batch_rows: int = 50_000) -> Any:
         """Yield every committed event in seq order, in batches; for rebuilding projections at start.

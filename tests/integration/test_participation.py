@@ -22,10 +22,15 @@ Api = tuple[Settings, Community, AsyncTestClient[Any]]
 
 @pytest.fixture
 async def start(tmp_path) -> AsyncIterator[Callable[..., Awaitable[Api]]]:
-    """Start the app with extra settings env; returns its settings, community and a client."""
+    """Start the app with extra settings env; returns its settings, community and a client.
+
+    Starting again stops the running app first (restart): one process owns the DuckDB file.
+    """
     clients: list[AsyncTestClient[Any]] = []
 
     async def start_app(**env: str) -> Api:
+        while clients:
+            await clients.pop().__aexit__(None, None, None)
         s = load_settings(environ={
             "SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
             "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false", **env,
@@ -111,3 +116,55 @@ async def test_a_closed_room_stops_the_creator_closing_a_poll_but_not_a_moderato
     by_mod = await client.post(f"{ROOM}/polls/{pid}/close", headers=bearer(s, "mod", "moderator"))
     assert by_mod.status_code == 200 and by_mod.json()["closed"]
     assert [e.user_id for e in await rows(c, EventType.POLL_CLOSED)] == ["mod"]
+
+
+# -- history older than the in-memory window ----------------------------------------------
+
+
+async def page_texts(client: AsyncTestClient[Any], h: dict[str, str], **query: int) -> list[str]:
+    params = "&".join(f"{k}={v}" for k, v in query.items())
+    r = await client.get(f"{ROOM}/messages?{params}", headers=h)
+    return [m["text"] for m in r.json()["messages"]]
+
+
+async def report_until_hidden(client: AsyncTestClient[Any], s: Settings, mid: str, round_: int) -> None:
+    for i in range(3):  # the default threshold
+        r = await client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, f"r{round_}{i}"), json={"reason": "abuse"})
+        assert r.status_code == 201, r.text
+
+
+async def test_log_history_hides_reported_messages_like_memory_does(start):
+    s, c, client = await start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE="2")
+    reader, mod = bearer(s, "reader"), bearer(s, "mod", "moderator")
+    mid = await post_message(client, bearer(s, "author"), "a", "reported text")
+    await report_until_hidden(client, s, mid, 0)
+    assert await page_texts(client, reader, limit=10) == []
+    for i in range(3):  # push it out of the in-memory window: only the log has it now
+        await post_message(client, bearer(s, f"p{i}"), f"p{i}", f"later {i}")
+    assert not c.state.history_complete("match:1")
+    assert await page_texts(client, reader, limit=10) == ["later 0", "later 1", "later 2"]
+
+    approved = await client.post(f"{ROOM}/review/{mid}", headers=mod, json={"decision": "approve"})
+    assert approved.status_code == 200, approved.text
+    shown = ["reported text", "later 0", "later 1", "later 2"]
+    assert await page_texts(client, reader, limit=10) == shown
+
+    await report_until_hidden(client, s, mid, 1)  # reported again after the approval: hidden again
+    assert await page_texts(client, reader, limit=10) == shown[1:]
+    # a fresh projection from the same log answers the same, from memory and from the log
+    s, c, client = await start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE="2")
+    assert await page_texts(client, reader, limit=10) == shown[1:]
+
+
+async def test_a_log_page_of_only_hidden_messages_still_pages_on(start):
+    s, _, client = await start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE="2")
+    reader = bearer(s, "reader")
+    await post_message(client, bearer(s, "old"), "old", "oldest shown")
+    mid = await post_message(client, bearer(s, "author"), "a", "reported text")
+    await report_until_hidden(client, s, mid, 0)
+    for i in range(2):
+        await post_message(client, bearer(s, f"p{i}"), f"p{i}", f"later {i}")
+    newest = (await client.get(f"{ROOM}/messages?limit=2", headers=reader)).json()
+    assert [m["text"] for m in newest["messages"]] == ["later 0", "later 1"]
+    older = await page_texts(client, reader, limit=1, before_seq=newest["next_before_seq"])
+    assert older == ["oldest shown"]  # not an empty page that ends the paging
