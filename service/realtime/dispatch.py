@@ -3,7 +3,8 @@
 There is no second implementation of send, react or vote here: each case checks what only a
 socket has (the connection must have joined the room), calls ``service.actions`` and turns
 the result or the refusal into frames for this connection. Fan-out to everyone else happens
-in the hub, after the action's commit.
+in the hub, after the action's commit. The ephemeral signals, crowd taps and typing, are never
+logged, but they are authorised like the actions they stand for (react, post).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 import msgspec
 
 from service.actions import messages, polls, reactions, rooms
+from service.actions.access import Intent, check_access
 from service.errors import ErrorCode, SidelineError
 from service.protocol import frames as f
 from service.protocol.http import SendMessage
@@ -109,6 +111,15 @@ class Dispatcher:
                 ErrorCode.NOT_JOINED, f"join {room!r} on this connection first", at="$.room"
             )
 
+    def _audible(self, room: str, intent: Intent) -> bool:
+        """Authorise an ephemeral signal (crowd tap, typing) as the action it stands for.
+
+        Raises the refusal like any action; False means drop it without a word: a shadow-banned
+        user's signals reach no one, and a shadow-ban is silent by design.
+        """
+        check_access(self.c, self.conn.identity, room, intent)
+        return self.c.state.restriction("shadow", room, self.conn.user_id, self.c.now()) is None
+
     async def _dispatch(self, frame: f.ClientFrame) -> None:
         who, conn = self.conn.identity, self.conn
         match frame:
@@ -125,7 +136,9 @@ class Dispatcher:
                 await self._send(frame)
             case f.React(message_id=None, room=room, emoji=emoji):
                 self._joined(room)
-                self.hub.crowd_tap(room, reactions.check_emoji(emoji))
+                reactions.check_emoji(emoji)
+                if self._audible(room, Intent.REACT):
+                    self.hub.crowd_tap(room, emoji)
             case f.React(message_id=str(message_id)):
                 self._joined(frame.room)
                 out = await reactions.set_reaction(
@@ -137,7 +150,8 @@ class Dispatcher:
                 ))  # fmt: skip
             case f.Typing(room=room):
                 self._joined(room)
-                self.hub.signal_typing(conn, room)
+                if self._audible(room, Intent.POST):
+                    self.hub.signal_typing(conn, room)
             case f.Vote():
                 self._joined(frame.room)
                 await polls.vote(self.c, who, frame.room, frame.poll_id, frame.option)
