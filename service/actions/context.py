@@ -48,7 +48,16 @@ class Community:
         return self.clock()
 
     async def commit(self, events: Sequence[Event], *, extra: Extra | None = None) -> list[Event]:
-        """Append, apply to the state, then notify. Raises LOG_UNAVAILABLE when not committed."""
+        """Append, apply to the state, then notify. Raises LOG_UNAVAILABLE when not committed.
+
+        The work runs in a task the caller's cancellation does not reach: events the log
+        commits always reach the projections and the subscribers, even when their sender was
+        cancelled while waiting, and in seq order (the writer acknowledges a batch in seq order
+        and these tasks resume in the order they are acknowledged).
+        """
+        return await asyncio.shield(self._commit(events, extra))
+
+    async def _commit(self, events: Sequence[Event], extra: Extra | None) -> list[Event]:
         try:
             committed = await self.log.append(events, extra=extra)
         except CommitFailed as exc:

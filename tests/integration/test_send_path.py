@@ -4,6 +4,7 @@ retries, invisible text, bad references; every case checked against the real Duc
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from litestar.testing import TestClient
 from service.actions import messages
 from service.actions.context import Community
 from service.app import build_community, create_app
+from service.domain.events import EventType, new_event
 from service.domain.rooms import Role
 from service.identity import Identity, mint_token
 from service.protocol.http import SendMessage
@@ -118,3 +120,70 @@ async def test_concurrent_posts_still_count_each_other(tmp_path):
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(refused) == 1 and refused[0].code.slug == "rate_limited"
     assert [t for t, *_ in logged(s)].count("community_message_sent") == 5
+
+
+class HeldCommits:
+    """Hold the log's commits inside their transaction until released (a slow disk), so a
+    test can act while a batch is queued but not yet acknowledged."""
+
+    def __init__(self, c: Community, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entered, self.released = threading.Event(), threading.Event()
+        insert = c.log._insert
+
+        def held(events: Any, extras: Any) -> None:
+            self.entered.set()
+            self.released.wait(10)
+            insert(events, extras)
+
+        monkeypatch.setattr(c.log, "_insert", held)
+
+    async def in_transaction(self) -> None:
+        assert await asyncio.to_thread(self.entered.wait, 10)
+
+
+async def settle(c: Community, seq: int) -> None:
+    for _ in range(500):
+        if c.log.last_seq >= seq:
+            await asyncio.sleep(0.01)  # one more turn: acknowledgements resume their waiters
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the log never reached seq {seq}")
+
+
+async def test_a_cancelled_committer_still_applies_its_events(tmp_path, monkeypatch):
+    """Community.commit: the events of a caller cancelled while its batch was in the writer's
+    transaction are committed, so they reach the projection too."""
+    s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED="false")
+    async with running(s) as c:
+        gate = HeldCommits(c, monkeypatch)
+        event = new_event(
+            EventType.MESSAGE_SENT, user_id="u1", room_id="match:1", message_id="m1",
+            payload={"text": "hello", "client_msg_id": "cid-1", "visibility": "public"},
+        )  # fmt: skip
+        task = asyncio.create_task(c.commit([event]))
+        await gate.in_transaction()
+        task.cancel()
+        gate.released.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await settle(c, 1)
+        assert c.state.last_seq == c.log.last_seq == 1
+        assert c.state.client_ids[("u1", "cid-1")] == "m1"
+
+
+async def test_a_cancelled_send_is_stored_once_and_its_retry_returns_it(tmp_path, monkeypatch):
+    s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED="false")
+    body = SendMessage(client_msg_id="cid-1", text="hello")
+    async with running(s) as c:
+        gate = HeldCommits(c, monkeypatch)
+        task = asyncio.create_task(messages.send_message(c, user(), "match:1", body))
+        await gate.in_transaction()  # queued, not acknowledged
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        gate.released.set()
+        await settle(c, 1)
+        assert c.state.last_seq == c.log.last_seq == 1
+        out = await messages.send_message(c, user(), "match:1", body)
+        assert out.seq == 1 and out.message_id == c.state.client_ids[("u1", "cid-1")]
+    assert logged(s) == [("community_message_sent", "match:1", "cid-1", "hello")]
