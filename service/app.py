@@ -26,6 +26,7 @@ from service import __version__
 from service.actions.context import Community
 from service.actions.policies import restore_policies
 from service.api.admin import AdminController
+from service.api.body import StrictRequest
 from service.api.chat import ChatController
 from service.api.errors import handle_http_exception, handle_sideline_error, handle_unexpected
 from service.api.moderation import ModeratorController
@@ -165,6 +166,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             Exception: handle_unexpected,
         },
         middleware=[access_log_middleware],
+        request_class=StrictRequest,  # JSON bodies decode strictly (service/api/body.py)
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="Sideline",

@@ -6,6 +6,7 @@ so a bad body is refused with the path of the offending field (``at $.text``).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -13,6 +14,7 @@ import msgspec
 from msgspec import Meta
 
 from service.domain.rooms import Role, RoomMode
+from service.errors import ErrorCode, SidelineError
 
 ClientMsgId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 MessageText = Annotated[str, Meta(max_length=20_000)]
@@ -23,6 +25,28 @@ UserId = Annotated[str, Meta(min_length=1, max_length=128)]
 Seconds = Annotated[int, Meta(ge=0, le=86_400)]
 MaxLength = Annotated[int, Meta(ge=1, le=20_000)]
 Label = Annotated[str, Meta(max_length=64)]
+
+
+_AT = re.compile(r" - at `(?P<at>[^`]+)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def invalid_body(exc: msgspec.ValidationError, *, prefix: str = "") -> SidelineError:
+    """The ``invalid_body`` refusal for a value msgspec rejected, ``at`` the offending field.
+
+    msgspec ends its message with the path (``Expected `int`, got `str` - at `$.option```); an
+    unknown field is reported at the object holding it, so its own name is appended
+    (``$.bogus``): the client is pointed at the key to remove.
+    """
+    text = str(exc)
+    found = _AT.search(text)
+    at = found.group("at") if found else "$"
+    message = _AT.sub("", text)
+    if unknown := _UNKNOWN.match(message):
+        name = unknown.group("name")
+        at += f".{name}" if _NAME.match(name) else f"[{name!r}]"
+    return SidelineError(ErrorCode.INVALID_BODY, f"{prefix}{message} - at `{at}`", at=at)
 
 
 class _In(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

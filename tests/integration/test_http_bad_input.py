@@ -1,0 +1,118 @@
+"""Bad input over HTTP: strict types, undecodable bodies, error paths in the client's names.
+
+Every refusal is ``400 invalid_body`` with the message and ``at`` the client can act on, and
+nothing reaches the event log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from litestar.testing import TestClient
+
+from service.actions.context import Community
+from service.app import build_community, create_app
+from service.identity import mint_token
+from service.settings import Settings, ensure_dev_secrets, load_settings
+
+JSON = {"content-type": "application/json"}
+
+
+class Api:
+    """The app in process on a real DuckDB log, with a poll to vote in."""
+
+    def __init__(self, client: TestClient[Any], settings: Settings, community: Community) -> None:
+        self.client, self.settings, self.community = client, settings, community
+        self.admin = {"X-Admin-Key": settings.admin.api_key}
+        self.written = ["poll_created"]
+        """Event types the log must hold at the end: the setup's, and a test's own writes."""
+        poll = client.post("/v1/rooms/match:1/polls", headers=self.bearer("sp", "speaker"),
+                           json={"question": "q?", "options": ["a", "b"]})  # fmt: skip
+        assert poll.status_code == 201, poll.text
+        self.poll_id = poll.json()["poll_id"]
+
+    def bearer(self, user: str, role: str = "user") -> dict[str, str]:
+        token = mint_token(self.settings.auth.hs256_secret, user_id=user, context_id="match:1", role=role)
+        return {"Authorization": f"Bearer {token}"}
+
+    def headers(self, who: str) -> dict[str, str]:
+        """``who``: ``admin`` (the admin key) or a role in match:1, used as the user id too."""
+        return {**JSON, **(self.admin if who == "admin" else self.bearer(who, who))}
+
+    def refused(self, method: str, path: str, who: str, body: bytes | None) -> dict[str, Any]:
+        """Send ``body``; assert 400 invalid_body with nothing written; return the error."""
+        before = self.community.log.last_seq
+        r = self.client.request(method, path.format(poll=self.poll_id), headers=self.headers(who), content=body)
+        assert r.status_code == 400, r.text
+        error: dict[str, Any] = r.json()["error"]
+        assert error["code"] == "invalid_body"
+        assert self.community.log.last_seq == before
+        return error
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    s = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path)})
+    ensure_dev_secrets(s)
+    community = build_community(s)
+    with TestClient(create_app(s, community=community)) as client:
+        api = Api(client, s, community)
+        yield api
+    con = duckdb.connect(str(s.log_path), read_only=True)
+    types = [row[0] for row in con.execute("SELECT event_type FROM events ORDER BY seq").fetchall()]
+    con.close()
+    assert types == api.written, "a refused request wrote to the log"
+
+
+VOTE = "/v1/rooms/match:1/polls/{poll}/votes"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "body", "message", "at"),
+    [
+        ("POST", VOTE, "user", b'{"option":"1"}', "Expected `int`, got `str` - at `$.option`", "$.option"),
+        ("POST", VOTE, "user", b'{"option":"1e0"}', "Expected `int`, got `str` - at `$.option`", "$.option"),
+        ("POST", VOTE, "user", b'{"option":1.0}', "Expected `int`, got `float` - at `$.option`", "$.option"),
+        ("PATCH", "/v1/rooms/match:1/settings", "moderator", b'{"slow_mode_seconds":"5"}',
+         "Expected `int | null`, got `str` - at `$.slow_mode_seconds`", "$.slow_mode_seconds"),
+        ("POST", "/v1/rooms/match:1/mutes", "moderator", b'{"user_id":"u9","duration_seconds":"60"}',
+         "Expected `int | null`, got `str` - at `$.duration_seconds`", "$.duration_seconds"),
+        ("PUT", "/v1/admin/rooms/match:1", "admin", b'{"max_message_length":"10"}',
+         "Expected `int | null`, got `str` - at `$.max_message_length`", "$.max_message_length"),
+        ("POST", "/v1/admin/sinks/warehouse/replay", "admin", b'{"from_seq":"1"}',
+         "Expected `int`, got `str` - at `$.from_seq`", "$.from_seq"),
+        ("POST", "/v1/rooms/match:1/messages", "user", b'{"client_msg_id":"a","text":"x","metadata":{"foo":1}}',
+         "Object contains unknown field `foo` - at `$.metadata.foo`", "$.metadata.foo"),
+    ],
+)  # fmt: skip
+def test_wrong_types_are_refused_not_coerced(api, method, path, who, body, message, at):
+    error = api.refused(method, path, who, body)
+    assert (error["message"], error["at"]) == (message, at)
+
+
+def test_the_right_type_still_passes(api):
+    r = api.client.post(VOTE.format(poll=api.poll_id), headers=api.headers("user"), content=b'{"option":1}')
+    assert r.status_code == 200 and r.json()["results"] == [0, 1]
+    api.written.append("poll_voted")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "body", "bad"),
+    [
+        ("POST", "/v1/rooms/match:1/messages", "user", b'{"client_msg_id":"a","text":"\xff\xfe"}', "0xff at offset 29"),
+        ("PUT", "/v1/admin/moderation/policies/match", "admin", b'{"blocklist":["ok","\xfe"]}', "0xfe at offset 20"),
+    ],
+)  # fmt: skip
+def test_a_body_that_is_not_utf8_is_refused(api, method, path, who, body, bad):
+    error = api.refused(method, path, who, body)
+    assert error["message"] == f"body is not valid UTF-8 JSON: byte {bad} (invalid start byte)"
+    assert error["at"] == "$"
+
+
+def test_malformed_json_is_refused(api):
+    error = api.refused("POST", "/v1/rooms/match:1/messages", "user", b'{"client_msg_id":"b","text":"x"} trailing')
+    assert error["message"] == "body is not valid JSON: JSON is malformed: trailing characters (byte 34)"
