@@ -6,6 +6,7 @@ restart: the app re-applies the logged ones to the pipeline after rebuilding the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -13,6 +14,9 @@ import msgspec
 from service.actions.context import Community
 from service.domain.events import EventType, new_event
 from service.errors import ErrorCode, SidelineError
+from service.protocol.http import invalid_body
+
+_WHERE = re.compile(r"in `(?P<at>\$[^`]*)`$")  # Policy.validate names the key last
 
 
 def _pipeline(c: Community) -> Any:
@@ -39,9 +43,14 @@ def parse_policy(raw: dict[str, Any]) -> Any:
 
     try:
         policy = msgspec.convert(raw, Policy)
+    except msgspec.ValidationError as exc:
+        raise invalid_body(exc, prefix="invalid policy: ") from exc
+    try:
         policy.validate("$")
-    except (msgspec.ValidationError, ValueError) as exc:
-        raise SidelineError(ErrorCode.INVALID_BODY, f"invalid policy: {exc}") from exc
+    except ValueError as exc:
+        found = _WHERE.search(str(exc))
+        at = found.group("at") if found else "$"
+        raise SidelineError(ErrorCode.INVALID_BODY, f"invalid policy: {exc}", at=at) from exc
     return policy
 
 

@@ -116,3 +116,17 @@ def test_a_body_that_is_not_utf8_is_refused(api, method, path, who, body, bad):
 def test_malformed_json_is_refused(api):
     error = api.refused("POST", "/v1/rooms/match:1/messages", "user", b'{"client_msg_id":"b","text":"x"} trailing')
     assert error["message"] == "body is not valid JSON: JSON is malformed: trailing characters (byte 34)"
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "at"),
+    [
+        (b'{"hold_at":"x"}', "invalid policy: Expected `float`, got `str` - at `$.hold_at`", "$.hold_at"),
+        (b'{"bogus":1}', "invalid policy: Object contains unknown field `bogus` - at `$.bogus`", "$.bogus"),
+        (b'{"hold_at":2}', "invalid policy: Expected a score in (0, 1], got 2.0 in `$.hold_at`", "$.hold_at"),
+        (b'{"actions":{"spma":"block"}}', "invalid policy: Unknown check or code 'spma' in `$.actions`", "$.actions"),
+    ],
+)
+def test_policy_errors_carry_the_path(api, body, message, at):
+    error = api.refused("PUT", "/v1/admin/moderation/policies/match", "admin", body)
+    assert (error["message"], error["at"]) == (message, at)
