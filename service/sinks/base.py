@@ -91,3 +91,7 @@ class Sink(Protocol):
 
     async def close(self) -> None:
         """Release clients; nothing is buffered between sends, so nothing is lost here."""
+
+    def redact(self, text: str) -> str:
+        """``text`` without this sink's secrets; applied to every error the forwarder shows."""
+        ...

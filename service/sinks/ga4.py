@@ -148,7 +148,7 @@ class GA4Sink:
                 headers={"content-type": "application/json"},
             )  # fmt: skip
         except httpx.HTTPError as exc:
-            raise TransientError(self._redact(f"ga4: {type(exc).__name__}: {exc}")) from exc
+            raise TransientError(self.redact(f"ga4: {type(exc).__name__}: {exc}")) from exc
         error = error_for_status(
             response.status_code, retry_after=response.headers.get("retry-after"),
             detail=response.text,
@@ -161,7 +161,7 @@ class GA4Sink:
             self._accepted.update(e.event_id for e in events)
         return []
 
-    def _redact(self, text: str) -> str:
+    def redact(self, text: str) -> str:
         """``text`` without the API secret (httpx errors may quote the URL it sits in)."""
         secret = self._params["api_secret"]
         return text.replace(secret, "***") if secret else text
@@ -178,7 +178,7 @@ class GA4Sink:
             )  # fmt: skip
             if response.status_code != 200:
                 raise TransientError(
-                    self._redact(f"ga4 debug endpoint: HTTP {response.status_code}")
+                    self.redact(f"ga4 debug endpoint: HTTP {response.status_code}")
                 )
             messages += response.json().get("validationMessages", [])
         return messages

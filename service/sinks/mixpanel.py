@@ -65,7 +65,7 @@ class MixpanelSink(ThreadedSink):
     kind = "mixpanel"
 
     def __init__(self, settings: MixpanelSinkSettings, *, token: str, api_secret: str = "") -> None:
-        super().__init__(settings)
+        super().__init__(settings, secrets=(token, api_secret))
         self._settings: MixpanelSinkSettings = settings
         self._secret = api_secret
         base = settings.base_url.rstrip("/") or f"https://{settings.api_host}"

@@ -111,7 +111,7 @@ class SegmentSink(ThreadedSink):
     kind = "segment"
 
     def __init__(self, settings: SegmentSinkSettings, *, write_key: str) -> None:
-        super().__init__(settings)
+        super().__init__(settings, secrets=(write_key,))
         self._settings: SegmentSinkSettings = settings
         self._client = Client(
             write_key, host=settings.host, send=False, sync_mode=True, gzip=settings.gzip,

@@ -22,8 +22,9 @@ class ThreadedSink:
 
     kind = ""
 
-    def __init__(self, settings: SinkCommon) -> None:
+    def __init__(self, settings: SinkCommon, *, secrets: tuple[str, ...] = ()) -> None:
         self._settings = settings
+        self._secrets = tuple(s for s in secrets if s)
         self._policy = PropertyPolicy(
             include_text=settings.include_text, allow=settings.properties or None
         )
@@ -49,6 +50,11 @@ class ThreadedSink:
     async def close(self) -> None:
         self._pool.shutdown(wait=False)
         self._uploads.shutdown(wait=False)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def _send_batch(self, batch: Batch) -> Delivery:
         return self._send(batch.events)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import traceback
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
@@ -65,6 +66,7 @@ class SinkWorker:
         self._cur: duckdb.DuckDBPyConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._resync = False
         self._drain_to = 0
         self._last_send = 0.0
         self._recent: deque[tuple[float, int]] = deque(maxlen=64)
@@ -168,22 +170,52 @@ class SinkWorker:
     # -- the loop ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        with contextlib.suppress(_Stopped):
+            while not await self._attempt():
+                pass
+
+    async def _attempt(self) -> bool:
+        """One cycle; True when the worker is done.
+
+        Any failure (reading the log, the sink, saving the cursor) is counted, shown in the
+        status and retried after the sink's backoff: the task never ends on an error.
+        """
         try:
-            while True:
-                self._wake.clear()  # before reading last_seq, so no notification is missed
-                last = self._log.last_seq
-                self._metrics.lag.labels(self.sink.name).set(last - self.cursor)
-                if self._stopping and self.cursor >= min(last, self._drain_to):
-                    return
-                if last <= self.cursor:
-                    self.state = "idle"
-                    await self._wait(self._poll)
-                    continue
-                if not self._stopping and await self._linger(last):
-                    continue
-                await self._one_batch(min(last, self.cursor + self._settings.batch_size))
+            if self._resync:
+                await self._resync_cursor()
+            return await self._cycle()
         except _Stopped:
-            return
+            raise
+        except Exception as exc:
+            self._resync = True
+            await self._retry_later(exc)
+            return False
+
+    async def _resync_cursor(self) -> None:
+        """Repair as a restart would before retrying a failed cycle.
+
+        When the cursor could not be saved after the destination accepted a batch, the retry
+        sends that batch again (at least once); ``recover`` first removes what the warehouse
+        wrote past the cursor, so the resend replaces its file instead of adding rows.
+        """
+        cursor = await self.sink.recover(self.cursor)
+        if cursor != self.cursor:
+            await self._store_cursor(cursor)
+            self._note_cursor(cursor)
+        self._resync = False
+
+    async def _cycle(self) -> bool:
+        self._wake.clear()  # before reading last_seq, so no notification is missed
+        last = self._log.last_seq
+        self._metrics.lag.labels(self.sink.name).set(last - self.cursor)
+        if self._stopping and self.cursor >= min(last, self._drain_to):
+            return True
+        if last <= self.cursor:
+            self.state = "idle"
+            await self._wait(self._poll)
+        elif self._stopping or not await self._linger(last):
+            await self._one_batch(min(last, self.cursor + self._settings.batch_size))
+        return False
 
     async def _linger(self, last: int) -> bool:
         """Wait for a fuller batch when few events are pending; True if it waited."""
@@ -210,6 +242,8 @@ class SinkWorker:
             log.warning("sink %s dead-lettered %d events (first: %s)", name, len(rejected),
                         rejected[0].reason)  # fmt: skip
         self._note_cursor(upto)
+        self._backoff.reset()  # only now: a batch whose cursor failed to save is no success
+        self.retry_at = None
 
     async def _read(self, after: int, upto: int) -> Batch:
         cur = self._cur
@@ -244,8 +278,6 @@ class SinkWorker:
 
     def _accepted(self, batch: Batch, adjustments: dict[str, int], seconds: float) -> None:
         name = self.sink.name
-        self._backoff.reset()
-        self.retry_at = None
         self.delivered += len(batch)
         self._recent.append((time.monotonic(), len(batch)))
         self._metrics.delivered.labels(name).inc(len(batch))
@@ -261,7 +293,7 @@ class SinkWorker:
 
     def _record_error(self, kind: str, text: str) -> None:
         self.errors += 1
-        self.last_error = text
+        self.last_error = self.sink.redact(text)
         self._metrics.errors.labels(self.sink.name, kind).inc()
 
     async def _retry_later(self, exc: Exception) -> None:
@@ -274,8 +306,13 @@ class SinkWorker:
         delay = self._backoff.next_delay(retry_after)
         self.state = "blocked" if blocked else "backing_off"
         self.retry_at = time.monotonic() + delay
-        logger = log.error if kind != "transient" else log.warning
-        logger("sink %s: %s; retrying in %.1f s", self.sink.name, self.last_error, delay)
+        if kind == "unexpected" and self._backoff.failures == 1:  # a bug: its trace, once
+            trace = self.sink.redact("".join(traceback.format_exception(exc)))
+            log.error("sink %s: %s; retrying in %.1f s\n%s", self.sink.name, self.last_error,
+                      delay, trace)  # fmt: skip
+        else:
+            logger = log.error if kind != "transient" else log.warning
+            logger("sink %s: %s; retrying in %.1f s", self.sink.name, self.last_error, delay)
         deadline = self.retry_at
         while (left := deadline - time.monotonic()) > 0:
             self._wake.clear()

@@ -73,6 +73,9 @@ class WarehouseSink:
     def name(self) -> str:
         return self._settings.name
 
+    def redact(self, text: str) -> str:
+        return text  # no secrets
+
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
