@@ -1,8 +1,10 @@
 """Translate every refusal into the one error body: ``{"error": {code, message, at}}``.
 
-Litestar validates request bodies with msgspec but flattens the error path in its own message;
-the original msgspec error (kept as the exception's cause) has the exact path, which is what
-the client is told (``at $.metadata.device``).
+Request bodies are decoded strictly by ``service.api.body`` and refused there. What is left for
+Litestar to validate are path and query parameters and a missing body: its signature model
+names them by the handler's parameter names, so the original msgspec error (kept as the
+exception's cause) is translated to what the client sent (``?scope=`` for ``lift_scope``,
+an empty body for ``data``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from service.errors import ErrorCode, SidelineError
 
 log = logging.getLogger(__name__)
 _AT = re.compile(r" - at `(?P<at>[^`]+)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+_PARAM = re.compile(r"^\$\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<rest>.*)$")
+_EMPTY_BODY = "request body is empty; this endpoint expects a JSON body"
 
 
 def error_response(err: SidelineError) -> Response[Any]:
@@ -40,22 +45,42 @@ def handle_sideline_error(_: Request[Any, Any, Any], exc: SidelineError) -> Resp
     return error_response(exc)
 
 
-def _exact_validation_error(exc: ValidationException) -> SidelineError | None:
-    """The msgspec error Litestar wrapped, with its exact path (``$.data.text`` -> ``$.text``)."""
+def _exact_validation_error(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> SidelineError | None:
+    """The msgspec error Litestar wrapped, with its path in the client's names."""
     cause = exc.__cause__
     if not isinstance(cause, msgspec.ValidationError):
         return None
     text = str(cause)
     m = _AT.search(text)
     at = m.group("at") if m else "$"
-    at = "$" + at[len("$.data") :] if at.startswith("$.data") else at
     message = _AT.sub("", text)
+    missing = _MISSING.match(message)
+    if missing and at == "$":
+        if missing.group("name") == "data":  # Litestar's name for the body
+            return SidelineError(ErrorCode.INVALID_BODY, _EMPTY_BODY, at="$")
+        message = f"missing required parameter `{_client_name(request, missing.group('name'))}`"
+    elif param := _PARAM.match(at):
+        name, rest = param.group("name"), param.group("rest")
+        at = "$" + rest if name == "data" else f"$.{_client_name(request, name)}{rest}"
     return SidelineError(ErrorCode.INVALID_BODY, f"{message} - at `{at}`", at=at)
+
+
+def _client_name(request: Request[Any, Any, Any], name: str) -> str:
+    """The query/header name a handler parameter is read from (``scope`` for ``lift_scope``)."""
+    param = request.route_handler.parsed_fn_signature.parameters.get(name)
+    kwarg = param.kwarg_definition if param is not None else None
+    for attr in ("name", "query", "header", "cookie"):
+        alias = getattr(kwarg, attr, None)
+        if isinstance(alias, str) and alias:
+            return alias
+    return name
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
-        exact = _exact_validation_error(exc)
+        exact = _exact_validation_error(request, exc)
         if exact is not None:
             return error_response(exact)
         detail = exc.detail

@@ -130,3 +130,20 @@ def test_malformed_json_is_refused(api):
 def test_policy_errors_carry_the_path(api, body, message, at):
     error = api.refused("PUT", "/v1/admin/moderation/policies/match", "admin", body)
     assert (error["message"], error["at"]) == (message, at)
+
+
+@pytest.mark.parametrize(
+    ("path", "who"),
+    [("/v1/rooms/match:1/messages", "user"), ("/v1/admin/rooms/match:1", "admin"),
+     ("/v1/admin/moderation/policies/match", "admin")],
+)  # fmt: skip
+def test_an_empty_body_is_named_as_such(api, path, who):
+    method = "PUT" if who == "admin" else "POST"
+    error = api.refused(method, path, who, b"")
+    assert error == {"code": "invalid_body", "at": "$",
+                     "message": "request body is empty; this endpoint expects a JSON body"}  # fmt: skip
+
+
+def test_a_bad_query_parameter_is_named_as_sent(api):
+    error = api.refused("DELETE", "/v1/admin/rooms/match:1/bans/u2?scope=planet", "admin", None)
+    assert (error["message"], error["at"]) == ("Invalid enum value 'planet' - at `$.scope`", "$.scope")
