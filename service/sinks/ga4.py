@@ -9,6 +9,8 @@ already accepted and skips them when the forwarder retries (lost only in a crash
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +38,31 @@ from service.sinks.uploads import Uploads
 
 _encode = msgspec.json.Encoder().encode
 _MAX_REMEMBERED = 1_000_000
+_API_SECRET = re.compile(r"(api_secret=)[^&#\s\"']+")
+
+
+class _RedactApiSecret(logging.Filter):
+    """Blanks ``api_secret`` query values in httpx's records.
+
+    The Measurement Protocol takes the secret only in the query, and httpx logs every request
+    URL at INFO. That is silent today only because importing ``mixpanel`` turns the httpx
+    logger down to ERROR; this filter keeps the secret out whatever any library sets.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "api_secret=" in text:
+            record.msg, record.args = _API_SECRET.sub(r"\1***", text), ()
+        return True
+
+
+_REDACT_HTTPX = _RedactApiSecret()
+
+
+def _redact_httpx_log() -> None:
+    logger = logging.getLogger("httpx")  # the one logger httpx writes to
+    if _REDACT_HTTPX not in logger.filters:
+        logger.addFilter(_REDACT_HTTPX)
 
 
 class GA4Sink:
@@ -63,6 +90,7 @@ class GA4Sink:
         return self._settings.name
 
     async def start(self) -> None:
+        _redact_httpx_log()
         # A blocking client on threads: per request it costs a third of the CPU of the async
         # one at the same concurrency, and CPU is what bounds a backlog drain.
         self._client = httpx.Client(
@@ -148,7 +176,8 @@ class GA4Sink:
                 headers={"content-type": "application/json"},
             )  # fmt: skip
         except httpx.HTTPError as exc:
-            raise TransientError(self.redact(f"ga4: {type(exc).__name__}: {exc}")) from exc
+            # from None: the cause quotes the URL, secret included
+            raise TransientError(self.redact(f"ga4: {type(exc).__name__}: {exc}")) from None
         error = error_for_status(
             response.status_code, retry_after=response.headers.get("retry-after"),
             detail=response.text,
@@ -172,10 +201,14 @@ class GA4Sink:
         bodies, _ = self.requests_for(events, datetime.now(UTC))
         messages: list[dict[str, Any]] = []
         for _, body in bodies:
-            response = await asyncio.to_thread(
-                self._client.post, "/debug/mp/collect", params=self._params, content=body,
-                headers={"content-type": "application/json"},
-            )  # fmt: skip
+            try:
+                response = await asyncio.to_thread(
+                    self._client.post, "/debug/mp/collect", params=self._params, content=body,
+                    headers={"content-type": "application/json"},
+                )  # fmt: skip
+            except httpx.HTTPError as exc:
+                message = f"ga4 debug endpoint: {type(exc).__name__}: {exc}"
+                raise TransientError(self.redact(message)) from None
             if response.status_code != 200:
                 raise TransientError(
                     self.redact(f"ga4 debug endpoint: HTTP {response.status_code}")
