@@ -9,12 +9,13 @@ the same client message id returns the first message and writes nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import unicodedata
 from typing import Any
 
 import duckdb
 
-from service.actions.access import Intent, check_access
+from service.actions.access import Access, Intent, check_access
 from service.actions.context import Community
 from service.actions.moderation import SendVerdict, moderate, retract
 from service.domain.events import Event, EventType, Metadata, new_event, uuid7
@@ -91,30 +92,40 @@ def message_out(c: Community, e: Event) -> MessageOut:
 
 
 async def send_message(c: Community, who: Identity, room_id: str, body: SendMessage) -> MessageOut:
-    """Post a message; idempotent by ``body.client_msg_id``."""
+    """Post a message; idempotent by ``body.client_msg_id``.
+
+    The send is registered in flight before anything is awaited and runs as a task of its
+    own: a concurrent send with the same id awaits it and gets the same answer (message or
+    refusal), and a sender cancelled half-way (a dropped request) neither stops it nor lets
+    its retry write a second copy.
+    """
     access = check_access(c, who, room_id, Intent.POST)
     key = (who.user_id, body.client_msg_id)
     if (existing := c.state.client_ids.get(key)) is not None:
         return await _existing(c, room_id, existing)
-    if (pending := c.inflight.get(key)) is not None:
-        result: MessageOut = await asyncio.shield(pending)
-        return result
-    text = check_text(body.text, access.room)
-    await c.ensure_exposure(who.user_id, room_id, who.context_id)
-    slot = check_slow_mode(c, who, access.room, access.role)
-    future: asyncio.Future[MessageOut] = asyncio.get_running_loop().create_future()
-    c.inflight[key] = future
-    try:
-        out = await do_send(c, who, access.room, access.role, text, body)
-    except BaseException as exc:
-        future.set_exception(exc)
-        future.exception()  # retrieved: a lone sender must not log "never retrieved"
-        raise
-    else:
-        future.set_result(out)
-        return out
-    finally:
+    pending = c.inflight.get(key)
+    if pending is None:
+        text = check_text(body.text, access.room)
+        pending = c.inflight[key] = asyncio.create_task(_send(c, who, access, text, body))
+        pending.add_done_callback(functools.partial(_settled, c, key))
+    result: MessageOut = await asyncio.shield(pending)
+    return result
+
+
+def _settled(c: Community, key: tuple[str, str], done: asyncio.Future[Any]) -> None:
+    if c.inflight.get(key) is done:
         del c.inflight[key]
+
+
+async def _send(
+    c: Community, who: Identity, access: Access, text: str, body: SendMessage
+) -> MessageOut:
+    """One send of a (user, client message id): exposure, slow mode, then :func:`do_send`."""
+    await c.ensure_exposure(who.user_id, access.room.room_id, who.context_id)
+    slot = check_slow_mode(c, who, access.room, access.role)
+    try:
+        return await do_send(c, who, access.room, access.role, text, body)
+    finally:
         c.reserved.discard(slot)
 
 

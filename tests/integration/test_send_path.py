@@ -187,3 +187,56 @@ async def test_a_cancelled_send_is_stored_once_and_its_retry_returns_it(tmp_path
         out = await messages.send_message(c, user(), "match:1", body)
         assert out.seq == 1 and out.message_id == c.state.client_ids[("u1", "cid-1")]
     assert logged(s) == [("community_message_sent", "match:1", "cid-1", "hello")]
+
+
+async def test_the_same_id_sent_twice_at_once_is_stored_once(tmp_path):
+    """With holdout on, the first send of a user awaits its exposure event; a second send with
+    the same id meanwhile waits for the first instead of writing a copy (or failing)."""
+    s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED="false", SIDELINE_HOLDOUT__SHARE="0.3")
+    body = SendMessage(client_msg_id="same-id", text="hello")
+    async with running(s) as c:
+        name = next(f"u{i}" for i in range(100) if c.holdout_group(f"u{i}", "match:1") == "exposed")
+        first, second = await asyncio.gather(
+            messages.send_message(c, user(name), "match:1", body),
+            messages.send_message(c, user(name), "match:1", body),
+        )
+        assert first == second and not c.inflight
+    assert logged(s) == [
+        ("community_exposure_assigned", "match:1", None, None),
+        ("community_message_sent", "match:1", "same-id", "hello"),
+    ]
+
+
+async def test_a_concurrent_duplicate_shares_the_first_sends_refusal(tmp_path):
+    s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED="false", SIDELINE_HOLDOUT__SHARE="0.3")
+    body = SendMessage(client_msg_id="same-id", text="hello")
+    async with running(s) as c:
+        name = next(f"u{i}" for i in range(100) if c.holdout_group(f"u{i}", "match:1") == "holdout")
+        results = await asyncio.gather(
+            messages.send_message(c, user(name), "match:1", body),
+            messages.send_message(c, user(name), "match:1", body),
+            return_exceptions=True,
+        )
+        assert [getattr(r, "code", r).slug for r in results] == ["holdout", "holdout"]
+        assert not c.inflight
+    assert [t for t, *_ in logged(s)] == ["community_exposure_assigned"]
+
+
+async def test_a_retry_while_the_cancelled_send_commits_waits_for_it(tmp_path, monkeypatch):
+    """The cancelled sender's send stays in flight until its commit ends, so a quick retry
+    (the client reconnected) gets that message instead of writing a second copy."""
+    s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED="false")
+    body = SendMessage(client_msg_id="cid-1", text="hello")
+    async with running(s) as c:
+        gate = HeldCommits(c, monkeypatch)
+        task = asyncio.create_task(messages.send_message(c, user(), "match:1", body))
+        await gate.in_transaction()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        retry = asyncio.create_task(messages.send_message(c, user(), "match:1", body))
+        await asyncio.sleep(0.05)
+        gate.released.set()
+        out = await retry
+        assert out.seq == 1 and not c.inflight
+    assert logged(s) == [("community_message_sent", "match:1", "cid-1", "hello")]
