@@ -24,6 +24,7 @@ from service.domain.state import MessageRef
 from service.errors import ErrorCode, SidelineError
 from service.eventlog.duckdb_log import Extra
 from service.identity import Identity
+from service.moderation.normalize import fold
 from service.protocol.http import ClientMetadata, HistoryOut, MessageOut, SendMessage
 
 _KEEP_CONTROLS = {"\n", "\t"}
@@ -39,7 +40,12 @@ def metadata_of(m: ClientMetadata | None, default_type: str) -> Metadata:
 
 
 def check_text(text: str, room: RoomState) -> str:
-    """Drop control characters (but newline and tab), refuse empty and over-long text."""
+    """Drop control characters (but newline and tab), refuse empty and over-long text.
+
+    Text with nothing visible in it (zero-width and other format characters, lone combining
+    marks: what moderation's folded view drops) is empty too, refused before anything is
+    written rather than logged as blocked content.
+    """
     if any(unicodedata.category(ch) == "Cc" and ch not in _KEEP_CONTROLS for ch in text):
         text = "".join(
             ch for ch in text if unicodedata.category(ch) != "Cc" or ch in _KEEP_CONTROLS
@@ -47,6 +53,11 @@ def check_text(text: str, room: RoomState) -> str:
     text = text.strip()
     if not text:
         raise SidelineError(ErrorCode.TEXT_EMPTY, "message text is empty", at="$.text")
+    if not text.isascii() and not fold(text).strip():
+        shown = " ".join(f"U+{ord(ch):04X}" for ch in sorted(set(text))[:6])
+        raise SidelineError(
+            ErrorCode.TEXT_EMPTY, f"message text has no visible characters ({shown})", at="$.text"
+        )
     limit = room.settings.max_message_length
     if len(text) > limit:
         raise SidelineError(

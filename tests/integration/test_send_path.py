@@ -240,3 +240,26 @@ async def test_a_retry_while_the_cancelled_send_commits_waits_for_it(tmp_path, m
         out = await retry
         assert out.seq == 1 and not c.inflight
     assert logged(s) == [("community_message_sent", "match:1", "cid-1", "hello")]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("\u200b", "U+200B"),
+        (" \u200b\u200d\ufeff ", "U+200B U+200D U+FEFF"),
+        ("\u2060\u00ad\u0301", "U+00AD U+0301 U+2060"),
+    ],
+    ids=["zero-width space", "joiners and BOM", "word joiner, soft hyphen, lone accent"],
+)
+def test_invisible_only_text_is_empty_and_nothing_is_written(tmp_path, text, shown):
+    s = make_settings(tmp_path)  # moderation on: it must not get to call this blocked content
+    with TestClient(create_app(s)) as client:
+        body = {"client_msg_id": "c1", "text": text}
+        r = client.post("/v1/rooms/match:1/messages", headers=bearer(s), json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == {
+        "code": "text_empty",
+        "message": f"message text has no visible characters ({shown})",
+        "at": "$.text",
+    }
+    assert logged(s) == []
