@@ -26,13 +26,23 @@ async def delete_message(c: Community, actor: str, room_id: str, message_id: str
     """Delete a message (an event); deleting it again changes nothing. Returns the seq."""
     check_room_id(c, room_id)
     await check_message(c, room_id, message_id)
+    key = ("delete", message_id)
+    if key in c.reserved:
+        raise SidelineError(
+            ErrorCode.CONFLICT, f"message {message_id[:64]!r} is being deleted already",
+            at="$.message_id",
+        )  # fmt: skip
     ref = c.state.messages.get(message_id)
-    committed = await c.commit([
-        new_event(
-            EventType.MESSAGE_DELETED, user_id=ref.user_id if ref else actor, room_id=room_id,
-            actor_id=actor, message_id=message_id, payload={"reason": reason or "moderator"},
-        )
-    ])  # fmt: skip
+    c.reserved.add(key)
+    try:
+        committed = await c.commit([
+            new_event(
+                EventType.MESSAGE_DELETED, user_id=ref.user_id if ref else actor, room_id=room_id,
+                actor_id=actor, message_id=message_id, payload={"reason": reason or "moderator"},
+            )
+        ])  # fmt: skip
+    finally:
+        c.reserved.discard(key)
     return committed[0].seq
 
 

@@ -65,9 +65,9 @@ async def vote(c: Community, who: Identity, room_id: str, poll_id: str, option: 
     key = ("vote", poll_id, who.user_id)
     if who.user_id in poll.votes or key in c.reserved:
         raise SidelineError(ErrorCode.CONFLICT, "you have already voted in this poll")
-    await c.ensure_exposure(who.user_id, room_id, who.context_id)
-    c.reserved.add(key)
+    c.reserved.add(key)  # before any await, so a concurrent second vote sees it
     try:
+        await c.ensure_exposure(who.user_id, room_id, who.context_id)
         await c.commit([
             new_event(
                 EventType.POLL_VOTED, user_id=who.user_id, room_id=room_id,
@@ -90,10 +90,17 @@ async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) ->
         check_access(c, who, room_id, Intent.CLOSE_OWN_POLL)
     if poll.closed:
         return poll_out(poll, who.user_id)
-    await c.commit([
-        new_event(
-            EventType.POLL_CLOSED, user_id=who.user_id, room_id=room_id, context_id=who.context_id,
-            payload={"poll_id": poll_id, "results": poll.results()},
-        )
-    ])  # fmt: skip
+    key = ("close poll", poll_id)
+    if key in c.reserved:
+        raise SidelineError(ErrorCode.CONFLICT, "this poll is being closed already", at="$.poll_id")
+    c.reserved.add(key)
+    try:
+        await c.commit([
+            new_event(
+                EventType.POLL_CLOSED, user_id=who.user_id, room_id=room_id,
+                context_id=who.context_id, payload={"poll_id": poll_id, "results": poll.results()},
+            )
+        ])  # fmt: skip
+    finally:
+        c.reserved.discard(key)
     return poll_out(poll, who.user_id)

@@ -99,6 +99,19 @@ async def review(c: Community, actor: str, room_id: str, message_id: str, decisi
     held = message_id in c.state.held
     if not held and not c.state.reporters.get(message_id):
         raise SidelineError(ErrorCode.NOT_FOUND, f"message {message_id} is not awaiting review")
+    key = ("review", message_id)
+    if key in c.reserved:
+        raise SidelineError(ErrorCode.CONFLICT, f"message {message_id} is being reviewed already")
+    c.reserved.add(key)  # before any await: one decision per message, not one per request
+    try:
+        await _decide(c, actor, room_id, message_id, decision, held=held)
+    finally:
+        c.reserved.discard(key)
+
+
+async def _decide(
+    c: Community, actor: str, room_id: str, message_id: str, decision: str, *, held: bool
+) -> None:
     if decision == "delete":
         await delete_message(c, actor, room_id, message_id, reason="review")
         return

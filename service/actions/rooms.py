@@ -50,11 +50,16 @@ async def join(c: Community, who: Identity, room_id: str) -> RoomOut:
 
 async def leave(c: Community, who: Identity, room_id: str) -> None:
     check_room_id(c, room_id)
-    if room_id in c.state.memberships.get(who.user_id, ()):
-        await c.commit([
-            new_event(EventType.ROOM_LEFT, user_id=who.user_id, room_id=room_id,
-                      context_id=who.context_id)
-        ])  # fmt: skip
+    key = ("leave", room_id, who.user_id)
+    if room_id in c.state.memberships.get(who.user_id, ()) and key not in c.reserved:
+        c.reserved.add(key)
+        try:
+            await c.commit([
+                new_event(EventType.ROOM_LEFT, user_id=who.user_id, room_id=room_id,
+                          context_id=who.context_id)
+            ])  # fmt: skip
+        finally:
+            c.reserved.discard(key)
 
 
 def rooms_of(c: Community, who: Identity) -> list[str]:

@@ -1,50 +1,55 @@
-"""Who may take part (report, close a poll), concurrent duplicates, and what older history shows.
-
-In-process app on a real DuckDB log; ``AsyncTestClient`` so two requests can really overlap.
+"""Who may take part (report, close a poll), one write per concurrent duplicate, and what
+history older than the in-memory window shows. In-process app on a real DuckDB log.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
+from litestar.testing import TestClient
 
+from service.actions import moderators, polls, reports, rooms
 from service.actions.context import Community
 from service.app import build_community, create_app
-from service.domain.events import EventType
-from service.identity import mint_token
+from service.domain.events import Event, EventType
+from service.domain.rooms import Role
+from service.errors import ErrorCode, SidelineError
+from service.identity import Identity, mint_token
+from service.protocol.http import PollIn
 from service.settings import Settings, ensure_dev_secrets, load_settings
 
-Api = tuple[Settings, Community, AsyncTestClient[Any]]
+Api = tuple[Settings, Community, TestClient[Any]]
+ADMIN = "X-Admin-Key"
+ROOM = "/v1/rooms/match:1"
 
 
 @pytest.fixture
-async def start(tmp_path) -> AsyncIterator[Callable[..., Awaitable[Api]]]:
+def start(tmp_path) -> Iterator[Callable[..., Api]]:
     """Start the app with extra settings env; returns its settings, community and a client.
 
-    Starting again stops the running app first (restart): one process owns the DuckDB file.
+    Starting again stops the running app first (a restart): one process owns the DuckDB file.
     """
-    clients: list[AsyncTestClient[Any]] = []
+    clients: list[TestClient[Any]] = []
 
-    async def start_app(**env: str) -> Api:
+    def start_app(**env: str) -> Api:
         while clients:
-            await clients.pop().__aexit__(None, None, None)
+            clients.pop().__exit__(None, None, None)
         s = load_settings(environ={
             "SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
             "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false", **env,
         })  # fmt: skip
         ensure_dev_secrets(s)
         community = build_community(s)
-        client = AsyncTestClient(create_app(s, community=community))
-        await client.__aenter__()
+        client = TestClient(create_app(s, community=community)).__enter__()
         clients.append(client)
         return s, community, client
 
     yield start_app
     for client in clients:
-        await client.__aexit__(None, None, None)
+        client.__exit__(None, None, None)
 
 
 def bearer(s: Settings, user: str, role: str = "user") -> dict[str, str]:
@@ -52,16 +57,13 @@ def bearer(s: Settings, user: str, role: str = "user") -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-ADMIN = "X-Admin-Key"
-ROOM = "/v1/rooms/match:1"
+def rows(client: TestClient[Any], c: Community, event_type: EventType) -> list[Event]:
+    events = client.blocking_portal.call(c.log.read, 0, 100_000)
+    return [e for e in events if e.event_type is event_type]
 
 
-async def rows(c: Community, event_type: EventType) -> list[Any]:
-    return [e for e in await c.log.read(0, 100_000) if e.event_type is event_type]
-
-
-async def post_message(client: AsyncTestClient[Any], h: dict[str, str], cid: str, text: str = "a fine message") -> str:
-    r = await client.post(f"{ROOM}/messages", headers=h, json={"client_msg_id": cid, "text": text})
+def post_message(client: TestClient[Any], h: dict[str, str], cid: str, text: str = "a fine message") -> str:
+    r = client.post(f"{ROOM}/messages", headers=h, json={"client_msg_id": cid, "text": text})
     assert r.status_code == 201, r.text
     return str(r.json()["message_id"])
 
@@ -73,98 +75,176 @@ def error(r: Any) -> tuple[int, str]:
 # -- reporting is taking part ---------------------------------------------------------------
 
 
-async def test_viewers_cannot_report_and_three_viewers_hide_nothing(start):
-    s, c, client = await start()
-    mid = await post_message(client, bearer(s, "author"), "m1")
+def test_viewers_cannot_report_and_three_viewers_hide_nothing(start):
+    s, c, client = start()
+    mid = post_message(client, bearer(s, "author"), "m1")
     for i in range(3):
-        r = await client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, f"v{i}", "viewer"), json={"reason": "spam"})
+        r = client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, f"v{i}", "viewer"), json={"reason": "spam"})
         assert error(r) == (403, "role_too_low")
         assert r.json()["error"]["message"] == "viewers can read but not take part"
-    history = (await client.get(f"{ROOM}/messages", headers=bearer(s, "other"))).json()["messages"]
+    history = client.get(f"{ROOM}/messages", headers=bearer(s, "other")).json()["messages"]
     assert [m["message_id"] for m in history] == [mid]
-    assert await rows(c, EventType.MESSAGE_REPORTED) == []
+    assert rows(client, c, EventType.MESSAGE_REPORTED) == []
 
 
-async def test_no_reports_in_a_closed_room_but_a_mute_does_not_stop_one(start):
-    s, c, client = await start()
-    mid = await post_message(client, bearer(s, "author"), "m1")
+def test_no_reports_in_a_closed_room_but_a_mute_does_not_stop_one(start):
+    s, c, client = start()
+    mid = post_message(client, bearer(s, "author"), "m1")
     mod = bearer(s, "mod", "moderator")
-    assert (await client.post(f"{ROOM}/mutes", headers=mod, json={"user_id": "muted"})).status_code == 201
-    muted = await client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "muted"), json={"reason": "spam"})
+    assert client.post(f"{ROOM}/mutes", headers=mod, json={"user_id": "muted"}).status_code == 201
+    muted = client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "muted"), json={"reason": "spam"})
     assert muted.status_code == 201, muted.text
-    await client.post("/v1/admin/rooms/match:1/close", headers={ADMIN: s.admin.api_key})
-    r = await client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "u2"), json={"reason": "spam"})
+    client.post("/v1/admin/rooms/match:1/close", headers={ADMIN: s.admin.api_key})
+    r = client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "u2"), json={"reason": "spam"})
     assert error(r) == (403, "room_closed")
-    assert [e.user_id for e in await rows(c, EventType.MESSAGE_REPORTED)] == ["muted"]
+    assert [e.user_id for e in rows(client, c, EventType.MESSAGE_REPORTED)] == ["muted"]
 
 
 # -- closing a poll -----------------------------------------------------------------------
 
 
-async def test_a_closed_room_stops_the_creator_closing_a_poll_but_not_a_moderator(start):
-    s, c, client = await start()
+def test_a_closed_room_stops_the_creator_closing_a_poll_but_not_a_moderator(start):
+    s, c, client = start()
     speaker = bearer(s, "sp", "speaker")
-    created = await client.post(f"{ROOM}/polls", headers=speaker, json={"question": "q?", "options": ["a", "b"]})
+    created = client.post(f"{ROOM}/polls", headers=speaker, json={"question": "q?", "options": ["a", "b"]})
     pid = created.json()["poll_id"]
-    await client.post("/v1/admin/rooms/match:1/close", headers={ADMIN: s.admin.api_key})
-    r = await client.post(f"{ROOM}/polls/{pid}/close", headers=speaker)
+    client.post("/v1/admin/rooms/match:1/close", headers={ADMIN: s.admin.api_key})
+    r = client.post(f"{ROOM}/polls/{pid}/close", headers=speaker)
     assert error(r) == (403, "room_closed")
     assert r.json()["error"]["message"] == "this room is closed (read-only archive)"
-    assert await rows(c, EventType.POLL_CLOSED) == []
-    other = await client.post(f"{ROOM}/polls/{pid}/close", headers=bearer(s, "sp2", "speaker"))
+    assert rows(client, c, EventType.POLL_CLOSED) == []
+    other = client.post(f"{ROOM}/polls/{pid}/close", headers=bearer(s, "sp2", "speaker"))
     assert error(other) == (403, "role_too_low")
-    by_mod = await client.post(f"{ROOM}/polls/{pid}/close", headers=bearer(s, "mod", "moderator"))
+    by_mod = client.post(f"{ROOM}/polls/{pid}/close", headers=bearer(s, "mod", "moderator"))
     assert by_mod.status_code == 200 and by_mod.json()["closed"]
-    assert [e.user_id for e in await rows(c, EventType.POLL_CLOSED)] == ["mod"]
+    assert [e.user_id for e in rows(client, c, EventType.POLL_CLOSED)] == ["mod"]
 
 
 # -- history older than the in-memory window ----------------------------------------------
 
 
-async def page_texts(client: AsyncTestClient[Any], h: dict[str, str], **query: int) -> list[str]:
+def page_texts(client: TestClient[Any], h: dict[str, str], **query: int) -> list[str]:
     params = "&".join(f"{k}={v}" for k, v in query.items())
-    r = await client.get(f"{ROOM}/messages?{params}", headers=h)
-    return [m["text"] for m in r.json()["messages"]]
+    return [m["text"] for m in client.get(f"{ROOM}/messages?{params}", headers=h).json()["messages"]]
 
 
-async def report_until_hidden(client: AsyncTestClient[Any], s: Settings, mid: str, round_: int) -> None:
+def report_until_hidden(client: TestClient[Any], s: Settings, mid: str, round_: int) -> None:
     for i in range(3):  # the default threshold
-        r = await client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, f"r{round_}{i}"), json={"reason": "abuse"})
+        r = client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, f"r{round_}{i}"), json={"reason": "abuse"})
         assert r.status_code == 201, r.text
 
 
-async def test_log_history_hides_reported_messages_like_memory_does(start):
-    s, c, client = await start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE="2")
+def test_log_history_hides_reported_messages_like_memory_does(start):
+    s, c, client = start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE="2")
     reader, mod = bearer(s, "reader"), bearer(s, "mod", "moderator")
-    mid = await post_message(client, bearer(s, "author"), "a", "reported text")
-    await report_until_hidden(client, s, mid, 0)
-    assert await page_texts(client, reader, limit=10) == []
+    mid = post_message(client, bearer(s, "author"), "a", "reported text")
+    report_until_hidden(client, s, mid, 0)
+    assert page_texts(client, reader, limit=10) == []
     for i in range(3):  # push it out of the in-memory window: only the log has it now
-        await post_message(client, bearer(s, f"p{i}"), f"p{i}", f"later {i}")
+        post_message(client, bearer(s, f"p{i}"), f"p{i}", f"later {i}")
     assert not c.state.history_complete("match:1")
-    assert await page_texts(client, reader, limit=10) == ["later 0", "later 1", "later 2"]
+    assert page_texts(client, reader, limit=10) == ["later 0", "later 1", "later 2"]
 
-    approved = await client.post(f"{ROOM}/review/{mid}", headers=mod, json={"decision": "approve"})
+    approved = client.post(f"{ROOM}/review/{mid}", headers=mod, json={"decision": "approve"})
     assert approved.status_code == 200, approved.text
     shown = ["reported text", "later 0", "later 1", "later 2"]
-    assert await page_texts(client, reader, limit=10) == shown
+    assert page_texts(client, reader, limit=10) == shown
 
-    await report_until_hidden(client, s, mid, 1)  # reported again after the approval: hidden again
-    assert await page_texts(client, reader, limit=10) == shown[1:]
+    report_until_hidden(client, s, mid, 1)  # reported again after the approval: hidden again
+    assert page_texts(client, reader, limit=10) == shown[1:]
     # a fresh projection from the same log answers the same, from memory and from the log
-    s, c, client = await start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE="2")
-    assert await page_texts(client, reader, limit=10) == shown[1:]
+    s, c, client = start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE="2")
+    assert page_texts(client, reader, limit=10) == shown[1:]
 
 
-async def test_a_log_page_of_only_hidden_messages_still_pages_on(start):
-    s, _, client = await start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE="2")
+def test_a_log_page_of_only_hidden_messages_still_pages_on(start):
+    s, _, client = start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE="2")
     reader = bearer(s, "reader")
-    await post_message(client, bearer(s, "old"), "old", "oldest shown")
-    mid = await post_message(client, bearer(s, "author"), "a", "reported text")
-    await report_until_hidden(client, s, mid, 0)
+    post_message(client, bearer(s, "old"), "old", "oldest shown")
+    mid = post_message(client, bearer(s, "author"), "a", "reported text")
+    report_until_hidden(client, s, mid, 0)
     for i in range(2):
-        await post_message(client, bearer(s, f"p{i}"), f"p{i}", f"later {i}")
-    newest = (await client.get(f"{ROOM}/messages?limit=2", headers=reader)).json()
+        post_message(client, bearer(s, f"p{i}"), f"p{i}", f"later {i}")
+    newest = client.get(f"{ROOM}/messages?limit=2", headers=reader).json()
     assert [m["text"] for m in newest["messages"]] == ["later 0", "later 1"]
-    older = await page_texts(client, reader, limit=1, before_seq=newest["next_before_seq"])
+    older = page_texts(client, reader, limit=1, before_seq=newest["next_before_seq"])
     assert older == ["oldest shown"]  # not an empty page that ends the paging
+
+
+# -- concurrent duplicates write once -----------------------------------------------------
+
+
+def together(client: TestClient[Any], *calls: Callable[[], Awaitable[Any]]) -> list[Any]:
+    """Run action calls concurrently on the app's own event loop; their results or errors."""
+
+    async def run() -> list[Any]:
+        return await asyncio.gather(*(call() for call in calls), return_exceptions=True)
+
+    return client.blocking_portal.call(run)
+
+
+def who(user: str, role: Role = Role.USER) -> Identity:
+    return Identity(user_id=user, name=user, context_id="match:1", role=role)
+
+
+def one_conflict(results: list[Any], message: str) -> None:
+    """Exactly one call went through; the other was refused with CONFLICT and ``message``."""
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 1, results
+    assert isinstance(refused[0], SidelineError), refused[0]
+    assert (refused[0].code, refused[0].message) == (ErrorCode.CONFLICT, message)
+    assert refused[0].code.status == 409
+
+
+def exposed(c: Community, prefix: str) -> str:
+    """A user of the exposed group: their first vote awaits the exposure commit."""
+    return next(u for i in range(100) if c.holdout_group(u := f"{prefix}{i}", "match:1") == "exposed")
+
+
+def test_two_concurrent_votes_of_one_user_write_one(start):
+    _, c, client = start(SIDELINE_HOLDOUT__SHARE="0.3")
+    speaker, voter = who(exposed(c, "s"), Role.SPEAKER), who(exposed(c, "u"))
+    poll = client.blocking_portal.call(polls.create_poll, c, speaker, "match:1", PollIn(question="q?", options=["a", "b"]))
+    results = together(client, *(
+        lambda option=option: polls.vote(c, voter, "match:1", poll.poll_id, option) for option in (0, 1)
+    ))  # fmt: skip
+    one_conflict(results, "you have already voted in this poll")
+    assert len(rows(client, c, EventType.POLL_VOTED)) == 1
+    assert sum(c.state.polls[poll.poll_id].results()) == 1
+
+
+def test_two_concurrent_closes_of_a_poll_write_one(start):
+    s, c, client = start()
+    speaker = who("sp", Role.SPEAKER)
+    poll = client.blocking_portal.call(polls.create_poll, c, speaker, "match:1", PollIn(question="q?", options=["a", "b"]))
+    close = lambda: polls.close_poll(c, speaker, "match:1", poll.poll_id)  # noqa: E731
+    one_conflict(together(client, close, close), "this poll is being closed already")
+    assert len(rows(client, c, EventType.POLL_CLOSED)) == 1
+    again = client.post(f"{ROOM}/polls/{poll.poll_id}/close", headers=bearer(s, "sp", "speaker"))
+    assert again.status_code == 200 and again.json()["closed"]  # a closed poll: nothing written
+    assert len(rows(client, c, EventType.POLL_CLOSED)) == 1
+
+
+def test_two_concurrent_leaves_write_one(start):
+    s, c, client = start()
+    assert client.post(f"{ROOM}/join", headers=bearer(s, "u1")).status_code < 300
+    leave = lambda: rooms.leave(c, who("u1"), "match:1")  # noqa: E731
+    assert together(client, leave, leave) == [None, None]
+    assert len(rows(client, c, EventType.ROOM_LEFT)) == 1
+
+
+def test_two_concurrent_deletes_write_one(start):
+    s, c, client = start()
+    mid = post_message(client, bearer(s, "author"), "m1")
+    delete = lambda: moderators.delete_message(c, "mod", "match:1", mid)  # noqa: E731
+    one_conflict(together(client, delete, delete), f"message {mid!r} is being deleted already")
+    assert len(rows(client, c, EventType.MESSAGE_DELETED)) == 1
+
+
+def test_two_concurrent_reviews_write_one_decision(start):
+    s, c, client = start()
+    mid = post_message(client, bearer(s, "author"), "m1")
+    report_until_hidden(client, s, mid, 0)
+    approve = lambda: reports.review(c, "mod", "match:1", mid, "approve")  # noqa: E731
+    one_conflict(together(client, approve, approve), f"message {mid} is being reviewed already")
+    assert len(rows(client, c, EventType.MESSAGE_APPROVED)) == 1
