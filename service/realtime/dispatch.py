@@ -10,7 +10,7 @@ logged, but they are authorised like the actions they stand for (react, post).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 
@@ -77,7 +77,9 @@ _NOTICE_CODES = frozenset({ErrorCode.USER_MUTED, ErrorCode.SLOW_MODE})
 class Dispatcher:
     """Handles the frames of one authenticated connection."""
 
-    def __init__(self, hub: Hub, conn: Connection, reauth: Callable[[f.Auth], f.Welcome]) -> None:
+    def __init__(
+        self, hub: Hub, conn: Connection, reauth: Callable[[f.Auth], Awaitable[None]]
+    ) -> None:
         self.hub = hub
         self.c = hub.c
         self.conn = conn
@@ -159,7 +161,7 @@ class Dispatcher:
                 conn.send(f.Ack(ref=frame.ref, op="vote", room=frame.room, poll_id=frame.poll_id))
                 conn.send(poll_frame(frame.room, poll, poll.votes.get(who.user_id)))
             case f.Auth():
-                conn.send(self._reauth(frame))
+                await self._reauth(frame)
 
     async def _send(self, frame: f.Send) -> None:
         body = SendMessage(

@@ -5,14 +5,22 @@ module only translates frames to calls and results to frames. Frames of one conn
 handled in order. Refusals become ``error`` frames (``notice`` for muted and slow mode) and
 the connection stays open; only authentication failures, floods, idle sockets and slow
 consumers are closed, each with its documented close code (docs/protocol.md).
+
+A token authenticates the connection until its ``exp`` plus the verifier's leeway, not just at
+the handshake: one loop timer per connection closes it then with TOKEN_EXPIRED, even while it
+only listens, unless an ``auth`` frame with a fresh token moved the deadline. A frame that
+arrives past the deadline is not handled (one comparison per frame, in case the timer is late).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from typing import Any
 
+import jwt
 from litestar.connection import WebSocket
 
 from service.errors import ErrorCode, SidelineError
@@ -26,6 +34,17 @@ from service.realtime.outbox import RAW_SEND, Outbox, Send
 
 log = logging.getLogger(__name__)
 
+
+def _reason(text: str) -> str:
+    """A close reason: at most 123 bytes of UTF-8 are allowed."""
+    return text.encode()[:120].decode(errors="ignore")
+
+
+def _exp(token: str) -> float:
+    """``exp`` of a token the verifier has just accepted (so it is there, signed and numeric)."""
+    return float(jwt.decode(token, options={"verify_signature": False})["exp"])
+
+
 class Session:
     """Runs one accepted socket until it closes."""
 
@@ -35,12 +54,16 @@ class Session:
         self.verifier = verifier
         self.settings = hub.settings
         self.conn: Connection | None = None
+        self.expires = math.inf
+        """Loop time at which the connection's token stops authenticating it."""
+        self._expiry: asyncio.TimerHandle | None = None
 
     async def run(self) -> None:
         await self.socket.accept()
-        identity = await self._authenticate()
-        if identity is None:
+        authenticated = await self._authenticate()
+        if authenticated is None:
             return
+        identity, expires = authenticated
         s = self.settings
         raw: Send | None = self.socket.scope.get(RAW_SEND)  # type: ignore[assignment]
         outbox = Outbox(raw or self.socket.send, s.send_queue_size)  # see expose_raw_send
@@ -48,10 +71,13 @@ class Session:
         outbox.on_overflow = lambda: self._slow(conn)
         self.hub.connections.add(conn)
         try:
+            self._expire_at(conn, expires)
             conn.send(self._welcome())
             await self._loop(conn)
             await self._settle(conn)
         finally:
+            if self._expiry is not None:
+                self._expiry.cancel()
             await self.hub.disconnect(conn)
 
     def _welcome(self, ref: str | None = None) -> f.Welcome:
@@ -77,14 +103,39 @@ class Session:
         return data if data is not None else b""
 
     async def _close_now(self, code: ErrorCode, reason: str) -> None:
-        await self.socket.close(code=code.close_code, reason=reason.encode()[:120].decode(errors="ignore"))
+        await self.socket.close(code=code.close_code, reason=_reason(reason))
 
-    async def _authenticate(self) -> Identity | None:
+    def _end(self, conn: Connection, err: SidelineError) -> None:
+        """Close with ``err``'s close code; fan-out to the socket stops at once."""
+        if conn.outbox.closing:
+            return
+        conn.outbox.close(err.code.close_code, _reason(err.message))
+        self.hub.drop(conn)
+        log.debug("closed %s: %s", conn.user_id, err.message)
+
+    def _verify(self, token: str) -> tuple[Identity, float]:
+        """The identity in ``token`` and the loop time it expires at (``exp`` + the leeway)."""
+        identity = self.verifier.verify(token)
+        left = _exp(token) + self.hub.c.settings.auth.leeway_seconds - time.time()
+        return identity, asyncio.get_running_loop().time() + left
+
+    def _expire_at(self, conn: Connection, expires: float) -> None:
+        self.expires = expires
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._expiry = asyncio.get_running_loop().call_at(expires, self._expired, conn)
+
+    def _expired(self, conn: Connection) -> None:
+        self._end(conn, SidelineError(
+            ErrorCode.TOKEN_EXPIRED, "token has expired: authenticate with a new one"
+        ))  # fmt: skip
+
+    async def _authenticate(self) -> tuple[Identity, float] | None:
         header = self.socket.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         try:
             if scheme.lower() == "bearer" and token.strip():
-                return self.verifier.verify(token.strip())
+                return self._verify(token.strip())
             try:
                 async with asyncio.timeout(self.settings.auth_timeout_seconds):
                     data = await self._receive()
@@ -96,7 +147,7 @@ class Session:
             frame = decode(data)
             if not isinstance(frame, f.Auth):
                 raise SidelineError(ErrorCode.TOKEN_MISSING, "the first frame must be auth")
-            return self.verifier.verify(frame.token)
+            return self._verify(frame.token)
         except SidelineError as err:
             await self._close_now(err.code, err.message)
             return None
@@ -105,6 +156,7 @@ class Session:
         s = self.settings
         guard = FloodGuard(TokenBucket(s.frames_per_second, s.frame_burst), s.frame_burst)
         dispatcher = Dispatcher(self.hub, conn, self._reauth)
+        now = asyncio.get_running_loop().time
         while not conn.outbox.closing:
             try:
                 async with asyncio.timeout(s.idle_timeout_seconds):
@@ -113,6 +165,9 @@ class Session:
                 conn.outbox.close(ErrorCode.IDLE_TIMEOUT.close_code, "idle: send a ping")
                 return
             if data is None:
+                return
+            if now() >= self.expires:
+                self._expired(conn)
                 return
             if not guard.admit():
                 if guard.exhausted:
@@ -135,14 +190,23 @@ class Session:
             except TimeoutError:
                 conn.outbox.cancel()
 
-    def _reauth(self, frame: f.Auth) -> f.Welcome:
-        assert self.conn is not None
-        identity = self.verifier.verify(frame.token)
-        if identity.user_id != self.conn.user_id:
-            raise SidelineError(
-                ErrorCode.TOKEN_INVALID, "a connection cannot change user; open a new one",
-                at="$.token",
-            )  # fmt: skip
-        self.conn.identity = identity
-        self.conn.name = identity.name
-        return self._welcome(frame.ref)
+    async def _reauth(self, frame: f.Auth) -> None:
+        """Refresh the identity from a new token of the same user; a refused token closes.
+
+        The expiry deadline moves to the new token's.
+        """
+        conn = self.conn
+        assert conn is not None
+        try:
+            identity, expires = self._verify(frame.token)
+            if identity.user_id != conn.user_id:
+                raise SidelineError(
+                    ErrorCode.TOKEN_INVALID, "a connection cannot change user; open a new one",
+                    at="$.token",
+                )  # fmt: skip
+        except SidelineError as err:
+            self._end(conn, err)
+            return
+        conn.identity, conn.name = identity, identity.name
+        self._expire_at(conn, expires)
+        conn.send(self._welcome(frame.ref))

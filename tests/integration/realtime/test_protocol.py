@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
+import httpx
 import pytest
 import websockets
 
@@ -125,12 +127,49 @@ async def test_reauth_refreshes_token_but_not_user(rt_server):
     await client.send(type="auth", token=rt_server.token("u1", "match:1", name="Ann"), ref="a")
     assert (await client.expect("welcome", ref="a"))["name"] == "Ann"
     await client.send(type="auth", token=rt_server.token("u2", "match:1"), ref="b")
-    assert (await client.expect("error", ref="b"))["code"] == "token_invalid"
+    assert await client.closed_with() == 4002
+    assert client.ws.protocol.close_rcvd.reason == "a connection cannot change user; open a new one"
+
+
+async def test_a_refused_reauth_closes_with_the_tokens_code(rt_server):
+    expired = await WsClient.login(rt_server, "u1")
+    await expired.send(type="auth", token=rt_server.token("u1", "match:1", ttl_seconds=-60))
+    assert await expired.closed_with() == 4003
+    assert expired.ws.protocol.close_rcvd.reason == "token has expired"
+    forged = await WsClient.login(rt_server, "u2")
+    await forged.send(type="auth", token="not-a-jwt")
+    assert await forged.closed_with() == 4002
+    assert not [f for f in forged.seen if f["type"] == "error"]  # a close, not an error frame
+
+
+async def test_the_socket_closes_when_its_token_expires(start_server):
+    server = start_server(SIDELINE_AUTH__LEEWAY_SECONDS="1")
+    client = await WsClient.login(server, "u1", ttl_seconds=2)  # exp in 1-2 s, +1 s leeway
+    started = time.monotonic()
+    assert await client.closed_with(timeout=6) == 4003  # while only listening
+    assert 1.0 <= time.monotonic() - started <= 4.5
+    assert client.ws.protocol.close_rcvd.reason == "token has expired: authenticate with a new one"
+    # another socket of the server is unaffected, and a fresh token connects again
+    again = await WsClient.login(server, "u1")
+    await again.send(type="ping", ref="p")
+    assert await again.expect("pong", ref="p")
+
+
+async def test_a_fresh_token_moves_the_deadline(start_server):
+    server = start_server(SIDELINE_AUTH__LEEWAY_SECONDS="0")
+    client = await WsClient.login(server, "u1", ttl_seconds=2)
+    await client.send(type="auth", token=server.token("u1", "match:1", ttl_seconds=3600), ref="a")
+    assert await client.expect("welcome", ref="a")
+    await asyncio.sleep(3)  # past the first token's exp
+    await client.send(type="ping", ref="p")
+    assert await client.expect("pong", ref="p")
+    short = await WsClient.login(server, "u2", ttl_seconds=3600)
+    await short.send(type="auth", token=server.token("u2", "match:1", ttl_seconds=1), ref="b")
+    assert await short.expect("welcome", ref="b")
+    assert await short.closed_with(timeout=4) == 4003  # the new, shorter token rules
 
 
 async def test_metrics_count_sockets(rt_server):
-    import httpx
-
     client = await WsClient.login(rt_server, "u1")
     text = httpx.get(f"{rt_server.url}/metrics").text
     assert "sideline_ws_connections 1.0" in text
