@@ -33,6 +33,9 @@ async def create_poll(c: Community, who: Identity, room_id: str, body: PollIn) -
     access = check_access(c, who, room_id, Intent.POST)
     if access.role.rank < Role.SPEAKER.rank:
         raise SidelineError(ErrorCode.ROLE_TOO_LOW, "polls are created by speakers and moderators")
+    question = body.question.strip()
+    if not question:
+        raise SidelineError(ErrorCode.TEXT_EMPTY, "poll question is empty", at="$.question")
     options = [o.strip() for o in body.options]
     for i, option in enumerate(options):
         if not option:
@@ -44,7 +47,7 @@ async def create_poll(c: Community, who: Identity, room_id: str, body: PollIn) -
         new_event(
             EventType.POLL_CREATED, user_id=who.user_id, room_id=room_id,
             context_id=who.context_id,
-            payload={"poll_id": poll_id, "question": body.question.strip(), "options": options},
+            payload={"poll_id": poll_id, "question": question, "options": options},
         )
     ])  # fmt: skip
     return poll_out(c.state.polls[poll_id], who.user_id)

@@ -43,6 +43,9 @@ async def report(c: Community, who: Identity, room_id: str, message_id: str, rea
     viewer, not in a closed room; a mute does not stop it.
     """
     check_access(c, who, room_id, Intent.REPORT)
+    reason = reason.strip()
+    if not reason:
+        raise SidelineError(ErrorCode.TEXT_EMPTY, "report reason is empty", at="$.reason")
     await check_message(c, room_id, message_id)
     reporters = c.state.reporters.get(message_id, set())
     key = ("report", message_id, who.user_id)

@@ -248,3 +248,26 @@ def test_two_concurrent_reviews_write_one_decision(start):
     approve = lambda: reports.review(c, "mod", "match:1", mid, "approve")  # noqa: E731
     one_conflict(together(client, approve, approve), f"message {mid} is being reviewed already")
     assert len(rows(client, c, EventType.MESSAGE_APPROVED)) == 1
+
+
+# -- blank text ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", [" ", "\t\n  "])
+def test_a_blank_poll_question_is_refused_and_nothing_written(start, question):
+    s, c, client = start()
+    r = client.post(f"{ROOM}/polls", headers=bearer(s, "sp", "speaker"), json={"question": question, "options": ["a", "b"]})
+    assert error(r) == (400, "text_empty")
+    assert r.json()["error"] == {"code": "text_empty", "message": "poll question is empty", "at": "$.question"}
+    assert rows(client, c, EventType.POLL_CREATED) == []
+
+
+def test_a_blank_report_reason_is_refused_and_a_padded_one_is_trimmed(start):
+    s, c, client = start()
+    mid = post_message(client, bearer(s, "author"), "m1")
+    r = client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "r1"), json={"reason": "   "})
+    assert r.json()["error"] == {"code": "text_empty", "message": "report reason is empty", "at": "$.reason"}
+    assert r.status_code == 400 and rows(client, c, EventType.MESSAGE_REPORTED) == []
+    ok = client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "r1"), json={"reason": "  spam \n"})
+    assert ok.status_code == 201, ok.text
+    assert [e.payload["reason"] for e in rows(client, c, EventType.MESSAGE_REPORTED)] == ["spam"]
