@@ -23,6 +23,7 @@ from typing import Any
 import jwt
 from litestar.connection import WebSocket
 
+from service.actions import rooms
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity, TokenVerifier
 from service.protocol import frames as f
@@ -193,7 +194,8 @@ class Session:
     async def _reauth(self, frame: f.Auth) -> None:
         """Refresh the identity from a new token of the same user; a refused token closes.
 
-        The expiry deadline moves to the new token's.
+        The expiry deadline moves to the new token's. Rooms the new token does not open are
+        left as with a ``leave`` frame, each announced by ``left`` (``room_not_allowed``).
         """
         conn = self.conn
         assert conn is not None
@@ -207,6 +209,11 @@ class Session:
         except SidelineError as err:
             self._end(conn, err)
             return
-        conn.identity, conn.name = identity, identity.name
+        old, conn.identity, conn.name = conn.identity, identity, identity.name
         self._expire_at(conn, expires)
         conn.send(self._welcome(frame.ref))
+        for room in sorted(conn.rooms):
+            if not identity.may_enter(room):
+                await self.hub.leave_room(conn, room)
+                conn.send(f.Left(ref=frame.ref, room=room, reason="room_not_allowed"))
+                await rooms.leave(self.hub.c, old, room)

@@ -169,6 +169,28 @@ async def test_a_fresh_token_moves_the_deadline(start_server):
     assert await short.closed_with(timeout=4) == 4003  # the new, shorter token rules
 
 
+async def test_reauth_for_another_context_leaves_the_rooms_it_does_not_open(rt_server):
+    client = await WsClient.login(rt_server, "u1", role="viewer", roles={"match:2": "user"})
+    await client.send(type="join", room="match:2")
+    await client.expect("joined", room="match:2")
+    await client.send(type="auth", token=rt_server.token("u1", "match:2", "viewer"), ref="a")
+    assert await client.expect("welcome", ref="a")
+    left = await client.expect("left", room="match:1")
+    assert (left["reason"], left["ref"]) == ("room_not_allowed", "a")
+    poster = {"Authorization": f"Bearer {rt_server.token('u9', 'match:1', roles={'match:2': 'user'})}"}
+    with httpx.Client(base_url=rt_server.url, timeout=10) as http:
+        for room in ("match:1", "match:2"):
+            r = http.post(f"/v1/rooms/{room}/messages", headers=poster,
+                          json={"client_msg_id": f"c-{room[-1]}", "text": f"news in {room}"})  # fmt: skip
+            assert r.status_code == 201, r.text
+    assert (await client.expect("message", room="match:2"))["text"] == "news in match:2"
+    frames = await client.frames(0.5)
+    assert [f for f in frames if f.get("room") == "match:1"] == []
+    assert [f["type"] for f in frames if f["type"] == "left"] == []  # match:2 stays joined
+    await client.send(type="typing", room="match:1", ref="t")
+    assert (await client.expect("error", ref="t"))["code"] == "not_joined"
+
+
 async def test_metrics_count_sockets(rt_server):
     client = await WsClient.login(rt_server, "u1")
     text = httpx.get(f"{rt_server.url}/metrics").text
