@@ -39,8 +39,8 @@ class Community:
     notifiers: list[Notifier] = field(default_factory=list)
     commit_listeners: list[CommitListener] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow
-    inflight: dict[tuple[str, str], asyncio.Future[Any]] = field(default_factory=dict)
-    """Sends in flight by (user, client message id): a concurrent retry awaits the first."""
+    inflight: dict[tuple[str, str, str], asyncio.Future[Any]] = field(default_factory=dict)
+    """Sends in flight by (user, room, client message id): a concurrent retry awaits the first."""
     reserved: set[tuple[Any, ...]] = field(default_factory=set)
     """Keys reserved between a check and its commit (one vote, one reaction, ...)."""
 

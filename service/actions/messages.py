@@ -3,7 +3,7 @@
 Send path: check (access, text, slow mode; no I/O) -> moderate (in-process checks, an external
 provider only with a short timeout) -> do (append the message event, and its moderation
 verdict, in one group-committed transaction) -> notify (publish after the commit). A retry with
-the same client message id returns the first message and writes nothing.
+the same client message id in the same room returns the first message and writes nothing.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def message_out(c: Community, e: Event) -> MessageOut:
 
 
 async def send_message(c: Community, who: Identity, room_id: str, body: SendMessage) -> MessageOut:
-    """Post a message; idempotent by ``body.client_msg_id``.
+    """Post a message; idempotent by ``body.client_msg_id`` in this room.
 
     The send is registered in flight before anything is awaited and runs as a task of its
     own: a concurrent send with the same id awaits it and gets the same answer (message or
@@ -111,7 +111,7 @@ async def send_message(c: Community, who: Identity, room_id: str, body: SendMess
     its retry write a second copy.
     """
     access = check_access(c, who, room_id, Intent.POST)
-    key = (who.user_id, body.client_msg_id)
+    key = (who.user_id, room_id, body.client_msg_id)
     if (existing := c.state.client_ids.get(key)) is not None:
         return await _existing(c, room_id, existing)
     pending = c.inflight.get(key)
@@ -123,7 +123,7 @@ async def send_message(c: Community, who: Identity, room_id: str, body: SendMess
     return result
 
 
-def _settled(c: Community, key: tuple[str, str], done: asyncio.Future[Any]) -> None:
+def _settled(c: Community, key: tuple[str, str, str], done: asyncio.Future[Any]) -> None:
     if c.inflight.get(key) is done:
         del c.inflight[key]
 
@@ -131,7 +131,12 @@ def _settled(c: Community, key: tuple[str, str], done: asyncio.Future[Any]) -> N
 async def _send(
     c: Community, who: Identity, access: Access, text: str, body: SendMessage
 ) -> MessageOut:
-    """One send of a (user, client message id): exposure, slow mode, then :func:`do_send`."""
+    """One send of a (user, room, client message id): the message replied to, exposure, slow
+    mode, then :func:`do_send`."""
+    from service.actions.reactions import check_message  # reactions imports this module
+
+    if body.reply_to is not None:
+        await check_message(c, access.room.room_id, body.reply_to, at="$.reply_to")
     await c.ensure_exposure(who.user_id, access.room.room_id, who.context_id)
     slot = check_slow_mode(c, who, access.room, access.role)
     try:

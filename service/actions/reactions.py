@@ -60,8 +60,11 @@ def check_emoji(value: str, at: str = "$.emoji") -> str:
     return value
 
 
-async def check_message(c: Community, room_id: str, message_id: str) -> None:
-    """The message exists in this room, is not deleted, and may be seen."""
+async def check_message(
+    c: Community, room_id: str, message_id: str, *, at: str = "$.message_id"
+) -> None:
+    """The message exists in this room, is not deleted, and may be seen (``at``: where the
+    request named it, for the NOT_FOUND refusal)."""
     ref = c.state.messages.get(message_id)
     if ref is None:
         event = await c.log.find_message(message_id)
@@ -70,9 +73,8 @@ async def check_message(c: Community, room_id: str, message_id: str) -> None:
         found_room = None if ref.deleted else ref.room_id
     if found_room != room_id:
         raise SidelineError(
-            ErrorCode.NOT_FOUND, f"message {message_id[:64]!r} is not in room {room_id}",
-            at="$.message_id",
-        )  # fmt: skip
+            ErrorCode.NOT_FOUND, f"message {message_id[:64]!r} is not in room {room_id}", at=at
+        )
 
 
 async def set_reaction(

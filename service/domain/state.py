@@ -109,7 +109,8 @@ class CommunityState:
         self.reactions: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         self.restrictions: dict[tuple[str, str, str], Restriction] = {}
         self.messages: OrderedDict[str, MessageRef] = OrderedDict()
-        self.client_ids: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.client_ids: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        """Message ids by (user, room, client message id): a send's idempotency key."""
         self.history: dict[str, deque[Event]] = {}
         self.history_truncated: set[str] = set()
         self.last_post: dict[tuple[str, str], datetime] = {}
@@ -178,7 +179,7 @@ class CommunityState:
         if len(self.messages) > self._index_size:
             self.messages.popitem(last=False)
         if cid := p.get("client_msg_id"):
-            self.client_ids[(e.user_id, cid)] = e.message_id
+            self.client_ids[(e.user_id, e.room_id, cid)] = e.message_id
             if len(self.client_ids) > self._index_size:
                 self.client_ids.popitem(last=False)
         self.last_post[(e.room_id, e.user_id)] = e.occurred_at

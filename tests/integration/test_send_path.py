@@ -168,7 +168,7 @@ async def test_a_cancelled_committer_still_applies_its_events(tmp_path, monkeypa
             await task
         await settle(c, 1)
         assert c.state.last_seq == c.log.last_seq == 1
-        assert c.state.client_ids[("u1", "cid-1")] == "m1"
+        assert c.state.client_ids[("u1", "match:1", "cid-1")] == "m1"
 
 
 async def test_a_cancelled_send_is_stored_once_and_its_retry_returns_it(tmp_path, monkeypatch):
@@ -185,7 +185,7 @@ async def test_a_cancelled_send_is_stored_once_and_its_retry_returns_it(tmp_path
         await settle(c, 1)
         assert c.state.last_seq == c.log.last_seq == 1
         out = await messages.send_message(c, user(), "match:1", body)
-        assert out.seq == 1 and out.message_id == c.state.client_ids[("u1", "cid-1")]
+        assert out.seq == 1 and out.message_id == c.state.client_ids[("u1", "match:1", "cid-1")]
     assert logged(s) == [("community_message_sent", "match:1", "cid-1", "hello")]
 
 
@@ -263,3 +263,62 @@ def test_invisible_only_text_is_empty_and_nothing_is_written(tmp_path, text, sho
         "at": "$.text",
     }
     assert logged(s) == []
+
+
+def test_reply_to_must_name_a_message_of_this_room(tmp_path):
+    s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED="false")
+    u = bearer(s, roles={"team:a": "user"})
+    with TestClient(create_app(s)) as client:
+        elsewhere = client.post(
+            "/v1/rooms/team:a/messages", headers=u, json={"client_msg_id": "t1", "text": "hi"}
+        )
+        here = client.post(
+            "/v1/rooms/match:1/messages", headers=u, json={"client_msg_id": "m1", "text": "hi"}
+        )
+        for bad in ("no-such-message", elsewhere.json()["message_id"]):
+            body = {"client_msg_id": "r1", "text": "x", "reply_to": bad}
+            r = client.post("/v1/rooms/match:1/messages", headers=u, json=body)
+            assert r.status_code == 404, r.text
+            assert r.json()["error"] == {
+                "code": "not_found",
+                "message": f"message {bad!r} is not in room match:1",
+                "at": "$.reply_to",
+            }
+        body = {"client_msg_id": "r1", "text": "x", "reply_to": here.json()["message_id"]}
+        reply = client.post("/v1/rooms/match:1/messages", headers=u, json=body)
+        assert reply.status_code == 201 and reply.json()["reply_to"] == here.json()["message_id"]
+    assert [(room, cid) for _, room, cid, _ in logged(s)] == [
+        ("team:a", "t1"),
+        ("match:1", "m1"),
+        ("match:1", "r1"),
+    ]
+
+
+def test_a_client_msg_id_is_per_room(tmp_path):
+    """The same id in another room is another message (ids are often numbered per
+    conversation); a retry in either room still returns that room's message, after a
+    restart too."""
+    s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED="false")
+    u = bearer(s, roles={"team:a": "user"})
+
+    def send_both(client: TestClient) -> list[dict[str, Any]]:
+        return [
+            client.post(
+                f"/v1/rooms/{room}/messages", headers=u, json={"client_msg_id": "a", "text": text}
+            ).json()
+            for room, text in (("match:1", "in the match"), ("team:a", "in the team"))
+        ]
+
+    with TestClient(create_app(s)) as client:
+        first = send_both(client)
+        assert [(m["room_id"], m["text"]) for m in first] == [
+            ("match:1", "in the match"),
+            ("team:a", "in the team"),
+        ]
+        assert send_both(client) == first
+    with TestClient(create_app(s)) as client:
+        assert send_both(client) == first
+    assert logged(s) == [
+        ("community_message_sent", "match:1", "a", "in the match"),
+        ("community_message_sent", "team:a", "a", "in the team"),
+    ]
