@@ -33,6 +33,8 @@ class Identity(msgspec.Struct, frozen=True, kw_only=True):
     context_id: str
     role: Role
     room_roles: dict[str, Role] = msgspec.field(default_factory=dict)
+    expires_at: float | None = None
+    """The token's ``exp`` (Unix seconds); a WebSocket connection ends then, plus the leeway."""
 
     def may_enter(self, room_id: str) -> bool:
         """A token opens the room of its context and every room it names a role for."""
@@ -135,6 +137,7 @@ def _identity(claims: dict[str, Any]) -> Identity:
         context_id=ctx,
         role=role,
         room_roles=room_roles,
+        expires_at=float(claims["exp"]),  # required and checked numeric by the decode
     )
 
 
