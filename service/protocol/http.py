@@ -65,7 +65,8 @@ class ClientMetadata(_In):
 
 class SendMessage(_In):
     client_msg_id: ClientMsgId
-    """Chosen by the client; a retry with the same id returns the same message."""
+    """Chosen by the client, unique per room; a retry with the same id in the same room returns
+    the same message and writes nothing."""
     text: MessageText
     reply_to: Annotated[str, Meta(max_length=64)] | None = None
     metadata: ClientMetadata | None = None
