@@ -7,7 +7,8 @@ import re
 
 import msgspec
 
-ROOM_ID_RE = re.compile(r"^(?P<kind>[a-z][a-z0-9_-]{0,31}):(?P<key>[A-Za-z0-9._~@+-]{1,128})$")
+ROOM_ID_RE = re.compile(r"(?P<kind>[a-z][a-z0-9_-]{0,31}):(?P<key>[A-Za-z0-9._~@+-]{1,128})")
+"""A room id, matched whole with ``fullmatch`` (``$`` would accept a trailing newline)."""
 
 
 class RoomMode(enum.StrEnum):
@@ -55,5 +56,5 @@ class RoomState(msgspec.Struct, kw_only=True):
 
 def room_kind(room_id: str) -> str | None:
     """The kind of a syntactically valid room id (``match:123`` → ``match``), else None."""
-    m = ROOM_ID_RE.match(room_id)
+    m = ROOM_ID_RE.fullmatch(room_id)
     return m.group("kind") if m else None

@@ -54,7 +54,7 @@ def security_headers(allowed: list[str], host: str) -> dict[str, str]:
 @get("/embed", media_type=MediaType.HTML, include_in_schema=False, name="embed")
 async def embed_page(request: Request[Any, Any, Any], room: str) -> Response[str]:
     """The chat panel for ``room`` (docs/embed.md)."""
-    if not ROOM_ID_RE.match(room):
+    if not ROOM_ID_RE.fullmatch(room):
         raise SidelineError(
             ErrorCode.INVALID_ROOM_ID, f"room {room[:80]!r} is not of the form kind:key", at="$.room"
         )

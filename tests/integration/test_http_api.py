@@ -128,7 +128,8 @@ def test_unknown_fields_name_the_field(server, api):
 
 @pytest.mark.parametrize(
     ("room", "status", "code"),
-    [("zzz:1", 400, "unknown_room_kind"), ("no-colon", 400, "invalid_room_id"), ("match:2", 403, "room_not_allowed")],
+    [("zzz:1", 400, "unknown_room_kind"), ("no-colon", 400, "invalid_room_id"), ("match:2", 403, "room_not_allowed"),
+     ("match:1%0A", 400, "invalid_room_id")],
 )
 def test_bad_rooms(server, api, room, status, code):
     before = last_seq(api)

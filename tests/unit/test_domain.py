@@ -25,7 +25,7 @@ def test_uuid7_text_is_canonical_and_carries_the_milliseconds():
 def test_room_kind_syntax():
     assert room_kind("match:123") == "match"
     assert room_kind("team:arsenal-fc") == "team"
-    for bad in ("match", ":1", "Match:1", "match:", "match:a b", "x" * 40 + ":1"):
+    for bad in ("match", ":1", "Match:1", "match:", "match:a b", "x" * 40 + ":1", "match:1\n"):
         assert room_kind(bad) is None
 
 
