@@ -16,7 +16,7 @@ from msgspec import Meta
 from service.domain.rooms import Role, RoomMode
 from service.errors import ErrorCode, SidelineError
 
-ClientMsgId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+ClientMsgId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$(?!\n)")]
 MessageText = Annotated[str, Meta(max_length=20_000)]
 Emoji = Annotated[str, Meta(min_length=1, max_length=32)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]

@@ -103,6 +103,7 @@ def test_polls_one_vote_per_user(server, api):
         (b'{"client_msg_id": "c1", "text": 42}', 400, "invalid_body", "$.text"),
         (b'{"client_msg_id": "c1", "text": "hi", "metadata": {"device": 3}}', 400, "invalid_body", "$.metadata.device"),
         (b'{"client_msg_id": "has space", "text": "hi"}', 400, "invalid_body", "$.client_msg_id"),
+        (b'{"client_msg_id": "c1\\n", "text": "hi"}', 400, "invalid_body", "$.client_msg_id"),
         (b'{"text": "hi"}', 400, "invalid_body", None),
         (b'{"client_msg_id": "c1", "text": "   "}', 400, "text_empty", "$.text"),
         (b'{"client_msg_id": "c1", "text": "\\u0000\\u0007"}', 400, "text_empty", "$.text"),
