@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import logging
+import posixpath
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
@@ -54,20 +55,41 @@ def _state(request: Request[Any, Any, Any]) -> tuple[PageStore, auth.LoginThrott
     return state.dashboard_pages, state.dashboard_throttle, key, settings.dashboards.session_hours
 
 
-def _signed_in(request: Request[Any, Any, Any], key: str) -> bool:
+def _client(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "?"
+
+
+def _refuse_if_blocked(throttle: auth.LoginThrottle, client: str) -> None:
+    wait = throttle.blocked(client)
+    if wait > 0:
+        raise SidelineError(ErrorCode.RATE_LIMITED, "too many wrong dashboard keys from "
+                            "this address; try again later", retry_after=wait)  # fmt: skip
+
+
+def _signed_in(request: Request[Any, Any, Any], key: str, throttle: auth.LoginThrottle) -> bool:
+    """A valid session cookie, or a bearer key; a key is a guess like a login, so it goes
+    through the same throttle."""
     given = auth.bearer_key(request.headers.get("authorization"))
     if given is not None:
+        client = _client(request)
+        _refuse_if_blocked(throttle, client)
         if not auth.key_matches(given, key):
+            throttle.failed(client)
             raise SidelineError(ErrorCode.DASHBOARD_KEY_INVALID, "wrong dashboard access key",
                                 at="Authorization")  # fmt: skip
+        throttle.succeeded(client)
         return True
     return auth.session_valid(request.cookies.get(auth.COOKIE), key)
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a page of ours: no scheme, no other host, no path outside the dashboards.
-    if target and target.startswith(MOUNT + "/") and "//" not in target and "\\" not in target:
-        return target
+    # Only a page of ours: no scheme, no other host, no path outside the dashboards (after
+    # resolving "..", which a browser would).
+    if target and "//" not in target and "\\" not in target:
+        path, sep, query = target.partition("?")
+        resolved = posixpath.normpath(path)
+        if resolved.startswith(MOUNT + "/"):
+            return resolved + sep + query
     return f"{MOUNT}/index.html"
 
 
@@ -109,13 +131,10 @@ class DashboardController(Controller):
     @post("/login", name="dashboards:login", status_code=303)
     async def login(self, request: Request[Any, Any, Any]) -> Response[Any]:
         _pages, throttle, key, hours = _state(request)
-        client = request.client.host if request.client else "?"
+        client = _client(request)
         form = await request.form()
         target = _safe_next(str(form.get("next") or ""))
-        wait = throttle.blocked(client)
-        if wait > 0:
-            raise SidelineError(ErrorCode.RATE_LIMITED, "too many wrong dashboard keys from "
-                                "this address; try again later", retry_after=wait)  # fmt: skip
+        _refuse_if_blocked(throttle, client)
         if not auth.key_matches(str(form.get("key") or ""), key):
             throttle.failed(client)
             log.info("dashboard login refused from %s", client)
@@ -135,11 +154,11 @@ class DashboardController(Controller):
 
     @get("/{name:str}", name="dashboards:page")
     async def page(self, request: Request[Any, Any, Any], name: str) -> Response[Any]:
-        pages, _throttle, key, _hours = _state(request)
+        pages, throttle, key, _hours = _state(request)
         slug = name.removesuffix(".html")
         if not name.endswith(".html"):
             raise SidelineError(ErrorCode.NOT_FOUND, f"no dashboard {name!r}", at="$.path")
-        if not _signed_in(request, key):
+        if not _signed_in(request, key, throttle):
             return Redirect(f"{MOUNT}/login?next={quote(f'{MOUNT}/{name}')}", status_code=303)
         gzip_ok = "gzip" in request.headers.get("accept-encoding", "")
         try:

@@ -57,9 +57,10 @@ def bearer_key(header: str | None) -> str | None:
 class LoginThrottle:
     """At most ``attempts`` failed logins per client in ``window`` seconds."""
 
-    def __init__(self, attempts: int = 10, window: float = 300.0) -> None:
+    def __init__(self, attempts: int = 10, window: float = 300.0, max_clients: int = 10_000) -> None:
         self.attempts = attempts
         self.window = window
+        self.max_clients = max_clients
         self._failures: dict[str, deque[float]] = {}
 
     def blocked(self, client: str, now: float | None = None) -> float:
@@ -75,11 +76,23 @@ class LoginThrottle:
         return failures[0] + self.window - now
 
     def failed(self, client: str, now: float | None = None) -> None:
-        if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
-            self._failures.clear()
-        self._failures.setdefault(client, deque()).append(
-            now if now is not None else time.monotonic()
-        )
+        now = now if now is not None else time.monotonic()
+        if client not in self._failures and len(self._failures) >= self.max_clients:
+            self._make_room(now)
+        self._failures.setdefault(client, deque(maxlen=self.attempts)).append(now)
+
+    def _make_room(self, now: float) -> None:
+        """Bounded memory under a spray of addresses, without ever unblocking a blocked one
+        while an unblocked one could go instead: forget expired failures first, then clients
+        below the limit, oldest first; blocked clients only when nothing else is left."""
+        for client in [c for c, f in self._failures.items() if f[-1] <= now - self.window]:
+            del self._failures[client]
+        if len(self._failures) < self.max_clients:
+            return
+        below = [c for c, f in self._failures.items() if len(f) < self.attempts]
+        victims = below or list(self._failures)
+        for client in victims[: len(self._failures) - self.max_clients + 1]:
+            del self._failures[client]
 
     def succeeded(self, client: str) -> None:
         self._failures.pop(client, None)

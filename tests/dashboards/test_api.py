@@ -115,20 +115,38 @@ def test_wrong_keys_are_refused_and_throttled(site):
         c.cookies.set("sideline_dashboards", "9999999999.00", path="/dashboards")
         assert c.get("/dashboards/overview.html").status_code == 303  # a forged session
         c.cookies.clear()
-        for _ in range(10):
+        for _ in range(9):  # the wrong bearer key above was the first of ten guesses
             r = c.post("/dashboards/login", data={"key": "guess"})
             assert r.status_code == 401 and "That is not the dashboard access key." in r.text
         r = c.post("/dashboards/login", data={"key": KEY})
         assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
 
 
+def test_bearer_keys_are_throttled_like_logins(site):
+    """A bearer key is a guess like a login: ten wrong ones block the address for every way
+    in (the right key included, as for the form), and wrong form logins count for it too."""
+    url, _ = site
+    with httpx.Client(base_url=url) as c:
+        for i in range(10):
+            r = c.get("/dashboards/overview.html", headers={"Authorization": f"Bearer guess-{i}"})
+            assert r.status_code == 401
+        for headers in ({"Authorization": "Bearer guess-10"}, {"Authorization": f"Bearer {KEY}"}):
+            r = c.get("/dashboards/overview.html", headers=headers)
+            assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+            assert int(r.headers["retry-after"]) > 0
+        assert c.post("/dashboards/login", data={"key": KEY}).status_code == 429
+
+
 def test_login_never_redirects_off_the_dashboards(site):
     url, _ = site
     with httpx.Client(base_url=url) as c:
         for target in ("https://evil.example/", "//evil.example/x", "/v1/admin/sinks",
-                       "/dashboards/..//evil"):  # fmt: skip
+                       "/dashboards/..//evil", "/dashboards/../v1/admin/sinks",
+                       "/dashboards/./../v1"):  # fmt: skip
             r = c.post("/dashboards/login", data={"key": KEY, "next": target})
             assert r.headers["location"] == "/dashboards/index.html", target
+        r = c.post("/dashboards/login", data={"key": KEY, "next": "/dashboards/a/../events.html?x=1"})
+        assert r.headers["location"] == "/dashboards/events.html?x=1"
 
 
 def test_bearer_key_gzip_and_live_sink_status(site):

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from dashboards import fmt, sinks
+from dashboards.auth import LoginThrottle
 from dashboards.boards import churn, moderation, overview
 from dashboards.model import Chart, Dashboard, Part, Range, State, evaluate, select
 from dashboards.ranges import cohort_ranges, day_ranges
@@ -173,3 +174,18 @@ def test_sink_sentences(statuses, expected):
     assert block["available"] and len(block["rows"]) == len(statuses)
     missing = sinks.summary(None, datetime(2026, 11, 1, tzinfo=UTC), "")
     assert not missing["available"] and "not available" in missing["sentence"]
+
+
+def test_the_throttle_bounds_memory_without_unblocking_a_blocked_address():
+    throttle = LoginThrottle(attempts=3, window=300.0, max_clients=100)
+    for _ in range(3):
+        throttle.failed("blocked", now=0.0)
+    assert throttle.blocked("blocked", now=1.0) == pytest.approx(299.0)
+    for i in range(1_000):  # a spray of single failures from other addresses
+        throttle.failed(f"spray-{i}", now=1.0 + i / 1_000)
+    assert throttle.blocked("blocked", now=2.0) == pytest.approx(298.0)
+    assert len(throttle._failures) <= 100
+    assert throttle.blocked("spray-999", now=2.0) == 0.0  # one failure blocks nothing
+    # Once its failures have expired, a blocked address is the first to be forgotten.
+    throttle.failed("late", now=400.0)
+    assert "blocked" not in throttle._failures and throttle.blocked("blocked", now=400.0) == 0.0
