@@ -81,6 +81,15 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     return _shape(joined, inputs)
 
 
+def ratio(numerator: str, denominator: str) -> pl.Expr:
+    """``numerator / denominator``, null unless the denominator is positive.
+
+    A context with no viewers or no duration (``ends_at == starts_at``) has no rate; a plain
+    division would give ``inf`` (or NaN), which sorts above every real rate and poisons sums.
+    """
+    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
+
+
 def _shape(frame: pl.LazyFrame, inputs: JobInputs | None) -> pl.LazyFrame:
     counts = ["openers", "posters", "messages", "reactions", "poll_votes", "moderated"]
     if inputs is None:
@@ -104,10 +113,10 @@ def _shape(frame: pl.LazyFrame, inputs: JobInputs | None) -> pl.LazyFrame:
             interactions.alias("interactions"),
         )
         .with_columns(
-            (pl.col("openers") / pl.col("viewers")).alias("opened_share"),
-            (pl.col("messages") / pl.col("duration_minutes")).alias("messages_per_minute"),
-            (pl.col("reactions") / pl.col("duration_minutes")).alias("reactions_per_minute"),
-            (pl.col("interactions") / pl.col("viewers")).alias("interactions_per_viewer"),
+            ratio("openers", "viewers").alias("opened_share"),
+            ratio("messages", "duration_minutes").alias("messages_per_minute"),
+            ratio("reactions", "duration_minutes").alias("reactions_per_minute"),
+            ratio("interactions", "viewers").alias("interactions_per_viewer"),
             pl.when(pl.col("messages") > 0)
             .then(pl.col("moderated") / pl.col("messages"))
             .alias("moderation_rate"),

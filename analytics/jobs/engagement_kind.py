@@ -26,10 +26,10 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
             pl.col("duration_minutes").sum().alias("minutes"),
         )
         .with_columns(
-            (pl.col("_open_known") / pl.col("viewers")).fill_nan(None).alias("opened_share"),
+            engagement.ratio("_open_known", "viewers").alias("opened_share"),
             (pl.col("messages") / pl.col("contexts")).alias("messages_per_context"),
-            (pl.col("messages") / pl.col("minutes")).alias("messages_per_minute"),
-            (pl.col("reactions") / pl.col("minutes")).alias("reactions_per_minute"),
+            engagement.ratio("messages", "minutes").alias("messages_per_minute"),
+            engagement.ratio("reactions", "minutes").alias("reactions_per_minute"),
             pl.when(pl.col("messages") > 0)
             .then(pl.col("moderated") / pl.col("messages"))
             .alias("moderation_rate"),

@@ -1,0 +1,73 @@
+"""Engagement rates whose denominator is zero: a context without viewers or without duration
+has no rate (null), not ``inf``. Answers worked out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from analytics.demo import write_warehouse
+from analytics.runner import Runner
+from analytics.settings import AnalyticsSettings
+from service.domain.events import EventType as T
+from service.domain.events import new_event
+from tests.analytics.conftest import NOW, at
+
+SENT = {"client_msg_id": "c", "visibility": "public", "masked": False, "reply_to": None,
+        "role": "user"}  # fmt: skip
+
+
+def test_zero_viewers_and_zero_duration_give_null_rates(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "users.csv").write_text(
+        "user_id,signed_up_at,plan,country\n"
+        "u1,2025-12-01T00:00:00Z,,\nu2,2025-12-01T00:00:00Z,,\n"
+    )
+    (exports / "activity.csv").write_text("user_id,date,sessions,minutes\nu1,2026-01-06,1,3\n")
+    # m:0 and d:1 last no time and have no viewers; m:1 runs ten minutes before four viewers.
+    (exports / "contexts.csv").write_text(
+        "context_id,kind,title,starts_at,ends_at,viewers\n"
+        "m:0,match,zero,2026-01-06T12:00:00Z,2026-01-06T12:00:00Z,0\n"
+        "m:1,match,ten,2026-01-06T12:00:00Z,2026-01-06T12:10:00Z,4\n"
+        "d:1,dashboard,zero,2026-01-06T15:00:00Z,2026-01-06T15:00:00Z,0\n"
+    )
+    e = new_event
+    msg = lambda user, room, when: e(T.MESSAGE_SENT, user_id=user, room_id=room,  # noqa: E731
+                                     occurred_at=when, payload={"text": "x", **SENT})
+    write_warehouse([
+        e(T.ROOM_JOINED, user_id="u1", room_id="m:0", occurred_at=at(1, 6, 11, 59)),
+        msg("u1", "m:0", at(1, 6, 12)),
+        e(T.ROOM_JOINED, user_id="u2", room_id="m:1", occurred_at=at(1, 6, 12, 1)),
+        msg("u2", "m:1", at(1, 6, 12, 2)),
+        e(T.REACTION_ADDED, user_id="u1", room_id="m:1", occurred_at=at(1, 6, 12, 3),
+          message_id="m", payload={"emoji": "⚽"}),
+        e(T.ROOM_JOINED, user_id="u1", room_id="d:1", occurred_at=at(1, 6, 15)),
+        msg("u1", "d:1", at(1, 6, 15)),
+    ], tmp_path / "warehouse")  # fmt: skip
+    runner = Runner(tmp_path / "warehouse", exports, AnalyticsSettings(), clock=lambda: NOW,
+                    progress=False)  # fmt: skip
+    results = runner.run(["engagement", "engagement_kind"])
+    assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
+
+    rates = ["opened_share", "interactions_per_viewer", "messages_per_minute",
+             "reactions_per_minute"]  # fmt: skip
+    per_context = pl.read_parquet(runner.reports_root / "engagement" / "*.parquet")
+    got = {r[0]: r[1:] for r in per_context.select("context_id", *rates).rows()}
+    assert got == {
+        "m:0": (None, None, None, None),  # 1 opener / 0 viewers, 1 message / 0 minutes
+        "m:1": (0.25, 0.5, 0.1, 0.1),  # 1 / 4, (1 + 1) / 4, 1 / 10, 1 / 10
+        "d:1": (None, None, None, None),
+    }
+
+    kinds = pl.read_parquet(runner.reports_root / "engagement_kind" / "*.parquet")
+    got = {r[0]: r[1:] for r in kinds.select("kind", "viewers", "minutes", "opened_share",
+                                             "messages_per_minute", "reactions_per_minute",
+                                             "messages_per_context").rows()}  # fmt: skip
+    assert got == {
+        # match: 2 openers over 0 + 4 viewers, 2 messages and 1 reaction over 0 + 10 minutes
+        "match": (4, 10.0, 0.5, 0.2, 0.1, 1.0),
+        # dashboard: 1 opener over 0 viewers, 1 message over 0 minutes
+        "dashboard": (0, 0.0, None, None, None, 1.0),
+    }
