@@ -36,6 +36,14 @@ _EXPECTED = {
     "date": "a date (YYYY-MM-DD)",
     "timestamp": "an ISO-8601 timestamp",
 }
+_TYPED = {
+    "string": "string, categorical, enum or integer",
+    "integer": "an integer type, or a float type with whole values",
+    "number": "an integer or float type",
+    "date": "a date or timestamp type",
+    "timestamp": "a timestamp type",
+}
+"""The column types a typed (Parquet) file may use per kind; text columns are parsed instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +167,12 @@ def read_export(path: Path, spec: ExportSpec, notes: list[str]) -> pl.DataFrame:
         if col.name not in raw.columns:
             out[col.name] = pl.Series(col.name, [None] * raw.height, dtype=_DTYPES[col.kind])
             continue
+        if not _fits(col.kind, raw[col.name].dtype):
+            problems.append(
+                f'{label}: column "{col.name}": expected {_EXPECTED[col.kind]} '
+                f"({_TYPED[col.kind]}), got {raw[col.name].dtype}"
+            )
+            continue
         out[col.name] = _convert(raw[col.name], col, label, problems, notes)
     if problems:
         raise ExportError(problems)
@@ -178,10 +192,24 @@ def _read_raw(path: Path) -> pl.DataFrame:
         raise ExportError([f"{path.name}: cannot be read as {path.suffix[1:]}: {exc}"]) from exc
 
 
+def _fits(kind: Kind, dtype: pl.DataType) -> bool:
+    # A float id would become "1.0" and match nothing; a boolean count would become 0 or 1.
+    if dtype in (pl.String, pl.Null):
+        return True  # text is parsed value by value; an all-missing column is checked as such
+    if kind == "string":
+        return dtype == pl.Categorical or isinstance(dtype, pl.Enum) or dtype.is_integer()
+    if kind == "integer":
+        return dtype.is_integer() or dtype.is_float()
+    if kind == "number":
+        return dtype.is_numeric()
+    if kind == "date":
+        return dtype == pl.Date or isinstance(dtype, pl.Datetime)
+    return isinstance(dtype, pl.Datetime)
+
+
 def _convert(
     values: pl.Series, col: Column, label: str, problems: list[str], notes: list[str]
 ) -> pl.Series:
-    _DTYPES[col.kind]
     if values.dtype == pl.String:
         text = values.str.strip_chars()
         text = pl.select(pl.when(text == "").then(None).otherwise(text).alias("v")).to_series()

@@ -21,8 +21,10 @@ def _normalise(col: Column, dtype: pl.DataType) -> pl.Expr | None:
     c = pl.col(col.name)
     if dtype == _target(col):
         return c  # a no-op cast still costs a pass over the column
-    if col.kind == "string" and (dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)):
-        return c.cast(pl.String)
+    if col.kind == "string" and (
+        dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum) or dtype.is_integer()
+    ):
+        return c.cast(pl.String)  # an integer id is its decimal text; float ids are refused
     if col.kind == "integer" and dtype.is_integer():
         return c.cast(pl.Int64)
     if col.kind == "number" and dtype.is_numeric():
