@@ -256,7 +256,9 @@ def _cast_typed(values: pl.Series, col: Column, label: str, notes: list[str]) ->
             return values.dt.replace_time_zone("UTC").dt.cast_time_unit("us")
         return values.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     if col.kind == "date" and isinstance(dtype, pl.Datetime):
-        return values.dt.date()
+        if dtype.time_zone is not None:  # dates are UTC days, not the zone's local ones
+            values = values.dt.convert_time_zone("UTC")
+        return values.dt.date()  # a naive timestamp is read as UTC, like everywhere else
     if col.kind == "integer" and dtype.is_float():
         whole = values.round(0) == values
         return pl.select(pl.when(whole).then(values.cast(pl.Int64, strict=False))).to_series()

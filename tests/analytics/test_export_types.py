@@ -6,6 +6,7 @@ run stops with an error naming the file, the column and the type found.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -85,3 +86,19 @@ def test_integer_ids_are_read_as_their_decimal_text(folder: Path) -> None:
     assert "users" not in ex.direct
     assert ex.users.collect()["user_id"].to_list() == ids
     assert ex.activity.collect().height == 22
+
+
+# -- 2. dates are UTC days ----------------------------------------------------------------------
+
+
+def test_zoned_timestamps_give_their_utc_date(folder: Path) -> None:
+    activity = normalised(folder, "activity").head(3)
+    stamps = [datetime(2026, 1, 6, 20, 0), datetime(2026, 1, 7, 0, 30), datetime(2026, 1, 6, 23)]
+    for zone, days in [
+        ("America/New_York", [date(2026, 1, 7), date(2026, 1, 7), date(2026, 1, 7)]),
+        ("Europe/Berlin", [date(2026, 1, 6), date(2026, 1, 6), date(2026, 1, 6)]),
+        (None, [date(2026, 1, 6), date(2026, 1, 7), date(2026, 1, 6)]),  # naive: read as UTC
+    ]:
+        column = pl.Series("date", stamps).dt.replace_time_zone(zone)
+        as_parquet(folder, "activity", activity.with_columns(column))
+        assert normalised(folder, "activity")["date"].to_list() == days, zone
