@@ -2,15 +2,16 @@
 after its cohort period.
 
 Same cohorts and segments as :mod:`analytics.jobs.churn_posting` (held-out users left out).
-Week ``k`` (1-based) is ``[cohort_end + 7(k-1), cohort_end + 7k)``; weeks run up to the churn
-horizon (``ceil(churn_days / 7)``), which the activity export covers once the cohort window
-is ready. ``active_share`` has a Wilson interval. Unlike churn, a user can leave the curve in
+Week ``k`` (1-based) is ``[cohort_end + 7(k-1), cohort_end + 7k)``; only whole weeks inside
+the churn horizon are reported (``floor(churn_days / 7)``; none when ``churn_days < 7``): a
+cohort window is ready once the activity export covers ``churn_days`` after the period, so a
+last, partial week would be written final while its days were still missing from the export.
+``active_share`` has a Wilson interval. Unlike churn, a user can leave the curve in
 week 2 and come back in week 3: the curve is "active that week", not "not churned yet".
 """
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 import polars as pl
@@ -23,7 +24,7 @@ from analytics.stats import wilson_exprs, z_value
 
 def build(inputs: JobInputs) -> pl.LazyFrame:
     """One row per (cohort window, segment, week after the period)."""
-    weeks = math.ceil(inputs.settings.churn_days / 7)
+    weeks = inputs.settings.churn_days // 7
     z = z_value(inputs.settings.confidence)
     users = (
         cohort_users(inputs)
