@@ -36,6 +36,8 @@ _EXPECTED = {
     "date": "a date (YYYY-MM-DD)",
     "timestamp": "an ISO-8601 timestamp",
 }
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+"""Integers are kept as Int64; a larger one (a UInt64 above 2^63, long text) is refused."""
 _TYPED = {
     "string": "string, categorical, enum or integer",
     "integer": "an integer type, or a float type with whole values",
@@ -217,7 +219,15 @@ def _convert(
     else:
         text = values.cast(pl.String, strict=False)
         converted = _cast_typed(values, col, label, notes)
+    if col.kind == "number":  # NaN would pass "not negative" and poison every sum
+        converted = pl.select(pl.when(converted.is_finite()).then(converted)).to_series()
     bad = converted.is_null() & text.is_not_null()
+    if col.kind == "integer":
+        wide = bad & text.str.contains(r"^[+-]?\d+$").fill_null(False)
+        low = 0 if col.non_negative else INT_MIN
+        expected = f"expected an integer from {low} to {INT_MAX}"
+        _report(wide, text, col, expected, label, problems)
+        bad &= ~wide
     _report(bad, text, col, f"expected {_EXPECTED[col.kind]}", label, problems)
     if not col.nullable:
         _report(text.is_null(), text, col, "missing value", label, problems)
@@ -317,10 +327,13 @@ def load_exports(folder: Path) -> Exports:
             frames[spec.name] = empty_frame(spec.name).lazy()
             continue
         labels[spec.name] = path.name
-        fast = typed_scan(path, spec) if path.suffix == ".parquet" else None
-        if fast is not None and is_clean(fast, spec):
-            frames[spec.name], direct[spec.name] = fast, path
-            continue
+        try:
+            fast = typed_scan(path, spec) if path.suffix == ".parquet" else None
+            if fast is not None and is_clean(fast, spec):
+                frames[spec.name], direct[spec.name] = fast, path
+                continue
+        except (pl.exceptions.PolarsError, OSError):
+            pass  # unreadable or a value the casts refuse: the row path names what is wrong
         try:
             frames[spec.name] = read_export(path, spec, notes).lazy()
         except ExportError as exc:

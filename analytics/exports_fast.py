@@ -16,6 +16,10 @@ import polars as pl
 
 from analytics.exports import Column, ExportSpec
 
+# Integer types whose every value fits Int64; a UInt64 (or wider) column takes the row path,
+# which names the values out of range instead of failing the whole scan.
+_NARROW_INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+
 
 def _normalise(col: Column, dtype: pl.DataType) -> pl.Expr | None:
     c = pl.col(col.name)
@@ -25,7 +29,7 @@ def _normalise(col: Column, dtype: pl.DataType) -> pl.Expr | None:
         dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum) or dtype.is_integer()
     ):
         return c.cast(pl.String)  # an integer id is its decimal text; float ids are refused
-    if col.kind == "integer" and dtype.is_integer():
+    if col.kind == "integer" and dtype in _NARROW_INTEGERS:
         return c.cast(pl.Int64)
     if col.kind == "number" and dtype.is_numeric():
         return c.cast(pl.Float64)
@@ -65,13 +69,16 @@ def _target(col: Column) -> pl.DataType:
 
 
 def is_clean(lf: pl.LazyFrame, spec: ExportSpec) -> bool:
-    """No missing required value, no negative count, and (by row hashes) no duplicate key."""
+    """No missing required value, no negative count, no NaN or infinite number, and (by row
+    hashes) no duplicate key."""
     checks = []
     for col in spec.columns:
         if not col.nullable:
             checks.append(pl.col(col.name).is_null().sum())
         if col.non_negative:
             checks.append((pl.col(col.name) < 0).sum())
+        if col.kind == "number":
+            checks.append(pl.col(col.name).is_finite().not_().sum())
     if checks:
         counts = lf.select([e.alias(f"c{i}") for i, e in enumerate(checks)]).collect(
             engine="streaming"

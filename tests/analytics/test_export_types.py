@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from analytics.exports import ExportError, load_exports
-from tests.analytics.conftest import write_golden_exports
+from analytics.runner import Runner
+from tests.analytics.conftest import golden_runner, write_golden_exports
 
 INT64_MAX = 2**63 - 1
 
@@ -102,3 +103,77 @@ def test_zoned_timestamps_give_their_utc_date(folder: Path) -> None:
         column = pl.Series("date", stamps).dt.replace_time_zone(zone)
         as_parquet(folder, "activity", activity.with_columns(column))
         assert normalised(folder, "activity")["date"].to_list() == days, zone
+
+
+# -- 3. integers in range, no booleans, no NaN --------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_integers_out_of_range_name_file_column_and_range(folder: Path, suffix: str) -> None:
+    big = 2**63 + 5
+    if suffix == "parquet":
+        activity = normalised(folder, "activity").with_columns(pl.col("sessions").cast(pl.UInt64))
+        activity[7, "sessions"] = big
+        as_parquet(folder, "activity", activity)
+    else:
+        path = folder / "activity.csv"
+        path.write_text(path.read_text().replace("a,2026-01-06,1,4", f"a,2026-01-06,{big},4"))
+    assert refused(folder) == [
+        f'activity.{suffix} row 8: column "sessions": expected an integer from 0 to '
+        f'{INT64_MAX}, got "{big}"'
+    ]
+
+
+def test_out_of_range_activity_fails_user_jobs_only(tmp_path: Path) -> None:
+    runner: Runner = golden_runner(tmp_path)
+    activity = normalised(runner.exports_dir, "activity")
+    activity = activity.with_columns(pl.col("sessions").cast(pl.UInt64))
+    activity[0, "sessions"] = 2**63 + 5
+    as_parquet(runner.exports_dir, "activity", activity)
+    results = {r.job: r for r in runner.run(["community_health", "churn_posting"])}
+    assert results["community_health"].status == "ok"
+    assert results["churn_posting"].status == "failed"
+    assert (
+        f'activity.parquet row 1: column "sessions": expected an integer from 0 to '
+        f'{INT64_MAX}, got "{2**63 + 5}"'
+    ) in (results["churn_posting"].error or "")
+    assert not list((runner.reports_root / "churn_posting").glob("*.parquet"))
+
+
+def test_unreadable_parquet_is_an_export_error(folder: Path) -> None:
+    (folder / "activity.csv").unlink()
+    (folder / "activity.parquet").write_bytes(b"PAR1 not really")
+    [problem] = refused(folder)
+    assert problem.startswith("activity.parquet: cannot be read as parquet: ")
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        ("sessions", "an integer (an integer type, or a float type with whole values)"),
+        ("minutes", "a number (an integer or float type)"),
+    ],
+)
+def test_boolean_counts_are_refused(folder: Path, column: str, expected: str) -> None:
+    activity = normalised(folder, "activity")
+    as_parquet(folder, "activity", activity.with_columns(pl.col(column) > 0))
+    assert refused(folder) == [
+        f'activity.parquet: column "{column}": expected {expected}, got Boolean'
+    ]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_minutes_are_refused(folder: Path, suffix: str, value: float) -> None:
+    if suffix == "parquet":
+        activity = normalised(folder, "activity")
+        activity[7, "minutes"] = value
+        as_parquet(folder, "activity", activity)
+        shown = str(value).replace("nan", "NaN")
+    else:
+        shown = {"nan": "NaN", "inf": "inf"}[str(value)]
+        path = folder / "activity.csv"
+        path.write_text(path.read_text().replace("a,2026-01-06,1,4", f"a,2026-01-06,1,{shown}"))
+    assert refused(folder) == [
+        f'activity.{suffix} row 8: column "minutes": expected a number, got "{shown}"'
+    ]
