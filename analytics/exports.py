@@ -253,6 +253,7 @@ def _parse_text(text: pl.Series, col: Column, label: str, notes: list[str]) -> p
             "were read as UTC"
         )
     iso = pl.select(pl.when(naive).then(iso + "+00:00").otherwise(iso).alias("v")).to_series()
+    iso = iso.str.replace(r"(T\d{2}:\d{2})([+-])", "${1}:00${2}")  # ISO 8601 may omit seconds
     return iso.str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%z", time_zone="UTC", time_unit="us", strict=False
     )

@@ -6,7 +6,8 @@ run stops with an error naming the file, the column and the type found.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -177,3 +178,42 @@ def test_non_finite_minutes_are_refused(folder: Path, suffix: str, value: float)
     assert refused(folder) == [
         f'activity.{suffix} row 8: column "minutes": expected a number, got "{shown}"'
     ]
+
+
+# -- 4. ISO 8601 timestamps to the minute -------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_timestamps_without_seconds(folder: Path, suffix: str) -> None:
+    text = ["2025-12-01T00:00Z", "2025-12-01T00:00", "2025-12-01 09:30+01:00",
+            "2025-12-01T10:15-02:00", "2025-12-01T00:00:00Z", "2025-12-01 08:00",
+            "2025-12-01T00:00:07.5Z", "2026-01-02T00:00+00:00"]  # fmt: skip
+    users = pl.read_csv(folder / "users.csv", infer_schema=False)
+    users = users.with_columns(pl.Series("signed_up_at", text))
+    if suffix == "parquet":
+        as_parquet(folder, "users", users)
+    else:
+        users.write_csv(folder / "users.csv")
+    ex = load_exports(folder)
+    assert ex.users.collect()["signed_up_at"].to_list() == [
+        datetime(2025, 12, 1, tzinfo=UTC),
+        datetime(2025, 12, 1, tzinfo=UTC),
+        datetime(2025, 12, 1, 8, 30, tzinfo=UTC),
+        datetime(2025, 12, 1, 12, 15, tzinfo=UTC),
+        datetime(2025, 12, 1, tzinfo=UTC),
+        datetime(2025, 12, 1, 8, tzinfo=UTC),
+        datetime(2025, 12, 1, 0, 0, 7, 500000, tzinfo=UTC),
+        datetime(2026, 1, 2, tzinfo=UTC),
+    ]
+    assert ex.notes == [
+        f"users.{suffix}: column 'signed_up_at': 2 timestamps without a time zone were read as UTC"
+    ]
+    # Still refused: an hour without minutes.
+    users.with_columns(pl.Series("signed_up_at", ["2025-12-01T00", *text[1:]])).write_csv(
+        folder / "users.csv"
+    )
+    (folder / "users.parquet").unlink(missing_ok=True)
+    message = ('users.csv row 1: column "signed_up_at": expected an ISO-8601 timestamp, '
+               'got "2025-12-01T00"')  # fmt: skip
+    with pytest.raises(ExportError, match=re.escape(message)):
+        load_exports(folder)
