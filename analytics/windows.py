@@ -2,9 +2,11 @@
 
 A window is *ready* when its inputs exist (a cohort also needs the activity export to cover
 its churn horizon); a ready window is *final* once nothing can change it any more: its end
-plus the job's lag plus ``late_grace_minutes`` lies in the past. The runner computes ready
-windows that are not final-and-done, so an open window is recomputed (replaced) on each run
-until it is final, and a final one is computed once.
+plus the job's lag plus ``late_grace_minutes`` lies before both the clock and the warehouse
+export's horizon (its latest event). The clock alone is not enough: when the warehouse sink
+stalls, a day the export holds only part of would otherwise be frozen with the part. The
+runner computes ready windows that are not final-and-done, so an open window is recomputed
+(replaced) on each run until it is final, and a final one is computed once.
 """
 
 from __future__ import annotations
@@ -56,7 +58,10 @@ def plan(job: Job, facts: Facts, s: AnalyticsSettings) -> Plan:
         out.skipped.append(("*", "the warehouse has no events yet (the service's warehouse sink "
                                  "exports the log there while it runs)"))
         return out
-    settle = facts.now - timedelta(minutes=s.late_grace_minutes) - job.final_lag(s)
+    # Final needs both: the clock past the window (late events had their grace) and the export
+    # reaching past it (the sink has caught up; a stalled sink holds the horizon back).
+    reached = min(facts.now, facts.horizon)
+    settle = reached - timedelta(minutes=s.late_grace_minutes) - job.final_lag(s)
     last_day = facts.horizon.date()
     if job.windowing == "day":
         for n in range((last_day - facts.first_day).days + 1):

@@ -11,10 +11,13 @@ import polars as pl
 import pytest
 
 from analytics import runner as runner_module
+from analytics.demo import write_warehouse
 from analytics.jobs import JOBS
 from analytics.jobs.base import JobInputs
 from analytics.runner import Runner, UnknownJob
 from analytics.settings import AnalyticsSettings
+from service.domain.events import EventType as T
+from service.domain.events import new_event
 from tests.analytics.conftest import NOW
 
 
@@ -22,18 +25,31 @@ def files(runner: Runner, job: str) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in (runner.reports_root / job).glob("*")}
 
 
+def export_more(runner: Runner, when: datetime, node: str, user: str = "x") -> None:
+    """The warehouse sink exports one more event (a room opened at ``when``), as node ``node``."""
+    event = new_event(T.ROOM_JOINED, user_id=user, room_id="team:x", occurred_at=when)
+    write_warehouse([event], runner.warehouse.root, node_id=node)
+
+
 def test_second_run_computes_nothing_final(golden: Runner) -> None:
+    # The golden export ends at noon on the 18th; one event after the 18th's end + grace makes
+    # the 18th (and the cohort ending on the 19th) final, while the 19th stays open.
+    export_more(golden, datetime(2026, 1, 19, 2, tzinfo=UTC), "n2")
     first = {r.job: r for r in golden.run()}
-    assert first["community_health"].windows == 14
+    assert first["community_health"].windows == 15
     before = files(golden, "community_health")
     again = {r.job: r for r in golden.run()}
-    assert again["community_health"].windows == 0
+    assert again["community_health"].windows == 1  # the 19th: the export reaches no further
     assert again["churn_posting"].windows == 0
     # Snapshots are never final: recomputed (replaced) on every run.
     assert again["journey"].windows == 1
-    assert files(golden, "community_health") == before
+    after = files(golden, "community_health")
+    assert {k: v for k, v in after.items() if k != "2026-01-19.parquet"} == {
+        k: v for k, v in before.items() if k != "2026-01-19.parquet"
+    }
     status = {s["job"]: s for s in golden.status()}
-    assert status["community_health"]["final_windows"] == 14
+    assert (status["community_health"]["final_windows"],
+            status["community_health"]["open_windows"]) == (14, 1)  # fmt: skip
     assert status["journey"]["open_windows"] == 1
 
 
@@ -72,9 +88,37 @@ def test_open_windows_are_recomputed_until_final(golden: Runner) -> None:
     assert second.windows == 1  # the 18th is not over + grace yet
     golden._clock = lambda: NOW
     [third] = golden.run(["community_health"])
-    assert third.windows == 1  # now final: computed once more
+    # The clock is past, but the export still ends at noon on the 18th (as when the warehouse
+    # sink stalls): the 18th stays open.
+    assert third.windows == 1
+    export_more(golden, datetime(2026, 1, 19, 0, 59, 59, tzinfo=UTC), "n2")
     [fourth] = golden.run(["community_health"])
-    assert fourth.windows == 0
+    assert fourth.windows == 2  # the 18th (export 1 s short of end + grace) and the 19th
+    export_more(golden, datetime(2026, 1, 19, 1, tzinfo=UTC), "n3")
+    [fifth] = golden.run(["community_health"])
+    assert fifth.windows == 2  # the 18th, now final, once more; the 19th
+    [sixth] = golden.run(["community_health"])
+    assert sixth.windows == 1  # only the 19th
+    [status] = [s for s in golden.status() if s["job"] == "community_health"]
+    assert (status["final_windows"], status["open_windows"]) == (14, 1)
+
+
+def test_a_day_stays_open_until_the_export_catches_up(golden: Runner) -> None:
+    """The warehouse sink stalls after noon on the 18th; the clock is long past the day."""
+
+    def dau() -> list[int]:
+        df = pl.read_parquet(golden.reports_root / "community_health" / "2026-01-18.parquet")
+        return df["dau"].to_list()
+
+    golden.run(["community_health"])
+    assert dau() == [1]  # x, at noon
+    # The sink catches up: d opened a room that evening, and the export moves on to the 19th.
+    export_more(golden, datetime(2026, 1, 18, 19, tzinfo=UTC), "n2", user="d")
+    export_more(golden, datetime(2026, 1, 19, 3, tzinfo=UTC), "n3")
+    golden.run(["community_health"])
+    assert dau() == [2]  # x and d: recomputed, it was not final
+    golden.run(["community_health"], full=True)
+    assert dau() == [2]
 
 
 def test_full_refresh_recomputes_everything(golden: Runner) -> None:
@@ -154,10 +198,6 @@ def test_unknown_job_and_empty_warehouse(tmp_path: Path) -> None:
 
 
 def test_snapshots_follow_new_days_and_rewritten_history(golden: Runner) -> None:
-    from analytics.demo import write_warehouse
-    from service.domain.events import EventType as T
-    from service.domain.events import new_event
-
     def opened() -> int:
         df = pl.read_parquet(golden.reports_root / "journey" / "all.parquet")
         return df.filter(pl.col("signup_week").is_null())["opened"].item()
