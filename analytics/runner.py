@@ -1,9 +1,11 @@
 """The job runner: plans windows, computes the pending ones, writes them whole, keeps watermarks.
 
-For each job: plan its windows (:mod:`analytics.windows`), drop those already DONE and final,
-cut the rest into chunks of at most ``chunk_windows`` consecutive windows, and for each chunk:
-mark its windows STARTED, build and collect the job's LazyFrame once, write one Parquet file
-per window (temp file, then rename), and mark each window DONE. A crash leaves at most one
+For each job: plan its windows (:mod:`analytics.windows`), remove the files and watermarks of
+windows the plan no longer has (:meth:`analytics.windows.Plan.gone`: a context moved to another
+day leaves its old day behind), drop those already DONE and final, cut the rest into chunks
+of at most ``chunk_windows`` consecutive windows, and for each chunk: mark its windows
+STARTED, build and collect the job's LazyFrame once, write one Parquet file per window (temp
+file, then rename), and mark each window DONE. A crash leaves at most one
 chunk STARTED, and the next run redoes exactly those windows; a window file is replaced, never
 appended to, so nothing is counted twice. ``full=True`` forgets the job's watermarks and files
 and recomputes everything.
@@ -34,7 +36,7 @@ from analytics.jobs import JOBS
 from analytics.jobs.base import Job, JobInputs, Window
 from analytics.jobs.summaries import user_event_summary
 from analytics.settings import AnalyticsSettings, analytics_settings, exports_path, warehouse_path
-from analytics.state import WatermarkStore
+from analytics.state import WatermarkStore, WindowState
 from analytics.views import write_views_file
 from analytics.windows import Facts, Plan, plan
 from service.domain.events import utcnow
@@ -199,6 +201,10 @@ class Runner:
                     shutil.rmtree(self.reports_root / "_derived", ignore_errors=True)
                     self._derived_cleared = True
             state = store.windows(job.name)
+            for w in self._drop_gone(job, planned, state, store, out_dir, run_id):
+                result.notes.append(f"window {w.key}: removed: no longer in the plan (its "
+                                    "contexts moved or were removed, or the grid changed)")  # fmt: skip
+                del state[w.key]
             todo = [p for p in planned.ready
                     if not (p.window.key in state and state[p.window.key].status == "DONE"
                             and state[p.window.key].final)]  # fmt: skip
@@ -232,6 +238,26 @@ class Runner:
         log.info("job %s %s: %d windows, %d rows in %.2f s", job.name, result.status,
                  result.windows, result.rows, result.seconds)  # fmt: skip
         return result
+
+    def _drop_gone(
+        self, job: Job, planned: Plan, state: dict[str, WindowState], store: WatermarkStore,
+        out_dir: Path, run_id: str,
+    ) -> list[Window]:  # fmt: skip
+        """Remove the files and watermarks of the windows ``planned`` no longer has.
+
+        Their rows would otherwise stay in the report next to the new ones (a context moved
+        to another day counted on both). Only windows the plan no longer has are touched, and
+        each is marked STARTED before its file goes: a crash in between leaves a watermark
+        that is recomputed if the window comes back, or dropped again, never a DONE window
+        without its file.
+        """
+        gone = planned.gone(s.window for s in state.values())
+        if gone:
+            store.started(job.name, gone, run_id)
+            for w in gone:
+                (out_dir / f"{w.key}.parquet").unlink(missing_ok=True)
+            store.drop(job.name, [w.key for w in gone])
+        return gone
 
     def _unknown_users(self, exports: LazyExports, facts: Facts) -> list[str]:
         """A note on community users missing from the users export (computed once per run).

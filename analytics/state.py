@@ -67,6 +67,13 @@ class WindowState:
     final: bool
     rows: int | None
     finished_at: datetime | None
+    start: datetime
+    end: datetime
+
+    @property
+    def window(self) -> Window:
+        """The window this watermark is about."""
+        return Window(self.key, self.start, self.end)
 
 
 class WatermarkStore:
@@ -109,7 +116,8 @@ class WatermarkStore:
     def windows(self, job: str) -> dict[str, WindowState]:
         """Every watermark of ``job`` by window key."""
         rows = self.con.execute(
-            "SELECT window_key, status, final, rows, finished_at FROM job_windows WHERE job = ?",
+            "SELECT window_key, status, final, rows, finished_at, window_start, window_end "
+            "FROM job_windows WHERE job = ?",
             [job],
         ).fetchall()
         return {r[0]: WindowState(*r) for r in rows}
@@ -119,9 +127,10 @@ class WatermarkStore:
         self.con.execute("DELETE FROM job_windows WHERE job = ?", [job])
 
     def drop(self, job: str, keys: list[str]) -> None:
-        """Forget the watermarks of windows that no longer exist."""
-        for key in keys:
-            self.con.execute("DELETE FROM job_windows WHERE job = ? AND window_key = ?", [job, key])
+        """Forget the watermarks of windows that no longer exist (after removing their files)."""
+        self.con.executemany(
+            "DELETE FROM job_windows WHERE job = ? AND window_key = ?", [[job, k] for k in keys]
+        )
 
     def started(self, job: str, windows: list[Window], run_id: str) -> None:
         """Mark ``windows`` STARTED (before computing them)."""

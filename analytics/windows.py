@@ -11,6 +11,7 @@ runner computes ready windows that are not final-and-done, so an open window is 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -38,6 +39,23 @@ class Plan:
 
     ready: list[Planned] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    span: tuple[datetime, datetime] | None = None
+    """Where the plan is complete: from the first event day's start to the export's horizon.
+    None when it decides nothing (no events yet, an empty contexts export)."""
+
+    def gone(self, known: Iterable[Window]) -> list[Window]:
+        """The ``known`` windows (of earlier runs) this plan no longer has.
+
+        A window starting inside :attr:`span` that is neither ready nor skipped has stopped
+        existing: its contexts moved to another day or were removed, or the cohort grid
+        changed. A window outside the span is history the plan no longer looks at (its days
+        left the warehouse export, or it starts after the export's horizon) and is kept.
+        """
+        if self.span is None:
+            return []
+        lo, hi = self.span
+        planned = {p.window.key for p in self.ready} | {key for key, _why in self.skipped}
+        return [w for w in known if lo <= w.start <= hi and w.key not in planned]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +81,7 @@ def plan(job: Job, facts: Facts, s: AnalyticsSettings) -> Plan:
     reached = min(facts.now, facts.horizon)
     settle = reached - timedelta(minutes=s.late_grace_minutes) - job.final_lag(s)
     last_day = facts.horizon.date()
+    out.span = (day_start(facts.first_day), facts.horizon)
     if job.windowing == "day":
         for n in range((last_day - facts.first_day).days + 1):
             d = facts.first_day + timedelta(days=n)
@@ -81,6 +100,8 @@ def plan(job: Job, facts: Facts, s: AnalyticsSettings) -> Plan:
 def _plan_context_days(out: Plan, facts: Facts, settle: datetime) -> None:
     assert facts.first_day is not None and facts.horizon is not None
     if facts.contexts.height == 0:
+        # Taken for a broken export rather than every context removed: nothing is dropped.
+        out.span = None
         out.skipped.append(("*", "the contexts export has no rows"))
         return
     days = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from analytics.jobs import JOBS
 from analytics.jobs.base import JobInputs
 from analytics.runner import Runner, UnknownJob
 from analytics.settings import AnalyticsSettings
+from analytics.state import WatermarkStore
 from service.domain.events import EventType as T
 from service.domain.events import new_event
 from tests.analytics.conftest import NOW
@@ -231,3 +233,83 @@ def test_journey_sessions_follow_the_activity_export(golden: Runner) -> None:
     activity.write_text(activity.read_text().replace("d,2025-12-20,1,", "d,2025-12-20,5,"))
     golden.run(["journey"])
     assert median() == 4.5  # d: 5 + 1, h: 2 + 1
+
+
+def move_match_2(runner: Runner, old: int, new: int) -> None:
+    """Reschedule match:2 (7 pm CET, on the 9th in the golden export) from day ``old`` to ``new``."""
+    contexts = runner.exports_dir / "contexts.csv"
+    hours = "2026-01-{:02d}T19:00:00+01:00,2026-01-{:02d}T20:50:00+01:00"
+    text = contexts.read_text()
+    assert hours.format(old, old) in text
+    contexts.write_text(text.replace(hours.format(old, old), hours.format(new, new)))
+
+
+def engagement_rows(runner: Runner) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(runner.views_path), read_only=True)
+    try:
+        return con.execute('SELECT "window", context_id, openers, reactions FROM engagement '
+                           "ORDER BY context_id, 1").fetchall()  # fmt: skip
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("clock", [datetime(2026, 1, 9, 21, tzinfo=UTC), NOW],
+                         ids=["old-day-open", "old-day-final"])  # fmt: skip
+def test_a_context_moved_to_another_day_is_counted_once(golden: Runner, clock: datetime) -> None:
+    golden._clock = lambda: clock
+    golden.run(["engagement"])
+    assert engagement_rows(golden) == [
+        ("2026-01-06", "match:1", 0, 0), ("2026-01-09", "match:2", 3, 3),
+        ("2026-01-05", "team:x", 1, 1),
+    ]  # fmt: skip
+    move_match_2(golden, 9, 10)
+    [result] = golden.run(["engagement"])
+    assert result.status == "ok"
+    assert ("window 2026-01-09: removed: no longer in the plan (its contexts moved or were "
+            "removed, or the grid changed)") in result.notes  # fmt: skip
+    # On the 10th nothing happened in its room: no openers, no reactions.
+    assert engagement_rows(golden) == [
+        ("2026-01-06", "match:1", 0, 0), ("2026-01-10", "match:2", 0, 0),
+        ("2026-01-05", "team:x", 1, 1),
+    ]  # fmt: skip
+    assert sorted(files(golden, "engagement")) == [
+        "2026-01-05.parquet", "2026-01-06.parquet", "2026-01-10.parquet"]
+    with WatermarkStore(golden.state_path) as store:
+        assert sorted(store.windows("engagement")) == ["2026-01-05", "2026-01-06", "2026-01-10"]
+
+
+def test_history_outside_the_export_is_kept(golden: Runner) -> None:
+    golden.run(["community_health", "engagement"])
+    # The export no longer holds the 5th (its first day): the windows of the 5th are history
+    # the plan no longer looks at, not windows that stopped existing.
+    shutil.rmtree(golden.warehouse.events_root / "event_date=2026-01-05")
+    results = golden.run(["community_health", "engagement"])
+    assert [r.status for r in results] == ["ok", "ok"]
+    assert not [n for r in results for n in r.notes if "removed" in n]
+    assert "2026-01-05.parquet" in files(golden, "community_health")
+    assert "2026-01-05.parquet" in files(golden, "engagement")
+    with WatermarkStore(golden.state_path) as store:
+        assert store.windows("engagement")["2026-01-05"].status == "DONE"
+
+
+def test_a_crash_while_removing_loses_no_window(golden: Runner, monkeypatch) -> None:
+    golden.run(["engagement"])
+    move_match_2(golden, 9, 10)
+
+    def crash(self: WatermarkStore, job: str, keys: list[str]) -> None:
+        raise RuntimeError("killed mid-run")
+
+    monkeypatch.setattr(WatermarkStore, "drop", crash)
+    [result] = golden.run(["engagement"])
+    assert result.status == "failed" and "killed mid-run" in (result.error or "")
+    assert "2026-01-09.parquet" not in files(golden, "engagement")  # the file went first
+    with WatermarkStore(golden.state_path) as store:
+        assert store.windows("engagement")["2026-01-09"].status == "STARTED"
+    monkeypatch.undo()
+    # The match moves back before the next run: its window is planned again and, being
+    # STARTED rather than DONE and final, is computed again instead of lost.
+    move_match_2(golden, 10, 9)
+    [result] = golden.run(["engagement"])
+    assert result.status == "ok"
+    assert ("2026-01-09", "match:2", 3, 3) in engagement_rows(golden)
+    assert "2026-01-10.parquet" not in files(golden, "engagement")
