@@ -38,7 +38,7 @@ from analytics.jobs.summaries import user_event_summary
 from analytics.settings import AnalyticsSettings, analytics_settings, exports_path, warehouse_path
 from analytics.state import WatermarkStore, WindowState
 from analytics.views import write_views_file
-from analytics.windows import Facts, Plan, plan
+from analytics.windows import Facts, Plan, Planned, plan
 from service.domain.events import utcnow
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,12 @@ class JobResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+
+
+def _settled(planned: Planned, done: WindowState | None) -> bool:
+    """Whether ``planned`` was computed final from the same export rows (nothing to do)."""
+    return (done is not None and done.status == "DONE" and done.final
+            and done.inputs == planned.inputs)  # fmt: skip
 
 
 class Runner:
@@ -172,7 +178,7 @@ class Runner:
             first_day=days[0] if days else None,
             horizon=self.warehouse.horizon(),
             activity_end=exports.activity.select(pl.col("date").max()).collect().item(),
-            contexts=exports.contexts.select("starts_at", "ends_at").collect(),
+            contexts=exports.contexts.collect(),
             now=self._clock(),
         )
 
@@ -205,11 +211,9 @@ class Runner:
                 result.notes.append(f"window {w.key}: removed: no longer in the plan (its "
                                     "contexts moved or were removed, or the grid changed)")  # fmt: skip
                 del state[w.key]
-            todo = [p for p in planned.ready
-                    if not (p.window.key in state and state[p.window.key].status == "DONE"
-                            and state[p.window.key].final)]  # fmt: skip
+            todo = [p for p in planned.ready if not _settled(p, state.get(p.window.key))]
             bar.update(len(planned.ready) - len(todo))
-            final = {p.window.key: p.final for p in todo}
+            by_key = {p.window.key: p for p in todo}
             for chunk in self._chunks(job, [p.window for p in todo]):
                 store.started(job.name, chunk, run_id)
                 t0 = time.perf_counter()
@@ -219,8 +223,9 @@ class Runner:
                 for w in chunk:
                     part = frame.filter(pl.col("window") == w.key)
                     write_parquet_atomic(part, out_dir / f"{w.key}.parquet")
-                    store.done(job.name, w, final=final[w.key], rows=part.height,
-                               seconds=seconds / len(chunk), run_id=run_id)  # fmt: skip
+                    store.done(job.name, w, final=by_key[w.key].final, rows=part.height,
+                               seconds=seconds / len(chunk), run_id=run_id,
+                               inputs=by_key[w.key].inputs)  # fmt: skip
                     if part.height == 0:
                         result.notes.append(f"window {w.key}: no rows (no data in it)")
                     result.rows += part.height

@@ -3,7 +3,8 @@
 A window is marked STARTED before its query runs and DONE (with its row count and whether it
 is final) only after its Parquet file has been renamed into place. After a crash the window
 is still STARTED, so the next run computes it again; a DONE final window is never computed
-again except by a full refresh. The store is a small DuckDB file of its own next to the
+again except by a full refresh or when the export rows defining it changed (``inputs``, the
+digest of a context day's contexts). The store is a small DuckDB file of its own next to the
 reports, opened only for the length of one run (DuckDB lets one process hold a file).
 """
 
@@ -35,8 +36,10 @@ CREATE TABLE IF NOT EXISTS job_windows (
     started_at   TIMESTAMPTZ NOT NULL,
     finished_at  TIMESTAMPTZ,
     seconds      DOUBLE,
+    inputs       VARCHAR,               -- digest of the export rows defining the window
     PRIMARY KEY (job, window_key)
 );
+ALTER TABLE job_windows ADD COLUMN IF NOT EXISTS inputs VARCHAR;
 CREATE TABLE IF NOT EXISTS job_runs (
     run_id      VARCHAR NOT NULL,
     job         VARCHAR NOT NULL,
@@ -69,6 +72,8 @@ class WindowState:
     finished_at: datetime | None
     start: datetime
     end: datetime
+    inputs: str | None
+    """Digest of the export rows that defined the window when it was computed (if any)."""
 
     @property
     def window(self) -> Window:
@@ -116,8 +121,8 @@ class WatermarkStore:
     def windows(self, job: str) -> dict[str, WindowState]:
         """Every watermark of ``job`` by window key."""
         rows = self.con.execute(
-            "SELECT window_key, status, final, rows, finished_at, window_start, window_end "
-            "FROM job_windows WHERE job = ?",
+            "SELECT window_key, status, final, rows, finished_at, window_start, window_end, "
+            "inputs FROM job_windows WHERE job = ?",
             [job],
         ).fetchall()
         return {r[0]: WindowState(*r) for r in rows}
@@ -136,19 +141,20 @@ class WatermarkStore:
         """Mark ``windows`` STARTED (before computing them)."""
         now = utcnow()
         self.con.executemany(
-            "INSERT OR REPLACE INTO job_windows VALUES (?, ?, ?, ?, 'STARTED', false, NULL, ?, ?, "
-            "NULL, NULL)",
+            "INSERT OR REPLACE INTO job_windows (job, window_key, window_start, window_end, "
+            "status, final, run_id, started_at) VALUES (?, ?, ?, ?, 'STARTED', false, ?, ?)",
             [[job, w.key, w.start, w.end, run_id, now] for w in windows],
         )
 
     def done(
-        self, job: str, window: Window, *, final: bool, rows: int, seconds: float, run_id: str
-    ) -> None:
-        """Mark ``window`` DONE (after its file is in place)."""
+        self, job: str, window: Window, *, final: bool, rows: int, seconds: float, run_id: str,
+        inputs: str | None = None,
+    ) -> None:  # fmt: skip
+        """Mark ``window`` DONE (after its file is in place), computed from ``inputs``."""
         self.con.execute(
             "UPDATE job_windows SET status = 'DONE', final = ?, rows = ?, finished_at = ?, "
-            "seconds = ?, run_id = ? WHERE job = ? AND window_key = ?",
-            [final, rows, utcnow(), seconds, run_id, job, window.key],
+            "seconds = ?, run_id = ?, inputs = ? WHERE job = ? AND window_key = ?",
+            [final, rows, utcnow(), seconds, run_id, inputs, job, window.key],
         )
 
     def run_started(self, run_id: str, job: str, mode: str) -> None:

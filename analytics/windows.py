@@ -11,9 +11,11 @@ runner computes ready windows that are not final-and-done, so an open window is 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -31,6 +33,10 @@ class Planned:
 
     window: Window
     final: bool
+    inputs: str | None = None
+    """Digest of the export rows that define the window (a context day's contexts). A final
+    window computed from other rows is computed again: a context moved away from a day that
+    keeps others must leave that day's file too."""
 
 
 @dataclass(slots=True)
@@ -66,6 +72,7 @@ class Facts:
     horizon: datetime | None
     activity_end: date | None
     contexts: pl.DataFrame
+    """The contexts export, every column (a context day's rows are digested)."""
     now: datetime
 
 
@@ -109,6 +116,7 @@ def _plan_context_days(out: Plan, facts: Facts, settle: datetime) -> None:
         .agg(pl.col("ends_at").max())
         .sort("day")
     )
+    digests = _day_digests(facts.contexts)
     early = 0
     for d, ends in days.iter_rows():
         if d < facts.first_day:
@@ -118,12 +126,24 @@ def _plan_context_days(out: Plan, facts: Facts, settle: datetime) -> None:
             out.skipped.append((d.isoformat(), "its contexts start after the last event"))
             continue
         w = Window(d.isoformat(), day_start(d), day_start(d + timedelta(days=1)))
-        out.ready.append(Planned(w, ends <= settle))
+        out.ready.append(Planned(w, ends <= settle, digests[d]))
     if early:
         out.skipped.append(
             ("*", f"{early} days of contexts start before the first event "
                   f"({facts.first_day}); they have no community history")
         )  # fmt: skip
+
+
+def _day_digests(contexts: pl.DataFrame) -> dict[date, str]:
+    """Per start day, a digest of that day's context rows (every column of the export)."""
+    digests: dict[date, Any] = {}
+    rows = contexts.with_columns(pl.col("starts_at").dt.date().alias("_day")).sort(
+        "_day", "context_id"
+    )
+    for row in rows.iter_rows(named=True):
+        day = row.pop("_day")
+        digests.setdefault(day, hashlib.sha256()).update(repr(sorted(row.items())).encode())
+    return {d: h.hexdigest()[:32] for d, h in digests.items()}
 
 
 def _plan_cohorts(out: Plan, facts: Facts, s: AnalyticsSettings, settle: datetime) -> None:

@@ -313,3 +313,39 @@ def test_a_crash_while_removing_loses_no_window(golden: Runner, monkeypatch) -> 
     assert result.status == "ok"
     assert ("2026-01-09", "match:2", 3, 3) in engagement_rows(golden)
     assert "2026-01-10.parquet" not in files(golden, "engagement")
+
+
+def test_a_context_moved_away_from_a_final_day_that_keeps_others(golden: Runner) -> None:
+    contexts = golden.exports_dir / "contexts.csv"
+    contexts.write_text(contexts.read_text()
+                        + "match:3,match,E v F,2026-01-09T10:00:00Z,2026-01-09T11:00:00Z,5\n")
+    [first] = golden.run(["engagement"])
+    assert first.windows == 3
+    [again] = golden.run(["engagement"])
+    assert again.windows == 1  # only the 5th: team:x runs until the 20th, past the export
+    move_match_2(golden, 9, 10)
+    [result] = golden.run(["engagement"])
+    # The 9th is final but its contexts changed: computed again, with match:3 alone; the
+    # 10th is new. Nothing is removed: the 9th is still planned.
+    assert result.windows == 3
+    assert not [n for n in result.notes if "removed" in n]
+    assert engagement_rows(golden) == [
+        ("2026-01-06", "match:1", 0, 0), ("2026-01-10", "match:2", 0, 0),
+        ("2026-01-09", "match:3", 0, 0), ("2026-01-05", "team:x", 1, 1),
+    ]  # fmt: skip
+    [after] = golden.run(["engagement"])
+    assert after.windows == 1
+
+
+def test_watermarks_from_before_the_inputs_digest(golden: Runner) -> None:
+    """A watermark file without the ``inputs`` column opens; its context days are redone once."""
+    golden.run(["engagement"])
+    con = duckdb.connect(str(golden.state_path))
+    try:
+        con.execute("ALTER TABLE job_windows DROP COLUMN inputs")
+    finally:
+        con.close()
+    [result] = golden.run(["engagement"])
+    assert result.windows == 3  # no digest recorded: computed once more
+    [result] = golden.run(["engagement"])
+    assert result.windows == 1  # the open 5th only
