@@ -31,11 +31,20 @@ def _spawn(data: Path, url: str, mode: str) -> subprocess.Popen[str]:
 def test_kill_9_mid_forwarding_loses_nothing(tmp_path: Path):
     data = tmp_path / "data"
     with Collector() as collector:
-        collector.delay = 0.005  # keep the sinks behind the writer, so the kill lands mid-send
+        collector.delay = 0.005
         proc = _spawn(data, collector.url, "write")
         try:
             collector.wait_for("segment", 1500, timeout=60)
             collector.wait_for("mixpanel", 1500, timeout=60)
+            # Slow every sink down and let the writer get well ahead, so the kill lands while
+            # batches are being sent (the sinks are faster than the writer otherwise, and
+            # could all be caught up at the kill).
+            collector.delay = 1.0
+            ahead = max(collector.count(k) for k in ("segment", "mixpanel", "ga4")) + 400
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith("COMMITTED") and int(line.split()[1]) >= ahead:
+                    break
         finally:
             proc.send_signal(signal.SIGKILL)
             _, err = proc.communicate(timeout=30)
