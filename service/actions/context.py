@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -43,6 +44,16 @@ class Community:
     """Sends in flight by (user, room, client message id): a concurrent retry awaits the first."""
     reserved: set[tuple[Any, ...]] = field(default_factory=set)
     """Keys reserved between a check and its commit (one vote, one reaction, ...)."""
+
+    @contextmanager
+    def reserving(self, key: tuple[Any, ...]) -> Iterator[None]:
+        """Hold ``key`` in :attr:`reserved` for the block: taken before its first await, so a
+        concurrent second request sees it, and released however the block ends."""
+        self.reserved.add(key)
+        try:
+            yield
+        finally:
+            self.reserved.discard(key)
 
     def now(self) -> datetime:
         return self.clock()
@@ -92,16 +103,13 @@ class Community:
             group = self.holdout_group(user_id, context_id)
             key = ("exposure", unit)
             if key not in self.reserved:
-                self.reserved.add(key)
-                try:
+                with self.reserving(key):
                     await self.commit([
                         new_event(
                             EventType.EXPOSURE_ASSIGNED, user_id=user_id, room_id=room_id,
                             context_id=context_id, payload={"group": group, "unit": h.unit},
                         )
                     ])  # fmt: skip
-                finally:
-                    self.reserved.discard(key)
         if group == "holdout":
             raise SidelineError(
                 ErrorCode.HOLDOUT, "the community layer is not enabled for this user (holdout)"

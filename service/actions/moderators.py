@@ -33,16 +33,13 @@ async def delete_message(c: Community, actor: str, room_id: str, message_id: str
             at="$.message_id",
         )  # fmt: skip
     ref = c.state.messages.get(message_id)
-    c.reserved.add(key)
-    try:
+    with c.reserving(key):
         committed = await c.commit([
             new_event(
                 EventType.MESSAGE_DELETED, user_id=ref.user_id if ref else actor, room_id=room_id,
                 actor_id=actor, message_id=message_id, payload={"reason": reason or "moderator"},
             )
         ])  # fmt: skip
-    finally:
-        c.reserved.discard(key)
     return committed[0].seq
 
 

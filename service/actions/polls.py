@@ -68,8 +68,7 @@ async def vote(c: Community, who: Identity, room_id: str, poll_id: str, option: 
     key = ("vote", poll_id, who.user_id)
     if who.user_id in poll.votes or key in c.reserved:
         raise SidelineError(ErrorCode.CONFLICT, "you have already voted in this poll")
-    c.reserved.add(key)  # before any await, so a concurrent second vote sees it
-    try:
+    with c.reserving(key):  # before any await, so a concurrent second vote sees it
         await c.ensure_exposure(who.user_id, room_id, who.context_id)
         await c.commit([
             new_event(
@@ -77,8 +76,6 @@ async def vote(c: Community, who: Identity, room_id: str, poll_id: str, option: 
                 context_id=who.context_id, payload={"poll_id": poll_id, "option": option},
             )
         ])  # fmt: skip
-    finally:
-        c.reserved.discard(key)
     return poll_out(poll, who.user_id)
 
 
@@ -96,14 +93,11 @@ async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) ->
     key = ("close poll", poll_id)
     if key in c.reserved:
         raise SidelineError(ErrorCode.CONFLICT, "this poll is being closed already", at="$.poll_id")
-    c.reserved.add(key)
-    try:
+    with c.reserving(key):
         await c.commit([
             new_event(
                 EventType.POLL_CLOSED, user_id=who.user_id, room_id=room_id,
                 context_id=who.context_id, payload={"poll_id": poll_id, "results": poll.results()},
             )
         ])  # fmt: skip
-    finally:
-        c.reserved.discard(key)
     return poll_out(poll, who.user_id)

@@ -90,8 +90,7 @@ async def set_reaction(
     key = ("reaction", message_id, emoji, who.user_id)
     if (who.user_id in users) == add or key in c.reserved:
         return ReactionOut(message_id=message_id, emoji=emoji, count=len(users), seq=0)
-    c.reserved.add(key)
-    try:
+    with c.reserving(key):
         event_type = EventType.REACTION_ADDED if add else EventType.REACTION_REMOVED
         committed = await c.commit([
             new_event(
@@ -100,7 +99,5 @@ async def set_reaction(
                 payload={"emoji": emoji},
             )
         ])  # fmt: skip
-    finally:
-        c.reserved.discard(key)
     count = len(c.state.reactions[message_id][emoji])
     return ReactionOut(message_id=message_id, emoji=emoji, count=count, seq=committed[0].seq)

@@ -53,8 +53,7 @@ async def report(c: Community, who: Identity, room_id: str, message_id: str, rea
         raise SidelineError(ErrorCode.CONFLICT, "you have already reported this message")
     hide = len(reporters) + 1 >= report_threshold(c)
     report_id = uuid7()
-    c.reserved.add(key)
-    try:
+    with c.reserving(key):
         await c.commit([
             new_event(
                 EventType.MESSAGE_REPORTED, user_id=who.user_id, room_id=room_id,
@@ -62,8 +61,6 @@ async def report(c: Community, who: Identity, room_id: str, message_id: str, rea
                 payload={"reason": reason, "report_id": report_id, "hide": hide},
             )
         ])  # fmt: skip
-    finally:
-        c.reserved.discard(key)
     return report_id
 
 
@@ -105,11 +102,8 @@ async def review(c: Community, actor: str, room_id: str, message_id: str, decisi
     key = ("review", message_id)
     if key in c.reserved:
         raise SidelineError(ErrorCode.CONFLICT, f"message {message_id} is being reviewed already")
-    c.reserved.add(key)  # before any await: one decision per message, not one per request
-    try:
+    with c.reserving(key):  # before any await: one decision per message, not one per request
         await _decide(c, actor, room_id, message_id, decision, held=held)
-    finally:
-        c.reserved.discard(key)
 
 
 async def _decide(

@@ -37,14 +37,11 @@ async def join(c: Community, who: Identity, room_id: str) -> RoomOut:
     await c.ensure_exposure(who.user_id, room_id, who.context_id)
     key = ("member", room_id, who.user_id)
     if room_id not in c.state.memberships.get(who.user_id, ()) and key not in c.reserved:
-        c.reserved.add(key)
-        try:
+        with c.reserving(key):
             await c.commit([
                 new_event(EventType.ROOM_JOINED, user_id=who.user_id, room_id=room_id,
                           context_id=who.context_id)
             ])  # fmt: skip
-        finally:
-            c.reserved.discard(key)
     return room_out(access.room, access.role)
 
 
@@ -52,14 +49,11 @@ async def leave(c: Community, who: Identity, room_id: str) -> None:
     check_room_id(c, room_id)
     key = ("leave", room_id, who.user_id)
     if room_id in c.state.memberships.get(who.user_id, ()) and key not in c.reserved:
-        c.reserved.add(key)
-        try:
+        with c.reserving(key):
             await c.commit([
                 new_event(EventType.ROOM_LEFT, user_id=who.user_id, room_id=room_id,
                           context_id=who.context_id)
             ])  # fmt: skip
-        finally:
-            c.reserved.discard(key)
 
 
 def rooms_of(c: Community, who: Identity) -> list[str]:
