@@ -102,6 +102,23 @@ def message_out(c: Community, e: Event) -> MessageOut:
     )  # fmt: skip
 
 
+async def check_message(
+    c: Community, room_id: str, message_id: str, *, at: str = "$.message_id"
+) -> None:
+    """The message exists in this room, is not deleted, and may be seen (``at``: where the
+    request named it, for the NOT_FOUND refusal)."""
+    ref = c.state.messages.get(message_id)
+    if ref is None:
+        event = await c.log.find_message(message_id)
+        found_room = event.room_id if event is not None else None
+    else:
+        found_room = None if ref.deleted else ref.room_id
+    if found_room != room_id:
+        raise SidelineError(
+            ErrorCode.NOT_FOUND, f"message {message_id[:64]!r} is not in room {room_id}", at=at
+        )
+
+
 async def send_message(c: Community, who: Identity, room_id: str, body: SendMessage) -> MessageOut:
     """Post a message; idempotent by ``body.client_msg_id`` in this room.
 
@@ -133,8 +150,6 @@ async def _send(
 ) -> MessageOut:
     """One send of a (user, room, client message id): the message replied to, exposure, slow
     mode, then :func:`do_send`."""
-    from service.actions.reactions import check_message  # reactions imports this module
-
     if body.reply_to is not None:
         await check_message(c, access.room.room_id, body.reply_to, at="$.reply_to")
     await c.ensure_exposure(who.user_id, access.room.room_id, who.context_id)

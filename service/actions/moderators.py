@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from service.actions.access import check_room_id
 from service.actions.context import Community
-from service.actions.reactions import check_message
+from service.actions.messages import check_message
 from service.domain.events import EventType, new_event
 from service.domain.state import GLOBAL
 from service.errors import ErrorCode, SidelineError

@@ -6,7 +6,7 @@ import unicodedata
 
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
-from service.actions.messages import metadata_of
+from service.actions.messages import check_message, metadata_of
 from service.domain.events import EventType, new_event
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
@@ -58,23 +58,6 @@ def check_emoji(value: str, at: str = "$.emoji") -> str:
             ErrorCode.INVALID_BODY, f"emoji {value[:40]!r} has no emoji in it", at=at
         )
     return value
-
-
-async def check_message(
-    c: Community, room_id: str, message_id: str, *, at: str = "$.message_id"
-) -> None:
-    """The message exists in this room, is not deleted, and may be seen (``at``: where the
-    request named it, for the NOT_FOUND refusal)."""
-    ref = c.state.messages.get(message_id)
-    if ref is None:
-        event = await c.log.find_message(message_id)
-        found_room = event.room_id if event is not None else None
-    else:
-        found_room = None if ref.deleted else ref.room_id
-    if found_room != room_id:
-        raise SidelineError(
-            ErrorCode.NOT_FOUND, f"message {message_id[:64]!r} is not in room {room_id}", at=at
-        )
 
 
 async def set_reaction(

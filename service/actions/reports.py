@@ -14,8 +14,8 @@ import msgspec
 
 from service.actions.access import Intent, check_access, check_room_id
 from service.actions.context import Community
+from service.actions.messages import check_message
 from service.actions.moderators import delete_message
-from service.actions.reactions import check_message
 from service.domain.events import EventType, new_event, uuid7
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
