@@ -2,21 +2,23 @@
 
 Each job gets its cron trigger (UTC) from ``analytics.schedule``. ``coalesce=True`` turns a
 backlog of missed firings into one run and ``max_instances=1`` never overlaps a job with
-itself; the runner's own lock serialises different jobs, and each run happens on a worker
-thread so the service's event loop never waits for Polars.
+itself. Runs happen in a child process (``analytics.child``), one at a time: jobs that fire
+while one runs (several share a minute by default) wait and then run together in the next
+child, so the dashboards are rendered once for them, not once per job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from analytics.child import ChildFailed, run_in_child
 from analytics.jobs import JOBS
-from analytics.runner import Runner
 from analytics.settings import analytics_settings
 
 log = logging.getLogger(__name__)
@@ -45,19 +47,51 @@ def triggers(schedule: dict[str, str]) -> dict[str, CronTrigger]:
     return out
 
 
-async def run_job(runner: Runner, name: str) -> None:
-    """One scheduled run of one job, on a worker thread; failures are logged, never raised."""
-    try:
-        results = await asyncio.to_thread(runner.run, [name])
-    except Exception:  # the scheduler must keep firing the other jobs
-        log.exception("scheduled job %s could not run", name)
-        return
-    for r in results:
-        if r.status == "failed":
-            log.error("scheduled job %s failed: %s", r.job, r.error)
+class JobQueue:
+    """Runs scheduled jobs in child processes, one child at a time, batching what fired
+    meanwhile. Failures are logged, never raised: the scheduler must keep firing."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self._pending: dict[str, None] = {}
+        self._lock = asyncio.Lock()
+        self._running: asyncio.Task[Any] | None = None
+        self.last_pid: int | None = None
+        """The pid of the latest child (for tests and logs)."""
+
+    async def run(self, name: str) -> None:
+        """Run ``name`` now, or with the next batch when a child is already running."""
+        self._pending[name] = None
+        async with self._lock:
+            names = list(self._pending)
+            self._pending.clear()
+            if not names:  # the holder before us ran it
+                return
+            self._running = asyncio.current_task()
+            try:
+                self.last_pid, results = await run_in_child(self.settings, names)
+            except ChildFailed as exc:
+                log.error("scheduled jobs %s could not run: %s", ", ".join(names), exc)
+                return
+            except Exception:
+                log.exception("scheduled jobs %s could not run", ", ".join(names))
+                return
+            finally:
+                self._running = None
+        for r in results:
+            if r.status == "failed":
+                log.error("scheduled job %s failed: %s", r.job, r.error)
+
+    async def stop(self) -> None:
+        """Cut a running child short (killed; the next run redoes its windows) and reap it."""
+        task = self._running
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
-def build_scheduler(settings: Any, runner: Runner) -> AsyncIOScheduler:
+def build_scheduler(settings: Any, queue: JobQueue) -> AsyncIOScheduler:
     """A scheduler (not started) with one cron job per entry of ``analytics.schedule``.
 
     Raises:
@@ -69,9 +103,9 @@ def build_scheduler(settings: Any, runner: Runner) -> AsyncIOScheduler:
         return scheduler
     for name, trigger in triggers(a.schedule).items():
         scheduler.add_job(
-            run_job,
+            queue.run,
             trigger,
-            args=[runner, name],
+            args=[name],
             id=f"analytics:{name}",
             name=f"analytics job {name}",
             coalesce=True,
@@ -85,8 +119,9 @@ def build_scheduler(settings: Any, runner: Runner) -> AsyncIOScheduler:
 class ScheduledJobs:
     """The scheduler as a background part of the service: started after the log is open."""
 
-    def __init__(self, scheduler: AsyncIOScheduler) -> None:
+    def __init__(self, scheduler: AsyncIOScheduler, queue: JobQueue) -> None:
         self.scheduler = scheduler
+        self.queue = queue
 
     async def start(self) -> None:
         self.scheduler.start()
@@ -94,3 +129,4 @@ class ScheduledJobs:
     async def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.queue.stop()

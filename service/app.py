@@ -197,10 +197,10 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     community.commit_listeners.append(forwarder.notify)
     app.state.background.append(forwarder)
     if settings.analytics.schedule_enabled:
-        from analytics.runner import Runner
-        from analytics.schedule import ScheduledJobs, build_scheduler
+        from analytics.schedule import JobQueue, ScheduledJobs, build_scheduler
 
-        jobs = ScheduledJobs(build_scheduler(settings, Runner.from_settings(settings)))
+        queue = JobQueue(settings)
+        jobs = ScheduledJobs(build_scheduler(settings, queue), queue)
         app.state.jobs = jobs
         app.state.background.append(jobs)
     hub = build_hub(settings, community)
