@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
 from service.domain.events import EventType, new_event, uuid7
@@ -65,6 +67,8 @@ async def vote(c: Community, who: Identity, room_id: str, poll_id: str, option: 
             f"option {option} does not exist (this poll has {len(poll.options)})",
             at="$.option",
         )
+    if ("close poll", poll_id) in c.reserved:
+        raise SidelineError(ErrorCode.CONFLICT, "this poll is being closed", at="$.poll_id")
     key = ("vote", poll_id, who.user_id)
     if who.user_id in poll.votes or key in c.reserved:
         raise SidelineError(ErrorCode.CONFLICT, "you have already voted in this poll")
@@ -81,7 +85,8 @@ async def vote(c: Community, who: Identity, room_id: str, poll_id: str, option: 
 
 async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) -> PollOut:
     """Close a poll: a moderator (in a closed room too, like every moderation tool), or its
-    creator while they may take part in the room."""
+    creator while they may take part in the room. Votes being written when the close starts
+    are committed first and counted in the results it records; later votes are refused."""
     access = check_access(c, who, room_id, Intent.READ)
     poll = get_poll(c, room_id, poll_id)
     if access.role is not Role.MODERATOR:
@@ -93,7 +98,9 @@ async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) ->
     key = ("close poll", poll_id)
     if key in c.reserved:
         raise SidelineError(ErrorCode.CONFLICT, "this poll is being closed already", at="$.poll_id")
-    with c.reserving(key):
+    with c.reserving(key):  # from here on new votes are refused; those in flight land first
+        while any(k[:2] == ("vote", poll_id) for k in c.reserved):
+            await asyncio.sleep(0.002)
         await c.commit([
             new_event(
                 EventType.POLL_CLOSED, user_id=who.user_id, room_id=room_id,

@@ -225,6 +225,28 @@ def test_two_concurrent_closes_of_a_poll_write_one(start):
     assert len(rows(client, c, EventType.POLL_CLOSED)) == 1
 
 
+def test_a_vote_racing_the_close_is_in_the_results_or_refused(start):
+    _, c, client = start(SIDELINE_HOLDOUT__SHARE="0.3")
+    speaker = who(exposed(c, "s"), Role.SPEAKER)
+    for order in ("vote first", "close first"):
+        voter = who(exposed(c, f"v{order[0]}"))  # its vote awaits its exposure commit first
+        poll = client.blocking_portal.call(polls.create_poll, c, speaker, "match:1",
+                                           PollIn(question="q?", options=["a", "b"]))  # fmt: skip
+        vote = lambda poll=poll, voter=voter: polls.vote(c, voter, "match:1", poll.poll_id, 1)  # noqa: E731
+        close = lambda poll=poll: polls.close_poll(c, speaker, "match:1", poll.poll_id)  # noqa: E731
+        results = together(client, *((vote, close) if order == "vote first" else (close, vote)))
+        votes = [r for r in rows(client, c, EventType.POLL_VOTED) if r.payload["poll_id"] == poll.poll_id]
+        closed = [r for r in rows(client, c, EventType.POLL_CLOSED) if r.payload["poll_id"] == poll.poll_id]
+        assert len(closed) == 1
+        assert all(v.seq < closed[0].seq for v in votes), order  # no vote after the close
+        assert closed[0].payload["results"] == c.state.polls[poll.poll_id].results(), order
+        if order == "vote first":
+            assert closed[0].payload["results"] == [0, 1] and not isinstance(results[0], BaseException)
+        else:
+            assert isinstance(results[1], SidelineError) and results[1].message == "this poll is being closed"
+            assert closed[0].payload["results"] == [0, 0] and votes == []
+
+
 def test_two_concurrent_leaves_write_one(start):
     s, c, client = start()
     assert client.post(f"{ROOM}/join", headers=bearer(s, "u1")).status_code < 300
