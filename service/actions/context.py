@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from service.errors import ErrorCode, SidelineError
 from service.eventlog.base import CommitFailed
 from service.eventlog.duckdb_log import DuckDBLog, Extra
 from service.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 class Notifier(Protocol):
@@ -78,10 +81,20 @@ class Community:
                 retry_after=1.0,
             ) from exc
         self.state.apply_all(committed)
+        # The events are durable now: a subscriber that fails must not turn the sender's
+        # success into an error (a retry would only find the same events) nor keep the
+        # others from hearing of them.
         for notifier in self.notifiers:
-            notifier.publish(committed)
+            try:
+                notifier.publish(committed)
+            except Exception:
+                logger.exception("events committed up to seq %d not published to %s",
+                                 self.log.last_seq, type(notifier).__name__)  # fmt: skip
         for listener in self.commit_listeners:
-            listener(self.log.last_seq)
+            try:
+                listener(self.log.last_seq)
+            except Exception:
+                logger.exception("commit listener %r failed at seq %d", listener, self.log.last_seq)
         return committed
 
     def holdout_group(self, user_id: str, context_id: str) -> str:

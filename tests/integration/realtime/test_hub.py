@@ -151,3 +151,23 @@ async def test_events_of_another_node_are_applied_then_shown(hub):
     with pytest.raises(SidelineError) as refused:
         await messages.send_message(hub.c, who("bob"), "match:1", SendMessage(client_msg_id="x", text="hi"))
     assert refused.value.code is ErrorCode.USER_MUTED
+
+
+async def test_a_failing_subscriber_neither_fails_the_send_nor_silences_the_others(hub, caplog):
+    class Broken:
+        def publish(self, events):
+            raise RuntimeError("subscriber down")
+
+    heard: list[int] = []
+    hub.c.notifiers.insert(0, Broken())
+    hub.c.commit_listeners.insert(0, lambda last_seq: 1 / 0)
+    hub.c.commit_listeners.append(heard.append)
+    conn, rec = connect(hub, "bob")
+    hub.begin_join(conn, "match:1")
+    hub.finish_join(conn, "match:1", {})
+    out = await messages.send_message(hub.c, who("ann"), "match:1", SendMessage(client_msg_id="c1", text="hi"))
+    await settle()
+    assert out.seq == hub.c.log.last_seq and heard == [out.seq]
+    assert [m["message_id"] for m in rec.of("message")] == [out.message_id]
+    assert f"events committed up to seq {out.seq} not published to Broken" in caplog.text
+    assert "ZeroDivisionError" in caplog.text
