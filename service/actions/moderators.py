@@ -37,7 +37,7 @@ async def delete_message(c: Community, actor: str, room_id: str, message_id: str
         committed = await c.commit([
             new_event(
                 EventType.MESSAGE_DELETED, user_id=ref.user_id if ref else actor, room_id=room_id,
-                actor_id=actor, message_id=message_id, payload={"reason": reason or "moderator"},
+                actor_id=actor, message_id=message_id, payload={"reason": reason.strip() or "moderator"},
             )
         ])  # fmt: skip
     return committed[0].seq
@@ -73,7 +73,7 @@ async def restrict(c: Community, actor: str, room_id: str, kind: str, body: Rest
     await c.commit([
         new_event(
             _ON[kind], user_id=body.user_id, room_id=room_id, actor_id=actor,
-            payload={"until": until, "scope": body.scope, "reason": body.reason},
+            payload={"until": until, "scope": body.scope, "reason": body.reason.strip()},
         )
     ])  # fmt: skip
     return until

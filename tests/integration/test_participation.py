@@ -18,7 +18,7 @@ from service.domain.events import Event, EventType
 from service.domain.rooms import Role
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity, mint_token
-from service.protocol.http import PollIn
+from service.protocol.http import PollIn, RestrictIn
 from service.settings import Settings, ensure_dev_secrets, load_settings
 
 Api = tuple[Settings, Community, TestClient[Any]]
@@ -293,3 +293,13 @@ def test_a_blank_report_reason_is_refused_and_a_padded_one_is_trimmed(start):
     ok = client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "r1"), json={"reason": "  spam \n"})
     assert ok.status_code == 201, ok.text
     assert [e.payload["reason"] for e in rows(client, c, EventType.MESSAGE_REPORTED)] == ["spam"]
+
+
+def test_blank_restriction_and_delete_reasons_are_not_stored_as_blanks(start):
+    s, c, client = start()
+    body = RestrictIn(user_id="u9", reason=" \n\t ")
+    client.blocking_portal.call(moderators.restrict, c, "mod", "match:1", "mute", body)
+    assert rows(client, c, EventType.USER_MUTED)[-1].payload["reason"] == ""
+    mid = post_message(client, bearer(s, "author"), "m1")
+    client.blocking_portal.call(moderators.delete_message, c, "mod", "match:1", mid, "   ")
+    assert rows(client, c, EventType.MESSAGE_DELETED)[-1].payload["reason"] == "moderator"
