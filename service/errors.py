@@ -27,7 +27,7 @@ class ErrorCode(enum.Enum):
     ROOM_NOT_ALLOWED = (403, 4101)
     ROLE_TOO_LOW = (403, 4102)
     ROOM_CLOSED = (403, 4103)
-    ROOM_READ_ONLY = (403, 4104)
+    # 4104 is unused: a room that takes no posts is `closed` (4103) or `reactions_only` (4105)
     REACTIONS_ONLY = (403, 4105)
     SPEAKERS_ONLY = (403, 4106)
     USER_MUTED = (403, 4107)
