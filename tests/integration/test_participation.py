@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from service.actions import moderators, polls, reports, rooms
+from service.actions import moderators, polls, reactions, reports, rooms
 from service.actions.context import Community
 from service.app import build_community, create_app
-from service.domain.events import Event, EventType
+from service.domain.events import Event, EventType, new_event
 from service.domain.rooms import Role
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity, mint_token
@@ -303,3 +303,22 @@ def test_blank_restriction_and_delete_reasons_are_not_stored_as_blanks(start):
     mid = post_message(client, bearer(s, "author"), "m1")
     client.blocking_portal.call(moderators.delete_message, c, "mod", "match:1", mid, "   ")
     assert rows(client, c, EventType.MESSAGE_DELETED)[-1].payload["reason"] == "moderator"
+
+
+def test_a_reaction_that_is_not_emoji_from_older_data_can_be_removed_not_added(start):
+    s, c, client = start()
+    mid = post_message(client, bearer(s, "author"), "m1")
+    legacy = new_event(EventType.REACTION_ADDED, user_id="fan", room_id="match:1", context_id="match:1",
+                       message_id=mid, payload={"emoji": "BUY"})  # written before emoji were checked
+    client.blocking_portal.call(c.commit, [legacy])
+
+    def react(user: str, add: bool) -> Any:
+        return client.blocking_portal.call(lambda: reactions.set_reaction(c, who(user), "match:1", mid, "BUY", add=add))
+
+    with pytest.raises(SidelineError, match="is not made of emoji"):
+        react("other", add=True)
+    with pytest.raises(SidelineError, match="is not made of emoji"):  # not theirs to remove
+        react("other", add=False)
+    out = react("fan", add=False)
+    assert out.count == 0 and out.seq > 0
+    assert rows(client, c, EventType.REACTION_REMOVED)[-1].payload["emoji"] == "BUY"

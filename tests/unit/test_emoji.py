@@ -12,6 +12,7 @@ VALID = {
     "two": "🔥🔥", "flag": "🇬🇧", "keycap": "1️⃣", "keycap-no-selector": "#⃣",
     "zwj-family": "👨‍👩‍👧", "skin-tone": "👍🏽", "heart": "❤️", "text-style": "❤︎",
     "subdivision-flag": "🏴󠁧󠁢󠁥󠁮󠁧󠁿", "newer-than-python": "\U0001fae8",
+    "circled-m": "Ⓜ️", "copyright": "©️", "gender-sign-sequence": "🏃‍♀️",
 }  # fmt: skip
 
 
@@ -30,6 +31,10 @@ INVALID = {
     "word": ("BUY", "'B' (U+0042)"),
     "spam": ("BUY at evil.example now", "'B' (U+0042)"),
     "emoji-then-text": ("🔥 buy", "' ' (U+0020)"),
+    "circled-letters": ("ⒷⓊⓎⓔⓥⓘⓛ", "'Ⓑ' (U+24B7)"),
+    "ballot-box": ("☐", "'☐' (U+2610)"),
+    "place-of-interest": ("⌘", "'⌘' (U+2318)"),
+    "box-drawing-art": ("🔥╳", "'╳' (U+2573)"),
 }
 
 
