@@ -4,8 +4,9 @@
 - A review is a ``community_message_approved`` event; it *overturns* the flag when its decision
   is ``approve`` (a held message released, or a reported message kept).
 - Time to review runs from the hold verdict (source ``hold``) or the first report (source
-  ``report``) of the message to the review, looking back ``review_lookback_days``. Reviews are
-  counted on the day they were made.
+  ``report``) of the message since its previous review, if any, to the review, looking back
+  ``review_lookback_days``. Reviews are counted on the day they were made; a message reviewed
+  twice (kept, then reported again) is two reviews, each timed from its own flag.
 """
 
 from __future__ import annotations
@@ -65,15 +66,23 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
 
 
 def review_times(inputs: JobInputs) -> pl.LazyFrame:
-    """Per review day: median and 90th percentile minutes from flag to review."""
+    """Per review day: median and 90th percentile minutes from flag to review.
+
+    A review is timed from the earliest flag of its source (the hold verdict, or a report)
+    since the message's previous review: a message kept after a report and reported again
+    waits from the new report, not from the one the earlier review already resolved.
+    """
     lookback = inputs.start - timedelta(days=inputs.settings.review_lookback_days)
     reviews = (
-        inputs.events(inputs.start, inputs.end, [T.MESSAGE_APPROVED.value])
+        inputs.events(lookback, inputs.end, [T.MESSAGE_APPROVED.value])
         .select(
             "message_id",
             pl.col("occurred_at").alias("reviewed_at"),
             payload_str("$.source").alias("source"),
         )
+        .sort("message_id", "reviewed_at")
+        .with_columns(pl.col("reviewed_at").shift(1).over("message_id").alias("previous_review"))
+        .filter(pl.col("reviewed_at") >= inputs.start)
     )
     flags = (
         inputs.events(lookback, inputs.end, [T.MESSAGE_MODERATED.value, T.MESSAGE_REPORTED.value])
@@ -86,21 +95,23 @@ def review_times(inputs: JobInputs) -> pl.LazyFrame:
             .then(pl.lit("report"))
             .otherwise(pl.lit("hold"))
             .alias("source"),
-            "occurred_at",
+            pl.col("occurred_at").alias("flagged_at"),
         )
-        .group_by("message_id", "source")
-        .agg(pl.col("occurred_at").min().alias("flagged_at"))
+    )
+    since_previous = pl.col("previous_review").is_null() | (
+        pl.col("flagged_at") > pl.col("previous_review")
+    )
+    timed = (
+        reviews.join(flags, on=["message_id", "source"], how="inner")
+        .filter((pl.col("flagged_at") <= pl.col("reviewed_at")) & since_previous)
+        .group_by("message_id", "reviewed_at")
+        .agg(pl.col("flagged_at").min())
     )
     minutes = (pl.col("reviewed_at") - pl.col("flagged_at")).dt.total_seconds() / 60
-    return (
-        reviews.join(flags, on=["message_id", "source"], how="inner")
-        .filter(pl.col("flagged_at") <= pl.col("reviewed_at"))
-        .group_by(pl.col("reviewed_at").dt.date().alias("day"))
-        .agg(
-            pl.len().alias("reviews_timed"),
-            minutes.median().alias("review_minutes_median"),
-            minutes.quantile(0.9, "linear").alias("review_minutes_p90"),
-        )
+    return timed.group_by(pl.col("reviewed_at").dt.date().alias("day")).agg(
+        pl.len().alias("reviews_timed"),
+        minutes.median().alias("review_minutes_median"),
+        minutes.quantile(0.9, "linear").alias("review_minutes_p90"),
     )
 
 
