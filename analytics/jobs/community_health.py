@@ -1,8 +1,10 @@
 """Community health per day: DAU, WAU, MAU, stickiness and poster share.
 
 A user is active on a day when they are the subject of a participation event that day
-(opened a room, posted, reacted, voted or reported). Moderator actions done *to* a user do not
-make them active. WAU and MAU count distinct users over the 7 and 30 days ending that day.
+(opened a room, posted, reacted, voted or reported). Taking back what they did (removing a
+reaction, leaving a room) is not taking part, and moderator actions done *to* a user do not make
+them active either; the same participation the churn segments, the funnel and the journey read.
+WAU and MAU count distinct users over the 7 and 30 days ending that day.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from service.domain.events import EventType
 
 ACTIVE_TYPES = (
     EventType.ROOM_JOINED, EventType.MESSAGE_SENT, EventType.REACTION_ADDED,
-    EventType.REACTION_REMOVED, EventType.POLL_VOTED, EventType.MESSAGE_REPORTED,
+    EventType.POLL_VOTED, EventType.MESSAGE_REPORTED,
 )  # fmt: skip
 
 
