@@ -84,6 +84,13 @@ def check_settings(a: AnalyticsSettings) -> list[str]:
                 "chunk_windows"):  # fmt: skip
         if getattr(a, key) < 1:
             problems.append(f"Expected >= 1 - at `$.analytics.{key}`")
+    if a.churn_days >= 1 and a.retention_days > a.churn_days:
+        # A user back after churn_days would be both churned and retained, and a cohort is
+        # final once the export covers churn_days: retention past that would never be filled in.
+        problems.append(
+            f"Expected at most churn_days ({a.churn_days}), got {a.retention_days} "
+            "- at `$.analytics.retention_days`"
+        )
     if not 0.5 <= a.confidence < 1.0:
         problems.append("Expected a confidence in [0.5, 1) - at `$.analytics.confidence`")
     if a.reference_segment not in SEGMENTS:
