@@ -4,7 +4,9 @@
 and every step before it; ``conversion`` is ``reached`` over the previous step's ``reached``.
 The first step is "viewed a context" from ``context_views`` when that export is given, else
 "used the product" (any activity row with sessions). "Posted again" means posting on two or
-more different days.
+more different days. Every step counts only what happened before the snapshot's end (the
+warehouse horizon): views and community events after it wait for the next run (product use,
+known by the day, counts through the horizon's day).
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     users = inputs.users.filter(pl.col("signed_up_at") < inputs.end).select("user_id")
     has_views = inputs.context_views.select(pl.len()).collect().item() > 0
     if has_views:
-        viewed = inputs.context_views.select("user_id").unique()
+        # Cut at the snapshot's end like every other step: the views export may run ahead of
+        # the warehouse export.
+        viewed = (
+            inputs.context_views.filter(pl.col("viewed_at") < inputs.end).select("user_id").unique()
+        )
     else:
         viewed = inputs.user_activity.filter(pl.col("first_active") <= inputs.end.date()).select(
             "user_id"
