@@ -33,7 +33,8 @@ class AnalyticsSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     churn_days: int = 28
     """A user has churned after this many days without product activity."""
     retention_days: int = 7
-    """Retention is product activity within this many days after a cohort period."""
+    """Retention is product activity within this many days after a cohort period (at most
+    ``churn_days``)."""
     segment_weeks: int = 2
     """Length of a churn cohort period in weeks; "weekly posters" posted in every one of them."""
     pre_period_days: int = 28
