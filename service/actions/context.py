@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from service.domain.events import Event, EventType, new_event, utcnow
 from service.domain.state import CommunityState
@@ -19,6 +19,7 @@ from service.eventlog.duckdb_log import DuckDBLog, Extra
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Notifier(Protocol):
@@ -47,6 +48,33 @@ class Community:
     """Sends in flight by (user, room, client message id): a concurrent retry awaits the first."""
     reserved: set[tuple[Any, ...]] = field(default_factory=set)
     """Keys reserved between a check and its commit (one vote, one reaction, ...)."""
+    serials: dict[tuple[Any, ...], tuple[asyncio.Lock, int]] = field(default_factory=dict)
+    """Locks of :meth:`serially` by key, with how many works hold or await each."""
+
+    async def serially(self, key: tuple[Any, ...], work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work()`` after every earlier work of the same ``key`` has ended.
+
+        For a read-modify-write of one piece of state (a room's settings, a user's role in a
+        room, the reporters of a message): each work reads what the previous one committed,
+        so concurrent changes neither undo each other nor write the same change twice. The
+        work runs as a task the caller's cancellation does not reach, so the next work never
+        starts while a cancelled one is still committing.
+        """
+        lock, holders = self.serials.get(key, (asyncio.Lock(), 0))
+        self.serials[key] = (lock, holders + 1)
+
+        async def run() -> T:
+            try:
+                async with lock:
+                    return await work()
+            finally:
+                _, left = self.serials[key]
+                if left == 1:
+                    del self.serials[key]
+                else:
+                    self.serials[key] = (lock, left - 1)
+
+        return await asyncio.shield(asyncio.ensure_future(run()))
 
     @contextmanager
     def reserving(self, key: tuple[Any, ...]) -> Iterator[None]:

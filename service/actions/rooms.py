@@ -63,8 +63,18 @@ def rooms_of(c: Community, who: Identity) -> list[str]:
 async def configure(
     c: Community, room_id: str, body: RoomConfigIn, *, actor: str, cause: str = "admin"
 ) -> RoomOut:
-    """Change mode, slow mode or max length; writes nothing when nothing changes."""
+    """Change mode, slow mode or max length; writes nothing when nothing changes.
+
+    Changes of one room run one at a time: each event carries the room's full settings, so
+    two computed from the same old settings would each undo the other's change.
+    """
     check_room_id(c, room_id)
+    return await c.serially(
+        ("room settings", room_id), lambda: _configure(c, room_id, body, actor, cause)
+    )
+
+
+async def _configure(c: Community, room_id: str, body: RoomConfigIn, actor: str, cause: str) -> RoomOut:
     room = c.state.room(room_id)
     s = room.settings
     mode = body.mode if body.mode is not None else s.mode

@@ -15,10 +15,10 @@ from service.actions import moderators, polls, reactions, reports, rooms
 from service.actions.context import Community
 from service.app import build_community, create_app
 from service.domain.events import Event, EventType, new_event
-from service.domain.rooms import Role
+from service.domain.rooms import Role, RoomMode
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity, mint_token
-from service.protocol.http import PollIn, RestrictIn
+from service.protocol.http import PollIn, RestrictIn, RoomConfigIn
 from service.settings import Settings, ensure_dev_secrets, load_settings
 
 Api = tuple[Settings, Community, TestClient[Any]]
@@ -322,3 +322,21 @@ def test_a_reaction_that_is_not_emoji_from_older_data_can_be_removed_not_added(s
     out = react("fan", add=False)
     assert out.count == 0 and out.seq > 0
     assert rows(client, c, EventType.REACTION_REMOVED)[-1].payload["emoji"] == "BUY"
+
+
+# -- read-modify-write of shared state, one at a time -------------------------------------
+
+
+def test_two_concurrent_setting_changes_both_take_effect(start):
+    s, c, client = start()
+    mode = lambda: rooms.configure(c, "match:1", RoomConfigIn(mode=RoomMode.SPEAKERS_ONLY), actor="m1")  # noqa: E731
+    slow = lambda: rooms.configure(c, "match:1", RoomConfigIn(slow_mode_seconds=10), actor="m2")  # noqa: E731
+    first, second = together(client, mode, slow)
+    assert (first.mode, first.slow_mode_seconds) == ("speakers-only", 0)
+    assert (second.mode, second.slow_mode_seconds) == ("speakers-only", 10)
+    settings = c.state.room("match:1").settings
+    assert (settings.mode, settings.slow_mode_seconds) == (RoomMode.SPEAKERS_ONLY, 10)
+    last = rows(client, c, EventType.ROOM_MODE_CHANGED)[-1].payload
+    assert (last["mode"], last["slow_mode_seconds"]) == ("speakers-only", 10)
+    r = client.post(f"{ROOM}/messages", headers=bearer(s, "u1"), json={"client_msg_id": "a", "text": "hi"})
+    assert error(r) == (403, "speakers_only")
