@@ -47,20 +47,26 @@ async def report(c: Community, who: Identity, room_id: str, message_id: str, rea
     if not reason:
         raise SidelineError(ErrorCode.TEXT_EMPTY, "report reason is empty", at="$.reason")
     await check_message(c, room_id, message_id)
+    # One report of a message at a time: each counts the reporters the previous one left, so
+    # the report that reaches the threshold is the one that hides it, however many arrive at once.
+    return await c.serially(
+        ("reports", message_id), lambda: _file(c, who, room_id, message_id, reason)
+    )
+
+
+async def _file(c: Community, who: Identity, room_id: str, message_id: str, reason: str) -> str:
     reporters = c.state.reporters.get(message_id, set())
-    key = ("report", message_id, who.user_id)
-    if who.user_id in reporters or key in c.reserved:
+    if who.user_id in reporters:
         raise SidelineError(ErrorCode.CONFLICT, "you have already reported this message")
     hide = len(reporters) + 1 >= report_threshold(c)
     report_id = uuid7()
-    with c.reserving(key):
-        await c.commit([
-            new_event(
-                EventType.MESSAGE_REPORTED, user_id=who.user_id, room_id=room_id,
-                context_id=who.context_id, message_id=message_id,
-                payload={"reason": reason, "report_id": report_id, "hide": hide},
-            )
-        ])  # fmt: skip
+    await c.commit([
+        new_event(
+            EventType.MESSAGE_REPORTED, user_id=who.user_id, room_id=room_id,
+            context_id=who.context_id, message_id=message_id,
+            payload={"reason": reason, "report_id": report_id, "hide": hide},
+        )
+    ])  # fmt: skip
     return report_id
 
 

@@ -340,3 +340,17 @@ def test_two_concurrent_setting_changes_both_take_effect(start):
     assert (last["mode"], last["slow_mode_seconds"]) == ("speakers-only", 10)
     r = client.post(f"{ROOM}/messages", headers=bearer(s, "u1"), json={"client_msg_id": "a", "text": "hi"})
     assert error(r) == (403, "speakers_only")
+
+
+def test_reports_filed_at_once_still_hide_the_message_at_the_threshold(start):
+    s, c, client = start()
+    mid = post_message(client, bearer(s, "author"), "m1")
+    client.blocking_portal.call(reports.report, c, who("r0"), "match:1", mid, "spam")
+    report = lambda user: lambda: reports.report(c, who(user), "match:1", mid, "spam")  # noqa: E731
+    results = together(client, report("r1"), report("r2"))
+    assert not any(isinstance(r, BaseException) for r in results), results
+    assert [e.payload["hide"] for e in rows(client, c, EventType.MESSAGE_REPORTED)] == [False, False, True]
+    assert page_texts(client, bearer(s, "reader"), limit=10) == []  # the third report hid it
+    twice = together(client, report("r3"), report("r3"))
+    one_conflict(twice, "you have already reported this message")
+    assert len(rows(client, c, EventType.MESSAGE_REPORTED)) == 4
