@@ -30,7 +30,17 @@ _KNOWN = "auth, join, leave, send, react, typing, vote, ping"
 
 
 def decode(data: str | bytes) -> f.ClientFrame:
-    """Decode one client frame, or raise the SidelineError that names what is wrong and where."""
+    """Decode one client frame, or raise the SidelineError that names what is wrong and where.
+
+    Frames are JSON text frames: a binary frame is refused whatever it holds (it need not
+    even be UTF-8). Nesting deeper than the decoder's recursion limit is refused like any
+    other malformed JSON, not left to surface as an internal error.
+    """
+    if not isinstance(data, str):
+        raise SidelineError(
+            ErrorCode.INVALID_BODY,
+            "binary frames are not accepted: send each frame as a UTF-8 JSON text frame", at="$",
+        )  # fmt: skip
     try:
         frame: f.ClientFrame = f.client_decoder.decode(data)
         return frame
@@ -43,7 +53,11 @@ def decode(data: str | bytes) -> f.ClientFrame:
         at = text.rsplit(" - at `", 1)[1].rstrip("`") if " - at `" in text else "$"
         raise SidelineError(ErrorCode.INVALID_BODY, text, at=at) from exc
     except msgspec.DecodeError as exc:
-        raise SidelineError(ErrorCode.INVALID_BODY, f"frame is not valid JSON: {exc}") from exc
+        raise SidelineError(ErrorCode.INVALID_BODY, f"frame is not valid JSON: {exc}", at="$") from exc
+    except RecursionError as exc:
+        raise SidelineError(
+            ErrorCode.INVALID_BODY, "frame is nested too deeply to decode", at="$"
+        ) from exc
 
 
 class _Refs(msgspec.Struct):
@@ -56,9 +70,11 @@ _refs = msgspec.json.Decoder(_Refs).decode
 
 def refs_of(data: str | bytes) -> tuple[str | None, str | None]:
     """``ref`` and ``room`` of a frame that failed validation, so the error can name them."""
+    if not isinstance(data, str):
+        return None, None
     try:
         found = _refs(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None, None
     return (found.ref[:64] if found.ref else None), found.room
 

@@ -198,3 +198,27 @@ async def test_metrics_count_sockets(rt_server):
     await client.close()
     await asyncio.sleep(0.3)
     assert "sideline_ws_connections 0.0" in httpx.get(f"{rt_server.url}/metrics").text
+
+
+DEEP = "[" * 20_000 + "]" * 20_000
+"""40 KB of nested arrays: under the frame cap, far over any decoder's recursion limit."""
+
+
+async def test_malformed_frames_get_invalid_body_at_the_root(rt_server):
+    client = await WsClient.login(rt_server, "u1")
+    cases = {
+        "deep, an unknown field": '{"type": "ping", "ref": "d1", "x": ' + DEEP + "}",
+        "deep, before the type": '{"x": ' + DEEP + ', "type": "ping"}',
+        "binary": b'{"type": "ping", "ref": "bin"}',
+        "binary, not UTF-8": b'{"type": "ping", "ref": "\xff\xfe"}',
+        "not JSON": "{not json",
+        "empty": "",
+    }
+    for case, data in cases.items():
+        await client.ws.send(data)
+        err = await client.expect("error")
+        assert (err["code"], err.get("at")) == ("invalid_body", "$"), (case, err)
+    assert "text frame" in [f for f in client.seen if f["type"] == "error"][2]["message"]
+    await client.send(type="ping", ref="p")
+    assert await client.expect("pong", ref="p")
+    assert [f for f in client.seen if f.get("code") == "internal"] == []

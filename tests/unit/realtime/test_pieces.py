@@ -27,7 +27,7 @@ class Clock:
 
 
 def test_decode_dispatches_on_type():
-    frame = decode(b'{"type":"send","room":"match:1","client_msg_id":"c1","text":"hi","ref":"r"}')
+    frame = decode('{"type":"send","room":"match:1","client_msg_id":"c1","text":"hi","ref":"r"}')
     assert isinstance(frame, f.Send) and frame.text == "hi" and frame.ref == "r"
     assert isinstance(decode('{"type":"react","room":"match:1","emoji":"x"}'), f.React)
 
@@ -35,11 +35,13 @@ def test_decode_dispatches_on_type():
 @pytest.mark.parametrize(
     ("raw", "code", "at"),
     [
-        (b'{"type":"dance"}', ErrorCode.UNKNOWN_FRAME, "$.type"),
-        (b'{"room":"match:1"}', ErrorCode.UNKNOWN_FRAME, "$.type"),
-        (b"{oops", ErrorCode.INVALID_BODY, None),
-        (b'{"type":"vote","room":"m:1","poll_id":"p","option":-1}', ErrorCode.INVALID_BODY, "$.option"),
-        (b'{"type":"join","room":""}', ErrorCode.INVALID_BODY, "$.room"),
+        ('{"type":"dance"}', ErrorCode.UNKNOWN_FRAME, "$.type"),
+        ('{"room":"match:1"}', ErrorCode.UNKNOWN_FRAME, "$.type"),
+        ("{oops", ErrorCode.INVALID_BODY, "$"),
+        ('{"type":"vote","room":"m:1","poll_id":"p","option":-1}', ErrorCode.INVALID_BODY, "$.option"),
+        ('{"type":"join","room":""}', ErrorCode.INVALID_BODY, "$.room"),
+        ('{"type":"ping","x":' + "[" * 5000 + "]" * 5000 + "}", ErrorCode.INVALID_BODY, "$"),
+        (b'{"type":"ping"}', ErrorCode.INVALID_BODY, "$"),  # a binary frame
     ],
 )
 def test_decode_errors_name_what_and_where(raw, code, at):
@@ -49,8 +51,9 @@ def test_decode_errors_name_what_and_where(raw, code, at):
 
 
 def test_refs_of_a_bad_frame():
-    assert refs_of(b'{"type":"send","ref":"r9","room":"match:1","text":5}') == ("r9", "match:1")
-    assert refs_of(b"[]") == (None, None)
+    assert refs_of('{"type":"send","ref":"r9","room":"match:1","text":5}') == ("r9", "match:1")
+    assert refs_of("[]") == (None, None)
+    assert refs_of('{"ref":"r9","x":' + "[" * 5000 + "]" * 5000 + "}") == (None, None)
 
 
 def test_server_frames_round_trip_and_omit_defaults():
