@@ -137,14 +137,24 @@ def remove_superseded(root: Path, node: str) -> list[Path]:
 
 
 def remove_after(root: Path, node: str, epoch: str, cursor: int) -> tuple[int, list[Path]]:
-    """Delete this epoch's files holding any seq above ``cursor``.
+    """Delete this epoch's files holding any seq above the cursor to resume from.
 
-    Returns the cursor to resume from: ``cursor``, or lower when a deleted file also held
-    events at or below it (after a replay), so those are written again too.
+    Returns that cursor: ``cursor``, or lower when a deleted file also held events at or
+    below it (after a replay), so those are written again too. Lowering it can doom more
+    files: a day's seqs need not be contiguous (backfilled events carry old dates at new
+    seqs, and a compacted day spans other days' files), so files of other days may lie
+    inside the rewound range. They are deleted too, until no file left holds a seq above
+    the resume point; otherwise the rewrite, cut into other batches, would add their rows
+    a second time under other names.
     """
     epoch_hex = epoch.replace("-", "")
-    doomed = [p for p in parts(root, node) if p.epoch == epoch_hex and p.last > cursor]
-    resume = min([cursor, *(p.first - 1 for p in doomed)])
+    remaining = [p for p in parts(root, node) if p.epoch == epoch_hex]
+    resume = cursor
+    doomed: list[Part] = []
+    while found := [p for p in remaining if p.last > resume]:
+        doomed += found
+        remaining = [p for p in remaining if p.last <= resume]
+        resume = min([resume, *(p.first - 1 for p in found)])
     for part in doomed:
         part.path.unlink(missing_ok=True)
     return resume, [p.path for p in doomed]
