@@ -46,16 +46,19 @@ async def delete_message(c: Community, actor: str, room_id: str, message_id: str
 async def pin_message(c: Community, actor: str, room_id: str, message_id: str | None) -> None:
     """Pin one message (replacing the previous pin), or unpin with None."""
     check_room_id(c, room_id)
-    room = c.state.room(room_id)
-    target = message_id or room.pinned_message_id
-    if target is None:
-        return
     if message_id is not None:
         await check_message(c, room_id, message_id)
-    await c.commit([
-        new_event(EventType.MESSAGE_PINNED, user_id=actor, room_id=room_id, message_id=target,
-                  payload={"pinned": message_id is not None})
-    ])  # fmt: skip
+
+    async def pin() -> None:
+        pinned = c.state.room(room_id).pinned_message_id
+        if pinned == message_id:  # already pinned, or nothing to unpin: nothing to write
+            return
+        await c.commit([
+            new_event(EventType.MESSAGE_PINNED, user_id=actor, room_id=room_id,
+                      message_id=message_id or pinned, payload={"pinned": message_id is not None})
+        ])  # fmt: skip
+
+    await c.serially(("pin", room_id), pin)
 
 
 async def restrict(c: Community, actor: str, room_id: str, kind: str, body: RestrictIn) -> str | None:
@@ -85,13 +88,17 @@ async def lift(c: Community, actor: str, room_id: str, kind: str, user_id: str, 
     if kind not in _OFF:
         raise SidelineError(ErrorCode.NOT_FOUND, f"unknown restriction {kind!r}")
     key_scope = GLOBAL if scope == "global" else room_id
-    active = (kind, key_scope, user_id) in c.state.restrictions or (
-        kind == "ban" and ("shadow", key_scope, user_id) in c.state.restrictions
-    )
-    if not active:
-        return False
-    await c.commit([
-        new_event(_OFF[kind], user_id=user_id, room_id=room_id, actor_id=actor,
-                  payload={"scope": scope})
-    ])  # fmt: skip
-    return True
+
+    async def lift_one() -> bool:
+        active = (kind, key_scope, user_id) in c.state.restrictions or (
+            kind == "ban" and ("shadow", key_scope, user_id) in c.state.restrictions
+        )
+        if not active:
+            return False
+        await c.commit([
+            new_event(_OFF[kind], user_id=user_id, room_id=room_id, actor_id=actor,
+                      payload={"scope": scope})
+        ])  # fmt: skip
+        return True
+
+    return await c.serially(("lift", kind, key_scope, user_id), lift_one)

@@ -101,20 +101,30 @@ async def close_room(c: Community, room_id: str, *, actor: str = ADMIN_ACTOR) ->
 
 
 async def grant_role(c: Community, room_id: str, user_id: str, role: Role) -> None:
+    """Grant ``role``; granting the role a user already has writes nothing."""
     check_room_id(c, room_id)
-    if c.state.grants.get((room_id, user_id)) is role:
-        return
-    await c.commit([
-        new_event(EventType.ROLE_GRANTED, user_id=user_id, room_id=room_id,
-                  actor_id=ADMIN_ACTOR, payload={"role": role.value})
-    ])  # fmt: skip
+
+    async def grant() -> None:
+        if c.state.grants.get((room_id, user_id)) is role:
+            return
+        await c.commit([
+            new_event(EventType.ROLE_GRANTED, user_id=user_id, room_id=room_id,
+                      actor_id=ADMIN_ACTOR, payload={"role": role.value})
+        ])  # fmt: skip
+
+    await c.serially(("role", room_id, user_id), grant)
 
 
 async def revoke_role(c: Community, room_id: str, user_id: str) -> bool:
+    """Revoke a granted role; False (nothing written) when there was none."""
     check_room_id(c, room_id)
-    if (room_id, user_id) not in c.state.grants:
-        return False
-    await c.commit([
-        new_event(EventType.ROLE_REVOKED, user_id=user_id, room_id=room_id, actor_id=ADMIN_ACTOR)
-    ])  # fmt: skip
-    return True
+
+    async def revoke() -> bool:
+        if (room_id, user_id) not in c.state.grants:
+            return False
+        await c.commit([
+            new_event(EventType.ROLE_REVOKED, user_id=user_id, room_id=room_id, actor_id=ADMIN_ACTOR)
+        ])  # fmt: skip
+        return True
+
+    return await c.serially(("role", room_id, user_id), revoke)

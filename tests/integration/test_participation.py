@@ -354,3 +354,21 @@ def test_reports_filed_at_once_still_hide_the_message_at_the_threshold(start):
     twice = together(client, report("r3"), report("r3"))
     one_conflict(twice, "you have already reported this message")
     assert len(rows(client, c, EventType.MESSAGE_REPORTED)) == 4
+
+
+def test_the_same_grant_revoke_lift_or_unpin_at_once_writes_once(start):
+    s, c, client = start()
+    grant = lambda: rooms.grant_role(c, "match:1", "u1", Role.SPEAKER)  # noqa: E731
+    assert together(client, grant, grant) == [None, None]
+    revoke = lambda: rooms.revoke_role(c, "match:1", "u1")  # noqa: E731
+    assert sorted(together(client, revoke, revoke)) == [False, True]
+    client.blocking_portal.call(moderators.restrict, c, "mod", "match:1", "mute", RestrictIn(user_id="u2"))
+    lift = lambda: moderators.lift(c, "mod", "match:1", "mute", "u2")  # noqa: E731
+    assert sorted(together(client, lift, lift)) == [False, True]
+    mid = post_message(client, bearer(s, "author"), "m1")
+    client.blocking_portal.call(moderators.pin_message, c, "mod", "match:1", mid)
+    unpin = lambda: moderators.pin_message(c, "mod", "match:1", None)  # noqa: E731
+    assert together(client, unpin, unpin) == [None, None]
+    for event_type in (EventType.ROLE_GRANTED, EventType.ROLE_REVOKED, EventType.USER_UNMUTED):
+        assert len(rows(client, c, event_type)) == 1, event_type
+    assert [e.payload["pinned"] for e in rows(client, c, EventType.MESSAGE_PINNED)] == [True, False]
