@@ -126,13 +126,19 @@ async def send_message(c: Community, who: Identity, room_id: str, body: SendMess
     own: a concurrent send with the same id awaits it and gets the same answer (message or
     refusal), and a sender cancelled half-way (a dropped request) neither stops it nor lets
     its retry write a second copy.
+
+    A retry of a stored or in-flight send needs only read access: the message was accepted
+    when first sent, and a room that has since stopped taking posts (reactions-only, closed,
+    the sender muted) still answers the retry with it rather than a refusal that would tell
+    the client its message was lost.
     """
-    access = check_access(c, who, room_id, Intent.POST)
+    check_access(c, who, room_id, Intent.READ)
     key = (who.user_id, room_id, body.client_msg_id)
     if (existing := c.state.client_ids.get(key)) is not None:
         return await _existing(c, room_id, existing)
     pending = c.inflight.get(key)
     if pending is None:
+        access = check_access(c, who, room_id, Intent.POST)
         text = check_text(body.text, access.room)
         pending = c.inflight[key] = asyncio.create_task(_send(c, who, access, text, body))
         pending.add_done_callback(functools.partial(_settled, c, key))

@@ -322,3 +322,29 @@ def test_a_client_msg_id_is_per_room(tmp_path):
         ("community_message_sent", "match:1", "a", "in the match"),
         ("community_message_sent", "team:a", "a", "in the team"),
     ]
+
+
+def test_a_retry_after_the_room_stopped_taking_posts_returns_the_stored_message(tmp_path):
+    """The first answer was lost; meanwhile crowd control or a moderator switched the room to
+    reactions-only, or muted the sender. The retry still gets the message it stored (and
+    writes nothing); a new message is refused."""
+    s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED="false")
+    admin = {"X-Admin-Key": s.admin.api_key}
+    with TestClient(create_app(s)) as client:
+        def send(cid: str, who: str = "u1") -> Any:
+            body = {"client_msg_id": cid, "text": TEXT}
+            return client.post("/v1/rooms/match:1/messages", headers=bearer(s, who), json=body)
+
+        first, other = send("c1"), send("c2", "u2")
+        assert first.status_code == other.status_code == 201
+        client.put("/v1/admin/rooms/match:1", headers=admin, json={"mode": "reactions-only"})
+        client.post("/v1/admin/rooms/match:1/mutes", headers=admin, json={"user_id": "u2"})
+        retry, other_retry = send("c1"), send("c2", "u2")
+        assert (retry.status_code, retry.json()) == (201, first.json())
+        assert (other_retry.status_code, other_retry.json()) == (201, other.json())
+        fresh = send("c3")
+        assert fresh.status_code == 403 and fresh.json()["error"]["code"] == "reactions_only"
+        client.post("/v1/admin/rooms/match:1/bans", headers=admin, json={"user_id": "u1"})
+        banned = send("c1")  # a banned user reads nothing of the room, their message neither
+        assert banned.status_code == 403 and banned.json()["error"]["code"] == "user_banned"
+    assert [cid for kind, _, cid, _ in logged(s) if kind == "community_message_sent"] == ["c1", "c2"]
