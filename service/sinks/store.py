@@ -11,6 +11,7 @@ from datetime import datetime
 
 import duckdb
 import msgspec
+import pyarrow as pa
 
 from service.domain.events import utcnow
 from service.sinks.base import Rejected
@@ -69,15 +70,18 @@ def load_cursors(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def advance(
     con: duckdb.DuckDBPyConnection, sink: str, seq: int, rejected: Sequence[Rejected] = ()
 ) -> None:
-    """Record ``rejected`` as dead letters and move ``sink``'s cursor to ``seq``, atomically."""
+    """Record ``rejected`` as dead letters and move ``sink``'s cursor to ``seq``, atomically.
+
+    The dead letters go in as one Arrow table, one statement however many there are: this
+    runs on the log writer's thread, where the chat's commits wait, and a statement per row
+    (``executemany``, ~0.5 ms each) held it for seconds when a whole batch was refused.
+    """
     now = utcnow()
     con.execute("BEGIN")
     try:
         if rejected:
-            con.executemany(
-                "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?)",
-                [[sink, r.seq, r.event_id, r.reason, now] for r in rejected],
-            )
+            letters = _dead_letter_table(sink, rejected, now)  # noqa: F841 - read by the scan
+            con.execute("INSERT INTO dead_letters BY NAME SELECT * FROM letters")
         con.execute(
             "INSERT INTO sink_cursors VALUES (?, ?, ?) "
             "ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
@@ -87,6 +91,17 @@ def advance(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _dead_letter_table(sink: str, rejected: Sequence[Rejected], at: datetime) -> pa.Table:
+    n = len(rejected)
+    return pa.table({
+        "sink": pa.array([sink] * n, pa.string()),
+        "seq": pa.array([r.seq for r in rejected], pa.int64()),
+        "event_id": pa.array([r.event_id for r in rejected], pa.string()),
+        "reason": pa.array([r.reason for r in rejected], pa.string()),
+        "failed_at": pa.array([at] * n, pa.timestamp("us", tz="UTC")),
+    })  # fmt: skip
 
 
 def dead_letter_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

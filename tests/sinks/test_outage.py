@@ -84,3 +84,32 @@ async def test_old_events_go_to_mixpanel_import_with_the_secret(collector: Colle
     endpoints = sorted(r["_endpoint"] for r in collector.received["mixpanel"])
     assert endpoints == ["/import", "/track"]
     assert collector.invalid == []
+
+
+async def test_dead_letters_cost_the_log_writer_one_statement_per_batch(make_rig):
+    # A GA4 sink added to a log with history dead-letters every event older than 71 h, in
+    # batches of 50,000. The cursor and its dead letters are saved on the log writer's thread,
+    # where the chat's commits wait: at ~0.5 ms a row, one statement per row held it 25 s.
+    from datetime import timedelta
+
+    from service.domain.events import utcnow
+
+    old = utcnow() - timedelta(hours=100)
+    rig = await make_rig({"ga4": [sink_config("ga4", "http://127.0.0.1:9", batch_size=10_000)]})
+    await rig.log.run_write(lambda con: con.execute("CALL enable_logging('QueryLog')"))
+    sent = await rig.append([message(i, occurred_at=old) for i in range(300)])
+    await rig.drained()
+
+    def inserts(con):
+        return con.execute(
+            "SELECT count(*) FROM duckdb_logs WHERE type = 'QueryLog' "
+            "AND message ILIKE 'INSERT INTO dead_letters%'"
+        ).fetchall()[0][0]
+
+    assert await rig.log.run_read(inserts) == 1
+    letters = await rig.fw.dead_letters("ga4", limit=1000)
+    assert sorted((d.seq, d.event_id) for d in letters) == [(e.seq, e.event_id) for e in sent]
+    assert {d.reason for d in letters} == {
+        "ga4: older than the 71 h backdating window of timestamp_micros"
+    }
+    assert rig.fw.status()[0].dead_letters == 300
