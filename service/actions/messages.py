@@ -269,16 +269,23 @@ async def _older_from_log(
 async def history(
     c: Community, who: Identity, room_id: str, *, before_seq: int | None, limit: int
 ) -> HistoryOut:
-    """A page of messages older than ``before_seq`` (newest page when None), oldest first."""
+    """A page of messages older than ``before_seq`` (newest page when None), oldest first.
+
+    One message more than the page is looked for, so ``next_before_seq`` is None exactly when
+    nothing visible is older than the page (not one page later, empty).
+    """
     check_access(c, who, room_id, Intent.READ)
+    want = limit + 1
     recent = [e for e in c.state.recent(room_id) if _visible_to(e, who.user_id, c)]
     if before_seq is not None:
         recent = [e for e in recent if e.seq < before_seq]
-    page = recent[-limit:]
-    if len(page) < limit and not c.state.history_complete(room_id):
+    page = recent[-want:]
+    if len(page) < want and not c.state.history_complete(room_id):
         start = page[0].seq if page else (before_seq or c.log.last_seq + 1)
-        page = await _older_from_log(c, room_id, who.user_id, start, limit - len(page)) + page
-    next_before = page[0].seq if page and page[0].seq > 1 else None
+        page = await _older_from_log(c, room_id, who.user_id, start, want - len(page)) + page
+    more = len(page) > limit
+    page = page[-limit:]
+    next_before = page[0].seq if more else None
     return HistoryOut(
         room_id=room_id, epoch=c.log.epoch, messages=[message_out(c, e) for e in page],
         next_before_seq=next_before,

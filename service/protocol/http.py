@@ -138,7 +138,8 @@ class HistoryOut(msgspec.Struct, kw_only=True):
     epoch: str
     messages: list[MessageOut]
     next_before_seq: int | None
-    """Pass as ``before_seq`` for the page before this one; None at the start of the room."""
+    """Pass as ``before_seq`` for the page before this one; None when no older message is
+    visible to the reader (this page starts the room)."""
 
 
 class ReactionOut(msgspec.Struct, kw_only=True):

@@ -372,3 +372,24 @@ def test_the_same_grant_revoke_lift_or_unpin_at_once_writes_once(start):
     for event_type in (EventType.ROLE_GRANTED, EventType.ROLE_REVOKED, EventType.USER_UNMUTED):
         assert len(rows(client, c, event_type)) == 1, event_type
     assert [e.payload["pinned"] for e in rows(client, c, EventType.MESSAGE_PINNED)] == [True, False]
+
+
+@pytest.mark.parametrize("in_memory", [10, 2], ids=["whole room in memory", "older part in the log"])
+def test_the_oldest_page_says_there_is_nothing_before_it(start, in_memory):
+    s, _, client = start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE=str(in_memory))
+    reader = bearer(s, "reader")
+    assert client.post(f"{ROOM}/join", headers=reader).status_code == 200  # seq 1 is no message
+    for i in range(3):
+        post_message(client, bearer(s, f"p{i}"), f"p{i}", f"msg {i}")
+
+    def page(**query: int) -> tuple[list[str], int | None]:
+        params = "&".join(f"{k}={v}" for k, v in query.items())
+        body = client.get(f"{ROOM}/messages?{params}", headers=reader).json()
+        return [m["text"] for m in body["messages"]], body["next_before_seq"]
+
+    assert page(limit=10) == (["msg 0", "msg 1", "msg 2"], None)
+    assert page(limit=3) == (["msg 0", "msg 1", "msg 2"], None)
+    newest = page(limit=2)
+    assert newest == (["msg 1", "msg 2"], 3)
+    assert page(limit=2, before_seq=3) == (["msg 0"], None)
+    assert page(limit=1, before_seq=3) == (["msg 0"], None)
