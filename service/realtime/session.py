@@ -140,7 +140,13 @@ class Session:
                 return None
             if data is None:
                 return None
-            frame = decode(data)
+            try:
+                frame = decode(data)
+            except SidelineError as err:  # named in an error frame, then closed as no auth
+                await self.socket.send_data(f.encode(error_frame(err)))
+                raise SidelineError(
+                    ErrorCode.TOKEN_MISSING, f"the first frame must be auth: {err.message}"
+                ) from err
             if not isinstance(frame, f.Auth):
                 raise SidelineError(ErrorCode.TOKEN_MISSING, "the first frame must be auth")
             return self._verify(frame.token)

@@ -222,3 +222,22 @@ async def test_malformed_frames_get_invalid_body_at_the_root(rt_server):
     await client.send(type="ping", ref="p")
     assert await client.expect("pong", ref="p")
     assert [f for f in client.seen if f.get("code") == "internal"] == []
+
+
+async def test_a_malformed_first_frame_is_named_then_closed_with_4001(rt_server):
+    token = rt_server.token("u1", "match:1")
+    cases = {
+        '{"type": "auth", "token": ""}': "$.token",
+        '{"type": "auth", "token": 5}': "$.token",
+        json.dumps({"type": "auth", "token": token, "user": "admin"}): "$",
+        "{not json": "$",
+        '{"x": ' + DEEP + ', "type": "auth"}': "$",
+        json.dumps({"type": "auth", "token": token}).encode(): "$",  # binary
+    }
+    for data, at in cases.items():
+        client = await WsClient.open(rt_server)
+        await client.ws.send(data)
+        errors = [f for f in await client.frames(5) if f["type"] == "error"]
+        assert await client.closed_with() == 4001, data[:60]
+        assert [(e["code"], e["at"]) for e in errors] == [("invalid_body", at)], data[:60]
+        assert client.ws.protocol.close_rcvd.reason.startswith("the first frame must be auth")
