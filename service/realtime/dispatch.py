@@ -80,8 +80,10 @@ def refs_of(data: str | bytes) -> tuple[str | None, str | None]:
 
 
 def error_frame(err: SidelineError, ref: str | None = None) -> f.Error:
+    # The actions name the room as HTTP does (a path parameter, ``room_id``); frames call it ``room``.
+    at = "$.room" if err.at == "$.room_id" else err.at
     return f.Error(
-        ref=ref, code=err.code.slug, message=err.message, at=err.at,
+        ref=ref, code=err.code.slug, message=err.message, at=at,
         retry_after=round(err.retry_after, 3) if err.retry_after is not None else None,
     )  # fmt: skip
 

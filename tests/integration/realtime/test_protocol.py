@@ -241,3 +241,16 @@ async def test_a_malformed_first_frame_is_named_then_closed_with_4001(rt_server)
         assert await client.closed_with() == 4001, data[:60]
         assert [(e["code"], e["at"]) for e in errors] == [("invalid_body", at)], data[:60]
         assert client.ws.protocol.close_rcvd.reason.startswith("the first frame must be auth")
+
+
+async def test_room_errors_name_the_frames_room_field(rt_server):
+    client = await WsClient.login(rt_server, "u1")
+    for frame in (
+        {"type": "join", "room": "nonsense"},
+        {"type": "join", "room": "planet:1"},
+        {"type": "leave", "room": "nonsense"},
+    ):
+        await client.send(**frame, ref="r")
+        err = await client.expect("error", ref="r")
+        assert err["code"] in ("invalid_room_id", "unknown_room_kind")
+        assert err["at"] == "$.room", (frame, err)  # the frame has no room_id
