@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
@@ -46,6 +48,31 @@ MAX_BATCH_EVENTS = 2500
 _SECOND = "%Y-%m-%dT%H:%M:%S"
 _SLICE_ROWS = 2500
 """Rows turned into messages at a time, so the first upload starts early."""
+_WRITE_KEY = re.compile(r'("writeKey":\s*")(?:[^"\\]|\\.)*(")')
+
+
+class _RedactWriteKey(logging.Filter):
+    """Blanks the write key in the library's records.
+
+    ``request.post`` puts the write key in every request body and logs that body at DEBUG
+    (``making request: ...``) on the ``segment`` logger, so a debug level set by anyone
+    would print it; this filter writes ``"writeKey": "***"`` instead.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "writeKey" in text:
+            record.msg, record.args = _WRITE_KEY.sub(r"\1***\2", text), ()
+        return True
+
+
+_REDACT_SEGMENT = _RedactWriteKey()
+
+
+def _redact_segment_log() -> None:
+    logger = logging.getLogger("segment")  # the one logger the library writes to
+    if _REDACT_SEGMENT not in logger.filters:
+        logger.addFilter(_REDACT_SEGMENT)
 
 
 @functools.cache
@@ -117,6 +144,10 @@ class SegmentSink(ThreadedSink):
             write_key, host=settings.host, send=False, sync_mode=True, gzip=settings.gzip,
             timeout=settings.timeout_seconds, max_retries=0,
         )  # fmt: skip
+
+    async def start(self) -> None:
+        _redact_segment_log()
+
     def library_message(self, event: Event) -> dict[str, Any]:
         """The message ``Client.track`` builds for ``event`` (raises if the library refuses it).
 
