@@ -42,8 +42,12 @@ async def create_poll(c: Community, who: Identity, room_id: str, body: PollIn) -
     for i, option in enumerate(options):
         if not option:
             raise SidelineError(ErrorCode.TEXT_EMPTY, "poll option is empty", at=f"$.options[{i}]")
-    if len(set(options)) != len(options):
-        raise SidelineError(ErrorCode.CONFLICT, "poll options must differ", at="$.options")
+    for i, option in enumerate(options):
+        if (first := options.index(option)) < i:
+            raise SidelineError(
+                ErrorCode.INVALID_BODY, f"poll option {i} ({option[:80]!r}) repeats option {first}",
+                at=f"$.options[{i}]",
+            )  # fmt: skip
     poll_id = uuid7()
     await c.commit([
         new_event(

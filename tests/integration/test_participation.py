@@ -393,3 +393,15 @@ def test_the_oldest_page_says_there_is_nothing_before_it(start, in_memory):
     assert newest == (["msg 1", "msg 2"], 3)
     assert page(limit=2, before_seq=3) == (["msg 0"], None)
     assert page(limit=1, before_seq=3) == (["msg 0"], None)
+
+
+def test_a_repeated_poll_option_is_bad_input_at_its_index(start):
+    s, c, client = start()
+    body = {"question": "Man of the match?", "options": ["Saka", "Rice", " Saka "]}
+    r = client.post(f"{ROOM}/polls", headers=bearer(s, "sp", "speaker"), json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == {
+        "code": "invalid_body", "at": "$.options[2]",
+        "message": "poll option 2 ('Saka') repeats option 0",
+    }  # fmt: skip
+    assert rows(client, c, EventType.POLL_CREATED) == []
