@@ -27,7 +27,7 @@ from service.errors import ErrorCode, SidelineError
 from service.identity import Identity, TokenVerifier
 from service.protocol import frames as f
 from service.realtime.connection import Connection
-from service.realtime.dispatch import Dispatcher, decode, error_frame
+from service.realtime.dispatch import Dispatcher, decode, error_frame, refs_of
 from service.realtime.hub import Hub
 from service.realtime.limits import FloodGuard, TokenBucket
 from service.realtime.outbox import RAW_SEND, Outbox, Send
@@ -179,7 +179,7 @@ class Session:
                     ErrorCode.RATE_LIMITED, "too many frames; slow down",
                     retry_after=guard.retry_after(),
                 )  # fmt: skip
-                conn.send(error_frame(err))
+                conn.send(error_frame(err, refs_of(data)[0]))  # which frame was refused
                 continue
             await dispatcher.handle(data)
 
