@@ -7,9 +7,14 @@ them (``write_key_env = "SEGMENT_WRITE_KEY"``) and the factory reads it at start
 
 from __future__ import annotations
 
+import difflib
 from typing import ClassVar
 
 import msgspec
+
+from service.domain.events import EventType
+
+_EVENT_TYPES = [t.value for t in EventType]
 
 
 class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -162,6 +167,7 @@ def check_sinks(settings: SinksSettings) -> list[str]:
                 problems.append(f"Expected >= 1 - at `{at}.concurrency`")
             if sink.linger_seconds < 0:
                 problems.append(f"Expected >= 0 - at `{at}.linger_seconds`")
+            problems += _unknown_event_types(sink.event_types, f"{at}.event_types")
     for i, ga in enumerate(settings.ga4):
         if not ga.measurement_id:
             problems.append(f"Expected a measurement id - at `$.sinks.ga4[{i}].measurement_id`")
@@ -172,4 +178,17 @@ def check_sinks(settings: SinksSettings) -> list[str]:
             problems.append(
                 f"Expected 0 < days <= 5 - at `$.sinks.mixpanel[{i}].import_after_days`"
             )
+    return problems
+
+
+def _unknown_event_types(names: list[str], at: str) -> list[str]:
+    """A problem per name that is no event type: it would filter out every event, and the
+    cursor passes what the filter drops, so a typo would forward nothing, for good."""
+    problems = []
+    for j, name in enumerate(names):
+        if name in _EVENT_TYPES:
+            continue
+        close = difflib.get_close_matches(name, _EVENT_TYPES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"Expected a known event type, got {name!r}{hint} - at `{at}[{j}]`")
     return problems

@@ -167,6 +167,19 @@ def test_sink_config_errors_name_their_key_path():
         load_settings(environ={}, sinks={"warehouse": [{"name": "w", "batch_size": "many"}]})
 
 
+def test_an_unknown_event_type_is_refused_with_its_path():
+    # The filter would match nothing and the cursor would pass every event: a typo would
+    # silently forward nothing, for good.
+    cfg = msgspec.convert(
+        {"mixpanel": [{"name": "m", "event_types": ["poll_voted", "community_message_send"]}]},
+        SinksSettings,
+    )
+    assert check_sinks(cfg) == [
+        "Expected a known event type, got 'community_message_send' (did you mean "
+        "'community_message_sent'?) - at `$.sinks.mixpanel[0].event_types[1]`"
+    ]
+
+
 def test_missing_secret_names_the_variable(tmp_path: Path):
     from service.eventlog.duckdb_log import DuckDBLog
     from service.sinks.factory import build_forwarder
