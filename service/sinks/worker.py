@@ -78,6 +78,9 @@ class SinkWorker:
         self.last_error: str | None = None
         self.retry_at: float | None = None
         self.adjustments: dict[str, int] = {}
+        # Read at scrape time: set per cycle, it froze while a failing batch was retried (for
+        # the whole outage), so an alert on lag could not fire when it mattered.
+        metrics.lag.labels(sink.name).set_function(lambda: self._log.last_seq - self.cursor)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -207,7 +210,6 @@ class SinkWorker:
     async def _cycle(self) -> bool:
         self._wake.clear()  # before reading last_seq, so no notification is missed
         last = self._log.last_seq
-        self._metrics.lag.labels(self.sink.name).set(last - self.cursor)
         if self._stopping and self.cursor >= min(last, self._drain_to):
             return True
         if last <= self.cursor:

@@ -113,3 +113,20 @@ async def test_dead_letters_cost_the_log_writer_one_statement_per_batch(make_rig
         "ga4: older than the 71 h backdating window of timestamp_micros"
     }
     assert rig.fw.status()[0].dead_letters == 300
+
+
+async def test_lag_metric_grows_during_an_outage(collector: Collector, make_rig):
+    # Alerts on sideline_sink_lag_events must fire while a destination is down: the gauge
+    # has to follow the log, not stay at what it was when the failing batch was read.
+    collector.fail(500, seconds=60, vendor="segment")
+    rig = await make_rig({"segment": [sink_config("segment", collector.url)]})
+    await rig.append([message(i) for i in range(5)])
+    while rig.fw.status()[0].state != "backing_off":
+        await asyncio.sleep(0.02)
+    await rig.append([message(i) for i in range(5, 25)])
+    lag = rig.fw.metrics.registry.get_sample_value("sideline_sink_lag_events", {"sink": "segment"})
+    assert lag == rig.fw.status()[0].lag == 25
+    collector.recover()
+    await rig.drained()
+    lag = rig.fw.metrics.registry.get_sample_value("sideline_sink_lag_events", {"sink": "segment"})
+    assert lag == 0
