@@ -18,7 +18,14 @@ import requests
 from mixpanel import Consumer, Mixpanel, MixpanelException
 
 from service.domain.events import Event
-from service.sinks.base import Delivery, PermanentError, Rejected, SinkError, TransientError
+from service.sinks.base import (
+    BlockedError,
+    Delivery,
+    PermanentError,
+    Rejected,
+    SinkError,
+    TransientError,
+)
 from service.sinks.http import error_for_status
 from service.sinks.settings import MixpanelSinkSettings
 from service.sinks.threaded import ThreadedSink
@@ -49,9 +56,24 @@ class _Refused(Exception):
         self.body = body
 
 
+class _NotMixpanel(Exception):
+    """A 2xx whose body is not Mixpanel's JSON answer: something else answers at the address."""
+
+
 def _check_status(response: requests.Response, *_: Any, **__: Any) -> None:
     if not 200 <= response.status_code < 300:
         raise _Refused(response.status_code, response.headers.get("Retry-After"), response.text)
+    # The library takes an unreadable 2xx as a refusal of the data, which would dead-letter
+    # every event while a proxy's page or a wrong base_url answers; it is a blocked sink.
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or "status" not in answer:
+        raise _NotMixpanel(
+            f"mixpanel: HTTP {response.status_code} from {response.url.split('?')[0]} is not "
+            f"a Mixpanel answer ({response.text[:100]!r}); check base_url / api_host"
+        )
 
 
 def insert_id(event_id: str) -> str:
@@ -140,6 +162,8 @@ class MixpanelSink(ThreadedSink):
             refused = exc.__cause__
             if isinstance(refused, _Refused):
                 return _failed_records(refused, chunk)
+            if isinstance(refused, _NotMixpanel):
+                raise BlockedError(str(refused)) from exc
             if isinstance(refused, requests.RequestException):
                 raise TransientError(f"mixpanel: {type(refused).__name__}: {refused}") from exc
             # A 2xx whose body has status != 1 (/track with verbose=1): the data was refused.
