@@ -25,6 +25,8 @@ from service.realtime.roster import full
 async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
     """Handle one ``join`` frame for ``conn`` (see the module docstring for the ordering)."""
     c, who, room = hub.c, conn.identity, frame.room
+    if conn.outbox.overflowing():  # the reply may pass the queue limit: not for a stalled client
+        return
     again = room in conn.rooms
     if not again and len(conn.rooms) >= hub.settings.max_rooms_per_socket:
         raise SidelineError(

@@ -180,6 +180,20 @@ class Outbox:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._drain(None))
 
+    def overflowing(self) -> bool:
+        """True when the queue is already full, which closes the socket as a slow consumer.
+
+        A join's reply is pushed past the limit (its history or replay is bounded by itself),
+        so before one starts the client must have kept up with what it was sent: otherwise a
+        client that reads nothing could stack reply on reply by joining again and again.
+        """
+        if self._closing:
+            return True
+        if len(self._queue) >= self.limit:
+            self._overflow()
+            return True
+        return False
+
     def _overflow(self) -> None:
         from service.errors import ErrorCode
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import socket
 import time
 
@@ -150,3 +152,41 @@ async def test_slow_consumer_is_dropped_and_resumes(start_server):
     assert back.joined["resumed"] is True
     rest = [f["message_id"] for f in await back.frames(1.0) if f["type"] == "message"]
     assert [f["message_id"] for f in got] + rest == sorted(ids, key=lambda m: m)  # uuid7: time order
+
+
+def _metric(server, name: str) -> float:
+    for line in httpx.get(f"{server.url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+async def test_joins_do_not_grow_a_stalled_clients_queue_without_bound(start_server):
+    """A join's reply may pass the queue limit (history is bounded by itself), but a client
+    that reads nothing cannot stack them up by joining again and again."""
+    server = start_server(
+        SIDELINE_REALTIME__SEND_QUEUE_SIZE="16", SIDELINE_REALTIME__FRAMES_PER_SECOND="10000",
+        SIDELINE_REALTIME__FRAME_BURST="10000", SIDELINE_ROOMS__MATCH__MAX_MESSAGE_LENGTH="16000",
+    )  # fmt: skip
+    poster = {"Authorization": f"Bearer {server.token('poster', 'match:1')}"}
+    with httpx.Client(base_url=server.url, headers=poster, timeout=10) as http:
+        for i in range(50):  # each joined frame carries ~800 KB of history
+            r = http.post("/v1/rooms/match:1/messages", json={"client_msg_id": f"c{i}", "text": TEXT})
+            assert r.status_code == 201, r.text
+    ws = await websockets.connect(server.ws_url, sock=_tiny_socket(server.port), max_queue=1)
+    await ws.send(json.dumps({"type": "auth", "token": server.token("stalled", "match:1")}))
+    joins = 60  # ~48 MB of replies: far more than the socket buffers and the queue hold
+    for i in range(joins):
+        await ws.send(json.dumps({"type": "join", "room": "match:1", "ref": f"j{i}"}))
+    deadline = time.monotonic() + 30
+    while _metric(server, "sideline_ws_slow_consumers_total") < 1:
+        pending = _metric(server, "sideline_ws_outbox_max_pending")
+        assert time.monotonic() < deadline, f"never cut off; {pending:.0f} frames queued (limit 16)"
+        await asyncio.sleep(0.2)
+    joined = 0
+    with contextlib.suppress(websockets.ConnectionClosed):
+        while True:
+            if json.loads(await asyncio.wait_for(ws.recv(), 20))["type"] == "joined":
+                joined += 1
+    assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 4303
+    assert joined < joins

@@ -91,6 +91,20 @@ async def test_unbounded_push_ignores_the_limit():
     assert len(sock.sent) == 5
 
 
+async def test_a_reply_past_the_limit_waits_for_the_client_to_keep_up():
+    sock = FakeSocket()
+    dropped = []
+    box = Outbox(sock.send, limit=2, on_overflow=lambda: dropped.append(True))
+    sock.writable.clear()
+    assert not box.overflowing()
+    for i in range(5):  # one reply past the limit is taken ...
+        assert box.push(text(i), bounded=False)
+    assert box.overflowing() and dropped == [True] and box.closing  # ... a second one is not
+    sock.writable.set()
+    await box.wait_idle()
+    assert sock.sent[-1]["code"] == 4303 and len(sock.sent) == 2
+
+
 async def test_send_failure_marks_the_outbox_closing():
     async def broken(message: dict) -> None:
         raise ConnectionError("peer gone")
