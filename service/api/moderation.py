@@ -16,6 +16,7 @@ from service.actions import moderators, reports, rooms
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
 from service.api.deps import provide_community, provide_identity
+from service.api.responses import BODY, MODERATE, TOKEN, WRITE, E, refusals
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol.http import RestrictIn, ReviewIn, RoomConfigIn, RoomOut
@@ -65,22 +66,22 @@ class ModeratorController(Controller):
     tags = ["moderation"]
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
-    @delete("/messages/{message_id:str}", status_code=200, summary="Delete a message")
+    @delete("/messages/{message_id:str}", status_code=200, summary="Delete a message", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def delete_message(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str) -> dict[str, int]:
         _moderator(c, who, room_id)
         return {"seq": await moderators.delete_message(c, who.user_id, room_id, message_id)}
 
-    @post("/pin", status_code=200, summary="Pin one message (null unpins)")
+    @post("/pin", status_code=200, summary="Pin one message (null unpins)", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND], WRITE))
     async def pin(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, data: JSONBody[PinIn]) -> RoomOut:
         _moderator(c, who, room_id)
         await moderators.pin_message(c, who.user_id, room_id, data.message_id)
         return rooms.room_out(c.state.room(room_id))
 
-    @patch("/settings", summary="Change mode, slow mode, max message length")
+    @patch("/settings", summary="Change mode, slow mode, max message length", responses=refusals(TOKEN, MODERATE, BODY, WRITE))
     async def settings(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, data: JSONBody[RoomConfigIn]) -> RoomOut:
         return await rooms.moderator_configure(c, who, room_id, data)
 
-    @post("/{kind:str}", status_code=201, summary="Mute, ban or shadow-ban a user (kind: mutes, bans, shadow-bans)")
+    @post("/{kind:str}", status_code=201, summary="Mute, ban or shadow-ban a user (kind: mutes, bans, shadow-bans)", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def restrict(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, kind: str, data: JSONBody[RestrictIn]) -> RestrictionOut:
         _moderator(c, who, room_id)
         if data.scope == "global":
@@ -89,23 +90,23 @@ class ModeratorController(Controller):
         until = await moderators.restrict(c, who.user_id, room_id, name, data)
         return RestrictionOut(user_id=data.user_id, kind=name, until=until)
 
-    @delete("/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban")
+    @delete("/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND], WRITE))
     async def lift(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, kind: str, user_id: str) -> dict[str, bool]:
         _moderator(c, who, room_id)
         return {"lifted": await moderators.lift(c, who.user_id, room_id, _kind(kind), user_id)}
 
-    @get("/review-queue", summary="Held and reported messages of this room")
+    @get("/review-queue", summary="Held and reported messages of this room", responses=refusals(TOKEN, MODERATE))
     async def review_queue(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str) -> list[reports.QueueItem]:
         _moderator(c, who, room_id)
         return reports.queue(c, room_id)
 
-    @post("/review/{message_id:str}", status_code=200, summary="Approve, reject or delete a queued message")
+    @post("/review/{message_id:str}", status_code=200, summary="Approve, reject or delete a queued message", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def review(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str, data: JSONBody[ReviewIn]) -> dict[str, str]:
         _moderator(c, who, room_id)
         await reports.review(c, who.user_id, room_id, message_id, data.decision)
         return {"decision": data.decision}
 
-    @get("/moderation-records/{message_id:str}", summary="Unmasked original of a masked or held message")
+    @get("/moderation-records/{message_id:str}", summary="Unmasked original of a masked or held message", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND]))
     async def record(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str) -> ModerationRecordOut:
         _moderator(c, who, room_id)
         return await moderation_record(c, room_id, message_id)

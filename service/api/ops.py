@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import MediaType, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 
@@ -13,7 +14,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["ops"], summary="Readiness: the log is open and the writer running")
+@get(
+    "/ready", tags=["ops"], summary="Readiness: the log is open and the writer running",
+    responses={503: ResponseSpec(dict[str, Any], generate_examples=False,
+                                 description='Not ready yet: `{"status": "starting", ...}`')},
+)  # fmt: skip
 async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     state = request.app.state
     ok = bool(getattr(state, "ready", False))

@@ -17,6 +17,7 @@ from litestar.params import JSONBody, Parameter
 from litestar.types import Guard
 
 from service.api.deps import admin_guard
+from service.api.responses import ADMIN, BODY, E, refusals
 from service.errors import ErrorCode, SidelineError
 from service.sinks.forwarder import Forwarder, UnknownSink
 from service.sinks.status import SinkStatus
@@ -56,11 +57,11 @@ class SinksController(Controller):
         "forwarder": Provide(provide_forwarder, sync_to_thread=False)
     }
 
-    @get("/", summary="Cursor, lag, throughput, errors and dead letters of every sink")
+    @get("/", summary="Cursor, lag, throughput, errors and dead letters of every sink", responses=refusals(ADMIN, [E.NOT_FOUND]))
     async def list_sinks(self, forwarder: NamedDependency[Forwarder]) -> list[SinkStatus]:
         return forwarder.status()
 
-    @get("/{name:str}/dead-letters", summary="The newest dead letters of one sink")
+    @get("/{name:str}/dead-letters", summary="The newest dead letters of one sink", responses=refusals(ADMIN, [E.INVALID_BODY, E.NOT_FOUND]))
     async def dead_letters(
         self,
         forwarder: NamedDependency[Forwarder],
@@ -72,7 +73,7 @@ class SinksController(Controller):
         except UnknownSink:
             raise _unknown(name) from None
 
-    @post("/{name:str}/replay", status_code=200, summary="Forward again from a seq")
+    @post("/{name:str}/replay", status_code=200, summary="Forward again from a seq", responses=refusals(ADMIN, BODY, [E.NOT_FOUND]))
     async def replay(
         self, forwarder: NamedDependency[Forwarder], name: str, data: JSONBody[ReplayIn]
     ) -> SinkStatus:
@@ -83,7 +84,7 @@ class SinksController(Controller):
         except ReplayOutOfRange as exc:
             raise SidelineError(ErrorCode.INVALID_BODY, str(exc), at="$.from_seq") from None
 
-    @post("/erasures", status_code=201, summary="Erase a user from the warehouse export")
+    @post("/erasures", status_code=201, summary="Erase a user from the warehouse export", responses=refusals(ADMIN, BODY, [E.NOT_FOUND]))
     async def erase(
         self, forwarder: NamedDependency[Forwarder], data: JSONBody[EraseIn]
     ) -> ErasureRecord:

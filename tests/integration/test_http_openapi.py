@@ -1,0 +1,107 @@
+"""The OpenAPI document tells the truth about refusals: real refused requests get a status the
+operation documents, with the body it documents and the code listed in its description."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from service.app import create_app
+from service.identity import mint_token
+from service.settings import Settings, ensure_dev_secrets, load_settings
+
+ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+class Api:
+    def __init__(self, client: TestClient[Any], settings: Settings) -> None:
+        self.client, self.settings = client, settings
+        self.schema: dict[str, Any] = client.get("/schema/openapi.json").json()
+        post = client.post("/v1/rooms/match:1/messages", headers=self.who("user"),
+                           json={"client_msg_id": "m1", "text": "a fine message"})  # fmt: skip
+        assert post.status_code == 201, post.text
+        self.message_id = post.json()["message_id"]
+
+    def who(self, role: str) -> dict[str, str]:
+        if role == "admin":
+            return {"X-Admin-Key": self.settings.admin.api_key}
+        if role == "nobody":
+            return {}
+        token = mint_token(self.settings.auth.hs256_secret, user_id=role, context_id="match:1", role=role)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    data: Path = tmp_path_factory.mktemp("openapi")
+    s = load_settings(environ={"SIDELINE_DATA_DIR": str(data), "SIDELINE_MODERATION__ENABLED": "false"})
+    ensure_dev_secrets(s)
+    with TestClient(create_app(s)) as client:
+        yield Api(client, s)
+
+
+def test_every_documented_refusal_has_the_error_body(api):
+    refusals = [
+        (path, method, status)
+        for path, operations in api.schema["paths"].items() if path.startswith("/v1/")
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items() if int(status) >= 400
+    ]  # fmt: skip
+    assert len(refusals) > 100
+    wrong = [
+        (path, method, status) for path, method, status in refusals
+        if api.schema["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"] != ERROR_BODY
+    ]  # fmt: skip
+    assert wrong == []
+    detail = api.schema["components"]["schemas"]["ErrorDetail"]
+    assert set(detail["properties"]) == {"code", "message", "at", "retry_after"}
+    assert detail["required"] == ["code", "message"]
+
+
+MSG = "/v1/rooms/{room_id}/messages"
+ITEM = "/v1/rooms/{room_id}/messages/{message_id}"
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "path", "who", "body", "status", "code"),
+    [
+        ("get", "/v1/me/rooms", "/v1/me/rooms", "nobody", None, 401, "token_missing"),
+        ("get", "/v1/rooms/{room_id}", "/v1/rooms/match:2", "user", None, 403, "room_not_allowed"),
+        ("get", "/v1/rooms/{room_id}", "/v1/rooms/nokind", "user", None, 400, "invalid_room_id"),
+        ("get", MSG, "/v1/rooms/match:1/messages?limit=0", "user", None, 400, "invalid_body"),
+        ("post", MSG, "/v1/rooms/match:1/messages", "viewer", {"client_msg_id": "a", "text": "x"}, 403, "role_too_low"),
+        ("post", MSG, "/v1/rooms/match:1/messages", "user", {"client_msg_id": "a", "text": " "}, 400, "text_empty"),
+        ("post", MSG, "/v1/rooms/match:1/messages", "user", {"client_msg_id": "a", "text": "x", "reply_to": "no"}, 404, "not_found"),
+        ("post", MSG, "/v1/rooms/match:1/messages", "user", {"client_msg_id": "a", "text": "x" * 70_000}, 413, "body_too_large"),
+        ("post", MSG, "/v1/rooms/match:1/messages", "user", {"client_msg_id": "a", "text": "x" * 301}, 400, "text_too_long"),
+        ("post", ITEM + "/reactions", "/v1/rooms/match:1/messages/no/reactions", "user", {"emoji": "👍"}, 404, "not_found"),
+        ("post", ITEM + "/reports", "/v1/rooms/match:1/messages/{mid}/reports", "speaker", {"reason": "x"}, 201, None),
+        ("post", ITEM + "/reports", "/v1/rooms/match:1/messages/{mid}/reports", "speaker", {"reason": "x"}, 409, "conflict"),
+        ("post", "/v1/rooms/{room_id}/polls", "/v1/rooms/match:1/polls", "user", {"question": "q", "options": ["a", "b"]}, 403, "role_too_low"),
+        ("post", "/v1/rooms/{room_id}/polls/{poll_id}/votes", "/v1/rooms/match:1/polls/no/votes", "user", {"option": 0}, 404, "not_found"),
+        ("delete", ITEM, "/v1/rooms/match:1/messages/{mid}", "user", None, 403, "role_too_low"),
+        ("post", "/v1/rooms/{room_id}/{kind}", "/v1/rooms/match:1/gags", "moderator", {"user_id": "x"}, 404, "not_found"),
+        ("post", "/v1/rooms/{room_id}/{kind}", "/v1/rooms/match:1/mutes", "moderator", {"user_id": "moderator"}, 409, "conflict"),
+        ("get", "/v1/admin/rooms/{room_id}", "/v1/admin/rooms/match:1", "user", None, 401, "admin_key_invalid"),
+        ("get", "/v1/admin/rooms/{room_id}", "/v1/admin/rooms/zzz:1", "admin", None, 400, "unknown_room_kind"),
+        ("delete", "/v1/admin/rooms/{room_id}/{kind}/{user_id}", "/v1/admin/rooms/match:1/bans/u?scope=planet", "admin", None, 400, "invalid_body"),
+        ("get", "/v1/admin/rooms/{room_id}/moderation-records/{message_id}", "/v1/admin/rooms/match:1/moderation-records/{mid}", "admin", None, 404, "not_found"),
+        ("get", "/v1/admin/moderation/policies/{kind}", "/v1/admin/moderation/policies/match", "admin", None, 409, "conflict"),
+        ("post", "/v1/admin/sinks/{name}/replay", "/v1/admin/sinks/nosuch/replay", "admin", {"from_seq": 1}, 404, "not_found"),
+    ],
+)  # fmt: skip
+def test_a_real_refusal_is_documented_for_its_operation(api, method, template, path, who, body, status, code):
+    r = api.client.request(method, path.format(mid=api.message_id), headers=api.who(who), json=body)
+    assert r.status_code == status, r.text
+    if code is None:
+        return
+    error = r.json()["error"]
+    assert error["code"] == code
+    documented = api.schema["paths"][template][method]["responses"]
+    assert str(status) in documented, f"{method} {template} does not document {status}"
+    assert f"`{code}`" in documented[str(status)]["description"]
+    assert set(error) <= set(api.schema["components"]["schemas"]["ErrorDetail"]["properties"])
