@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -108,12 +108,13 @@ class RestrictIn(_In):
 
     user_id: UserId
     duration_seconds: Annotated[int, Meta(ge=1, le=31_536_000)] | None = None
-    scope: str = "room"
+    scope: Literal["room", "global"] = "room"
+    """``global``: every room (admin API only)."""
     reason: Annotated[str, Meta(max_length=200)] = ""
 
 
 class ReviewIn(_In):
-    decision: str
+    decision: Literal["approve", "reject", "delete"]
     """``approve`` (show it), ``reject`` (keep it hidden) or ``delete``."""
 
 

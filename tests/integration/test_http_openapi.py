@@ -105,3 +105,19 @@ def test_a_real_refusal_is_documented_for_its_operation(api, method, template, p
     assert str(status) in documented, f"{method} {template} does not document {status}"
     assert f"`{code}`" in documented[str(status)]["description"]
     assert set(error) <= set(api.schema["components"]["schemas"]["ErrorDetail"]["properties"])
+
+
+@pytest.mark.parametrize(
+    ("schema", "field", "values"),
+    [("RestrictIn", "scope", ["room", "global"]), ("ReviewIn", "decision", ["approve", "reject", "delete"])],
+)
+def test_closed_choices_are_enums_in_the_schema(api, schema, field, values):
+    assert api.schema["components"]["schemas"][schema]["properties"][field]["enum"] == values
+
+
+def test_a_value_outside_the_choices_is_named(api):
+    r = api.client.post("/v1/admin/rooms/match:1/mutes", headers=api.who("admin"),
+                        json={"user_id": "u9", "scope": "planet"})  # fmt: skip
+    assert r.status_code == 400
+    assert r.json()["error"] == {"code": "invalid_body", "at": "$.scope",
+                                 "message": "Invalid enum value 'planet' - at `$.scope`"}  # fmt: skip
