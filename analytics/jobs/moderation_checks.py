@@ -2,8 +2,9 @@
 
 Each non-allow verdict names the checks that gave a reason; a verdict with two reasons counts
 once for each check. ``verdicts`` are counted on the verdict's day; ``reviewed`` and
-``overturned`` on the day of the review (of a held message) whose verdict cited the check, so
-the share overturned per check is a sum over days of both.
+``overturned`` on the day of the review (of a held message: approved, rejected or deleted in
+the review queue, as in :mod:`analytics.jobs.moderation_daily`) whose verdict cited the check,
+so the share overturned per check is a sum over days of both.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from analytics.jobs.base import Job, JobInputs, payload_str
+from analytics.jobs.base import Job, JobInputs
+from analytics.jobs.moderation_daily import timed_reviews
 from service.domain.events import EventType as T
 
 _PAYLOAD = pl.Struct(
@@ -61,12 +63,12 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     lookback = inputs.start - timedelta(days=inputs.settings.review_lookback_days)
     held = _verdicts(inputs, lookback, inputs.end).filter(pl.col("action") == "hold")
     reviews = (
-        inputs.events(inputs.start, inputs.end, [T.MESSAGE_APPROVED.value])
-        .filter(payload_str("$.source") == "hold")
+        timed_reviews(inputs)
+        .filter(pl.col("source") == "hold")
         .select(
             "message_id",
-            pl.col("occurred_at").dt.date().alias("day"),
-            (payload_str("$.decision") == "approve").alias("approved"),
+            pl.col("reviewed_at").dt.date().alias("day"),
+            (pl.col("decision") == "approve").alias("approved"),
         )
     )
     reviewed = (

@@ -1,17 +1,23 @@
 """Moderation quality per day: verdicts, masked share, reports, reviews, overturns, review time.
 
 - ``masked_share``: sent messages whose text was masked (PII) over all sent messages.
-- A review is a ``community_message_approved`` event; it *overturns* the flag when its decision
-  is ``approve`` (a held message released, or a reported message kept).
+- A review is a decision in the review queue: ``approve`` or ``reject`` (a
+  ``community_message_approved`` event with that decision), or ``delete`` (the queue writes
+  only a ``community_message_deleted`` event, with reason ``review``; a moderator's delete
+  outside the queue has another reason and is no review, nor is the delete that follows the
+  reject of a reported message, reason ``review rejected``). A review *overturns* the flag
+  when its decision is ``approve`` (a held message released, or a reported message kept).
 - Time to review runs from the hold verdict (source ``hold``) or the first report (source
   ``report``) of the message since its previous review, if any, to the review, looking back
   ``review_lookback_days``. Reviews are counted on the day they were made; a message reviewed
-  twice (kept, then reported again) is two reviews, each timed from its own flag.
+  twice (kept, then reported again) is two reviews, each timed from its own flag. A delete
+  names no source: it is timed from the message's earliest flag since its previous review
+  (the hold verdict of a held message, which comes before any report of it).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -19,11 +25,14 @@ from analytics.jobs.base import Job, JobInputs, payload_str
 from service.domain.events import EventType as T
 
 _ACTIONS = ("mask", "shadow", "hold", "block")
+REVIEW_DELETE = "review"
+"""The reason of the ``community_message_deleted`` event a delete decided in the review queue
+writes (``service.actions.reports``); it writes no ``community_message_approved`` event."""
 
 
 def build(inputs: JobInputs) -> pl.LazyFrame:
     """One row per day window with moderation counts and review times."""
-    types = [T.MESSAGE_SENT, T.MESSAGE_MODERATED, T.MESSAGE_REPORTED, T.MESSAGE_APPROVED]
+    types = [T.MESSAGE_SENT, T.MESSAGE_MODERATED, T.MESSAGE_REPORTED]
     events = (
         inputs.events(inputs.start, inputs.end, [t.value for t in types])
         .select(pl.col("occurred_at").dt.date().alias("day"), "event_type", "payload")
@@ -44,11 +53,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
             [(action == a).sum().alias(f"verdicts_{a}") for a in _ACTIONS]
         ),
         of(T.MESSAGE_REPORTED).group_by("day").agg(pl.len().alias("reports")),
-        of(T.MESSAGE_APPROVED).group_by("day").agg(
-            pl.len().alias("reviews"),
-            (payload_str("$.decision") == "approve").sum().alias("overturned"),
-        ),
-        review_times(inputs),
+        review_counts(timed_reviews(inputs)),
     ]
     days = pl.LazyFrame(
         {"window": [w.key for w in inputs.windows], "day": [w.start.date() for w in inputs.windows]}
@@ -65,21 +70,36 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     )
 
 
-def review_times(inputs: JobInputs) -> pl.LazyFrame:
-    """Per review day: median and 90th percentile minutes from flag to review.
-
-    A review is timed from the earliest flag of its source (the hold verdict, or a report)
-    since the message's previous review: a message kept after a report and reported again
-    waits from the new report, not from the one the earlier review already resolved.
-    """
-    lookback = inputs.start - timedelta(days=inputs.settings.review_lookback_days)
-    reviews = (
-        inputs.events(lookback, inputs.end, [T.MESSAGE_APPROVED.value])
+def decisions(inputs: JobInputs, start: datetime) -> pl.LazyFrame:
+    """Review decisions from ``start`` to the chunk's end: ``message_id``, ``reviewed_at``,
+    ``decision`` (approve, reject, delete) and ``source`` (hold, report; null for a delete)."""
+    kinds = [T.MESSAGE_APPROVED.value, T.MESSAGE_DELETED.value]
+    approved = pl.col("event_type") == T.MESSAGE_APPROVED.value
+    return (
+        inputs.events(start, inputs.end, kinds)
+        .filter(approved | (payload_str("$.reason") == REVIEW_DELETE))
         .select(
             "message_id",
             pl.col("occurred_at").alias("reviewed_at"),
-            payload_str("$.source").alias("source"),
+            pl.when(approved).then(payload_str("$.decision")).otherwise(pl.lit("delete"))
+            .alias("decision"),
+            pl.when(approved).then(payload_str("$.source")).alias("source"),
         )
+    )  # fmt: skip
+
+
+def timed_reviews(inputs: JobInputs) -> pl.LazyFrame:
+    """The chunk's reviews, each with ``source`` and ``flagged_at`` (null when no flag of it
+    is found in the lookback): ``message_id, reviewed_at, decision, source, flagged_at``.
+
+    A review is timed from the earliest flag of its source (the hold verdict, or a report)
+    since the message's previous review: a message kept after a report and reported again
+    waits from the new report, not from the one the earlier review already resolved. A delete
+    names no source; it takes the source of the earliest flag since the previous review.
+    """
+    lookback = inputs.start - timedelta(days=inputs.settings.review_lookback_days)
+    reviews = (
+        decisions(inputs, lookback)
         .sort("message_id", "reviewed_at")
         .with_columns(pl.col("reviewed_at").shift(1).over("message_id").alias("previous_review"))
         .filter(pl.col("reviewed_at") >= inputs.start)
@@ -94,22 +114,37 @@ def review_times(inputs: JobInputs) -> pl.LazyFrame:
             pl.when(pl.col("event_type") == T.MESSAGE_REPORTED.value)
             .then(pl.lit("report"))
             .otherwise(pl.lit("hold"))
-            .alias("source"),
+            .alias("flag_source"),
             pl.col("occurred_at").alias("flagged_at"),
         )
     )
     since_previous = pl.col("previous_review").is_null() | (
         pl.col("flagged_at") > pl.col("previous_review")
     )
-    timed = (
-        reviews.join(flags, on=["message_id", "source"], how="inner")
-        .filter((pl.col("flagged_at") <= pl.col("reviewed_at")) & since_previous)
+    of_source = pl.col("source").is_null() | (pl.col("source") == pl.col("flag_source"))
+    first = (
+        reviews.select("message_id", "reviewed_at", "previous_review", "source")
+        .join(flags, on="message_id", how="inner")
+        .filter((pl.col("flagged_at") <= pl.col("reviewed_at")) & since_previous & of_source)
+        .sort("flagged_at", "flag_source")
         .group_by("message_id", "reviewed_at")
-        .agg(pl.col("flagged_at").min())
+        .agg(pl.col("flagged_at").first(), pl.col("flag_source").first())
     )
+    return (
+        reviews.join(first, on=["message_id", "reviewed_at"], how="left")
+        .with_columns(pl.coalesce("source", "flag_source").alias("source"))
+        .select("message_id", "reviewed_at", "decision", "source", "flagged_at")
+    )
+
+
+def review_counts(reviews: pl.LazyFrame) -> pl.LazyFrame:
+    """Per review day: reviews, overturns, and median and 90th percentile minutes from flag
+    to review (over the reviews whose flag was found)."""
     minutes = (pl.col("reviewed_at") - pl.col("flagged_at")).dt.total_seconds() / 60
-    return timed.group_by(pl.col("reviewed_at").dt.date().alias("day")).agg(
-        pl.len().alias("reviews_timed"),
+    return reviews.group_by(pl.col("reviewed_at").dt.date().alias("day")).agg(
+        pl.len().alias("reviews"),
+        (pl.col("decision") == "approve").sum().alias("overturned"),
+        pl.col("flagged_at").is_not_null().sum().alias("reviews_timed"),
         minutes.median().alias("review_minutes_median"),
         minutes.quantile(0.9, "linear").alias("review_minutes_p90"),
     )
