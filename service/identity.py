@@ -113,6 +113,19 @@ def _load_key(spec: str) -> tuple[str, Any]:
     raise ValueError(f"public key {spec[:40]!r} is neither an RSA nor an Ed25519 PEM key")
 
 
+_ROLE_NAMES = tuple(r.value for r in Role)
+_ROLES = ", ".join(_ROLE_NAMES)
+
+
+def _role(value: Any) -> Role | None:
+    """``value`` as a role, or None (also for a list or a number, which ``Role()`` would not name)."""
+    return Role(value) if isinstance(value, str) and value in _ROLE_NAMES else None
+
+
+def _shown(value: Any) -> str:
+    return repr(value)[:80]
+
+
 def _identity(claims: dict[str, Any]) -> Identity:
     def bad(claim: str, why: str) -> SidelineError:
         return SidelineError(ErrorCode.TOKEN_INVALID, f"token claim {why}", at=f"$.{claim}")
@@ -122,14 +135,18 @@ def _identity(claims: dict[str, Any]) -> Identity:
         raise bad("sub", "`sub` must be a non-empty string of at most 128 characters")
     if not isinstance(ctx, str) or not ctx:
         raise bad("ctx", "`ctx` (the context id) is required")
-    try:
-        role = Role(claims.get("role", "user"))
-        raw_roles = claims.get("roles") or {}
-        if not isinstance(raw_roles, dict):
-            raise bad("roles", "`roles` must map room ids to roles")
-        room_roles = {str(k): Role(v) for k, v in raw_roles.items()}
-    except ValueError as exc:
-        raise bad("role", f"has an unknown role ({exc})") from exc
+    role = _role(claims.get("role", "user"))
+    if role is None:
+        raise bad("role", f"`role` is not a role: {_shown(claims['role'])} ({_ROLES})")
+    raw_roles = claims.get("roles") or {}
+    if not isinstance(raw_roles, dict):
+        raise bad("roles", "`roles` must map room ids to roles")
+    room_roles: dict[str, Role] = {}
+    for room, value in raw_roles.items():
+        if (room_role := _role(value)) is None:
+            why = f"`roles` gives room {str(room)[:80]!r} an unknown role: {_shown(value)} ({_ROLES})"
+            raise bad(f"roles[{str(room)[:80]!r}]", why)
+        room_roles[str(room)] = room_role
     name = claims.get("name")
     return Identity(
         user_id=sub,

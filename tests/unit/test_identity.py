@@ -111,3 +111,20 @@ def test_audience_and_issuer():
     assert v.verify(ok).user_id == "u"
     assert code_of(v, mint_token(SECRET, user_id="u", context_id="match:1", audience="other", issuer="host")) is ErrorCode.TOKEN_INVALID
     assert code_of(v, mint_token(SECRET, user_id="u", context_id="match:1", audience="sideline")) is ErrorCode.TOKEN_INVALID
+
+
+@pytest.mark.parametrize(
+    ("extra", "at", "message"),
+    [
+        ({"role": "king"}, "$.role", "token claim `role` is not a role: 'king' (viewer, user, speaker, moderator)"),
+        ({"roles": {"team:ars": "king"}}, "$.roles['team:ars']",
+         "token claim `roles` gives room 'team:ars' an unknown role: 'king' (viewer, user, speaker, moderator)"),
+        ({"roles": {"team:ars": ["moderator"]}}, "$.roles['team:ars']",
+         "token claim `roles` gives room 'team:ars' an unknown role: ['moderator'] (viewer, user, speaker, moderator)"),
+    ],
+)  # fmt: skip
+def test_a_bad_role_claim_is_named_where_it_is(extra, at, message):
+    v = TokenVerifier(AuthSettings(hs256_secret=SECRET))
+    with pytest.raises(SidelineError) as info:
+        v.verify(jwt.encode(claims(**extra), SECRET, algorithm="HS256"))
+    assert (info.value.code, info.value.at, info.value.message) == (ErrorCode.TOKEN_INVALID, at, message)
