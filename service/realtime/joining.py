@@ -1,10 +1,12 @@
 """``join``: enter a room, get its history (or what was missed), then live frames, gap-free.
 
 Order matters. The socket is attached to the room first, in a joining state where live
-frames wait in a list. Then the history snapshot (or the resume replay) is taken together
-with the position it covers, without yielding to the event loop in between, so every event
-is either in the snapshot or arrives later as a live frame. ``joined`` and the replay are sent,
-then the waiting frames, minus those the snapshot already covered (by epoch and seq).
+frames wait in a list. Then the history snapshot is taken together with the position it
+covers, without yielding to the event loop in between; a resume replay reads the log, which
+may already hold events the loop has not applied and published yet, so it covers only
+published events (resume.plan). Either way every event is in the snapshot or replay, or
+arrives later as a live frame. ``joined`` and the replay are sent, then the waiting frames,
+minus those the snapshot or replay already covered (by epoch and seq).
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
         resumed: Plan | None = None
         if frame.after_seq is not None:
             resumed = await plan(
-                c, hub.remote, hub.boot, who, frame, hub.settings.resume_max_events
-            )
+                c, hub.remote, hub.boot, who, frame, hub.settings.resume_max_events,
+                lambda: hub.published_seq,
+            )  # fmt: skip
             if resumed.resync is not None:
                 conn.send_unbounded(f.Resync(room=room, reason=resumed.resync))
                 resumed = None

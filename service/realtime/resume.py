@@ -18,6 +18,7 @@ replaying from a lower bound is safe.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import msgspec
 
@@ -85,9 +86,17 @@ class Plan(msgspec.Struct, kw_only=True):
 
 
 async def plan(
-    c: Community, remote: RemoteLog, boot: str, who: Identity, join: Join, max_events: int
-) -> Plan:
-    """What ``who`` missed in ``join.room`` since ``join.after_seq`` (see module docstring)."""
+    c: Community, remote: RemoteLog, boot: str, who: Identity, join: Join, max_events: int,
+    published: Callable[[], int],
+) -> Plan:  # fmt: skip
+    """What ``who`` missed in ``join.room`` since ``join.after_seq`` (see module docstring).
+
+    ``published`` gives the highest local seq the hub has published. The log's writer commits a batch before the event loop applies it to the
+    state and publishes it, so a read can return events the state does not have yet:
+    rendered now they would show the old state (a room frame with the old mode) under the
+    new seq. Those are left out; the caller's socket is already joining, so they reach it
+    live, once.
+    """
     room, after = join.room, join.after_seq or 0
     if join.epoch != c.log.epoch:
         return Plan(resync="epoch differs: the log shard of this node is not the one you saw")
@@ -96,6 +105,8 @@ async def plan(
     local = await c.log.read(after, max_events + 1, room_id=room)
     if len(local) > max_events:
         return Plan(resync=f"more than {max_events} events were missed; reload the room")
+    upto = published()
+    local = [e for e in local if e.seq <= upto]
     frames = [o for e in local for o in render(c, e) if o.to in (None, who.user_id)]
     seq = max([after, *(e.seq for e in local)])
     positions = dict(join.remote or {})

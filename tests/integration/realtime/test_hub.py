@@ -20,6 +20,7 @@ from service.app import build_community
 from service.domain.events import EventType, new_event
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
+from service.protocol import frames as f
 from service.protocol.http import SendMessage
 from service.realtime.brokers.memory import MemoryBroker
 from service.realtime.connection import Connection
@@ -27,6 +28,7 @@ from service.realtime.envelope import Envelope, Out, encode_envelope, events_raw
 from service.realtime.hub import Hub
 from service.realtime.outbox import Outbox
 from service.realtime.presence.memory import MemoryPresence
+from service.realtime.resume import plan
 from service.settings import ensure_dev_secrets, load_settings
 
 
@@ -171,3 +173,29 @@ async def test_a_failing_subscriber_neither_fails_the_send_nor_silences_the_othe
     assert [m["message_id"] for m in rec.of("message")] == [out.message_id]
     assert f"events committed up to seq {out.seq} not published to Broken" in caplog.text
     assert "ZeroDivisionError" in caplog.text
+
+
+async def test_a_resume_replays_only_events_the_state_already_has(hub):
+    """The log's writer thread commits a batch before the loop applies it to the state: a
+    resume reading the log in that window must leave such events to the live feed, or it
+    renders them from the old state (here a room frame with the old mode) under their seq."""
+    c = hub.c
+    first = await messages.send_message(c, who("ann"), "match:1", SendMessage(client_msg_id="c1", text="one"))
+    conn, rec = connect(hub, "bob")
+    hub.begin_join(conn, "match:1")
+    change = new_event(
+        EventType.ROOM_MODE_CHANGED, user_id="system:admin", room_id="match:1",
+        payload={"mode": "reactions-only", "slow_mode_seconds": 0, "max_message_length": 300,
+                 "cause": "admin"},
+    )  # fmt: skip
+    committed = await c.log.append([change])  # durable; its commit task has not resumed yet
+    join = f.Join(room="match:1", after_seq=first.seq, epoch=c.log.epoch)
+    resumed = await plan(c, hub.remote, hub.boot, who("bob"), join, 500, lambda: hub.published_seq)
+    c.state.apply_all(committed)  # the commit task resumes: apply, then publish
+    hub.publish(committed)
+    await settle()
+    for out in resumed.frames:
+        conn.outbox.push({"type": "websocket.send", "text": out.text}, bounded=False)
+    hub.finish_join(conn, "match:1", {c.log.epoch: resumed.seq})
+    await settle()
+    assert [r["mode"] for r in rec.of("room")] == ["reactions-only"]
