@@ -83,7 +83,8 @@ def spec_name(event_type: str) -> str:
 
 
 def context_of(event: Event) -> dict[str, Any]:
-    """Segment's ``context`` fields for the event's client metadata."""
+    """Segment's ``context`` fields for all of the event's client metadata (a sink keeps
+    those its allow-list lets out: :meth:`SegmentSink.context_of`)."""
     m = event.metadata
     return _context(m.device, m.language, m.app_version)
 
@@ -144,6 +145,25 @@ class SegmentSink(ThreadedSink):
             write_key, host=settings.host, send=False, sync_mode=True, gzip=settings.gzip,
             timeout=settings.timeout_seconds, max_retries=0,
         )  # fmt: skip
+        # The client fields go in ``context``, not ``properties``, but under the same allow-list
+        # (named as Mixpanel and GA4 name them), so an allow-list never lets them out unasked.
+        allowed = self._policy.allowed({"device": 1, "language": 1, "app_version": 1})
+        self._client_fields = ("device" in allowed, "language" in allowed, "app_version" in allowed)
+
+    def _context_key(
+        self, device: str | None, language: str | None, app_version: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        keep_device, keep_language, keep_app = self._client_fields
+        return (
+            device if keep_device else None,
+            language if keep_language else None,
+            app_version if keep_app else None,
+        )
+
+    def context_of(self, event: Event) -> dict[str, Any]:
+        """Segment's ``context`` fields of ``event`` that the allow-list lets out."""
+        m = event.metadata
+        return _context(*self._context_key(m.device, m.language, m.app_version))
 
     async def start(self) -> None:
         _redact_segment_log()
@@ -157,7 +177,7 @@ class SegmentSink(ThreadedSink):
             user_id=event.user_id,
             event=spec_name(event.event_type),
             properties=self._policy.properties(event),
-            context=context_of(event),
+            context=self.context_of(event),
             timestamp=event.occurred_at,
             message_id=event.event_id,
         )
@@ -172,7 +192,7 @@ class SegmentSink(ThreadedSink):
         """
         if not event.user_id:
             return "segment: event has no user id"
-        ctx = context_of(event)
+        ctx = self.context_of(event)
         ctx["library"] = dict(_LIBRARY)
         msg = {
             "integrations": {}, "anonymousId": None, "properties": self._policy.properties(event),
@@ -202,7 +222,7 @@ class SegmentSink(ThreadedSink):
                 if not user_id:
                     yield seq, event_id, "segment: event has no user id", 0
                     continue
-                key = (device, language, app_version)
+                key = self._context_key(device, language, app_version)
                 ctx = contexts.get(key)
                 if ctx is None:
                     ctx = contexts[key] = {**_context(*key), "library": library}

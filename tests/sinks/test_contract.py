@@ -68,6 +68,9 @@ async def test_property_allow_list(kind, collector: Collector, make_rig):
         "room_id" in sent and "device" in sent
     ) or kind == "segment"  # Segment: device in context
     assert not sent & {"seq", "node_id", "visibility", "client_msg_id", "context_id", "message_id"}
+    if kind == "segment":  # the client fields go in context, under the same allow-list
+        assert got["context"]["device"] == {"type": "ios"}
+        assert not {"locale", "app"} & set(got["context"]), got["context"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -210,7 +210,8 @@ def test_segment_message_equals_what_the_library_builds():
         sink.library_message(huge)
 
 
-@pytest.mark.parametrize("include_text, allow", [(True, None), (False, None), (False, ["room_id", "seq"])])
+@pytest.mark.parametrize("include_text, allow", [(True, None), (False, None), (False, ["room_id", "seq"]),
+                                                 (True, ["room_id", "text", "language"])])
 def test_segment_messages_from_columns_equal_the_per_event_messages(include_text, allow):
     from service.sinks.batch import Batch
     from service.sinks.segment import SegmentSink
