@@ -28,7 +28,7 @@ Label = Annotated[str, Meta(max_length=64)]
 
 
 _AT = re.compile(r" - at `(?P<at>[^`]+)`$")
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+_UNKNOWN = re.compile(r"^Object (contains unknown|missing required) field `(?P<name>[^`]+)`$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -36,8 +36,8 @@ def invalid_body(exc: msgspec.ValidationError, *, prefix: str = "") -> SidelineE
     """The ``invalid_body`` refusal for a value msgspec rejected, ``at`` the offending field.
 
     msgspec ends its message with the path (``Expected `int`, got `str` - at `$.option```); an
-    unknown field is reported at the object holding it, so its own name is appended
-    (``$.bogus``): the client is pointed at the key to remove.
+    unknown or missing field is reported at the object holding it, so its own name is appended
+    (``$.bogus``, ``$.client_msg_id``): the client is pointed at the key to remove or add.
     """
     text = str(exc)
     found = _AT.search(text)

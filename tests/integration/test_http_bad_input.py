@@ -147,3 +147,17 @@ def test_an_empty_body_is_named_as_such(api, path, who):
 def test_a_bad_query_parameter_is_named_as_sent(api):
     error = api.refused("DELETE", "/v1/admin/rooms/match:1/bans/u2?scope=planet", "admin", None)
     assert (error["message"], error["at"]) == ("Invalid enum value 'planet' - at `$.scope`", "$.scope")
+
+
+@pytest.mark.parametrize(
+    ("path", "who", "body", "at"),
+    [
+        ("/v1/rooms/match:1/messages", "user", b'{"text":"hi"}', "$.client_msg_id"),
+        ("/v1/rooms/match:1/pin", "moderator", b"{}", "$.message_id"),
+        ("/v1/rooms/match:1/mutes", "moderator", b'{"reason":"spam"}', "$.user_id"),
+    ],
+)
+def test_a_missing_field_is_named_by_its_path(api, path, who, body, at):
+    error = api.refused("POST", path, who, body)
+    name = at.removeprefix("$.")
+    assert (error["message"], error["at"]) == (f"Object missing required field `{name}` - at `{at}`", at)
