@@ -3,13 +3,15 @@
 One row per context of the contexts export, filed under the UTC day it starts. Its timeline
 runs in minutes from ``starts_at``; events of its room count from ``timeline_margin_minutes``
 before the start to as long after the end. ``viewers`` comes from the export's ``viewers``
-column, else from distinct users in ``context_views``, else it is unknown (null).
+column, else from distinct users in ``context_views`` who viewed it on that same timeline and
+no later than the warehouse export's latest event (:func:`on_views_timeline`; 0 when its views
+all lie outside), else it is unknown (null: no views of it in the export).
 The moderation rate is non-allow verdicts over sent messages.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -70,15 +72,38 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         .first()
         .rename({"minute": "peak_minute"})
     )
-    viewed = inputs.context_views.group_by("context_id").agg(
-        pl.col("user_id").n_unique().alias("view_users")
-    )
+    viewed = (
+        inputs.context_views.select("context_id", "user_id", "viewed_at")
+        .join(contexts.select("context_id", "starts_at", "ends_at"), on="context_id")
+        .group_by("context_id")
+        .agg(pl.col("user_id").filter(on_views_timeline(margin, inputs.horizon)).n_unique()
+             .alias("view_users"))
+    )  # fmt: skip
     joined = (
         contexts.join(per_context, on="context_id", how="left")
         .join(peaks, on="context_id", how="left")
         .join(viewed, on="context_id", how="left")
     )
     return _shape(joined, inputs)
+
+
+def on_views_timeline(margin: timedelta, horizon: datetime) -> pl.Expr:
+    """Whether a view (``viewed_at``) counts for its context: on the context's timeline, as
+    the events of its room (``margin`` before ``starts_at`` to as long after ``ends_at``), and
+    not after ``horizon``, the warehouse export's latest event, as in the funnel.
+
+    The timeline keeps a final window's count what a full recompute would give: a window is
+    final only once the export has passed its last end plus the margin, so later views are
+    never counted in it, whenever it was computed; the horizon keeps a views export that runs
+    ahead of the warehouse from counting in an open window viewers whose room events are not
+    exported yet.
+    """
+    viewed_at = pl.col("viewed_at")
+    return (
+        (viewed_at >= pl.col("starts_at") - margin)
+        & (viewed_at < pl.col("ends_at") + margin)
+        & (viewed_at <= horizon)
+    )
 
 
 def ratio(numerator: str, denominator: str) -> pl.Expr:
