@@ -260,6 +260,11 @@ class Hub:
         members.joining[conn] = []
         conn.rooms.add(room)
 
+    def is_joining(self, conn: Connection, room: str) -> bool:
+        """Is ``conn`` between ``begin_join`` and ``finish_join`` of ``room`` (not removed)?"""
+        members = self.rooms.get(room)
+        return members is not None and conn in members.joining
+
     def finish_join(self, conn: Connection, room: str, positions: dict[str, int]) -> None:
         """Flush what arrived during the join, minus what history or replay already had."""
         members = self.rooms.get(room)

@@ -59,6 +59,8 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
                 c, who, room, before_seq=None, limit=hub.settings.history_on_join
             )
         presence = full(room, await hub.roster.current(room))
+        if not hub.is_joining(conn, room):
+            return  # removed while the join was served (banned: told by left; or dropped)
         conn.send_unbounded(_joined(hub, who, info, frame, positions, page, presence))
         if resumed is not None:
             for out in resumed.frames:

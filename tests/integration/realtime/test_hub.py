@@ -15,17 +15,18 @@ from typing import Any
 
 import pytest
 
-from service.actions import messages, rooms
+from service.actions import messages, moderators, rooms
 from service.app import build_community
 from service.domain.events import EventType, new_event
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol import frames as f
-from service.protocol.http import SendMessage
+from service.protocol.http import RestrictIn, SendMessage
 from service.realtime.brokers.memory import MemoryBroker
 from service.realtime.connection import Connection
 from service.realtime.envelope import Envelope, Out, encode_envelope, events_raw
 from service.realtime.hub import Hub
+from service.realtime.joining import join
 from service.realtime.outbox import Outbox
 from service.realtime.presence.memory import MemoryPresence
 from service.realtime.resume import plan
@@ -199,3 +200,31 @@ async def test_a_resume_replays_only_events_the_state_already_has(hub):
     hub.finish_join(conn, "match:1", {c.log.epoch: resumed.seq})
     await settle()
     assert [r["mode"] for r in rec.of("room")] == ["reactions-only"]
+
+
+async def test_a_ban_during_a_join_is_not_followed_by_joined(hub):
+    """Banned while its join is being served: the socket was told ``left`` (banned) and
+    removed from the room; a ``joined`` after that would tell it the opposite."""
+    c = hub.c
+    await rooms.join(c, who("bob"), "match:1")  # a member already: the join commits nothing
+    conn, rec = connect(hub, "bob")
+    gate = asyncio.Event()
+    current = hub.roster.current
+
+    async def held(room: str):  # the real presence read, held until the ban has landed
+        await gate.wait()
+        return await current(room)
+
+    hub.roster.current = held  # type: ignore[method-assign]
+    joining = asyncio.create_task(join(hub, conn, f.Join(room="match:1", ref="j")))
+    while "match:1" not in conn.rooms:
+        await asyncio.sleep(0)
+    await moderators.restrict(c, "mod", "match:1", "ban", RestrictIn(user_id="bob"))
+    await settle()
+    gate.set()
+    await joining
+    await settle()
+    assert [(fr["type"], fr.get("code") or fr.get("reason")) for fr in rec.frames] == [
+        ("error", "user_banned"), ("left", "banned")
+    ]
+    assert "match:1" not in conn.rooms and "match:1" not in hub.rooms
