@@ -69,19 +69,26 @@ def load_cursors(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def advance(
     con: duckdb.DuckDBPyConnection, sink: str, seq: int, rejected: Sequence[Rejected] = ()
-) -> None:
+) -> int:
     """Record ``rejected`` as dead letters and move ``sink``'s cursor to ``seq``, atomically.
 
     The dead letters go in as one Arrow table, one statement however many there are: this
     runs on the log writer's thread, where the chat's commits wait, and a statement per row
     (``executemany``, ~0.5 ms each) held it for seconds when a whole batch was refused.
+    An event keeps the dead letter it already has (a replay refused again adds nothing).
+
+    Returns:
+        How many dead letters are new.
     """
     now = utcnow()
+    added = 0
     con.execute("BEGIN")
     try:
         if rejected:
             letters = _dead_letter_table(sink, rejected, now)  # noqa: F841 - read by the scan
-            con.execute("INSERT INTO dead_letters BY NAME SELECT * FROM letters")
+            added = int(con.execute(
+                "INSERT INTO dead_letters BY NAME SELECT * FROM letters ON CONFLICT DO NOTHING"
+            ).fetchall()[0][0])  # fmt: skip
         con.execute(
             "INSERT INTO sink_cursors VALUES (?, ?, ?) "
             "ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
@@ -91,6 +98,7 @@ def advance(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    return added
 
 
 def _dead_letter_table(sink: str, rejected: Sequence[Rejected], at: datetime) -> pa.Table:

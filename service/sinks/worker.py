@@ -236,13 +236,14 @@ class SinkWorker:
         batch = await self._read(self.cursor, upto)
         rejected = await self._deliver(batch) if len(batch) else []
         name = self.sink.name
-        await self._log.run_write(lambda con: store.advance(con, name, upto, rejected))
+        added = await self._log.run_write(lambda con: store.advance(con, name, upto, rejected))
         self._last_send = time.monotonic()
-        self.dead_letters += len(rejected)
+        self.dead_letters += added  # a replayed event keeps its one dead letter
+        if added:
+            self._metrics.dead_letters.labels(name).inc(added)
         if rejected:
-            self._metrics.dead_letters.labels(name).inc(len(rejected))
-            log.warning("sink %s dead-lettered %d events (first: %s)", name, len(rejected),
-                        rejected[0].reason)  # fmt: skip
+            log.warning("sink %s dead-lettered %d events, %d of them new (first: %s)", name,
+                        len(rejected), added, rejected[0].reason)  # fmt: skip
         self._note_cursor(upto)
         self._backoff.reset()  # only now: a batch whose cursor failed to save is no success
         self.retry_at = None
