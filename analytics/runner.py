@@ -2,7 +2,8 @@
 
 For each job: plan its windows (:mod:`analytics.windows`), remove the files and watermarks of
 windows the plan no longer has (:meth:`analytics.windows.Plan.gone`: a context moved to another
-day leaves its old day behind), drop those already DONE and final, cut the rest into chunks
+day leaves its old day behind), drop those already DONE and final from the same export rows
+(:attr:`analytics.windows.Planned.inputs`), cut the rest into chunks
 of at most ``chunk_windows`` consecutive windows, and for each chunk: mark its windows
 STARTED, build and collect the job's LazyFrame once, write one Parquet file per window (temp
 file, then rename), and mark each window DONE. A crash leaves at most one
@@ -38,7 +39,7 @@ from analytics.jobs.summaries import user_event_summary
 from analytics.settings import AnalyticsSettings, analytics_settings, exports_path, warehouse_path
 from analytics.state import WatermarkStore, WindowState
 from analytics.views import write_views_file
-from analytics.windows import Facts, Plan, Planned, plan
+from analytics.windows import ExportDigests, Facts, Plan, Planned, digest_exports, plan
 from service.domain.events import utcnow
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class Runner:
             self._unknown = None
             self._derived_cleared = False
             self._shared = {}
-            facts = self._facts(exports)
+            facts = self._facts(exports, store, jobs)
             results = []
             plans = {job.name: plan(job, facts, self.settings) for job in jobs}
             total = sum(len(p.ready) for p in plans.values())
@@ -172,7 +173,7 @@ class Runner:
             )
             return empty, exc
 
-    def _facts(self, exports: LazyExports) -> Facts:
+    def _facts(self, exports: LazyExports, store: WatermarkStore, jobs: list[Job]) -> Facts:
         days = self.warehouse.days()
         return Facts(
             first_day=days[0] if days else None,
@@ -180,7 +181,24 @@ class Runner:
             activity_end=exports.activity.select(pl.col("date").max()).collect().item(),
             contexts=exports.contexts.collect(),
             now=self._clock(),
+            exports=self._export_digests(exports, store, jobs),
         )
+
+    def _export_digests(
+        self, exports: LazyExports, store: WatermarkStore, jobs: list[Job]
+    ) -> ExportDigests:
+        """The export tallies the windows' digests are made of, computed once per version of
+        the exports (and of Polars, whose row hash they use) and kept in the store."""
+        if not any(job.exports for job in jobs):
+            return ExportDigests()
+        version = f"{exports.version}/polars {pl.__version__}" if exports.version else ""
+        rows = store.export_digests(version) if version else None
+        if rows is None:
+            frame = digest_exports(exports.users, exports.activity, exports.context_views)
+            if version:
+                store.keep_export_digests(version, frame)
+            rows = frame.rows()
+        return ExportDigests.from_rows(rows)
 
     def _run_job(
         self, job: Job, planned: Plan, store: WatermarkStore, exports: LazyExports,

@@ -3,8 +3,11 @@
 A window is marked STARTED before its query runs and DONE (with its row count and whether it
 is final) only after its Parquet file has been renamed into place. After a crash the window
 is still STARTED, so the next run computes it again; a DONE final window is never computed
-again except by a full refresh or when the export rows defining it changed (``inputs``, the
-digest of a context day's contexts). The store is a small DuckDB file of its own next to the
+again except by a full refresh or when the export rows it reads changed (``inputs``, the
+digest of a context day's contexts and views or of a cohort's users and activity, written
+with DONE, so a crash before it leaves the window STARTED). The tallies those digests are made
+of are kept per version of the exports (``export_digests``), so they are computed once per
+changed export, not on every run. The store is a small DuckDB file of its own next to the
 reports, opened only for the length of one run (DuckDB lets one process hold a file).
 """
 
@@ -19,6 +22,7 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from analytics.jobs.base import Window
 from service.domain.events import utcnow
@@ -36,10 +40,18 @@ CREATE TABLE IF NOT EXISTS job_windows (
     started_at   TIMESTAMPTZ NOT NULL,
     finished_at  TIMESTAMPTZ,
     seconds      DOUBLE,
-    inputs       VARCHAR,               -- digest of the export rows defining the window
+    inputs       VARCHAR,               -- digest of the export rows the window reads
     PRIMARY KEY (job, window_key)
 );
 ALTER TABLE job_windows ADD COLUMN IF NOT EXISTS inputs VARCHAR;
+CREATE TABLE IF NOT EXISTS export_digests (
+    version VARCHAR NOT NULL,           -- the exports' version (and Polars') they describe
+    export  VARCHAR NOT NULL,           -- activity | users | context_views | '' (a marker)
+    item    VARCHAR NOT NULL,           -- a day, or a context_id of the views
+    rows    BIGINT NOT NULL,
+    hash    UBIGINT NOT NULL,           -- sum of the rows' hashes, modulo 2^64
+    PRIMARY KEY (version, export, item)
+);
 CREATE TABLE IF NOT EXISTS job_runs (
     run_id      VARCHAR NOT NULL,
     job         VARCHAR NOT NULL,
@@ -156,6 +168,31 @@ class WatermarkStore:
             "seconds = ?, run_id = ?, inputs = ? WHERE job = ? AND window_key = ?",
             [final, rows, utcnow(), seconds, run_id, inputs, job, window.key],
         )
+
+    def export_digests(self, version: str) -> list[tuple[str, str, int, int]] | None:
+        """The export tallies kept for ``version`` (``export, item, rows, hash``), or None."""
+        rows = self.con.execute(
+            "SELECT export, item, rows, hash FROM export_digests WHERE version = ?", [version]
+        ).fetchall()
+        return [r for r in rows if r[0]] if rows else None
+
+    def keep_export_digests(self, version: str, frame: pl.DataFrame) -> None:
+        """Keep the tallies of ``version`` (:func:`analytics.windows.digest_exports`) in place
+        of any earlier version's, in one transaction."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM export_digests")
+            self.con.execute("INSERT INTO export_digests VALUES (?, '', '', 0, 0)", [version])
+            self.con.register("_digests", frame.to_arrow())
+            self.con.execute(
+                "INSERT INTO export_digests SELECT ?, export, item, rows, hash FROM _digests",
+                [version],
+            )
+            self.con.unregister("_digests")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
 
     def run_started(self, run_id: str, job: str, mode: str) -> None:
         self.con.execute(

@@ -93,6 +93,11 @@ class Job:
         default=lambda _s: timedelta(0)
     )
     """How long after a window's end new events can still change its rows."""
+    exports: tuple[str, ...] = ()
+    """The product exports whose rows of a window the job reads (``users`` and ``activity``
+    for a cohort, ``context_views`` for a context day; a context day always reads its
+    ``contexts``). A final window whose rows in them changed is computed again
+    (:mod:`analytics.windows`)."""
 
 
 def window_frame(windows: list[Window]) -> pl.LazyFrame:

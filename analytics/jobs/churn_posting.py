@@ -15,7 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from analytics.jobs.base import Job, JobInputs, window_frame
-from analytics.jobs.cohorts import cohort_users
+from analytics.jobs.cohorts import COHORT_EXPORTS, cohort_users
 from analytics.settings import SEGMENTS
 from analytics.stats import newcombe_exprs, stratified_aggs, wilson_exprs, z_value
 
@@ -80,5 +80,6 @@ JOB = Job(
     name="churn_posting",
     build=build,
     windowing="cohort",
+    exports=COHORT_EXPORTS,
     description="churn and retention per posting segment, naive and stratified differences",
 )

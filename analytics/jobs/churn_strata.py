@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from analytics.jobs.base import Job, JobInputs
-from analytics.jobs.cohorts import cohort_users
+from analytics.jobs.cohorts import COHORT_EXPORTS, cohort_users
 from analytics.settings import SEGMENTS
 from analytics.stats import wilson_exprs, z_value
 
@@ -39,5 +39,6 @@ JOB = Job(
     name="churn_strata",
     build=build,
     windowing="cohort",
+    exports=COHORT_EXPORTS,
     description="churn and retention per segment within each prior-activity stratum",
 )

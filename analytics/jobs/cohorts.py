@@ -22,10 +22,13 @@ from datetime import date, timedelta
 import polars as pl
 
 from analytics.jobs.base import JobInputs, Window, payload_str
-from analytics.settings import SEGMENTS
+from analytics.settings import SEGMENTS, AnalyticsSettings
 from service.domain.events import EventType as T
 
 _COMMUNITY = (T.ROOM_JOINED, T.MESSAGE_SENT, T.REACTION_ADDED, T.POLL_VOTED)
+COHORT_EXPORTS = ("users", "activity")
+"""What a cohort window reads of the exports: users who signed up before its end, and activity
+rows with sessions from its pre-period to its outcome horizon (:func:`export_range`)."""
 
 
 def exposures(inputs: JobInputs, before: object) -> pl.LazyFrame:
@@ -55,12 +58,18 @@ def segment_expr(weeks: int) -> pl.Expr:
     )
 
 
+def export_range(s: AnalyticsSettings, d0: date, d1: date) -> tuple[date, date]:
+    """The activity days ``[lo, hi)`` a cohort period ``[d0, d1)`` reads: its pre-period, the
+    period and its outcome horizon."""
+    horizon = d1 + timedelta(days=max(s.churn_days, s.retention_days))
+    return d0 - timedelta(days=s.pre_period_days), horizon
+
+
 def _bounds(inputs: JobInputs, w: Window) -> tuple[date, date, date, date]:
     """Pre-period start, period start, period end, end of the outcome horizon (days)."""
-    s = inputs.settings
     d0, d1 = w.start.date(), w.end.date()
-    horizon = d1 + timedelta(days=max(s.churn_days, s.retention_days))
-    return d0 - timedelta(days=s.pre_period_days), d0, d1, horizon
+    lo, hi = export_range(inputs.settings, d0, d1)
+    return lo, d0, d1, hi
 
 
 def product_use(inputs: JobInputs) -> pl.LazyFrame:

@@ -166,6 +166,7 @@ JOB = Job(
     name="engagement",
     build=per_context,
     windowing="context_day",
+    exports=("context_views",),
     description="per context: viewers, openers, posters, volumes, peak minute, moderation, rank",
     final_lag=lambda s: timedelta(minutes=s.timeline_margin_minutes),
 )

@@ -43,6 +43,7 @@ JOB = Job(
     name="engagement_kind",
     build=build,
     windowing="context_day",
+    exports=("context_views",),
     description="engagement summed per kind of context and day",
     final_lag=engagement.JOB.final_lag,
 )

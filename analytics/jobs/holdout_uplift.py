@@ -13,7 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from analytics.jobs.base import Job, JobInputs, window_frame
-from analytics.jobs.cohorts import cohort_users
+from analytics.jobs.cohorts import COHORT_EXPORTS, cohort_users
 from analytics.stats import newcombe_exprs, wilson_exprs, z_value
 
 GROUPS = ("exposed", "holdout")
@@ -67,5 +67,6 @@ JOB = Job(
     name="holdout_uplift",
     build=build,
     windowing="cohort",
+    exports=COHORT_EXPORTS,
     description="retention of exposed vs held-out users (the causal answer)",
 )

@@ -17,7 +17,7 @@ from datetime import timedelta
 import polars as pl
 
 from analytics.jobs.base import Job, JobInputs
-from analytics.jobs.cohorts import cohort_users
+from analytics.jobs.cohorts import COHORT_EXPORTS, cohort_users
 from analytics.settings import SEGMENTS
 from analytics.stats import wilson_exprs, z_value
 
@@ -73,5 +73,6 @@ JOB = Job(
     name="retention_curve",
     build=build,
     windowing="cohort",
+    exports=COHORT_EXPORTS,
     description="share of each posting segment active in each week after its cohort period",
 )
