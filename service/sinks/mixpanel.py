@@ -161,7 +161,8 @@ class MixpanelSink(ThreadedSink):
         except MixpanelException as exc:
             refused = exc.__cause__
             if isinstance(refused, _Refused):
-                return _failed_records(refused, chunk)
+                path = "/import" if endpoint == "imports" else "/track"
+                return _failed_records(refused, chunk, path)
             if isinstance(refused, _NotMixpanel):
                 raise BlockedError(str(refused)) from exc
             if isinstance(refused, requests.RequestException):
@@ -171,11 +172,16 @@ class MixpanelSink(ThreadedSink):
         return []
 
 
-def _failed_records(refused: _Refused, chunk: list[tuple[Event, str, str]]) -> list[Rejected]:
+def _failed_records(
+    refused: _Refused, chunk: list[tuple[Event, str, str]], path: str
+) -> list[Rejected]:
     """Per-event rejects of an ``/import`` 400 that lists them; otherwise raise for the batch.
 
     ``/import`` answers 400 with ``failed_records`` (index and message per refused event) and
-    imports the rest, so only those are dead letters and the batch counts as delivered.
+    imports the rest, so only those are dead letters and the batch counts as delivered. A list
+    naming no event of the request (an index outside it, missing or not an integer) cannot
+    say which events were refused: the sink is blocked (something other than Mixpanel's API,
+    or a change of it, answers), so nothing is dead-lettered for it and the batch waits.
     """
     error: SinkError | None = error_for_status(
         refused.status, retry_after=refused.retry_after, detail=refused.body
@@ -189,8 +195,30 @@ def _failed_records(refused: _Refused, chunk: list[tuple[Event, str, str]]) -> l
         if isinstance(failed, list) and failed:
             out = []
             for record in failed:
-                event = chunk[int(record.get("index", 0))][0]
+                index = _index_in(record, len(chunk))
+                if index is None:
+                    raise BlockedError(_unmatched(path, len(chunk), record))
+                event = chunk[index][0]
                 reason = f"mixpanel: {record.get('field', '')} {record.get('message', '')}"
                 out.append(Rejected(event.seq, event.event_id, reason.strip()[:300]))
             return out
     raise error or TransientError(f"mixpanel: HTTP {refused.status}")
+
+
+def _index_in(record: Any, size: int) -> int | None:
+    """The position a failed record names in a request of ``size`` events, if it names one."""
+    if not isinstance(record, dict):
+        return None
+    index = record.get("index")
+    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < size:
+        return index
+    return None
+
+
+def _unmatched(path: str, size: int, record: Any) -> str:
+    what = f"index {record.get('index')!r}" if isinstance(record, dict) else "a record"
+    return (
+        f"mixpanel: {path} answered 400 with failed_records that do not match the request of "
+        f"{size} events ({what} in {str(record)[:100]!r}); nothing is dead-lettered, the "
+        "batch is retried; check base_url / api_host"
+    )
