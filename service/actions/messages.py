@@ -103,20 +103,35 @@ def message_out(c: Community, e: Event) -> MessageOut:
 
 
 async def check_message(
-    c: Community, room_id: str, message_id: str, *, at: str = "$.message_id"
+    c: Community, room_id: str, message_id: str, *, reader: str | None, at: str = "$.message_id"
 ) -> None:
-    """The message exists in this room, is not deleted, and may be seen (``at``: where the
-    request named it, for the NOT_FOUND refusal)."""
+    """The message exists in this room, is not deleted, and ``reader`` may see it.
+
+    ``reader`` is the user acting on it, seeing what their history shows them (the one rule of
+    ``MessageRef.visible_to``: not held, not hidden by reports, a shadowed message only by its
+    author); None for a moderator, who may act on every message that is not deleted. A message
+    the reader may not see is refused exactly like one that does not exist, so the refusal
+    tells nothing about it. ``at`` is where the request named the message.
+    """
     ref = c.state.messages.get(message_id)
-    if ref is None:
+    if ref is None:  # older than the in-memory index: the log, folded by the same rule
         event = await c.log.find_message(message_id)
-        found_room = event.room_id if event is not None else None
-    else:
-        found_room = None if ref.deleted else ref.room_id
-    if found_room != room_id:
+        if event is not None and event.room_id == room_id:
+            ref = MessageRef.of(event)
+            for change in await c.log.read_message_changes(room_id, [message_id]):
+                ref.fold(change)
+    if (
+        ref is None or ref.room_id != room_id or ref.deleted
+        or (reader is not None and not ref.visible_to(reader))
+    ):  # fmt: skip
         raise SidelineError(
             ErrorCode.NOT_FOUND, f"message {message_id[:64]!r} is not in room {room_id}", at=at
         )
+
+
+def reader_of(who: Identity, access: Access) -> str | None:
+    """Whose view of the room a message must be visible in: none for a moderator, who sees all."""
+    return None if access.role is Role.MODERATOR else who.user_id
 
 
 async def send_message(c: Community, who: Identity, room_id: str, body: SendMessage) -> MessageOut:
@@ -157,7 +172,9 @@ async def _send(
     """One send of a (user, room, client message id): the message replied to, exposure, slow
     mode, then :func:`do_send`."""
     if body.reply_to is not None:
-        await check_message(c, access.room.room_id, body.reply_to, at="$.reply_to")
+        await check_message(
+            c, access.room.room_id, body.reply_to, reader=reader_of(who, access), at="$.reply_to"
+        )
     await c.ensure_exposure(who.user_id, access.room.room_id, who.context_id)
     slot = check_slow_mode(c, who, access.room, access.role)
     try:

@@ -25,7 +25,7 @@ _OFF = {"mute": EventType.USER_UNMUTED, "ban": EventType.USER_UNBANNED}
 async def delete_message(c: Community, actor: str, room_id: str, message_id: str, reason: str = "") -> int:
     """Delete a message (an event); deleting it again changes nothing. Returns the seq."""
     check_room_id(c, room_id)
-    await check_message(c, room_id, message_id)
+    await check_message(c, room_id, message_id, reader=None)
     key = ("delete", message_id)
     if key in c.reserved:
         raise SidelineError(
@@ -47,7 +47,7 @@ async def pin_message(c: Community, actor: str, room_id: str, message_id: str | 
     """Pin one message (replacing the previous pin), or unpin with None."""
     check_room_id(c, room_id)
     if message_id is not None:
-        await check_message(c, room_id, message_id)
+        await check_message(c, room_id, message_id, reader=None)
 
     async def pin() -> None:
         pinned = c.state.room(room_id).pinned_message_id

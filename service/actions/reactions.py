@@ -8,7 +8,7 @@ import emoji
 
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
-from service.actions.messages import check_message, metadata_of
+from service.actions.messages import check_message, metadata_of, reader_of
 from service.domain.events import EventType, new_event
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
@@ -80,8 +80,8 @@ async def set_reaction(
     users = c.state.reactions.get(message_id, {}).get(emoji, set())
     if add or who.user_id not in users:
         check_emoji(emoji)
-    check_access(c, who, room_id, Intent.REACT)
-    await check_message(c, room_id, message_id)
+    access = check_access(c, who, room_id, Intent.REACT)
+    await check_message(c, room_id, message_id, reader=reader_of(who, access))
     await c.ensure_exposure(who.user_id, room_id, who.context_id)
     users = c.state.reactions.get(message_id, {}).get(emoji, set())
     key = ("reaction", message_id, emoji, who.user_id)

@@ -14,7 +14,7 @@ import msgspec
 
 from service.actions.access import Intent, check_access, check_room_id
 from service.actions.context import Community
-from service.actions.messages import check_message
+from service.actions.messages import check_message, reader_of
 from service.actions.moderators import delete_message
 from service.domain.events import EventType, new_event, uuid7
 from service.errors import ErrorCode, SidelineError
@@ -42,11 +42,11 @@ async def report(c: Community, who: Identity, room_id: str, message_id: str, rea
     Reporting is taking part (it can hide a message), so it needs what reacting needs: not a
     viewer, not in a closed room; a mute does not stop it.
     """
-    check_access(c, who, room_id, Intent.REPORT)
+    access = check_access(c, who, room_id, Intent.REPORT)
     reason = reason.strip()
     if not reason:
         raise SidelineError(ErrorCode.TEXT_EMPTY, "report reason is empty", at="$.reason")
-    await check_message(c, room_id, message_id)
+    await check_message(c, room_id, message_id, reader=reader_of(who, access))
     # One report of a message at a time: each counts the reporters the previous one left, so
     # the report that reaches the threshold is the one that hides it, however many arrive at once.
     return await c.serially(
@@ -101,7 +101,7 @@ async def review(c: Community, actor: str, room_id: str, message_id: str, decisi
             ErrorCode.INVALID_BODY, "decision must be approve, reject or delete", at="$.decision"
         )
     check_room_id(c, room_id)
-    await check_message(c, room_id, message_id)
+    await check_message(c, room_id, message_id, reader=None)
     held = message_id in c.state.held
     if not held and not c.state.reporters.get(message_id):
         raise SidelineError(ErrorCode.NOT_FOUND, f"message {message_id} is not awaiting review")
