@@ -41,6 +41,12 @@ SEGMENT_MAX_EVENT = 32 * 1024
 SEGMENT_MAX_BATCH = 500 * 1024
 SEGMENT_MAX_EVENTS = 2500
 MIXPANEL_MAX_EVENTS = 2000
+MIXPANEL_MAX_PROPERTIES = 255
+"""An event must have fewer than this many properties."""
+MIXPANEL_MAX_EVENT_BYTES = 1024 * 1024
+"""An event must be smaller than 1 MB of uncompressed JSON."""
+MIXPANEL_MAX_STRING_BYTES = 255
+"""Longer string values are cut by Mixpanel without an error (255 bytes, UTF-8)."""
 MIXPANEL_LIVE_SECONDS = 5 * 24 * 3600
 GA4_MAX_EVENTS, GA4_MAX_PARAMS, GA4_MAX_NAME, GA4_MAX_VALUE = 25, 25, 40, 100
 GA4_MAX_BODY = 130 * 1024
@@ -284,22 +290,56 @@ def validate_segment(
     return 200, batch, problems
 
 
+_mixpanel_raws = msgspec.json.Decoder(list[msgspec.Raw] | dict[str, Any]).decode
+
+
+def _mixpanel_limits(raw: bytes, props: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(refused, cut): what breaks an event's limits, and what Mixpanel would silently cut.
+
+    https://docs.mixpanel.com/reference/import-events: an event must be smaller than 1 MB of
+    uncompressed JSON and have fewer than 255 properties; string values over 255 bytes are
+    truncated (https://docs.mixpanel.com/docs/data-structure/property-reference/data-type).
+    """
+    refused, cut = [], []
+    if len(raw) >= MIXPANEL_MAX_EVENT_BYTES:
+        refused.append(f"is {len(raw)} bytes (must be under 1 MB)")
+    if len(props) >= MIXPANEL_MAX_PROPERTIES:
+        refused.append(f"has {len(props)} properties (must be fewer than 255)")
+    for key, value in props.items():
+        if isinstance(value, str) and len(value.encode()) > MIXPANEL_MAX_STRING_BYTES:
+            cut.append(f"property {key!r} of {len(value.encode())} bytes would be cut to 255")
+    return refused, cut
+
+
 def validate_mixpanel(
     path: str, body: bytes, auth: str | None, token: str, secret: str, reject: set[str]
 ) -> tuple[int, dict[str, Any], list[dict[str, Any]], list[str]]:
-    """Mixpanel /track and /import: https://developer.mixpanel.com/reference/import-events"""
+    """Mixpanel /track and /import: https://developer.mixpanel.com/reference/import-events
+
+    Events over a per-event limit are refused one by one (``failed_records``, the rest is
+    imported); strings Mixpanel would cut are accepted, as Mixpanel does, and reported as
+    problems, since the cut is silent.
+    """
     form = parse_qs(body.decode())
-    data = json.loads(form.get("data", ["[]"])[0])
-    events = data if isinstance(data, list) else [data]
+    data = form.get("data", ["[]"])[0].encode()
+    parsed = _mixpanel_raws(data)
+    raws = parsed if isinstance(parsed, list) else [msgspec.Raw(data)]
+    events = [json.loads(bytes(raw)) for raw in raws]
     if path == "/import" and auth != "Basic " + base64.b64encode(f"{secret}:".encode()).decode():
         return 401, {"error": "Unauthorized, invalid project secret", "status": 0}, [], []
     if len(events) > MIXPANEL_MAX_EVENTS:
         return 400, {"error": "too many events", "status": 0}, [], []
-    problems, failed, accepted = [], [], []
+    problems, failed, accepted, flagged = [], [], [], []
     now_ms = time.time() * 1000
     for i, ev in enumerate(events):
         props = ev.get("properties") or {}
         where = f"{path}[{i}]"
+        over, cut = _mixpanel_limits(bytes(raws[i]), props)
+        flagged += [f"{where} {text}" for text in over + cut]
+        if over:
+            failed.append({"index": i, "$insert_id": props.get("$insert_id"),
+                           "field": "event", "message": "; ".join(over)})  # fmt: skip
+            continue
         if not isinstance(ev.get("event"), str) or not ev["event"]:
             problems.append(f"{where} has no event name")
         if props.get("token") != token:
@@ -328,7 +368,7 @@ def validate_mixpanel(
             continue
         accepted.append(ev)
     if problems:
-        return 200, {"error": "; ".join(problems[:3]), "status": 0}, [], problems
+        return 200, {"error": "; ".join(problems[:3]), "status": 0}, [], problems + flagged
     if failed:
         return (
             400,
@@ -340,9 +380,9 @@ def validate_mixpanel(
                 "status": "Bad Request",
             },
             accepted,
-            [],
+            flagged,
         )
-    return 200, {"status": 1}, accepted, []
+    return 200, {"status": 1}, accepted, flagged
 
 
 def validate_ga4(

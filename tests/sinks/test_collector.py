@@ -1,4 +1,5 @@
-"""The local collector's Segment validation catches what Segment would refuse or flag.
+"""The local collector's Segment and Mixpanel validation catches what the vendor would refuse,
+flag or silently cut.
 
 Every sink test that asserts ``collector.invalid == []`` relies on these checks being able to
 fail; here each one is made to."""
@@ -7,12 +8,20 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from mixpanel import Mixpanel
 from segment.analytics import Client
 
-from tests.collector import SEGMENT_MAX_EVENT, SEGMENT_MAX_EVENTS, validate_segment
+from tests.collector import (
+    SEGMENT_MAX_EVENT,
+    SEGMENT_MAX_EVENTS,
+    validate_mixpanel,
+    validate_segment,
+)
 
 KEY = "wk"
 AUTH = "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
@@ -91,3 +100,51 @@ def test_unparseable_bodies_raise_value_error():
         validate_segment(b'[{"batch": []}]', AUTH, KEY)
     with pytest.raises(ValueError, match=r"batch\[0\] is not an object"):
         validate_segment(b'{"batch": [1]}', AUTH, KEY)
+
+
+class _Keep:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def send(self, _endpoint: str, message: str, *_: Any, **__: Any) -> None:
+        self.messages.append(message)
+
+
+def mixpanel_body(*properties: dict[str, Any]) -> bytes:
+    """A /track body of one event per ``properties``, as the mixpanel library builds them."""
+    keep = _Keep()
+    mp = Mixpanel("tok", consumer=keep)
+    for i, props in enumerate(properties):
+        mp.track(f"u{i}", "community_message_sent", {"time": int(time.time() * 1000), **props})
+    return urlencode({"data": "[" + ",".join(keep.messages) + "]", "verbose": 1}).encode()
+
+
+def check_mixpanel(body: bytes) -> tuple[int, dict[str, Any], int, list[str]]:
+    status, answer, accepted, problems = validate_mixpanel("/track", body, None, "tok", "", set())
+    return status, answer, len(accepted), problems
+
+
+def test_a_mixpanel_library_batch_is_accepted():
+    body = mixpanel_body({"seq": 1}, {"text": "é" * 127}, {"n": 3})  # 254 bytes of text
+    assert check_mixpanel(body) == (200, {"status": 1}, 3, [])
+
+
+def test_mixpanel_events_over_its_per_event_limits_are_refused_one_by_one():
+    many = {f"p{i}": i for i in range(255 - 6)}  # the library adds 6 of its own: 255 in all
+    big = {"options": ["x" * 200] * (1024 * 1024 // 200)}
+    status, answer, accepted, problems = check_mixpanel(mixpanel_body({"seq": 1}, many, big))
+    assert (status, accepted) == (400, 1)  # the others are imported, as Mixpanel does
+    assert [(r["index"], r["field"]) for r in answer["failed_records"]] == [(1, "event"),
+                                                                            (2, "event")]  # fmt: skip
+    assert problems[0] == "/track[1] has 255 properties (must be fewer than 255)"
+    assert problems[1].startswith("/track[2] is 1") and "bytes (must be under 1 MB)" in problems[1]
+    assert len(problems) == 2
+    fewer = {f"p{i}": i for i in range(254 - 6)}
+    assert check_mixpanel(mixpanel_body(fewer))[3] == []
+
+
+def test_mixpanel_strings_it_would_cut_are_accepted_and_flagged():
+    # Mixpanel keeps 255 bytes of a string value and says nothing: a test must look here.
+    status, answer, accepted, problems = check_mixpanel(mixpanel_body({"text": "é" * 128}))
+    assert (status, answer, accepted) == (200, {"status": 1}, 1)
+    assert problems == ["/track[0] property 'text' of 256 bytes would be cut to 255"]
