@@ -31,6 +31,9 @@ from service.sinks.settings import MixpanelSinkSettings
 from service.sinks.threaded import ThreadedSink
 from service.sinks.uploads import Uploads
 
+MAX_STRING_BYTES = 255
+"""Mixpanel keeps this many bytes (UTF-8) of a string property value and drops the rest
+without an error; the mapping cuts (on a character boundary) and counts instead."""
 MAX_BATCH_EVENTS = 2000
 MAX_BATCH_BYTES = 2_000_000
 """Kept well under the 10 MB ``/import`` body limit (the body is also URL-encoded)."""
@@ -116,12 +119,19 @@ class MixpanelSink(ThreadedSink):
         props["$insert_id"] = insert_id(event.event_id)
         return props
 
-    def _build(self, events: list[Event]) -> tuple[list[tuple[Event, str, str]], list[Rejected]]:
+    def _build(
+        self, events: list[Event]
+    ) -> tuple[list[tuple[Event, str, str]], list[Rejected], dict[str, int]]:
         now = datetime.now(UTC)
         built, rejected = [], []
+        adjustments: dict[str, int] = {}
         self._collector.messages.clear()
         for event in events:
             props = self.properties(event)
+            if cut := fit_strings(props):
+                adjustments["property_value_truncated"] = (
+                    adjustments.get("property_value_truncated", 0) + cut
+                )
             if now - event.occurred_at <= self._import_after:
                 self._mp.track(event.user_id, event.event_type.value, props)
             elif self._secret:
@@ -133,10 +143,10 @@ class MixpanelSink(ThreadedSink):
                 continue
             endpoint, message = self._collector.messages.pop()
             built.append((event, endpoint, message))
-        return built, rejected
+        return built, rejected, adjustments
 
     def _send(self, events: list[Event]) -> Delivery:
-        built, rejected = self._build(events)
+        built, rejected, adjustments = self._build(events)
         uploads: Uploads[Rejected] = Uploads(self._uploads)
         for endpoint in ("events", "imports"):
             chunk: list[tuple[Event, str, str]] = []
@@ -151,7 +161,7 @@ class MixpanelSink(ThreadedSink):
                 size += len(item[2])
             if chunk:
                 uploads.start(partial(self._upload, endpoint, chunk))
-        return Delivery(rejected=rejected + uploads.wait())
+        return Delivery(rejected=rejected + uploads.wait(), adjustments=adjustments)
 
     def _upload(self, endpoint: str, chunk: list[tuple[Event, str, str]]) -> list[Rejected]:
         body = "[" + ",".join(message for _, _, message in chunk) + "]"
@@ -170,6 +180,19 @@ class MixpanelSink(ThreadedSink):
             # A 2xx whose body has status != 1 (/track with verbose=1): the data was refused.
             raise PermanentError(f"mixpanel: {exc}"[:300]) from exc
         return []
+
+
+def fit_strings(props: dict[str, Any]) -> int:
+    """Cut ``props``' string values to Mixpanel's 255 bytes in place; returns how many were cut."""
+    cut = 0
+    for key, value in props.items():
+        # 63 characters are at most 252 bytes: only longer strings need encoding.
+        if isinstance(value, str) and len(value) > MAX_STRING_BYTES // 4:
+            raw = value.encode()
+            if len(raw) > MAX_STRING_BYTES:
+                props[key] = raw[:MAX_STRING_BYTES].decode(errors="ignore")
+                cut += 1
+    return cut
 
 
 def _failed_records(
