@@ -168,6 +168,15 @@ class RealtimeSettings(_Section):
     collections do not stall fan-out for ~100 ms."""
 
 
+class ReactionSettings(_Section):
+    """Reactions on messages (each one emoji, broadcast to the room, counted in every page)."""
+
+    max_per_user_per_message: int = 3
+    """Most different reactions one user may have on one message; the next is refused (409)
+    until they remove one. Three leave room for a mixed feeling (😂🔥👏) while one user's
+    taps cannot fill a message's counts, or the room's fan-out, with a keyboard of emoji."""
+
+
 class HoldoutSettings(_Section):
     """Holdout from the community layer, for measuring its causal effect."""
 
@@ -217,6 +226,7 @@ class Settings(_Section):
     rooms: dict[str, RoomPolicy] = msgspec.field(default_factory=_default_rooms)
     """Room policies by kind; a room id's kind must be one of these."""
     realtime: RealtimeSettings = msgspec.field(default_factory=RealtimeSettings)
+    reactions: ReactionSettings = msgspec.field(default_factory=ReactionSettings)
     moderation: ModerationSettings = msgspec.field(default_factory=ModerationSettings)
     sinks: SinksSettings = msgspec.field(default_factory=SinksSettings)
     holdout: HoldoutSettings = msgspec.field(default_factory=HoldoutSettings)
@@ -304,6 +314,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     if not 0.0 <= settings.holdout.share <= 1.0:
         raise ConfigError("Expected a share between 0 and 1 - at `$.holdout.share`")
+    if settings.reactions.max_per_user_per_message < 1:
+        raise ConfigError("Expected >= 1 - at `$.reactions.max_per_user_per_message`")
     if settings.server.max_body_bytes < 1024:
         raise ConfigError("Expected at least 1024 - at `$.server.max_body_bytes`")
     for kind, policy in settings.rooms.items():

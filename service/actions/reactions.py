@@ -1,4 +1,6 @@
-"""Reactions on messages: one per user per emoji; add and remove are events."""
+"""Reactions on messages: each one emoji, once per user, and at most
+``reactions.max_per_user_per_message`` different ones per user and message; add and remove
+are events."""
 
 from __future__ import annotations
 
@@ -42,30 +44,59 @@ def _is_symbol(value: str, i: int) -> bool:
 
 
 def check_emoji(value: str, at: str = "$.emoji") -> str:
-    """Return ``value`` if it is made of emoji only, else raise INVALID_BODY naming it.
+    """Return ``value`` if it is one emoji, else raise INVALID_BODY naming it.
 
     Every code point must be one that emoji sequences are made of (Unicode's emoji data, or
     unassigned in the emoji blocks: a newer emoji), or a joiner, variation selector or tag that only occurs inside emoji
-    sequences; a digit, ``#`` or ``*`` only as the base of a keycap (followed by U+20E3). At
-    least one symbol or keycap is required. Reactions are broadcast to the room unmoderated,
-    so this is what keeps text ("BUY at evil.example") out of them.
+    sequences; a digit, ``#`` or ``*`` only as the base of a keycap (followed by U+20E3).
+    Reactions are broadcast to the room unmoderated, so this is what keeps text ("BUY at
+    evil.example") out of them; and they must be one emoji sequence (a flag, a keycap, a skin
+    tone, a ZWJ family count as one), so a run of emoji cannot spell a message either.
     """
-    symbols = 0
     for i, ch in enumerate(value):
-        if _is_symbol(value, i):
-            symbols += 1
-        elif ch not in _JOINERS and ord(ch) not in _TAGS:
+        if not _is_symbol(value, i) and ch not in _JOINERS and ord(ch) not in _TAGS:
             raise SidelineError(
                 ErrorCode.INVALID_BODY,
                 f"emoji {value[:40]!r} is not made of emoji: {ch!r} (U+{ord(ch):04X}) is not "
                 "an emoji character",
                 at=at,
             )  # fmt: skip
-    if symbols == 0:
+    count = _sequences(value)
+    if count == 0:
         raise SidelineError(
             ErrorCode.INVALID_BODY, f"emoji {value[:40]!r} has no emoji in it", at=at
         )
+    if count > 1:
+        raise SidelineError(
+            ErrorCode.INVALID_BODY,
+            f"emoji {value[:40]!r} is {count} emoji; a reaction is one emoji (a flag, a keycap, "
+            "a skin tone or a joined sequence such as a family counts as one)",
+            at=at,
+        )  # fmt: skip
     return value
+
+
+def _sequences(value: str) -> int:
+    """How many emoji ``value`` (made of emoji characters) shows: each sequence the emoji data
+    knows counts once, and each emoji character outside them (a newer one) once more."""
+    found = emoji.emoji_list(value)
+    covered = {i for m in found for i in range(m["match_start"], m["match_end"])}
+    loose = sum(1 for i in range(len(value)) if i not in covered and _is_symbol(value, i))
+    return len(found) + loose
+
+
+def check_reaction_cap(c: Community, user_id: str, message_id: str, emoji: str) -> None:
+    """Refuse a reaction past the user's ``reactions.max_per_user_per_message`` on a message:
+    each is broadcast to the room and kept in the message's counts on every history page."""
+    cap = c.settings.reactions.max_per_user_per_message
+    mine = [e for e, users in c.state.reactions.get(message_id, {}).items() if user_id in users]
+    if len(mine) >= cap:
+        shown = " ".join(e[:40] for e in mine[:10])
+        raise SidelineError(
+            ErrorCode.CONFLICT,
+            f"you have {len(mine)} reaction{'s' if len(mine) != 1 else ''} on this message "
+            f"already ({shown}), the most one user may add; remove one to add {emoji!r}",
+        )  # fmt: skip
 
 
 async def set_reaction(
@@ -74,8 +105,10 @@ async def set_reaction(
 ) -> ReactionOut:  # fmt: skip
     """Add or remove ``emoji``; adding twice or removing what is not there changes nothing.
 
-    A user may remove a reaction of theirs that is not emoji (stored before reactions were
-    checked, or by an older rule) so that it does not stay on the message for good.
+    A user may always remove a reaction of theirs, also one that is not a single emoji or is
+    past the cap (stored before reactions were checked, or by an older rule), so that it does
+    not stay on the message for good. The changes of one user on one message run one at a
+    time, so concurrent adds count each other against the cap and a duplicate writes nothing.
     """
     users = c.state.reactions.get(message_id, {}).get(emoji, set())
     if add or who.user_id not in users:
@@ -83,11 +116,13 @@ async def set_reaction(
     access = check_access(c, who, room_id, Intent.REACT)
     await check_message(c, room_id, message_id, reader=reader_of(who, access))
     await c.ensure_exposure(who.user_id, room_id, who.context_id)
-    users = c.state.reactions.get(message_id, {}).get(emoji, set())
-    key = ("reaction", message_id, emoji, who.user_id)
-    if (who.user_id in users) == add or key in c.reserved:
-        return ReactionOut(message_id=message_id, emoji=emoji, count=len(users), seq=0)
-    with c.reserving(key):
+
+    async def change() -> ReactionOut:
+        users = c.state.reactions.get(message_id, {}).get(emoji, set())
+        if (who.user_id in users) == add:
+            return ReactionOut(message_id=message_id, emoji=emoji, count=len(users), seq=0)
+        if add:
+            check_reaction_cap(c, who.user_id, message_id, emoji)
         event_type = EventType.REACTION_ADDED if add else EventType.REACTION_REMOVED
         committed = await c.commit([
             new_event(
@@ -96,5 +131,7 @@ async def set_reaction(
                 payload={"emoji": emoji},
             )
         ])  # fmt: skip
-    count = len(c.state.reactions[message_id][emoji])
-    return ReactionOut(message_id=message_id, emoji=emoji, count=count, seq=committed[0].seq)
+        count = len(c.state.reactions[message_id][emoji])
+        return ReactionOut(message_id=message_id, emoji=emoji, count=count, seq=committed[0].seq)
+
+    return await c.serially(("reactions", message_id, who.user_id), change)

@@ -1,4 +1,5 @@
-"""``check_emoji``: a reaction is emoji only, so no text reaches a room through reactions."""
+"""``check_emoji``: a reaction is one emoji, so no text (nor a string of emoji) reaches a room
+through reactions."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from service.errors import ErrorCode, SidelineError
 
 VALID = {
     "fire": "🔥", "ball": "⚽", "thumbs": "👍", "clap": "👏", "scream": "😱",
-    "two": "🔥🔥", "flag": "🇬🇧", "keycap": "1️⃣", "keycap-no-selector": "#⃣",
+    "flag": "🇬🇧", "keycap": "1️⃣", "keycap-no-selector": "#⃣",
     "zwj-family": "👨‍👩‍👧", "skin-tone": "👍🏽", "heart": "❤️", "text-style": "❤︎",
     "subdivision-flag": "🏴󠁧󠁢󠁥󠁮󠁧󠁿", "newer-than-python": "\U0001fae8",
     "circled-m": "Ⓜ️", "copyright": "©️", "gender-sign-sequence": "🏃‍♀️",
+    "zwj-family-of-four": "👨‍👩‍👧‍👦", "kiss-with-skin-tones": "👩🏻‍❤️‍💋‍👨🏼",
+    "handshake-two-tones": "🫱🏻‍🫲🏿", "heart-on-fire": "❤️‍🔥", "rainbow-flag": "🏳️‍🌈",
+    "unassigned-in-an-emoji-block": "\U0001f6da",
 }  # fmt: skip
 
 
@@ -55,3 +59,28 @@ def test_joiners_alone_are_no_emoji(value: str) -> None:
         check_emoji(value, at="$.crowd")
     assert refused.value.message == f"emoji {value!r} has no emoji in it"
     assert refused.value.at == "$.crowd"
+
+
+MANY = {
+    "two": ("🔥🔥", 2),
+    "three": ("🔥💩🔥", 3),
+    "two-flags": ("🇬🇧🇫🇷", 2),
+    "flag-and-a-half": ("🇬🇧🇫", 2),
+    "two-keycaps": ("1️⃣2️⃣", 2),
+    "emoji-and-a-skin-tone": ("🔥🏽", 2),
+    "thumb-and-a-stray-tone": ("👍🏽🏿", 2),
+    "family-then-fire": ("👨‍👩‍👧🔥", 2),
+    "long-run": ("😀" * 32, 32),
+}
+
+
+@pytest.mark.parametrize(("value", "count"), MANY.values(), ids=MANY.keys())
+def test_a_reaction_is_one_emoji(value: str, count: int) -> None:
+    with pytest.raises(SidelineError) as refused:
+        check_emoji(value)
+    err = refused.value
+    assert (err.code, err.at) == (ErrorCode.INVALID_BODY, "$.emoji")
+    assert err.message == (
+        f"emoji {value[:40]!r} is {count} emoji; a reaction is one emoji (a flag, a keycap, "
+        "a skin tone or a joined sequence such as a family counts as one)"
+    )
