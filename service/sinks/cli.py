@@ -111,6 +111,13 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     print(f"source: {source}")
     print(format_table(rows))
+    pending = max((r.pending_erasures for r in rows), default=0)
+    if pending:
+        print(
+            f"pending erasures: {pending} recorded but not yet applied to the warehouse files "
+            "(interrupted or failing); the service completes them at start and at the next "
+            "'sideline erase'"
+        )
     return 0
 
 

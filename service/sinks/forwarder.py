@@ -16,11 +16,11 @@ batch, and every event carries a stable dedup key (its event id) for the destina
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
 import duckdb
-import msgspec
 
 from service.domain.events import utcnow, uuid7
 from service.eventlog.duckdb_log import DuckDBLog
@@ -28,6 +28,7 @@ from service.sinks import store
 from service.sinks.base import Sink
 from service.sinks.erasure import ErasureIndex, pseudonym_for, subject_hash
 from service.sinks.metrics import SinkMetrics
+from service.sinks.retry import Backoff
 from service.sinks.settings import SinkCommon
 from service.sinks.status import SinkStatus
 from service.sinks.store import DeadLetter, ErasureRecord
@@ -58,6 +59,10 @@ class Forwarder:
         self._stop_timeout = stop_timeout
         self.metrics = metrics or SinkMetrics()
         self.erasures = erasures if erasures is not None else ErasureIndex()
+        self._erasing = asyncio.Lock()  # one erasure rewrite at a time
+        self._pending: dict[str, ErasureRecord] = {}
+        self._resume: asyncio.Task[None] | None = None
+        self.erasure_error: str | None = None
         self._workers = {
             sink.name: SinkWorker(
                 sink, settings, log_=log_, metrics=self.metrics, erasures=self.erasures,
@@ -83,9 +88,17 @@ class Forwarder:
         cursors, dead, erasures = await self._log.run_read(load)
         for record in erasures:
             self.erasures.add(record)
+            if record.done_at is None:
+                self._pending[record.erasure_id] = record
         for name, worker in self._workers.items():
             await worker.start(cursors.get(name, 0), dead.get(name, 0))
             log.info("sink %s (%s) started at seq %d", name, worker.sink.kind, worker.cursor)
+        if self._pending:
+            # An erasure whose file rewrite was interrupted (a crash after its record was
+            # saved) is done again now, in the background: it is a privacy obligation.
+            log.warning("%d erasure(s) pending since the last run: completing them",
+                        len(self._pending))  # fmt: skip
+            self._resume = asyncio.create_task(self._complete_pending(), name="erasures")
 
     def notify(self, last_seq: int) -> None:
         """Wake idle sinks: events up to ``last_seq`` were committed. Cheap; call per commit."""
@@ -95,11 +108,22 @@ class Forwarder:
 
     async def stop(self) -> None:
         """Let healthy sinks deliver what is committed (bounded by the stop timeout), then stop."""
+        if self._resume is not None:
+            self._resume.cancel()  # still pending in the log: the next start completes it
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resume
+            self._resume = None
         await asyncio.gather(*(w.stop(self._stop_timeout) for w in self._workers.values()))
 
     def status(self) -> list[SinkStatus]:
-        """Where every sink stands."""
-        return [w.status() for w in self._workers.values()]
+        """Where every sink stands; warehouse rows count the erasures not yet applied to files."""
+        rows = [w.status() for w in self._workers.values()]
+        for row in rows:
+            if row.kind == "warehouse":
+                row.pending_erasures = len(self._pending)
+                if self._pending and self.erasure_error:
+                    row.last_error = self.erasure_error
+        return rows
 
     def _worker(self, name: str) -> SinkWorker:
         try:
@@ -126,22 +150,55 @@ class Forwarder:
     async def erase(self, user_id: str, requested_by: str) -> ErasureRecord:
         """Erase ``user_id`` from the warehouse export and from everything forwarded later.
 
-        The record is stored first, so the erasure is in force for replays even if the file
-        rewrite is interrupted; running it again is harmless.
+        The record is stored first, pending, so the erasure is in force for replays even if
+        the file rewrite is interrupted; it is marked done only once the files are rewritten.
+        Erasures left pending (a crash, a failed rewrite) are completed here too, and at start.
         """
-        record = new_erasure(user_id, self._log.last_seq, requested_by)
-        await self._log.run_write(lambda con: store.save_erasure(con, record))
-        self.erasures.add(record)
-        hits = {user_id: (record.pseudonym, record.up_to_seq)}
+        async with self._erasing:
+            record = new_erasure(user_id, self._log.last_seq, requested_by)
+            await self._log.run_write(lambda con: store.save_erasure(con, record))
+            self.erasures.add(record)
+            self._pending[record.erasure_id] = record
+            try:
+                final = await self._complete(record)
+                for other in list(self._pending.values()):
+                    await self._complete(other)
+            except Exception as exc:
+                self.erasure_error = f"erasure not completed: {type(exc).__name__}: {exc}"
+                if self._resume is None or self._resume.done():
+                    self._resume = asyncio.create_task(self._complete_pending(), name="erasures")
+                if record.erasure_id in self._pending:
+                    raise
+                log.error("%s (a pending erasure; retried in the background)", self.erasure_error)
+            return final
+
+    async def _complete_pending(self) -> None:
+        """Complete the erasures pending at start, retrying with backoff until they are done."""
+        backoff = Backoff(cap=60.0)
+        while self._pending:
+            try:
+                async with self._erasing:
+                    for record in list(self._pending.values()):
+                        await self._complete(record)
+            except Exception as exc:  # shown in the status, retried: never given up
+                self.erasure_error = f"erasure not completed: {type(exc).__name__}: {exc}"
+                delay = backoff.next_delay()
+                log.error("%s; retrying in %.1f s", self.erasure_error, delay)
+                await asyncio.sleep(delay)
+
+    async def _complete(self, record: ErasureRecord) -> ErasureRecord:
+        """Rewrite the warehouse files for ``record``, then mark it done (idempotent)."""
         rows, files = 0, list[str]()
         warehouses = [s for s in self.sinks if isinstance(s, WarehouseSink)]
         for sink in warehouses:
-            n, written = await sink.erase(hits)
+            n, written = await sink.erase(ErasureIndex([record]))
             rows, files = rows + n, files + written
-        final = msgspec.structs.replace(record, rows_rewritten=rows, files=files)
-        await self._log.run_write(lambda con: store.update_erasure(con, final))
+        final = store.finished(record, rows, files)
         for sink in warehouses:
             await sink.record_erasure(final)
+        await self._log.run_write(lambda con: store.finish_erasure(con, final))
+        self._pending.pop(record.erasure_id, None)
+        self.erasure_error = None
         log.info("erased user %s: %d rows in %d files", record.pseudonym, rows, len(files))
         return final
 

@@ -11,10 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-import msgspec
 
 from service.settings import Settings
 from service.sinks import store
+from service.sinks.erasure import ErasureIndex
 from service.sinks.factory import warehouse_root
 from service.sinks.forwarder import new_erasure
 from service.sinks.settings import WarehouseSinkSettings
@@ -49,10 +49,11 @@ def open_log(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnecti
 def status(settings: Settings) -> list[SinkStatus]:
     """Cursor, lag and dead letters of every configured sink, read from the file."""
     with open_log(settings.log_path, read_only=True) as con:
-        cursors, dead, last = (
+        cursors, dead, last, pending = (
             store.load_cursors(con),
             store.dead_letter_counts(con),
             store.last_seq(con),
+            len(store.load_erasures(con, pending_only=True)),
         )
     out = []
     for sink in settings.sinks.all():
@@ -61,6 +62,7 @@ def status(settings: Settings) -> list[SinkStatus]:
             name=sink.name, kind=sink.KIND, state="offline" if sink.enabled else "disabled",
             cursor=cursor, last_seq=last, lag=last - cursor,
             dead_letters=dead.get(sink.name, 0), last_error=_past_the_end(cursor, last),
+            pending_erasures=pending if sink.KIND == "warehouse" else 0,
         ))  # fmt: skip
     return out
 
@@ -94,19 +96,32 @@ def replay(settings: Settings, name: str, from_seq: int) -> SinkStatus:
 
 
 def erase(settings: Settings, user_id: str, requested_by: str) -> ErasureRecord:
-    """Erase ``user_id`` from this node's warehouse files and record it in the log."""
+    """Erase ``user_id`` from this node's warehouse files and record it in the log.
+
+    The record is saved pending before the files are rewritten and marked done after; any
+    erasure left pending (a crash in between) is completed here as well.
+    """
     with open_log(settings.log_path, read_only=False) as con:
         record = new_erasure(user_id, store.last_seq(con), requested_by)
         store.save_erasure(con, record)
-        hits = {user_id: (record.pseudonym, record.up_to_seq)}
-        rows, written = 0, list[str]()
-        roots = [warehouse_root(settings, w) for w in settings.sinks.warehouse]
-        for root in roots:
-            n, changed = erase_files(root, settings.node_id, hits)
-            rows, written = rows + n, written + changed
-        final = msgspec.structs.replace(record, rows_rewritten=rows, files=written)
-        store.update_erasure(con, final)
+        final = record
+        for pending in store.load_erasures(con, pending_only=True):
+            done = _complete(con, settings, pending)
+            final = done if pending.erasure_id == record.erasure_id else final
+    return final
+
+
+def _complete(
+    con: duckdb.DuckDBPyConnection, settings: Settings, record: ErasureRecord
+) -> ErasureRecord:
+    rows, written = 0, list[str]()
+    roots = [warehouse_root(settings, w) for w in settings.sinks.warehouse]
+    for root in roots:
+        n, changed = erase_files(root, settings.node_id, ErasureIndex([record]))
+        rows, written = rows + n, written + changed
+    final = store.finished(record, rows, written)
     for root in roots:
         append_audit(root, final)
         write_views(root)
+    store.finish_erasure(con, final)
     return final

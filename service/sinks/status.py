@@ -32,3 +32,6 @@ class SinkStatus(msgspec.Struct, kw_only=True):
     """Delivered events per second over the last 10 s."""
     adjustments: dict[str, int] = msgspec.field(default_factory=dict)
     """Changes made to fit vendor limits, by reason (e.g. ``param_value_truncated``)."""
+    pending_erasures: int = 0
+    """Warehouse sinks: erasures recorded whose rewrite of the export's files is not done
+    yet (interrupted, or failing: ``last_error`` says why). The service completes them."""

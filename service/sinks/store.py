@@ -38,6 +38,8 @@ class ErasureRecord(msgspec.Struct, frozen=True):
     requested_at: datetime
     rows_rewritten: int
     files: list[str]
+    done_at: datetime | None = None
+    """When the warehouse files were rewritten; None while the erasure is pending."""
 
 
 class ReplayOutOfRange(ValueError):
@@ -135,36 +137,55 @@ def last_seq(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def save_erasure(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> None:
-    """Append an erasure record."""
+    """Append an erasure record (pending until :func:`finish_erasure`)."""
     con.execute(
-        "INSERT INTO erasures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO erasures BY NAME SELECT ? AS erasure_id, ? AS subject_hash, ? AS pseudonym, "
+        "? AS up_to_seq, ? AS requested_by, ? AS requested_at, ? AS rows_rewritten, "
+        "? AS files, ? AS done_at",
         [
             record.erasure_id, record.subject_hash, record.pseudonym, record.up_to_seq,
             record.requested_by, record.requested_at, record.rows_rewritten,
-            msgspec.json.encode(record.files).decode(),
+            msgspec.json.encode(record.files).decode(), record.done_at,
         ],
     )  # fmt: skip
 
 
-def load_erasures(con: duckdb.DuckDBPyConnection) -> list[ErasureRecord]:
-    """Every erasure record, oldest first."""
+def load_erasures(
+    con: duckdb.DuckDBPyConnection, *, pending_only: bool = False
+) -> list[ErasureRecord]:
+    """Every erasure record (or only those whose file rewrite is not done), oldest first."""
     rows = con.execute(
         "SELECT erasure_id, subject_hash, pseudonym, up_to_seq, requested_by, requested_at, "
-        "rows_rewritten, files FROM erasures ORDER BY requested_at"
+        "rows_rewritten, files, done_at FROM erasures "
+        + ("WHERE done_at IS NULL " if pending_only else "")
+        + "ORDER BY requested_at"
     ).fetchall()
     return [
         ErasureRecord(
             erasure_id=r[0], subject_hash=r[1], pseudonym=r[2], up_to_seq=int(r[3]),
             requested_by=r[4], requested_at=r[5], rows_rewritten=int(r[6]),
-            files=msgspec.json.decode(r[7], type=list[str]),
+            files=msgspec.json.decode(r[7], type=list[str]), done_at=r[8],
         )
         for r in rows
     ]  # fmt: skip
 
 
-def update_erasure(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> None:
-    """Record what the file rewrite of an erasure changed."""
+def finished(record: ErasureRecord, rows: int, files: Sequence[str]) -> ErasureRecord:
+    """``record`` once a rewrite pass changed ``rows`` rows in ``files``: done now.
+
+    Counts add up over passes: a pass redone after a crash finds only what the interrupted
+    one left (rows it rewrote before the crash are not counted, their files are not listed).
+    """
+    return msgspec.structs.replace(
+        record, rows_rewritten=record.rows_rewritten + rows,
+        files=sorted({*record.files, *files}), done_at=utcnow(),
+    )  # fmt: skip
+
+
+def finish_erasure(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> None:
+    """Store what the file rewrite of an erasure changed, and that it is done."""
     con.execute(
-        "UPDATE erasures SET rows_rewritten = ?, files = ? WHERE erasure_id = ?",
-        [record.rows_rewritten, msgspec.json.encode(record.files).decode(), record.erasure_id],
-    )
+        "UPDATE erasures SET rows_rewritten = ?, files = ?, done_at = ? WHERE erasure_id = ?",
+        [record.rows_rewritten, msgspec.json.encode(record.files).decode(), record.done_at,
+         record.erasure_id],
+    )  # fmt: skip

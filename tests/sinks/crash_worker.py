@@ -1,7 +1,9 @@
 """Run by the crash test in a subprocess: a DuckDBLog and a Forwarder writing and forwarding.
 
 ``write`` appends events forever (until the test kills the process with SIGKILL); ``drain``
-only forwards what the log holds, prints DRAINED and exits cleanly.
+only forwards what the log holds, prints DRAINED and exits cleanly. ``erase`` exports 20
+events (alice wrote half of them) to the warehouse alone, then erases alice and stops for
+good between saving the erasure record and rewriting the files, where the test kills it.
 """
 
 from __future__ import annotations
@@ -10,10 +12,31 @@ import asyncio
 import sys
 from pathlib import Path
 
+from service.sinks.warehouse.sink import WarehouseSink
 from tests.sinks.conftest import ENV, Rig, message, sink_config
 
 
+async def erase_and_hang(data_dir: Path) -> None:
+    rig = Rig(data_dir, {"warehouse": [{"name": "warehouse", "linger_seconds": 0.05}]})
+    await rig.start()
+    await rig.append([message(i, user="alice" if i % 2 else f"u{i}", text=f"alice says {i}")
+                      for i in range(20)])  # fmt: skip
+    await rig.drained()
+    (sink,) = [s for s in rig.fw.sinks if isinstance(s, WarehouseSink)]
+
+    async def hang(*_: object) -> tuple[int, list[str]]:
+        print("ERASURE RECORDED", flush=True)  # the record is committed; the files are not
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    sink.erase = hang  # type: ignore[method-assign]
+    await rig.fw.erase("alice", "ticket-7")
+
+
 async def main(data_dir: Path, url: str, mode: str) -> None:
+    if mode == "erase":
+        await erase_and_hang(data_dir)
+        return
     sinks = {k: [sink_config(k, url, linger_seconds=0.01, batch_size=200)]
              for k in ("segment", "mixpanel", "ga4")}  # fmt: skip
     sinks["warehouse"] = [{"name": "warehouse", "linger_seconds": 0.05, "batch_size": 300}]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -13,10 +15,15 @@ import duckdb
 import polars as pl
 import pytest
 
+from service.sinks import offline
 from tests.collector import Collector
+from tests.fixtures.server import free_port
+from tests.sinks.conftest import Rig
+from tests.sinks.test_admin import cli
 from tests.sinks.test_contract import dedup_key
 
 ROOT = Path(__file__).resolve().parents[2]
+WH = {"name": "warehouse", "linger_seconds": 0.05}
 
 
 def _spawn(data: Path, url: str, mode: str) -> subprocess.Popen[str]:
@@ -71,3 +78,60 @@ def test_kill_9_mid_forwarding_loses_nothing(tmp_path: Path):
     rows = pl.scan_parquet(str(data / "warehouse" / "events" / "**" / "*.parquet"),
                            hive_partitioning=True).select("event_id").collect()  # fmt: skip
     assert rows.height == len(logged) == rows["event_id"].n_unique()
+
+
+@pytest.mark.slow
+async def test_kill_9_between_erasure_record_and_rewrite_is_completed_at_restart(tmp_path: Path):
+    data = tmp_path / "data"
+    proc = _spawn(data, "-", "erase")
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("ERASURE RECORDED"):
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, err[-2000:]
+    root = data / "warehouse"
+
+    def users() -> list[str]:
+        return list(pl.read_parquet(str(root / "events" / "**" / "*.parquet"))["user_id"])
+
+    assert users().count("alice") == 10  # the kill landed before the rewrite
+
+    settings = Rig(data, {"warehouse": [WH]}).settings
+    (row,) = offline.status(settings)
+    assert row.pending_erasures == 1  # visibly pending, before anything is redone
+    config = tmp_path / "sideline.toml"
+    config.write_text(f'data_dir = "{data}"\n[server]\nport = {free_port()}\n'
+                      '[[sinks.warehouse]]\nname = "warehouse"\n')  # fmt: skip
+    out = cli(config, "sinks", "status")
+    assert out.returncode == 0 and "source: log file" in out.stdout, out.stderr
+    assert "pending erasures: 1 recorded but not yet applied" in out.stdout
+
+    rig = await Rig(data, {"warehouse": [WH]}).start()
+    try:
+        deadline = time.monotonic() + 30
+        while rig.fw.status()[0].pending_erasures:
+            assert time.monotonic() < deadline, rig.fw.status()
+            await asyncio.sleep(0.05)
+        assert "alice" not in users()
+        assert sum(u.startswith("erased-") for u in users()) == 10
+    finally:
+        await rig.stop()
+    con = duckdb.connect(str(data / "log-node-1.duckdb"), read_only=True)
+    done = con.execute("SELECT rows_rewritten, done_at IS NOT NULL FROM erasures").fetchall()
+    con.close()
+    assert done == [(10, True)]
+    audit = (root / "erasures.jsonl").read_text().splitlines()
+    assert len(audit) == 1 and "ticket-7" in audit[0]
+
+    # Idempotent: a second start finds nothing pending and changes nothing.
+    rig = await Rig(data, {"warehouse": [WH]}).start()
+    try:
+        assert rig.fw.status()[0].pending_erasures == 0
+    finally:
+        await rig.stop()
+    assert len((root / "erasures.jsonl").read_text().splitlines()) == 1
+

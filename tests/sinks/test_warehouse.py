@@ -224,3 +224,28 @@ async def test_replay_over_days_out_of_seq_order_never_duplicates(make_rig):
     await rig.drained()
     frame = scan(root)
     assert sorted(frame["seq"].to_list()) == [1, 2, 3, 4, 5, 6]
+
+
+async def test_sideline_erase_completes_an_erasure_left_pending(tmp_path: Path):
+    from service.sinks import offline
+    from service.sinks.forwarder import new_erasure
+
+    rig = await Rig(tmp_path / "data", {"warehouse": [WH]}).start()
+    await rig.append([message(i, user="alice" if i % 2 else "bob") for i in range(10)])
+    await rig.drained()
+    # The state a crash between saving the record and rewriting the files leaves behind.
+    left = new_erasure("alice", rig.log.last_seq, "ticket-1")
+    await rig.log.run_write(lambda con: store.save_erasure(con, left))
+    await rig.stop()
+    assert [r.pending_erasures for r in offline.status(rig.settings)] == [1]
+
+    record = offline.erase(rig.settings, "bob", "ticket-2")
+    assert record.rows_rewritten == 5 and record.done_at is not None
+    users = scan(rig.settings.data_path / "warehouse")["user_id"].to_list()
+    assert "alice" not in users and "bob" not in users and len(users) == 10
+    assert [r.pending_erasures for r in offline.status(rig.settings)] == [0]
+    con = duckdb.connect(str(rig.settings.log_path), read_only=True)
+    rows = con.execute("SELECT requested_by, rows_rewritten, done_at IS NOT NULL FROM erasures "
+                       "ORDER BY requested_by").fetchall()  # fmt: skip
+    con.close()
+    assert rows == [("ticket-1", 5, True), ("ticket-2", 5, True)]

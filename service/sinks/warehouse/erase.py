@@ -10,29 +10,31 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from service.sinks.erasure import rewrite
+from service.sinks.erasure import ErasureIndex, rewrite
 from service.sinks.store import ErasureRecord
 from service.sinks.warehouse.files import parts, write_atomic
 from service.sinks.warehouse.views import ERASURES_FILE
 
 
 def erase_files(
-    root: Path, node: str, hits: dict[str, tuple[str, int]], *, compression: str = "zstd"
+    root: Path, node: str, erasures: ErasureIndex, *, compression: str = "zstd"
 ) -> tuple[int, list[str]]:
-    """Rewrite ``node``'s files that mention an erased user; returns (rows changed, files).
+    """Rewrite ``node``'s files that mention a user of ``erasures``; returns (rows, files).
 
-    Files are paths relative to ``root``. Only the two id columns are read to find the
+    Users are matched by the hash the erasure record keeps, so a pending erasure can be
+    completed later without the user id. Only the two id columns are read to find the
     affected files; a file is rewritten whole under the same name (an atomic replace).
+    Running it again changes nothing: the ids it replaced no longer match.
+    Files are paths relative to ``root``.
     """
-    wanted = pa.array(list(hits), pa.string())
     rows, files = 0, []
     for part in parts(root, node):
         ids = pq.read_table(part.path, columns=["user_id", "actor_id"])
-        hit = (
-            pc.any(pc.is_in(ids.column("user_id"), value_set=wanted)).as_py()
-            or pc.any(pc.is_in(ids.column("actor_id"), value_set=wanted)).as_py()
-        )
-        if not hit:
+        distinct = pc.unique(pa.concat_arrays([
+            ids.column("user_id").combine_chunks(), ids.column("actor_id").combine_chunks()
+        ])).to_pylist()  # fmt: skip
+        hits = erasures.matches(distinct)
+        if not hits:
             continue
         table, changed = rewrite(pq.read_table(part.path), hits)
         if changed:
@@ -43,10 +45,31 @@ def erase_files(
 
 
 def append_audit(root: Path, record: ErasureRecord) -> None:
-    """Append ``record`` to ``<root>/erasures.jsonl``, the analysts' view of erasures."""
+    """Append ``record`` to ``<root>/erasures.jsonl``, the analysts' view of erasures.
+
+    Once per erasure: an erasure completed again after a crash keeps its first line.
+    """
     root.mkdir(parents=True, exist_ok=True)
-    line = msgspec.json.encode(record) + b"\n"
-    with open(root / ERASURES_FILE, "ab") as fh:
-        fh.write(line)
+    path = root / ERASURES_FILE
+    lead = b""
+    if path.exists():
+        text = path.read_bytes()
+        for line in text.splitlines():
+            if line.strip() and _audit_id(line) == record.erasure_id:
+                return
+        lead = b"\n" if text and not text.endswith(b"\n") else b""  # after a cut line
+    with open(path, "ab") as fh:
+        fh.write(lead + msgspec.json.encode(record) + b"\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+
+class _AuditId(msgspec.Struct):
+    erasure_id: str = ""
+
+
+def _audit_id(line: bytes) -> str:
+    try:
+        return msgspec.json.decode(line, type=_AuditId).erasure_id
+    except msgspec.DecodeError:  # a line cut by a crash mid-write
+        return ""

@@ -148,11 +148,11 @@ class WarehouseSink:
             )
         )  # fmt: skip
 
-    async def erase(self, hits: dict[str, tuple[str, int]]) -> tuple[int, list[str]]:
-        """Rewrite this node's files that hold an erased user; returns (rows, files)."""
+    async def erase(self, erasures: ErasureIndex) -> tuple[int, list[str]]:
+        """Rewrite this node's files that hold a user of ``erasures``; returns (rows, files)."""
         compression = self._settings.compression
         return await self._run(
-            lambda: erase_files(self.root, self._node, hits, compression=compression)
+            lambda: erase_files(self.root, self._node, erasures, compression=compression)
         )
 
     async def record_erasure(self, record: ErasureRecord) -> None:
