@@ -178,6 +178,8 @@ def run_erase(args: argparse.Namespace) -> int:
         f"erased as {record.pseudonym}: {record.rows_rewritten} rows in {len(record.files)} "
         f"files, events up to seq {record.up_to_seq} (erasure {record.erasure_id}, via {source})"
     )
+    if record.warnings:  # done as far as it goes, but not complete: never exit 0 for it
+        raise CliError("erasure incomplete: " + "; ".join(record.warnings))
     return 0
 
 

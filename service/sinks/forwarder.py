@@ -32,6 +32,7 @@ from service.sinks.retry import Backoff
 from service.sinks.settings import SinkCommon
 from service.sinks.status import SinkStatus
 from service.sinks.store import DeadLetter, ErasureRecord
+from service.sinks.warehouse.erase import ducklake_gap
 from service.sinks.warehouse.sink import WarehouseSink
 from service.sinks.worker import SinkWorker
 
@@ -193,7 +194,10 @@ class Forwarder:
         for sink in warehouses:
             n, written = await sink.erase(ErasureIndex([record]))
             rows, files = rows + n, files + written
-        final = store.finished(record, rows, files)
+        gaps = [ducklake_gap(s.name, s.root) for s in warehouses if s.ducklake]
+        final = store.finished(record, rows, files, gaps)
+        for gap in gaps:
+            log.warning("erasure %s: %s", record.erasure_id, gap)
         for sink in warehouses:
             await sink.record_erasure(final)
         await self._log.run_write(lambda con: store.finish_erasure(con, final))

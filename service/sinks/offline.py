@@ -21,7 +21,7 @@ from service.sinks.settings import WarehouseSinkSettings
 from service.sinks.status import SinkStatus
 from service.sinks.store import ErasureRecord
 from service.sinks.warehouse import files
-from service.sinks.warehouse.erase import append_audit, erase_files
+from service.sinks.warehouse.erase import append_audit, ducklake_gap, erase_files
 from service.sinks.warehouse.views import write_views
 
 
@@ -115,11 +115,13 @@ def _complete(
     con: duckdb.DuckDBPyConnection, settings: Settings, record: ErasureRecord
 ) -> ErasureRecord:
     rows, written = 0, list[str]()
-    roots = [warehouse_root(settings, w) for w in settings.sinks.warehouse]
+    sinks = [(w, warehouse_root(settings, w)) for w in settings.sinks.warehouse]
+    roots = [root for _, root in sinks]
     for root in roots:
         n, changed = erase_files(root, settings.node_id, ErasureIndex([record]))
         rows, written = rows + n, written + changed
-    final = store.finished(record, rows, written)
+    gaps = [ducklake_gap(w.name, root) for w, root in sinks if w.ducklake]
+    final = store.finished(record, rows, written, gaps)
     for root in roots:
         append_audit(root, final)
         write_views(root)

@@ -40,6 +40,9 @@ class ErasureRecord(msgspec.Struct, frozen=True):
     files: list[str]
     done_at: datetime | None = None
     """When the warehouse files were rewritten; None while the erasure is pending."""
+    warnings: list[str] = msgspec.field(default_factory=list)
+    """What the erasure did not reach (a DuckLake catalog); in the answer and the audit line,
+    not stored in the log."""
 
 
 class ReplayOutOfRange(ValueError):
@@ -170,7 +173,9 @@ def load_erasures(
     ]  # fmt: skip
 
 
-def finished(record: ErasureRecord, rows: int, files: Sequence[str]) -> ErasureRecord:
+def finished(
+    record: ErasureRecord, rows: int, files: Sequence[str], warnings: Sequence[str] = ()
+) -> ErasureRecord:
     """``record`` once a rewrite pass changed ``rows`` rows in ``files``: done now.
 
     Counts add up over passes: a pass redone after a crash finds only what the interrupted
@@ -178,7 +183,7 @@ def finished(record: ErasureRecord, rows: int, files: Sequence[str]) -> ErasureR
     """
     return msgspec.structs.replace(
         record, rows_rewritten=record.rows_rewritten + rows,
-        files=sorted({*record.files, *files}), done_at=utcnow(),
+        files=sorted({*record.files, *files}), done_at=utcnow(), warnings=list(warnings),
     )  # fmt: skip
 
 

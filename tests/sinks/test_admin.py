@@ -216,3 +216,30 @@ def test_sinks_check_validates_ga4_against_the_debug_endpoint(setup, tmp_path: P
     wrong = write_config(tmp_path / "other", free_port(), collector.url, measurement_id="G-WRONG")
     out = cli(wrong, "sinks", "check")
     assert out.returncode == 1 and "unknown measurement_id" in out.stdout
+
+
+async def test_erase_with_ducklake_configured_says_the_catalog_is_not_erased(tmp_path: Path):
+    from tests.sinks.conftest import Rig
+
+    data = tmp_path / "data"
+    rig = await Rig(data, {"warehouse": [{"name": "warehouse", "linger_seconds": 0.05}]}).start()
+    await rig.append([message(i, user="alice" if i % 2 else "bob") for i in range(10)])
+    await rig.drained()
+    await rig.stop()
+    config = tmp_path / "sideline.toml"
+    config.write_text(f'data_dir = "{data}"\n[server]\nport = {free_port()}\n'
+                      '[[sinks.warehouse]]\nname = "warehouse"\nducklake = true\n')  # fmt: skip
+    out = cli(config, "erase", "--user", "alice", "--by", "ops")
+    # The Parquet export is erased (and the erasure recorded and in force for forwarding) ...
+    assert "erased as erased-" in out.stdout and "5 rows" in out.stdout, out.stderr
+    users = pl.read_parquet(str(data / "warehouse" / "events" / "**" / "*.parquet"))["user_id"]
+    assert "alice" not in users.to_list()
+    # ... but the command does not claim a complete erasure: DuckLake is not reached.
+    assert out.returncode == 1
+    assert out.stderr == (
+        "sideline: erasure incomplete: not erased from the DuckLake catalog of warehouse sink "
+        f"'warehouse' ({data / 'warehouse' / 'lake.ducklake'}), which keeps this user's rows; "
+        "remove them there (see 'DuckLake' in docs/forwarding.md)\n"
+    )
+    audit = (data / "warehouse" / "erasures.jsonl").read_text()
+    assert "not erased from the DuckLake catalog" in audit

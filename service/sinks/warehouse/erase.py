@@ -44,6 +44,19 @@ def erase_files(
     return rows, files
 
 
+def ducklake_gap(sink: str, root: Path) -> str:
+    """The warning of an erasure when sink ``sink`` also writes a DuckLake catalog.
+
+    Only the Parquet files are rewritten: the catalog's copy of the rows (and its snapshots)
+    is not touched, and saying "erased" without this would not be true.
+    """
+    return (
+        f"not erased from the DuckLake catalog of warehouse sink {sink!r} "
+        f"({root / 'lake.ducklake'}), which keeps this user's rows; remove them there "
+        "(see 'DuckLake' in docs/forwarding.md)"
+    )
+
+
 def append_audit(root: Path, record: ErasureRecord) -> None:
     """Append ``record`` to ``<root>/erasures.jsonl``, the analysts' view of erasures.
 

@@ -73,6 +73,11 @@ class WarehouseSink:
     def name(self) -> str:
         return self._settings.name
 
+    @property
+    def ducklake(self) -> bool:
+        """Whether the sink also writes a DuckLake catalog (which erasure does not reach)."""
+        return self._lake is not None
+
     def redact(self, text: str) -> str:
         return text  # no secrets
 
