@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
-from service.actions import messages, polls, reactions, rooms
+from service.actions import messages, polls, reactions
 from service.actions.access import Intent, check_access
 from service.errors import ErrorCode, SidelineError
 from service.protocol import frames as f
@@ -148,8 +148,7 @@ class Dispatcher:
             case f.Join():
                 await join(self.hub, conn, frame)
             case f.Leave(room=room, ref=ref):
-                await self.hub.leave_room(conn, room)
-                await rooms.leave(self.c, who, room)
+                await self.hub.part(conn, room, who)
                 conn.send(f.Left(ref=ref, room=room))
             case f.Send():
                 self._joined(frame.room)

@@ -19,10 +19,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from service.actions import rooms as room_actions
 from service.actions.context import Community
 from service.actions.moderation import note_posts_elsewhere
 from service.domain.events import Event, EventType, uuid7
-from service.errors import ErrorCode
+from service.errors import ErrorCode, SidelineError
+from service.identity import Identity
 from service.protocol import frames as f
 from service.realtime import effects
 from service.realtime.brokers.base import Broker
@@ -95,6 +97,9 @@ class Hub:
         self._crowd_throttle: Throttle[str] = Throttle(interval, self._publish_crowd)
         self._tasks: list[asyncio.Task[None]] = []
         self.connections: set[Connection] = set()
+        self._parting: dict[tuple[str, str], Identity] = {}
+        """(room, user) -> who asked to leave while another of the user's sockets was still
+        in the room: recorded when the user's last socket here is out of it."""
 
     # -- lifecycle (a background part of the app) ------------------------------------------------
 
@@ -293,10 +298,37 @@ class Hub:
             self._crowd_throttle.forget(room)
 
     async def leave_room(self, conn: Connection, room: str) -> None:
-        """``conn`` leaves ``room``: no more frames, and its presence there ends."""
-        if room in conn.rooms:
-            self.leave(conn, room)
-            await self.roster.remove(room, conn.user_id)
+        """``conn`` leaves ``room``: no more frames; the user's presence there ends with their
+        last socket on this node, and so does a membership one of their sockets asked to end."""
+        if room not in conn.rooms:
+            return
+        self.leave(conn, room)
+        await self.roster.remove(room, conn.user_id)
+        key = (room, conn.user_id)
+        if key in self._parting and not self.roster.holds(room, conn.user_id):
+            await self._record_leave(self._parting.pop(key), room)
+
+    async def part(self, conn: Connection, room: str, who: Identity) -> None:
+        """A socket of ``who`` asks to leave ``room`` (a ``leave`` frame, or a re-auth whose
+        token does not open it). The membership (``community_room_left``) ends now when it was
+        the user's last socket in the room on this node, else when that last socket leaves or
+        disconnects, unless one of the user's sockets joins the room again meanwhile."""
+        await self.leave_room(conn, room)
+        if self.roster.holds(room, conn.user_id):
+            self._parting[(room, conn.user_id)] = who
+        else:
+            self._parting.pop((room, conn.user_id), None)
+            await room_actions.leave(self.c, who, room)
+
+    def rejoined(self, room: str, user_id: str) -> None:
+        """A socket of ``user_id`` joined ``room``: a leave waiting for the others is void."""
+        self._parting.pop((room, user_id), None)
+
+    async def _record_leave(self, who: Identity, room: str) -> None:
+        try:
+            await room_actions.leave(self.c, who, room)
+        except SidelineError as err:  # the socket that asked was answered long ago
+            log.warning("could not record %s leaving %s: %s", who.user_id, room, err.message)
 
     def drop(self, conn: Connection) -> None:
         """Stop all fan-out to ``conn`` at once (it fell behind); presence ends on disconnect."""

@@ -38,6 +38,7 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
         )
     info = await rooms.join(c, who, room)  # authorises READ, records the membership once
     hub.begin_join(conn, room)
+    hub.rejoined(room, who.user_id)
     try:
         if not again:
             await hub.roster.add(room, who.user_id, who.name)

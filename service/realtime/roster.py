@@ -72,6 +72,10 @@ class Roster:
         del self._local[key]
         await self.store.remove(room, user_id, name)
 
+    def holds(self, room: str, user_id: str) -> bool:
+        """Is a socket of ``user_id`` on this node in ``room`` (joined or joining)?"""
+        return (room, user_id) in self._local
+
     def size(self, room: str) -> int:
         """Members last shown for ``room`` (0 before the first tick)."""
         shown = self.shown.get(room)

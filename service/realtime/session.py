@@ -22,7 +22,6 @@ from typing import Any
 
 from litestar.connection import WebSocket
 
-from service.actions import rooms
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity, TokenVerifier
 from service.protocol import frames as f
@@ -215,6 +214,7 @@ class Session:
         conn.send(self._welcome(frame.ref))
         for room in sorted(conn.rooms):
             if not identity.may_enter(room):
-                await self.hub.leave_room(conn, room)
-                conn.send(f.Left(ref=frame.ref, room=room, reason="room_not_allowed"))
-                await rooms.leave(self.hub.c, old, room)
+                try:
+                    await self.hub.part(conn, room, old)
+                finally:  # the socket is out of the room even if the log refused the event
+                    conn.send(f.Left(ref=frame.ref, room=room, reason="room_not_allowed"))
