@@ -19,6 +19,7 @@ from service.api.moderation import (
     _kind,
     moderation_record,
 )
+from service.api.query import known_query_only
 from service.api.responses import ADMIN as ADMIN_KEY
 from service.api.responses import BODY, ROOM, WRITE, E, refusals
 from service.protocol.http import RestrictIn, ReviewIn, RoleGrantIn, RoomConfigIn, RoomOut
@@ -29,7 +30,7 @@ ADMIN = rooms.ADMIN_ACTOR
 class AdminController(Controller):
     path = "/v1/admin"
     tags = ["admin"]
-    guards = [admin_guard]
+    guards = [admin_guard, known_query_only]  # the key first: a stranger learns nothing
     dependencies = {"c": Provide(provide_community, sync_to_thread=False)}
 
     @get("/rooms/{room_id:str}", summary="A room's settings", responses=refusals(ADMIN_KEY, ROOM))

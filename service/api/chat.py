@@ -15,6 +15,7 @@ from litestar.params import JSONBody, Parameter
 from service.actions import messages, polls, reactions, reports, rooms
 from service.actions.context import Community
 from service.api.deps import provide_community, provide_identity
+from service.api.query import known_query_only
 from service.api.responses import BODY, ENTER, ROOM, TAKE_PART, TOKEN, WRITE, E, refusals
 from service.identity import Identity
 from service.protocol.http import (
@@ -42,6 +43,7 @@ RoomId = Annotated[str, Parameter(description="Room id, `kind:key` (e.g. `match:
 class ChatController(Controller):
     path = "/v1"
     tags = ["chat"]
+    guards = [known_query_only]
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
     @get("/me/rooms", summary="Rooms the caller has joined", responses=refusals(TOKEN))

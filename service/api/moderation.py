@@ -16,6 +16,7 @@ from service.actions import moderators, reports, rooms
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
 from service.api.deps import provide_community, provide_identity
+from service.api.query import known_query_only
 from service.api.responses import BODY, MODERATE, TOKEN, WRITE, E, refusals
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
@@ -64,6 +65,7 @@ def _moderator(c: Community, who: Identity, room_id: str) -> None:
 class ModeratorController(Controller):
     path = "/v1/rooms/{room_id:str}"
     tags = ["moderation"]
+    guards = [known_query_only]
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
     @delete("/messages/{message_id:str}", status_code=200, summary="Delete a message", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND, E.CONFLICT], WRITE))

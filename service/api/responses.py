@@ -58,10 +58,15 @@ WRITE = (E.LOG_UNAVAILABLE,)
 _RETRY = {E.SLOW_MODE, E.RATE_LIMITED, E.LOG_UNAVAILABLE}
 
 
+QUERY = (E.INVALID_BODY,)
+"""Every ``/v1`` operation refuses a query parameter it does not read (``service.api.query``)."""
+
+
 def refusals(*groups: Iterable[ErrorCode]) -> dict[int, ResponseSpec]:
-    """OpenAPI ``responses`` for the error codes in ``groups``, one entry per HTTP status."""
+    """OpenAPI ``responses`` for the error codes in ``groups`` and :data:`QUERY`, one entry per
+    HTTP status."""
     by_status: dict[int, list[ErrorCode]] = defaultdict(list)
-    for code in (code for group in groups for code in group):
+    for code in (code for group in (QUERY, *groups) for code in group):
         if code not in by_status[code.status]:
             by_status[code.status].append(code)
     return {

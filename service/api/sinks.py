@@ -17,6 +17,7 @@ from litestar.params import JSONBody, Parameter
 from litestar.types import Guard
 
 from service.api.deps import admin_guard
+from service.api.query import known_query_only
 from service.api.responses import ADMIN, BODY, E, refusals
 from service.errors import ErrorCode, SidelineError
 from service.sinks.forwarder import Forwarder, UnknownSink
@@ -52,7 +53,7 @@ def _unknown(name: str) -> SidelineError:
 class SinksController(Controller):
     path = "/v1/admin/sinks"
     tags: ClassVar[list[str]] = ["admin", "sinks"]  # type: ignore[misc]
-    guards: ClassVar[list[Guard]] = [admin_guard]  # type: ignore[misc]
+    guards: ClassVar[list[Guard]] = [admin_guard, known_query_only]  # type: ignore[misc]
     dependencies: ClassVar[dict[str, Provide]] = {  # type: ignore[misc]
         "forwarder": Provide(provide_forwarder, sync_to_thread=False)
     }

@@ -1,0 +1,98 @@
+"""Every ``/v1`` endpoint refuses a query parameter it does not read (``?before=5`` for
+``?before_seq=5``) instead of answering as if it had not been sent. The known names are the
+ones Litestar reads for the route, so the check cannot drift from the handlers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from service.app import create_app
+from service.identity import mint_token
+from service.settings import Settings, ensure_dev_secrets, load_settings
+
+
+class Api:
+    def __init__(self, client: TestClient[Any], settings: Settings) -> None:
+        self.client, self.settings = client, settings
+        self.schema: dict[str, Any] = client.get("/schema/openapi.json").json()
+
+    def headers(self, path: str, role: str = "moderator") -> dict[str, str]:
+        if path.startswith("/v1/admin/"):
+            return {"X-Admin-Key": self.settings.admin.api_key}
+        token = mint_token(self.settings.auth.hs256_secret, user_id="u1", context_id="match:1", role=role)
+        return {"Authorization": f"Bearer {token}"}
+
+    def get(self, url: str) -> Any:
+        return self.client.get(url, headers=self.headers(url, "user"))
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    data: Path = tmp_path_factory.mktemp("query")
+    s = load_settings(environ={"SIDELINE_DATA_DIR": str(data), "SIDELINE_MODERATION__ENABLED": "false",
+                               "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false"})  # fmt: skip
+    ensure_dev_secrets(s)
+    with TestClient(create_app(s)) as client:
+        yield Api(client, s)
+
+
+def test_a_misspelt_parameter_is_refused_naming_it(api):
+    r = api.get("/v1/rooms/match:1/messages?before=5")
+    assert r.status_code == 400
+    assert r.json()["error"] == {
+        "code": "invalid_body", "at": "$.before",
+        "message": "unknown query parameter `before` (this endpoint takes `before_seq`, `limit`) "
+        "- at `$.before`",
+    }  # fmt: skip
+    assert api.get("/v1/rooms/match:1/messages?before_seq=5&limit=3").status_code == 200
+
+
+def test_parameters_are_known_by_the_name_sent(api):
+    admin = {"X-Admin-Key": api.settings.admin.api_key}
+    assert api.client.delete("/v1/admin/rooms/match:1/bans/u9?scope=global", headers=admin).json() == {"lifted": False}
+    r = api.client.delete("/v1/admin/rooms/match:1/bans/u9?lift_scope=global", headers=admin)
+    assert r.status_code == 400 and r.json()["error"]["message"] == (
+        "unknown query parameter `lift_scope` (this endpoint takes `scope`) - at `$.lift_scope`"
+    )
+    assert api.client.get("/v1/admin/review-queue?room_id=match:1", headers=admin).status_code == 200
+
+
+def test_an_endpoint_without_parameters_takes_none_and_odd_names_are_quoted(api):
+    r = api.get("/v1/me/rooms?a%20b=1")
+    assert r.status_code == 400
+    assert r.json()["error"] == {
+        "code": "invalid_body", "at": "$['a b']",
+        "message": "unknown query parameter `a b` (this endpoint takes none) - at `$['a b']`",
+    }  # fmt: skip
+
+
+def test_admin_calls_check_the_key_first(api):
+    r = api.client.get("/v1/admin/review-queue?bogus=1")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "admin_key_invalid"
+
+
+def operations(api: Api) -> list[tuple[str, str]]:
+    return [
+        (method, path)
+        for path, ops in api.schema["paths"].items() if path.startswith("/v1/")
+        for method in ops if method in ("get", "post", "put", "patch", "delete")
+    ]  # fmt: skip
+
+
+def test_every_v1_operation_refuses_an_unknown_parameter_and_documents_it(api):
+    ops = operations(api)
+    assert len(ops) > 35
+    for method, template in ops:
+        url = re.sub(r"\{[^}]+\}", lambda m: "match:1" if m.group(0) == "{room_id}" else "x", template)
+        r = api.client.request(method, f"{url}?bogus=1", headers=api.headers(url))
+        assert r.status_code == 400, (method, template, r.text)
+        assert (r.json()["error"]["code"], r.json()["error"]["at"]) == ("invalid_body", "$.bogus")
+        documented = api.schema["paths"][template][method]["responses"]
+        assert "`invalid_body`" in documented["400"]["description"], (method, template)
