@@ -83,17 +83,19 @@ async def restrict(c: Community, actor: str, room_id: str, kind: str, body: Rest
 
 
 async def lift(c: Community, actor: str, room_id: str, kind: str, user_id: str, scope: str = "room") -> bool:
-    """Unmute or unban (unban also lifts a shadow-ban); False when nothing was active."""
+    """Unmute or unban (unban also lifts a shadow-ban); False, writing nothing, when nothing of
+    it is active in that scope (never set, lifted already, or run out)."""
     check_room_id(c, room_id)
     if kind not in _OFF:
         raise SidelineError(ErrorCode.NOT_FOUND, f"unknown restriction {kind!r}")
     key_scope = GLOBAL if scope == "global" else room_id
 
+    def active(what: str) -> bool:  # one that ran out is kept in the state, but lifts nothing
+        found = c.state.restrictions.get((what, key_scope, user_id))
+        return found is not None and found.active(c.now())
+
     async def lift_one() -> bool:
-        active = (kind, key_scope, user_id) in c.state.restrictions or (
-            kind == "ban" and ("shadow", key_scope, user_id) in c.state.restrictions
-        )
-        if not active:
+        if not active(kind) and not (kind == "ban" and active("shadow")):
             return False
         await c.commit([
             new_event(_OFF[kind], user_id=user_id, room_id=room_id, actor_id=actor,

@@ -1,0 +1,71 @@
+"""Lifting a mute or ban that has already run out lifts nothing: ``lifted: false`` and no event,
+as for one that never existed. In-process app on a real DuckDB log; the clock is moved, not
+waited for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from service.actions.context import Community
+from service.app import build_community, create_app
+from service.domain.events import EventType, utcnow
+from service.settings import Settings, ensure_dev_secrets, load_settings
+from tests.integration.test_participation import ADMIN, ROOM, bearer, rows
+
+
+@pytest.fixture
+def api(tmp_path) -> Iterator[tuple[Settings, Community, TestClient[Any]]]:
+    s = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
+                               "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false"})  # fmt: skip
+    ensure_dev_secrets(s)
+    c = build_community(s)
+    with TestClient(create_app(s, community=c)) as client:
+        yield s, c, client
+
+
+def later(c: Community, seconds: float) -> None:
+    c.clock = lambda: utcnow() + timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(("kind", "lifted"), [("mutes", EventType.USER_UNMUTED), ("bans", EventType.USER_UNBANNED)])
+def test_an_expired_restriction_is_not_lifted_again(api, kind, lifted):
+    s, c, client = api
+    mod = bearer(s, "mod", "moderator")
+    assert client.post(f"{ROOM}/{kind}", headers=mod, json={"user_id": "u2", "duration_seconds": 60}).status_code == 201
+    later(c, 120)
+    before = c.log.last_seq
+    r = client.delete(f"{ROOM}/{kind}/u2", headers=mod)
+    assert r.status_code == 200 and r.json() == {"lifted": False}
+    assert c.log.last_seq == before and rows(client, c, lifted) == []
+    # an active one is lifted, once
+    assert client.post(f"{ROOM}/{kind}", headers=mod, json={"user_id": "u3", "duration_seconds": 600}).json()
+    assert client.delete(f"{ROOM}/{kind}/u3", headers=mod).json() == {"lifted": True}
+    assert client.delete(f"{ROOM}/{kind}/u3", headers=mod).json() == {"lifted": False}
+    assert [e.user_id for e in rows(client, c, lifted)] == ["u3"]
+
+
+def test_an_expired_global_ban_is_not_lifted_again(api):
+    s, c, client = api
+    admin = {ADMIN: s.admin.api_key}
+    body = {"user_id": "u2", "duration_seconds": 60, "scope": "global"}
+    assert client.post("/v1/admin/rooms/match:1/bans", headers=admin, json=body).status_code == 201
+    later(c, 61)
+    r = client.delete("/v1/admin/rooms/match:1/bans/u2?scope=global", headers=admin)
+    assert r.json() == {"lifted": False} and rows(client, c, EventType.USER_UNBANNED) == []
+
+
+def test_unbanning_still_lifts_an_active_shadow_ban_when_the_ban_ran_out(api):
+    s, c, client = api
+    mod = bearer(s, "mod", "moderator")
+    assert client.post(f"{ROOM}/bans", headers=mod, json={"user_id": "u2", "duration_seconds": 60}).status_code == 201
+    assert client.post(f"{ROOM}/shadow-bans", headers=mod, json={"user_id": "u2"}).status_code == 201
+    later(c, 120)
+    assert client.delete(f"{ROOM}/bans/u2", headers=mod).json() == {"lifted": True}
+    assert c.state.restriction("shadow", "match:1", "u2", c.now()) is None
+    assert client.delete(f"{ROOM}/bans/u2", headers=mod).json() == {"lifted": False}
