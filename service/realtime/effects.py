@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from service.domain.events import Event, EventType
+from service.domain.rooms import Role
+from service.identity import Identity
 from service.protocol import frames as f
 from service.realtime.connection import Connection
 
@@ -34,13 +36,21 @@ async def apply(hub: Hub, conn: Connection, room: str, e: Event) -> None:
             conn.send(f.Left(room=room, reason="banned"))
             await hub.leave_room(conn, room)
         case EventType.ROLE_GRANTED | EventType.ROLE_REVOKED if room == e.room_id:
-            state = hub.c.state
-            s = state.room(room)
-            role = state.role_in(room, conn.user_id, conn.identity.token_role(room))
-            conn.send(f.Room(
-                room=room, mode=s.settings.mode.value, slow_mode_seconds=s.settings.slow_mode_seconds,
-                max_message_length=s.settings.max_message_length,
-                pinned_message_id=s.pinned_message_id, role=role.value,
-            ))  # fmt: skip
+            conn.send(room_frame(hub, conn, room))
         case _:
             pass
+
+
+def role_of(hub: Hub, who: Identity, room: str) -> Role:
+    """``who``'s role in ``room``: a granted role, else what their token says."""
+    return hub.c.state.role_in(room, who.user_id, who.token_role(room))
+
+
+def room_frame(hub: Hub, conn: Connection, room: str) -> f.Room:
+    """The room's settings with ``conn``'s role in it (its role changed)."""
+    s = hub.c.state.room(room)
+    return f.Room(
+        room=room, mode=s.settings.mode.value, slow_mode_seconds=s.settings.slow_mode_seconds,
+        max_message_length=s.settings.max_message_length, pinned_message_id=s.pinned_message_id,
+        role=role_of(hub, conn.identity, room).value,
+    )  # fmt: skip

@@ -330,6 +330,12 @@ class Hub:
         except SidelineError as err:  # the socket that asked was answered long ago
             log.warning("could not record %s leaving %s: %s", who.user_id, room, err.message)
 
+    async def rename(self, conn: Connection, name: str) -> None:
+        """``conn``'s user is now called ``name``: so presence shows them in its rooms."""
+        conn.name = name
+        for room in sorted(conn.rooms):
+            await self.roster.rename(room, conn.user_id, name)
+
     def drop(self, conn: Connection) -> None:
         """Stop all fan-out to ``conn`` at once (it fell behind); presence ends on disconnect."""
         for room in list(conn.rooms):

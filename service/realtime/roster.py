@@ -72,6 +72,20 @@ class Roster:
         del self._local[key]
         await self.store.remove(room, user_id, name)
 
+    async def rename(self, room: str, user_id: str, name: str) -> None:
+        """``user_id`` on this node is now shown in ``room`` as ``name`` (a refreshed token).
+
+        The entry under the new name is added before the old one is removed, so the user never
+        looks absent in between; the next diff shows them under the new name."""
+        key = (room, user_id)
+        found = self._local.get(key)
+        if found is None or found[0] == name:
+            return
+        old, refs = found
+        self._local[key] = (name, refs)
+        await self.store.add(room, user_id, name)
+        await self.store.remove(room, user_id, old)
+
     def holds(self, room: str, user_id: str) -> bool:
         """Is a socket of ``user_id`` on this node in ``room`` (joined or joining)?"""
         return (room, user_id) in self._local

@@ -25,6 +25,7 @@ from litestar.connection import WebSocket
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity, TokenVerifier
 from service.protocol import frames as f
+from service.realtime import effects
 from service.realtime.connection import Connection
 from service.realtime.dispatch import Dispatcher, decode, error_frame, refs_of
 from service.realtime.hub import Hub
@@ -194,8 +195,10 @@ class Session:
     async def _reauth(self, frame: f.Auth) -> None:
         """Refresh the identity from a new token of the same user; a refused token closes.
 
-        The expiry deadline moves to the new token's. Rooms the new token does not open are
-        left as with a ``leave`` frame, each announced by ``left`` (``room_not_allowed``).
+        Everything follows the new token: the expiry deadline, the name (in presence, typing
+        and later messages) and the roles (a ``room`` frame for each joined room where the
+        role changed). Rooms the new token does not open are left as with a ``leave`` frame,
+        each announced by ``left`` (``room_not_allowed``).
         """
         conn = self.conn
         assert conn is not None
@@ -209,7 +212,7 @@ class Session:
         except SidelineError as err:
             self._end(conn, err)
             return
-        old, conn.identity, conn.name = conn.identity, identity, identity.name
+        old, conn.identity = conn.identity, identity
         self._expire_at(conn, expires)
         conn.send(self._welcome(frame.ref))
         for room in sorted(conn.rooms):
@@ -218,3 +221,7 @@ class Session:
                     await self.hub.part(conn, room, old)
                 finally:  # the socket is out of the room even if the log refused the event
                     conn.send(f.Left(ref=frame.ref, room=room, reason="room_not_allowed"))
+        await self.hub.rename(conn, identity.name)
+        for room in sorted(conn.rooms):
+            if effects.role_of(self.hub, identity, room) != effects.role_of(self.hub, old, room):
+                conn.send(effects.room_frame(self.hub, conn, room))

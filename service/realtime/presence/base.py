@@ -31,7 +31,8 @@ class PresenceStore(Protocol):
         """This node now holds ``user_id`` in ``room``."""
 
     async def remove(self, room: str, user_id: str, name: str) -> None:
-        """This node's last socket of ``user_id`` left ``room``."""
+        """This node's last socket of ``user_id`` left ``room``; or, after an ``add`` of the
+        user under a new name, their entry under the old ``name`` goes (only that entry)."""
 
     async def refresh(self, entries: Collection[Entry]) -> None:
         """Heartbeat: push the expiry of all of this node's entries forward."""

@@ -25,7 +25,9 @@ class MemoryPresence:
     async def remove(self, room: str, user_id: str, name: str) -> None:
         entries = self._rooms.get(room)
         if entries is not None:
-            entries.pop((self._node, user_id), None)
+            found = entries.get((self._node, user_id))
+            if found is not None and found[0] == name:  # not the entry a rename just added
+                del entries[(self._node, user_id)]
             if not entries:
                 del self._rooms[room]
 

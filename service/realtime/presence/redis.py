@@ -46,7 +46,8 @@ class RedisPresence:
         await self.refresh([(room, user_id, name)])
 
     async def remove(self, room: str, user_id: str, name: str) -> None:
-        self._mine.pop((room, user_id), None)
+        if self._mine.get((room, user_id)) == name:  # not the entry a rename just added
+            del self._mine[(room, user_id)]
         await self._redis.zrem(self._key(room), self._member(user_id, name))
 
     async def refresh(self, entries: Collection[Entry]) -> None:
