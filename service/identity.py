@@ -1,11 +1,11 @@
 """User identity: verification of tokens signed by the host backend, and dev-token minting.
 
 A token is a JWT with ``sub`` (user id), ``ctx`` (the context the user is viewing, which is
-also the room they may enter), ``name``, ``role`` or per-room ``roles`` ({room_id: role}),
-and a required ``exp``. HS256 tokens are checked against the shared secret; RS256 and EdDSA
-tokens against the configured public keys. The algorithm is chosen by the key type, never by
-the token header alone, so ``alg: none`` and HS/RS confusion (an HS256 token "signed" with a
-public key) are refused.
+also the room they may enter), ``name`` (at most 64 characters; the user id when absent),
+``role`` or per-room ``roles`` ({room_id: role}), and a required ``exp``. HS256 tokens are
+checked against the shared secret; RS256 and EdDSA tokens against the configured public keys.
+The algorithm is chosen by the key type, never by the token header alone, so ``alg: none`` and
+HS/RS confusion (an HS256 token "signed" with a public key) are refused.
 """
 
 from __future__ import annotations
@@ -113,6 +113,9 @@ def _load_key(spec: str) -> tuple[str, Any]:
     raise ValueError(f"public key {spec[:40]!r} is neither an RSA nor an Ed25519 PEM key")
 
 
+MAX_NAME_LENGTH = 64
+"""Longest display name (``name`` claim), in characters: it is copied into every message the
+user sends and shown beside it, so a token cannot make each message carry kilobytes."""
 _ROLE_NAMES = tuple(r.value for r in Role)
 _ROLES = ", ".join(_ROLE_NAMES)
 
@@ -148,9 +151,12 @@ def _identity(claims: dict[str, Any]) -> Identity:
             raise bad(f"roles[{str(room)[:80]!r}]", why)
         room_roles[str(room)] = room_role
     name = claims.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME_LENGTH):
+        it = f"it has {len(name)}" if isinstance(name, str) else f"it is {_shown(name)}"
+        raise bad("name", f"`name` must be a string of at most {MAX_NAME_LENGTH} characters ({it})")
     return Identity(
         user_id=sub,
-        name=name if isinstance(name, str) and name else sub,
+        name=name or sub,
         context_id=ctx,
         role=role,
         room_roles=room_roles,

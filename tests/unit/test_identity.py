@@ -128,3 +128,31 @@ def test_a_bad_role_claim_is_named_where_it_is(extra, at, message):
     with pytest.raises(SidelineError) as info:
         v.verify(jwt.encode(claims(**extra), SECRET, algorithm="HS256"))
     assert (info.value.code, info.value.at, info.value.message) == (ErrorCode.TOKEN_INVALID, at, message)
+
+
+def refusal(v: TokenVerifier, **extra: object) -> SidelineError:
+    with pytest.raises(SidelineError) as info:
+        v.verify(jwt.encode(claims(**extra), SECRET, algorithm="HS256"))
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("A" * 65, "token claim `name` must be a string of at most 64 characters (it has 65)"),
+        ("🔥" * 100, "token claim `name` must be a string of at most 64 characters (it has 100)"),
+        (123, "token claim `name` must be a string of at most 64 characters (it is 123)"),
+        (["Ann"], "token claim `name` must be a string of at most 64 characters (it is ['Ann'])"),
+    ],
+    ids=["65-letters", "100-emoji", "a-number", "a-list"],
+)
+def test_a_name_that_would_be_copied_into_every_message_is_bounded(name, message):
+    err = refusal(TokenVerifier(AuthSettings(hs256_secret=SECRET)), name=name)
+    assert (err.code, err.at, err.message) == (ErrorCode.TOKEN_INVALID, "$.name", message)
+
+
+@pytest.mark.parametrize(("name", "shown"), [("Ann", "Ann"), ("é" * 64, "é" * 64), ("", "u1"), (None, "u1")])
+def test_names_up_to_the_limit_pass_and_a_missing_one_is_the_user_id(name, shown):
+    v = TokenVerifier(AuthSettings(hs256_secret=SECRET))
+    assert v.verify(jwt.encode(claims(name=name), SECRET, algorithm="HS256")).name == shown
+
