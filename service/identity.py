@@ -2,7 +2,8 @@
 
 A token is a JWT with ``sub`` (user id), ``ctx`` (the context the user is viewing, which is
 also the room they may enter), ``name`` (at most 64 characters; the user id when absent),
-``role`` or per-room ``roles`` ({room_id: role}), and a required ``exp``. HS256 tokens are
+``role`` or per-room ``roles`` ({room_id: role}), and a required ``exp`` (at most
+``auth.max_token_lifetime_seconds`` ahead). HS256 tokens are
 checked against the shared secret; RS256 and EdDSA tokens against the configured public keys.
 The algorithm is chosen by the key type, never by the token header alone, so ``alg: none`` and
 HS/RS confusion (an HS256 token "signed" with a public key) are refused.
@@ -74,7 +75,21 @@ class TokenVerifier:
                 ErrorCode.TOKEN_ALGORITHM, f"token algorithm {alg!r} is not accepted here"
             )
         claims = self._decode(token, alg, keys)
+        self._check_lifetime(claims["exp"])
         return _identity(claims)
+
+    def _check_lifetime(self, exp: float) -> None:
+        """Refuse an ``exp`` further ahead than ``auth.max_token_lifetime_seconds`` (0: any)."""
+        s = self._settings
+        limit = s.max_token_lifetime_seconds
+        ahead = float(exp) - time.time()
+        if limit > 0 and ahead > limit + s.leeway_seconds:
+            raise SidelineError(
+                ErrorCode.TOKEN_INVALID,
+                f"token claim `exp` is {ahead / 86_400:.1f} days away; tokens may live at most "
+                f"{limit / 86_400:.1f} days (auth.max_token_lifetime_seconds)",
+                at="$.exp",
+            )  # fmt: skip
 
     def _decode(self, token: str, alg: str, keys: list[Any]) -> dict[str, Any]:
         s = self._settings

@@ -76,6 +76,10 @@ class AuthSettings(_Section):
     """Clock skew tolerated on ``exp``."""
     dev_token_ttl_seconds: int = 3600
     """Lifetime of tokens minted by ``sideline token``."""
+    max_token_lifetime_seconds: int = 7 * 86_400
+    """Tokens whose ``exp`` is further ahead than this (plus the leeway) are refused
+    (``token_invalid`` at ``$.exp``): tokens are meant to be short-lived, and one that leaks
+    should not open rooms for months. A week covers a long-lived app session; 0 turns it off."""
 
 
 class AdminSettings(_Section):
@@ -314,6 +318,14 @@ def _check(settings: Settings) -> None:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     if not 0.0 <= settings.holdout.share <= 1.0:
         raise ConfigError("Expected a share between 0 and 1 - at `$.holdout.share`")
+    auth = settings.auth
+    if auth.max_token_lifetime_seconds < 0:
+        raise ConfigError("Expected >= 0 - at `$.auth.max_token_lifetime_seconds`")
+    if 0 < auth.max_token_lifetime_seconds < auth.dev_token_ttl_seconds:
+        raise ConfigError(
+            f"Expected at most auth.max_token_lifetime_seconds ({auth.max_token_lifetime_seconds}),"
+            " or its tokens would be refused - at `$.auth.dev_token_ttl_seconds`"
+        )
     if settings.reactions.max_per_user_per_message < 1:
         raise ConfigError("Expected >= 1 - at `$.reactions.max_per_user_per_message`")
     if settings.server.max_body_bytes < 1024:

@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from service.errors import ErrorCode, SidelineError
 from service.identity import TokenVerifier, mint_token
-from service.settings import AuthSettings
+from service.settings import AuthSettings, ConfigError, load_settings
 
 SECRET = "s" * 32
 
@@ -156,3 +156,24 @@ def test_names_up_to_the_limit_pass_and_a_missing_one_is_the_user_id(name, shown
     v = TokenVerifier(AuthSettings(hs256_secret=SECRET))
     assert v.verify(jwt.encode(claims(name=name), SECRET, algorithm="HS256")).name == shown
 
+
+
+def test_a_token_that_expires_too_far_ahead_is_refused():
+    v = TokenVerifier(AuthSettings(hs256_secret=SECRET))
+    err = refusal(v, exp=int(time.time()) + 30 * 86_400)
+    assert (err.code, err.at) == (ErrorCode.TOKEN_INVALID, "$.exp")
+    assert err.message.startswith("token claim `exp` is 30.0 days away; tokens may live at most 7.0 days")
+    assert err.message.endswith("(auth.max_token_lifetime_seconds)")
+    week = jwt.encode(claims(exp=int(time.time()) + 7 * 86_400), SECRET, algorithm="HS256")
+    assert v.verify(week).user_id == "u1"
+    short = TokenVerifier(AuthSettings(hs256_secret=SECRET, max_token_lifetime_seconds=600))
+    assert code_of(short, jwt.encode(claims(), SECRET, algorithm="HS256")) is ErrorCode.TOKEN_INVALID
+    unbounded = TokenVerifier(AuthSettings(hs256_secret=SECRET, max_token_lifetime_seconds=0))
+    assert unbounded.verify(jwt.encode(claims(exp=int(time.time()) + 400 * 86_400), SECRET, algorithm="HS256"))
+
+
+def test_dev_tokens_must_fit_the_lifetime_limit(tmp_path):
+    env = {"SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_AUTH__DEV_TOKEN_TTL_SECONDS": str(8 * 86_400)}
+    with pytest.raises(ConfigError, match=r"or its tokens would be refused - at `\$\.auth\.dev_token_ttl_seconds`"):
+        load_settings(environ=env)
+    assert load_settings(environ={**env, "SIDELINE_AUTH__MAX_TOKEN_LIFETIME_SECONDS": "0"})
