@@ -74,7 +74,7 @@ class ChatController(Controller):
     ) -> HistoryOut:  # fmt: skip
         return await messages.history(c, who, room_id, before_seq=before_seq, limit=limit)
 
-    @post("/rooms/{room_id:str}/messages/{message_id:str}/reactions", status_code=200, summary="Add a reaction", responses=refusals(TOKEN, TAKE_PART, [E.HOLDOUT], BODY, [E.NOT_FOUND], WRITE))
+    @post("/rooms/{room_id:str}/messages/{message_id:str}/reactions", status_code=200, summary="Add a reaction", responses=refusals(TOKEN, TAKE_PART, [E.HOLDOUT], BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def react(
         self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, message_id: str, data: JSONBody[ReactionIn]
     ) -> ReactionOut:

@@ -75,6 +75,9 @@ def test_one_user_adds_three_reactions_to_a_message_and_no_more(start):
         "may add; remove one to add '🎉'",
     }  # fmt: skip
     assert c.log.last_seq == before  # nothing written
+    documented = client.get("/schema/openapi.json").json()["paths"]
+    responses = documented["/v1/rooms/{room_id}/messages/{message_id}/reactions"]["post"]["responses"]
+    assert "`conflict`" in responses["409"]["description"]
     again = react(client, fan, mid, "🔥")  # one they have: changes nothing, refused nothing
     assert again.status_code == 200 and again.json()["seq"] == 0
     assert react(client, bearer(s, "fan2"), mid, "🎉").status_code == 200  # per user
