@@ -96,7 +96,13 @@ def timed_reviews(inputs: JobInputs) -> pl.LazyFrame:
     since the message's previous review: a message kept after a report and reported again
     waits from the new report, not from the one the earlier review already resolved. A delete
     names no source; it takes the source of the earliest flag since the previous review.
+    Collected once per run and chunk for this job and :mod:`analytics.jobs.moderation_checks`.
     """
+    key = ("timed_reviews", *(w.key for w in inputs.windows))
+    return inputs.shared(key, lambda: _timed_reviews(inputs))
+
+
+def _timed_reviews(inputs: JobInputs) -> pl.LazyFrame:
     lookback = inputs.start - timedelta(days=inputs.settings.review_lookback_days)
     reviews = (
         decisions(inputs, lookback)
