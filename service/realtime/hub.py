@@ -344,6 +344,16 @@ class Hub:
                 members.live.pop(conn, None)
                 members.joining.pop(conn, None)
 
+    async def cut_off(self, conn: Connection) -> None:
+        """``conn`` is being closed by the server (slow consumer, expired token): it leaves its
+        rooms and presence now, without waiting for a client that may never read the close."""
+        self.drop(conn)
+        try:
+            for room in sorted(conn.rooms):
+                await self.leave_room(conn, room)
+        except Exception:  # presence is best effort; disconnect tries the rest again
+            log.exception("could not take closed socket of %s out of its rooms", conn.user_id)
+
     async def disconnect(self, conn: Connection) -> None:
         """The socket is gone: leave every room (presence included) and forget it."""
         for room in list(conn.rooms):

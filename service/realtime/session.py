@@ -52,6 +52,7 @@ class Session:
         self.expires = math.inf
         """Loop time at which the connection's token stops authenticating it."""
         self._expiry: asyncio.TimerHandle | None = None
+        self._cutting: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         await self.socket.accept()
@@ -73,6 +74,8 @@ class Session:
         finally:
             if self._expiry is not None:
                 self._expiry.cancel()
+            if self._cutting is not None:
+                await asyncio.wait({self._cutting})
             await self.hub.disconnect(conn)
 
     def _welcome(self, ref: str | None = None) -> f.Welcome:
@@ -85,9 +88,18 @@ class Session:
 
     def _slow(self, conn: Connection) -> None:
         self.hub.stats.slow_consumers += 1
-        # Called from inside a fan-out loop: leave the room after it (pushes fail meanwhile).
-        asyncio.get_running_loop().call_soon(self.hub.drop, conn)
+        self._cut_off(conn)
         log.info("closed slow consumer %s (queue of %d full)", conn.user_id, conn.outbox.limit)
+
+    def _cut_off(self, conn: Connection) -> None:
+        """Take the closing ``conn`` out of its rooms and presence in a task of its own.
+
+        Not inline: this may be called from inside a fan-out loop over the room's sockets
+        (pushes to ``conn`` fail meanwhile), and the stalled client it is for may never read
+        its close frame, which would keep it present until the idle timeout.
+        """
+        if self._cutting is None:
+            self._cutting = asyncio.get_running_loop().create_task(self.hub.cut_off(conn))
 
     async def _receive(self) -> str | bytes | None:
         message = await self.socket.receive()
@@ -105,7 +117,7 @@ class Session:
         if conn.outbox.closing:
             return
         conn.outbox.close(err.code.close_code, _reason(err.message))
-        self.hub.drop(conn)
+        self._cut_off(conn)
         log.debug("closed %s: %s", conn.user_id, err.message)
 
     def _verify(self, token: str) -> tuple[Identity, float]:

@@ -190,3 +190,40 @@ async def test_joins_do_not_grow_a_stalled_clients_queue_without_bound(start_ser
                 joined += 1
     assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 4303
     assert joined < joins
+
+
+async def test_a_cut_off_slow_consumer_leaves_presence_without_waiting_for_its_close(start_server):
+    """A stalled client never reads its 4303 close frame, so its socket lingers until the idle
+    timeout (75 s); its presence (and its place in the rooms) must not linger with it."""
+    server = start_server(
+        SIDELINE_REALTIME__SEND_QUEUE_SIZE="16", SIDELINE_ROOMS__MATCH__MAX_MESSAGE_LENGTH="16000",
+    )  # fmt: skip
+    ann = await WsClient.login(server, "ann")
+    ws = await websockets.connect(server.ws_url, sock=_tiny_socket(server.port), max_queue=1)
+    await ws.send(json.dumps({"type": "auth", "token": server.token("slow", "match:1")}))
+    await ws.send(json.dumps({"type": "join", "room": "match:1"}))
+    await ann.expect("presence", timeout=5, joined=[{"user_id": "slow", "name": "slow"}])
+    gone = asyncio.Event()
+
+    async def watch() -> None:  # ann keeps reading everything while the room floods
+        while not gone.is_set():
+            frame = await ann.recv(timeout=30)
+            if frame["type"] == "presence" and frame.get("left") == ["slow"]:
+                gone.set()
+
+    watcher = asyncio.create_task(watch())
+    poster = {"Authorization": f"Bearer {server.token('poster', 'match:1')}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=poster, timeout=10) as http:
+        for i in range(N):
+            r = await http.post("/v1/rooms/match:1/messages", json={"client_msg_id": f"c{i}", "text": TEXT})
+            assert r.status_code == 201, r.text
+            if i % 10 == 9 and _metric(server, "sideline_ws_slow_consumers_total") >= 1:
+                break
+    assert _metric(server, "sideline_ws_slow_consumers_total") == 1
+    await asyncio.wait_for(watcher, 20)  # well before the idle timeout
+    # the stalled socket itself is still open (its close waits for a reader), yet it is gone
+    assert _metric(server, "sideline_ws_connections") == 2
+    late = await WsClient.login(server, "cat")
+    assert "slow" not in [m["user_id"] for m in late.joined["presence"]["members"]]
+    assert _metric(server, "sideline_ws_rooms") == 1
+    await ws.close()
