@@ -83,11 +83,11 @@ class Hub:
         self._remembering: set[asyncio.Task[None]] = set()
         self.node_id = community.log.node_id
         self.boot = uuid7()
-        """Identifies this process's lifetime; remote-frame replay is valid within one boot."""
+        """Identifies this process's lifetime (in the log)."""
         self.rooms: dict[str, Members] = {}
         self.published_seq = 0
         """Highest local seq handed to the broker; the state includes everything up to it."""
-        self.remote = RemoteLog(settings.remote_buffer_size)
+        self.remote = RemoteLog(settings.remote_buffer_size, shared=settings.broker != "memory")
         self.stats = HubStats()
         interval = settings.presence_interval_seconds
         self.coalescer = Coalescer(community, interval, self._send_texts)
@@ -261,6 +261,7 @@ class Hub:
 
     def begin_join(self, conn: Connection, room: str) -> None:
         members = self.rooms.setdefault(room, Members())
+        self.remote.track(room)
         members.live.pop(conn, None)
         members.joining[conn] = []
         conn.rooms.add(room)
@@ -294,6 +295,7 @@ class Hub:
         members.joining.pop(conn, None)
         if not members.live and not members.joining:
             del self.rooms[room]
+            self.remote.release(room, asyncio.get_running_loop().time())
             self.coalescer.forget(room)
             self._crowd_throttle.forget(room)
 
@@ -382,6 +384,7 @@ class Hub:
             self.broker.publish(encode_envelope(env))
 
     async def _presence_tick(self) -> None:
+        self.remote.sweep(asyncio.get_running_loop().time())
         await self.roster.tick(sorted(self.rooms))
         for room in list(self.roster.shown):
             if room not in self.rooms:

@@ -45,7 +45,7 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
         resumed: Plan | None = None
         if frame.after_seq is not None:
             resumed = await plan(
-                c, hub.remote, hub.boot, who, frame, hub.settings.resume_max_events,
+                c, hub.remote, who, frame, hub.settings.resume_max_events,
                 lambda: hub.published_seq,
             )  # fmt: skip
             if resumed.resync is not None:
@@ -55,7 +55,7 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
             positions = {c.log.epoch: resumed.seq, **_remote_positions(hub, room, frame)}
             page = None
         else:
-            positions = {c.log.epoch: hub.published_seq, **hub.remote.latest.get(room, {})}
+            positions = {c.log.epoch: hub.published_seq, **hub.remote.latest(room)}
             page = await messages.history(
                 c, who, room, before_seq=None, limit=hub.settings.history_on_join
             )
@@ -76,7 +76,7 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
 def _remote_positions(hub: Hub, room: str, frame: f.Join) -> dict[str, int]:
     """After a replay the client holds every remote frame the ring had: its newest seqs."""
     known = dict(frame.remote or {})
-    for epoch, seq in hub.remote.latest.get(room, {}).items():
+    for epoch, seq in hub.remote.latest(room).items():
         known[epoch] = max(known.get(epoch, 0), seq)
     return known
 
@@ -91,7 +91,7 @@ def _joined(
         ref=frame.ref, room=info.room_id, mode=info.mode, slow_mode_seconds=info.slow_mode_seconds,
         max_message_length=info.max_message_length, role=info.role or "viewer",
         pinned_message_id=info.pinned_message_id, epoch=local, seq=positions[local],
-        boot=hub.boot, remote={e: s for e, s in positions.items() if e != local},
+        boot=hub.remote.boot(info.room_id), remote={e: s for e, s in positions.items() if e != local},
         resumed=page is None, typing=hub.typing.enabled(hub.roster.size(info.room_id)),
         history=_history(c, info.room_id, page) if page is not None else [],
         polls=[

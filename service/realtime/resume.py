@@ -8,11 +8,19 @@ new log file) or a position ahead of the log all answer ``resync``.
 
 With many nodes, frames that other nodes committed carry those nodes' epochs. Their durable
 record is in the other shards, which this node cannot read, so this node keeps the recent
-ones per room in memory (:class:`RemoteLog`) and replays them when it can prove it holds
-everything after the client's position: same process lifetime (``boot``), and nothing newer
-than the position was evicted. Otherwise: ``resync``. Remote frames are idempotent for a
-client (messages are keyed by ``message_id``, room and deleted frames carry full state), so
-replaying from a lower bound is safe.
+ones in memory (:class:`RemoteLog`) for the rooms its own sockets are in, and replays them
+when it can prove it holds everything after the client's position: the same record of the
+room (``boot``, given in ``joined``), and nothing newer than the position was evicted.
+Otherwise: ``resync``. Remote frames are idempotent for a client (messages are keyed by
+``message_id``, room and deleted frames carry full state), so replaying from a lower bound is
+safe.
+
+The record of a room lives while a local socket is in it, and for ``LINGER_SECONDS`` after
+the last one left (at most ``MAX_IDLE_ROOMS`` such rooms, the longest idle forgotten first),
+so that a client that dropped can come back and resume; then it is forgotten. Frames of rooms
+no local socket is in are not kept at all: every node receives every room's frames, and
+one entry per room ever seen would grow without bound. A record made again later has a new
+``boot``, so a position from the old one is answered ``resync``, never an incomplete replay.
 """
 
 from __future__ import annotations
@@ -23,56 +31,114 @@ from collections.abc import Callable
 import msgspec
 
 from service.actions.context import Community
+from service.domain.events import uuid7
 from service.identity import Identity
 from service.protocol.frames import Join
 from service.realtime.envelope import Out
 from service.realtime.render import render
 
+LINGER_SECONDS = 300.0
+"""How long a room's remote frames are kept after its last local socket left."""
+MAX_IDLE_ROOMS = 1_000
+"""Most rooms without local sockets whose remote frames are kept (for resume)."""
+
+
+class _Room:
+    __slots__ = ("boot", "evicted", "latest", "ring")
+
+    def __init__(self) -> None:
+        self.boot = uuid7()
+        self.ring: deque[Out] = deque()
+        self.latest: dict[str, int] = {}
+        """epoch -> highest seq received."""
+        self.evicted: dict[str, int] = {}
+        """epoch -> highest seq dropped from the ring."""
+
 
 class RemoteLog:
-    """Stream frames other nodes committed, per room, newest ``size`` kept, ``max_rooms`` rooms."""
+    """Frames other nodes committed, the newest ``size`` per room, for rooms held here.
 
-    def __init__(self, size: int, max_rooms: int = 10_000) -> None:
+    ``shared``: this node receives other nodes' frames (a broker shared by several nodes).
+    Times (``now``) are the caller's monotonic clock, in seconds.
+    """
+
+    def __init__(
+        self, size: int, *, shared: bool = True, linger: float = LINGER_SECONDS,
+        max_idle: int = MAX_IDLE_ROOMS,
+    ) -> None:  # fmt: skip
         self._size = size
-        self._max_rooms = max_rooms
-        self._rings: dict[str, deque[Out]] = {}
-        self.latest: dict[str, dict[str, int]] = {}
-        """room -> epoch -> highest seq received."""
-        self._evicted: dict[str, dict[str, int]] = {}
+        self.shared = shared
+        self._linger = linger
+        self._max_idle = max_idle
+        self._rooms: dict[str, _Room] = {}
+        self._idle: dict[str, float] = {}
+        """Rooms without local sockets -> since when, oldest first."""
+
+    def __len__(self) -> int:
+        return len(self._rooms)
+
+    def track(self, room: str) -> None:
+        """A local socket is joining ``room``: keep its remote frames from now on."""
+        if room not in self._rooms:
+            self._rooms[room] = _Room()
+        self._idle.pop(room, None)
+
+    def release(self, room: str, now: float) -> None:
+        """The last local socket left ``room``: keep its frames ``linger`` seconds longer."""
+        if room not in self._rooms:
+            return
+        self._idle.pop(room, None)
+        self._idle[room] = now
+        while len(self._idle) > self._max_idle:
+            self.forget(next(iter(self._idle)))
+
+    def sweep(self, now: float) -> None:
+        """Forget the rooms idle for longer than ``linger``."""
+        for room, since in list(self._idle.items()):
+            if now - since < self._linger:
+                break
+            self.forget(room)
+
+    def forget(self, room: str) -> None:
+        """Drop a room's record; clients resuming with its ``boot`` will be told to resync."""
+        self._rooms.pop(room, None)
+        self._idle.pop(room, None)
 
     def add(self, out: Out) -> None:
-        ring = self._rings.get(out.room)
-        if ring is None:
-            if len(self._rings) >= self._max_rooms:
-                self.forget(next(iter(self._rings)))
-            ring = self._rings[out.room] = deque()
-        if len(ring) >= self._size:
-            self._evict(ring.popleft())
-        ring.append(out)
-        latest = self.latest.setdefault(out.room, {})
-        latest[out.epoch] = max(latest.get(out.epoch, 0), out.seq)
+        record = self._rooms.get(out.room)
+        if record is None:
+            return  # no local socket in the room, nor lately
+        if len(record.ring) >= self._size:
+            old = record.ring.popleft()
+            record.evicted[old.epoch] = max(record.evicted.get(old.epoch, 0), old.seq)
+        record.ring.append(out)
+        record.latest[out.epoch] = max(record.latest.get(out.epoch, 0), out.seq)
+
+    def boot(self, room: str) -> str:
+        """Identifies the current record of ``room`` ("" when there is none)."""
+        record = self._rooms.get(room)
+        return record.boot if record is not None else ""
+
+    def latest(self, room: str) -> dict[str, int]:
+        """Epoch -> highest seq received of other nodes' frames in ``room``."""
+        record = self._rooms.get(room)
+        return dict(record.latest) if record is not None else {}
 
     def since(self, room: str, positions: dict[str, int], user_id: str) -> list[Out] | None:
         """Frames for ``user_id`` newer than ``positions``; None when some may be missing."""
-        evicted = self._evicted.get(room, {})
-        if any(seq > positions.get(epoch, 0) for epoch, seq in evicted.items()):
+        record = self._rooms.get(room)
+        if record is None:
+            return None
+        if any(seq > positions.get(epoch, 0) for epoch, seq in record.evicted.items()):
             return None
         return [
-            o for o in self._rings.get(room, ())
+            o for o in record.ring
             if o.seq > positions.get(o.epoch, 0) and o.to in (None, user_id)
         ]  # fmt: skip
 
     def known(self, room: str) -> bool:
-        return bool(self.latest.get(room))
-
-    def _evict(self, old: Out) -> None:
-        evicted = self._evicted.setdefault(old.room, {})
-        evicted[old.epoch] = max(evicted.get(old.epoch, 0), old.seq)
-
-    def forget(self, room: str) -> None:
-        """Drop a room's frames; resuming clients behind them will be told to resync."""
-        for old in self._rings.pop(room, ()):
-            self._evict(old)
+        record = self._rooms.get(room)
+        return record is not None and bool(record.latest)
 
 
 class Plan(msgspec.Struct, kw_only=True):
@@ -86,7 +152,7 @@ class Plan(msgspec.Struct, kw_only=True):
 
 
 async def plan(
-    c: Community, remote: RemoteLog, boot: str, who: Identity, join: Join, max_events: int,
+    c: Community, remote: RemoteLog, who: Identity, join: Join, max_events: int,
     published: Callable[[], int],
 ) -> Plan:  # fmt: skip
     """What ``who`` missed in ``join.room`` since ``join.after_seq`` (see module docstring).
@@ -110,9 +176,11 @@ async def plan(
     frames = [o for e in local for o in render(c, e) if o.to in (None, who.user_id)]
     seq = max([after, *(e.seq for e in local)])
     positions = dict(join.remote or {})
-    if join.boot != boot:
-        if positions or remote.known(room):
-            return Plan(resync="this node restarted; events of other nodes may be missing")
+    if join.boot != remote.boot(room):
+        # Another process, or this node forgot the room meanwhile: frames of other nodes
+        # received in between (if there are other nodes) are not here to replay.
+        if remote.shared or positions or remote.known(room):
+            return Plan(resync="this node no longer holds the room's events of other nodes")
         return Plan(frames=frames, seq=seq)
     missed = remote.since(room, positions, who.user_id)
     if missed is None:

@@ -29,7 +29,7 @@ from service.realtime.hub import Hub
 from service.realtime.joining import join
 from service.realtime.outbox import Outbox
 from service.realtime.presence.memory import MemoryPresence
-from service.realtime.resume import plan
+from service.realtime.resume import LINGER_SECONDS, plan
 from service.settings import ensure_dev_secrets, load_settings
 
 
@@ -148,7 +148,7 @@ async def test_events_of_another_node_are_applied_then_shown(hub):
     assert state.restriction("mute", "match:1", "bob", hub.c.now()) is not None
     assert rec.of("room")[0]["mode"] == "reactions-only"
     assert rec.of("notice")[0]["code"] == "user_muted"
-    assert hub.remote.latest["match:1"] == {"epoch-of-node-b": 41}
+    assert hub.remote.latest("match:1") == {"epoch-of-node-b": 41}
     assert hub.c.log.last_seq == 0, "remote events are never written to this node's shard"
     await rooms.join(hub.c, who("bob"), "match:1")  # reading is still allowed
     with pytest.raises(SidelineError) as refused:
@@ -191,7 +191,7 @@ async def test_a_resume_replays_only_events_the_state_already_has(hub):
     )  # fmt: skip
     committed = await c.log.append([change])  # durable; its commit task has not resumed yet
     join = f.Join(room="match:1", after_seq=first.seq, epoch=c.log.epoch)
-    resumed = await plan(c, hub.remote, hub.boot, who("bob"), join, 500, lambda: hub.published_seq)
+    resumed = await plan(c, hub.remote, who("bob"), join, 500, lambda: hub.published_seq)
     c.state.apply_all(committed)  # the commit task resumes: apply, then publish
     hub.publish(committed)
     await settle()
@@ -228,3 +228,46 @@ async def test_a_ban_during_a_join_is_not_followed_by_joined(hub):
         ("error", "user_banned"), ("left", "banned")
     ]
     assert "match:1" not in conn.rooms and "match:1" not in hub.rooms
+
+
+def remote_frame(room: str, seq: int) -> bytes:
+    """An envelope as node B publishes it: one message frame of its epoch for ``room``."""
+    text = json.dumps({"type": "message", "room": room, "message_id": f"m{seq}", "seq": seq})
+    out = Out(room=room, to=None, text=text, seq=seq, epoch="epoch-of-node-b")
+    return encode_envelope(Envelope(kind="events", origin="node-b", frames=[out]))
+
+
+async def test_remote_frames_are_kept_only_for_rooms_held_here(hub):
+    """Every node receives every room's frames; one record per room ever seen grew forever."""
+    for i in range(300):
+        await hub.receive(remote_frame(f"match:{i}", i + 1))
+    assert [i for i in range(300) if hub.remote.known(f"match:{i}")] == []
+    assert len(hub.remote) == 0
+
+
+async def test_a_room_without_local_sockets_is_resumable_for_a_while_then_resyncs(hub):
+    c, now = hub.c, asyncio.get_running_loop().time()
+    conn, rec = connect(hub, "bob")
+    await join(hub, conn, f.Join(room="match:1", ref="j"))
+    joined = rec.of("joined")[0]
+    await hub.receive(remote_frame("match:1", 41))
+    hub.remote.sweep(now + 10 * LINGER_SECONDS)  # a room with a local socket is never forgotten
+    assert hub.remote.latest("match:1") == {"epoch-of-node-b": 41}
+    await hub.disconnect(conn)  # bob's only socket drops ...
+    await hub.receive(remote_frame("match:1", 42))  # ... and misses this one
+    back = f.Join(
+        room="match:1", after_seq=joined["seq"], epoch=joined["epoch"], boot=joined["boot"],
+        remote={"epoch-of-node-b": 41},
+    )  # fmt: skip
+    resumed = await plan(c, hub.remote, who("bob"), back, 500, lambda: hub.published_seq)
+    assert resumed.resync is None and [o.seq for o in resumed.frames] == [42]
+    # after the linger the room is forgotten: the same position now gets resync, not a
+    # replay that silently lacks frame 42
+    hub.remote.sweep(asyncio.get_running_loop().time() + LINGER_SECONDS + 1)
+    assert len(hub.remote) == 0
+    later = await plan(c, hub.remote, who("bob"), back, 500, lambda: hub.published_seq)
+    assert later.resync is not None and later.frames == []
+    # a join makes a new record with a new boot
+    conn2, rec2 = connect(hub, "bob")
+    await join(hub, conn2, f.Join(room="match:1", ref="j2"))
+    assert rec2.of("joined")[0]["boot"] not in ("", joined["boot"])

@@ -104,15 +104,42 @@ def out(seq: int, epoch: str = "E", to: str | None = None) -> Out:
 
 def test_remote_log_replays_what_a_client_missed():
     log = RemoteLog(size=3)
+    log.add(out(1))
+    assert log.since("r", {}, "u") is None and not log.known("r"), "not held here: not kept"
+    log.track("r")
+    boot = log.boot("r")
     for seq in (5, 7, 9):
         log.add(out(seq))
     assert [o.seq for o in log.since("r", {"E": 5}, "u")] == [7, 9]
-    assert log.latest["r"] == {"E": 9}
+    assert log.latest("r") == {"E": 9}
     log.add(out(11, to="someone-else"))  # evicts 5
     assert [o.seq for o in log.since("r", {"E": 7}, "u")] == [9]
     assert log.since("r", {"E": 4}, "u") is None, "5 was evicted: cannot prove completeness"
     log.forget("r")
-    assert log.since("r", {"E": 9}, "u") is None and log.since("r", {"E": 11}, "u") == []
+    assert log.since("r", {"E": 11}, "u") is None and log.boot("r") == ""
+    log.track("r")
+    assert log.boot("r") not in ("", boot), "a new record: old positions resync"
+
+
+def test_remote_log_forgets_idle_rooms_after_the_linger_or_beyond_the_cap():
+    log = RemoteLog(size=3, linger=60.0, max_idle=2)
+    for room in ("a", "b", "c", "d"):
+        log.track(room)
+    log.release("a", now=0.0)
+    log.release("b", now=10.0)
+    log.sweep(now=59.0)
+    assert len(log) == 4
+    log.sweep(now=60.0)
+    assert (log.boot("a"), len(log)) == ("", 3), "idle for the linger: forgotten"
+    log.release("c", now=20.0)
+    log.track("b")  # a socket came back: no longer idle
+    log.release("d", now=30.0)
+    log.sweep(now=75.0)
+    assert len(log) == 3, "c and d idle for less than the linger; b held"
+    log.release("b", now=80.0)  # a third idle room: the longest idle one goes
+    assert (log.boot("c"), len(log)) == ("", 2)
+    log.sweep(now=10_000.0)
+    assert len(log) == 0
 
 
 async def test_throttle_leading_edge_then_at_most_once_per_interval():
