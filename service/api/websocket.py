@@ -2,11 +2,14 @@
 
 Litestar's CORS middleware does not look at WebSocket handshakes, so the Origin check is
 here, before the handshake is accepted. Browsers always send ``Origin``; a page may connect
-when its origin is in ``server.allowed_origins`` (``*`` allows any) or is this server's own
-origin (the embedded panel). Clients that are not browsers send no ``Origin`` and are not
-subject to it (they could forge it anyway); the token is what authenticates them. A refused
-handshake is answered ``403`` with the error body naming close code 4109; servers without
-the ASGI denial-response extension answer a plain 403.
+when its origin (scheme, host and port) is exactly one of ``server.allowed_origins`` (``*``
+allows any) or this service's own origin, that of ``public_url`` (the embedded panel, which
+defaults to ``http://host:port``). The request's ``Host`` header is never the measure: with
+DNS rebinding an attacker's page reaches this server under the attacker's host name, and its
+``Origin`` equals the ``Host`` it sends. Clients that are not browsers send no ``Origin`` and
+are not subject to it (they could forge it anyway); the token is what authenticates them. A
+refused handshake is answered ``403`` with the error body naming close code 4109; servers
+without the ASGI denial-response extension answer a plain 403.
 """
 
 from __future__ import annotations
@@ -42,15 +45,34 @@ def expose_raw_send(app: Litestar) -> None:
     app.asgi_handler = handler
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
-    """May a page served from ``origin`` open a socket on this server (reached as ``host``)?"""
-    if origin is None:
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_key(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an origin like ``https://app.example:8443``, else None.
+
+    Host names compare case-insensitively and a default port may be left out (as browsers
+    do); anything that is not a bare http(s) origin (a path, user info, ``null``) is None.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in _DEFAULT_PORTS or not host or "@" in parts.netloc:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    return scheme, host, port or _DEFAULT_PORTS[scheme]
+
+
+def origin_allowed(origin: str | None, allowed: list[str], own: str) -> bool:
+    """May a page served from ``origin`` open a socket here? ``own``: this service's URL."""
+    if origin is None or "*" in allowed:
         return True
-    origin = origin.rstrip("/").lower()
-    if "*" in allowed or origin in {a.rstrip("/").lower() for a in allowed}:
-        return True
-    netloc = urlsplit(origin).netloc
-    return bool(host) and netloc == (host or "").lower()
+    key = origin_key(origin)
+    return key is not None and key in {origin_key(a) for a in [*allowed, own]}
 
 
 async def _refuse(socket: WebSocket[Any, Any, Any], err: SidelineError) -> None:
@@ -73,10 +95,12 @@ async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
     """Chat in real time: frames and close codes in docs/protocol.md."""
     state = socket.app.state
     origin = socket.headers.get("origin")
-    if not origin_allowed(origin, socket.headers.get("host"), state.settings.server.allowed_origins):
+    settings = state.settings
+    if not origin_allowed(origin, settings.server.allowed_origins, settings.public_url):
         await _refuse(socket, SidelineError(
             ErrorCode.ORIGIN_NOT_ALLOWED,
-            f"origin {str(origin)[:100]!r} may not open sockets here (server.allowed_origins)",
+            f"origin {str(origin)[:100]!r} may not open sockets here: it is neither in "
+            "server.allowed_origins nor this service's own (server.public_url)",
         ))  # fmt: skip
         return
     metrics = getattr(state, "metrics", None)

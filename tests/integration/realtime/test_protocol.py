@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 
 import httpx
@@ -53,6 +54,54 @@ async def test_origin_checked_before_accept(rt_server):
     # the server's own origin (the embedded panel) and listed origins are accepted
     ok = await websockets.connect(rt_server.ws_url, origin=rt_server.url)
     await ok.close()
+
+
+async def refused(server, origin: str, host: str = "127.0.0.1") -> bool:
+    """Is a handshake from a page at ``origin`` refused, the server reached as ``host``?
+
+    The socket goes to the server whatever ``host`` is: as after DNS rebinding, when the
+    attacker's name resolves to this server and the browser sends that name as ``Host``.
+    """
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        ws = await websockets.connect(f"ws://{host}:{server.port}/v1/ws", sock=sock, origin=origin)
+    except websockets.InvalidStatus as exc:
+        assert exc.response.status_code == 403
+        body = json.loads(exc.response.body)
+        assert body["error"]["code"] == "origin_not_allowed"
+        return True
+    await ws.close()
+    return False
+
+
+async def test_the_host_header_does_not_vouch_for_an_origin(rt_server):
+    port = rt_server.port
+    # DNS rebinding: the page's origin matches the Host its browser sends, not this service
+    assert await refused(rt_server, f"http://rebound.example:{port}", host="rebound.example")
+    # the service's own host, but another scheme: another origin
+    assert await refused(rt_server, f"https://127.0.0.1:{port}")
+    assert await refused(rt_server, f"http://localhost:{port}", host="localhost")
+    assert await refused(rt_server, "null")
+    assert not await refused(rt_server, f"http://127.0.0.1:{port}")
+    assert not await refused(rt_server, f"HTTP://127.0.0.1:{port}/", host="rebound.example")
+
+
+async def test_the_services_own_origin_and_listed_ones_pass_exactly(start_server):
+    server = start_server(SIDELINE_SERVER__ALLOWED_ORIGINS='["https://app.example", "http://dev.example:3000/"]')
+    assert not await refused(server, server.url), "its own origin (the panel), though unlisted"
+    assert not await refused(server, "https://app.example")
+    assert not await refused(server, "https://APP.example:443"), "the default port, spelt out"
+    assert not await refused(server, "http://dev.example:3000")
+    assert await refused(server, "http://app.example")
+    assert await refused(server, "https://app.example:8443")
+    assert await refused(server, "http://dev.example:3001")
+    assert await refused(server, "https://app.example.evil.example")
+    behind_tls = start_server(
+        data="tls", SIDELINE_SERVER__PUBLIC_URL="https://chat.example/",
+        SIDELINE_SERVER__ALLOWED_ORIGINS='["https://app.example"]',
+    )  # fmt: skip
+    assert not await refused(behind_tls, "https://chat.example")
+    assert await refused(behind_tls, behind_tls.url), "reached as public_url, not its address"
 
 
 async def test_bad_frames_get_errors_and_the_connection_survives(rt_server):

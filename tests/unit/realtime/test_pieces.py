@@ -155,3 +155,19 @@ async def test_throttle_leading_edge_then_at_most_once_per_interval():
     assert len(fired) == 1
     await asyncio.sleep(0.1)
     assert len(fired) == 2 and fired[1] - fired[0] >= 0.099
+
+
+def test_origins_compare_by_scheme_host_and_port():
+    from service.api.websocket import origin_allowed, origin_key
+
+    assert origin_key("HTTPS://App.Example") == ("https", "app.example", 443)
+    assert origin_key("http://[::1]:8000/") == ("http", "::1", 8000)
+    for bad in ("null", "", "file://", "ws://a.example", "http://u@a.example", "http://a.example/x",
+                "http://a.example:99999"):  # fmt: skip
+        assert origin_key(bad) is None, bad
+    own = "http://127.0.0.1:8000"
+    assert origin_allowed(None, [], own), "no Origin: not a browser"
+    assert origin_allowed("https://any.example", ["*"], own)
+    assert origin_allowed("http://127.0.0.1:8000", ["https://app.example"], own)
+    assert not origin_allowed("http://localhost:8000", ["https://app.example"], own)
+    assert not origin_allowed("null", ["null"], own), "an opaque origin is never listed"
