@@ -47,7 +47,9 @@ class ServerSettings(_Section):
     )
     """Browser origins allowed to open WebSockets and call the API (``*`` allows any)."""
     public_url: str = ""
-    """The URL printed for humans; defaults to http://host:port."""
+    """The URL browsers reach this service at (printed at start; defaults to http://host:port).
+    Its origin may always open WebSockets, as the embedded panel does: set it behind a proxy
+    or TLS."""
     graceful_timeout_seconds: float = 10.0
     """How long shutdown waits for in-flight requests before the writer is flushed."""
 
