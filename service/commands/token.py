@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from service.commands.serve import settings_from_args
 from service.domain.rooms import Role
-from service.identity import mint_token
+from service.identity import MAX_NAME_LENGTH, mint_token
 from service.settings import ensure_dev_secrets
 
 
@@ -24,6 +25,18 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    limit = settings.auth.max_token_lifetime_seconds
+    problem = None
+    if args.ttl is not None and args.ttl < 1:
+        problem = f"--ttl must be at least 1 second, got {args.ttl}"
+    elif args.ttl is not None and 0 < limit < args.ttl:
+        problem = (f"--ttl {args.ttl} is longer than auth.max_token_lifetime_seconds ({limit}): "
+                   "the service would refuse the token")  # fmt: skip
+    elif args.name is not None and not 0 < len(args.name) <= MAX_NAME_LENGTH:
+        problem = f"--name must be 1 to {MAX_NAME_LENGTH} characters, got {len(args.name)}"
+    if problem:
+        print(f"sideline token: {problem}", file=sys.stderr)
+        return 2
     ensure_dev_secrets(settings)
     print(
         mint_token(
@@ -32,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             context_id=args.context,
             role=args.role,
             name=args.name,
-            ttl_seconds=args.ttl or settings.auth.dev_token_ttl_seconds,
+            ttl_seconds=args.ttl if args.ttl is not None else settings.auth.dev_token_ttl_seconds,
             audience=settings.auth.audience,
             issuer=settings.auth.issuer,
         )

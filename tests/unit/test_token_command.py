@@ -1,0 +1,34 @@
+"""``sideline token`` mints only tokens the service will accept, and says why it will not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+from service.identity import TokenVerifier
+from service.settings import load_settings
+
+
+def test_a_token_the_service_would_refuse_is_not_minted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SIDELINE_DATA_DIR", str(tmp_path))
+    base = ["token", "--user", "u1", "--context", "match:1"]
+    for extra, message in [
+        (["--ttl", str(8 * 86_400)], "--ttl 691200 is longer than auth.max_token_lifetime_seconds (604800)"),
+        (["--ttl", "0"], "--ttl must be at least 1 second, got 0"),
+        (["--name", "n" * 65], "--name must be 1 to 64 characters, got 65"),
+    ]:
+        assert main([*base, *extra]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and message in captured.err
+    assert main([*base, "--ttl", "3600", "--name", "Ann"]) == 0
+    token = capsys.readouterr().out.strip()
+    settings = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path)})
+    from service.settings import ensure_dev_secrets
+
+    ensure_dev_secrets(settings)
+    who = TokenVerifier(settings.auth).verify(token)
+    assert (who.user_id, who.name) == ("u1", "Ann")
