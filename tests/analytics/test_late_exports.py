@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 
 from analytics import runner as runner_module
+from analytics.exports import ExportError
 from analytics.runner import Runner
 from analytics.state import WatermarkStore
 from tests.analytics.test_runner import export_more
@@ -132,3 +134,16 @@ def test_the_tallies_are_kept_per_version_of_the_exports(golden: Runner, monkeyp
             "SELECT count(DISTINCT version) FROM export_digests"
         ).fetchone()
     assert versions == (1,)  # the earlier version's tallies are gone
+
+
+def test_prepare_exports_pays_the_tallies_before_a_run(golden: Runner, monkeypatch) -> None:
+    calls: list[int] = []
+    real = runner_module.digest_exports
+    monkeypatch.setattr(runner_module, "digest_exports", lambda *f: calls.append(1) or real(*f))
+    golden.prepare_exports()
+    assert len(calls) == 1
+    golden.run(["churn_posting"], full=True)  # a full refresh keeps them: same export version
+    assert len(calls) == 1
+    append(golden, "users", "nonsense\n")
+    with pytest.raises(ExportError):
+        golden.prepare_exports()
