@@ -96,3 +96,12 @@ def test_every_v1_operation_refuses_an_unknown_parameter_and_documents_it(api):
         assert (r.json()["error"]["code"], r.json()["error"]["at"]) == ("invalid_body", "$.bogus")
         documented = api.schema["paths"][template][method]["responses"]
         assert "`invalid_body`" in documented["400"]["description"], (method, template)
+
+
+def test_the_names_a_route_takes_are_worked_out_once(api, monkeypatch):
+    from service.api import query
+
+    monkeypatch.setattr(query, "_KNOWN", {})
+    for _ in range(3):
+        assert api.get("/v1/rooms/match:1/messages?limit=3").status_code == 200
+    assert list(query._KNOWN.values()) == [("before_seq", "limit")]  # one entry, kept
