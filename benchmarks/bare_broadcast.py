@@ -24,7 +24,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             else:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    if scope["type"] != "websocket":
+    if scope["type"] != "websocket":  # the benchmark's readiness probe: answer it
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
         return
     await receive()  # websocket.connect
     await send({"type": "websocket.accept"})
