@@ -9,7 +9,8 @@ the chat keeps the cores it needs.
 
 The parent writes the service's effective settings (msgspec JSON, secrets included, so the
 child sees exactly what the service was started with; they go through a pipe, never argv or
-the environment) and the job names to the child's stdin; the child answers one JSON document
+the environment) and the job names (or "render the dashboards only", for a page requested
+before any run wrote it) to the child's stdin; the child answers one JSON document
 on stdout: its pid and the :class:`~analytics.runner.JobResult` of every job. Its logs go to
 the service's stderr. Cancelling the caller kills the child: a run is crash-safe (windows are
 written idempotently and watermarks only after a window is written), so the next run redoes
@@ -41,6 +42,8 @@ class JobRequest(msgspec.Struct, forbid_unknown_fields=True):
     settings: msgspec.Raw
     names: list[str] | None = None
     full: bool = False
+    render_only: bool = False
+    """Run no job: only render the dashboards from the reports there are."""
 
 
 class JobReply(msgspec.Struct):
@@ -61,15 +64,30 @@ async def run_in_child(settings: Any, names: list[str] | None = None, *, full: b
     Raises:
         ChildFailed: the process crashed or refused the request (the message says why).
     """
-    request = msgspec.json.encode(
-        JobRequest(settings=msgspec.Raw(msgspec.json.encode(settings)), names=names, full=full)
-    )
+    reply = await _ask(JobRequest(settings=_raw(settings), names=names, full=full))
+    return reply.pid, msgspec.convert(reply.results, list[JobResult])
+
+
+async def render_in_child(settings: Any) -> int:
+    """Render the dashboards from the existing reports in a new process; its pid.
+
+    Raises:
+        ChildFailed: the process crashed (the message says why).
+    """
+    return (await _ask(JobRequest(settings=_raw(settings), render_only=True))).pid
+
+
+def _raw(settings: Any) -> msgspec.Raw:
+    return msgspec.Raw(msgspec.json.encode(settings))
+
+
+async def _ask(request: JobRequest) -> JobReply:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "analytics.child",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
     )  # fmt: skip
     try:
-        out, _ = await proc.communicate(request)
+        out, _ = await proc.communicate(msgspec.json.encode(request))
     except BaseException:  # cancelled (service stopping): a run is crash-safe, so cut it short
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
@@ -82,7 +100,7 @@ async def run_in_child(settings: Any, names: list[str] | None = None, *, full: b
                           "without a reply (its log is above)") from None  # fmt: skip
     if reply.error:
         raise ChildFailed(reply.error)
-    return reply.pid, msgspec.convert(reply.results, list[JobResult])
+    return reply
 
 
 def main() -> int:
@@ -99,6 +117,13 @@ def main() -> int:
     request = msgspec.json.decode(sys.stdin.buffer.read(), type=JobRequest)
     settings = msgspec.json.decode(request.settings, type=Settings)
     reply = JobReply(pid=os.getpid())
+    if request.render_only:
+        from dashboards import render_all
+
+        render_all(settings)
+        sys.stdout.buffer.write(msgspec.json.encode(reply))
+        sys.stdout.flush()
+        return 0
     try:
         results = Runner.from_settings(settings, progress=False).run(request.names, full=request.full)
     except (UnknownJob, StateBusy) as exc:

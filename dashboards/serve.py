@@ -34,6 +34,8 @@ class PageStore:
         """The forwarder's ``status`` when the service forwards, for live sink health."""
         self._lock = asyncio.Lock()
         self._gzip: dict[Path, tuple[int, bytes]] = {}
+        self.last_render_pid: int | None = None
+        """The process that rendered the pages on demand (for tests and logs)."""
 
     async def page(self, slug: str, gzip_ok: bool) -> tuple[bytes, bool]:
         """The HTML of ``slug`` and whether it is gzip-compressed.
@@ -63,11 +65,11 @@ class PageStore:
             if all(self.paths.page(s).exists() for s in SERVED):
                 return
             log.info("no dashboards in %s yet: rendering them from the reports", self.paths.out_dir)
-            from dashboards.render import render_all  # altair and vl-convert only when needed
+            # In a child process: rendering is Python work that held the event loop for about
+            # a second on large reports when it ran on a worker thread (see analytics.child).
+            from analytics.child import render_in_child
 
-            statuses = list(self.status()) if self.status is not None else None
-            await asyncio.to_thread(render_all, self.settings, sink_status=statuses,
-                                    fetch_sinks=False)  # fmt: skip
+            self.last_render_pid = await render_in_child(self.settings)
 
     def _live(self, html: str) -> str:
         start = html.find(SINKS_MARK)
