@@ -7,47 +7,24 @@ In-process app on a real DuckDB log.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
 from service.actions.context import Community
-from service.app import build_community, create_app
+from service.app import build_community
 from service.domain.state import CommunityState
-from service.settings import Settings, ensure_dev_secrets, load_settings
+from service.settings import Settings
+from tests.integration.conftest import Api
 from tests.integration.test_participation import (
     ADMIN,
     ROOM,
-    Api,
     bearer,
     post_message,
     report_until_hidden,
 )
-
-
-@pytest.fixture
-def start(tmp_path) -> Iterator[Callable[..., Api]]:
-    """Start the app with extra settings env (test_participation's fixture, moderation on by
-    choice); starting again stops the running app first."""
-    clients: list[TestClient[Any]] = []
-
-    def start_app(**env: str) -> Api:
-        while clients:
-            clients.pop().__exit__(None, None, None)
-        s = load_settings(environ={
-            "SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
-            "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false", **env,
-        })  # fmt: skip
-        ensure_dev_secrets(s)
-        client = TestClient(create_app(s, community=build_community(s))).__enter__()
-        clients.append(client)
-        return s, client.app.state.community, client
-
-    yield start_app
-    for client in clients:
-        client.__exit__(None, None, None)
 
 GHOST = "no-such-message"
 
@@ -146,7 +123,7 @@ def test_a_hidden_message_only_the_log_still_knows_is_hidden_too(start, monkeypa
         return c
 
     build = build_community
-    monkeypatch.setattr(f"{__name__}.build_community", small_index)
+    monkeypatch.setattr("tests.integration.conftest.build_community", small_index)  # the fixture builds with it
     api: Api = start()
     s, c, client = api
     mid = reported(s, client)

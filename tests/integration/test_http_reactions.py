@@ -6,37 +6,16 @@ In-process app on a real DuckDB log.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
 from service.actions import reactions
-from service.app import build_community, create_app
 from service.domain.events import EventType, new_event
 from service.errors import ErrorCode, SidelineError
-from service.settings import ConfigError, ensure_dev_secrets, load_settings
-from tests.integration.test_participation import ROOM, Api, bearer, post_message, rows, who
-
-
-@pytest.fixture
-def start(tmp_path) -> Iterator[Callable[..., Api]]:
-    clients: list[TestClient[Any]] = []
-
-    def start_app(**env: str) -> Api:
-        s = load_settings(environ={
-            "SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
-            "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false", **env,
-        })  # fmt: skip
-        ensure_dev_secrets(s)
-        client = TestClient(create_app(s, community=build_community(s))).__enter__()
-        clients.append(client)
-        return s, client.app.state.community, client
-
-    yield start_app
-    for client in clients:
-        client.__exit__(None, None, None)
+from service.settings import ConfigError, load_settings
+from tests.integration.test_participation import ROOM, bearer, post_message, rows, who
 
 
 def react(client: TestClient[Any], h: dict[str, str], mid: str, emoji: str) -> Any:

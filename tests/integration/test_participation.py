@@ -5,7 +5,7 @@ history older than the in-memory window shows. In-process app on a real DuckDB l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -13,43 +13,15 @@ from litestar.testing import TestClient
 
 from service.actions import moderators, polls, reactions, reports, rooms
 from service.actions.context import Community
-from service.app import build_community, create_app
 from service.domain.events import Event, EventType, new_event
 from service.domain.rooms import Role, RoomMode
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity, mint_token
 from service.protocol.http import PollIn, RestrictIn, RoomConfigIn
-from service.settings import Settings, ensure_dev_secrets, load_settings
+from service.settings import Settings
 
-Api = tuple[Settings, Community, TestClient[Any]]
 ADMIN = "X-Admin-Key"
 ROOM = "/v1/rooms/match:1"
-
-
-@pytest.fixture
-def start(tmp_path) -> Iterator[Callable[..., Api]]:
-    """Start the app with extra settings env; returns its settings, community and a client.
-
-    Starting again stops the running app first (a restart): one process owns the DuckDB file.
-    """
-    clients: list[TestClient[Any]] = []
-
-    def start_app(**env: str) -> Api:
-        while clients:
-            clients.pop().__exit__(None, None, None)
-        s = load_settings(environ={
-            "SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
-            "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false", **env,
-        })  # fmt: skip
-        ensure_dev_secrets(s)
-        community = build_community(s)
-        client = TestClient(create_app(s, community=community)).__enter__()
-        clients.append(client)
-        return s, community, client
-
-    yield start_app
-    for client in clients:
-        client.__exit__(None, None, None)
 
 
 def bearer(s: Settings, user: str, role: str = "user") -> dict[str, str]:
