@@ -26,10 +26,14 @@ def at(month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0) -
     return datetime(2026, month, day, hour, minute, second, tzinfo=UTC)
 
 
+SENT = {"client_msg_id": "c", "visibility": "public", "masked": False, "reply_to": None,
+        "role": "user"}  # fmt: skip
+"""The payload fields of a public message_sent event besides its text."""
+
+
 def golden_events() -> list:
     e = new_event
-    sent = {"client_msg_id": "c", "visibility": "public", "masked": False, "reply_to": None,
-            "role": "user"}  # fmt: skip
+    sent = SENT
     return [
         e(T.EXPOSURE_ASSIGNED, user_id="g", room_id="team:x", occurred_at=at(1, 5, 9),
           payload={"group": "holdout", "unit": "user"}),

@@ -12,10 +12,7 @@ from analytics.runner import Runner
 from analytics.settings import AnalyticsSettings
 from service.domain.events import EventType as T
 from service.domain.events import new_event
-from tests.analytics.conftest import NOW, at
-
-SENT = {"client_msg_id": "c", "visibility": "public", "masked": False, "reply_to": None,
-        "role": "user"}  # fmt: skip
+from tests.analytics.conftest import NOW, SENT, at
 
 
 def test_zero_viewers_and_zero_duration_give_null_rates(tmp_path: Path) -> None:

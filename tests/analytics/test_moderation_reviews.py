@@ -5,7 +5,7 @@ hand."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -14,22 +14,23 @@ import pytest
 from analytics.demo import write_warehouse
 from analytics.runner import Runner
 from analytics.settings import AnalyticsSettings
+from service.domain.events import Event, new_event
 from service.domain.events import EventType as T
-from service.domain.events import new_event
-from tests.analytics.conftest import NOW, at
+from tests.analytics.conftest import NOW, SENT, at
 
-SENT = {"client_msg_id": "c", "visibility": "public", "masked": False, "reply_to": None,
-        "role": "user"}  # fmt: skip
+
+def sent(mid: str, when: datetime, **extra: object) -> Event:
+    return new_event(T.MESSAGE_SENT, user_id="a", room_id="team:x", occurred_at=when,
+                     message_id=mid, payload={"text": "t", **SENT, **extra})  # fmt: skip
+
+
+def reported(mid: str, who: str, when: datetime) -> Event:
+    return new_event(T.MESSAGE_REPORTED, user_id=who, room_id="team:x", occurred_at=when,
+                     message_id=mid, payload={"reason": "spam", "report_id": f"{mid}-{who}"})  # fmt: skip
 
 
 def events() -> list:
     e = new_event
-    sent = lambda mid, when, **extra: e(  # noqa: E731
-        T.MESSAGE_SENT, user_id="a", room_id="team:x", occurred_at=when, message_id=mid,
-        payload={"text": "t", **SENT, **extra})  # fmt: skip
-    reported = lambda mid, who, when: e(  # noqa: E731
-        T.MESSAGE_REPORTED, user_id=who, room_id="team:x", occurred_at=when, message_id=mid,
-        payload={"reason": "spam", "report_id": f"{mid}-{who}"})  # fmt: skip
     reviewed = lambda mid, when, decision, source: e(  # noqa: E731
         T.MESSAGE_APPROVED, user_id="a", room_id="team:x", occurred_at=when, message_id=mid,
         actor_id="mod", payload={"decision": decision, "source": source})  # fmt: skip
@@ -105,12 +106,6 @@ def deleted_events() -> list:
     """Review-queue deletes (the service writes only ``community_message_deleted`` with reason
     ``review``) beside an ordinary moderator delete (reason ``moderator``)."""
     e = new_event
-    sent = lambda mid, when, **extra: e(  # noqa: E731
-        T.MESSAGE_SENT, user_id="a", room_id="team:x", occurred_at=when, message_id=mid,
-        payload={"text": "t", **SENT, **extra})  # fmt: skip
-    reported = lambda mid, who, when: e(  # noqa: E731
-        T.MESSAGE_REPORTED, user_id=who, room_id="team:x", occurred_at=when, message_id=mid,
-        payload={"reason": "spam", "report_id": f"{mid}-{who}"})  # fmt: skip
     deleted = lambda mid, when, reason: e(  # noqa: E731
         T.MESSAGE_DELETED, user_id="a", room_id="team:x", occurred_at=when, message_id=mid,
         actor_id="mod", payload={"reason": reason})  # fmt: skip

@@ -13,10 +13,9 @@ from analytics.demo import write_warehouse
 from analytics.runner import Runner
 from service.domain.events import EventType as T
 from service.domain.events import new_event
+from tests.analytics.conftest import SENT
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
-SENT = {"client_msg_id": "c", "visibility": "public", "masked": False, "reply_to": None,
-        "role": "user"}  # fmt: skip
 
 
 def at(month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0) -> datetime:
