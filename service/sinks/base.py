@@ -13,6 +13,8 @@ that tell the forwarder what to do next:
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Protocol
 
 import msgspec
@@ -95,3 +97,25 @@ class Sink(Protocol):
     def redact(self, text: str) -> str:
         """``text`` without this sink's secrets; applied to every error the forwarder shows."""
         ...
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a library's log records so that a secret it puts in them never reaches a
+    handler, whatever level anyone sets: records containing ``marker`` get ``pattern``
+    replaced by ``replacement``."""
+
+    def __init__(self, marker: str, pattern: re.Pattern[str], replacement: str) -> None:
+        super().__init__()
+        self._marker, self._pattern, self._replacement = marker, pattern, replacement
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if self._marker in text:
+            record.msg, record.args = self._pattern.sub(self._replacement, text), ()
+        return True
+
+    def install(self, logger_name: str) -> None:
+        """Add this filter to ``logger_name`` once."""
+        logger = logging.getLogger(logger_name)
+        if self not in logger.filters:
+            logger.addFilter(self)

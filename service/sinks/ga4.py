@@ -9,7 +9,6 @@ already accepted and skips them when the forwarder retries (lost only in a crash
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import httpx
 import msgspec
 
 from service.domain.events import Event
-from service.sinks.base import Delivery, Rejected, TransientError
+from service.sinks.base import Delivery, RedactingFilter, Rejected, TransientError
 from service.sinks.batch import Batch
 from service.sinks.ga4_mapping import (
     MAX_BODY_BYTES,
@@ -38,31 +37,13 @@ from service.sinks.uploads import Uploads
 
 _encode = msgspec.json.Encoder().encode
 _MAX_REMEMBERED = 1_000_000
-_API_SECRET = re.compile(r"(api_secret=)[^&#\s\"']+")
+_REDACT_HTTPX = RedactingFilter("api_secret=", re.compile(r"(api_secret=)[^&#\s\"']+"), r"\1***")
+"""Blanks ``api_secret`` query values in httpx's records (the one logger httpx writes to).
 
-
-class _RedactApiSecret(logging.Filter):
-    """Blanks ``api_secret`` query values in httpx's records.
-
-    The Measurement Protocol takes the secret only in the query, and httpx logs every request
-    URL at INFO. That is silent today only because importing ``mixpanel`` turns the httpx
-    logger down to ERROR; this filter keeps the secret out whatever any library sets.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if "api_secret=" in text:
-            record.msg, record.args = _API_SECRET.sub(r"\1***", text), ()
-        return True
-
-
-_REDACT_HTTPX = _RedactApiSecret()
-
-
-def _redact_httpx_log() -> None:
-    logger = logging.getLogger("httpx")  # the one logger httpx writes to
-    if _REDACT_HTTPX not in logger.filters:
-        logger.addFilter(_REDACT_HTTPX)
+The Measurement Protocol takes the secret only in the query, and httpx logs every request URL
+at INFO. That is silent today only because importing ``mixpanel`` turns the httpx logger down
+to ERROR; this filter keeps the secret out whatever any library sets.
+"""
 
 
 class GA4Sink:
@@ -90,7 +71,7 @@ class GA4Sink:
         return self._settings.name
 
     async def start(self) -> None:
-        _redact_httpx_log()
+        _REDACT_HTTPX.install("httpx")
         # A blocking client on threads: per request it costs a third of the CPU of the async
         # one at the same concurrency, and CPU is what bounds a backlog drain.
         self._client = httpx.Client(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ from segment.analytics.version import VERSION
 
 from service.domain.events import Event
 from service.eventlog.codec import decode_payload
-from service.sinks.base import Delivery, Rejected, TransientError
+from service.sinks.base import Delivery, RedactingFilter, Rejected, TransientError
 from service.sinks.batch import Batch
 from service.sinks.http import error_for_status
 from service.sinks.settings import SegmentSinkSettings
@@ -48,31 +47,15 @@ MAX_BATCH_EVENTS = 2500
 _SECOND = "%Y-%m-%dT%H:%M:%S"
 _SLICE_ROWS = 2500
 """Rows turned into messages at a time, so the first upload starts early."""
-_WRITE_KEY = re.compile(r'("writeKey":\s*")(?:[^"\\]|\\.)*(")')
+_REDACT_SEGMENT = RedactingFilter(
+    "writeKey", re.compile(r'("writeKey":\s*")(?:[^"\\]|\\.)*(")'), r"\1***\2"
+)
+"""Blanks the write key in the library's records (the ``segment`` logger, its only one).
 
-
-class _RedactWriteKey(logging.Filter):
-    """Blanks the write key in the library's records.
-
-    ``request.post`` puts the write key in every request body and logs that body at DEBUG
-    (``making request: ...``) on the ``segment`` logger, so a debug level set by anyone
-    would print it; this filter writes ``"writeKey": "***"`` instead.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if "writeKey" in text:
-            record.msg, record.args = _WRITE_KEY.sub(r"\1***\2", text), ()
-        return True
-
-
-_REDACT_SEGMENT = _RedactWriteKey()
-
-
-def _redact_segment_log() -> None:
-    logger = logging.getLogger("segment")  # the one logger the library writes to
-    if _REDACT_SEGMENT not in logger.filters:
-        logger.addFilter(_REDACT_SEGMENT)
+``request.post`` puts the write key in every request body and logs that body at DEBUG
+(``making request: ...``), so a debug level set by anyone would print it; this filter writes
+``"writeKey": "***"`` instead.
+"""
 
 
 @functools.cache
@@ -166,7 +149,7 @@ class SegmentSink(ThreadedSink):
         return _context(*self._context_key(m.device, m.language, m.app_version))
 
     async def start(self) -> None:
-        _redact_segment_log()
+        _REDACT_SEGMENT.install("segment")
 
     def library_message(self, event: Event) -> dict[str, Any]:
         """The message ``Client.track`` builds for ``event`` (raises if the library refuses it).
