@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from service.actions import messages, polls, reactions
-from service.actions.access import Intent, check_access
+from service.actions.access import Intent, check_access, check_room_id
 from service.errors import ErrorCode, SidelineError
 from service.protocol import frames as f
 from service.protocol.http import SendMessage
@@ -148,8 +148,11 @@ class Dispatcher:
             case f.Join():
                 await join(self.hub, conn, frame)
             case f.Leave(room=room, ref=ref):
-                await self.hub.part(conn, room, who)
-                conn.send(f.Left(ref=ref, room=room))
+                check_room_id(self.c, room, at="$.room")  # names no room: nothing was left
+                try:
+                    await self.hub.part(conn, room, who)
+                finally:  # out of the room now, even when the log refused to record it
+                    conn.send(f.Left(ref=ref, room=room))
             case f.Send():
                 self._joined(frame.room)
                 await self._send(frame)

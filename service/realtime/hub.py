@@ -320,7 +320,19 @@ class Hub:
             self._parting[(room, conn.user_id)] = who
         else:
             self._parting.pop((room, conn.user_id), None)
+            await self._end_membership(who, room)
+
+    async def _end_membership(self, who: Identity, room: str) -> None:
+        """Record ``who`` leaving ``room`` for the socket that asked, which is out of the room
+        already: a refusal says so, since the socket is told ``left`` all the same."""
+        try:
             await room_actions.leave(self.c, who, room)
+        except SidelineError as err:
+            raise SidelineError(
+                err.code, f"left {room!r} on this connection, but the end of the membership was "
+                f"not recorded: {err.message}; send leave again to record it",
+                at="$.room", retry_after=err.retry_after,
+            ) from err
 
     def rejoined(self, room: str, user_id: str) -> None:
         """A socket of ``user_id`` joined ``room``: a leave waiting for the others is void."""

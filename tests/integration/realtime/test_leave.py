@@ -1,0 +1,104 @@
+"""Leaving a room over WebSocket and HTTP: what the user's sockets are told, and what is recorded.
+
+Through real uvicorn servers and real WebSocket clients. One test needs the log to refuse a
+commit, which only a server in this process can be made to do: it runs the whole app under
+uvicorn on a thread, over a real DuckDB log whose next commit transaction fails.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from service.actions.context import Community
+from service.app import build_community, create_app
+from service.identity import mint_token
+from service.settings import Settings, ensure_dev_secrets, load_settings
+from tests.fixtures.server import free_port
+from tests.fixtures.ws import WsClient
+from tests.integration.realtime.conftest import RT_ENV
+from tests.integration.realtime.test_membership import my_rooms
+from tests.integration.test_send_path import failing_commits
+
+
+class ThreadServer:
+    """The whole app served by uvicorn on a thread of the test process; ``community`` is the
+    one the server runs on, so a test can make its log refuse commits. Quacks like
+    :class:`ServerProcess` for :class:`WsClient` (``url``, ``ws_url``, ``token``)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.settings: Settings = load_settings(environ={
+            **RT_ENV, "SIDELINE_DATA_DIR": str(data_dir), "SIDELINE_SERVER__PORT": str(self.port),
+            "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false", "SIDELINE_REALTIME__GC_FREEZE": "false",
+        })  # fmt: skip
+        ensure_dev_secrets(self.settings)
+        self.community: Community = build_community(self.settings)
+        app = create_app(self.settings, community=self.community)
+        self.server = uvicorn.Server(uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on",
+            ws_per_message_deflate=False,
+        ))  # fmt: skip
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/ws"
+
+    def token(self, user: str, context: str, role: str = "user", **kw: Any) -> str:
+        return mint_token(self.settings.auth.hs256_secret, user_id=user, context_id=context, role=role, **kw)
+
+    def __enter__(self) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def thread_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ThreadServer, Any]]:
+    """A server in this process and ``fail(n)``: its next ``n`` commits are refused."""
+    with ThreadServer(tmp_path / "data") as server:
+        yield server, failing_commits(server.community, monkeypatch)
+
+
+# -- a leave the log refuses --------------------------------------------------------------------
+
+
+async def test_a_leave_the_log_refuses_is_still_answered_left_and_names_what_was_not_recorded(thread_server):
+    server, fail = thread_server
+    ann = await WsClient.login(server, "ann")
+    u1 = await WsClient.login(server, "u1")
+    fail(1)
+    await u1.send(type="leave", room="match:1", ref="l")
+    left = await u1.expect("left", ref="l")
+    assert left["room"] == "match:1" and left.get("reason", "left") == "left"  # the default
+    error = await u1.expect("error", ref="l")
+    assert error["code"] == "log_unavailable" and error["at"] == "$.room"
+    assert "not recorded" in error["message"] and "match:1" in error["message"]
+    # the socket is out of the room: it gets none of the room's frames any more
+    await ann.send(type="send", room="match:1", client_msg_id="c1", text="still there?", ref="s")
+    await ann.expect("ack", ref="s")
+    assert [f for f in await u1.frames(0.5) if f.get("room") == "match:1"] == []
+    assert my_rooms(server, "u1") == ["match:1"], "nothing was recorded"
+    # asking again records it (the log takes commits again)
+    await u1.send(type="leave", room="match:1", ref="l2")
+    await u1.expect("left", ref="l2")
+    assert [f for f in await u1.frames(0.3) if f["type"] == "error"] == []
+    assert my_rooms(server, "u1") == []
