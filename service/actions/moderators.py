@@ -22,8 +22,15 @@ _ON = {"mute": EventType.USER_MUTED, "ban": EventType.USER_BANNED,
 _OFF = {"mute": EventType.USER_UNMUTED, "ban": EventType.USER_UNBANNED}
 
 
-async def delete_message(c: Community, actor: str, room_id: str, message_id: str, reason: str = "") -> int:
-    """Delete a message (an event); deleting it again changes nothing. Returns the seq."""
+async def delete_message(
+    c: Community, actor: str, room_id: str, message_id: str, reason: str = "", *, review: bool = False
+) -> int:
+    """Delete a message (an event); deleting it again changes nothing. Returns the seq.
+
+    ``review`` is set only by the review queue's ``delete`` decision and written as the payload's
+    ``review``: that, not the reason text, is what tells analytics the delete was a review, so
+    a moderator's own delete may give any reason (``review`` included) without passing for one.
+    """
     check_room_id(c, room_id)
     await check_message(c, room_id, message_id, reader=None)
     key = ("delete", message_id)
@@ -37,7 +44,8 @@ async def delete_message(c: Community, actor: str, room_id: str, message_id: str
         committed = await c.commit([
             new_event(
                 EventType.MESSAGE_DELETED, user_id=ref.user_id if ref else actor, room_id=room_id,
-                actor_id=actor, message_id=message_id, payload={"reason": reason.strip() or "moderator"},
+                actor_id=actor, message_id=message_id,
+                payload={"reason": reason.strip() or "moderator", "review": review},
             )
         ])  # fmt: skip
     return committed[0].seq

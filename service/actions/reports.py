@@ -3,7 +3,9 @@
 Users report messages with a reason. When a message's distinct reporters reach the room's
 threshold it is hidden pending review. Held messages (moderation verdict ``hold``) and reported
 messages form the review queue; a moderator approves (show it), rejects (take it down) or the
-message is deleted. Every decision is an event naming who decided and when.
+message is deleted. Every decision is an event naming who decided and when: approve and reject
+a ``community_message_approved``, delete a ``community_message_deleted`` marked ``review: true``
+(the delete that follows rejecting a reported message is not marked: the reject is the review).
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ async def _decide(
     c: Community, actor: str, room_id: str, message_id: str, decision: str, *, held: bool
 ) -> None:
     if decision == "delete":
-        await delete_message(c, actor, room_id, message_id, reason="review")
+        await delete_message(c, actor, room_id, message_id, reason="review", review=True)
         return
     ref = c.state.messages.get(message_id)
     await c.commit([

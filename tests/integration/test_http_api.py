@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import duckdb
 import httpx
 import pytest
 
@@ -215,6 +218,34 @@ def test_reports_hide_after_threshold_and_review(server, api):
     assert api.post(f"/v1/rooms/match:1/review/{mid}", headers=mod, json={"decision": "approve"}).status_code == 200
     assert [m["message_id"] for m in api.get("/v1/rooms/match:1/messages", headers=h).json()["messages"]] == [mid]
     assert api.get("/v1/rooms/match:1/review-queue", headers=mod).json() == []
+
+
+def test_only_the_review_queues_delete_is_marked_as_a_review(server, api):
+    """The queue's ``delete`` decision marks its delete event ``review: true``; a moderator's
+    delete of a reported message, and the delete that follows rejecting one, are no review."""
+    h, mod = auth(server), auth(server, "m1", role="moderator")
+    queued, rejected, removed = (send(api, h, f"take {i}", f"q{i}").json()["message_id"] for i in range(3))
+    for mid in (queued, rejected, removed):
+        for i in range(3):
+            assert api.post(f"/v1/rooms/match:1/messages/{mid}/reports", headers=auth(server, f"r{i}"), json={"reason": "abuse"}).status_code == 201
+    assert api.post(f"/v1/rooms/match:1/review/{queued}", headers=mod, json={"decision": "delete"}).status_code == 200
+    assert api.post(f"/v1/rooms/match:1/review/{rejected}", headers=mod, json={"decision": "reject"}).status_code == 200
+    assert api.delete(f"/v1/rooms/match:1/messages/{removed}", headers=mod).status_code == 200
+    assert api.get("/v1/rooms/match:1/review-queue", headers=mod).json() == []
+    server.stop()
+    con = duckdb.connect(str(server.data_dir / "log-node-1.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT message_id, payload FROM events WHERE event_type = 'community_message_deleted' "
+            "ORDER BY seq"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [(mid, json.loads(payload)) for mid, payload in rows] == [
+        (queued, {"reason": "review", "review": True}),
+        (rejected, {"reason": "review rejected", "review": False}),
+        (removed, {"reason": "moderator", "review": False}),
+    ]
 
 
 def test_moderator_delete_and_unknown_targets(server, api):

@@ -277,6 +277,15 @@ def test_blank_restriction_and_delete_reasons_are_not_stored_as_blanks(start):
     assert rows(client, c, EventType.MESSAGE_DELETED)[-1].payload["reason"] == "moderator"
 
 
+def test_a_moderators_delete_may_give_the_reason_review_and_is_not_marked_a_review(start):
+    """Only the review queue marks its delete a review (``review: true``), so a moderator's own
+    delete keeps whatever reason it gives, ``review`` included, without passing for one."""
+    s, c, client = start()
+    mid = post_message(client, bearer(s, "author"), "m1")
+    client.blocking_portal.call(moderators.delete_message, c, "mod", "match:1", mid, "review")
+    assert rows(client, c, EventType.MESSAGE_DELETED)[-1].payload == {"reason": "review", "review": False}
+
+
 def test_a_reaction_that_is_not_emoji_from_older_data_can_be_removed_not_added(start):
     s, c, client = start()
     mid = post_message(client, bearer(s, "author"), "m1")
