@@ -3,9 +3,11 @@
 - ``masked_share``: sent messages whose text was masked (PII) over all sent messages.
 - A review is a decision in the review queue: ``approve`` or ``reject`` (a
   ``community_message_approved`` event with that decision), or ``delete`` (the queue writes
-  only a ``community_message_deleted`` event, with reason ``review``; a moderator's delete
-  outside the queue has another reason and is no review, nor is the delete that follows the
-  reject of a reported message, reason ``review rejected``). A review *overturns* the flag
+  only a ``community_message_deleted`` event, marked ``review: true`` in its payload). Every
+  other delete is marked ``review: false`` and is no review, whatever its reason says: a
+  moderator's delete outside the queue, and the delete that follows the reject of a reported
+  message. Deletes written before the marker existed are read by their reason, ``review``
+  being the only one the queue wrote (:func:`review_delete`). A review *overturns* the flag
   when its decision is ``approve`` (a held message released, or a reported message kept).
 - Time to review runs from the hold verdict (source ``hold``) or the first report (source
   ``report``) of the message since its previous review, if any, to the review, looking back
@@ -25,9 +27,25 @@ from analytics.jobs.base import Job, JobInputs, payload_str
 from service.domain.events import EventType as T
 
 _ACTIONS = ("mask", "shadow", "hold", "block")
-REVIEW_DELETE = "review"
-"""The reason of the ``community_message_deleted`` event a delete decided in the review queue
-writes (``service.actions.reports``); it writes no ``community_message_approved`` event."""
+LEGACY_REVIEW_REASON = "review"
+"""The reason of the ``community_message_deleted`` event the review queue's delete wrote
+before the payload's ``review`` marker existed; it read as the queue's delete then."""
+
+
+def review_delete() -> pl.Expr:
+    """Whether a ``community_message_deleted`` event is the review queue's ``delete`` decision
+    (``service.actions.reports``, which writes no ``community_message_approved`` for it).
+
+    The payload's ``review`` says so; only an event without it (written before the marker) is
+    read by its reason, so a moderator's own delete with the reason ``review`` is no review,
+    and the queue's delete stays one whatever its reason is worded.
+    """
+    marker = payload_str("$.review")
+    return (
+        pl.when(marker.is_null())
+        .then(payload_str("$.reason") == LEGACY_REVIEW_REASON)
+        .otherwise(marker == "true")
+    )
 
 
 def build(inputs: JobInputs) -> pl.LazyFrame:
@@ -77,7 +95,7 @@ def decisions(inputs: JobInputs, start: datetime) -> pl.LazyFrame:
     approved = pl.col("event_type") == T.MESSAGE_APPROVED.value
     return (
         inputs.events(start, inputs.end, kinds)
-        .filter(approved | (payload_str("$.reason") == REVIEW_DELETE))
+        .filter(approved | review_delete())
         .select(
             "message_id",
             pl.col("occurred_at").alias("reviewed_at"),

@@ -29,6 +29,28 @@ def reported(mid: str, who: str, when: datetime) -> Event:
                      message_id=mid, payload={"reason": "spam", "report_id": f"{mid}-{who}"})  # fmt: skip
 
 
+def held(mid: str, when: datetime) -> list[Event]:
+    """A message held by the blocklist: its sent event and the hold verdict."""
+    return [
+        sent(mid, when, visibility="held"),
+        new_event(T.MESSAGE_MODERATED, user_id="a", room_id="team:x", occurred_at=when,
+                  message_id=mid, payload={"action": "hold", "score": 1.0, "reasons": [
+                      {"check": "blocklist", "code": "word", "score": 1.0, "detail": ""}],
+                      "checks_ms": {}}),
+    ]  # fmt: skip
+
+
+def deleted(mid: str, when: datetime, reason: str, *, review: bool | None) -> Event:
+    """A delete as the service writes it: ``review`` is true for the review queue's delete
+    decision and false for every other delete; None writes it as versions before that marker
+    did, with the reason alone."""
+    payload: dict[str, object] = {"reason": reason}
+    if review is not None:
+        payload["review"] = review
+    return new_event(T.MESSAGE_DELETED, user_id="a", room_id="team:x", occurred_at=when,
+                     message_id=mid, actor_id="mod", payload=payload)  # fmt: skip
+
+
 def events() -> list:
     e = new_event
     reviewed = lambda mid, when, decision, source: e(  # noqa: E731
@@ -42,8 +64,7 @@ def events() -> list:
         reviewed("m1", at(1, 6, 13, 30), "approve", "report"),
         reported("m1", "c", at(1, 7, 9)),
         reviewed("m1", at(1, 7, 9, 10), "reject", "report"),
-        e(T.MESSAGE_DELETED, user_id="a", room_id="team:x", occurred_at=at(1, 7, 9, 10),
-          message_id="m1", actor_id="mod", payload={"reason": "review rejected"}),
+        deleted("m1", at(1, 7, 9, 10), "review rejected", review=False),
         # m2: held by the blocklist and reported while held; released 20 min after the hold;
         # reported again once public and rejected 40 min after that report.
         sent("m2", at(1, 8, 10), visibility="held"),
@@ -102,40 +123,39 @@ def test_a_message_reviewed_twice(tmp_path: Path) -> None:
     ]
 
 
-def deleted_events() -> list:
-    """Review-queue deletes (the service writes only ``community_message_deleted`` with reason
-    ``review``) beside an ordinary moderator delete (reason ``moderator``)."""
-    e = new_event
-    deleted = lambda mid, when, reason: e(  # noqa: E731
-        T.MESSAGE_DELETED, user_id="a", room_id="team:x", occurred_at=when, message_id=mid,
-        actor_id="mod", payload={"reason": reason})  # fmt: skip
+def deleted_events(*, marked: bool) -> list:
+    """Review-queue deletes beside an ordinary moderator delete, as the service writes them
+    (``marked``: the payload's ``review`` says which delete is the queue's decision) or as
+    versions before that marker wrote them (reason ``review`` for the queue, ``moderator``)."""
+
+    def delete(mid: str, when: datetime, reason: str, queue: bool) -> Event:
+        return deleted(mid, when, reason, review=queue if marked else None)
+
     return [
         # d1: held by the blocklist at 10:00 on the 6th, deleted from the queue at 10:25.
-        sent("d1", at(1, 6, 10), visibility="held"),
-        e(T.MESSAGE_MODERATED, user_id="a", room_id="team:x", occurred_at=at(1, 6, 10),
-          message_id="d1", payload={"action": "hold", "score": 1.0, "reasons": [
-              {"check": "blocklist", "code": "word", "score": 1.0, "detail": ""}],
-              "checks_ms": {}}),
-        deleted("d1", at(1, 6, 10, 25), "review"),
+        *held("d1", at(1, 6, 10)),
+        delete("d1", at(1, 6, 10, 25), "review", True),
         # d2: reported 09:10 on the 7th, deleted from the queue at 09:50.
         sent("d2", at(1, 7, 9)),
         reported("d2", "b", at(1, 7, 9, 10)),
-        deleted("d2", at(1, 7, 9, 50), "review"),
+        delete("d2", at(1, 7, 9, 50), "review", True),
         # d3: deleted by a moderator outside the queue: not a review.
         sent("d3", at(1, 7, 11)),
-        deleted("d3", at(1, 7, 11, 5), "moderator"),
+        delete("d3", at(1, 7, 11, 5), "moderator", False),
         # d4: reported 12:00, kept 12:30; reported again 13:00, deleted from the queue 14:00.
         sent("d4", at(1, 7, 11, 30)),
         reported("d4", "b", at(1, 7, 12)),
-        e(T.MESSAGE_APPROVED, user_id="a", room_id="team:x", occurred_at=at(1, 7, 12, 30),
-          message_id="d4", actor_id="mod", payload={"decision": "approve", "source": "report"}),
+        new_event(T.MESSAGE_APPROVED, user_id="a", room_id="team:x", occurred_at=at(1, 7, 12, 30),
+                  message_id="d4", actor_id="mod",
+                  payload={"decision": "approve", "source": "report"}),
         reported("d4", "c", at(1, 7, 13)),
-        deleted("d4", at(1, 7, 14), "review"),
+        delete("d4", at(1, 7, 14), "review", True),
     ]  # fmt: skip
 
 
-def test_a_delete_from_the_review_queue_is_a_review(tmp_path: Path) -> None:
-    runner = run_over(tmp_path, deleted_events())
+@pytest.mark.parametrize("marked", [True, False], ids=["marked", "written before the marker"])
+def test_a_delete_from_the_review_queue_is_a_review(tmp_path: Path, marked: bool) -> None:
+    runner = run_over(tmp_path, deleted_events(marked=marked))
     daily = pl.read_parquet(runner.reports_root / "moderation_daily" / "*.parquet")
     got = {
         r[0].day: r[1:]
@@ -158,3 +178,65 @@ def test_a_delete_from_the_review_queue_is_a_review(tmp_path: Path) -> None:
         # d1's hold cited the blocklist; deleting it reviews the hold without overturning it.
         (date(2026, 1, 6), "blocklist", "hold", 1, 1, 0),
     ]
+
+
+def reviews_by_day(runner: Runner) -> dict[int, tuple]:
+    """Day of January: reviews, overturned, timed, median minutes to review."""
+    daily = pl.read_parquet(runner.reports_root / "moderation_daily" / "*.parquet")
+    return {
+        r[0].day: r[1:]
+        for r in daily.sort("day").select("day", "reviews", "overturned", "reviews_timed",
+                                          "review_minutes_median").rows()
+    }  # fmt: skip
+
+
+def reviewed_checks(runner: Runner) -> list[tuple]:
+    checks = pl.read_parquet(runner.reports_root / "moderation_checks" / "*.parquet")
+    return checks.select("day", "check", "action", "verdicts", "reviewed", "overturned").rows()
+
+
+def test_a_moderators_own_delete_is_no_review_even_with_the_reason_review(tmp_path: Path) -> None:
+    runner = run_over(tmp_path, [
+        # q1: reported 09:10, deleted from the queue 09:50.
+        sent("q1", at(1, 7, 9)),
+        reported("q1", "b", at(1, 7, 9, 10)),
+        deleted("q1", at(1, 7, 9, 50), "review", review=True),
+        # o1: reported 10:00, then deleted by a moderator outside the queue at 11:00 who gave
+        # the reason "review"; o2: held 10:00, deleted the same way at 10:30. Neither is a
+        # review (they would be of 60 and 30 minutes, and o2 would review the blocklist's hold).
+        sent("o1", at(1, 7, 9, 30)),
+        reported("o1", "c", at(1, 7, 10)),
+        deleted("o1", at(1, 7, 11), "review", review=False),
+        *held("o2", at(1, 7, 10)),
+        deleted("o2", at(1, 7, 10, 30), "review", review=False),
+    ])  # fmt: skip
+    assert reviews_by_day(runner) == {7: (1, 0, 1, 40.0)}  # q1 only
+    assert reviewed_checks(runner) == [(date(2026, 1, 7), "blocklist", "hold", 1, 0, 0)]
+
+
+def test_a_queue_delete_is_a_review_whatever_its_reason_says(tmp_path: Path) -> None:
+    """The marker, not the reason text, makes a delete the queue's decision: rewording the
+    reason the queue writes would not stop its deletes being counted."""
+    runner = run_over(tmp_path, [
+        # h1: held 10:00, deleted from the queue at 10:25 with a reworded reason.
+        *held("h1", at(1, 6, 10)),
+        deleted("h1", at(1, 6, 10, 25), "removed in review", review=True),
+    ])  # fmt: skip
+    assert reviews_by_day(runner) == {6: (1, 0, 1, 25.0)}
+    assert reviewed_checks(runner) == [(date(2026, 1, 6), "blocklist", "hold", 1, 1, 0)]
+
+
+def test_a_legacy_delete_is_a_review_by_its_reason_only_without_the_marker(tmp_path: Path) -> None:
+    """Deletes written before the marker are read by their reason (``review`` was the only
+    reason the queue wrote); one that carries the marker is never read by its reason."""
+    runner = run_over(tmp_path, [
+        # l1: reported 09:10, deleted from the queue 09:30 by an older version.
+        sent("l1", at(1, 7, 9)),
+        reported("l1", "b", at(1, 7, 9, 10)),
+        deleted("l1", at(1, 7, 9, 30), "review", review=None),
+        # l2: reported 09:10, deleted by a moderator by an older version: not a review.
+        sent("l2", at(1, 7, 9)),
+        reported("l2", "c", at(1, 7, 9, 10)),
+        deleted("l2", at(1, 7, 10), "moderator", review=None),
+    ])  # fmt: skip
+    assert reviews_by_day(runner) == {7: (1, 0, 1, 20.0)}
