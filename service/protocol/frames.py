@@ -224,6 +224,10 @@ class Joined(_Server, tag="joined", kw_only=True):
     mode: str
     slow_mode_seconds: int
     max_message_length: int
+    max_reactions_per_message: int
+    """The most different reactions the recipient may have on one message
+    (``reactions.max_per_user_per_message``): a client can stop offering more instead of
+    having them refused."""
     role: str
     pinned_message_id: str | None = None
     epoch: str

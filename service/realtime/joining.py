@@ -89,7 +89,9 @@ def _joined(
     local = c.log.epoch
     return f.Joined(
         ref=frame.ref, room=info.room_id, mode=info.mode, slow_mode_seconds=info.slow_mode_seconds,
-        max_message_length=info.max_message_length, role=info.role or "viewer",
+        max_message_length=info.max_message_length,
+        max_reactions_per_message=c.settings.reactions.max_per_user_per_message,
+        role=info.role or "viewer",
         pinned_message_id=info.pinned_message_id, epoch=local, seq=positions[local],
         boot=hub.remote.boot(info.room_id), remote={e: s for e, s in positions.items() if e != local},
         resumed=page is None, typing=hub.typing.enabled(hub.roster.size(info.room_id)),

@@ -1,4 +1,5 @@
-"""The embeddable panel in headless Chromium: two users, a message, a moderator's delete."""
+"""The embeddable panel in headless Chromium: two users, a message, a moderator's delete,
+reactions up to the per-user cap."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -70,6 +72,69 @@ def test_reactions_only_mode_hides_the_composer(browser, server, artifacts):
     assert fan.locator("#crowd").is_visible()
     fan.screenshot(path=str(artifacts / "panel-reactions-only.png"))
     assert errors == []
+
+
+def post(server: ServerProcess, user: str, text: str) -> str:
+    """``user`` posts ``text`` to match:1 over HTTP; its message id."""
+    r = httpx.post(f"{server.url}/v1/rooms/match:1/messages", headers=bearer(server, user),
+                   json={"client_msg_id": uuid.uuid4().hex, "text": text})  # fmt: skip
+    assert r.status_code == 201, r.text
+    return str(r.json()["message_id"])
+
+
+def react(server: ServerProcess, user: str, message_id: str, emoji: str) -> None:
+    """``user`` reacts over HTTP, as from another device: the panel is not told whose it is."""
+    r = httpx.post(f"{server.url}/v1/rooms/match:1/messages/{message_id}/reactions",
+                   headers=bearer(server, user), json={"emoji": emoji})  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
+def bearer(server: ServerProcess, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.token(user, 'match:1', 'user', name=user.title())}"}
+
+
+def button(line, cls: str, emoji: str):
+    """The reaction button of ``emoji`` on a message line: ``add`` (no count yet) or ``chip``."""
+    return line.locator(f"button.{cls}", has_text=emoji)
+
+
+def test_three_reactions_disable_the_fourth_until_one_is_removed(browser, server, artifacts):
+    errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", errors)
+    post(server, "ann", "first")
+    line = fan.locator("li.msg", has_text="first")
+    line.wait_for(timeout=10_000)
+    for emoji in ("👍", "🔥", "😂"):
+        button(line, "add", emoji).click()
+        line.locator("button.chip.mine", has_text=f"{emoji} 1").wait_for(timeout=10_000)
+    line.locator("button.add:disabled", has_text="😮").wait_for(timeout=10_000)
+    assert button(line, "add", "😮").is_disabled(), "a fourth reaction is past the cap of 3"
+    mine = line.locator("button.chip.mine").all()
+    assert len(mine) == 3 and not any(b.is_disabled() for b in mine), "removing one stays possible"
+    fan.screenshot(path=str(artifacts / "panel-reaction-cap.png"))
+    button(line, "chip", "😂").click()  # remove one: the others may be added again
+    line.locator("button.add:enabled", has_text="😮").wait_for(timeout=10_000)
+    assert not button(line, "add", "😂").is_disabled()
+    assert errors == []
+
+
+def test_the_reaction_cap_is_the_servers(browser, tmp_path):
+    cap = {"SIDELINE_REACTIONS__MAX_PER_USER_PER_MESSAGE": "1"}
+    server = ServerProcess(tmp_path / "data", env={**ENV, **cap}).start()
+    try:
+        errors: list[str] = []
+        fan = open_panel(browser, server, "sam", "user", errors)
+        post(server, "ann", "only one each")
+        line = fan.locator("li.msg", has_text="only one each")
+        line.wait_for(timeout=10_000)
+        button(line, "add", "🔥").click()
+        line.locator("button.chip.mine", has_text="🔥 1").wait_for(timeout=10_000)
+        line.locator("button.add:disabled").nth(2).wait_for(timeout=10_000)
+        assert [b.is_disabled() for b in line.locator("button.add").all()] == [True, True, True]
+        assert not button(line, "chip", "🔥").is_disabled()
+        assert errors == []
+    finally:
+        server.kill()
 
 
 def test_demo_page_hands_the_token_over_postmessage(browser, tmp_path, artifacts):

@@ -11,10 +11,10 @@
   const $ = (id) => document.getElementById(id);
 
   const s = {
-    token: null, me: null, role: "viewer", mode: "open", maxLen: 500, muted: false,
-    messages: new Map(), polls: new Map(), members: new Map(), count: 0, typing: new Map(),
-    mine: new Set(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25, typingOn: true,
-    lastTyping: 0, toastTimer: null, joinedOnce: false,
+    token: null, me: null, role: "viewer", mode: "open", maxLen: 500, maxReactions: Infinity,
+    muted: false, messages: new Map(), polls: new Map(), members: new Map(), count: 0,
+    typing: new Map(), mine: new Map(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25,
+    typingOn: true, lastTyping: 0, toastTimer: null, joinedOnce: false,
   };
 
   // -- helpers ----------------------------------------------------------------------------------
@@ -26,7 +26,9 @@
     return node;
   }
   function send(frame) {
-    if (s.ws && s.ws.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify(frame));
+    if (!s.ws || s.ws.readyState !== WebSocket.OPEN) return false;
+    s.ws.send(JSON.stringify(frame));
+    return true;
   }
   function status(text, state) {
     $("status").textContent = text;
@@ -140,6 +142,7 @@
   function onJoined(f) {
     s.joinedOnce = true;
     s.role = f.role; s.mode = f.mode; s.maxLen = f.max_message_length; s.typingOn = f.typing !== false;
+    s.maxReactions = f.max_reactions_per_message || Infinity; // a server too old to say: no cap known
     s.pos = { epoch: f.epoch, seq: f.seq, boot: f.boot, remote: Object.assign({}, f.remote || {}) };
     $("room-title").textContent = ROOM;
     if (!f.resumed) clearRoom();
@@ -176,12 +179,16 @@
       const list = $("messages");
       const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
       list.appendChild(node);
-      while (list.children.length > 300) { s.messages.delete(list.firstChild.dataset.id); list.firstChild.remove(); }
+      while (list.children.length > 300) { forget(list.firstChild.dataset.id); list.firstChild.remove(); }
       if (atBottom || (s.me && m.user_id === s.me.user_id)) list.scrollTop = list.scrollHeight;
     }
   }
-  function removeMessage(id) {
+  function forget(id) {
     s.messages.delete(id);
+    s.mine.delete(id);
+  }
+  function removeMessage(id) {
+    forget(id);
     const node = document.querySelector(`li.msg[data-id="${CSS.escape(id)}"]`);
     if (node) node.remove();
   }
@@ -222,16 +229,28 @@
     }
     return tools;
   }
+  // The user's own reactions, per message: the ones added from this panel (the server's frames
+  // carry counts only, so reactions added elsewhere, or before a reload, are not known here).
+  function mineOn(id) { return s.mine.get(id) || new Set(); }
+  function setMine(id, emoji, on) {
+    const set = mineOn(id);
+    on ? set.add(emoji) : set.delete(emoji);
+    set.size ? s.mine.set(id, set) : s.mine.delete(id);
+  }
   function reactionButton(m, emoji, label, cls) {
-    const key = m.message_id + "|" + emoji;
-    const b = el("button", cls + (s.mine.has(key) ? " mine" : ""), label);
-    b.disabled = !canReact();
-    b.onclick = () => {
-      const remove = s.mine.has(key);
-      remove ? s.mine.delete(key) : s.mine.add(key);
-      send({ type: "react", room: ROOM, message_id: m.message_id, emoji, remove });
-    };
+    const mine = mineOn(m.message_id).has(emoji);
+    const b = el("button", cls + (mine ? " mine" : ""), label);
+    // At the cap the server refuses another reaction: offer only removing one of the user's own.
+    const full = !mine && mineOn(m.message_id).size >= s.maxReactions;
+    b.disabled = !canReact() || full;
+    if (full) b.title = `You have ${s.maxReactions} reactions on this message, the most you may add; remove one first`;
+    b.onclick = () => react(m, emoji, !mineOn(m.message_id).has(emoji));
     return b;
+  }
+  function react(m, emoji, add) {
+    if (!send({ type: "react", room: ROOM, message_id: m.message_id, emoji, remove: !add })) return;
+    setMine(m.message_id, emoji, add);
+    renderMessage(m); // at once, so taps faster than the server's counts still meet the cap
   }
   async function moderate(method, path, body) {
     const r = await fetch(roomPath() + path, {

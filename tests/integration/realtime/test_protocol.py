@@ -307,3 +307,21 @@ async def test_room_errors_name_the_frames_room_field(rt_server):
         err = await client.expect("error", ref="r")
         assert err["code"] in ("invalid_room_id", "unknown_room_kind")
         assert err["at"] == "$.room", (frame, err)  # the frame has no room_id
+
+
+async def test_joined_tells_the_reaction_cap_and_a_react_past_it_is_refused_by_ref(start_server):
+    """The cap is the server's setting; a client learns it from ``joined`` (the panel disables
+    its other reaction buttons there) and matches a refusal to its ``react`` by ``ref``."""
+    server = start_server(SIDELINE_REACTIONS__MAX_PER_USER_PER_MESSAGE="2")
+    ann = await WsClient.login(server, "ann")
+    assert ann.joined["max_reactions_per_message"] == 2
+    await ann.send(type="send", room="match:1", client_msg_id="c1", text="react to me", ref="s")
+    message_id = (await ann.expect("ack", ref="s"))["message_id"]
+    for i, emoji in enumerate(("👍", "🔥", "😂")):
+        await ann.send(type="react", room="match:1", message_id=message_id, emoji=emoji,
+                       ref=f"r{i}")  # fmt: skip
+    assert (await ann.expect("ack", ref="r0"))["count"] == 1
+    assert (await ann.expect("ack", ref="r1"))["count"] == 1
+    refused = await ann.expect("error", ref="r2")
+    assert refused["code"] == "conflict"
+    assert "2 reactions on this message already" in refused["message"]
