@@ -42,6 +42,12 @@ class Reasoned(_P):
     reason: str
 
 
+class Deleted(Reasoned):
+    review: bool = False
+    """The review queue's delete decision (a review in the moderation reports). Deletes
+    written before the marker have none and are read by their reason."""
+
+
 class Reported(_P):
     reason: str
     report_id: str
@@ -101,7 +107,7 @@ class Exposure(_P):
 PAYLOADS: dict[T, type[_P]] = {
     T.MESSAGE_SENT: MessageSent,
     T.MESSAGE_MODERATED: MessageModerated,
-    T.MESSAGE_DELETED: Reasoned,
+    T.MESSAGE_DELETED: Deleted,
     T.MESSAGE_REPORTED: Reported,
     T.MESSAGE_APPROVED: Approved,
     T.REACTION_ADDED: Reaction,

@@ -101,3 +101,27 @@ def test_events_import(tmp_path: Path, capsys) -> None:
     assert "0 appended" in capsys.readouterr().out.splitlines()[-1]
     rows = log_rows(tmp_path / "log-node-1.duckdb")
     assert len(rows) == 201 and len({r[0] for r in rows}) == 201
+
+
+def test_events_import_checks_the_review_marker_of_a_delete(tmp_path: Path, capsys) -> None:
+    """The payload's ``review`` makes a delete a review in the moderation reports, so a backfill
+    must give it as a boolean; a delete without it (as written before it existed) imports."""
+    delete = {"event_type": "community_message_deleted", "occurred_at": "2026-01-06T12:00:00+00:00",
+              "user_id": "u1", "room_id": "match:1", "message_id": "m1", "actor_id": "mod"}  # fmt: skip
+    lines = [
+        {**delete, "payload": {"reason": "review", "review": "true"}},
+        {**delete, "payload": {"reason": "review", "review": True}},
+        {**delete, "payload": {"reason": "review"}},
+    ]
+    path = tmp_path / "deletes.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    args = ["--data-dir", str(tmp_path)]
+    with pytest.raises(SystemExit) as info:
+        main(["events", "import", str(path), *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    expected = ("deletes.jsonl line 1: community_message_deleted: Expected `bool`, got `str` "
+                "- at `$.payload.review`")  # fmt: skip
+    assert expected in err, err
+    assert main(["events", "import", str(path), "--skip-invalid", *args]) == 0
+    assert "3 records read, 2 valid, 0 already imported, 2 appended" in capsys.readouterr().out
