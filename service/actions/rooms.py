@@ -7,6 +7,8 @@ a projection of its log.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from service.actions.access import Intent, check_access, check_room_id
 from service.actions.context import Community
 from service.domain.events import EventType, new_event
@@ -15,6 +17,8 @@ from service.identity import Identity
 from service.protocol.http import RoomConfigIn, RoomOut
 
 ADMIN_ACTOR = "system:admin"
+LeaveVia = Literal["http", "socket"]
+"""Where a ``community_room_left`` came from (its payload's ``via``)."""
 
 
 def room_out(room: RoomState, role: Role | None = None) -> RoomOut:
@@ -45,14 +49,18 @@ async def join(c: Community, who: Identity, room_id: str) -> RoomOut:
     return room_out(access.room, access.role)
 
 
-async def leave(c: Community, who: Identity, room_id: str) -> None:
+async def leave(c: Community, who: Identity, room_id: str, *, via: LeaveVia = "http") -> None:
+    """End the membership (an event, once). ``via`` is recorded in the payload: a leave through
+    HTTP takes the user's sockets out of the room on every node (service.realtime.effects),
+    while a socket's own leave (``socket``) is recorded once the user's last socket on that
+    node is out of the room, and must not take out their sockets elsewhere."""
     check_room_id(c, room_id)
     key = ("leave", room_id, who.user_id)
     if room_id in c.state.memberships.get(who.user_id, ()) and key not in c.reserved:
         with c.reserving(key):
             await c.commit([
                 new_event(EventType.ROOM_LEFT, user_id=who.user_id, room_id=room_id,
-                          context_id=who.context_id)
+                          context_id=who.context_id, payload={"via": via})
             ])  # fmt: skip
 
 

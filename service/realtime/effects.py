@@ -1,8 +1,8 @@
 """Per-socket effects of committed events on the sockets of the user they concern.
 
 They run on every node that holds such a socket, whichever node committed the event: a user
-muted through node A learns it on node B, a banned user's sockets leave the room, a granted
-role shows up in the recipient's panel at once.
+muted through node A learns it on node B; the sockets of a banned user, and of a user who left
+the room through HTTP, leave it; a granted role shows up in the recipient's panel at once.
 """
 
 from __future__ import annotations
@@ -37,8 +37,16 @@ async def apply(hub: Hub, conn: Connection, room: str, e: Event) -> None:
             await hub.leave_room(conn, room)
         case EventType.ROLE_GRANTED | EventType.ROLE_REVOKED if room == e.room_id:
             conn.send(room_frame(hub, conn, room))
+        case EventType.ROOM_LEFT if e.payload.get("via") == "http" and not _member(hub, e):
+            conn.send(f.Left(room=room, reason="left"))
+            await hub.leave_room(conn, room)
         case _:
             pass
+
+
+def _member(hub: Hub, e: Event) -> bool:
+    """Is ``e``'s user a member of its room again (joined after the leave was committed)?"""
+    return e.room_id in hub.c.state.memberships.get(e.user_id, ())
 
 
 def role_of(hub: Hub, who: Identity, room: str) -> Role:

@@ -40,7 +40,7 @@ from service.realtime.envelope import (
 )  # fmt: skip
 from service.realtime.outbox import FRAME, Message, frame_bytes
 from service.realtime.presence.base import PresenceStore
-from service.realtime.render import EFFECT_TYPES, render
+from service.realtime.render import has_effects, render
 from service.realtime.resume import RemoteLog
 from service.realtime.roster import Roster
 from service.realtime.standing import STANDING_TYPES, LocalStanding, Standing
@@ -154,7 +154,7 @@ class Hub:
     def publish(self, events: Sequence[Event]) -> None:
         """Render, encode once and publish committed ``events`` (Notifier)."""
         frames = [out for e in events for out in render(self.c, e)]
-        needs = any(e.event_type in EFFECT_TYPES for e in events)
+        needs = any(has_effects(e) for e in events)
         envelope = Envelope(
             kind="events", origin=self.node_id, frames=frames, events=events_raw(list(events)),
             needs_events=needs,
@@ -326,7 +326,7 @@ class Hub:
         """Record ``who`` leaving ``room`` for the socket that asked, which is out of the room
         already: a refusal says so, since the socket is told ``left`` all the same."""
         try:
-            await room_actions.leave(self.c, who, room)
+            await room_actions.leave(self.c, who, room, via="socket")
         except SidelineError as err:
             raise SidelineError(
                 err.code, f"left {room!r} on this connection, but the end of the membership was "
@@ -340,7 +340,7 @@ class Hub:
 
     async def _record_leave(self, who: Identity, room: str) -> None:
         try:
-            await room_actions.leave(self.c, who, room)
+            await room_actions.leave(self.c, who, room, via="socket")
         except SidelineError as err:  # the socket that asked was answered long ago
             log.warning("could not record %s leaving %s: %s", who.user_id, room, err.message)
 

@@ -91,3 +91,12 @@ EFFECT_TYPES = frozenset({
     EventType.USER_BANNED, EventType.ROLE_GRANTED, EventType.ROLE_REVOKED,
 })  # fmt: skip
 """Events that make every node do per-room or per-socket work besides sending frames."""
+
+
+def has_effects(e: Event) -> bool:
+    """Must every node see ``e`` itself, not only its frames? The ``EFFECT_TYPES``, and a leave
+    through HTTP, which takes the user's sockets out of the room (a socket's own leave does
+    not: it is frequent, and its sockets are out already)."""
+    return e.event_type in EFFECT_TYPES or (
+        e.event_type is EventType.ROOM_LEFT and e.payload.get("via") == "http"
+    )

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import httpx
 import pytest
 import uvicorn
 
@@ -20,10 +22,11 @@ from service.actions.context import Community
 from service.app import build_community, create_app
 from service.identity import mint_token
 from service.settings import Settings, ensure_dev_secrets, load_settings
-from tests.fixtures.server import free_port
+from tests.fixtures.server import ServerProcess, free_port
 from tests.fixtures.ws import WsClient
 from tests.integration.realtime.conftest import RT_ENV
-from tests.integration.realtime.test_membership import my_rooms
+from tests.integration.realtime.test_membership import my_rooms, wait_rooms
+from tests.integration.realtime.test_two_nodes import start_two
 from tests.integration.test_send_path import failing_commits
 
 
@@ -78,6 +81,33 @@ def thread_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
         yield server, failing_commits(server.community, monkeypatch)
 
 
+def logged_leaves(server: ServerProcess) -> list[tuple[str, str, str | None]]:
+    """(user, room, ``via``) of every ``community_room_left`` in the stopped node's log file."""
+    con = duckdb.connect(str(server.data_dir / f"log-{server.node_id}.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "SELECT user_id, room_id, json_extract_string(payload, '$.via') FROM events "
+            "WHERE event_type = 'community_room_left' ORDER BY seq"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def http_leave(server: ServerProcess, user: str, room: str = "match:1") -> None:
+    token = server.token(user, "match:1")
+    r = httpx.post(
+        f"{server.url}/v1/rooms/{room}/leave", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert r.status_code == 204, r.text
+
+
+async def after_left(client: WsClient, within: float = 0.5) -> list[dict[str, Any]]:
+    """The room's frames ``client`` received after its last ``left`` (waiting ``within`` s)."""
+    await client.frames(within)
+    last = max(i for i, f in enumerate(client.seen) if f["type"] == "left")
+    return [f for f in client.seen[last + 1 :] if f.get("room") == "match:1"]
+
+
 # -- a leave the log refuses --------------------------------------------------------------------
 
 
@@ -95,10 +125,69 @@ async def test_a_leave_the_log_refuses_is_still_answered_left_and_names_what_was
     # the socket is out of the room: it gets none of the room's frames any more
     await ann.send(type="send", room="match:1", client_msg_id="c1", text="still there?", ref="s")
     await ann.expect("ack", ref="s")
-    assert [f for f in await u1.frames(0.5) if f.get("room") == "match:1"] == []
+    assert await after_left(u1) == []
     assert my_rooms(server, "u1") == ["match:1"], "nothing was recorded"
     # asking again records it (the log takes commits again)
     await u1.send(type="leave", room="match:1", ref="l2")
     await u1.expect("left", ref="l2")
     assert [f for f in await u1.frames(0.3) if f["type"] == "error"] == []
     assert my_rooms(server, "u1") == []
+
+
+# -- a leave through HTTP -----------------------------------------------------------------------
+
+
+async def test_an_http_leave_takes_every_socket_of_the_user_out_of_the_room(rt_server):
+    ann = await WsClient.login(rt_server, "ann")
+    tab1 = await WsClient.login(rt_server, "u1")
+    tab2 = await WsClient.login(rt_server, "u1")
+    await ann.expect("presence", timeout=5, count=2)
+    http_leave(rt_server, "u1")
+    for tab in (tab1, tab2):
+        left = await tab.expect("left", room="match:1")
+        assert left.get("reason", "left") == "left" and "ref" not in left  # no frame of its own asked
+    await ann.expect("presence", timeout=5, left=["u1"])
+    await ann.send(type="send", room="match:1", client_msg_id="c1", text="anyone?", ref="s")
+    await ann.expect("message", client_msg_id="c1")
+    assert await after_left(tab1) == [] and await after_left(tab2) == []
+    assert my_rooms(rt_server, "u1") == []
+    # the sockets can still join again, and are in the room once more
+    await tab1.send(type="join", room="match:1", ref="j")
+    await tab1.expect("joined", ref="j")
+    assert my_rooms(rt_server, "u1") == ["match:1"]
+    await tab1.close()
+    await tab2.close()
+    rt_server.stop()
+    assert logged_leaves(rt_server) == [("u1", "match:1", "http")], "one leave, said to be from HTTP"
+
+
+@pytest.mark.slow
+async def test_an_http_leave_on_node_a_takes_the_users_socket_on_node_b_out(start_server, redis_url):
+    a, b = start_two(start_server, redis_url)
+    ann = await WsClient.login(b, "ann")
+    tab = await WsClient.login(b, "u1")
+    await ann.expect("presence", timeout=5, count=2)
+    await wait_rooms(a, "u1", ["match:1"])  # node A applied node B's join
+    http_leave(a, "u1")
+    await tab.expect("left", room="match:1")
+    await ann.expect("presence", timeout=5, left=["u1"])
+    await ann.send(type="send", room="match:1", client_msg_id="c1", text="anyone?", ref="s")
+    await ann.expect("message", client_msg_id="c1")
+    assert await after_left(tab) == []
+
+
+@pytest.mark.slow
+async def test_a_leave_frame_on_node_a_keeps_the_users_socket_on_node_b_in_the_room(start_server, redis_url):
+    """The socket's leave ends the membership (recorded on A), but it is not an HTTP leave:
+    the user's socket on node B stays in the room, as with presence."""
+    a, b = start_two(start_server, redis_url)
+    ann = await WsClient.login(b, "ann")
+    on_a = await WsClient.login(a, "u1")
+    on_b = await WsClient.login(b, "u1")
+    await on_a.send(type="leave", room="match:1", ref="l")
+    await on_a.expect("left", ref="l")
+    await wait_rooms(b, "u1", [])  # node B applied node A's community_room_left
+    await ann.send(type="send", room="match:1", client_msg_id="c1", text="still there?", ref="s")
+    await ann.expect("ack", ref="s")
+    await on_b.expect("message", client_msg_id="c1")
+    assert [f for f in await on_b.frames(0.5) if f["type"] == "left"] == []
