@@ -3,6 +3,7 @@ reactions up to the per-user cap."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -27,11 +28,14 @@ def server(tmp_path: Path):
     proc.kill()
 
 
-def open_panel(browser, server: ServerProcess, user: str, role: str, errors: list[str]):
+def open_panel(browser, server: ServerProcess, user: str, role: str, errors: list[str], sent=None):
+    """The panel signed in as ``user``; the frames it sends are appended to ``sent`` if given."""
     context = browser.new_context(viewport={"width": 420, "height": 640})
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(f"{user}: {exc}"))
     page.on("console", lambda m: errors.append(f"{user}: {m.text}") if m.type == "error" else None)
+    if sent is not None:
+        page.on("websocket", lambda ws: ws.on("framesent", lambda d: sent.append(json.loads(d))))
     token = server.token(user, "match:1", role, name=user.title())
     page.goto(f"{server.url}/embed?room=match:1#token={token}")
     page.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
@@ -115,6 +119,37 @@ def test_three_reactions_disable_the_fourth_until_one_is_removed(browser, server
     button(line, "chip", "😂").click()  # remove one: the others may be added again
     line.locator("button.add:enabled", has_text="😮").wait_for(timeout=10_000)
     assert not button(line, "add", "😂").is_disabled()
+    assert errors == []
+
+
+def test_a_refused_reaction_is_not_shown_as_mine(browser, server, artifacts):
+    """Three reactions from another device: the panel cannot know they are sam's (the server
+    does not say whose a reaction is), so it offers a fourth; the server refuses it, and the
+    panel must neither show it as sam's nor send a "remove" on the next tap."""
+    errors: list[str] = []
+    sent: list[dict] = []
+    fan = open_panel(browser, server, "sam", "user", errors, sent)
+    message_id = post(server, "ann", "second")
+    line = fan.locator("li.msg", has_text="second")
+    line.wait_for(timeout=10_000)
+    for emoji in ("👍", "🔥", "😂"):
+        react(server, "sam", message_id, emoji)
+    button(line, "chip", "😂 1").wait_for(timeout=10_000)
+    button(line, "add", "😮").click()
+    fan.locator("#toast", has_text="reactions on this message already").wait_for(timeout=10_000)
+    assert "mine" not in (button(line, "add", "😮").get_attribute("class") or "")
+    react(server, "bo", message_id, "😮")  # a count arrives and the message is drawn again
+    chip = button(line, "chip", "😮 1")
+    chip.wait_for(timeout=10_000)
+    assert "mine" not in (chip.get_attribute("class") or ""), "the refused reaction is not sam's"
+    fan.evaluate("document.getElementById('toast').textContent = ''")
+    chip.click()  # sam has no 😮 here: the tap must add (and be refused again), not remove
+    fan.locator("#toast", has_text="reactions on this message already").wait_for(timeout=10_000)
+    taps = [(f["emoji"], f.get("remove")) for f in sent if f.get("message_id") == message_id]
+    assert taps == [("😮", False), ("😮", False)], taps
+    button(line, "chip", "👍 1").click()  # sam's from the other device: the add changes nothing
+    line.locator("button.chip.mine", has_text="👍 1").wait_for(timeout=10_000)  # and marks it
+    fan.screenshot(path=str(artifacts / "panel-reaction-refused.png"))
     assert errors == []
 
 

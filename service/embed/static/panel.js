@@ -15,6 +15,7 @@
     muted: false, messages: new Map(), polls: new Map(), members: new Map(), count: 0,
     typing: new Map(), mine: new Map(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25,
     typingOn: true, lastTyping: 0, toastTimer: null, joinedOnce: false,
+    pending: new Map(), refs: 0, // reacts sent and not answered yet, by ref
   };
 
   // -- helpers ----------------------------------------------------------------------------------
@@ -94,6 +95,7 @@
     if (s.ws !== ws) return;
     clearInterval(s.ping);
     s.ws = null;
+    s.pending.clear(); // their answers are lost with the socket: keep what the panel shows
     if (FATAL_CLOSES.has(code)) return status("this page may not embed the chat", "closed");
     if (AUTH_CLOSES.has(code)) {
       status("signed out — waiting for a new token", "waiting");
@@ -132,8 +134,8 @@
       case "presence": onPresence(f); break;
       case "typing": onTyping(f); break;
       case "notice": onNotice(f); break;
-      case "error": toast(f.message); if (f.code === "user_banned") { s.role = "viewer"; renderControls(); } break;
-      case "ack": if (f.op === "send") toast("", "info"); break;
+      case "error": settle(f.ref, false); toast(f.message); if (f.code === "user_banned") { s.role = "viewer"; renderControls(); } break;
+      case "ack": settle(f.ref, true); if (f.op === "send") toast("", "info"); break;
       case "left": status(f.reason === "banned" ? "you were removed from this room" : "left", "closed"); break;
       case "resync": clearRoom(); break;
     }
@@ -248,9 +250,23 @@
     return b;
   }
   function react(m, emoji, add) {
-    if (!send({ type: "react", room: ROOM, message_id: m.message_id, emoji, remove: !add })) return;
+    const ref = "react-" + (s.refs += 1);
+    if (!send({ type: "react", room: ROOM, message_id: m.message_id, emoji, remove: !add, ref })) return;
+    s.pending.set(ref, { id: m.message_id, emoji, add });
     setMine(m.message_id, emoji, add);
     renderMessage(m); // at once, so taps faster than the server's counts still meet the cap
+  }
+  // The answer to a react (its ack or error echoes the ref): a refused one changed nothing on
+  // the server, so the mark set on the tap is taken back; otherwise the user's next tap on that
+  // emoji would "remove" a reaction they do not have, and the cap would count it.
+  function settle(ref, done) {
+    const p = ref && s.pending.get(ref);
+    if (!p) return;
+    s.pending.delete(ref);
+    if (done) return;
+    setMine(p.id, p.emoji, !p.add);
+    const m = s.messages.get(p.id);
+    if (m) renderMessage(m);
   }
   async function moderate(method, path, body) {
     const r = await fetch(roomPath() + path, {
