@@ -46,7 +46,14 @@ MIXPANEL_MAX_PROPERTIES = 255
 MIXPANEL_MAX_EVENT_BYTES = 1024 * 1024
 """An event must be smaller than 1 MB of uncompressed JSON."""
 MIXPANEL_MAX_STRING_BYTES = 255
-"""Longer string values are cut by Mixpanel without an error (255 bytes, UTF-8)."""
+"""Longer string values are cut by Mixpanel without an error (255 bytes, UTF-8), in lists and
+objects too."""
+MIXPANEL_MAX_ITEMS = 255
+"""Every list must have fewer than this many elements, every object fewer keys, at any depth."""
+MIXPANEL_MAX_DEPTH = 3
+"""Objects nest at most this deep, a property's own object being the first level."""
+MIXPANEL_MAX_COLLECTION_BYTES = 8 * 1024
+"""A list or object property holds at most 8 KB (its compact JSON, UTF-8)."""
 MIXPANEL_LIVE_SECONDS = 5 * 24 * 3600
 GA4_MAX_EVENTS, GA4_MAX_PARAMS, GA4_MAX_NAME, GA4_MAX_VALUE = 25, 25, 40, 100
 GA4_MAX_BODY = 130 * 1024
@@ -297,18 +304,46 @@ def _mixpanel_limits(raw: bytes, props: dict[str, Any]) -> tuple[list[str], list
     """(refused, cut): what breaks an event's limits, and what Mixpanel would silently cut.
 
     https://docs.mixpanel.com/reference/import-events: an event must be smaller than 1 MB of
-    uncompressed JSON and have fewer than 255 properties; string values over 255 bytes are
-    truncated (https://docs.mixpanel.com/docs/data-structure/property-reference/data-type).
+    uncompressed JSON and have fewer than 255 properties; every object (at any depth) fewer
+    than 255 keys, nested at most 3 deep; every list fewer than 255 elements. Those events are
+    refused. String values over 255 bytes (in lists and objects too) and list or object
+    properties over 8 KB are cut without an error
+    (https://docs.mixpanel.com/docs/data-structure/property-reference/data-type).
     """
-    refused, cut = [], []
+    refused: list[str] = []
+    cut: list[str] = []
     if len(raw) >= MIXPANEL_MAX_EVENT_BYTES:
         refused.append(f"is {len(raw)} bytes (must be under 1 MB)")
     if len(props) >= MIXPANEL_MAX_PROPERTIES:
         refused.append(f"has {len(props)} properties (must be fewer than 255)")
     for key, value in props.items():
-        if isinstance(value, str) and len(value.encode()) > MIXPANEL_MAX_STRING_BYTES:
-            cut.append(f"property {key!r} of {len(value.encode())} bytes would be cut to 255")
+        _mixpanel_value(value, f"property {key!r}", 0, refused, cut)
+        if isinstance(value, list | dict):
+            size = len(msgspec.json.encode(value))
+            if size > MIXPANEL_MAX_COLLECTION_BYTES:
+                cut.append(f"property {key!r} of {size} bytes of JSON would be cut to 8 KB")
     return refused, cut
+
+
+def _mixpanel_value(value: Any, where: str, depth: int, refused: list[str], cut: list[str]) -> None:
+    """Check one value (and what it holds) against the per-value limits; ``depth`` counts
+    the objects around it below the event's properties."""
+    if isinstance(value, str):
+        if len(value.encode()) > MIXPANEL_MAX_STRING_BYTES:
+            cut.append(f"{where} of {len(value.encode())} bytes would be cut to 255")
+    elif isinstance(value, list):
+        if len(value) >= MIXPANEL_MAX_ITEMS:
+            refused.append(f"{where} is a list of {len(value)} elements (must be fewer than 255)")
+        for i, item in enumerate(value):
+            _mixpanel_value(item, f"{where}[{i}]", depth, refused, cut)
+    elif isinstance(value, dict):
+        if depth + 1 > MIXPANEL_MAX_DEPTH:
+            refused.append(f"{where} nests objects {depth + 1} deep (at most 3)")
+            return
+        if len(value) >= MIXPANEL_MAX_ITEMS:
+            refused.append(f"{where} is an object of {len(value)} keys (must be fewer than 255)")
+        for k, item in value.items():
+            _mixpanel_value(item, f"{where}.{k}", depth + 1, refused, cut)
 
 
 def validate_mixpanel(
@@ -317,8 +352,8 @@ def validate_mixpanel(
     """Mixpanel /track and /import: https://developer.mixpanel.com/reference/import-events
 
     Events over a per-event limit are refused one by one (``failed_records``, the rest is
-    imported); strings Mixpanel would cut are accepted, as Mixpanel does, and reported as
-    problems, since the cut is silent.
+    imported); strings and list or object properties Mixpanel would cut are accepted, as
+    Mixpanel does, and reported as problems, since the cut is silent.
     """
     form = parse_qs(body.decode())
     data = form.get("data", ["[]"])[0].encode()

@@ -9,6 +9,7 @@ classifies every non-2xx answer (with its ``Retry-After``) before the library se
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -32,11 +33,30 @@ from service.sinks.threaded import ThreadedSink
 from service.sinks.uploads import Uploads
 
 MAX_STRING_BYTES = 255
-"""Mixpanel keeps this many bytes (UTF-8) of a string property value and drops the rest
-without an error; the mapping cuts (on a character boundary) and counts instead."""
+"""Mixpanel keeps this many bytes (UTF-8) of a string value (in lists and objects too) and
+drops the rest without an error; the mapping cuts (on a character boundary) and counts instead."""
+MAX_ITEMS = 254
+"""Mixpanel refuses an event holding a list of 255 or more elements, or an object of 255 or
+more keys, at any depth; the mapping keeps the first 254."""
+MAX_DEPTH = 3
+"""Objects nest at most this deep (a property's own object is the first level); Mixpanel
+refuses deeper ones, the mapping drops them."""
+MAX_COLLECTION_BYTES = 8 * 1024
+"""A list or object property holds at most 8 KB (of compact UTF-8 JSON); Mixpanel cuts the
+rest without an error, the mapping drops trailing elements (or members) and counts."""
+MAX_PROPERTIES = 254
+"""Mixpanel refuses an event with 255 or more properties, ``LIBRARY_PROPERTIES`` included."""
+LIBRARY_PROPERTIES = frozenset({"token", "distinct_id", "mp_lib", "$lib_version"})
+"""What the library adds to every event's properties besides our ``time`` and ``$insert_id``."""
+MAX_EVENT_BYTES = 1024 * 1024
+"""An event of 1 MB of JSON or more is refused; within the other limits only over a hundred
+list or object properties near 8 KB reach it, and such an event is dead-lettered."""
 MAX_BATCH_EVENTS = 2000
 MAX_BATCH_BYTES = 2_000_000
 """Kept well under the 10 MB ``/import`` body limit (the body is also URL-encoded)."""
+
+
+_encode = msgspec.json.Encoder().encode
 
 
 class _Collector:
@@ -128,10 +148,8 @@ class MixpanelSink(ThreadedSink):
         self._collector.messages.clear()
         for event in events:
             props = self.properties(event)
-            if cut := fit_strings(props):
-                adjustments["property_value_truncated"] = (
-                    adjustments.get("property_value_truncated", 0) + cut
-                )
+            for reason, n in fit_properties(props, event.payload.keys()).items():
+                adjustments[reason] = adjustments.get(reason, 0) + n
             if now - event.occurred_at <= self._import_after:
                 self._mp.track(event.user_id, event.event_type.value, props)
             elif self._secret:
@@ -142,6 +160,12 @@ class MixpanelSink(ThreadedSink):
                 rejected.append(Rejected(event.seq, event.event_id, reason))
                 continue
             endpoint, message = self._collector.messages.pop()
+            # The library's JSON is ASCII (non-ASCII is escaped): characters are bytes.
+            if len(message) >= MAX_EVENT_BYTES:
+                reason = (f"mixpanel: event of {len(message)} bytes of JSON (Mixpanel refuses "
+                          "1 MB or more)")  # fmt: skip
+                rejected.append(Rejected(event.seq, event.event_id, reason))
+                continue
             built.append((event, endpoint, message))
         return built, rejected, adjustments
 
@@ -182,17 +206,110 @@ class MixpanelSink(ThreadedSink):
         return []
 
 
-def fit_strings(props: dict[str, Any]) -> int:
-    """Cut ``props``' string values to Mixpanel's 255 bytes in place; returns how many were cut."""
-    cut = 0
+def fit_properties(props: dict[str, Any], payload_keys: Collection[str] = ()) -> dict[str, int]:
+    """Bring ``props`` within Mixpanel's per-event limits in place; returns the changes by reason.
+
+    Mixpanel refuses an event over some limits and cuts values over others without a word; the
+    mapping does either change itself and counts it (as GA4's are):
+
+    - ``properties_dropped``: one per property past 254 (the library's four included), the
+      payload's last ones; envelope fields, ``time`` and ``$insert_id`` always stay.
+    - ``property_value_truncated``: one per string over 255 bytes, at any depth.
+    - ``list_truncated``: one per list of 255 or more elements, cut to its first 254.
+    - ``object_keys_dropped``: one per object of 255 or more keys, cut to its first 254.
+    - ``object_too_deep``: one per object nested deeper than 3 levels, dropped.
+    - ``property_over_8kb``: one per list or object property over 8 KB of JSON; a list keeps
+      its leading elements that fit, an object the members that fit.
+
+    Nested lists and objects are copied, never changed: they belong to the event's payload.
+    """
+    notes: dict[str, int] = {}
+    _drop_properties(props, payload_keys, notes)
     for key, value in props.items():
         # 63 characters are at most 252 bytes: only longer strings need encoding.
         if isinstance(value, str) and len(value) > MAX_STRING_BYTES // 4:
-            raw = value.encode()
-            if len(raw) > MAX_STRING_BYTES:
-                props[key] = raw[:MAX_STRING_BYTES].decode(errors="ignore")
-                cut += 1
-    return cut
+            props[key] = _fit_string(value, notes)
+        elif isinstance(value, list | dict):
+            props[key] = _fit_size(_fit_value(value, 0, notes), notes)
+    return notes
+
+
+def _note(notes: dict[str, int], reason: str, n: int = 1) -> None:
+    notes[reason] = notes.get(reason, 0) + n
+
+
+def _drop_properties(
+    props: dict[str, Any], payload_keys: Collection[str], notes: dict[str, int]
+) -> None:
+    if len(props) + len(LIBRARY_PROPERTIES) <= MAX_PROPERTIES:
+        return
+    count = len(props) + len(LIBRARY_PROPERTIES - props.keys())
+    if count <= MAX_PROPERTIES:
+        return
+    droppable = [k for k in props if k in payload_keys and k not in ("time", "$insert_id")]
+    keep = max(0, len(droppable) - (count - MAX_PROPERTIES))
+    dropped = droppable[keep:]
+    for key in dropped:
+        del props[key]
+    _note(notes, "properties_dropped", len(dropped))
+
+
+def _fit_string(value: str, notes: dict[str, int]) -> str:
+    raw = value.encode()
+    if len(raw) <= MAX_STRING_BYTES:
+        return value
+    _note(notes, "property_value_truncated")
+    return raw[:MAX_STRING_BYTES].decode(errors="ignore")
+
+
+_TOO_DEEP = object()
+"""What :func:`_fit_value` returns for an object nested too deep: its place is dropped."""
+
+
+def _fit_value(value: Any, depth: int, notes: dict[str, int]) -> Any:
+    """``value`` within the per-value limits; ``depth`` counts the objects around it."""
+    if isinstance(value, str):
+        return _fit_string(value, notes) if len(value) > MAX_STRING_BYTES // 4 else value
+    if isinstance(value, list):
+        if len(value) > MAX_ITEMS:
+            _note(notes, "list_truncated")
+            value = value[:MAX_ITEMS]
+        items = (_fit_value(item, depth, notes) for item in value)
+        return [item for item in items if item is not _TOO_DEEP]
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            _note(notes, "object_too_deep")
+            return _TOO_DEEP
+        if len(value) > MAX_ITEMS:
+            _note(notes, "object_keys_dropped")
+            value = dict(list(value.items())[:MAX_ITEMS])
+        members = ((k, _fit_value(v, depth + 1, notes)) for k, v in value.items())
+        return {k: v for k, v in members if v is not _TOO_DEEP}
+    return value
+
+
+def _fit_size(value: list[Any] | dict[str, Any], notes: dict[str, int]) -> Any:
+    """A list or object property cut to 8 KB of JSON: a list's leading elements that fit, an
+    object's members that fit (in order; one too big is skipped, the next may fit)."""
+    if len(_encode(value)) <= MAX_COLLECTION_BYTES:
+        return value
+    _note(notes, "property_over_8kb")
+    size = 2  # [] or {}
+    if isinstance(value, list):
+        kept: list[Any] = []
+        for item in value:
+            size += len(_encode(item)) + bool(kept)  # the comma before it
+            if size > MAX_COLLECTION_BYTES:
+                break
+            kept.append(item)
+        return kept
+    members: dict[str, Any] = {}
+    for key, item in value.items():
+        member = len(_encode(key)) + 1 + len(_encode(item)) + bool(members)
+        if size + member <= MAX_COLLECTION_BYTES:
+            members[key] = item
+            size += member
+    return members
 
 
 def _failed_records(

@@ -131,7 +131,8 @@ def test_a_mixpanel_library_batch_is_accepted():
 
 def test_mixpanel_events_over_its_per_event_limits_are_refused_one_by_one():
     many = {f"p{i}": i for i in range(255 - 6)}  # the library adds 6 of its own: 255 in all
-    big = {"options": ["x" * 200] * (1024 * 1024 // 200)}
+    # Each list within every other limit (under 8 KB, fewer than 255 elements), 1 MB in all.
+    big = {f"list{i}": ["x" * 250] * 30 for i in range(140)}
     status, answer, accepted, problems = check_mixpanel(mixpanel_body({"seq": 1}, many, big))
     assert (status, accepted) == (400, 1)  # the others are imported, as Mixpanel does
     assert [(r["index"], r["field"]) for r in answer["failed_records"]] == [(1, "event"),
@@ -148,3 +149,39 @@ def test_mixpanel_strings_it_would_cut_are_accepted_and_flagged():
     status, answer, accepted, problems = check_mixpanel(mixpanel_body({"text": "é" * 128}))
     assert (status, answer, accepted) == (200, {"status": 1}, 1)
     assert problems == ["/track[0] property 'text' of 256 bytes would be cut to 255"]
+
+
+def test_mixpanel_lists_and_objects_over_its_limits_are_refused_one_by_one():
+    ok = {"list": list(range(254)), "obj": {f"k{i}": i for i in range(254)},
+          "deep": {"a": {"b": {"c": 1}}}, "objects": [{"a": {"b": {"c": 1}}}]}  # fmt: skip
+    long_list = {"reasons": [{"code": "blocklist.word"}] * 255}
+    wide = {"policy": {"actions": {f"code{i}": "block" for i in range(255)}}}
+    deep = {"policy": {"a": {"b": {"c": {"d": 1}}}}}
+    deep_in_list = {"reasons": [{"a": {"b": {"c": {"d": 1}}}}]}
+    status, answer, accepted, problems = check_mixpanel(
+        mixpanel_body(ok, long_list, wide, deep, deep_in_list)
+    )
+    assert (status, accepted) == (400, 1)
+    assert [r["index"] for r in answer["failed_records"]] == [1, 2, 3, 4]
+    assert problems == [
+        "/track[1] property 'reasons' is a list of 255 elements (must be fewer than 255)",
+        "/track[2] property 'policy'.actions is an object of 255 keys (must be fewer than 255)",
+        "/track[3] property 'policy'.a.b.c nests objects 4 deep (at most 3)",
+        "/track[4] property 'reasons'[0].a.b.c nests objects 4 deep (at most 3)",
+    ]
+
+
+def test_mixpanel_values_it_would_cut_inside_lists_and_objects_are_accepted_and_flagged():
+    options = {"options": ["é" * 128, "short"]}
+    reason = {"reasons": [{"detail": "é" * 128}]}
+    big = {"blocklist": ["w" * 200] * 41, "policy": {"words": ["w" * 200] * 41}}
+    status, answer, accepted, problems = check_mixpanel(mixpanel_body(options, reason, big))
+    assert (status, answer, accepted) == (200, {"status": 1}, 3)
+    assert problems == [
+        "/track[0] property 'options'[0] of 256 bytes would be cut to 255",
+        "/track[1] property 'reasons'[0].detail of 256 bytes would be cut to 255",
+        "/track[2] property 'blocklist' of 8324 bytes of JSON would be cut to 8 KB",
+        "/track[2] property 'policy' of 8334 bytes of JSON would be cut to 8 KB",
+    ]
+    fits = {"blocklist": ["w" * 200] * 40}  # 8,121 bytes
+    assert check_mixpanel(mixpanel_body(fits))[3] == []
