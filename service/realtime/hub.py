@@ -135,11 +135,22 @@ class Hub:
         self._crowd_throttle.cancel_all()
         for conn in list(self.connections):
             conn.outbox.close(ErrorCode.SHUTTING_DOWN.close_code, "server shutting down")
+        await self._record_waiting_leaves()
         await self.broker.stop()
         if self._remembering:
             await asyncio.wait(self._remembering, timeout=5)
         await self.standing.close()
         await self.roster.store.close()
+
+    async def _record_waiting_leaves(self) -> None:
+        """Every socket here is closing, so a leave waiting for the user's other socket ends
+        now, while the log is open (the app closes it right after the hub stops). Usually the
+        sockets' handlers took them out of their rooms already, but uvicorn runs the shutdown
+        without waiting for the handlers it cancels once ``server.graceful_timeout_seconds``
+        is over, and their disconnect would come after the log closed."""
+        waiting, self._parting = self._parting, {}
+        for (room, _), who in waiting.items():
+            await self._record_leave(who, room)
 
     async def _every(self, seconds: float, fn: Callable[[], Awaitable[None]]) -> None:
         while True:

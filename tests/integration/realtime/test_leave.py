@@ -21,10 +21,16 @@ import uvicorn
 from service.actions.context import Community
 from service.app import build_community, create_app
 from service.identity import mint_token
+from service.protocol import frames as f
+from service.realtime.brokers.memory import MemoryBroker
+from service.realtime.hub import Hub
+from service.realtime.joining import join
+from service.realtime.presence.memory import MemoryPresence
 from service.settings import Settings, ensure_dev_secrets, load_settings
 from tests.fixtures.server import ServerProcess, free_port
 from tests.fixtures.ws import WsClient
 from tests.integration.realtime.conftest import RT_ENV
+from tests.integration.realtime.test_hub import connect, who
 from tests.integration.realtime.test_membership import my_rooms, wait_rooms
 from tests.integration.realtime.test_two_nodes import start_two
 from tests.integration.test_send_path import failing_commits
@@ -81,9 +87,9 @@ def thread_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
         yield server, failing_commits(server.community, monkeypatch)
 
 
-def logged_leaves(server: ServerProcess) -> list[tuple[str, str, str | None]]:
-    """(user, room, ``via``) of every ``community_room_left`` in the stopped node's log file."""
-    con = duckdb.connect(str(server.data_dir / f"log-{server.node_id}.duckdb"), read_only=True)
+def logged_leaves(log_path: Path) -> list[tuple[str, str, str | None]]:
+    """(user, room, ``via``) of every ``community_room_left`` in a closed log file."""
+    con = duckdb.connect(str(log_path), read_only=True)
     try:
         return con.execute(
             "SELECT user_id, room_id, json_extract_string(payload, '$.via') FROM events "
@@ -158,7 +164,7 @@ async def test_an_http_leave_takes_every_socket_of_the_user_out_of_the_room(rt_s
     await tab1.close()
     await tab2.close()
     rt_server.stop()
-    assert logged_leaves(rt_server) == [("u1", "match:1", "http")], "one leave, said to be from HTTP"
+    assert logged_leaves(rt_server.settings().log_path) == [("u1", "match:1", "http")], "one leave, said to be from HTTP"
 
 
 @pytest.mark.slow
@@ -191,3 +197,48 @@ async def test_a_leave_frame_on_node_a_keeps_the_users_socket_on_node_b_in_the_r
     await ann.expect("ack", ref="s")
     await on_b.expect("message", client_msg_id="c1")
     assert [f for f in await on_b.frames(0.5) if f["type"] == "left"] == []
+
+
+# -- a leave still waiting for another socket when the node stops --------------------------------
+
+
+async def test_a_graceful_stop_records_a_leave_still_waiting_for_the_users_other_socket(rt_server):
+    """SIGTERM while the user's other socket is still in the room: uvicorn closes the sockets
+    and waits for their handlers before the app's shutdown closes the log, so that socket's
+    disconnect, the user's last socket leaving, is recorded."""
+    node = rt_server
+    tab1 = await WsClient.login(node, "u1")
+    await WsClient.login(node, "u1")
+    await tab1.send(type="leave", room="match:1", ref="l")
+    await tab1.expect("left", ref="l")
+    assert my_rooms(node, "u1") == ["match:1"], "the other socket is still in the room"
+    assert node.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
+    assert "event log flushed and closed" in node.output()
+    assert logged_leaves(node.settings().log_path) == [("u1", "match:1", "socket")]
+
+
+async def test_stopping_the_hub_records_a_leave_waiting_for_a_socket_whose_handler_outlives_it(tmp_path):
+    """A server may shut the app down while socket handlers still run (uvicorn does once
+    ``server.graceful_timeout_seconds`` is over, without waiting for the handlers it cancels):
+    the hub closes those sockets and the log closes right after, before their handlers take
+    them out of their rooms. A leave waiting for one of them is recorded by the hub's stop.
+    (In process: the real hub and DuckDB log, sockets are recorders.)"""
+    settings = load_settings(environ={
+        "SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
+        "SIDELINE_REALTIME__GC_FREEZE": "false",
+    })  # fmt: skip
+    ensure_dev_secrets(settings)
+    community = build_community(settings)
+    await community.log.start()
+    hub = Hub(community, settings.realtime, MemoryBroker(), MemoryPresence("node-1", 30))
+    community.notifiers.append(hub)
+    await hub.start()
+    (tab1, _), (tab2, _) = connect(hub, "u1"), connect(hub, "u1")
+    for tab in (tab1, tab2):
+        await join(hub, tab, f.Join(room="match:1"))
+    await hub.part(tab1, "match:1", who("u1"))
+    assert community.state.memberships["u1"] == {"match:1"}, "waiting for the other socket"
+    await hub.stop()  # the app's shutdown: the hub first, then the log
+    await community.log.close()
+    await hub.disconnect(tab2)  # the socket's handler ends only now
+    assert logged_leaves(settings.log_path) == [("u1", "match:1", "socket")]
