@@ -210,7 +210,8 @@ class Session:
         Everything follows the new token: the expiry deadline, the name (in presence, typing
         and later messages) and the roles (a ``room`` frame for each joined room where the
         role changed). Rooms the new token does not open are left as with a ``leave`` frame,
-        each announced by ``left`` (``room_not_allowed``).
+        each announced by ``left`` (``room_not_allowed``); a leave the log refuses to record
+        stops none of this, and its error comes last.
         """
         conn = self.conn
         assert conn is not None
@@ -227,13 +228,18 @@ class Session:
         old, conn.identity = conn.identity, identity
         self._expire_at(conn, expires)
         conn.send(self._welcome(frame.ref))
+        refused: Exception | None = None
         for room in sorted(conn.rooms):
             if not identity.may_enter(room):
                 try:
                     await self.hub.part(conn, room, old)
-                finally:  # the socket is out of the room even if the log refused the event
-                    conn.send(f.Left(ref=frame.ref, room=room, reason="room_not_allowed"))
+                except Exception as err:  # told below, once every such room is left
+                    refused = refused or err
+                # the socket is out of the room even if the log refused the event
+                conn.send(f.Left(ref=frame.ref, room=room, reason="room_not_allowed"))
         await self.hub.rename(conn, identity.name)
         for room in sorted(conn.rooms):
             if effects.role_of(self.hub, identity, room) != effects.role_of(self.hub, old, room):
                 conn.send(effects.room_frame(self.hub, conn, room))
+        if refused is not None:
+            raise refused

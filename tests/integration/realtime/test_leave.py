@@ -107,11 +107,11 @@ def http_leave(server: ServerProcess, user: str, room: str = "match:1") -> None:
     assert r.status_code == 204, r.text
 
 
-async def after_left(client: WsClient, within: float = 0.5) -> list[dict[str, Any]]:
-    """The room's frames ``client`` received after its last ``left`` (waiting ``within`` s)."""
+async def after_left(client: WsClient, room: str = "match:1", within: float = 0.5) -> list[dict[str, Any]]:
+    """The room's frames ``client`` received after its last ``left`` of it (waiting ``within`` s)."""
     await client.frames(within)
-    last = max(i for i, f in enumerate(client.seen) if f["type"] == "left")
-    return [f for f in client.seen[last + 1 :] if f.get("room") == "match:1"]
+    last = max(i for i, f in enumerate(client.seen) if f["type"] == "left" and f["room"] == room)
+    return [f for f in client.seen[last + 1 :] if f.get("room") == room]
 
 
 # -- a leave the log refuses --------------------------------------------------------------------
@@ -138,6 +138,31 @@ async def test_a_leave_the_log_refuses_is_still_answered_left_and_names_what_was
     await u1.expect("left", ref="l2")
     assert [f for f in await u1.frames(0.3) if f["type"] == "error"] == []
     assert my_rooms(server, "u1") == []
+
+
+
+async def test_a_reauth_whose_first_leave_the_log_refuses_still_leaves_every_room_it_does_not_open(thread_server):
+    """The token of an ``auth`` opens neither joined room: the socket leaves both, though the
+    log refuses to record the first leave, and then gets the error for that one."""
+    server, fail = thread_server
+    u1 = await WsClient.login(server, "u1", roles={"match:2": "user"})
+    await u1.send(type="join", room="match:2", ref="j")
+    await u1.expect("joined", ref="j")
+    fail(1)
+    await u1.send(type="auth", token=server.token("u1", "match:3", name="Una"), ref="a")
+    assert (await u1.expect("welcome", ref="a"))["name"] == "Una"
+    for room in ("match:1", "match:2"):
+        left = await u1.expect("left", room=room)
+        assert (left["reason"], left["ref"]) == ("room_not_allowed", "a")
+    error = await u1.expect("error", ref="a")
+    assert error["code"] == "log_unavailable" and "'match:1'" in error["message"]
+    assert my_rooms(server, "u1") == ["match:1"], "match:1's end was refused, match:2's recorded"
+    poster = {"Authorization": f"Bearer {server.token('u9', 'match:1', roles={'match:2': 'user'})}"}
+    for room in ("match:1", "match:2"):
+        r = httpx.post(f"{server.url}/v1/rooms/{room}/messages", headers=poster, timeout=10,
+                       json={"client_msg_id": f"c-{room}", "text": f"news in {room}"})  # fmt: skip
+        assert r.status_code == 201, r.text
+    assert await after_left(u1, "match:1") == [] and await after_left(u1, "match:2") == []
 
 
 # -- a leave through HTTP -----------------------------------------------------------------------
