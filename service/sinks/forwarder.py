@@ -191,8 +191,9 @@ class Forwarder:
         """Rewrite the warehouse files for ``record``, then mark it done (idempotent)."""
         rows, files = 0, list[str]()
         warehouses = [s for s in self.sinks if isinstance(s, WarehouseSink)]
+        after = await self._log.run_read(lambda con: store.erased_before(con, record))
         for sink in warehouses:
-            n, written = await sink.erase(ErasureIndex([record]))
+            n, written = await sink.erase(record, after_seq=after)
             rows, files = rows + n, files + written
         gaps = [ducklake_gap(s.name, s.root) for s in warehouses if s.ducklake]
         final = store.finished(record, rows, files, gaps)

@@ -14,7 +14,6 @@ import duckdb
 
 from service.settings import Settings
 from service.sinks import store
-from service.sinks.erasure import ErasureIndex
 from service.sinks.factory import warehouse_root
 from service.sinks.forwarder import new_erasure
 from service.sinks.settings import WarehouseSinkSettings
@@ -117,8 +116,9 @@ def _complete(
     rows, written = 0, list[str]()
     sinks = [(w, warehouse_root(settings, w)) for w in settings.sinks.warehouse]
     roots = [root for _, root in sinks]
+    after = store.erased_before(con, record)
     for root in roots:
-        n, changed = erase_files(root, settings.node_id, ErasureIndex([record]))
+        n, changed = erase_files(root, settings.node_id, record, after_seq=after)
         rows, written = rows + n, written + changed
     gaps = [ducklake_gap(w.name, root) for w, root in sinks if w.ducklake]
     final = store.finished(record, rows, written, gaps)

@@ -176,15 +176,29 @@ def load_erasures(
 def finished(
     record: ErasureRecord, rows: int, files: Sequence[str], warnings: Sequence[str] = ()
 ) -> ErasureRecord:
-    """``record`` once a rewrite pass changed ``rows`` rows in ``files``: done now.
+    """``record`` done now: ``rows`` rows in ``files`` of the export are erased by it.
 
-    Counts add up over passes: a pass redone after a crash finds only what the interrupted
-    one left (rows it rewrote before the crash are not counted, their files are not listed).
+    Both are counted in the files once the rewrite is complete (``erase_files``), so they
+    replace what the record held: rows a pass killed midway had already rewritten are in.
     """
     return msgspec.structs.replace(
-        record, rows_rewritten=record.rows_rewritten + rows,
-        files=sorted({*record.files, *files}), done_at=utcnow(), warnings=list(warnings),
+        record, rows_rewritten=rows, files=sorted(set(files)), done_at=utcnow(),
+        warnings=list(warnings),
     )  # fmt: skip
+
+
+def erased_before(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> int:
+    """The last seq an earlier erasure of ``record``'s user covers (0 when there is none).
+
+    Rows up to it are that erasure's: a user erased again after posting more is counted,
+    the second time, only for the rows the second erasure adds.
+    """
+    row = con.execute(
+        "SELECT coalesce(max(up_to_seq), 0) FROM erasures "
+        "WHERE subject_hash = ? AND requested_at < ? AND erasure_id <> ?",
+        [record.subject_hash, record.requested_at, record.erasure_id],
+    ).fetchall()[0]
+    return int(row[0])
 
 
 def finish_erasure(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> None:

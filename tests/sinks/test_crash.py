@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -135,3 +136,53 @@ async def test_kill_9_between_erasure_record_and_rewrite_is_completed_at_restart
         await rig.stop()
     assert len((root / "erasures.jsonl").read_text().splitlines()) == 1
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("finish", ["start", "sideline erase"])
+async def test_rows_rewritten_by_a_pass_killed_midway_are_counted(tmp_path: Path, finish: str):
+    # The killed pass rewrote the first of four files; the pass that finishes the erasure
+    # finds only the other three to change, but the record must count all of alice's rows.
+    data = tmp_path / "data"
+    proc = _spawn(data, "-", "erase-midway")
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("FILE REWRITTEN"):
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, err[-2000:]
+    root = data / "warehouse"
+
+    def frame() -> pl.DataFrame:
+        return pl.read_parquet(str(root / "events" / "**" / "*.parquet"), include_file_paths="file")
+
+    assert 0 < frame()["user_id"].to_list().count("alice") < 10  # the kill landed midway
+    settings = Rig(data, {"warehouse": [WH]}).settings
+    if finish == "start":
+        rig = await Rig(data, {"warehouse": [WH]}).start()
+        try:
+            deadline = time.monotonic() + 30
+            while rig.fw.status()[0].pending_erasures:
+                assert time.monotonic() < deadline, rig.fw.status()
+                await asyncio.sleep(0.05)
+        finally:
+            await rig.stop()
+    else:
+        offline.erase(settings, "u0", "ticket-9")
+    erased = frame().filter(pl.col("user_id").str.starts_with("erased-"))
+    assert "alice" not in frame()["user_id"].to_list()
+    con = duckdb.connect(str(settings.log_path), read_only=True)
+    (count, files, pseudonym) = con.execute(
+        "SELECT rows_rewritten, files, pseudonym FROM erasures WHERE requested_by = 'ticket-8'"
+    ).fetchall()[0]
+    con.close()
+    mine = erased.filter(pl.col("user_id") == pseudonym)
+    assert mine.height == 10
+    assert count == 10
+    listed = sorted(str(Path(f).relative_to(root)) for f in mine["file"].unique().to_list())
+    assert json.loads(files) == listed and len(listed) == 4
+    (audit,) = [json.loads(line) for line in (root / "erasures.jsonl").read_text().splitlines()
+                if "ticket-8" in line]  # fmt: skip
+    assert audit["rows_rewritten"] == 10 and audit["files"] == listed

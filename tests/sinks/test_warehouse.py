@@ -249,3 +249,22 @@ async def test_sideline_erase_completes_an_erasure_left_pending(tmp_path: Path):
                        "ORDER BY requested_by").fetchall()  # fmt: skip
     con.close()
     assert rows == [("ticket-1", 5, True), ("ticket-2", 5, True)]
+
+
+async def test_a_user_erased_again_is_counted_only_for_the_rows_the_second_erasure_adds(make_rig):
+    # Counts are read from the files after the rewrite; rows the first erasure covers carry
+    # the same pseudonym and stay that one's.
+    rig: Rig = await make_rig({"warehouse": [WH]})
+    await rig.append([message(i, user="alice" if i % 2 else "bob") for i in range(10)])
+    await rig.drained()
+    first = await rig.fw.erase("alice", "ticket-1")
+    await rig.append([message(i, user="alice") for i in range(10, 14)])
+    await rig.drained()
+    second = await rig.fw.erase("alice", "ticket-2")
+    assert (first.rows_rewritten, second.rows_rewritten) == (5, 4)
+    assert second.pseudonym == first.pseudonym
+    users = scan(rig.settings.data_path / "warehouse")["user_id"].to_list()
+    assert users.count(first.pseudonym) == 9
+    stored = await rig.log.run_read(store.load_erasures)
+    counts = [(r.requested_by, r.rows_rewritten) for r in stored]
+    assert counts == [("ticket-1", 5), ("ticket-2", 4)]

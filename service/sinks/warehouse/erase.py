@@ -17,31 +17,51 @@ from service.sinks.warehouse.views import ERASURES_FILE
 
 
 def erase_files(
-    root: Path, node: str, erasures: ErasureIndex, *, compression: str = "zstd"
+    root: Path, node: str, record: ErasureRecord, *, after_seq: int = 0, compression: str = "zstd"
 ) -> tuple[int, list[str]]:
-    """Rewrite ``node``'s files that mention a user of ``erasures``; returns (rows, files).
+    """Rewrite ``node``'s files that hold ``record``'s user; returns (rows, files) erased by it.
 
     Users are matched by the hash the erasure record keeps, so a pending erasure can be
-    completed later without the user id. Only the two id columns are read to find the
+    completed later without the user id. Only the id and seq columns are read to find the
     affected files; a file is rewritten whole under the same name (an atomic replace).
     Running it again changes nothing: the ids it replaced no longer match.
+
+    The rows are counted in the files once they are rewritten, not added up from what this
+    pass changed: a pass killed midway (``kill -9``) leaves files already rewritten, which the
+    pass that completes the erasure finds nothing to change in, and their rows are the
+    erasure's all the same. They are the rows carrying the pseudonym (as user or actor) at
+    seqs after ``after_seq`` (the last seq of an earlier erasure of the same user, whose rows
+    are that one's) up to the record's ``up_to_seq``; the files are those that hold them.
     Files are paths relative to ``root``.
     """
+    index = ErasureIndex([record])
     rows, files = 0, []
     for part in parts(root, node):
-        ids = pq.read_table(part.path, columns=["user_id", "actor_id"])
+        ids = pq.read_table(part.path, columns=["seq", "user_id", "actor_id"])
         distinct = pc.unique(pa.concat_arrays([
             ids.column("user_id").combine_chunks(), ids.column("actor_id").combine_chunks()
         ])).to_pylist()  # fmt: skip
-        hits = erasures.matches(distinct)
-        if not hits:
-            continue
-        table, changed = rewrite(pq.read_table(part.path), hits)
-        if changed:
-            write_atomic(table, part.path, compression=compression)
-            rows += changed
+        hits = index.matches(distinct)
+        if hits:
+            table, changed = rewrite(pq.read_table(part.path), hits)
+            if changed:
+                write_atomic(table, part.path, compression=compression)
+                ids = table.select(["seq", "user_id", "actor_id"])
+        if n := _erased_rows(ids, record, after_seq):
+            rows += n
             files.append(str(part.path.relative_to(root)))
     return rows, files
+
+
+def _erased_rows(ids: pa.Table, record: ErasureRecord, after_seq: int) -> int:
+    """Rows of ``ids`` that carry ``record``'s pseudonym within its seqs."""
+    mine = pc.or_(
+        pc.fill_null(pc.equal(ids.column("user_id"), record.pseudonym), False),
+        pc.fill_null(pc.equal(ids.column("actor_id"), record.pseudonym), False),
+    )
+    seq = ids.column("seq")
+    within = pc.and_(pc.greater(seq, after_seq), pc.less_equal(seq, record.up_to_seq))
+    return int(pc.sum(pc.and_(mine, within)).as_py() or 0)
 
 
 def ducklake_gap(sink: str, root: Path) -> str:

@@ -153,11 +153,14 @@ class WarehouseSink:
             )
         )  # fmt: skip
 
-    async def erase(self, erasures: ErasureIndex) -> tuple[int, list[str]]:
-        """Rewrite this node's files that hold a user of ``erasures``; returns (rows, files)."""
+    async def erase(self, record: ErasureRecord, *, after_seq: int = 0) -> tuple[int, list[str]]:
+        """Rewrite this node's files that hold ``record``'s user; returns the (rows, files)
+        erased by it (see :func:`erase_files`)."""
         compression = self._settings.compression
         return await self._run(
-            lambda: erase_files(self.root, self._node, erasures, compression=compression)
+            lambda: erase_files(
+                self.root, self._node, record, after_seq=after_seq, compression=compression
+            )
         )
 
     async def record_erasure(self, record: ErasureRecord) -> None:
