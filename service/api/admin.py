@@ -13,6 +13,7 @@ from service.actions.access import check_room_id
 from service.actions.context import Community
 from service.api.deps import admin_guard, provide_community
 from service.api.moderation import (
+    DeleteReason,
     ModerationRecordOut,
     PinIn,
     RestrictionOut,
@@ -56,8 +57,8 @@ class AdminController(Controller):
         return {"revoked": await rooms.revoke_role(c, room_id, user_id)}
 
     @delete("/rooms/{room_id:str}/messages/{message_id:str}", status_code=200, summary="Delete a message", responses=refusals(ADMIN_KEY, ROOM, [E.NOT_FOUND, E.CONFLICT], WRITE))
-    async def delete_message(self, c: NamedDependency[Community], room_id: str, message_id: str) -> dict[str, int]:
-        return {"seq": await moderators.delete_message(c, ADMIN, room_id, message_id)}
+    async def delete_message(self, c: NamedDependency[Community], room_id: str, message_id: str, reason: DeleteReason = "") -> dict[str, int]:
+        return {"seq": await moderators.delete_message(c, ADMIN, room_id, message_id, reason)}
 
     @post("/rooms/{room_id:str}/pin", status_code=200, summary="Pin one message (null unpins)", responses=refusals(ADMIN_KEY, ROOM, BODY, [E.NOT_FOUND], WRITE))
     async def pin(self, c: NamedDependency[Community], room_id: str, data: JSONBody[PinIn]) -> RoomOut:

@@ -5,12 +5,12 @@ The same tools are open to the host backend through ``/v1/admin`` (see admin.py)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 
 from service.actions import moderators, reports, rooms
 from service.actions.access import Intent, check_access
@@ -20,7 +20,15 @@ from service.api.query import known_query_only
 from service.api.responses import BODY, MODERATE, TOKEN, WRITE, E, refusals
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
-from service.protocol.http import RestrictIn, ReviewIn, RoomConfigIn, RoomOut
+from service.protocol.http import REASON_MAX, RestrictIn, ReviewIn, RoomConfigIn, RoomOut
+
+DeleteReason = Annotated[str, QueryParameter(
+    max_length=REASON_MAX,
+    description=f"Why, for the moderation audit (the event's `reason`); at most {REASON_MAX} "
+    "characters, trimmed; absent or blank records `moderator`.",
+)]  # fmt: skip
+"""A delete's reason, limited as a mute's or ban's. A query parameter, not a body: DELETE
+bodies are dropped or refused by many clients and proxies."""
 
 
 class PinIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -69,9 +77,12 @@ class ModeratorController(Controller):
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
     @delete("/messages/{message_id:str}", status_code=200, summary="Delete a message", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND, E.CONFLICT], WRITE))
-    async def delete_message(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str) -> dict[str, int]:
+    async def delete_message(
+        self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str,
+        reason: DeleteReason = "",
+    ) -> dict[str, int]:  # fmt: skip
         _moderator(c, who, room_id)
-        return {"seq": await moderators.delete_message(c, who.user_id, room_id, message_id)}
+        return {"seq": await moderators.delete_message(c, who.user_id, room_id, message_id, reason)}
 
     @post("/pin", status_code=200, summary="Pin one message (null unpins)", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND], WRITE))
     async def pin(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, data: JSONBody[PinIn]) -> RoomOut:

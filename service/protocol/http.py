@@ -25,6 +25,9 @@ UserId = Annotated[str, Meta(min_length=1, max_length=128)]
 Seconds = Annotated[int, Meta(ge=0, le=86_400)]
 MaxLength = Annotated[int, Meta(ge=1, le=20_000)]
 Label = Annotated[str, Meta(max_length=64)]
+REASON_MAX = 200
+"""Characters of a moderator's reason (mute, ban, delete); a blank one is as none given."""
+Reason = Annotated[str, Meta(max_length=REASON_MAX)]
 
 
 _AT = re.compile(r" - at `(?P<at>[^`]+)`$")
@@ -110,7 +113,7 @@ class RestrictIn(_In):
     duration_seconds: Annotated[int, Meta(ge=1, le=31_536_000)] | None = None
     scope: Literal["room", "global"] = "room"
     """``global``: every room (admin API only)."""
-    reason: Annotated[str, Meta(max_length=200)] = ""
+    reason: Reason = ""
 
 
 class ReviewIn(_In):
