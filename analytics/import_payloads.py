@@ -99,6 +99,12 @@ class Role(_P):
     role: str
 
 
+class RoomLeft(_P):
+    via: Literal["http", "socket"] | msgspec.UnsetType = msgspec.UNSET
+    """Where the leave came from: one from ``http`` takes the user's sockets out of the room.
+    Leaves written before it existed have none (no socket taken out); null is no value."""
+
+
 class Exposure(_P):
     group: Literal["exposed", "holdout"]
     unit: Literal["user", "context"] = "user"
@@ -122,6 +128,7 @@ PAYLOADS: dict[T, type[_P]] = {
     T.USER_UNBANNED: Lifted,
     T.ROOM_MODE_CHANGED: ModeChanged,
     T.ROLE_GRANTED: Role,
+    T.ROOM_LEFT: RoomLeft,
     T.EXPOSURE_ASSIGNED: Exposure,
 }
 NEEDS_MESSAGE = frozenset({T.MESSAGE_SENT, T.MESSAGE_MODERATED, T.MESSAGE_DELETED,

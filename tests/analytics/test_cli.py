@@ -125,3 +125,39 @@ def test_events_import_checks_the_review_marker_of_a_delete(tmp_path: Path, caps
     assert expected in err, err
     assert main(["events", "import", str(path), "--skip-invalid", *args]) == 0
     assert "3 records read, 2 valid, 0 already imported, 2 appended" in capsys.readouterr().out
+
+
+def import_lines(tmp_path: Path, capsys, name: str, lines: list[dict]) -> tuple[str, str]:
+    """Import ``lines`` (refused as a whole when one is invalid), then with --skip-invalid;
+    returns the first run's errors and the second run's summary."""
+    path = tmp_path / name
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    args = ["--data-dir", str(tmp_path)]
+    with pytest.raises(SystemExit) as info:
+        main(["events", "import", str(path), *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert main(["events", "import", str(path), "--skip-invalid", *args]) == 0
+    return err, capsys.readouterr().out
+
+
+def test_events_import_checks_where_a_leave_came_from(tmp_path: Path, capsys) -> None:
+    """A leave's ``via: http`` takes the user's sockets out of the room, so a backfill must say
+    ``http`` or ``socket``; a leave without it (as written before it existed) imports."""
+    leave = {"event_type": "community_room_left", "occurred_at": "2026-01-06T12:00:00+00:00",
+             "user_id": "u1", "room_id": "match:1"}  # fmt: skip
+    lines = [
+        {**leave, "payload": {"via": "carrier-pigeon"}},
+        {**leave, "payload": {"via": None}},
+        {**leave, "payload": {"via": "http"}},
+        {**leave, "payload": {"via": "socket"}},
+        leave,
+    ]
+    err, out = import_lines(tmp_path, capsys, "leaves.jsonl", lines)
+    for expected in [
+        "leaves.jsonl line 1: community_room_left: Invalid enum value 'carrier-pigeon' "
+        "- at `$.payload.via`",
+        "leaves.jsonl line 2: community_room_left: Expected `str`, got `null` - at `$.payload.via`",
+    ]:  # fmt: skip
+        assert expected in err, (expected, err)
+    assert "5 records read, 3 valid, 0 already imported, 3 appended" in out
