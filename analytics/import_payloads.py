@@ -58,6 +58,12 @@ class Approved(_P):
     source: Literal["hold", "report"]
 
 
+class Pinned(_P):
+    pinned: bool = True
+    """False: the event unpins its message. The room's state reads it as true or false (a
+    string ``"false"`` would pin); one without it pins, as the state reads it."""
+
+
 class Reaction(_P):
     emoji: str
 
@@ -116,6 +122,7 @@ PAYLOADS: dict[T, type[_P]] = {
     T.MESSAGE_DELETED: Deleted,
     T.MESSAGE_REPORTED: Reported,
     T.MESSAGE_APPROVED: Approved,
+    T.MESSAGE_PINNED: Pinned,
     T.REACTION_ADDED: Reaction,
     T.REACTION_REMOVED: Reaction,
     T.POLL_CREATED: PollCreated,

@@ -161,3 +161,21 @@ def test_events_import_checks_where_a_leave_came_from(tmp_path: Path, capsys) ->
     ]:  # fmt: skip
         assert expected in err, (expected, err)
     assert "5 records read, 3 valid, 0 already imported, 3 appended" in out
+
+
+def test_events_import_checks_the_pinned_flag_of_a_pin(tmp_path: Path, capsys) -> None:
+    """The state reads ``pinned`` as true or false (a string ``"false"`` pinned the message);
+    a pin without it pins, as the state reads it."""
+    pin = {"event_type": "community_message_pinned", "occurred_at": "2026-01-06T12:00:00+00:00",
+           "user_id": "mod", "room_id": "match:1", "message_id": "m1"}  # fmt: skip
+    lines = [
+        {**pin, "payload": {"pinned": "false"}},
+        {**pin, "payload": {"pinned": False}},
+        {**pin, "payload": {"pinned": True}},
+        pin,
+    ]
+    err, out = import_lines(tmp_path, capsys, "pins.jsonl", lines)
+    expected = ("pins.jsonl line 1: community_message_pinned: Expected `bool`, got `str` "
+                "- at `$.payload.pinned`")  # fmt: skip
+    assert expected in err, err
+    assert "4 records read, 3 valid, 0 already imported, 3 appended" in out
