@@ -29,6 +29,7 @@ from service.eventlog.duckdb_log import DuckDBLog
 
 _ROOM = re.compile(r"^[a-z][a-z0-9_-]{0,31}:[^\s]{1,128}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`(?: - at `(?P<at>[^`]+)`)?$")
 MAX_SHOWN = 20
 
 
@@ -144,9 +145,18 @@ def _payload(where: str, rec: Record) -> dict[str, Any]:
         try:
             msgspec.convert(payload, schema)
         except msgspec.ValidationError as exc:
-            text = str(exc).replace("`$", "`$.payload")
-            raise ValueError(f"{where}: {rec.event_type.value}: {text}") from None
+            raise ValueError(f"{where}: {rec.event_type.value}: {_payload_error(exc)}") from None
     return payload
+
+
+def _payload_error(exc: msgspec.ValidationError) -> str:
+    """msgspec's message with its path under ``$.payload``. A missing field is located at
+    itself: msgspec names the object that lacks it, and no path at all at the payload's top."""
+    text = str(exc)
+    if missing := _MISSING.match(text):
+        name, at = missing.group("name"), missing.group("at") or "$"
+        text = f"Object missing required field `{name}` - at `{at}.{name}`"
+    return text.replace("`$", "`$.payload")
 
 
 def _known_ids(cur: duckdb.DuckDBPyConnection, *, ids: list[str]) -> set[str]:

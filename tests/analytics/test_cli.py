@@ -179,3 +179,15 @@ def test_events_import_checks_the_pinned_flag_of_a_pin(tmp_path: Path, capsys) -
                 "- at `$.payload.pinned`")  # fmt: skip
     assert expected in err, err
     assert "4 records read, 3 valid, 0 already imported, 3 appended" in out
+
+
+def test_events_import_names_the_missing_payload_field(tmp_path: Path, capsys) -> None:
+    """A payload without a field its type needs is refused at that field, as a wrong one is."""
+    sent = {"event_type": "community_message_sent", "occurred_at": "2026-01-06T12:00:00+00:00",
+            "user_id": "u1", "room_id": "match:1", "message_id": "m1"}  # fmt: skip
+    lines = [{**sent, "payload": {"client_msg_id": "c1"}}, {**sent, "payload": {"text": "hi"}}]
+    err, out = import_lines(tmp_path, capsys, "sent.jsonl", lines)
+    expected = ("sent.jsonl line 1: community_message_sent: Object missing required field `text` "
+                "- at `$.payload.text`")  # fmt: skip
+    assert expected in err, err
+    assert "2 records read, 1 valid, 0 already imported, 1 appended" in out
