@@ -9,6 +9,7 @@ from typing import Literal
 import msgspec
 
 from service.domain.events import EventType as T
+from service.moderation.settings import Policy
 
 
 class _P(msgspec.Struct, kw_only=True):
@@ -111,6 +112,16 @@ class RoomLeft(_P):
     Leaves written before it existed have none (no socket taken out); null is no value."""
 
 
+class PolicyChanged(_P):
+    kind: str
+    policy: Policy
+    """Checked as the service checks it when it re-applies the logged policies at start (the
+    policy's own keys only, its scores, its checks and codes): it stops on one it refuses."""
+
+    def __post_init__(self) -> None:
+        self.policy.validate("$.policy")  # a ValueError, reported by msgspec as invalid
+
+
 class Exposure(_P):
     group: Literal["exposed", "holdout"]
     unit: Literal["user", "context"] = "user"
@@ -137,6 +148,7 @@ PAYLOADS: dict[T, type[_P]] = {
     T.ROLE_GRANTED: Role,
     T.ROOM_LEFT: RoomLeft,
     T.EXPOSURE_ASSIGNED: Exposure,
+    T.MODERATION_POLICY_CHANGED: PolicyChanged,
 }
 NEEDS_MESSAGE = frozenset({T.MESSAGE_SENT, T.MESSAGE_MODERATED, T.MESSAGE_DELETED,
                            T.MESSAGE_REPORTED, T.MESSAGE_APPROVED, T.REACTION_ADDED,

@@ -191,3 +191,29 @@ def test_events_import_names_the_missing_payload_field(tmp_path: Path, capsys) -
                 "- at `$.payload.text`")  # fmt: skip
     assert expected in err, err
     assert "2 records read, 1 valid, 0 already imported, 1 appended" in out
+
+def test_events_import_checks_a_moderation_policy_as_the_service_restores_it(tmp_path: Path, capsys) -> None:
+    """The service re-applies logged policies at start and stops on one it refuses (or one
+    without its kind), so a backfill's policy is checked as the admin API checks it."""
+    change = {"event_type": "moderation_policy_changed", "occurred_at": "2026-01-06T12:00:00+00:00",
+              "user_id": "system:admin", "room_id": "match:*"}  # fmt: skip
+    lines = [
+        {**change, "payload": {"policy": {}}},
+        {**change, "payload": {"kind": "match", "policy": {"shadow_at": 2.0}}},
+        {**change, "payload": {"kind": "match", "policy": {"colour": "red"}}},
+        {**change, "payload": {"kind": "match", "policy": {"actions": {"nonsense": "block"}}}},
+        {**change, "payload": {"kind": "match", "policy": {"hold_at": 0.8, "blocklist": ["scab"]}}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "policies.jsonl", lines)
+    for expected in [
+        "policies.jsonl line 1: moderation_policy_changed: Object missing required field `kind` "
+        "- at `$.payload.kind`",
+        "policies.jsonl line 2: moderation_policy_changed: Expected a score in (0, 1], got 2.0 "
+        "in `$.payload.policy.shadow_at`",
+        "policies.jsonl line 3: moderation_policy_changed: Object contains unknown field `colour` "
+        "- at `$.payload.policy`",
+        "policies.jsonl line 4: moderation_policy_changed: Unknown check or code 'nonsense' "
+        "in `$.payload.policy.actions`",
+    ]:  # fmt: skip
+        assert expected in err, (expected, err)
+    assert "5 records read, 1 valid, 0 already imported, 1 appended" in out
