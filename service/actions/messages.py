@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 import duckdb
@@ -259,6 +260,26 @@ def _visible_to(e: Event, reader: str | None, c: Community) -> bool:
     return ref.visible_to(reader)
 
 
+def shown_recent(c: Community, room_id: str, reader: str) -> list[Event]:
+    """The room's messages in memory that ``reader``'s history shows, oldest first."""
+    return [e for e in c.state.recent(room_id) if _visible_to(e, reader, c)]
+
+
+def own_reactions(c: Community, user_id: str, shown: Iterable[Event]) -> dict[str, list[str]]:
+    """``user_id``'s own reactions on ``shown``, by message id; messages without any are left out.
+
+    ``shown`` must be messages the user's history shows them: a reaction stays on a message
+    that is hidden later (held, hidden by reports, a shadow-banned author's), and telling it
+    would tell that the message exists.
+    """
+    mine: dict[str, list[str]] = {}
+    for e in shown:
+        assert e.message_id is not None
+        if emojis := c.state.reactions_by(e.message_id, user_id):
+            mine[e.message_id] = emojis
+    return mine
+
+
 async def _older_from_log(
     c: Community, room_id: str, reader: str, before_seq: int, want: int
 ) -> list[Event]:
@@ -293,7 +314,7 @@ async def history(
     """
     check_access(c, who, room_id, Intent.READ)
     want = limit + 1
-    recent = [e for e in c.state.recent(room_id) if _visible_to(e, who.user_id, c)]
+    recent = shown_recent(c, room_id, who.user_id)
     if before_seq is not None:
         recent = [e for e in recent if e.seq < before_seq]
     page = recent[-want:]
@@ -305,5 +326,5 @@ async def history(
     next_before = page[0].seq if more else None
     return HistoryOut(
         room_id=room_id, epoch=c.log.epoch, messages=[message_out(c, e) for e in page],
-        next_before_seq=next_before,
+        next_before_seq=next_before, mine=own_reactions(c, who.user_id, page),
     )  # fmt: skip

@@ -89,7 +89,7 @@ def check_reaction_cap(c: Community, user_id: str, message_id: str, emoji: str) 
     """Refuse a reaction past the user's ``reactions.max_per_user_per_message`` on a message:
     each is broadcast to the room and kept in the message's counts on every history page."""
     cap = c.settings.reactions.max_per_user_per_message
-    mine = [e for e, users in c.state.reactions.get(message_id, {}).items() if user_id in users]
+    mine = c.state.reactions_by(message_id, user_id)
     if len(mine) >= cap:
         shown = " ".join(e[:40] for e in mine[:10])
         raise SidelineError(

@@ -149,6 +149,11 @@ class CommunityState:
                 return found
         return None
 
+    def reactions_by(self, message_id: str, user_id: str) -> list[str]:
+        """The emoji ``user_id`` has on a message: what the per-user cap counts, and what a
+        reader is told is theirs (only for messages shown to them; the caller filters)."""
+        return [e for e, users in self.reactions.get(message_id, {}).items() if user_id in users]
+
     def recent(self, room_id: str) -> list[Event]:
         return list(self.history.get(room_id, ()))
 

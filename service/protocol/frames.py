@@ -237,6 +237,11 @@ class Joined(_Server, tag="joined", kw_only=True):
     resumed: bool = False
     typing: bool = True
     history: list[Message] = msgspec.field(default_factory=list)
+    mine: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """The recipient's own reactions, by message id: on ``history``, or on a resume on the
+    recent messages whose counts follow the replay. ``message`` and ``reaction`` frames are
+    the same for everyone and carry counts only, so this is where a client learns which
+    reactions it may remove and how many count towards ``max_reactions_per_message``."""
     polls: list[Poll] = msgspec.field(default_factory=list)
     presence: Presence | None = None
 

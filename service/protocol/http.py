@@ -144,6 +144,10 @@ class HistoryOut(msgspec.Struct, kw_only=True):
     next_before_seq: int | None
     """Pass as ``before_seq`` for the page before this one; None when no older message is
     visible to the reader (this page starts the room)."""
+    mine: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """The caller's own reactions on this page's messages, by message id (messages they have
+    none on are left out): ``reactions`` counts everyone's, so a client can mark the caller's
+    and offer to remove them."""
 
 
 class ReactionOut(msgspec.Struct, kw_only=True):

@@ -96,6 +96,7 @@ def _joined(
         boot=hub.remote.boot(info.room_id), remote={e: s for e, s in positions.items() if e != local},
         resumed=page is None, typing=hub.typing.enabled(hub.roster.size(info.room_id)),
         history=_history(c, info.room_id, page) if page is not None else [],
+        mine=page.mine if page is not None else _mine_recent(c, info.room_id, who),
         polls=[
             poll_frame(info.room_id, p, p.votes.get(who.user_id))
             for p in c.state.polls.values() if p.room_id == info.room_id
@@ -115,6 +116,12 @@ def _history(c: Community, room: str, page: HistoryOut) -> list[f.Message]:
         )
         for m in page.messages
     ]  # fmt: skip
+
+
+def _mine_recent(c: Community, room: str, who: Identity) -> dict[str, list[str]]:
+    """On a resume: the user's own reactions on the recent messages they see, taken in the same
+    turn of the event loop as the counts that follow the replay (:func:`_reaction_counts`)."""
+    return messages.own_reactions(c, who.user_id, messages.shown_recent(c, room, who.user_id))
 
 
 def _reaction_counts(c: Community, room: str) -> f.Reaction:

@@ -325,3 +325,121 @@ async def test_joined_tells_the_reaction_cap_and_a_react_past_it_is_refused_by_r
     refused = await ann.expect("error", ref="r2")
     assert refused["code"] == "conflict"
     assert "2 reactions on this message already" in refused["message"]
+
+
+def http_as(server, user: str, role: str = "user") -> httpx.Client:
+    """An HTTP client of ``server`` signed in as ``user`` (match:1)."""
+    token = server.token(user, "match:1", role)
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.Client(base_url=server.url, timeout=10, headers=headers)
+
+
+def resume_at(client: WsClient) -> dict[str, str]:
+    """The epoch and boot of the client's ``joined``, to resume with."""
+    return {"epoch": client.joined["epoch"], "boot": client.joined["boot"]}
+
+
+def posted(http: httpx.Client, cid: str, text: str) -> str:
+    r = http.post("/v1/rooms/match:1/messages", json={"client_msg_id": cid, "text": text})
+    assert r.status_code == 201, r.text
+    return str(r.json()["message_id"])
+
+
+def reacted(http: httpx.Client, message_id: str, emoji: str, *, remove: bool = False) -> None:
+    path = f"/v1/rooms/match:1/messages/{message_id}/reactions"
+    r = http.delete(f"{path}/{emoji}") if remove else http.post(path, json={"emoji": emoji})
+    assert r.status_code == 200, r.text
+
+
+async def test_joined_tells_each_socket_its_own_users_reactions(rt_server):
+    """Reactions added elsewhere (HTTP: another device, or before a reload) are the user's own
+    in ``joined.mine``, per recipient: another user's are not; the history page says the same,
+    and a resume tells them again with the counts it re-sends."""
+    ann, sam, bo = (http_as(rt_server, user) for user in ("ann", "sam", "bo"))
+    with ann, sam, bo:
+        first, second = posted(ann, "c1", "first"), posted(ann, "c2", "second")
+        third = posted(bo, "c3", "third")
+        for message_id, emoji in ((first, "👍"), (first, "🔥"), (second, "😂")):
+            reacted(sam, message_id, emoji)
+        reacted(bo, first, "👍")
+        reacted(bo, third, "😮")
+        client = await WsClient.login(rt_server, "sam")
+        assert client.joined["mine"] == {first: ["👍", "🔥"], second: ["😂"]}
+        assert {m["message_id"]: m.get("reactions") for m in client.joined["history"]} == {
+            first: {"👍": 2, "🔥": 1}, second: {"😂": 1}, third: {"😮": 1},
+        }  # fmt: skip
+        other = await WsClient.login(rt_server, "bo")
+        assert other.joined["mine"] == {first: ["👍"], third: ["😮"]}
+        assert "mine" not in (await WsClient.login(rt_server, "ann")).joined  # none: left out
+        page = sam.get("/v1/rooms/match:1/messages").json()
+        assert page["mine"] == {first: ["👍", "🔥"], second: ["😂"]}
+        assert ann.get("/v1/rooms/match:1/messages").json()["mine"] == {}
+        schema = ann.get("/schema/openapi.json").json()["components"]["schemas"]["HistoryOut"]
+        assert schema["properties"]["mine"]["additionalProperties"]["items"] == {"type": "string"}
+        assert "mine" not in schema["required"]
+
+        joined = client.joined  # no stream frame since: its seq is the position
+        await client.close()
+        reacted(sam, first, "👍", remove=True)  # from another device while the socket is away
+        reacted(sam, third, "🔥")
+        position = {"after_seq": joined["seq"], **resume_at(client)}
+        back = await WsClient.login(rt_server, "sam", join=position)
+        assert back.joined["resumed"] is True
+        assert back.joined["mine"] == {first: ["🔥"], second: ["😂"], third: ["🔥"]}
+        counts = await back.expect("reaction")
+        assert counts["messages"][third] == {"😮": 1, "🔥": 1}
+
+
+async def test_reactions_on_messages_hidden_from_the_reader_are_not_told(start_server):
+    """A moderator may react to a message held for review or by a shadow-banned author, and a
+    user's reaction stays on a message that reports hid since: ``joined.mine`` and the history
+    page tell nothing of messages the reader's history does not show, fresh or resumed."""
+    server = start_server(SIDELINE_MODERATION__ENABLED="true")
+    admin = {"X-Admin-Key": server.admin_key()}
+    mo, fan, author = (http_as(server, *who) for who in (("mo", "moderator"), ("fan",), ("author",)))
+    with mo, fan, author, httpx.Client(base_url=server.url, timeout=10) as http:
+        policy = http.get("/v1/admin/moderation/policies/match", headers=admin).json()
+        policy["actions"]["pii"] = "hold"
+        r = http.put("/v1/admin/moderation/policies/match", headers=admin, json=policy)
+        assert r.status_code == 200, r.text
+        shown = posted(author, "c0", "an ordinary message")
+        reported = posted(author, "c1", "a message reported later")
+        for http_of in (mo, fan):
+            reacted(http_of, shown, "👍")
+            reacted(http_of, reported, "🔥")
+        mod_socket = await WsClient.login(server, "mo", role="moderator")
+        fan_socket = await WsClient.login(server, "fan")
+        both = {shown: ["👍"], reported: ["🔥"]}
+        assert mod_socket.joined["mine"] == fan_socket.joined["mine"] == both
+        positions = {
+            "mo": {"after_seq": mod_socket.joined["seq"], **resume_at(mod_socket)},
+            "fan": {"after_seq": fan_socket.joined["seq"], **resume_at(fan_socket)},
+        }  # fmt: skip
+        await mod_socket.close()
+        await fan_socket.close()
+
+        pii = {"client_msg_id": "c2", "text": "mail me at ann.lee@example.com"}
+        r = author.post("/v1/rooms/match:1/messages", json=pii)
+        assert r.status_code == 201 and r.json()["visibility"] == "held", r.text
+        held = str(r.json()["message_id"])
+        assert mo.post("/v1/rooms/match:1/shadow-bans", json={"user_id": "author"}).status_code == 201
+        shadowed = posted(author, "c3", "a shadow-banned message")
+        reacted(mo, held, "😂")
+        reacted(mo, shadowed, "😮")
+        reacted(author, shadowed, "👍")  # the author sees their own message: theirs to be told
+        for i in range(3):  # the default threshold: hidden pending review
+            with http_as(server, f"reporter{i}") as reporter:
+                r = reporter.post(f"/v1/rooms/match:1/messages/{reported}/reports",
+                                  json={"reason": "abuse"})  # fmt: skip
+                assert r.status_code == 201, r.text
+
+        for user, role in (("mo", "moderator"), ("fan", "user")):
+            fresh = await WsClient.login(server, user, role=role)
+            assert fresh.joined["mine"] == {shown: ["👍"]}, user
+            back = await WsClient.login(server, user, role=role, join=positions[user])
+            assert back.joined["resumed"] is True
+            assert back.joined["mine"] == {shown: ["👍"]}, user
+        assert mo.get("/v1/rooms/match:1/messages").json()["mine"] == {shown: ["👍"]}
+        assert fan.get("/v1/rooms/match:1/messages").json()["mine"] == {shown: ["👍"]}
+        assert author.get("/v1/rooms/match:1/messages").json()["mine"] == {shadowed: ["👍"]}
+        assert (await WsClient.login(server, "author")).joined["mine"] == {shadowed: ["👍"]}
