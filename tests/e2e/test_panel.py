@@ -1,5 +1,5 @@
 """The embeddable panel in headless Chromium: two users, a message, a moderator's delete,
-reactions up to the per-user cap."""
+reactions up to the per-user cap, the user's own reactions after a reload."""
 
 from __future__ import annotations
 
@@ -123,9 +123,10 @@ def test_three_reactions_disable_the_fourth_until_one_is_removed(browser, server
 
 
 def test_a_refused_reaction_is_not_shown_as_mine(browser, server, artifacts):
-    """Three reactions from another device: the panel cannot know they are sam's (the server
-    does not say whose a reaction is), so it offers a fourth; the server refuses it, and the
-    panel must neither show it as sam's nor send a "remove" on the next tap."""
+    """Three reactions from another device while the panel is open: it cannot know they are
+    sam's (live frames carry counts, not whose; only the next ``joined`` says), so it offers a
+    fourth; the server refuses it, and the panel must neither show it as sam's nor send a
+    "remove" on the next tap."""
     errors: list[str] = []
     sent: list[dict] = []
     fan = open_panel(browser, server, "sam", "user", errors, sent)
@@ -150,6 +151,53 @@ def test_a_refused_reaction_is_not_shown_as_mine(browser, server, artifacts):
     button(line, "chip", "👍 1").click()  # sam's from the other device: the add changes nothing
     line.locator("button.chip.mine", has_text="👍 1").wait_for(timeout=10_000)  # and marks it
     fan.screenshot(path=str(artifacts / "panel-reaction-refused.png"))
+    assert errors == []
+
+
+def reload(page, server: ServerProcess, user: str) -> None:
+    """Load the panel afresh, as a reload with a new token does (the first one left its URL)."""
+    page.goto("about:blank")
+    token = server.token(user, "match:1", "user", name=user.title())
+    page.goto(f"{server.url}/embed?room=match:1#token={token}")
+    page.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
+
+
+def test_the_users_own_reactions_are_marked_after_a_reload(browser, server, artifacts):
+    """After a reload the panel knows which reactions are sam's (the server's ``joined`` says),
+    also one added on another device: they are marked, count towards the cap (the other
+    emoji cannot be added), and a tap on one removes it."""
+    errors: list[str] = []
+    sent: list[dict] = []
+    fan = open_panel(browser, server, "sam", "user", errors, sent)
+    message_id = post(server, "ann", "react before the reload")
+    line = fan.locator("li.msg", has_text="react before the reload")
+    line.wait_for(timeout=10_000)
+    button(line, "add", "👍").click()
+    line.locator("button.chip.mine", has_text="👍 1").wait_for(timeout=10_000)
+    react(server, "sam", message_id, "🔥")  # another device
+    react(server, "sam", message_id, "😂")
+    react(server, "bo", message_id, "👍")
+    react(server, "bo", message_id, "😮")
+    button(line, "chip", "😮 1").wait_for(timeout=10_000)
+
+    reload(fan, server, "sam")
+    line = fan.locator("li.msg", has_text="react before the reload")
+    line.wait_for(timeout=10_000)
+    button(line, "chip", "😮 1").wait_for(timeout=10_000)
+    mine = sorted(b.inner_text() for b in line.locator("button.chip.mine").all())
+    assert mine == sorted(["👍 2", "🔥 1", "😂 1"]), mine
+    assert "mine" not in (button(line, "chip", "😮").get_attribute("class") or ""), "bo's only"
+    assert button(line, "chip", "😮").is_disabled(), "three of sam's: a fourth is past the cap"
+    assert not any(b.is_disabled() for b in line.locator("button.chip.mine").all())
+    fan.screenshot(path=str(artifacts / "panel-reactions-after-reload.png"))
+    sent.clear()
+    button(line, "chip", "🔥").click()  # sam's, from the other device: the tap removes it
+    line.locator("button.add:not(.mine)", has_text="🔥").wait_for(timeout=10_000)  # count 0
+    assert button(line, "chip", "😮").is_enabled(), "two of sam's left: under the cap"
+    taps = [(f["emoji"], f.get("remove")) for f in sent if f.get("message_id") == message_id]
+    assert taps == [("🔥", True)], taps
+    r = httpx.get(f"{server.url}/v1/rooms/match:1/messages", headers=bearer(server, "sam"))
+    assert r.json()["mine"] == {message_id: ["👍", "😂"]}
     assert errors == []
 
 

@@ -148,7 +148,9 @@
     s.pos = { epoch: f.epoch, seq: f.seq, boot: f.boot, remote: Object.assign({}, f.remote || {}) };
     $("room-title").textContent = ROOM;
     if (!f.resumed) clearRoom();
+    takeMine(f);
     (f.history || []).forEach((m) => addMessage(m));
+    if (f.resumed) s.messages.forEach((m) => renderMessage(m));
     (f.polls || []).forEach((p) => s.polls.set(p.poll_id, p));
     if (f.presence) onPresence(f.presence);
     renderPolls(); renderControls();
@@ -169,7 +171,7 @@
   // -- messages --------------------------------------------------------------------------------
 
   function clearRoom() {
-    s.messages.clear(); s.polls.clear();
+    s.messages.clear(); s.polls.clear(); s.mine.clear();
     $("messages").replaceChildren();
     renderPolls();
   }
@@ -231,9 +233,19 @@
     }
     return tools;
   }
-  // The user's own reactions, per message: the ones added from this panel (the server's frames
-  // carry counts only, so reactions added elsewhere, or before a reload, are not known here).
+  // The user's own reactions, per message: what the server's joined says (joined.mine: also the
+  // ones added before a reload or on another device), then the taps made here since (message and
+  // reaction frames carry counts only, the same for everyone).
   function mineOn(id) { return s.mine.get(id) || new Set(); }
+  // joined.mine is the server's word on the messages it names: all of them on a fresh join, the
+  // recent ones on a resume.
+  function takeMine(f) {
+    const told = f.mine || {};
+    for (const [id, emojis] of Object.entries(told)) {
+      if (f.resumed && !s.messages.has(id)) continue; // no longer shown here
+      s.mine.set(id, new Set(emojis));
+    }
+  }
   function setMine(id, emoji, on) {
     const set = mineOn(id);
     on ? set.add(emoji) : set.delete(emoji);
