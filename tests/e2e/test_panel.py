@@ -1,10 +1,12 @@
 """The embeddable panel in headless Chromium: two users, a message, a moderator's delete,
-reactions up to the per-user cap, the user's own reactions after a reload."""
+reactions up to the per-user cap, the user's own reactions after a reload or a lost answer."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -199,6 +201,49 @@ def test_the_users_own_reactions_are_marked_after_a_reload(browser, server, arti
     r = httpx.get(f"{server.url}/v1/rooms/match:1/messages", headers=bearer(server, "sam"))
     assert r.json()["mine"] == {message_id: ["👍", "😂"]}
     assert errors == []
+
+
+def test_taps_lost_with_their_socket_are_corrected_by_the_next_joined(browser, server, artifacts):
+    """A tap marks the reaction at once; when the socket closes before the server answers, the
+    reaction may never have been recorded. Here two were not (the server was frozen, then killed
+    with the frames unread), one on a message where sam has a recorded reaction and one on a
+    message without any of sam's (``joined.mine`` does not name it): after the panel reconnects,
+    both marks go and the recorded reaction stays marked."""
+    errors: list[str] = []
+    sent: list[dict] = []
+    fan = open_panel(browser, server, "sam", "user", errors, sent)
+    kept = post(server, "ann", "recorded before")
+    lost = post(server, "ann", "tap while the server is away")
+    first = fan.locator("li.msg", has_text="recorded before")
+    line = fan.locator("li.msg", has_text="tap while the server is away")
+    line.wait_for(timeout=10_000)
+    button(first, "add", "🔥").click()
+    first.locator("button.chip.mine", has_text="🔥 1").wait_for(timeout=10_000)  # recorded
+    assert server.proc is not None
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        button(first, "add", "😂").click()  # the frames reach a process that never reads them
+        button(line, "add", "👍").click()
+        first.locator("button.add.mine", has_text="😂").wait_for(timeout=10_000)
+        line.locator("button.add.mine", has_text="👍").wait_for(timeout=10_000)
+    finally:
+        server.kill()  # SIGKILL: the unread frames die with the process
+    fan.wait_for_selector('#panel[data-state="connecting"]', timeout=10_000)
+    server.start()  # same data and port: the panel reconnects and resumes
+    fan.wait_for_selector('#panel[data-state="live"]', timeout=20_000)
+    first.locator("button.chip.mine", has_text="🔥 1").wait_for(timeout=10_000)
+    first.locator("button.add:not(.mine)", has_text="😂").wait_for(timeout=10_000)
+    line.locator("button.add:not(.mine)", has_text="👍").wait_for(timeout=10_000)
+    r = httpx.get(f"{server.url}/v1/rooms/match:1/messages", headers=bearer(server, "sam"))
+    assert r.json()["mine"] == {kept: ["🔥"]}, "the lost taps were not recorded"
+    fan.screenshot(path=str(artifacts / "panel-lost-taps-corrected.png"))
+    sent.clear()
+    button(line, "add", "👍").click()  # not sam's: the tap adds it (not a remove)
+    line.locator("button.chip.mine", has_text="👍 1").wait_for(timeout=10_000)
+    taps = [(f["message_id"], f["emoji"], f.get("remove")) for f in sent if f["type"] == "react"]
+    assert taps == [(lost, "👍", False)], taps
+    refused = "WebSocket connection to"  # Chromium logs the reconnects the stopped server refused
+    assert [e for e in errors if refused not in e] == []
 
 
 def test_the_reaction_cap_is_the_servers(browser, tmp_path):

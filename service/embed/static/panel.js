@@ -16,6 +16,7 @@
     typing: new Map(), mine: new Map(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25,
     typingOn: true, lastTyping: 0, toastTimer: null, joinedOnce: false,
     pending: new Map(), refs: 0, // reacts sent and not answered yet, by ref
+    unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
   };
 
   // -- helpers ----------------------------------------------------------------------------------
@@ -95,7 +96,9 @@
     if (s.ws !== ws) return;
     clearInterval(s.ping);
     s.ws = null;
-    s.pending.clear(); // their answers are lost with the socket: keep what the panel shows
+    // Their answers are lost with the socket: keep what the panel shows until the next joined.
+    s.pending.forEach((p) => s.unsure.push(p));
+    s.pending.clear();
     if (FATAL_CLOSES.has(code)) return status("this page may not embed the chat", "closed");
     if (AUTH_CLOSES.has(code)) {
       status("signed out — waiting for a new token", "waiting");
@@ -238,9 +241,12 @@
   // reaction frames carry counts only, the same for everyone).
   function mineOn(id) { return s.mine.get(id) || new Set(); }
   // joined.mine is the server's word on the messages it names: all of them on a fresh join, the
-  // recent ones on a resume.
+  // recent ones on a resume. A tap whose answer was lost with the old socket may never have been
+  // recorded: unless the server names its message, its mark is taken back.
   function takeMine(f) {
     const told = f.mine || {};
+    for (const p of s.unsure) if (!Object.hasOwn(told, p.id)) setMine(p.id, p.emoji, false);
+    s.unsure = [];
     for (const [id, emojis] of Object.entries(told)) {
       if (f.resumed && !s.messages.has(id)) continue; // no longer shown here
       s.mine.set(id, new Set(emojis));
