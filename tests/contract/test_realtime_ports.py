@@ -195,6 +195,36 @@ async def test_redis_broker_survives_a_redis_restart(tmp_path):
                 await asyncio.wait_for(broker.stop(), 5)
 
 
+async def test_redis_broker_says_when_its_subscription_was_made_again(redis_url):
+    """redis-py reconnects a dropped subscriber and subscribes again without a word; what was
+    published meanwhile is gone. The broker says so, in order with the messages."""
+    import redis
+
+    got: list[object] = []
+
+    async def on_message(data: bytes) -> None:
+        got.append(data)
+
+    async def on_loss() -> None:
+        got.append("loss")
+
+    broker = RedisBroker(redis_url, prefix="t")
+    await broker.start(on_message, on_loss)
+    plain = redis.Redis.from_url(redis_url)
+    try:
+        await asyncio.sleep(0.1)
+        broker.publish(b"before")
+        await wait_for(lambda: got == [b"before"])
+        assert plain.client_kill_filter(_type="pubsub") == 1
+        await wait_for(lambda: "loss" in got)  # no message needed to notice it
+        broker.publish(b"after")
+        await wait_for(lambda: len(got) == 3)
+        assert got == [b"before", "loss", b"after"]
+    finally:
+        plain.close()
+        await broker.stop()
+
+
 # -- standing: what a node that starts later must know -------------------------------------------
 
 

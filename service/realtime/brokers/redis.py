@@ -6,8 +6,16 @@ log shard, and a client that missed something resumes from it (see resume.py).
 Litestar's channels plugin runs one publish task and one subscribe task; an exception from
 the backend ends that task for good, and with it all fan-out between nodes. So this backend
 does not let a Redis outage escape: a publish that fails is logged and dropped (the event is
-committed in the publisher's log; clients of other nodes resync when they reconnect), and
-the subscription is re-established with a backoff until Redis is back.
+committed in the publisher's log; the envelopes carry a number per publisher, so receivers
+notice the missing one at the next), and the subscription is re-established with a backoff
+until Redis is back.
+
+Pub/sub is at-most-once: whatever was published while the subscriber connection was down
+(a Redis restart, a network cut, ``CLIENT KILL``, the output buffer limit) is gone, and
+redis-py reconnects and subscribes again without a word, often inside the read that failed.
+This backend watches the connection being made again and then puts
+:data:`~service.realtime.brokers.channels.LOSS` in the stream, between the last message
+received before the cut and the first one after it.
 """
 
 from __future__ import annotations
@@ -21,16 +29,20 @@ from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from service.realtime.brokers.channels import ChannelsBroker
+from service.realtime.brokers.channels import LOSS, ChannelsBroker
 
 log = logging.getLogger(__name__)
 
 
 class _Backend(RedisChannelsPubSubBackend):
-    """Pub/sub that survives Redis restarts (see the module docstring)."""
+    """Pub/sub that survives Redis restarts and says when it may have lost messages."""
 
     lost = 0
     """Messages that could not be published to Redis."""
+
+    def __init__(self, *, redis: Redis, key_prefix: str) -> None:
+        super().__init__(redis=redis, key_prefix=key_prefix)
+        self._reconnected = False
 
     async def publish(self, data: bytes, channels: Iterable[str]) -> None:
         try:
@@ -39,17 +51,47 @@ class _Backend(RedisChannelsPubSubBackend):
             type(self).lost += 1
             log.error("redis publish failed, other nodes miss one message: %s", exc)
 
+    async def subscribe(self, channels: Iterable[str]) -> None:
+        await super().subscribe(channels)
+        connection = self._pub_sub.connection
+        if connection is not None:  # connected now: the callback sees only reconnections
+            connection.register_connect_callback(self._on_reconnect)
+
+    def _on_reconnect(self, connection: object) -> None:
+        """redis-py made the subscriber connection again (and subscribes on it again)."""
+        self._reconnected = True
+
     async def stream_events(self) -> AsyncGenerator[tuple[str, Any], None]:
         backoff = 0.1
         while True:
             try:
-                async for item in super().stream_events():
+                async for item in self._events():
                     backoff = 0.1
                     yield item
             except (RedisError, OSError) as exc:
                 log.error("redis subscription lost (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    async def _events(self) -> AsyncGenerator[tuple[str, Any], None]:
+        """Litestar's loop (``RedisChannelsPubSubBackend.stream_events``), plus ``LOSS`` once
+        the connection was made again: checked after every read, a message or none, so it
+        comes before the first message of the new subscription and without waiting for one."""
+        await self._has_subscribed.wait()
+        pubsub = self._pub_sub
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if self._reconnected:
+                self._reconnected = False
+                log.warning("redis subscription made again: messages published meanwhile are lost")
+                for channel in list(pubsub.channels):
+                    yield channel.decode(), LOSS
+            if message is None:
+                continue
+            channel = message["channel"].decode()
+            # as in litestar: a message may still arrive on a channel being unsubscribed
+            if channel.encode() in pubsub.channels.keys() - pubsub.pending_unsubscribe_channels:
+                yield channel, message["data"]
 
 
 class RedisBroker(ChannelsBroker):
