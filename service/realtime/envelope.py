@@ -4,6 +4,11 @@ An ``events`` envelope carries the committed events (for the projections of the 
 nodes) and the frames rendered from them by the node that committed them, each already
 encoded as the text every recipient socket receives. ``typing`` and ``crowd`` envelopes carry
 ephemeral signals that are never logged.
+
+Every envelope a hub publishes is numbered: ``boot`` names the publishing process and ``n``
+counts its envelopes, 1, 2, 3 ... without a gap. Redis pub/sub is at-most-once, so a receiver
+that sees a number skipped knows that envelopes of that publisher were lost on their way
+(hub.py, ``Hub._in_order``); one integer per envelope, one comparison per receipt.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ class Envelope(msgspec.Struct, array_like=True, kw_only=True):
     """True when the events cause per-node work even on the origin (counts, roles, bans)."""
     room: str = ""
     crowd: dict[str, int] = msgspec.field(default_factory=dict)
+    boot: str = ""
+    """The publishing process (its hub's ``boot``): ``n`` counts within it."""
+    n: int = 0
+    """1, 2, 3 ... per publishing process, every kind of envelope; 0: not numbered."""
 
 
 encode_envelope = msgspec.json.Encoder().encode

@@ -8,6 +8,13 @@ Delivery: every node (this one included) receives every envelope once, in public
 A node that did not commit the events applies them to its own projection first, so a mute,
 a mode change or a poll made through node A is enforced and shown on node B. Then each frame
 is handed, as the same text object, to the bounded outbox of every local socket in its room.
+
+Losses: the broker may lose envelopes (Redis pub/sub is at-most-once). Every envelope carries
+its publisher's process (``boot``) and number (``n``, gap-free), so a skipped number is noticed
+at the next envelope of that publisher, and the broker says when its subscription was made
+again. Either way the frames of any room may be missing here: the record of other nodes'
+frames starts again (no resume is proven across the gap, resume.py) and every joined socket is
+told ``resync`` per room, then gets a fresh ``joined``.
 """
 
 from __future__ import annotations
@@ -67,6 +74,8 @@ class HubStats:
     slow_consumers: int = 0
     remote_events: int = 0
     remote_apply_errors: int = 0
+    delivery_gaps: int = 0
+    """Times envelopes were (or may have been) lost on their way here."""
 
 
 class Hub:
@@ -88,6 +97,11 @@ class Hub:
         self.published_seq = 0
         """Highest local seq handed to the broker; the state includes everything up to it."""
         self.remote = RemoteLog(settings.remote_buffer_size, shared=settings.broker != "memory")
+        self._numbered = 0
+        """Envelopes this process published (the ``n`` of the last one)."""
+        self._heard: dict[str, tuple[str, int]] = {}
+        """origin node -> (boot, n) of the last envelope received from it."""
+        self._reloading: set[asyncio.Task[None]] = set()
         self.stats = HubStats()
         interval = settings.presence_interval_seconds
         self.coalescer = Coalescer(community, interval, self._send_texts)
@@ -117,7 +131,7 @@ class Hub:
         recalled = [e for e in await self.standing.recall() if e.node_id != self.node_id]
         self._apply_remote(recalled)
         self.c.state.order_history({e.room_id for e in recalled})
-        await self.broker.start(self.receive)
+        await self.broker.start(self.receive, self.lost)
         s = self.settings
         self._tasks = [
             asyncio.create_task(self._every(s.presence_interval_seconds, self._presence_tick)),
@@ -171,12 +185,18 @@ class Hub:
             needs_events=needs,
         )  # fmt: skip
         self.published_seq = max(self.published_seq, max((e.seq for e in events), default=0))
-        self.broker.publish(encode_envelope(envelope))
+        self._publish(envelope)
         self.standing.add_recent(events)
         if standing := [e for e in events if e.event_type in STANDING_TYPES]:
             task = asyncio.create_task(self.standing.remember(standing))
             self._remembering.add(task)
             task.add_done_callback(self._remembering.discard)
+
+    def _publish(self, env: Envelope) -> None:
+        """Number ``env`` (see the module docstring) and hand it to the broker."""
+        self._numbered += 1
+        env.boot, env.n = self.boot, self._numbered
+        self.broker.publish(encode_envelope(env))
 
     # -- delivery ------------------------------------------------------------------------------
 
@@ -184,6 +204,12 @@ class Hub:
         """Handle one envelope from the broker (called in order, one at a time)."""
         env = decode_envelope(data)
         self.stats.envelopes += 1
+        if env.n and not self._in_order(env):
+            self._lost(
+                f"envelopes of node {env.origin} were lost on their way to node {self.node_id}: "
+                "frames of this room may be missing",
+                remote=env.origin != self.node_id,
+            )  # fmt: skip
         match env.kind:
             case "events":
                 await self._on_events(env)
@@ -210,6 +236,55 @@ class Hub:
         if env.needs_events:
             for e in events:
                 await self._effects(e)
+
+    def _in_order(self, env: Envelope) -> bool:
+        """Is ``env`` the next envelope of its publisher (or the first heard of it)? A new
+        process of the publisher (another boot) starts again at 1."""
+        heard = self._heard.get(env.origin)
+        self._heard[env.origin] = (env.boot, env.n)
+        if heard is None:
+            return True
+        boot, n = heard
+        return env.n == (n + 1 if env.boot == boot else 1)
+
+    async def lost(self) -> None:
+        """The broker's subscription was interrupted (its ``on_loss``): envelopes of every node,
+        this one included, may be missing. Numbers are heard afresh from the next ones."""
+        self._heard.clear()
+        self._lost(
+            f"the subscription of node {self.node_id} to the other nodes was interrupted: "
+            "frames of this room may be missing",
+            remote=True,
+        )  # fmt: skip
+
+    def _lost(self, reason: str, *, remote: bool) -> None:
+        """Frames of any room may be missing here. Frames of other nodes (``remote``): their
+        record starts again, so no resume is proven across the gap. Every joined socket is
+        told ``resync`` per room now, in order with the frames, and gets a fresh ``joined``
+        from this node's state (its own events are all there; other nodes' lost ones are not)."""
+        self.stats.delivery_gaps += 1
+        log.warning("realtime delivery gap: %s", reason)
+        if remote:
+            self.remote.lost(reason)
+        for room, members in self.rooms.items():
+            for conn in members.live:
+                conn.send_unbounded(f.Resync(room=room, reason=reason))
+                task = asyncio.create_task(self._reload(conn, room))
+                self._reloading.add(task)
+                task.add_done_callback(self._reloading.discard)
+
+    async def _reload(self, conn: Connection, room: str) -> None:
+        from service.realtime.joining import reload  # joining imports this module
+
+        try:
+            await reload(self, conn, room)
+        except SidelineError as err:
+            conn.send(f.Error(
+                code=err.code.slug, at="$.room",
+                message=f"could not reload {room} after resync: {err.message}; join it again",
+            ))  # fmt: skip
+        except Exception:
+            log.exception("could not reload %s for %s after a delivery gap", room, conn.user_id)
 
     def _apply_remote(self, events: list[Event]) -> None:
         for e in events:
@@ -274,7 +349,8 @@ class Hub:
         members = self.rooms.setdefault(room, Members())
         self.remote.track(room)
         members.live.pop(conn, None)
-        members.joining[conn] = []
+        # a join already being served (a reload after resync, hub._lost) keeps what arrived
+        members.joining.setdefault(conn, [])
         conn.rooms.add(room)
 
     def is_joining(self, conn: Connection, room: str) -> bool:
@@ -392,7 +468,7 @@ class Hub:
             return False
         frame = f.TypingFrame(room=room, user_id=conn.user_id, name=conn.name)
         out = Out(room=room, to=None, text=f.encode(frame))
-        self.broker.publish(encode_envelope(Envelope(kind="typing", origin=self.node_id, frames=[out])))
+        self._publish(Envelope(kind="typing", origin=self.node_id, frames=[out]))
         return True
 
     def crowd_tap(self, room: str, emoji: str) -> None:
@@ -403,8 +479,7 @@ class Hub:
     def _publish_crowd(self, room: str) -> None:
         counts = self._crowd_local.pop(room, None)
         if counts:
-            env = Envelope(kind="crowd", origin=self.node_id, room=room, crowd=counts)
-            self.broker.publish(encode_envelope(env))
+            self._publish(Envelope(kind="crowd", origin=self.node_id, room=room, crowd=counts))
 
     async def _presence_tick(self) -> None:
         self.remote.sweep(asyncio.get_running_loop().time())

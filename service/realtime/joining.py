@@ -73,6 +73,34 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
         raise
 
 
+async def reload(hub: Hub, conn: Connection, room: str) -> None:
+    """A fresh ``joined`` of ``room`` for ``conn``, which is in it and was told ``resync``:
+    frames of the room may have been lost between nodes (hub.py, ``Hub._lost``).
+
+    The snapshot part of :func:`join`, in the same order. The socket is in the room already,
+    so nothing is recorded (no membership event), presence is unchanged, and a leave waiting
+    for this socket (the user left through another of theirs) still waits for it. A join of
+    the room being served on the socket meanwhile answers for both (hub.begin_join). If the
+    room cannot be served, the socket leaves it, as after a failed join.
+    """
+    c, who = hub.c, conn.identity
+    if room not in conn.rooms or hub.is_joining(conn, room) or conn.outbox.overflowing():
+        return
+    hub.begin_join(conn, room)
+    try:
+        info = rooms.get_room(c, who, room)  # authorises READ, as a join does
+        positions = {c.log.epoch: hub.published_seq, **hub.remote.latest(room)}
+        page = await messages.history(c, who, room, before_seq=None, limit=hub.settings.history_on_join)
+        presence = full(room, await hub.roster.current(room))
+        if not hub.is_joining(conn, room):
+            return
+        conn.send_unbounded(_joined(hub, who, info, f.Join(room=room), positions, page, presence))
+        hub.finish_join(conn, room, positions)
+    except BaseException:
+        await hub.leave_room(conn, room)
+        raise
+
+
 def _remote_positions(hub: Hub, room: str, frame: f.Join) -> dict[str, int]:
     """After a replay the client holds every remote frame the ring had: its newest seqs."""
     known = dict(frame.remote or {})

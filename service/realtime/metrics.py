@@ -38,6 +38,12 @@ class HubCollector(Collector):
             value=stats.remote_events,
         )  # fmt: skip
         yield CounterMetricFamily(
+            "sideline_ws_delivery_gaps",
+            "Times envelopes were lost on their way to this node (a number skipped, or the "
+            "broker's subscription made again); each made the rooms' sockets resync",
+            value=stats.delivery_gaps,
+        )  # fmt: skip
+        yield CounterMetricFamily(
             "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",
             value=Outbox.suspended,
         )  # fmt: skip

@@ -21,6 +21,11 @@ so that a client that dropped can come back and resume; then it is forgotten. Fr
 no local socket is in are not kept at all: every node receives every room's frames, and
 one entry per room ever seen would grow without bound. A record made again later has a new
 ``boot``, so a position from the old one is answered ``resync``, never an incomplete replay.
+
+Frames can also be lost before they get here: Redis pub/sub is at-most-once. When the hub
+learns that envelopes were lost (a number skipped, or its subscription made again), it calls
+:meth:`RemoteLog.lost`: every record starts again, empty and with a new ``boot``, so no resume
+is proven across the gap.
 """
 
 from __future__ import annotations
@@ -44,10 +49,12 @@ MAX_IDLE_ROOMS = 1_000
 
 
 class _Room:
-    __slots__ = ("boot", "evicted", "latest", "ring")
+    __slots__ = ("boot", "cause", "evicted", "latest", "ring")
 
-    def __init__(self) -> None:
+    def __init__(self, cause: str = "") -> None:
         self.boot = uuid7()
+        self.cause = cause
+        """Why the record before this one can no longer serve a resume ("": it was forgotten)."""
         self.ring: deque[Out] = deque()
         self.latest: dict[str, int] = {}
         """epoch -> highest seq received."""
@@ -104,6 +111,12 @@ class RemoteLog:
         self._rooms.pop(room, None)
         self._idle.pop(room, None)
 
+    def lost(self, cause: str) -> None:
+        """Frames of other nodes may have been lost on their way here, in any room: every
+        record starts again (a new ``boot``), so a position from before gets ``resync``."""
+        for room in self._rooms:
+            self._rooms[room] = _Room(cause)
+
     def add(self, out: Out) -> None:
         record = self._rooms.get(out.room)
         if record is None:
@@ -139,6 +152,13 @@ class RemoteLog:
     def known(self, room: str) -> bool:
         record = self._rooms.get(room)
         return record is not None and bool(record.latest)
+
+    def cause(self, room: str) -> str:
+        """Why positions from before the current record of ``room`` cannot be served."""
+        record = self._rooms.get(room)
+        return (record.cause if record is not None else "") or (
+            "this node no longer holds the room's events of other nodes"
+        )
 
 
 class Plan(msgspec.Struct, kw_only=True):
@@ -180,7 +200,7 @@ async def plan(
         # Another process, or this node forgot the room meanwhile: frames of other nodes
         # received in between (if there are other nodes) are not here to replay.
         if remote.shared or positions or remote.known(room):
-            return Plan(resync="this node no longer holds the room's events of other nodes")
+            return Plan(resync=remote.cause(room))
         return Plan(frames=frames, seq=seq)
     missed = remote.since(room, positions, who.user_id)
     if missed is None:

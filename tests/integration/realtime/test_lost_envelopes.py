@@ -1,0 +1,201 @@
+"""Envelopes lost between nodes (Redis pub/sub is at-most-once) are noticed, not silent.
+
+Two ``sideline serve`` processes over a real redis-server, real WebSocket clients on node B.
+Redis is made to lose envelopes for real: a publish it refuses (ACL), or subscribers it
+disconnects (``CLIENT KILL TYPE pubsub``) and keeps out for a while (``maxclients``), while
+node A commits a message. The sockets of the rooms are told (``resync``, then a fresh
+``joined``), and a resume from a position before the gap gets ``resync`` instead of a replay
+that lacks the lost message.
+
+Then the hub in-process (real DuckDB log, sockets are recorders, as in test_hub.py): how
+envelope numbers are read, and that the reload after ``resync`` is not a join.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from service.domain.events import EventType
+from service.protocol import frames as f
+from service.realtime.envelope import Envelope, Out, encode_envelope
+from service.realtime.joining import join
+from service.realtime.resume import plan
+from tests.fixtures.ws import WsClient
+from tests.integration.realtime.test_hub import connect, hub, settle, who  # noqa: F401  (fixture)
+from tests.integration.realtime.test_two_nodes import two_nodes  # noqa: F401  (fixture)
+
+
+@contextmanager
+def plain_redis(url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+async def post(client: WsClient, text: str, cid: str) -> dict[str, Any]:
+    await client.send(type="send", room="match:1", client_msg_id=cid, text=text, ref=cid)
+    return await client.expect("ack", ref=cid)
+
+
+async def position_after(client: WsClient, seen: dict[str, Any]) -> dict[str, Any]:
+    """What ``client`` would resume with once it has received ``seen`` (a message of node A)."""
+    await client.expect("message", message_id=seen["message_id"])
+    return dict(
+        after_seq=client.joined["seq"], epoch=client.joined["epoch"], boot=client.joined["boot"],
+        remote={seen["epoch"]: seen["seq"]},
+    )  # fmt: skip
+
+
+def never_got(client: WsClient, message_id: str) -> None:
+    got = [f for f in client.seen if f["type"] == "message" and f["message_id"] == message_id]
+    assert got == [], "the envelope was not lost: the test proves nothing"
+
+
+async def told_to_reload(
+    client: WsClient, *, timeout: float = 5.0, remote: bool = True
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``resync`` for match:1, then the fresh ``joined`` that follows it; when frames of
+    other nodes were lost (``remote``), with a new ``boot``: older positions cannot be served."""
+    resync = await client.expect("resync", room="match:1", timeout=timeout)
+    fresh = await client.expect("joined", room="match:1")
+    assert not fresh.get("resumed")
+    assert (fresh["boot"] != client.joined["boot"]) is remote
+    return resync, fresh
+
+
+async def resume_gets_resync(server, user: str, position: dict[str, Any]) -> None:
+    back = await WsClient.login(server, user, join=position)
+    assert [f["type"] for f in back.seen if f["type"] in ("resync", "joined")] == ["resync", "joined"]
+    assert not back.joined.get("resumed")
+
+
+@pytest.mark.slow
+async def test_a_publish_redis_refused_is_noticed_at_the_next_envelope(two_nodes, redis_url):  # noqa: F811
+    a, b = two_nodes
+    bob = await WsClient.login(b, "bob")
+    dan = await WsClient.login(b, "dan")  # drops before the gap, resumes after it
+    ann = await WsClient.login(a, "ann")
+    seen = await post(ann, "seen", "c1")
+    await bob.expect("message", message_id=seen["message_id"])
+    position = await position_after(dan, seen)
+    await dan.close()
+    with plain_redis(redis_url) as r:
+        # litestar publishes through a script: Redis refuses A's publish, nothing else
+        r.execute_command("ACL", "SETUSER", "default", "-evalsha", "-eval")
+        try:
+            lost = await post(ann, "lost", "c2")  # committed on A, never reaches B
+            await asyncio.sleep(0.5)
+        finally:
+            r.execute_command("ACL", "SETUSER", "default", "+@all")
+    await post(ann, "after", "c3")  # its envelope number shows that one is missing
+    resync, _ = await told_to_reload(bob)
+    never_got(bob, lost["message_id"])
+    assert "node-a" in resync["reason"], resync
+    await resume_gets_resync(b, "dan", position)
+    # node A lost its own envelope too (its sockets get frames through Redis as well); its
+    # projection has the message, so the reload there shows it, and its log serves resumes
+    _, reloaded = await told_to_reload(ann, remote=False)
+    assert "lost" in [m["text"] for m in reloaded["history"]]
+
+
+@pytest.mark.slow
+async def test_a_dropped_subscription_is_noticed_when_it_is_back(two_nodes, redis_url):  # noqa: F811
+    a, b = two_nodes
+    bob = await WsClient.login(b, "bob")
+    dan = await WsClient.login(b, "dan")
+    ann = await WsClient.login(a, "ann")
+    seen = await post(ann, "seen", "c1")
+    await bob.expect("message", message_id=seen["message_id"])
+    position = await position_after(dan, seen)
+    await dan.close()
+    with plain_redis(redis_url) as r:
+        subscribers = r.client_list(_type="pubsub")
+        assert len(subscribers) == 2, subscribers
+        # the subscribers cannot come back until maxclients is raised again
+        r.config_set("maxclients", len(r.client_list()) - len(subscribers))
+        try:
+            r.client_kill_filter(_type="pubsub")
+            lost = await post(ann, "lost", "c2")  # published to no one
+            await asyncio.sleep(0.5)
+            assert r.client_list(_type="pubsub") == [], "a subscriber came back too early"
+        finally:
+            r.config_set("maxclients", 10000)
+    resync, _ = await told_to_reload(bob, timeout=15)  # as soon as B is subscribed again
+    never_got(bob, lost["message_id"])
+    assert "interrupted" in resync["reason"], resync
+    await resume_gets_resync(b, "dan", position)
+    after = await post(ann, "after", "c3")
+    await bob.expect("message", message_id=after["message_id"])
+    assert "sideline_ws_delivery_gaps_total 1.0" in httpx.get(f"{b.url}/metrics", timeout=10).text
+
+
+# -- the hub in-process ------------------------------------------------------------------------
+
+
+def numbered(boot: str, n: int, seq: int = 0) -> bytes:
+    """An envelope of node B's process ``boot``, its ``n``-th; with a frame for match:1."""
+    text = json.dumps({"type": "message", "room": "match:1", "message_id": f"m{seq}", "seq": seq})
+    frames = [Out(room="match:1", to=None, text=text, seq=seq, epoch="epoch-of-node-b")] if seq else []
+    return encode_envelope(Envelope(kind="events", origin="node-b", frames=frames, boot=boot, n=n))
+
+
+async def test_numbers_are_read_per_publisher_process(hub):  # noqa: F811
+    conn, rec = connect(hub, "bob")
+    await join(hub, conn, f.Join(room="match:1"))
+    await hub.receive(encode_envelope(Envelope(kind="events", origin="node-c")))  # not numbered
+    for boot, n in [("b1", 7), ("b1", 8), ("b2", 1), ("b2", 2)]:  # node B restarted: 1 again
+        await hub.receive(numbered(boot, n))
+    await settle()
+    assert hub.stats.delivery_gaps == 0 and rec.of("resync") == []
+    await hub.receive(numbered("b2", 4))  # 3 was lost
+    await hub.receive(numbered("b3", 2))  # another restart, and its first envelope was lost
+    await settle()
+    assert hub.stats.delivery_gaps == 2
+    assert [r["reason"] for r in rec.of("resync")] == [
+        "envelopes of node node-b were lost on their way to node node-1: "
+        "frames of this room may be missing"
+    ] * 2
+    assert len(rec.of("joined")) == 3, "the join, then one fresh joined per resync"
+
+
+async def test_a_resume_across_the_gap_gets_resync(hub):  # noqa: F811
+    conn, rec = connect(hub, "bob")
+    await join(hub, conn, f.Join(room="match:1"))
+    await hub.receive(numbered("b1", 1, seq=41))
+    joined = rec.of("joined")[0]
+    position = f.Join(
+        room="match:1", after_seq=joined["seq"], epoch=joined["epoch"], boot=joined["boot"],
+        remote={"epoch-of-node-b": 41},
+    )  # fmt: skip
+    await hub.disconnect(conn)
+    await hub.receive(numbered("b1", 3, seq=43))  # 2 (frame 42) was lost
+    resumed = await plan(hub.c, hub.remote, who("bob"), position, 500, lambda: hub.published_seq)
+    assert resumed.frames == [] and resumed.resync is not None
+    assert "envelopes of node node-b were lost" in resumed.resync
+
+
+async def test_the_reload_after_resync_records_nothing_and_keeps_a_waiting_leave(hub):  # noqa: F811
+    """The socket is in the room already: the reload is not a join of the user."""
+    tab, _ = connect(hub, "bob")
+    phone, rec = connect(hub, "bob")
+    for conn in (tab, phone):
+        await join(hub, conn, f.Join(room="match:1"))
+    await hub.part(tab, "match:1", who("bob"))  # the membership ends with the phone's leave
+    await hub.receive(numbered("b1", 1))
+    await hub.receive(numbered("b1", 3))
+    await settle()
+    assert [r["type"] for r in rec.frames[-2:]] == ["resync", "joined"]
+    await hub.disconnect(phone)
+    await settle()
+    kinds = [e.event_type for e in await hub.c.log.read(0, 100) if e.user_id == "bob"]
+    assert kinds == [EventType.ROOM_JOINED, EventType.ROOM_LEFT]
