@@ -66,7 +66,7 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
         if resumed is not None:
             for out in resumed.frames:
                 conn.outbox.push({"type": "websocket.send", "text": out.text}, bounded=False)
-            conn.send_unbounded(_reaction_counts(c, room))
+            conn.send_unbounded(_reaction_counts(c, room, who.user_id))
         hub.finish_join(conn, room, positions)
     except BaseException:
         await hub.leave_room(conn, room)
@@ -152,10 +152,13 @@ def _mine_recent(c: Community, room: str, who: Identity) -> dict[str, list[str]]
     return messages.own_reactions(c, who.user_id, messages.shown_recent(c, room, who.user_id))
 
 
-def _reaction_counts(c: Community, room: str) -> f.Reaction:
-    """Current counts of the room's recent messages: reactions are state, not replayed."""
+def _reaction_counts(c: Community, room: str, reader: str) -> f.Reaction:
+    """Current counts of the room's recent messages ``reader``'s history shows: reactions are
+    state, not replayed. A hidden message (held, hidden by reports, a shadow-banned author's)
+    may carry reactions (a moderator's, or from before it was hidden); naming it would tell
+    that it exists."""
     counts = {
         e.message_id: {emoji: len(users) for emoji, users in c.state.reactions[e.message_id].items()}
-        for e in c.state.recent(room) if e.message_id in c.state.reactions
+        for e in messages.shown_recent(c, room, reader) if e.message_id in c.state.reactions
     }  # fmt: skip
     return f.Reaction(room=room, messages=counts)

@@ -439,6 +439,8 @@ async def test_reactions_on_messages_hidden_from_the_reader_are_not_told(start_s
             back = await WsClient.login(server, user, role=role, join=positions[user])
             assert back.joined["resumed"] is True
             assert back.joined["mine"] == {shown: ["👍"]}, user
+            counts = await back.expect("reaction")  # the current counts that follow a resume
+            assert set(counts["messages"]) == {shown}, user
         assert mo.get("/v1/rooms/match:1/messages").json()["mine"] == {shown: ["👍"]}
         assert fan.get("/v1/rooms/match:1/messages").json()["mine"] == {shown: ["👍"]}
         assert author.get("/v1/rooms/match:1/messages").json()["mine"] == {shadowed: ["👍"]}
