@@ -90,7 +90,13 @@ class Coalescer:
     def _flush(self, room: str) -> None:
         texts: list[str] = []
         state = self._c.state
-        message_ids = self._messages.pop(room, set())
+        # The frame goes to the whole room: a message hidden from it (held, hidden by reports,
+        # a shadow-banned author's) may still get reactions (a moderator's), which must not
+        # tell the room it exists.
+        message_ids = {
+            mid for mid in self._messages.pop(room, ())
+            if (ref := state.messages.get(mid)) is None or ref.visible_to(None)
+        }  # fmt: skip
         crowd = self._crowd.pop(room, Counter())
         if message_ids or crowd:
             counts = {

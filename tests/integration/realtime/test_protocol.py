@@ -445,3 +445,30 @@ async def test_reactions_on_messages_hidden_from_the_reader_are_not_told(start_s
         assert fan.get("/v1/rooms/match:1/messages").json()["mine"] == {shown: ["👍"]}
         assert author.get("/v1/rooms/match:1/messages").json()["mine"] == {shadowed: ["👍"]}
         assert (await WsClient.login(server, "author")).joined["mine"] == {shadowed: ["👍"]}
+
+
+async def test_live_reaction_counts_name_no_message_hidden_from_the_room(start_server):
+    """A moderator may react to a held message, and a reaction may be added to a message before
+    reports hide it: the live ``reaction`` frames go to the whole room, so they carry the counts
+    of messages everyone is shown, never those of a hidden one (that would tell it exists)."""
+    server = start_server(SIDELINE_MODERATION__ENABLED="true")
+    admin = {"X-Admin-Key": server.admin_key()}
+    mo, author = http_as(server, "mo", "moderator"), http_as(server, "author")
+    with mo, author, httpx.Client(base_url=server.url, timeout=10) as http:
+        policy = http.get("/v1/admin/moderation/policies/match", headers=admin).json()
+        policy["actions"]["pii"] = "hold"
+        r = http.put("/v1/admin/moderation/policies/match", headers=admin, json=policy)
+        assert r.status_code == 200, r.text
+        shown = posted(author, "c0", "an ordinary message")
+        r = author.post("/v1/rooms/match:1/messages",
+                        json={"client_msg_id": "c1", "text": "mail me at ann.lee@example.com"})  # fmt: skip
+        assert r.status_code == 201 and r.json()["visibility"] == "held", r.text
+        held = str(r.json()["message_id"])
+        fan = await WsClient.login(server, "fan")
+        reacted(mo, held, "😂")
+        reacted(mo, shown, "👍")
+        counts = await fan.expect("reaction")
+        later = [f for f in await fan.frames(within=1.0) if f.get("type") == "reaction"]
+        named = {mid for frame in (counts, *later) for mid in frame["messages"]}
+        assert named == {shown}
+        await fan.close()
