@@ -174,7 +174,8 @@ def events_import(args: argparse.Namespace) -> int:
         _fail(f"{args.file} does not exist")
     try:
         report = asyncio.run(import_file(args.file, settings.log_path, settings.node_id,
-                                         skip_invalid=args.skip_invalid, dry_run=args.dry_run))
+                                         rooms=settings.rooms, skip_invalid=args.skip_invalid,
+                                         dry_run=args.dry_run))  # fmt: skip
     except ImportFailed as exc:
         _fail(str(exc))
     except LogUnreadable as exc:

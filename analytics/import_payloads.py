@@ -1,13 +1,21 @@
 """Payload schemas of the event types, as the service's actions write them (see the team's
 event payload list); imported records are checked against these. Extra fields are allowed,
-because payloads only ever grow by added fields."""
+because payloads only ever grow by added fields.
+
+The service rebuilds its state from the log at start (``CommunityState.apply``), so each
+schema is at least as strict as what that state reads: an imported event it could not apply
+would stop the service from starting, and one it misread would change what it serves.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
 import msgspec
+from msgspec import Meta
 
+from service.domain import rooms
 from service.domain.events import EventType as T
 from service.moderation.settings import Policy
 
@@ -23,6 +31,9 @@ class MessageSent(_P):
     masked: bool = False
     reply_to: str | None = None
     role: str = "user"
+    name: str = ""
+    shadow_ban: bool = False
+    """Shows the author their shadow-banned message as public; read as true or false."""
 
 
 class Reason(_P):
@@ -52,6 +63,9 @@ class Deleted(Reasoned):
 class Reported(_P):
     reason: str
     report_id: str
+    hide: bool = False
+    """True: the report hides its message (the state reads it as true or false). Reports
+    written before it existed have none and hide nothing."""
 
 
 class Approved(_P):
@@ -87,7 +101,8 @@ class PollClosed(_P):
 
 class Restriction(_P):
     scope: Literal["room", "global"]
-    until: str | None = None
+    until: Annotated[datetime, Meta(tz=True)] | None = None
+    """The state parses it as an ISO time and compares it with the current (zoned) time."""
     reason: str = ""
 
 
@@ -96,14 +111,17 @@ class Lifted(_P):
 
 
 class ModeChanged(_P):
-    mode: str
-    slow_mode_seconds: int = 0
-    max_message_length: int = 0
+    """The room's full settings, which the state sets from every field (the bounds of a room
+    kind's configured settings: a max length of 0 would refuse every message)."""
+
+    mode: rooms.RoomMode
+    slow_mode_seconds: Annotated[int, Meta(ge=0)]
+    max_message_length: Annotated[int, Meta(ge=1)]
     cause: Literal["admin", "moderator", "crowd_control"] = "admin"
 
 
 class Role(_P):
-    role: str
+    role: rooms.Role
 
 
 class RoomLeft(_P):
@@ -151,5 +169,9 @@ PAYLOADS: dict[T, type[_P]] = {
     T.MODERATION_POLICY_CHANGED: PolicyChanged,
 }
 NEEDS_MESSAGE = frozenset({T.MESSAGE_SENT, T.MESSAGE_MODERATED, T.MESSAGE_DELETED,
-                           T.MESSAGE_REPORTED, T.MESSAGE_APPROVED, T.REACTION_ADDED,
-                           T.REACTION_REMOVED})  # fmt: skip
+                           T.MESSAGE_REPORTED, T.MESSAGE_APPROVED, T.MESSAGE_PINNED,
+                           T.REACTION_ADDED, T.REACTION_REMOVED})  # fmt: skip
+"""Types the service always writes with a message id (a pin without one would unpin)."""
+NEEDS_ROOM = frozenset({T.ROOM_MODE_CHANGED, T.MESSAGE_PINNED})
+"""Types whose event the state applies to the room itself, which it builds from its kind's
+configured settings: the room id must be one the service serves, of a configured kind."""

@@ -3,7 +3,10 @@
 For backfills (a previous chat vendor's history, a replay of another system) as JSON Lines or
 Parquet, one event per line or row with the log's envelope fields. Each record is validated
 like live traffic: a known event type, a timezone-aware time, a ``kind:id`` room, the payload
-fields of its type with their types, a message id where the type needs one. Nothing is
+fields of its type with their types, a message id where the type needs one, and a room the
+service serves where the state applies the event to the room (see
+:mod:`analytics.import_payloads`: the service rebuilds its state from the log at start, and an
+event it cannot apply would stop it from starting). Nothing is
 appended unless every record is valid (``skip_invalid`` appends the valid ones and reports the
 rest). Records whose ``event_id`` is already in the log, or earlier in the file, are skipped,
 so importing the same file twice adds nothing the second time.
@@ -12,7 +15,7 @@ so importing the same file twice adds nothing the second time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -23,8 +26,9 @@ import duckdb
 import msgspec
 import pyarrow.parquet as pq
 
-from analytics.import_payloads import NEEDS_MESSAGE, PAYLOADS
+from analytics.import_payloads import NEEDS_MESSAGE, NEEDS_ROOM, PAYLOADS
 from service.domain.events import Event, EventType, Metadata, uuid7
+from service.domain.rooms import room_kind
 from service.eventlog.duckdb_log import DuckDBLog
 
 _ROOM = re.compile(r"^[a-z][a-z0-9_-]{0,31}:[^\s]{1,128}$")
@@ -92,8 +96,8 @@ def read_records(path: Path) -> Iterator[tuple[str, Any]]:
         raise ImportFailed(f"{path}: expected a .jsonl or .parquet file")
 
 
-def validate(where: str, raw: Any) -> Event:
-    """The event of one raw record.
+def validate(where: str, raw: Any, *, rooms: Collection[str]) -> Event:
+    """The event of one raw record; ``rooms`` are the configured room kinds.
 
     Raises:
         ValueError: the record is invalid; the message starts with ``where`` and names the field.
@@ -115,6 +119,8 @@ def validate(where: str, raw: Any) -> Event:
         raise ValueError(f"{where}: event_id {rec.event_id!r} is not a UUID - at `$.event_id`")
     if rec.event_type in NEEDS_MESSAGE and not rec.message_id:
         raise ValueError(f"{where}: {rec.event_type.value} needs a message_id - at `$.message_id`")
+    if rec.event_type in NEEDS_ROOM:
+        _served_room(where, rec, rooms)
     payload = _payload(where, rec)
     return Event(
         event_id=rec.event_id or uuid7(rec.occurred_at),
@@ -129,6 +135,22 @@ def validate(where: str, raw: Any) -> Event:
                           app_version=rec.app_version, session_id=rec.session_id),
         payload=payload,
     )  # fmt: skip
+
+
+def _served_room(where: str, rec: Record, rooms: Collection[str]) -> None:
+    """The state builds the room from its kind's settings (``CommunityState.room``): another
+    kind, or an id the service would refuse (no kind), stopped it from starting."""
+    kind = room_kind(rec.room_id)
+    if kind is None:
+        raise ValueError(
+            f"{where}: {rec.event_type.value}: room id {rec.room_id[:80]!r} is not a room the "
+            "service serves (kind:key, key of A-Z a-z 0-9 . _ ~ @ + -) - at `$.room_id`"
+        )
+    if kind not in rooms:
+        raise ValueError(
+            f"{where}: {rec.event_type.value}: room kind {kind!r} is not configured "
+            f"(rooms: {', '.join(sorted(rooms))}) - at `$.room_id`"
+        )
 
 
 def _payload(where: str, rec: Record) -> dict[str, Any]:
@@ -166,14 +188,15 @@ def _known_ids(cur: duckdb.DuckDBPyConnection, *, ids: list[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def check_file(path: Path, report: ImportReport) -> list[Event]:
-    """Every valid, not-yet-seen event of the file; problems go to ``report.errors``."""
+def check_file(path: Path, report: ImportReport, *, rooms: Collection[str]) -> list[Event]:
+    """Every valid, not-yet-seen event of the file; problems go to ``report.errors``.
+    ``rooms`` are the configured room kinds."""
     events: list[Event] = []
     seen: set[str] = set()
     for where, raw in read_records(path):
         report.read += 1
         try:
-            event = validate(where, raw)
+            event = validate(where, raw, rooms=rooms)
         except ValueError as exc:
             report.errors.append(str(exc))
             continue
@@ -187,17 +210,18 @@ def check_file(path: Path, report: ImportReport) -> list[Event]:
 
 
 async def import_file(
-    path: Path, log_path: Path, node_id: str, *, skip_invalid: bool = False,
-    dry_run: bool = False, batch: int = 5000,
+    path: Path, log_path: Path, node_id: str, *, rooms: Collection[str],
+    skip_invalid: bool = False, dry_run: bool = False, batch: int = 5000,
 ) -> ImportReport:  # fmt: skip
-    """Validate ``path`` and append its new events to the log at ``log_path``.
+    """Validate ``path`` and append its new events to the log at ``log_path``; ``rooms`` are
+    the configured room kinds.
 
     Raises:
         ImportFailed: a record is invalid (and ``skip_invalid`` is off), or the file is unusable.
         service.eventlog.base.LogUnreadable: the log is held by a running service.
     """
     report = ImportReport()
-    events = check_file(path, report)
+    events = check_file(path, report, rooms=rooms)
     if report.errors and not skip_invalid:
         shown = report.errors[:MAX_SHOWN]
         more = len(report.errors) - len(shown)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
+from litestar.testing import TestClient
 
 from analytics.demo import DemoConfig, generate, write_warehouse
+from service.app import build_community, create_app
 from service.cli import main
+from service.domain.state import CommunityState
+from service.settings import ensure_dev_secrets, load_settings
 
 
 def log_rows(path: Path) -> list[tuple]:
@@ -192,6 +197,7 @@ def test_events_import_names_the_missing_payload_field(tmp_path: Path, capsys) -
     assert expected in err, err
     assert "2 records read, 1 valid, 0 already imported, 1 appended" in out
 
+
 def test_events_import_checks_a_moderation_policy_as_the_service_restores_it(tmp_path: Path, capsys) -> None:
     """The service re-applies logged policies at start and stops on one it refuses (or one
     without its kind), so a backfill's policy is checked as the admin API checks it."""
@@ -217,3 +223,146 @@ def test_events_import_checks_a_moderation_policy_as_the_service_restores_it(tmp
     ]:  # fmt: skip
         assert expected in err, (expected, err)
     assert "5 records read, 1 valid, 0 already imported, 1 appended" in out
+
+
+def started(data_dir: Path) -> CommunityState:
+    """The state the service starts with from the log in ``data_dir``: its real start (the
+    app's lifespan replays the log and re-applies the policies), moderation on."""
+    s = load_settings(environ={"SIDELINE_DATA_DIR": str(data_dir),
+                               "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false"})  # fmt: skip
+    ensure_dev_secrets(s)
+    community = build_community(s)
+    with TestClient(create_app(s, community=community)) as client:
+        assert client.get("/ready").status_code == 200
+    return community.state
+
+
+def test_events_import_checks_room_settings_as_the_state_applies_them(tmp_path: Path, capsys) -> None:
+    """The state rebuilds a room's settings from each ``room_mode_changed`` and needs all three
+    (one without slow_mode_seconds stopped the start with KeyError); the mode is one it knows,
+    slow mode is not negative and a max length of 0 would refuse every message. It builds the
+    room from its kind's settings, so the room is one the service serves."""
+    change = {"event_type": "room_mode_changed", "occurred_at": "2026-01-06T12:00:00+00:00",
+              "user_id": "system:admin", "room_id": "match:1"}  # fmt: skip
+    settings = {"mode": "reactions-only", "slow_mode_seconds": 10, "max_message_length": 120}
+    lines = [
+        {**change, "payload": {"mode": "open", "max_message_length": 100}},
+        {**change, "payload": {**settings, "mode": "loud"}},
+        {**change, "payload": {**settings, "max_message_length": 0}},
+        {**change, "payload": {**settings, "slow_mode_seconds": -5}},
+        {**change, "payload": {**settings, "slow_mode_seconds": "5"}},
+        {**change, "room_id": "moon:1", "payload": settings},
+        {**change, "room_id": "match:a/b", "payload": settings},
+        {**change, "payload": {**settings, "cause": "crowd_control"}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "modes.jsonl", lines)
+    for expected in [
+        "modes.jsonl line 1: room_mode_changed: Object missing required field `slow_mode_seconds` "
+        "- at `$.payload.slow_mode_seconds`",
+        "modes.jsonl line 2: room_mode_changed: Invalid enum value 'loud' - at `$.payload.mode`",
+        "modes.jsonl line 3: room_mode_changed: Expected `int` >= 1 "
+        "- at `$.payload.max_message_length`",
+        "modes.jsonl line 4: room_mode_changed: Expected `int` >= 0 - at `$.payload.slow_mode_seconds`",
+        "modes.jsonl line 5: room_mode_changed: Expected `int`, got `str` "
+        "- at `$.payload.slow_mode_seconds`",
+        "modes.jsonl line 6: room_mode_changed: room kind 'moon' is not configured "
+        "(rooms: dashboard, match, team, video) - at `$.room_id`",
+        "modes.jsonl line 7: room_mode_changed: room id 'match:a/b' is not a room the service "
+        "serves (kind:key, key of A-Z a-z 0-9 . _ ~ @ + -) - at `$.room_id`",
+    ]:  # fmt: skip
+        assert expected in err, (expected, err)
+    assert "8 records read, 1 valid, 0 already imported, 1 appended" in out
+    room = started(tmp_path).rooms["match:1"]
+    assert (room.settings.mode, room.settings.slow_mode_seconds, room.settings.max_message_length) == (
+        "reactions-only", 10, 120)  # fmt: skip
+
+
+def test_events_import_checks_the_role_of_a_grant(tmp_path: Path, capsys) -> None:
+    """The state reads a grant's role as one of its roles (``overlord`` stopped the start with
+    ValueError)."""
+    grant = {"event_type": "role_granted", "occurred_at": "2026-01-06T12:00:00+00:00",
+             "user_id": "u1", "room_id": "match:1", "actor_id": "system:admin"}  # fmt: skip
+    lines = [
+        {**grant, "payload": {"role": "overlord"}},
+        {**grant, "payload": {}},
+        {**grant, "payload": {"role": "speaker"}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "grants.jsonl", lines)
+    for expected in [
+        "grants.jsonl line 1: role_granted: Invalid enum value 'overlord' - at `$.payload.role`",
+        "grants.jsonl line 2: role_granted: Object missing required field `role` - at `$.payload.role`",
+    ]:  # fmt: skip
+        assert expected in err, (expected, err)
+    assert "3 records read, 1 valid, 0 already imported, 1 appended" in out
+    assert started(tmp_path).grants == {("match:1", "u1"): "speaker"}
+
+
+def test_events_import_checks_the_room_and_message_of_a_pin(tmp_path: Path, capsys) -> None:
+    """The service writes every pin and unpin with the message's id, and the state reads a pin
+    without one as an unpin; it builds the room from its kind's settings."""
+    pin = {"event_type": "community_message_pinned", "occurred_at": "2026-01-06T12:00:00+00:00",
+           "user_id": "mod", "room_id": "match:1", "payload": {"pinned": True}}  # fmt: skip
+    lines = [
+        pin,
+        {**pin, "room_id": "moon:1", "message_id": "m1"},
+        {**pin, "message_id": "m1"},
+    ]
+    err, out = import_lines(tmp_path, capsys, "pins.jsonl", lines)
+    for expected in [
+        "pins.jsonl line 1: community_message_pinned needs a message_id - at `$.message_id`",
+        "pins.jsonl line 2: community_message_pinned: room kind 'moon' is not configured "
+        "(rooms: dashboard, match, team, video) - at `$.room_id`",
+    ]:  # fmt: skip
+        assert expected in err, (expected, err)
+    assert "3 records read, 1 valid, 0 already imported, 1 appended" in out
+    assert started(tmp_path).rooms["match:1"].pinned_message_id == "m1"
+
+
+def test_events_import_checks_the_end_of_a_restriction(tmp_path: Path, capsys) -> None:
+    """The state reads ``until`` as an ISO time (``tomorrow`` stopped the start with ValueError)
+    and compares it with the current time (one without a zone cannot be)."""
+    mute = {"event_type": "user_muted", "occurred_at": "2026-01-06T12:00:00+00:00",
+            "user_id": "u1", "room_id": "match:1", "actor_id": "mod"}  # fmt: skip
+    lines = [
+        {**mute, "payload": {"scope": "room", "until": "tomorrow"}},
+        {**mute, "payload": {"scope": "room", "until": "2026-01-07T12:00:00"}},
+        {**mute, "payload": {"scope": "room", "until": "2026-01-07T12:00:00+00:00"}},
+        {**mute, "event_type": "user_banned", "payload": {"scope": "global", "until": None}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "mutes.jsonl", lines)
+    for expected in [
+        "mutes.jsonl line 1: user_muted: Invalid RFC3339 encoded datetime - at `$.payload.until`",
+        "mutes.jsonl line 2: user_muted: Expected `datetime` with a timezone component "
+        "- at `$.payload.until`",
+    ]:  # fmt: skip
+        assert expected in err, (expected, err)
+    assert "4 records read, 2 valid, 0 already imported, 2 appended" in out
+    restrictions = started(tmp_path).restrictions
+    assert restrictions[("mute", "match:1", "u1")].until == datetime(2026, 1, 7, 12, tzinfo=UTC)
+    assert restrictions[("ban", "*", "u1")].until is None
+
+
+def test_events_import_checks_the_flags_a_reader_sees_by(tmp_path: Path, capsys) -> None:
+    """A report's ``hide`` hides its message in the state, and a message's ``shadow_ban`` tells
+    its author it is public: both are read as true or false (a string ``"false"`` would hide)."""
+    at = {"occurred_at": "2026-01-06T12:00:00+00:00", "room_id": "match:1", "message_id": "m1"}
+    report = {**at, "event_type": "community_message_reported", "user_id": "u2"}
+    sent = {**at, "event_type": "community_message_sent", "user_id": "u1"}
+    lines = [
+        {**sent, "payload": {"text": "hi", "visibility": "shadow", "shadow_ban": "false"}},
+        {**sent, "payload": {"text": "hi"}},
+        {**report, "payload": {"reason": "spam", "report_id": "r1", "hide": "false"}},
+        {**report, "user_id": "u3", "payload": {"reason": "spam", "report_id": "r2", "hide": False}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "flags.jsonl", lines)
+    for expected in [
+        "flags.jsonl line 1: community_message_sent: Expected `bool`, got `str` "
+        "- at `$.payload.shadow_ban`",
+        "flags.jsonl line 3: community_message_reported: Expected `bool`, got `str` "
+        "- at `$.payload.hide`",
+    ]:  # fmt: skip
+        assert expected in err, (expected, err)
+    assert "4 records read, 2 valid, 0 already imported, 2 appended" in out
+    state = started(tmp_path)
+    assert not state.messages["m1"].hidden_by_reports and state.reporters["m1"] == {"u3"}
+
