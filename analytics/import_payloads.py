@@ -91,7 +91,9 @@ class PollCreated(_P):
 
 class PollVoted(_P):
     poll_id: str
-    option: int
+    option: Annotated[int, Meta(ge=0)]
+    """An index into the poll's options (the results count it there): the importer checks it
+    against the poll created earlier in the file or in the log (analytics.importer)."""
 
 
 class PollClosed(_P):

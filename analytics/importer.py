@@ -3,10 +3,10 @@
 For backfills (a previous chat vendor's history, a replay of another system) as JSON Lines or
 Parquet, one event per line or row with the log's envelope fields. Each record is validated
 like live traffic: a known event type, a timezone-aware time, a ``kind:id`` room, the payload
-fields of its type with their types, a message id where the type needs one, and a room the
-service serves where the state applies the event to the room (see
-:mod:`analytics.import_payloads`: the service rebuilds its state from the log at start, and an
-event it cannot apply would stop it from starting). Nothing is
+fields of its type with their types, a message id where the type needs one, a room the service
+serves where the state applies the event to the room, and a poll vote's option against its
+poll (see :mod:`analytics.import_payloads`: the service rebuilds its state from the log at
+start, and an event it cannot apply would stop it from starting). Nothing is
 appended unless every record is valid (``skip_invalid`` appends the valid ones and reports the
 rest). Records whose ``event_id`` is already in the log, or earlier in the file, are skipped,
 so importing the same file twice adds nothing the second time.
@@ -15,7 +15,7 @@ so importing the same file twice adds nothing the second time.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from analytics.import_payloads import NEEDS_MESSAGE, NEEDS_ROOM, PAYLOADS
 from service.domain.events import Event, EventType, Metadata, uuid7
 from service.domain.rooms import room_kind
+from service.eventlog.base import LogUnreadable
 from service.eventlog.duckdb_log import DuckDBLog
 
 _ROOM = re.compile(r"^[a-z][a-z0-9_-]{0,31}:[^\s]{1,128}$")
@@ -188,25 +189,96 @@ def _known_ids(cur: duckdb.DuckDBPyConnection, *, ids: list[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def check_file(path: Path, report: ImportReport, *, rooms: Collection[str]) -> list[Event]:
-    """Every valid, not-yet-seen event of the file; problems go to ``report.errors``.
-    ``rooms`` are the configured room kinds."""
+PollsInLog = Callable[[set[str]], dict[str, int]]
+"""The number of options of each of these polls that the log holds (by poll id)."""
+
+
+def check_file(
+    path: Path, report: ImportReport, *, rooms: Collection[str], polls_in_log: PollsInLog
+) -> list[Event]:
+    """Every valid, not-yet-seen event of the file; problems go to ``report.errors``, in the
+    file's order. ``rooms`` are the configured room kinds."""
     events: list[Event] = []
     seen: set[str] = set()
-    for where, raw in read_records(path):
+    errors: list[tuple[int, str]] = []
+    polls: dict[str, int] = {}
+    votes: list[tuple[int, str, Event, int | None]] = []
+    for n, (where, raw) in enumerate(read_records(path)):
         report.read += 1
         try:
             event = validate(where, raw, rooms=rooms)
         except ValueError as exc:
-            report.errors.append(str(exc))
+            errors.append((n, str(exc)))
             continue
         if event.event_id in seen:
             report.duplicates += 1
             continue
         seen.add(event.event_id)
         events.append(event)
+        if event.event_type is EventType.POLL_CREATED:
+            polls[event.payload["poll_id"]] = len(event.payload["options"])
+        elif event.event_type is EventType.POLL_VOTED:
+            votes.append((n, where, event, polls.get(event.payload["poll_id"])))
+    refused = _check_votes(votes, polls_in_log, errors)
+    if refused:
+        events = [e for e in events if e.event_id not in refused]
+    report.errors.extend(text for _, text in sorted(errors))
     report.valid = len(events)
     return events
+
+
+def _check_votes(
+    votes: list[tuple[int, str, Event, int | None]], polls_in_log: PollsInLog,
+    errors: list[tuple[int, str]],
+) -> set[str]:  # fmt: skip
+    """The ids of the votes for an option their poll does not have (errors go to ``errors``).
+
+    The state counts a vote in its poll's results at the option's index (past the options, the
+    results broke). The poll is the one created earlier in the file, else the log's; a vote
+    for a poll neither has is not checked: the state, which replays the log in order, has no
+    poll to count it for and ignores it.
+    """
+    unknown = {e.payload["poll_id"] for _, _, e, options in votes if options is None}
+    logged = polls_in_log(unknown) if unknown else {}
+    refused: set[str] = set()
+    for n, where, e, options in votes:
+        poll_id, option = e.payload["poll_id"], e.payload["option"]
+        if options is None:
+            options = logged.get(poll_id)
+        if options is not None and option >= options:
+            refused.add(e.event_id)
+            errors.append((n, (
+                f"{where}: {e.event_type.value}: option {option} does not exist "
+                f"(poll {poll_id[:64]!r} has {options} options) - at `$.payload.option`"
+            )))  # fmt: skip
+    return refused
+
+
+def polls_in_log(log_path: Path, poll_ids: set[str]) -> dict[str, int]:
+    """The number of options of each of ``poll_ids`` created in the log at ``log_path`` (the
+    last creation of an id, as the state keeps it); none when there is no log yet.
+
+    Read only for votes whose poll the file does not create first, and then in a dry run too.
+
+    Raises:
+        LogUnreadable: the log cannot be read (held by a running service).
+    """
+    if not log_path.exists():
+        return {}
+    try:
+        con = duckdb.connect(str(log_path), read_only=True)
+    except duckdb.Error as exc:
+        raise LogUnreadable(f"event log {log_path} cannot be read ({exc})") from exc
+    try:
+        rows = con.execute(
+            "SELECT json_extract_string(payload, '$.poll_id'), json_array_length(payload, '$.options') "
+            "FROM events WHERE event_type = ? AND json_extract_string(payload, '$.poll_id') "
+            "IN (SELECT unnest(?)) ORDER BY seq",
+            [EventType.POLL_CREATED.value, sorted(poll_ids)],
+        ).fetchall()
+    finally:
+        con.close()
+    return {poll_id: int(options) for poll_id, options in rows if options is not None}
 
 
 async def import_file(
@@ -221,7 +293,7 @@ async def import_file(
         service.eventlog.base.LogUnreadable: the log is held by a running service.
     """
     report = ImportReport()
-    events = check_file(path, report, rooms=rooms)
+    events = check_file(path, report, rooms=rooms, polls_in_log=partial(polls_in_log, log_path))
     if report.errors and not skip_invalid:
         shown = report.errors[:MAX_SHOWN]
         more = len(report.errors) - len(shown)

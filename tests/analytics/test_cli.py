@@ -297,6 +297,42 @@ def test_events_import_checks_the_role_of_a_grant(tmp_path: Path, capsys) -> Non
     assert started(tmp_path).grants == {("match:1", "u1"): "speaker"}
 
 
+def test_events_import_checks_poll_votes_against_the_poll(tmp_path: Path, capsys) -> None:
+    """A vote counts for its option in the poll's results: a negative option counted for the
+    last one, and one past the options broke the poll's results. The option is checked against
+    the poll created earlier in the file or already in the log."""
+    at = {"occurred_at": "2026-01-06T12:00:00+00:00", "room_id": "match:1"}
+    created = {**at, "event_type": "poll_created", "user_id": "mod"}
+    vote = {**at, "event_type": "poll_voted"}
+    first = tmp_path / "polls.jsonl"
+    first.write_text(json.dumps({**created, "payload": {
+        "poll_id": "p1", "question": "Who wins?", "options": ["home", "draw", "away"]}}) + "\n")
+    assert main(["events", "import", str(first), "--data-dir", str(tmp_path)]) == 0
+    lines = [
+        {**vote, "user_id": "u1", "payload": {"poll_id": "p1", "option": 3}},
+        {**vote, "user_id": "u2", "payload": {"poll_id": "p1", "option": -1}},
+        {**created, "payload": {"poll_id": "p2", "question": "Best goal?", "options": ["a", "b"]}},
+        {**vote, "user_id": "u3", "payload": {"poll_id": "p2", "option": 2}},
+        {**vote, "user_id": "u4", "payload": {"poll_id": "p2", "option": 1}},
+        {**vote, "user_id": "u5", "payload": {"poll_id": "p1", "option": 2}},
+        # a poll the log does not have: the state counts no vote for it
+        {**vote, "user_id": "u6", "payload": {"poll_id": "p9", "option": 7}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "votes.jsonl", lines)
+    for expected in [
+        "votes.jsonl line 1: poll_voted: option 3 does not exist (poll 'p1' has 3 options) "
+        "- at `$.payload.option`",
+        "votes.jsonl line 2: poll_voted: Expected `int` >= 0 - at `$.payload.option`",
+        "votes.jsonl line 4: poll_voted: option 2 does not exist (poll 'p2' has 2 options) "
+        "- at `$.payload.option`",
+    ]:  # fmt: skip
+        assert expected in err, (expected, err)
+    assert "7 records read, 4 valid, 0 already imported, 4 appended" in out
+    polls = started(tmp_path).polls
+    assert (polls["p1"].results(), polls["p2"].results()) == ([0, 0, 1], [0, 1])
+    assert "p9" not in polls
+
+
 def test_events_import_checks_the_room_and_message_of_a_pin(tmp_path: Path, capsys) -> None:
     """The service writes every pin and unpin with the message's id, and the state reads a pin
     without one as an unpin; it builds the room from its kind's settings."""
