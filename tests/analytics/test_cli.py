@@ -1,4 +1,5 @@
-"""`sideline demo seed`, `jobs run|status` and `events import`, through the real CLI and log."""
+"""`sideline demo seed`, `jobs run|status` and `events import`, through the real CLI and log
+(and, for the import, the real service that writes the events and starts from them)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import httpx
+import pyarrow.parquet as pq
 import pytest
 from litestar.testing import TestClient
 
 from analytics.demo import DemoConfig, generate, write_warehouse
 from service.app import build_community, create_app
 from service.cli import main
+from service.domain.events import EventType
 from service.domain.state import CommunityState
+from service.eventlog.codec import SELECT_COLUMNS, from_row, to_arrow
 from service.settings import ensure_dev_secrets, load_settings
+from tests.fixtures.server import ServerProcess
 
 
 def log_rows(path: Path) -> list[tuple]:
@@ -402,3 +408,71 @@ def test_events_import_checks_the_flags_a_reader_sees_by(tmp_path: Path, capsys)
     state = started(tmp_path)
     assert not state.messages["m1"].hidden_by_reports and state.reporters["m1"] == {"u3"}
 
+
+def drive_every_write(server: ServerProcess) -> None:
+    """Through the real service: an event of every type it writes (holdout on, moderation on)."""
+    admin = {"X-Admin-Key": server.admin_key()}
+    mod = {"Authorization": f"Bearer {server.token('mod', 'match:1', 'moderator')}"}
+    users = [{"Authorization": f"Bearer {server.token(f'u{i}', 'match:1')}"} for i in range(1, 5)]
+
+    def ok(r: httpx.Response) -> dict:
+        assert r.status_code < 300, r.text
+        return r.json() if r.content else {}
+
+    with httpx.Client(base_url=server.url + "/v1", timeout=10) as api:
+        for h in users:
+            ok(api.post("/rooms/match:1/join", headers=h))
+        ok(api.post("/rooms/match:1/leave", headers=users[3]))
+        sent = [ok(api.post("/rooms/match:1/messages", headers=users[i], json={
+            "client_msg_id": f"c{i}", "text": text})) for i, text in enumerate(
+            ["what a goal", "call me on +44 7911 123456", "third"])]  # fmt: skip
+        first, masked, third = (m["message_id"] for m in sent)
+        ok(api.post(f"/rooms/match:1/messages/{first}/reactions", headers=users[1], json={"emoji": "⚽"}))
+        ok(api.delete(f"/rooms/match:1/messages/{first}/reactions/⚽", headers=users[1]))
+        poll = ok(api.post("/rooms/match:1/polls", headers=mod, json={
+            "question": "Who wins?", "options": ["home", "draw", "away"]}))["poll_id"]  # fmt: skip
+        ok(api.post(f"/rooms/match:1/polls/{poll}/votes", headers=users[0], json={"option": 2}))
+        ok(api.post(f"/rooms/match:1/polls/{poll}/close", headers=mod))
+        ok(api.post(f"/rooms/match:1/messages/{third}/reports", headers=users[0], json={"reason": "spam"}))
+        ok(api.post(f"/rooms/match:1/review/{third}", headers=mod, json={"decision": "approve"}))
+        ok(api.post("/rooms/match:1/pin", headers=mod, json={"message_id": first}))
+        ok(api.post("/rooms/match:1/pin", headers=mod, json={"message_id": None}))
+        ok(api.post("/rooms/match:1/pin", headers=mod, json={"message_id": third}))
+        ok(api.delete(f"/rooms/match:1/messages/{masked}?reason=doxxing", headers=mod))
+        for kind in ("mutes", "bans"):
+            ok(api.post(f"/rooms/match:1/{kind}", headers=mod, json={"user_id": "u4", "duration_seconds": 600}))
+            ok(api.delete(f"/rooms/match:1/{kind}/u4", headers=mod))
+        ok(api.post("/admin/rooms/match:1/bans", headers=admin, json={"user_id": "u5", "scope": "global"}))
+        ok(api.post("/rooms/match:1/shadow-bans", headers=mod, json={"user_id": "u3", "reason": "spam"}))
+        ok(api.put("/admin/rooms/match:1", headers=admin, json={"slow_mode_seconds": 3, "max_message_length": 250}))
+        ok(api.patch("/rooms/match:1/settings", headers=mod, json={"mode": "reactions-only"}))
+        ok(api.post("/admin/rooms/team:ars/roles", headers=admin, json={"user_id": "u2", "role": "speaker"}))
+        ok(api.post("/admin/rooms/match:1/roles", headers=admin, json={"user_id": "u1", "role": "moderator"}))
+        ok(api.delete("/admin/rooms/team:ars/roles/u2", headers=admin))
+        policy = ok(api.get("/admin/moderation/policies/match", headers=admin))
+        ok(api.put("/admin/moderation/policies/match", headers=admin, json={**policy, "hold_at": 0.8}))
+
+
+def test_events_import_takes_every_event_type_the_service_writes(tmp_path: Path, capsys) -> None:
+    """The log of a real service, exported and imported into another: every record passes the
+    schemas, and the service starts from the imported log with the state it started with."""
+    served = ServerProcess(tmp_path / "served", env={"SIDELINE_HOLDOUT__SHARE": "0.005"}).start()
+    try:
+        drive_every_write(served)
+    finally:
+        served.stop()
+        served.kill()
+    con = duckdb.connect(str(served.data_dir / "log-node-1.duckdb"), read_only=True)
+    try:
+        events = [from_row(r) for r in con.execute(f"SELECT {SELECT_COLUMNS} FROM events ORDER BY seq").fetchall()]
+    finally:
+        con.close()
+    written = {e.event_type for e in events}
+    assert written == set(EventType) - {EventType.REPORT_REVIEWED}, set(EventType) - written
+    export = tmp_path / "export.parquet"
+    pq.write_table(to_arrow(events), export)
+    imported = tmp_path / "imported"
+    assert main(["events", "import", str(export), "--data-dir", str(imported)]) == 0
+    n = len(events)
+    assert f"{n} records read, {n} valid, 0 already imported, {n} appended" in capsys.readouterr().out
+    assert started(imported).snapshot() == started(served.data_dir).snapshot()
