@@ -230,7 +230,7 @@ class Settings(_Section):
     admin: AdminSettings = msgspec.field(default_factory=AdminSettings)
     dashboards: DashboardSettings = msgspec.field(default_factory=DashboardSettings)
     rooms: dict[str, RoomPolicy] = msgspec.field(default_factory=_default_rooms)
-    """Room policies by kind; a room id's kind must be one of these."""
+    """Room policies by kind; a room id's kind must be one of these. Rooms of a kind taken out later stay in the log and are no longer served."""
     realtime: RealtimeSettings = msgspec.field(default_factory=RealtimeSettings)
     reactions: ReactionSettings = msgspec.field(default_factory=ReactionSettings)
     moderation: ModerationSettings = msgspec.field(default_factory=ModerationSettings)

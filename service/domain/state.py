@@ -126,11 +126,16 @@ class CommunityState:
     # -- reads -----------------------------------------------------------------------------
 
     def room(self, room_id: str) -> RoomState:
-        """The room's state, creating it from its kind's policy on first use."""
+        """The room's state, creating it from its kind's policy on first use.
+
+        The log may hold rooms of a kind the settings no longer have (an operator took it out):
+        they are rebuilt on the default settings, so the start goes on; the API refuses the
+        kind as unknown (``check_room_id``), so they are not served.
+        """
         room = self.rooms.get(room_id)
         if room is None:
             kind = room_kind(room_id) or ""
-            policy = self._policies[kind]
+            policy = self._policies.get(kind) or RoomSettings()
             room = RoomState(
                 room_id=room_id, kind=kind, settings=msgspec.structs.replace(policy)
             )

@@ -115,3 +115,31 @@ def test_failed_commit_is_a_503_and_reads_keep_working(settings):
         assert community.log.last_seq == before
         page = c.get("/v1/rooms/match:1/messages", headers=h).json()
         assert [m["text"] for m in page["messages"]] == ["before"]  # no acknowledgement, no ghost
+
+
+def test_a_room_kind_taken_out_of_the_settings_does_not_stop_the_start(tmp_path: Path):
+    """Rooms of a kind an operator later removes from the settings stay in the log (their mode
+    changes, pins): the service still starts from it, and refuses the kind as unknown."""
+    config = tmp_path / "sideline.toml"
+    config.write_text("[rooms.quiz]\nmax_message_length = 100\n")
+    env = {"SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false"}
+    with_quiz = load_settings(environ={**env, "SIDELINE_CONFIG": str(config)})
+    ensure_dev_secrets(with_quiz)
+    admin = {"X-Admin-Key": with_quiz.admin.api_key}
+    player = bearer(with_quiz, "u1", ctx="quiz:1")
+    with TestClient(create_app(with_quiz)) as c:
+        sent = c.post("/v1/rooms/quiz:1/messages", headers=player, json={"client_msg_id": "a", "text": "hi"})
+        assert sent.status_code == 201, sent.text
+        r = c.post("/v1/admin/rooms/quiz:1/pin", headers=admin, json={"message_id": sent.json()["message_id"]})
+        assert r.status_code == 200, r.text
+        r = c.put("/v1/admin/rooms/quiz:1", headers=admin, json={"mode": "reactions-only"})
+        assert r.status_code == 200, r.text
+
+    without = load_settings(environ=env)
+    ensure_dev_secrets(without)
+    with TestClient(create_app(without)) as c:
+        assert c.get("/health").status_code == 200
+        r = c.get("/v1/rooms/quiz:1", headers=bearer(without, "u1", ctx="quiz:1"))
+        assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_room_kind", r.text
+        fan = bearer(without, "u1")
+        assert c.post("/v1/rooms/match:1/messages", headers=fan, json={"client_msg_id": "b", "text": "ok"}).status_code == 201
