@@ -285,7 +285,9 @@ class CommunityState:
         if poll is None:
             return
         if e.event_type is EventType.POLL_VOTED:
-            poll.votes.setdefault(e.user_id, int(p["option"]))
+            option = int(p["option"])
+            if 0 <= option < len(poll.options):  # the service writes no other; a log may
+                poll.votes.setdefault(e.user_id, option)
         else:
             poll.closed = True
 

@@ -70,3 +70,15 @@ def test_one_vote_per_user_even_if_the_log_had_two():
     _apply(s, EventType.POLL_VOTED, 2, user_id="u", payload={"poll_id": "p", "option": 0})
     _apply(s, EventType.POLL_VOTED, 3, user_id="u", payload={"poll_id": "p", "option": 1})
     assert s.polls["p"].results() == [1, 0]
+
+
+def test_a_logged_vote_for_no_option_of_its_poll_counts_for_none():
+    """The service never writes one, but a log is a file (imports, older versions): a vote for
+    an option the poll does not have is not counted, and does not take the user's one vote, nor
+    break the results (an index past the end raised; a negative one counted for the last)."""
+    s = _state()
+    _apply(s, EventType.POLL_CREATED, 1, user_id="mod", payload={"poll_id": "p", "question": "q", "options": ["a", "b", "c"]})
+    _apply(s, EventType.POLL_VOTED, 2, user_id="u1", payload={"poll_id": "p", "option": 3})
+    _apply(s, EventType.POLL_VOTED, 3, user_id="u2", payload={"poll_id": "p", "option": -1})
+    _apply(s, EventType.POLL_VOTED, 4, user_id="u1", payload={"poll_id": "p", "option": 1})
+    assert s.polls["p"].results() == [0, 1, 0]
