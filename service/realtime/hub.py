@@ -12,9 +12,14 @@ is handed, as the same text object, to the bounded outbox of every local socket 
 Losses: the broker may lose envelopes (Redis pub/sub is at-most-once). Every envelope carries
 its publisher's process (``boot``) and number (``n``, gap-free), so a skipped number is noticed
 at the next envelope of that publisher, and the broker says when its subscription was made
-again. Either way the frames of any room may be missing here: the record of other nodes'
-frames starts again (no resume is proven across the gap, resume.py) and every joined socket is
-told ``resync`` per room, then gets a fresh ``joined``.
+again. Either way the frames of any room may be missing here, and so may other nodes' events
+in this node's state. The node first reads the lost events back from the recent stream in
+Redis (standing.py), applies those it had not received and runs their per-socket effects (a
+lost ban still takes the user's sockets out); then the record of other nodes' frames starts
+again (no resume is proven across the gap, resume.py) and every joined socket is told
+``resync`` per room, then gets a fresh ``joined`` from the state that now holds them. An
+envelope whose events were read back that way arrives later, if at all, as a stale number
+and is dropped. All of this runs only on a gap: an envelope in order costs what it did.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from service.realtime.presence.base import PresenceStore
 from service.realtime.render import has_effects, render
 from service.realtime.resume import RemoteLog
 from service.realtime.roster import Roster
-from service.realtime.standing import STANDING_TYPES, LocalStanding, Standing
+from service.realtime.standing import STANDING_TYPES, LocalStanding, Position, Standing
 from service.realtime.typing_gate import TypingGate
 from service.settings import RealtimeSettings
 
@@ -76,6 +81,8 @@ class HubStats:
     remote_apply_errors: int = 0
     delivery_gaps: int = 0
     """Times envelopes were (or may have been) lost on their way here."""
+    unrecovered_gaps: int = 0
+    """Gaps whose lost events the recent stream may no longer have held (trimmed, or off)."""
 
 
 class Hub:
@@ -99,8 +106,13 @@ class Hub:
         self.remote = RemoteLog(settings.remote_buffer_size, shared=settings.broker != "memory")
         self._numbered = 0
         """Envelopes this process published (the ``n`` of the last one)."""
-        self._heard: dict[str, tuple[str, int]] = {}
+        self._heard: dict[str, Position] = {}
         """origin node -> (boot, n) of the last envelope received from it."""
+        self._afresh: dict[str, Position] = {}
+        """origin node -> the newest of its envelopes whose events this node has, where its
+        numbers are heard afresh from the next envelope (at start, after an interruption)."""
+        self._recovering = asyncio.Lock()
+        """One read back from the recent stream at a time (hub._recover)."""
         self._reloading: set[asyncio.Task[None]] = set()
         self.stats = HubStats()
         interval = settings.presence_interval_seconds
@@ -128,7 +140,8 @@ class Hub:
         self.published_seq = self.c.log.last_seq
         # What other nodes decided before this one started (bans, modes, roles ...); applied
         # before subscribing, so a live event always lands after the older recorded one.
-        recalled = [e for e in await self.standing.recall() if e.node_id != self.node_id]
+        recalled = [e for e in await self.standing.recall(self._afresh) if e.node_id != self.node_id]
+        self._afresh.pop(self.node_id, None)
         self._apply_remote(recalled)
         self.c.state.order_history({e.room_id for e in recalled})
         await self.broker.start(self.receive, self.lost)
@@ -186,7 +199,7 @@ class Hub:
         )  # fmt: skip
         self.published_seq = max(self.published_seq, max((e.seq for e in events), default=0))
         self._publish(envelope)
-        self.standing.add_recent(events)
+        self.standing.add_recent(events, self.boot, self._numbered)
         if standing := [e for e in events if e.event_type in STANDING_TYPES]:
             task = asyncio.create_task(self.standing.remember(standing))
             self._remembering.add(task)
@@ -204,12 +217,8 @@ class Hub:
         """Handle one envelope from the broker (called in order, one at a time)."""
         env = decode_envelope(data)
         self.stats.envelopes += 1
-        if env.n and not self._in_order(env):
-            self._lost(
-                f"envelopes of node {env.origin} were lost on their way to node {self.node_id}: "
-                "frames of this room may be missing",
-                remote=env.origin != self.node_id,
-            )  # fmt: skip
+        if env.n and not self._in_order(env) and not await self._out_of_order(env):
+            return
         match env.kind:
             case "events":
                 await self._on_events(env)
@@ -238,24 +247,90 @@ class Hub:
                 await self._effects(e)
 
     def _in_order(self, env: Envelope) -> bool:
-        """Is ``env`` the next envelope of its publisher (or the first heard of it)? A new
-        process of the publisher (another boot) starts again at 1."""
+        """Is ``env`` the next envelope of its publisher? A new process of the publisher
+        (another boot) starts again at 1. The first heard of a publisher is not: see
+        :meth:`_out_of_order`."""
         heard = self._heard.get(env.origin)
+        if heard is None or env.n != (heard[1] + 1 if env.boot == heard[0] else 1):
+            return False
         self._heard[env.origin] = (env.boot, env.n)
+        return True
+
+    async def _out_of_order(self, env: Envelope) -> bool:
+        """Should ``env``, not the next of its publisher, be handled? Not when its events were
+        read back from the recent stream already (hub._recover). The first envelope heard
+        of a publisher (at start, after an interruption) sets where its numbers go on. A
+        skipped number means envelopes were lost: their events are read back, then resync."""
+        position = (env.boot, env.n)
+        heard = self._heard.get(env.origin)
         if heard is None:
+            have = self._afresh.pop(env.origin, None)
+            if have is not None and position <= have:
+                self._afresh[env.origin] = have
+                return False
+            self._heard[env.origin] = position
             return True
-        boot, n = heard
-        return env.n == (n + 1 if env.boot == boot else 1)
+        if position <= heard:
+            return False
+        remote = env.origin != self.node_id
+        async with self._recovering:
+            if remote:
+                newest = await self._recover([env.origin])
+                self._heard[env.origin] = max(heard, newest.get(env.origin, heard))
+            self._lost(
+                f"envelopes of node {env.origin} were lost on their way to node {self.node_id}: "
+                "frames of this room may be missing",
+                remote=remote,
+            )  # fmt: skip
+        if position <= self._heard[env.origin]:
+            return False  # read back too: the fresh joined has it
+        self._heard[env.origin] = position
+        return True
 
     async def lost(self) -> None:
         """The broker's subscription was interrupted (its ``on_loss``): envelopes of every node,
-        this one included, may be missing. Numbers are heard afresh from the next ones."""
-        self._heard.clear()
-        self._lost(
-            f"the subscription of node {self.node_id} to the other nodes was interrupted: "
-            "frames of this room may be missing",
-            remote=True,
-        )  # fmt: skip
+        this one included, may be missing. Other nodes' events are read back; numbers are
+        heard afresh from the next envelopes, older ones than those read back are dropped."""
+        async with self._recovering:
+            newest = await self._recover(None)
+            for origin, position in self._heard.items():
+                if origin != self.node_id:
+                    newest[origin] = max(position, newest.get(origin, position))
+            self._heard.clear()
+            self._afresh.update(newest)
+            self._lost(
+                f"the subscription of node {self.node_id} to the other nodes was interrupted: "
+                "frames of this room may be missing",
+                remote=True,
+            )  # fmt: skip
+
+    async def _recover(self, origins: list[str] | None) -> dict[str, Position]:
+        """Apply the events of other nodes (of ``origins``; None: all) that the recent stream
+        holds after the last envelope of theirs this node has, run their per-socket effects,
+        and return the newest envelope of each node read. Only on a gap, never two at once."""
+        known = {**self._afresh, **self._heard}
+        try:
+            read = await self.standing.since(known, origins, self.node_id)
+        except Exception:  # Redis unreachable: resync all the same, from what the node has
+            log.exception("could not read the lost events back from the recent stream")
+            self.stats.unrecovered_gaps += 1
+            return {}
+        if not read.complete:
+            self.stats.unrecovered_gaps += 1
+            log.warning(
+                "realtime delivery gap: the recent stream may no longer hold every event lost "
+                "on its way to node %s (trimmed, or redis_recent_events is 0): the rooms reload "
+                "without them", self.node_id,
+            )  # fmt: skip
+        if read.events:
+            log.info("read back %d events lost on their way here", len(read.events))
+        self._apply_remote(read.events)
+        note_posts_elsewhere(self.c, read.events)
+        self.c.state.order_history({e.room_id for e in read.events})
+        for e in read.events:
+            if has_effects(e):
+                await self._effects(e)
+        return read.newest
 
     def _lost(self, reason: str, *, remote: bool) -> None:
         """Frames of any room may be missing here. Frames of other nodes (``remote``): their

@@ -44,6 +44,12 @@ class HubCollector(Collector):
             value=stats.delivery_gaps,
         )  # fmt: skip
         yield CounterMetricFamily(
+            "sideline_ws_delivery_gaps_unrecovered",
+            "Gaps whose lost events the Redis recent stream may no longer have held (trimmed, "
+            "or off): the rooms reloaded without them",
+            value=stats.unrecovered_gaps,
+        )  # fmt: skip
+        yield CounterMetricFamily(
             "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",
             value=Outbox.suspended,
         )  # fmt: skip

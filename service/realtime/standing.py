@@ -17,6 +17,13 @@ first, then the stream in publication order) before it subscribes to live events
 an event twice is harmless: every standing event sets a value, and the stream's events of a
 subject end with its newest.
 
+A running node reads the stream again when envelopes were lost on their way to it (hub.py,
+``Hub._recover``). Its state already holds most of what the stream holds, and applying a
+message twice would put it in history twice, so each entry also names the envelope that
+carried the event (its publisher's node, process and number, envelope.py): the node reads
+back from the newest entry only until it meets, for each publisher concerned, an envelope it
+had already received (:meth:`RedisStanding.since`), and applies only the newer ones.
+
 One node with the memory broker has nothing to share: :class:`LocalStanding` keeps nothing.
 """
 
@@ -24,9 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 from redis.asyncio import Redis
@@ -90,17 +97,44 @@ return 1
 """
 
 
+Position = tuple[str, int]
+"""Where an envelope stands among its publisher's: its process (``boot``, a uuid7, so later
+processes sort later) and its number in that process."""
+
+_PAGE = 1_000
+"""Stream entries read per round trip when reading back."""
+
+
+class ReadBack(msgspec.Struct, kw_only=True):
+    """What the recent stream holds after the positions a node had received."""
+
+    events: list[Event] = msgspec.field(default_factory=list)
+    """Events of envelopes after those positions, in publication order."""
+    newest: dict[str, Position] = msgspec.field(default_factory=dict)
+    """Publisher node -> the newest envelope of it in the stream (of the publishers read)."""
+    complete: bool = True
+    """False when entries after a position may have been trimmed away (or the stream is off)."""
+
+
 class Standing(Protocol):
     """Where nodes leave the standing-setting events for nodes that start later."""
 
     async def remember(self, events: list[Event]) -> None:
         """Record the events among ``events`` that set a subject's standing."""
 
-    def add_recent(self, events: Sequence[Event]) -> None:
-        """Queue committed events for the recent stream; returns at once."""
+    def add_recent(self, events: Sequence[Event], boot: str = "", n: int = 0) -> None:
+        """Queue committed events, carried by envelope ``n`` of process ``boot``, for the
+        recent stream; returns at once."""
 
-    async def recall(self) -> list[Event]:
-        """Every subject's latest standing event, oldest first, then the recent events."""
+    async def recall(self, newest: dict[str, Position] | None = None) -> list[Event]:
+        """Every subject's latest standing event, oldest first, then the recent events; the
+        newest envelope of each publisher in the stream goes into ``newest``."""
+
+    async def since(
+        self, known: Mapping[str, Position], origins: Collection[str] | None, own: str
+    ) -> ReadBack:
+        """The recent events of ``origins`` (None: every node but ``own``) carried by
+        envelopes after the ``known`` position of their publisher (all of an unknown one's)."""
 
     async def close(self) -> None: ...
 
@@ -111,11 +145,16 @@ class LocalStanding:
     async def remember(self, events: list[Event]) -> None:
         return None
 
-    def add_recent(self, events: Sequence[Event]) -> None:
+    def add_recent(self, events: Sequence[Event], boot: str = "", n: int = 0) -> None:
         return None
 
-    async def recall(self) -> list[Event]:
+    async def recall(self, newest: dict[str, Position] | None = None) -> list[Event]:
         return []
+
+    async def since(
+        self, known: Mapping[str, Position], origins: Collection[str] | None, own: str
+    ) -> ReadBack:
+        return ReadBack()  # one node: no other node's envelopes to lose
 
     async def close(self) -> None:
         return None
@@ -133,7 +172,8 @@ class RedisStanding:
         self._recent_key = f"{prefix}:recent"
         self._recent_max = recent_events
         self._set_if_newer = self._redis.register_script(_SET_IF_NEWER)
-        self._pending: list[bytes] = []
+        self._pending: list[dict[Any, Any]] = []
+        """Stream entries to write: the event, and the envelope that carried it."""
         self._writer: asyncio.Task[None] | None = None
 
     async def remember(self, events: list[Event]) -> None:
@@ -147,10 +187,13 @@ class RedisStanding:
                 type(self).lost += 1
                 log.error("could not record %s for nodes that start later: %s", subject, exc)
 
-    def add_recent(self, events: Sequence[Event]) -> None:
+    def add_recent(self, events: Sequence[Event], boot: str = "", n: int = 0) -> None:
         if self._recent_max <= 0:
             return
-        self._pending += [_encode(e) for e in events]
+        self._pending += [
+            {"e": _encode(e), "o": e.node_id, "b": boot, "n": n} if n else {"e": _encode(e)}
+            for e in events
+        ]  # fmt: skip
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_recent())
 
@@ -159,15 +202,15 @@ class RedisStanding:
         while self._pending:
             batch, self._pending = self._pending, []
             pipe = self._redis.pipeline(transaction=False)
-            for data in batch:
-                pipe.xadd(self._recent_key, {"e": data}, maxlen=self._recent_max, approximate=True)
+            for fields in batch:
+                pipe.xadd(self._recent_key, fields, maxlen=self._recent_max, approximate=True)
             try:
                 await pipe.execute()
             except (RedisError, OSError) as exc:
                 type(self).lost += len(batch)
                 log.error("could not record %d events for nodes that start later: %s", len(batch), exc)
 
-    async def recall(self) -> list[Event]:
+    async def recall(self, newest: dict[str, Position] | None = None) -> list[Event]:
         entries = await self._redis.hgetall(self._key)
         ordered = sorted(v if isinstance(v, bytes) else v.encode() for v in entries.values())
         events = [_decode(v[_ORDER_WIDTH + 1 :]) for v in ordered]
@@ -176,9 +219,74 @@ class RedisStanding:
                 data = (fields or {}).get(b"e")
                 if isinstance(data, bytes):
                     events.append(_decode(data))
+                if newest is not None and (at := _carried_by(fields)) is not None:
+                    origin, position = at
+                    newest[origin] = max(newest.get(origin, position), position)
         return events
+
+    async def since(
+        self, known: Mapping[str, Position], origins: Collection[str] | None, own: str
+    ) -> ReadBack:
+        """Reads back from the newest entry, a page at a time, until every publisher of
+        ``origins`` (every known one when None) has shown an entry at or before its known
+        position: its older entries are older still (one writer per node, in order). So it
+        reads about what was published since the loss, the whole stream at worst (capped).
+
+        Complete unless a publisher's known position was not met, it has newer entries and
+        the first of them does not follow that position, and the stream is full: Redis
+        trims it only then (from the oldest entry), so entries after the position may be gone.
+        Entries written without a position (before envelopes were numbered) are skipped."""
+        if self._recent_max <= 0:
+            return ReadBack(complete=False)
+        pending = {o for o in (known if origins is None else origins) if o != own}
+        newer: list[tuple[str, Position, bytes]] = []
+        read = ReadBack()
+        top, total, whole = "+", 0, False
+        while True:
+            page = await self._redis.xrevrange(self._recent_key, max=top, min="-", count=_PAGE) or []
+            total += len(page)
+            for entry_id, entry in page:
+                top = f"({entry_id.decode() if isinstance(entry_id, bytes) else entry_id}"
+                fields: Mapping[Any, Any] = entry or {}
+                at = _carried_by(fields)
+                if at is None or at[0] == own or (origins is not None and at[0] not in origins):
+                    continue
+                origin, position = at
+                read.newest.setdefault(origin, position)  # newest first
+                mark = known.get(origin)
+                if mark is not None and position <= mark:
+                    pending.discard(origin)
+                elif isinstance(data := fields.get(b"e"), bytes):
+                    newer.append((origin, position, data))
+            if len(page) < _PAGE:
+                whole = True
+                break
+            if not pending:
+                break
+        newer.reverse()
+        read.events = [_decode(data) for _, _, data in newer]
+        if whole and total >= self._recent_max:
+            first = {o: p for o, p, _ in reversed(newer)}  # the oldest newer entry per origin
+            read.complete = all(
+                o not in first or _follows(first[o], known[o]) for o in pending if o in known
+            )  # fmt: skip
+        return read
 
     async def close(self) -> None:
         if self._writer is not None:
             await asyncio.wait({self._writer}, timeout=5)
         await self._redis.aclose()
+
+
+def _carried_by(fields: Mapping[Any, Any] | None) -> tuple[str, Position] | None:
+    """The publisher and position of the envelope that carried a stream entry's event."""
+    fields = fields or {}
+    origin, boot, n = fields.get(b"o"), fields.get(b"b"), fields.get(b"n")
+    if not origin or not boot or n is None:
+        return None
+    return origin.decode(), (boot.decode(), int(n))
+
+
+def _follows(position: Position, mark: Position) -> bool:
+    """Is ``position`` the envelope right after ``mark`` (or a new process's first)?"""
+    return position == (mark[0], mark[1] + 1) or (position[0] > mark[0] and position[1] == 1)

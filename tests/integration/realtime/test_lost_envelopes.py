@@ -3,9 +3,10 @@
 Two ``sideline serve`` processes over a real redis-server, real WebSocket clients on node B.
 Redis is made to lose envelopes for real: a publish it refuses (ACL), or subscribers it
 disconnects (``CLIENT KILL TYPE pubsub``) and keeps out for a while (``maxclients``), while
-node A commits a message. The sockets of the rooms are told (``resync``, then a fresh
-``joined``), and a resume from a position before the gap gets ``resync`` instead of a replay
-that lacks the lost message.
+node A commits a message. Node B reads what it missed from the recent stream in Redis and
+applies it, then the sockets of the rooms are told (``resync``, then a fresh ``joined`` whose
+history holds the lost message); a lost ban takes the user's socket out; and a resume from a
+position before the gap gets ``resync`` instead of a replay that lacks the lost message.
 
 Then the hub in-process (real DuckDB log, sockets are recorders, as in test_hub.py): how
 envelope numbers are read, and that the reload after ``resync`` is not a join.
@@ -30,7 +31,7 @@ from service.realtime.joining import join
 from service.realtime.resume import plan
 from tests.fixtures.ws import WsClient
 from tests.integration.realtime.test_hub import connect, hub, settle, who  # noqa: F401  (fixture)
-from tests.integration.realtime.test_two_nodes import two_nodes  # noqa: F401  (fixture)
+from tests.integration.realtime.test_two_nodes import admin, start_two, two_nodes  # noqa: F401  (fixture)
 
 
 @contextmanager
@@ -79,6 +80,22 @@ async def resume_gets_resync(server, user: str, position: dict[str, Any]) -> Non
     assert not back.joined.get("resumed")
 
 
+@contextmanager
+def publishes_refused(redis_url: str) -> Iterator[None]:
+    """litestar publishes through a script: Redis refuses every node's publish, nothing else
+    (the recent stream is still written)."""
+    with plain_redis(redis_url) as r:
+        r.execute_command("ACL", "SETUSER", "default", "-evalsha", "-eval")
+        try:
+            yield
+        finally:
+            r.execute_command("ACL", "SETUSER", "default", "+@all")
+
+
+def texts(joined: dict[str, Any]) -> list[str]:
+    return [m["text"] for m in joined["history"]]
+
+
 @pytest.mark.slow
 async def test_a_publish_redis_refused_is_noticed_at_the_next_envelope(two_nodes, redis_url):  # noqa: F811
     a, b = two_nodes
@@ -98,8 +115,11 @@ async def test_a_publish_redis_refused_is_noticed_at_the_next_envelope(two_nodes
         finally:
             r.execute_command("ACL", "SETUSER", "default", "+@all")
     await post(ann, "after", "c3")  # its envelope number shows that one is missing
-    resync, _ = await told_to_reload(bob)
+    resync, fresh = await told_to_reload(bob)
     never_got(bob, lost["message_id"])
+    # read back from the recent stream before the reload, once
+    assert texts(fresh).count("lost") == 1 and texts(fresh).index("lost") < texts(fresh).index("after")
+    assert "seen" in texts(fresh), fresh
     assert "node-a" in resync["reason"], resync
     await resume_gets_resync(b, "dan", position)
     # node A lost its own envelope too (its sockets get frames through Redis as well); its
@@ -130,13 +150,63 @@ async def test_a_dropped_subscription_is_noticed_when_it_is_back(two_nodes, redi
             assert r.client_list(_type="pubsub") == [], "a subscriber came back too early"
         finally:
             r.config_set("maxclients", 10000)
-    resync, _ = await told_to_reload(bob, timeout=15)  # as soon as B is subscribed again
+    resync, fresh = await told_to_reload(bob, timeout=15)  # as soon as B is subscribed again
     never_got(bob, lost["message_id"])
+    assert texts(fresh).count("lost") == 1 and texts(fresh).count("seen") == 1, fresh
     assert "interrupted" in resync["reason"], resync
     await resume_gets_resync(b, "dan", position)
     after = await post(ann, "after", "c3")
     await bob.expect("message", message_id=after["message_id"])
-    assert "sideline_ws_delivery_gaps_total 1.0" in httpx.get(f"{b.url}/metrics", timeout=10).text
+    metrics = httpx.get(f"{b.url}/metrics", timeout=10).text
+    assert "sideline_ws_delivery_gaps_total 1.0" in metrics
+    assert "sideline_ws_delivery_gaps_unrecovered_total 0.0" in metrics
+    history = await WsClient.login(b, "eve")
+    assert texts(history.joined).count("lost") == 1, "applied twice to the state of node B"
+
+
+@pytest.mark.slow
+async def test_a_lost_ban_takes_the_users_socket_on_the_other_node_out(two_nodes, redis_url):  # noqa: F811
+    a, b = two_nodes
+    bob = await WsClient.login(b, "bob")
+    cat = await WsClient.login(b, "cat")
+    ann = await WsClient.login(a, "ann")
+    with publishes_refused(redis_url), admin(a) as api:
+        banned = api.post("/v1/admin/rooms/match:1/bans", json={"user_id": "cat"})
+        assert banned.status_code == 201, banned.text
+        lost = await post(ann, "lost", "c1")
+        await asyncio.sleep(0.5)
+    await post(ann, "after", "c2")
+    await cat.expect("left", room="match:1", reason="banned")
+    _, fresh = await told_to_reload(bob)
+    never_got(bob, lost["message_id"])
+    assert "lost" in texts(fresh), fresh
+    sent = httpx.post(
+        f"{b.url}/v1/rooms/match:1/messages", json={"text": "hi", "client_msg_id": "k1"},
+        headers={"Authorization": f"Bearer {b.token('cat', 'match:1')}"}, timeout=10,
+    )  # fmt: skip
+    assert sent.status_code == 403 and sent.json()["error"]["code"] == "user_banned", sent.text
+
+
+@pytest.mark.slow
+async def test_a_gap_the_trimmed_stream_no_longer_covers_is_said_and_still_reloads(
+    start_server, redis_url
+):  # fmt: skip
+    with plain_redis(redis_url) as r:
+        r.config_set("stream-node-max-entries", 1)  # so Redis trims the stream to its cap exactly
+    a, b = start_two(start_server, redis_url, SIDELINE_REALTIME__REDIS_RECENT_EVENTS="3")
+    bob = await WsClient.login(b, "bob")
+    ann = await WsClient.login(a, "ann")
+    seen = await post(ann, "seen", "c1")
+    await bob.expect("message", message_id=seen["message_id"])
+    with publishes_refused(redis_url):
+        for i in range(5):  # more than the stream keeps: the first lost ones are trimmed away
+            await post(ann, f"lost {i}", f"l{i}")
+        await asyncio.sleep(0.5)
+    await post(ann, "after", "c2")
+    _, fresh = await told_to_reload(bob)
+    assert "lost 4" in texts(fresh) and "lost 0" not in texts(fresh), fresh
+    metrics = httpx.get(f"{b.url}/metrics", timeout=10).text
+    assert "sideline_ws_delivery_gaps_unrecovered_total 1.0" in metrics, metrics
 
 
 # -- the hub in-process ------------------------------------------------------------------------
