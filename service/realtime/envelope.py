@@ -5,10 +5,13 @@ nodes) and the frames rendered from them by the node that committed them, each a
 encoded as the text every recipient socket receives. ``typing`` and ``crowd`` envelopes carry
 ephemeral signals that are never logged.
 
-Every envelope a hub publishes is numbered: ``boot`` names the publishing process and ``n``
-counts its envelopes, 1, 2, 3 ... without a gap. Redis pub/sub is at-most-once, so a receiver
-that sees a number skipped knows that envelopes of that publisher were lost on their way
-(hub.py, ``Hub._in_order``); one integer per envelope, one comparison per receipt.
+Every ``events`` envelope a hub publishes is numbered: ``boot`` names the publishing process
+and ``n`` counts its ``events`` envelopes, 1, 2, 3 ... without a gap. Redis pub/sub is
+at-most-once, so a receiver that sees a number skipped knows that envelopes of that publisher
+were lost on their way (hub.py, ``Hub._in_order``); one integer per envelope, one comparison
+per receipt. Only those are numbered because only their events can be read back (from the
+recent stream): a lost typing or crowd signal is simply gone, and reloading every room for
+it would cost far more than the signal was worth.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class Envelope(msgspec.Struct, array_like=True, kw_only=True):
     boot: str = ""
     """The publishing process (its hub's ``boot``): ``n`` counts within it."""
     n: int = 0
-    """1, 2, 3 ... per publishing process, every kind of envelope; 0: not numbered."""
+    """``events``: 1, 2, 3 ... per publishing process; 0: not numbered (typing, crowd)."""
 
 
 encode_envelope = msgspec.json.Encoder().encode

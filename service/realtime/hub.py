@@ -9,17 +9,19 @@ A node that did not commit the events applies them to its own projection first, 
 a mode change or a poll made through node A is enforced and shown on node B. Then each frame
 is handed, as the same text object, to the bounded outbox of every local socket in its room.
 
-Losses: the broker may lose envelopes (Redis pub/sub is at-most-once). Every envelope carries
-its publisher's process (``boot``) and number (``n``, gap-free), so a skipped number is noticed
-at the next envelope of that publisher, and the broker says when its subscription was made
-again. Either way the frames of any room may be missing here, and so may other nodes' events
-in this node's state. The node first reads the lost events back from the recent stream in
-Redis (standing.py), applies those it had not received and runs their per-socket effects (a
-lost ban still takes the user's sockets out); then the record of other nodes' frames starts
-again (no resume is proven across the gap, resume.py) and every joined socket is told
-``resync`` per room, then gets a fresh ``joined`` from the state that now holds them. An
-envelope whose events were read back that way arrives later, if at all, as a stale number
-and is dropped. All of this runs only on a gap: an envelope in order costs what it did.
+Losses: the broker may lose envelopes (Redis pub/sub is at-most-once). Every ``events``
+envelope carries its publisher's process (``boot``) and number (``n``, gap-free), so a skipped
+number is noticed at the next envelope of that publisher, and the broker says when its
+subscription was made again. Typing and crowd envelopes are not numbered: their signals are in
+no stream to read back, and a lost one costs nothing more. Either way the frames of any room
+may be missing here, and so may other nodes' events in this node's state. The node first reads
+the lost events back from the recent stream in Redis (standing.py), applies those it had not
+received and runs their per-socket effects (a lost ban still takes the user's sockets out);
+then the record of other nodes' frames starts again (no resume is proven across the gap,
+resume.py) and every joined socket is told ``resync`` per room, then gets a fresh ``joined``
+from the state that now holds them. An envelope whose events were read back that way arrives
+later, if at all, as a stale number and is dropped. All of this runs only on a gap: an envelope
+in order costs what it did.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class Hub:
         """Highest local seq handed to the broker; the state includes everything up to it."""
         self.remote = RemoteLog(settings.remote_buffer_size, shared=settings.broker != "memory")
         self._numbered = 0
-        """Envelopes this process published (the ``n`` of the last one)."""
+        """``events`` envelopes this process published (the ``n`` of the last one)."""
         self._heard: dict[str, Position] = {}
         """origin node -> (boot, n) of the last envelope received from it."""
         self._afresh: dict[str, Position] = {}
@@ -195,21 +197,16 @@ class Hub:
         needs = any(has_effects(e) for e in events)
         envelope = Envelope(
             kind="events", origin=self.node_id, frames=frames, events=events_raw(list(events)),
-            needs_events=needs,
+            needs_events=needs, boot=self.boot, n=self._numbered + 1,
         )  # fmt: skip
+        self._numbered += 1
         self.published_seq = max(self.published_seq, max((e.seq for e in events), default=0))
-        self._publish(envelope)
+        self.broker.publish(encode_envelope(envelope))
         self.standing.add_recent(events, self.boot, self._numbered)
         if standing := [e for e in events if e.event_type in STANDING_TYPES]:
             task = asyncio.create_task(self.standing.remember(standing))
             self._remembering.add(task)
             task.add_done_callback(self._remembering.discard)
-
-    def _publish(self, env: Envelope) -> None:
-        """Number ``env`` (see the module docstring) and hand it to the broker."""
-        self._numbered += 1
-        env.boot, env.n = self.boot, self._numbered
-        self.broker.publish(encode_envelope(env))
 
     # -- delivery ------------------------------------------------------------------------------
 
@@ -543,7 +540,7 @@ class Hub:
             return False
         frame = f.TypingFrame(room=room, user_id=conn.user_id, name=conn.name)
         out = Out(room=room, to=None, text=f.encode(frame))
-        self._publish(Envelope(kind="typing", origin=self.node_id, frames=[out]))
+        self.broker.publish(encode_envelope(Envelope(kind="typing", origin=self.node_id, frames=[out])))
         return True
 
     def crowd_tap(self, room: str, emoji: str) -> None:
@@ -554,7 +551,8 @@ class Hub:
     def _publish_crowd(self, room: str) -> None:
         counts = self._crowd_local.pop(room, None)
         if counts:
-            self._publish(Envelope(kind="crowd", origin=self.node_id, room=room, crowd=counts))
+            env = Envelope(kind="crowd", origin=self.node_id, room=room, crowd=counts)
+            self.broker.publish(encode_envelope(env))
 
     async def _presence_tick(self) -> None:
         self.remote.sweep(asyncio.get_running_loop().time())

@@ -8,6 +8,8 @@ applies it, then the sockets of the rooms are told (``resync``, then a fresh ``j
 history holds the lost message); a lost ban takes the user's socket out; and a resume from a
 position before the gap gets ``resync`` instead of a replay that lacks the lost message.
 
+Only ``events`` envelopes are numbered: a lost typing signal reloads nothing.
+
 Then the hub in-process (real DuckDB log, sockets are recorders, as in test_hub.py): how
 envelope numbers are read, and that the reload after ``resync`` is not a join.
 """
@@ -207,6 +209,27 @@ async def test_a_gap_the_trimmed_stream_no_longer_covers_is_said_and_still_reloa
     assert "lost 4" in texts(fresh) and "lost 0" not in texts(fresh), fresh
     metrics = httpx.get(f"{b.url}/metrics", timeout=10).text
     assert "sideline_ws_delivery_gaps_unrecovered_total 1.0" in metrics, metrics
+
+
+@pytest.mark.slow
+async def test_a_lost_typing_envelope_reloads_nothing(two_nodes, redis_url):  # noqa: F811
+    """Typing and crowd envelopes are never in the recent stream: there is nothing to read
+    back, so losing one must not make every socket of the other node reload every room."""
+    a, b = two_nodes
+    bob = await WsClient.login(b, "bob")
+    ann = await WsClient.login(a, "ann")
+    seen = await post(ann, "seen", "c1")
+    await bob.expect("message", message_id=seen["message_id"])
+    with publishes_refused(redis_url):
+        await ann.send(type="typing", room="match:1")
+        await asyncio.sleep(0.5)
+    after = await post(ann, "after", "c2")
+    await bob.expect("message", message_id=after["message_id"])
+    await asyncio.sleep(0.5)
+    assert [f for f in bob.seen if f["type"] == "typing"] == [], "not lost: the test proves nothing"
+    assert [f["type"] for f in bob.seen if f["type"] in ("resync", "joined")] == ["joined"]
+    metrics = httpx.get(f"{b.url}/metrics", timeout=10).text
+    assert "sideline_ws_delivery_gaps_total 0.0" in metrics, metrics
 
 
 # -- the hub in-process ------------------------------------------------------------------------
