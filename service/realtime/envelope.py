@@ -12,6 +12,11 @@ were lost on their way (hub.py, ``Hub._in_order``); one integer per envelope, on
 per receipt. Only those are numbered because only their events can be read back (from the
 recent stream): a lost typing or crowd signal is simply gone, and reloading every room for
 it would cost far more than the signal was worth.
+
+A ``beat`` envelope is a heartbeat of a node with other nodes (every presence interval): its
+``boot`` and ``n`` are those of the node's newest ``events`` envelope (0: none yet), not a new
+number. A receiver that has not heard that one knows it was lost, even when the publisher
+sends nothing else for a long while.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ class Out(msgspec.Struct, array_like=True, frozen=True):
 
 
 class Envelope(msgspec.Struct, array_like=True, kw_only=True):
-    kind: Literal["events", "typing", "crowd"]
+    kind: Literal["events", "typing", "crowd", "beat"]
     origin: str
     """node_id of the publisher."""
     frames: list[Out] = msgspec.field(default_factory=list)
@@ -49,7 +54,8 @@ class Envelope(msgspec.Struct, array_like=True, kw_only=True):
     boot: str = ""
     """The publishing process (its hub's ``boot``): ``n`` counts within it."""
     n: int = 0
-    """``events``: 1, 2, 3 ... per publishing process; 0: not numbered (typing, crowd)."""
+    """``events``: 1, 2, 3 ... per publishing process; ``beat``: the publisher's newest;
+    0: not numbered (typing, crowd)."""
 
 
 encode_envelope = msgspec.json.Encoder().encode

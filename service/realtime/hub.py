@@ -11,17 +11,18 @@ is handed, as the same text object, to the bounded outbox of every local socket 
 
 Losses: the broker may lose envelopes (Redis pub/sub is at-most-once). Every ``events``
 envelope carries its publisher's process (``boot``) and number (``n``, gap-free), so a skipped
-number is noticed at the next envelope of that publisher, and the broker says when its
-subscription was made again. Typing and crowd envelopes are not numbered: their signals are in
-no stream to read back, and a lost one costs nothing more. Either way the frames of any room
-may be missing here, and so may other nodes' events in this node's state. The node first reads
-the lost events back from the recent stream in Redis (standing.py), applies those it had not
-received and runs their per-socket effects (a lost ban still takes the user's sockets out);
-then the record of other nodes' frames starts again (no resume is proven across the gap,
-resume.py) and every joined socket is told ``resync`` per room, then gets a fresh ``joined``
-from the state that now holds them. An envelope whose events were read back that way arrives
-later, if at all, as a stale number and is dropped. All of this runs only on a gap: an envelope
-in order costs what it did.
+number is noticed at the next envelope of that publisher, or at its next heartbeat (a ``beat``
+envelope every presence interval, with other nodes only, carrying the number it reached), and
+the broker says when its subscription was made again. Typing and crowd envelopes are not
+numbered: their signals are in no stream to read back, and a lost one costs nothing more.
+Either way the frames of any room may be missing here, and so may other nodes' events in this
+node's state. The node first reads the lost events back from the recent stream in Redis
+(standing.py), applies those it had not received and runs their per-socket effects (a lost ban
+still takes the user's sockets out); then the record of other nodes' frames starts again (no
+resume is proven across the gap, resume.py) and every joined socket is told ``resync`` per
+room, then gets a fresh ``joined`` from the state that now holds them. An envelope whose events
+were read back that way arrives later, if at all, as a stale number and is dropped. All of this
+runs only on a gap: an envelope in order costs what it did.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ class Hub:
         self.remote = RemoteLog(settings.remote_buffer_size, shared=settings.broker != "memory")
         self._numbered = 0
         """``events`` envelopes this process published (the ``n`` of the last one)."""
+        self._beats = settings.broker != "memory"
+        """Heartbeats go out only to other nodes (one node with the memory broker has none)."""
         self._heard: dict[str, Position] = {}
         """origin node -> (boot, n) of the last envelope received from it."""
         self._afresh: dict[str, Position] = {}
@@ -208,12 +211,22 @@ class Hub:
             self._remembering.add(task)
             task.add_done_callback(self._remembering.discard)
 
+    def _beat(self) -> None:
+        """Tell the other nodes which ``events`` envelope of this process is the newest, without
+        numbering a new one: published after it, so a node that has not heard it lost it."""
+        if self._beats:
+            beat = Envelope(kind="beat", origin=self.node_id, boot=self.boot, n=self._numbered)
+            self.broker.publish(encode_envelope(beat))
+
     # -- delivery ------------------------------------------------------------------------------
 
     async def receive(self, data: bytes) -> None:
         """Handle one envelope from the broker (called in order, one at a time)."""
         env = decode_envelope(data)
         self.stats.envelopes += 1
+        if env.kind == "beat":
+            await self._on_beat(env)
+            return
         if env.n and not self._in_order(env) and not await self._out_of_order(env):
             return
         match env.kind:
@@ -252,6 +265,20 @@ class Hub:
             return False
         self._heard[env.origin] = (env.boot, env.n)
         return True
+
+    async def _on_beat(self, env: Envelope) -> None:
+        """A heartbeat: every ``events`` envelope of its publisher up to ``env.n`` was published
+        before it, so one not heard yet was lost, as when a later number arrives; the beat
+        itself has nothing to deliver. Usually the one comparison of :meth:`_in_order`."""
+        position = (env.boot, env.n)
+        heard = self._heard.get(env.origin)
+        if heard is not None and position <= heard:
+            return
+        if env.n == 0:  # a new process of the publisher that published no events yet
+            if heard is not None:
+                self._heard[env.origin] = position  # its first envelope will be 1
+            return
+        await self._out_of_order(env)
 
     async def _out_of_order(self, env: Envelope) -> bool:
         """Should ``env``, not the next of its publisher, be handled? Not when its events were
@@ -555,6 +582,7 @@ class Hub:
             self.broker.publish(encode_envelope(env))
 
     async def _presence_tick(self) -> None:
+        self._beat()  # first: a failing presence store must not silence it
         self.remote.sweep(asyncio.get_running_loop().time())
         await self.roster.tick(sorted(self.rooms))
         for room in list(self.roster.shown):
