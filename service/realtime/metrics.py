@@ -39,8 +39,9 @@ class HubCollector(Collector):
         )  # fmt: skip
         yield CounterMetricFamily(
             "sideline_ws_delivery_gaps",
-            "Times envelopes were lost on their way to this node (a number skipped, or the "
-            "broker's subscription made again); each made the rooms' sockets resync",
+            "Times envelopes were lost on their way to this node (a number skipped, a "
+            "heartbeat naming a number not received, or the broker's subscription made "
+            "again); each made the rooms' sockets resync",
             value=stats.delivery_gaps,
         )  # fmt: skip
         yield CounterMetricFamily(
