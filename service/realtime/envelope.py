@@ -21,8 +21,6 @@ sends nothing else for a long while.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import msgspec
 
 from service.domain.events import Event
@@ -40,8 +38,13 @@ class Out(msgspec.Struct, array_like=True, frozen=True):
     """The log shard (node) that committed the event; pairs with ``seq`` for resume."""
 
 
+KINDS = frozenset({"events", "typing", "crowd", "beat"})
+"""The kinds this version publishes and handles; a newer node's other kinds are skipped."""
+
+
 class Envelope(msgspec.Struct, array_like=True, kw_only=True):
-    kind: Literal["events", "typing", "crowd", "beat"]
+    kind: str
+    """One of :data:`KINDS` (a plain string, so a newer node's kind decodes, to be skipped)."""
     origin: str
     """node_id of the publisher."""
     frames: list[Out] = msgspec.field(default_factory=list)

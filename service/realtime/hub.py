@@ -46,6 +46,7 @@ from service.realtime.brokers.base import Broker
 from service.realtime.coalesce import Coalescer, Throttle
 from service.realtime.connection import Connection
 from service.realtime.envelope import (
+    KINDS,
     Envelope,
     Out,
     decode_envelope,
@@ -119,6 +120,8 @@ class Hub:
         self._recovering = asyncio.Lock()
         """One read back from the recent stream at a time (hub._recover)."""
         self._reloading: set[asyncio.Task[None]] = set()
+        self._unknown_kinds: set[str] = set()
+        """Envelope kinds of newer nodes this one skipped (each warned about once)."""
         self.stats = HubStats()
         interval = settings.presence_interval_seconds
         self.coalescer = Coalescer(community, interval, self._send_texts)
@@ -224,6 +227,12 @@ class Hub:
         """Handle one envelope from the broker (called in order, one at a time)."""
         env = decode_envelope(data)
         self.stats.envelopes += 1
+        if env.kind not in KINDS:
+            if env.kind not in self._unknown_kinds:
+                self._unknown_kinds.add(env.kind)
+                log.warning("skipping envelopes of kind %r from node %s: this node does not "
+                            "know it", env.kind, env.origin)  # fmt: skip
+            return
         if env.kind == "beat":
             await self._on_beat(env)
             return

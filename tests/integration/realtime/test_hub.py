@@ -271,3 +271,21 @@ async def test_a_room_without_local_sockets_is_resumable_for_a_while_then_resync
     conn2, rec2 = connect(hub, "bob")
     await join(hub, conn2, f.Join(room="match:1", ref="j2"))
     assert rec2.of("joined")[0]["boot"] not in ("", joined["boot"])
+
+
+async def test_an_envelope_of_a_kind_this_node_does_not_know_is_skipped(hub, caplog):
+    """A newer node may publish a kind of envelope this one does not know yet (a rolling
+    upgrade): it is skipped with one warning per kind, and what follows is delivered."""
+    conn, rec = connect(hub, "bob")
+    hub.begin_join(conn, "match:1")
+    hub.finish_join(conn, "match:1", {})
+    future = b'["gossip","node-b",[],[],false,"",{},"boot-b",0]'
+    with caplog.at_level("WARNING"):
+        await hub.receive(future)
+        await hub.receive(future)
+    assert [r.message for r in caplog.records if "gossip" in r.message] == [
+        "skipping envelopes of kind 'gossip' from node node-b: this node does not know it"
+    ]
+    await hub.receive(remote_frame("match:1", 1))
+    await settle()
+    assert [f["message_id"] for f in rec.of("message")] == ["m1"]
