@@ -292,8 +292,10 @@ class Hub:
     async def _out_of_order(self, env: Envelope) -> bool:
         """Should ``env``, not the next of its publisher, be handled? Not when its events were
         read back from the recent stream already (hub._recover). The first envelope heard
-        of a publisher (at start, after an interruption) sets where its numbers go on. A
-        skipped number means envelopes were lost: their events are read back, then resync."""
+        of a publisher (at start, after an interruption) sets where its numbers go on, unless
+        it skips past what the node had then (read back, or heard before): those envelopes were
+        published while the node was not listening. A skipped number means envelopes were
+        lost: their events are read back, then resync."""
         position = (env.boot, env.n)
         heard = self._heard.get(env.origin)
         if heard is None:
@@ -301,8 +303,13 @@ class Hub:
             if have is not None and position <= have:
                 self._afresh[env.origin] = have
                 return False
-            self._heard[env.origin] = position
-            return True
+            # an events envelope may be the next one; a beat names one already published
+            nxt = have is not None and env.n == (have[1] + 1 if env.boot == have[0] else 1)
+            if have is None or (nxt and env.kind == "events"):
+                self._heard[env.origin] = position
+                return True
+            # past what the node had: envelopes published while it was not listening are lost
+            heard = self._heard[env.origin] = have
         if position <= heard:
             return False
         remote = env.origin != self.node_id

@@ -354,3 +354,32 @@ async def test_the_reload_after_resync_records_nothing_and_keeps_a_waiting_leave
     await settle()
     kinds = [e.event_type for e in await hub.c.log.read(0, 100) if e.user_id == "bob"]
     assert kinds == [EventType.ROOM_JOINED, EventType.ROOM_LEFT]
+
+
+async def test_after_an_interruption_the_first_envelope_is_checked_against_what_was_had(hub):  # noqa: F811
+    """After the subscription was made again (or at start), numbers are heard afresh from the
+    next envelope; one that skips past what the node had (read back, or heard before) means
+    envelopes published meanwhile were lost too."""
+    conn, rec = connect(hub, "bob")
+    await join(hub, conn, f.Join(room="match:1"))
+    for n in (1, 2):
+        await hub.receive(numbered("b1", n))
+    await hub.lost()  # the broker's subscription was made again: one gap
+    await settle()
+    assert hub.stats.delivery_gaps == 1
+    await hub.receive(numbered("b1", 3))  # the next one: nothing more was lost
+    await settle()
+    assert hub.stats.delivery_gaps == 1
+    await hub.lost()
+    await hub.receive(numbered("b1", 5))  # 4 was published while the node was not listening
+    await settle()
+    assert hub.stats.delivery_gaps == 3
+    await hub.lost()
+    await hub.receive(beat("b1", 5))  # what was had: nothing more lost
+    await settle()
+    assert hub.stats.delivery_gaps == 4
+    await hub.lost()
+    await hub.receive(beat("b1", 6))  # 6 was published while the node was not listening
+    await settle()
+    assert hub.stats.delivery_gaps == 6
+    assert len(rec.of("resync")) == 6
