@@ -47,10 +47,11 @@ class Recorder:
         return [f for f in self.frames if f["type"] == type_]
 
 
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+async def start_hub(data_dir: Path) -> Hub:
+    """A started hub of one node over a real DuckDB log in ``data_dir`` (memory broker and
+    presence). The app's shutdown order stops it: ``hub.stop()``, then ``hub.c.log.close()``."""
     settings = load_settings(environ={
-        "SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
+        "SIDELINE_DATA_DIR": str(data_dir), "SIDELINE_MODERATION__ENABLED": "false",
         "SIDELINE_REALTIME__GC_FREEZE": "false",
     })  # fmt: skip
     ensure_dev_secrets(settings)
@@ -59,9 +60,15 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     hub = Hub(community, settings.realtime, MemoryBroker(), MemoryPresence("node-1", 30))
     community.notifiers.append(hub)
     await hub.start()
+    return hub
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    hub = await start_hub(tmp_path)
     yield hub
     await hub.stop()
-    await community.log.close()
+    await hub.c.log.close()
 
 
 def who(user: str) -> Identity:

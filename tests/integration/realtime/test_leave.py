@@ -22,15 +22,12 @@ from service.actions.context import Community
 from service.app import build_community, create_app
 from service.identity import mint_token
 from service.protocol import frames as f
-from service.realtime.brokers.memory import MemoryBroker
-from service.realtime.hub import Hub
 from service.realtime.joining import join
-from service.realtime.presence.memory import MemoryPresence
 from service.settings import Settings, ensure_dev_secrets, load_settings
 from tests.fixtures.server import ServerProcess, free_port
 from tests.fixtures.ws import WsClient
 from tests.integration.realtime.conftest import RT_ENV
-from tests.integration.realtime.test_hub import connect, who
+from tests.integration.realtime.test_hub import connect, start_hub, who
 from tests.integration.realtime.test_membership import my_rooms, wait_rooms
 from tests.integration.realtime.test_two_nodes import start_two
 from tests.integration.test_send_path import failing_commits
@@ -248,16 +245,8 @@ async def test_stopping_the_hub_records_a_leave_waiting_for_a_socket_whose_handl
     the hub closes those sockets and the log closes right after, before their handlers take
     them out of their rooms. A leave waiting for one of them is recorded by the hub's stop.
     (In process: the real hub and DuckDB log, sockets are recorders.)"""
-    settings = load_settings(environ={
-        "SIDELINE_DATA_DIR": str(tmp_path), "SIDELINE_MODERATION__ENABLED": "false",
-        "SIDELINE_REALTIME__GC_FREEZE": "false",
-    })  # fmt: skip
-    ensure_dev_secrets(settings)
-    community = build_community(settings)
-    await community.log.start()
-    hub = Hub(community, settings.realtime, MemoryBroker(), MemoryPresence("node-1", 30))
-    community.notifiers.append(hub)
-    await hub.start()
+    hub = await start_hub(tmp_path)
+    community = hub.c
     (tab1, _), (tab2, _) = connect(hub, "u1"), connect(hub, "u1")
     for tab in (tab1, tab2):
         await join(hub, tab, f.Join(room="match:1"))
@@ -266,4 +255,4 @@ async def test_stopping_the_hub_records_a_leave_waiting_for_a_socket_whose_handl
     await hub.stop()  # the app's shutdown: the hub first, then the log
     await community.log.close()
     await hub.disconnect(tab2)  # the socket's handler ends only now
-    assert logged_leaves(settings.log_path) == [("u1", "match:1", "socket")]
+    assert logged_leaves(community.log.path) == [("u1", "match:1", "socket")]
