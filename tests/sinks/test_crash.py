@@ -35,6 +35,29 @@ def _spawn(data: Path, url: str, mode: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def _kill_9_at(data: Path, mode: str, marker: str) -> None:
+    """Run the crash worker in ``mode`` and kill -9 it once it prints a line starting with
+    ``marker``."""
+    proc = _spawn(data, "-", mode)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(marker):
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, err[-2000:]
+
+
+async def _no_erasure_pending(rig: Rig) -> None:
+    """Wait (30 s at most) until the started ``rig`` has applied every recorded erasure."""
+    deadline = time.monotonic() + 30
+    while rig.fw.status()[0].pending_erasures:
+        assert time.monotonic() < deadline, rig.fw.status()
+        await asyncio.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_kill_9_mid_forwarding_loses_nothing(tmp_path: Path):
     data = tmp_path / "data"
@@ -84,16 +107,7 @@ def test_kill_9_mid_forwarding_loses_nothing(tmp_path: Path):
 @pytest.mark.slow
 async def test_kill_9_between_erasure_record_and_rewrite_is_completed_at_restart(tmp_path: Path):
     data = tmp_path / "data"
-    proc = _spawn(data, "-", "erase")
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("ERASURE RECORDED"):
-                break
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, err[-2000:]
+    _kill_9_at(data, "erase", "ERASURE RECORDED")
     root = data / "warehouse"
 
     def users() -> list[str]:
@@ -113,10 +127,7 @@ async def test_kill_9_between_erasure_record_and_rewrite_is_completed_at_restart
 
     rig = await Rig(data, {"warehouse": [WH]}).start()
     try:
-        deadline = time.monotonic() + 30
-        while rig.fw.status()[0].pending_erasures:
-            assert time.monotonic() < deadline, rig.fw.status()
-            await asyncio.sleep(0.05)
+        await _no_erasure_pending(rig)
         assert "alice" not in users()
         assert sum(u.startswith("erased-") for u in users()) == 10
     finally:
@@ -143,16 +154,7 @@ async def test_rows_rewritten_by_a_pass_killed_midway_are_counted(tmp_path: Path
     # The killed pass rewrote the first of four files; the pass that finishes the erasure
     # finds only the other three to change, but the record must count all of alice's rows.
     data = tmp_path / "data"
-    proc = _spawn(data, "-", "erase-midway")
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("FILE REWRITTEN"):
-                break
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, err[-2000:]
+    _kill_9_at(data, "erase-midway", "FILE REWRITTEN")
     root = data / "warehouse"
 
     def frame() -> pl.DataFrame:
@@ -163,10 +165,7 @@ async def test_rows_rewritten_by_a_pass_killed_midway_are_counted(tmp_path: Path
     if finish == "start":
         rig = await Rig(data, {"warehouse": [WH]}).start()
         try:
-            deadline = time.monotonic() + 30
-            while rig.fw.status()[0].pending_erasures:
-                assert time.monotonic() < deadline, rig.fw.status()
-                await asyncio.sleep(0.05)
+            await _no_erasure_pending(rig)
         finally:
             await rig.stop()
     else:
