@@ -84,6 +84,19 @@ async def resume_gets_resync(server, user: str, position: dict[str, Any]) -> Non
     assert not back.joined.get("resumed")
 
 
+async def ann_seen_by_bob(a, b) -> tuple[WsClient, WsClient, dict[str, Any]]:
+    """Bob on node B and Ann on node A; Ann's message ``seen`` has reached Bob."""
+    bob = await WsClient.login(b, "bob")
+    ann = await WsClient.login(a, "ann")
+    seen = await post(ann, "seen", "c1")
+    await bob.expect("message", message_id=seen["message_id"])
+    return bob, ann, seen
+
+
+def metrics(server) -> str:
+    return httpx.get(f"{server.url}/metrics", timeout=10).text
+
+
 @contextmanager
 def publishes_refused(redis_url: str) -> Iterator[None]:
     """litestar publishes through a script: Redis refuses every node's publish, nothing else
@@ -103,21 +116,13 @@ def texts(joined: dict[str, Any]) -> list[str]:
 @pytest.mark.slow
 async def test_a_publish_redis_refused_is_noticed_at_the_next_envelope(two_nodes, redis_url):  # noqa: F811
     a, b = two_nodes
-    bob = await WsClient.login(b, "bob")
     dan = await WsClient.login(b, "dan")  # drops before the gap, resumes after it
-    ann = await WsClient.login(a, "ann")
-    seen = await post(ann, "seen", "c1")
-    await bob.expect("message", message_id=seen["message_id"])
+    bob, ann, seen = await ann_seen_by_bob(a, b)
     position = await position_after(dan, seen)
     await dan.close()
-    with plain_redis(redis_url) as r:
-        # litestar publishes through a script: Redis refuses A's publish, nothing else
-        r.execute_command("ACL", "SETUSER", "default", "-evalsha", "-eval")
-        try:
-            lost = await post(ann, "lost", "c2")  # committed on A, never reaches B
-            await asyncio.sleep(0.5)
-        finally:
-            r.execute_command("ACL", "SETUSER", "default", "+@all")
+    with publishes_refused(redis_url):
+        lost = await post(ann, "lost", "c2")  # committed on A, never reaches B
+        await asyncio.sleep(0.5)
     # its envelope number shows that one is missing (or A's heartbeat did, just before it)
     after = await post(ann, "after", "c3")
     resync, fresh = await told_to_reload(bob)
@@ -140,11 +145,8 @@ async def test_a_publish_redis_refused_is_noticed_at_the_next_envelope(two_nodes
 @pytest.mark.slow
 async def test_a_dropped_subscription_is_noticed_when_it_is_back(two_nodes, redis_url):  # noqa: F811
     a, b = two_nodes
-    bob = await WsClient.login(b, "bob")
     dan = await WsClient.login(b, "dan")
-    ann = await WsClient.login(a, "ann")
-    seen = await post(ann, "seen", "c1")
-    await bob.expect("message", message_id=seen["message_id"])
+    bob, ann, seen = await ann_seen_by_bob(a, b)
     position = await position_after(dan, seen)
     await dan.close()
     with plain_redis(redis_url) as r:
@@ -166,9 +168,9 @@ async def test_a_dropped_subscription_is_noticed_when_it_is_back(two_nodes, redi
     await resume_gets_resync(b, "dan", position)
     after = await post(ann, "after", "c3")
     await bob.expect("message", message_id=after["message_id"])
-    metrics = httpx.get(f"{b.url}/metrics", timeout=10).text
-    assert "sideline_ws_delivery_gaps_total 1.0" in metrics
-    assert "sideline_ws_delivery_gaps_unrecovered_total 0.0" in metrics
+    gaps = metrics(b)
+    assert "sideline_ws_delivery_gaps_total 1.0" in gaps, gaps
+    assert "sideline_ws_delivery_gaps_unrecovered_total 0.0" in gaps, gaps
     history = await WsClient.login(b, "eve")
     assert texts(history.joined).count("lost") == 1, "applied twice to the state of node B"
 
@@ -203,10 +205,7 @@ async def test_a_gap_the_trimmed_stream_no_longer_covers_is_said_and_still_reloa
     with plain_redis(redis_url) as r:
         r.config_set("stream-node-max-entries", 1)  # so Redis trims the stream to its cap exactly
     a, b = start_two(start_server, redis_url, SIDELINE_REALTIME__REDIS_RECENT_EVENTS="3")
-    bob = await WsClient.login(b, "bob")
-    ann = await WsClient.login(a, "ann")
-    seen = await post(ann, "seen", "c1")
-    await bob.expect("message", message_id=seen["message_id"])
+    bob, ann, _ = await ann_seen_by_bob(a, b)
     with publishes_refused(redis_url):
         for i in range(5):  # more than the stream keeps: the first lost ones are trimmed away
             await post(ann, f"lost {i}", f"l{i}")
@@ -214,8 +213,8 @@ async def test_a_gap_the_trimmed_stream_no_longer_covers_is_said_and_still_reloa
     await post(ann, "after", "c2")
     _, fresh = await told_to_reload(bob)
     assert "lost 4" in texts(fresh) and "lost 0" not in texts(fresh), fresh
-    metrics = httpx.get(f"{b.url}/metrics", timeout=10).text
-    assert "sideline_ws_delivery_gaps_unrecovered_total 1.0" in metrics, metrics
+    gaps = metrics(b)
+    assert "sideline_ws_delivery_gaps_unrecovered_total 1.0" in gaps, gaps
 
 
 @pytest.mark.slow
@@ -223,10 +222,7 @@ async def test_a_lost_typing_envelope_reloads_nothing(two_nodes, redis_url):  # 
     """Typing and crowd envelopes are never in the recent stream: there is nothing to read
     back, so losing one must not make every socket of the other node reload every room."""
     a, b = two_nodes
-    bob = await WsClient.login(b, "bob")
-    ann = await WsClient.login(a, "ann")
-    seen = await post(ann, "seen", "c1")
-    await bob.expect("message", message_id=seen["message_id"])
+    bob, ann, _ = await ann_seen_by_bob(a, b)
     with publishes_refused(redis_url):
         await ann.send(type="typing", room="match:1")
         await asyncio.sleep(0.5)
@@ -235,8 +231,8 @@ async def test_a_lost_typing_envelope_reloads_nothing(two_nodes, redis_url):  # 
     await asyncio.sleep(2.5)  # a few heartbeats too
     assert [f for f in bob.seen if f["type"] == "typing"] == [], "not lost: the test proves nothing"
     assert [f["type"] for f in bob.seen if f["type"] in ("resync", "joined")] == ["joined"]
-    metrics = httpx.get(f"{b.url}/metrics", timeout=10).text
-    assert "sideline_ws_delivery_gaps_total 0.0" in metrics, metrics
+    gaps = metrics(b)
+    assert "sideline_ws_delivery_gaps_total 0.0" in gaps, gaps
 
 
 @pytest.mark.slow
@@ -245,18 +241,15 @@ async def test_a_quiet_rooms_lost_last_message_is_recovered(two_nodes, redis_url
     interval, 1 s) says which number it reached, so node B notices the loss within about one
     interval, reads the message back and reloads the room."""
     a, b = two_nodes
-    bob = await WsClient.login(b, "bob")
-    ann = await WsClient.login(a, "ann")
-    seen = await post(ann, "seen", "c1")
-    await bob.expect("message", message_id=seen["message_id"])
+    bob, ann, _ = await ann_seen_by_bob(a, b)
     with publishes_refused(redis_url):
         lost = await post(ann, "lost", "c2")
         await asyncio.sleep(0.5)
     _, fresh = await told_to_reload(bob, timeout=4)
     never_got(bob, lost["message_id"])
     assert texts(fresh).count("lost") == 1, fresh
-    metrics = httpx.get(f"{b.url}/metrics", timeout=10).text
-    assert "sideline_ws_delivery_gaps_total 1.0" in metrics, metrics
+    gaps = metrics(b)
+    assert "sideline_ws_delivery_gaps_total 1.0" in gaps, gaps
 
 
 # -- the hub in-process ------------------------------------------------------------------------
