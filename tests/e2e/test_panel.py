@@ -104,6 +104,16 @@ def button(line, cls: str, emoji: str):
     return line.locator(f"button.{cls}", has_text=emoji)
 
 
+def marked_mine(btn) -> bool:
+    """Does the panel show the reaction button as the user's own?"""
+    return "mine" in (btn.get_attribute("class") or "")
+
+
+def taps(sent: list[dict], message_id: str) -> list[tuple[str, bool | None]]:
+    """(emoji, remove) of every ``react`` the panel sent for ``message_id``."""
+    return [(f["emoji"], f.get("remove")) for f in sent if f.get("message_id") == message_id]
+
+
 def test_three_reactions_disable_the_fourth_until_one_is_removed(browser, server, artifacts):
     errors: list[str] = []
     fan = open_panel(browser, server, "sam", "user", errors)
@@ -140,16 +150,15 @@ def test_a_refused_reaction_is_not_shown_as_mine(browser, server, artifacts):
     button(line, "chip", "😂 1").wait_for(timeout=10_000)
     button(line, "add", "😮").click()
     fan.locator("#toast", has_text="reactions on this message already").wait_for(timeout=10_000)
-    assert "mine" not in (button(line, "add", "😮").get_attribute("class") or "")
+    assert not marked_mine(button(line, "add", "😮"))
     react(server, "bo", message_id, "😮")  # a count arrives and the message is drawn again
     chip = button(line, "chip", "😮 1")
     chip.wait_for(timeout=10_000)
-    assert "mine" not in (chip.get_attribute("class") or ""), "the refused reaction is not sam's"
+    assert not marked_mine(chip), "the refused reaction is not sam's"
     fan.evaluate("document.getElementById('toast').textContent = ''")
     chip.click()  # sam has no 😮 here: the tap must add (and be refused again), not remove
     fan.locator("#toast", has_text="reactions on this message already").wait_for(timeout=10_000)
-    taps = [(f["emoji"], f.get("remove")) for f in sent if f.get("message_id") == message_id]
-    assert taps == [("😮", False), ("😮", False)], taps
+    assert taps(sent, message_id) == [("😮", False), ("😮", False)], sent
     button(line, "chip", "👍 1").click()  # sam's from the other device: the add changes nothing
     line.locator("button.chip.mine", has_text="👍 1").wait_for(timeout=10_000)  # and marks it
     fan.screenshot(path=str(artifacts / "panel-reaction-refused.png"))
@@ -188,7 +197,7 @@ def test_the_users_own_reactions_are_marked_after_a_reload(browser, server, arti
     button(line, "chip", "😮 1").wait_for(timeout=10_000)
     mine = sorted(b.inner_text() for b in line.locator("button.chip.mine").all())
     assert mine == sorted(["👍 2", "🔥 1", "😂 1"]), mine
-    assert "mine" not in (button(line, "chip", "😮").get_attribute("class") or ""), "bo's only"
+    assert not marked_mine(button(line, "chip", "😮")), "bo's only"
     assert button(line, "chip", "😮").is_disabled(), "three of sam's: a fourth is past the cap"
     assert not any(b.is_disabled() for b in line.locator("button.chip.mine").all())
     fan.screenshot(path=str(artifacts / "panel-reactions-after-reload.png"))
@@ -196,8 +205,7 @@ def test_the_users_own_reactions_are_marked_after_a_reload(browser, server, arti
     button(line, "chip", "🔥").click()  # sam's, from the other device: the tap removes it
     line.locator("button.add:not(.mine)", has_text="🔥").wait_for(timeout=10_000)  # count 0
     assert button(line, "chip", "😮").is_enabled(), "two of sam's left: under the cap"
-    taps = [(f["emoji"], f.get("remove")) for f in sent if f.get("message_id") == message_id]
-    assert taps == [("🔥", True)], taps
+    assert taps(sent, message_id) == [("🔥", True)], sent
     r = httpx.get(f"{server.url}/v1/rooms/match:1/messages", headers=bearer(server, "sam"))
     assert r.json()["mine"] == {message_id: ["👍", "😂"]}
     assert errors == []
@@ -240,8 +248,8 @@ def test_taps_lost_with_their_socket_are_corrected_by_the_next_joined(browser, s
     sent.clear()
     button(line, "add", "👍").click()  # not sam's: the tap adds it (not a remove)
     line.locator("button.chip.mine", has_text="👍 1").wait_for(timeout=10_000)
-    taps = [(f["message_id"], f["emoji"], f.get("remove")) for f in sent if f["type"] == "react"]
-    assert taps == [(lost, "👍", False)], taps
+    reacts = [(f["message_id"], f["emoji"], f.get("remove")) for f in sent if f["type"] == "react"]
+    assert reacts == [(lost, "👍", False)], reacts
     refused = "WebSocket connection to"  # Chromium logs the reconnects the stopped server refused
     assert [e for e in errors if refused not in e] == []
 
