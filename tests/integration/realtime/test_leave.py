@@ -20,11 +20,10 @@ import uvicorn
 
 from service.actions.context import Community
 from service.app import build_community, create_app
-from service.identity import mint_token
 from service.protocol import frames as f
 from service.realtime.joining import join
 from service.settings import Settings, ensure_dev_secrets, load_settings
-from tests.fixtures.server import ServerProcess, free_port
+from tests.fixtures.server import LocalServer, ServerProcess, free_port
 from tests.fixtures.ws import WsClient
 from tests.integration.realtime.conftest import RT_ENV
 from tests.integration.realtime.test_hub import connect, start_hub, who
@@ -33,36 +32,28 @@ from tests.integration.realtime.test_two_nodes import start_two
 from tests.integration.test_send_path import failing_commits
 
 
-class ThreadServer:
+class ThreadServer(LocalServer):
     """The whole app served by uvicorn on a thread of the test process; ``community`` is the
-    one the server runs on, so a test can make its log refuse commits. Quacks like
-    :class:`ServerProcess` for :class:`WsClient` (``url``, ``ws_url``, ``token``)."""
+    one the server runs on, so a test can make its log refuse commits. Reached as a
+    :class:`ServerProcess` is (:class:`LocalServer`), so :class:`WsClient` logs in to it."""
 
     def __init__(self, data_dir: Path) -> None:
         self.port = free_port()
-        self.settings: Settings = load_settings(environ={
+        self._settings: Settings = load_settings(environ={
             **RT_ENV, "SIDELINE_DATA_DIR": str(data_dir), "SIDELINE_SERVER__PORT": str(self.port),
             "SIDELINE_ANALYTICS__SCHEDULE_ENABLED": "false", "SIDELINE_REALTIME__GC_FREEZE": "false",
         })  # fmt: skip
-        ensure_dev_secrets(self.settings)
-        self.community: Community = build_community(self.settings)
-        app = create_app(self.settings, community=self.community)
+        ensure_dev_secrets(self._settings)
+        self.community: Community = build_community(self._settings)
+        app = create_app(self._settings, community=self.community)
         self.server = uvicorn.Server(uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on",
             ws_per_message_deflate=False,
         ))  # fmt: skip
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/ws"
-
-    def token(self, user: str, context: str, role: str = "user", **kw: Any) -> str:
-        return mint_token(self.settings.auth.hs256_secret, user_id=user, context_id=context, role=role, **kw)
+    def settings(self) -> Settings:
+        return self._settings
 
     def __enter__(self) -> ThreadServer:
         self.thread.start()
