@@ -21,6 +21,19 @@ def auth(server: ServerProcess, user: str = "u1", ctx: str = "match:1", role: st
     return {"Authorization": f"Bearer {server.token(user, ctx, role, **kw)}"}
 
 
+def deletes(server: ServerProcess) -> list[tuple[str, str | None, dict[str, object]]]:
+    """(message id, actor, payload) of every delete in the log, in seq order (server stopped)."""
+    con = duckdb.connect(str(server.data_dir / "log-node-1.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT message_id, actor_id, payload FROM events "
+            "WHERE event_type = 'community_message_deleted' ORDER BY seq"
+        ).fetchall()
+    finally:
+        con.close()
+    return [(mid, actor, json.loads(payload)) for mid, actor, payload in rows]
+
+
 def last_seq(api: httpx.Client) -> int:
     return api.get("/ready").json()["last_seq"]
 
@@ -233,15 +246,7 @@ def test_only_the_review_queues_delete_is_marked_as_a_review(server, api):
     assert api.delete(f"/v1/rooms/match:1/messages/{removed}", headers=mod).status_code == 200
     assert api.get("/v1/rooms/match:1/review-queue", headers=mod).json() == []
     server.stop()
-    con = duckdb.connect(str(server.data_dir / "log-node-1.duckdb"), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT message_id, payload FROM events WHERE event_type = 'community_message_deleted' "
-            "ORDER BY seq"
-        ).fetchall()
-    finally:
-        con.close()
-    assert [(mid, json.loads(payload)) for mid, payload in rows] == [
+    assert [(mid, payload) for mid, _, payload in deletes(server)] == [
         (queued, {"reason": "review", "review": True}),
         (rejected, {"reason": "review rejected", "review": False}),
         (removed, {"reason": "moderator", "review": False}),

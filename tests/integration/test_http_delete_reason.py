@@ -4,13 +4,11 @@ API give one as they give one for a mute or a ban, and the moderation audit find
 
 from __future__ import annotations
 
-import json
-
-import duckdb
 import httpx
 import pytest
 
 from tests.fixtures.server import ServerProcess
+from tests.integration.test_http_api import auth, deletes
 
 MOD_ITEM = "/v1/rooms/{room_id}/messages/{message_id}"
 ADMIN_ITEM = "/v1/admin/rooms/{room_id}/messages/{message_id}"
@@ -22,10 +20,6 @@ def api(server: ServerProcess):
         yield client
 
 
-def auth(server: ServerProcess, user: str, role: str = "user") -> dict[str, str]:
-    return {"Authorization": f"Bearer {server.token(user, 'match:1', role)}"}
-
-
 def post(api: httpx.Client, server: ServerProcess, n: int) -> str:
     # one author each: a single one would meet the per-user rate limit
     r = api.post("/v1/rooms/match:1/messages", headers=auth(server, f"a{n}"),
@@ -34,21 +28,8 @@ def post(api: httpx.Client, server: ServerProcess, n: int) -> str:
     return str(r.json()["message_id"])
 
 
-def deletes(server: ServerProcess) -> list[tuple[str, str | None, dict[str, object]]]:
-    """(message id, actor, payload) of every delete in the log, in seq order (server stopped)."""
-    con = duckdb.connect(str(server.data_dir / "log-node-1.duckdb"), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT message_id, actor_id, payload FROM events "
-            "WHERE event_type = 'community_message_deleted' ORDER BY seq"
-        ).fetchall()
-    finally:
-        con.close()
-    return [(mid, actor, json.loads(payload)) for mid, actor, payload in rows]
-
-
 def test_a_delete_records_the_reason_given_and_the_default_without_one(server, api):
-    mod, admin = auth(server, "m1", "moderator"), {"X-Admin-Key": server.admin_key()}
+    mod, admin = auth(server, "m1", role="moderator"), {"X-Admin-Key": server.admin_key()}
     ids = [post(api, server, n) for n in range(6)]
     given = [
         (f"/v1/rooms/match:1/messages/{ids[0]}", mod, {"reason": "  spam link \n"}),
@@ -74,7 +55,7 @@ def test_a_delete_records_the_reason_given_and_the_default_without_one(server, a
 
 
 def test_a_delete_reason_past_the_mute_and_ban_limit_is_refused_and_nothing_written(server, api):
-    mod, admin = auth(server, "m1", "moderator"), {"X-Admin-Key": server.admin_key()}
+    mod, admin = auth(server, "m1", role="moderator"), {"X-Admin-Key": server.admin_key()}
     mid = post(api, server, 1)
     ban = api.post("/v1/rooms/match:1/bans", headers=mod, json={"user_id": "u9", "reason": "x" * 201})
     assert ban.status_code == 400
