@@ -89,6 +89,12 @@ class HubStats:
     """Gaps whose lost events the recent stream may no longer have held (trimmed, or off)."""
 
 
+def _follows(env: Envelope, last: Position) -> bool:
+    """Is ``env`` the envelope numbered right after ``last`` of its publisher? A new process of
+    the publisher (another boot) starts again at 1."""
+    return env.n == (last[1] + 1 if env.boot == last[0] else 1)
+
+
 class Hub:
     """Fan-out, presence, typing and crowd reactions of one node."""
 
@@ -201,11 +207,11 @@ class Hub:
         """Render, encode once and publish committed ``events`` (Notifier)."""
         frames = [out for e in events for out in render(self.c, e)]
         needs = any(has_effects(e) for e in events)
+        self._numbered += 1
         envelope = Envelope(
             kind="events", origin=self.node_id, frames=frames, events=events_raw(list(events)),
-            needs_events=needs, boot=self.boot, n=self._numbered + 1,
+            needs_events=needs, boot=self.boot, n=self._numbered,
         )  # fmt: skip
-        self._numbered += 1
         self.published_seq = max(self.published_seq, max((e.seq for e in events), default=0))
         self.broker.publish(encode_envelope(envelope))
         self.standing.add_recent(events, self.boot, self._numbered)
@@ -270,7 +276,7 @@ class Hub:
         (another boot) starts again at 1. The first heard of a publisher is not: see
         :meth:`_out_of_order`."""
         heard = self._heard.get(env.origin)
-        if heard is None or env.n != (heard[1] + 1 if env.boot == heard[0] else 1):
+        if heard is None or not _follows(env, heard):
             return False
         self._heard[env.origin] = (env.boot, env.n)
         return True
@@ -304,8 +310,7 @@ class Hub:
                 self._afresh[env.origin] = have
                 return False
             # an events envelope may be the next one; a beat names one already published
-            nxt = have is not None and env.n == (have[1] + 1 if env.boot == have[0] else 1)
-            if have is None or (nxt and env.kind == "events"):
+            if have is None or (env.kind == "events" and _follows(env, have)):
                 self._heard[env.origin] = position
                 return True
             # past what the node had: envelopes published while it was not listening are lost
