@@ -59,7 +59,7 @@ from service.realtime.presence.base import PresenceStore
 from service.realtime.render import has_effects, render
 from service.realtime.resume import RemoteLog
 from service.realtime.roster import Roster
-from service.realtime.standing import STANDING_TYPES, LocalStanding, Position, Standing
+from service.realtime.standing import STANDING_TYPES, LocalStanding, Position, Standing, follows
 from service.realtime.typing_gate import TypingGate
 from service.settings import RealtimeSettings
 
@@ -87,12 +87,6 @@ class HubStats:
     """Times envelopes were (or may have been) lost on their way here."""
     unrecovered_gaps: int = 0
     """Gaps whose lost events the recent stream may no longer have held (trimmed, or off)."""
-
-
-def _follows(env: Envelope, last: Position) -> bool:
-    """Is ``env`` the envelope numbered right after ``last`` of its publisher? A new process of
-    the publisher (another boot) starts again at 1."""
-    return env.n == (last[1] + 1 if env.boot == last[0] else 1)
 
 
 class Hub:
@@ -276,7 +270,7 @@ class Hub:
         (another boot) starts again at 1. The first heard of a publisher is not: see
         :meth:`_out_of_order`."""
         heard = self._heard.get(env.origin)
-        if heard is None or not _follows(env, heard):
+        if heard is None or not follows((env.boot, env.n), heard):
             return False
         self._heard[env.origin] = (env.boot, env.n)
         return True
@@ -310,7 +304,7 @@ class Hub:
                 self._afresh[env.origin] = have
                 return False
             # an events envelope may be the next one; a beat names one already published
-            if have is None or (env.kind == "events" and _follows(env, have)):
+            if have is None or (env.kind == "events" and follows((env.boot, env.n), have)):
                 self._heard[env.origin] = position
                 return True
             # past what the node had: envelopes published while it was not listening are lost

@@ -268,7 +268,7 @@ class RedisStanding:
         if whole and total >= self._recent_max:
             first = {o: p for o, p, _ in reversed(newer)}  # the oldest newer entry per origin
             read.complete = all(
-                o not in first or _follows(first[o], known[o]) for o in pending if o in known
+                o not in first or follows(first[o], known[o]) for o in pending if o in known
             )  # fmt: skip
         return read
 
@@ -287,6 +287,7 @@ def _carried_by(fields: Mapping[Any, Any] | None) -> tuple[str, Position] | None
     return origin.decode(), (boot.decode(), int(n))
 
 
-def _follows(position: Position, mark: Position) -> bool:
-    """Is ``position`` the envelope right after ``mark`` (or a new process's first)?"""
-    return position == (mark[0], mark[1] + 1) or (position[0] > mark[0] and position[1] == 1)
+def follows(position: Position, last: Position) -> bool:
+    """Is ``position`` the envelope numbered right after ``last`` of the same publisher? A new
+    process of the publisher (another boot) starts again at 1."""
+    return position[1] == (last[1] + 1 if position[0] == last[0] else 1)
