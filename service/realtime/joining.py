@@ -53,21 +53,9 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
                 resumed = None
         if resumed is not None:
             positions = {c.log.epoch: resumed.seq, **_remote_positions(hub, room, frame)}
-            page = None
+            await _answer(hub, conn, info, frame, positions, None, resumed)
         else:
-            positions = {c.log.epoch: hub.published_seq, **hub.remote.latest(room)}
-            page = await messages.history(
-                c, who, room, before_seq=None, limit=hub.settings.history_on_join
-            )
-        presence = full(room, await hub.roster.current(room))
-        if not hub.is_joining(conn, room):
-            return  # removed while the join was served (banned: told by left; or dropped)
-        conn.send_unbounded(_joined(hub, who, info, frame, positions, page, presence))
-        if resumed is not None:
-            for out in resumed.frames:
-                conn.outbox.push({"type": "websocket.send", "text": out.text}, bounded=False)
-            conn.send_unbounded(_reaction_counts(c, room, who.user_id))
-        hub.finish_join(conn, room, positions)
+            await _answer(hub, conn, info, frame, *await _snapshot(hub, who, room), None)
     except BaseException:
         await hub.leave_room(conn, room)
         raise
@@ -89,16 +77,36 @@ async def reload(hub: Hub, conn: Connection, room: str) -> None:
     hub.begin_join(conn, room)
     try:
         info = rooms.get_room(c, who, room)  # authorises READ, as a join does
-        positions = {c.log.epoch: hub.published_seq, **hub.remote.latest(room)}
-        page = await messages.history(c, who, room, before_seq=None, limit=hub.settings.history_on_join)
-        presence = full(room, await hub.roster.current(room))
-        if not hub.is_joining(conn, room):
-            return
-        conn.send_unbounded(_joined(hub, who, info, f.Join(room=room), positions, page, presence))
-        hub.finish_join(conn, room, positions)
+        await _answer(hub, conn, info, f.Join(room=room), *await _snapshot(hub, who, room), None)
     except BaseException:
         await hub.leave_room(conn, room)
         raise
+
+
+async def _snapshot(hub: Hub, who: Identity, room: str) -> tuple[dict[str, int], HistoryOut]:
+    """The positions the history covers, then the history page a join starts with."""
+    c = hub.c
+    positions = {c.log.epoch: hub.published_seq, **hub.remote.latest(room)}
+    page = await messages.history(c, who, room, before_seq=None, limit=hub.settings.history_on_join)
+    return positions, page
+
+
+async def _answer(
+    hub: Hub, conn: Connection, info: RoomOut, frame: f.Join, positions: dict[str, int],
+    page: HistoryOut | None, resumed: Plan | None,
+) -> None:  # fmt: skip
+    """``joined`` (with ``page``, or the ``resumed`` replay after it), then the live frames
+    that waited, unless ``conn`` was removed from the room while the join was served."""
+    room, who = info.room_id, conn.identity
+    presence = full(room, await hub.roster.current(room))
+    if not hub.is_joining(conn, room):
+        return  # removed while the join was served (banned: told by left; or dropped)
+    conn.send_unbounded(_joined(hub, who, info, frame, positions, page, presence))
+    if resumed is not None:
+        for out in resumed.frames:
+            conn.outbox.push({"type": "websocket.send", "text": out.text}, bounded=False)
+        conn.send_unbounded(_reaction_counts(hub.c, room, who.user_id))
+    hub.finish_join(conn, room, positions)
 
 
 def _remote_positions(hub: Hub, room: str, frame: f.Join) -> dict[str, int]:
