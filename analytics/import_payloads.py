@@ -30,10 +30,16 @@ class MessageSent(_P):
     visibility: Literal["public", "shadow", "held"] = "public"
     masked: bool = False
     reply_to: str | None = None
-    role: str = "user"
+    role: rooms.Role = rooms.Role.USER
+    """The sender's role when they posted, served with the message (the panel's badge and
+    class): one of the service's roles, and not ``viewer``, which cannot post."""
     name: str = ""
     shadow_ban: bool = False
     """Shows the author their shadow-banned message as public; read as true or false."""
+
+    def __post_init__(self) -> None:
+        if self.role is rooms.Role.VIEWER:
+            raise ValueError("a message's role is the sender's, and a viewer cannot post - at `$.role`")
 
 
 class Reason(_P):

@@ -332,6 +332,31 @@ def test_events_import_checks_poll_votes_against_the_poll(tmp_path: Path, capsys
     assert "p9" not in polls
 
 
+def test_events_import_checks_the_role_a_message_was_sent_with(tmp_path: Path, capsys) -> None:
+    """A message carries its sender's role as the service writes it (``user``, ``speaker`` or
+    ``moderator``: a viewer cannot post), which the panel shows as its badge and class; one the
+    service never wrote (``admin``, ``viewer``) was served as it came."""
+    sent = {"event_type": "community_message_sent", "occurred_at": "2026-01-06T12:00:00+00:00",
+            "user_id": "u1", "room_id": "match:1"}  # fmt: skip
+    lines = [
+        {**sent, "message_id": "m1", "payload": {"text": "hi", "role": "admin"}},
+        {**sent, "message_id": "m2", "payload": {"text": "hi", "role": "viewer"}},
+        {**sent, "message_id": "m3", "payload": {"text": "hi", "role": "moderator badge"}},
+        {**sent, "message_id": "m4", "payload": {"text": "hi", "role": "speaker"}},
+        {**sent, "message_id": "m5", "payload": {"text": "hi"}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "roles.jsonl", lines)
+    assert_named(err, [
+        "roles.jsonl line 1: community_message_sent: Invalid enum value 'admin' - at `$.payload.role`",
+        "roles.jsonl line 2: community_message_sent: a message's role is the sender's, and a viewer "
+        "cannot post - at `$.payload.role`",
+        "roles.jsonl line 3: community_message_sent: Invalid enum value 'moderator badge' "
+        "- at `$.payload.role`",
+    ])  # fmt: skip
+    assert "5 records read, 2 valid, 0 already imported, 2 appended" in out
+    assert [m.message_id for m in started(tmp_path).recent("match:1")] == ["m4", "m5"]
+
+
 def test_events_import_checks_the_room_and_message_of_a_pin(tmp_path: Path, capsys) -> None:
     """The service writes every pin and unpin with the message's id, and the state reads a pin
     without one as an unpin; it builds the room from its kind's settings."""
