@@ -18,6 +18,7 @@ from msgspec import Meta
 from service.domain import rooms
 from service.domain.events import EventType as T
 from service.moderation.settings import Policy
+from service.protocol.http import PollOptions, ShortText
 
 
 class _P(msgspec.Struct, kw_only=True):
@@ -90,9 +91,24 @@ class Reaction(_P):
 
 
 class PollCreated(_P):
+    """Bounded as the service's create bounds it (its HTTP body's types; the state serves the
+    question and options as they are): a question and options not blank, none repeated."""
+
     poll_id: str
-    question: str
-    options: list[str]
+    question: ShortText
+    options: PollOptions
+
+    def __post_init__(self) -> None:
+        if not self.question.strip():
+            raise ValueError("poll question is blank - at `$.question`")
+        stripped = [option.strip() for option in self.options]
+        for i, option in enumerate(stripped):
+            if not option:
+                raise ValueError(f"poll option is blank - at `$.options[{i}]`")
+            if (first := stripped.index(option)) < i:
+                raise ValueError(
+                    f"poll option {i} ({option[:80]!r}) repeats option {first} - at `$.options[{i}]`"
+                )
 
 
 class PollVoted(_P):
@@ -104,7 +120,9 @@ class PollVoted(_P):
 
 class PollClosed(_P):
     poll_id: str
-    results: list[int]
+    results: list[Annotated[int, Meta(ge=0)]]
+    """The votes of each option (``Poll.results``): the importer checks that there is one per
+    option of the poll created earlier in the file or in the log (analytics.importer)."""
 
 
 class Restriction(_P):

@@ -4,12 +4,12 @@ For backfills (a previous chat vendor's history, a replay of another system) as 
 Parquet, one event per line or row with the log's envelope fields. Each record is validated
 like live traffic: a known event type, a timezone-aware time, a ``kind:id`` room, the payload
 fields of its type with their types, a message id where the type needs one, a room the service
-serves where the state applies the event to the room, and a poll vote's option against its
-poll (see :mod:`analytics.import_payloads`: the service rebuilds its state from the log at
-start, and an event it cannot apply would stop it from starting). Nothing is
-appended unless every record is valid (``skip_invalid`` appends the valid ones and reports the
-rest). Records whose ``event_id`` is already in the log, or earlier in the file, are skipped,
-so importing the same file twice adds nothing the second time.
+serves where the state applies the event to the room, and a poll vote's option and a poll
+close's results against its poll (see :mod:`analytics.import_payloads`: the service rebuilds
+its state from the log at start, and an event it cannot apply would stop it from starting).
+Nothing is appended unless every record is valid (``skip_invalid`` appends the valid ones
+and reports the rest). Records whose ``event_id`` is already in the log, or earlier in the
+file, are skipped, so importing the same file twice adds nothing the second time.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def check_file(
     seen: set[str] = set()
     errors: list[tuple[int, str]] = []
     polls: dict[str, int] = {}
-    votes: list[tuple[int, str, Event, int | None]] = []
+    uses: list[PollUse] = []
     for n, (where, raw) in enumerate(read_records(path)):
         report.read += 1
         try:
@@ -217,9 +217,9 @@ def check_file(
         events.append(event)
         if event.event_type is EventType.POLL_CREATED:
             polls[event.payload["poll_id"]] = len(event.payload["options"])
-        elif event.event_type is EventType.POLL_VOTED:
-            votes.append((n, where, event, polls.get(event.payload["poll_id"])))
-    refused = _check_votes(votes, polls_in_log, errors)
+        elif event.event_type in (EventType.POLL_VOTED, EventType.POLL_CLOSED):
+            uses.append((n, where, event, polls.get(event.payload["poll_id"])))
+    refused = _check_poll_uses(uses, polls_in_log, errors)
     if refused:
         events = [e for e in events if e.event_id not in refused]
     report.errors.extend(text for _, text in sorted(errors))
@@ -227,38 +227,57 @@ def check_file(
     return events
 
 
-def _check_votes(
-    votes: list[tuple[int, str, Event, int | None]], polls_in_log: PollsInLog,
-    errors: list[tuple[int, str]],
-) -> set[str]:  # fmt: skip
-    """The ids of the votes for an option their poll does not have (errors go to ``errors``).
+PollUse = tuple[int, str, Event, int | None]
+"""A vote or close: (its index in the file, where, the event, its poll's option count when the
+file created the poll before it)."""
+
+
+def _check_poll_uses(
+    uses: list[PollUse], polls_in_log: PollsInLog, errors: list[tuple[int, str]]
+) -> set[str]:
+    """The ids of the votes and closes that do not fit their poll's options (errors go to
+    ``errors``).
 
     The state counts a vote in its poll's results at the option's index (past the options, the
-    results broke). The poll is the one created earlier in the file, else the log's; a vote
-    for a poll neither has is not checked: the state, which replays the log in order, has no
-    poll to count it for and ignores it.
+    results broke); the service closes a poll with one count per option (``Poll.results``).
+    The poll is the one created earlier in the file, else the log's; one for a poll neither
+    has is not checked: the state, which replays the log in order, has no poll to count it
+    for or close and ignores it.
     """
-    unknown = {e.payload["poll_id"] for _, _, e, options in votes if options is None}
+    unknown = {e.payload["poll_id"] for _, _, e, options in uses if options is None}
     logged = polls_in_log(unknown) if unknown else {}
     refused: set[str] = set()
-    for n, where, e, options in votes:
-        poll_id, option = e.payload["poll_id"], e.payload["option"]
+    for n, where, e, options in uses:
         if options is None:
-            options = logged.get(poll_id)
-        if options is not None and option >= options:
+            options = logged.get(e.payload["poll_id"])
+        if options is not None and (wrong := _misfit(e, options)):
             refused.add(e.event_id)
-            errors.append((n, (
-                f"{where}: {e.event_type.value}: option {option} does not exist "
-                f"(poll {poll_id[:64]!r} has {options} options) - at `$.payload.option`"
-            )))  # fmt: skip
+            errors.append((n, f"{where}: {e.event_type.value}: {wrong}"))
     return refused
+
+
+def _misfit(e: Event, options: int) -> str | None:
+    """What of a vote or close does not fit its poll of ``options`` options, if anything."""
+    poll_id = e.payload["poll_id"][:64]
+    if e.event_type is EventType.POLL_VOTED:
+        option = e.payload["option"]
+        if option >= options:
+            return (f"option {option} does not exist (poll {poll_id!r} has {options} options) "
+                    "- at `$.payload.option`")  # fmt: skip
+        return None
+    results = len(e.payload["results"])
+    if results != options:
+        return (f"{results} results for poll {poll_id!r} of {options} options "
+                "- at `$.payload.results`")  # fmt: skip
+    return None
 
 
 def polls_in_log(log_path: Path, poll_ids: set[str]) -> dict[str, int]:
     """The number of options of each of ``poll_ids`` created in the log at ``log_path`` (the
     last creation of an id, as the state keeps it); none when there is no log yet.
 
-    Read only for votes whose poll the file does not create first, and then in a dry run too.
+    Read only for votes and closes whose poll the file does not create first, and then in a
+    dry run too.
 
     Raises:
         LogUnreadable: the log cannot be read (held by a running service).

@@ -21,6 +21,7 @@ MessageText = Annotated[str, Meta(max_length=20_000)]
 Emoji = Annotated[str, Meta(min_length=1, max_length=32)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 OptionText = Annotated[str, Meta(min_length=1, max_length=80)]
+PollOptions = Annotated[list[OptionText], Meta(min_length=2, max_length=10)]
 UserId = Annotated[str, Meta(min_length=1, max_length=128)]
 Seconds = Annotated[int, Meta(ge=0, le=86_400)]
 MaxLength = Annotated[int, Meta(ge=1, le=20_000)]
@@ -86,7 +87,7 @@ class ReportIn(_In):
 
 class PollIn(_In):
     question: ShortText
-    options: Annotated[list[OptionText], Meta(min_length=2, max_length=10)]
+    options: PollOptions
 
 
 class VoteIn(_In):

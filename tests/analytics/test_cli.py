@@ -332,6 +332,62 @@ def test_events_import_checks_poll_votes_against_the_poll(tmp_path: Path, capsys
     assert "p9" not in polls
 
 
+def test_events_import_checks_a_poll_as_the_service_creates_it(tmp_path: Path, capsys) -> None:
+    """The service creates a poll of 2 to 10 options of 1 to 80 characters, none blank or
+    repeated, with a question of 1 to 200 (the HTTP API's bounds): a backfill's poll of 500
+    options or of a 10 KB option was served as it came. A close records its poll's results,
+    one count per option, checked against the poll created earlier in the file or in the log."""
+    at = {"occurred_at": "2026-01-06T12:00:00+00:00", "room_id": "match:1", "user_id": "mod"}
+    created = {**at, "event_type": "poll_created"}
+    closed = {**at, "event_type": "poll_closed"}
+    first = tmp_path / "polls.jsonl"
+    first.write_text(json.dumps({**created, "payload": {
+        "poll_id": "p1", "question": "Who wins?", "options": ["home", "draw", "away"]}}) + "\n")
+    assert main(["events", "import", str(first), "--data-dir", str(tmp_path)]) == 0
+    poll = {"poll_id": "p2", "question": "Best goal?", "options": ["a", "b"]}
+    ten = [f"{i}".rjust(80, "x") for i in range(10)]
+    lines = [
+        {**created, "payload": {**poll, "options": ["a"]}},
+        {**created, "payload": {**poll, "options": [f"o{i}" for i in range(500)]}},
+        {**created, "payload": {**poll, "options": ["a", "b" * 10_000]}},
+        {**created, "payload": {**poll, "question": "q" * 201}},
+        {**created, "payload": {**poll, "question": ""}},
+        {**created, "payload": {**poll, "question": "  "}},
+        {**created, "payload": {**poll, "options": ["a", " "]}},
+        {**created, "payload": {**poll, "options": ["a", "b", "a"]}},
+        {**created, "payload": poll},
+        {**closed, "payload": {"poll_id": "p2", "results": [1, 0, 0]}},
+        {**closed, "payload": {"poll_id": "p1", "results": [1, 2]}},
+        {**closed, "payload": {"poll_id": "p2", "results": [1, -1]}},
+        {**created, "payload": {"poll_id": "p3", "question": "q" * 200, "options": ten}},
+        {**closed, "payload": {"poll_id": "p3", "results": [0] * 10}},
+        # a poll the log does not have: the state closes nothing
+        {**closed, "payload": {"poll_id": "p9", "results": [4]}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "created.jsonl", lines)
+    assert_named(err, [
+        "created.jsonl line 1: poll_created: Expected `array` of length >= 2 - at `$.payload.options`",
+        "created.jsonl line 2: poll_created: Expected `array` of length <= 10 - at `$.payload.options`",
+        "created.jsonl line 3: poll_created: Expected `str` of length <= 80 "
+        "- at `$.payload.options[1]`",
+        "created.jsonl line 4: poll_created: Expected `str` of length <= 200 - at `$.payload.question`",
+        "created.jsonl line 5: poll_created: Expected `str` of length >= 1 - at `$.payload.question`",
+        "created.jsonl line 6: poll_created: poll question is blank - at `$.payload.question`",
+        "created.jsonl line 7: poll_created: poll option is blank - at `$.payload.options[1]`",
+        "created.jsonl line 8: poll_created: poll option 2 ('a') repeats option 0 "
+        "- at `$.payload.options[2]`",
+        "created.jsonl line 10: poll_closed: 3 results for poll 'p2' of 2 options "
+        "- at `$.payload.results`",
+        "created.jsonl line 11: poll_closed: 2 results for poll 'p1' of 3 options "
+        "- at `$.payload.results`",
+        "created.jsonl line 12: poll_closed: Expected `int` >= 0 - at `$.payload.results[1]`",
+    ])  # fmt: skip
+    assert "15 records read, 4 valid, 0 already imported, 4 appended" in out
+    polls = started(tmp_path).polls
+    assert (polls["p2"].options, polls["p3"].options, polls["p3"].closed) == (["a", "b"], ten, True)
+    assert not polls["p1"].closed and "p9" not in polls
+
+
 def test_events_import_checks_the_role_a_message_was_sent_with(tmp_path: Path, capsys) -> None:
     """A message carries its sender's role as the service writes it (``user``, ``speaker`` or
     ``moderator``: a viewer cannot post), which the panel shows as its badge and class; one the
