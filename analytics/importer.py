@@ -28,11 +28,12 @@ import pyarrow.parquet as pq
 
 from analytics.import_payloads import NEEDS_MESSAGE, NEEDS_ROOM, PAYLOADS
 from service.domain.events import Event, EventType, Metadata, uuid7
-from service.domain.rooms import room_kind
+from service.domain.rooms import ROOM_KIND, room_kind
 from service.eventlog.base import LogUnreadable
 from service.eventlog.duckdb_log import DuckDBLog
 
-_ROOM = re.compile(r"^[a-z][a-z0-9_-]{0,31}:[^\s]{1,128}$")
+_POLICY_ROOM = re.compile(rf"{ROOM_KIND}:\*")
+"""The room id of a policy change (``match:*``, actions.policies), matched whole."""
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`(?: - at `(?P<at>[^`]+)`)?$")
 MAX_SHOWN = 20
@@ -114,8 +115,7 @@ def validate(where: str, raw: Any, *, rooms: Collection[str]) -> Event:
     for name in ("user_id", "room_id"):
         if not getattr(rec, name).strip():
             raise ValueError(f"{where}: {name} is empty - at `$.{name}`")
-    if not _ROOM.match(rec.room_id):
-        raise ValueError(f"{where}: room id {rec.room_id!r} is not kind:id - at `$.room_id`")
+    _room_id(where, rec)
     if rec.event_id is not None and not _UUID.match(rec.event_id):
         raise ValueError(f"{where}: event_id {rec.event_id!r} is not a UUID - at `$.event_id`")
     if rec.event_type in NEEDS_MESSAGE and not rec.message_id:
@@ -138,15 +138,28 @@ def validate(where: str, raw: Any, *, rooms: Collection[str]) -> Event:
     )  # fmt: skip
 
 
+def _room_id(where: str, rec: Record) -> None:
+    """The room id is one the service writes: one its API accepts (``check_room_id``), of any
+    kind (an operator may have taken a kind out since), or a policy change's ``kind:*``. The
+    log and the state key the room's events by it; one no client can name (a slash, markup, a
+    trailing newline) filed them under a room nothing serves."""
+    if rec.event_type is EventType.MODERATION_POLICY_CHANGED:
+        if not _POLICY_ROOM.fullmatch(rec.room_id):
+            raise ValueError(
+                f"{where}: room id {rec.room_id[:80]!r} of a {rec.event_type.value} is not kind:* "
+                "- at `$.room_id`"
+            )
+    elif room_kind(rec.room_id) is None:
+        raise ValueError(
+            f"{where}: room id {rec.room_id[:80]!r} is not kind:key (a key of A-Z a-z 0-9 . _ ~ @ "
+            "+ -, 1 to 128) - at `$.room_id`"
+        )
+
+
 def _served_room(where: str, rec: Record, rooms: Collection[str]) -> None:
     """The state builds the room from its kind's settings (``CommunityState.room``): another
-    kind, or an id the service would refuse (no kind), stopped it from starting."""
+    kind stopped it from starting. The id is a room id (``_room_id``)."""
     kind = room_kind(rec.room_id)
-    if kind is None:
-        raise ValueError(
-            f"{where}: {rec.event_type.value}: room id {rec.room_id[:80]!r} is not a room the "
-            "service serves (kind:key, key of A-Z a-z 0-9 . _ ~ @ + -) - at `$.room_id`"
-        )
     if kind not in rooms:
         raise ValueError(
             f"{where}: {rec.event_type.value}: room kind {kind!r} is not configured "

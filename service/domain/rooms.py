@@ -7,7 +7,9 @@ import re
 
 import msgspec
 
-ROOM_ID_RE = re.compile(r"(?P<kind>[a-z][a-z0-9_-]{0,31}):(?P<key>[A-Za-z0-9._~@+-]{1,128})")
+ROOM_KIND = r"[a-z][a-z0-9_-]{0,31}"
+"""A room kind (``match``): the part of a room id before its colon."""
+ROOM_ID_RE = re.compile(rf"(?P<kind>{ROOM_KIND}):(?P<key>[A-Za-z0-9._~@+-]{{1,128}})")
 """A room id, matched whole with ``fullmatch`` (``$`` would accept a trailing newline)."""
 
 

@@ -91,7 +91,8 @@ def test_events_import(tmp_path: Path, capsys) -> None:
         "backfill.jsonl line 2: reaction_added: Expected `str`, got `int` - at `$.payload.emoji`",
         "backfill.jsonl line 3: occurred_at has no time zone - at `$.occurred_at`",
         "backfill.jsonl line 4: community_message_sent needs a message_id - at `$.message_id`",
-        "backfill.jsonl line 5: room id 'no-kind' is not kind:id - at `$.room_id`",
+        "backfill.jsonl line 5: room id 'no-kind' is not kind:key (a key of A-Z a-z 0-9 . _ ~ @ + -, "
+        "1 to 128) - at `$.room_id`",
         "backfill.jsonl line 6: community_exposure_assigned: Invalid enum value 'maybe' "
         "- at `$.payload.group`",
         "backfill.jsonl line 7: Object contains unknown field `colour`",
@@ -269,8 +270,8 @@ def test_events_import_checks_room_settings_as_the_state_applies_them(tmp_path: 
         "- at `$.payload.slow_mode_seconds`",
         "modes.jsonl line 6: room_mode_changed: room kind 'moon' is not configured "
         "(rooms: dashboard, match, team, video) - at `$.room_id`",
-        "modes.jsonl line 7: room_mode_changed: room id 'match:a/b' is not a room the service "
-        "serves (kind:key, key of A-Z a-z 0-9 . _ ~ @ + -) - at `$.room_id`",
+        "modes.jsonl line 7: room id 'match:a/b' is not kind:key (a key of A-Z a-z 0-9 . _ ~ @ + -, "
+        "1 to 128) - at `$.room_id`",
     ])  # fmt: skip
     assert "8 records read, 1 valid, 0 already imported, 1 appended" in out
     room = started(tmp_path).rooms["match:1"]
@@ -411,6 +412,46 @@ def test_events_import_checks_the_role_a_message_was_sent_with(tmp_path: Path, c
     ])  # fmt: skip
     assert "5 records read, 2 valid, 0 already imported, 2 appended" in out
     assert [m.message_id for m in started(tmp_path).recent("match:1")] == ["m4", "m5"]
+
+
+def test_events_import_checks_room_ids_as_the_service_does(tmp_path: Path, capsys) -> None:
+    """Every room id the service writes is ``kind:key`` as its API checks it (a key of 1 to 128
+    of A-Z a-z 0-9 . _ ~ @ + -), but a policy change's, which is ``kind:*``. A backfill's room
+    id with a slash, markup or a trailing newline was written, and the room's events were read
+    from the log under an id no client can ask for."""
+    react = {"event_type": "reaction_added", "occurred_at": "2026-01-06T12:00:00+00:00",
+             "user_id": "u1", "message_id": "m1", "payload": {"emoji": "⚽"}}  # fmt: skip
+    change = {"event_type": "moderation_policy_changed", "occurred_at": "2026-01-06T12:00:00+00:00",
+              "user_id": "system:admin", "payload": {"kind": "match", "policy": {"hold_at": 0.8}}}  # fmt: skip
+    lines = [
+        {**react, "room_id": "match:a/b"},
+        {**react, "room_id": "match:<b>"},
+        {**react, "room_id": "match:1\n"},
+        {**react, "room_id": "match:" + "x" * 129},
+        {**react, "room_id": "Match:1"},
+        {**react, "room_id": "match:*"},
+        {**change, "room_id": "match:1"},
+        {**change, "room_id": "match:**"},
+        {**react, "room_id": "match:1"},
+        {**react, "room_id": "moon:a.b~c@d+e_f-" + "x" * 111},
+        {**change, "room_id": "match:*"},
+    ]
+    err, out = import_lines(tmp_path, capsys, "rooms.jsonl", lines)
+    rule = "is not kind:key (a key of A-Z a-z 0-9 . _ ~ @ + -, 1 to 128) - at `$.room_id`"
+    assert_named(err, [
+        f"rooms.jsonl line 1: room id 'match:a/b' {rule}",
+        f"rooms.jsonl line 2: room id 'match:<b>' {rule}",
+        f"rooms.jsonl line 3: room id 'match:1\\n' {rule}",
+        f"rooms.jsonl line 4: room id 'match:{'x' * 74}' {rule}",
+        f"rooms.jsonl line 5: room id 'Match:1' {rule}",
+        f"rooms.jsonl line 6: room id 'match:*' {rule}",
+        "rooms.jsonl line 7: room id 'match:1' of a moderation_policy_changed is not kind:* "
+        "- at `$.room_id`",
+        "rooms.jsonl line 8: room id 'match:**' of a moderation_policy_changed is not kind:* "
+        "- at `$.room_id`",
+    ])  # fmt: skip
+    assert "11 records read, 3 valid, 0 already imported, 3 appended" in out
+    assert started(tmp_path).moderation_policies["match"]["hold_at"] == 0.8
 
 
 def test_events_import_checks_the_room_and_message_of_a_pin(tmp_path: Path, capsys) -> None:
