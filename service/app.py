@@ -219,13 +219,16 @@ def build_hub(settings: Settings, community: Community) -> Hub:
     presence: PresenceStore
     standing: Standing
     if rt.broker == "redis":
-        broker = RedisBroker(rt.redis_url, prefix=rt.redis_prefix)
+        timeout = rt.redis_timeout_seconds
+        broker = RedisBroker(rt.redis_url, prefix=rt.redis_prefix, timeout_seconds=timeout)
         presence = RedisPresence(
-            rt.redis_url, settings.node_id, rt.presence_ttl_seconds, prefix=rt.redis_prefix
-        )
+            rt.redis_url, settings.node_id, rt.presence_ttl_seconds, prefix=rt.redis_prefix,
+            timeout_seconds=timeout,
+        )  # fmt: skip
         standing = RedisStanding(
-            rt.redis_url, prefix=rt.redis_prefix, recent_events=rt.redis_recent_events
-        )
+            rt.redis_url, prefix=rt.redis_prefix, recent_events=rt.redis_recent_events,
+            timeout_seconds=timeout,
+        )  # fmt: skip
     else:
         broker = MemoryBroker()
         presence = MemoryPresence(settings.node_id, rt.presence_ttl_seconds)

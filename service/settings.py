@@ -152,6 +152,11 @@ class RealtimeSettings(_Section):
     """A user's typing signal is forwarded at most once per this many seconds per room."""
     presence_ttl_seconds: float = 30.0
     """Presence entries expire after this unless refreshed (every third of it) by their node."""
+    redis_timeout_seconds: float = 5.0
+    """A Redis command not answered in this time fails, as when Redis is down. And a
+    subscription that has not brought back a message this node published this long ago is
+    taken as silent (a connection that stopped carrying packets without closing) and made
+    again; what it missed is read back as after any interruption (many nodes only)."""
     redis_prefix: str = "sideline"
     """Prefix of the Redis channel and keys, so several deployments can share one Redis."""
     redis_recent_events: int = 50_000
@@ -327,6 +332,13 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"Expected at most auth.max_token_lifetime_seconds ({auth.max_token_lifetime_seconds}),"
             " or its tokens would be refused - at `$.auth.dev_token_ttl_seconds`"
+        )
+    rt = settings.realtime
+    if rt.redis_timeout_seconds <= rt.presence_interval_seconds:
+        raise ConfigError(
+            f"Expected more than realtime.presence_interval_seconds ({rt.presence_interval_seconds}"
+            "): each node's heartbeat goes out that often and must come back in this time - at "
+            "`$.realtime.redis_timeout_seconds`"
         )
     if settings.reactions.max_per_user_per_message < 1:
         raise ConfigError("Expected >= 1 - at `$.reactions.max_per_user_per_message`")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from service.realtime.brokers.redis import PubSubBackend
 from service.realtime.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -49,6 +50,17 @@ class HubCollector(Collector):
             "Gaps whose lost events the Redis recent stream may no longer have held (trimmed, "
             "or off): the rooms reloaded without them",
             value=stats.unrecovered_gaps,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "sideline_redis_publish_failures",
+            "Envelopes Redis did not take (down, or no answer in realtime.redis_timeout_seconds)",
+            value=PubSubBackend.lost,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "sideline_redis_silent_subscriptions",
+            "Subscriptions that stopped bringing this node's own publishes back without closing,"
+            " dropped and made again",
+            value=PubSubBackend.silent,
         )  # fmt: skip
         yield CounterMetricFamily(
             "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",

@@ -36,10 +36,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from service.domain.events import Event, EventType
+from service.realtime.redis_client import connect
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,11 @@ class RedisStanding:
     lost = 0
     """Events that could not be recorded (Redis unreachable); logged each time."""
 
-    def __init__(self, url: str, *, prefix: str = "sideline", recent_events: int = 50_000) -> None:
-        self._redis = Redis.from_url(url)
+    def __init__(
+        self, url: str, *, prefix: str = "sideline", recent_events: int = 50_000,
+        timeout_seconds: float = 5.0,
+    ) -> None:  # fmt: skip
+        self._redis = connect(url, timeout_seconds)
         self._key = f"{prefix}:standing"
         self._recent_key = f"{prefix}:recent"
         self._recent_max = recent_events

@@ -47,6 +47,15 @@ def test_range_checks():
         load_settings(environ={"SIDELINE_HOLDOUT__SHARE": "1.5"})
 
 
+def test_the_redis_timeout_must_outlast_a_heartbeat():
+    """A subscription whose own heartbeat (every presence interval) has not come back in the
+    timeout is dropped as silent: one shorter than the interval would drop a healthy one."""
+    with pytest.raises(ConfigError, match=r"presence_interval_seconds \(1\.0\).*at `\$\.realtime\.redis_timeout_seconds`"):
+        load_settings(environ={"SIDELINE_REALTIME__REDIS_TIMEOUT_SECONDS": "1"})
+    s = load_settings(environ={"SIDELINE_REALTIME__REDIS_TIMEOUT_SECONDS": "1.5"})
+    assert s.realtime.redis_timeout_seconds == 1.5
+
+
 def test_production_refuses_generated_secrets():
     with pytest.raises(ConfigError, match="production needs a token key"):
         load_settings(environ={"SIDELINE_ENV": "production"})

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Collection, Sequence
 
 import msgspec
-from redis.asyncio import Redis
 
 from service.realtime.presence.base import Entry, RoomPresence
+from service.realtime.redis_client import connect
 
 _decode_member = msgspec.json.Decoder(tuple[str, str, str]).decode
 _encode = msgspec.json.Encoder().encode
@@ -26,9 +26,9 @@ class RedisPresence:
 
     def __init__(
         self, url: str, node_id: str, ttl_seconds: float, *, prefix: str = "sideline",
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, timeout_seconds: float = 5.0,
     ) -> None:  # fmt: skip
-        self._redis = Redis.from_url(url)
+        self._redis = connect(url, timeout_seconds)
         self._node = node_id
         self._ttl = ttl_seconds
         self._prefix = prefix

@@ -12,7 +12,8 @@ from tests.fixtures.ws import WsClient
 pytestmark = pytest.mark.slow
 
 
-def start_two(start_server, redis_url, **extra: str):
+def start_two(start_server, redis_url, *, b_redis_url: str = "", **extra: str):
+    """Nodes A and B on one Redis (``b_redis_url``: B reaches it by another way, a proxy)."""
     env = dict(
         SIDELINE_REALTIME__BROKER="redis", SIDELINE_REALTIME__REDIS_URL=redis_url,
         SIDELINE_REALTIME__PRESENCE_TTL_SECONDS="1.5",
@@ -21,7 +22,8 @@ def start_two(start_server, redis_url, **extra: str):
         SIDELINE_ADMIN__API_KEY="two-node-admin-key", **extra,
     )  # fmt: skip
     a = start_server(node_id="node-a", data="a", **env)
-    b = start_server(node_id="node-b", data="b", **env)
+    b_env = {**env, "SIDELINE_REALTIME__REDIS_URL": b_redis_url or redis_url}
+    b = start_server(node_id="node-b", data="b", **b_env)
     return a, b
 
 
