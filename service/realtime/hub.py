@@ -59,7 +59,14 @@ from service.realtime.presence.base import PresenceStore
 from service.realtime.render import has_effects, render
 from service.realtime.resume import RemoteLog
 from service.realtime.roster import Roster
-from service.realtime.standing import STANDING_TYPES, LocalStanding, Position, Standing, follows
+from service.realtime.standing import (
+    STANDING_TYPES,
+    LocalStanding,
+    Position,
+    ReadBack,
+    Standing,
+    follows,
+)  # fmt: skip
 from service.realtime.typing_gate import TypingGate
 from service.settings import RealtimeSettings
 
@@ -314,8 +321,7 @@ class Hub:
         remote = env.origin != self.node_id
         async with self._recovering:
             if remote:
-                newest = await self._recover([env.origin])
-                self._heard[env.origin] = max(heard, newest.get(env.origin, heard))
+                await self._recover_gap(env, heard)
             self._lost(
                 f"envelopes of node {env.origin} were lost on their way to node {self.node_id}: "
                 "frames of this room may be missing",
@@ -331,7 +337,9 @@ class Hub:
         this one included, may be missing. Other nodes' events are read back; numbers are
         heard afresh from the next envelopes, older ones than those read back are dropped."""
         async with self._recovering:
-            newest = await self._recover(None)
+            read = await self._read_back(None)
+            await self._catch_up(read.events)
+            newest = dict(read.newest)
             for origin, position in self._heard.items():
                 if origin != self.node_id:
                     newest[origin] = max(position, newest.get(origin, position))
@@ -343,33 +351,52 @@ class Hub:
                 remote=True,
             )  # fmt: skip
 
-    async def _recover(self, origins: list[str] | None) -> dict[str, Position]:
-        """Apply the events of other nodes (of ``origins``; None: all) that the recent stream
-        holds after the last envelope of theirs this node has, run their per-socket effects,
-        and return the newest envelope of each node read. Only on a gap, never two at once."""
+    async def _recover_gap(self, env: Envelope, heard: Position) -> None:
+        """Envelopes of ``env``'s publisher after ``heard`` were lost: apply their events."""
+        read = await self._read_back([env.origin], lost_before=_end_of_gap(env))
+        await self._catch_up(read.events)
+        self._heard[env.origin] = max(heard, read.newest.get(env.origin, heard))
+
+    async def _read_back(
+        self, origins: list[str] | None, *, lost_before: Position | None = None
+    ) -> ReadBack:
+        """What the recent stream holds of other nodes (of ``origins``; None: all) after the
+        last envelope of theirs this node has. Only on a gap, never two at once. Not
+        ``complete`` (counted, and said) when the stream may not hold every lost event: it was
+        trimmed, or could not be read, or (``lost_before``: the one origin lost the envelopes
+        up to just before it) its newest entry of the origin is older (not written yet, or the
+        write failed)."""
         known = {**self._afresh, **self._heard}
         try:
             read = await self.standing.since(known, origins, self.node_id)
         except Exception:  # Redis unreachable: resync all the same, from what the node has
             log.exception("could not read the lost events back from the recent stream")
             self.stats.unrecovered_gaps += 1
-            return {}
+            return ReadBack(complete=False)
+        if lost_before is not None and origins:
+            newest = read.newest.get(origins[0])
+            read.complete = read.complete and newest is not None and (
+                lost_before <= newest or follows(lost_before, newest)
+            )  # fmt: skip
         if not read.complete:
             self.stats.unrecovered_gaps += 1
             log.warning(
-                "realtime delivery gap: the recent stream may no longer hold every event lost "
-                "on its way to node %s (trimmed, or redis_recent_events is 0): the rooms reload "
-                "without them", self.node_id,
+                "realtime delivery gap: the recent stream does not hold every event lost on "
+                "its way to node %s (trimmed, not written yet, or redis_recent_events is 0): "
+                "the rooms reload without them", self.node_id,
             )  # fmt: skip
-        if read.events:
-            log.info("read back %d events lost on their way here", len(read.events))
-        self._apply_remote(read.events)
-        note_posts_elsewhere(self.c, read.events)
-        self.c.state.order_history({e.room_id for e in read.events})
-        for e in read.events:
+        return read
+
+    async def _catch_up(self, events: list[Event]) -> None:
+        """Apply events of other nodes read back, and run their per-socket effects."""
+        if events:
+            log.info("read back %d events lost on their way here", len(events))
+        self._apply_remote(events)
+        note_posts_elsewhere(self.c, events)
+        self.c.state.order_history({e.room_id for e in events})
+        for e in events:
             if has_effects(e):
                 await self._effects(e)
-        return read.newest
 
     def _lost(self, reason: str, *, remote: bool) -> None:
         """Frames of any room may be missing here. Frames of other nodes (``remote``): their
@@ -604,3 +631,8 @@ class Hub:
             if room not in self.rooms:
                 self.roster.forget(room)
 
+
+def _end_of_gap(env: Envelope) -> Position:
+    """Where the envelopes ``env`` shows lost end (exclusive): at ``env`` itself for events
+    (the ones before it were lost), after it for a heartbeat (it names one published)."""
+    return (env.boot, env.n + (env.kind == "beat"))

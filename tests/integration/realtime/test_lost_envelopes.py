@@ -28,13 +28,19 @@ import httpx
 import pytest
 import redis
 
-from service.domain.events import EventType
+from service.domain.events import Event, EventType, new_event, uuid7
+from service.domain.rooms import Role
+from service.identity import Identity
 from service.protocol import frames as f
-from service.realtime.envelope import Envelope, Out, encode_envelope
+from service.realtime.connection import Connection
+from service.realtime.envelope import Envelope, Out, encode_envelope, events_raw
 from service.realtime.joining import join
+from service.realtime.outbox import Outbox
+from service.realtime.render import render
 from service.realtime.resume import plan
+from service.realtime.standing import RedisStanding
 from tests.fixtures.ws import WsClient
-from tests.integration.realtime.test_hub import connect, hub, settle, who  # noqa: F401  (fixture)
+from tests.integration.realtime.test_hub import Recorder, connect, hub, settle, who  # noqa: F401  (fixture)
 from tests.integration.realtime.test_two_nodes import admin, start_two, two_nodes  # noqa: F401  (fixture)
 
 
@@ -47,8 +53,8 @@ def plain_redis(url: str) -> Iterator[redis.Redis]:
         client.close()
 
 
-async def post(client: WsClient, text: str, cid: str) -> dict[str, Any]:
-    await client.send(type="send", room="match:1", client_msg_id=cid, text=text, ref=cid)
+async def post(client: WsClient, text: str, cid: str, room: str = "match:1") -> dict[str, Any]:
+    await client.send(type="send", room=room, client_msg_id=cid, text=text, ref=cid)
     return await client.expect("ack", ref=cid)
 
 
@@ -67,12 +73,12 @@ def never_got(client: WsClient, message_id: str) -> None:
 
 
 async def told_to_reload(
-    client: WsClient, *, timeout: float = 5.0, remote: bool = True
+    client: WsClient, *, timeout: float = 5.0, remote: bool = True, room: str = "match:1"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``resync`` for match:1, then the fresh ``joined`` that follows it; when frames of
+    """The ``resync`` for ``room``, then the fresh ``joined`` that follows it; when frames of
     other nodes were lost (``remote``), with a new ``boot``: older positions cannot be served."""
-    resync = await client.expect("resync", room="match:1", timeout=timeout)
-    fresh = await client.expect("joined", room="match:1")
+    resync = await client.expect("resync", room=room, timeout=timeout)
+    fresh = await client.expect("joined", room=room)
     assert not fresh.get("resumed")
     assert (fresh["boot"] != client.joined["boot"]) is remote
     return resync, fresh
@@ -376,3 +382,57 @@ async def test_after_an_interruption_the_first_envelope_is_checked_against_what_
     await settle()
     assert hub.stats.delivery_gaps == 6
     assert len(rec.of("resync")) == 6
+
+
+# -- which rooms a gap reloads (the hub in-process, the recent stream in a real Redis) ----------
+
+
+def sent_on_b(room: str, text: str, seq: int) -> Event:
+    """A message node B committed (at ``seq`` of its shard)."""
+    e = new_event(EventType.MESSAGE_SENT, user_id="ann", room_id=room, message_id=uuid7(),
+                  payload={"text": text, "name": "Ann", "visibility": "public"})  # fmt: skip
+    e.seq, e.epoch, e.node_id = seq, "epoch-of-node-b", "node-b"
+    return e
+
+
+def carrying(hub, n: int, *events: Event) -> bytes:  # noqa: F811
+    """Node B's ``n``-th envelope (process b1), with ``events`` and their frames."""
+    frames = [out for e in events for out in render(hub.c, e)]
+    return encode_envelope(Envelope(
+        kind="events", origin="node-b", frames=frames, events=events_raw(list(events)),
+        boot="b1", n=n,
+    ))  # fmt: skip
+
+
+async def in_stream(redis_url: str, *envelopes: tuple[int, Event]) -> None:
+    """What node B wrote to the recent stream: the event of each of its envelopes (``n``)."""
+    writer = RedisStanding(redis_url, prefix="t")
+    for n, e in envelopes:
+        writer.add_recent([e], "b1", n)
+    await writer.close()
+
+
+async def in_two_rooms(hub, redis_url: str) -> tuple[Recorder, Recorder]:  # noqa: F811
+    """Bob's socket in match:1 and Yan's in match:2; gaps are read back from ``redis_url``."""
+    hub.standing = RedisStanding(redis_url, prefix="t")
+    bob, x = connect(hub, "bob")
+    yan = Connection(Identity(user_id="yan", name="Yan", context_id="match:2", role=Role.USER),
+                     Outbox((y := Recorder()).send, 64))  # fmt: skip
+    hub.connections.add(yan)
+    await join(hub, bob, f.Join(room="match:1"))
+    await join(hub, yan, f.Join(room="match:2"))
+    return x, y
+
+
+async def test_a_gap_the_stream_does_not_hold_yet_reloads_every_room(hub, redis_url):  # noqa: F811
+    """The lost envelope is not in the stream (not written yet, or its write failed): which
+    rooms it carried is not known, so every room reloads, and the gap counts as unrecovered."""
+    x, y = await in_two_rooms(hub, redis_url)
+    first = sent_on_b("match:2", "first", 41)
+    await in_stream(redis_url, (1, first))
+    await hub.receive(carrying(hub, 1, first))
+    await hub.receive(carrying(hub, 3, sent_on_b("match:2", "after", 43)))
+    await settle()
+    assert [r["room"] for r in x.of("resync")] == ["match:1"]
+    assert [r["room"] for r in y.of("resync")] == ["match:2"]
+    assert (hub.stats.delivery_gaps, hub.stats.unrecovered_gaps) == (1, 1)
