@@ -15,14 +15,19 @@ number is noticed at the next envelope of that publisher, or at its next heartbe
 envelope every presence interval, with other nodes only, carrying the number it reached), and
 the broker says when its subscription was made again. Typing and crowd envelopes are not
 numbered: their signals are in no stream to read back, and a lost one costs nothing more.
-Either way the frames of any room may be missing here, and so may other nodes' events in this
-node's state. The node first reads the lost events back from the recent stream in Redis
-(standing.py), applies those it had not received and runs their per-socket effects (a lost ban
-still takes the user's sockets out); then the record of other nodes' frames starts again (no
-resume is proven across the gap, resume.py) and every joined socket is told ``resync`` per
-room, then gets a fresh ``joined`` from the state that now holds them. An envelope whose events
-were read back that way arrives later, if at all, as a stale number and is dropped. All of this
-runs only on a gap: an envelope in order costs what it did.
+Frames may then be missing here, and other nodes' events in this node's state. The node first
+reads the lost events back from the recent stream in Redis (standing.py), applies those it had
+not received and runs their per-socket effects (a lost ban still takes the user's sockets out);
+then, in each room that lost frames, the record of other nodes' frames starts again (no resume
+is proven across the gap, resume.py) and every joined socket is told ``resync``, then gets a
+fresh ``joined`` from the state that now holds them. Those are the rooms of the frames the lost
+events render to when the stream held them all; every room when it may not have (trimmed, not
+written yet, Redis unreachable), when the lost envelopes were this node's own (it does not keep
+what they carried), and after an interrupted subscription (this node's own may be missing
+too). A gap in one room of many so reloads that room only. An envelope whose events were read
+back arrives later, if at all, as a stale number and is dropped; the ones after the gap are
+left to arrive as usual. All of this runs only on a gap: an envelope in order costs what it
+did.
 """
 
 from __future__ import annotations
@@ -320,12 +325,11 @@ class Hub:
             return False
         remote = env.origin != self.node_id
         async with self._recovering:
-            if remote:
-                await self._recover_gap(env, heard)
+            rooms = await self._recover(env, heard) if remote else None
             self._lost(
                 f"envelopes of node {env.origin} were lost on their way to node {self.node_id}: "
                 "frames of this room may be missing",
-                remote=remote,
+                remote=remote, rooms=rooms,
             )  # fmt: skip
         if position <= self._heard[env.origin]:
             return False  # read back too: the fresh joined has it
@@ -335,7 +339,8 @@ class Hub:
     async def lost(self) -> None:
         """The broker's subscription was interrupted (its ``on_loss``): envelopes of every node,
         this one included, may be missing. Other nodes' events are read back; numbers are
-        heard afresh from the next envelopes, older ones than those read back are dropped."""
+        heard afresh from the next envelopes, older ones than those read back are dropped.
+        Every room reloads: what this node's own lost envelopes carried is not known."""
         async with self._recovering:
             read = await self._read_back(None)
             await self._catch_up(read.events)
@@ -351,11 +356,29 @@ class Hub:
                 remote=True,
             )  # fmt: skip
 
-    async def _recover_gap(self, env: Envelope, heard: Position) -> None:
-        """Envelopes of ``env``'s publisher after ``heard`` were lost: apply their events."""
-        read = await self._read_back([env.origin], lost_before=_end_of_gap(env))
-        await self._catch_up(read.events)
-        self._heard[env.origin] = max(heard, read.newest.get(env.origin, heard))
+    async def _recover(self, env: Envelope, heard: Position) -> set[str] | None:
+        """Envelopes of ``env``'s publisher after ``heard`` and before ``env`` (up to it, for a
+        heartbeat) were lost: apply their events and run their effects. Return the rooms their
+        frames were for, or None when the stream may not have held them all (any room may have
+        lost frames). Envelopes from ``env`` on are left to arrive: the stream often holds
+        them already, and read back here they would be dropped on arrival, so their rooms
+        would have to reload too."""
+        end = _end_of_gap(env)
+        read = await self._read_back([env.origin], lost_before=end)
+        lost = [e for e, at in zip(read.events, read.carried, strict=True) if at < end]
+        last = max((at for at in read.carried if at < end), default=heard)
+        self._heard[env.origin] = max(heard, last)
+        await self._catch_up(lost)
+        if not read.complete:
+            return None
+        # the frames the lost envelopes carried: those their events render to (each in the
+        # event's room); what else they changed for sockets (a ban in every room ...), the
+        # effects just did, and reaction and poll counts go out coalesced, as live
+        try:
+            return {out.room for e in lost for out in render(self.c, e)}
+        except Exception:  # as in _apply_remote: an event this node cannot handle
+            log.exception("could not render the events read back: every room reloads")
+            return None
 
     async def _read_back(
         self, origins: list[str] | None, *, lost_before: Position | None = None
@@ -398,17 +421,20 @@ class Hub:
             if has_effects(e):
                 await self._effects(e)
 
-    def _lost(self, reason: str, *, remote: bool) -> None:
-        """Frames of any room may be missing here. Frames of other nodes (``remote``): their
-        record starts again, so no resume is proven across the gap. Every joined socket is
-        told ``resync`` per room now, in order with the frames, and gets a fresh ``joined``
-        from this node's state (its own events are all there; other nodes' lost ones are not)."""
+    def _lost(self, reason: str, *, remote: bool, rooms: set[str] | None = None) -> None:
+        """Frames of ``rooms`` may be missing here (None: of any room, when which cannot be
+        known). Frames of other nodes (``remote``): their record starts again, so no resume is
+        proven across the gap. Every joined socket in those rooms is told ``resync`` per room
+        now, in order with the frames, and gets a fresh ``joined`` from this node's state (its
+        own events are all there; other nodes' lost ones are not, unless read back)."""
         self.stats.delivery_gaps += 1
-        log.warning("realtime delivery gap: %s", reason)
+        reloading = [r for r in self.rooms if rooms is None or r in rooms]
+        log.warning("realtime delivery gap: %s; reloading %d of %d rooms", reason,
+                    len(reloading), len(self.rooms))  # fmt: skip
         if remote:
-            self.remote.lost(reason)
-        for room, members in self.rooms.items():
-            for conn in members.live:
+            self.remote.lost(reason, rooms)
+        for room in reloading:
+            for conn in self.rooms[room].live:
                 conn.send_unbounded(f.Resync(room=room, reason=reason))
                 task = asyncio.create_task(self._reload(conn, room))
                 self._reloading.add(task)

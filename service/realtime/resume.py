@@ -24,14 +24,15 @@ one entry per room ever seen would grow without bound. A record made again later
 
 Frames can also be lost before they get here: Redis pub/sub is at-most-once. When the hub
 learns that envelopes were lost (a number skipped, or its subscription made again), it calls
-:meth:`RemoteLog.lost`: every record starts again, empty and with a new ``boot``, so no resume
-is proven across the gap.
+:meth:`RemoteLog.lost`: the record of every room that lost frames starts again, empty and with
+a new ``boot``, so no resume is proven across the gap. Those are the rooms of the lost events
+when the hub could read them all back, else every room.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import msgspec
 
@@ -111,10 +112,11 @@ class RemoteLog:
         self._rooms.pop(room, None)
         self._idle.pop(room, None)
 
-    def lost(self, cause: str) -> None:
-        """Frames of other nodes may have been lost on their way here, in any room: every
-        record starts again (a new ``boot``), so a position from before gets ``resync``."""
-        for room in self._rooms:
+    def lost(self, cause: str, rooms: Collection[str] | None = None) -> None:
+        """Frames of other nodes may have been lost on their way here, in ``rooms`` (None: in
+        any room): their records start again (a new ``boot``), so a position from before gets
+        ``resync``. The other rooms' records lost nothing and still serve resumes."""
+        for room in self._rooms if rooms is None else [r for r in rooms if r in self._rooms]:
             self._rooms[room] = _Room(cause)
 
     def add(self, out: Out) -> None:

@@ -110,6 +110,8 @@ class ReadBack(msgspec.Struct, kw_only=True):
 
     events: list[Event] = msgspec.field(default_factory=list)
     """Events of envelopes after those positions, in publication order."""
+    carried: list[Position] = msgspec.field(default_factory=list)
+    """The envelope (its publisher's position) that carried each of ``events``, in step."""
     newest: dict[str, Position] = msgspec.field(default_factory=dict)
     """Publisher node -> the newest envelope of it in the stream (of the publishers read)."""
     complete: bool = True
@@ -268,6 +270,7 @@ class RedisStanding:
                 break
         newer.reverse()
         read.events = [_decode(data) for _, _, data in newer]
+        read.carried = [position for _, position, _ in newer]
         if whole and total >= self._recent_max:
             first = {o: p for o, p, _ in reversed(newer)}  # the oldest newer entry per origin
             read.complete = all(

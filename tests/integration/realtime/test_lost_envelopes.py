@@ -4,16 +4,20 @@ Two ``sideline serve`` processes over a real redis-server, real WebSocket client
 Redis is made to lose envelopes for real: a publish it refuses (ACL), or subscribers it
 disconnects (``CLIENT KILL TYPE pubsub``) and keeps out for a while (``maxclients``), while
 node A commits a message. Node B reads what it missed from the recent stream in Redis and
-applies it, then the sockets of the rooms are told (``resync``, then a fresh ``joined`` whose
-history holds the lost message); a lost ban takes the user's socket out; and a resume from a
-position before the gap gets ``resync`` instead of a replay that lacks the lost message.
+applies it, then the sockets of the room that lost it are told (``resync``, then a fresh
+``joined`` whose history holds the lost message), those of other rooms are not; a lost ban
+takes the user's socket out; and a resume from a position before the gap gets ``resync``
+instead of a replay that lacks the lost message, while one in another room is replayed. When
+which rooms lost frames cannot be known (a trimmed stream, an interrupted subscription, the
+node's own envelopes), every room reloads.
 
 Only ``events`` envelopes are numbered (a lost typing signal reloads nothing), and each node's
 heartbeat says which number it reached, so a lost message is noticed within about a presence
 interval even when its node then stays quiet.
 
 Then the hub in-process (real DuckDB log, sockets are recorders, as in test_hub.py): how
-envelope numbers and heartbeats are read, and that the reload after ``resync`` is not a join.
+envelope numbers and heartbeats are read, that the reload after ``resync`` is not a join, and
+(with the recent stream in a real Redis) which rooms a gap reloads.
 """
 
 from __future__ import annotations
@@ -148,10 +152,64 @@ async def test_a_publish_redis_refused_is_noticed_at_the_next_envelope(two_nodes
     assert "lost" in [m["text"] for m in reloaded["history"]]
 
 
+def in_room(server, user: str, room: str, **join: Any):
+    """``user`` logged in to ``server`` and joined to ``room`` (a token for it)."""
+    return WsClient.login(server, user, room=room, context=room, join=join or None)
+
+
+def reloads(client: WsClient) -> list[str]:
+    """The rooms ``client`` was told ``resync`` for so far."""
+    return [f["room"] for f in client.seen if f["type"] == "resync"]
+
+
+@pytest.mark.slow
+async def test_a_lost_message_reloads_its_room_only(start_server, redis_url):
+    """Node B holds sockets in match:1 and match:2; node A's envelope with a message in match:1
+    is lost, and its next one, a message in match:2, shows node B the gap (heartbeats are slow
+    here, so that is what shows it). Only match:1 is reloaded, with the lost message; match:2
+    goes on in order, that next message included, and a resume there from before the gap is
+    still served by replay: nothing of match:2 was lost."""
+    a, b = start_two(
+        start_server, redis_url, SIDELINE_REALTIME__PRESENCE_INTERVAL_SECONDS="30",
+        SIDELINE_REALTIME__REDIS_TIMEOUT_SECONDS="60",
+    )  # fmt: skip
+    bob = await WsClient.login(b, "bob")
+    yan = await in_room(b, "yan", "match:2")
+    dan = await in_room(b, "dan", "match:2")  # drops before the gap, resumes after it
+    ann = await WsClient.login(a, "ann")
+    amy = await in_room(a, "amy", "match:2")
+    seen = await post(amy, "seen", "y1", room="match:2")
+    await yan.expect("message", message_id=seen["message_id"])
+    position = await position_after(dan, seen)
+    await dan.close()
+    with publishes_refused(redis_url):
+        lost = await post(ann, "lost", "x1")  # committed on A, never reaches B
+        await asyncio.sleep(0.5)
+    after = await post(amy, "after", "y2", room="match:2")
+    _, fresh = await told_to_reload(bob)
+    never_got(bob, lost["message_id"])
+    assert texts(fresh).count("lost") == 1, fresh
+    await yan.expect("message", message_id=after["message_id"])
+    await asyncio.sleep(1.0)
+    assert [m["text"] for m in yan.seen if m["type"] == "message"] == ["seen", "after"]
+    assert reloads(yan) == [] and reloads(bob) == ["match:1"]
+    back = await in_room(b, "dan", "match:2", **position)
+    assert back.joined["resumed"], back.seen
+    assert (await back.expect("message"))["message_id"] == after["message_id"]
+    assert reloads(back) == []
+    gaps = metrics(b)
+    assert "sideline_ws_delivery_gaps_total 1.0" in gaps, gaps
+    assert "sideline_ws_delivery_gaps_unrecovered_total 0.0" in gaps, gaps
+    # node A lost an envelope of its own: which rooms it carried is not known there
+    await told_to_reload(ann, remote=False)
+    await told_to_reload(amy, remote=False, room="match:2")
+
+
 @pytest.mark.slow
 async def test_a_dropped_subscription_is_noticed_when_it_is_back(two_nodes, redis_url):  # noqa: F811
     a, b = two_nodes
     dan = await WsClient.login(b, "dan")
+    yan = await in_room(b, "yan", "match:2")  # in a room whose frames were not lost
     bob, ann, seen = await ann_seen_by_bob(a, b)
     position = await position_after(dan, seen)
     await dan.close()
@@ -171,6 +229,8 @@ async def test_a_dropped_subscription_is_noticed_when_it_is_back(two_nodes, redi
     never_got(bob, lost["message_id"])
     assert texts(fresh).count("lost") == 1 and texts(fresh).count("seen") == 1, fresh
     assert "interrupted" in resync["reason"], resync
+    # envelopes of node B itself may be missing too, which no stream names: every room reloads
+    await told_to_reload(yan, room="match:2")
     await resume_gets_resync(b, "dan", position)
     after = await post(ann, "after", "c3")
     await bob.expect("message", message_id=after["message_id"])
@@ -212,6 +272,7 @@ async def test_a_gap_the_trimmed_stream_no_longer_covers_is_said_and_still_reloa
         r.config_set("stream-node-max-entries", 1)  # so Redis trims the stream to its cap exactly
     a, b = start_two(start_server, redis_url, SIDELINE_REALTIME__REDIS_RECENT_EVENTS="3")
     bob, ann, _ = await ann_seen_by_bob(a, b)
+    yan = await in_room(b, "yan", "match:2")
     with publishes_refused(redis_url):
         for i in range(5):  # more than the stream keeps: the first lost ones are trimmed away
             await post(ann, f"lost {i}", f"l{i}")
@@ -219,6 +280,8 @@ async def test_a_gap_the_trimmed_stream_no_longer_covers_is_said_and_still_reloa
     await post(ann, "after", "c2")
     _, fresh = await told_to_reload(bob)
     assert "lost 4" in texts(fresh) and "lost 0" not in texts(fresh), fresh
+    # which rooms the trimmed ones were for is not known: every room reloads
+    await told_to_reload(yan, room="match:2")
     gaps = metrics(b)
     assert "sideline_ws_delivery_gaps_unrecovered_total 1.0" in gaps, gaps
 
@@ -422,6 +485,49 @@ async def in_two_rooms(hub, redis_url: str) -> tuple[Recorder, Recorder]:  # noq
     await join(hub, bob, f.Join(room="match:1"))
     await join(hub, yan, f.Join(room="match:2"))
     return x, y
+
+
+def history(hub, room: str) -> list[str]:  # noqa: F811
+    return [e.payload["text"] for e in hub.c.state.recent(room)]
+
+
+async def test_a_gap_reloads_only_the_rooms_of_the_lost_events(hub, redis_url):  # noqa: F811
+    """Envelope 2 (a message in match:1) was lost; envelope 3, in match:2, shows it. Only
+    match:1 reloads and its record of remote frames starts again; envelope 3 is not read back
+    but delivered as usual, and match:2's record still serves resumes."""
+    x, y = await in_two_rooms(hub, redis_url)
+    first, lost, after = sent_on_b("match:2", "first", 41), sent_on_b("match:1", "lost", 42), \
+        sent_on_b("match:2", "after", 43)  # fmt: skip
+    await in_stream(redis_url, (1, first), (2, lost), (3, after))
+    await hub.receive(carrying(hub, 1, first))
+    boots = {room: hub.remote.boot(room) for room in ("match:1", "match:2")}
+    await hub.receive(carrying(hub, 3, after))
+    await settle()
+    assert [r["room"] for r in x.of("resync")] == ["match:1"] and y.of("resync") == []
+    assert texts(x.of("joined")[-1]) == ["lost"]
+    assert [m["text"] for m in y.of("message")] == ["first", "after"]
+    assert history(hub, "match:2") == ["first", "after"], "applied once"
+    assert hub.remote.boot("match:1") != boots["match:1"]
+    assert hub.remote.boot("match:2") == boots["match:2"]
+    assert hub.remote.latest("match:2") == {"epoch-of-node-b": 43}
+    assert (hub.stats.delivery_gaps, hub.stats.unrecovered_gaps) == (1, 0)
+
+
+async def test_a_gap_a_heartbeat_shows_reloads_only_the_rooms_of_the_lost_events(hub, redis_url):  # noqa: F811
+    """The heartbeat says envelope 2 was published; the stream holds 3 already (published
+    after the heartbeat): it is not read back, it arrives next and is delivered as usual."""
+    x, y = await in_two_rooms(hub, redis_url)
+    first, lost, after = sent_on_b("match:2", "first", 41), sent_on_b("match:1", "lost", 42), \
+        sent_on_b("match:2", "after", 43)  # fmt: skip
+    await in_stream(redis_url, (1, first), (2, lost), (3, after))
+    await hub.receive(carrying(hub, 1, first))
+    await hub.receive(beat("b1", 2))
+    await hub.receive(carrying(hub, 3, after))
+    await settle()
+    assert [r["room"] for r in x.of("resync")] == ["match:1"] and y.of("resync") == []
+    assert texts(x.of("joined")[-1]) == ["lost"]
+    assert [m["text"] for m in y.of("message")] == ["first", "after"]
+    assert history(hub, "match:2") == ["first", "after"], "applied once"
 
 
 async def test_a_gap_the_stream_does_not_hold_yet_reloads_every_room(hub, redis_url):  # noqa: F811
