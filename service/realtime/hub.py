@@ -77,6 +77,9 @@ from service.settings import RealtimeSettings
 
 log = logging.getLogger(__name__)
 
+READ_BACK_WAITS = (0.05, 0.1, 0.2, 0.4)
+"""Pauses between reads of the recent stream that does not reach a gap yet (0.75 s in all)."""
+
 
 @dataclass(eq=False)
 class Members:
@@ -388,19 +391,28 @@ class Hub:
         ``complete`` (counted, and said) when the stream may not hold every lost event: it was
         trimmed, or could not be read, or (``lost_before``: the one origin lost the envelopes
         up to just before it) its newest entry of the origin is older (not written yet, or the
-        write failed)."""
+        write failed).
+
+        The publisher writes the stream just after it publishes, so a gap noticed at once may
+        be read before the lost entries are there: the read is tried again a few times, for
+        up to ``READ_BACK_WAITS`` in all, before the gap counts as unrecovered."""
         known = {**self._afresh, **self._heard}
-        try:
-            read = await self.standing.since(known, origins, self.node_id)
-        except Exception:  # Redis unreachable: resync all the same, from what the node has
-            log.exception("could not read the lost events back from the recent stream")
-            self.stats.unrecovered_gaps += 1
-            return ReadBack(complete=False)
-        if lost_before is not None and origins:
+        for wait in (*READ_BACK_WAITS, None):
+            try:
+                read = await self.standing.since(known, origins, self.node_id)
+            except Exception:  # Redis unreachable: resync all the same, from what the node has
+                log.exception("could not read the lost events back from the recent stream")
+                self.stats.unrecovered_gaps += 1
+                return ReadBack(complete=False)
+            if lost_before is None or not origins or not read.complete:
+                break  # a trimmed stream will not hold them later either
             newest = read.newest.get(origins[0])
-            read.complete = read.complete and newest is not None and (
+            read.complete = newest is not None and (
                 lost_before <= newest or follows(lost_before, newest)
             )  # fmt: skip
+            if read.complete or wait is None:
+                break
+            await asyncio.sleep(wait)
         if not read.complete:
             self.stats.unrecovered_gaps += 1
             log.warning(

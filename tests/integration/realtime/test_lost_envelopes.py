@@ -530,6 +530,32 @@ async def test_a_gap_a_heartbeat_shows_reloads_only_the_rooms_of_the_lost_events
     assert history(hub, "match:2") == ["first", "after"], "applied once"
 
 
+async def test_a_gap_noticed_before_its_publisher_wrote_the_stream_is_still_read_back(
+    hub, redis_url  # noqa: F811
+):
+    """The publisher writes the stream just after it publishes: the envelope after a lost one
+    can arrive before the lost one's entry is there. The read-back waits for it a little."""
+    x, y = await in_two_rooms(hub, redis_url)
+    first, lost, after = sent_on_b("match:2", "first", 41), sent_on_b("match:1", "lost", 42), \
+        sent_on_b("match:2", "after", 43)  # fmt: skip
+    await in_stream(redis_url, (1, first))
+    await hub.receive(carrying(hub, 1, first))
+
+    async def written_late() -> None:
+        await asyncio.sleep(0.2)
+        await in_stream(redis_url, (2, lost), (3, after))
+
+    writing = asyncio.create_task(written_late())
+    await hub.receive(carrying(hub, 3, after))
+    await writing
+    await settle()
+    assert [r["room"] for r in x.of("resync")] == ["match:1"] and y.of("resync") == []
+    assert texts(x.of("joined")[-1]) == ["lost"]
+    assert history(hub, "match:1") == ["lost"]
+    assert [m["text"] for m in y.of("message")] == ["first", "after"]
+    assert (hub.stats.delivery_gaps, hub.stats.unrecovered_gaps) == (1, 0)
+
+
 async def test_a_gap_the_stream_does_not_hold_yet_reloads_every_room(hub, redis_url):  # noqa: F811
     """The lost envelope is not in the stream (not written yet, or its write failed): which
     rooms it carried is not known, so every room reloads, and the gap counts as unrecovered."""
