@@ -47,6 +47,7 @@ from service.realtime.metrics import HubCollector
 from service.realtime.presence.base import PresenceStore
 from service.realtime.presence.memory import MemoryPresence
 from service.realtime.presence.redis import RedisPresence
+from service.realtime.send_claims import LocalClaims, RedisClaims, SendClaims, wait_seconds
 from service.realtime.standing import LocalStanding, RedisStanding, Standing
 from service.settings import Settings
 from service.sinks.factory import build_forwarder
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             app.state.ready = False
             for part in reversed(parts):
                 await part.stop()
+            await community.claims.close()
             provider = getattr(community.moderation, "provider", None)
             if provider is not None:
                 await provider.aclose()
@@ -203,6 +205,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         jobs = ScheduledJobs(build_scheduler(settings, queue), queue)
         app.state.jobs = jobs
         app.state.background.append(jobs)
+    community.claims = build_claims(settings)
     hub = build_hub(settings, community)
     community.notifiers.append(hub)
     app.state.background.append(hub)
@@ -210,6 +213,18 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     metrics_obj.registry.register(HubCollector(hub))
     expose_raw_send(app)
     return app
+
+
+def build_claims(settings: Settings) -> SendClaims:
+    """Where sends claim their client message id across nodes: Redis with the Redis broker,
+    nowhere on one node."""
+    rt = settings.realtime
+    if rt.broker != "redis":
+        return LocalClaims()
+    return RedisClaims(
+        rt.redis_url, settings.node_id, prefix=rt.redis_prefix, wait_seconds=wait_seconds(settings),
+        sent_seconds=rt.send_claim_seconds, timeout_seconds=rt.redis_timeout_seconds,
+    )  # fmt: skip
 
 
 def build_hub(settings: Settings, community: Community) -> Hub:

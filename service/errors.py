@@ -56,6 +56,7 @@ class ErrorCode(enum.Enum):
     LOG_UNAVAILABLE = (503, 4401)
     SHUTTING_DOWN = (503, 4402)
     INTERNAL = (500, 4403)
+    SEND_IN_FLIGHT = (503, 4404)
 
     @property
     def status(self) -> int:

@@ -162,6 +162,10 @@ class RealtimeSettings(_Section):
     redis_recent_events: int = 50_000
     """Events (of all nodes) kept in Redis for nodes that start later, which read the other
     nodes' recent messages, reactions and polls from there (many nodes only; 0 keeps none)."""
+    send_claim_seconds: float = 600.0
+    """How long Redis keeps the claim of a sent message's ``client_msg_id``: within it a retry
+    through another node that has not received the message yet waits for it rather than
+    sending a second one (many nodes only; one node answers retries from its own state)."""
     history_on_join: int = 50
     """Messages sent with ``joined``."""
     resume_max_events: int = 500
@@ -340,6 +344,8 @@ def _check(settings: Settings) -> None:
             "): each node's heartbeat goes out that often and must come back in this time - at "
             "`$.realtime.redis_timeout_seconds`"
         )
+    if rt.send_claim_seconds <= 0:
+        raise ConfigError("Expected > 0 - at `$.realtime.send_claim_seconds`")
     if settings.reactions.max_per_user_per_message < 1:
         raise ConfigError("Expected >= 1 - at `$.reactions.max_per_user_per_message`")
     if settings.server.max_body_bytes < 1024:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import duckdb
@@ -27,6 +27,7 @@ from service.eventlog.duckdb_log import Extra
 from service.identity import Identity
 from service.moderation.normalize import fold
 from service.protocol.http import ClientMetadata, HistoryOut, MessageOut, SendMessage
+from service.realtime.send_claims import Claim
 
 _KEEP_CONTROLS = {"\n", "\t"}
 
@@ -141,7 +142,8 @@ async def send_message(c: Community, who: Identity, room_id: str, body: SendMess
     The send is registered in flight before anything is awaited and runs as a task of its
     own: a concurrent send with the same id awaits it and gets the same answer (message or
     refusal), and a sender cancelled half-way (a dropped request) neither stops it nor lets
-    its retry write a second copy.
+    its retry write a second copy. With many nodes the key is also claimed across nodes
+    first (:func:`_claim_and_send`); one node does not await that.
 
     A retry of a stored or in-flight send needs only read access: the message was accepted
     when first sent, and a room that has since stopped taking posts (reactions-only, closed,
@@ -154,9 +156,13 @@ async def send_message(c: Community, who: Identity, room_id: str, body: SendMess
         return await _existing(c, room_id, existing)
     pending = c.inflight.get(key)
     if pending is None:
-        access = check_access(c, who, room_id, Intent.POST)
-        text = check_text(body.text, access.room)
-        pending = c.inflight[key] = asyncio.create_task(_send(c, who, access, text, body))
+        send: Coroutine[Any, Any, MessageOut]
+        if c.claims.shared:
+            send = _claim_and_send(c, who, room_id, body, key)
+        else:
+            access = check_access(c, who, room_id, Intent.POST)
+            send = _send(c, who, access, check_text(body.text, access.room), body)
+        pending = c.inflight[key] = asyncio.create_task(send)
         pending.add_done_callback(functools.partial(_settled, c, key))
     result: MessageOut = await asyncio.shield(pending)
     return result
@@ -184,8 +190,87 @@ async def _send(
         c.reserved.discard(slot)
 
 
+_RECLAIM_SECONDS = 0.2
+"""How often a retry waiting for a send another node holds checks that the claim still stands
+(it goes away when that send is refused)."""
+
+
+async def _claim_and_send(
+    c: Community, who: Identity, room_id: str, body: SendMessage, key: tuple[str, str, str]
+) -> MessageOut:
+    """Many nodes: claim ``key`` across nodes, then send as on one node.
+
+    A key another node holds is that node's send, in flight or committed, of which this
+    node's state has not heard yet: nothing is written here, the retry is answered with that
+    message once this node has it (see :func:`_await_holder`). A refused send releases its
+    claim, so a retry (through any node) is judged afresh.
+    """
+    claim = await c.claims.take(key)
+    if claim.holder is not None:
+        claim = await _await_holder(c, key, claim)
+    if (existing := c.state.client_ids.get(key)) is not None:  # arrived meanwhile
+        c.claims.seal(key, claim, existing)
+        return await _existing(c, room_id, existing)
+    try:
+        access = check_access(c, who, room_id, Intent.POST)
+        out = await _send(c, who, access, check_text(body.text, access.room), body)
+    except Exception:
+        await c.claims.release(key, claim)
+        raise
+    c.claims.seal(key, claim, out.message_id)
+    return out
+
+
+async def _await_holder(c: Community, key: tuple[str, str, str], claim: Claim) -> Claim:
+    """Wait until this node's state has the message of ``key`` another node holds (its
+    envelope arrives, or is read back after a loss), or until that node's claim goes away
+    and this node takes it: returns the last claim (``holder`` still set in the first case).
+
+    Raises ``send_in_flight`` (nothing written; retry) when neither happens within
+    ``claims.wait_seconds``.
+    """
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Future[str] = loop.create_future()
+
+    def tell(message_id: str) -> None:
+        if not arrived.done():
+            arrived.set_result(message_id)
+
+    stop = c.state.await_sent(key, tell)
+    deadline = loop.time() + c.claims.wait_seconds
+    try:
+        while claim.holder is not None and key not in c.state.client_ids:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise _in_flight(key, claim)
+            await asyncio.wait({arrived}, timeout=min(_RECLAIM_SECONDS, left))
+            if arrived.done():
+                break
+            claim = await c.claims.take(key)
+        return claim
+    finally:
+        stop()
+
+
+def _in_flight(key: tuple[str, str, str], claim: Claim) -> SidelineError:
+    cid = key[2][:64]
+    node = claim.pending_on
+    where = (
+        f"is being sent through node {node[:64]!r}" if node is not None
+        else f"was sent through another node as message {claim.holder}"
+    )  # fmt: skip
+    return SidelineError(
+        ErrorCode.SEND_IN_FLIGHT,
+        f"message {cid!r} {where} and has not reached this node yet; nothing was written "
+        "here: retry with the same client_msg_id",
+        retry_after=1.0,
+    )
+
+
 async def _existing(c: Community, room_id: str, message_id: str) -> MessageOut:
     event = next((e for e in c.state.recent(room_id) if e.message_id == message_id), None)
+    if event is None:  # held for review or hidden by reports: out of the history, still known
+        event = c.state.held.get(message_id) or c.state.hidden.get(message_id)
     if event is None:
         event = await c.log.find_message(message_id)
     if event is None:

@@ -35,7 +35,7 @@ from service.protocol.http import (
 SEND = refusals(
     TOKEN, TAKE_PART, [E.REACTIONS_ONLY, E.SPEAKERS_ONLY, E.USER_MUTED, E.HOLDOUT], BODY,
     [E.TEXT_EMPTY, E.TEXT_TOO_LONG, E.NOT_FOUND, E.MESSAGE_BLOCKED, E.SLOW_MODE, E.RATE_LIMITED],
-    WRITE,
+    WRITE, [E.SEND_IN_FLIGHT],
 )  # fmt: skip
 RoomId = Annotated[str, Parameter(description="Room id, `kind:key` (e.g. `match:123`)")]
 

@@ -32,7 +32,8 @@ class ErrorDetail(msgspec.Struct, kw_only=True):
         "Bad input only: the offending field (`$.options[2]`) or query parameter (`$.limit`)."
     )] | None = None  # fmt: skip
     retry_after: Annotated[float, _said(
-        "Seconds to wait (`slow_mode`, `rate_limited`, `log_unavailable`); also `Retry-After`."
+        "Seconds to wait (`slow_mode`, `rate_limited`, `log_unavailable`, `send_in_flight`); also "
+        "`Retry-After`."
     )] | None = None  # fmt: skip
 
 
@@ -55,7 +56,7 @@ BODY = (E.INVALID_BODY, E.BODY_TOO_LARGE)
 WRITE = (E.LOG_UNAVAILABLE,)
 """Anything that may append to the log."""
 
-_RETRY = {E.SLOW_MODE, E.RATE_LIMITED, E.LOG_UNAVAILABLE}
+_RETRY = {E.SLOW_MODE, E.RATE_LIMITED, E.LOG_UNAVAILABLE, E.SEND_IN_FLIGHT}
 
 
 QUERY = (E.INVALID_BODY,)

@@ -10,6 +10,7 @@ from prometheus_client.registry import Collector
 
 from service.realtime.brokers.redis import PubSubBackend
 from service.realtime.outbox import Outbox
+from service.realtime.send_claims import RedisClaims
 
 if TYPE_CHECKING:
     from service.realtime.hub import Hub
@@ -61,6 +62,12 @@ class HubCollector(Collector):
             "Subscriptions that stopped bringing this node's own publishes back without closing,"
             " dropped and made again",
             value=PubSubBackend.silent,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "sideline_send_claims_skipped",
+            "Sends written without a cross-node claim of their client_msg_id because Redis did "
+            "not answer (a retry through another node may write a second message meanwhile)",
+            value=RedisClaims.skipped,
         )  # fmt: skip
         yield CounterMetricFamily(
             "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",
