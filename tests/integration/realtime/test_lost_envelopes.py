@@ -487,6 +487,19 @@ async def in_two_rooms(hub, redis_url: str) -> tuple[Recorder, Recorder]:  # noq
     return x, y
 
 
+def first_lost_after() -> tuple[Event, Event, Event]:
+    """Node B's messages: "first" in match:2, "lost" in match:1, "after" in match:2."""
+    return sent_on_b("match:2", "first", 41), sent_on_b("match:1", "lost", 42), \
+        sent_on_b("match:2", "after", 43)  # fmt: skip
+
+
+def only_match_1_reloaded(x: Recorder, y: Recorder) -> None:
+    """match:1's socket reloaded with "lost"; match:2's got "first" and "after" in order."""
+    assert [r["room"] for r in x.of("resync")] == ["match:1"] and y.of("resync") == []
+    assert texts(x.of("joined")[-1]) == ["lost"]
+    assert [m["text"] for m in y.of("message")] == ["first", "after"]
+
+
 def history(hub, room: str) -> list[str]:  # noqa: F811
     return [e.payload["text"] for e in hub.c.state.recent(room)]
 
@@ -496,16 +509,13 @@ async def test_a_gap_reloads_only_the_rooms_of_the_lost_events(hub, redis_url): 
     match:1 reloads and its record of remote frames starts again; envelope 3 is not read back
     but delivered as usual, and match:2's record still serves resumes."""
     x, y = await in_two_rooms(hub, redis_url)
-    first, lost, after = sent_on_b("match:2", "first", 41), sent_on_b("match:1", "lost", 42), \
-        sent_on_b("match:2", "after", 43)  # fmt: skip
+    first, lost, after = first_lost_after()
     await in_stream(redis_url, (1, first), (2, lost), (3, after))
     await hub.receive(carrying(hub, 1, first))
     boots = {room: hub.remote.boot(room) for room in ("match:1", "match:2")}
     await hub.receive(carrying(hub, 3, after))
     await settle()
-    assert [r["room"] for r in x.of("resync")] == ["match:1"] and y.of("resync") == []
-    assert texts(x.of("joined")[-1]) == ["lost"]
-    assert [m["text"] for m in y.of("message")] == ["first", "after"]
+    only_match_1_reloaded(x, y)
     assert history(hub, "match:2") == ["first", "after"], "applied once"
     assert hub.remote.boot("match:1") != boots["match:1"]
     assert hub.remote.boot("match:2") == boots["match:2"]
@@ -517,16 +527,13 @@ async def test_a_gap_a_heartbeat_shows_reloads_only_the_rooms_of_the_lost_events
     """The heartbeat says envelope 2 was published; the stream holds 3 already (published
     after the heartbeat): it is not read back, it arrives next and is delivered as usual."""
     x, y = await in_two_rooms(hub, redis_url)
-    first, lost, after = sent_on_b("match:2", "first", 41), sent_on_b("match:1", "lost", 42), \
-        sent_on_b("match:2", "after", 43)  # fmt: skip
+    first, lost, after = first_lost_after()
     await in_stream(redis_url, (1, first), (2, lost), (3, after))
     await hub.receive(carrying(hub, 1, first))
     await hub.receive(beat("b1", 2))
     await hub.receive(carrying(hub, 3, after))
     await settle()
-    assert [r["room"] for r in x.of("resync")] == ["match:1"] and y.of("resync") == []
-    assert texts(x.of("joined")[-1]) == ["lost"]
-    assert [m["text"] for m in y.of("message")] == ["first", "after"]
+    only_match_1_reloaded(x, y)
     assert history(hub, "match:2") == ["first", "after"], "applied once"
 
 
@@ -536,8 +543,7 @@ async def test_a_gap_noticed_before_its_publisher_wrote_the_stream_is_still_read
     """The publisher writes the stream just after it publishes: the envelope after a lost one
     can arrive before the lost one's entry is there. The read-back waits for it a little."""
     x, y = await in_two_rooms(hub, redis_url)
-    first, lost, after = sent_on_b("match:2", "first", 41), sent_on_b("match:1", "lost", 42), \
-        sent_on_b("match:2", "after", 43)  # fmt: skip
+    first, lost, after = first_lost_after()
     await in_stream(redis_url, (1, first))
     await hub.receive(carrying(hub, 1, first))
 
