@@ -8,6 +8,8 @@ neither socket is closed, which TCP cannot tell from a quiet connection for many
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -70,26 +72,41 @@ async def test_a_subscription_gone_silent_is_made_again_and_what_it_missed_read_
     assert "sideline_ws_delivery_gaps_unrecovered_total 0.0" in counters, counters
 
 
+async def reaches(client: WsClient, message: dict[str, Any], timeout: float = 15.0) -> str:
+    """Wait until ``client`` has ``message``: live (``"live"``), or in the fresh ``joined``
+    after a ``resync`` (``"reloaded"``)."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            frame = await client.recv(left)
+        except TimeoutError:
+            break
+        if frame["type"] == "message" and frame["message_id"] == message["message_id"]:
+            return "live"
+        ids = [m["message_id"] for m in frame.get("history", [])]
+        if frame["type"] == "joined" and message["message_id"] in ids:
+            return "reloaded"
+    raise AssertionError(f"message {message['message_id']} never reached the client")
+
+
 async def test_a_publish_on_a_silent_connection_fails_and_the_next_ones_go_out(nodes, proxy):
     """Litestar publishes through a script (EVALSHA) on a connection of B's own; one stuck
-    there held up every envelope after it, B's own sockets' included, for good."""
+    there held up every envelope after it, B's own sockets' included, for good. It now times
+    out: redis-py may send it again on a new connection (it arrives late), or give up (the
+    envelope is lost, noticed by its number, and the rooms reload with it): either way both
+    nodes' sockets get the message, and the ones after it as usual."""
     a, b = nodes
     bob, ann, _ = await ann_seen_by_bob(a, b)
     await asyncio.sleep(0.5)  # B has published heartbeats: its publishing connection is open
     assert proxy.silence(b"EVALSHA") >= 1
     stuck = await post(bob, "stuck", "b1")
-    # the stuck publish fails after the timeout; its envelope is missing on both nodes, each
-    # notices the skipped number at B's next envelope and reloads with the message in it
-    _, fresh_b = await told_to_reload(bob, timeout=15, remote=False)
-    assert texts(fresh_b).count("stuck") == 1, fresh_b
-    _, fresh_a = await told_to_reload(ann, timeout=15)
-    assert texts(fresh_a).count("stuck") == 1, fresh_a
-    never_got(ann, stuck["message_id"])
+    how = {await reaches(bob, stuck), await reaches(ann, stuck)}
     later = await post(bob, "later", "b2")
     for client in (bob, ann):
         await client.expect("message", message_id=later["message_id"])
     counters = metrics(b)
-    assert "sideline_redis_publish_failures_total 1.0" in counters, counters
+    if "reloaded" in how:  # given up: counted
+        assert "sideline_redis_publish_failures_total 0.0" not in counters, counters
 
 
 async def test_a_quiet_healthy_subscription_is_left_alone(nodes):
