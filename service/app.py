@@ -47,7 +47,7 @@ from service.realtime.metrics import HubCollector
 from service.realtime.presence.base import PresenceStore
 from service.realtime.presence.memory import MemoryPresence
 from service.realtime.presence.redis import RedisPresence
-from service.realtime.send_claims import LocalClaims, RedisClaims, SendClaims, wait_seconds
+from service.realtime.send_claims import RedisClaims, wait_seconds
 from service.realtime.standing import LocalStanding, RedisStanding, Standing
 from service.settings import Settings
 from service.sinks.factory import build_forwarder
@@ -140,7 +140,8 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             app.state.ready = False
             for part in reversed(parts):
                 await part.stop()
-            await community.claims.close()
+            if community.claims is not None:
+                await community.claims.close()
             provider = getattr(community.moderation, "provider", None)
             if provider is not None:
                 await provider.aclose()
@@ -215,12 +216,12 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     return app
 
 
-def build_claims(settings: Settings) -> SendClaims:
+def build_claims(settings: Settings) -> RedisClaims | None:
     """Where sends claim their client message id across nodes: Redis with the Redis broker,
-    nowhere on one node."""
+    nowhere (None) on one node."""
     rt = settings.realtime
     if rt.broker != "redis":
-        return LocalClaims()
+        return None
     return RedisClaims(
         rt.redis_url, settings.node_id, prefix=rt.redis_prefix, wait_seconds=wait_seconds(settings),
         sent_seconds=rt.send_claim_seconds, timeout_seconds=rt.redis_timeout_seconds,

@@ -16,7 +16,7 @@ from service.domain.state import CommunityState
 from service.errors import ErrorCode, SidelineError
 from service.eventlog.base import CommitFailed
 from service.eventlog.duckdb_log import DuckDBLog, Extra
-from service.realtime.send_claims import LocalClaims, SendClaims
+from service.realtime.send_claims import RedisClaims
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,9 +47,9 @@ class Community:
     clock: Callable[[], datetime] = utcnow
     inflight: dict[tuple[str, str, str], asyncio.Future[Any]] = field(default_factory=dict)
     """Sends in flight by (user, room, client message id): a concurrent retry awaits the first."""
-    claims: SendClaims = field(default_factory=LocalClaims)
+    claims: RedisClaims | None = None
     """Where a send's (user, room, client message id) is claimed across nodes (Redis with many
-    nodes, see ``service.realtime.send_claims``); one node claims nothing."""
+    nodes, see ``service.realtime.send_claims``); None on one node, which claims nothing."""
     reserved: set[tuple[Any, ...]] = field(default_factory=set)
     """Keys reserved between a check and its commit (one vote, one reaction, ...)."""
     serials: dict[tuple[Any, ...], tuple[asyncio.Lock, int]] = field(default_factory=dict)

@@ -27,7 +27,7 @@ from service.eventlog.duckdb_log import Extra
 from service.identity import Identity
 from service.moderation.normalize import fold
 from service.protocol.http import ClientMetadata, HistoryOut, MessageOut, SendMessage
-from service.realtime.send_claims import Claim
+from service.realtime.send_claims import Claim, RedisClaims
 
 _KEEP_CONTROLS = {"\n", "\t"}
 
@@ -157,8 +157,8 @@ async def send_message(c: Community, who: Identity, room_id: str, body: SendMess
     pending = c.inflight.get(key)
     if pending is None:
         send: Coroutine[Any, Any, MessageOut]
-        if c.claims.shared:
-            send = _claim_and_send(c, who, room_id, body, key)
+        if c.claims is not None:
+            send = _claim_and_send(c, c.claims, who, room_id, body, key)
         else:
             access = check_access(c, who, room_id, Intent.POST)
             send = _send(c, who, access, check_text(body.text, access.room), body)
@@ -196,8 +196,9 @@ _RECLAIM_SECONDS = 0.2
 
 
 async def _claim_and_send(
-    c: Community, who: Identity, room_id: str, body: SendMessage, key: tuple[str, str, str]
-) -> MessageOut:
+    c: Community, claims: RedisClaims, who: Identity, room_id: str, body: SendMessage,
+    key: tuple[str, str, str],
+) -> MessageOut:  # fmt: skip
     """Many nodes: claim ``key`` across nodes, then send as on one node.
 
     A key another node holds is that node's send, in flight or committed, of which this
@@ -205,23 +206,25 @@ async def _claim_and_send(
     message once this node has it (see :func:`_await_holder`). A refused send releases its
     claim, so a retry (through any node) is judged afresh.
     """
-    claim = await c.claims.take(key)
+    claim = await claims.take(key)
     if claim.holder is not None:
-        claim = await _await_holder(c, key, claim)
+        claim = await _await_holder(c, claims, key, claim)
     if (existing := c.state.client_ids.get(key)) is not None:  # arrived meanwhile
-        c.claims.seal(key, claim, existing)
+        claims.seal(key, claim, existing)
         return await _existing(c, room_id, existing)
     try:
         access = check_access(c, who, room_id, Intent.POST)
         out = await _send(c, who, access, check_text(body.text, access.room), body)
     except Exception:
-        await c.claims.release(key, claim)
+        await claims.release(key, claim)
         raise
-    c.claims.seal(key, claim, out.message_id)
+    claims.seal(key, claim, out.message_id)
     return out
 
 
-async def _await_holder(c: Community, key: tuple[str, str, str], claim: Claim) -> Claim:
+async def _await_holder(
+    c: Community, claims: RedisClaims, key: tuple[str, str, str], claim: Claim
+) -> Claim:
     """Wait until this node's state has the message of ``key`` another node holds (its
     envelope arrives, or is read back after a loss), or until that node's claim goes away
     and this node takes it: returns the last claim (``holder`` still set in the first case).
@@ -237,7 +240,7 @@ async def _await_holder(c: Community, key: tuple[str, str, str], claim: Claim) -
             arrived.set_result(message_id)
 
     stop = c.state.await_sent(key, tell)
-    deadline = loop.time() + c.claims.wait_seconds
+    deadline = loop.time() + claims.wait_seconds
     try:
         while claim.holder is not None and key not in c.state.client_ids:
             left = deadline - loop.time()
@@ -246,7 +249,7 @@ async def _await_holder(c: Community, key: tuple[str, str, str], claim: Claim) -
             await asyncio.wait({arrived}, timeout=min(_RECLAIM_SECONDS, left))
             if arrived.done():
                 break
-            claim = await c.claims.take(key)
+            claim = await claims.take(key)
         return claim
     finally:
         stop()

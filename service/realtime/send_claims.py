@@ -25,8 +25,8 @@ Redis down must not stop chat: a claim Redis does not answer is skipped (the sen
 unclaimed, as on one node), logged when it starts and stops happening, and counted in
 ``sideline_send_claims_skipped_total``.
 
-One node (memory broker) has nothing to share: :class:`LocalClaims` claims nothing, and the
-send path does not call it (no extra await).
+One node (memory broker) has nothing to share: it has no claims (``Community.claims`` is
+None), and its send path awaits nothing more.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Protocol
 
 from redis.exceptions import RedisError
 
@@ -86,7 +85,7 @@ class Claim:
     another holds it (``holder``)."""
 
     taken: bool = False
-    """This node holds the key: :meth:`SendClaims.seal` or :meth:`SendClaims.release` it."""
+    """This node holds the key: :meth:`RedisClaims.seal` or :meth:`RedisClaims.release` it."""
     holder: str | None = None
     """Another's hold: ``<node>|pending`` while its send is in flight, then the message id."""
 
@@ -96,46 +95,6 @@ class Claim:
         if self.holder is None or not self.holder.endswith(_PENDING_SUFFIX):
             return None
         return self.holder[: -len(_PENDING_SUFFIX)]
-
-
-class SendClaims(Protocol):
-    """Where a send's idempotency key is claimed by one node at a time."""
-
-    shared: bool
-    """False on one node: nothing to claim, and the send path does not call :meth:`take`."""
-    wait_seconds: float
-    """How long a retry waits for a send another node holds before refusing (503)."""
-
-    async def take(self, key: SendKey) -> Claim:
-        """Claim ``key`` for this node (taken, skipped when Redis does not answer), or say
-        what holds it."""
-
-    async def release(self, key: SendKey, claim: Claim) -> None:
-        """Give up a taken claim: the send was refused, a retry is judged afresh."""
-
-    def seal(self, key: SendKey, claim: Claim, message_id: str) -> None:
-        """Record that ``key`` was sent as ``message_id`` (for ``sent_seconds``); returns at once."""
-
-    async def close(self) -> None: ...
-
-
-class LocalClaims:
-    """One node: the in-flight map and the state are the whole truth."""
-
-    shared = False
-    wait_seconds = 0.0
-
-    async def take(self, key: SendKey) -> Claim:
-        return Claim(taken=True)
-
-    async def release(self, key: SendKey, claim: Claim) -> None:
-        return None
-
-    def seal(self, key: SendKey, claim: Claim, message_id: str) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
 
 def wait_seconds(settings: Settings) -> float:
@@ -150,7 +109,6 @@ def wait_seconds(settings: Settings) -> float:
 class RedisClaims:
     """Claims as keys ``<prefix>:send:<sha256>`` in the Redis the nodes share."""
 
-    shared = True
     skipped = 0
     """Sends that went ahead unclaimed because Redis did not answer."""
 
@@ -162,6 +120,7 @@ class RedisClaims:
         self._prefix = prefix
         self._mine = node_id + _PENDING_SUFFIX
         self.wait_seconds = wait_seconds
+        """How long a retry waits for a send another node holds before refusing (503)."""
         self._pending_ms = int(2 * wait_seconds * 1000)
         self._sent_ms = int(sent_seconds * 1000)
         self._take = self._redis.register_script(_TAKE)
@@ -175,6 +134,8 @@ class RedisClaims:
         return f"{self._prefix}:send:{digest}"
 
     async def take(self, key: SendKey) -> Claim:
+        """Claim ``key`` for this node (taken, skipped when Redis does not answer), or say
+        what holds it."""
         try:
             held = await self._take(keys=[self._key(key)], args=[self._mine, self._pending_ms])
         except (RedisError, OSError) as exc:
@@ -193,6 +154,7 @@ class RedisClaims:
         return Claim(holder=held.decode() if isinstance(held, bytes) else str(held))
 
     async def release(self, key: SendKey, claim: Claim) -> None:
+        """Give up a taken claim: the send was refused, a retry is judged afresh."""
         if not claim.taken:
             return
         try:
@@ -201,6 +163,7 @@ class RedisClaims:
             log.warning("could not release the claim of a refused send: %s", exc)
 
     def seal(self, key: SendKey, claim: Claim, message_id: str) -> None:
+        """Record that ``key`` was sent as ``message_id`` (for ``sent_seconds``); returns at once."""
         if not claim.taken:
             return
         task = asyncio.create_task(self._sealed(self._key(key), message_id))
