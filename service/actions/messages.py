@@ -228,31 +228,21 @@ async def _await_holder(
     """Wait until this node's state has the message of ``key`` another node holds (its
     envelope arrives, or is read back after a loss), or until that node's claim goes away
     and this node takes it: returns the last claim (``holder`` still set in the first case).
+    Both are looked at every ``_RECLAIM_SECONDS``.
 
     Raises ``send_in_flight`` (nothing written; retry) when neither happens within
     ``claims.wait_seconds``.
     """
     loop = asyncio.get_running_loop()
-    arrived: asyncio.Future[str] = loop.create_future()
-
-    def tell(message_id: str) -> None:
-        if not arrived.done():
-            arrived.set_result(message_id)
-
-    stop = c.state.await_sent(key, tell)
     deadline = loop.time() + claims.wait_seconds
-    try:
-        while claim.holder is not None and key not in c.state.client_ids:
-            left = deadline - loop.time()
-            if left <= 0:
-                raise _in_flight(key, claim)
-            await asyncio.wait({arrived}, timeout=min(_RECLAIM_SECONDS, left))
-            if arrived.done():
-                break
+    while claim.holder is not None and key not in c.state.client_ids:
+        left = deadline - loop.time()
+        if left <= 0:
+            raise _in_flight(key, claim)
+        await asyncio.sleep(min(_RECLAIM_SECONDS, left))
+        if key not in c.state.client_ids:
             claim = await claims.take(key)
-        return claim
-    finally:
-        stop()
+    return claim
 
 
 def _in_flight(key: tuple[str, str, str], claim: Claim) -> SidelineError:

@@ -9,7 +9,7 @@ the same function of the same events (tested). It does no I/O and never awaits.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -111,9 +111,6 @@ class CommunityState:
         self.messages: OrderedDict[str, MessageRef] = OrderedDict()
         self.client_ids: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         """Message ids by (user, room, client message id): a send's idempotency key."""
-        self.awaiting: dict[tuple[str, str, str], list[Callable[[str], None]]] = {}
-        """Told the message id when a (user, room, client message id) is applied: retries
-        through this node of a send another node holds (``service.actions.messages``)."""
         self.history: dict[str, deque[Event]] = {}
         self.history_truncated: set[str] = set()
         self.last_post: dict[tuple[str, str], datetime] = {}
@@ -162,20 +159,6 @@ class CommunityState:
         reader is told is theirs (only for messages shown to them; the caller filters)."""
         return [e for e, users in self.reactions.get(message_id, {}).items() if user_id in users]
 
-    def await_sent(self, key: tuple[str, str, str], tell: Callable[[str], None]) -> Callable[[], None]:
-        """Call ``tell(message_id)`` when a message of ``key`` (user, room, client message id)
-        is applied; returns what stops waiting."""
-        self.awaiting.setdefault(key, []).append(tell)
-
-        def stop() -> None:
-            told = self.awaiting.get(key)
-            if told is not None and tell in told:
-                told.remove(tell)
-                if not told:
-                    del self.awaiting[key]
-
-        return stop
-
     def recent(self, room_id: str) -> list[Event]:
         return list(self.history.get(room_id, ()))
 
@@ -214,9 +197,6 @@ class CommunityState:
             self.held[e.message_id] = e
         elif ref.visibility in ("public", "shadow"):
             self._remember(e)  # shadowed messages are filtered per reader on the way out
-        if cid and self.awaiting and (told := self.awaiting.pop((e.user_id, e.room_id, cid), None)):
-            for tell in told:
-                tell(e.message_id)
 
     def _remember(self, e: Event) -> None:
         size = self._history_size.get(room_kind(e.room_id) or "", 100)
