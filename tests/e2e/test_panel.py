@@ -45,14 +45,20 @@ def open_panel(browser, server: ServerProcess, user: str, role: str, errors: lis
     return page
 
 
+def shown(page, text: str):
+    """The line of the message ``text`` once ``page`` shows it."""
+    line = page.locator("li.msg", has_text=text)
+    line.wait_for(timeout=10_000)
+    return line
+
+
 def test_message_appears_for_the_other_user_and_a_moderator_deletes_it(browser, server, artifacts):
     errors: list[str] = []
     fan = open_panel(browser, server, "sam", "user", errors)
     mod = open_panel(browser, server, "mo", "moderator", errors)
     fan.fill("#text", "What a strike! <b>not bold</b>")
     fan.press("#text", "Enter")
-    line = mod.locator("li.msg", has_text="What a strike!")
-    line.wait_for(timeout=10_000)
+    line = shown(mod, "What a strike!")
     assert line.locator(".text").inner_text() == "What a strike! <b>not bold</b>"  # text, not HTML
     assert fan.locator("li.msg", has_text="What a strike!").count() == 1
     assert fan.locator("li.msg .delete").count() == 0, "no moderator tools for a fan"
@@ -118,8 +124,7 @@ def test_three_reactions_disable_the_fourth_until_one_is_removed(browser, server
     errors: list[str] = []
     fan = open_panel(browser, server, "sam", "user", errors)
     post(server, "ann", "first")
-    line = fan.locator("li.msg", has_text="first")
-    line.wait_for(timeout=10_000)
+    line = shown(fan, "first")
     for emoji in ("👍", "🔥", "😂"):
         button(line, "add", emoji).click()
         line.locator("button.chip.mine", has_text=f"{emoji} 1").wait_for(timeout=10_000)
@@ -143,8 +148,7 @@ def test_a_refused_reaction_is_not_shown_as_mine(browser, server, artifacts):
     sent: list[dict] = []
     fan = open_panel(browser, server, "sam", "user", errors, sent)
     message_id = post(server, "ann", "second")
-    line = fan.locator("li.msg", has_text="second")
-    line.wait_for(timeout=10_000)
+    line = shown(fan, "second")
     for emoji in ("👍", "🔥", "😂"):
         react(server, "sam", message_id, emoji)
     button(line, "chip", "😂 1").wait_for(timeout=10_000)
@@ -181,8 +185,7 @@ def test_the_users_own_reactions_are_marked_after_a_reload(browser, server, arti
     sent: list[dict] = []
     fan = open_panel(browser, server, "sam", "user", errors, sent)
     message_id = post(server, "ann", "react before the reload")
-    line = fan.locator("li.msg", has_text="react before the reload")
-    line.wait_for(timeout=10_000)
+    line = shown(fan, "react before the reload")
     button(line, "add", "👍").click()
     line.locator("button.chip.mine", has_text="👍 1").wait_for(timeout=10_000)
     react(server, "sam", message_id, "🔥")  # another device
@@ -192,8 +195,7 @@ def test_the_users_own_reactions_are_marked_after_a_reload(browser, server, arti
     button(line, "chip", "😮 1").wait_for(timeout=10_000)
 
     reload(fan, server, "sam")
-    line = fan.locator("li.msg", has_text="react before the reload")
-    line.wait_for(timeout=10_000)
+    line = shown(fan, "react before the reload")
     button(line, "chip", "😮 1").wait_for(timeout=10_000)
     mine = sorted(b.inner_text() for b in line.locator("button.chip.mine").all())
     assert mine == sorted(["👍 2", "🔥 1", "😂 1"]), mine
@@ -223,8 +225,7 @@ def test_taps_lost_with_their_socket_are_corrected_by_the_next_joined(browser, s
     kept = post(server, "ann", "recorded before")
     lost = post(server, "ann", "tap while the server is away")
     first = fan.locator("li.msg", has_text="recorded before")
-    line = fan.locator("li.msg", has_text="tap while the server is away")
-    line.wait_for(timeout=10_000)
+    line = shown(fan, "tap while the server is away")
     button(first, "add", "🔥").click()
     first.locator("button.chip.mine", has_text="🔥 1").wait_for(timeout=10_000)  # recorded
     assert server.proc is not None
@@ -261,8 +262,7 @@ def test_the_reaction_cap_is_the_servers(browser, tmp_path):
         errors: list[str] = []
         fan = open_panel(browser, server, "sam", "user", errors)
         post(server, "ann", "only one each")
-        line = fan.locator("li.msg", has_text="only one each")
-        line.wait_for(timeout=10_000)
+        line = shown(fan, "only one each")
         button(line, "add", "🔥").click()
         line.locator("button.chip.mine", has_text="🔥 1").wait_for(timeout=10_000)
         line.locator("button.add:disabled").nth(2).wait_for(timeout=10_000)
@@ -297,7 +297,7 @@ def test_demo_page_hands_the_token_over_postmessage(browser, tmp_path, artifacts
         panel.locator("li.msg").first.wait_for(timeout=15_000)  # the bots are chatting
         panel.locator("#text").fill("Hello from the demo page")
         panel.locator("#text").press("Enter")
-        panel.locator("li.msg", has_text="Hello from the demo page").wait_for(timeout=10_000)
+        shown(panel, "Hello from the demo page")
         assert panel.locator(".poll").count() >= 1
         page.screenshot(path=str(artifacts / "demo-page.png"))
         assert errors == []
