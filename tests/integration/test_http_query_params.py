@@ -50,14 +50,17 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         yield Api(client, s)
 
 
+def refused(r, at: str, message: str) -> None:
+    """``r`` is a 400 ``invalid_body`` naming ``at``, with ``message``."""
+    assert r.status_code == 400
+    assert r.json()["error"] == {"code": "invalid_body", "at": at, "message": message}
+
+
 def test_a_misspelt_parameter_is_refused_naming_it(api):
     r = api.get("/v1/rooms/match:1/messages?before=5")
-    assert r.status_code == 400
-    assert r.json()["error"] == {
-        "code": "invalid_body", "at": "$.before",
-        "message": "unknown query parameter `before` (this endpoint takes `before_seq`, `limit`) "
-        "- at `$.before`",
-    }  # fmt: skip
+    refused(r, "$.before",
+            "unknown query parameter `before` (this endpoint takes `before_seq`, `limit`) "
+            "- at `$.before`")
     assert api.get("/v1/rooms/match:1/messages?before_seq=5&limit=3").status_code == 200
 
 
@@ -73,23 +76,17 @@ def test_parameters_are_known_by_the_name_sent(api):
 
 def test_an_endpoint_without_parameters_takes_none_and_odd_names_are_quoted(api):
     r = api.get("/v1/me/rooms?a%20b=1")
-    assert r.status_code == 400
-    assert r.json()["error"] == {
-        "code": "invalid_body", "at": "$['a b']",
-        "message": "unknown query parameter `a b` (this endpoint takes none) - at `$['a b']`",
-    }  # fmt: skip
+    refused(r, "$['a b']",
+            "unknown query parameter `a b` (this endpoint takes none) - at `$['a b']`")
 
 
 def test_a_repeated_parameter_is_refused_naming_it(api):
     """Litestar reads a repeated scalar parameter as its last value, so ``?before_seq=5&
     before_seq=6`` answered the page before 6 as if 5 had not been sent."""
     r = api.get("/v1/rooms/match:1/messages?limit=3&before_seq=5&before_seq=6")
-    assert r.status_code == 400
-    assert r.json()["error"] == {
-        "code": "invalid_body", "at": "$.before_seq",
-        "message": "query parameter `before_seq` is given 2 times (this endpoint reads one value) "
-        "- at `$.before_seq`",
-    }  # fmt: skip
+    refused(r, "$.before_seq",
+            "query parameter `before_seq` is given 2 times (this endpoint reads one value) "
+            "- at `$.before_seq`")
     assert api.get("/v1/rooms/match:1/messages?limit=3&before_seq=5").status_code == 200
 
 
