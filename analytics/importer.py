@@ -123,6 +123,8 @@ def validate(where: str, raw: Any, *, rooms: Collection[str]) -> Event:
     if rec.event_type in NEEDS_ROOM:
         _served_room(where, rec, rooms)
     payload = _payload(where, rec)
+    if rec.event_type is EventType.MODERATION_POLICY_CHANGED:
+        _policy_kind(where, rec, payload)
     return Event(
         event_id=rec.event_id or uuid7(rec.occurred_at),
         event_type=rec.event_type,
@@ -153,6 +155,19 @@ def _room_id(where: str, rec: Record) -> None:
         raise ValueError(
             f"{where}: room id {rec.room_id[:80]!r} is not kind:key (a key of A-Z a-z 0-9 . _ ~ @ "
             "+ -, 1 to 128) - at `$.room_id`"
+        )
+
+
+def _policy_kind(where: str, rec: Record, payload: dict[str, Any]) -> None:
+    """A policy change is of its room id's kind: the service writes kind K's as ``K:*`` with
+    ``kind: K`` (actions.policies), and the state files the policy under the payload's kind, so
+    ``match:*`` with ``kind: team`` changed team's policy from match's room. The room id is
+    ``kind:*`` (``_room_id``) and the kind a string (the payload's schema)."""
+    kind = payload["kind"]
+    if f"{kind}:*" != rec.room_id:
+        raise ValueError(
+            f"{where}: {rec.event_type.value}: kind {kind[:80]!r} is not the kind of room id "
+            f"{rec.room_id!r} - at `$.payload.kind`"
         )
 
 

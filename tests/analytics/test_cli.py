@@ -585,3 +585,24 @@ def test_events_import_takes_every_event_type_the_service_writes(tmp_path: Path,
     n = len(events)
     assert f"{n} records read, {n} valid, 0 already imported, {n} appended" in capsys.readouterr().out
     assert started(imported).snapshot() == started(served.data_dir).snapshot()
+
+
+def test_events_import_checks_a_policy_change_is_of_its_rooms_kind(tmp_path: Path, capsys) -> None:
+    """The service writes a policy change for kind K with room id ``K:*`` and ``kind: K`` in
+    its payload; the state files the policy under the payload's kind. One whose room id names
+    another kind (``match:*`` with ``kind: team``) changed team's policy from match's room."""
+    change = {"event_type": "moderation_policy_changed", "occurred_at": "2026-01-06T12:00:00+00:00",
+              "user_id": "system:admin", "room_id": "match:*"}  # fmt: skip
+    lines = [
+        {**change, "payload": {"kind": "team", "policy": {"hold_at": 0.7}}},
+        {**change, "payload": {"kind": "match", "policy": {"hold_at": 0.8}}},
+        {**change, "room_id": "default:*", "payload": {"kind": "default", "policy": {"hold_at": 0.9}}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "kinds.jsonl", lines)
+    assert_named(err, [
+        "kinds.jsonl line 1: moderation_policy_changed: kind 'team' is not the kind of room id "
+        "'match:*' - at `$.payload.kind`",
+    ])  # fmt: skip
+    assert "3 records read, 2 valid, 0 already imported, 2 appended" in out
+    policies = started(tmp_path).moderation_policies
+    assert sorted(policies) == ["default", "match"] and policies["match"]["hold_at"] == 0.8
