@@ -31,6 +31,7 @@ from service.domain.events import Event, EventType, Metadata, uuid7
 from service.domain.rooms import ROOM_KIND, room_kind
 from service.eventlog.base import LogUnreadable
 from service.eventlog.duckdb_log import DuckDBLog
+from service.protocol.http import UserId
 
 _POLICY_ROOM = re.compile(rf"{ROOM_KIND}:\*")
 """The room id of a policy change (``match:*``, actions.policies), matched whole."""
@@ -44,11 +45,14 @@ class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     event_type: EventType
     occurred_at: datetime
-    user_id: str
+    user_id: UserId
+    """1 to 128 characters, as the service's user ids are: a token's ``sub`` (service.identity)
+    or a body's ``user_id``; a longer one was written and served with each of its messages."""
     room_id: str
     context_id: str | None = None
     event_id: str | None = None
-    actor_id: str | None = None
+    actor_id: UserId | None = None
+    """Who acted on ``user_id``: a moderator's user id or ``system:*``, bounded as user ids are."""
     message_id: str | None = None
     device: str | None = None
     language: str | None = None

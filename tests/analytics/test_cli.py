@@ -606,3 +606,27 @@ def test_events_import_checks_a_policy_change_is_of_its_rooms_kind(tmp_path: Pat
     assert "3 records read, 2 valid, 0 already imported, 2 appended" in out
     policies = started(tmp_path).moderation_policies
     assert sorted(policies) == ["default", "match"] and policies["match"]["hold_at"] == 0.8
+
+
+def test_events_import_bounds_user_ids_as_the_service_does(tmp_path: Path, capsys) -> None:
+    """The service's user ids are a token's ``sub`` or a body's ``user_id``, both 1 to 128
+    characters (service.identity, the HTTP API's UserId), and its actors are such a user or
+    ``system:*``: a backfill's 10 KB user id was written and served with every message."""
+    react = {"event_type": "reaction_added", "occurred_at": "2026-01-06T12:00:00+00:00",
+             "room_id": "match:1", "message_id": "m1", "payload": {"emoji": "⚽"}}  # fmt: skip
+    mute = {"event_type": "user_muted", "occurred_at": "2026-01-06T12:00:00+00:00",
+            "room_id": "match:1", "user_id": "u1", "payload": {"scope": "room"}}  # fmt: skip
+    lines = [
+        {**react, "user_id": "u" * 129},
+        {**react, "user_id": "x" * 10_000},
+        {**mute, "actor_id": "m" * 129},
+        {**react, "user_id": "u" * 128},
+        {**mute, "actor_id": "m" * 128},
+    ]
+    err, out = import_lines(tmp_path, capsys, "users.jsonl", lines)
+    assert_named(err, [
+        "users.jsonl line 1: Expected `str` of length <= 128 - at `$.user_id`",
+        "users.jsonl line 2: Expected `str` of length <= 128 - at `$.user_id`",
+        "users.jsonl line 3: Expected `str` of length <= 128 - at `$.actor_id`",
+    ])  # fmt: skip
+    assert "5 records read, 2 valid, 0 already imported, 2 appended" in out
