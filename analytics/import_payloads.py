@@ -111,18 +111,32 @@ class PollCreated(_P):
                 )
 
 
+def _poll_bounds() -> tuple[int, int]:
+    """The fewest and most options of a poll, as the service's create bounds them (the HTTP
+    API's ``PollOptions``, which a ``poll_created`` is checked with too)."""
+    info = msgspec.inspect.type_info(PollOptions)
+    if not isinstance(info, msgspec.inspect.ListType) or None in (info.min_length, info.max_length):
+        raise TypeError(f"PollOptions is not a list of bounded length: {info}")
+    return info.min_length or 0, info.max_length or 0
+
+
+MIN_OPTIONS, MAX_OPTIONS = _poll_bounds()
+
+
 class PollVoted(_P):
     poll_id: str
-    option: Annotated[int, Meta(ge=0)]
+    option: Annotated[int, Meta(ge=0, lt=MAX_OPTIONS)]
     """An index into the poll's options (the results count it there): the importer checks it
-    against the poll created earlier in the file or in the log (analytics.importer)."""
+    against the poll created earlier in the file or in the log (analytics.importer), and any
+    poll's (for one created elsewhere: a log imported in parts) has fewer than MAX_OPTIONS."""
 
 
 class PollClosed(_P):
     poll_id: str
-    results: list[Annotated[int, Meta(ge=0)]]
+    results: Annotated[list[Annotated[int, Meta(ge=0)]], Meta(min_length=MIN_OPTIONS, max_length=MAX_OPTIONS)]
     """The votes of each option (``Poll.results``): the importer checks that there is one per
-    option of the poll created earlier in the file or in the log (analytics.importer)."""
+    option of the poll created earlier in the file or in the log (analytics.importer), and any
+    poll has MIN_OPTIONS to MAX_OPTIONS."""
 
 
 class Restriction(_P):

@@ -360,7 +360,7 @@ def test_events_import_checks_a_poll_as_the_service_creates_it(tmp_path: Path, c
         {**created, "payload": {"poll_id": "p3", "question": "q" * 200, "options": ten}},
         {**closed, "payload": {"poll_id": "p3", "results": [0] * 10}},
         # a poll the log does not have: the state closes nothing
-        {**closed, "payload": {"poll_id": "p9", "results": [4]}},
+        {**closed, "payload": {"poll_id": "p9", "results": [4, 0]}},
     ]
     err, out = import_lines(tmp_path, capsys, "created.jsonl", lines)
     assert_named(err, [
@@ -630,3 +630,28 @@ def test_events_import_bounds_user_ids_as_the_service_does(tmp_path: Path, capsy
         "users.jsonl line 3: Expected `str` of length <= 128 - at `$.actor_id`",
     ])  # fmt: skip
     assert "5 records read, 2 valid, 0 already imported, 2 appended" in out
+
+
+def test_events_import_bounds_votes_and_closes_of_polls_it_has_not_seen(tmp_path: Path, capsys) -> None:
+    """A vote or close for a poll created outside the file and the log (a log imported in
+    parts, or trimmed) is still bounded as every poll is: the service's polls have 2 to 10
+    options, so a vote's option is 0 to 9 and a close has 2 to 10 results."""
+    at = {"occurred_at": "2026-01-06T12:00:00+00:00", "room_id": "match:1"}
+    vote = {**at, "event_type": "poll_voted", "user_id": "u1"}
+    closed = {**at, "event_type": "poll_closed", "user_id": "mod"}
+    lines = [
+        {**vote, "payload": {"poll_id": "p9", "option": 10}},
+        {**vote, "payload": {"poll_id": "p9", "option": 1_000_000}},
+        {**closed, "payload": {"poll_id": "p9", "results": [0] * 11}},
+        {**closed, "payload": {"poll_id": "p8", "results": [4]}},
+        {**vote, "user_id": "u2", "payload": {"poll_id": "p9", "option": 9}},
+        {**closed, "payload": {"poll_id": "p9", "results": [0] * 10}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "unseen.jsonl", lines)
+    assert_named(err, [
+        "unseen.jsonl line 1: poll_voted: Expected `int` <= 9 - at `$.payload.option`",
+        "unseen.jsonl line 2: poll_voted: Expected `int` <= 9 - at `$.payload.option`",
+        "unseen.jsonl line 3: poll_closed: Expected `array` of length <= 10 - at `$.payload.results`",
+        "unseen.jsonl line 4: poll_closed: Expected `array` of length >= 2 - at `$.payload.results`",
+    ])  # fmt: skip
+    assert "6 records read, 2 valid, 0 already imported, 2 appended" in out
