@@ -90,9 +90,14 @@ class Reaction(_P):
     emoji: str
 
 
+_UNSTRIPPED = "has white space at its ends (the service strips it)"
+
+
 class PollCreated(_P):
     """Bounded as the service's create bounds it (its HTTP body's types; the state serves the
-    question and options as they are): a question and options not blank, none repeated."""
+    question and options as they are): a question and options not blank, none repeated, and
+    stripped, as the service writes them (the import does not rewrite a payload: one with white
+    space at its ends is refused, not stored otherwise than the file has it)."""
 
     poll_id: str
     question: ShortText
@@ -101,10 +106,16 @@ class PollCreated(_P):
     def __post_init__(self) -> None:
         if not self.question.strip():
             raise ValueError("poll question is blank - at `$.question`")
+        if self.question != self.question.strip():
+            raise ValueError(f"poll question {self.question[:80]!r} {_UNSTRIPPED} - at `$.question`")
         stripped = [option.strip() for option in self.options]
         for i, option in enumerate(stripped):
             if not option:
                 raise ValueError(f"poll option is blank - at `$.options[{i}]`")
+            if option != self.options[i]:
+                raise ValueError(
+                    f"poll option {i} ({self.options[i]!r}) {_UNSTRIPPED} - at `$.options[{i}]`"
+                )
             if (first := stripped.index(option)) < i:
                 raise ValueError(
                     f"poll option {i} ({option[:80]!r}) repeats option {first} - at `$.options[{i}]`"

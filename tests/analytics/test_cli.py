@@ -655,3 +655,35 @@ def test_events_import_bounds_votes_and_closes_of_polls_it_has_not_seen(tmp_path
         "unseen.jsonl line 4: poll_closed: Expected `array` of length >= 2 - at `$.payload.results`",
     ])  # fmt: skip
     assert "6 records read, 2 valid, 0 already imported, 2 appended" in out
+
+
+def test_events_import_takes_a_poll_as_the_service_stores_it(tmp_path: Path, capsys) -> None:
+    """The service strips a poll's question and options before it writes them, so its log has
+    none with leading or trailing white space; the import does not rewrite payloads, so one
+    with it is refused rather than served as no poll the service creates would be."""
+    created = {"event_type": "poll_created", "occurred_at": "2026-01-06T12:00:00+00:00",
+               "room_id": "match:1", "user_id": "mod"}  # fmt: skip
+    poll = {"question": "Who wins?", "options": ["home", "away"]}
+    lines = [
+        {**created, "payload": {**poll, "poll_id": "p1", "question": " Who wins?"}},
+        {**created, "payload": {**poll, "poll_id": "p2", "question": "Who wins?\n"}},
+        {**created, "payload": {**poll, "poll_id": "p3", "options": ["home", "away "]}},
+        {**created, "payload": {**poll, "poll_id": "p4", "options": ["\thome", "away"]}},
+        {**created, "payload": {**poll, "poll_id": "p5", "options": ["home", "home "]}},
+        {**created, "payload": {**poll, "poll_id": "p6", "question": "Who  wins?"}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "stripped.jsonl", lines)
+    assert_named(err, [
+        "stripped.jsonl line 1: poll_created: poll question ' Who wins?' has white space at its "
+        "ends (the service strips it) - at `$.payload.question`",
+        "stripped.jsonl line 2: poll_created: poll question 'Who wins?\\n' has white space at its "
+        "ends (the service strips it) - at `$.payload.question`",
+        "stripped.jsonl line 3: poll_created: poll option 1 ('away ') has white space at its ends "
+        "(the service strips it) - at `$.payload.options[1]`",
+        "stripped.jsonl line 4: poll_created: poll option 0 ('\\thome') has white space at its ends "
+        "(the service strips it) - at `$.payload.options[0]`",
+        "stripped.jsonl line 5: poll_created: poll option 1 ('home ') has white space at its ends "
+        "(the service strips it) - at `$.payload.options[1]`",
+    ])  # fmt: skip
+    assert "6 records read, 1 valid, 0 already imported, 1 appended" in out
+    assert started(tmp_path).polls["p6"].question == "Who  wins?"
