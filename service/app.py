@@ -47,8 +47,9 @@ from service.realtime.metrics import HubCollector
 from service.realtime.presence.base import PresenceStore
 from service.realtime.presence.memory import MemoryPresence
 from service.realtime.presence.redis import RedisPresence
-from service.realtime.send_claims import RedisClaims, wait_seconds
+from service.realtime.send_claims import WAIT_MARGIN_SECONDS, RedisClaims, wait_seconds
 from service.realtime.standing import LocalStanding, RedisStanding, Standing
+from service.realtime.vote_claims import RedisVotes
 from service.settings import Settings
 from service.sinks.factory import build_forwarder
 
@@ -142,6 +143,8 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
                 await part.stop()
             if community.claims is not None:
                 await community.claims.close()
+            if community.votes is not None:
+                await community.votes.close()
             provider = getattr(community.moderation, "provider", None)
             if provider is not None:
                 await provider.aclose()
@@ -207,6 +210,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         app.state.jobs = jobs
         app.state.background.append(jobs)
     community.claims = build_claims(settings)
+    community.votes = build_votes(settings)
     hub = build_hub(settings, community)
     community.notifiers.append(hub)
     app.state.background.append(hub)
@@ -225,6 +229,20 @@ def build_claims(settings: Settings) -> RedisClaims | None:
     return RedisClaims(
         rt.redis_url, settings.node_id, prefix=rt.redis_prefix, wait_seconds=wait_seconds(settings),
         sent_seconds=rt.send_claim_seconds, timeout_seconds=rt.redis_timeout_seconds,
+    )  # fmt: skip
+
+
+def build_votes(settings: Settings) -> RedisVotes | None:
+    """Where votes claim the user's place in a poll across nodes: Redis with the Redis
+    broker, nowhere (None) on one node. A vote's claim is pending while it is written (the
+    log's commit: within a Redis timeout and a margin, twice over), then kept with the poll."""
+    rt = settings.realtime
+    if rt.broker != "redis":
+        return None
+    return RedisVotes(
+        rt.redis_url, settings.node_id, prefix=rt.redis_prefix,
+        pending_seconds=2 * (rt.redis_timeout_seconds + WAIT_MARGIN_SECONDS),
+        kept_seconds=rt.vote_claim_seconds, timeout_seconds=rt.redis_timeout_seconds,
     )  # fmt: skip
 
 

@@ -166,6 +166,10 @@ class RealtimeSettings(_Section):
     """How long Redis keeps the claim of a sent message's ``client_msg_id``: within it a retry
     through another node that has not received the message yet waits for it rather than
     sending a second one (many nodes only; one node answers retries from its own state)."""
+    vote_claim_seconds: float = 2_592_000.0
+    """How long after a poll's last vote Redis keeps who voted in it (30 days; dropped when the
+    poll is closed): within it a second vote of a user through another node is refused even
+    when that node's state lacks the first one (many nodes only)."""
     history_on_join: int = 50
     """Messages sent with ``joined``."""
     resume_max_events: int = 500
@@ -346,6 +350,8 @@ def _check(settings: Settings) -> None:
         )
     if rt.send_claim_seconds <= 0:
         raise ConfigError("Expected > 0 - at `$.realtime.send_claim_seconds`")
+    if rt.vote_claim_seconds <= 0:
+        raise ConfigError("Expected > 0 - at `$.realtime.vote_claim_seconds`")
     if settings.reactions.max_per_user_per_message < 1:
         raise ConfigError("Expected >= 1 - at `$.reactions.max_per_user_per_message`")
     if settings.server.max_body_bytes < 1024:

@@ -17,6 +17,7 @@ from service.errors import ErrorCode, SidelineError
 from service.eventlog.base import CommitFailed
 from service.eventlog.duckdb_log import DuckDBLog, Extra
 from service.realtime.send_claims import RedisClaims
+from service.realtime.vote_claims import RedisVotes
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ class Community:
     claims: RedisClaims | None = None
     """Where a send's (user, room, client message id) is claimed across nodes (Redis with many
     nodes, see ``service.realtime.send_claims``); None on one node, which claims nothing."""
+    votes: RedisVotes | None = None
+    """Where a user's vote in a poll is claimed across nodes (Redis with many nodes, see
+    ``service.realtime.vote_claims``); None on one node, which claims nothing."""
     reserved: set[tuple[Any, ...]] = field(default_factory=set)
     """Keys reserved between a check and its commit (one vote, one reaction, ...)."""
     serials: dict[tuple[Any, ...], tuple[asyncio.Lock, int]] = field(default_factory=dict)

@@ -12,6 +12,7 @@ from service.domain.state import Poll
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol.http import PollIn, PollOut
+from service.realtime.vote_claims import RedisVotes
 
 
 def poll_out(poll: Poll, user_id: str | None = None) -> PollOut:
@@ -77,14 +78,44 @@ async def vote(c: Community, who: Identity, room_id: str, poll_id: str, option: 
     if who.user_id in poll.votes or key in c.reserved:
         raise SidelineError(ErrorCode.CONFLICT, "you have already voted in this poll")
     with c.reserving(key):  # before any await, so a concurrent second vote sees it
-        await c.ensure_exposure(who.user_id, room_id, who.context_id)
-        await c.commit([
-            new_event(
-                EventType.POLL_VOTED, user_id=who.user_id, room_id=room_id,
-                context_id=who.context_id, payload={"poll_id": poll_id, "option": option},
-            )
-        ])  # fmt: skip
+        if c.votes is None:
+            await _write_vote(c, who, room_id, poll_id, option)
+        else:
+            await _claim_and_vote(c, c.votes, who, room_id, poll, option)
     return poll_out(poll, who.user_id)
+
+
+async def _claim_and_vote(
+    c: Community, votes: RedisVotes, who: Identity, room_id: str, poll: Poll, option: int
+) -> None:
+    """Many nodes: claim the user's place in the poll across nodes, then vote as on one node.
+
+    A place another node holds is the user's vote through that node, being written or
+    written, which this node's state may lack (its envelope is on its way, or was lost, or
+    this node restarted since): refused as a second vote, and nothing is written."""
+    claim = await votes.take(poll.poll_id, who.user_id)
+    if claim.holder is not None:
+        through = f" through node {node[:64]!r}" if (node := claim.pending_on) else ""
+        raise SidelineError(ErrorCode.CONFLICT, f"you have already voted in this poll{through}")
+    if who.user_id in poll.votes:  # arrived meanwhile, written unclaimed (Redis was down)
+        await votes.release(poll.poll_id, who.user_id, claim)
+        raise SidelineError(ErrorCode.CONFLICT, "you have already voted in this poll")
+    try:
+        await _write_vote(c, who, room_id, poll.poll_id, option)
+    except Exception:
+        await votes.release(poll.poll_id, who.user_id, claim)
+        raise
+    votes.seal(poll.poll_id, who.user_id, claim, option)
+
+
+async def _write_vote(c: Community, who: Identity, room_id: str, poll_id: str, option: int) -> None:
+    await c.ensure_exposure(who.user_id, room_id, who.context_id)
+    await c.commit([
+        new_event(
+            EventType.POLL_VOTED, user_id=who.user_id, room_id=room_id,
+            context_id=who.context_id, payload={"poll_id": poll_id, "option": option},
+        )
+    ])  # fmt: skip
 
 
 async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) -> PollOut:
@@ -111,4 +142,6 @@ async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) ->
                 context_id=who.context_id, payload={"poll_id": poll_id, "results": poll.results()},
             )
         ])  # fmt: skip
+    if c.votes is not None:
+        c.votes.forget(poll_id)
     return poll_out(poll, who.user_id)

@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from service.realtime.brokers.redis import PubSubBackend
 from service.realtime.outbox import Outbox
 from service.realtime.send_claims import RedisClaims
+from service.realtime.vote_claims import RedisVotes
 
 if TYPE_CHECKING:
     from service.realtime.hub import Hub
@@ -68,6 +69,12 @@ class HubCollector(Collector):
             "Sends written without a cross-node claim of their client_msg_id because Redis did "
             "not answer (a retry through another node may write a second message meanwhile)",
             value=RedisClaims.skipped,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "sideline_vote_claims_skipped",
+            "Votes written without a cross-node claim of the user's place in the poll because "
+            "Redis did not answer (a vote through another node may be written as a second one)",
+            value=RedisVotes.skipped,
         )  # fmt: skip
         yield CounterMetricFamily(
             "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",

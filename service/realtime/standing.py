@@ -2,8 +2,8 @@
 
 Pub/sub carries events between running nodes, but a node that starts (or restarts) rebuilds
 its state from its own log shard only. Without more it would not know of a ban, a mute, a
-shadow-ban, a room mode, a pin, a role grant or a moderation policy set through another node
-before it started, and would let a banned user post; and its rooms' history would lack the
+shadow-ban, a room mode, a pin, a role grant, a moderation policy or a poll's close set through
+another node before it started, and would let a banned user post; and its rooms' history would lack the
 other nodes' messages. So each node also records in Redis:
 
 - per subject (a user's ban in a room, a room's mode ...), the latest standing event, in one
@@ -52,6 +52,7 @@ STANDING_TYPES = frozenset({
     EventType.USER_MUTED, EventType.USER_UNMUTED, EventType.USER_BANNED, EventType.USER_UNBANNED,
     EventType.USER_SHADOW_BANNED, EventType.ROLE_GRANTED, EventType.ROLE_REVOKED,
     EventType.ROOM_MODE_CHANGED, EventType.MESSAGE_PINNED, EventType.MODERATION_POLICY_CHANGED,
+    EventType.POLL_CLOSED,
 })  # fmt: skip
 """Event types that set a subject's standing (see :func:`standing_key`)."""
 
@@ -74,6 +75,8 @@ def standing_key(e: Event) -> str | None:
             return f"pin|{e.room_id}"
         case EventType.MODERATION_POLICY_CHANGED:
             return f"policy|{e.payload.get('kind', '')}"
+        case EventType.POLL_CLOSED:
+            return f"poll|{e.payload.get('poll_id', '')}"
         case _:
             return None
 

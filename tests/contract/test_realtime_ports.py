@@ -248,6 +248,7 @@ def test_standing_keys_name_the_subject_each_event_sets():
     assert standing_key(_standing_event(T.USER_BANNED)) == "ban|match:1|bob"
     assert standing_key(_standing_event(T.ROOM_MODE_CHANGED, mode="open")) == "mode|match:1"
     assert standing_key(_standing_event(T.MODERATION_POLICY_CHANGED, kind="match")) == "policy|match"
+    assert standing_key(_standing_event(T.POLL_CLOSED, poll_id="p1", results=[1, 0])) == "poll|p1"
     assert standing_key(_standing_event(T.MESSAGE_SENT, text="hi")) is None
     assert all(standing_key(_standing_event(t, kind="k")) for t in STANDING_TYPES)
 
