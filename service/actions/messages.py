@@ -19,9 +19,9 @@ import duckdb
 from service.actions.access import Access, Intent, check_access
 from service.actions.context import Community
 from service.actions.moderation import SendVerdict, moderate, retract
-from service.domain.events import Event, EventType, Metadata, new_event, uuid7
+from service.domain.events import Event, EventType, Metadata, new_event, uuid7, uuid7_time
 from service.domain.rooms import Role, RoomState
-from service.domain.state import MessageRef
+from service.domain.state import HistoryKey, MessageRef, history_key
 from service.errors import ErrorCode, SidelineError
 from service.eventlog.duckdb_log import Extra
 from service.identity import Identity
@@ -359,9 +359,11 @@ def own_reactions(c: Community, user_id: str, shown: Iterable[Event]) -> dict[st
 
 
 async def _older_from_log(
-    c: Community, room_id: str, reader: str, before_seq: int, want: int
-) -> list[Event]:
-    """Up to ``want`` messages older than ``before_seq`` that ``reader`` may see, oldest first.
+    c: Community, room_id: str, reader: str, before_seq: int, want: int,
+    until: HistoryKey | None = None,
+) -> list[Event]:  # fmt: skip
+    """Up to ``want`` messages older than ``before_seq`` (and ``until``, when given) that
+    ``reader`` may see, oldest first.
 
     Each message is folded with its later deletes, reports and review decisions by the same
     rule as the in-memory projection; reading goes on past hidden ones, so a page comes back
@@ -369,7 +371,7 @@ async def _older_from_log(
     """
     found: list[Event] = []
     while len(found) < want:
-        batch = await c.log.read_messages_before(room_id, before_seq, want)
+        batch = await c.log.read_messages_before(room_id, before_seq, want, until=until)
         if not batch:
             break
         refs = {e.message_id: MessageRef.of(e) for e in batch}
@@ -382,27 +384,64 @@ async def _older_from_log(
     return found
 
 
-async def history(
-    c: Community, who: Identity, room_id: str, *, before_seq: int | None, limit: int
-) -> HistoryOut:
-    """A page of messages older than ``before_seq`` (newest page when None), oldest first.
+async def _cursor(c: Community, room_id: str, message_id: str) -> tuple[HistoryKey, int | None]:
+    """Where the message ``before`` names stands in the room's history (:func:`history_key`),
+    and its seq when it is in this node's log: from memory, the log, or (a message of another
+    node this node does not hold) the time in its UUIDv7, which is taken just before the
+    message's own time."""
+    found = next((e for e in c.state.recent(room_id) if e.message_id == message_id), None)
+    if found is None:
+        found = c.state.held.get(message_id) or c.state.hidden.get(message_id)
+    if found is None:
+        found = await c.log.find_message(message_id)
+    if found is not None and found.room_id == room_id:
+        return history_key(found), found.seq if found.epoch == c.log.epoch else None
+    if found is None and (at := uuid7_time(message_id)) is not None:
+        return (at, ""), None
+    raise SidelineError(
+        ErrorCode.NOT_FOUND, f"message {message_id[:64]!r} is not in room {room_id}", at="$.before"
+    )
 
-    One message more than the page is looked for, so ``next_before_seq`` is None exactly when
+
+async def history(
+    c: Community, who: Identity, room_id: str, *, before_seq: int | None = None,
+    before: str | None = None, limit: int,
+) -> HistoryOut:  # fmt: skip
+    """A page of messages older than ``before`` (a message id) or ``before_seq`` (newest page
+    when neither), oldest first.
+
+    Pages follow :func:`history_key`, which every node agrees on, so ``next_before`` pages
+    back through any node. ``before_seq`` is a seq of this node's log: on one node the same
+    order; with many nodes a page also holds other nodes' messages, whose seqs are theirs.
+    Older messages than memory holds come from this node's log (its own messages).
+
+    One message more than the page is looked for, so ``next_before`` is None exactly when
     nothing visible is older than the page (not one page later, empty).
     """
     check_access(c, who, room_id, Intent.READ)
     want = limit + 1
-    recent = shown_recent(c, room_id, who.user_id)
-    if before_seq is not None:
+    memory = c.state.recent(room_id)
+    recent = sorted(
+        (e for e in memory if _visible_to(e, who.user_id, c)), key=history_key
+    )  # fmt: skip
+    until: HistoryKey | None = None
+    start = min((e.seq for e in memory if e.epoch == c.log.epoch), default=c.log.last_seq + 1)
+    if before is not None:
+        until, own_seq = await _cursor(c, room_id, before)
+        recent = [e for e in recent if history_key(e) < until]
+        start = min(start, own_seq) if own_seq is not None else start
+    elif before_seq is not None:
         recent = [e for e in recent if e.seq < before_seq]
+        start = min(start, before_seq)
     page = recent[-want:]
     if len(page) < want and not c.state.history_complete(room_id):
-        start = page[0].seq if page else (before_seq or c.log.last_seq + 1)
-        page = await _older_from_log(c, room_id, who.user_id, start, want - len(page)) + page
+        page = await _older_from_log(c, room_id, who.user_id, start, want - len(page), until) + page
     more = len(page) > limit
     page = page[-limit:]
-    next_before = page[0].seq if more else None
+    next_before = page[0] if more else None
     return HistoryOut(
         room_id=room_id, epoch=c.log.epoch, messages=[message_out(c, e) for e in page],
-        next_before_seq=next_before, mine=own_reactions(c, who.user_id, page),
+        next_before_seq=next_before.seq if next_before else None,
+        next_before=next_before.message_id if next_before else None,
+        mine=own_reactions(c, who.user_id, page),
     )  # fmt: skip

@@ -17,6 +17,7 @@ from service.actions.context import Community
 from service.api.deps import provide_community, provide_identity
 from service.api.query import known_query_only
 from service.api.responses import BODY, ENTER, ROOM, TAKE_PART, TOKEN, WRITE, E, refusals
+from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol.http import (
     HistoryOut,
@@ -70,9 +71,12 @@ class ChatController(Controller):
     async def history(
         self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId,
         before_seq: Annotated[int | None, Parameter(ge=1)] = None,
+        before: Annotated[str | None, Parameter(min_length=1, max_length=64, description="A message id (a page's `next_before`): the page before it, through any node")] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
     ) -> HistoryOut:  # fmt: skip
-        return await messages.history(c, who, room_id, before_seq=before_seq, limit=limit)
+        if before is not None and before_seq is not None:
+            raise SidelineError(ErrorCode.INVALID_BODY, "give `before` or `before_seq`, not both", at="$.before")
+        return await messages.history(c, who, room_id, before_seq=before_seq, before=before, limit=limit)
 
     @post("/rooms/{room_id:str}/messages/{message_id:str}/reactions", status_code=200, summary="Add a reaction", responses=refusals(TOKEN, TAKE_PART, [E.HOLDOUT], BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def react(

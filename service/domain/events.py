@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,6 +97,17 @@ def uuid7(at: datetime | None = None) -> str:
     # The canonical 8-4-4-4-12 text, formatted directly (a third of the cost of uuid.UUID).
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def uuid7_time(value: str) -> datetime | None:
+    """The time a UUIDv7 was made (to the millisecond), or None when ``value`` is not one."""
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return None
+    if parsed.version != 7 or len(value) != 36:
+        return None
+    return datetime.fromtimestamp((parsed.int >> 80) / 1000, UTC)
 
 
 def new_event(

@@ -21,6 +21,15 @@ from service.domain.rooms import Role, RoomMode, RoomSettings, RoomState, room_k
 GLOBAL = "*"
 """Scope key of a global mute or ban."""
 
+HistoryKey = tuple[datetime, str]
+
+
+def history_key(e: Event) -> HistoryKey:
+    """Where a message stands in its room's history, the same on every node: its time, then
+    its event id. A node stamps its messages' times just before it commits them, so on one
+    node this is seq order; other nodes' messages fall in by time."""
+    return (e.occurred_at, e.event_id)
+
 
 class MessageRef(msgspec.Struct, kw_only=True):
     """What the service remembers of one message."""
@@ -206,31 +215,32 @@ class CommunityState:
         recent.append(e)
 
     def order_history(self, room_ids: Iterable[str]) -> None:
-        """Sort these rooms' in-memory history by time (after applying other nodes' events
-        out of order, as a node that starts does)."""
+        """Sort these rooms' in-memory history by :func:`history_key` (after applying other
+        nodes' events out of order, as a node that starts does)."""
         for room_id in room_ids:
             recent = self.history.get(room_id)
             if recent is not None:
-                ordered = sorted(recent, key=lambda m: (m.occurred_at, m.event_id))
-                self.history[room_id] = deque(ordered, maxlen=recent.maxlen)
+                self.history[room_id] = deque(sorted(recent, key=history_key), maxlen=recent.maxlen)
 
     def _restore(self, e: Event) -> None:
-        """Put an approved message back into its room's history at its seq position.
+        """Put an approved message back into its room's history at its place (:func:`history_key`:
+        its seq position on one node; with many nodes the history holds other nodes' messages,
+        whose seqs are theirs).
 
         One older than the whole window stays out when the window is full or the room's older
         history is in the log only: memory must hold the newest messages without a gap, and
         history pages read older ones from the log (which shows the approved message there).
         """
         recent = self.history.get(e.room_id)
-        if recent and e.seq < recent[0].seq and (
+        if recent and history_key(e) < history_key(recent[0]) and (
             len(recent) == recent.maxlen or e.room_id in self.history_truncated
         ):
             self.history_truncated.add(e.room_id)
             return
         self._remember(e)
         recent = self.history[e.room_id]
-        if len(recent) > 1 and recent[-2].seq > e.seq:
-            self.history[e.room_id] = deque(sorted(recent, key=lambda m: m.seq), maxlen=recent.maxlen)
+        if len(recent) > 1 and history_key(recent[-2]) > history_key(e):
+            self.history[e.room_id] = deque(sorted(recent, key=history_key), maxlen=recent.maxlen)
 
     def _forget(self, room_id: str, message_id: str) -> None:
         recent = self.history.get(room_id)

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -338,15 +339,20 @@ class DuckDBLog:
         found = await loop.run_in_executor(self._readers, self._select, sql, [message_id])
         return found[0] if found else None
 
-    async def read_messages_before(self, room_id: str, before_seq: int, limit: int) -> list[Event]:
-        """The ``limit`` newest message events of a room with ``seq < before_seq``, oldest first."""
+    async def read_messages_before(
+        self, room_id: str, before_seq: int, limit: int, *, until: tuple[datetime, str] | None = None
+    ) -> list[Event]:
+        """The ``limit`` newest message events of a room with ``seq < before_seq`` (and, with
+        ``until``, older than that (time, event id)), oldest first."""
+        older = "" if until is None else "AND (occurred_at < ? OR (occurred_at = ? AND event_id < ?)) "
         sql = (
             f"SELECT * FROM (SELECT {SELECT_COLUMNS} FROM events WHERE room_id = ? AND seq < ? "
-            "AND event_type = 'community_message_sent' ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+            f"{older}AND event_type = 'community_message_sent' ORDER BY seq DESC LIMIT ?) ORDER BY seq"
         )
+        bounds = [] if until is None else [until[0], until[0], until[1]]
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._readers, self._select, sql, [room_id, before_seq, limit]
+            self._readers, self._select, sql, [room_id, before_seq, *bounds, limit]
         )
 
     async def read_message_changes(self, room_id: str, message_ids: Sequence[str]) -> list[Event]:

@@ -144,7 +144,11 @@ class HistoryOut(msgspec.Struct, kw_only=True):
     messages: list[MessageOut]
     next_before_seq: int | None
     """Pass as ``before_seq`` for the page before this one; None when no older message is
-    visible to the reader (this page starts the room)."""
+    visible to the reader (this page starts the room). A seq of the answering node's log
+    (``epoch``): with many nodes page with ``next_before``."""
+    next_before: str | None = None
+    """Pass as ``before`` for the page before this one (the id of this page's oldest message),
+    through any node; None exactly when ``next_before_seq`` is."""
     mine: dict[str, list[str]] = msgspec.field(default_factory=dict)
     """The caller's own reactions on this page's messages, by message id (messages they have
     none on are left out): ``reactions`` counts everyone's, so a client can mark the caller's

@@ -377,6 +377,53 @@ def test_the_oldest_page_says_there_is_nothing_before_it(start, in_memory):
     assert page(limit=1, before_seq=3) == (["msg 0"], None)
 
 
+@pytest.mark.parametrize("in_memory", [20, 3], ids=["whole room in memory", "older part in the log"])
+def test_paging_by_message_id_shows_what_paging_by_seq_does(start, in_memory):
+    """``before`` (a message id, ``next_before``) pages as ``before_seq`` does on one node,
+    also past what memory holds, where the log is read; a message deleted meanwhile still
+    marks its place."""
+    s, _, client = start(SIDELINE_ROOMS__MATCH__HISTORY_SIZE=str(in_memory))
+    reader = bearer(s, "reader")
+    ids = [post_message(client, bearer(s, f"p{i}"), f"p{i}", f"msg {i}") for i in range(8)]
+
+    def pages(cursor: str, start_at: str | None = None) -> list[list[str]]:
+        found, query = [], "limit=3" + (f"&before={start_at}" if start_at else "")
+        while True:
+            body = client.get(f"{ROOM}/messages?{query}", headers=reader).json()
+            found.append([m["text"] for m in body["messages"]])
+            if body["next_before"] is None:
+                assert body["next_before_seq"] is None
+                return found
+            query = f"limit=3&{cursor}={body[f'next_{cursor}']}"
+
+    expected = [["msg 5", "msg 6", "msg 7"], ["msg 2", "msg 3", "msg 4"], ["msg 0", "msg 1"]]
+    assert pages("before") == pages("before_seq") == expected
+    moderator = bearer(s, "mod", role="moderator")
+    assert client.delete(f"{ROOM}/messages/{ids[5]}", headers=moderator).status_code == 200
+    assert pages("before", start_at=ids[5]) == [["msg 2", "msg 3", "msg 4"], ["msg 0", "msg 1"]]
+
+
+def test_a_page_before_an_unknown_message_is_refused_at_before(start):
+    s, _, client = start()
+    reader = bearer(s, "reader")
+    mid = post_message(client, bearer(s, "p1"), "p1", "msg 1")
+    both = client.get(f"{ROOM}/messages?before={mid}&before_seq=3", headers=reader)
+    assert both.status_code == 400 and both.json()["error"] == {
+        "code": "invalid_body", "at": "$.before", "message": "give `before` or `before_seq`, not both"}  # fmt: skip
+    for unknown in ("nope", "00000000-0000-4000-8000-000000000000"):
+        r = client.get(f"{ROOM}/messages?before={unknown}", headers=reader)
+        assert r.status_code == 404 and r.json()["error"]["at"] == "$.before", r.text
+    other = {"Authorization": f"Bearer {mint_token(s.auth.hs256_secret, user_id='p2', context_id='match:2')}"}
+    sent = client.post("/v1/rooms/match:2/messages", headers=other, json={"client_msg_id": "p2", "text": "other room"})
+    elsewhere = sent.json()["message_id"]
+    r = client.get(f"{ROOM}/messages?before={elsewhere}", headers=reader)
+    assert r.status_code == 404 and r.json()["error"]["at"] == "$.before", r.text
+    # a UUIDv7 this node does not hold (another node's message, older than it keeps): its time
+    from service.domain.events import uuid7
+
+    assert [m["text"] for m in client.get(f"{ROOM}/messages?before={uuid7()}", headers=reader).json()["messages"]] == ["msg 1"]
+
+
 def test_a_repeated_poll_option_is_bad_input_at_its_index(start):
     s, c, client = start()
     body = {"question": "Man of the match?", "options": ["Saka", "Rice", " Saka "]}
