@@ -82,3 +82,20 @@ def test_a_logged_vote_for_no_option_of_its_poll_counts_for_none():
     _apply(s, EventType.POLL_VOTED, 3, user_id="u2", payload={"poll_id": "p", "option": -1})
     _apply(s, EventType.POLL_VOTED, 4, user_id="u1", payload={"poll_id": "p", "option": 1})
     assert s.polls["p"].results() == [0, 1, 0]
+
+
+def test_an_approved_message_returns_to_its_place_in_time_among_other_nodes_messages():
+    """With many nodes a room's history holds messages whose seqs are their nodes': node A's
+    run far ahead of B's. A held message of B approved later goes back where its time puts it,
+    and the others keep their order."""
+    s = CommunityState({"match": RoomSettings()}, history_size={"match": 10})
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    sent = [("a1", 500, "public"), ("b1", 7, "held"), ("a2", 501, "public"), ("b2", 8, "public")]
+    for i, (mid, seq, visibility) in enumerate(sent):
+        e = new_event(EventType.MESSAGE_SENT, room_id="match:1", user_id="u", message_id=mid,
+                      occurred_at=t0 + timedelta(seconds=i), payload={"text": mid, "visibility": visibility})  # fmt: skip
+        e.seq = seq
+        s.apply(e)
+    assert [e.message_id for e in s.recent("match:1")] == ["a1", "a2", "b2"]
+    _apply(s, EventType.MESSAGE_APPROVED, 9, user_id="mod", message_id="b1", payload={"decision": "approve"})
+    assert [e.message_id for e in s.recent("match:1")] == ["a1", "b1", "a2", "b2"]
