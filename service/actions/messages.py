@@ -95,7 +95,7 @@ def message_out(c: Community, e: Event) -> MessageOut:
     assert e.message_id is not None
     counts = {emoji: len(users) for emoji, users in c.state.reactions.get(e.message_id, {}).items() if users}
     return MessageOut(
-        message_id=e.message_id, room_id=e.room_id, seq=e.seq, user_id=e.user_id,
+        message_id=e.message_id, room_id=e.room_id, seq=e.seq, epoch=e.epoch, user_id=e.user_id,
         name=p.get("name", e.user_id), role=p.get("role", "user"), text=p["text"],
         visibility="public" if p.get("shadow_ban") else p.get("visibility", "public"),
         masked=bool(p.get("masked")),

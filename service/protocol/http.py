@@ -126,6 +126,9 @@ class MessageOut(msgspec.Struct, kw_only=True):
     message_id: str
     room_id: str
     seq: int
+    epoch: str
+    """The log shard whose seq ``seq`` is: its node's (with many nodes, another node's message
+    carries that node's)."""
     user_id: str
     name: str
     role: str

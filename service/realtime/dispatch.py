@@ -191,7 +191,7 @@ class Dispatcher:
         out = await messages.send_message(self.c, self.conn.identity, frame.room, body)
         self.conn.send(f.Ack(
             ref=frame.ref, op="send", room=frame.room, message_id=out.message_id, seq=out.seq,
-            epoch=self.c.log.epoch,
+            epoch=out.epoch,
         ))  # fmt: skip
         notice = self._notice(frame.room, out.visibility, out.masked)
         if notice is not None:

@@ -153,7 +153,10 @@ async def test_a_retry_through_b_while_a_still_sends_gets_the_same_message(
         else:
             ann = await WsClient.login(b, "ann")
             await ann.send(type="send", room="match:1", client_msg_id="c1", text="hello, slowly", ref="s")
-            retried = (await ann.expect("ack", ref="s", timeout=20))["message_id"]
+            ack = await ann.expect("ack", ref="s", timeout=20)
+            retried = ack["message_id"]
+            # its seq is A's: so is the epoch that says whose seq it is
+            assert ack["epoch"] == (await http.get(f"{a.url}/ready")).json()["epoch"], ack
         done = await first
     assert done.status_code == 201, done.text
     assert retried == done.json()["message_id"]
@@ -164,11 +167,14 @@ async def test_a_retry_through_b_while_a_still_sends_gets_the_same_message(
 async def test_a_retry_through_b_after_a_answered_gets_the_same_message(start_server, redis_url):
     a, b = start_two(start_server, redis_url)
     async with httpx.AsyncClient(timeout=30) as http:
+        a_epoch, b_epoch = [(await http.get(f"{n.url}/ready")).json()["epoch"] for n in (a, b)]
         first = await post(http, a, "c1", "hello")
         assert first.status_code == 201, first.text
         await asyncio.sleep(0.3)  # A's envelope reaches B
         again = await post(http, b, "c1", "hello")
     assert again.status_code == 201 and again.json()["message_id"] == first.json()["message_id"]
+    assert again.json()["seq"] == first.json()["seq"]
+    assert again.json()["epoch"] == first.json()["epoch"] == a_epoch != b_epoch
     assert sent((a, b), "c1") == [first.json()["message_id"]]
 
 
