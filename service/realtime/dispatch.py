@@ -61,22 +61,36 @@ def decode(data: str | bytes) -> f.ClientFrame:
 
 
 class _Refs(msgspec.Struct):
-    ref: str | None = None
-    room: str | None = None
+    ref: msgspec.Raw = msgspec.Raw()
+    room: msgspec.Raw = msgspec.Raw()
 
 
 _refs = msgspec.json.Decoder(_Refs).decode
+_string = msgspec.json.Decoder(str).decode
+
+
+def _text(raw: msgspec.Raw) -> str | None:
+    try:
+        return _string(raw) if len(raw) else None
+    except msgspec.DecodeError:  # not a string: nothing to echo
+        return None
 
 
 def refs_of(data: str | bytes) -> tuple[str | None, str | None]:
-    """``ref`` and ``room`` of a frame that failed validation, so the error can name them."""
+    """``ref`` and ``room`` of a frame that failed validation, so the error can name them.
+
+    Each is read on its own, as raw JSON first: a ``room`` that is no string (the very thing
+    the error names, even a number out of range) must not cost the client the ``ref`` it
+    matches the error by.
+    """
     if not isinstance(data, str):
         return None, None
     try:
         found = _refs(data)
     except (msgspec.DecodeError, RecursionError):
         return None, None
-    return (found.ref[:64] if found.ref else None), found.room
+    ref = _text(found.ref)
+    return (ref[:64] if ref else None), _text(found.room)
 
 
 def error_frame(err: SidelineError, ref: str | None = None) -> f.Error:

@@ -155,7 +155,7 @@ class Session:
             try:
                 frame = decode(data)
             except SidelineError as err:  # named in an error frame, then closed as no auth
-                await self.socket.send_data(f.encode(error_frame(err)))
+                await self.socket.send_data(f.encode(error_frame(err, refs_of(data)[0])))
                 raise SidelineError(
                     ErrorCode.TOKEN_MISSING, f"the first frame must be auth: {err.message}"
                 ) from err

@@ -296,6 +296,32 @@ async def test_a_malformed_first_frame_is_named_then_closed_with_4001(rt_server)
         assert client.ws.protocol.close_rcvd.reason.startswith("the first frame must be auth")
 
 
+async def test_an_error_echoes_the_ref_whatever_else_in_the_frame_is_wrong(start_server):
+    """A client matches an ``error`` to its frame by ``ref``: also when another field has the
+    wrong type (a ``room`` that is no string), from a malformed first frame, and when the
+    frame is refused for the rate."""
+    server = start_server(
+        SIDELINE_REALTIME__FRAMES_PER_SECOND="0.1", SIDELINE_REALTIME__FRAME_BURST="4"
+    )
+    first = await WsClient.open(server)
+    await first.send(type="auth", token="", ref="a")
+    err = await first.expect("error")
+    assert (err["code"], err["at"], err.get("ref")) == ("invalid_body", "$.token", "a")
+    assert await first.closed_with() == 4001
+    client = await WsClient.login(server, "u1")  # its join takes the first of the burst
+    for frame in (
+        {"type": "send", "room": 5, "client_msg_id": "c1", "text": "hi", "ref": "r1"},
+        {"type": "react", "room": ["match:1"], "emoji": "👍", "ref": "r2"},
+        {"type": "shout", "room": {"id": 1}, "ref": "r3"},
+    ):
+        await client.send(**frame)
+        err = await client.expect("error")
+        assert err.get("ref") == frame["ref"], err
+    await client.send(type="typing", room=1, ref="r4")  # over the bucket
+    err = await client.expect("error")
+    assert (err["code"], err.get("ref")) == ("rate_limited", "r4"), err
+
+
 async def test_room_errors_name_the_frames_room_field(rt_server):
     client = await WsClient.login(rt_server, "u1")
     for frame in (
