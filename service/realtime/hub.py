@@ -563,6 +563,9 @@ class Hub:
             del self.rooms[room]
             self.remote.release(room, asyncio.get_running_loop().time())
             self.coalescer.forget(room)
+            # Taps still waiting for the interval go out now: other nodes' sockets may be in
+            # the room, and kept here they would be published as new on the next tap.
+            self._publish_crowd(room)
             self._crowd_throttle.forget(room)
 
     async def leave_room(self, conn: Connection, room: str) -> None:

@@ -6,6 +6,8 @@ refusal is the usual error frame, and a shadow-banned user's signals vanish with
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.fixtures.ws import WsClient
@@ -96,3 +98,26 @@ async def test_a_shadow_banned_users_signals_vanish_silently(rt_server):
     told = [f for f in cat.seen if f.get("ref") in ("tap", "typ")]
     assert told == [], "a shadow-ban is silent"
     assert signals(await watcher.frames(0.6)) == []
+
+
+async def tap_twice_and_leave(client: WsClient) -> None:
+    """Two taps, the second waiting for the interval (the first went out at once), and the
+    node's last socket in the room leaves before that interval is over."""
+    await client.send(type="react", room="match:1", emoji="🔥")
+    assert (await client.expect("reaction"))["crowd"] == {"🔥": 1}
+    await client.send(type="react", room="match:1", emoji="🔥")
+    await client.send(type="leave", room="match:1", ref="l")
+    await client.expect("left", ref="l")
+
+
+async def test_taps_of_a_room_left_meanwhile_are_not_shown_later_as_new(start_server):
+    server = start_server(SIDELINE_REALTIME__PRESENCE_INTERVAL_SECONDS="1.0")
+    ann = await WsClient.login(server, "ann")
+    await tap_twice_and_leave(ann)
+    await asyncio.sleep(1.5)
+    bob = await WsClient.login(server, "bob")  # arrives long after that tap
+    await ann.send(type="join", room="match:1", ref="j")
+    await ann.expect("joined", ref="j")
+    await ann.send(type="react", room="match:1", emoji="👍")
+    got = signals(await bob.frames(1.5))
+    assert [f["crowd"] for f in got] == [{"👍": 1}], got

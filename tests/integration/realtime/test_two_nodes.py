@@ -157,3 +157,17 @@ async def test_rate_limits_count_posts_made_through_either_node(start_server, re
         assert send(a, i).status_code == 201
     await asyncio.sleep(0.3)  # A's commits reach B over Redis
     assert [send(b, i).status_code for i in (3, 4, 5)] == [201, 201, 429]  # 5 in 5 s in all
+
+
+async def test_taps_made_just_before_the_last_socket_of_a_node_leaves_reach_the_other(two_nodes):
+    """A node publishes its crowd taps at most once per interval; a tap still waiting for it
+    when the node's last socket leaves the room is published then, not dropped."""
+    a, b = two_nodes
+    bob = await WsClient.login(b, "bob")
+    ann = await WsClient.login(a, "ann")
+    await ann.send(type="react", room="match:1", emoji="🔥")
+    await ann.send(type="react", room="match:1", emoji="🔥")  # waits for the next interval
+    await ann.send(type="leave", room="match:1", ref="l")
+    await ann.expect("left", ref="l")
+    taps = [f["crowd"] for f in await bob.frames(1.5) if f["type"] == "reaction" and f.get("crowd")]
+    assert sum(t.get("🔥", 0) for t in taps) == 2, taps
