@@ -15,13 +15,17 @@ checked against the truth:
   effect diluted by how many exposed users post (:attr:`DemoTruth.holdout_uplift`).
 
 Timeline: product activity runs from ``pre_days`` before the community starts to
-``post_days`` after its ``days`` of history, so churn (no activity for 28 days) is observable.
-The community history is simulated in :mod:`analytics.demo_world`.
+``post_days`` after its ``days`` of cohort periods, so churn (no activity for 28 days) is
+observable for those cohorts; the community runs on through the ``post_days`` (without a
+planted effect: their cohorts' churn is not observable yet, and the jobs leave them out), and
+by default to yesterday, as a live service's history would. The community is simulated in
+:mod:`analytics.demo_world`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import random
 import uuid
@@ -128,6 +132,9 @@ def generate(config: DemoConfig = DemoConfig()) -> DemoData:
     from analytics.demo_world import World
 
     start = config.start or default_start(config)
+    if config.start is None:  # run on to yesterday: the history a live service would have now
+        reach = (datetime.now(UTC).date() - start).days - config.days
+        config = dataclasses.replace(config, post_days=max(config.post_days, reach))
     world = World(config, start)
     world.simulate()
     return DemoData(

@@ -103,11 +103,11 @@ class World:
         for t, name in enumerate(TEAMS[: c.teams]):
             self.contexts.append({
                 "context_id": f"team:{t}", "kind": "team", "title": name,
-                "starts_at": _utc(self.start), "ends_at": _utc(self.start, c.days * 1440),
+                "starts_at": _utc(self.start), "ends_at": _utc(self.start, (c.days + c.post_days) * 1440),
             })  # fmt: skip
         periods = c.days // c.period_days
         posted = np.zeros((self.n, max(periods, 1)), dtype=bool)
-        for day in range(c.days):
+        for day in range(c.days + c.post_days):  # the community runs on after the cohorts
             p = day // c.period_days
             self._day(day, posted[:, p] if p < periods else np.zeros(self.n, dtype=bool))
             if p < periods and day == (p + 1) * c.period_days - 1:

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from litestar.testing import TestClient
 
-from analytics.demo import DemoConfig, generate, write_warehouse
+from analytics.demo import DemoConfig, default_start, generate, write_warehouse
 from service.app import build_community, create_app
 from service.cli import main
 from service.domain.events import EventType
@@ -56,7 +56,8 @@ def test_jobs_run_and_status(tmp_path: Path, capsys) -> None:
     assert "community_health   ok             1         1" in capsys.readouterr().out
     assert main(["jobs", "status", *args]) == 0
     status = capsys.readouterr().out
-    assert "community_health      29     1       0        30" in status
+    days = (datetime.now(UTC).date() - default_start(DemoConfig(users=400))).days  # to yesterday
+    assert f"community_health      {days - 1:>2}     1       0        {days:>2}" in status
     with pytest.raises(SystemExit) as info:
         main(["jobs", "run", *args])
     assert info.value.code == 2

@@ -25,7 +25,8 @@ def test_generate_is_deterministic_and_realistic() -> None:
     assert {"community_room_joined", "community_message_sent", "reaction_added", "poll_voted",
             "community_message_moderated", "community_exposure_assigned"} <= kinds  # fmt: skip
     days = {e.occurred_at.date() for e in a.events}
-    assert min(days) >= date(2026, 1, 5) and max(days) <= date(2026, 2, 4)
+    # 30 days of cohort periods, then the community runs on through the 28 post days
+    assert min(days) >= date(2026, 1, 5) and max(days) <= date(2026, 3, 4)
     assert a.activity["date"].min() == date(2025, 12, 8)  # 28 days of pre-period
 
 

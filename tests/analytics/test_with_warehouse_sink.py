@@ -37,7 +37,7 @@ async def test_reports_over_the_real_export(tmp_path: Path) -> None:
     results = {r.job: r for r in runner.run()}
     assert all(r.status == "ok" for r in results.values()), results
     health = pl.read_parquet(runner.reports_root / "community_health" / "*.parquet")
-    assert health.height == 30 and health["dau"].sum() > 0
+    assert health.height == 30 + 28 and health["dau"].sum() > 0  # cohort days, then post days
     churn = pl.read_parquet(runner.reports_root / "churn_posting" / "*.parquet")
     assert churn["users"].sum() > 0
     masked = pl.read_parquet(runner.reports_root / "moderation_daily" / "*.parquet")
