@@ -36,6 +36,14 @@ def latest(rows: list[Row], field: str) -> Row | None:
     return max(dated, key=lambda r: str(r[field])) if dated else None
 
 
+def last_full(rows: list[Row], field: str, today: str) -> tuple[Row | None, Row | None]:
+    """The row of the latest day that is over (``field`` before ``today``, an ISO date), and
+    today's row when there is one: a day still in progress, whose counts are only so far."""
+    over = [r for r in rows if r.get(field) is not None and str(r[field])[:10] < today]
+    now = [r for r in rows if r.get(field) is not None and str(r[field])[:10] == today]
+    return (latest(over, field) if over else latest(now, field)), (now[0] if over and now else None)
+
+
 def empty(state: State, what: str = "") -> str:
     """The sentence for a chart without rows under ``state``."""
     kind = f" for {state.kind} contexts" if state.kind != ALL_KINDS else ""

@@ -4,11 +4,13 @@ moderated, how each kind of context is discussed, and whether events reach the s
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime
+from functools import partial
 
 import altair as alt
 
 from dashboards import fmt
-from dashboards.boards.common import empty, kind_label, latest, missing, share, top, total
+from dashboards.boards.common import empty, kind_label, last_full, missing, share, top, total
 from dashboards.boards.moderation import with_rate
 from dashboards.charts import (
     BLUE,
@@ -34,7 +36,10 @@ VOLUME = {"messages": ("Messages", BLUE), "reactions": ("Reactions", ORANGE),
           "poll_votes": ("Poll votes", GREEN)}  # fmt: skip
 
 
-def build(reports: Reports) -> Dashboard:
+def build(reports: Reports, today: date | None = None) -> Dashboard:
+    """``today`` (UTC, the render's day by default) is a day in progress: the last day's numbers
+    are those of the latest day that is over, and today's so far are said apart."""
+    day = (today or datetime.now(UTC).date()).isoformat()
     health = reports.rows("community_health") or []
     moderation = [with_rate(r) for r in reports.rows("moderation_daily") or []]
     kinds = [{**r, "day": r["window"]} for r in reports.rows("engagement_kind") or []]
@@ -47,8 +52,8 @@ def build(reports: Reports) -> Dashboard:
         kinds=sorted({r["kind"] for r in kinds}) or None,
         datasets={"health": health, "moderation": moderation, "kinds": kinds},
     )  # fmt: skip
-    board.tiles = _tiles()
-    board.charts = [_active(), _messages(), _posting(), _moderation(), _by_kind()]
+    board.tiles = _tiles(day)
+    board.charts = [_active(day), _messages(), _posting(day), _moderation(), _by_kind()]
     for chart, report in zip(board.charts, ("community_health", "moderation_daily",
                                             "community_health", "moderation_daily",
                                             "engagement_kind"), strict=True):  # fmt: skip
@@ -57,16 +62,20 @@ def build(reports: Reports) -> Dashboard:
     return board
 
 
-def _tiles() -> list[Tile]:
+def _tiles(today: str) -> list[Tile]:
     def last(field: str) -> Callable[[list[Row], State], str]:
-        return lambda rows, _s: fmt.count(rows[0][field]) if rows else "n/a"
+        def value(rows: list[Row], _s: State) -> str:
+            row, _ = last_full(rows, "day", today)
+            return fmt.count(row[field]) if row else "n/a"
+
+        return value
 
     return [
-        Tile("t-dau", "health", "day", pick="latest", label="Active on the last day",
-             hint="DAU", text=last("dau")),
-        Tile("t-wau", "health", "day", pick="latest", label="Active in 7 days", hint="WAU",
+        Tile("t-dau", "health", "day", label="Active on the last full day", hint="DAU",
+             text=last("dau")),
+        Tile("t-wau", "health", "day", label="Active in 7 days", hint="WAU, to the last full day",
              text=last("wau")),
-        Tile("t-mau", "health", "day", pick="latest", label="Active in 30 days", hint="MAU",
+        Tile("t-mau", "health", "day", label="Active in 30 days", hint="MAU, to the last full day",
              text=last("mau")),
         Tile("t-msg", "moderation", "day", label="Messages sent", hint="in the range",
              text=lambda rows, _s: fmt.count(total(rows, "messages"))),
@@ -77,7 +86,7 @@ def _tiles() -> list[Tile]:
     ]  # fmt: skip
 
 
-def _active() -> Chart:
+def _active(today: str) -> Chart:
     spec = (
         base().transform_fold(list(ACTIVE), as_=["measure", "people"])
         .mark_line(point=True)
@@ -85,23 +94,25 @@ def _active() -> Chart:
                 tooltip=[day_tip(), alt.Tooltip("measure:N", title="Measure"),
                          alt.Tooltip("people:Q", title="People", format=",")])
     )  # fmt: skip
-    return Chart("active", "health", "day", text=_active_text, title="Active community members",
+    return Chart("active", "health", "day", text=partial(_active_text, today=today),
+                 title="Active community members",
                  unit="distinct people per day; 7- and 30-day windows end that day",
                  source="community_health", spec=compile_spec(spec))  # fmt: skip
 
 
-def _active_text(rows: list[Row], state: State) -> str:
+def _active_text(rows: list[Row], state: State, *, today: str) -> str:
     if not rows:
         return empty(state)
-    last = latest(rows, "day")
+    last, now = last_full(rows, "day", today)
     assert last is not None
     avg = total(rows, "dau") / len(rows)
     short = (f" (MAU covers only the {last['history_days']} days of history so far)"
              if (last.get("history_days") or 30) < 30 else "")  # fmt: skip
+    so_far = f" So far today ({fmt.day(now['day'])}), {fmt.count(now['dau'])}." if now else ""
     return (f"On {fmt.day(last['day'])}, {fmt.count(last['dau'])} people took part, "
             f"{fmt.count(last['wau'])} in the last 7 days and {fmt.count(last['mau'])} in the last "
             f"30{short}; daily actives averaged {fmt.count(round(avg, 1))} over "
-            f"{len(rows)} days.")  # fmt: skip
+            f"{len(rows)} days.{so_far}")  # fmt: skip
 
 
 def _messages() -> Chart:
@@ -125,7 +136,7 @@ def _messages_text(rows: list[Row], state: State) -> str:
             f"{fmt.day(busiest['day'])} with {fmt.count(busiest['messages'])}.")  # fmt: skip
 
 
-def _posting() -> Chart:
+def _posting(today: str) -> Chart:
     spec = (
         base().transform_fold(list(POSTING), as_=["measure", "share"])
         .mark_line(point=True)
@@ -133,15 +144,15 @@ def _posting() -> Chart:
                 palette(POSTING, "measure"),
                 tooltip=[day_tip(), alt.Tooltip("share:Q", title="Share", format=".1%")])
     )  # fmt: skip
-    return Chart("posting", "health", "day", text=_posting_text,
+    return Chart("posting", "health", "day", text=partial(_posting_text, today=today),
                  title="How many active people post", unit="share of active people who posted",
                  source="community_health", spec=compile_spec(spec))  # fmt: skip
 
 
-def _posting_text(rows: list[Row], state: State) -> str:
+def _posting_text(rows: list[Row], state: State, *, today: str) -> str:
     if not rows:
         return empty(state)
-    last = latest(rows, "day")
+    last, _ = last_full(rows, "day", today)
     assert last is not None
     daily = share(total(rows, "posters"), total(rows, "dau"))
     return (f"On an average day {fmt.pct(daily)} of that day's active people posted "

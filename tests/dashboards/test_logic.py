@@ -151,6 +151,39 @@ def test_overview_and_moderation_sentences_count_the_rows_they_get():
         "No data for this selection: nothing in the chosen date range for match contexts")
 
 
+def test_the_overview_reads_the_last_day_that_is_over_and_says_todays_apart():
+    """The last day of a live service is today, still in progress: its few actives so far must
+    not stand as the last day's DAU."""
+    def day(d: str, dau: int, wau: int, mau: int, posters: int) -> dict:
+        return {"day": d, "dau": dau, "wau": wau, "mau": mau, "posters": posters,
+                "monthly_poster_share": 0.4, "history_days": 60}  # fmt: skip
+
+    rows = [day("2026-10-30", 250, 900, 1300, 80), day("2026-10-31", 240, 880, 1310, 70),
+            day("2026-11-01", 3, 860, 1305, 3)]  # fmt: skip
+
+    class NoReports:
+        def rows(self, name: str) -> None:
+            return None
+
+        def frame(self, name: str) -> None:
+            return None
+
+    board = overview.build(NoReports(), today=date(2026, 11, 1))  # type: ignore[arg-type]
+    tiles = {t.id: t for t in board.tiles}
+    assert [tiles[t].text(rows, State(ALL)) for t in ("t-dau", "t-wau", "t-mau")] == ["240", "880", "1,310"]
+    assert tiles["t-dau"].label == "Active on the last full day"
+    active = next(c for c in board.charts if c.id == "active")
+    assert active.text(rows, State(ALL)) == (
+        "On 31 Oct 2026, 240 people took part, 880 in the last 7 days and 1,310 in the last 30; "
+        "daily actives averaged 164 over 3 days. So far today (1 Nov 2026), 3.")
+    posting = next(c for c in board.charts if c.id == "posting")
+    assert "in the 30 days to 31 Oct 2026," in posting.text(rows, State(ALL))
+    # a range that ends before today reads its own last day, and nothing of today
+    later = overview.build(NoReports(), today=date(2026, 11, 20))  # type: ignore[arg-type]
+    assert next(t for t in later.tiles if t.id == "t-dau").text(rows, State(ALL)) == "3"
+    assert "So far today" not in next(c for c in later.charts if c.id == "active").text(rows, State(ALL))
+
+
 def _status(name: str, state: str, lag: int, dead: int = 0, error: str | None = None) -> SinkStatus:
     return SinkStatus(name=name, kind="segment", state=state, cursor=10, last_seq=10 + lag, lag=lag,
                       dead_letters=dead, last_error=error)
