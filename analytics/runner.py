@@ -265,7 +265,10 @@ class Runner:
             if not planned.ready:
                 result.status = "skipped"
         except Exception as exc:  # a failing job must not stop the others; its windows stay STARTED
-            log.exception("job %s failed", job.name)
+            if isinstance(exc, ExportError):  # says what is wrong and where: no traceback
+                log.error("job %s failed: %s", job.name, exc)
+            else:
+                log.exception("job %s failed", job.name)
             result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         result.seconds = time.perf_counter() - started
         store.run_finished(run_id, job.name, status=result.status, windows=result.windows,

@@ -189,7 +189,7 @@ def test_views_file(golden: Runner) -> None:
         con.close()
 
 
-def test_unknown_job_and_empty_warehouse(tmp_path: Path) -> None:
+def test_unknown_job_and_empty_warehouse(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     runner = Runner(tmp_path / "w", tmp_path / "e", AnalyticsSettings(), progress=False)
     with pytest.raises(UnknownJob, match="unknown job nope; jobs are: churn_posting"):
         runner.run(["nope"])
@@ -197,6 +197,9 @@ def test_unknown_job_and_empty_warehouse(tmp_path: Path) -> None:
     assert [r.status for r in results] == ["skipped", "failed"]
     assert results[0].notes[0].startswith("window *: skipped: the warehouse has no events yet")
     assert "exports folder" in (results[1].error or "") and "does not exist" in results[1].error
+    # an export problem is named in one line, not a traceback every scheduled run
+    failed = [r for r in caplog.records if r.getMessage().startswith("job journey failed")]
+    assert failed and not any(r.exc_info for r in failed), failed
 
 
 def test_snapshots_follow_new_days_and_rewritten_history(golden: Runner) -> None:
