@@ -36,6 +36,7 @@ _INVISIBLE = frozenset(
         6068,
         6069,
         6158,
+        10240,  # braille pattern blank: renders as an empty cell
         12644,
         65279,
         65440,

@@ -248,8 +248,10 @@ async def test_a_retry_while_the_cancelled_send_commits_waits_for_it(tmp_path, m
         ("\u200b", "U+200B"),
         (" \u200b\u200d\ufeff ", "U+200B U+200D U+FEFF"),
         ("\u2060\u00ad\u0301", "U+00AD U+0301 U+2060"),
+        ("\u2800\u2800\u3164", "U+2800 U+3164"),
     ],
-    ids=["zero-width space", "joiners and BOM", "word joiner, soft hyphen, lone accent"],
+    ids=["zero-width space", "joiners and BOM", "word joiner, soft hyphen, lone accent",
+         "braille blank, hangul filler"],
 )
 def test_invisible_only_text_is_empty_and_nothing_is_written(tmp_path, text, shown):
     s = make_settings(tmp_path)  # moderation on: it must not get to call this blocked content
