@@ -30,6 +30,7 @@ from .conftest import ctx
         "ѕһіт",
         "ｓｈｉｔ",
         "sh\u200bit",
+        "sh\u2800it",
         "𝐬𝐡𝐢𝐭",
         "ⓕⓤⓒⓚ",
         "fúck off",
