@@ -12,6 +12,7 @@ HS/RS confusion (an HS256 token "signed" with a public key) are refused.
 from __future__ import annotations
 
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,22 @@ MAX_NAME_LENGTH = 64
 """Longest display name (``name`` claim), in characters: it is copied into every message the
 user sends and shown beside it, so a token cannot make each message carry kilobytes."""
 _ROLE_NAMES = tuple(r.value for r in Role)
+
+_STEERING = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Bidi controls: in a name they would reverse or reorder the text shown after it."""
+
+
+def display_name(name: str) -> str:
+    """``name`` as shown beside every message: control characters and line breaks become
+    spaces, bidi controls go, runs of space are one and the ends trimmed. Joiners, variation
+    selectors and tags stay: emoji sequences and some scripts need them."""
+    if name.isascii() and name.isprintable() and "  " not in name and name == name.strip():
+        return name
+    spaced = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+        for ch in name if ch not in _STEERING
+    )  # fmt: skip
+    return " ".join(spaced.split())
 _ROLES = ", ".join(_ROLE_NAMES)
 
 
@@ -171,7 +188,7 @@ def _identity(claims: dict[str, Any]) -> Identity:
         raise bad("name", f"`name` must be a string of at most {MAX_NAME_LENGTH} characters ({it})")
     return Identity(
         user_id=sub,
-        name=name or sub,
+        name=display_name(name or "") or sub,
         context_id=ctx,
         role=role,
         room_roles=room_roles,

@@ -177,3 +177,15 @@ def test_dev_tokens_must_fit_the_lifetime_limit(tmp_path):
     with pytest.raises(ConfigError, match=r"or its tokens would be refused - at `\$\.auth\.dev_token_ttl_seconds`"):
         load_settings(environ=env)
     assert load_settings(environ={**env, "SIDELINE_AUTH__MAX_TOKEN_LIFETIME_SECONDS": "0"})
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("a\u0000b\n\u202ec", "a b c"),  # a control, a line break, a right-to-left override
+    ("\u2067Ann\u2069  \t Lee ", "Ann Lee"),
+    ("\u202e\n ", "u1"),  # nothing shown is left: the user id
+    ("👨\u200d👩\u200d👧 fan", "👨\u200d👩\u200d👧 fan"),  # joiners stay: one emoji
+    ("🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"),
+])  # fmt: skip
+def test_a_name_is_shown_without_controls_that_would_steer_the_text_around_it(name, shown):
+    v = TokenVerifier(AuthSettings(hs256_secret=SECRET))
+    assert v.verify(jwt.encode(claims(name=name), SECRET, algorithm="HS256")).name == shown
