@@ -12,13 +12,14 @@ from service.domain.state import Poll
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol.http import PollIn, PollOut
-from service.realtime.vote_claims import RedisVotes
+from service.realtime.vote_claims import CLOSED, RedisVotes
 
 
-def poll_out(poll: Poll, user_id: str | None = None) -> PollOut:
+def poll_out(poll: Poll, user_id: str | None = None, results: list[int] | None = None) -> PollOut:
     return PollOut(
         poll_id=poll.poll_id, room_id=poll.room_id, question=poll.question,
-        options=poll.options, results=poll.results(), closed=poll.closed,
+        options=poll.options, results=results if results is not None else poll.results(),
+        closed=poll.closed,
         my_vote=poll.votes.get(user_id) if user_id else None,
     )  # fmt: skip
 
@@ -94,6 +95,8 @@ async def _claim_and_vote(
     written, which this node's state may lack (its envelope is on its way, or was lost, or
     this node restarted since): refused as a second vote, and nothing is written."""
     claim = await votes.take(poll.poll_id, who.user_id)
+    if claim.holder == CLOSED:  # through another node, whose close has not reached this one
+        raise SidelineError(ErrorCode.CONFLICT, "this poll is closed", at="$.poll_id")
     if claim.holder is not None:
         through = f" through node {node[:64]!r}" if (node := claim.pending_on) else ""
         raise SidelineError(ErrorCode.CONFLICT, f"you have already voted in this poll{through}")
@@ -121,7 +124,10 @@ async def _write_vote(c: Community, who: Identity, room_id: str, poll_id: str, o
 async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) -> PollOut:
     """Close a poll: a moderator (in a closed room too, like every moderation tool), or its
     creator while they may take part in the room. Votes being written when the close starts
-    are committed first and counted in the results it records; later votes are refused."""
+    are committed first and counted in the results it records; later votes are refused. With
+    many nodes that holds across them: the close marks the poll closed in Redis, waits for the
+    votes other nodes are writing, and counts every vote written with a claim
+    (``service.realtime.vote_claims``)."""
     access = check_access(c, who, room_id, Intent.READ)
     poll = get_poll(c, room_id, poll_id)
     if access.role is not Role.MODERATOR:
@@ -136,12 +142,24 @@ async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) ->
     with c.reserving(key):  # from here on new votes are refused; those in flight land first
         while any(k[:2] == ("vote", poll_id) for k in c.reserved):
             await asyncio.sleep(0.002)
+        results = poll.results()
+        if c.votes is not None and (elsewhere := await c.votes.closing(poll_id)) is not None:
+            # other nodes' votes too, also those whose envelopes have not reached this node
+            results = _count({**elsewhere, **poll.votes}, len(poll.options))
         await c.commit([
             new_event(
                 EventType.POLL_CLOSED, user_id=who.user_id, room_id=room_id,
-                context_id=who.context_id, payload={"poll_id": poll_id, "results": poll.results()},
+                context_id=who.context_id, payload={"poll_id": poll_id, "results": results},
             )
         ])  # fmt: skip
     if c.votes is not None:
         c.votes.forget(poll_id)
-    return poll_out(poll, who.user_id)
+    return poll_out(poll, who.user_id, results)
+
+
+def _count(votes: dict[str, int], options: int) -> list[int]:
+    counts = [0] * options
+    for option in votes.values():
+        if 0 <= option < options:
+            counts[option] += 1
+    return counts

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,9 @@ _PENDING = "|pending|"
 # Take the user's place (ARGV[1]) for this node (ARGV[2] = "<node>|pending|") until ARGV[3] ms
 # from now, keeping the hash ARGV[4] ms: nil when taken, else what holds it.
 _TAKE = """
+if redis.call('HEXISTS', KEYS[1], '#closed') == 1 then
+    return '#closed'
+end
 local held = redis.call('HGET', KEYS[1], ARGV[1])
 if held and string.sub(held, 1, string.len(ARGV[2])) ~= ARGV[2] then
     local deadline = string.match(held, '|pending|(%d+)$')
@@ -68,6 +72,24 @@ end
 return 0
 """
 
+# Mark the poll closed (no place is taken from now on) and return every place.
+_CLOSE = """
+redis.call('HSET', KEYS[1], '#closed', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('HGETALL', KEYS[1])
+"""
+
+# The poll is closed: keep only the mark, which refuses every later vote.
+_SHUT = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '#closed', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+CLOSED = "#closed"
+"""What holds every place of a closed poll."""
+
 # Give up this node's pending claim of the place; nothing if it is not ours.
 _RELEASE = """
 local held = redis.call('HGET', KEYS[1], ARGV[1])
@@ -76,6 +98,17 @@ if held and string.sub(held, 1, string.len(ARGV[2])) == ARGV[2] then
 end
 return 0
 """
+
+
+def _pairs(raw: object) -> dict[str, str]:
+    """HGETALL's answer (a flat list from a script, a dict from the client) as text."""
+    def text(v: object) -> str:
+        return v.decode() if isinstance(v, bytes) else str(v)
+
+    if isinstance(raw, dict):
+        return {text(k): text(v) for k, v in raw.items()}
+    items = list(raw) if isinstance(raw, list | tuple) else []
+    return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +146,10 @@ class RedisVotes:
         self._take = self._redis.register_script(_TAKE)
         self._seal = self._redis.register_script(_SEAL)
         self._release = self._redis.register_script(_RELEASE)
+        self._close = self._redis.register_script(_CLOSE)
+        self._shut = self._redis.register_script(_SHUT)
+        self._node = node_id
+        self.pending_seconds = pending_seconds
         self._background: set[asyncio.Task[None]] = set()
         self._failing = False
 
@@ -155,8 +192,26 @@ class RedisVotes:
         if claim.taken:
             self._later(self._sealed(poll_id, user_id, option))
 
+    async def closing(self, poll_id: str) -> dict[str, int] | None:
+        """Close the poll to new votes through any node, wait for the votes other nodes are
+        writing (at most ``pending_seconds``), and return every vote written with a claim:
+        user -> option. None when Redis does not answer (the state's votes are all there is)."""
+        deadline = time.monotonic() + self.pending_seconds
+        try:
+            places = await self._close(keys=[self._key(poll_id)], args=[self._node, self._kept_ms])
+            while True:
+                held = _pairs(places)
+                if not any(_PENDING in v for v in held.values()) or time.monotonic() >= deadline:
+                    break
+                await asyncio.sleep(0.02)
+                places = await self._redis.hgetall(self._key(poll_id))
+        except (RedisError, OSError) as exc:
+            log.warning("closing poll %s without the votes other nodes are writing: %s", poll_id, exc)
+            return None
+        return {user: int(v) for user, v in held.items() if user != CLOSED and v.isdigit()}
+
     def forget(self, poll_id: str) -> None:
-        """Drop the poll's places: it is closed, no vote is taken any more. Returns at once."""
+        """Keep only the poll's closed mark: its places are no longer needed. Returns at once."""
         self._later(self._forgotten(poll_id))
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
@@ -172,7 +227,7 @@ class RedisVotes:
 
     async def _forgotten(self, poll_id: str) -> None:
         try:
-            await self._redis.delete(self._key(poll_id))
+            await self._shut(keys=[self._key(poll_id)], args=[self._node, self._kept_ms])
         except (RedisError, OSError) as exc:  # it expires
             log.warning("could not drop the vote claims of closed poll %s: %s", poll_id, exc)
 

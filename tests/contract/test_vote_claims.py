@@ -7,7 +7,7 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from service.realtime.vote_claims import RedisVotes, VoteClaim
+from service.realtime.vote_claims import CLOSED, RedisVotes, VoteClaim
 
 
 def nodes(redis_url: str, **kw: float) -> tuple[RedisVotes, RedisVotes, str]:
@@ -32,7 +32,7 @@ async def test_a_place_is_held_pending_then_by_its_option_and_released_only_by_i
         assert (await a.take("p1", "ann")).holder == "1", "a sealed place is not a leftover"
         a.forget("p1")
         await asyncio.sleep(0.1)
-        assert (await b.take("p1", "ann")).taken, "a closed poll's places are dropped"
+        assert await b.take("p1", "cat") == VoteClaim(holder=CLOSED), "a closed poll takes no vote"
     finally:
         await a.close()
         await b.close()
@@ -68,3 +68,33 @@ async def test_a_pending_place_is_taken_over_past_its_deadline_and_a_leftover_of
     finally:
         for v in (a, b, again):
             await v.close()
+
+
+async def test_a_close_waits_for_the_votes_other_nodes_are_writing_and_refuses_later_ones(redis_url):
+    a, b, _ = nodes(redis_url, pending_seconds=5)
+    try:
+        sealed = await b.take("p1", "ann")
+        b.seal("p1", "ann", sealed, 0)
+        writing = await b.take("p1", "bob")  # b is still writing bob's vote
+
+        async def written() -> None:
+            await asyncio.sleep(0.3)
+            b.seal("p1", "bob", writing, 1)
+
+        later = asyncio.create_task(written())
+        started = asyncio.get_running_loop().time()
+        assert await a.closing("p1") == {"ann": 0, "bob": 1}
+        assert asyncio.get_running_loop().time() - started >= 0.25, "it did not wait for bob's"
+        await later
+        assert await b.take("p1", "cat") == VoteClaim(holder=CLOSED)
+        # a vote whose node died half-way holds the close no longer than its deadline
+        c, d, _ = nodes(redis_url, pending_seconds=0.3)
+        try:
+            assert (await c.take("p2", "ann")).taken
+            assert await d.closing("p2") == {}
+        finally:
+            await c.close()
+            await d.close()
+    finally:
+        await a.close()
+        await b.close()

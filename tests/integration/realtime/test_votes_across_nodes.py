@@ -140,3 +140,26 @@ async def test_votes_go_on_when_redis_is_unreachable(start_server, redis_url):
         assert [first.status_code, again.status_code] == [200, 409], again.text
         counters = (await http.get(f"{a.url}/metrics")).text
     assert "sideline_vote_claims_skipped_total 1.0" in counters, counters
+
+
+async def test_a_close_through_a_counts_the_votes_b_was_writing_and_no_later_ones(start_server, redis_url):
+    """Votes stream in through B while a moderator closes the poll through A: the results the
+    close records are the votes written, on both nodes, and no vote is written after it."""
+    a, b = start_two(start_server, redis_url)
+    async with httpx.AsyncClient(timeout=30) as http:
+        for round_ in range(3):
+            poll_id = await create_poll(http, a)
+            await arrived(http, b, poll_id)
+            voting = [asyncio.create_task(vote(http, b, poll_id, i % 2, user=f"v{round_}-{i}")) for i in range(40)]
+            await asyncio.sleep(0.02)
+            closed = await http.post(f"{a.url}/v1/rooms/{ROOM}/polls/{poll_id}/close", headers=auth(a, "sam", "speaker"))
+            assert closed.status_code == 200, closed.text
+            answers = await asyncio.gather(*voting)
+            accepted = [r for r in answers if r.status_code == 200]
+            assert all(r.status_code in (200, 409) for r in answers), [r.text for r in answers]
+            recorded = closed.json()["results"]
+            assert sum(recorded) == len(accepted), (recorded, len(accepted))
+            await asyncio.sleep(0.3)
+            for node in (a, b):
+                r = await http.get(f"{node.url}/v1/rooms/{ROOM}/polls/{poll_id}", headers=auth(node, "cat"))
+                assert r.json()["results"] == recorded, (node.node_id, r.json(), recorded)
