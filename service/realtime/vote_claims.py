@@ -14,8 +14,13 @@ taken over, as is a pending claim of this node, which the reserved keys know is 
 flight here: a leftover). A vote that is refused after its claim (the log failed) releases
 it. A node that finds the user's place held refuses the vote as a second one (409
 ``conflict``), as one node does. The hash expires ``vote_claim_seconds`` (30 days by default)
-after the poll's last vote, and is deleted when the poll is closed, when no vote is taken
-any more. The logic is in ``service.actions.polls``; this module is the claim's storage.
+after the poll's last vote.
+
+A close marks the hash ``#closed``: no node takes a place in it from then on, also before the
+close's envelope reached that node. The closing node waits for the places other nodes hold
+pending (their votes being written), counts every written vote in the results it records
+(:meth:`RedisVotes.closing`), and then keeps only the mark. The logic is in
+``service.actions.polls``; this module is the claim's storage.
 
 Redis down must not stop voting: a claim Redis does not answer is skipped (the vote is written
 unclaimed, as on one node), logged when it starts and stops happening, and counted in
