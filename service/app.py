@@ -48,6 +48,7 @@ from service.realtime.presence.base import PresenceStore
 from service.realtime.presence.memory import MemoryPresence
 from service.realtime.presence.redis import RedisPresence
 from service.realtime.send_claims import WAIT_MARGIN_SECONDS, RedisClaims, wait_seconds
+from service.realtime.slow_claims import RedisSlowMode
 from service.realtime.standing import LocalStanding, RedisStanding, Standing
 from service.realtime.vote_claims import RedisVotes
 from service.settings import Settings
@@ -145,6 +146,8 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
                 await community.claims.close()
             if community.votes is not None:
                 await community.votes.close()
+            if community.slow is not None:
+                await community.slow.close()
             provider = getattr(community.moderation, "provider", None)
             if provider is not None:
                 await provider.aclose()
@@ -211,6 +214,10 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         app.state.background.append(jobs)
     community.claims = build_claims(settings)
     community.votes = build_votes(settings)
+    rt = settings.realtime
+    if rt.broker == "redis":  # slow mode holds across nodes; one node needs nothing more
+        community.slow = RedisSlowMode(rt.redis_url, settings.node_id, prefix=rt.redis_prefix,
+                                       timeout_seconds=rt.redis_timeout_seconds)  # fmt: skip
     hub = build_hub(settings, community)
     community.notifiers.append(hub)
     app.state.background.append(hub)

@@ -17,6 +17,7 @@ from service.errors import ErrorCode, SidelineError
 from service.eventlog.base import CommitFailed
 from service.eventlog.duckdb_log import DuckDBLog, Extra
 from service.realtime.send_claims import RedisClaims
+from service.realtime.slow_claims import RedisSlowMode
 from service.realtime.vote_claims import RedisVotes
 from service.settings import Settings
 
@@ -51,6 +52,9 @@ class Community:
     claims: RedisClaims | None = None
     """Where a send's (user, room, client message id) is claimed across nodes (Redis with many
     nodes, see ``service.realtime.send_claims``); None on one node, which claims nothing."""
+    slow: RedisSlowMode | None = None
+    """Where a post in slow mode claims the user's slot in the room across nodes (Redis with
+    many nodes, see ``service.realtime.slow_claims``); None on one node."""
     votes: RedisVotes | None = None
     """Where a user's vote in a poll is claimed across nodes (Redis with many nodes, see
     ``service.realtime.vote_claims``); None on one node, which claims nothing."""

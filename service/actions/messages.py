@@ -28,6 +28,7 @@ from service.identity import Identity
 from service.moderation.normalize import fold
 from service.protocol.http import ClientMetadata, HistoryOut, MessageOut, SendMessage
 from service.realtime.send_claims import Claim, RedisClaims
+from service.realtime.slow_claims import RedisSlowMode
 
 _KEEP_CONTROLS = {"\n", "\t"}
 
@@ -185,9 +186,31 @@ async def _send(
     await c.ensure_exposure(who.user_id, access.room.room_id, who.context_id)
     slot = check_slow_mode(c, who, access.room, access.role)
     try:
-        return await do_send(c, who, access.room, access.role, text, body)
+        if not slot or c.slow is None:
+            return await do_send(c, who, access.room, access.role, text, body)
+        return await _in_slow_slot(c, c.slow, who, access, text, body)
     finally:
         c.reserved.discard(slot)
+
+
+async def _in_slow_slot(
+    c: Community, slow: RedisSlowMode, who: Identity, access: Access, text: str, body: SendMessage
+) -> MessageOut:
+    """Many nodes: a post in slow mode also takes the user's slot in the room across nodes, so
+    posts through two nodes at once do not both pass; a post not written frees it."""
+    room = access.room
+    seconds = room.settings.slow_mode_seconds
+    taken = await slow.take(room.room_id, who.user_id, seconds)
+    if taken.wait is not None:
+        raise SidelineError(
+            ErrorCode.SLOW_MODE, f"slow mode: one message every {seconds} s in this room",
+            retry_after=taken.wait or float(seconds),
+        )  # fmt: skip
+    try:
+        return await do_send(c, who, room, access.role, text, body)
+    except BaseException:
+        await slow.release(room.room_id, who.user_id, taken)
+        raise
 
 
 _RECLAIM_SECONDS = 0.2

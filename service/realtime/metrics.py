@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from service.realtime.brokers.redis import PubSubBackend
 from service.realtime.outbox import Outbox
 from service.realtime.send_claims import RedisClaims
+from service.realtime.slow_claims import RedisSlowMode
 from service.realtime.vote_claims import RedisVotes
 
 if TYPE_CHECKING:
@@ -75,6 +76,12 @@ class HubCollector(Collector):
             "Votes written without a cross-node claim of the user's place in the poll because "
             "Redis did not answer (a vote through another node may be written as a second one)",
             value=RedisVotes.skipped,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "sideline_slow_mode_claims_skipped",
+            "Posts in slow mode judged without a cross-node slot because Redis did not answer "
+            "(a user may post once per node per interval meanwhile)",
+            value=RedisSlowMode.skipped,
         )  # fmt: skip
         yield CounterMetricFamily(
             "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",
