@@ -69,19 +69,19 @@ class HubCollector(Collector):
             "sideline_send_claims_skipped",
             "Sends written without a cross-node claim of their client_msg_id because Redis did "
             "not answer (a retry through another node may write a second message meanwhile)",
-            value=RedisClaims.skipped,
+            value=RedisClaims.outage.skipped,
         )  # fmt: skip
         yield CounterMetricFamily(
             "sideline_vote_claims_skipped",
             "Votes written without a cross-node claim of the user's place in the poll because "
             "Redis did not answer (a vote through another node may be written as a second one)",
-            value=RedisVotes.skipped,
+            value=RedisVotes.outage.skipped,
         )  # fmt: skip
         yield CounterMetricFamily(
             "sideline_slow_mode_claims_skipped",
             "Posts in slow mode judged without a cross-node slot because Redis did not answer "
             "(a user may post once per node per interval meanwhile)",
-            value=RedisSlowMode.skipped,
+            value=RedisSlowMode.outage.skipped,
         )  # fmt: skip
         yield CounterMetricFamily(
             "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",

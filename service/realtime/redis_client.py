@@ -12,10 +12,51 @@ their numbers), and redis-py connects again for the next.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+T = TypeVar("T")
 
 
 def connect(url: str, timeout_seconds: float) -> Redis:
     return Redis.from_url(
         url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
     )
+
+
+class Unanswered(Exception):
+    """Redis did not answer a claim: go ahead without it (see :class:`ClaimOutage`)."""
+
+
+class ClaimOutage:
+    """What the cross-node claims (sends, votes, slow mode) share: a claim Redis does not
+    answer is skipped rather than stopping chat, counted, and said once when that starts
+    happening (``skipping``, a warning) and once when it stops (``resumed``)."""
+
+    def __init__(self, log: logging.Logger, skipping: str, resumed: str) -> None:
+        self._log = log
+        self._skipping = skipping
+        self._resumed = resumed
+        self._failing = False
+        self.skipped = 0
+        """Claims skipped because Redis did not answer, since the process started."""
+
+    async def ask(self, claim: Awaitable[T]) -> T:
+        """The answer of ``claim``; raises :class:`Unanswered` (counted, logged) when Redis
+        does not answer."""
+        try:
+            answer = await claim
+        except (RedisError, OSError) as exc:
+            self.skipped += 1
+            if not self._failing:
+                self._failing = True
+                self._log.warning("%s: Redis did not answer (%s)", self._skipping, exc)
+            raise Unanswered from exc
+        if self._failing:
+            self._failing = False
+            self._log.info(self._resumed)
+        return answer

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from service.realtime.redis_client import connect
+from service.realtime.redis_client import ClaimOutage, Unanswered, connect
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,12 @@ def wait_seconds(settings: Settings) -> float:
 class RedisClaims:
     """Claims as keys ``<prefix>:send:<sha256>`` in the Redis the nodes share."""
 
-    skipped = 0
-    """Sends that went ahead unclaimed because Redis did not answer."""
+    outage = ClaimOutage(
+        log, "sending without a cross-node claim (a retry through another node may write a "
+        "second message meanwhile; counted in sideline_send_claims_skipped_total)",
+        "sends are claimed across nodes again: Redis answers",
+    )  # fmt: skip
+    """Sends that went ahead unclaimed because Redis did not answer (``outage.skipped``)."""
 
     def __init__(
         self, url: str, node_id: str, *, prefix: str = "sideline", wait_seconds: float = 10.0,
@@ -127,7 +131,6 @@ class RedisClaims:
         self._seal = self._redis.register_script(_SEAL)
         self._release = self._redis.register_script(_RELEASE)
         self._sealing: set[asyncio.Task[None]] = set()
-        self._failing = False
 
     def _key(self, key: SendKey) -> str:
         digest = hashlib.sha256("\x1f".join(key).encode()).hexdigest()
@@ -137,18 +140,11 @@ class RedisClaims:
         """Claim ``key`` for this node (taken, skipped when Redis does not answer), or say
         what holds it."""
         try:
-            held = await self._take(keys=[self._key(key)], args=[self._mine, self._pending_ms])
-        except (RedisError, OSError) as exc:
-            type(self).skipped += 1
-            if not self._failing:
-                self._failing = True
-                log.warning("sending without a cross-node claim: Redis did not answer (%s); a "
-                            "retry through another node may write a second message until it "
-                            "does (counted in sideline_send_claims_skipped_total)", exc)  # fmt: skip
+            held = await self.outage.ask(
+                self._take(keys=[self._key(key)], args=[self._mine, self._pending_ms])
+            )
+        except Unanswered:
             return Claim()
-        if self._failing:
-            self._failing = False
-            log.info("sends are claimed across nodes again: Redis answers")
         if held is None:
             return Claim(taken=True)
         return Claim(holder=held.decode() if isinstance(held, bytes) else str(held))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from service.realtime.redis_client import connect
+from service.realtime.redis_client import ClaimOutage, Unanswered, connect
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,12 @@ class SlowSlot:
 class RedisSlowMode:
     """Slots as keys ``<prefix>:slow:<sha256>`` in the Redis the nodes share."""
 
-    skipped = 0
-    """Posts judged without a cross-node slot because Redis did not answer."""
+    outage = ClaimOutage(
+        log, "slow mode without a cross-node slot (a user may post once per node per interval "
+        "meanwhile; counted in sideline_slow_mode_claims_skipped_total)",
+        "slow mode slots are claimed across nodes again: Redis answers",
+    )  # fmt: skip
+    """Posts judged without a cross-node slot because Redis did not answer (``outage.skipped``)."""
 
     def __init__(
         self, url: str, node_id: str, *, prefix: str = "sideline", timeout_seconds: float = 5.0
@@ -74,7 +78,6 @@ class RedisSlowMode:
         self._node = node_id
         self._take = self._redis.register_script(_TAKE)
         self._release = self._redis.register_script(_RELEASE)
-        self._failing = False
 
     def _key(self, room_id: str, user_id: str) -> str:
         digest = hashlib.sha256(f"{room_id}\x1f{user_id}".encode()).hexdigest()
@@ -85,20 +88,11 @@ class RedisSlowMode:
         holds it."""
         token = f"{self._node}|{uuid.uuid4().hex}"
         try:
-            left = await self._take(
+            left = await self.outage.ask(self._take(
                 keys=[self._key(room_id, user_id)], args=[token, max(1, int(seconds * 1000))]
-            )
-        except (RedisError, OSError) as exc:
-            type(self).skipped += 1
-            if not self._failing:
-                self._failing = True
-                log.warning("slow mode without a cross-node slot: Redis did not answer (%s); a "
-                            "user may post once per node per interval until it does (counted "
-                            "in sideline_slow_mode_claims_skipped_total)", exc)  # fmt: skip
+            ))  # fmt: skip
+        except Unanswered:
             return SlowSlot()
-        if self._failing:
-            self._failing = False
-            log.info("slow mode slots are claimed across nodes again: Redis answers")
         if int(left) == -1:
             return SlowSlot(token=token)
         return SlowSlot(wait=max(int(left), 0) / 1000)

@@ -40,7 +40,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from service.realtime.redis_client import connect
+from service.realtime.redis_client import ClaimOutage, Unanswered, connect
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,12 @@ class VoteClaim:
 class RedisVotes:
     """Votes as fields of ``<prefix>:votes:<poll id>`` in the Redis the nodes share."""
 
-    skipped = 0
-    """Votes written unclaimed because Redis did not answer."""
+    outage = ClaimOutage(
+        log, "voting without a cross-node claim (a vote through another node may be written "
+        "as a second one meanwhile; counted in sideline_vote_claims_skipped_total)",
+        "votes are claimed across nodes again: Redis answers",
+    )  # fmt: skip
+    """Votes written unclaimed because Redis did not answer (``outage.skipped``)."""
 
     def __init__(
         self, url: str, node_id: str, *, prefix: str = "sideline", pending_seconds: float = 10.0,
@@ -156,7 +160,6 @@ class RedisVotes:
         self._node = node_id
         self.pending_seconds = pending_seconds
         self._background: set[asyncio.Task[None]] = set()
-        self._failing = False
 
     def _key(self, poll_id: str) -> str:
         return f"{self._prefix}:votes:{poll_id}"
@@ -165,20 +168,11 @@ class RedisVotes:
         """Claim ``user_id``'s place in the poll for this node (taken, or skipped when Redis
         does not answer), or say what holds it."""
         try:
-            held = await self._take(
+            held = await self.outage.ask(self._take(
                 keys=[self._key(poll_id)], args=[user_id, self._mine, self._pending_ms, self._kept_ms]
-            )
-        except (RedisError, OSError) as exc:
-            type(self).skipped += 1
-            if not self._failing:
-                self._failing = True
-                log.warning("voting without a cross-node claim: Redis did not answer (%s); a "
-                            "vote through another node may be written as a second one until it "
-                            "does (counted in sideline_vote_claims_skipped_total)", exc)  # fmt: skip
+            ))  # fmt: skip
+        except Unanswered:
             return VoteClaim()
-        if self._failing:
-            self._failing = False
-            log.info("votes are claimed across nodes again: Redis answers")
         if held is None:
             return VoteClaim(taken=True)
         return VoteClaim(holder=held.decode() if isinstance(held, bytes) else str(held))

@@ -45,20 +45,26 @@ async def pages(http: httpx.AsyncClient, nodes: list[ServerProcess], limit: int)
     raise AssertionError(f"paging does not end: {found[:6]}")
 
 
+async def interleaved(http: httpx.AsyncClient, a: ServerProcess, b: ServerProcess) -> list[str]:
+    """Messages b0, a0, b1, a1 ... a3 in the room, sent through B and A in turn, after A's seq
+    ran ahead of B's (20 messages elsewhere); returns their texts in the order sent."""
+    for i in range(20):
+        await send(http, a, "match:9", f"elsewhere-{i}")
+    sent = []
+    for i in range(4):
+        for node, name in ((b, f"b{i}"), (a, f"a{i}")):
+            sent.append(await send(http, node, ROOM, name))
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # the envelopes cross
+    return sent
+
+
 async def test_paging_through_either_node_shows_each_message_once_in_order(start_server, redis_url):
     """A has written more events than B, so their seqs differ; the pages of a room holding
     messages of both must still show each message once, in the order they were sent."""
     a, b = start_two(start_server, redis_url)
     async with httpx.AsyncClient(timeout=30) as http:
-        for i in range(20):  # A's seq runs ahead of B's
-            await send(http, a, "match:9", f"elsewhere-{i}")
-        sent = []
-        for i in range(4):
-            sent.append(await send(http, b, ROOM, f"b{i}"))
-            await asyncio.sleep(0.05)
-            sent.append(await send(http, a, ROOM, f"a{i}"))
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+        sent = await interleaved(http, a, b)
         for nodes in ([a], [b], [a, b], [b, a]):
             for limit in (2, 3):
                 got = await pages(http, nodes, limit)
@@ -72,15 +78,7 @@ async def test_past_memory_a_node_pages_on_through_its_own_log(start_server, red
     from another node's log still pages on, by its time: in order, nothing twice."""
     a, b = start_two(start_server, redis_url, SIDELINE_ROOMS__MATCH__HISTORY_SIZE="3")
     async with httpx.AsyncClient(timeout=30) as http:
-        for i in range(20):
-            await send(http, a, "match:9", f"elsewhere-{i}")
-        sent = []
-        for i in range(4):
-            sent.append(await send(http, b, ROOM, f"b{i}"))
-            await asyncio.sleep(0.05)
-            sent.append(await send(http, a, ROOM, f"a{i}"))
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+        sent = await interleaved(http, a, b)
         in_memory = ["a2", "b3", "a3"]
         for node, own in ((a, "a"), (b, "b")):
             got = [text for page in reversed(await pages(http, [node], 2)) for text in page]

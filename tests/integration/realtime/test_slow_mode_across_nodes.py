@@ -58,7 +58,7 @@ async def test_a_blocked_post_frees_the_slot_on_every_node(start_server, redis_u
 async def test_slow_mode_goes_on_when_redis_is_unreachable(start_server, redis_url):
     parts = urlsplit(redis_url)
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379).start()
-    a, b = start_two(start_server, proxied(redis_url, proxy))
+    a, _b = start_two(start_server, proxied(redis_url, proxy))
     slow_rooms(a, ["match:1"])
     await asyncio.sleep(0.3)
     proxy.stop()
