@@ -21,6 +21,14 @@ from redis.exceptions import RedisError
 
 T = TypeVar("T")
 
+DELETE_IF_HELD = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+"""A Lua script: delete the key only while it still holds ARGV[1] (this claim's own value)."""
+
 
 def connect(url: str, timeout_seconds: float) -> Redis:
     return Redis.from_url(

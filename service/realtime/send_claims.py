@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from service.realtime.redis_client import ClaimOutage, Unanswered, connect
+from service.realtime.redis_client import DELETE_IF_HELD, ClaimOutage, Unanswered, connect
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,14 +66,6 @@ _SEAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
     return 1
-end
-return 0
-"""
-
-# Delete this node's pending claim (ARGV[1]); nothing if it is not ours.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
 end
 return 0
 """
@@ -129,7 +121,7 @@ class RedisClaims:
         self._sent_ms = int(sent_seconds * 1000)
         self._take = self._redis.register_script(_TAKE)
         self._seal = self._redis.register_script(_SEAL)
-        self._release = self._redis.register_script(_RELEASE)
+        self._release = self._redis.register_script(DELETE_IF_HELD)
         self._sealing: set[asyncio.Task[None]] = set()
 
     def _key(self, key: SendKey) -> str:

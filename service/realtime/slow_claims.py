@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from service.realtime.redis_client import ClaimOutage, Unanswered, connect
+from service.realtime.redis_client import DELETE_IF_HELD, ClaimOutage, Unanswered, connect
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,6 @@ if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
     return -1
 end
 return redis.call('PTTL', KEYS[1])
-"""
-
-# Free the slot if this post holds it.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
 """
 
 
@@ -77,7 +69,7 @@ class RedisSlowMode:
         self._prefix = prefix
         self._node = node_id
         self._take = self._redis.register_script(_TAKE)
-        self._release = self._redis.register_script(_RELEASE)
+        self._release = self._redis.register_script(DELETE_IF_HELD)
 
     def _key(self, room_id: str, user_id: str) -> str:
         digest = hashlib.sha256(f"{room_id}\x1f{user_id}".encode()).hexdigest()
