@@ -31,6 +31,12 @@ from service.realtime.send_claims import Claim, RedisClaims
 from service.realtime.slow_claims import RedisSlowMode
 
 _KEEP_CONTROLS = {"\n", "\t"}
+_OVERRIDES = frozenset("\u202a\u202b\u202c\u202d\u202e")
+
+
+def _dropped(ch: str) -> bool:
+    """A character no message keeps: a control (but newline and tab) or a bidi override."""
+    return ch in _OVERRIDES or (unicodedata.category(ch) == "Cc" and ch not in _KEEP_CONTROLS)
 
 
 def metadata_of(m: ClientMetadata | None, default_type: str) -> Metadata:
@@ -43,16 +49,16 @@ def metadata_of(m: ClientMetadata | None, default_type: str) -> Metadata:
 
 
 def check_text(text: str, room: RoomState) -> str:
-    """Drop control characters (but newline and tab), refuse empty and over-long text.
+    """Drop control characters (but newline and tab) and bidi embeddings and overrides
+    (U+202A-U+202E: one reverses the text shown after it), as moderation's hygiene does, also
+    when moderation is off; refuse empty and over-long text. Bidi marks and isolates stay.
 
     Text with nothing visible in it (zero-width and other format characters, lone combining
     marks: what moderation's folded view drops) is empty too, refused before anything is
     written rather than logged as blocked content.
     """
-    if any(unicodedata.category(ch) == "Cc" and ch not in _KEEP_CONTROLS for ch in text):
-        text = "".join(
-            ch for ch in text if unicodedata.category(ch) != "Cc" or ch in _KEEP_CONTROLS
-        )
+    if not text.isprintable() and any(_dropped(ch) for ch in text):
+        text = "".join(ch for ch in text if not _dropped(ch))
     text = text.strip()
     if not text:
         raise SidelineError(ErrorCode.TEXT_EMPTY, "message text is empty", at="$.text")

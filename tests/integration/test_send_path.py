@@ -267,6 +267,19 @@ def test_invisible_only_text_is_empty_and_nothing_is_written(tmp_path, text, sho
     assert logged(s) == []
 
 
+@pytest.mark.parametrize("moderation", ["true", "false"])
+def test_bidi_overrides_are_dropped_whether_or_not_moderation_runs(tmp_path, moderation):
+    """A right-to-left override reverses the text shown after it: moderation's hygiene drops
+    it, and so must the send path when moderation is off. Bidi marks and isolates stay."""
+    s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED=moderation)
+    with TestClient(create_app(s)) as client:
+        body = {"client_msg_id": "c1", "text": "gg \u202eez\u202c \u200fok\u2067x\u2069"}
+        r = client.post("/v1/rooms/match:1/messages", headers=bearer(s), json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["text"] == "gg ez \u200fok\u2067x\u2069"
+    assert [e[3] for e in logged(s)][-1] == "gg ez \u200fok\u2067x\u2069"
+
+
 def test_reply_to_must_name_a_message_of_this_room(tmp_path):
     s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED="false")
     u = bearer(s, roles={"team:a": "user"})
