@@ -17,6 +17,7 @@ from msgspec import Meta
 
 from service.domain import rooms
 from service.domain.events import EventType as T
+from service.moderation.checks.hygiene import NEVER_SHOWN
 from service.moderation.settings import Policy
 from service.protocol.http import PollOptions, ShortText
 
@@ -41,6 +42,13 @@ class MessageSent(_P):
     def __post_init__(self) -> None:
         if self.role is rooms.Role.VIEWER:
             raise ValueError("a message's role is the sender's, and a viewer cannot post - at `$.role`")
+        if not self.text.isprintable() and (bad := NEVER_SHOWN.search(self.text)):
+            raise ValueError(
+                f"message text has U+{ord(bad.group()):04X}, which the service drops from every "
+                "message - at `$.text`"
+            )  # fmt: skip
+        if not self.text.strip():
+            raise ValueError("message text is blank - at `$.text`")
 
 
 class Reason(_P):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import unicodedata
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
@@ -25,18 +24,11 @@ from service.domain.state import HistoryKey, MessageRef, history_key
 from service.errors import ErrorCode, SidelineError
 from service.eventlog.duckdb_log import Extra
 from service.identity import Identity
+from service.moderation.checks.hygiene import NEVER_SHOWN
 from service.moderation.normalize import fold
 from service.protocol.http import ClientMetadata, HistoryOut, MessageOut, SendMessage
 from service.realtime.send_claims import Claim, RedisClaims
 from service.realtime.slow_claims import RedisSlowMode
-
-_KEEP_CONTROLS = {"\n", "\t"}
-_OVERRIDES = frozenset("\u202a\u202b\u202c\u202d\u202e")
-
-
-def _dropped(ch: str) -> bool:
-    """A character no message keeps: a control (but newline and tab) or a bidi override."""
-    return ch in _OVERRIDES or (unicodedata.category(ch) == "Cc" and ch not in _KEEP_CONTROLS)
 
 
 def metadata_of(m: ClientMetadata | None, default_type: str) -> Metadata:
@@ -57,8 +49,8 @@ def check_text(text: str, room: RoomState) -> str:
     marks: what moderation's folded view drops) is empty too, refused before anything is
     written rather than logged as blocked content.
     """
-    if not text.isprintable() and any(_dropped(ch) for ch in text):
-        text = "".join(ch for ch in text if not _dropped(ch))
+    if not text.isprintable():
+        text = NEVER_SHOWN.sub("", text)
     text = text.strip()
     if not text:
         raise SidelineError(ErrorCode.TEXT_EMPTY, "message text is empty", at="$.text")

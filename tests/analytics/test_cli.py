@@ -387,6 +387,29 @@ def test_events_import_checks_a_poll_as_the_service_creates_it(tmp_path: Path, c
     assert not polls["p1"].closed and "p9" not in polls
 
 
+def test_events_import_takes_message_text_the_service_could_have_written(tmp_path: Path, capsys) -> None:
+    """The service drops control characters (newline and tab stay) and bidi overrides from
+    every message's text and refuses blank text; a file's message with them was served as it
+    came: a right-to-left override reversing what the panel shows after it."""
+    sent = {"event_type": "community_message_sent", "occurred_at": "2026-01-06T12:00:00+00:00",
+            "user_id": "u1", "room_id": "match:1"}  # fmt: skip
+    lines = [
+        {**sent, "message_id": "m1", "payload": {"text": "gg \u202eez"}},
+        {**sent, "message_id": "m2", "payload": {"text": "bell\u0007"}},
+        {**sent, "message_id": "m3", "payload": {"text": "  "}},
+        {**sent, "message_id": "m4", "payload": {"text": "two\nlines\tand \u200fmark"}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "text.jsonl", lines)
+    assert_named(err, [
+        "text.jsonl line 1: community_message_sent: message text has U+202E, which the service "
+        "drops from every message - at `$.payload.text`",
+        "text.jsonl line 2: community_message_sent: message text has U+0007, which the service "
+        "drops from every message - at `$.payload.text`",
+        "text.jsonl line 3: community_message_sent: message text is blank - at `$.payload.text`",
+    ])  # fmt: skip
+    assert "4 records read, 1 valid, 0 already imported, 1 appended" in out
+
+
 def test_events_import_checks_the_role_a_message_was_sent_with(tmp_path: Path, capsys) -> None:
     """A message carries its sender's role as the service writes it (``user``, ``speaker`` or
     ``moderator``: a viewer cannot post), which the panel shows as its badge and class; one the

@@ -15,7 +15,9 @@ from service.moderation.verdict import Finding, Reason
 NAME = "input"
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
+NEVER_SHOWN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
+"""What no message keeps, moderated or not: C0/C1 controls but newline and tab, and bidi
+embeddings and overrides (one reverses the text shown after it)."""
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -23,7 +25,7 @@ def sanitize(text: str) -> tuple[str, list[Finding]]:
     """Return the displayable text and a finding when anything had to be removed."""
     if text.isprintable():  # C-level fast path: nothing to remove
         return text, []
-    pattern = _ASCII_CONTROL if text.isascii() else _CONTROL
+    pattern = _ASCII_CONTROL if text.isascii() else NEVER_SHOWN
     if pattern.search(text) is None and (text.isascii() or _SURROGATE.search(text) is None):
         return text, []
     cleaned = _SURROGATE.sub("\ufffd", pattern.sub("", text))
