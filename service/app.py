@@ -142,12 +142,9 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             app.state.ready = False
             for part in reversed(parts):
                 await part.stop()
-            if community.claims is not None:
-                await community.claims.close()
-            if community.votes is not None:
-                await community.votes.close()
-            if community.slow is not None:
-                await community.slow.close()
+            for claims in (community.claims, community.votes, community.slow):
+                if claims is not None:
+                    await claims.close()
             provider = getattr(community.moderation, "provider", None)
             if provider is not None:
                 await provider.aclose()
@@ -212,12 +209,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         jobs = ScheduledJobs(build_scheduler(settings, queue), queue)
         app.state.jobs = jobs
         app.state.background.append(jobs)
-    community.claims = build_claims(settings)
-    community.votes = build_votes(settings)
-    rt = settings.realtime
-    if rt.broker == "redis":  # slow mode holds across nodes; one node needs nothing more
-        community.slow = RedisSlowMode(rt.redis_url, settings.node_id, prefix=rt.redis_prefix,
-                                       timeout_seconds=rt.redis_timeout_seconds)  # fmt: skip
+    build_claims(settings, community)
     hub = build_hub(settings, community)
     community.notifiers.append(hub)
     app.state.background.append(hub)
@@ -227,30 +219,25 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     return app
 
 
-def build_claims(settings: Settings) -> RedisClaims | None:
-    """Where sends claim their client message id across nodes: Redis with the Redis broker,
-    nowhere (None) on one node."""
+def build_claims(settings: Settings, community: Community) -> None:
+    """The cross-node claims of sends, votes and slow mode: in Redis with the Redis broker;
+    one node claims nothing (``community.claims``, ``votes`` and ``slow`` stay None).
+
+    A vote's claim is pending while it is written (the log's commit: within a Redis timeout
+    and a margin, twice over), then kept with the poll."""
     rt = settings.realtime
     if rt.broker != "redis":
-        return None
-    return RedisClaims(
-        rt.redis_url, settings.node_id, prefix=rt.redis_prefix, wait_seconds=wait_seconds(settings),
-        sent_seconds=rt.send_claim_seconds, timeout_seconds=rt.redis_timeout_seconds,
+        return
+    url, node, prefix, timeout = rt.redis_url, settings.node_id, rt.redis_prefix, rt.redis_timeout_seconds
+    community.claims = RedisClaims(
+        url, node, prefix=prefix, wait_seconds=wait_seconds(settings),
+        sent_seconds=rt.send_claim_seconds, timeout_seconds=timeout,
     )  # fmt: skip
-
-
-def build_votes(settings: Settings) -> RedisVotes | None:
-    """Where votes claim the user's place in a poll across nodes: Redis with the Redis
-    broker, nowhere (None) on one node. A vote's claim is pending while it is written (the
-    log's commit: within a Redis timeout and a margin, twice over), then kept with the poll."""
-    rt = settings.realtime
-    if rt.broker != "redis":
-        return None
-    return RedisVotes(
-        rt.redis_url, settings.node_id, prefix=rt.redis_prefix,
-        pending_seconds=2 * (rt.redis_timeout_seconds + WAIT_MARGIN_SECONDS),
-        kept_seconds=rt.vote_claim_seconds, timeout_seconds=rt.redis_timeout_seconds,
+    community.votes = RedisVotes(
+        url, node, prefix=prefix, pending_seconds=2 * (timeout + WAIT_MARGIN_SECONDS),
+        kept_seconds=rt.vote_claim_seconds, timeout_seconds=timeout,
     )  # fmt: skip
+    community.slow = RedisSlowMode(url, node, prefix=prefix, timeout_seconds=timeout)
 
 
 def build_hub(settings: Settings, community: Community) -> Hub:
