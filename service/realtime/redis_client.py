@@ -36,6 +36,11 @@ def connect(url: str, timeout_seconds: float) -> Redis:
     )
 
 
+def as_text(value: object) -> str:
+    """A value Redis answered (bytes: this client does not decode) as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class Unanswered(Exception):
     """Redis did not answer a claim: go ahead without it (see :class:`ClaimOutage`)."""
 

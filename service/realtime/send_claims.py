@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from service.realtime.redis_client import DELETE_IF_HELD, ClaimOutage, Unanswered, connect
+from service.realtime.redis_client import DELETE_IF_HELD, ClaimOutage, Unanswered, as_text, connect
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class RedisClaims:
             return Claim()
         if held is None:
             return Claim(taken=True)
-        return Claim(holder=held.decode() if isinstance(held, bytes) else str(held))
+        return Claim(holder=as_text(held))
 
     async def release(self, key: SendKey, claim: Claim) -> None:
         """Give up a taken claim: the send was refused, a retry is judged afresh."""

@@ -40,7 +40,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from service.realtime.redis_client import ClaimOutage, Unanswered, connect
+from service.realtime.redis_client import ClaimOutage, Unanswered, as_text, connect
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +52,16 @@ _TAKE = """
 if redis.call('HEXISTS', KEYS[1], '#closed') == 1 then
     return '#closed'
 end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local held = redis.call('HGET', KEYS[1], ARGV[1])
 if held and string.sub(held, 1, string.len(ARGV[2])) ~= ARGV[2] then
     local deadline = string.match(held, '|pending|(%d+)$')
-    local now = redis.call('TIME')
-    if not deadline or tonumber(deadline) > tonumber(now[1]) * 1000 + math.floor(now[2] / 1000) then
+    if not deadline or tonumber(deadline) > now then
         return held
     end
 end
-local now = redis.call('TIME')
-local until_ms = tonumber(now[1]) * 1000 + math.floor(now[2] / 1000) + tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. until_ms)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. (now + tonumber(ARGV[3])))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return false
 """
@@ -77,11 +76,11 @@ end
 return 0
 """
 
-# Mark the poll closed (no place is taken from now on) and return every place.
+# Mark the poll closed: no place is taken from now on.
 _CLOSE = """
 redis.call('HSET', KEYS[1], '#closed', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return redis.call('HGETALL', KEYS[1])
+return 1
 """
 
 # The poll is closed: keep only the mark, which refuses every later vote.
@@ -103,17 +102,6 @@ if held and string.sub(held, 1, string.len(ARGV[2])) == ARGV[2] then
 end
 return 0
 """
-
-
-def _pairs(raw: object) -> dict[str, str]:
-    """HGETALL's answer (a flat list from a script, a dict from the client) as text."""
-    def text(v: object) -> str:
-        return v.decode() if isinstance(v, bytes) else str(v)
-
-    if isinstance(raw, dict):
-        return {text(k): text(v) for k, v in raw.items()}
-    items = list(raw) if isinstance(raw, list | tuple) else []
-    return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +163,7 @@ class RedisVotes:
             return VoteClaim()
         if held is None:
             return VoteClaim(taken=True)
-        return VoteClaim(holder=held.decode() if isinstance(held, bytes) else str(held))
+        return VoteClaim(holder=as_text(held))
 
     async def release(self, poll_id: str, user_id: str, claim: VoteClaim) -> None:
         """Give up a taken claim: the vote was not written."""
@@ -197,13 +185,13 @@ class RedisVotes:
         user -> option. None when Redis does not answer (the state's votes are all there is)."""
         deadline = time.monotonic() + self.pending_seconds
         try:
-            places = await self._close(keys=[self._key(poll_id)], args=[self._node, self._kept_ms])
+            await self._close(keys=[self._key(poll_id)], args=[self._node, self._kept_ms])
             while True:
-                held = _pairs(places)
+                places = await self._redis.hgetall(self._key(poll_id))
+                held = {as_text(k): as_text(v) for k, v in places.items()}
                 if not any(_PENDING in v for v in held.values()) or time.monotonic() >= deadline:
                     break
                 await asyncio.sleep(0.02)
-                places = await self._redis.hgetall(self._key(poll_id))
         except (RedisError, OSError) as exc:
             log.warning("closing poll %s without the votes other nodes are writing: %s", poll_id, exc)
             return None
