@@ -145,7 +145,8 @@ async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) ->
         results = poll.results()
         if c.votes is not None and (elsewhere := await c.votes.closing(poll_id)) is not None:
             # other nodes' votes too, also those whose envelopes have not reached this node
-            results = _count({**elsewhere, **poll.votes}, len(poll.options))
+            known = {u: o for u, o in elsewhere.items() if 0 <= o < len(poll.options)}
+            results = poll.results({**known, **poll.votes})
         await c.commit([
             new_event(
                 EventType.POLL_CLOSED, user_id=who.user_id, room_id=room_id,
@@ -155,11 +156,3 @@ async def close_poll(c: Community, who: Identity, room_id: str, poll_id: str) ->
     if c.votes is not None:
         c.votes.forget(poll_id)
     return poll_out(poll, who.user_id, results)
-
-
-def _count(votes: dict[str, int], options: int) -> list[int]:
-    counts = [0] * options
-    for option in votes.values():
-        if 0 <= option < options:
-            counts[option] += 1
-    return counts

@@ -81,9 +81,10 @@ class Poll(msgspec.Struct, kw_only=True):
     votes: dict[str, int] = msgspec.field(default_factory=dict)
     closed: bool = False
 
-    def results(self) -> list[int]:
+    def results(self, votes: Mapping[str, int] | None = None) -> list[int]:
+        """Votes per option: of this poll's ``votes``, or of ``votes`` given (options in range)."""
         counts = [0] * len(self.options)
-        for option in self.votes.values():
+        for option in (self.votes if votes is None else votes).values():
             counts[option] += 1
         return counts
 
