@@ -446,16 +446,19 @@ async def history(
         (e for e in memory if _visible_to(e, who.user_id, c)), key=history_key
     )  # fmt: skip
     until: HistoryKey | None = None
-    start = min((e.seq for e in memory if e.epoch == c.log.epoch), default=c.log.last_seq + 1)
+    bound: int | None = None  # the log's seqs below which older messages are read
     if before is not None:
-        until, own_seq = await _cursor(c, room_id, before)
+        until, bound = await _cursor(c, room_id, before)
         recent = [e for e in recent if history_key(e) < until]
-        start = min(start, own_seq) if own_seq is not None else start
     elif before_seq is not None:
         recent = [e for e in recent if e.seq < before_seq]
-        start = min(start, before_seq)
+        bound = before_seq
     page = recent[-want:]
     if len(page) < want and not c.state.history_complete(room_id):
+        # Memory holds the room's newest events: the log is read below the oldest of this
+        # node's own there (looked for only on a page that reaches past memory).
+        start = min((e.seq for e in memory if e.epoch == c.log.epoch), default=c.log.last_seq + 1)
+        start = start if bound is None else min(start, bound)
         page = await _older_from_log(c, room_id, who.user_id, start, want - len(page), until) + page
     more = len(page) > limit
     page = page[-limit:]
