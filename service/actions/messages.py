@@ -14,6 +14,7 @@ from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import duckdb
+import msgspec
 
 from service.actions.access import Access, Intent, check_access
 from service.actions.context import Community
@@ -231,15 +232,17 @@ async def _claim_and_send(
     if claim.holder is not None:
         claim = await _await_holder(c, claims, key, claim)
     if (existing := c.state.client_ids.get(key)) is not None:  # arrived meanwhile
-        claims.seal(key, claim, existing)
-        return await _existing(c, room_id, existing)
-    try:
-        access = check_access(c, who, room_id, Intent.POST)
-        out = await _send(c, who, access, check_text(body.text, access.room), body)
-    except Exception:
-        await claims.release(key, claim)
-        raise
-    claims.seal(key, claim, out.message_id)
+        out = await _existing(c, room_id, existing)
+    elif claim.sent is not None:  # sent elsewhere, and its envelope will never come here
+        return _decode_sent(claim.sent)
+    else:
+        try:
+            access = check_access(c, who, room_id, Intent.POST)
+            out = await _send(c, who, access, check_text(body.text, access.room), body)
+        except Exception:
+            await claims.release(key, claim)
+            raise
+    claims.seal(key, claim, out.message_id, _encode_sent(out))
     return out
 
 
@@ -251,19 +254,27 @@ async def _await_holder(
     and this node takes it: returns the last claim (``holder`` still set in the first case).
     Both are looked at every ``_RECLAIM_SECONDS``.
 
-    Raises ``send_in_flight`` (nothing written; retry) when neither happens within
-    ``claims.wait_seconds``.
+    When neither happens within ``claims.wait_seconds``: a claim recording the sent message
+    is returned (its envelope is lost for good, the caller answers from the claim); one still
+    in flight raises ``send_in_flight`` (nothing written; retry).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + claims.wait_seconds
     while claim.holder is not None and key not in c.state.client_ids:
         left = deadline - loop.time()
         if left <= 0:
+            if claim.sent is not None:
+                return claim
             raise _in_flight(key, claim)
         await asyncio.sleep(min(_RECLAIM_SECONDS, left))
         if key not in c.state.client_ids:
             claim = await claims.take(key)
     return claim
+
+
+_encode_sent = msgspec.json.Encoder().encode
+_decode_sent = msgspec.json.Decoder(MessageOut).decode
+"""A send's answer as its claim records it, for a retry through a node that never gets it."""
 
 
 def _in_flight(key: tuple[str, str, str], claim: Claim) -> SidelineError:

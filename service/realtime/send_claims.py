@@ -8,13 +8,15 @@ message. So before a new send is written its node claims the key in Redis::
 
     SET <prefix>:send:<sha256 of the key> "<node>|pending" NX PX <pending ttl>
 
-(a script, which also takes over this node's own leftover claim, below), and when the message is committed the value becomes its message id, kept ``sent_seconds``
-(``realtime.send_claim_seconds``, 10 minutes by default). A send that is refused (moderation,
-slow mode, a mute, the log ...) releases its claim, so a retry is judged afresh. A node that
-finds the key held by another node writes nothing: it waits until its own state has that
-message (the other node's envelope arrives, or is read back after a loss) and answers it as a
-local retry; if the claim goes away meanwhile it claims the key itself and sends; after
-``wait_seconds`` it refuses with ``send_in_flight`` (503, retry). The logic is in
+(a script, which also takes over this node's own leftover claim, below), and when the message is committed the value becomes the send's answer (the message as JSON), kept
+``sent_seconds`` (``realtime.send_claim_seconds``, 10 minutes by default). A send that is
+refused (moderation, slow mode, a mute, the log ...) releases its claim, so a retry is judged
+afresh. A node that finds the key held by another node writes nothing: it waits until its own
+state has that message (the other node's envelope arrives, or is read back after a loss) and
+answers it as a local retry; if the claim goes away meanwhile it claims the key itself and
+sends. After ``wait_seconds`` it answers with the sent message the claim recorded (its
+envelope was lost for good: the node will never have it), or, while the other node's send is
+still in flight, refuses with ``send_in_flight`` (503, retry). The logic is in
 ``service.actions.messages``; this module is the claim's storage.
 
 A pending claim of this node that its in-flight map does not know is a leftover (a release
@@ -79,7 +81,16 @@ class Claim:
     taken: bool = False
     """This node holds the key: :meth:`RedisClaims.seal` or :meth:`RedisClaims.release` it."""
     holder: str | None = None
-    """Another's hold: ``<node>|pending`` while its send is in flight, then the message id."""
+    """Another's hold: ``<node>|pending`` while its send is in flight, then the send's answer
+    (the message as JSON; a bare message id when sealed by an older version)."""
+
+    @property
+    def sent(self) -> str | None:
+        """The sent message's answer (JSON) another node recorded, or None (still in flight, or
+        recorded by an older version as an id only)."""
+        if self.holder is None or not self.holder.startswith("{"):
+            return None
+        return self.holder
 
     @property
     def pending_on(self) -> str | None:
@@ -150,17 +161,18 @@ class RedisClaims:
         except (RedisError, OSError) as exc:  # it expires; a retry here takes it over
             log.warning("could not release the claim of a refused send: %s", exc)
 
-    def seal(self, key: SendKey, claim: Claim, message_id: str) -> None:
-        """Record that ``key`` was sent as ``message_id`` (for ``sent_seconds``); returns at once."""
+    def seal(self, key: SendKey, claim: Claim, message_id: str, answer: bytes) -> None:
+        """Record that ``key`` was sent as ``message_id``, answered with ``answer`` (the message
+        as JSON), for ``sent_seconds``; returns at once."""
         if not claim.taken:
             return
-        task = asyncio.create_task(self._sealed(self._key(key), message_id))
+        task = asyncio.create_task(self._sealed(self._key(key), message_id, answer))
         self._sealing.add(task)
         task.add_done_callback(self._sealing.discard)
 
-    async def _sealed(self, name: str, message_id: str) -> None:
+    async def _sealed(self, name: str, message_id: str, answer: bytes) -> None:
         try:
-            await self._seal(keys=[name], args=[self._mine, message_id, self._sent_ms])
+            await self._seal(keys=[name], args=[self._mine, answer, self._sent_ms])
         except (RedisError, OSError) as exc:  # the pending claim expires: retries elsewhere
             log.warning("could not record message %s as sent in its claim: %s", message_id, exc)
 

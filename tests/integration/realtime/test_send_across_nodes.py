@@ -197,6 +197,32 @@ async def test_a_retry_through_b_of_a_message_whose_envelope_b_lost_gets_the_sam
     assert sent((a, b), "c1") == [first.json()["message_id"]]
 
 
+async def test_a_retry_through_b_of_a_message_b_never_gets_is_answered_from_the_claim(
+    start_server, redis_url, proxy
+):
+    """A's envelope never reaches B and B cannot read it back (no recent stream kept): B's state
+    never has the message. The retry through B is still answered with A's message, from what
+    A's claim recorded, after B's wait for the envelope (Redis timeout 1.5 s + 2 s); before,
+    every retry was refused with send_in_flight for as long as the claim was kept."""
+    a, b = start_two(
+        start_server, redis_url, b_redis_url=proxied(redis_url, proxy),
+        SIDELINE_REALTIME__REDIS_TIMEOUT_SECONDS="1.5", SIDELINE_REALTIME__REDIS_RECENT_EVENTS="0",
+    )  # fmt: skip
+    assert proxy.silence(b"SUBSCRIBE") == 1, "node B has one subscriber connection"
+    async with httpx.AsyncClient(timeout=30) as http:
+        first = await post(http, a, "c1", "hello")
+        assert first.status_code == 201, first.text
+        again = await post(http, b, "c1", "hello")
+        assert again.status_code == 201, again.text
+        assert again.json() == first.json()
+        history = await http.get(
+            f"{b.url}/v1/rooms/match:1/messages",
+            headers={"Authorization": f"Bearer {b.token('ann', 'match:1')}"},
+        )  # fmt: skip
+        assert first.json()["message_id"] not in [m["message_id"] for m in history.json()["messages"]]
+    assert sent((a, b), "c1") == [first.json()["message_id"]]
+
+
 async def test_a_refused_first_attempt_lets_the_retry_through_b_be_judged_afresh(
     start_server, redis_url, provider
 ):
