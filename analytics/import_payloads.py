@@ -103,8 +103,8 @@ _UNSTRIPPED = "has white space at its ends (the service strips it)"
 
 class PollCreated(_P):
     """Bounded as the service's create bounds it (its HTTP body's types; the state serves the
-    question and options as they are): a question and options not blank, none repeated, and
-    stripped, as the service writes them (the import does not rewrite a payload: one with white
+    question and options as they are): a question and options not blank, without a character
+    the service drops from them, none repeated, and stripped, as the service writes them (the import does not rewrite a payload: one with white
     space at its ends is refused, not stored otherwise than the file has it)."""
 
     poll_id: str
@@ -112,6 +112,9 @@ class PollCreated(_P):
     options: PollOptions
 
     def __post_init__(self) -> None:
+        _shown_in_a_poll("poll question", self.question, "$.question")
+        for i, option in enumerate(self.options):
+            _shown_in_a_poll("poll option", option, f"$.options[{i}]")
         if not self.question.strip():
             raise ValueError("poll question is blank - at `$.question`")
         if self.question != self.question.strip():
@@ -128,6 +131,16 @@ class PollCreated(_P):
                 raise ValueError(
                     f"poll option {i} ({option[:80]!r}) repeats option {first} - at `$.options[{i}]`"
                 )
+
+
+def _shown_in_a_poll(what: str, text: str, at: str) -> None:
+    """Refuse ``text`` with a character the service drops from a poll's question and options
+    (those it drops from every message, ``service.actions.polls.poll_text``): the import does
+    not rewrite a payload, and the panel would show the poll as the file has it."""
+    if not text.isprintable() and (bad := NEVER_SHOWN.search(text)):
+        raise ValueError(
+            f"{what} has U+{ord(bad.group()):04X}, which the service drops from every poll - at `{at}`"
+        )
 
 
 def _poll_bounds() -> tuple[int, int]:

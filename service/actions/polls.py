@@ -11,6 +11,8 @@ from service.domain.rooms import Role
 from service.domain.state import Poll
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
+from service.moderation.checks.hygiene import NEVER_SHOWN
+from service.moderation.normalize import fold
 from service.protocol.http import PollIn, PollOut
 from service.realtime.vote_claims import CLOSED, RedisVotes
 
@@ -33,17 +35,28 @@ def get_poll(c: Community, room_id: str, poll_id: str) -> Poll:
     return poll
 
 
+def poll_text(text: str, what: str, at: str) -> str:
+    """A poll's question or option as the poll shows it, cleaned as a message's text is: what
+    no message keeps dropped (controls but newline and tab, bidi embeddings and overrides: one
+    in an option reversed what the panel shows after it), the ends stripped; refused as empty
+    when nothing visible is left, named ``what`` (``poll option``) at ``at`` (``$.options[1]``)."""
+    if not text.isprintable():
+        text = NEVER_SHOWN.sub("", text)
+    text = text.strip()
+    if not text:
+        raise SidelineError(ErrorCode.TEXT_EMPTY, f"{what} is empty", at=at)
+    if not text.isascii() and not fold(text).strip():
+        shown = " ".join(f"U+{ord(ch):04X}" for ch in sorted(set(text))[:6])
+        raise SidelineError(ErrorCode.TEXT_EMPTY, f"{what} has no visible characters ({shown})", at=at)
+    return text
+
+
 async def create_poll(c: Community, who: Identity, room_id: str, body: PollIn) -> PollOut:
     access = check_access(c, who, room_id, Intent.POST)
     if access.role.rank < Role.SPEAKER.rank:
         raise SidelineError(ErrorCode.ROLE_TOO_LOW, "polls are created by speakers and moderators")
-    question = body.question.strip()
-    if not question:
-        raise SidelineError(ErrorCode.TEXT_EMPTY, "poll question is empty", at="$.question")
-    options = [o.strip() for o in body.options]
-    for i, option in enumerate(options):
-        if not option:
-            raise SidelineError(ErrorCode.TEXT_EMPTY, "poll option is empty", at=f"$.options[{i}]")
+    question = poll_text(body.question, "poll question", "$.question")
+    options = [poll_text(o, "poll option", f"$.options[{i}]") for i, o in enumerate(body.options)]
     for i, option in enumerate(options):
         if (first := options.index(option)) < i:
             raise SidelineError(

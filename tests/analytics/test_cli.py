@@ -410,6 +410,27 @@ def test_events_import_takes_message_text_the_service_could_have_written(tmp_pat
     assert "4 records read, 1 valid, 0 already imported, 1 appended" in out
 
 
+def test_events_import_takes_poll_text_the_service_could_have_written(tmp_path: Path, capsys) -> None:
+    """A poll's question and options lose what a message's text loses when the service creates
+    the poll; a file's poll with such a character (a right-to-left override reversing what the
+    panel shows after it) is refused as a message's text with one is, not served as it came."""
+    created = {"event_type": "poll_created", "occurred_at": "2026-01-06T12:00:00+00:00",
+               "user_id": "u1", "room_id": "match:1"}  # fmt: skip
+    lines = [
+        {**created, "payload": {"poll_id": "p1", "question": "Who \u202ewins?", "options": ["a", "b"]}},
+        {**created, "payload": {"poll_id": "p2", "question": "q?", "options": ["a", "b\u009b"]}},
+        {**created, "payload": {"poll_id": "p3", "question": "two\nlines", "options": ["a\tb", "\u200fok"]}},
+    ]
+    err, out = import_lines(tmp_path, capsys, "polls.jsonl", lines)
+    assert_named(err, [
+        "polls.jsonl line 1: poll_created: poll question has U+202E, which the service drops from "
+        "every poll - at `$.payload.question`",
+        "polls.jsonl line 2: poll_created: poll option has U+009B, which the service drops from "
+        "every poll - at `$.payload.options[1]`",
+    ])  # fmt: skip
+    assert "3 records read, 1 valid, 0 already imported, 1 appended" in out
+
+
 def test_events_import_checks_the_role_a_message_was_sent_with(tmp_path: Path, capsys) -> None:
     """A message carries its sender's role as the service writes it (``user``, ``speaker`` or
     ``moderator``: a viewer cannot post), which the panel shows as its badge and class; one the

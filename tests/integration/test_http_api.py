@@ -111,6 +111,34 @@ def test_polls_one_vote_per_user(server, api):
     assert late.status_code == 409
 
 
+def test_poll_text_drops_what_no_message_keeps(server, api):
+    """A poll's question and options lose what a message's text loses (controls but newline
+    and tab, bidi embeddings and overrides: a right-to-left override in an option reversed
+    what the panel shows after it), and are refused as empty when nothing visible is left."""
+    speaker = auth(server, "s1", role="speaker")
+    created = api.post("/v1/rooms/match:1/polls", headers=speaker, json={
+        "question": "Man\u0007 of the \u202ematch?\u202c", "options": ["Saka \u202eis back", "Rice\u200f\u2067x\u2069"],
+    })  # fmt: skip
+    assert created.status_code == 201, created.text
+    shown = ("Man of the match?", ["Saka is back", "Rice\u200f\u2067x\u2069"])  # marks and isolates stay
+    assert (created.json()["question"], created.json()["options"]) == shown
+    again = api.get(f"/v1/rooms/match:1/polls/{created.json()['poll_id']}", headers=auth(server, "v1")).json()
+    assert (again["question"], again["options"]) == shown
+    for body, message, at in [
+        ({"question": " \u202e\u202c ", "options": ["a", "b"]}, "poll question is empty", "$.question"),
+        ({"question": "q?", "options": ["a", "\u202e\x1b\t"]}, "poll option is empty", "$.options[1]"),
+        ({"question": "q?", "options": ["\u200b\u202e", "b"]}, "poll option has no visible characters (U+200B)",
+         "$.options[0]"),
+    ]:  # fmt: skip
+        r = api.post("/v1/rooms/match:1/polls", headers=speaker, json=body)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == {"code": "text_empty", "message": message, "at": at}
+    twin = api.post("/v1/rooms/match:1/polls", headers=speaker, json={"question": "q?", "options": ["gg", "g\u202eg"]})
+    assert twin.status_code == 400 and twin.json()["error"] == {
+        "code": "invalid_body", "message": "poll option 1 ('gg') repeats option 0", "at": "$.options[1]",
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code", "at"),
     [
