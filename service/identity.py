@@ -1,8 +1,8 @@
 """User identity: verification of tokens signed by the host backend, and dev-token minting.
 
-A token is a JWT with ``sub`` (user id), ``ctx`` (the context the user is viewing, which is
-also the room they may enter), ``name`` (at most 64 characters; the user id when absent),
-``role`` or per-room ``roles`` ({room_id: role}), and a required ``exp`` (at most
+A token is a JWT with ``sub`` (the user id, not blank), ``ctx`` (the context the user is
+viewing, which is also the room they may enter), ``name`` (at most 64 characters; the user id
+when absent), ``role`` or per-room ``roles`` ({room_id: role}), and a required ``exp`` (at most
 ``auth.max_token_lifetime_seconds`` ahead). HS256 tokens are
 checked against the shared secret; RS256 and EdDSA tokens against the configured public keys.
 The algorithm is chosen by the key type, never by the token header alone, so ``alg: none`` and
@@ -168,6 +168,8 @@ def _identity(claims: dict[str, Any]) -> Identity:
     sub, ctx = claims.get("sub"), claims.get("ctx")
     if not isinstance(sub, str) or not sub or len(sub) > 128:
         raise bad("sub", "`sub` must be a non-empty string of at most 128 characters")
+    if not sub.strip():  # events, dashboards and sinks key on it: blanks are no user
+        raise bad("sub", f"`sub` (the user id) is blank: {_shown(sub)}")
     if not isinstance(ctx, str) or not ctx:
         raise bad("ctx", "`ctx` (the context id) is required")
     role = _role(claims.get("role", "user"))

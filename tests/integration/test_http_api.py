@@ -193,6 +193,19 @@ def test_token_refusals_are_401(server, api, header, code):
     assert (r.status_code, r.json()["error"]["code"]) == (401, code)
 
 
+def test_a_token_whose_user_id_is_blank_is_refused(server, api):
+    """Dashboards and sinks key on the user id: a token whose ``sub`` is only white space
+    would have written events of a user of blanks."""
+    before = last_seq(api)
+    r = send(api, auth(server, " \t "))
+    assert r.status_code == 401, r.text
+    assert r.json()["error"] == {
+        "code": "token_invalid", "message": "token claim `sub` (the user id) is blank: ' \\t '",
+        "at": "$.sub",
+    }  # fmt: skip
+    assert last_seq(api) == before
+
+
 def test_roles_and_modes_are_enforced(server, api):
     admin = {"X-Admin-Key": server.admin_key()}
     viewer = auth(server, "w1", role="viewer")

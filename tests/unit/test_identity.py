@@ -151,6 +151,22 @@ def test_a_name_that_would_be_copied_into_every_message_is_bounded(name, message
     assert (err.code, err.at, err.message) == (ErrorCode.TOKEN_INVALID, "$.name", message)
 
 
+@pytest.mark.parametrize("sub", [" ", "   ", "\t\n", "\u3000\u00a0"], ids=["space", "spaces", "tab-newline", "unicode-spaces"])
+def test_a_user_id_of_only_white_space_is_refused(sub):
+    """The user id keys every event, dashboard and sink row: one of blanks is no user (the
+    importer refuses such a ``user_id`` too)."""
+    err = refusal(TokenVerifier(AuthSettings(hs256_secret=SECRET)), sub=sub)
+    assert (err.code, err.at, err.message) == (
+        ErrorCode.TOKEN_INVALID, "$.sub", f"token claim `sub` (the user id) is blank: {sub!r}",
+    )  # fmt: skip
+
+
+def test_a_user_id_with_white_space_inside_or_around_is_kept_as_it_is():
+    v = TokenVerifier(AuthSettings(hs256_secret=SECRET))
+    for sub in ("Ann Lee", " u1 "):  # the host's ids: not rewritten, or they would name another user
+        assert v.verify(jwt.encode(claims(sub=sub), SECRET, algorithm="HS256")).user_id == sub
+
+
 @pytest.mark.parametrize(("name", "shown"), [("Ann", "Ann"), ("é" * 64, "é" * 64), ("", "u1"), (None, "u1")])
 def test_names_up_to_the_limit_pass_and_a_missing_one_is_the_user_id(name, shown):
     v = TokenVerifier(AuthSettings(hs256_secret=SECRET))
