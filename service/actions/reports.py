@@ -35,7 +35,7 @@ class QueueItem(msgspec.Struct, kw_only=True):
 
 
 def report_threshold(c: Community) -> int:
-    return int(getattr(c.settings.moderation, "report_hide_threshold", 3))
+    return c.settings.moderation.report_hide_threshold
 
 
 async def report(c: Community, who: Identity, room_id: str, message_id: str, reason: str) -> str:

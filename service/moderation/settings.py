@@ -179,6 +179,9 @@ class ModerationSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
         default_factory=lambda: ["US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "IN", "AU"]
     )
     """Regions tried, in order, for phone numbers written without a ``+`` country code."""
+    report_hide_threshold: int = 3
+    """Distinct users whose reports of a message hide it pending review (applies with the
+    pipeline off too: reports are users' judgement, not a check)."""
     rate: RateSettings = msgspec.field(default_factory=RateSettings)
     spam: SpamSettings = msgspec.field(default_factory=SpamSettings)
     provider: ProviderSettings = msgspec.field(default_factory=ProviderSettings)
@@ -189,6 +192,8 @@ class ModerationSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     def __post_init__(self) -> None:
         if self.max_input_chars < 1:
             raise ValueError("Expected `max_input_chars` >= 1")
+        if self.report_hide_threshold < 1:
+            raise ValueError("Expected `report_hide_threshold` >= 1")
         unknown = [r for r in self.phone_regions if r not in phonenumbers.SUPPORTED_REGIONS]
         if unknown:
             raise ValueError(f"Unknown phone region(s) {unknown} in `phone_regions`")
