@@ -37,7 +37,12 @@ class ErasureRecord(msgspec.Struct, frozen=True):
     requested_by: str
     requested_at: datetime
     rows_rewritten: int
+    """The export's rows of the user's events up to ``up_to_seq`` (as user or actor), erased,
+    counted in the files when the erasure was done (0 while pending): also those a pass killed
+    midway rewrote and those a sink behind the log exported already erased before then. Kept
+    afterwards: what a sink still behind exports later is erased as it arrives, not added."""
     files: list[str]
+    """The files (relative to the export's folder) holding those rows when it was done."""
     done_at: datetime | None = None
     """When the warehouse files were rewritten; None while the erasure is pending."""
     warnings: list[str] = msgspec.field(default_factory=list)

@@ -251,6 +251,36 @@ async def test_sideline_erase_completes_an_erasure_left_pending(tmp_path: Path):
     assert rows == [("ticket-1", 5, True), ("ticket-2", 5, True)]
 
 
+async def test_rows_rewritten_is_what_the_files_held_when_the_erasure_was_done(tmp_path: Path):
+    """The count is taken from the files when the erasure completes and kept: a sink behind the
+    log exports the rest of the user's events up to the erasure's seq afterwards, erased as
+    they arrive, and they do not raise the recorded count (nor the audit line's)."""
+    from service.sinks import offline
+
+    rig = await Rig(tmp_path / "data", {"warehouse": [WH]}).start()
+    await rig.append([message(i, user="alice" if i % 2 else "bob") for i in range(10)])
+    await rig.drained()
+    await rig.stop()
+    behind = Rig(tmp_path / "data", {"warehouse": [WH]})  # the log alone: nothing exports these
+    await behind.log.start()
+    await behind.log.append([message(i, user="alice") for i in range(10, 14)])
+    await behind.log.close()
+
+    record = offline.erase(rig.settings, "alice", "ticket-1")
+    assert (record.rows_rewritten, record.up_to_seq, len(record.files)) == (5, 14, 1)
+    rig = await Rig(tmp_path / "data", {"warehouse": [WH]}).start()
+    try:
+        await rig.drained()
+        users = scan(rig.settings.data_path / "warehouse")["user_id"].to_list()
+        assert "alice" not in users and users.count(record.pseudonym) == 9
+        stored = await rig.log.run_read(store.load_erasures)
+    finally:
+        await rig.stop()
+    assert [(r.rows_rewritten, r.files) for r in stored] == [(5, record.files)]
+    audit = (rig.settings.data_path / "warehouse" / "erasures.jsonl").read_text().splitlines()
+    assert [json.loads(line)["rows_rewritten"] for line in audit] == [5]
+
+
 async def test_a_user_erased_again_is_counted_only_for_the_rows_the_second_erasure_adds(make_rig):
     # Counts are read from the files after the rewrite; rows the first erasure covers carry
     # the same pseudonym and stay that one's.
