@@ -8,7 +8,8 @@ from typing import Any
 
 from service.commands.serve import settings_from_args
 from service.domain.rooms import Role
-from service.identity import MAX_NAME_LENGTH, mint_token
+from service.errors import SidelineError
+from service.identity import MAX_NAME_LENGTH, identity_of, mint_token
 from service.settings import ensure_dev_secrets
 
 
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
                    "the service would refuse the token")  # fmt: skip
     elif args.name is not None and not 0 < len(args.name) <= MAX_NAME_LENGTH:
         problem = f"--name must be 1 to {MAX_NAME_LENGTH} characters, got {len(args.name)}"
+    else:
+        problem = _claims_problem(args)
     if problem:
         print(f"sideline token: {problem}", file=sys.stderr)
         return 2
@@ -51,3 +54,17 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+_OPTION_OF = {"$.sub": "--user", "$.ctx": "--context", "$.role": "--role", "$.name": "--name"}
+
+
+def _claims_problem(args: argparse.Namespace) -> str | None:
+    """Why the service would refuse the claims of the token asked for, by the service's own
+    check, or None."""
+    claims = {"sub": args.user, "ctx": args.context, "role": args.role, "name": args.name, "exp": 0}
+    try:
+        identity_of(claims)
+    except SidelineError as exc:
+        return f"{_OPTION_OF.get(exc.at or '', exc.at)}: {exc.message}"
+    return None

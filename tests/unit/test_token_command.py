@@ -24,6 +24,15 @@ def test_a_token_the_service_would_refuse_is_not_minted(
         assert main([*base, *extra]) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and message in captured.err
+    # every claim rule of the service applies: the same check, not a copy of it
+    for args, message in [
+        (["--user", "   ", "--context", "match:1"], "--user: token claim `sub` (the user id) is blank: '   '"),
+        (["--user", "u" * 129, "--context", "match:1"], "--user: token claim `sub` must be a non-empty string of at most 128"),
+        (["--user", "u1", "--context", ""], "--context: token claim `ctx` (the context id) is required"),
+    ]:
+        assert main(["token", *args]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and message in captured.err
     assert main([*base, "--ttl", "3600", "--name", "Ann"]) == 0
     token = capsys.readouterr().out.strip()
     settings = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path)})
