@@ -170,6 +170,11 @@ class RealtimeSettings(_Section):
     """How long after a poll's last vote Redis keeps who voted in it (30 days; dropped when the
     poll is closed): within it a second vote of a user through another node is refused even
     when that node's state lacks the first one (many nodes only)."""
+    reaction_claim_seconds: float = 86_400.0
+    """How long after a user's last reaction change on a message Redis keeps which emoji they
+    have on it (a day: the life of a live chat's message, while one small hash per user and
+    message reacted on is kept): within it a change through another node is judged by what was
+    written through any node, also when that node's state lacks it (many nodes only)."""
     history_on_join: int = 50
     """Messages sent with ``joined``."""
     resume_max_events: int = 500
@@ -352,6 +357,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("Expected > 0 - at `$.realtime.send_claim_seconds`")
     if rt.vote_claim_seconds <= 0:
         raise ConfigError("Expected > 0 - at `$.realtime.vote_claim_seconds`")
+    if rt.reaction_claim_seconds <= 0:
+        raise ConfigError("Expected > 0 - at `$.realtime.reaction_claim_seconds`")
     if settings.reactions.max_per_user_per_message < 1:
         raise ConfigError("Expected >= 1 - at `$.reactions.max_per_user_per_message`")
     if settings.server.max_body_bytes < 1024:

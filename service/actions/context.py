@@ -16,6 +16,7 @@ from service.domain.state import CommunityState
 from service.errors import ErrorCode, SidelineError
 from service.eventlog.base import CommitFailed
 from service.eventlog.duckdb_log import DuckDBLog, Extra
+from service.realtime.reaction_claims import RedisReactions
 from service.realtime.send_claims import RedisClaims
 from service.realtime.slow_claims import RedisSlowMode
 from service.realtime.vote_claims import RedisVotes
@@ -58,6 +59,9 @@ class Community:
     votes: RedisVotes | None = None
     """Where a user's vote in a poll is claimed across nodes (Redis with many nodes, see
     ``service.realtime.vote_claims``); None on one node, which claims nothing."""
+    reaction_claims: RedisReactions | None = None
+    """Where a user's reaction change on a message is claimed across nodes (Redis with many
+    nodes, see ``service.realtime.reaction_claims``); None on one node, which claims nothing."""
     reserved: set[tuple[Any, ...]] = field(default_factory=set)
     """Keys reserved between a check and its commit (one vote, one reaction, ...)."""
     serials: dict[tuple[Any, ...], tuple[asyncio.Lock, int]] = field(default_factory=dict)

@@ -4,7 +4,11 @@ are events."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import emoji
 
@@ -15,6 +19,9 @@ from service.domain.events import EventType, new_event
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol.http import ClientMetadata, ReactionOut
+from service.realtime.reaction_claims import ReactionClaim, RedisReactions
+
+log = logging.getLogger(__name__)
 
 _JOINERS = frozenset("\u200d\ufe0e\ufe0f\u20e3")
 """Zero-width joiner, text/emoji variation selectors, combining keycap: inside sequences only."""
@@ -88,15 +95,34 @@ def _sequences(value: str) -> int:
 def check_reaction_cap(c: Community, user_id: str, message_id: str, emoji: str) -> None:
     """Refuse a reaction past the user's ``reactions.max_per_user_per_message`` on a message:
     each is broadcast to the room and kept in the message's counts on every history page."""
-    cap = c.settings.reactions.max_per_user_per_message
     mine = c.state.reactions_by(message_id, user_id)
-    if len(mine) >= cap:
-        shown = " ".join(e[:40] for e in mine[:10])
-        raise SidelineError(
-            ErrorCode.CONFLICT,
-            f"you have {len(mine)} reaction{'s' if len(mine) != 1 else ''} on this message "
-            f"already ({shown}), the most one user may add; remove one to add {emoji!r}",
-        )  # fmt: skip
+    if len(mine) >= c.settings.reactions.max_per_user_per_message:
+        raise _past_cap(mine, emoji)
+
+
+def _past_cap(mine: Sequence[str], emoji: str) -> SidelineError:
+    shown = " ".join(e[:40] for e in mine[:10])
+    return SidelineError(
+        ErrorCode.CONFLICT,
+        f"you have {len(mine)} reaction{'s' if len(mine) != 1 else ''} on this message "
+        f"already ({shown}), the most one user may add; remove one to add {emoji!r}",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One add (or remove) of ``emoji`` on a message, as asked."""
+
+    room_id: str
+    message_id: str
+    emoji: str
+    add: bool
+    metadata: ClientMetadata | None
+
+
+_RECLAIM_SECONDS = 0.02
+"""How often a change looks again at what it waits for: another node's change of the same
+emoji being written, or this node's state having the change Redis recorded."""
 
 
 async def set_reaction(
@@ -109,6 +135,7 @@ async def set_reaction(
     past the cap (stored before reactions were checked, or by an older rule), so that it does
     not stay on the message for good. The changes of one user on one message run one at a
     time, so concurrent adds count each other against the cap and a duplicate writes nothing.
+    With many nodes each change is also claimed across them (:func:`_claim_and_change`).
     """
     users = c.state.reactions.get(message_id, {}).get(emoji, set())
     if add or who.user_id not in users:
@@ -116,22 +143,122 @@ async def set_reaction(
     access = check_access(c, who, room_id, Intent.REACT)
     await check_message(c, room_id, message_id, reader=reader_of(who, access))
     await c.ensure_exposure(who.user_id, room_id, who.context_id)
+    change = Change(room_id, message_id, emoji, add, metadata)
+    claims = c.reaction_claims
 
-    async def change() -> ReactionOut:
-        users = c.state.reactions.get(message_id, {}).get(emoji, set())
-        if (who.user_id in users) == add:
-            return ReactionOut(message_id=message_id, emoji=emoji, count=len(users), seq=0)
-        if add:
-            check_reaction_cap(c, who.user_id, message_id, emoji)
-        event_type = EventType.REACTION_ADDED if add else EventType.REACTION_REMOVED
-        committed = await c.commit([
-            new_event(
-                event_type, user_id=who.user_id, room_id=room_id, context_id=who.context_id,
-                message_id=message_id, metadata=metadata_of(metadata, "reaction"),
-                payload={"emoji": emoji},
-            )
-        ])  # fmt: skip
-        count = len(c.state.reactions[message_id][emoji])
-        return ReactionOut(message_id=message_id, emoji=emoji, count=count, seq=committed[0].seq)
+    async def run() -> ReactionOut:
+        if claims is None:
+            return await _change(c, who, change)
+        return await _claim_and_change(c, claims, who, change)
 
-    return await c.serially(("reactions", message_id, who.user_id), change)
+    return await c.serially(("reactions", message_id, who.user_id), run)
+
+
+def _has(c: Community, ch: Change, user_id: str) -> bool:
+    """Does this node's state have the user's reaction?"""
+    return user_id in c.state.reactions.get(ch.message_id, {}).get(ch.emoji, ())
+
+
+def _unchanged(c: Community, ch: Change, user_id: str, has: bool) -> ReactionOut:
+    """The answer to a change that writes nothing: the count once the user's reaction is as
+    ``has`` says (this node's state may not have it yet)."""
+    users = c.state.reactions.get(ch.message_id, {}).get(ch.emoji, set())
+    count = len(users - {user_id}) + has
+    return ReactionOut(message_id=ch.message_id, emoji=ch.emoji, count=count, seq=0)
+
+
+async def _change(c: Community, who: Identity, ch: Change) -> ReactionOut:
+    """Judge the change by this node's state alone (one node; many when Redis does not answer)."""
+    if _has(c, ch, who.user_id) == ch.add:
+        return _unchanged(c, ch, who.user_id, ch.add)
+    if ch.add:
+        check_reaction_cap(c, who.user_id, ch.message_id, ch.emoji)
+    return await _write(c, who, ch)
+
+
+async def _write(c: Community, who: Identity, ch: Change) -> ReactionOut:
+    event_type = EventType.REACTION_ADDED if ch.add else EventType.REACTION_REMOVED
+    committed = await c.commit([
+        new_event(
+            event_type, user_id=who.user_id, room_id=ch.room_id, context_id=who.context_id,
+            message_id=ch.message_id, metadata=metadata_of(ch.metadata, "reaction"),
+            payload={"emoji": ch.emoji},
+        )
+    ])  # fmt: skip
+    count = len(c.state.reactions[ch.message_id][ch.emoji])
+    return ReactionOut(message_id=ch.message_id, emoji=ch.emoji, count=count, seq=committed[0].seq)
+
+
+async def _claim_and_change(
+    c: Community, claims: RedisReactions, who: Identity, ch: Change
+) -> ReactionOut:
+    """Many nodes: claim the user's emoji on the message across nodes, then change it as one
+    node does, judged by what Redis recorded of it when it did.
+
+    Redis has the user's last change of the emoji through any node; this node's state may lack
+    it (its envelope is on its way, or was lost and is read back later, or this node restarted
+    since). So before writing or answering anything this node waits until its state has that
+    change (at most ``claims.wait_seconds``; after that the recorded one is taken as written):
+    every node then applies the user's changes of an emoji in the order they were written, and
+    none writes a second add, or a remove of nothing, that the other nodes would apply in
+    another order. (A node that lost both an add and the remove after it, not read back yet,
+    finds Redis and its state agreeing and writes at once: that order is not kept.) The cap
+    counts the reactions claimed through every node. A change that is not written (the log
+    failed) gives the claim back."""
+    claim = await _take(c, claims, who.user_id, ch)
+    if claim.full is not None:
+        raise _past_cap(claim.full, ch.emoji)
+    if claim.skipped:
+        return await _change(c, who, ch)
+    has = _has(c, ch, who.user_id) if claim.recorded is None else claim.recorded
+    await _caught_up(c, claims, who.user_id, ch, has)
+    if has == ch.add:
+        claims.seal(ch.message_id, who.user_id, ch.emoji, claim, on=has)
+        return _unchanged(c, ch, who.user_id, has)
+    try:
+        out = await _write(c, who, ch)
+    except Exception:
+        await claims.release(ch.message_id, who.user_id, ch.emoji, claim)
+        raise
+    claims.seal(ch.message_id, who.user_id, ch.emoji, claim, on=ch.add)
+    return out
+
+
+async def _take(c: Community, claims: RedisReactions, user_id: str, ch: Change) -> ReactionClaim:
+    """Claim the user's emoji, waiting while another node writes a change of it: until that
+    one is written, or runs past its deadline and is taken over (``claims.pending_seconds``).
+
+    Raises CONFLICT (nothing written) when other nodes still write changes of it after that."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + claims.pending_seconds
+    cap = c.settings.reactions.max_per_user_per_message
+    while True:
+        mine = c.state.reactions_by(ch.message_id, user_id) if ch.add else []
+        claim = await claims.take(ch.message_id, user_id, ch.emoji, add=ch.add, cap=cap, mine=mine)
+        if claim.pending_on is None:
+            return claim
+        if loop.time() >= deadline:
+            raise SidelineError(
+                ErrorCode.CONFLICT,
+                f"your reaction {ch.emoji[:40]!r} on this message is being changed through node "
+                f"{claim.pending_on[:64]!r}; nothing was written here, retry",
+            )  # fmt: skip
+        await asyncio.sleep(_RECLAIM_SECONDS)
+
+
+async def _caught_up(
+    c: Community, claims: RedisReactions, user_id: str, ch: Change, has: bool
+) -> None:
+    """Wait until this node's state has (``has``) or has not the user's emoji, as Redis
+    recorded, at most ``claims.wait_seconds``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + claims.wait_seconds
+    while _has(c, ch, user_id) != has:
+        if loop.time() >= deadline:
+            log.warning(
+                "a reaction change recorded through another node has not reached this node's "
+                "state in %.1f s (message %s); judged as recorded", claims.wait_seconds,
+                ch.message_id,
+            )  # fmt: skip
+            return
+        await asyncio.sleep(_RECLAIM_SECONDS)

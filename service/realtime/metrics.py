@@ -10,6 +10,7 @@ from prometheus_client.registry import Collector
 
 from service.realtime.brokers.redis import PubSubBackend
 from service.realtime.outbox import Outbox
+from service.realtime.reaction_claims import RedisReactions
 from service.realtime.send_claims import RedisClaims
 from service.realtime.slow_claims import RedisSlowMode
 from service.realtime.vote_claims import RedisVotes
@@ -82,6 +83,12 @@ class HubCollector(Collector):
             "Posts in slow mode judged without a cross-node slot because Redis did not answer "
             "(a user may post once per node per interval meanwhile)",
             value=RedisSlowMode.outage.skipped,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "sideline_reaction_claims_skipped",
+            "Reaction changes judged without a cross-node claim because Redis did not answer "
+            "(the same reaction through another node may be written twice, or pass the cap)",
+            value=RedisReactions.outage.skipped,
         )  # fmt: skip
         yield CounterMetricFamily(
             "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",
