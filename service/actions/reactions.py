@@ -197,24 +197,25 @@ async def _claim_and_change(
 
     Redis has the user's last change of the emoji through any node; this node's state may lack
     it (its envelope is on its way, or was lost and is read back later, or this node restarted
-    since). So before writing or answering anything this node waits until its state has that
-    change (at most ``claims.wait_seconds``; after that the recorded one is taken as written):
-    every node then applies the user's changes of an emoji in the order they were written, and
-    none writes a second add, or a remove of nothing, that the other nodes would apply in
-    another order. (A node that lost both an add and the remove after it, not read back yet,
-    finds Redis and its state agreeing and writes at once: that order is not kept.) The cap
-    counts the reactions claimed through every node. A change that is not written (the log
-    failed) gives the claim back."""
+    since). A change Redis says is made already writes nothing and is answered at once, with
+    the count this node will show once it has it. Before writing, this node waits until its
+    state has the recorded change (at most ``claims.wait_seconds``; after that it is taken as
+    written): every node then applies the user's changes of an emoji in the order they were
+    written, and none writes a second add, or a remove of nothing, that the other nodes would
+    apply in another order. (A node that lost both an add and the remove after it, not read
+    back yet, finds Redis and its state agreeing and writes at once: that order is not kept.)
+    The cap counts the reactions claimed through every node. A change that is not written (the
+    log failed) gives the claim back."""
     claim = await _take(c, claims, who.user_id, ch)
     if claim.full is not None:
         raise _past_cap(claim.full, ch.emoji)
     if claim.skipped:
         return await _change(c, who, ch)
     has = _has(c, ch, who.user_id) if claim.recorded is None else claim.recorded
-    await _caught_up(c, claims, who.user_id, ch, has)
     if has == ch.add:
         claims.seal(ch.message_id, who.user_id, ch.emoji, claim, on=has)
         return _unchanged(c, ch, who.user_id, has)
+    await _caught_up(c, claims, who.user_id, ch, has)
     try:
         out = await _write(c, who, ch)
     except Exception:

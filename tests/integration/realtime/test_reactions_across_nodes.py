@@ -11,6 +11,7 @@ shards once they stopped.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -152,6 +153,39 @@ async def test_changes_through_nodes_that_lost_each_others_envelopes_end_the_sam
                     break
                 await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
+        shown = [(await counts(http, node))[message_id] for node in (a, b)]
+    assert shown == [{}, {}], shown
+    assert reactions_in_logs((a, b)) == [
+        ("reaction_added", message_id, "ann", "🔥"), ("reaction_removed", message_id, "ann", "🔥")
+    ]
+
+
+async def test_after_b_restarted_without_a_reaction_through_a_b_answers_an_add_at_once_and_writes_a_remove(
+    start_server, redis_url
+):
+    """B restarts with no recent stream in Redis: its state never gets ann's 🔥 through A, but
+    the claim has it. Another add through B is a duplicate, answered without waiting for B's
+    state (which would wait in vain); a remove through B is written, so A drops it too (judged
+    by B's state alone, it removed nothing and A went on showing 🔥)."""
+    a, b = start_two(
+        start_server, redis_url, SIDELINE_REALTIME__REDIS_RECENT_EVENTS="0",
+        SIDELINE_REALTIME__REDIS_TIMEOUT_SECONDS="1.5",
+    )  # fmt: skip
+    async with httpx.AsyncClient(timeout=30) as http:
+        message_id = await post(http, b, "c1")
+        await arrived(http, a, [message_id])
+        first = await react(http, a, message_id, "🔥")
+        assert first.status_code == 200, first.text
+        assert b.stop() in (0, -15)
+        b.start()
+        started = time.monotonic()
+        again = await react(http, b, message_id, "🔥")
+        took = time.monotonic() - started
+        assert again.status_code == 200 and again.json()["count"] == 1 and again.json()["seq"] == 0, again.text
+        assert took < 1.5, f"a duplicate add waited {took:.1f} s"
+        removed = await react(http, b, message_id, "🔥", add=False)
+        assert removed.status_code == 200 and removed.json()["seq"] > 0, removed.text
+        await asyncio.sleep(0.3)
         shown = [(await counts(http, node))[message_id] for node in (a, b)]
     assert shown == [{}, {}], shown
     assert reactions_in_logs((a, b)) == [
