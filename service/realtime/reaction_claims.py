@@ -30,9 +30,9 @@ that failed, a previous process: a node runs one change of a user's message at a
 taken over, as is another node's past its deadline (it died half-way); whether that change was
 written is not known, so the caller's state decides it. A change that is written seals its
 claim as "on"/"off"; one that is refused (the log failed) gives the field back what it said.
-The logic (waiting until this node's state has the change Redis recorded before writing or
-answering, so every node applies the changes of an emoji in one order) is in
-``service.actions.reactions``; this module is the claim's storage.
+The logic (waiting until this node's state has the change Redis recorded before writing, so
+every node applies the changes of an emoji in one order) is in ``service.actions.reactions``;
+this module is the claim's storage.
 
 Redis down must not stop reactions: a claim Redis does not answer is skipped (the change is
 judged by this node's state alone, as on one node), logged when it starts and stops
