@@ -48,6 +48,7 @@ from service.realtime.presence.base import PresenceStore
 from service.realtime.presence.memory import MemoryPresence
 from service.realtime.presence.redis import RedisPresence
 from service.realtime.reaction_claims import RedisReactions
+from service.realtime.report_claims import RedisReports
 from service.realtime.send_claims import WAIT_MARGIN_SECONDS, RedisClaims, wait_seconds
 from service.realtime.slow_claims import RedisSlowMode
 from service.realtime.standing import LocalStanding, RedisStanding, Standing
@@ -143,7 +144,10 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             app.state.ready = False
             for part in reversed(parts):
                 await part.stop()
-            for claims in (community.claims, community.votes, community.slow, community.reaction_claims):
+            for claims in (
+                community.claims, community.votes, community.slow, community.reaction_claims,
+                community.reports,
+            ):
                 if claims is not None:
                     await claims.close()
             provider = getattr(community.moderation, "provider", None)
@@ -221,14 +225,15 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
 
 
 def build_claims(settings: Settings, community: Community) -> None:
-    """The cross-node claims of sends, votes, slow mode and reactions: in Redis with the Redis
-    broker; one node claims nothing (``community.claims``, ``votes``, ``slow`` and
-    ``reaction_claims`` stay None).
+    """The cross-node claims of sends, votes, slow mode, reactions and reports: in Redis with
+    the Redis broker; one node claims nothing (``community.claims``, ``votes``, ``slow``,
+    ``reaction_claims`` and ``reports`` stay None).
 
     A vote's claim is pending while it is written (the log's commit: within a Redis timeout
     and a margin, twice over), then kept with the poll. A reaction change first waits up to a
     Redis timeout and a margin for this node to have the user's last change through another
-    node (its envelope, read back after a loss is noticed), then is written as a vote is."""
+    node (its envelope, read back after a loss is noticed), then is written as a vote is. A
+    report's claim is a vote's, kept as long."""
     rt = settings.realtime
     if rt.broker != "redis":
         return
@@ -245,6 +250,10 @@ def build_claims(settings: Settings, community: Community) -> None:
     community.reaction_claims = RedisReactions(
         url, node, prefix=prefix, wait_seconds=timeout + WAIT_MARGIN_SECONDS,
         kept_seconds=rt.reaction_claim_seconds, timeout_seconds=timeout,
+    )  # fmt: skip
+    community.reports = RedisReports(
+        url, node, prefix=prefix, pending_seconds=2 * (timeout + WAIT_MARGIN_SECONDS),
+        kept_seconds=rt.vote_claim_seconds, timeout_seconds=timeout,
     )  # fmt: skip
 
 

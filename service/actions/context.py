@@ -17,6 +17,7 @@ from service.errors import ErrorCode, SidelineError
 from service.eventlog.base import CommitFailed
 from service.eventlog.duckdb_log import DuckDBLog, Extra
 from service.realtime.reaction_claims import RedisReactions
+from service.realtime.report_claims import RedisReports
 from service.realtime.send_claims import RedisClaims
 from service.realtime.slow_claims import RedisSlowMode
 from service.realtime.vote_claims import RedisVotes
@@ -62,6 +63,9 @@ class Community:
     reaction_claims: RedisReactions | None = None
     """Where a user's reaction change on a message is claimed across nodes (Redis with many
     nodes, see ``service.realtime.reaction_claims``); None on one node, which claims nothing."""
+    reports: RedisReports | None = None
+    """Where a user's report of a message is claimed across nodes, and the reporters counted
+    (Redis with many nodes, see ``service.realtime.report_claims``); None on one node."""
     reserved: set[tuple[Any, ...]] = field(default_factory=set)
     """Keys reserved between a check and its commit (one vote, one reaction, ...)."""
     serials: dict[tuple[Any, ...], tuple[asyncio.Lock, int]] = field(default_factory=dict)

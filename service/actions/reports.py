@@ -21,6 +21,7 @@ from service.actions.moderators import delete_message
 from service.domain.events import EventType, new_event, uuid7
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
+from service.realtime.report_claims import REPORTED, RedisReports
 
 
 class QueueItem(msgspec.Struct, kw_only=True):
@@ -60,13 +61,44 @@ async def _file(c: Community, who: Identity, room_id: str, message_id: str, reas
     reporters = c.state.reporters.get(message_id, set())
     if who.user_id in reporters:
         raise SidelineError(ErrorCode.CONFLICT, "you have already reported this message")
-    hide = len(reporters) + 1 >= report_threshold(c)
+    if c.reports is None:
+        return await _write_report(c, who, room_id, message_id, reason, len(reporters) + 1)
+    return await _claim_and_file(c, c.reports, who, room_id, message_id, reason)
+
+
+async def _claim_and_file(
+    c: Community, reports: RedisReports, who: Identity, room_id: str, message_id: str, reason: str
+) -> str:
+    """Many nodes: claim the user's place among the message's reporters across nodes, then
+    report as on one node, counting the reporters every node has claimed
+    (``service.realtime.report_claims``)."""
+    claim = await reports.take(message_id, who.user_id)
+    if claim.holder is not None:
+        through = f" through node {node[:64]!r}" if (node := claim.pending_on) else ""
+        raise SidelineError(ErrorCode.CONFLICT, f"you have already reported this message{through}")
+    try:
+        if who.user_id in c.state.reporters.get(message_id, ()):  # written unclaimed meanwhile
+            raise SidelineError(ErrorCode.CONFLICT, "you have already reported this message")
+        claimed = await reports.places(message_id) if claim.taken else None
+        reporters = c.state.reporters.get(message_id, set()) | set(claimed or ()) | {who.user_id}
+        report_id = await _write_report(c, who, room_id, message_id, reason, len(reporters))
+    except Exception:
+        await reports.release(message_id, who.user_id, claim)
+        raise
+    reports.seal(message_id, who.user_id, claim, REPORTED)
+    return report_id
+
+
+async def _write_report(
+    c: Community, who: Identity, room_id: str, message_id: str, reason: str, reporters: int
+) -> str:
+    """Write the report; ``reporters`` counts the message's distinct reporters with this one."""
     report_id = uuid7()
     await c.commit([
         new_event(
             EventType.MESSAGE_REPORTED, user_id=who.user_id, room_id=room_id,
             context_id=who.context_id, message_id=message_id,
-            payload={"reason": reason, "report_id": report_id, "hide": hide},
+            payload={"reason": reason, "report_id": report_id, "hide": reporters >= report_threshold(c)},
         )
     ])  # fmt: skip
     return report_id
@@ -128,5 +160,7 @@ async def _decide(
             payload={"decision": decision, "source": "hold" if held else "report"},
         )
     ])  # fmt: skip
+    if c.reports is not None:  # the decision cleared the reporters: so on every node
+        c.reports.drop(message_id)
     if decision == "reject" and not held:
         await delete_message(c, actor, room_id, message_id, reason="review rejected")

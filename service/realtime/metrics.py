@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from service.realtime.brokers.redis import PubSubBackend
 from service.realtime.outbox import Outbox
 from service.realtime.reaction_claims import RedisReactions
+from service.realtime.report_claims import RedisReports
 from service.realtime.send_claims import RedisClaims
 from service.realtime.slow_claims import RedisSlowMode
 from service.realtime.vote_claims import RedisVotes
@@ -89,6 +90,12 @@ class HubCollector(Collector):
             "Reaction changes judged without a cross-node claim because Redis did not answer "
             "(the same reaction through another node may be written twice, or pass the cap)",
             value=RedisReactions.outage.skipped,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "sideline_report_claims_skipped",
+            "Reports judged without a cross-node claim because Redis did not answer (a user's "
+            "report through another node may be written again, or the hiding threshold missed)",
+            value=RedisReports.outage.skipped,
         )  # fmt: skip
         yield CounterMetricFamily(
             "sideline_ws_suspended_sends", "Sends that waited for a full transport buffer",
