@@ -86,7 +86,7 @@ class ChatController(Controller):
             c, who, room_id, message_id, data.emoji, add=True, metadata=data.metadata
         )
 
-    @delete("/rooms/{room_id:str}/messages/{message_id:str}/reactions/{emoji:str}", status_code=200, summary="Remove a reaction", responses=refusals(TOKEN, TAKE_PART, [E.HOLDOUT, E.INVALID_BODY, E.NOT_FOUND], WRITE))
+    @delete("/rooms/{room_id:str}/messages/{message_id:str}/reactions/{emoji:str}", status_code=200, summary="Remove a reaction", responses=refusals(TOKEN, TAKE_PART, [E.HOLDOUT, E.INVALID_BODY, E.NOT_FOUND, E.CONFLICT], WRITE))
     async def unreact(
         self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, message_id: str, emoji: str
     ) -> ReactionOut:
