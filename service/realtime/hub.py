@@ -47,6 +47,7 @@ from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol import frames as f
 from service.realtime import effects
+from service.realtime.background import Background
 from service.realtime.brokers.base import Broker
 from service.realtime.coalesce import Coalescer, Throttle
 from service.realtime.connection import Connection
@@ -115,7 +116,7 @@ class Hub:
         self.settings = settings
         self.broker = broker
         self.standing: Standing = standing or LocalStanding()
-        self._remembering: set[asyncio.Task[None]] = set()
+        self._remembering = Background()
         self.node_id = community.log.node_id
         self.boot = uuid7()
         """Identifies this process's lifetime (in the log)."""
@@ -134,7 +135,7 @@ class Hub:
         numbers are heard afresh from the next envelope (at start, after an interruption)."""
         self._recovering = asyncio.Lock()
         """One read back from the recent stream at a time (hub._recover)."""
-        self._reloading: set[asyncio.Task[None]] = set()
+        self._reloading = Background()
         self._unknown_kinds: set[str] = set()
         """Envelope kinds of newer nodes this one skipped (each warned about once)."""
         self.stats = HubStats()
@@ -187,8 +188,7 @@ class Hub:
             conn.outbox.close(ErrorCode.SHUTTING_DOWN.close_code, "server shutting down")
         await self._record_waiting_leaves()
         await self.broker.stop()
-        if self._remembering:
-            await asyncio.wait(self._remembering, timeout=5)
+        await self._remembering.drain()
         await self.standing.close()
         await self.roster.store.close()
 
@@ -225,9 +225,7 @@ class Hub:
         self.broker.publish(encode_envelope(envelope))
         self.standing.add_recent(events, self.boot, self._numbered)
         if standing := [e for e in events if e.event_type in STANDING_TYPES]:
-            task = asyncio.create_task(self.standing.remember(standing))
-            self._remembering.add(task)
-            task.add_done_callback(self._remembering.discard)
+            self._remembering.start(self.standing.remember(standing))
 
     def _beat(self) -> None:
         """Tell the other nodes which ``events`` envelope of this process is the newest, without
@@ -448,9 +446,7 @@ class Hub:
         for room in reloading:
             for conn in self.rooms[room].live:
                 conn.send_unbounded(f.Resync(room=room, reason=reason))
-                task = asyncio.create_task(self._reload(conn, room))
-                self._reloading.add(task)
-                task.add_done_callback(self._reloading.discard)
+                self._reloading.start(self._reload(conn, room))
 
     async def _reload(self, conn: Connection, room: str) -> None:
         from service.realtime.joining import reload  # joining imports this module

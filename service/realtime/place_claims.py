@@ -23,14 +23,13 @@ and :class:`service.realtime.report_claims.RedisReports`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from redis.exceptions import RedisError
 
+from service.realtime.background import Background
 from service.realtime.redis_client import ClaimOutage, Unanswered, as_text, connect
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ class RedisPlaces:
         self._seal = self._redis.register_script(_SEAL)
         self._release = self._redis.register_script(_RELEASE)
         self.pending_seconds = pending_seconds
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     def _key(self, object_id: str) -> str:
         return f"{self._prefix}:{self.kind}:{object_id}"
@@ -150,7 +149,7 @@ class RedisPlaces:
     def seal(self, object_id: str, user_id: str, claim: PlaceClaim, value: str | int) -> None:
         """Record the written action's ``value`` (the place stays taken); returns at once."""
         if claim.taken:
-            self._later(self._sealed(object_id, user_id, str(value)))
+            self._background.start(self._sealed(object_id, user_id, str(value)))
 
     async def _sealed(self, object_id: str, user_id: str, value: str) -> None:
         try:
@@ -171,7 +170,7 @@ class RedisPlaces:
 
     def drop(self, object_id: str) -> None:
         """Forget every place of the object (its count starts again); returns at once."""
-        self._later(self._dropped(object_id))
+        self._background.start(self._dropped(object_id))
 
     async def _dropped(self, object_id: str) -> None:
         try:
@@ -179,12 +178,6 @@ class RedisPlaces:
         except (RedisError, OSError) as exc:  # it expires
             log.warning("could not drop the %s claims of %s: %s", self.kind, object_id, exc)
 
-    def _later(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     async def close(self) -> None:
-        if self._background:
-            await asyncio.wait(self._background, timeout=5)
+        await self._background.drain()
         await self._redis.aclose()

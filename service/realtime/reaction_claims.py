@@ -43,16 +43,15 @@ One node (memory broker) has nothing to share: ``Community.reaction_claims`` is 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from redis.exceptions import RedisError
 
+from service.realtime.background import Background
 from service.realtime.redis_client import ClaimOutage, Unanswered, as_text, connect
 
 log = logging.getLogger(__name__)
@@ -196,7 +195,7 @@ class RedisReactions:
         self._take = self._redis.register_script(_TAKE)
         self._seal = self._redis.register_script(_SEAL)
         self._release = self._redis.register_script(_RELEASE)
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     def _key(self, message_id: str, user_id: str) -> str:
         digest = hashlib.sha256(f"{message_id}\x1f{user_id}".encode()).hexdigest()
@@ -246,12 +245,7 @@ class RedisReactions:
     ) -> None:
         """Record that the user has (``on``) or has not the emoji now; returns at once."""
         if claim.token is not None:
-            self._later(self._sealed(self._key(message_id, user_id), emoji, claim.token, on))
-
-    def _later(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+            self._background.start(self._sealed(self._key(message_id, user_id), emoji, claim.token, on))
 
     async def _sealed(self, key: str, emoji: str, token: str, on: bool) -> None:
         try:
@@ -260,6 +254,5 @@ class RedisReactions:
             log.warning("could not record a reaction change as written: %s", exc)
 
     async def close(self) -> None:
-        if self._background:
-            await asyncio.wait(self._background, timeout=5)
+        await self._background.drain()
         await self._redis.aclose()

@@ -33,13 +33,13 @@ None), and its send path awaits nothing more.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from service.realtime.background import Background
 from service.realtime.redis_client import DELETE_IF_HELD, ClaimOutage, Unanswered, as_text, connect
 from service.settings import Settings
 
@@ -133,7 +133,7 @@ class RedisClaims:
         self._take = self._redis.register_script(_TAKE)
         self._seal = self._redis.register_script(_SEAL)
         self._release = self._redis.register_script(DELETE_IF_HELD)
-        self._sealing: set[asyncio.Task[None]] = set()
+        self._sealing = Background()
 
     def _key(self, key: SendKey) -> str:
         digest = hashlib.sha256("\x1f".join(key).encode()).hexdigest()
@@ -166,9 +166,7 @@ class RedisClaims:
         as JSON), for ``sent_seconds``; returns at once."""
         if not claim.taken:
             return
-        task = asyncio.create_task(self._sealed(self._key(key), message_id, answer))
-        self._sealing.add(task)
-        task.add_done_callback(self._sealing.discard)
+        self._sealing.start(self._sealed(self._key(key), message_id, answer))
 
     async def _sealed(self, name: str, message_id: str, answer: bytes) -> None:
         try:
@@ -177,6 +175,5 @@ class RedisClaims:
             log.warning("could not record message %s as sent in its claim: %s", message_id, exc)
 
     async def close(self) -> None:
-        if self._sealing:
-            await asyncio.wait(self._sealing, timeout=5)
+        await self._sealing.drain()
         await self._redis.aclose()

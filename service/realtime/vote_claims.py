@@ -102,7 +102,7 @@ class RedisVotes(RedisPlaces):
 
     def forget(self, poll_id: str) -> None:
         """Keep only the poll's closed mark: its places are no longer needed. Returns at once."""
-        self._later(self._forgotten(poll_id))
+        self._background.start(self._forgotten(poll_id))
 
     async def _forgotten(self, poll_id: str) -> None:
         try:
