@@ -15,11 +15,10 @@ import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import duckdb
 import httpx
 import pytest
 
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, logged_rows
 from tests.fixtures.tcp_proxy import TcpProxy, tcp_proxy
 from tests.integration.realtime.test_send_across_nodes import proxied
 from tests.integration.realtime.test_two_nodes import start_two
@@ -77,18 +76,10 @@ async def arrived(http: httpx.AsyncClient, node: ServerProcess, message_ids: lis
 def reactions_in_logs(nodes: tuple[ServerProcess, ...]) -> list[tuple[str, str, str, str]]:
     """(event type, message, user, emoji) of every reaction event in the nodes' log shards
     (read once they stopped)."""
-    found: list[tuple[str, str, str, str]] = []
-    for node in nodes:
-        assert node.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
-        con = duckdb.connect(str(node.settings().log_path), read_only=True)
-        try:
-            found += con.execute(
-                "SELECT event_type, message_id, user_id, json_extract_string(payload, '$.emoji') "
-                "FROM events WHERE event_type IN ('reaction_added', 'reaction_removed')"
-            ).fetchall()
-        finally:
-            con.close()
-    return sorted(found)
+    return sorted(logged_rows(nodes,
+        "SELECT event_type, message_id, user_id, json_extract_string(payload, '$.emoji') "
+        "FROM events WHERE event_type IN ('reaction_added', 'reaction_removed')"
+    ))  # fmt: skip
 
 
 async def test_the_same_reaction_through_both_nodes_at_once_is_written_once(start_server, redis_url):

@@ -14,11 +14,10 @@ import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
-import duckdb
 import httpx
 import pytest
 
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, logged_rows
 from tests.fixtures.tcp_proxy import TcpProxy
 from tests.integration.realtime.test_send_across_nodes import proxied
 from tests.integration.realtime.test_two_nodes import start_two
@@ -58,18 +57,10 @@ async def arrived(http: httpx.AsyncClient, node: ServerProcess, message_id: str)
 
 def reports_in_logs(nodes: tuple[ServerProcess, ...]) -> list[tuple[str, str, Any]]:
     """(message, reporter, hide) of every report in the nodes' log shards (once they stopped)."""
-    found: list[tuple[str, str, Any]] = []
-    for node in nodes:
-        assert node.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
-        con = duckdb.connect(str(node.settings().log_path), read_only=True)
-        try:
-            found += con.execute(
-                "SELECT message_id, user_id, json_extract(payload, '$.hide')::BOOLEAN FROM events "
-                "WHERE event_type = 'community_message_reported'"
-            ).fetchall()
-        finally:
-            con.close()
-    return sorted(found)
+    return sorted(logged_rows(nodes,
+        "SELECT message_id, user_id, json_extract(payload, '$.hide')::BOOLEAN FROM events "
+        "WHERE event_type = 'community_message_reported'"
+    ))  # fmt: skip
 
 
 async def test_a_user_who_reported_through_a_cannot_report_again_through_b_after_b_restarted(

@@ -18,11 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-import duckdb
 import httpx
 import pytest
 
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, logged_rows
 from tests.fixtures.tcp_proxy import TcpProxy, tcp_proxy
 from tests.fixtures.ws import WsClient
 from tests.integration.realtime.test_two_nodes import start_two
@@ -110,18 +109,10 @@ async def post(http: httpx.AsyncClient, node: ServerProcess, cid: str, text: str
 def sent(nodes: tuple[ServerProcess, ...], cid: str) -> list[str]:
     """The ids of the ``community_message_sent`` events of ``cid`` in the nodes' log shards
     (read once the nodes have stopped)."""
-    found: list[str] = []
-    for node in nodes:
-        assert node.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
-        con = duckdb.connect(str(node.settings().log_path), read_only=True)
-        try:
-            found += [r[0] for r in con.execute(
-                "SELECT message_id FROM events WHERE event_type = 'community_message_sent' "
-                "AND json_extract_string(payload, '$.client_msg_id') = ?", [cid],
-            ).fetchall()]  # fmt: skip
-        finally:
-            con.close()
-    return found
+    return [str(r[0]) for r in logged_rows(nodes,
+        "SELECT message_id FROM events WHERE event_type = 'community_message_sent' "
+        "AND json_extract_string(payload, '$.client_msg_id') = ?", [cid],
+    )]  # fmt: skip
 
 
 def proxied(redis_url: str, proxy: TcpProxy) -> str:

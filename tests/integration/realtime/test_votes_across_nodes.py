@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
-import duckdb
 import httpx
 import pytest
 
-from tests.fixtures.server import ServerProcess
+from tests.fixtures.server import ServerProcess, logged_rows
 from tests.fixtures.tcp_proxy import TcpProxy
 from tests.integration.realtime.test_send_across_nodes import proxied
 from tests.integration.realtime.test_two_nodes import start_two
@@ -45,19 +44,10 @@ async def vote(http: httpx.AsyncClient, node: ServerProcess, poll_id: str, optio
 
 def votes_in_logs(nodes: tuple[ServerProcess, ...]) -> list[tuple[str, str, int]]:
     """(poll, user, option) of every vote in the nodes' log shards (read once they stopped)."""
-    found: list[tuple[str, str, int]] = []
-    for node in nodes:
-        assert node.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
-        con = duckdb.connect(str(node.settings().log_path), read_only=True)
-        try:
-            found += [(r[0], r[1], int(r[2])) for r in con.execute(
-                "SELECT json_extract_string(payload, '$.poll_id'), user_id, "
-                "json_extract_string(payload, '$.option') FROM events "
-                "WHERE event_type = 'poll_voted'"
-            ).fetchall()]  # fmt: skip
-        finally:
-            con.close()
-    return sorted(found)
+    return sorted((str(r[0]), str(r[1]), int(str(r[2]))) for r in logged_rows(nodes,
+        "SELECT json_extract_string(payload, '$.poll_id'), user_id, "
+        "json_extract_string(payload, '$.option') FROM events WHERE event_type = 'poll_voted'"
+    ))  # fmt: skip
 
 
 async def arrived(http: httpx.AsyncClient, node: ServerProcess, poll_id: str) -> None:
