@@ -1,7 +1,7 @@
 """User identity: verification of tokens signed by the host backend, and dev-token minting.
 
 A token is a JWT with ``sub`` (the user id, not blank), ``ctx`` (the context the user is
-viewing, which is also the room they may enter), ``name`` (at most 64 characters; the user id
+viewing, which is also the room they may enter; not blank, at most 256 characters), ``name`` (at most 64 characters; the user id
 when absent), ``role`` or per-room ``roles`` ({room_id: role}), and a required ``exp`` (at most
 ``auth.max_token_lifetime_seconds`` ahead). HS256 tokens are
 checked against the shared secret; RS256 and EdDSA tokens against the configured public keys.
@@ -132,6 +132,9 @@ def _load_key(spec: str) -> tuple[str, Any]:
 MAX_NAME_LENGTH = 64
 """Longest display name (``name`` claim), in characters: it is copied into every message the
 user sends and shown beside it, so a token cannot make each message carry kilobytes."""
+MAX_CONTEXT_LENGTH = 256
+"""Longest context id (``ctx`` claim): a room id (a kind, a colon and a key of at most 128
+characters) or the host's own id; every event of the user carries it."""
 _ROLE_NAMES = tuple(r.value for r in Role)
 
 _STEERING = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -176,6 +179,10 @@ def identity_of(claims: dict[str, Any]) -> Identity:
         raise bad("sub", f"`sub` (the user id) is blank: {_shown(sub)}")
     if not isinstance(ctx, str) or not ctx:
         raise bad("ctx", "`ctx` (the context id) is required")
+    if not ctx.strip():  # every event of the user carries it, and the product-export joins
+        raise bad("ctx", f"`ctx` (the context id) is blank: {_shown(ctx)}")
+    if len(ctx) > MAX_CONTEXT_LENGTH:
+        raise bad("ctx", f"`ctx` must be at most {MAX_CONTEXT_LENGTH} characters (it has {len(ctx)})")
     role = _role(claims.get("role", "user"))
     if role is None:
         raise bad("role", f"`role` is not a role: {_shown(claims['role'])} ({_ROLES})")

@@ -161,6 +161,16 @@ def test_a_user_id_of_only_white_space_is_refused(sub):
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(("ctx", "message"), [
+    ("  ", "token claim `ctx` (the context id) is blank: '  '"),
+    ("match:" + "1" * 251, "token claim `ctx` must be at most 256 characters (it has 257)"),
+])  # fmt: skip
+def test_a_context_of_only_white_space_or_over_the_limit_is_refused(ctx, message):
+    """The context keys every event of the user (``context_id``) and the product-export joins."""
+    err = refusal(TokenVerifier(AuthSettings(hs256_secret=SECRET)), ctx=ctx)
+    assert (err.code, err.at, err.message) == (ErrorCode.TOKEN_INVALID, "$.ctx", message)
+
+
 def test_a_user_id_with_white_space_inside_or_around_is_kept_as_it_is():
     v = TokenVerifier(AuthSettings(hs256_secret=SECRET))
     for sub in ("Ann Lee", " u1 "):  # the host's ids: not rewritten, or they would name another user
