@@ -20,17 +20,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import duckdb
 import msgspec
 import pyarrow.parquet as pq
+from msgspec import Meta
 
 from analytics.import_payloads import NEEDS_MESSAGE, NEEDS_ROOM, PAYLOADS
 from service.domain.events import Event, EventType, Metadata, uuid7
 from service.domain.rooms import ROOM_KIND, room_kind
 from service.eventlog.base import LogUnreadable
 from service.eventlog.duckdb_log import DuckDBLog
+from service.identity import MAX_CONTEXT_LENGTH
 from service.protocol.http import UserId
 
 _POLICY_ROOM = re.compile(rf"{ROOM_KIND}:\*")
@@ -49,7 +51,9 @@ class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """1 to 128 characters, as the service's user ids are: a token's ``sub`` (service.identity)
     or a body's ``user_id``; a longer one was written and served with each of its messages."""
     room_id: str
-    context_id: str | None = None
+    context_id: Annotated[str, Meta(max_length=MAX_CONTEXT_LENGTH)] | None = None
+    """A token's ``ctx``: at most 256 characters, not only white space (service.identity);
+    the room's id when absent."""
     event_id: str | None = None
     actor_id: UserId | None = None
     """Who acted on ``user_id``: a moderator's user id or ``system:*``, bounded as user ids are."""
@@ -116,8 +120,8 @@ def validate(where: str, raw: Any, *, rooms: Collection[str]) -> Event:
         raise ValueError(f"{where}: {exc}") from None
     if rec.occurred_at.tzinfo is None:
         raise ValueError(f"{where}: occurred_at has no time zone - at `$.occurred_at`")
-    for name in ("user_id", "room_id"):
-        if not getattr(rec, name).strip():
+    for name in ("user_id", "room_id", "context_id"):
+        if (value := getattr(rec, name)) is not None and not value.strip():
             raise ValueError(f"{where}: {name} is empty - at `$.{name}`")
     _room_id(where, rec)
     if rec.event_id is not None and not _UUID.match(rec.event_id):

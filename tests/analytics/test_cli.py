@@ -677,6 +677,25 @@ def test_events_import_bounds_user_ids_as_the_service_does(tmp_path: Path, capsy
     assert "5 records read, 2 valid, 0 already imported, 2 appended" in out
 
 
+def test_events_import_bounds_context_ids_as_the_service_does(tmp_path: Path, capsys) -> None:
+    """A context id is a token's ``ctx``: at most 256 characters and not only white space
+    (service.identity); every event of the user carries it."""
+    react = {"event_type": "reaction_added", "occurred_at": "2026-01-06T12:00:00+00:00",
+             "room_id": "match:1", "user_id": "u1", "message_id": "m1", "payload": {"emoji": "⚽"}}  # fmt: skip
+    lines = [
+        {**react, "context_id": "c" * 257},
+        {**react, "context_id": "   "},
+        {**react, "context_id": "c" * 256},
+        {**react, "user_id": "u2"},  # none: the room's id
+    ]
+    err, out = import_lines(tmp_path, capsys, "contexts.jsonl", lines)
+    assert_named(err, [
+        "contexts.jsonl line 1: Expected `str` of length <= 256 - at `$.context_id`",
+        "contexts.jsonl line 2: context_id is empty - at `$.context_id`",
+    ])  # fmt: skip
+    assert "4 records read, 2 valid, 0 already imported, 2 appended" in out
+
+
 def test_events_import_bounds_votes_and_closes_of_polls_it_has_not_seen(tmp_path: Path, capsys) -> None:
     """A vote or close for a poll created outside the file and the log (a log imported in
     parts, or trimmed) is still bounded as every poll is: the service's polls have 2 to 10
