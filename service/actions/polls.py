@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
@@ -51,18 +52,35 @@ def poll_text(text: str, what: str, at: str) -> str:
     return text
 
 
+def _told_apart(option: str) -> str:
+    """What a voter tells an option by: its visible characters whatever their case (format
+    characters such as a zero-width space dropped; a joiner between emoji is kept, as two
+    emoji and one joined emoji look different)."""
+    kept = "".join(
+        ch for ch in option
+        if ch == "\u200d" or unicodedata.category(ch) != "Cf"
+    )  # fmt: skip
+    return " ".join(kept.casefold().split())
+
+
+def check_options(options: list[str]) -> None:
+    """Refuse an option a voter cannot tell from an earlier one (``invalid_body`` at it)."""
+    seen: dict[str, int] = {}
+    for i, option in enumerate(options):
+        if (first := seen.setdefault(_told_apart(option), i)) < i:
+            raise SidelineError(
+                ErrorCode.INVALID_BODY, f"poll option {i} ({option[:80]!r}) repeats option {first}",
+                at=f"$.options[{i}]",
+            )  # fmt: skip
+
+
 async def create_poll(c: Community, who: Identity, room_id: str, body: PollIn) -> PollOut:
     access = check_access(c, who, room_id, Intent.POST)
     if access.role.rank < Role.SPEAKER.rank:
         raise SidelineError(ErrorCode.ROLE_TOO_LOW, "polls are created by speakers and moderators")
     question = poll_text(body.question, "poll question", "$.question")
     options = [poll_text(o, "poll option", f"$.options[{i}]") for i, o in enumerate(body.options)]
-    for i, option in enumerate(options):
-        if (first := options.index(option)) < i:
-            raise SidelineError(
-                ErrorCode.INVALID_BODY, f"poll option {i} ({option[:80]!r}) repeats option {first}",
-                at=f"$.options[{i}]",
-            )  # fmt: skip
+    check_options(options)
     poll_id = uuid7()
     await c.commit([
         new_event(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.actions.polls import poll_text
+from service.actions.polls import check_options, poll_text
 from service.errors import ErrorCode, SidelineError
 
 
@@ -39,3 +39,22 @@ def test_nothing_visible_left_is_empty(text: str, message: str) -> None:
     assert (refused.value.code, refused.value.message, refused.value.at) == (
         ErrorCode.TEXT_EMPTY, message, "$.options[1]",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("options", "repeat"),
+    [
+        (["Saka", "Sa\u200bka"], 1),  # a zero-width space: the same to the eye
+        (["Yes", "yes"], 1),  # case: a voter cannot tell which to pick
+        (["Home", "Away", "home  "], 2),
+    ],
+    ids=["invisible", "case", "ends"],
+)
+def test_options_a_voter_cannot_tell_apart_are_a_repeat(options: list[str], repeat: int) -> None:
+    with pytest.raises(SidelineError) as refused:
+        check_options([poll_text(o, "poll option", f"$.options[{i}]") for i, o in enumerate(options)])
+    assert refused.value.code is ErrorCode.INVALID_BODY and refused.value.at == f"$.options[{repeat}]"
+
+
+def test_options_that_differ_visibly_pass() -> None:
+    check_options(["Saka", "Saka!", "S\u00e1ka", "\U0001f468\u200d\U0001f469", "\U0001f468\U0001f469"])
