@@ -134,6 +134,8 @@ def jobs_status(args: argparse.Namespace) -> int:
               f"{r.get('last_status') or 'never':<7} {r.get('last_seconds') or 0:>7.2f}")  # fmt: skip
         if r.get("error"):
             print(f"    error: {r['error']}")
+        for note in r.get("notes") or []:  # the last run's, as `jobs run` printed them
+            print(f"    note: {note}")
     return 0
 
 

@@ -67,6 +67,21 @@ def test_jobs_run_and_status(tmp_path: Path, capsys) -> None:
     assert "unknown job churn; jobs are:" in capsys.readouterr().err
 
 
+def test_jobs_status_shows_the_notes_of_each_jobs_last_run(tmp_path: Path, capsys) -> None:
+    # The notes of a run (windows skipped, rows left out of the exports) are what an analyst
+    # reads `jobs status` for later; the docs promise them there, as `jobs run` prints them.
+    args = ["--data-dir", str(tmp_path)]
+    assert main(["demo", "seed", "--users", "300", "--target", "warehouse", *args]) == 0
+    assert main(["jobs", "run", "churn_posting", "--no-progress", *args]) == 0
+    run_notes = [line for line in capsys.readouterr().out.splitlines() if "note: " in line]
+    assert any("the period is not over" in line for line in run_notes)
+    assert main(["jobs", "status", *args]) == 0
+    status = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(status) if line.startswith("churn_posting "))
+    assert status[at + 1 : at + 1 + len(run_notes)] == run_notes
+    assert status[at + 1 + len(run_notes)].startswith("churn_strata ")  # never run: no notes
+
+
 def test_events_import(tmp_path: Path, capsys) -> None:
     good = {"event_type": "reaction_added", "occurred_at": "2026-01-06T12:00:00+00:00",
             "user_id": "u1", "room_id": "match:1", "message_id": "m1",
