@@ -52,7 +52,8 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     otherwise (a warehouse written by ``sideline demo seed --target warehouse``) an in-memory
     database with an ``events`` view over the Parquet files. The reports' view file
     ``reports.duckdb`` is attached read-only as ``reports`` and put on the search path, so
-    ``FROM churn_posting`` works as well as ``FROM reports.churn_posting``.
+    ``FROM churn_posting`` works as well as ``FROM reports.churn_posting``. The session's time
+    zone is UTC whatever the machine's, so dates and hours agree with the reports.
 
     Raises:
         FileNotFoundError: there is no warehouse export under the data directory.
@@ -80,6 +81,9 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
         con.execute(f"ATTACH {_literal(str(reports))} AS reports (READ_ONLY)")
         search.append("reports.main")
     con.execute(f"SET search_path = {_literal(','.join(search))}")
+    # DuckDB takes its session zone from the machine; the reports, their windows and the
+    # event_date partitions are UTC days, so `CAST(occurred_at AS DATE)` must be one too.
+    con.execute("SET TimeZone = 'UTC'")
     return con
 
 
