@@ -67,7 +67,7 @@ class ChatController(Controller):
     async def send(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, data: JSONBody[SendMessage]) -> MessageOut:
         return await messages.send_message(c, who, room_id, data)
 
-    @get("/rooms/{room_id:str}/messages", summary="A page of history, oldest first", responses=refusals(TOKEN, ENTER, [E.INVALID_BODY]))
+    @get("/rooms/{room_id:str}/messages", summary="A page of history, oldest first", responses=refusals(TOKEN, ENTER, [E.INVALID_BODY, E.NOT_FOUND]))
     async def history(
         self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId,
         before_seq: Annotated[int | None, Parameter(ge=1)] = None,

@@ -73,6 +73,7 @@ ITEM = "/v1/rooms/{room_id}/messages/{message_id}"
         ("get", "/v1/rooms/{room_id}", "/v1/rooms/match:2", "user", None, 403, "room_not_allowed"),
         ("get", "/v1/rooms/{room_id}", "/v1/rooms/nokind", "user", None, 400, "invalid_room_id"),
         ("get", MSG, "/v1/rooms/match:1/messages?limit=0", "user", None, 400, "invalid_body"),
+        ("get", MSG, "/v1/rooms/match:1/messages?before=no-such-message", "user", None, 404, "not_found"),
         ("post", MSG, "/v1/rooms/match:1/messages", "viewer", {"client_msg_id": "a", "text": "x"}, 403, "role_too_low"),
         ("post", MSG, "/v1/rooms/match:1/messages", "user", {"client_msg_id": "a", "text": " "}, 400, "text_empty"),
         ("post", MSG, "/v1/rooms/match:1/messages", "user", {"client_msg_id": "a", "text": "x", "reply_to": "no"}, 404, "not_found"),
