@@ -150,21 +150,29 @@ def demo_seed(args: argparse.Namespace) -> int:
     data = generate(DemoConfig(users=args.users, days=args.days, seed=args.seed,
                                holdout_share=share, holdout_salt=settings.holdout.salt))  # fmt: skip
     folder = exports_path(settings)
-    write_exports(data, folder, args.format)
-    print(f"product exports ({data.users.height} users, {data.activity.height} activity rows, "
-          f"{data.contexts.height} contexts) in {folder}")  # fmt: skip
     if args.target == "warehouse":
+        write_exports(data, folder, args.format)
+        _seeded_exports(data, folder)
         files = write_warehouse(data.events, warehouse_path(settings), node_id=settings.node_id)
         print(f"{len(data.events)} events in {len(files)} warehouse files under "
               f"{warehouse_path(settings)}")  # fmt: skip
         return 0
 
+    # The history first: a log the running service holds refuses it, and then the exports its
+    # reports read must stay those of the history it has.
     try:
         last = append_to_log(data.events, settings.log_path, settings.node_id)
     except LogUnreadable as exc:
         _fail(f"{exc} (is the service running? stop it, or use --target warehouse)")
+    write_exports(data, folder, args.format)
+    _seeded_exports(data, folder)
     print(f"{len(data.events)} events appended to {settings.log_path} (last seq {last})")
     return 0
+
+
+def _seeded_exports(data: Any, folder: Path) -> None:
+    print(f"product exports ({data.users.height} users, {data.activity.height} activity rows, "
+          f"{data.contexts.height} contexts) in {folder}")  # fmt: skip
 
 
 def events_import(args: argparse.Namespace) -> int:

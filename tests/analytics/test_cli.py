@@ -43,6 +43,25 @@ def test_demo_seed_appends_through_the_log(tmp_path: Path, capsys) -> None:
         assert (tmp_path / "exports" / f"{name}.csv").is_file()
 
 
+def test_demo_seed_refused_by_a_running_service_leaves_its_exports_alone(tmp_path: Path, capsys) -> None:
+    # The service holds the log, so the seed cannot append its history (exit 2): the product
+    # exports the service's reports read must not be swapped for ones of another history.
+    args = ["--data-dir", str(tmp_path)]
+    assert main(["demo", "seed", "--users", "200", *args]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in (tmp_path / "exports").iterdir()}
+    served = ServerProcess(tmp_path).start()
+    try:
+        with pytest.raises(SystemExit) as info:
+            main(["demo", "seed", "--users", "100", "--format", "parquet", *args])
+    finally:
+        served.stop()
+        served.kill()
+    assert info.value.code == 2
+    assert "(is the service running? stop it, or use --target warehouse)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "exports").iterdir()} == before
+
+
 def test_jobs_run_and_status(tmp_path: Path, capsys) -> None:
     args = ["--data-dir", str(tmp_path)]
     assert main(["demo", "seed", "--users", "400", "--target", "warehouse", "--format",
