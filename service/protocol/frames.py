@@ -235,7 +235,9 @@ class Joined(_Server, tag="joined", kw_only=True):
     boot: str
     remote: dict[str, int] = msgspec.field(default_factory=dict)
     resumed: bool = False
-    typing: bool = True
+    typing: bool
+    """Whether to send ``typing`` frames: no default, so it is always sent (a missing field
+    reads as false)."""
     history: list[Message] = msgspec.field(default_factory=list)
     mine: dict[str, list[str]] = msgspec.field(default_factory=dict)
     """The recipient's own reactions, by message id: on ``history``, or on a resume on the
@@ -249,7 +251,8 @@ class Joined(_Server, tag="joined", kw_only=True):
 class Left(_Server, tag="left", kw_only=True):
     ref: str | None = None
     room: str
-    reason: str = "left"
+    reason: str
+    """``left``, ``banned`` or ``room_not_allowed``: always sent (no default to leave out)."""
 
 
 class Resync(_Server, tag="resync", kw_only=True):

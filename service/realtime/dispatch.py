@@ -166,7 +166,7 @@ class Dispatcher:
                 try:
                     await self.hub.part(conn, room, who)
                 finally:  # out of the room now, even when the log refused to record it
-                    conn.send(f.Left(ref=ref, room=room))
+                    conn.send(f.Left(ref=ref, room=room, reason="left"))
             case f.Send():
                 self._joined(frame.room)
                 await self._send(frame)

@@ -498,3 +498,20 @@ async def test_live_reaction_counts_name_no_message_hidden_from_the_room(start_s
         named = {mid for frame in (counts, *later) for mid in frame["messages"]}
         assert named == {shown}
         await fan.close()
+
+
+async def test_joined_says_typing_and_left_says_its_reason_even_at_their_usual_values(rt_server):
+    """A missing field means null, false, 0 or empty (docs/protocol.md): a field whose usual
+    value is none of these is always sent, or a client would read typing as off and a leave
+    as having no reason."""
+    client = await WsClient.login(rt_server, "u1")
+    assert client.joined["typing"] is True
+    await client.send(type="leave", room="match:1", ref="l")
+    assert (await client.expect("left", ref="l"))["reason"] == "left"
+    await client.send(type="join", room="match:1")
+    await client.expect("joined", room="match:1")
+    user = {"Authorization": f"Bearer {rt_server.token('u1', 'match:1')}"}
+    with httpx.Client(base_url=rt_server.url, timeout=10) as http:
+        assert http.post("/v1/rooms/match:1/leave", headers=user).status_code == 204
+    left = await client.expect("left", room="match:1")
+    assert left["reason"] == "left" and "ref" not in left
