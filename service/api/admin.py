@@ -18,6 +18,7 @@ from service.api.moderation import (
     PinIn,
     RestrictionOut,
     _kind,
+    _lift_kind,
     moderation_record,
 )
 from service.api.query import known_query_only
@@ -77,7 +78,7 @@ class AdminController(Controller):
         # ``scope`` itself is Litestar's reserved name for the ASGI scope
         lift_scope: Annotated[Literal["room", "global"], QueryParameter(name="scope")] = "room",
     ) -> dict[str, bool]:  # fmt: skip
-        return {"lifted": await moderators.lift(c, ADMIN, room_id, _kind(kind), user_id, lift_scope)}
+        return {"lifted": await moderators.lift(c, ADMIN, room_id, _lift_kind(kind, user_id), user_id, lift_scope)}
 
     @get("/moderation/policies/{kind:str}", summary="The moderation policy of a room kind", responses=refusals(ADMIN_KEY, [E.UNKNOWN_ROOM_KIND, E.CONFLICT]))
     async def get_policy(self, c: NamedDependency[Community], kind: str) -> dict[str, Any]:

@@ -106,7 +106,7 @@ class ModeratorController(Controller):
     @delete("/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND], WRITE))
     async def lift(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, kind: str, user_id: str) -> dict[str, bool]:
         _moderator(c, who, room_id)
-        return {"lifted": await moderators.lift(c, who.user_id, room_id, _kind(kind), user_id)}
+        return {"lifted": await moderators.lift(c, who.user_id, room_id, _lift_kind(kind, user_id), user_id)}
 
     @get("/review-queue", summary="Held and reported messages of this room", responses=refusals(TOKEN, MODERATE))
     async def review_queue(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str) -> list[reports.QueueItem]:
@@ -130,5 +130,20 @@ _KINDS = {"mutes": "mute", "bans": "ban", "shadow-bans": "shadow"}
 
 def _kind(segment: str) -> str:
     if segment not in _KINDS:
-        raise SidelineError(ErrorCode.NOT_FOUND, f"unknown restriction {segment!r} (mutes, bans, shadow-bans)")
+        raise SidelineError(
+            ErrorCode.NOT_FOUND, f"unknown restriction {segment!r} (mutes, bans, shadow-bans)", at="$.kind"
+        )
     return _KINDS[segment]
+
+
+def _lift_kind(segment: str, user_id: str) -> str:
+    """The restriction a ``DELETE .../{kind}/{user_id}`` lifts: a mute or a ban. A shadow-ban
+    has no lift of its own (unbanning lifts it), and the refusal says so rather than naming
+    the internal kind."""
+    if segment == "shadow-bans":
+        raise SidelineError(
+            ErrorCode.NOT_FOUND,
+            f"a shadow-ban is lifted by lifting the ban: DELETE .../bans/{user_id} (this path lifts mutes, bans)",
+            at="$.kind",
+        )
+    return _kind(segment)

@@ -69,3 +69,19 @@ def test_unbanning_still_lifts_an_active_shadow_ban_when_the_ban_ran_out(api):
     assert client.delete(f"{ROOM}/bans/u2", headers=mod).json() == {"lifted": True}
     assert c.state.restriction("shadow", "match:1", "u2", c.now()) is None
     assert client.delete(f"{ROOM}/bans/u2", headers=mod).json() == {"lifted": False}
+
+
+@pytest.mark.parametrize("base", [ROOM, "/v1/admin/rooms/match:1"])
+def test_lifting_a_shadow_ban_directly_names_the_way_to_lift_it(api, base):
+    """``DELETE .../shadow-bans/{user}`` is no endpoint (unbanning lifts a shadow-ban): the
+    refusal says so in the path's own words, not as an unknown restriction 'shadow'."""
+    s, c, client = api
+    who = bearer(s, "mod", "moderator") if base == ROOM else {ADMIN: s.admin.api_key}
+    assert client.post(f"{base}/shadow-bans", headers=who, json={"user_id": "u2"}).status_code == 201
+    r = client.delete(f"{base}/shadow-bans/u2", headers=who)
+    assert r.status_code == 404
+    assert r.json()["error"] == {
+        "code": "not_found", "at": "$.kind",
+        "message": "a shadow-ban is lifted by lifting the ban: DELETE .../bans/u2 (this path lifts mutes, bans)",
+    }  # fmt: skip
+    assert c.state.restriction("shadow", "match:1", "u2", c.now()) is not None
