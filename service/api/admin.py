@@ -24,7 +24,18 @@ from service.api.moderation import (
 from service.api.query import known_query_only
 from service.api.responses import ADMIN as ADMIN_KEY
 from service.api.responses import BODY, ROOM, WRITE, E, refusals
-from service.protocol.http import RestrictIn, ReviewIn, RoleGrantIn, RoomConfigIn, RoomOut
+from service.protocol.http import (
+    DeletedOut,
+    LiftedOut,
+    RestrictIn,
+    ReviewedOut,
+    ReviewIn,
+    RevokedOut,
+    RoleGrantIn,
+    RoleGrantOut,
+    RoomConfigIn,
+    RoomOut,
+)
 
 ADMIN = rooms.ADMIN_ACTOR
 
@@ -49,17 +60,17 @@ class AdminController(Controller):
         return await rooms.close_room(c, room_id)
 
     @post("/rooms/{room_id:str}/roles", status_code=200, summary="Grant a role in a room", responses=refusals(ADMIN_KEY, ROOM, BODY, WRITE))
-    async def grant(self, c: NamedDependency[Community], room_id: str, data: JSONBody[RoleGrantIn]) -> dict[str, str]:
+    async def grant(self, c: NamedDependency[Community], room_id: str, data: JSONBody[RoleGrantIn]) -> RoleGrantOut:
         await rooms.grant_role(c, room_id, data.user_id, data.role)
-        return {"user_id": data.user_id, "role": data.role.value}
+        return RoleGrantOut(user_id=data.user_id, role=data.role)
 
     @delete("/rooms/{room_id:str}/roles/{user_id:str}", status_code=200, summary="Revoke a granted role", responses=refusals(ADMIN_KEY, ROOM, WRITE))
-    async def revoke(self, c: NamedDependency[Community], room_id: str, user_id: str) -> dict[str, bool]:
-        return {"revoked": await rooms.revoke_role(c, room_id, user_id)}
+    async def revoke(self, c: NamedDependency[Community], room_id: str, user_id: str) -> RevokedOut:
+        return RevokedOut(revoked=await rooms.revoke_role(c, room_id, user_id))
 
     @delete("/rooms/{room_id:str}/messages/{message_id:str}", status_code=200, summary="Delete a message", responses=refusals(ADMIN_KEY, ROOM, [E.NOT_FOUND, E.CONFLICT], WRITE))
-    async def delete_message(self, c: NamedDependency[Community], room_id: str, message_id: str, reason: DeleteReason = "") -> dict[str, int]:
-        return {"seq": await moderators.delete_message(c, ADMIN, room_id, message_id, reason)}
+    async def delete_message(self, c: NamedDependency[Community], room_id: str, message_id: str, reason: DeleteReason = "") -> DeletedOut:
+        return DeletedOut(seq=await moderators.delete_message(c, ADMIN, room_id, message_id, reason))
 
     @post("/rooms/{room_id:str}/pin", status_code=200, summary="Pin one message (null unpins)", responses=refusals(ADMIN_KEY, ROOM, BODY, [E.NOT_FOUND], WRITE))
     async def pin(self, c: NamedDependency[Community], room_id: str, data: JSONBody[PinIn]) -> RoomOut:
@@ -77,8 +88,8 @@ class AdminController(Controller):
         self, c: NamedDependency[Community], room_id: str, kind: str, user_id: str,
         # ``scope`` itself is Litestar's reserved name for the ASGI scope
         lift_scope: Annotated[Literal["room", "global"], QueryParameter(name="scope")] = "room",
-    ) -> dict[str, bool]:  # fmt: skip
-        return {"lifted": await moderators.lift(c, ADMIN, room_id, _lift_kind(kind, user_id), user_id, lift_scope)}
+    ) -> LiftedOut:  # fmt: skip
+        return LiftedOut(lifted=await moderators.lift(c, ADMIN, room_id, _lift_kind(kind, user_id), user_id, lift_scope))
 
     @get("/moderation/policies/{kind:str}", summary="The moderation policy of a room kind", responses=refusals(ADMIN_KEY, [E.UNKNOWN_ROOM_KIND, E.CONFLICT]))
     async def get_policy(self, c: NamedDependency[Community], kind: str) -> dict[str, Any]:
@@ -93,9 +104,9 @@ class AdminController(Controller):
         return reports.queue(c, room_id)
 
     @post("/rooms/{room_id:str}/review/{message_id:str}", status_code=200, summary="Decide on a queued message", responses=refusals(ADMIN_KEY, ROOM, BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
-    async def review(self, c: NamedDependency[Community], room_id: str, message_id: str, data: JSONBody[ReviewIn]) -> dict[str, str]:
+    async def review(self, c: NamedDependency[Community], room_id: str, message_id: str, data: JSONBody[ReviewIn]) -> ReviewedOut:
         await reports.review(c, ADMIN, room_id, message_id, data.decision)
-        return {"decision": data.decision}
+        return ReviewedOut(decision=data.decision)
 
     @get("/rooms/{room_id:str}/moderation-records/{message_id:str}", summary="Unmasked original", responses=refusals(ADMIN_KEY, ROOM, [E.NOT_FOUND]))
     async def record(self, c: NamedDependency[Community], room_id: str, message_id: str) -> ModerationRecordOut:

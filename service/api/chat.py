@@ -27,6 +27,7 @@ from service.protocol.http import (
     ReactionIn,
     ReactionOut,
     ReportIn,
+    ReportOut,
     RoomOut,
     RoomsOut,
     SendMessage,
@@ -95,8 +96,8 @@ class ChatController(Controller):
     @post("/rooms/{room_id:str}/messages/{message_id:str}/reports", status_code=201, summary="Report a message", responses=refusals(TOKEN, TAKE_PART, BODY, [E.TEXT_EMPTY, E.NOT_FOUND, E.CONFLICT], WRITE))
     async def report(
         self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, message_id: str, data: JSONBody[ReportIn]
-    ) -> dict[str, str]:
-        return {"report_id": await reports.report(c, who, room_id, message_id, data.reason)}
+    ) -> ReportOut:
+        return ReportOut(report_id=await reports.report(c, who, room_id, message_id, data.reason))
 
     @post("/rooms/{room_id:str}/polls", status_code=201, summary="Create a poll (speakers, moderators)", responses=refusals(TOKEN, TAKE_PART, [E.REACTIONS_ONLY, E.SPEAKERS_ONLY, E.USER_MUTED], BODY, [E.TEXT_EMPTY], WRITE))
     async def create_poll(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, data: JSONBody[PollIn]) -> PollOut:

@@ -20,7 +20,16 @@ from service.api.query import known_query_only
 from service.api.responses import BODY, MODERATE, TOKEN, WRITE, E, refusals
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
-from service.protocol.http import REASON_MAX, RestrictIn, ReviewIn, RoomConfigIn, RoomOut
+from service.protocol.http import (
+    REASON_MAX,
+    DeletedOut,
+    LiftedOut,
+    RestrictIn,
+    ReviewedOut,
+    ReviewIn,
+    RoomConfigIn,
+    RoomOut,
+)
 
 DeleteReason = Annotated[str, QueryParameter(
     max_length=REASON_MAX,
@@ -80,9 +89,9 @@ class ModeratorController(Controller):
     async def delete_message(
         self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str,
         reason: DeleteReason = "",
-    ) -> dict[str, int]:  # fmt: skip
+    ) -> DeletedOut:  # fmt: skip
         _moderator(c, who, room_id)
-        return {"seq": await moderators.delete_message(c, who.user_id, room_id, message_id, reason)}
+        return DeletedOut(seq=await moderators.delete_message(c, who.user_id, room_id, message_id, reason))
 
     @post("/pin", status_code=200, summary="Pin one message (null unpins)", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND], WRITE))
     async def pin(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, data: JSONBody[PinIn]) -> RoomOut:
@@ -104,9 +113,9 @@ class ModeratorController(Controller):
         return RestrictionOut(user_id=data.user_id, kind=name, until=until)
 
     @delete("/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND], WRITE))
-    async def lift(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, kind: str, user_id: str) -> dict[str, bool]:
+    async def lift(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, kind: str, user_id: str) -> LiftedOut:
         _moderator(c, who, room_id)
-        return {"lifted": await moderators.lift(c, who.user_id, room_id, _lift_kind(kind, user_id), user_id)}
+        return LiftedOut(lifted=await moderators.lift(c, who.user_id, room_id, _lift_kind(kind, user_id), user_id))
 
     @get("/review-queue", summary="Held and reported messages of this room", responses=refusals(TOKEN, MODERATE))
     async def review_queue(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str) -> list[reports.QueueItem]:
@@ -114,10 +123,10 @@ class ModeratorController(Controller):
         return reports.queue(c, room_id)
 
     @post("/review/{message_id:str}", status_code=200, summary="Approve, reject or delete a queued message", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
-    async def review(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str, data: JSONBody[ReviewIn]) -> dict[str, str]:
+    async def review(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str, data: JSONBody[ReviewIn]) -> ReviewedOut:
         _moderator(c, who, room_id)
         await reports.review(c, who.user_id, room_id, message_id, data.decision)
-        return {"decision": data.decision}
+        return ReviewedOut(decision=data.decision)
 
     @get("/moderation-records/{message_id:str}", summary="Unmasked original of a masked or held message", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND]))
     async def record(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str) -> ModerationRecordOut:

@@ -192,3 +192,34 @@ class RoomsOut(msgspec.Struct, kw_only=True):
 class Accepted(msgspec.Struct, kw_only=True):
     seq: int
     event_id: str
+
+
+# The small answers are structs, not dicts, so the OpenAPI document names their fields.
+
+
+class ReportOut(msgspec.Struct, kw_only=True):
+    report_id: str
+
+
+class DeletedOut(msgspec.Struct, kw_only=True):
+    seq: int
+    """The seq of the ``community_message_deleted`` event."""
+
+
+class LiftedOut(msgspec.Struct, kw_only=True):
+    lifted: bool
+    """False, with nothing written, when no such restriction was active."""
+
+
+class ReviewedOut(msgspec.Struct, kw_only=True):
+    decision: Literal["approve", "reject", "delete"]
+
+
+class RoleGrantOut(msgspec.Struct, kw_only=True):
+    user_id: str
+    role: Role
+
+
+class RevokedOut(msgspec.Struct, kw_only=True):
+    revoked: bool
+    """False when the user had no role granted in the room."""
