@@ -222,10 +222,11 @@ class Runner:
         mode = "full" if full else "incremental"
         store.run_started(run_id, job.name, mode)
         started = time.perf_counter()
-        result.notes.extend(f"window {k}: skipped: {why}" for k, why in planned.skipped)
         try:
             if export_error is not None and job.name not in USER_FREE_JOBS:
+                # Planned on empty stand-ins for the invalid exports: its skips say nothing.
                 raise ExportError(export_error.problems)
+            result.notes.extend(f"window {k}: skipped: {why}" for k, why in planned.skipped)
             if job.name not in USER_FREE_JOBS:
                 result.notes.extend(exports.notes)
                 result.notes.extend(self._unknown_users(exports, facts))

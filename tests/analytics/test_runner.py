@@ -170,6 +170,18 @@ def test_bad_exports_fail_user_jobs_only(golden: Runner) -> None:
     )
 
 
+def test_a_job_failed_by_bad_exports_has_no_notes_about_their_stand_in(golden: Runner) -> None:
+    # The run plans on empty exports while they are invalid; notes from that plan ("the
+    # activity export ends nowhere (empty)") would tell the analyst the export is empty.
+    activity = golden.exports_dir / "activity.csv"
+    activity.write_text(activity.read_text().replace("b,2026-02-10,1,2", "b,2026-02-10,1,abc"))
+    for result in golden.run(["churn_posting", "engagement", "funnel"]):
+        assert result.status == "failed" and "expected a number" in (result.error or "")
+        assert result.notes == [], result.notes
+        [row] = [r for r in golden.status() if r["job"] == result.job]
+        assert row["notes"] == []
+
+
 def test_export_changes_are_picked_up(golden: Runner) -> None:
     golden.run(["funnel"])
     views = golden.exports_dir / "context_views.csv"
