@@ -113,8 +113,22 @@ class TokenVerifier:
             except jwt.InvalidSignatureError as exc:
                 last = exc
             except jwt.PyJWTError as exc:
-                raise SidelineError(ErrorCode.TOKEN_INVALID, f"token is invalid: {exc}") from exc
+                raise SidelineError(
+                    ErrorCode.TOKEN_INVALID, f"token is invalid: {exc}", at=_claim_at(exc)
+                ) from exc
         raise SidelineError(ErrorCode.TOKEN_INVALID, "token signature does not verify") from last
+
+
+def _claim_at(exc: jwt.PyJWTError) -> str | None:
+    """The claim a refused decode is about (``$.exp`` for a missing one, ``$.aud``, ``$.iss``),
+    as the claim checks below name theirs; None when it is the token as a whole."""
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"$.{exc.claim}"
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return "$.aud"
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return "$.iss"
+    return None
 
 
 def _load_key(spec: str) -> tuple[str, Any]:

@@ -215,3 +215,26 @@ def test_dev_tokens_must_fit_the_lifetime_limit(tmp_path):
 def test_a_name_is_shown_without_controls_that_would_steer_the_text_around_it(name, shown):
     v = TokenVerifier(AuthSettings(hs256_secret=SECRET))
     assert v.verify(jwt.encode(claims(name=name), SECRET, algorithm="HS256")).name == shown
+
+
+@pytest.mark.parametrize(
+    ("drop", "extra", "at"),
+    [
+        ("exp", {}, "$.exp"),
+        ("sub", {}, "$.sub"),
+        (None, {"aud": "other"}, "$.aud"),
+        ("aud", {}, "$.aud"),
+        (None, {"iss": "other"}, "$.iss"),
+        ("iss", {}, "$.iss"),
+    ],
+)
+def test_a_missing_or_wrong_standard_claim_is_named_where_it_is(drop, extra, at):
+    """Every refused claim names itself, as `ctx` or a too distant `exp` do (docs/http-api.md):
+    the host backend's developer is told which claim to fix."""
+    v = TokenVerifier(AuthSettings(hs256_secret=SECRET, audience="sideline", issuer="host"))
+    body = claims(**{"aud": "sideline", "iss": "host", **extra})
+    if drop:
+        del body[drop]
+    with pytest.raises(SidelineError) as info:
+        v.verify(jwt.encode(body, SECRET, algorithm="HS256"))
+    assert (info.value.code, info.value.at) == (ErrorCode.TOKEN_INVALID, at), info.value.message
