@@ -59,7 +59,7 @@ class Session:
         authenticated = await self._authenticate()
         if authenticated is None:
             return
-        identity, expires = authenticated
+        identity, expires, ref = authenticated
         s = self.settings
         raw: Send | None = self.socket.scope.get(RAW_SEND)  # type: ignore[assignment]
         outbox = Outbox(raw or self.socket.send, s.send_queue_size)  # see expose_raw_send
@@ -68,7 +68,7 @@ class Session:
         self.hub.connections.add(conn)
         try:
             self._expire_at(conn, expires)
-            conn.send(self._welcome())
+            conn.send(self._welcome(ref))
             await self._loop(conn)
             await self._settle(conn)
         finally:
@@ -138,12 +138,14 @@ class Session:
             ErrorCode.TOKEN_EXPIRED, "token has expired: authenticate with a new one"
         ))  # fmt: skip
 
-    async def _authenticate(self) -> tuple[Identity, float] | None:
+    async def _authenticate(self) -> tuple[Identity, float, str | None] | None:
+        """The identity, its expiry and the ``auth`` frame's ``ref`` (echoed by ``welcome``, as
+        for a refresh; None when the handshake's ``Authorization`` header authenticated)."""
         header = self.socket.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         try:
             if scheme.lower() == "bearer" and token.strip():
-                return self._verify(token.strip())
+                return (*self._verify(token.strip()), None)
             try:
                 async with asyncio.timeout(self.settings.auth_timeout_seconds):
                     data = await self._receive()
@@ -161,7 +163,7 @@ class Session:
                 ) from err
             if not isinstance(frame, f.Auth):
                 raise SidelineError(ErrorCode.TOKEN_MISSING, "the first frame must be auth")
-            return self._verify(frame.token)
+            return (*self._verify(frame.token), frame.ref)
         except SidelineError as err:
             await self._close_now(err.code, err.message)
             return None

@@ -515,3 +515,11 @@ async def test_joined_says_typing_and_left_says_its_reason_even_at_their_usual_v
         assert http.post("/v1/rooms/match:1/leave", headers=user).status_code == 204
     left = await client.expect("left", room="match:1")
     assert left["reason"] == "left" and "ref" not in left
+
+
+async def test_the_first_welcome_echoes_the_auth_frames_ref_as_a_refresh_does(rt_server):
+    client = await WsClient.open(rt_server)
+    await client.send(type="auth", token=rt_server.token("u1", "match:1"), ref="hello")
+    assert (await client.expect("welcome"))["ref"] == "hello"
+    await client.send(type="auth", token=rt_server.token("u1", "match:1"), ref="again")
+    assert (await client.expect("welcome"))["ref"] == "again"
