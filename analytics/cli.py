@@ -1,7 +1,8 @@
 """Commands: ``sideline jobs run|status``, ``sideline demo seed``, ``sideline events import``.
 
-Exit codes: 0 done, 1 a job or the import failed, 2 bad input (unknown job, invalid
-configuration, invalid file, the log or the watermarks held by another process).
+Exit codes: 0 done, 1 a job failed, 2 bad input (unknown job, invalid configuration, an
+import file with a record the import refuses, the log or the watermarks held by another
+process).
 """
 
 from __future__ import annotations
