@@ -18,7 +18,7 @@ from service.actions.access import Intent, check_access, check_room_id
 from service.actions.context import Community
 from service.actions.messages import check_message, reader_of
 from service.actions.moderators import delete_message
-from service.domain.events import EventType, new_event, uuid7
+from service.domain.events import Event, EventType, new_event, uuid7
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.realtime.report_claims import REPORTED, RedisReports
@@ -29,10 +29,13 @@ class QueueItem(msgspec.Struct, kw_only=True):
     room_id: str
     user_id: str
     text: str | None
+    """The message's text as sent (masked where PII was found); None only for a reported
+    message older than this node's memory and log hold (another node's)."""
     source: str
     """``hold`` (held by moderation) or ``report``."""
     reports: int
     since: datetime | None = None
+    """When it was held (sent), or first reported since its last review."""
 
 
 def report_threshold(c: Community) -> int:
@@ -104,7 +107,7 @@ async def _write_report(
     return report_id
 
 
-def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
+async def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
     """Held and reported messages awaiting a decision, oldest first; one room or all."""
     if room_id is not None:
         check_room_id(c, room_id)
@@ -121,11 +124,23 @@ def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
         if ref is None or ref.deleted or message_id in c.state.held or not reporters:
             continue
         if room_id in (None, ref.room_id):
+            sent = await _reported_message(c, ref.room_id, message_id)
             items.append(QueueItem(
-                message_id=message_id, room_id=ref.room_id, user_id=ref.user_id, text=None,
-                source="report", reports=len(reporters),
+                message_id=message_id, room_id=ref.room_id, user_id=ref.user_id,
+                text=sent.payload.get("text") if sent else None, source="report",
+                reports=len(reporters), since=c.state.reported_at.get(message_id),
             ))  # fmt: skip
+    items.sort(key=lambda item: (item.since is None, item.since or datetime.min))
     return items
+
+
+async def _reported_message(c: Community, room_id: str, message_id: str) -> Event | None:
+    """The sent event of a reported message: hidden by the reports, in the room's recent
+    history, or read from this node's log."""
+    event = c.state.hidden.get(message_id) or next(
+        (e for e in c.state.recent(room_id) if e.message_id == message_id), None
+    )
+    return event or await c.log.find_message(message_id)
 
 
 async def review(c: Community, actor: str, room_id: str, message_id: str, decision: str) -> None:

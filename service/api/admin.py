@@ -101,7 +101,7 @@ class AdminController(Controller):
 
     @get("/review-queue", summary="Held and reported messages across rooms", responses=refusals(ADMIN_KEY, ROOM))
     async def review_queue(self, c: NamedDependency[Community], room_id: str | None = None) -> list[reports.QueueItem]:
-        return reports.queue(c, room_id)
+        return await reports.queue(c, room_id)
 
     @post("/rooms/{room_id:str}/review/{message_id:str}", status_code=200, summary="Decide on a queued message", responses=refusals(ADMIN_KEY, ROOM, BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def review(self, c: NamedDependency[Community], room_id: str, message_id: str, data: JSONBody[ReviewIn]) -> ReviewedOut:

@@ -120,7 +120,7 @@ class ModeratorController(Controller):
     @get("/review-queue", summary="Held and reported messages of this room", responses=refusals(TOKEN, MODERATE))
     async def review_queue(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str) -> list[reports.QueueItem]:
         _moderator(c, who, room_id)
-        return reports.queue(c, room_id)
+        return await reports.queue(c, room_id)
 
     @post("/review/{message_id:str}", status_code=200, summary="Approve, reject or delete a queued message", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def review(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str, data: JSONBody[ReviewIn]) -> ReviewedOut:

@@ -125,6 +125,9 @@ class CommunityState:
         self.history_truncated: set[str] = set()
         self.last_post: dict[tuple[str, str], datetime] = {}
         self.reporters: dict[str, set[str]] = defaultdict(set)
+        self.reported_at: dict[str, datetime] = {}
+        """When a message's first report since its last review was made (the review queue's
+        ``since``)."""
         self.held: dict[str, Event] = {}
         self.hidden: dict[str, Event] = {}
         """Messages hidden by reports, kept to be restored if a moderator approves them."""
@@ -261,6 +264,7 @@ class CommunityState:
     def _on_reported(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
         self.reporters[e.message_id].add(e.user_id)
+        self.reported_at.setdefault(e.message_id, e.occurred_at)
         if p.get("hide") and (ref := self.messages.get(e.message_id)) is not None:
             ref.fold(e)
             recent = self.history.get(e.room_id, ())
@@ -276,6 +280,7 @@ class CommunityState:
         if p.get("decision") == "approve" and held is not None:
             self._restore(held)
         self.reporters.pop(e.message_id, None)
+        self.reported_at.pop(e.message_id, None)
 
     def _on_reaction(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
@@ -367,6 +372,7 @@ class CommunityState:
             "history": {r: [m.message_id for m in h] for r, h in sorted(self.history.items())},
             "held": sorted(self.held),
             "reporters": {m: sorted(u) for m, u in sorted(self.reporters.items())},
+            "reported_at": {m: at.isoformat() for m, at in sorted(self.reported_at.items())},
             "exposure": dict(sorted(self.exposure.items())),
             "moderation_policies": dict(sorted(self.moderation_policies.items())),
             "last_seq": self.last_seq,
