@@ -48,7 +48,11 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         return _shape(contexts.with_columns(pl.lit(None, pl.UInt32).alias("openers")), None)
     events = (
         inputs.events(lo - margin, hi + margin, [t.value for t in _TYPES])
-        .select("context_id", "user_id", "event_type", "occurred_at", "payload")
+        # A context's room: an event's own context_id is its sender's token's ctx, which is
+        # another context for a user who reached the room through the token's per-room roles.
+        .select(
+            pl.col("room_id").alias("context_id"), "user_id", "event_type", "occurred_at", "payload"
+        )
         .join(contexts.select("context_id", "starts_at", "ends_at"), on="context_id")
         .pipe(on_timeline, margin)
     )

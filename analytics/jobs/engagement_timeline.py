@@ -36,7 +36,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     is_type = pl.col("event_type").__eq__
     return (
         inputs.events(lo - margin, hi + margin, [t.value for t in _TYPES])
-        .select("context_id", "event_type", "occurred_at")
+        .select(pl.col("room_id").alias("context_id"), "event_type", "occurred_at")  # its room
         .join(contexts.select("window", "context_id", "kind", "starts_at", "ends_at"),
               on="context_id")
         .pipe(on_timeline, margin)
