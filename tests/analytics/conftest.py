@@ -31,6 +31,20 @@ SENT = {"client_msg_id": "c", "visibility": "public", "masked": False, "reply_to
 """The payload fields of a public message_sent event besides its text."""
 
 
+def two_user_exports(tmp_path: Path, contexts: str) -> Path:
+    """Product exports of two users (u1 active on 6 January 2026) and the contexts given as CSV
+    rows after the header; returns their folder."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "users.csv").write_text(
+        "user_id,signed_up_at,plan,country\n"
+        "u1,2025-12-01T00:00:00Z,,\nu2,2025-12-01T00:00:00Z,,\n"
+    )
+    (exports / "activity.csv").write_text("user_id,date,sessions,minutes\nu1,2026-01-06,1,3\n")
+    (exports / "contexts.csv").write_text("context_id,kind,title,starts_at,ends_at,viewers\n" + contexts)
+    return exports
+
+
 def golden_events() -> list:
     e = new_event
     sent = SENT

@@ -12,24 +12,16 @@ from analytics.runner import Runner
 from analytics.settings import AnalyticsSettings
 from service.domain.events import EventType as T
 from service.domain.events import new_event
-from tests.analytics.conftest import NOW, SENT, at
+from tests.analytics.conftest import NOW, SENT, at, two_user_exports
 
 
 def test_zero_viewers_and_zero_duration_give_null_rates(tmp_path: Path) -> None:
-    exports = tmp_path / "exports"
-    exports.mkdir()
-    (exports / "users.csv").write_text(
-        "user_id,signed_up_at,plan,country\n"
-        "u1,2025-12-01T00:00:00Z,,\nu2,2025-12-01T00:00:00Z,,\n"
-    )
-    (exports / "activity.csv").write_text("user_id,date,sessions,minutes\nu1,2026-01-06,1,3\n")
     # m:0 and d:1 last no time and have no viewers; m:1 runs ten minutes before four viewers.
-    (exports / "contexts.csv").write_text(
-        "context_id,kind,title,starts_at,ends_at,viewers\n"
+    exports = two_user_exports(tmp_path, (
         "m:0,match,zero,2026-01-06T12:00:00Z,2026-01-06T12:00:00Z,0\n"
         "m:1,match,ten,2026-01-06T12:00:00Z,2026-01-06T12:10:00Z,4\n"
         "d:1,dashboard,zero,2026-01-06T15:00:00Z,2026-01-06T15:00:00Z,0\n"
-    )
+    ))
     e = new_event
     msg = lambda user, room, when: e(T.MESSAGE_SENT, user_id=user, room_id=room,  # noqa: E731
                                      occurred_at=when, payload={"text": "x", **SENT})

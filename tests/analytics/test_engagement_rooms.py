@@ -13,23 +13,15 @@ from analytics.runner import Runner
 from analytics.settings import AnalyticsSettings
 from service.domain.events import EventType as T
 from service.domain.events import new_event
-from tests.analytics.conftest import NOW, SENT, at
+from tests.analytics.conftest import NOW, SENT, at, two_user_exports
 
 
 def test_events_count_for_the_room_they_happened_in(tmp_path: Path) -> None:
-    exports = tmp_path / "exports"
-    exports.mkdir()
-    (exports / "users.csv").write_text(
-        "user_id,signed_up_at,plan,country\n"
-        "u1,2025-12-01T00:00:00Z,,\nu2,2025-12-01T00:00:00Z,,\n"
-    )
-    (exports / "activity.csv").write_text("user_id,date,sessions,minutes\nu1,2026-01-06,1,3\n")
     # The match and the dashboard page that u1's token is for run at the same time.
-    (exports / "contexts.csv").write_text(
-        "context_id,kind,title,starts_at,ends_at,viewers\n"
+    exports = two_user_exports(tmp_path, (
         "m:1,match,final,2026-01-06T12:00:00Z,2026-01-06T13:00:00Z,10\n"
         "d:1,dashboard,home,2026-01-06T12:00:00Z,2026-01-06T13:00:00Z,10\n"
-    )
+    ))
     e = new_event
     from_d1 = {"room_id": "m:1", "context_id": "d:1"}  # u1's token: ctx d:1, roles for m:1
     write_warehouse([
