@@ -42,11 +42,7 @@ class MessageSent(_P):
     def __post_init__(self) -> None:
         if self.role is rooms.Role.VIEWER:
             raise ValueError("a message's role is the sender's, and a viewer cannot post - at `$.role`")
-        if not self.text.isprintable() and (bad := NEVER_SHOWN.search(self.text)):
-            raise ValueError(
-                f"message text has U+{ord(bad.group()):04X}, which the service drops from every "
-                "message - at `$.text`"
-            )  # fmt: skip
+        _not_dropped("message text", self.text, "$.text", "message")
         if not self.text.strip():
             raise ValueError("message text is blank - at `$.text`")
 
@@ -104,17 +100,18 @@ _UNSTRIPPED = "has white space at its ends (the service strips it)"
 class PollCreated(_P):
     """Bounded as the service's create bounds it (its HTTP body's types; the state serves the
     question and options as they are): a question and options not blank, without a character
-    the service drops from them, none repeated, and stripped, as the service writes them (the import does not rewrite a payload: one with white
-    space at its ends is refused, not stored otherwise than the file has it)."""
+    the service drops from them, none repeated, and stripped, as the service writes them (the
+    import does not rewrite a payload: one with white space at its ends is refused, not stored
+    otherwise than the file has it)."""
 
     poll_id: str
     question: ShortText
     options: PollOptions
 
     def __post_init__(self) -> None:
-        _shown_in_a_poll("poll question", self.question, "$.question")
+        _not_dropped("poll question", self.question, "$.question", "poll")
         for i, option in enumerate(self.options):
-            _shown_in_a_poll("poll option", option, f"$.options[{i}]")
+            _not_dropped("poll option", option, f"$.options[{i}]", "poll")
         if not self.question.strip():
             raise ValueError("poll question is blank - at `$.question`")
         if self.question != self.question.strip():
@@ -133,13 +130,13 @@ class PollCreated(_P):
                 )
 
 
-def _shown_in_a_poll(what: str, text: str, at: str) -> None:
-    """Refuse ``text`` with a character the service drops from a poll's question and options
-    (those it drops from every message, ``service.actions.polls.poll_text``): the import does
-    not rewrite a payload, and the panel would show the poll as the file has it."""
+def _not_dropped(what: str, text: str, at: str, every: str) -> None:
+    """Refuse ``text`` with a character the service drops from every message and poll
+    (``service.actions.messages.visible_text``): the import does not rewrite a payload, and the
+    panel would show the text as the file has it."""
     if not text.isprintable() and (bad := NEVER_SHOWN.search(text)):
         raise ValueError(
-            f"{what} has U+{ord(bad.group()):04X}, which the service drops from every poll - at `{at}`"
+            f"{what} has U+{ord(bad.group()):04X}, which the service drops from every {every} - at `{at}`"
         )
 
 

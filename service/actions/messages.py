@@ -41,25 +41,31 @@ def metadata_of(m: ClientMetadata | None, default_type: str) -> Metadata:
     )  # fmt: skip
 
 
-def check_text(text: str, room: RoomState) -> str:
-    """Drop control characters (but newline and tab) and bidi embeddings and overrides
-    (U+202A-U+202E: one reverses the text shown after it), as moderation's hygiene does, also
-    when moderation is off; refuse empty and over-long text. Bidi marks and isolates stay.
+def visible_text(text: str, what: str, at: str) -> str:
+    """``text`` as it is shown (a message's, a poll's question or option): control characters
+    (but newline and tab) and bidi embeddings and overrides (U+202A-U+202E: one reverses the
+    text shown after it) dropped, as moderation's hygiene does, also when moderation is off;
+    the ends stripped. Bidi marks and isolates stay.
 
-    Text with nothing visible in it (zero-width and other format characters, lone combining
-    marks: what moderation's folded view drops) is empty too, refused before anything is
-    written rather than logged as blocked content.
+    Refused as empty (``text_empty``, naming ``what`` at ``at``) when nothing is left, or
+    nothing visible (zero-width and other format characters, lone combining marks: what
+    moderation's folded view drops), before anything is written rather than logged as blocked
+    content.
     """
     if not text.isprintable():
         text = NEVER_SHOWN.sub("", text)
     text = text.strip()
     if not text:
-        raise SidelineError(ErrorCode.TEXT_EMPTY, "message text is empty", at="$.text")
+        raise SidelineError(ErrorCode.TEXT_EMPTY, f"{what} is empty", at=at)
     if not text.isascii() and not fold(text).strip():
         shown = " ".join(f"U+{ord(ch):04X}" for ch in sorted(set(text))[:6])
-        raise SidelineError(
-            ErrorCode.TEXT_EMPTY, f"message text has no visible characters ({shown})", at="$.text"
-        )
+        raise SidelineError(ErrorCode.TEXT_EMPTY, f"{what} has no visible characters ({shown})", at=at)
+    return text
+
+
+def check_text(text: str, room: RoomState) -> str:
+    """A message's :func:`visible_text`, refused when longer than the room allows."""
+    text = visible_text(text, "message text", "$.text")
     limit = room.settings.max_message_length
     if len(text) > limit:
         raise SidelineError(

@@ -7,13 +7,12 @@ import unicodedata
 
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
+from service.actions.messages import visible_text
 from service.domain.events import EventType, new_event, uuid7
 from service.domain.rooms import Role
 from service.domain.state import Poll
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
-from service.moderation.checks.hygiene import NEVER_SHOWN
-from service.moderation.normalize import fold
 from service.protocol.http import PollIn, PollOut
 from service.realtime.vote_claims import CLOSED, RedisVotes
 
@@ -34,22 +33,6 @@ def get_poll(c: Community, room_id: str, poll_id: str) -> Poll:
             ErrorCode.NOT_FOUND, f"poll {poll_id[:64]!r} is not in room {room_id}", at="$.poll_id"
         )
     return poll
-
-
-def poll_text(text: str, what: str, at: str) -> str:
-    """A poll's question or option as the poll shows it, cleaned as a message's text is: what
-    no message keeps dropped (controls but newline and tab, bidi embeddings and overrides: one
-    in an option reversed what the panel shows after it), the ends stripped; refused as empty
-    when nothing visible is left, named ``what`` (``poll option``) at ``at`` (``$.options[1]``)."""
-    if not text.isprintable():
-        text = NEVER_SHOWN.sub("", text)
-    text = text.strip()
-    if not text:
-        raise SidelineError(ErrorCode.TEXT_EMPTY, f"{what} is empty", at=at)
-    if not text.isascii() and not fold(text).strip():
-        shown = " ".join(f"U+{ord(ch):04X}" for ch in sorted(set(text))[:6])
-        raise SidelineError(ErrorCode.TEXT_EMPTY, f"{what} has no visible characters ({shown})", at=at)
-    return text
 
 
 def _told_apart(option: str) -> str:
@@ -78,8 +61,9 @@ async def create_poll(c: Community, who: Identity, room_id: str, body: PollIn) -
     access = check_access(c, who, room_id, Intent.POST)
     if access.role.rank < Role.SPEAKER.rank:
         raise SidelineError(ErrorCode.ROLE_TOO_LOW, "polls are created by speakers and moderators")
-    question = poll_text(body.question, "poll question", "$.question")
-    options = [poll_text(o, "poll option", f"$.options[{i}]") for i, o in enumerate(body.options)]
+    # cleaned as a message's text is: an override in an option reversed what the panel showed
+    question = visible_text(body.question, "poll question", "$.question")
+    options = [visible_text(o, "poll option", f"$.options[{i}]") for i, o in enumerate(body.options)]
     check_options(options)
     poll_id = uuid7()
     await c.commit([

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.actions.polls import check_options, poll_text
+from service.actions.messages import visible_text
+from service.actions.polls import check_options
 from service.errors import ErrorCode, SidelineError
 
 
@@ -21,7 +22,7 @@ from service.errors import ErrorCode, SidelineError
     ids=["override", "embeddings", "controls", "newline and tab", "marks and isolates", "ends"],
 )
 def test_what_no_message_keeps_is_dropped(text: str, shown: str) -> None:
-    assert poll_text(text, "poll option", "$.options[1]") == shown
+    assert visible_text(text, "poll option", "$.options[1]") == shown
 
 
 @pytest.mark.parametrize(
@@ -35,7 +36,7 @@ def test_what_no_message_keeps_is_dropped(text: str, shown: str) -> None:
 )
 def test_nothing_visible_left_is_empty(text: str, message: str) -> None:
     with pytest.raises(SidelineError) as refused:
-        poll_text(text, "poll option", "$.options[1]")
+        visible_text(text, "poll option", "$.options[1]")
     assert (refused.value.code, refused.value.message, refused.value.at) == (
         ErrorCode.TEXT_EMPTY, message, "$.options[1]",
     )  # fmt: skip
@@ -52,7 +53,7 @@ def test_nothing_visible_left_is_empty(text: str, message: str) -> None:
 )
 def test_options_a_voter_cannot_tell_apart_are_a_repeat(options: list[str], repeat: int) -> None:
     with pytest.raises(SidelineError) as refused:
-        check_options([poll_text(o, "poll option", f"$.options[{i}]") for i, o in enumerate(options)])
+        check_options([visible_text(o, "poll option", f"$.options[{i}]") for i, o in enumerate(options)])
     assert refused.value.code is ErrorCode.INVALID_BODY and refused.value.at == f"$.options[{repeat}]"
 
 
