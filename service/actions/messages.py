@@ -298,12 +298,18 @@ def _in_flight(key: tuple[str, str, str], claim: Claim) -> SidelineError:
     )
 
 
-async def _existing(c: Community, room_id: str, message_id: str) -> MessageOut:
+async def find_sent(c: Community, room_id: str, message_id: str) -> Event | None:
+    """A message's sent event: in the room's recent history, held for review or hidden by
+    reports (out of the history, still known), or read from this node's log; None when this
+    node has none (another node's message older than memory)."""
     event = next((e for e in c.state.recent(room_id) if e.message_id == message_id), None)
-    if event is None:  # held for review or hidden by reports: out of the history, still known
-        event = c.state.held.get(message_id) or c.state.hidden.get(message_id)
     if event is None:
-        event = await c.log.find_message(message_id)
+        event = c.state.held.get(message_id) or c.state.hidden.get(message_id)
+    return event or await c.log.find_message(message_id)
+
+
+async def _existing(c: Community, room_id: str, message_id: str) -> MessageOut:
+    event = await find_sent(c, room_id, message_id)
     if event is None:
         raise SidelineError(ErrorCode.NOT_FOUND, f"message {message_id} is not in the log")
     return message_out(c, event)
@@ -427,11 +433,7 @@ async def _cursor(c: Community, room_id: str, message_id: str) -> tuple[HistoryK
     and its seq when it is in this node's log: from memory, the log, or (a message of another
     node this node does not hold) the time in its UUIDv7, which is taken just before the
     message's own time."""
-    found = next((e for e in c.state.recent(room_id) if e.message_id == message_id), None)
-    if found is None:
-        found = c.state.held.get(message_id) or c.state.hidden.get(message_id)
-    if found is None:
-        found = await c.log.find_message(message_id)
+    found = await find_sent(c, room_id, message_id)
     if found is not None and found.room_id == room_id:
         return history_key(found), found.seq if found.epoch == c.log.epoch else None
     if found is None and (at := uuid7_time(message_id)) is not None:

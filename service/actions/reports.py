@@ -16,9 +16,9 @@ import msgspec
 
 from service.actions.access import Intent, check_access, check_room_id
 from service.actions.context import Community
-from service.actions.messages import check_message, reader_of
+from service.actions.messages import check_message, find_sent, reader_of
 from service.actions.moderators import delete_message
-from service.domain.events import Event, EventType, new_event, uuid7
+from service.domain.events import EventType, new_event, uuid7
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.realtime.report_claims import REPORTED, RedisReports
@@ -124,7 +124,7 @@ async def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
         if ref is None or ref.deleted or message_id in c.state.held or not reporters:
             continue
         if room_id in (None, ref.room_id):
-            sent = await _reported_message(c, ref.room_id, message_id)
+            sent = await find_sent(c, ref.room_id, message_id)
             items.append(QueueItem(
                 message_id=message_id, room_id=ref.room_id, user_id=ref.user_id,
                 text=sent.payload.get("text") if sent else None, source="report",
@@ -132,15 +132,6 @@ async def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
             ))  # fmt: skip
     items.sort(key=lambda item: (item.since is None, item.since or datetime.min))
     return items
-
-
-async def _reported_message(c: Community, room_id: str, message_id: str) -> Event | None:
-    """The sent event of a reported message: hidden by the reports, in the room's recent
-    history, or read from this node's log."""
-    event = c.state.hidden.get(message_id) or next(
-        (e for e in c.state.recent(room_id) if e.message_id == message_id), None
-    )
-    return event or await c.log.find_message(message_id)
 
 
 async def review(c: Community, actor: str, room_id: str, message_id: str, decision: str) -> None:
