@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -44,6 +44,7 @@ from service.realtime.brokers.memory import MemoryBroker
 from service.realtime.brokers.redis import RedisBroker
 from service.realtime.hub import Hub
 from service.realtime.metrics import HubCollector
+from service.realtime.place_claims import RedisPlaces
 from service.realtime.presence.base import PresenceStore
 from service.realtime.presence.memory import MemoryPresence
 from service.realtime.presence.redis import RedisPresence
@@ -224,6 +225,9 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     return app
 
 
+P = TypeVar("P", bound=RedisPlaces)
+
+
 def build_claims(settings: Settings, community: Community) -> None:
     """The cross-node claims of sends, votes, slow mode, reactions and reports: in Redis with
     the Redis broker; one node claims nothing (``community.claims``, ``votes``, ``slow``,
@@ -242,19 +246,20 @@ def build_claims(settings: Settings, community: Community) -> None:
         url, node, prefix=prefix, wait_seconds=wait_seconds(settings),
         sent_seconds=rt.send_claim_seconds, timeout_seconds=timeout,
     )  # fmt: skip
-    community.votes = RedisVotes(
-        url, node, prefix=prefix, pending_seconds=2 * (timeout + WAIT_MARGIN_SECONDS),
-        kept_seconds=rt.vote_claim_seconds, timeout_seconds=timeout,
-    )  # fmt: skip
+
+    def places(kind: type[P]) -> P:  # a user's place in a poll or among a message's reporters
+        return kind(
+            url, node, prefix=prefix, pending_seconds=2 * (timeout + WAIT_MARGIN_SECONDS),
+            kept_seconds=rt.vote_claim_seconds, timeout_seconds=timeout,
+        )  # fmt: skip
+
+    community.votes = places(RedisVotes)
     community.slow = RedisSlowMode(url, node, prefix=prefix, timeout_seconds=timeout)
     community.reaction_claims = RedisReactions(
         url, node, prefix=prefix, wait_seconds=timeout + WAIT_MARGIN_SECONDS,
         kept_seconds=rt.reaction_claim_seconds, timeout_seconds=timeout,
     )  # fmt: skip
-    community.reports = RedisReports(
-        url, node, prefix=prefix, pending_seconds=2 * (timeout + WAIT_MARGIN_SECONDS),
-        kept_seconds=rt.vote_claim_seconds, timeout_seconds=timeout,
-    )  # fmt: skip
+    community.reports = places(RedisReports)
 
 
 def build_hub(settings: Settings, community: Community) -> Hub:

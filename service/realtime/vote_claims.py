@@ -30,9 +30,11 @@ One node (memory broker) has nothing to share: ``Community.votes`` is None.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from service.realtime.place_claims import CLOSED, PENDING, PlaceClaim, RedisPlaces
@@ -71,16 +73,13 @@ class RedisVotes(RedisPlaces):
         "votes are claimed across nodes again: Redis answers",
     )  # fmt: skip
 
-    def __init__(
-        self, url: str, node_id: str, *, prefix: str = "sideline", pending_seconds: float = 10.0,
-        kept_seconds: float = 2_592_000.0, timeout_seconds: float = 5.0,
-    ) -> None:  # fmt: skip
-        super().__init__(
-            url, node_id, prefix=prefix, pending_seconds=pending_seconds,
-            kept_seconds=kept_seconds, timeout_seconds=timeout_seconds,
-        )  # fmt: skip
-        self._close = self._redis.register_script(_CLOSE)
-        self._shut = self._redis.register_script(_SHUT)
+    @functools.cached_property
+    def _close(self) -> AsyncScript:
+        return self._redis.register_script(_CLOSE)
+
+    @functools.cached_property
+    def _shut(self) -> AsyncScript:
+        return self._redis.register_script(_SHUT)
 
     async def closing(self, poll_id: str) -> dict[str, int] | None:
         """Close the poll to new votes through any node, wait for the votes other nodes are
