@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.fixtures.server import ServerProcess
+from tests.fixtures.tcp_proxy import TcpProxy, tcp_proxy
 
 RT_ENV = {
     "SIDELINE_MODERATION__ENABLED": "false",
@@ -35,3 +37,12 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 @pytest.fixture
 def rt_server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
     return start_server()
+
+
+@pytest.fixture
+def proxy(redis_url: str) -> Iterator[TcpProxy]:
+    """A TCP proxy to the test's Redis (point a node at it with ``tcp_proxy.proxied``): silence
+    its connections or stop it to cut the node off."""
+    parts = urlsplit(redis_url)
+    with tcp_proxy(parts.hostname or "127.0.0.1", parts.port or 6379) as p:
+        yield p

@@ -12,27 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.fixtures.server import ServerProcess, logged_rows
-from tests.fixtures.tcp_proxy import TcpProxy, tcp_proxy
-from tests.integration.realtime.test_send_across_nodes import proxied
+from tests.fixtures.tcp_proxy import proxied
 from tests.integration.realtime.test_two_nodes import start_two
 
 pytestmark = pytest.mark.slow
 
 ROOM = "match:1"
-
-
-@pytest.fixture
-def proxy(redis_url: str) -> Iterator[TcpProxy]:
-    parts = urlsplit(redis_url)
-    with tcp_proxy(parts.hostname or "127.0.0.1", parts.port or 6379) as p:
-        yield p
 
 
 def auth(node: ServerProcess, user: str) -> dict[str, str]:
@@ -184,11 +174,9 @@ async def test_after_b_restarted_without_a_reaction_through_a_b_answers_an_add_a
     ]
 
 
-async def test_reactions_go_on_when_redis_is_unreachable(start_server, redis_url):
+async def test_reactions_go_on_when_redis_is_unreachable(start_server, redis_url, proxy):
     """Reacting must not stop because Redis is down: the change is judged by the node's state
     alone (counted), which still writes a duplicate add no second time."""
-    parts = urlsplit(redis_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379).start()
     a, _b = start_two(start_server, proxied(redis_url, proxy))
     async with httpx.AsyncClient(timeout=30) as http:
         message_id = await post(http, a, "c1")

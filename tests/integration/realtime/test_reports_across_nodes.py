@@ -12,28 +12,19 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.fixtures.server import ServerProcess, logged_rows
-from tests.fixtures.tcp_proxy import TcpProxy
-from tests.integration.realtime.test_send_across_nodes import proxied
+from tests.fixtures.tcp_proxy import proxied
+from tests.integration.realtime.test_reactions_across_nodes import arrived, post
 from tests.integration.realtime.test_two_nodes import start_two
 from tests.integration.realtime.test_votes_across_nodes import NO_STREAM, ROOM, auth
 
 pytestmark = pytest.mark.slow
 
 THRESHOLD_2 = {"SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD": "2"}
-
-
-async def post(http: httpx.AsyncClient, node: ServerProcess, cid: str) -> str:
-    r = await http.post(f"{node.url}/v1/rooms/{ROOM}/messages", headers=auth(node, "sam"),
-                        json={"client_msg_id": cid, "text": f"a hot take {cid}"})  # fmt: skip
-    assert r.status_code == 201, r.text
-    message_id: str = r.json()["message_id"]
-    return message_id
 
 
 async def report(http: httpx.AsyncClient, node: ServerProcess, message_id: str, user: str = "ann") -> httpx.Response:
@@ -45,14 +36,6 @@ async def shown(http: httpx.AsyncClient, node: ServerProcess) -> list[str]:
     r = await http.get(f"{node.url}/v1/rooms/{ROOM}/messages", headers=auth(node, "cat"))
     assert r.status_code == 200, r.text
     return [m["message_id"] for m in r.json()["messages"]]
-
-
-async def arrived(http: httpx.AsyncClient, node: ServerProcess, message_id: str) -> None:
-    for _ in range(100):
-        if message_id in await shown(http, node):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"message {message_id} never reached {node.url}")
 
 
 def reports_in_logs(nodes: tuple[ServerProcess, ...]) -> list[tuple[str, str, Any]]:
@@ -69,7 +52,7 @@ async def test_a_user_who_reported_through_a_cannot_report_again_through_b_after
     a, b = start_two(start_server, redis_url, **NO_STREAM)
     async with httpx.AsyncClient(timeout=30) as http:
         mid = await post(http, b, "c1")
-        await arrived(http, a, mid)
+        await arrived(http, a, [mid])
         first = await report(http, a, mid)
         assert first.status_code == 201, first.text
         assert b.stop() in (0, -15)
@@ -90,7 +73,7 @@ async def test_reports_through_two_nodes_that_reach_the_threshold_hide_the_messa
     a, b = start_two(start_server, redis_url, **NO_STREAM, **THRESHOLD_2)
     async with httpx.AsyncClient(timeout=30) as http:
         mid = await post(http, b, "c1")
-        await arrived(http, a, mid)
+        await arrived(http, a, [mid])
         assert (await report(http, a, mid)).status_code == 201
         assert mid in await shown(http, a)
         assert b.stop() in (0, -15)
@@ -111,7 +94,7 @@ async def test_an_approval_through_a_lets_reporters_report_again_through_b(start
     a, b = start_two(start_server, redis_url, **NO_STREAM, **THRESHOLD_2)
     async with httpx.AsyncClient(timeout=30) as http:
         mid = await post(http, b, "c1")
-        await arrived(http, a, mid)
+        await arrived(http, a, [mid])
         for user in ("ann", "bob"):
             assert (await report(http, a, mid, user=user)).status_code == 201
         decided = await http.post(f"{a.url}/v1/rooms/{ROOM}/review/{mid}", headers=auth(a, "mia", "moderator"),
@@ -130,16 +113,14 @@ async def test_reports_of_one_user_through_both_nodes_at_once_write_one(start_se
     async with httpx.AsyncClient(timeout=30) as http:
         mids = [await post(http, a, f"c{i}") for i in range(5)]
         for mid in mids:
-            await arrived(http, b, mid)
+            await arrived(http, b, [mid])
         for mid in mids:
             answers = await asyncio.gather(report(http, a, mid), report(http, b, mid))
             assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
     assert len(reports_in_logs((a, b))) == len(mids)
 
 
-async def test_reports_go_on_when_redis_is_unreachable(start_server, redis_url):
-    parts = urlsplit(redis_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379).start()
+async def test_reports_go_on_when_redis_is_unreachable(start_server, redis_url, proxy):
     a, _ = start_two(start_server, proxied(redis_url, proxy))
     async with httpx.AsyncClient(timeout=30) as http:
         mid = await post(http, a, "c1")

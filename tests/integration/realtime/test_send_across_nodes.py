@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.fixtures.server import ServerProcess, logged_rows
-from tests.fixtures.tcp_proxy import TcpProxy, tcp_proxy
+from tests.fixtures.tcp_proxy import proxied
 from tests.fixtures.ws import WsClient
 from tests.integration.realtime.test_two_nodes import start_two
 
@@ -113,17 +112,6 @@ def sent(nodes: tuple[ServerProcess, ...], cid: str) -> list[str]:
         "SELECT message_id FROM events WHERE event_type = 'community_message_sent' "
         "AND json_extract_string(payload, '$.client_msg_id') = ?", [cid],
     )]  # fmt: skip
-
-
-def proxied(redis_url: str, proxy: TcpProxy) -> str:
-    return urlsplit(redis_url)._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
-
-
-@pytest.fixture
-def proxy(redis_url: str) -> Iterator[TcpProxy]:
-    parts = urlsplit(redis_url)
-    with tcp_proxy(parts.hostname or "127.0.0.1", parts.port or 6379) as p:
-        yield p
 
 
 @pytest.mark.parametrize("via", ["http", "ws"])
@@ -266,11 +254,9 @@ async def test_a_retry_through_b_of_a_send_whose_node_died_is_refused_then_sent_
     assert sent((b,), "c1") == [again.json()["message_id"]]
 
 
-async def test_sends_go_on_when_redis_is_unreachable(start_server, redis_url):
+async def test_sends_go_on_when_redis_is_unreachable(start_server, redis_url, proxy):
     """Chat must not stop because Redis is down: each node sends without a claim (counted),
     and a retry through the same node is still answered with its message."""
-    parts = urlsplit(redis_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379).start()
     a, b = start_two(start_server, proxied(redis_url, proxy))
     proxy.stop()  # every connection to Redis closed, and no new one taken
     async with httpx.AsyncClient(timeout=30) as http:

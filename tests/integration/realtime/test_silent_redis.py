@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fixtures.tcp_proxy import TcpProxy, tcp_proxy
+from tests.fixtures.tcp_proxy import proxied
 from tests.fixtures.ws import WsClient
 from tests.integration.realtime.test_lost_envelopes import (
     ann_seen_by_bob,
@@ -30,18 +29,6 @@ pytestmark = pytest.mark.slow
 
 TIMEOUT = "1.5"
 """realtime.redis_timeout_seconds of both nodes (heartbeats every 0.2 s in these tests)."""
-
-
-def proxied(redis_url: str, proxy: TcpProxy) -> str:
-    parts = urlsplit(redis_url)
-    return parts._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
-
-
-@pytest.fixture
-def proxy(redis_url: str):
-    parts = urlsplit(redis_url)
-    with tcp_proxy(parts.hostname or "127.0.0.1", parts.port or 6379) as proxy:
-        yield proxy
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.fixtures.server import ServerProcess
-from tests.fixtures.tcp_proxy import TcpProxy
-from tests.integration.realtime.test_send_across_nodes import proxied
+from tests.fixtures.tcp_proxy import proxied
 from tests.integration.realtime.test_two_nodes import admin, start_two
 
 pytestmark = pytest.mark.slow
@@ -55,9 +53,7 @@ async def test_a_blocked_post_frees_the_slot_on_every_node(start_server, redis_u
         assert fine.status_code == 201, fine.text
 
 
-async def test_slow_mode_goes_on_when_redis_is_unreachable(start_server, redis_url):
-    parts = urlsplit(redis_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379).start()
+async def test_slow_mode_goes_on_when_redis_is_unreachable(start_server, redis_url, proxy):
     a, _b = start_two(start_server, proxied(redis_url, proxy))
     slow_rooms(a, ["match:1"])
     await asyncio.sleep(0.3)

@@ -8,14 +8,12 @@ So the place a user takes in a poll is also claimed in Redis, and a poll's close
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.fixtures.server import ServerProcess, logged_rows
-from tests.fixtures.tcp_proxy import TcpProxy
-from tests.integration.realtime.test_send_across_nodes import proxied
+from tests.fixtures.tcp_proxy import proxied
 from tests.integration.realtime.test_two_nodes import start_two
 
 pytestmark = pytest.mark.slow
@@ -115,11 +113,9 @@ async def test_votes_of_one_user_through_both_nodes_at_once_write_one(start_serv
     assert len(votes_in_logs((a, b))) == len(polls)
 
 
-async def test_votes_go_on_when_redis_is_unreachable(start_server, redis_url):
+async def test_votes_go_on_when_redis_is_unreachable(start_server, redis_url, proxy):
     """Voting must not stop because Redis is down: the vote is written unclaimed (counted),
     and the node's own state still refuses a second one."""
-    parts = urlsplit(redis_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379).start()
     a, b = start_two(start_server, proxied(redis_url, proxy))
     async with httpx.AsyncClient(timeout=30) as http:
         poll_id = await create_poll(http, a)
