@@ -1,12 +1,12 @@
 """User identity: verification of tokens signed by the host backend, and dev-token minting.
 
 A token is a JWT with ``sub`` (the user id, not blank), ``ctx`` (the context the user is
-viewing, which is also the room they may enter; not blank, at most 256 characters), ``name`` (at most 64 characters; the user id
-when absent), ``role`` or per-room ``roles`` ({room_id: role}), and a required ``exp`` (at most
-``auth.max_token_lifetime_seconds`` ahead). HS256 tokens are
-checked against the shared secret; RS256 and EdDSA tokens against the configured public keys.
-The algorithm is chosen by the key type, never by the token header alone, so ``alg: none`` and
-HS/RS confusion (an HS256 token "signed" with a public key) are refused.
+viewing, which is also the room they may enter; not blank, at most 256 characters), ``name``
+(at most 64 characters; the user id when absent), ``role`` or per-room ``roles`` ({room_id:
+role}), and a required ``exp`` (at most ``auth.max_token_lifetime_seconds`` ahead). HS256
+tokens are checked against the shared secret; RS256 and EdDSA tokens against the configured
+public keys. The algorithm is chosen by the key type, never by the token header alone, so
+``alg: none`` and HS/RS confusion (an HS256 token "signed" with a public key) are refused.
 """
 
 from __future__ import annotations

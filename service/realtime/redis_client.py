@@ -46,7 +46,7 @@ class Unanswered(Exception):
 
 
 class ClaimOutage:
-    """What the cross-node claims (sends, votes, slow mode) share: a claim Redis does not
+    """What the cross-node claims (sends, votes, slow mode, reactions, reports) share: a claim Redis does not
     answer is skipped rather than stopping chat, counted, and said once when that starts
     happening (``skipping``, a warning) and once when it stops (``resumed``)."""
 
