@@ -46,9 +46,9 @@ class Unanswered(Exception):
 
 
 class ClaimOutage:
-    """What the cross-node claims (sends, votes, slow mode, reactions, reports) share: a claim Redis does not
-    answer is skipped rather than stopping chat, counted, and said once when that starts
-    happening (``skipping``, a warning) and once when it stops (``resumed``)."""
+    """What the cross-node claims (sends, votes, slow mode, reactions, reports) share: a claim
+    Redis does not answer is skipped rather than stopping chat, counted, and said once when
+    that starts happening (``skipping``, a warning) and once when it stops (``resumed``)."""
 
     def __init__(self, log: logging.Logger, skipping: str, resumed: str) -> None:
         self._log = log
