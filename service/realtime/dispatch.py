@@ -18,7 +18,7 @@ from service.actions import messages, polls, reactions
 from service.actions.access import Intent, check_access, check_room_id
 from service.errors import ErrorCode, SidelineError
 from service.protocol import frames as f
-from service.protocol.http import SendMessage
+from service.protocol.http import SendMessage, invalid_body
 from service.realtime.coalesce import poll_frame
 from service.realtime.connection import Connection
 from service.realtime.hub import Hub
@@ -50,8 +50,7 @@ def decode(data: str | bytes) -> f.ClientFrame:
             raise SidelineError(
                 ErrorCode.UNKNOWN_FRAME, f"{text}; known frame types: {_KNOWN}", at="$.type"
             ) from exc
-        at = text.rsplit(" - at `", 1)[1].rstrip("`") if " - at `" in text else "$"
-        raise SidelineError(ErrorCode.INVALID_BODY, text, at=at) from exc
+        raise invalid_body(exc) from exc
     except msgspec.DecodeError as exc:
         raise SidelineError(ErrorCode.INVALID_BODY, f"frame is not valid JSON: {exc}", at="$") from exc
     except RecursionError as exc:

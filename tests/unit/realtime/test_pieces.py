@@ -40,7 +40,13 @@ def test_decode_dispatches_on_type():
         ("{oops", ErrorCode.INVALID_BODY, "$"),
         ('{"type":"vote","room":"m:1","poll_id":"p","option":-1}', ErrorCode.INVALID_BODY, "$.option"),
         ('{"type":"join","room":""}', ErrorCode.INVALID_BODY, "$.room"),
-        ('{"type":"ping","x":' + "[" * 5000 + "]" * 5000 + "}", ErrorCode.INVALID_BODY, "$"),
+        # an unknown or missing field is named itself, as in an HTTP body
+        ('{"type":"ping","x":1}', ErrorCode.INVALID_BODY, "$.x"),
+        ('{"type":"send","room":"m:1","text":"hi"}', ErrorCode.INVALID_BODY, "$.client_msg_id"),
+        ('{"type":"send","room":"m:1","client_msg_id":"c","text":"hi","metadata":{"os":1}}',
+         ErrorCode.INVALID_BODY, "$.metadata.os"),
+        ('{"type":"ping","x":' + "[" * 5000 + "]" * 5000 + "}", ErrorCode.INVALID_BODY, "$.x"),
+        ('{"x":' + "[" * 5000 + "]" * 5000 + ',"type":"ping"}', ErrorCode.INVALID_BODY, "$"),
         (b'{"type":"ping"}', ErrorCode.INVALID_BODY, "$"),  # a binary frame
     ],
 )
