@@ -14,6 +14,7 @@ import msgspec
 from service.actions.context import Community
 from service.domain.events import EventType, new_event
 from service.errors import ErrorCode, SidelineError
+from service.moderation.settings import Policy
 from service.protocol.http import invalid_body
 
 _WHERE = re.compile(r"in `(?P<at>\$[^`]*)`$")  # Policy.validate names the key last
@@ -31,20 +32,24 @@ def check_kind(c: Community, kind: str) -> None:
         raise SidelineError(ErrorCode.UNKNOWN_ROOM_KIND, f"room kind {kind!r} is not configured (known: {known})", at="$.kind")
 
 
-def get_policy(c: Community, kind: str) -> dict[str, Any]:
+def get_policy(c: Community, kind: str) -> Policy:
     check_kind(c, kind)
-    result: dict[str, Any] = msgspec.to_builtins(_pipeline(c).policy_for(kind))
-    return result
+    policy: Policy = _pipeline(c).policy_for(kind)
+    return policy
 
 
-def parse_policy(raw: dict[str, Any]) -> Any:
-    """Validate a policy body; errors name the offending key (``at $.actions.pii``)."""
-    from service.moderation import Policy
-
+def parse_policy(raw: dict[str, Any]) -> Policy:
+    """A logged policy (builtins) as a checked :class:`Policy`; errors name the offending key."""
     try:
         policy = msgspec.convert(raw, Policy)
     except msgspec.ValidationError as exc:
         raise invalid_body(exc, prefix="invalid policy: ") from exc
+    return check_policy(policy)
+
+
+def check_policy(policy: Policy) -> Policy:
+    """``policy`` if its keys agree with each other, else the refusal naming the key
+    (``at $.hold_at``); each key's own type was checked while decoding it."""
     try:
         policy.validate("$")
     except ValueError as exc:
@@ -54,10 +59,10 @@ def parse_policy(raw: dict[str, Any]) -> Any:
     return policy
 
 
-async def set_policy(c: Community, kind: str, raw: dict[str, Any], *, actor: str) -> dict[str, Any]:
+async def set_policy(c: Community, kind: str, policy: Policy, *, actor: str) -> Policy:
     pipeline = _pipeline(c)
     check_kind(c, kind)
-    policy = parse_policy(raw)
+    check_policy(policy)
     await c.commit([
         new_event(
             EventType.MODERATION_POLICY_CHANGED, user_id=actor, room_id=f"{kind}:*",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency, Provide
@@ -24,6 +24,7 @@ from service.api.moderation import (
 from service.api.query import known_query_only
 from service.api.responses import ADMIN as ADMIN_KEY
 from service.api.responses import BODY, ROOM, WRITE, E, refusals
+from service.moderation.settings import Policy
 from service.protocol.http import (
     DeletedOut,
     LiftedOut,
@@ -92,11 +93,11 @@ class AdminController(Controller):
         return LiftedOut(lifted=await moderators.lift(c, ADMIN, room_id, _lift_kind(kind, user_id), user_id, lift_scope))
 
     @get("/moderation/policies/{kind:str}", summary="The moderation policy of a room kind", responses=refusals(ADMIN_KEY, [E.UNKNOWN_ROOM_KIND, E.CONFLICT]))
-    async def get_policy(self, c: NamedDependency[Community], kind: str) -> dict[str, Any]:
+    async def get_policy(self, c: NamedDependency[Community], kind: str) -> Policy:
         return policies.get_policy(c, kind)
 
     @put("/moderation/policies/{kind:str}", summary="Replace the moderation policy of a room kind", responses=refusals(ADMIN_KEY, [E.UNKNOWN_ROOM_KIND], BODY, [E.CONFLICT], WRITE))
-    async def put_policy(self, c: NamedDependency[Community], kind: str, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    async def put_policy(self, c: NamedDependency[Community], kind: str, data: JSONBody[Policy]) -> Policy:
         return await policies.set_policy(c, kind, data, actor=ADMIN)
 
     @get("/review-queue", summary="Held and reported messages across rooms", responses=refusals(ADMIN_KEY, ROOM))

@@ -121,8 +121,8 @@ def test_malformed_json_is_refused(api):
 @pytest.mark.parametrize(
     ("body", "message", "at"),
     [
-        (b'{"hold_at":"x"}', "invalid policy: Expected `float`, got `str` - at `$.hold_at`", "$.hold_at"),
-        (b'{"bogus":1}', "invalid policy: Object contains unknown field `bogus` - at `$.bogus`", "$.bogus"),
+        (b'{"hold_at":"x"}', "Expected `float`, got `str` - at `$.hold_at`", "$.hold_at"),
+        (b'{"bogus":1}', "Object contains unknown field `bogus` - at `$.bogus`", "$.bogus"),
         (b'{"hold_at":2}', "invalid policy: Expected a score in (0, 1], got 2.0 in `$.hold_at`", "$.hold_at"),
         (b'{"actions":{"spma":"block"}}', "invalid policy: Unknown check or code 'spma' in `$.actions`", "$.actions"),
     ],

@@ -146,3 +146,22 @@ def test_a_small_answer_names_its_fields_in_the_schema(api, method, template, st
         schema = api.schema["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
     assert set(schema.get("properties", {})) == fields
     assert set(schema.get("required", [])) == fields
+
+
+POLICY_FIELDS = {"shadow_at", "hold_at", "block_at", "act_at", "actions", "blocklist", "allowlist",
+                 "default_blocklist", "provider"}  # fmt: skip
+
+
+def test_the_moderation_policy_is_a_schema_both_ways(api):
+    """A policy is read, edited and put back by a tool generated from the document: the body and
+    the answer name the policy's keys, and an action is one of the actions."""
+    operations = api.schema["paths"]["/v1/admin/moderation/policies/{kind}"]
+    answer = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    body = operations["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert answer == body == operations["put"]["responses"]["200"]["content"]["application/json"]["schema"]
+    policy = api.schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert set(policy["properties"]) == POLICY_FIELDS and policy.get("required", []) == []
+    action = policy["properties"]["actions"]["additionalProperties"]
+    if "$ref" in action:
+        action = api.schema["components"]["schemas"][action["$ref"].rsplit("/", 1)[1]]
+    assert set(action["enum"]) == {"allow", "mask", "shadow", "hold", "block"}
