@@ -99,3 +99,18 @@ def test_cli_renders_and_prints_where_the_dashboards_are(demo_dir: Path, tmp_pat
     assert "  events      http://127.0.0.1:8000/dashboards/events.html" in out
     assert f"static copies, open from disk: {tmp_path / 'dashboards' / 'index.html'}" in out
     assert Page(tmp_path / "dashboards" / "events.html").rows("contexts")
+
+
+def test_the_events_page_limits_are_the_documented_ones(demo_dir: Path):
+    """docs/dashboards.md promises the top-N chart and the ranking's first rows; the rendered
+    page carries those numbers (the table's page size and the chart's rank filter)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "dashboards.md").read_text()
+    top_n = int(re.search(r"Most discussed contexts \(top (\d+),", doc)[1])
+    first = int(re.search(r"first (\d+) rows, then \"Show all\"", doc)[1])
+    page = Page(demo_dir / "dashboards" / "events.html")
+    ranking = next(t for t in page.config["tables"] if t["id"] == "ranking")
+    assert ranking["page_size"] == first
+    assert len(page.rows("contexts")) > first  # the demo needs "Show all": the limit is exercised
+    filters = [t["expr"] for d in page.chart("top")["spec"]["data"] for t in d.get("transform", [])
+               if t.get("type") == "filter"]  # fmt: skip
+    assert f"datum.rank <= {top_n}" in filters
