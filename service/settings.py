@@ -115,7 +115,8 @@ class RoomPolicy(_Section):
     history_size: int = 100
     """Recent messages kept in memory per room and sent on join."""
     moderation_policy: str = ""
-    """Name of the moderation policy; defaults to the kind itself."""
+    """Name of the moderation policy (a key of ``moderation.policies``) these rooms are checked
+    by; defaults to the kind itself."""
 
 
 def _default_rooms() -> dict[str, RoomPolicy]:
@@ -269,6 +270,13 @@ class Settings(_Section):
     def public_url(self) -> str:
         return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
 
+    def policy_name(self, kind: str) -> str:
+        """The moderation policy rooms of ``kind`` are checked by: the kind's
+        ``moderation_policy`` when set, else the kind itself (a kind without a policy of its
+        name gets ``default`` from the pipeline)."""
+        room = self.rooms.get(kind)
+        return (room.moderation_policy if room is not None else "") or kind
+
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
@@ -368,6 +376,13 @@ def _check(settings: Settings) -> None:
             raise ConfigError(f"Expected >= 1 - at `$.rooms.{kind}.max_message_length`")
         if policy.slow_mode_seconds < 0:
             raise ConfigError(f"Expected >= 0 - at `$.rooms.{kind}.slow_mode_seconds`")
+        named = policy.moderation_policy
+        if named and named not in settings.moderation.policies:
+            known = ", ".join(sorted(settings.moderation.policies))
+            raise ConfigError(
+                f"no moderation policy {named!r} (policies: {known}) - at "
+                f"`$.rooms.{kind}.moderation_policy`"
+            )
     if settings.env == "production":
         if not settings.auth.hs256_secret and not settings.auth.public_keys:
             raise ConfigError(

@@ -44,7 +44,10 @@ async def moderate(c: Community, who: Identity, room: RoomState, text: str) -> S
     from service.moderation import MessageContext
 
     ctx = MessageContext(
-        user_id=who.user_id, room_id=room.room_id, room_kind=room.kind, now=c.now().timestamp()
+        user_id=who.user_id,
+        room_id=room.room_id,
+        room_kind=c.settings.policy_name(room.kind),
+        now=c.now().timestamp(),
     )
     verdict = await pipeline.check(text, ctx)
     return SendVerdict(

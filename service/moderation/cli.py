@@ -45,7 +45,11 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--policy", default="default", help="room kind / policy to apply")
+    parser.add_argument(
+        "--policy",
+        default="default",
+        help="room kind (its rooms.<kind>.moderation_policy when set) or policy name to apply",
+    )
     parser.add_argument("--input", "-i", help="read this file instead of stdin")
     parser.add_argument(
         "--interval", type=float, default=1.0, help="seconds between lines without ts"
@@ -73,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     pipeline = Pipeline(settings.moderation, provider=provider)
+    args.policy = settings.policy_name(args.policy)
     stream: IO[bytes] = open(args.input, "rb") if args.input else sys.stdin.buffer  # noqa: SIM115
     try:
         out = sys.stdout.buffer

@@ -101,3 +101,18 @@ def test_blocked_and_rate_limited_messages(server, api):
     h = auth(server, "spammy")
     codes = [send(api, h, f"message number {i}", f"r{i}").status_code for i in range(8)]
     assert codes[:5] == [201] * 5 and 429 in codes[5:]
+
+
+def test_a_room_kind_takes_the_policy_its_moderation_policy_names(tmp_path):
+    """``rooms.<kind>.moderation_policy`` names the policy the kind's rooms are moderated by:
+    match rooms here hold personal data for review instead of masking it (the default's rule)."""
+    strict = '{"default": {}, "strict": {"actions": {"input": "block", "rate": "block", "pii": "hold"}}}'
+    env = {"SIDELINE_ROOMS__MATCH__MODERATION_POLICY": "strict", "SIDELINE_MODERATION__POLICIES": strict}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as api:
+            sent = send(api, auth(server), "my email is ann.lee@example.com", "s1")
+            assert sent.status_code == 201, sent.text
+            assert sent.json()["visibility"] == "held"
+    finally:
+        server.stop()

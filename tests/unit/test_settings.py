@@ -74,3 +74,11 @@ def test_dev_secret_generated_once_and_printed_once(tmp_path):
     assert ensure_dev_secrets(again) == []
     assert again.auth.hs256_secret == s.auth.hs256_secret
     assert (tmp_path / "dev-secrets.toml").stat().st_mode & 0o077 == 0
+
+
+def test_a_moderation_policy_name_must_name_a_policy():
+    env = {"SIDELINE_ROOMS__MATCH__MODERATION_POLICY": "stritc"}
+    with pytest.raises(ConfigError, match=r"no moderation policy 'stritc' \(policies: dashboard, default, "
+                       r"match, team, video\) - at `\$.rooms.match.moderation_policy`"):
+        load_settings(environ=env)
+    assert load_settings(environ={"SIDELINE_ROOMS__MATCH__MODERATION_POLICY": "team"}).rooms["match"].moderation_policy == "team"

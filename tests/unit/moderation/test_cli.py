@@ -113,3 +113,16 @@ def test_input_file_option(tmp_path: Path) -> None:
     path.write_text(json.dumps({"id": "x", "text": "email john at gmail dot com"}) + "\n")
     code, lines, _ = run("", "--input", str(path), cwd=tmp_path)
     assert code == 0 and lines[0]["masked_text"] == "email [email]"
+
+
+def test_a_room_kind_is_dry_run_with_the_policy_its_rooms_take(tmp_path: Path) -> None:
+    config = tmp_path / "sideline.toml"
+    config.write_text(
+        '[rooms.match]\nmoderation_policy = "strict"\n'
+        "[moderation.policies.default]\n"
+        '[moderation.policies.strict.actions]\npii = "hold"\n'
+    )
+    stdin = json.dumps({"id": 1, "text": "call me on 07700 900123"}) + "\n"
+    code, lines, stderr = run(stdin, "--policy", "match", cwd=tmp_path, config=config)
+    assert code == 0, stderr
+    assert [(x["action"], x["masked_text"]) for x in lines] == [("hold", "call me on [phone]")]
