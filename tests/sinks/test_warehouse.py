@@ -298,3 +298,35 @@ async def test_a_user_erased_again_is_counted_only_for_the_rows_the_second_erasu
     stored = await rig.log.run_read(store.load_erasures)
     counts = [(r.requested_by, r.rows_rewritten) for r in stored]
     assert counts == [("ticket-1", 5), ("ticket-2", 4)]
+
+
+ERASURE_COLUMNS = [
+    ("erasure_id", "VARCHAR"), ("subject_hash", "VARCHAR"), ("pseudonym", "VARCHAR"),
+    ("up_to_seq", "BIGINT"), ("requested_by", "VARCHAR"),
+    ("requested_at", "TIMESTAMP WITH TIME ZONE"), ("rows_rewritten", "BIGINT"),
+    ("files", "VARCHAR[]"), ("done_at", "TIMESTAMP WITH TIME ZONE"), ("warnings", "VARCHAR[]"),
+]  # fmt: skip
+
+
+def _erasures_view(root: Path) -> tuple[list[tuple[str, str]], list[tuple[object, ...]]]:
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        columns = [(r[0], r[1]) for r in con.execute("DESCRIBE erasures").fetchall()]
+        return columns, con.execute("SELECT erasure_id, warnings, done_at FROM erasures").fetchall()
+    finally:
+        con.close()
+
+
+async def test_the_erasures_view_exists_before_any_erasure_with_the_same_columns(make_rig):
+    """docs/forwarding.md lists ``erasures`` among the views: an analyst's query of it (or a
+    join against it) works on a fresh export, and its columns do not depend on what the
+    audit file happens to hold (a pending record's null ``done_at``, empty ``warnings``)."""
+    rig: Rig = await make_rig({"warehouse": [WH]})
+    root = rig.settings.data_path / "warehouse"
+    await rig.append([message(i, user="alice" if i == 0 else f"u{i}") for i in range(5)])
+    await rig.drained()
+    assert _erasures_view(root) == (ERASURE_COLUMNS, [])
+    record = await rig.fw.erase("alice", "ticket-7")
+    columns, rows = _erasures_view(root)
+    assert columns == ERASURE_COLUMNS
+    assert [(r[0], r[1], r[2] is not None) for r in rows] == [(record.erasure_id, [], True)]

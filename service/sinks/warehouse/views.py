@@ -71,6 +71,28 @@ _DERIVED = {
 }
 
 
+_ERASURE_COLUMNS = {
+    "erasure_id": "VARCHAR", "subject_hash": "VARCHAR", "pseudonym": "VARCHAR",
+    "up_to_seq": "BIGINT", "requested_by": "VARCHAR", "requested_at": "TIMESTAMPTZ",
+    "rows_rewritten": "BIGINT", "files": "VARCHAR[]", "done_at": "TIMESTAMPTZ",
+    "warnings": "VARCHAR[]",
+}  # fmt: skip
+"""The audit file's fields (``store.ErasureRecord``), typed here rather than inferred: inferred
+from the lines, a file of records without warnings typed ``warnings`` as ``JSON[]``."""
+
+
+def _erasures_source(root: Path) -> str:
+    """The ``erasures`` view's query: the audit file, or no rows of the same columns before
+    the first erasure (the view is documented, so a query of it never meets a missing table)."""
+    audit = (root / ERASURES_FILE).resolve()
+    if not audit.exists():
+        cols = ", ".join(f"NULL::{t} AS {c}" for c, t in _ERASURE_COLUMNS.items())
+        return f"SELECT {cols} WHERE false"
+    columns = ", ".join(f"{sql_literal(c)}: {sql_literal(t)}" for c, t in _ERASURE_COLUMNS.items())
+    return (f"SELECT * FROM read_json({sql_literal(str(audit))}, format = 'newline_delimited', "
+            f"columns = {{{columns}}})")  # fmt: skip
+
+
 def sql_literal(text: str) -> str:
     """``text`` as a SQL string literal.
 
@@ -104,12 +126,7 @@ def write_views(root: Path) -> Path:
             con.execute(f"CREATE VIEW events AS {source}")
             for name, sql in _DERIVED.items():
                 con.execute(f"CREATE VIEW {name} AS {sql}")
-            erasures = (root / ERASURES_FILE).resolve()
-            if erasures.exists():
-                con.execute(
-                    "CREATE VIEW erasures AS SELECT * FROM "
-                    f"read_json_auto({sql_literal(str(erasures))}, format = 'newline_delimited')"
-                )
+            con.execute(f"CREATE VIEW erasures AS {_erasures_source(root)}")
             con.execute("CHECKPOINT")
         finally:
             con.close()
