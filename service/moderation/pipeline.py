@@ -8,13 +8,15 @@ Order, cheapest first, and why:
    costs as little as possible, and so every attempt is counted.
 4. ``blocklist``: set intersections on tokens; the cheapest content check.
 5. ``spam``: trigger-gated regexes over links and lures.
-6. ``pii``: always runs, even after a block, so the verdict's text never carries unmasked
-   personal data.
+6. ``pii``: always runs, even after a block, and always masks what it finds, whatever the
+   policy says of it (``allow``, an ``act_at`` above its score, a ladder above it), so the
+   verdict's text, and what the provider is given, never carry unmasked personal data; a
+   message it masks is at least ``mask``, never ``allow``.
 7. ``provider`` (only in :meth:`Pipeline.check`): an external classifier, asked only about
    messages still allowed or masked, given the masked text, bounded by a timeout.
 
-Once the action is ``block`` the remaining scoring checks (3-5, 7) are skipped: the first
-block wins.
+Once the action is ``block`` the remaining scoring checks (4, 5, 7) are skipped: the first
+block wins. ``rate`` always runs, so every attempt is counted.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from service.moderation.activity.base import ActivityStore
 from service.moderation.checks import hygiene
 from service.moderation.checks.base import Check, CheckInput
 from service.moderation.checks.blocklist import BlocklistCheck
+from service.moderation.checks.pii import NAME as PII
 from service.moderation.checks.pii import PiiCheck
 from service.moderation.checks.rate import RateCheck, Sample
 from service.moderation.checks.spam import SpamCheck
@@ -181,7 +184,10 @@ class Pipeline:
             tally.add(check.run(msg))
             started, mark = mark, _perf()
             timings[check.name] = (mark - started) * 1000.0
-        tally.add(self._pii.run(msg))
+        personal = self._pii.run(msg)
+        if personal:
+            tally.add(personal)
+            tally.floor(Action.MASK)
         timings["pii"] = (_perf() - mark) * 1000.0
         return run
 
@@ -213,11 +219,17 @@ class Pipeline:
         return findings
 
     def _text(self, run: _Run) -> str:
-        """The text to show: sanitised, with the spans of acting findings masked."""
+        """The text to show: sanitised, with the spans of acting findings, and of personal
+        data whatever the policy, masked."""
         if run.view is None:  # refused before folding (too long), or moderation disabled
             return run.original if not self._settings.enabled else ""
         tally = run.tally
-        spans = [s for f in tally.findings if f.spans and tally.acting(f) for s in f.spans]
+        spans = [
+            s
+            for f in tally.findings
+            if f.spans and (f.reason.check == PII or tally.acting(f))
+            for s in f.spans
+        ]
         return apply_spans(run.view, spans) if spans else run.view.text
 
     def _finish(self, run: _Run) -> Verdict:

@@ -20,7 +20,8 @@ class Action(enum.StrEnum):
     MASK = "mask"
     """Shown to everyone with the offending parts (PII, masked words) replaced."""
     SHADOW = "shadow"
-    """Shown only to its sender, who is not told."""
+    """Shown only to its sender, who is told (a ``shadowed`` notice); a moderator's shadow-ban,
+    unlike this verdict, is silent."""
     HOLD = "hold"
     """Shown to nobody until a moderator approves it."""
     BLOCK = "block"

@@ -202,3 +202,30 @@ async def test_adapter_direct_use(server) -> None:
 
 def test_no_provider_unless_enabled() -> None:
     assert build_provider(ProviderSettings()) is None
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        Policy(actions={"pii": Action.ALLOW}),
+        Policy(actions={}, shadow_at=0.95, hold_at=0.97, block_at=0.99),
+        Policy(act_at=0.95),
+    ],
+    ids=["pii-allowed", "ladder-above-pii", "act_at-above-pii"],
+)
+async def test_personal_data_is_masked_whatever_the_policy(server, policy: Policy) -> None:
+    """However a policy weighs personal data, the verdict's text and what the provider is given
+    carry none of it; the message is then at least masked, never allowed 'as sent'."""
+    url, requests = server
+    settings = ModerationSettings(
+        policies={"default": policy},
+        provider=ProviderSettings(enabled=True, base_url=f"{url}/clean", timeout_seconds=2.0),
+    )
+    pipeline = Pipeline(settings, provider=build_provider(settings.provider))
+    verdict = await pipeline.check("mail me at joe@example.com", _ctx())
+    assert (verdict.action, verdict.text, verdict.altered) == (
+        Action.MASK,
+        "mail me at [email]",
+        True,
+    )
+    assert [r["body"]["input"] for r in requests] == ["mail me at [email]"]
