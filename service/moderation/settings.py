@@ -109,7 +109,8 @@ class RateSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rate_window_seconds: float = 60.0
     """Window of the sustained rate limit."""
     duplicate_max: int = 2
-    """How many earlier copies of the same text are tolerated within the duplicate window."""
+    """Copies of the same text one user may send within the duplicate window; the next one is
+    a duplicate (0 counts as 1)."""
     duplicate_window_seconds: float = 120.0
     """Window in which repeated texts count as duplicates."""
     duplicate_min_chars: int = 12
