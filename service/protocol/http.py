@@ -133,7 +133,9 @@ class MessageOut(msgspec.Struct, kw_only=True):
     name: str
     role: str
     text: str
-    visibility: str
+    visibility: Literal["public", "shadow", "held"]
+    """``public``; ``shadow``: moderation shows it to its sender only; ``held``: shown to no one
+    until a moderator approves it."""
     masked: bool
     reply_to: str | None
     client_msg_id: str
