@@ -181,6 +181,21 @@ def check_sinks(settings: SinksSettings) -> list[str]:
     return problems
 
 
+def required_secrets(settings: SinksSettings) -> list[tuple[str, str]]:
+    """The environment variables the enabled sinks need at start, each with its key path.
+
+    A disabled sink is not built, so its secret is not needed (the factory reads the same
+    ones); Mixpanel's API secret is optional (only ``/import`` uses it).
+    """
+    named = [("segment", "write_key_env"), ("mixpanel", "token_env"), ("ga4", "api_secret_env")]
+    return [
+        (getattr(sink, field), f"$.sinks.{kind}[{i}].{field}")
+        for kind, field in named
+        for i, sink in enumerate(getattr(settings, kind))
+        if sink.enabled
+    ]
+
+
 def _unknown_event_types(names: list[str], at: str) -> list[str]:
     """A problem per name that is no event type: it would filter out every event, and the
     cursor passes what the filter drops, so a typo would forward nothing, for good."""

@@ -243,3 +243,42 @@ async def test_erase_with_ducklake_configured_says_the_catalog_is_not_erased(tmp
     )
     audit = (data / "warehouse" / "erasures.jsonl").read_text()
     assert "not erased from the DuckLake catalog" in audit
+
+
+async def test_sinks_check_skips_disabled_sinks_as_the_service_does(tmp_path: Path):
+    # A disabled sink needs no secret to start the service; the check says it is skipped
+    # instead of failing on its missing variable (or reaching its endpoint).
+    data = tmp_path / "data"
+    config = tmp_path / "sideline.toml"
+    config.write_text(f'data_dir = "{data}"\n[server]\nport = {free_port()}\n'
+                      '[[sinks.segment]]\nname = "seg-off"\nenabled = false\n'
+                      'write_key_env = "SIDELINE_TEST_UNSET_KEY"\n'
+                      '[[sinks.ga4]]\nname = "ga4-off"\nenabled = false\nmeasurement_id = "G-X"\n'
+                      'base_url = "http://127.0.0.1:9"\napi_secret_env = "SIDELINE_TEST_UNSET_GA4"\n'
+                      '[[sinks.warehouse]]\nname = "warehouse"\n')  # fmt: skip
+    settings = load_settings(config, environ={})
+    log = DuckDBLog(settings.log_path, node_id=settings.node_id)
+    await log.start()
+    try:
+        forwarder = build_forwarder(settings, log, environ={})  # the service starts
+        assert [s.name for s in forwarder.status()] == ["warehouse"]
+    finally:
+        await log.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIDELINE_TEST_UNSET")}
+    out = subprocess.run([sys.executable, "-m", "service.cli", "sinks", "check"], cwd=ROOT,
+                         env={**env, "PYTHONPATH": str(ROOT), "SIDELINE_CONFIG": str(config)},
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert "seg-off (segment): disabled, skipped (its secret and endpoint are not checked)" in lines
+    assert "ga4-off (ga4): disabled, skipped (its secret and endpoint are not checked)" in lines
+    assert "warehouse (warehouse): enabled" in lines and lines[-1] == "ok"
+    assert "problem" not in out.stdout and "validation message" not in out.stdout
+    # Forwarding off: the service builds no sink at all, and the check says so.
+    config.write_text(config.read_text().replace("[[sinks.segment]]", "[sinks]\nenabled = false\n"
+                                                 "[[sinks.segment]]", 1))
+    out = subprocess.run([sys.executable, "-m", "service.cli", "sinks", "check"], cwd=ROOT,
+                         env={**env, "PYTHONPATH": str(ROOT), "SIDELINE_CONFIG": str(config)},
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert (out.returncode, out.stdout) == (0, "forwarding is off (sinks.enabled = false): no "
+                                               "sink runs, nothing to check\nok\n"), out.stderr
