@@ -26,15 +26,27 @@ def _pipeline(c: Community) -> Any:
     return c.moderation
 
 
-def check_kind(c: Community, kind: str) -> None:
-    if kind not in c.settings.rooms and kind != "default":
-        known = ", ".join(sorted(c.settings.rooms))
-        raise SidelineError(ErrorCode.UNKNOWN_ROOM_KIND, f"room kind {kind!r} is not configured (known: {known})", at="$.kind")
+def policy_name(c: Community, kind: str) -> str:
+    """The policy ``kind`` addresses: a room kind's is the policy its rooms are checked by
+    (``rooms.<kind>.moderation_policy``, else the kind's own name); a policy is also addressed
+    by its name (a key of ``moderation.policies``, ``default``, or one set at run time)."""
+    if kind in c.settings.rooms:
+        return c.settings.policy_name(kind)
+    if kind == "default" or kind in c.settings.moderation.policies or kind in c.state.moderation_policies:
+        return kind
+    kinds = ", ".join(sorted(c.settings.rooms))
+    names = ", ".join(sorted({"default", *c.settings.moderation.policies, *c.state.moderation_policies}))
+    raise SidelineError(
+        ErrorCode.UNKNOWN_ROOM_KIND,
+        f"{kind[:64]!r} is neither a room kind (kinds: {kinds}) nor a moderation policy (policies: {names})",
+        at="$.kind",
+    )  # fmt: skip
 
 
 def get_policy(c: Community, kind: str) -> Policy:
-    check_kind(c, kind)
-    policy: Policy = _pipeline(c).policy_for(kind)
+    """The policy rooms of ``kind`` are checked by, or the policy of that name."""
+    pipeline = _pipeline(c)
+    policy: Policy = pipeline.policy_for(policy_name(c, kind))
     return policy
 
 
@@ -60,17 +72,19 @@ def check_policy(policy: Policy) -> Policy:
 
 
 async def set_policy(c: Community, kind: str, policy: Policy, *, actor: str) -> Policy:
+    """Replace the policy ``kind`` addresses (:func:`policy_name`): every room kind checked by
+    that policy gets the new one. The event names the policy (``kind``, and ``<name>:*``)."""
     pipeline = _pipeline(c)
-    check_kind(c, kind)
+    name = policy_name(c, kind)
     check_policy(policy)
     await c.commit([
         new_event(
-            EventType.MODERATION_POLICY_CHANGED, user_id=actor, room_id=f"{kind}:*",
-            payload={"kind": kind, "policy": msgspec.to_builtins(policy)},
+            EventType.MODERATION_POLICY_CHANGED, user_id=actor, room_id=f"{name}:*",
+            payload={"kind": name, "policy": msgspec.to_builtins(policy)},
         )
     ])  # fmt: skip
-    pipeline.set_policy(kind, policy)
-    return get_policy(c, kind)
+    pipeline.set_policy(name, policy)
+    return get_policy(c, name)
 
 
 def restore_policies(c: Community) -> None:

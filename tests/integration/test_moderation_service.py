@@ -116,3 +116,34 @@ def test_a_room_kind_takes_the_policy_its_moderation_policy_names(tmp_path):
             assert sent.json()["visibility"] == "held"
     finally:
         server.stop()
+
+
+def test_the_policy_endpoints_address_the_policy_a_kinds_rooms_use(tmp_path):
+    """With ``rooms.match.moderation_policy = "strict"``, the policy of the kind ``match`` is
+    ``strict``: reading it shows strict, changing it changes what match rooms are checked by
+    (and survives a restart); ``strict`` itself is addressable by its name too."""
+    strict = '{"default": {}, "strict": {"actions": {"input": "block", "rate": "block", "pii": "hold"}}}'
+    env = {"SIDELINE_ROOMS__MATCH__MODERATION_POLICY": "strict", "SIDELINE_MODERATION__POLICIES": strict}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        admin = {"X-Admin-Key": server.admin_key()}
+        with httpx.Client(base_url=server.url, timeout=10) as api:
+            policy = api.get("/v1/admin/moderation/policies/match", headers=admin).json()
+            assert policy["actions"]["pii"] == "hold"
+            assert api.get("/v1/admin/moderation/policies/strict", headers=admin).json() == policy
+            policy["actions"]["pii"] = "block"
+            put = api.put("/v1/admin/moderation/policies/match", headers=admin, json=policy)
+            assert put.status_code == 200, put.text
+            assert api.get("/v1/admin/moderation/policies/strict", headers=admin).json() == policy
+            blocked = send(api, auth(server), "my email is ann.lee@example.com", "s1")
+            assert blocked.status_code == 422, blocked.text
+            unknown = api.get("/v1/admin/moderation/policies/nosuch", headers=admin)
+            assert unknown.status_code == 400 and "strict" in unknown.json()["error"]["message"]
+        server.stop()
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=10) as api:
+            kept = api.get("/v1/admin/moderation/policies/match", headers={"X-Admin-Key": server.admin_key()})
+            assert kept.json()["actions"]["pii"] == "block"
+            assert send(api, auth(server), "write to ann.lee@example.com", "s2").status_code == 422
+    finally:
+        server.stop()
