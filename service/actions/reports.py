@@ -11,6 +11,7 @@ a ``community_message_approved``, delete a ``community_message_deleted`` marked 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
@@ -31,10 +32,10 @@ class QueueItem(msgspec.Struct, kw_only=True):
     text: str | None
     """The message's text as sent (masked where PII was found); None only for a reported
     message older than this node's memory and log hold (another node's)."""
-    source: str
+    source: Literal["hold", "report"]
     """``hold`` (held by moderation) or ``report``."""
     reports: int
-    since: datetime | None = None
+    since: datetime
     """When it was held (sent), or first reported since its last review."""
 
 
@@ -128,9 +129,9 @@ async def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
             items.append(QueueItem(
                 message_id=message_id, room_id=ref.room_id, user_id=ref.user_id,
                 text=sent.payload.get("text") if sent else None, source="report",
-                reports=len(reporters), since=c.state.reported_at.get(message_id),
+                reports=len(reporters), since=c.state.reported_at[message_id],
             ))  # fmt: skip
-    items.sort(key=lambda item: (item.since is None, item.since or datetime.min))
+    items.sort(key=lambda item: item.since)
     return items
 
 

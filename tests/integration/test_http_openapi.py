@@ -111,10 +111,16 @@ def test_a_real_refusal_is_documented_for_its_operation(api, method, template, p
 @pytest.mark.parametrize(
     ("schema", "field", "values"),
     [("RestrictIn", "scope", ["room", "global"]), ("ReviewIn", "decision", ["approve", "reject", "delete"]),
-     ("MessageOut", "visibility", ["public", "shadow", "held"])],
+     ("MessageOut", "visibility", ["public", "shadow", "held"]), ("QueueItem", "source", ["hold", "report"])],
 )
 def test_closed_choices_are_enums_in_the_schema(api, schema, field, values):
     assert api.schema["components"]["schemas"][schema]["properties"][field]["enum"] == values
+
+
+def test_a_review_queue_entry_always_says_since_when(api):
+    """Every entry of the queue has ``since`` (held: when sent; reported: the first report since
+    the last review): the schema requires it rather than offering it as optional."""
+    assert "since" in api.schema["components"]["schemas"]["QueueItem"]["required"]
 
 
 def test_a_value_outside_the_choices_is_named(api):
