@@ -221,5 +221,5 @@ class Dispatcher:
             if shadow_banned is None:  # a shadow-ban is silent by design; a verdict is not
                 return "shadowed", "your message is visible only to you"
         if masked:
-            return "masked", "personal data in your message was masked before it was shown"
+            return "masked", "part of your message was masked before it was shown"
         return None

@@ -82,3 +82,14 @@ async def test_reports_over_threshold_hide_the_message(rt_server):
         assert r.status_code == 201, r.text
     gone = await a.expect("deleted", message_id=mid)
     assert gone["reason"] == "hidden pending review"
+
+
+async def test_the_masked_notice_does_not_claim_personal_data_for_a_masked_word(start_server):
+    """Video rooms mask profanity instead of blocking it: the sender's notice says part of the
+    message was masked, not that it held personal data."""
+    server = start_server(SIDELINE_MODERATION__ENABLED="true")
+    a = await WsClient.login(server, "ann", room="video:1", context="video:1")
+    await a.send(type="send", room="video:1", client_msg_id="c1", text="what a shit pass", ref="s")
+    await a.expect("ack", ref="s")
+    notice = await a.expect("notice", ref="s")
+    assert notice["code"] == "masked" and "personal data" not in notice["message"], notice
