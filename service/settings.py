@@ -9,6 +9,7 @@ Everything is validated at start; a bad value stops the start with its key path,
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -335,9 +336,22 @@ def load_settings(
         settings = msgspec.convert(tree, Settings, strict=False)
     except msgspec.ValidationError as exc:
         where = f" in {path}" if path else ""
-        raise ConfigError(f"invalid configuration{where}: {exc}") from exc
+        raise ConfigError(f"invalid configuration{where}: {_located(str(exc))}") from exc
     _check(settings)
     return settings
+
+
+_INNER = re.compile(r"^(?P<message>.*) in `(?P<key>[A-Za-z_][\w.-]*)` - at `(?P<at>\$[^`]*)`$", re.S)
+
+
+def _located(text: str) -> str:
+    """msgspec's message for a check a section makes of its own keys (``__post_init__``) says
+    ``at`` the section (``$.moderation``); such checks name the key they refused last (``in
+    `policies.match.hold_at```), which is joined to the path: ``at `$.moderation.policies.match.hold_at```."""
+    found = _INNER.match(text)
+    if found is None:
+        return text
+    return f"{found['message']} - at `{found['at']}.{found['key']}`"
 
 
 def _check(settings: Settings) -> None:

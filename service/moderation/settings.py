@@ -16,13 +16,16 @@ TOML example (every key optional)::
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 import phonenumbers
 
 from service.moderation.codes import is_known
 from service.moderation.verdict import Action
+
+AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
 def _default_actions() -> dict[str, Action]:
@@ -100,33 +103,23 @@ def _default_policies() -> dict[str, Policy]:
 class RateSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Per-user rate, burst and duplicate limits (state kept in memory, bounded)."""
 
-    burst_max: int = 5
+    burst_max: AtLeastOne = 5
     """Most messages one user may send within ``burst_window_seconds``."""
-    burst_window_seconds: float = 5.0
+    burst_window_seconds: Positive = 5.0
     """Window of the burst limit."""
-    rate_max: int = 20
+    rate_max: AtLeastOne = 20
     """Most messages one user may send within ``rate_window_seconds``."""
-    rate_window_seconds: float = 60.0
+    rate_window_seconds: Positive = 60.0
     """Window of the sustained rate limit."""
-    duplicate_max: int = 2
+    duplicate_max: Annotated[int, msgspec.Meta(ge=0)] = 2
     """Copies of the same text one user may send within the duplicate window; the next one is
     a duplicate (0 counts as 1)."""
-    duplicate_window_seconds: float = 120.0
+    duplicate_window_seconds: Positive = 120.0
     """Window in which repeated texts count as duplicates."""
-    duplicate_min_chars: int = 12
+    duplicate_min_chars: AtLeastOne = 12
     """Texts with fewer letters than this (chants, emoji) are never duplicates."""
-    max_users: int = 100_000
+    max_users: AtLeastOne = 100_000
     """Users whose recent activity is remembered; the least recently seen are evicted."""
-
-    def __post_init__(self) -> None:
-        for name in ("burst_max", "rate_max", "max_users", "duplicate_min_chars"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Expected `{name}` >= 1")
-        if self.duplicate_max < 0:
-            raise ValueError("Expected `duplicate_max` >= 0")
-        for name in ("burst_window_seconds", "rate_window_seconds", "duplicate_window_seconds"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"Expected `{name}` > 0")
 
 
 class SpamSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -151,7 +144,7 @@ class ProviderSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     """Bearer token sent to the provider (never logged)."""
     model: str = "omni-moderation-latest"
     """Model name sent as ``model``."""
-    timeout_seconds: float = 0.8
+    timeout_seconds: Positive = 0.8
     """Total time allowed per call, connection included."""
     on_failure: Literal["open", "closed"] = "open"
     """``open``: a failed or slow call leaves the local verdict; ``closed``: ``closed_action``."""
@@ -163,10 +156,8 @@ class ProviderSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     """Score given to a message the provider flags without a high category score."""
 
     def __post_init__(self) -> None:
-        if self.timeout_seconds <= 0:
-            raise ValueError("Expected `timeout_seconds` > 0")
         if self.enabled and not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"Expected an http(s) `base_url`, got {self.base_url!r}")
+            raise ValueError(f"Expected an http(s) URL, got {self.base_url!r} in `base_url`")
 
 
 class ModerationSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -174,13 +165,13 @@ class ModerationSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
 
     enabled: bool = True
     """Run the moderation pipeline on every message."""
-    max_input_chars: int = 10_000
+    max_input_chars: AtLeastOne = 10_000
     """Longer texts are blocked unexamined (room limits normally refuse them earlier)."""
     phone_regions: list[str] = msgspec.field(
         default_factory=lambda: ["US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "IN", "AU"]
     )
     """Regions tried, in order, for phone numbers written without a ``+`` country code."""
-    report_hide_threshold: int = 3
+    report_hide_threshold: AtLeastOne = 3
     """Distinct users whose reports of a message hide it pending review (applies with the
     pipeline off too: reports are users' judgement, not a check)."""
     rate: RateSettings = msgspec.field(default_factory=RateSettings)
@@ -191,10 +182,6 @@ class ModerationSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     kinds use ``default``."""
 
     def __post_init__(self) -> None:
-        if self.max_input_chars < 1:
-            raise ValueError("Expected `max_input_chars` >= 1")
-        if self.report_hide_threshold < 1:
-            raise ValueError("Expected `report_hide_threshold` >= 1")
         unknown = [r for r in self.phone_regions if r not in phonenumbers.SUPPORTED_REGIONS]
         if unknown:
             raise ValueError(f"Unknown phone region(s) {unknown} in `phone_regions`")

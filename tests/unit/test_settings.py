@@ -82,3 +82,30 @@ def test_a_moderation_policy_name_must_name_a_policy():
                        r"match, team, video\) - at `\$.rooms.match.moderation_policy`"):
         load_settings(environ=env)
     assert load_settings(environ={"SIDELINE_ROOMS__MATCH__MODERATION_POLICY": "team"}).rooms["match"].moderation_policy == "team"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SIDELINE_MODERATION__POLICIES": '{"match": {"hold_at": 2}}'},
+         "Expected a score in (0, 1], got 2.0 - at `$.moderation.policies.match.hold_at`"),
+        ({"SIDELINE_MODERATION__POLICIES": '{"match": {"actions": {"spma": "block"}}}'},
+         "Unknown check or code 'spma' - at `$.moderation.policies.match.actions`"),
+        ({"SIDELINE_MODERATION__RATE__BURST_MAX": "0"}, "Expected `int` >= 1 - at `$.moderation.rate.burst_max`"),
+        ({"SIDELINE_MODERATION__RATE__DUPLICATE_WINDOW_SECONDS": "0"},
+         "Expected `float` > 0.0 - at `$.moderation.rate.duplicate_window_seconds`"),
+        ({"SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD": "0"},
+         "Expected `int` >= 1 - at `$.moderation.report_hide_threshold`"),
+        ({"SIDELINE_MODERATION__PROVIDER__TIMEOUT_SECONDS": "0"},
+         "Expected `float` > 0.0 - at `$.moderation.provider.timeout_seconds`"),
+        ({"SIDELINE_MODERATION__PROVIDER__ENABLED": "true", "SIDELINE_MODERATION__PROVIDER__BASE_URL": "ftp://x"},
+         "Expected an http(s) URL, got 'ftp://x' - at `$.moderation.provider.base_url`"),
+        ({"SIDELINE_MODERATION__PHONE_REGIONS": '["XX"]'},
+         "Unknown phone region(s) ['XX'] - at `$.moderation.phone_regions`"),
+    ],
+)  # fmt: skip
+def test_a_bad_moderation_setting_is_named_by_its_own_path(env, message):
+    """Not ``at `$.moderation``` for a key deep inside it: the operator is pointed at the key."""
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ=env)
+    assert str(err.value) == f"invalid configuration: {message}"

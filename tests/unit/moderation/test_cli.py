@@ -105,7 +105,7 @@ def test_policy_option_and_config_file(tmp_path: Path) -> None:
     config.write_text("[moderation.policies.default]\nhold_at = 0.1\n")
     code, lines, stderr = run(stdin, cwd=tmp_path, config=config)
     assert code == 2 and lines == []
-    assert "in `policies.default`" in stderr
+    assert "at `$.moderation.policies.default`" in stderr
 
 
 def test_input_file_option(tmp_path: Path) -> None:

@@ -122,21 +122,21 @@ pii = "hold"
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ("[moderation.policies.match]\nhold_at = 0.2", "in `policies.match` - at `$.moderation`"),
+        ("[moderation.policies.match]\nhold_at = 0.2", "got 0.5 / 0.2 / 0.9 - at `$.moderation.policies.match`"),
         (
             '[moderation.policies.match.actions]\nspma = "block"',
-            "Unknown check or code 'spma' in `policies.match.actions`",
+            "Unknown check or code 'spma' - at `$.moderation.policies.match.actions`",
         ),
         ('[moderation.policies.match.actions]\nspam = "shadw"', "Invalid enum value 'shadw'"),
         ("[moderation.policies.match]\nholdat = 0.2", "Object contains unknown field `holdat`"),
         (
             '[moderation]\nphone_regions = ["XX"]',
-            "Unknown phone region(s) ['XX'] in `phone_regions`",
+            "Unknown phone region(s) ['XX'] - at `$.moderation.phone_regions`",
         ),
-        ("[moderation.rate]\nburst_max = 0", "Expected `burst_max` >= 1"),
+        ("[moderation.rate]\nburst_max = 0", "Expected `int` >= 1 - at `$.moderation.rate.burst_max`"),
         (
             '[moderation.provider]\nenabled = true\nbase_url = "ftp://x"',
-            "Expected an http(s) `base_url`",
+            "Expected an http(s) URL, got 'ftp://x' - at `$.moderation.provider.base_url`",
         ),
     ],
 )
