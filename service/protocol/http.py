@@ -32,7 +32,9 @@ Reason = Annotated[str, Meta(max_length=REASON_MAX)]
 
 
 _AT = re.compile(r" - at `(?P<at>[^`]+)`$")
-_UNKNOWN = re.compile(r"^Object (contains unknown|missing required) field `(?P<name>[^`]+)`$")
+# The name is whatever lies between the first and the last backtick: it may be empty, or hold
+# backticks and line breaks of its own (a client's key is not a Python name).
+_UNKNOWN = re.compile(r"^Object (contains unknown|missing required) field `(?P<name>.*)`\Z", re.DOTALL)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -41,7 +43,9 @@ def invalid_body(exc: msgspec.ValidationError, *, prefix: str = "") -> SidelineE
 
     msgspec ends its message with the path (``Expected `int`, got `str` - at `$.option```); an
     unknown or missing field is reported at the object holding it, so its own name is appended
-    (``$.bogus``, ``$.client_msg_id``): the client is pointed at the key to remove or add.
+    (``$.bogus``, ``$.client_msg_id``, ``$['']``, ``$['a`b']``): the client is pointed at the
+    key to remove or add. (msgspec gives no path at the root, so a key that itself ends in
+    `` - at `$.x` `` reads as a key of ``$.x``.)
     """
     text = str(exc)
     found = _AT.search(text)

@@ -161,3 +161,21 @@ def test_a_missing_field_is_named_by_its_path(api, path, who, body, at):
     error = api.refused("POST", path, who, body)
     name = at.removeprefix("$.")
     assert (error["message"], error["at"]) == (f"Object missing required field `{name}` - at `{at}`", at)
+
+
+@pytest.mark.parametrize(
+    ("path", "who", "body", "name", "at"),
+    [
+        ("/v1/admin/rooms/match:1/pin", "admin", b'{"message_id":null,"":1}', "", "$['']"),
+        ("/v1/admin/rooms/match:1/pin", "admin", b'{"message_id":null,"a`b":1}', "a`b", "$['a`b']"),
+        ("/v1/admin/rooms/match:1/pin", "admin", b'{"message_id":null,"a b":1}', "a b", "$['a b']"),
+        ("/v1/admin/rooms/match:1/pin", "admin", b'{"message_id":null,"a\\nb":1}', "a\nb", "$['a\\nb']"),
+        ("/v1/admin/sinks/warehouse/replay", "admin", b'{"from_seq":1,"":1}', "", "$['']"),
+        ("/v1/rooms/match:1/messages", "user", b'{"client_msg_id":"a","text":"x","metadata":{"`":1}}', "`", "$.metadata['`']"),
+    ],
+)  # fmt: skip
+def test_an_unknown_field_is_named_whatever_its_name(api, path, who, body, name, at):
+    """An empty name, or one with a backtick or a line break, is still the key to remove."""
+    error = api.refused("POST", path, who, body)
+    assert error == {"code": "invalid_body", "at": at,
+                     "message": f"Object contains unknown field `{name}` - at `{at}`"}  # fmt: skip
