@@ -90,14 +90,17 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if isinstance(exc, NotFoundException):
         return error_response(SidelineError(ErrorCode.NOT_FOUND, f"no such resource: {request.url.path}"))
     if isinstance(exc, MethodNotAllowedException):
-        body = {"error": {"code": "method_not_allowed", "message": exc.detail}}
-        return Response(body, status_code=405, media_type=MediaType.JSON)
+        # RFC 9110 requires the Allow header Litestar's router set on the exception
+        allow = (exc.headers or {}).get("allow", "")
+        message = f"{request.method[:32]} is not allowed here" + (f" (allowed: {allow})" if allow else "")
+        body = {"error": {"code": "method_not_allowed", "message": message}}
+        return Response(body, status_code=405, headers=exc.headers, media_type=MediaType.JSON)
     if exc.status_code == 400:
         return error_response(SidelineError(ErrorCode.INVALID_BODY, f"body is not valid: {exc.detail}", at="$"))
     if exc.status_code == 413:
         return error_response(SidelineError(ErrorCode.BODY_TOO_LARGE, "request body is too large"))
     body = {"error": {"code": f"http_{exc.status_code}", "message": exc.detail}}
-    return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)
+    return Response(body, status_code=exc.status_code, headers=exc.headers, media_type=MediaType.JSON)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -1,0 +1,44 @@
+"""HTTP semantics a generic client relies on, through a real ``sideline serve`` process: the
+``Allow`` header of a 405."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.server import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data: Path = tmp_path_factory.mktemp("semantics")
+    proc = ServerProcess(data, env={"SIDELINE_MODERATION__ENABLED": "false"}).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        proc.kill()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("TRACE", "/health", {"GET", "OPTIONS"}),
+        ("POST", "/metrics", {"GET", "OPTIONS"}),
+        ("TRACE", "/v1/rooms/match:1", {"GET", "OPTIONS"}),
+        ("PUT", "/v1/rooms/match:1/messages", {"GET", "POST", "OPTIONS"}),
+        ("DELETE", "/v1/admin/rooms/match:1", {"GET", "PUT", "OPTIONS"}),
+        ("POST", "/embed/static/panel.js", {"GET", "HEAD", "OPTIONS"}),
+    ],
+)  # fmt: skip
+def test_a_method_the_route_lacks_is_405_with_allow(node, method, path, allowed):
+    """RFC 9110 §15.5.6: a 405 carries ``Allow`` with the methods the resource has."""
+    r = httpx.request(method, node.url + path, headers={"X-Admin-Key": node.admin_key()})
+    assert r.status_code == 405, r.text
+    assert {m.strip() for m in r.headers["allow"].split(",")} == allowed
+    assert r.json()["error"]["code"] == "method_not_allowed"
+    assert method in r.json()["error"]["message"]
+
