@@ -29,7 +29,12 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     return Response(body, status_code=200 if ok else 503, media_type=MediaType.JSON)
 
 
-@get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=True)
+@get(
+    "/metrics", tags=["ops"], summary="Prometheus metrics", media_type=MediaType.TEXT,
+    response_description="The Prometheus text exposition format",
+)  # fmt: skip
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     registry: CollectorRegistry = request.app.state.metrics_registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # As a header, not a media type: Litestar appends a charset to a text/* media type, and
+    # Prometheus' content type already names one.
+    return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,5 +1,5 @@
 """HTTP semantics a generic client relies on, through a real ``sideline serve`` process: the
-``Allow`` header of a 405."""
+``Allow`` header of a 405 and the media type of ``/metrics``."""
 
 from __future__ import annotations
 
@@ -42,3 +42,14 @@ def test_a_method_the_route_lacks_is_405_with_allow(node, method, path, allowed)
     assert r.json()["error"]["code"] == "method_not_allowed"
     assert method in r.json()["error"]["message"]
 
+
+def test_metrics_are_prometheus_text_as_documented(node):
+    """Served with Prometheus' own content type, its charset named once, and documented as
+    text in the OpenAPI document (not JSON)."""
+    r = httpx.get(node.url + "/metrics")
+    assert r.status_code == 200
+    assert r.headers.get_list("content-type") == ["text/plain; version=1.0.0; charset=utf-8"]
+    assert "# TYPE sideline_http_requests_total counter" in r.text
+    schema = httpx.get(node.url + "/schema/openapi.json").json()
+    documented = schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(documented) == ["text/plain"]
