@@ -30,6 +30,7 @@ from service.api.body import StrictRequest
 from service.api.chat import ChatController
 from service.api.errors import handle_http_exception, handle_sideline_error, handle_unexpected
 from service.api.moderation import ModeratorController
+from service.api.openapi import StrictStructSchemaPlugin
 from service.api.ops import health, metrics, ready
 from service.api.sinks import SinksController
 from service.api.websocket import expose_raw_send, realtime_socket
@@ -186,6 +187,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             path="/schema",
             description="Chat rooms, reactions, polls and moderation for a host product.",
         ),
+        plugins=[StrictStructSchemaPlugin()],  # before Litestar's own reading of structs
         request_max_body_size=settings.server.max_body_bytes,
         logging_config=None,  # libraries never configure logging; `sideline serve` does
         debug=False,

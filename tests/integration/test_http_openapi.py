@@ -172,3 +172,46 @@ def test_the_moderation_policy_is_a_schema_both_ways(api):
     if "$ref" in action:
         action = api.schema["components"]["schemas"][action["$ref"].rsplit("/", 1)[1]]
     assert set(action["enum"]) == {"allow", "mask", "shadow", "hold", "block"}
+
+
+def _reachable(schema: dict[str, Any], components: dict[str, Any], seen: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object schema within ``schema``, through ``$ref``s, with the name it is known by."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        if name not in seen:
+            seen.add(name)
+            yield name, components[name]
+            yield from _reachable(components[name], components, seen)
+        return
+    for key in ("properties", "$defs"):
+        for sub in schema.get(key, {}).values():
+            yield from _reachable(sub, components, seen)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            yield from _reachable(schema[key], components, seen)
+    for key in ("oneOf", "anyOf", "allOf"):
+        for sub in schema.get(key, []):
+            yield from _reachable(sub, components, seen)
+
+
+def test_request_bodies_say_they_take_no_other_keys(api):
+    """Bodies are decoded strictly (an unknown key is 400 ``invalid_body`` at it), so every
+    object a body is made of says ``additionalProperties: false``: a client generated from the
+    document does not send extra keys it believes are allowed."""
+    components = api.schema["components"]["schemas"]
+    bodies = [
+        (f"{method} {path}", operation["requestBody"]["content"]["application/json"]["schema"])
+        for path, operations in api.schema["paths"].items()
+        for method, operation in operations.items() if "requestBody" in operation
+    ]  # fmt: skip
+    assert len(bodies) >= 15
+    seen: set[str] = set()
+    objects = {name: s for _, body in bodies for name, s in _reachable(body, components, seen) if "properties" in s}
+    assert {"SendMessage", "ClientMetadata", "Policy", "PinIn", "EraseIn"} <= set(objects)
+    assert {name for name, s in objects.items() if s.get("additionalProperties") is not False} == set()
+
+
+def test_answers_may_grow(api):
+    """An answer gains fields over time (payloads evolve by adding defaulted fields), so an
+    answer-only object does not forbid other keys."""
+    assert "additionalProperties" not in api.schema["components"]["schemas"]["MessageOut"]
