@@ -15,6 +15,7 @@ from litestar.params import JSONBody, Parameter
 from service.actions import messages, polls, reactions, reports, rooms
 from service.actions.context import Community
 from service.api.deps import provide_community, provide_identity
+from service.api.params import RoomId
 from service.api.query import known_query_only
 from service.api.responses import BODY, ENTER, ROOM, TAKE_PART, TOKEN, WRITE, E, refusals
 from service.errors import ErrorCode, SidelineError
@@ -39,7 +40,6 @@ SEND = refusals(
     [E.TEXT_EMPTY, E.TEXT_TOO_LONG, E.NOT_FOUND, E.MESSAGE_BLOCKED, E.SLOW_MODE, E.RATE_LIMITED],
     WRITE, [E.SEND_IN_FLIGHT],
 )  # fmt: skip
-RoomId = Annotated[str, Parameter(description="Room id, `kind:key` (e.g. `match:123`)")]
 
 
 class ChatController(Controller):

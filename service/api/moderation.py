@@ -16,6 +16,7 @@ from service.actions import moderators, reports, rooms
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
 from service.api.deps import provide_community, provide_identity
+from service.api.params import LiftKind, RestrictKind, RoomId, UserIdPath
 from service.api.query import known_query_only
 from service.api.responses import BODY, MODERATE, TOKEN, WRITE, E, refusals
 from service.errors import ErrorCode, SidelineError
@@ -87,24 +88,24 @@ class ModeratorController(Controller):
 
     @delete("/messages/{message_id:str}", status_code=200, summary="Delete a message", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def delete_message(
-        self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str,
+        self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, message_id: str,
         reason: DeleteReason = "",
     ) -> DeletedOut:  # fmt: skip
         _moderator(c, who, room_id)
         return DeletedOut(seq=await moderators.delete_message(c, who.user_id, room_id, message_id, reason))
 
     @post("/pin", status_code=200, summary="Pin one message (null unpins)", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND], WRITE))
-    async def pin(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, data: JSONBody[PinIn]) -> RoomOut:
+    async def pin(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, data: JSONBody[PinIn]) -> RoomOut:
         _moderator(c, who, room_id)
         await moderators.pin_message(c, who.user_id, room_id, data.message_id)
         return rooms.room_out(c.state.room(room_id))
 
     @patch("/settings", summary="Change mode, slow mode, max message length", responses=refusals(TOKEN, MODERATE, BODY, WRITE))
-    async def settings(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, data: JSONBody[RoomConfigIn]) -> RoomOut:
+    async def settings(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, data: JSONBody[RoomConfigIn]) -> RoomOut:
         return await rooms.moderator_configure(c, who, room_id, data)
 
     @post("/{kind:str}", status_code=201, summary="Mute, ban or shadow-ban a user (kind: mutes, bans, shadow-bans)", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
-    async def restrict(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, kind: str, data: JSONBody[RestrictIn]) -> RestrictionOut:
+    async def restrict(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, kind: RestrictKind, data: JSONBody[RestrictIn]) -> RestrictionOut:
         _moderator(c, who, room_id)
         if data.scope == "global":
             raise SidelineError(ErrorCode.ROLE_TOO_LOW, "global restrictions go through the admin API", at="$.scope")
@@ -113,23 +114,23 @@ class ModeratorController(Controller):
         return RestrictionOut(user_id=data.user_id, kind=name, until=until)
 
     @delete("/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND], WRITE))
-    async def lift(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, kind: str, user_id: str) -> LiftedOut:
+    async def lift(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, kind: LiftKind, user_id: UserIdPath) -> LiftedOut:
         _moderator(c, who, room_id)
         return LiftedOut(lifted=await moderators.lift(c, who.user_id, room_id, _lift_kind(kind, user_id), user_id))
 
     @get("/review-queue", summary="Held and reported messages of this room", responses=refusals(TOKEN, MODERATE))
-    async def review_queue(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str) -> list[reports.QueueItem]:
+    async def review_queue(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId) -> list[reports.QueueItem]:
         _moderator(c, who, room_id)
         return await reports.queue(c, room_id)
 
     @post("/review/{message_id:str}", status_code=200, summary="Approve, reject or delete a queued message", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
-    async def review(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str, data: JSONBody[ReviewIn]) -> ReviewedOut:
+    async def review(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, message_id: str, data: JSONBody[ReviewIn]) -> ReviewedOut:
         _moderator(c, who, room_id)
         await reports.review(c, who.user_id, room_id, message_id, data.decision)
         return ReviewedOut(decision=data.decision)
 
     @get("/moderation-records/{message_id:str}", summary="Unmasked original of a masked or held message", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND]))
-    async def record(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: str, message_id: str) -> ModerationRecordOut:
+    async def record(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, message_id: str) -> ModerationRecordOut:
         _moderator(c, who, room_id)
         return await moderation_record(c, room_id, message_id)
 

@@ -9,8 +9,13 @@ import msgspec
 
 ROOM_KIND = r"[a-z][a-z0-9_-]{0,31}"
 """A room kind (``match``): the part of a room id before its colon."""
-ROOM_ID_RE = re.compile(rf"(?P<kind>{ROOM_KIND}):(?P<key>[A-Za-z0-9._~@+-]{{1,128}})")
+ROOM_KEY = r"[A-Za-z0-9._~@+-]{1,128}"
+"""A room's key (``123``): the part of a room id after its colon."""
+ROOM_ID_RE = re.compile(rf"(?P<kind>{ROOM_KIND}):(?P<key>{ROOM_KEY})")
 """A room id, matched whole with ``fullmatch`` (``$`` would accept a trailing newline)."""
+ROOM_ID_PATTERN = rf"^{ROOM_KIND}:{ROOM_KEY}$(?!\n)"
+"""The same rule as a JSON Schema ``pattern`` (searched, so anchored; ``(?!\n)`` keeps a
+Python-regex reader from taking a trailing newline)."""
 
 
 class RoomMode(enum.StrEnum):

@@ -3,6 +3,7 @@ operation documents, with the body it documents and the code listed in its descr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,9 @@ ITEM = "/v1/rooms/{room_id}/messages/{message_id}"
         ("get", "/v1/admin/rooms/{room_id}/moderation-records/{message_id}", "/v1/admin/rooms/match:1/moderation-records/{mid}", "admin", None, 404, "not_found"),
         ("get", "/v1/admin/moderation/policies/{kind}", "/v1/admin/moderation/policies/match", "admin", None, 409, "conflict"),
         ("post", "/v1/admin/sinks/{name}/replay", "/v1/admin/sinks/nosuch/replay", "admin", {"from_seq": 1}, 404, "not_found"),
+        ("delete", "/v1/admin/rooms/{room_id}/{kind}/{user_id}", "/v1/admin/rooms/match:1/bans/" + "u" * 129, "admin", None, 400, "invalid_body"),
+        ("delete", "/v1/admin/rooms/{room_id}/roles/{user_id}", "/v1/admin/rooms/match:1/roles/" + "u" * 129, "admin", None, 400, "invalid_body"),
+        ("delete", "/v1/rooms/{room_id}/{kind}/{user_id}", "/v1/rooms/match:1/mutes/" + "u" * 129, "moderator", None, 400, "invalid_body"),
     ],
 )  # fmt: skip
 def test_a_real_refusal_is_documented_for_its_operation(api, method, template, path, who, body, status, code):
@@ -215,3 +219,48 @@ def test_answers_may_grow(api):
     """An answer gains fields over time (payloads evolve by adding defaulted fields), so an
     answer-only object does not forbid other keys."""
     assert "additionalProperties" not in api.schema["components"]["schemas"]["MessageOut"]
+
+
+def _parameters(api: Api, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(operation, parameter)`` of every ``/v1`` operation that takes parameter ``name``."""
+    return [
+        (f"{method} {path}", p)
+        for path, operations in api.schema["paths"].items() if path.startswith("/v1/")
+        for method, operation in operations.items()
+        for p in operation.get("parameters", []) if p["name"] == name
+    ]  # fmt: skip
+
+
+ROOM_IDS = ["match:1", "team:arsenal.fc~1@x+y-z_", "m" * 32 + ":1", "a:" + "k" * 128, "match:1\n", "Match:1",
+            "m" * 33 + ":1", "a:" + "k" * 129, "match:a b", "match:", ":1", "match:1:2", "0", "1match:1"]  # fmt: skip
+
+
+def test_a_room_id_parameter_states_the_rule_it_is_checked_by(api):
+    """Every ``room_id`` (path, or the admin review queue's query) has the pattern of the room id
+    rule, and the pattern accepts exactly the ids the rule does."""
+    from service.domain.rooms import room_kind
+
+    params = _parameters(api, "room_id")
+    assert len(params) >= 30
+    patterns = {p["schema"].get("pattern") for _, p in params}
+    assert len(patterns) == 1 and None not in patterns, patterns
+    pattern = re.compile(patterns.pop())
+    assert [s for s in ROOM_IDS if bool(pattern.search(s)) != (room_kind(s) is not None)] == []
+
+
+def test_a_user_id_parameter_is_bounded_as_user_ids_are(api):
+    params = _parameters(api, "user_id")
+    assert len(params) == 3
+    assert [op for op, p in params if (p["schema"].get("minLength"), p["schema"].get("maxLength")) != (1, 128)] == []
+
+
+@pytest.mark.parametrize(
+    ("operation", "kinds"),
+    [("post /v1/rooms/{room_id}/{kind}", ["mutes", "bans", "shadow-bans"]),
+     ("post /v1/admin/rooms/{room_id}/{kind}", ["mutes", "bans", "shadow-bans"]),
+     ("delete /v1/rooms/{room_id}/{kind}/{user_id}", ["mutes", "bans"]),
+     ("delete /v1/admin/rooms/{room_id}/{kind}/{user_id}", ["mutes", "bans"])],
+)  # fmt: skip
+def test_a_restriction_kind_is_one_of_the_kinds(api, operation, kinds):
+    """A shadow-ban is lifted by lifting the ban, so the lifts name mutes and bans only."""
+    assert dict(_parameters(api, "kind"))[operation]["schema"].get("enum") == kinds
