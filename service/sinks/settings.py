@@ -8,13 +8,19 @@ them (``write_key_env = "SEGMENT_WRITE_KEY"``) and the factory reads it at start
 from __future__ import annotations
 
 import difflib
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import msgspec
+from msgspec import Meta
 
 from service.domain.events import EventType
 
 _EVENT_TYPES = [t.value for t in EventType]
+
+Seconds = Annotated[float, Meta(gt=0)]
+"""A duration that must pass: 0 would fail every request, or spin, or never wait."""
+SecondsOrZero = Annotated[float, Meta(ge=0)]
+"""A duration where 0 means "do not wait"."""
 
 
 class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -41,10 +47,11 @@ class SinkCommon(_Section):
     """Allow-list of property names to send; empty sends every non-text property."""
     event_types: list[str] = msgspec.field(default_factory=list)
     """Event types to forward; empty forwards all. Others are skipped (the cursor passes them)."""
-    max_backoff_seconds: float = 60.0
-    """Longest wait between two attempts of a failing batch (Retry-After may ask for more)."""
-    timeout_seconds: float = 15.0
-    """HTTP timeout of one request."""
+    max_backoff_seconds: Seconds = 60.0
+    """Longest wait between two attempts of a failing batch (Retry-After may ask for more);
+    more than 0."""
+    timeout_seconds: Seconds = 15.0
+    """HTTP timeout of one request; more than 0."""
     concurrency: int = 4
     """Requests of one batch in flight at once (HTTP sinks)."""
 
@@ -77,7 +84,7 @@ class MixpanelSinkSettings(SinkCommon):
     """Full base URL overriding ``api_host`` (e.g. ``http://127.0.0.1:9000`` for a collector)."""
     import_after_days: float = 4.5
     """Events older than this go to ``/import``; Mixpanel's live window is 5 days."""
-    library_retries: int = 0
+    library_retries: Annotated[int, Meta(ge=0)] = 0
     """Retries of the library itself (5xx on https only); the forwarder retries anyway."""
 
 
@@ -115,8 +122,8 @@ class WarehouseSinkSettings(SinkCommon):
     linger_seconds: float = 10.0
     compression: str = "zstd"
     """Parquet compression codec."""
-    compact_min_files: int = 2
-    """A closed day's partition with at least this many files is merged into one."""
+    compact_min_files: Annotated[int, Meta(ge=2)] = 2
+    """A closed day's partition with at least this many files (2 or more) is merged into one."""
     ducklake: bool = False
     """Also write a DuckLake catalog; start fails clearly when DuckDB cannot load DuckLake."""
     ducklake_extension_path: str = ""
@@ -128,10 +135,11 @@ class SinksSettings(_Section):
 
     enabled: bool = True
     """Run the forwarder inside the service."""
-    poll_interval_seconds: float = 2.0
-    """How often idle sinks look for new events without a commit notification."""
-    stop_timeout_seconds: float = 10.0
-    """How long ``stop`` waits for healthy sinks to deliver what is already committed."""
+    poll_interval_seconds: Seconds = 2.0
+    """How often idle sinks look for new events without a commit notification; more than 0."""
+    stop_timeout_seconds: SecondsOrZero = 10.0
+    """How long ``stop`` waits for healthy sinks to deliver what is already committed (0: not
+    at all)."""
     segment: list[SegmentSinkSettings] = msgspec.field(default_factory=list)
     mixpanel: list[MixpanelSinkSettings] = msgspec.field(default_factory=list)
     ga4: list[GA4SinkSettings] = msgspec.field(default_factory=list)

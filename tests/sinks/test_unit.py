@@ -4,7 +4,10 @@ file naming and recovery rules, configuration checks."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -165,6 +168,53 @@ def test_sink_config_errors_name_their_key_path():
         ConfigError, match=r"Expected `int`, got `str` - at `\$.sinks.warehouse\[0\].batch_size`"
     ):
         load_settings(environ={}, sinks={"warehouse": [{"name": "w", "batch_size": "many"}]})
+
+
+@pytest.mark.parametrize(
+    ("sinks", "expected"),
+    [
+        ({"segment": [{"name": "s", "timeout_seconds": 0}]},
+         "Expected `float` > 0.0 - at `$.sinks.segment[0].timeout_seconds`"),
+        ({"mixpanel": [{"name": "m", "max_backoff_seconds": -1}]},
+         "Expected `float` > 0.0 - at `$.sinks.mixpanel[0].max_backoff_seconds`"),
+        ({"ga4": [{"name": "g", "timeout_seconds": -0.5}]},
+         "Expected `float` > 0.0 - at `$.sinks.ga4[0].timeout_seconds`"),
+        ({"mixpanel": [{"name": "m", "library_retries": -1}]},
+         "Expected `int` >= 0 - at `$.sinks.mixpanel[0].library_retries`"),
+        ({"warehouse": [{"name": "w", "compact_min_files": 1}]},
+         "Expected `int` >= 2 - at `$.sinks.warehouse[0].compact_min_files`"),
+        ({"poll_interval_seconds": 0}, "Expected `float` > 0.0 - at `$.sinks.poll_interval_seconds`"),
+        ({"stop_timeout_seconds": -1}, "Expected `float` >= 0.0 - at `$.sinks.stop_timeout_seconds`"),
+    ],
+)  # fmt: skip
+def test_sink_durations_and_sizes_out_of_bounds_are_refused_with_their_path(
+    sinks: dict[str, object], expected: str, tmp_path: Path
+) -> None:
+    # A timeout of 0 fails every request, a backoff of 0 hammers a failing vendor, a poll
+    # interval of 0 spins: each stops the start instead.
+    config = tmp_path / "sideline.toml"
+    config.write_text("[sinks]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in sinks.items()
+                                            if not isinstance(v, list)))  # fmt: skip
+    lists = {k: v for k, v in sinks.items() if isinstance(v, list)}
+    with pytest.raises(ConfigError) as refused:
+        load_settings(config, environ={}, **({"sinks": lists} if lists else {}))
+    assert str(refused.value).endswith(expected)
+
+
+def test_serve_with_a_zero_poll_interval_stops_with_its_path(tmp_path: Path) -> None:
+    from tests.fixtures.server import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "SIDELINE_DATA_DIR": str(tmp_path),
+           "SIDELINE_SERVER__PORT": str(free_port()), "SIDELINE_SINKS__POLL_INTERVAL_SECONDS": "0"}  # fmt: skip
+    try:  # a service that starts anyway never returns: the timeout is the failure
+        out = subprocess.run([sys.executable, "-m", "service.cli", "serve"], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("serve started with sinks.poll_interval_seconds = 0")
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.endswith("Expected `float` > 0.0 - at `$.sinks.poll_interval_seconds`\n")
+    assert "Traceback" not in out.stderr
 
 
 def test_an_unknown_event_type_is_refused_with_its_path():
