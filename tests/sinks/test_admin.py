@@ -275,10 +275,12 @@ async def test_sinks_check_skips_disabled_sinks_as_the_service_does(tmp_path: Pa
     assert "warehouse (warehouse): enabled" in lines and lines[-1] == "ok"
     assert "problem" not in out.stdout and "validation message" not in out.stdout
     # Forwarding off: the service builds no sink at all, and the check says so.
-    config.write_text(config.read_text().replace("[[sinks.segment]]", "[sinks]\nenabled = false\n"
-                                                 "[[sinks.segment]]", 1))
+    off = config.read_text().replace(
+        "[[sinks.segment]]", "[sinks]\nenabled = false\n[[sinks.segment]]", 1
+    )
+    config.write_text(off)
     out = subprocess.run([sys.executable, "-m", "service.cli", "sinks", "check"], cwd=ROOT,
                          env={**env, "PYTHONPATH": str(ROOT), "SIDELINE_CONFIG": str(config)},
                          capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert (out.returncode, out.stdout) == (0, "forwarding is off (sinks.enabled = false): no "
-                                               "sink runs, nothing to check\nok\n"), out.stderr
+    off_line = "forwarding is off (sinks.enabled = false): no sink runs, nothing to check\nok\n"
+    assert (out.returncode, out.stdout) == (0, off_line), out.stderr
