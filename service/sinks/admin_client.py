@@ -16,7 +16,21 @@ class ServiceUnreachable(Exception):
 
 
 class AdminError(Exception):
-    """The service refused the call; the message is the service's own."""
+    """The service refused the call; the message is the service's own.
+
+    A refusal of bad input reads as the API's line with where it was
+    (``... - at `$.from_seq```), as the CLI's own checks do; any other carries its status.
+    """
+
+    def __init__(self, status: int, message: str, at: str | None = None) -> None:
+        where = f" - at `{at}`"
+        if at is None:
+            text = f"HTTP {status}: {message}"
+        else:
+            text = message if message.endswith(where) else message + where
+        super().__init__(text)
+        self.status = status
+        self.at = at
 
 
 class AdminClient:
@@ -37,10 +51,11 @@ class AdminClient:
             raise ServiceUnreachable(f"no service at {self._base}") from exc
         if response.status_code >= 400:
             try:
-                message = response.json()["error"]["message"]
-            except (ValueError, KeyError, TypeError):
-                message = response.text[:300]
-            raise AdminError(f"HTTP {response.status_code}: {message}")
+                error = response.json()["error"]
+                message, at = str(error["message"]), error.get("at")
+            except (ValueError, KeyError, TypeError, AttributeError):
+                message, at = response.text[:300], None
+            raise AdminError(response.status_code, message, str(at) if at is not None else None)
         return response.content
 
     def status(self) -> list[SinkStatus]:

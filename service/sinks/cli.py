@@ -29,6 +29,7 @@ from service.sinks.store import ReplayOutOfRange
 from service.sinks.warehouse.ducklake import ducklake_status
 
 T = TypeVar("T")
+_FROM_SEQ = "$.from_seq"
 _SKIPPED = "disabled, skipped (its secret and endpoint are not checked)"
 
 
@@ -147,15 +148,16 @@ def format_table(rows: list[SinkStatus]) -> str:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    # The admin API's lines, so a refusal reads the same with or without a service.
     if args.from_seq < 1:
-        raise CliError(f"--from-seq must be >= 1, got {args.from_seq}")
+        raise CliError(f"Expected `int` >= 1 - at `{_FROM_SEQ}`")
     settings = _settings(args)
 
     def on_file() -> SinkStatus:
         try:
             return offline.replay(settings, args.name, args.from_seq)
         except ReplayOutOfRange as exc:
-            raise CliError(f"--from-seq: {exc}") from None
+            raise CliError(f"{exc} - at `{_FROM_SEQ}`") from None
         except KeyError:
             raise CliError(f"no sink named {args.name!r} in the configuration") from None
 

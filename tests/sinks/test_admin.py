@@ -32,6 +32,8 @@ from tests.sinks.conftest import ENV, message
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "admin-key-for-tests"
+BELOW_ONE = "sideline: Expected `int` >= 1 - at `$.from_seq`\n"
+"""What the admin API answers for a from_seq below 1, and so what the CLI prints."""
 
 
 def write_config(tmp: Path, port: int, collector_url: str, measurement_id: str = "G-TEST") -> Path:
@@ -172,12 +174,15 @@ def test_cli_uses_the_running_service_then_the_file(setup):
         assert "source: service at" in out.stdout and "ga4-main" in out.stdout
         rows = msgspec.json.decode(cli(config, "sinks", "status", "--json").stdout)
         assert {r["name"]: r["state"] for r in rows} == {"ga4-main": "idle", "warehouse": "idle"}
+        # The API's line, with where (docs/forwarding.md): the same with the file below.
         out = cli(config, "sinks", "replay", "ga4-main", "--from-seq", "42")
         assert out.returncode == 1 and out.stdout == "", out.stdout
         assert out.stderr == (
-            "sideline: HTTP 400: from_seq 42 is outside the log: its last seq is 40, so "
-            "from_seq must be between 1 and 41 (the next event)\n"
+            "sideline: from_seq 42 is outside the log: its last seq is 40, so from_seq must "
+            "be between 1 and 41 (the next event) - at `$.from_seq`\n"
         )
+        out = cli(config, "sinks", "replay", "ga4-main", "--from-seq", "0")
+        assert (out.returncode, out.stderr) == (1, BELOW_ONE), out.stderr
         out = cli(config, "sinks", "replay", "ga4-main", "--from-seq", "21")
         assert out.returncode == 0 and "via service" in out.stdout, out.stderr
         collector.wait_for("ga4", 60)
@@ -196,9 +201,11 @@ def test_cli_uses_the_running_service_then_the_file(setup):
     assert len(users) == 40 and "u3" not in users and "u4" not in users
     out = cli(config, "sinks", "replay", "warehouse", "--from-seq", "1000")
     assert out.returncode == 1 and out.stderr == (
-        "sideline: --from-seq: from_seq 1000 is outside the log: its last seq is 40, so "
-        "from_seq must be between 1 and 41 (the next event)\n"
+        "sideline: from_seq 1000 is outside the log: its last seq is 40, so from_seq must "
+        "be between 1 and 41 (the next event) - at `$.from_seq`\n"
     )
+    out = cli(config, "sinks", "replay", "warehouse", "--from-seq", "0")
+    assert (out.returncode, out.stderr) == (1, BELOW_ONE), out.stderr
     assert len(list(export.rglob("*.parquet"))) > 0  # refused before anything was touched
     rows = msgspec.json.decode(cli(config, "sinks", "status", "--json").stdout)
     assert {r["name"]: r["cursor"] for r in rows} == {"ga4-main": 40, "warehouse": 40}
