@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import logging
 import posixpath
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
@@ -93,14 +94,34 @@ def _safe_next(target: str | None) -> str:
     return f"{MOUNT}/index.html"
 
 
-def login_page(next_path: str, error: str = "") -> str:
+def _key_file(request: Request[Any, Any, Any]) -> Path | None:
+    """Where a development node's key is kept, looked up once (production names no file)."""
+    state = request.app.state
+    if not hasattr(state, "dashboard_key_file"):
+        settings = state.settings
+        state.dashboard_key_file = (
+            auth.dev_key_file(settings.data_path, settings.dashboards.access_key)
+            if settings.env != "production"
+            else None
+        )
+    found: Path | None = state.dashboard_key_file
+    return found
+
+
+def _where_the_key_is(key_file: Path | None) -> str:
+    if key_file is not None:
+        return (f"on this development node it is <code>dashboard_access_key</code> in "
+                f"<code>{html.escape(str(key_file))}</code>")  # fmt: skip
+    return "ask whoever runs Sideline; it is the setting <code>dashboards.access_key</code>"
+
+
+def login_page(next_path: str, error: str = "", key_file: Path | None = None) -> str:
     message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · Sideline dashboards</title><style>{asset("dashboard.css")}</style></head>
 <body><main class="login card"><h1>Community dashboards</h1>
-<p class="intro">Enter the dashboard access key (ask whoever runs Sideline; in development it
-is in <code>data/dev-secrets.toml</code>).</p>{message}
+<p class="intro">Enter the dashboard access key ({_where_the_key_is(key_file)}).</p>{message}
 <form method="post" action="{MOUNT}/login"><label for="key">Access key</label>
 <input id="key" name="key" type="password" autocomplete="current-password" required autofocus>
 <input type="hidden" name="next" value="{html.escape(next_path)}">
@@ -126,7 +147,7 @@ class DashboardController(Controller):
         next_path: Annotated[str | None, QueryParameter(name="next")] = None,
     ) -> Response[str]:  # fmt: skip
         _state(request)
-        return _html(login_page(_safe_next(next_path)))
+        return _html(login_page(_safe_next(next_path), key_file=_key_file(request)))
 
     @post("/login", name="dashboards:login", status_code=303)
     async def login(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -138,7 +159,9 @@ class DashboardController(Controller):
         if not auth.key_matches(str(form.get("key") or ""), key):
             throttle.failed(client)
             log.info("dashboard login refused from %s", client)
-            return _html(login_page(target, "That is not the dashboard access key."), 401)
+            wrong = "That is not the dashboard access key."
+            refused = login_page(target, wrong, _key_file(request))
+            return _html(refused, 401)
         throttle.succeeded(client)
         value, max_age = auth.session_value(key, hours)
         response: Response[Any] = Redirect(target, status_code=303)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+import tomllib
 from collections import deque
+from pathlib import Path
 
 COOKIE = "sideline_dashboards"
 _CONTEXT = b"sideline-dashboards-session-v1:"
@@ -44,6 +46,20 @@ def session_valid(value: str | None, key: str, now: float | None = None) -> bool
     if expires < (now if now is not None else time.time()):
         return False
     return hmac.compare_digest(mac.encode(), _mac(key, expires).encode())
+
+
+def dev_key_file(data_dir: Path, key: str) -> Path | None:
+    """The development secrets file when the key in effect is the one it holds, else None.
+
+    Only the file's location is ever shown (on the login form), never what it holds; a key set
+    in the settings, or a missing or unreadable file, names no file.
+    """
+    path = data_dir / "dev-secrets.toml"
+    try:
+        stored = str(tomllib.loads(path.read_text()).get("dashboard_access_key", ""))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return path if key_matches(stored, key) else None
 
 
 def bearer_key(header: str | None) -> str | None:

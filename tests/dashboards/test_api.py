@@ -23,7 +23,7 @@ from litestar import Litestar
 from dashboards.api import DashboardController
 from service.api.errors import handle_sideline_error
 from service.errors import SidelineError
-from service.settings import load_settings
+from service.settings import ensure_dev_secrets, load_settings
 from service.sinks.status import SinkStatus
 from tests.fixtures.server import free_port
 
@@ -86,6 +86,27 @@ def test_a_browser_without_a_session_is_sent_to_the_login_form(site):
         assert form.status_code == 200 and 'type="password"' in form.text
         assert 'name="next" value="/dashboards/events.html"' in form.text
         assert KEY not in form.text
+
+
+def test_the_login_form_names_the_real_file_of_a_development_key(tmp_path: Path):
+    # sideline demo runs in a temporary folder: the form names that file, never a guess.
+    data = tmp_path / "demo-folder"
+    settings = load_settings(environ={"SIDELINE_DATA_DIR": str(data)})
+    ensure_dev_secrets(settings)
+    key = settings.dashboards.access_key
+    for url in serve(settings):
+        form = httpx.get(f"{url}/dashboards/login").text
+        where = data / "dev-secrets.toml"
+        assert f"<code>dashboard_access_key</code> in <code>{where}</code>" in form
+        assert "<code>data/dev-secrets.toml" not in form and key not in form
+        assert settings.admin.api_key not in form and settings.auth.hs256_secret not in form
+
+
+def test_the_login_form_of_a_configured_key_names_no_file(site):
+    url, _ = site
+    form = httpx.get(f"{url}/dashboards/login").text
+    assert "dev-secrets.toml" not in form and KEY not in form
+    assert "<code>dashboards.access_key</code>" in form
 
 
 def test_login_sets_an_httponly_samesite_strict_cookie_that_opens_the_pages(site):
