@@ -83,6 +83,14 @@ def _signed_in(request: Request[Any, Any, Any], key: str, throttle: auth.LoginTh
     return auth.session_valid(request.cookies.get(auth.COOKIE), key)
 
 
+def _over_https(request: Request[Any, Any, Any]) -> bool:
+    """Whether browsers reach us over https: this request came so (directly, or through a
+    proxy uvicorn trusts), or the operator's ``server.public_url`` is https, as behind a
+    TLS-terminating proxy whose address is not trusted for forwarded headers."""
+    public = str(request.app.state.settings.server.public_url)
+    return request.url.scheme == "https" or public.lower().startswith("https://")
+
+
 def _safe_next(target: str | None) -> str:
     # Only a page of ours: no scheme, no other host, no path outside the dashboards (after
     # resolving "..", which a browser would).
@@ -166,7 +174,7 @@ class DashboardController(Controller):
         value, max_age = auth.session_value(key, hours)
         response: Response[Any] = Redirect(target, status_code=303)
         response.set_cookie(auth.COOKIE, value, max_age=max_age, path=MOUNT, httponly=True,
-                            samesite="strict", secure=request.url.scheme == "https")  # fmt: skip
+                            samesite="strict", secure=_over_https(request))  # fmt: skip
         return response
 
     @post("/logout", name="dashboards:logout", status_code=303)

@@ -128,6 +128,27 @@ def test_login_sets_an_httponly_samesite_strict_cookie_that_opens_the_pages(site
         assert c.get("/dashboards/events.html").status_code == 303
 
 
+def test_the_cookie_is_secure_when_browsers_reach_the_service_over_https(tmp_path: Path):
+    # Behind a TLS-terminating proxy the service itself sees http; the https public URL the
+    # operator sets for that proxy is what browsers use, so the cookie must be Secure.
+    settings = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path),
+                                      "SIDELINE_DASHBOARDS__ACCESS_KEY": KEY,
+                                      "SIDELINE_SERVER__PUBLIC_URL": "https://chat.example.org"})  # fmt: skip
+    for url in serve(settings):
+        r = httpx.post(f"{url}/dashboards/login", data={"key": KEY})
+        assert r.status_code == 303 and "; Secure" in r.headers["set-cookie"]
+
+
+def test_the_cookie_is_not_secure_over_plain_http_without_an_https_public_url(site):
+    url, _ = site
+    r = httpx.post(f"{url}/dashboards/login", data={"key": KEY})
+    assert r.status_code == 303 and "Secure" not in r.headers["set-cookie"]
+    # A proxy on this host that says it took https is trusted (uvicorn's forwarded_allow_ips).
+    r = httpx.post(f"{url}/dashboards/login", data={"key": KEY},
+                   headers={"X-Forwarded-Proto": "https"})  # fmt: skip
+    assert r.status_code == 303 and "; Secure" in r.headers["set-cookie"]
+
+
 def test_wrong_keys_are_refused_and_throttled(site):
     url, _ = site
     with httpx.Client(base_url=url) as c:
