@@ -185,6 +185,8 @@ def test_served_by_the_service_behind_the_key(browser, demo_dir: Path, tmp_path:
         tab = Tab(browser, (server.url,))
         tab.page.goto(f"{server.url}/dashboards/overview.html")
         assert "/dashboards/login" in tab.page.url
+        intro = tab.page.inner_text("main")  # where the key is, never the key
+        assert f"dashboard_access_key in {data / 'dev-secrets.toml'}" in intro and key not in intro
         tab.page.fill("#key", "wrong")
         tab.page.click("button[type=submit]")
         assert "That is not the dashboard access key." in tab.page.inner_text("main")
