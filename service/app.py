@@ -32,6 +32,7 @@ from service.api.errors import handle_http_exception, handle_sideline_error, han
 from service.api.moderation import ModeratorController
 from service.api.openapi import StrictStructSchemaPlugin
 from service.api.ops import health, metrics, ready
+from service.api.options import options_allow_middleware
 from service.api.sinks import SinksController
 from service.api.websocket import expose_raw_send, realtime_socket
 from service.domain.state import CommunityState
@@ -178,7 +179,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        middleware=[access_log_middleware],
+        middleware=[access_log_middleware, options_allow_middleware],
         request_class=StrictRequest,  # JSON bodies decode strictly (service/api/body.py)
         cors_config=cors,
         openapi_config=OpenAPIConfig(

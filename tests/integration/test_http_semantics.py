@@ -43,6 +43,27 @@ def test_a_method_the_route_lacks_is_405_with_allow(node, method, path, allowed)
     assert method in r.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/health", {"GET", "OPTIONS"}),
+        ("/v1/rooms/match:1/messages", {"GET", "POST", "OPTIONS"}),
+        ("/v1/admin/rooms/match:1", {"GET", "PUT", "OPTIONS"}),
+        ("/v1/admin/moderation/policies/match", {"GET", "PUT", "OPTIONS"}),
+        ("/dashboards/login", {"GET", "POST", "OPTIONS"}),
+    ],
+)  # fmt: skip
+def test_options_lists_every_method_of_the_path(node, path, allowed):
+    """Also where two handlers share the path (GET and PUT of a room), whose methods are
+    answered one by one."""
+    admin = {"X-Admin-Key": node.admin_key()}
+    r = httpx.options(node.url + path, headers=admin)
+    assert r.status_code == 204, r.text
+    assert {m.strip() for m in r.headers["allow"].split(",")} == allowed
+    for method in allowed - {"OPTIONS"}:
+        assert httpx.request(method, node.url + path, headers=admin).status_code != 405, method
+
+
 def test_metrics_are_prometheus_text_as_documented(node):
     """Served with Prometheus' own content type, its charset named once, and documented as
     text in the OpenAPI document (not JSON)."""
