@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.openapi.spec import Schema
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
-    from litestar.openapi.spec import Schema
     from litestar.typing import FieldDefinition
+
+_LISTS = (msgspec.inspect.ListType, msgspec.inspect.SetType, msgspec.inspect.VarTupleType)
 
 
 class StrictStructSchemaPlugin(StructSchemaPlugin):
-    """A struct that refuses unknown fields (``forbid_unknown_fields=True``: every request body
-    and WebSocket frame) says ``additionalProperties: false``, so the document tells a client
-    what the decoder enforces. Answers do not forbid them: they may gain fields."""
+    """A struct's schema as its decoder checks it.
+
+    A struct that refuses unknown fields (``forbid_unknown_fields=True``: every request body
+    and WebSocket frame) says ``additionalProperties: false``; answers do not forbid them, as
+    they may gain fields. A list's items keep their string constraints (a poll option's 1 to 80
+    characters): Litestar reads constraints of a field itself only.
+    """
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         info = cast(msgspec.inspect.StructType, msgspec.inspect.type_info(field_definition.type_))
         if info.forbid_unknown_fields:
             schema.additional_properties = False
+        for field in info.fields:
+            prop = (schema.properties or {}).get(field.encode_name)
+            if isinstance(prop, Schema) and isinstance(prop.items, Schema):
+                _constrain_items(prop.items, field.type)
         return schema
+
+
+def _constrain_items(items: Schema, kind: Any) -> None:
+    if isinstance(kind, msgspec.inspect.Metadata):
+        kind = kind.type
+    if isinstance(kind, _LISTS) and isinstance(kind.item_type, msgspec.inspect.StrType):
+        item = kind.item_type
+        items.min_length = items.min_length if items.min_length is not None else item.min_length
+        items.max_length = items.max_length if items.max_length is not None else item.max_length
+        items.pattern = items.pattern if items.pattern is not None else item.pattern

@@ -264,3 +264,11 @@ def test_a_user_id_parameter_is_bounded_as_user_ids_are(api):
 def test_a_restriction_kind_is_one_of_the_kinds(api, operation, kinds):
     """A shadow-ban is lifted by lifting the ban, so the lifts name mutes and bans only."""
     assert dict(_parameters(api, "kind"))[operation]["schema"].get("enum") == kinds
+
+
+def test_the_items_of_a_list_keep_their_constraints(api):
+    """A poll option is 1 to 80 characters (``Expected `str` of length >= 1 - at
+    `$.options[0]` `` otherwise); the document says so of each item, not only of the list."""
+    options = api.schema["components"]["schemas"]["PollIn"]["properties"]["options"]
+    assert (options["minItems"], options["maxItems"]) == (2, 10)
+    assert options["items"] == {"type": "string", "minLength": 1, "maxLength": 80}
