@@ -50,7 +50,8 @@ class ServerSettings(_Section):
     public_url: str = ""
     """The URL browsers reach this service at (printed at start; defaults to http://host:port).
     Its origin may always open WebSockets, as the embedded panel does: set it behind a proxy
-    or TLS."""
+    or TLS. An ``https://`` URL also makes the dashboards' session cookie ``Secure`` where
+    TLS ends at a proxy on another host."""
     graceful_timeout_seconds: float = 10.0
     """How long shutdown waits for in-flight requests before the writer is flushed."""
 
