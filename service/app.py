@@ -30,7 +30,7 @@ from service.api.body import StrictRequest
 from service.api.chat import ChatController
 from service.api.errors import handle_http_exception, handle_sideline_error, handle_unexpected
 from service.api.moderation import ModeratorController
-from service.api.openapi import StrictStructSchemaPlugin
+from service.api.openapi import StrictStructSchemaPlugin, name_served_kinds
 from service.api.ops import health, metrics, ready
 from service.api.options import options_allow_middleware
 from service.api.sinks import SinksController
@@ -193,6 +193,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         logging_config=None,  # libraries never configure logging; `sideline serve` does
         debug=False,
     )
+    name_served_kinds(app.openapi_schema, settings.rooms)  # builds the document once, now
     app.state.community = community
     app.state.verifier = verifier
     app.state.admin_key = settings.admin.api_key

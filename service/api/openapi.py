@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
-from litestar.openapi.spec import Schema
+from litestar.openapi.spec import OpenAPI, Schema
+
+from service.domain.rooms import ROOM_ID_PATTERN, ROOM_KEY
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -44,3 +48,17 @@ def _constrain_items(items: Schema, kind: Any) -> None:
         items.min_length = items.min_length if items.min_length is not None else item.min_length
         items.max_length = items.max_length if items.max_length is not None else item.max_length
         items.pattern = items.pattern if items.pattern is not None else item.pattern
+
+
+def name_served_kinds(openapi: OpenAPI, kinds: Iterable[str]) -> None:
+    """Narrow every room id parameter's pattern (``kind:key``, declared before any settings
+    exist) to the kinds this node serves: another kind is refused (``unknown_room_kind``)."""
+    served = "|".join(re.escape(kind) for kind in sorted(kinds))
+    pattern = rf"^(?:{served}):{ROOM_KEY}$(?!\n)"
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            for param in (operation.parameters or []) if operation is not None else []:
+                schema = getattr(param, "schema", None)
+                if isinstance(schema, Schema) and schema.pattern == ROOM_ID_PATTERN:
+                    schema.pattern = pattern
