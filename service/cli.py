@@ -12,8 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-# Modules that contribute sub-commands via ``register(subparsers)``; missing ones are skipped
-# only while the capability does not exist yet (never at run time of an existing command).
+# Modules that contribute sub-commands via ``register(subparsers)``.
 COMMAND_MODULES = (
     "service.commands.serve",
     "service.commands.token",
@@ -25,19 +24,19 @@ COMMAND_MODULES = (
     "dashboards.cli",
 )
 
+DESCRIPTION = (
+    "Sideline: chat rooms, reactions, polls and moderation for a host product, with every "
+    "community event in an append-only log, forwarded and reported on. "
+    "`sideline COMMAND --help` describes one command."
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sideline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="sideline", description=DESCRIPTION)
     parser.add_argument("--config", help="TOML settings file (also SIDELINE_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -17,9 +17,13 @@ def register(sub: Any) -> None:
     p = sub.add_parser("token", help="mint a signed HS256 user token (development)")
     p.add_argument("--user", required=True, help="user id (sub)")
     p.add_argument("--context", required=True, help="context id, also the room it opens (ctx)")
-    p.add_argument("--role", default="user", choices=[r.value for r in Role])
+    p.add_argument(
+        "--role", default="user", choices=[r.value for r in Role], help="room role (default: user)"
+    )
     p.add_argument("--name", help="display name")
-    p.add_argument("--ttl", type=int, help="lifetime in seconds")
+    p.add_argument(
+        "--ttl", type=int, help="lifetime in seconds (default: auth.dev_token_ttl_seconds)"
+    )
     p.add_argument("--data-dir", help="data_dir holding the dev secret")
     p.set_defaults(handler=run)
 
