@@ -125,6 +125,14 @@ class ScheduledJobs:
 
     async def start(self) -> None:
         self.scheduler.start()
+        jobs = self.scheduler.get_jobs()
+        if jobs:
+            first = min(jobs, key=lambda job: job.next_run_time)
+            log.info(
+                "analytics schedule started: %d jobs (%s); next %s at %s",
+                len(jobs), ", ".join(job.args[0] for job in jobs), first.args[0],
+                first.next_run_time.isoformat(timespec="seconds"),
+            )  # fmt: skip
 
     async def stop(self) -> None:
         if self.scheduler.running:

@@ -44,6 +44,9 @@ def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # APScheduler announces every job it adds, runs and finishes at INFO (two dozen lines at each
+    # start); the scheduler says once which jobs it holds, and each run logs its own result.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def serve(settings: Settings) -> int:

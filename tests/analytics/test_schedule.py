@@ -102,3 +102,17 @@ async def test_stopping_the_service_kills_a_running_child(tmp_path: Path) -> Non
     assert running.cancelled()
     assert children_of_this_process() == []
     assert not Path(f"/proc/{children[0]}").exists()  # reaped, not a zombie
+
+
+async def test_a_started_schedule_says_once_which_jobs_it_holds(caplog) -> None:
+    queue = JobQueue(settings())
+    jobs = ScheduledJobs(build_scheduler(settings(), queue), queue)
+    caplog.set_level("INFO", logger="analytics.schedule")
+    await jobs.start()
+    try:
+        lines = [r.getMessage() for r in caplog.records if r.name == "analytics.schedule"]
+        assert len(lines) == 1
+        assert lines[0].startswith(f"analytics schedule started: {len(DEFAULT_SCHEDULE)} jobs (")
+        assert all(name in lines[0] for name in DEFAULT_SCHEDULE) and "; next " in lines[0]
+    finally:
+        await jobs.stop()
