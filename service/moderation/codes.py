@@ -10,6 +10,7 @@ CHECKS: dict[str, tuple[str, ...]] = {
     "input": ("input.empty", "input.too_long", "input.control_chars"),
     "rate": ("rate.burst", "rate.limit", "rate.duplicate"),
     "blocklist": ("blocklist.word", "blocklist.evasion"),
+    "threat": ("threat.violence", "threat.doxxing", "threat.death_wish", "threat.self_harm"),
     "spam": (
         "spam.link",
         "spam.shortener",

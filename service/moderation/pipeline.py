@@ -7,15 +7,17 @@ Order, cheapest first, and why:
 3. ``rate``: per-user bursts, rate and duplicates; before content checks so that a flooder
    costs as little as possible, and so every attempt is counted.
 4. ``blocklist``: set intersections on tokens; the cheapest content check.
-5. ``spam``: trigger-gated regexes over links and lures.
-6. ``pii``: always runs, even after a block, and always masks what it finds, whatever the
+5. ``threat``: trigger-gated regexes for violence announced at a person, death wishes,
+   self-harm incitement and doxxing hints.
+6. ``spam``: trigger-gated regexes over links and lures.
+7. ``pii``: always runs, even after a block, and always masks what it finds, whatever the
    policy says of it (``allow``, an ``act_at`` above its score, a ladder above it), so the
    verdict's text, and what the provider is given, never carry unmasked personal data; a
    message it masks is at least ``mask``, never ``allow``.
-7. ``provider`` (only in :meth:`Pipeline.check`): an external classifier, asked only about
+8. ``provider`` (only in :meth:`Pipeline.check`): an external classifier, asked only about
    messages still allowed or masked, given the masked text, bounded by a timeout.
 
-Once the action is ``block`` the remaining scoring checks (4, 5, 7) are skipped: the first
+Once the action is ``block`` the remaining scoring checks (4, 5, 6, 8) are skipped: the first
 block wins. ``rate`` always runs, so every attempt is counted.
 """
 
@@ -34,6 +36,7 @@ from service.moderation.checks.pii import NAME as PII
 from service.moderation.checks.pii import PiiCheck
 from service.moderation.checks.rate import RateCheck, Sample
 from service.moderation.checks.spam import SpamCheck
+from service.moderation.checks.threat import ThreatCheck
 from service.moderation.masking import apply_spans
 from service.moderation.normalize import TextView
 from service.moderation.policy import CompiledPolicy, Tally
@@ -83,7 +86,9 @@ class Pipeline:
         self._policies = {kind: CompiledPolicy(kind, p) for kind, p in settings.policies.items()}
         self._fallback = self._policies.get("default") or CompiledPolicy("default", Policy())
         self._rate = RateCheck(settings.rate, activity)
-        self._content: tuple[Check, ...] = (BlocklistCheck(), SpamCheck(settings.spam))
+        self._content: tuple[Check, ...] = (
+            BlocklistCheck(), ThreatCheck(), SpamCheck(settings.spam)
+        )
         self._pii = PiiCheck(settings.phone_regions)
 
     @property

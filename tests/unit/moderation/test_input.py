@@ -120,6 +120,8 @@ def test_verdict_carries_what_the_send_path_logs(check: Callable[..., Verdict]) 
         "score": 0.9,
         "detail": "masked a phone number",
     } in payload["reasons"]
-    assert set(payload["checks_ms"]) == {"input", "normalize", "rate", "blocklist", "spam", "pii"}
+    assert set(payload["checks_ms"]) == {
+        "input", "normalize", "rate", "blocklist", "threat", "spam", "pii"
+    }
     assert all(isinstance(v, float) and v >= 0 for v in payload["checks_ms"].values())
     msgspec.json.encode(payload)  # JSON-ready as is
