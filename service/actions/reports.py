@@ -37,6 +37,9 @@ class QueueItem(msgspec.Struct, kw_only=True):
     reports: int
     since: datetime
     """When it was held (sent), or first reported since its last review."""
+    held_for: list[str] = msgspec.field(default_factory=list)
+    """The moderation reason codes it was held for (``threat.violence``, ``spam.crypto``; see
+    docs/moderation.md); empty for a reported message."""
 
 
 def report_threshold(c: Community) -> int:
@@ -119,6 +122,7 @@ async def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
                 message_id=message_id, room_id=event.room_id, user_id=event.user_id,
                 text=event.payload.get("text"), source="hold",
                 reports=len(c.state.reporters.get(message_id, ())), since=event.occurred_at,
+                held_for=c.state.held_for.get(message_id, []),
             ))  # fmt: skip
     for message_id, reporters in c.state.reporters.items():
         ref = c.state.messages.get(message_id)

@@ -129,6 +129,9 @@ class CommunityState:
         """When a message's first report since its last review was made (the review queue's
         ``since``)."""
         self.held: dict[str, Event] = {}
+        self.held_for: dict[str, list[str]] = {}
+        """The reason codes moderation held a message for (``threat.violence``), until a
+        moderator decides on it (the review queue's ``held_for``)."""
         self.hidden: dict[str, Event] = {}
         """Messages hidden by reports, kept to be restored if a moderator approves them."""
         self.exposure: dict[str, str] = {}
@@ -258,8 +261,13 @@ class CommunityState:
         if (ref := self.messages.get(e.message_id)) is not None:
             ref.fold(e)
         self.held.pop(e.message_id, None)
+        self.held_for.pop(e.message_id, None)
         self.hidden.pop(e.message_id, None)
         self._forget(e.room_id, e.message_id)
+
+    def _on_moderated(self, e: Event, p: dict[str, Any]) -> None:
+        if p.get("action") == "hold" and e.message_id is not None:
+            self.held_for[e.message_id] = [r["code"] for r in p.get("reasons", ())]
 
     def _on_reported(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
@@ -275,6 +283,7 @@ class CommunityState:
     def _on_approved(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
         held = self.held.pop(e.message_id, None) or self.hidden.pop(e.message_id, None)
+        self.held_for.pop(e.message_id, None)
         if (ref := self.messages.get(e.message_id)) is not None:
             ref.fold(e)
         if p.get("decision") == "approve" and held is not None:
@@ -371,6 +380,7 @@ class CommunityState:
             "messages": {k: msgspec.to_builtins(v) for k, v in sorted(self.messages.items())},
             "history": {r: [m.message_id for m in h] for r, h in sorted(self.history.items())},
             "held": sorted(self.held),
+            "held_for": dict(sorted(self.held_for.items())),
             "reporters": {m: sorted(u) for m, u in sorted(self.reporters.items())},
             "reported_at": {m: at.isoformat() for m, at in sorted(self.reported_at.items())},
             "exposure": dict(sorted(self.exposure.items())),
@@ -389,6 +399,7 @@ _RESTRICTION_KIND = {
 
 _HANDLERS = {
     EventType.MESSAGE_SENT: CommunityState._on_message,
+    EventType.MESSAGE_MODERATED: CommunityState._on_moderated,
     EventType.MESSAGE_DELETED: CommunityState._on_deleted,
     EventType.MESSAGE_REPORTED: CommunityState._on_reported,
     EventType.MESSAGE_APPROVED: CommunityState._on_approved,

@@ -147,3 +147,22 @@ def test_the_policy_endpoints_address_the_policy_a_kinds_rooms_use(tmp_path):
             assert send(api, auth(server), "write to ann.lee@example.com", "s2").status_code == 422
     finally:
         server.stop()
+
+
+def test_a_threat_is_held_and_the_queue_says_why_also_after_a_restart(server, api):
+    held = send(api, auth(server), "I know where you live", "t1")
+    assert held.status_code == 201 and held.json()["visibility"] == "held"
+    assert api.get("/v1/rooms/match:1/messages", headers=auth(server, "u2")).json()["messages"] == []
+    mod = auth(server, "m1", "moderator")
+    [item] = api.get("/v1/rooms/match:1/review-queue", headers=mod).json()
+    assert (item["source"], item["held_for"], item["text"]) == ("hold", ["threat.doxxing"], "I know where you live")
+    server.stop()
+    again = ServerProcess(server.data_dir, port=server.port).start()
+    try:
+        [kept] = httpx.get(f"{again.url}/v1/admin/review-queue", headers={"X-Admin-Key": again.admin_key()}).json()
+        assert kept["held_for"] == ["threat.doxxing"]  # rebuilt from the log
+        decided = httpx.post(f"{again.url}/v1/rooms/match:1/review/{item['message_id']}", headers=mod, json={"decision": "reject"})
+        assert decided.status_code == 200
+        assert httpx.get(f"{again.url}/v1/admin/review-queue", headers={"X-Admin-Key": again.admin_key()}).json() == []
+    finally:
+        again.stop()
