@@ -107,7 +107,7 @@ def _predicted(verdict: Verdict) -> frozenset[str]:
         out.add("pii")
     if severity >= Action.SHADOW.severity and checks & {"spam", "rate"}:
         out.add("spam")
-    if severity >= Action.HOLD.severity and checks & {"blocklist", "threat", "provider"}:
+    if severity >= Action.HOLD.severity and checks & {"blocklist", "threat", "hate", "provider"}:
         out.add("abuse")
     if verdict.action is Action.ALLOW and not verdict.altered:
         out.add("benign")

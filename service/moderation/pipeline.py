@@ -9,15 +9,17 @@ Order, cheapest first, and why:
 4. ``blocklist``: set intersections on tokens; the cheapest content check.
 5. ``threat``: trigger-gated regexes for violence announced at a person, death wishes,
    self-harm incitement and doxxing hints.
-6. ``spam``: trigger-gated regexes over links and lures.
-7. ``pii``: always runs, even after a block, and always masks what it finds, whatever the
+6. ``hate``: trigger-gated regexes for dehumanising generalisations, calls to harm a group,
+   racist abuse aimed at a person and extremist slogans.
+7. ``spam``: trigger-gated regexes over links and lures.
+8. ``pii``: always runs, even after a block, and always masks what it finds, whatever the
    policy says of it (``allow``, an ``act_at`` above its score, a ladder above it), so the
    verdict's text, and what the provider is given, never carry unmasked personal data; a
    message it masks is at least ``mask``, never ``allow``.
-8. ``provider`` (only in :meth:`Pipeline.check`): an external classifier, asked only about
+9. ``provider`` (only in :meth:`Pipeline.check`): an external classifier, asked only about
    messages still allowed or masked, given the masked text, bounded by a timeout.
 
-Once the action is ``block`` the remaining scoring checks (4, 5, 6, 8) are skipped: the first
+Once the action is ``block`` the remaining scoring checks (4 to 7, 9) are skipped: the first
 block wins. ``rate`` always runs, so every attempt is counted.
 """
 
@@ -32,6 +34,7 @@ from service.moderation.activity.base import ActivityStore
 from service.moderation.checks import hygiene
 from service.moderation.checks.base import Check, CheckInput
 from service.moderation.checks.blocklist import BlocklistCheck
+from service.moderation.checks.hate import HateCheck
 from service.moderation.checks.pii import NAME as PII
 from service.moderation.checks.pii import PiiCheck
 from service.moderation.checks.rate import RateCheck, Sample
@@ -87,7 +90,7 @@ class Pipeline:
         self._fallback = self._policies.get("default") or CompiledPolicy("default", Policy())
         self._rate = RateCheck(settings.rate, activity)
         self._content: tuple[Check, ...] = (
-            BlocklistCheck(), ThreatCheck(), SpamCheck(settings.spam)
+            BlocklistCheck(), ThreatCheck(), HateCheck(), SpamCheck(settings.spam)
         )
         self._pii = PiiCheck(settings.phone_regions)
 

@@ -121,7 +121,7 @@ def test_verdict_carries_what_the_send_path_logs(check: Callable[..., Verdict]) 
         "detail": "masked a phone number",
     } in payload["reasons"]
     assert set(payload["checks_ms"]) == {
-        "input", "normalize", "rate", "blocklist", "threat", "spam", "pii"
+        "input", "normalize", "rate", "blocklist", "threat", "hate", "spam", "pii"
     }
     assert all(isinstance(v, float) and v >= 0 for v in payload["checks_ms"].values())
     msgspec.json.encode(payload)  # JSON-ready as is
