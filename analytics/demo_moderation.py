@@ -11,11 +11,12 @@ from service.domain.events import EventType
 if TYPE_CHECKING:
     from analytics.demo_world import World
 
-VERDICTS = (  # (cumulative chance, action, check, code, shown text)
-    (0.030, "mask", "pii", "phone", "call me on [phone]"),
-    (0.045, "hold", "blocklist", "profanity", "that ref is a ****"),
-    (0.055, "block", "links", "scam_link", "free tickets at bit.ly/xyz"),
-    (0.065, "shadow", "duplicate", "repeat", "GOAL GOAL GOAL"),
+VERDICTS = (  # (cumulative chance, action, check, code, shown text): as the pipeline decides
+    (0.030, "mask", "pii", "pii.phone", "call me on [phone]"),
+    (0.045, "hold", "threat", "threat.death_wish", "hope their keeper gets hit by a bus"),
+    (0.055, "block", "blocklist", "blocklist.word", ""),  # refused: no message is sent
+    (0.060, "shadow", "spam", "spam.shortener", "free tickets at bit.ly/xyz"),
+    (0.065, "shadow", "rate", "rate.duplicate", "GOAL GOAL GOAL"),
 )
 
 

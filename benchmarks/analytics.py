@@ -129,7 +129,7 @@ def _events_of_day(g, day, index, n, ids, community, weight, n_match, seq0) -> p
     micros = ((kick_minutes + minute) * 60e6).astype(np.int64).clip(0, 86_400_000_000 - 1)
     seq = np.arange(seq0 + 1, seq0 + n + 1)
     act = np.array(["mask", "hold", "block", "shadow"])[g.integers(0, 4, n)]
-    chk = np.array(["pii", "blocklist", "links", "duplicate"])[g.integers(0, 4, n)]
+    chk = np.array(["pii", "blocklist", "spam", "rate"])[g.integers(0, 4, n)]
     frame = pl.DataFrame({
         "seq": seq,
         "event_type": kinds,
