@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from service.moderation.checks.base import CheckInput
+from service.moderation.checks.shapes import Family, Shapes
 from service.moderation.verdict import Finding, Reason
 
 NAME = "hate"
@@ -33,8 +34,7 @@ _DEHUMANISED = (
 )
 _APE = r"(?:monkey|monkeys|ape|apes|gorilla|gorillas|chimp|chimps|chimpanzee|baboon|orangutan)"
 
-# (code, trigger tokens, pattern); a pattern can only match when a trigger token is present.
-_FAMILIES: list[tuple[str, str, str]] = [
+_FAMILIES: list[Family] = [
     (
         "hate.group",
         _GROUP_WORDS,
@@ -74,11 +74,7 @@ class HateCheck:
     name = NAME
 
     def __init__(self) -> None:
-        self._families = [
-            (code, frozenset(triggers.split()), re.compile(pattern))
-            for code, triggers, pattern in _FAMILIES
-        ]
-        self._triggers = frozenset().union(*(f[1] for f in self._families))
+        self._shapes = Shapes(NAME, SCORE, _FAMILIES)
 
     def run(self, msg: CheckInput) -> list[Finding]:
         view = msg.view
@@ -89,14 +85,4 @@ class HateCheck:
             if len(row) >= 2:
                 detail = f"{len(row)} ape and banana emoji"
                 findings.append(Finding(Reason(NAME, "hate.racist_abuse", SCORE, detail)))
-        present = view.token_set
-        if self._triggers.isdisjoint(present):
-            return findings
-        folded = view.folded
-        for code, triggers, pattern in self._families:
-            if triggers.isdisjoint(present) or any(f.reason.code == code for f in findings):
-                continue
-            for m in pattern.finditer(folded):
-                findings.append(Finding(Reason(NAME, code, SCORE, f"matched {m.group()!r}")))
-                break
-        return findings
+        return findings + self._shapes.find(view, findings)

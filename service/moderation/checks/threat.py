@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 
 from service.moderation.checks.base import CheckInput
-from service.moderation.verdict import Finding, Reason
+from service.moderation.checks.shapes import Family, Shapes
+from service.moderation.verdict import Finding
 
 NAME = "threat"
 SCORE = 0.8
@@ -57,8 +58,7 @@ _NEGATION = re.compile(
 """A negation (``don't kill yourself``, ``never go die``) or a forecast (``you'll kill yourself
 laughing``) in the last word or two before a match: no threat, no instruction."""
 
-# (code, trigger tokens, pattern); a pattern can only match when a trigger token is present.
-_FAMILIES: list[tuple[str, str, str]] = [
+_FAMILIES: list[Family] = [
     (
         "threat.violence",
         "kill murder stab strangle choke shoot hurt punch batter rape behead butcher bury end "
@@ -108,34 +108,18 @@ _FAMILIES: list[tuple[str, str, str]] = [
 ]
 
 
+def _cancelled(folded: str, m: re.Match[str]) -> bool:
+    """Whether a negation or a forecast comes just before the match (see ``_NEGATION``)."""
+    return _NEGATION.search(folded[max(0, m.start() - 16) : m.start()]) is not None
+
+
 class ThreatCheck:
     """Violence announced at a person, death wishes, self-harm incitement, doxxing hints."""
 
     name = NAME
 
     def __init__(self) -> None:
-        self._families = [
-            (code, frozenset(triggers.split()), re.compile(pattern))
-            for code, triggers, pattern in _FAMILIES
-        ]
-        self._triggers = frozenset().union(*(f[1] for f in self._families))
+        self._shapes = Shapes(NAME, SCORE, _FAMILIES, veto=_cancelled)
 
     def run(self, msg: CheckInput) -> list[Finding]:
-        view = msg.view
-        present = view.token_set
-        if self._triggers.isdisjoint(present):
-            return []
-        folded = view.folded
-        findings: list[Finding] = []
-        for code, triggers, pattern in self._families:
-            if triggers.isdisjoint(present):
-                continue
-            if any(f.reason.code == code for f in findings):
-                continue
-            for m in pattern.finditer(folded):
-                if _NEGATION.search(folded[max(0, m.start() - 16) : m.start()]):
-                    continue
-                detail = f"matched {m.group()!r}"
-                findings.append(Finding(Reason(NAME, code, SCORE, detail)))
-                break
-        return findings
+        return self._shapes.find(msg.view)
