@@ -125,6 +125,8 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     verifier = TokenVerifier(settings.auth)
     metrics_obj = Metrics()
     metrics_obj.watch_log(community.log)
+    metrics_obj.watch_review_queue(community.state)
+    community.verdicts = metrics_obj.observe_verdict
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -46,6 +46,8 @@ class Community:
     state: CommunityState
     moderation: Any = None
     """The moderation pipeline (``service.moderation.Pipeline``) or None when disabled."""
+    verdicts: Callable[[str, dict[str, Any]], None] | None = None
+    """Told every moderation verdict, ``(action, payload)``: the moderation metrics."""
     notifiers: list[Notifier] = field(default_factory=list)
     commit_listeners: list[CommitListener] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow

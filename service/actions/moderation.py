@@ -50,11 +50,14 @@ async def moderate(c: Community, who: Identity, room: RoomState, text: str) -> S
         now=c.now().timestamp(),
     )
     verdict = await pipeline.check(text, ctx)
+    payload = verdict.payload()
+    if c.verdicts is not None:
+        c.verdicts(verdict.action.value, payload)
     return SendVerdict(
         action=verdict.action.value,
         text=verdict.text,
         altered=verdict.altered,
-        payload=verdict.payload(),
+        payload=payload,
         retry_after=verdict.retry_after,
         rate_sample=verdict.rate_sample,
     )

@@ -166,3 +166,39 @@ def test_a_threat_is_held_and_the_queue_says_why_also_after_a_restart(server, ap
         assert httpx.get(f"{again.url}/v1/admin/review-queue", headers={"X-Admin-Key": again.admin_key()}).json() == []
     finally:
         again.stop()
+
+
+def _samples(text: str, name: str) -> dict[str, float]:
+    """``{label set: value}`` of the Prometheus samples called ``name`` in ``text``."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            key, value = line.rsplit(" ", 1)
+            out[key[len(name):]] = float(value)
+    return out
+
+
+def test_metrics_count_verdicts_reasons_check_times_and_the_review_queue(server, api):
+    h = auth(server)
+    assert send(api, h, "what a goal", "m1").status_code == 201
+    assert send(api, h, "call me on +44 7911 123456", "m2").json()["masked"]
+    assert send(api, h, "I will kill you", "m3").json()["visibility"] == "held"
+    assert send(api, h, "fuck off ref", "m4").status_code == 422
+    metrics = api.get("/metrics").text
+    assert _samples(metrics, "sideline_moderation_verdicts_total") == {
+        '{action="allow"}': 1.0, '{action="mask"}': 1.0, '{action="hold"}': 1.0, '{action="block"}': 1.0,
+    }
+    reasons = _samples(metrics, "sideline_moderation_reasons_total")
+    assert reasons['{check="pii",code="pii.phone"}'] == 1.0
+    assert reasons['{check="threat",code="threat.violence"}'] == 1.0
+    assert reasons['{check="blocklist",code="blocklist.word"}'] == 1.0
+    timed = _samples(metrics, "sideline_moderation_check_seconds_count")
+    assert timed['{check="rate"}'] == 4.0 and timed['{check="pii"}'] == 4.0
+    assert timed['{check="threat"}'] == 3.0  # the block by the blocklist skipped the rest
+    queue = _samples(metrics, "sideline_review_queue_messages")
+    assert queue == {'{source="hold"}': 1.0, '{source="report"}': 0.0}
+    other = auth(server, "u2")
+    reported = send(api, h, "ref you are blind", "m5").json()["message_id"]
+    assert api.post(f"/v1/rooms/match:1/messages/{reported}/reports", headers=other, json={"reason": "rude"}).status_code == 201
+    queue = _samples(api.get("/metrics").text, "sideline_review_queue_messages")
+    assert queue == {'{source="hold"}': 1.0, '{source="report"}': 1.0}
