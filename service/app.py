@@ -126,7 +126,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     metrics_obj = Metrics()
     metrics_obj.watch_log(community.log)
     metrics_obj.watch_review_queue(community.state)
-    community.verdicts = metrics_obj.observe_verdict
+    community.verdicts = metrics_obj.moderation.observe
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

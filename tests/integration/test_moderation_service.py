@@ -195,6 +195,8 @@ def test_metrics_count_verdicts_reasons_check_times_and_the_review_queue(server,
     timed = _samples(metrics, "sideline_moderation_check_seconds_count")
     assert timed['{check="rate"}'] == 4.0 and timed['{check="pii"}'] == 4.0
     assert timed['{check="threat"}'] == 3.0  # the block by the blocklist skipped the rest
+    assert _samples(metrics, "sideline_moderation_seconds_count") == {"": 4.0}
+    assert _samples(metrics, 'sideline_moderation_seconds_bucket{le="+Inf"}') == {"": 4.0}
     queue = _samples(metrics, "sideline_review_queue_messages")
     assert queue == {'{source="hold"}': 1.0, '{source="report"}': 0.0}
     other = auth(server, "u2")
