@@ -46,14 +46,14 @@ _FAMILIES: list[Family] = [
     (
         "hate.racist_abuse",
         "back country africa came jungle trees zoo monkey monkeys ape apes gorilla gorillas "
-        "chimp chimps chimpanzee baboon orangutan ooh",
+        "chimp chimps chimpanzee baboon orangutan ooh oooh ooooh",
         r"\bgo\s+back\s+(?:to|2)\s+(?:(?:your|ur|yer)\s+(?:own\s+)?(?:country|jungle|cave)"
         r"|where\s+(?:you|u)\s+came\s+from|africa|the\s+(?:jungle|trees|zoo))\b"
         r"|\bsend\s+(?:them|him|her|em)\s+(?:all\s+)?back\s+(?:to|2)\s+(?:africa|their\s+country)\b"
         rf"|\b(?:you|u|ur|you\s*['’]?\s*re|youre|ya|he\s*['’]?\s*s|hes|he\s+is)\s+"
         rf"(?:(?:a|an|such\s+a|fucking|bloody|dirty|filthy|stupid|absolute)\s+)*{_APE}\b"
         r"(?!\s+(?:business|bars|wrench|nuts|island))"
-        r"|\b(?:ooh+\s+){2,}aa+h+\b",
+        r"|\bo{2,}h+\s+o{2,}h+\s+a{2,}h+\b",  # the chant; linear, unlike (?:ooh\s+){2,}
     ),
     (
         "hate.extremism",

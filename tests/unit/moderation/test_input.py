@@ -82,6 +82,12 @@ def test_disabled_moderation_allows_everything_untouched() -> None:
         "(0)" * 3000,
         "a." * 4900 + "@",
         "bit.ly/x " * 1100,
+        "ooh " * 2500,  # the monkey chant's pattern once took 270 ms on this
+        "i will " + "really " * 1400,
+        "i will kill you a " * 550,
+        "hope " * 2000,
+        "all muslims are " * 600,
+        "🐒" * 5000,
     ],
 )
 def test_adversarial_long_inputs_complete(check: Callable[..., Verdict], text: str) -> None:
