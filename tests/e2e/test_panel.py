@@ -1,5 +1,6 @@
 """The embeddable panel in headless Chromium: two users, a message, a moderator's delete,
-reactions up to the per-user cap, the user's own reactions after a reload or a lost answer."""
+reactions up to the per-user cap, the user's own reactions after a reload or a lost answer,
+a moderator's review queue of held messages."""
 
 from __future__ import annotations
 
@@ -30,10 +31,15 @@ def server(tmp_path: Path):
     proc.kill()
 
 
-def open_panel(browser, server: ServerProcess, user: str, role: str, errors: list[str], sent=None):
-    """The panel signed in as ``user``; the frames it sends are appended to ``sent`` if given."""
+def open_panel(
+    browser, server: ServerProcess, user: str, role: str, errors: list[str], sent=None, clock=False
+):
+    """The panel signed in as ``user``; the frames it sends are appended to ``sent`` if given.
+    With ``clock`` the page's timers run on Playwright's clock (``page.clock.fast_forward``)."""
     context = browser.new_context(viewport={"width": 420, "height": 640})
     page = context.new_page()
+    if clock:
+        page.clock.install()
     page.on("pageerror", lambda exc: errors.append(f"{user}: {exc}"))
     page.on("console", lambda m: errors.append(f"{user}: {m.text}") if m.type == "error" else None)
     if sent is not None:
@@ -304,3 +310,142 @@ def test_demo_page_hands_the_token_over_postmessage(browser, tmp_path, artifacts
     finally:
         demo.terminate()
         demo.wait(20)
+
+
+def queue_requests(page) -> list[str]:
+    """The methods of the review-queue requests ``page`` makes from now on (GETs, and POSTs of
+    decisions), appended as they go out."""
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.method) if "/review" in r.url else None)
+    return seen
+
+
+def review_item(page, text: str):
+    """The review-queue entry of the held or reported message ``text`` once ``page`` lists it."""
+    item = page.locator("#review li.review-item", has_text=text)
+    item.wait_for(timeout=10_000)
+    return item
+
+
+def send(page, text: str) -> None:
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+
+
+def boss(server: ServerProcess) -> dict[str, str]:
+    """The headers of another moderator, who uses the HTTP API."""
+    return {"Authorization": f"Bearer {server.token('boss', 'match:1', 'moderator', name='Boss')}"}
+
+
+def queued(server: ServerProcess) -> list[dict]:
+    """The room's review queue as the HTTP API has it."""
+    r = httpx.get(f"{server.url}/v1/rooms/match:1/review-queue", headers=boss(server))
+    assert r.status_code == 200, r.text
+    return list(r.json())
+
+
+def test_a_moderator_approves_a_held_message_from_the_review_queue(browser, server, artifacts):
+    """A threat is held: its sender is told so and no one sees it; the moderator's panel lists
+    it (fetched on join, then every 15 s: the clock is moved on), with its author and why it
+    is held; Approve takes it off the list and the server's live frame shows it to everyone."""
+    errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", errors)
+    bystander = open_panel(browser, server, "ann", "user", errors)
+    mod = open_panel(browser, server, "mo", "moderator", errors, clock=True)
+    requests = queue_requests(mod)
+    toggle = mod.locator("#review-toggle")
+    toggle.filter(has_text="Review (0)").wait_for(timeout=10_000)  # fetched when it joined
+    assert toggle.get_attribute("aria-expanded") == "false"
+    send(fan, "I know where you live")
+    fan.locator("#toast", has_text="held for review").wait_for(timeout=10_000)
+    mod.clock.fast_forward("00:16")  # the periodic fetch, without a click
+    toggle.filter(has_text="Review (1)").wait_for(timeout=10_000)
+    assert requests == ["GET"], "one GET per tick"
+    toggle.click()  # opening fetches again
+    item = review_item(mod, "I know where you live")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert item.locator(".who").inner_text() == "sam"
+    assert item.locator(".text").inner_text() == "I know where you live"
+    assert "threat.doxxing" in item.locator(".why").inner_text()
+    for b in ("approve", "reject", "delete"):
+        assert item.locator(f"button.{b}").get_attribute("title")
+        assert "sam" in (item.locator(f"button.{b}").get_attribute("aria-label") or "")
+    for page in (fan, bystander, mod):
+        assert page.locator("li.msg", has_text="I know where you live").count() == 0, "held: unseen"
+    mod.screenshot(path=str(artifacts / "panel-review-queue.png"))
+    requests.clear()
+    item.locator("button.approve").click()
+    item.wait_for(state="detached", timeout=10_000)
+    toggle.filter(has_text="Review (0)").wait_for(timeout=10_000)
+    for page in (fan, bystander, mod):  # the server's message frame, once each
+        shown(page, "I know where you live")
+        assert page.locator("li.msg", has_text="I know where you live").count() == 1
+    assert requests[:2] == ["POST", "GET"], requests  # the decision, then the list again
+    assert "No messages to review" in mod.locator("#review").inner_text()
+    mod.screenshot(path=str(artifacts / "panel-review-approved.png"))
+    assert queued(server) == []
+    assert errors == []
+
+
+@pytest.mark.parametrize("decision", ["reject", "delete"])
+def test_a_review_reject_or_delete_keeps_the_message_unseen(browser, server, artifacts, decision):
+    errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", errors)
+    send(fan, "I will kill you")
+    fan.locator("#toast", has_text="held for review").wait_for(timeout=10_000)
+    mod = open_panel(browser, server, "mo", "moderator", errors)  # joins after: fetched then
+    mod.locator("#review-toggle", has_text="Review (1)").wait_for(timeout=10_000)
+    mod.locator("#review-toggle").click()
+    item = review_item(mod, "I will kill you")
+    assert "threat.violence" in item.locator(".why").inner_text()
+    item.locator(f"button.{decision}").click()
+    item.wait_for(state="detached", timeout=10_000)
+    mod.locator("#review-toggle", has_text="Review (0)").wait_for(timeout=10_000)
+    send(fan, "after the decision")  # frames arrive in commit order: it follows any approval
+    for page in (fan, mod):
+        shown(page, "after the decision")
+        assert page.locator("li.msg", has_text="I will kill you").count() == 0
+    mod.screenshot(path=str(artifacts / f"panel-review-{decision}.png"))
+    assert queued(server) == []
+    assert errors == []
+
+
+def test_a_review_decided_elsewhere_first_shows_the_servers_error(browser, server, artifacts):
+    """Two moderators list the same held message; the other one approves it first: this
+    panel's Reject is answered 404 and shows the server's message, and the list drops it."""
+    errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", errors)
+    send(fan, "I know where you live")
+    fan.locator("#toast", has_text="held for review").wait_for(timeout=10_000)
+    mod = open_panel(browser, server, "mo", "moderator", errors)
+    mod.locator("#review-toggle").click()
+    item = review_item(mod, "I know where you live")
+    [held] = queued(server)
+    r = httpx.post(f"{server.url}/v1/rooms/match:1/review/{held['message_id']}",
+                   headers=boss(server), json={"decision": "approve"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    shown(mod, "I know where you live")  # approved: the live frame
+    item.locator("button.reject").click()
+    mod.locator("#toast", has_text="is not awaiting review").wait_for(timeout=10_000)
+    item.wait_for(state="detached", timeout=10_000)
+    mod.locator("#review-toggle", has_text="Review (0)").wait_for(timeout=10_000)
+    mod.screenshot(path=str(artifacts / "panel-review-decided-elsewhere.png"))
+    refused = "status of 404"  # Chromium logs the refused request as a console error
+    assert [e for e in errors if refused not in e] == []
+
+
+def test_a_fans_panel_has_no_review_control(browser, server, artifacts):
+    errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", errors, clock=True)
+    requests = queue_requests(fan)
+    send(fan, "I will kill you")
+    fan.locator("#toast", has_text="held for review").wait_for(timeout=10_000)
+    fan.clock.fast_forward("00:16")
+    send(fan, "still here")
+    shown(fan, "still here")
+    assert fan.locator("#review-toggle").count() == 0, "not in the page at all, not just hidden"
+    assert fan.locator("#review").count() == 0
+    assert fan.get_by_role("button", name=re.compile("review", re.I)).count() == 0
+    assert requests == [], "a fan's panel never asks for the queue"
+    fan.screenshot(path=str(artifacts / "panel-fan-no-review.png"))
+    assert errors == []
