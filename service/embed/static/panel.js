@@ -17,6 +17,7 @@
     typingOn: true, lastTyping: 0, toastTimer: null, joinedOnce: false,
     pending: new Map(), refs: 0, // reacts sent and not answered yet, by ref
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
+    review: null, reviewOpen: false, reviewTimer: null, reviewGen: 0, deciding: new Set(), // moderators
   };
 
   // -- helpers ----------------------------------------------------------------------------------
@@ -158,11 +159,14 @@
     if (f.presence) onPresence(f.presence);
     renderPolls(); renderControls();
     status("live", "live");
+    fetchReview(); // what was held or reported while this moderator was away
   }
   function onRoom(f) {
+    const was = s.role;
     s.mode = f.mode; s.maxLen = f.max_message_length;
     if (f.role) s.role = f.role;
     renderControls();
+    if (s.role !== was) fetchReview();
     s.messages.forEach((m) => renderMessage(m));
   }
   function onNotice(f) {
@@ -286,16 +290,148 @@
     const m = s.messages.get(p.id);
     if (m) renderMessage(m);
   }
-  async function moderate(method, path, body) {
-    const r = await fetch(roomPath() + path, {
-      method, headers: { Authorization: "Bearer " + s.token, "Content-Type": "application/json" },
-      body: body ? JSON.stringify(body) : undefined,
-    });
+  // A moderator's HTTP call with the panel's token: the JSON answer, or null once the refusal
+  // (the server's own message) or the failure has been shown.
+  async function api(method, path, body) {
+    let r;
+    try {
+      r = await fetch(roomPath() + path, {
+        method, headers: { Authorization: "Bearer " + s.token, "Content-Type": "application/json" },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (e) {
+      toast("the chat server could not be reached");
+      return null;
+    }
     if (!r.ok) {
       const err = await r.json().catch(() => ({}));
       toast((err.error && err.error.message) || "that did not work (" + r.status + ")");
-    } else toast(method === "DELETE" ? "message deleted" : "user muted", "info");
+      return null;
+    }
+    return (await r.json().catch(() => null)) ?? {}; // a body-less success is a success too
   }
+  async function moderate(method, path, body) {
+    if (!(await api(method, path, body))) return;
+    toast(method === "DELETE" ? "message deleted" : "user muted", "info");
+    if (method === "DELETE") fetchReview(); // it may have been waiting for review
+  }
+
+  // -- the review queue (moderators only) -------------------------------------------------------
+  // Messages moderation held and messages users reported, waiting for a decision. The control
+  // exists only while the user is a moderator of the room: for anyone else it is not in the page
+  // at all (and the server refuses them the queue). The server says nothing live when a message
+  // is held, so the list is fetched on join, on opening, after each decision and every 15 s.
+
+  const REVIEW_EVERY_MS = 15000;
+  const DECISIONS = [
+    ["approve", "Approve", "Approve: show the message in the chat", "approved"],
+    ["reject", "Reject", "Reject: keep the message out of the chat (a reported one is deleted)", "rejected"],
+    ["delete", "Delete", "Delete the message", "deleted"],
+  ];
+
+  function syncReview() {
+    const mod = s.role === "moderator";
+    if (mod && !$("review-toggle")) {
+      const toggle = el("button", "review-toggle");
+      toggle.id = "review-toggle";
+      toggle.type = "button";
+      toggle.title = "Messages held by moderation or reported by users, waiting for your decision";
+      toggle.setAttribute("aria-controls", "review");
+      toggle.onclick = () => openReview(!s.reviewOpen);
+      $("status").before(toggle);
+      const box = el("section", "review");
+      box.id = "review";
+      box.hidden = true;
+      box.setAttribute("aria-label", "Review queue");
+      box.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { openReview(false); toggle.focus(); } });
+      document.querySelector("#panel > .bar").after(box);
+      s.reviewTimer = setInterval(() => { if (reviewDue()) fetchReview(); }, REVIEW_EVERY_MS);
+      renderReview();
+    } else if (!mod && $("review-toggle")) {
+      $("review-toggle").remove();
+      $("review").remove();
+      clearInterval(s.reviewTimer);
+      Object.assign(s, { review: null, reviewOpen: false, reviewGen: s.reviewGen + 1 }); // drop late answers
+    }
+  }
+  function openReview(open) {
+    s.reviewOpen = open;
+    renderReview();
+    if (open) fetchReview();
+  }
+  async function fetchReview() {
+    if (s.role !== "moderator" || !s.token || !$("review-toggle")) return;
+    const gen = (s.reviewGen += 1);
+    const items = await api("GET", "/review-queue");
+    if (gen !== s.reviewGen || !Array.isArray(items)) return; // a later fetch or a decision overtook it
+    if (JSON.stringify(items) === JSON.stringify(s.review)) return; // unchanged: keep the focus where it is
+    s.review = items;
+    renderReview();
+  }
+  async function decide(item, decision, done) {
+    const id = item.message_id;
+    const hadFocus = $("review").contains(document.activeElement);
+    s.deciding.add(id);
+    s.reviewGen += 1; // a list fetched before the decision is out of date
+    renderReview();
+    const ok = await api("POST", `/review/${encodeURIComponent(id)}`, { decision });
+    s.deciding.delete(id);
+    if (ok && s.review) {
+      s.review = s.review.filter((i) => i.message_id !== id); // an approved one arrives as a message frame
+      toast(done, "info");
+    }
+    renderReview();
+    if (hadFocus && $("review-toggle")) $("review-toggle").focus();
+    fetchReview(); // refused (decided elsewhere, say) or not: the server's list
+  }
+  function renderReview() {
+    const toggle = $("review-toggle");
+    if (!toggle) return;
+    const n = s.review ? s.review.length : 0;
+    toggle.textContent = s.review ? `Review (${n})` : "Review";
+    toggle.classList.toggle("pending", n > 0);
+    toggle.setAttribute("aria-expanded", String(s.reviewOpen));
+    toggle.setAttribute("aria-label", s.review ? `Review queue, ${n} waiting` : "Review queue");
+    const box = $("review");
+    box.hidden = !s.reviewOpen;
+    if (!s.reviewOpen) return;
+    if (!s.review) return box.replaceChildren(el("p", "review-empty", "Loading…"));
+    if (!n) return box.replaceChildren(el("p", "review-empty", "No messages to review."));
+    const list = el("ol", "review-list");
+    list.append(...s.review.map(reviewItem));
+    box.replaceChildren(list);
+  }
+  function reviewItem(item) {
+    const li = el("li", "review-item");
+    li.dataset.id = item.message_id;
+    const head = el("div", "review-head");
+    const since = new Date(item.since);
+    const time = el("time", "since", since.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    time.dateTime = item.since;
+    head.append(el("span", "who", item.user_id), el("span", "why", reviewReason(item)), time);
+    const text = item.text == null ? el("div", "text gone", "(its text is no longer at hand)") : el("div", "text", item.text);
+    const actions = el("div", "review-actions");
+    for (const [decision, label, title, done] of DECISIONS) {
+      const b = el("button", "decide " + decision, label);
+      b.type = "button";
+      b.title = title;
+      b.setAttribute("aria-label", `${label} the message from ${item.user_id}`);
+      b.disabled = s.deciding.has(item.message_id);
+      b.onclick = () => decide(item, decision, done);
+      actions.appendChild(b);
+    }
+    li.append(head, text, actions);
+    return li;
+  }
+  function reviewReason(item) {
+    const why = [];
+    if (item.source === "hold") why.push("held" + ((item.held_for || []).length ? ": " + item.held_for.join(", ") : ""));
+    if (item.reports) why.push(`reported ${item.reports}×`);
+    return why.join(" · ");
+  }
+  // Polled only while someone can look at it and the panel is live (a reconnect's joined fetches).
+  function reviewDue() { return !document.hidden && $("panel").dataset.state === "live"; }
+  document.addEventListener("visibilitychange", () => { if (reviewDue()) fetchReview(); });
 
   // -- reactions, polls, presence, typing -------------------------------------------------------
 
@@ -368,6 +504,7 @@
       s.mode === "speakers-only" ? "Only speakers can post right now." :
       s.role === "viewer" ? "You can read along." : "";
     renderPolls();
+    syncReview();
   }
   $("composer").addEventListener("submit", (ev) => {
     ev.preventDefault();
