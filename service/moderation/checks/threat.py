@@ -4,12 +4,14 @@ Words alone are not threats in sports chat (``this ref is killing us``, ``kill t
 ``shoot me a DM``), so every pattern needs its shape: a speaker who announces the act (``I'll``,
 ``I'm gonna``, ``someone should``) and a person who would suffer it (``you``, ``your kids``);
 or a wish aimed at a person (``hope you die``); or an instruction to harm oneself (``kill
-yourself``). A negation just before the match (``don't kill yourself chasing that``) cancels
-it. Each code scores 0.8, so the default ladder holds the message for a moderator (``hold_at``
-0.7); two different kinds of threat in one message combine to 0.96, a block.
+yourself``); or a hint at where someone is (``I know where you live``). A negation or a
+forecast just before the match (``don't kill yourself chasing that``, ``you'll kill yourself
+laughing``) cancels it. Each code scores 0.8, so the default ladder holds the message for a
+moderator (``hold_at`` 0.7); two different kinds of threat in one message combine to 0.96, a
+block.
 
-As in the spam check, the regexes run only when one of their trigger words is among the
-message's tokens, so ordinary chat pays one set test.
+The patterns run through :class:`~service.moderation.checks.shapes.Shapes`: only when one of
+their trigger words is among the message's tokens, so ordinary chat pays one set test.
 """
 
 from __future__ import annotations
