@@ -29,6 +29,9 @@ class QueueItem(msgspec.Struct, kw_only=True):
     message_id: str
     room_id: str
     user_id: str
+    name: str | None = None
+    """The author's display name when the message was sent (its token's ``name``); None
+    where the text is None."""
     text: str | None
     """The message's text as sent (masked where PII was found); None only for a reported
     message older than this node's memory and log hold (another node's)."""
@@ -120,7 +123,7 @@ async def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
         if room_id in (None, event.room_id):
             items.append(QueueItem(
                 message_id=message_id, room_id=event.room_id, user_id=event.user_id,
-                text=event.payload.get("text"), source="hold",
+                name=event.payload.get("name"), text=event.payload.get("text"), source="hold",
                 reports=len(c.state.reporters.get(message_id, ())), since=event.occurred_at,
                 held_for=c.state.held_for.get(message_id, []),
             ))  # fmt: skip
@@ -132,6 +135,7 @@ async def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
             sent = await find_sent(c, ref.room_id, message_id)
             items.append(QueueItem(
                 message_id=message_id, room_id=ref.room_id, user_id=ref.user_id,
+                name=sent.payload.get("name") if sent else None,
                 text=sent.payload.get("text") if sent else None, source="report",
                 reports=len(reporters), since=c.state.reported_at[message_id],
             ))  # fmt: skip

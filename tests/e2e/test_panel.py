@@ -365,12 +365,13 @@ def test_a_moderator_approves_a_held_message_from_the_review_queue(browser, serv
     toggle.click()  # opening fetches again
     item = review_item(mod, "I know where you live")
     assert toggle.get_attribute("aria-expanded") == "true"
-    assert item.locator(".who").inner_text() == "sam"
+    assert item.locator(".who").inner_text() == "Sam"  # the name it was sent with
+    assert item.locator(".who").get_attribute("title") == "sam"  # the user id on hover
     assert item.locator(".text").inner_text() == "I know where you live"
     assert "threat.doxxing" in item.locator(".why").inner_text()
     for b in ("approve", "reject", "delete"):
         assert item.locator(f"button.{b}").get_attribute("title")
-        assert "sam" in (item.locator(f"button.{b}").get_attribute("aria-label") or "")
+        assert "Sam" in (item.locator(f"button.{b}").get_attribute("aria-label") or "")
     for page in (fan, bystander, mod):
         assert page.locator("li.msg", has_text="I know where you live").count() == 0, "held: unseen"
     mod.screenshot(path=str(artifacts / "panel-review-queue.png"))

@@ -150,12 +150,14 @@ def test_the_policy_endpoints_address_the_policy_a_kinds_rooms_use(tmp_path):
 
 
 def test_a_threat_is_held_and_the_queue_says_why_also_after_a_restart(server, api):
-    held = send(api, auth(server), "I know where you live", "t1")
+    named = {"Authorization": f"Bearer {server.token('u1', 'match:1', 'user', name='Ann')}"}
+    held = send(api, named, "I know where you live", "t1")
     assert held.status_code == 201 and held.json()["visibility"] == "held"
     assert api.get("/v1/rooms/match:1/messages", headers=auth(server, "u2")).json()["messages"] == []
     mod = auth(server, "m1", "moderator")
     [item] = api.get("/v1/rooms/match:1/review-queue", headers=mod).json()
     assert (item["source"], item["held_for"], item["text"]) == ("hold", ["threat.doxxing"], "I know where you live")
+    assert (item["user_id"], item["name"]) == ("u1", "Ann")
     server.stop()
     again = ServerProcess(server.data_dir, port=server.port).start()
     try:

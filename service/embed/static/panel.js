@@ -408,14 +408,16 @@
     const since = new Date(item.since);
     const time = el("time", "since", since.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
     time.dateTime = item.since;
-    head.append(el("span", "who", item.user_id), el("span", "why", reviewReason(item)), time);
+    const who = el("span", "who", item.name || item.user_id);
+    who.title = item.user_id;
+    head.append(who, el("span", "why", reviewReason(item)), time);
     const text = item.text == null ? el("div", "text gone", "(its text is no longer at hand)") : el("div", "text", item.text);
     const actions = el("div", "review-actions");
     for (const [decision, label, title, done] of DECISIONS) {
       const b = el("button", "decide " + decision, label);
       b.type = "button";
       b.title = title;
-      b.setAttribute("aria-label", `${label} the message from ${item.user_id}`);
+      b.setAttribute("aria-label", `${label} the message from ${item.name || item.user_id}`);
       b.disabled = s.deciding.has(item.message_id);
       b.onclick = () => decide(item, decision, done);
       actions.appendChild(b);
