@@ -451,3 +451,32 @@ def test_a_fans_panel_has_no_review_control(browser, server, artifacts):
     assert requests == [], "a fan's panel never asks for the queue"
     fan.screenshot(path=str(artifacts / "panel-fan-no-review.png"))
     assert errors == []
+
+
+def test_a_message_hidden_by_reports_enters_the_review_list_at_once(browser, tmp_path, artifacts):
+    """Reports that hide a message reach every panel as a ``deleted`` frame; a moderator's panel
+    takes that as its cue to fetch the queue, without waiting for the 15-second poll (the page
+    clock is frozen here, so only that cue can fetch it)."""
+    env = {**ENV, "SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD": "1"}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        errors: list[str] = []
+        fan = open_panel(browser, server, "sam", "user", errors)
+        mod = open_panel(browser, server, "mo", "moderator", errors, clock=True)
+        toggle = mod.locator("#review-toggle")
+        toggle.filter(has_text="Review (0)").wait_for(timeout=10_000)
+        send(fan, "the ref is blind tonight")
+        line = shown(mod, "the ref is blind tonight")
+        message_id = line.get_attribute("data-id")
+        reporter = {"Authorization": f"Bearer {server.token('ann', 'match:1', 'user')}"}
+        r = httpx.post(f"{server.url}/v1/rooms/match:1/messages/{message_id}/reports",
+                       headers=reporter, json={"reason": "rude"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        line.wait_for(state="detached", timeout=10_000)  # hidden pending review
+        toggle.filter(has_text="Review (1)").wait_for(timeout=10_000)
+        toggle.click()
+        assert "reported 1×" in review_item(mod, "the ref is blind tonight").inner_text()
+        mod.screenshot(path=str(artifacts / "panel-review-reported.png"))
+        assert errors == []
+    finally:
+        server.kill()

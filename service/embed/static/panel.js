@@ -131,7 +131,10 @@
         break;
       case "joined": onJoined(f); break;
       case "message": track(f); addMessage(f); break;
-      case "deleted": track(f); removeMessage(f.message_id); break;
+      case "deleted":
+        track(f); removeMessage(f.message_id);
+        if (f.reason === "hidden pending review") fetchReview(); // it has just joined the queue
+        break;
       case "room": track(f); onRoom(f); break;
       case "reaction": onReaction(f); break;
       case "poll": s.polls.set(f.poll_id, Object.assign(s.polls.get(f.poll_id) || {}, f)); renderPolls(); break;
