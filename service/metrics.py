@@ -69,7 +69,7 @@ class _ReviewCollector(Collector):
 
     def collect(self):  # type: ignore[no-untyped-def]
         state = self._state
-        reported = sum(1 for m, users in state.reporters.items() if users and m not in state.held)
+        reported = sum(1 for _ in state.reported_awaiting())  # the queue's report entries
         family = GaugeMetricFamily(
             "sideline_review_queue_messages",
             "Messages awaiting a moderator's decision, by source (held by moderation or reported)",

@@ -127,10 +127,7 @@ async def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
                 reports=len(c.state.reporters.get(message_id, ())), since=event.occurred_at,
                 held_for=c.state.held_for.get(message_id, []),
             ))  # fmt: skip
-    for message_id, reporters in c.state.reporters.items():
-        ref = c.state.messages.get(message_id)
-        if ref is None or ref.deleted or message_id in c.state.held or not reporters:
-            continue
+    for message_id, ref, reporters in c.state.reported_awaiting():
         if room_id in (None, ref.room_id):
             sent = await find_sent(c, ref.room_id, message_id)
             items.append(QueueItem(

@@ -9,7 +9,7 @@ the same function of the same events (tested). It does no I/O and never awaits.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -157,6 +157,16 @@ class CommunityState:
             )
             self.rooms[room_id] = room
         return room
+
+    def reported_awaiting(self) -> Iterator[tuple[str, MessageRef, set[str]]]:
+        """``(message id, its ref, its reporters)`` of each message reported since its last
+        review and awaiting a decision as reported: neither held (that is the queue's hold
+        entry), deleted, nor out of this node's memory."""
+        for message_id, reporters in self.reporters.items():
+            ref = self.messages.get(message_id)
+            if ref is None or ref.deleted or message_id in self.held or not reporters:
+                continue
+            yield message_id, ref, reporters
 
     def role_in(self, room_id: str, user_id: str, token_role: Role) -> Role:
         """A role granted through the admin API overrides the token's role for that room."""

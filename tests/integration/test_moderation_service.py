@@ -206,3 +206,8 @@ def test_metrics_count_verdicts_reasons_check_times_and_the_review_queue(server,
     assert api.post(f"/v1/rooms/match:1/messages/{reported}/reports", headers=other, json={"reason": "rude"}).status_code == 201
     queue = _samples(api.get("/metrics").text, "sideline_review_queue_messages")
     assert queue == {'{source="hold"}': 1.0, '{source="report"}': 1.0}
+    mod = auth(server, "m1", "moderator")
+    assert api.delete(f"/v1/rooms/match:1/messages/{reported}", headers=mod).status_code in (200, 204)
+    queue = _samples(api.get("/metrics").text, "sideline_review_queue_messages")
+    assert queue == {'{source="hold"}': 1.0, '{source="report"}': 0.0}  # as the queue has it
+    assert [q["source"] for q in api.get("/v1/rooms/match:1/review-queue", headers=mod).json()] == ["hold"]
