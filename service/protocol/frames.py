@@ -128,6 +128,16 @@ class Deleted(_Server, tag="deleted", kw_only=True):
     reason: str
 
 
+class Review(_Server, tag="review", kw_only=True):
+    """Moderators only: the room's review queue changed. ``change`` is ``held`` (moderation
+    held a message), ``reported`` (a message was reported), or ``decided`` (a queued message
+    was approved, rejected or deleted). Fetch the queue again; the frame carries no text."""
+
+    room: str
+    message_id: str
+    change: str
+
+
 class Room(_Server, tag="room", kw_only=True):
     """A room's settings changed (mode, slow mode, pin), or the recipient's role in it."""
 
@@ -263,7 +273,7 @@ class Resync(_Server, tag="resync", kw_only=True):
 
 
 ServerFrame = (
-    Welcome | Message | Deleted | Room | Reaction | Poll | Presence | TypingFrame | Notice
+    Welcome | Message | Deleted | Review | Room | Reaction | Poll | Presence | TypingFrame | Notice
     | Error | Ack | Pong | Joined | Left | Resync
 )  # fmt: skip
 

@@ -25,9 +25,16 @@ import msgspec
 
 from service.domain.events import Event
 
+MODERATORS = ""
+"""``Out.to`` for a frame only the room's moderators receive. No user id is empty (identity.py
+refuses a blank ``sub``), so it names no user: a node of an older version, which reads it as a
+user id, delivers it to no one, and resume (which keeps ``to in (None, user_id)``) never
+replays it."""
+
 
 class Out(msgspec.Struct, array_like=True, frozen=True):
-    """One encoded frame for one room: everyone in it, or only ``to``'s sockets."""
+    """One encoded frame for one room: everyone in it, only ``to``'s sockets, or only its
+    moderators' (``to`` is :data:`MODERATORS`)."""
 
     room: str
     to: str | None

@@ -43,6 +43,7 @@ from service.actions import rooms as room_actions
 from service.actions.context import Community
 from service.actions.moderation import note_posts_elsewhere
 from service.domain.events import Event, EventType, uuid7
+from service.domain.rooms import Role
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol import frames as f
@@ -53,6 +54,7 @@ from service.realtime.coalesce import Coalescer, Throttle
 from service.realtime.connection import Connection
 from service.realtime.envelope import (
     KINDS,
+    MODERATORS,
     Envelope,
     Out,
     decode_envelope,
@@ -483,13 +485,20 @@ class Hub:
             n = len(members.live)
         else:
             for conn in members.live:
-                if conn.user_id == out.to:
+                if self._is_for(conn, out):
                     conn.outbox.push(message)
                     n += 1
         for conn, pending in members.joining.items():
-            if out.to is None or conn.user_id == out.to:
+            if out.to is None or self._is_for(conn, out):
                 pending.append(out)
         self.stats.deliveries += n
+
+    def _is_for(self, conn: Connection, out: Out) -> bool:
+        """Is ``out``, addressed to one user or to the moderators, for ``conn``?"""
+        if out.to != MODERATORS:
+            return conn.user_id == out.to
+        role = self.c.state.role_in(out.room, conn.user_id, conn.identity.token_role(out.room))
+        return role is Role.MODERATOR
 
     def _send_text(self, room: str, text: str) -> None:
         self.fanout(Out(room=room, to=None, text=text))

@@ -4,6 +4,8 @@ Visibility is decided here, from the event's own payload: a ``public`` message g
 room, a ``shadow`` message only to its sender, a ``held`` message to no one until a
 ``community_message_approved`` event with ``decision: approve`` publishes it. Deletions and
 report-hides become ``deleted`` frames; room setting changes and pins become ``room`` frames.
+What changes the review queue (a hold, a report, a decision, a deletion) also gives the room's
+moderators a ``review`` frame: a signal without text or seq, so they fetch the queue at once.
 Reactions and polls are not rendered per event: they are coalesced per room (coalesce.py).
 The same function renders live fan-out and resume replay, so both show the same thing.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 from service.actions.context import Community
 from service.domain.events import Event, EventType
 from service.protocol import frames as f
-from service.realtime.envelope import Out
+from service.realtime.envelope import MODERATORS, Out
 
 
 def message_frame(c: Community, e: Event) -> f.Message:
@@ -51,6 +53,12 @@ def _deleted(e: Event, reason: str) -> Out:
     return _out(e, frame)
 
 
+def _review(e: Event, change: str) -> Out:
+    assert e.message_id is not None
+    frame = f.Review(room=e.room_id, message_id=e.message_id, change=change)
+    return Out(room=e.room_id, to=MODERATORS, text=f.encode(frame))
+
+
 def _approved(c: Community, e: Event) -> list[Out]:
     if e.payload.get("decision") != "approve":
         return []
@@ -70,15 +78,16 @@ def render(c: Community, e: Event) -> list[Out]:
         case EventType.MESSAGE_SENT:
             visibility = e.payload.get("visibility", "public")
             if visibility == "held":
-                return []
+                return [_review(e, "held")]
             to = e.user_id if visibility == "shadow" else None
             return [_out(e, message_frame(c, e), to)]
         case EventType.MESSAGE_DELETED:
-            return [_deleted(e, e.payload.get("reason") or "deleted")]
-        case EventType.MESSAGE_REPORTED if e.payload.get("hide"):
-            return [_deleted(e, "hidden pending review")]
+            return [_deleted(e, e.payload.get("reason") or "deleted"), _review(e, "decided")]
+        case EventType.MESSAGE_REPORTED:
+            hidden = [_deleted(e, "hidden pending review")] if e.payload.get("hide") else []
+            return [*hidden, _review(e, "reported")]
         case EventType.MESSAGE_APPROVED:
-            return _approved(c, e)
+            return [*_approved(c, e), _review(e, "decided")]
         case EventType.ROOM_MODE_CHANGED | EventType.MESSAGE_PINNED:
             return [_out(e, room_frame(c, e))]
         case _:

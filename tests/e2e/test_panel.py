@@ -346,8 +346,9 @@ def queued(server: ServerProcess) -> list[dict]:
 
 def test_a_moderator_approves_a_held_message_from_the_review_queue(browser, server, artifacts):
     """A threat is held: its sender is told so and no one sees it; the moderator's panel lists
-    it (fetched on join, then every 15 s: the clock is moved on), with its author and why it
-    is held; Approve takes it off the list and the server's live frame shows it to everyone."""
+    it at once (the server's ``review`` frame: the page clock is frozen, so no poll did it), with
+    its author and why it is held; the 60-second poll still runs; Approve takes it off the list
+    and the server's live frame shows it to everyone."""
     errors: list[str] = []
     fan = open_panel(browser, server, "sam", "user", errors)
     bystander = open_panel(browser, server, "ann", "user", errors)
@@ -359,9 +360,11 @@ def test_a_moderator_approves_a_held_message_from_the_review_queue(browser, serv
     requests.clear()  # that fetch may have gone out before the listener was added
     send(fan, "I know where you live")
     fan.locator("#toast", has_text="held for review").wait_for(timeout=10_000)
-    mod.clock.fast_forward("00:16")  # the periodic fetch, without a click
-    toggle.filter(has_text="Review (1)").wait_for(timeout=10_000)
-    assert requests == ["GET"], "one GET per tick"
+    toggle.filter(has_text="Review (1)").wait_for(timeout=10_000)  # the signal, without a click
+    assert requests == ["GET"], "one GET per signal"
+    with mod.expect_request(lambda r: "/review-queue" in r.url, timeout=10_000):
+        mod.clock.fast_forward("01:01")  # the fallback poll
+    assert requests == ["GET", "GET"], "one GET per tick"
     toggle.click()  # opening fetches again
     item = review_item(mod, "I know where you live")
     assert toggle.get_attribute("aria-expanded") == "true"
@@ -412,14 +415,14 @@ def test_a_review_reject_or_delete_keeps_the_message_unseen(browser, server, art
     assert errors == []
 
 
-def test_a_review_decided_elsewhere_first_shows_the_servers_error(browser, server, artifacts):
-    """Two moderators list the same held message; the other one approves it first: this
-    panel's Reject is answered 404 and shows the server's message, and the list drops it."""
+def test_a_review_decided_elsewhere_leaves_the_list_at_once(browser, server, artifacts):
+    """Two moderators list the same held message; the other one approves it: this panel's list
+    drops it at once (the server's ``review`` frame), with no click."""
     errors: list[str] = []
     fan = open_panel(browser, server, "sam", "user", errors)
     send(fan, "I know where you live")
     fan.locator("#toast", has_text="held for review").wait_for(timeout=10_000)
-    mod = open_panel(browser, server, "mo", "moderator", errors)
+    mod = open_panel(browser, server, "mo", "moderator", errors, clock=True)
     mod.locator("#review-toggle").click()
     item = review_item(mod, "I know where you live")
     [held] = queued(server)
@@ -427,11 +430,35 @@ def test_a_review_decided_elsewhere_first_shows_the_servers_error(browser, serve
                    headers=boss(server), json={"decision": "approve"})  # fmt: skip
     assert r.status_code == 200, r.text
     shown(mod, "I know where you live")  # approved: the live frame
+    item.wait_for(state="detached", timeout=10_000)
+    mod.locator("#review-toggle", has_text="Review (0)").wait_for(timeout=10_000)
+    mod.screenshot(path=str(artifacts / "panel-review-decided-elsewhere.png"))
+    assert errors == []
+
+
+def test_a_decision_crossing_another_shows_the_servers_error(browser, server, artifacts):
+    """The decision and the other moderator's crossed: this panel still lists the message (its
+    fetch is answered with the list from before, as when the click beats the signal), so its
+    Reject is answered 404; the panel shows the server's message and the list drops it."""
+    errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", errors)
+    send(fan, "I know where you live")
+    fan.locator("#toast", has_text="held for review").wait_for(timeout=10_000)
+    mod = open_panel(browser, server, "mo", "moderator", errors)
+    mod.locator("#review-toggle").click()
+    item = review_item(mod, "I know where you live")
+    before = queued(server)
+    mod.route("**/review-queue", lambda route: route.fulfill(json=before))
+    r = httpx.post(f"{server.url}/v1/rooms/match:1/review/{before[0]['message_id']}",
+                   headers=boss(server), json={"decision": "approve"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    shown(mod, "I know where you live")  # approved: the live frame
+    assert item.is_visible(), "the list from before the decision"
+    mod.unroute("**/review-queue")
     item.locator("button.reject").click()
     mod.locator("#toast", has_text="is not awaiting review").wait_for(timeout=10_000)
     item.wait_for(state="detached", timeout=10_000)
     mod.locator("#review-toggle", has_text="Review (0)").wait_for(timeout=10_000)
-    mod.screenshot(path=str(artifacts / "panel-review-decided-elsewhere.png"))
     refused = "status of 404"  # Chromium logs the refused request as a console error
     assert [e for e in errors if refused not in e] == []
 
@@ -442,7 +469,7 @@ def test_a_fans_panel_has_no_review_control(browser, server, artifacts):
     requests = queue_requests(fan)
     send(fan, "I will kill you")
     fan.locator("#toast", has_text="held for review").wait_for(timeout=10_000)
-    fan.clock.fast_forward("00:16")
+    fan.clock.fast_forward("01:01")
     send(fan, "still here")
     shown(fan, "still here")
     assert fan.locator("#review-toggle").count() == 0, "not in the page at all, not just hidden"
@@ -453,11 +480,12 @@ def test_a_fans_panel_has_no_review_control(browser, server, artifacts):
     assert errors == []
 
 
-def test_a_message_hidden_by_reports_enters_the_review_list_at_once(browser, tmp_path, artifacts):
-    """Reports that hide a message reach every panel as a ``deleted`` frame; a moderator's panel
-    takes that as its cue to fetch the queue, without waiting for the 15-second poll (the page
-    clock is frozen here, so only that cue can fetch it)."""
-    env = {**ENV, "SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD": "1"}
+@pytest.mark.parametrize("hides", [True, False], ids=["hidden", "still-shown"])
+def test_a_reported_message_enters_the_review_list_at_once(browser, tmp_path, artifacts, hides):
+    """A report reaches the moderator's panel as the server's ``review`` frame, and the panel
+    fetches the queue at once, whether the report hid the message (threshold 1) or left it shown
+    (threshold 2): the page clock is frozen here, so no poll can have fetched it."""
+    env = {**ENV, "SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD": "1" if hides else "2"}
     server = ServerProcess(tmp_path / "data", env=env).start()
     try:
         errors: list[str] = []
@@ -472,11 +500,14 @@ def test_a_message_hidden_by_reports_enters_the_review_list_at_once(browser, tmp
         r = httpx.post(f"{server.url}/v1/rooms/match:1/messages/{message_id}/reports",
                        headers=reporter, json={"reason": "rude"})  # fmt: skip
         assert r.status_code == 201, r.text
-        line.wait_for(state="detached", timeout=10_000)  # hidden pending review
         toggle.filter(has_text="Review (1)").wait_for(timeout=10_000)
+        if hides:
+            line.wait_for(state="detached", timeout=10_000)  # hidden pending review
+        else:
+            assert line.is_visible(), "one report of two: still in the chat"
         toggle.click()
         assert "reported 1×" in review_item(mod, "the ref is blind tonight").inner_text()
-        mod.screenshot(path=str(artifacts / "panel-review-reported.png"))
+        mod.screenshot(path=str(artifacts / f"panel-review-reported-{'hidden' if hides else 'shown'}.png"))
         assert errors == []
     finally:
         server.kill()

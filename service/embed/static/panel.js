@@ -17,7 +17,7 @@
     typingOn: true, lastTyping: 0, toastTimer: null, joinedOnce: false,
     pending: new Map(), refs: 0, // reacts sent and not answered yet, by ref
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
-    review: null, reviewOpen: false, reviewTimer: null, reviewGen: 0, deciding: new Set(), // moderators
+    review: null, reviewOpen: false, reviewTimer: null, reviewGen: 0, reviewBusy: false, reviewAgain: false, deciding: new Set(), // moderators
   };
 
   // -- helpers ----------------------------------------------------------------------------------
@@ -131,10 +131,8 @@
         break;
       case "joined": onJoined(f); break;
       case "message": track(f); addMessage(f); break;
-      case "deleted":
-        track(f); removeMessage(f.message_id);
-        if (f.reason === "hidden pending review") fetchReview(); // it has just joined the queue
-        break;
+      case "deleted": track(f); removeMessage(f.message_id); break;
+      case "review": fetchReview(); break; // moderators only: held, reported or decided
       case "room": track(f); onRoom(f); break;
       case "reaction": onReaction(f); break;
       case "poll": s.polls.set(f.poll_id, Object.assign(s.polls.get(f.poll_id) || {}, f)); renderPolls(); break;
@@ -316,16 +314,16 @@
   async function moderate(method, path, body) {
     if (!(await api(method, path, body))) return;
     toast(method === "DELETE" ? "message deleted" : "user muted", "info");
-    if (method === "DELETE") fetchReview(); // it may have been waiting for review
   }
 
   // -- the review queue (moderators only) -------------------------------------------------------
   // Messages moderation held and messages users reported, waiting for a decision. The control
   // exists only while the user is a moderator of the room: for anyone else it is not in the page
-  // at all (and the server refuses them the queue). The server says nothing live when a message
-  // is held, so the list is fetched on join, on opening, after each decision and every 15 s.
+  // at all (and the server refuses them the queue). The server sends a moderator a `review` frame
+  // whenever the queue changes (a hold, a report, a decision, a deletion); the list is fetched
+  // then, on join, on opening and after each decision, and every 60 s in case a signal was lost.
 
-  const REVIEW_EVERY_MS = 15000;
+  const REVIEW_EVERY_MS = 60000;
   const DECISIONS = [
     ["approve", "Approve", "Approve: show the message in the chat", "approved"],
     ["reject", "Reject", "Reject: keep the message out of the chat (a reported one is deleted)", "rejected"],
@@ -364,12 +362,17 @@
   }
   async function fetchReview() {
     if (s.role !== "moderator" || !s.token || !$("review-toggle")) return;
+    if (s.reviewBusy) { s.reviewAgain = true; return; } // a burst of signals: one more GET after this one
+    s.reviewBusy = true;
     const gen = (s.reviewGen += 1);
     const items = await api("GET", "/review-queue");
-    if (gen !== s.reviewGen || !Array.isArray(items)) return; // a later fetch or a decision overtook it
-    if (JSON.stringify(items) === JSON.stringify(s.review)) return; // unchanged: keep the focus where it is
-    s.review = items;
-    renderReview();
+    s.reviewBusy = false;
+    // A decision overtook it (or the role went): drop it. Unchanged: keep the focus where it is.
+    if (gen === s.reviewGen && Array.isArray(items) && JSON.stringify(items) !== JSON.stringify(s.review)) {
+      s.review = items;
+      renderReview();
+    }
+    if (s.reviewAgain) { s.reviewAgain = false; fetchReview(); }
   }
   async function decide(item, decision, done) {
     const id = item.message_id;
