@@ -107,7 +107,9 @@ def host_app(panel_url: str, match: Match, mint: Callable[[str, str, str], str])
         return match.snapshot()
 
     static = create_static_files_router(path="/static", directories=[STATIC])
-    return Litestar([index, token, match_state, static], debug=False)
+    # Logging is the command's (as for the service app): Litestar's default config would put a
+    # second format on the process's log lines.
+    return Litestar([index, token, match_state, static], debug=False, logging_config=None)
 
 
 class Crowd:

@@ -280,6 +280,9 @@ def test_the_reaction_cap_is_the_servers(browser, tmp_path):
 
 
 def test_demo_page_hands_the_token_over_postmessage(browser, tmp_path, artifacts):
+    """The demo page hands a token to the panel, which goes live among the bots; and the demo's
+    output is in one log format (the demo page's app once put Litestar's own on the service's
+    lines once it started)."""
     port = free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "demo", "--port", str(port), "--data-dir",
@@ -288,9 +291,11 @@ def test_demo_page_hands_the_token_over_postmessage(browser, tmp_path, artifacts
     )  # fmt: skip
     try:
         url = None
+        output: list[str] = []
         deadline = time.monotonic() + 30
         while url is None and time.monotonic() < deadline:
             line = demo.stdout.readline()
+            output.append(line)
             if m := re.search(r"open (http://\S+)", line):
                 url = m.group(1)
         assert url, "sideline demo printed no URL"
@@ -310,6 +315,9 @@ def test_demo_page_hands_the_token_over_postmessage(browser, tmp_path, artifacts
     finally:
         demo.terminate()
         demo.wait(20)
+    output.append(demo.stdout.read())
+    litestar_format = re.compile(r"^[A-Z]+ - \d{4}-\d\d-\d\d ", re.M)
+    assert not litestar_format.findall("".join(output)), "".join(output)[-3000:]
 
 
 def queue_requests(page) -> list[str]:
