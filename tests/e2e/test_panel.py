@@ -519,3 +519,53 @@ def test_a_reported_message_enters_the_review_list_at_once(browser, tmp_path, ar
         assert errors == []
     finally:
         server.kill()
+
+
+def test_a_fan_reports_a_message_from_the_panel(browser, tmp_path, artifacts):
+    """A fan's ⚑ under someone else's message opens the reasons; one tap files the report (the
+    moderator's review list has it at once, with the reason's count), the flag then says it is
+    reported, and a second fan's report hides the message (threshold 2). A fan's own messages
+    and a viewer's panel have no flag."""
+    env = {**ENV, "SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD": "2"}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        errors: list[str] = []
+        sam = open_panel(browser, server, "sam", "user", errors)
+        ann = open_panel(browser, server, "ann", "user", errors)
+        viewer = open_panel(browser, server, "vic", "viewer", errors)
+        mod = open_panel(browser, server, "mo", "moderator", errors, clock=True)
+        send(sam, "you lot are all clueless")
+        line = shown(ann, "you lot are all clueless")
+        assert shown(sam, "you lot are all clueless").locator("button.report").count() == 0, "not your own"
+        assert shown(viewer, "you lot are all clueless").locator("button.report").count() == 0, "a viewer cannot report"
+        assert shown(mod, "you lot are all clueless").locator("button.report").count() == 0, "a moderator deletes"
+
+        flag = line.locator("button.report")
+        assert flag.get_attribute("aria-label") == "Report the message from Sam"
+        flag.click()
+        assert flag.get_attribute("aria-expanded") == "true"
+        line.locator(".report-menu button.cancel").click()
+        assert line.locator(".report-menu").count() == 0, "cancel closes the reasons"
+        flag.click()
+        ann.screenshot(path=str(artifacts / "panel-report-reasons.png"))
+        line.locator(".report-menu button.reason", has_text="Spam").click()
+        ann.locator("#toast", has_text="reported").wait_for(timeout=10_000)
+        line.locator("button.report[disabled]").wait_for(timeout=10_000)
+        assert line.locator("button.report").get_attribute("title") == "You reported this message"
+        assert line.is_visible(), "one report of two: still shown"
+
+        mod.locator("#review-toggle", has_text="Review (1)").wait_for(timeout=10_000)  # at once
+        [item] = queued(server)
+        assert (item["source"], item["reports"], item["user_id"]) == ("report", 1, "sam")
+
+        bob = open_panel(browser, server, "bob", "user", errors)
+        other = shown(bob, "you lot are all clueless")
+        other.locator("button.report").click()
+        other.locator(".report-menu button.reason", has_text="Abuse").click()
+        for page in (ann, bob, sam, viewer):
+            page.locator("li.msg", has_text="you lot are all clueless").wait_for(state="detached", timeout=10_000)
+        mod.locator("#review-toggle").click()
+        assert "reported 2×" in review_item(mod, "you lot are all clueless").inner_text()
+        assert errors == []
+    finally:
+        server.kill()

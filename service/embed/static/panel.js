@@ -6,6 +6,8 @@
   const ROOM = new URLSearchParams(location.search).get("room") || "";
   const PARENTS = JSON.parse(document.querySelector('meta[name="sideline-parents"]').content || "[]");
   const REACTIONS = ["👍", "🔥", "😂", "😮"];
+  // Why a user reports a message: the report's `reason` (the review queue counts reporters).
+  const REPORT_REASONS = [["abuse", "Abuse or hate"], ["spam", "Spam"], ["personal data", "Personal data"]];
   const AUTH_CLOSES = new Set([4001, 4002, 4003, 4004, 4006]);
   const FATAL_CLOSES = new Set([4109]);
   const $ = (id) => document.getElementById(id);
@@ -17,6 +19,7 @@
     typingOn: true, lastTyping: 0, toastTimer: null, joinedOnce: false,
     pending: new Map(), refs: 0, // reacts sent and not answered yet, by ref
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
+    reporting: null, reported: new Set(), // the message whose report menu is open; those reported here
     review: null, reviewOpen: false, reviewTimer: null, reviewGen: 0, reviewBusy: false, reviewAgain: false, deciding: new Set(), // moderators
   };
 
@@ -198,6 +201,7 @@
   function forget(id) {
     s.messages.delete(id);
     s.mine.delete(id);
+    if (s.reporting === id) s.reporting = null;
   }
   function removeMessage(id) {
     forget(id);
@@ -238,8 +242,52 @@
       mute.title = `Mute ${m.name || m.user_id} for 10 minutes`;
       mute.onclick = () => moderate("POST", "/mutes", { user_id: m.user_id, duration_seconds: 600, reason: "muted from the chat panel" });
       tools.append(del, mute);
+    } else if (canReact() && s.me && m.user_id !== s.me.user_id) {
+      tools.append(...reportControls(m));
     }
     return tools;
+  }
+  // Users report what moderation let through: ⚑ opens the reasons, one tap files the report.
+  function reportControls(m) {
+    const id = m.message_id;
+    const flag = el("button", "report", "⚑");
+    flag.type = "button";
+    if (s.reported.has(id)) {
+      flag.disabled = true;
+      flag.title = "You reported this message";
+      return [flag];
+    }
+    flag.title = "Report this message to the moderators";
+    flag.setAttribute("aria-label", `Report the message from ${m.name || m.user_id}`);
+    flag.setAttribute("aria-expanded", String(s.reporting === id));
+    flag.onclick = () => { s.reporting = s.reporting === id ? null : id; renderMessage(m); };
+    if (s.reporting !== id) return [flag];
+    const menu = el("span", "report-menu");
+    menu.setAttribute("role", "group");
+    menu.setAttribute("aria-label", "Why are you reporting it?");
+    for (const [reason, label] of REPORT_REASONS) {
+      const b = el("button", "reason", label);
+      b.type = "button";
+      b.onclick = () => report(m, reason);
+      menu.appendChild(b);
+    }
+    const cancel = el("button", "reason cancel", "Cancel");
+    cancel.type = "button";
+    cancel.onclick = () => { s.reporting = null; renderMessage(m); };
+    menu.appendChild(cancel);
+    menu.addEventListener("keydown", (ev) => { if (ev.key === "Escape") cancel.onclick(); });
+    return [flag, menu];
+  }
+  async function report(m, reason) {
+    const id = m.message_id;
+    s.reporting = null;
+    const ok = await api("POST", `/messages/${encodeURIComponent(id)}/reports`, { reason });
+    if (ok) {
+      s.reported.add(id);
+      toast("reported: the moderators will look at it", "info");
+    }
+    const shown = s.messages.get(id);
+    if (shown) renderMessage(shown); // (hidden meanwhile, if it was the report that hid it)
   }
   // The user's own reactions, per message: what the server's joined says (joined.mine: also the
   // ones added before a reload or on another device), then the taps made here since (message and
@@ -291,7 +339,7 @@
     const m = s.messages.get(p.id);
     if (m) renderMessage(m);
   }
-  // A moderator's HTTP call with the panel's token: the JSON answer, or null once the refusal
+  // An HTTP call with the panel's token (a report, a moderator's action): the JSON answer, or null once the refusal
   // (the server's own message) or the failure has been shown.
   async function api(method, path, body) {
     let r;
