@@ -137,6 +137,21 @@ async def check_message(
         )
 
 
+async def message(c: Community, who: Identity, room_id: str, message_id: str) -> MessageOut:
+    """One message as ``who``'s history shows it (a pinned one, say): 404 for a message they
+    may not see there, exactly as for one that does not exist, and for another node's message
+    older than this node's memory."""
+    check_access(c, who, room_id, Intent.READ)
+    await check_message(c, room_id, message_id, reader=who.user_id)
+    event = await find_sent(c, room_id, message_id)
+    if event is None or event.room_id != room_id:
+        raise SidelineError(
+            ErrorCode.NOT_FOUND, f"message {message_id[:64]!r} is not held by this node",
+            at="$.message_id",
+        )  # fmt: skip
+    return message_out(c, event)
+
+
 def reader_of(who: Identity, access: Access) -> str | None:
     """Whose view of the room a message must be visible in: none for a moderator, who sees all."""
     return None if access.role is Role.MODERATOR else who.user_id

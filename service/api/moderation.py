@@ -12,19 +12,20 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
-from service.actions import moderators, reports, rooms
+from service.actions import messages, moderators, reports, rooms
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
 from service.api.deps import provide_community, provide_identity
 from service.api.params import LiftKind, RestrictKind, RoomId, UserIdPath
 from service.api.query import known_query_only
-from service.api.responses import BODY, MODERATE, TOKEN, WRITE, E, refusals
+from service.api.responses import BODY, ENTER, MODERATE, TOKEN, WRITE, E, refusals
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol.http import (
     REASON_MAX,
     DeletedOut,
     LiftedOut,
+    MessageOut,
     RestrictIn,
     ReviewedOut,
     ReviewIn,
@@ -85,6 +86,12 @@ class ModeratorController(Controller):
     tags = ["moderation"]
     guards = [known_query_only]
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
+
+    # Litestar refuses one path from two controllers (their OPTIONS handlers clash), so a
+    # reader's GET of a message lives here, beside the moderator's DELETE of it.
+    @get("/messages/{message_id:str}", tags=["chat"], summary="One message, as the caller's history shows it", responses=refusals(TOKEN, ENTER, [E.NOT_FOUND]))
+    async def message(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, message_id: str) -> MessageOut:
+        return await messages.message(c, who, room_id, message_id)
 
     @delete("/messages/{message_id:str}", status_code=200, summary="Delete a message", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def delete_message(
