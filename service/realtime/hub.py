@@ -497,8 +497,7 @@ class Hub:
         """Is ``out``, addressed to one user or to the moderators, for ``conn``?"""
         if out.to != MODERATORS:
             return conn.user_id == out.to
-        role = self.c.state.role_in(out.room, conn.user_id, conn.identity.token_role(out.room))
-        return role is Role.MODERATOR
+        return effects.role_of(self, conn.identity, out.room) is Role.MODERATOR
 
     def _send_text(self, room: str, text: str) -> None:
         self.fanout(Out(room=room, to=None, text=text))

@@ -569,3 +569,46 @@ def test_a_fan_reports_a_message_from_the_panel(browser, tmp_path, artifacts):
         assert errors == []
     finally:
         server.kill()
+
+
+def test_a_pinned_message_shows_above_the_chat_for_everyone(browser, tmp_path, artifacts):
+    """A moderator pins a message with its 📌: every panel shows it above the chat, also one that
+    joins when the message is older than the history it is sent (it reads the message from the
+    server); the bar's ✕ unpins it; deleting the pinned message takes it off the bar."""
+    env = {**ENV, "SIDELINE_REALTIME__HISTORY_ON_JOIN": "2"}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        errors: list[str] = []
+        fan = open_panel(browser, server, "sam", "user", errors)
+        mod = open_panel(browser, server, "mo", "moderator", errors)
+        send(fan, "kick-off moved to 20:45")
+        line = shown(mod, "kick-off moved to 20:45")
+        assert shown(fan, "kick-off moved to 20:45").locator("button.pin").count() == 0, "fans do not pin"
+        assert fan.locator("#pinned").is_hidden()
+        line.locator("button.pin").click()
+        for page in (fan, mod):
+            page.locator("#pinned", has_text="kick-off moved to 20:45").wait_for(timeout=10_000)
+        assert "Sam" in fan.locator("#pinned .who").inner_text()
+        assert fan.locator("#pinned .unpin").count() == 0, "fans do not unpin"
+        line.locator("button.pin").wait_for(state="detached", timeout=10_000)  # pinned already
+
+        for i in range(3):  # the pinned message leaves the two-message history
+            send(fan, f"later {i}")
+        shown(mod, "later 2")
+        late = open_panel(browser, server, "ann", "user", errors)
+        shown(late, "later 2")
+        assert late.locator("li.msg", has_text="kick-off moved").count() == 0
+        late.locator("#pinned", has_text="kick-off moved to 20:45").wait_for(timeout=10_000)
+        late.screenshot(path=str(artifacts / "panel-pinned.png"))
+
+        mod.locator("#pinned .unpin").click()
+        for page in (fan, mod, late):
+            page.locator("#pinned").wait_for(state="hidden", timeout=10_000)
+        line.locator("button.pin").click()
+        late.locator("#pinned", has_text="kick-off moved to 20:45").wait_for(timeout=10_000)
+        line.locator("button.delete").click()
+        for page in (fan, mod, late):
+            page.locator("#pinned").wait_for(state="hidden", timeout=10_000)
+        assert errors == []
+    finally:
+        server.kill()

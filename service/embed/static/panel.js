@@ -20,6 +20,7 @@
     pending: new Map(), refs: 0, // reacts sent and not answered yet, by ref
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
     reporting: null, reported: new Set(), // the message whose report menu is open; those reported here
+    pinned: null, pinnedMsg: null, // the pinned message's id; the message when it is not among those shown
     review: null, reviewOpen: false, reviewTimer: null, reviewGen: 0, reviewBusy: false, reviewAgain: false, deciding: new Set(), // moderators
   };
 
@@ -158,6 +159,7 @@
     if (!f.resumed) clearRoom();
     takeMine(f);
     (f.history || []).forEach((m) => addMessage(m));
+    s.pinned = null; setPinned(f.pinned_message_id); // read afresh: it may have been deleted meanwhile
     if (f.resumed) s.messages.forEach((m) => renderMessage(m));
     (f.polls || []).forEach((p) => s.polls.set(p.poll_id, p));
     if (f.presence) onPresence(f.presence);
@@ -170,6 +172,7 @@
     s.mode = f.mode; s.maxLen = f.max_message_length;
     if (f.role) s.role = f.role;
     renderControls();
+    setPinned(f.pinned_message_id);
     if (s.role !== was) fetchReview();
     s.messages.forEach((m) => renderMessage(m));
   }
@@ -190,6 +193,7 @@
     const old = s.messages.get(m.message_id);
     s.messages.set(m.message_id, Object.assign(old || {}, m, { reactions: m.reactions || (old && old.reactions) || {} }));
     const node = renderMessage(s.messages.get(m.message_id));
+    if (m.message_id === s.pinned) renderPinned(); // (an approved one comes back)
     if (!old) {
       const list = $("messages");
       const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
@@ -199,6 +203,7 @@
     }
   }
   function forget(id) {
+    if (id === s.pinned && !s.pinnedMsg) s.pinnedMsg = s.messages.get(id) || null; // scrolled out, still pinned
     s.messages.delete(id);
     s.mine.delete(id);
     if (s.reporting === id) s.reporting = null;
@@ -207,6 +212,46 @@
     forget(id);
     const node = document.querySelector(`li.msg[data-id="${CSS.escape(id)}"]`);
     if (node) node.remove();
+    if (id === s.pinned) { s.pinnedMsg = null; renderPinned(); } // deleted or hidden: not shown pinned
+  }
+
+  // -- the pinned message -----------------------------------------------------------------------
+  // joined and room frames name it; its text is the shown message's, or the server's (GET of the
+  // message, as the user's history has it) when it is older than those shown. A deleted or hidden
+  // one is not shown. Moderators pin from a message's 📌 and unpin from the bar's ✕.
+  function setPinned(id) {
+    id = id || null;
+    if (id === s.pinned) return renderPinned();
+    const was = s.messages.get(s.pinned);
+    s.pinned = id; s.pinnedMsg = null;
+    renderPinned();
+    for (const m of [was, s.messages.get(id)]) if (m) renderMessage(m); // their 📌 comes and goes
+    if (id && !s.messages.has(id)) fetchPinned(id);
+  }
+  async function fetchPinned(id) {
+    const m = await api("GET", `/messages/${encodeURIComponent(id)}`, undefined, true);
+    if (id !== s.pinned || !m || !m.message_id) return; // changed meanwhile, or not for this user to see
+    s.pinnedMsg = m;
+    renderPinned();
+  }
+  function renderPinned() {
+    const box = $("pinned");
+    const m = s.pinned && (s.messages.get(s.pinned) || s.pinnedMsg);
+    box.hidden = !m;
+    if (!m) return box.replaceChildren();
+    const parts = [el("span", "pin-icon", "📌"), el("span", "who", m.name || m.user_id), el("span", "text", m.text)];
+    if (s.role === "moderator") {
+      const unpin = el("button", "unpin", "✕");
+      unpin.type = "button";
+      unpin.title = "Unpin this message";
+      unpin.setAttribute("aria-label", "Unpin the message");
+      unpin.onclick = () => pin(null);
+      parts.push(unpin);
+    }
+    box.replaceChildren(...parts);
+  }
+  async function pin(id) {
+    if (await api("POST", "/pin", { message_id: id })) toast(id ? "message pinned" : "message unpinned", "info");
   }
   function canReact() { return s.role !== "viewer" && s.mode !== "closed"; }
   function canPost() {
@@ -234,7 +279,8 @@
     const emojis = Object.keys(counts).filter((e) => counts[e] > 0);
     for (const e of emojis) tools.appendChild(reactionButton(m, e, `${e} ${counts[e]}`, "chip"));
     if (canReact()) for (const e of REACTIONS) if (!emojis.includes(e)) tools.appendChild(reactionButton(m, e, e, "add"));
-    if (s.role === "moderator" && s.me && m.user_id !== s.me.user_id) {
+    const others = s.me && m.user_id !== s.me.user_id;
+    if (s.role === "moderator" && others) {
       const del = el("button", "mod delete", "🗑");
       del.title = "Delete this message";
       del.onclick = () => moderate("DELETE", `/messages/${encodeURIComponent(m.message_id)}`);
@@ -242,7 +288,16 @@
       mute.title = `Mute ${m.name || m.user_id} for 10 minutes`;
       mute.onclick = () => moderate("POST", "/mutes", { user_id: m.user_id, duration_seconds: 600, reason: "muted from the chat panel" });
       tools.append(del, mute);
-    } else if (canReact() && s.me && m.user_id !== s.me.user_id) {
+    }
+    if (s.role === "moderator") {
+      if (m.message_id !== s.pinned) {
+        const pinIt = el("button", "pin", "📌");
+        pinIt.type = "button";
+        pinIt.title = "Pin this message above the chat";
+        pinIt.onclick = () => pin(m.message_id);
+        tools.append(pinIt);
+      }
+    } else if (canReact() && others) {
       tools.append(...reportControls(m));
     }
     return tools;
@@ -341,7 +396,7 @@
   }
   // An HTTP call with the panel's token (a report, a moderator's action): the JSON answer, or null once the refusal
   // (the server's own message) or the failure has been shown.
-  async function api(method, path, body) {
+  async function api(method, path, body, quiet) {
     let r;
     try {
       r = await fetch(roomPath() + path, {
@@ -349,12 +404,12 @@
         body: body ? JSON.stringify(body) : undefined,
       });
     } catch (e) {
-      toast("the chat server could not be reached");
+      if (!quiet) toast("the chat server could not be reached");
       return null;
     }
     if (!r.ok) {
       const err = await r.json().catch(() => ({}));
-      toast((err.error && err.error.message) || "that did not work (" + r.status + ")");
+      if (!quiet) toast((err.error && err.error.message) || "that did not work (" + r.status + ")");
       return null;
     }
     return (await r.json().catch(() => null)) ?? {}; // a body-less success is a success too
