@@ -612,3 +612,46 @@ def test_a_pinned_message_shows_above_the_chat_for_everyone(browser, tmp_path, a
         assert errors == []
     finally:
         server.kill()
+
+
+def test_a_reply_quotes_the_message_it_answers(browser, tmp_path, artifacts):
+    """↩ under a message starts a reply (the composer says to whom; ✕ or Escape drops it); the
+    reply goes out with ``reply_to`` and every panel shows it under a quote of the message it
+    answers, or "an earlier message" where that one is older than the history it was sent."""
+    env = {**ENV, "SIDELINE_REALTIME__HISTORY_ON_JOIN": "2"}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        errors: list[str] = []
+        sent: list[dict] = []
+        sam = open_panel(browser, server, "sam", "user", errors)
+        ann = open_panel(browser, server, "ann", "user", errors, sent=sent)
+        viewer = open_panel(browser, server, "vic", "viewer", errors)
+        send(sam, "who scored?")
+        question = shown(ann, "who scored?")
+        question_id = question.get_attribute("data-id")
+        question = ann.locator(f'li.msg[data-id="{question_id}"]')
+        assert shown(viewer, "who scored?").locator("button.reply").count() == 0, "a viewer cannot post"
+        question.locator("button.reply").click()
+        assert ann.locator("#replying").inner_text().startswith("Replying to Sam: who scored?")
+        ann.locator("#replying button.cancel").click()
+        assert ann.locator("#replying").is_hidden()
+        question.locator("button.reply").click()
+        ann.press("#text", "Escape")
+        assert ann.locator("#replying").is_hidden()
+        question.locator("button.reply").click()
+        send(ann, "Kane, 23'")
+        assert ann.locator("#replying").is_hidden(), "sent: the reply is done"
+        for page in (sam, ann, viewer):
+            reply = shown(page, "Kane, 23'")
+            assert reply.locator(".reply-to").inner_text() == "↪ Sam: who scored?"
+        [frame] = [f for f in sent if f.get("type") == "send"]
+        assert frame["reply_to"] == question_id
+        ann.screenshot(path=str(artifacts / "panel-reply.png"))
+
+        send(sam, "thanks")  # the question is now older than the two-message history
+        late = open_panel(browser, server, "bob", "user", errors)
+        shown(late, "thanks")
+        assert shown(late, "Kane, 23'").locator(".reply-to").inner_text() == "↪ an earlier message"
+        assert errors == []
+    finally:
+        server.kill()

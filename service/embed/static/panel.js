@@ -20,6 +20,7 @@
     pending: new Map(), refs: 0, // reacts sent and not answered yet, by ref
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
     reporting: null, reported: new Set(), // the message whose report menu is open; those reported here
+    replyTo: null, // the message the composer replies to
     pinned: null, pinnedMsg: null, // the pinned message's id; the message when it is not among those shown
     review: null, reviewOpen: false, reviewTimer: null, reviewGen: 0, reviewBusy: false, reviewAgain: false, deciding: new Set(), // moderators
   };
@@ -213,6 +214,45 @@
     const node = document.querySelector(`li.msg[data-id="${CSS.escape(id)}"]`);
     if (node) node.remove();
     if (id === s.pinned) { s.pinnedMsg = null; renderPinned(); } // deleted or hidden: not shown pinned
+    if (id === s.replyTo) renderReplying();
+    s.messages.forEach((m) => { if (m.reply_to === id) renderMessage(m); }); // its quote goes
+  }
+
+  // -- replies ----------------------------------------------------------------------------------
+  // A reply shows the start of the message it answers (a tap scrolls to it), or "an earlier
+  // message" when that one is not shown here (older than the history, deleted or hidden).
+  function replyQuote(m) {
+    const parent = s.messages.get(m.reply_to);
+    const q = el("span", "reply-to", parent ? `↪ ${parent.name || parent.user_id}: ${parent.text}` : "↪ an earlier message");
+    if (parent) {
+      q.title = "Show the message this replies to";
+      q.onclick = () => {
+        const node = document.querySelector(`li.msg[data-id="${CSS.escape(parent.message_id)}"]`);
+        if (!node) return;
+        node.scrollIntoView({ block: "center" });
+        node.classList.add("flash");
+        setTimeout(() => node.classList.remove("flash"), 1200);
+      };
+    }
+    return q;
+  }
+  function startReply(m) {
+    s.replyTo = m.message_id;
+    renderReplying();
+    $("text").focus();
+  }
+  function renderReplying() {
+    const box = $("replying");
+    const m = s.replyTo && s.messages.get(s.replyTo);
+    if (!m) s.replyTo = null;
+    box.hidden = !m;
+    if (!m) return box.replaceChildren();
+    const cancel = el("button", "cancel", "✕");
+    cancel.type = "button";
+    cancel.title = "Do not reply";
+    cancel.setAttribute("aria-label", "Cancel the reply");
+    cancel.onclick = () => { s.replyTo = null; renderReplying(); };
+    box.replaceChildren(el("span", "what", `Replying to ${m.name || m.user_id}: ${m.text}`), cancel);
   }
 
   // -- the pinned message -----------------------------------------------------------------------
@@ -267,6 +307,7 @@
     const head = el("span", "who", m.name || m.user_id);
     const parts = [head];
     if (m.role === "moderator" || m.role === "speaker") parts.unshift(el("span", "badge " + m.role, m.role));
+    if (m.reply_to) parts.unshift(replyQuote(m));
     parts.push(el("span", "text", m.text));
     if (m.masked) parts.push(el("span", "masked", "(masked)"));
     parts.push(renderTools(m));
@@ -280,6 +321,14 @@
     for (const e of emojis) tools.appendChild(reactionButton(m, e, `${e} ${counts[e]}`, "chip"));
     if (canReact()) for (const e of REACTIONS) if (!emojis.includes(e)) tools.appendChild(reactionButton(m, e, e, "add"));
     const others = s.me && m.user_id !== s.me.user_id;
+    if (canPost()) {
+      const re = el("button", "reply", "↩");
+      re.type = "button";
+      re.title = "Reply to this message";
+      re.setAttribute("aria-label", `Reply to ${m.name || m.user_id}`);
+      re.onclick = () => startReply(m);
+      tools.append(re);
+    }
     if (s.role === "moderator" && others) {
       const del = el("button", "mod delete", "🗑");
       del.title = "Delete this message";
@@ -605,6 +654,8 @@
   function renderControls() {
     const post = canPost();
     $("composer").hidden = !post;
+    if (!post) s.replyTo = null;
+    renderReplying();
     $("crowd").hidden = !canReact();
     $("text").maxLength = s.maxLen;
     const note = $("readonly");
@@ -622,11 +673,16 @@
     const text = $("text").value.trim();
     if (!text) return;
     const id = randomId();
-    send({ type: "send", room: ROOM, client_msg_id: id, text, ref: id });
+    const frame = { type: "send", room: ROOM, client_msg_id: id, text, ref: id };
+    if (s.replyTo) frame.reply_to = s.replyTo;
+    send(frame);
     $("text").value = "";
+    s.replyTo = null;
+    renderReplying();
   });
   $("text").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); $("composer").requestSubmit(); }
+    if (ev.key === "Escape" && s.replyTo) { s.replyTo = null; renderReplying(); }
   });
   $("text").addEventListener("input", () => {
     const now = Date.now();
