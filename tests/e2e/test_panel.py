@@ -32,14 +32,18 @@ def server(tmp_path: Path):
 
 
 def open_panel(
-    browser, server: ServerProcess, user: str, role: str, errors: list[str], sent=None, clock=False
-):
+    browser, server: ServerProcess, user: str, role: str, errors: list[str], sent=None, clock=False,
+    ws_route=None,
+):  # fmt: skip
     """The panel signed in as ``user``; the frames it sends are appended to ``sent`` if given.
-    With ``clock`` the page's timers run on Playwright's clock (``page.clock.fast_forward``)."""
+    With ``clock`` the page's timers run on Playwright's clock (``page.clock.fast_forward``);
+    ``ws_route`` handles the page's WebSockets (``page.route_web_socket``)."""
     context = browser.new_context(viewport={"width": 420, "height": 640})
     page = context.new_page()
     if clock:
         page.clock.install()
+    if ws_route is not None:
+        page.route_web_socket(re.compile(r"/v1/ws"), ws_route)
     page.on("pageerror", lambda exc: errors.append(f"{user}: {exc}"))
     page.on("console", lambda m: errors.append(f"{user}: {m.text}") if m.type == "error" else None)
     if sent is not None:
@@ -655,3 +659,56 @@ def test_a_reply_quotes_the_message_it_answers(browser, tmp_path, artifacts):
         assert errors == []
     finally:
         server.kill()
+
+
+def test_a_send_lost_with_its_socket_goes_again_once(browser, server, artifacts):
+    """The socket drops with a send on its way (the server never got it): the panel sends it
+    again after the reconnect, with the same client id, and it is shown once; a message typed
+    right after the drop goes out too (once the room is joined again, if the socket is not
+    back yet)."""
+    dropped: list[str] = []
+
+    def route(ws) -> None:
+        to_server = ws.connect_to_server()
+
+        def from_page(message) -> None:
+            if not dropped and '"type":"send"' in str(message):
+                dropped.append(str(message))
+                ws.close(code=1012, reason="dropped by the test")
+                return
+            to_server.send(message)
+
+        ws.on_message(from_page)
+
+    errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", errors, ws_route=route)
+    other = open_panel(browser, server, "ann", "user", errors)
+    send(fan, "lost on the way?")
+    fan.locator('#panel[data-state="connecting"]').wait_for(timeout=10_000)
+    send(fan, "typed while reconnecting")  # most likely still reconnecting: 0.4-0.6 s back-off
+    for page in (fan, other):
+        shown(page, "lost on the way?")
+        shown(page, "typed while reconnecting")
+        assert page.locator("li.msg", has_text="lost on the way?").count() == 1
+    [lost] = [json.loads(m) for m in dropped]  # the first send never reached the server
+    r = httpx.get(f"{server.url}/v1/rooms/match:1/messages", headers=bearer(server, "ann"))
+    messages = r.json()["messages"]
+    assert [m["text"] for m in messages] == ["lost on the way?", "typed while reconnecting"]
+    assert messages[0]["client_msg_id"] == lost["client_msg_id"], "sent again under the same id"
+    assert errors == []
+
+
+def test_a_refused_send_gives_its_text_back(browser, server, artifacts):
+    """In slow mode the second post is refused (a slow_mode notice instead of an ack): its text
+    goes back into the composer, to send when the wait is over."""
+    fan_errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", fan_errors)
+    r = httpx.patch(f"{server.url}/v1/rooms/match:1/settings", headers=boss(server),
+                    json={"slow_mode_seconds": 60})  # fmt: skip
+    assert r.status_code == 200, r.text
+    send(fan, "first")
+    shown(fan, "first")
+    send(fan, "second, too soon")
+    fan.locator("#toast", has_text="slow mode").wait_for(timeout=10_000)
+    assert fan.input_value("#text") == "second, too soon"
+    assert fan.locator("li.msg", has_text="second, too soon").count() == 0

@@ -21,6 +21,7 @@
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
     reporting: null, reported: new Set(), // the message whose report menu is open; those reported here
     replyTo: null, // the message the composer replies to
+    sending: new Map(), // send frames not answered yet, by ref: sent again (same client_msg_id) after a reconnect
     pinned: null, pinnedMsg: null, // the pinned message's id; the message when it is not among those shown
     review: null, reviewOpen: false, reviewTimer: null, reviewGen: 0, reviewBusy: false, reviewAgain: false, deciding: new Set(), // moderators
   };
@@ -144,8 +145,8 @@
       case "presence": onPresence(f); break;
       case "typing": onTyping(f); break;
       case "notice": onNotice(f); break;
-      case "error": settle(f.ref, false); toast(f.message); if (f.code === "user_banned") { s.role = "viewer"; renderControls(); } break;
-      case "ack": settle(f.ref, true); if (f.op === "send") toast("", "info"); break;
+      case "error": settle(f.ref, false); refused(f.ref); toast(f.message); if (f.code === "user_banned") { s.role = "viewer"; renderControls(); } break;
+      case "ack": settle(f.ref, true); if (f.op === "send") { s.sending.delete(f.ref); toast("", "info"); } break;
       case "left": status(f.reason === "banned" ? "you were removed from this room" : "left", "closed"); break;
       case "resync": clearRoom(); break;
     }
@@ -167,6 +168,18 @@
     renderPolls(); renderControls();
     status("live", "live");
     fetchReview(); // what was held or reported while this moderator was away
+    // Sends whose answer was lost with the old socket, or typed while reconnecting: sent again
+    // with the same client_msg_id, so one that was committed is answered, not written twice.
+    s.sending.forEach((frame) => send(frame));
+  }
+  // A send the server refused: its text goes back into an empty composer, to edit or send later.
+  function refused(ref) {
+    const frame = ref && s.sending.get(ref);
+    if (!frame) return;
+    s.sending.delete(ref);
+    if ($("text").value) return;
+    $("text").value = frame.text;
+    if (frame.reply_to && s.messages.has(frame.reply_to)) { s.replyTo = frame.reply_to; renderReplying(); }
   }
   function onRoom(f) {
     const was = s.role;
@@ -178,6 +191,7 @@
     s.messages.forEach((m) => renderMessage(m));
   }
   function onNotice(f) {
+    if (f.code === "user_muted" || f.code === "slow_mode") refused(f.ref); // answered instead of an ack
     if (f.code === "user_muted") { s.muted = true; renderControls(); }
     if (f.code === "user_unmuted") { s.muted = false; renderControls(); }
     toast(f.message, f.code === "masked" || f.code === "user_unmuted" ? "info" : "");
@@ -675,7 +689,8 @@
     const id = randomId();
     const frame = { type: "send", room: ROOM, client_msg_id: id, text, ref: id };
     if (s.replyTo) frame.reply_to = s.replyTo;
-    send(frame);
+    s.sending.set(id, frame);
+    send(frame); // not connected: it goes once the room is joined again
     $("text").value = "";
     s.replyTo = null;
     renderReplying();
