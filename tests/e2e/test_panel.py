@@ -712,3 +712,28 @@ def test_a_refused_send_gives_its_text_back(browser, server, artifacts):
     fan.locator("#toast", has_text="slow mode").wait_for(timeout=10_000)
     assert fan.input_value("#text") == "second, too soon"
     assert fan.locator("li.msg", has_text="second, too soon").count() == 0
+
+
+def test_earlier_messages_load_above_the_others(browser, tmp_path, artifacts):
+    """The join brings the latest messages (two here); "Earlier messages" puts the rest above
+    them, oldest first, and goes once nothing is left. In an empty room it is not offered."""
+    env = {**ENV, "SIDELINE_REALTIME__HISTORY_ON_JOIN": "2"}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        errors: list[str] = []
+        empty = open_panel(browser, server, "vic", "user", errors)
+        assert empty.locator("#older").is_hidden(), "an empty room has nothing earlier"
+        texts = [f"minute {m}" for m in (5, 12, 23, 34, 45)]
+        for text in texts:
+            post(server, "sam", text)
+        fan = open_panel(browser, server, "ann", "user", errors)
+        shown(fan, "minute 45")
+        assert fan.locator("li.msg .text").all_inner_texts() == texts[-2:]
+        fan.locator("#older").click()
+        shown(fan, "minute 5")
+        assert fan.locator("li.msg .text").all_inner_texts() == texts
+        fan.locator("#older").wait_for(state="hidden", timeout=10_000)  # nothing earlier is left
+        fan.screenshot(path=str(artifacts / "panel-earlier-messages.png"))
+        assert errors == []
+    finally:
+        server.kill()

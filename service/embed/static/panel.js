@@ -21,6 +21,7 @@
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
     reporting: null, reported: new Set(), // the message whose report menu is open; those reported here
     replyTo: null, // the message the composer replies to
+    olderDone: false, olderBusy: false, // nothing earlier than the first message shown; a page on its way
     sending: new Map(), // send frames not answered yet, by ref: sent again (same client_msg_id) after a reconnect
     pinned: null, pinnedMsg: null, // the pinned message's id; the message when it is not among those shown
     review: null, reviewOpen: false, reviewTimer: null, reviewGen: 0, reviewBusy: false, reviewAgain: false, deciding: new Set(), // moderators
@@ -161,6 +162,8 @@
     if (!f.resumed) clearRoom();
     takeMine(f);
     (f.history || []).forEach((m) => addMessage(m));
+    if (!f.resumed && !(f.history || []).length) s.olderDone = true; // an empty room: nothing earlier
+    renderOlder();
     s.pinned = null; setPinned(f.pinned_message_id); // read afresh: it may have been deleted meanwhile
     if (f.resumed) s.messages.forEach((m) => renderMessage(m));
     (f.polls || []).forEach((p) => s.polls.set(p.poll_id, p));
@@ -201,6 +204,7 @@
 
   function clearRoom() {
     s.messages.clear(); s.polls.clear(); s.mine.clear();
+    s.olderDone = false;
     $("messages").replaceChildren();
     renderPolls();
   }
@@ -213,7 +217,7 @@
       const list = $("messages");
       const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
       list.appendChild(node);
-      while (list.children.length > 300) { forget(list.firstChild.dataset.id); list.firstChild.remove(); }
+      while (list.children.length > 300) { forget(list.firstChild.dataset.id); list.firstChild.remove(); s.olderDone = false; }
       if (atBottom || (s.me && m.user_id === s.me.user_id)) list.scrollTop = list.scrollHeight;
     }
   }
@@ -231,6 +235,35 @@
     if (id === s.replyTo) renderReplying();
     s.messages.forEach((m) => { if (m.reply_to === id) renderMessage(m); }); // its quote goes
   }
+
+  // -- earlier messages -------------------------------------------------------------------------
+  // The join brings the latest messages; earlier pages come from the HTTP history (`before`: the
+  // first message shown) and go above the others without moving what the user is reading.
+  function renderOlder() {
+    $("older").hidden = s.olderDone || !$("messages").firstElementChild;
+  }
+  async function loadOlder() {
+    const list = $("messages");
+    const first = list.firstElementChild;
+    if (!first || s.olderBusy) return;
+    s.olderBusy = true;
+    $("older").disabled = true;
+    const page = await api("GET", `/messages?before=${encodeURIComponent(first.dataset.id)}&limit=50`);
+    s.olderBusy = false;
+    $("older").disabled = false;
+    if (!page || !Array.isArray(page.messages) || !first.isConnected) return; // (a resync cleared the list)
+    for (const [id, emojis] of Object.entries(page.mine || {})) s.mine.set(id, new Set(emojis));
+    const fresh = page.messages.filter((m) => !s.messages.has(m.message_id));
+    for (const m of fresh) s.messages.set(m.message_id, Object.assign({}, m, { reactions: m.reactions || {} }));
+    const height = list.scrollHeight, top = list.scrollTop;
+    first.before(...fresh.map((m) => renderMessage(s.messages.get(m.message_id))));
+    list.scrollTop = top + (list.scrollHeight - height);
+    if (!page.next_before) s.olderDone = true;
+    renderOlder();
+    const ids = new Set(fresh.map((m) => m.message_id)); // replies below may find what they answer now
+    s.messages.forEach((m) => { if (m.reply_to && ids.has(m.reply_to)) renderMessage(m); });
+  }
+  $("older").addEventListener("click", loadOlder);
 
   // -- replies ----------------------------------------------------------------------------------
   // A reply shows the start of the message it answers (a tap scrolls to it), or "an earlier
