@@ -4,6 +4,7 @@ a moderator's review queue of held messages."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,11 +26,20 @@ pytestmark = pytest.mark.slow
 ENV = {"SIDELINE_MODERATION__ENABLED": "true", "SIDELINE_CROWD_CONTROL__ENABLED": "false"}
 
 
+@contextlib.contextmanager
+def own_server(tmp_path: Path, **env: str) -> Iterator[ServerProcess]:
+    """A server for one test, with ``env`` over the panel tests' settings."""
+    proc = ServerProcess(tmp_path / "data", env={**ENV, **env}).start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
+
+
 @pytest.fixture
-def server(tmp_path: Path):
-    proc = ServerProcess(tmp_path / "data", env=ENV).start()
-    yield proc
-    proc.kill()
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    with own_server(tmp_path) as proc:
+        yield proc
 
 
 def open_panel(
@@ -266,9 +277,7 @@ def test_taps_lost_with_their_socket_are_corrected_by_the_next_joined(browser, s
 
 
 def test_the_reaction_cap_is_the_servers(browser, tmp_path):
-    cap = {"SIDELINE_REACTIONS__MAX_PER_USER_PER_MESSAGE": "1"}
-    server = ServerProcess(tmp_path / "data", env={**ENV, **cap}).start()
-    try:
+    with own_server(tmp_path, SIDELINE_REACTIONS__MAX_PER_USER_PER_MESSAGE="1") as server:
         errors: list[str] = []
         fan = open_panel(browser, server, "sam", "user", errors)
         post(server, "ann", "only one each")
@@ -279,8 +288,6 @@ def test_the_reaction_cap_is_the_servers(browser, tmp_path):
         assert [b.is_disabled() for b in line.locator("button.add").all()] == [True, True, True]
         assert not button(line, "chip", "🔥").is_disabled()
         assert errors == []
-    finally:
-        server.kill()
 
 
 def test_demo_page_hands_the_token_over_postmessage(browser, tmp_path, artifacts):
@@ -497,9 +504,7 @@ def test_a_reported_message_enters_the_review_list_at_once(browser, tmp_path, ar
     """A report reaches the moderator's panel as the server's ``review`` frame, and the panel
     fetches the queue at once, whether the report hid the message (threshold 1) or left it shown
     (threshold 2): the page clock is frozen here, so no poll can have fetched it."""
-    env = {**ENV, "SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD": "1" if hides else "2"}
-    server = ServerProcess(tmp_path / "data", env=env).start()
-    try:
+    with own_server(tmp_path, SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD="1" if hides else "2") as server:
         errors: list[str] = []
         fan = open_panel(browser, server, "sam", "user", errors)
         mod = open_panel(browser, server, "mo", "moderator", errors, clock=True)
@@ -521,8 +526,6 @@ def test_a_reported_message_enters_the_review_list_at_once(browser, tmp_path, ar
         assert "reported 1×" in review_item(mod, "the ref is blind tonight").inner_text()
         mod.screenshot(path=str(artifacts / f"panel-review-reported-{'hidden' if hides else 'shown'}.png"))
         assert errors == []
-    finally:
-        server.kill()
 
 
 def test_a_fan_reports_a_message_from_the_panel(browser, tmp_path, artifacts):
@@ -530,9 +533,7 @@ def test_a_fan_reports_a_message_from_the_panel(browser, tmp_path, artifacts):
     moderator's review list has it at once, with the reason's count), the flag then says it is
     reported, and a second fan's report hides the message (threshold 2). A fan's own messages
     and a viewer's panel have no flag."""
-    env = {**ENV, "SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD": "2"}
-    server = ServerProcess(tmp_path / "data", env=env).start()
-    try:
+    with own_server(tmp_path, SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD="2") as server:
         errors: list[str] = []
         sam = open_panel(browser, server, "sam", "user", errors)
         ann = open_panel(browser, server, "ann", "user", errors)
@@ -571,17 +572,13 @@ def test_a_fan_reports_a_message_from_the_panel(browser, tmp_path, artifacts):
         mod.locator("#review-toggle").click()
         assert "reported 2×" in review_item(mod, "you lot are all clueless").inner_text()
         assert errors == []
-    finally:
-        server.kill()
 
 
 def test_a_pinned_message_shows_above_the_chat_for_everyone(browser, tmp_path, artifacts):
     """A moderator pins a message with its 📌: every panel shows it above the chat, also one that
     joins when the message is older than the history it is sent (it reads the message from the
     server); the bar's ✕ unpins it; deleting the pinned message takes it off the bar."""
-    env = {**ENV, "SIDELINE_REALTIME__HISTORY_ON_JOIN": "2"}
-    server = ServerProcess(tmp_path / "data", env=env).start()
-    try:
+    with own_server(tmp_path, SIDELINE_REALTIME__HISTORY_ON_JOIN="2") as server:
         errors: list[str] = []
         fan = open_panel(browser, server, "sam", "user", errors)
         mod = open_panel(browser, server, "mo", "moderator", errors)
@@ -614,17 +611,13 @@ def test_a_pinned_message_shows_above_the_chat_for_everyone(browser, tmp_path, a
         for page in (fan, mod, late):
             page.locator("#pinned").wait_for(state="hidden", timeout=10_000)
         assert errors == []
-    finally:
-        server.kill()
 
 
 def test_a_reply_quotes_the_message_it_answers(browser, tmp_path, artifacts):
     """↩ under a message starts a reply (the composer says to whom; ✕ or Escape drops it); the
     reply goes out with ``reply_to`` and every panel shows it under a quote of the message it
     answers, or "an earlier message" where that one is older than the history it was sent."""
-    env = {**ENV, "SIDELINE_REALTIME__HISTORY_ON_JOIN": "2"}
-    server = ServerProcess(tmp_path / "data", env=env).start()
-    try:
+    with own_server(tmp_path, SIDELINE_REALTIME__HISTORY_ON_JOIN="2") as server:
         errors: list[str] = []
         sent: list[dict] = []
         sam = open_panel(browser, server, "sam", "user", errors)
@@ -657,8 +650,6 @@ def test_a_reply_quotes_the_message_it_answers(browser, tmp_path, artifacts):
         shown(late, "thanks")
         assert shown(late, "Kane, 23'").locator(".reply-to").inner_text() == "↪ an earlier message"
         assert errors == []
-    finally:
-        server.kill()
 
 
 def test_a_send_lost_with_its_socket_goes_again_once(browser, server, artifacts):
@@ -717,9 +708,7 @@ def test_a_refused_send_gives_its_text_back(browser, server, artifacts):
 def test_earlier_messages_load_above_the_others(browser, tmp_path, artifacts):
     """The join brings the latest messages (two here); "Earlier messages" puts the rest above
     them, oldest first, and goes once nothing is left. In an empty room it is not offered."""
-    env = {**ENV, "SIDELINE_REALTIME__HISTORY_ON_JOIN": "2"}
-    server = ServerProcess(tmp_path / "data", env=env).start()
-    try:
+    with own_server(tmp_path, SIDELINE_REALTIME__HISTORY_ON_JOIN="2") as server:
         errors: list[str] = []
         empty = open_panel(browser, server, "vic", "user", errors)
         assert empty.locator("#older").is_hidden(), "an empty room has nothing earlier"
@@ -735,5 +724,3 @@ def test_earlier_messages_load_above_the_others(browser, tmp_path, artifacts):
         fan.locator("#older").wait_for(state="hidden", timeout=10_000)  # nothing earlier is left
         fan.screenshot(path=str(artifacts / "panel-earlier-messages.png"))
         assert errors == []
-    finally:
-        server.kill()
