@@ -724,3 +724,37 @@ def test_earlier_messages_load_above_the_others(browser, tmp_path, artifacts):
         fan.locator("#older").wait_for(state="hidden", timeout=10_000)  # nothing earlier is left
         fan.screenshot(path=str(artifacts / "panel-earlier-messages.png"))
         assert errors == []
+
+
+def test_a_moderator_starts_and_closes_a_poll_from_the_panel(browser, server, artifacts):
+    """"+ Poll" (speakers and moderators only) opens a form: a question and two options, more
+    with "+ Option"; the poll reaches every panel as the server's poll frame, fans vote, and the
+    moderator's "Close poll" ends it for everyone."""
+    errors: list[str] = []
+    fan = open_panel(browser, server, "sam", "user", errors)
+    speaker = open_panel(browser, server, "sid", "speaker", errors)
+    mod = open_panel(browser, server, "mo", "moderator", errors)
+    assert fan.locator("#poll-new").is_hidden(), "fans do not start polls"
+    assert speaker.locator("#poll-new").is_visible()
+    mod.locator("#poll-new").click()
+    mod.fill("#poll-question", "Player of the match?")
+    options = mod.locator("#poll-options input")
+    assert options.count() == 2
+    options.nth(0).fill("Kane")
+    options.nth(1).fill("Saka")
+    mod.locator("#poll-add-option").click()
+    options.nth(2).fill("Rice")
+    mod.screenshot(path=str(artifacts / "panel-poll-form.png"))
+    mod.locator("#poll-create").click()
+    mod.locator("#poll-form").wait_for(state="hidden", timeout=10_000)
+    poll = fan.locator(".poll", has_text="Player of the match?")
+    poll.wait_for(timeout=10_000)
+    assert poll.locator("button .label").all_inner_texts() == ["Kane", "Saka", "Rice"]
+    assert poll.locator(".poll-close").count() == 0, "fans do not close polls"
+    poll.locator("button", has_text="Saka").click()
+    mod_poll = mod.locator(".poll", has_text="Player of the match?")
+    mod_poll.locator("button", has_text="Saka").locator(".count", has_text="1").wait_for(timeout=10_000)
+    mod_poll.locator(".poll-close").click()
+    poll.locator("h4", has_text="(closed)").wait_for(timeout=10_000)
+    assert all(b.is_disabled() for b in poll.locator("button").all())
+    assert errors == []

@@ -671,9 +671,63 @@
         b.onclick = () => send({ type: "vote", room: ROOM, poll_id: p.poll_id, option: i, ref: "vote" });
         poll.appendChild(b);
       });
+      if (!p.closed && s.role === "moderator") {
+        const close = el("button", "poll-close", "Close poll");
+        close.type = "button";
+        close.title = "Close the poll: no more votes, the results stay";
+        close.onclick = () => api("POST", `/polls/${encodeURIComponent(p.poll_id)}/close`);
+        poll.appendChild(close);
+      }
       return poll;
     }));
   }
+
+  // -- starting a poll (speakers and moderators) ------------------------------------------------
+  // The poll arrives like any other, as the server's poll frame, once it is committed.
+  const POLL_OPTIONS_MAX = 10;
+  function canStartPoll() {
+    return (s.role === "speaker" || s.role === "moderator") && s.mode !== "closed" && s.mode !== "reactions-only"
+      && !s.muted && !!s.token;
+  }
+  function syncPollControls() {
+    const can = canStartPoll();
+    $("poll-new").hidden = !can;
+    if (!can) $("poll-form").hidden = true;
+  }
+  function pollOption(value) {
+    const input = el("input", "poll-option");
+    input.maxLength = 100;
+    input.placeholder = `Option ${$("poll-options").children.length + 1}`;
+    input.setAttribute("aria-label", input.placeholder);
+    input.value = value || "";
+    $("poll-options").appendChild(input);
+    $("poll-add-option").disabled = $("poll-options").children.length >= POLL_OPTIONS_MAX;
+    return input;
+  }
+  function openPollForm(open) {
+    const form = $("poll-form");
+    form.hidden = !open;
+    if (!open) return;
+    form.reset();
+    $("poll-options").replaceChildren();
+    pollOption(); pollOption();
+    $("poll-question").focus();
+  }
+  $("poll-new").addEventListener("click", () => openPollForm($("poll-form").hidden));
+  $("poll-cancel").addEventListener("click", () => openPollForm(false));
+  $("poll-add-option").addEventListener("click", () => pollOption().focus());
+  $("poll-form").addEventListener("keydown", (ev) => { if (ev.key === "Escape") openPollForm(false); });
+  $("poll-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const question = $("poll-question").value.trim();
+    const options = Array.from($("poll-options").children, (i) => i.value.trim()).filter(Boolean);
+    if (!question) return toast("the poll needs a question");
+    if (options.length < 2) return toast("the poll needs at least two options");
+    $("poll-create").disabled = true;
+    const ok = await api("POST", "/polls", { question, options });
+    $("poll-create").disabled = false;
+    if (ok) { openPollForm(false); toast("poll started", "info"); } // else: the server's reason, form kept
+  });
   function onPresence(f) {
     if (f.full) { s.members.clear(); (f.members || []).forEach((m) => s.members.set(m.user_id, m.name)); }
     (f.joined || []).forEach((m) => s.members.set(m.user_id, m.name));
@@ -714,6 +768,7 @@
       s.role === "viewer" ? "You can read along." : "";
     renderPolls();
     syncReview();
+    syncPollControls();
   }
   $("composer").addEventListener("submit", (ev) => {
     ev.preventDefault();
