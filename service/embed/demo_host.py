@@ -19,7 +19,7 @@ from litestar import Litestar, MediaType, Response, get
 from litestar.params import Parameter
 from litestar.static_files import create_static_files_router
 
-from service.actions import messages, polls
+from service.actions import messages, moderators, polls
 from service.actions.context import Community
 from service.domain.rooms import Role
 from service.embed.routes import STATIC
@@ -42,6 +42,8 @@ CHATTER = [
     "Keep the ball on the ground please", "Their keeper is having a night", "Offside? Close one",
     "Substitution coming, you can feel it", "Best atmosphere in weeks 🔥",
 ]
+REPLIES = ["What a finish!", "Get in!!", "Saw that coming", "VAR check incoming...", "Unreal 🔥"]
+"""Fans' replies to a goal: the panel shows them under a quote of the commentator's line."""
 
 
 @dataclass
@@ -128,14 +130,15 @@ class Crowd:
     def _who(self, user_id: str, name: str, role: Role) -> Identity:
         return Identity(user_id=user_id, name=name, context_id=self.room, role=role)
 
-    async def say(self, who: Identity, text: str) -> None:
+    async def say(self, who: Identity, text: str, reply_to: str | None = None) -> str | None:
+        """Post as ``who``; the message id, or None when the room refused it."""
         self._n += 1
+        body = SendMessage(client_msg_id=f"demo-{self._n}", text=text, reply_to=reply_to)
         try:
-            await messages.send_message(
-                self.c, who, self.room, SendMessage(client_msg_id=f"demo-{self._n}", text=text)
-            )
+            return (await messages.send_message(self.c, who, self.room, body)).message_id
         except SidelineError as err:  # slow mode, reactions-only after crowd control ...
             log.debug("demo bot %s could not post: %s", who.user_id, err.message)
+            return None
 
     async def run(self) -> None:
         commentator = self._who("commentator", "Commentator", Role.SPEAKER)
@@ -148,9 +151,12 @@ class Crowd:
             await asyncio.sleep(self.seconds)
             event = self.match.tick()
             if event is not None:
-                await self.say(commentator, event["text"])
-                if event["kind"] == "goal":
+                said = await self.say(commentator, event["text"])
+                if event["kind"] == "goal" and said is not None:
                     for _ in range(self.rng.randrange(20, 60)):
                         self.tap(self.room, "⚽")
+                    # the score line stays pinned above the chat, and a fan answers it
+                    await moderators.pin_message(self.c, "host", self.room, said)
+                    await self.say(self.rng.choice(fans), self.rng.choice(REPLIES), reply_to=said)
             if self.rng.random() < 0.35:
                 await self.say(self.rng.choice(fans), self.rng.choice(CHATTER))
