@@ -217,7 +217,11 @@
       const list = $("messages");
       const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
       list.appendChild(node);
-      while (list.children.length > 300) { forget(list.firstChild.dataset.id); list.firstChild.remove(); s.olderDone = false; }
+      if (list.children.length > 300) {
+        while (list.children.length > 300) { forget(list.firstChild.dataset.id); list.firstChild.remove(); }
+        s.olderDone = false; // what scrolled out can be loaded again
+      }
+      renderOlder();
       if (atBottom || (s.me && m.user_id === s.me.user_id)) list.scrollTop = list.scrollHeight;
     }
   }
