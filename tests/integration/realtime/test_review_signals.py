@@ -14,20 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.server import ServerProcess
 from tests.fixtures.ws import WsClient
+from tests.integration.realtime.test_two_nodes import admin as admin_of_two
 from tests.integration.realtime.test_two_nodes import start_two
+from tests.integration.realtime.test_visibility import admin
 
 HOLD_PII = {
     "SIDELINE_MODERATION__ENABLED": "true",
     "SIDELINE_MODERATION__POLICIES__MATCH__ACTIONS": '{"pii": "hold"}',
 }
-
-
-def admin(server: ServerProcess, key: str | None = None) -> httpx.Client:
-    return httpx.Client(
-        base_url=server.url, headers={"X-Admin-Key": key or server.admin_key()}, timeout=10
-    )
 
 
 def reviews(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -109,7 +104,7 @@ async def test_a_hold_on_one_node_reaches_a_moderator_on_the_other(start_server,
     ann = await WsClient.login(a, "ann")
     mid = await send_held(ann)
     assert (await mod.expect("review", message_id=mid))["change"] == "held"
-    with admin(a, "two-node-admin-key") as api:
+    with admin_of_two(a) as api:
         r = api.post(f"/v1/admin/rooms/match:1/review/{mid}", json={"decision": "approve"})
         assert r.status_code == 200, r.text
     assert (await mod.expect("review", message_id=mid))["change"] == "decided"
