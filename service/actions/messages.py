@@ -417,6 +417,19 @@ def own_reactions(c: Community, user_id: str, shown: Iterable[Event]) -> dict[st
     return mine
 
 
+def own_reports(c: Community, user_id: str, shown: Iterable[Event]) -> list[str]:
+    """The ids of the messages of ``shown`` that ``user_id`` has reported and may not report
+    again (a review decision clears a message's reporters), in the order of ``shown``.
+
+    ``shown`` must be messages the user's history shows them, as for :func:`own_reactions`.
+    """
+    reporters = c.state.reporters
+    return [
+        e.message_id for e in shown
+        if e.message_id is not None and user_id in reporters.get(e.message_id, ())
+    ]  # fmt: skip
+
+
 async def _older_from_log(
     c: Community, room_id: str, reader: str, before_seq: int, want: int,
     until: HistoryKey | None = None,
@@ -501,5 +514,5 @@ async def history(
         room_id=room_id, epoch=c.log.epoch, messages=[message_out(c, e) for e in page],
         next_before_seq=next_before.seq if next_before else None,
         next_before=next_before.message_id if next_before else None,
-        mine=own_reactions(c, who.user_id, page),
+        mine=own_reactions(c, who.user_id, page), reported=own_reports(c, who.user_id, page),
     )  # fmt: skip

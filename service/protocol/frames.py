@@ -254,6 +254,9 @@ class Joined(_Server, tag="joined", kw_only=True):
     recent messages whose counts follow the replay. ``message`` and ``reaction`` frames are
     the same for everyone and carry counts only, so this is where a client learns which
     reactions it may remove and how many count towards ``max_reactions_per_message``."""
+    reported: list[str] = msgspec.field(default_factory=list)
+    """The ids of the messages of ``history`` (on a resume: of the recent messages) the
+    recipient has reported and may not report again until a moderator decides on them."""
     polls: list[Poll] = msgspec.field(default_factory=list)
     presence: Presence | None = None
 

@@ -162,6 +162,9 @@ class HistoryOut(msgspec.Struct, kw_only=True):
     """The caller's own reactions on this page's messages, by message id (messages they have
     none on are left out): ``reactions`` counts everyone's, so a client can mark the caller's
     and offer to remove them."""
+    reported: list[str] = msgspec.field(default_factory=list)
+    """The ids of this page's messages the caller has reported (and may not report again
+    until a moderator decides on them), so a client can mark them after a reload."""
 
 
 class ReactionOut(msgspec.Struct, kw_only=True):

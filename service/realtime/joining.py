@@ -123,6 +123,7 @@ def _joined(
 ) -> f.Joined:  # fmt: skip
     c = hub.c
     local = c.log.epoch
+    own = (page.mine, page.reported) if page is not None else _own_recent(c, info.room_id, who)
     return f.Joined(
         ref=frame.ref, room=info.room_id, mode=info.mode, slow_mode_seconds=info.slow_mode_seconds,
         max_message_length=info.max_message_length,
@@ -132,7 +133,7 @@ def _joined(
         boot=hub.remote.boot(info.room_id), remote={e: s for e, s in positions.items() if e != local},
         resumed=page is None, typing=hub.typing.enabled(hub.roster.size(info.room_id)),
         history=_history(c, info.room_id, page) if page is not None else [],
-        mine=page.mine if page is not None else _mine_recent(c, info.room_id, who),
+        mine=own[0], reported=own[1],
         polls=[
             poll_frame(info.room_id, p, p.votes.get(who.user_id))
             for p in c.state.polls.values() if p.room_id == info.room_id
@@ -154,10 +155,14 @@ def _history(c: Community, room: str, page: HistoryOut) -> list[f.Message]:
     ]  # fmt: skip
 
 
-def _mine_recent(c: Community, room: str, who: Identity) -> dict[str, list[str]]:
+def _own_recent(
+    c: Community, room: str, who: Identity
+) -> tuple[dict[str, list[str]], list[str]]:
     """On a resume: the user's own reactions on the recent messages they see, taken in the same
-    turn of the event loop as the counts that follow the replay (:func:`_reaction_counts`)."""
-    return messages.own_reactions(c, who.user_id, messages.shown_recent(c, room, who.user_id))
+    turn of the event loop as the counts that follow the replay (:func:`_reaction_counts`), and
+    those of the messages they have reported."""
+    shown = messages.shown_recent(c, room, who.user_id)
+    return messages.own_reactions(c, who.user_id, shown), messages.own_reports(c, who.user_id, shown)
 
 
 def _reaction_counts(c: Community, room: str, reader: str) -> f.Reaction:

@@ -531,8 +531,8 @@ def test_a_reported_message_enters_the_review_list_at_once(browser, tmp_path, ar
 def test_a_fan_reports_a_message_from_the_panel(browser, tmp_path, artifacts):
     """A fan's ⚑ under someone else's message opens the reasons; one tap files the report (the
     moderator's review list has it at once, with the reason's count), the flag then says it is
-    reported, and a second fan's report hides the message (threshold 2). A fan's own messages
-    and a viewer's panel have no flag."""
+    reported, also after a reload, and a second fan's report hides the message (threshold 2). A
+    fan's own messages and a viewer's panel have no flag."""
     with own_server(tmp_path, SIDELINE_MODERATION__REPORT_HIDE_THRESHOLD="2") as server:
         errors: list[str] = []
         sam = open_panel(browser, server, "sam", "user", errors)
@@ -558,6 +558,10 @@ def test_a_fan_reports_a_message_from_the_panel(browser, tmp_path, artifacts):
         line.locator("button.report[disabled]").wait_for(timeout=10_000)
         assert line.locator("button.report").get_attribute("title") == "You reported this message"
         assert line.is_visible(), "one report of two: still shown"
+        reload(ann, server, "ann")  # the server tells the panel which messages ann reported
+        line = shown(ann, "you lot are all clueless")
+        line.locator("button.report[disabled]").wait_for(timeout=10_000)
+        assert line.locator("button.report").get_attribute("title") == "You reported this message"
 
         mod.locator("#review-toggle", has_text="Review (1)").wait_for(timeout=10_000)  # at once
         [item] = queued(server)

@@ -161,6 +161,7 @@
     $("room-title").textContent = ROOM;
     if (!f.resumed) clearRoom();
     takeMine(f);
+    (f.reported || []).forEach((id) => s.reported.add(id)); // also those reported before a reload
     (f.history || []).forEach((m) => addMessage(m));
     if (!f.resumed && !(f.history || []).length) s.olderDone = true; // an empty room: nothing earlier
     renderOlder();
@@ -257,6 +258,7 @@
     $("older").disabled = false;
     if (!page || !Array.isArray(page.messages) || !first.isConnected) return; // (a resync cleared the list)
     for (const [id, emojis] of Object.entries(page.mine || {})) s.mine.set(id, new Set(emojis));
+    (page.reported || []).forEach((id) => s.reported.add(id));
     const fresh = page.messages.filter((m) => !s.messages.has(m.message_id));
     for (const m of fresh) s.messages.set(m.message_id, Object.assign({}, m, { reactions: m.reactions || {} }));
     const height = list.scrollHeight, top = list.scrollTop;

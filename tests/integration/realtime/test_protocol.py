@@ -419,6 +419,43 @@ async def test_joined_tells_each_socket_its_own_users_reactions(rt_server):
         assert counts["messages"][third] == {"😮": 1, "🔥": 1}
 
 
+def reported_by(http: httpx.Client, message_id: str) -> None:
+    r = http.post(f"/v1/rooms/match:1/messages/{message_id}/reports", json={"reason": "spam"})
+    assert r.status_code == 201, r.text
+
+
+async def test_joined_and_history_tell_which_messages_the_user_reported(rt_server):
+    """Reports made elsewhere (HTTP: another device, or before a reload) are told per recipient
+    in ``joined.reported`` and the history page's ``reported``, fresh or resumed, so a client
+    can mark them; a moderator's decision clears them (the user may report the message again)."""
+    ann, sam, bo = (http_as(rt_server, user) for user in ("ann", "sam", "bo"))
+    with ann, sam, bo, http_as(rt_server, "mo", "moderator") as mo:
+        first, second, third = (posted(ann, f"c{i}", f"message {i}") for i in range(3))
+        reported_by(sam, first)
+        reported_by(sam, third)
+        reported_by(bo, second)
+        client = await WsClient.login(rt_server, "sam")
+        assert client.joined["reported"] == [first, third]
+        assert (await WsClient.login(rt_server, "bo")).joined["reported"] == [second]
+        assert "reported" not in (await WsClient.login(rt_server, "ann")).joined  # none: left out
+        assert sam.get("/v1/rooms/match:1/messages").json()["reported"] == [first, third]
+        older = sam.get("/v1/rooms/match:1/messages", params={"before": third, "limit": 1})
+        assert older.json()["reported"] == [], "only the page's messages"
+        schema = ann.get("/schema/openapi.json").json()["components"]["schemas"]["HistoryOut"]
+        assert schema["properties"]["reported"]["items"] == {"type": "string"}
+        assert "reported" not in schema["required"]
+
+        joined = client.joined
+        await client.close()
+        r = mo.post(f"/v1/rooms/match:1/review/{first}", json={"decision": "approve"})
+        assert r.status_code == 200, r.text
+        reported_by(sam, second)  # from another device while the socket is away
+        back = await WsClient.login(rt_server, "sam", join={"after_seq": joined["seq"], **resume_at(client)})
+        assert back.joined["resumed"] is True
+        assert back.joined["reported"] == [second, third]
+        reported_by(sam, first)  # approved: the user may report it again
+
+
 async def test_reactions_on_messages_hidden_from_the_reader_are_not_told(start_server):
     """A moderator may react to a message held for review or by a shadow-banned author, and a
     user's reaction stays on a message that reports hid since: ``joined.mine`` and the history
