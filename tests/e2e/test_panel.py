@@ -730,6 +730,32 @@ def test_earlier_messages_load_above_the_others(browser, tmp_path, artifacts):
         assert errors == []
 
 
+def test_earlier_messages_come_back_when_live_ones_push_the_first_out(browser, tmp_path):
+    """The panel keeps the latest 300 messages: live ones past that push the first out, and
+    "Earlier messages" is offered again and loads them back above the others."""
+    with own_server(tmp_path, SIDELINE_MODERATION__ENABLED="false") as server:  # no rate limits
+        errors: list[str] = []
+        post(server, "sam", "the opening whistle")
+        fan = open_panel(browser, server, "ann", "user", errors)
+        shown(fan, "the opening whistle")
+        fan.locator("#older").click()
+        fan.locator("#older").wait_for(state="hidden", timeout=10_000)  # nothing earlier
+        with httpx.Client(base_url=server.url, headers=bearer(server, "sam"), timeout=10) as sam:
+            for i in range(300):
+                body = {"client_msg_id": f"live-{i}", "text": f"live {i}"}
+                r = sam.post("/v1/rooms/match:1/messages", json=body)
+                assert r.status_code == 201, r.text
+        shown(fan, "live 299")
+        fan.locator("li.msg", has_text="the opening whistle").wait_for(state="detached", timeout=10_000)
+        assert fan.locator("li.msg").count() == 300
+        assert fan.locator("li.msg .text").first.inner_text() == "live 0"
+        fan.locator("#older").click()
+        shown(fan, "the opening whistle")
+        assert fan.locator("li.msg .text").first.inner_text() == "the opening whistle"
+        fan.locator("#older").wait_for(state="hidden", timeout=10_000)
+        assert errors == []
+
+
 def test_a_moderator_starts_and_closes_a_poll_from_the_panel(browser, server, artifacts):
     """"+ Poll" (speakers and moderators only) opens a form: a question and two options, more
     with "+ Option"; the poll reaches every panel as the server's poll frame, fans vote, and the
