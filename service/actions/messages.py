@@ -94,16 +94,26 @@ def check_slow_mode(c: Community, who: Identity, room: RoomState, role: Role) ->
     return key
 
 
-def message_out(c: Community, e: Event) -> MessageOut:
-    """The message as its reader sees it. Only its author ever reads a shadowed message; one
-    shadowed by a shadow-ban reads as ``public`` to them, since the ban is silent by design."""
+def message_out(c: Community, e: Event, ref: MessageRef | None = None) -> MessageOut:
+    """The message of the sent event ``e`` as its reader sees it now: ``ref`` is the message
+    folded with its later events (by default the in-memory index's, else the sent event's).
+
+    An approved message reads as ``public``; one hidden by reports as ``held``; a deleted one
+    (answered to a retry of its send) as ``deleted``, with no text. Only its author ever reads a
+    shadowed message; one shadowed by a shadow-ban reads as ``public`` to them, since the ban
+    is silent by design.
+    """
     p = e.payload
     assert e.message_id is not None
+    ref = ref or c.state.messages.get(e.message_id) or MessageRef.of(e)
+    visibility = ref.visibility_now()
+    if visibility == "shadow" and p.get("shadow_ban"):
+        visibility = "public"
     counts = {emoji: len(users) for emoji, users in c.state.reactions.get(e.message_id, {}).items() if users}
     return MessageOut(
         message_id=e.message_id, room_id=e.room_id, seq=e.seq, epoch=e.epoch, user_id=e.user_id,
-        name=p.get("name", e.user_id), role=p.get("role", "user"), text=p["text"],
-        visibility="public" if p.get("shadow_ban") else p.get("visibility", "public"),
+        name=p.get("name", e.user_id), role=p.get("role", "user"),
+        text="" if visibility == "deleted" else p["text"], visibility=visibility,  # type: ignore[arg-type]
         masked=bool(p.get("masked")),
         reply_to=p.get("reply_to"), client_msg_id=p.get("client_msg_id", ""),
         occurred_at=e.occurred_at, reactions=counts,
@@ -112,22 +122,21 @@ def message_out(c: Community, e: Event) -> MessageOut:
 
 async def check_message(
     c: Community, room_id: str, message_id: str, *, reader: str | None, at: str = "$.message_id"
-) -> None:
+) -> MessageRef:
     """The message exists in this room, is not deleted, and ``reader`` may see it.
 
     ``reader`` is the user acting on it, seeing what their history shows them (the one rule of
     ``MessageRef.visible_to``: not held, not hidden by reports, a shadowed message only by its
     author); None for a moderator, who may act on every message that is not deleted. A message
     the reader may not see is refused exactly like one that does not exist, so the refusal
-    tells nothing about it. ``at`` is where the request named the message.
+    tells nothing about it. ``at`` is where the request named the message. Answers the
+    message as its later events left it.
     """
     ref = c.state.messages.get(message_id)
     if ref is None:  # older than the in-memory index: the log, folded by the same rule
         event = await c.log.find_message(message_id)
         if event is not None and event.room_id == room_id:
-            ref = MessageRef.of(event)
-            for change in await c.log.read_message_changes(room_id, [message_id]):
-                ref.fold(change)
+            ref = await folded(c, event)
     if (
         ref is None or ref.room_id != room_id or ref.deleted
         or (reader is not None and not ref.visible_to(reader))
@@ -135,6 +144,20 @@ async def check_message(
         raise SidelineError(
             ErrorCode.NOT_FOUND, f"message {message_id[:64]!r} is not in room {room_id}", at=at
         )
+    return ref
+
+
+async def folded(c: Community, e: Event) -> MessageRef:
+    """The message of the sent event ``e`` as its later events left it: the in-memory index's,
+    or (older than the index) the sent event folded with its deletes, reports and decisions
+    read from the log."""
+    assert e.message_id is not None
+    if (ref := c.state.messages.get(e.message_id)) is not None:
+        return ref
+    ref = MessageRef.of(e)
+    for change in await c.log.read_message_changes(e.room_id, [e.message_id]):
+        ref.fold(change)
+    return ref
 
 
 async def message(c: Community, who: Identity, room_id: str, message_id: str) -> MessageOut:
@@ -142,14 +165,14 @@ async def message(c: Community, who: Identity, room_id: str, message_id: str) ->
     may not see there, exactly as for one that does not exist, and for another node's message
     older than this node's memory."""
     check_access(c, who, room_id, Intent.READ)
-    await check_message(c, room_id, message_id, reader=who.user_id)
+    ref = await check_message(c, room_id, message_id, reader=who.user_id)
     event = await find_sent(c, room_id, message_id)  # of this room: check_message saw to that
     if event is None:
         raise SidelineError(
             ErrorCode.NOT_FOUND, f"message {message_id[:64]!r} is not held by this node",
             at="$.message_id",
         )  # fmt: skip
-    return message_out(c, event)
+    return message_out(c, event, ref)
 
 
 def reader_of(who: Identity, access: Access) -> str | None:
@@ -327,7 +350,7 @@ async def _existing(c: Community, room_id: str, message_id: str) -> MessageOut:
     event = await find_sent(c, room_id, message_id)
     if event is None:
         raise SidelineError(ErrorCode.NOT_FOUND, f"message {message_id} is not in the log")
-    return message_out(c, event)
+    return message_out(c, event, await folded(c, event))
 
 
 async def do_send(
@@ -432,10 +455,10 @@ def own_reports(c: Community, user_id: str, shown: Iterable[Event]) -> list[str]
 
 async def _older_from_log(
     c: Community, room_id: str, reader: str, before_seq: int, want: int,
-    until: HistoryKey | None = None,
+    until: HistoryKey | None, refs: dict[str, MessageRef],
 ) -> list[Event]:  # fmt: skip
     """Up to ``want`` messages older than ``before_seq`` (and ``until``, when given) that
-    ``reader`` may see, oldest first.
+    ``reader`` may see, oldest first; ``refs`` is given each as its later events left it.
 
     Each message is folded with its later deletes, reports and review decisions by the same
     rule as the in-memory projection; reading goes on past hidden ones, so a page comes back
@@ -446,12 +469,13 @@ async def _older_from_log(
         batch = await c.log.read_messages_before(room_id, before_seq, want, until=until)
         if not batch:
             break
-        refs = {e.message_id: MessageRef.of(e) for e in batch}
-        ids = [ref.message_id for ref in refs.values()]
-        for change in await c.log.read_message_changes(room_id, ids):
-            refs[change.message_id].fold(change)
-        shown = [e for e in batch if refs[e.message_id].visible_to(reader)]
-        found = shown[-(want - len(found)) :] + found
+        pairs = [(e, MessageRef.of(e)) for e in batch]
+        read = {ref.message_id: ref for _, ref in pairs}
+        for change in await c.log.read_message_changes(room_id, list(read)):
+            read[change.message_id or ""].fold(change)
+        shown = [(e, ref) for e, ref in pairs if ref.visible_to(reader)]
+        refs.update((ref.message_id, ref) for _, ref in shown)
+        found = [e for e, _ in shown][-(want - len(found)) :] + found
         before_seq = batch[0].seq
     return found
 
@@ -494,6 +518,7 @@ async def history(
     )  # fmt: skip
     until: HistoryKey | None = None
     bound: int | None = None  # the log's seqs below which older messages are read
+    refs: dict[str, MessageRef] = {}  # those read from the log, as their later events left them
     if before is not None:
         until, bound = await _cursor(c, room_id, before)
         recent = [e for e in recent if history_key(e) < until]
@@ -506,12 +531,14 @@ async def history(
         # node's own there (looked for only on a page that reaches past memory).
         start = min((e.seq for e in memory if e.epoch == c.log.epoch), default=c.log.last_seq + 1)
         start = start if bound is None else min(start, bound)
-        page = await _older_from_log(c, room_id, who.user_id, start, want - len(page), until) + page
+        older = await _older_from_log(c, room_id, who.user_id, start, want - len(page), until, refs)
+        page = older + page
     more = len(page) > limit
     page = page[-limit:]
     next_before = page[0] if more else None
     return HistoryOut(
-        room_id=room_id, epoch=c.log.epoch, messages=[message_out(c, e) for e in page],
+        room_id=room_id, epoch=c.log.epoch,
+        messages=[message_out(c, e, refs.get(e.message_id or "")) for e in page],
         next_before_seq=next_before.seq if next_before else None,
         next_before=next_before.message_id if next_before else None,
         mine=own_reactions(c, who.user_id, page), reported=own_reports(c, who.user_id, page),

@@ -65,6 +65,14 @@ class MessageRef(msgspec.Struct, kw_only=True):
         elif e.event_type is EventType.MESSAGE_APPROVED and e.payload.get("decision") == "approve":
             self.visibility, self.hidden_by_reports = "public", False
 
+    def visibility_now(self) -> str:
+        """What a message's ``visibility`` reads as after its later events: ``deleted``, ``held``
+        also while reports hide it pending review, else as sent (``public``, ``shadow``,
+        ``held``; an approval made it ``public``)."""
+        if self.deleted:
+            return "deleted"
+        return "held" if self.hidden_by_reports else self.visibility
+
     def visible_to(self, reader: str | None) -> bool:
         """Shown to everyone when public; a shadowed message only to its author."""
         if self.deleted or self.hidden_by_reports:

@@ -137,9 +137,11 @@ class MessageOut(msgspec.Struct, kw_only=True):
     name: str
     role: str
     text: str
-    visibility: Literal["public", "shadow", "held"]
+    visibility: Literal["public", "shadow", "held", "deleted"]
     """``public``; ``shadow``: moderation shows it to its sender only; ``held``: shown to no one
-    until a moderator approves it."""
+    until a moderator approves it (also while reports hide it pending review); ``deleted``
+    (only in the answer to a retry of its send): deleted by a moderator since, and
+    ``text`` is empty."""
     masked: bool
     reply_to: str | None
     client_msg_id: str

@@ -214,6 +214,8 @@ class Dispatcher:
             ))  # fmt: skip
 
     def _notice(self, room: str, visibility: str, masked: bool) -> tuple[str, str] | None:
+        if visibility == "deleted":  # a retry of a send whose message was deleted since
+            return "deleted", "a moderator deleted your message after it was sent"
         if visibility == "held":
             return "held", "your message is held for review; it appears once a moderator approves it"
         if visibility == "shadow":

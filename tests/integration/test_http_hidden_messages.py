@@ -113,17 +113,22 @@ def test_a_shadow_banned_author_acts_on_their_own_message(start):
     assert r.status_code == 201, r.text
 
 
-def test_a_hidden_message_only_the_log_still_knows_is_hidden_too(start, monkeypatch):
-    """Past the in-memory message index, the message and its reports are read from the log."""
+def small_memory(monkeypatch: pytest.MonkeyPatch, **sizes: Any) -> None:
+    """The ``start`` fixture's apps remember two messages in their message index (``sizes``:
+    :class:`CommunityState`'s other sizes): older ones only the log knows."""
 
-    def small_index(s: Settings) -> Community:
-        c = build(s)
+    def build(s: Settings) -> Community:
+        c = build_community(s)
         policies = {kind: c.state.room(f"{kind}:x").settings for kind in s.rooms}
-        c.state = CommunityState(policies, message_index_size=2)
+        c.state = CommunityState(policies, **{"message_index_size": 2, **sizes})
         return c
 
-    build = build_community
-    monkeypatch.setattr("tests.integration.conftest.build_community", small_index)  # the fixture builds with it
+    monkeypatch.setattr("tests.integration.conftest.build_community", build)
+
+
+def test_a_hidden_message_only_the_log_still_knows_is_hidden_too(start, monkeypatch):
+    """Past the in-memory message index, the message and its reports are read from the log."""
+    small_memory(monkeypatch)
     api: Api = start()
     s, c, client = api
     mid = reported(s, client)

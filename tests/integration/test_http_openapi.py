@@ -115,7 +115,7 @@ def test_a_real_refusal_is_documented_for_its_operation(api, method, template, p
 @pytest.mark.parametrize(
     ("schema", "field", "values"),
     [("RestrictIn", "scope", ["room", "global"]), ("ReviewIn", "decision", ["approve", "reject", "delete"]),
-     ("MessageOut", "visibility", ["public", "shadow", "held"]), ("QueueItem", "source", ["hold", "report"])],
+     ("MessageOut", "visibility", ["public", "shadow", "held", "deleted"]), ("QueueItem", "source", ["hold", "report"])],
 )
 def test_closed_choices_are_enums_in_the_schema(api, schema, field, values):
     assert api.schema["components"]["schemas"][schema]["properties"][field]["enum"] == values

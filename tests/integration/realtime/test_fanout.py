@@ -171,6 +171,23 @@ async def test_read_only_modes_refuse_sends(rt_server):
     assert notice["code"] == "slow_mode" and notice["retry_after"] > 0
 
 
+async def test_a_retry_of_a_deleted_message_is_acked_with_a_deleted_notice(rt_server):
+    """The send was committed, so its retry is acked (same message id); the message was deleted
+    since, so a ``deleted`` notice says not to show it, and no ``message`` frame follows."""
+    a = await WsClient.login(rt_server, "ann")
+    first = await send(a, "soon gone", "c1")
+    token = rt_server.token("mo", "match:1", "moderator")
+    r = httpx.delete(f"{rt_server.url}/v1/rooms/match:1/messages/{first['message_id']}",
+                     headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+    assert r.status_code == 200, r.text
+    await a.expect("deleted")
+    await a.send(type="send", room="match:1", client_msg_id="c1", text="soon gone", ref="again")
+    again = await a.expect("ack", ref="again")
+    assert again["message_id"] == first["message_id"]
+    notice = await a.expect("notice", ref="again")
+    assert notice["code"] == "deleted" and notice["message_id"] == first["message_id"]
+
+
 async def test_mute_is_a_notice_and_is_enforced(rt_server):
     a = await WsClient.login(rt_server, "ann")
     with admin(rt_server) as api:
