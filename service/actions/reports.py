@@ -17,7 +17,7 @@ import msgspec
 
 from service.actions.access import Intent, check_access, check_room_id
 from service.actions.context import Community
-from service.actions.messages import check_message, find_sent, reader_of
+from service.actions.messages import check_message, find_sent, reader_of, visible_text
 from service.actions.moderators import delete_message
 from service.domain.events import EventType, new_event, uuid7
 from service.errors import ErrorCode, SidelineError
@@ -56,9 +56,7 @@ async def report(c: Community, who: Identity, room_id: str, message_id: str, rea
     viewer, not in a closed room; a mute does not stop it.
     """
     access = check_access(c, who, room_id, Intent.REPORT)
-    reason = reason.strip()
-    if not reason:
-        raise SidelineError(ErrorCode.TEXT_EMPTY, "report reason is empty", at="$.reason")
+    reason = visible_text(reason, "report reason", "$.reason")
     await check_message(c, room_id, message_id, reader=reader_of(who, access))
     # One report of a message at a time: each counts the reporters the previous one left, so
     # the report that reaches the threshold is the one that hides it, however many arrive at once.

@@ -20,6 +20,7 @@ from service.api.deps import admin_guard
 from service.api.query import known_query_only
 from service.api.responses import ADMIN, BODY, E, refusals
 from service.errors import ErrorCode, SidelineError
+from service.protocol.http import NOT_BLANK
 from service.sinks.forwarder import Forwarder, UnknownSink
 from service.sinks.status import SinkStatus
 from service.sinks.store import DeadLetter, ErasureRecord, ReplayOutOfRange
@@ -34,8 +35,8 @@ class ReplayIn(msgspec.Struct, forbid_unknown_fields=True):
 class EraseIn(msgspec.Struct, forbid_unknown_fields=True):
     """Erase one user from the export and from everything forwarded afterwards."""
 
-    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-    requested_by: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=NOT_BLANK)]
+    requested_by: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NOT_BLANK)]
     """Who asked (an operator or ticket id); stored in the erasure record."""
 
 

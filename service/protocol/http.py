@@ -16,13 +16,20 @@ from msgspec import Meta
 from service.domain.rooms import Role, RoomMode
 from service.errors import ErrorCode, SidelineError
 
+NOT_BLANK = r"\S"
+"""The pattern of an id that must hold something besides white space (a user id: as a
+token's ``sub``)."""
 ClientMsgId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$(?!\n)")]
-MessageText = Annotated[str, Meta(max_length=20_000)]
+MessageText = Annotated[str, Meta(description=(
+    "Measured after invisible characters are dropped and the ends stripped: empty is 400 "
+    "`text_empty`, longer than the room's `max_message_length` 400 `text_too_long`"
+))]  # fmt: skip
+"""Not capped here: the room's limit applies to every length (the body's size cap bounds it)."""
 Emoji = Annotated[str, Meta(min_length=1, max_length=32)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 OptionText = Annotated[str, Meta(min_length=1, max_length=80)]
 PollOptions = Annotated[list[OptionText], Meta(min_length=2, max_length=10)]
-UserId = Annotated[str, Meta(min_length=1, max_length=128)]
+UserId = Annotated[str, Meta(min_length=1, max_length=128, pattern=NOT_BLANK)]
 Seconds = Annotated[int, Meta(ge=0, le=86_400)]
 MaxLength = Annotated[int, Meta(ge=1, le=20_000)]
 Label = Annotated[str, Meta(max_length=64)]
@@ -36,6 +43,7 @@ _AT = re.compile(r" - at `(?P<at>[^`]+)`$")
 # backticks and line breaks of its own (a client's key is not a Python name).
 _UNKNOWN = re.compile(r"^Object (contains unknown|missing required) field `(?P<name>.*)`\Z", re.DOTALL)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BLANK_REFUSED = f"Expected `str` matching regex {NOT_BLANK!r}"
 
 
 def invalid_body(exc: msgspec.ValidationError, *, prefix: str = "") -> SidelineError:
@@ -47,7 +55,7 @@ def invalid_body(exc: msgspec.ValidationError, *, prefix: str = "") -> SidelineE
     key to remove or add. (msgspec gives no path at the root, so a key that itself ends in
     `` - at `$.x` `` reads as a key of ``$.x``.)
     """
-    text = str(exc)
+    text = str(exc).replace(_BLANK_REFUSED, "Expected a `str` that is not blank")
     found = _AT.search(text)
     at = found.group("at") if found else "$"
     message = _AT.sub("", text)

@@ -152,6 +152,7 @@ def test_poll_text_drops_what_no_message_keeps(server, api):
         (b'{"client_msg_id": "c1", "text": "   "}', 400, "text_empty", "$.text"),
         (b'{"client_msg_id": "c1", "text": "\\u0000\\u0007"}', 400, "text_empty", "$.text"),
         (b'{"client_msg_id": "c1", "text": "' + b"a" * 301 + b'"}', 400, "text_too_long", "$.text"),
+        (b'{"client_msg_id": "c1", "text": "' + b"a" * 20_001 + b'"}', 400, "text_too_long", "$.text"),
         (b'{"client_msg_id": "c1", "text": "' + b"a" * 70_000 + b'"}', 413, "body_too_large", None),
     ],
 )

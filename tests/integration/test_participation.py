@@ -262,6 +262,10 @@ def test_a_blank_report_reason_is_refused_and_a_padded_one_is_trimmed(start):
     r = client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "r1"), json={"reason": "   "})
     assert r.json()["error"] == {"code": "text_empty", "message": "report reason is empty", "at": "$.reason"}
     assert r.status_code == 400 and rows(client, c, EventType.MESSAGE_REPORTED) == []
+    r = client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "r1"), json={"reason": "\u200b"})
+    assert r.json()["error"] == {
+        "code": "text_empty", "message": "report reason has no visible characters (U+200B)", "at": "$.reason",
+    }  # fmt: skip
     ok = client.post(f"{ROOM}/messages/{mid}/reports", headers=bearer(s, "r1"), json={"reason": "  spam \n"})
     assert ok.status_code == 201, ok.text
     assert [e.payload["reason"] for e in rows(client, c, EventType.MESSAGE_REPORTED)] == ["spam"]
@@ -275,6 +279,28 @@ def test_blank_restriction_and_delete_reasons_are_not_stored_as_blanks(start):
     mid = post_message(client, bearer(s, "author"), "m1")
     client.blocking_portal.call(moderators.delete_message, c, "mod", "match:1", mid, "   ")
     assert rows(client, c, EventType.MESSAGE_DELETED)[-1].payload["reason"] == "moderator"
+
+
+@pytest.mark.parametrize("user_id", ["   ", "\t\n"])
+def test_a_blank_user_id_is_refused_where_a_body_names_a_user(start, user_id):
+    """Roles, mutes, bans and shadow-bans name a user as a token's ``sub`` does: a blank id is
+    no user (400 at ``$.user_id``), and nothing is written."""
+    s, c, client = start()
+    admin, mod = {ADMIN: s.admin.api_key}, bearer(s, "mod", "moderator")
+    before = c.log.last_seq
+    for path, headers, body in [
+        ("/v1/admin/rooms/match:1/roles", admin, {"user_id": user_id, "role": "moderator"}),
+        ("/v1/admin/rooms/match:1/mutes", admin, {"user_id": user_id}),
+        (f"{ROOM}/bans", mod, {"user_id": user_id}),
+        (f"{ROOM}/shadow-bans", mod, {"user_id": user_id}),
+    ]:
+        r = client.post(path, headers=headers, json=body)
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["error"] == {
+            "code": "invalid_body", "message": "Expected a `str` that is not blank - at `$.user_id`",
+            "at": "$.user_id",
+        }, path  # fmt: skip
+    assert c.log.last_seq == before
 
 
 def test_a_moderators_delete_may_give_the_reason_review_and_is_not_marked_a_review(start):

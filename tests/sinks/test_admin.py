@@ -135,6 +135,10 @@ def test_admin_api_needs_the_key_and_validates_input(setup):
             f"{svc.url}/v1/admin/sinks/ga4-main/replay", json={"from_seq": 0}, headers=h
         )
         assert bad.status_code == 400 and bad.json()["error"]["at"] == "$.from_seq"
+        for body, at in (({"user_id": "  ", "requested_by": "ops"}, "$.user_id"),
+                         ({"user_id": "u1", "requested_by": " \n"}, "$.requested_by")):  # fmt: skip
+            blank = httpx.post(f"{svc.url}/v1/admin/sinks/erasures", json=body, headers=h)
+            assert blank.status_code == 400 and blank.json()["error"]["at"] == at, blank.text
         beyond = httpx.post(
             f"{svc.url}/v1/admin/sinks/ga4-main/replay", json={"from_seq": 1000}, headers=h
         )
