@@ -11,6 +11,7 @@ public keys. The algorithm is chosen by the key type, never by the token header 
 
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
 from pathlib import Path
@@ -76,6 +77,16 @@ class TokenVerifier:
                 ErrorCode.TOKEN_ALGORITHM, f"token algorithm {alg!r} is not accepted here"
             )
         claims = self._decode(token, alg, keys)
+        for claim in _TIMES:  # NumericDate (RFC 7519): PyJWT also takes "1795771835" and 1e9
+            if claim in claims and (
+                not isinstance(claims[claim], int | float) or isinstance(claims[claim], bool)
+            ):
+                raise SidelineError(
+                    ErrorCode.TOKEN_INVALID,
+                    f"token claim `{claim}` must be a number of seconds since 1970 (a NumericDate), "
+                    f"not {_shown(claims[claim])}",
+                    at=f"$.{claim}",
+                )  # fmt: skip
         self._check_lifetime(claims["exp"])
         return identity_of(claims)
 
@@ -119,15 +130,24 @@ class TokenVerifier:
         raise SidelineError(ErrorCode.TOKEN_INVALID, "token signature does not verify") from last
 
 
+_TIMES = ("exp", "nbf", "iat")
+_NAMED_CLAIM = re.compile(r"\((exp|nbf|iat)\)")
+
+
 def _claim_at(exc: jwt.PyJWTError) -> str | None:
-    """The claim a refused decode is about (``$.exp`` for a missing one, ``$.aud``, ``$.iss``),
-    as the claim checks below name theirs; None when it is the token as a whole."""
+    """The claim a refused decode is about (``$.exp`` for a missing one, ``$.aud``, ``$.iss``,
+    ``$.sub``, ``$.nbf`` or ``$.iat`` not yet valid or not a number), as the claim checks below
+    name theirs; None when it is the token as a whole."""
     if isinstance(exc, jwt.MissingRequiredClaimError):
         return f"$.{exc.claim}"
     if isinstance(exc, jwt.InvalidAudienceError):
         return "$.aud"
     if isinstance(exc, jwt.InvalidIssuerError):
         return "$.iss"
+    if isinstance(exc, jwt.exceptions.InvalidSubjectError):
+        return "$.sub"
+    if found := _NAMED_CLAIM.search(str(exc)):  # PyJWT names the time claim in its message
+        return f"$.{found.group(1)}"
     return None
 
 
@@ -191,8 +211,10 @@ def identity_of(claims: dict[str, Any]) -> Identity:
         raise bad("sub", "`sub` must be a non-empty string of at most 128 characters")
     if not sub.strip():  # events, dashboards and sinks key on it: blanks are no user
         raise bad("sub", f"`sub` (the user id) is blank: {_shown(sub)}")
-    if not isinstance(ctx, str) or not ctx:
+    if ctx is None or ctx == "":
         raise bad("ctx", "`ctx` (the context id) is required")
+    if not isinstance(ctx, str):
+        raise bad("ctx", f"`ctx` (the context id) must be a string, not {_shown(ctx)}")
     if not ctx.strip():  # every event of the user carries it, and the product-export joins
         raise bad("ctx", f"`ctx` (the context id) is blank: {_shown(ctx)}")
     if len(ctx) > MAX_CONTEXT_LENGTH:

@@ -226,6 +226,13 @@ def test_a_name_is_shown_without_controls_that_would_steer_the_text_around_it(na
         ("aud", {}, "$.aud"),
         (None, {"iss": "other"}, "$.iss"),
         ("iss", {}, "$.iss"),
+        (None, {"sub": 123}, "$.sub"),
+        (None, {"ctx": 5}, "$.ctx"),
+        (None, {"exp": "abc"}, "$.exp"),
+        (None, {"exp": str(int(time.time()) + 600)}, "$.exp"),  # PyJWT alone takes it
+        (None, {"nbf": int(time.time()) + 600}, "$.nbf"),
+        (None, {"iat": int(time.time()) + 600}, "$.iat"),
+        (None, {"iat": "yesterday"}, "$.iat"),
     ],
 )
 def test_a_missing_or_wrong_standard_claim_is_named_where_it_is(drop, extra, at):
