@@ -11,6 +11,7 @@ from litestar.params import JSONBody, QueryParameter
 from service.actions import moderators, policies, reports, rooms
 from service.actions.access import check_room_id
 from service.actions.context import Community
+from service.api.body import no_stray_body
 from service.api.deps import admin_guard, provide_community
 from service.api.moderation import (
     DeleteReason,
@@ -45,7 +46,7 @@ ADMIN = rooms.ADMIN_ACTOR
 class AdminController(Controller):
     path = "/v1/admin"
     tags = ["admin"]
-    guards = [admin_guard, known_query_only]  # the key first: a stranger learns nothing
+    guards = [admin_guard, known_query_only, no_stray_body]  # the key first: a stranger learns nothing
     dependencies = {"c": Provide(provide_community, sync_to_thread=False)}
 
     @get("/rooms/{room_id:str}", summary="A room's settings", responses=refusals(ADMIN_KEY, ROOM))

@@ -15,6 +15,7 @@ from litestar.params import JSONBody, QueryParameter
 from service.actions import messages, moderators, reports, rooms
 from service.actions.access import Intent, check_access
 from service.actions.context import Community
+from service.api.body import no_stray_body
 from service.api.deps import provide_community, provide_identity
 from service.api.params import LiftKind, RestrictKind, RoomId, UserIdPath
 from service.api.query import known_query_only
@@ -84,7 +85,7 @@ def _moderator(c: Community, who: Identity, room_id: str) -> None:
 class ModeratorController(Controller):
     path = "/v1/rooms/{room_id:str}"
     tags = ["moderation"]
-    guards = [known_query_only]
+    guards = [known_query_only, no_stray_body]
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
     # Litestar refuses one path from two controllers (their OPTIONS handlers clash), so a

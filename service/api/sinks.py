@@ -16,6 +16,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, Parameter
 from litestar.types import Guard
 
+from service.api.body import no_stray_body
 from service.api.deps import admin_guard
 from service.api.query import known_query_only
 from service.api.responses import ADMIN, BODY, E, refusals
@@ -54,7 +55,7 @@ def _unknown(name: str) -> SidelineError:
 class SinksController(Controller):
     path = "/v1/admin/sinks"
     tags: ClassVar[list[str]] = ["admin", "sinks"]  # type: ignore[misc]
-    guards: ClassVar[list[Guard]] = [admin_guard, known_query_only]  # type: ignore[misc]
+    guards: ClassVar[list[Guard]] = [admin_guard, known_query_only, no_stray_body]  # type: ignore[misc]
     dependencies: ClassVar[dict[str, Provide]] = {  # type: ignore[misc]
         "forwarder": Provide(provide_forwarder, sync_to_thread=False)
     }

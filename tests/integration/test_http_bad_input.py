@@ -179,3 +179,39 @@ def test_an_unknown_field_is_named_whatever_its_name(api, path, who, body, name,
     error = api.refused("POST", path, who, body)
     assert error == {"code": "invalid_body", "at": at,
                      "message": f"Object contains unknown field `{name}` - at `{at}`"}  # fmt: skip
+
+
+NO_BODY = [  # (method, path, who, what it writes when done)
+    ("POST", "/v1/rooms/match:1/join", "user", ["community_room_joined"]),
+    ("POST", "/v1/rooms/match:1/leave", "user", []),  # not in the room: nothing to leave
+    ("POST", "/v1/rooms/match:1/polls/{poll}/close", "moderator", ["poll_closed"]),
+    ("POST", "/v1/admin/rooms/match:1/close", "admin", ["room_mode_changed"]),
+    ("GET", "/v1/rooms/match:1/messages", "user", []),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "who", "writes"), NO_BODY)
+@pytest.mark.parametrize("body", [b"not json at all", b'{"mode": "open"}', b"[]"])
+def test_a_body_where_none_is_read_is_refused_not_ignored(api, method, path, who, writes, body):
+    """An endpoint that reads no body refuses one (nothing done, nothing written), as it refuses
+    an unknown query parameter: the client meant something the server would not do."""
+    error = api.refused(method, path, who, body)
+    assert error["at"] == "$" and "this endpoint takes no body" in error["message"], error
+    room = api.client.get("/v1/rooms/match:1", headers=api.bearer("u")).json()
+    assert room["mode"] == "open", "the admin close did not happen"
+
+
+@pytest.mark.parametrize(("method", "path", "who", "writes"), NO_BODY)
+@pytest.mark.parametrize("body", [None, b"", b"{}", b" { } \n"])
+def test_no_body_or_an_empty_object_passes_where_none_is_read(api, method, path, who, writes, body):
+    r = api.client.request(method, path.format(poll=api.poll_id), headers=api.headers(who), content=body)
+    assert r.status_code < 300, r.text
+    api.written += writes
+
+
+@pytest.mark.parametrize(("method", "path", "who", "writes"), NO_BODY[:2])
+def test_an_oversize_body_where_none_is_read_is_413(api, method, path, who, writes):
+    before = api.community.log.last_seq
+    r = api.client.request(method, path, headers=api.headers(who), content=b"{" + b" " * 70_000 + b"}")
+    assert (r.status_code, r.json()["error"]["code"]) == (413, "body_too_large"), r.text
+    assert api.community.log.last_seq == before
