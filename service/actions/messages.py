@@ -192,22 +192,26 @@ async def send_message(c: Community, who: Identity, room_id: str, body: SendMess
     A retry of a stored or in-flight send needs only read access: the message was accepted
     when first sent, and a room that has since stopped taking posts (reactions-only, closed,
     the sender muted) still answers the retry with it rather than a refusal that would tell
-    the client its message was lost.
+    the client its message was lost. A retry must be the same send (:func:`_same_send`).
     """
     check_access(c, who, room_id, Intent.READ)
     key = (who.user_id, room_id, body.client_msg_id)
     if (existing := c.state.client_ids.get(key)) is not None:
-        return await _existing(c, room_id, existing)
+        return await _existing(c, room_id, existing, body)
     pending = c.inflight.get(key)
-    if pending is None:
-        send: Coroutine[Any, Any, MessageOut]
-        if c.claims is not None:
-            send = _claim_and_send(c, c.claims, who, room_id, body, key)
-        else:
-            access = check_access(c, who, room_id, Intent.POST)
-            send = _send(c, who, access, check_text(body.text, access.room), body)
-        pending = c.inflight[key] = asyncio.create_task(send)
-        pending.add_done_callback(functools.partial(_settled, c, key))
+    if pending is not None:  # a concurrent request with the same id: it must be the same send
+        out: MessageOut = await asyncio.shield(pending)
+        if (sent := await find_sent(c, room_id, out.message_id)) is not None:
+            await _same_send(c, sent, body)
+        return out
+    send: Coroutine[Any, Any, MessageOut]
+    if c.claims is not None:
+        send = _claim_and_send(c, c.claims, who, room_id, body, key)
+    else:
+        access = check_access(c, who, room_id, Intent.POST)
+        send = _send(c, who, access, check_text(body.text, access.room), body)
+    pending = c.inflight[key] = asyncio.create_task(send)
+    pending.add_done_callback(functools.partial(_settled, c, key))
     result: MessageOut = await asyncio.shield(pending)
     return result
 
@@ -276,7 +280,7 @@ async def _claim_and_send(
     if claim.holder is not None:
         claim = await _await_holder(c, claims, key, claim)
     if (existing := c.state.client_ids.get(key)) is not None:  # arrived meanwhile
-        out = await _existing(c, room_id, existing)
+        out = await _existing(c, room_id, existing, body)
     elif claim.sent is not None:  # sent elsewhere, and its envelope will never come here
         return _decode_sent(claim.sent)
     else:
@@ -346,11 +350,53 @@ async def find_sent(c: Community, room_id: str, message_id: str) -> Event | None
     return event or await c.log.find_message(message_id)
 
 
-async def _existing(c: Community, room_id: str, message_id: str) -> MessageOut:
+async def _existing(
+    c: Community, room_id: str, message_id: str, body: SendMessage | None = None
+) -> MessageOut:
+    """The stored message a retry is answered with; with ``body``, the retry must be the same
+    send (:func:`_same_send`)."""
     event = await find_sent(c, room_id, message_id)
     if event is None:
         raise SidelineError(ErrorCode.NOT_FOUND, f"message {message_id} is not in the log")
+    if body is not None:
+        await _same_send(c, event, body)
     return message_out(c, event, await folded(c, event))
+
+
+async def _same_send(c: Community, sent: Event, body: SendMessage) -> None:
+    """Refuse a ``client_msg_id`` reused for another text or reply (409 ``conflict`` at
+    ``$.client_msg_id``): answering it with the first message would drop the second without a
+    word. Texts are compared as stored (ends stripped, invisible characters dropped); for a
+    masked or held message with its original in the moderation record."""
+    p = sent.payload
+    try:
+        text: str | None = visible_text(body.text, "message text", "$.text")
+    except SidelineError:
+        text = None
+    stored = p["text"]
+    if p.get("masked") or p.get("visibility") == "held":  # (a retry is rare: one read is fine)
+        stored = await _original(c, sent) or stored
+    if text != stored or body.reply_to != p.get("reply_to"):
+        what = "text" if text != stored else "reply_to"
+        raise SidelineError(
+            ErrorCode.CONFLICT,
+            f"client_msg_id {body.client_msg_id!r} was used for another message (its {what} "
+            f"differs): a retry must resend the same message, a new message needs a new id",
+            at="$.client_msg_id",
+        )  # fmt: skip
+
+
+async def _original(c: Community, sent: Event) -> str | None:
+    """The text a sender sent, from the moderation record of a masked or held message."""
+
+    def query(con: duckdb.DuckDBPyConnection) -> list[Any]:
+        rows: list[Any] = con.execute(
+            "SELECT original FROM moderation_records WHERE event_id = ?", [sent.event_id]
+        ).fetchall()
+        return rows
+
+    rows = await c.log.run_read(query)
+    return str(rows[0][0]) if rows else None
 
 
 async def do_send(

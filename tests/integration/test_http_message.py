@@ -125,3 +125,35 @@ def test_a_retry_tells_a_message_deleted_or_hidden_since(start):
     assert as_now(client, author, gone, retry) == [("deleted", "")]
     retry = {"client_msg_id": "r1", "text": "a reported message"}
     assert as_now(client, author, hidden, retry) == [("held", "a reported message")]
+
+
+def test_a_client_msg_id_reused_for_another_message_is_refused(start):
+    """A retry must resend the same message: another text or reply under a used id is 409 at
+    ``$.client_msg_id`` with nothing written, not the first message (which would drop the second
+    without a word). Texts compare as stored (ends stripped), a masked one by its original, also
+    after a restart."""
+    s, c, client = start(SIDELINE_MODERATION__ENABLED="true")
+    author = bearer(s, "author")
+    first = post_message(client, author, "m1", "what a save")
+    masked = client.post(f"{ROOM}/messages", headers=author,
+                         json={"client_msg_id": "m2", "text": "call me on +44 7700 900123"})  # fmt: skip
+    assert masked.status_code == 201 and masked.json()["masked"], masked.text
+
+    def send(cid: str, text: str, **extra: Any) -> Any:
+        return client.post(f"{ROOM}/messages", headers=author, json={"client_msg_id": cid, "text": text, **extra})
+
+    for _ in range(2):  # running, then rebuilt from the log
+        before = c.log.last_seq
+        for cid, text, extra, what in [
+            ("m1", "what a goal", {}, "text"), ("m1", "", {}, "text"),
+            ("m1", "what a save", {"reply_to": masked.json()["message_id"]}, "reply_to"),
+            ("m2", "call me on +44 7700 900124", {}, "text"), ("m2", "call me on [phone]", {}, "text"),
+        ]:  # fmt: skip
+            r = send(cid, text, **extra)
+            assert r.status_code == 409, r.text
+            assert r.json()["error"]["at"] == "$.client_msg_id", r.text
+            assert f"its {what} differs" in r.json()["error"]["message"]
+        assert send("m1", "  what a save\n").json()["message_id"] == first  # the same, as stored
+        assert send("m2", "call me on +44 7700 900123").json()["message_id"] == masked.json()["message_id"]
+        assert c.log.last_seq == before
+        s, c, client = start(SIDELINE_MODERATION__ENABLED="true")

@@ -19,6 +19,7 @@ from service.actions.context import Community
 from service.app import build_community, create_app
 from service.domain.events import EventType, new_event
 from service.domain.rooms import Role
+from service.errors import ErrorCode, SidelineError
 from service.identity import Identity, mint_token
 from service.protocol.http import SendMessage
 from service.settings import Settings, ensure_dev_secrets, load_settings
@@ -239,6 +240,26 @@ async def test_a_retry_while_the_cancelled_send_commits_waits_for_it(tmp_path, m
         gate.released.set()
         out = await retry
         assert out.seq == 1 and not c.inflight
+    assert logged(s) == [("community_message_sent", "match:1", "cid-1", "hello")]
+
+
+async def test_a_concurrent_send_of_the_same_id_with_another_text_is_refused(tmp_path, monkeypatch):
+    """Two requests with one client_msg_id at once: the second waits for the first's send, and
+    is refused (409) when it is another message rather than answered with the first."""
+    s = make_settings(tmp_path, SIDELINE_MODERATION__ENABLED="false")
+    async with running(s) as c:
+        gate = HeldCommits(c, monkeypatch)
+        first = asyncio.create_task(messages.send_message(c, user(), "match:1", SendMessage(client_msg_id="cid-1", text="hello")))
+        await gate.in_transaction()
+        same = asyncio.create_task(messages.send_message(c, user(), "match:1", SendMessage(client_msg_id="cid-1", text="hello")))
+        other = asyncio.create_task(messages.send_message(c, user(), "match:1", SendMessage(client_msg_id="cid-1", text="bye")))
+        await asyncio.sleep(0.05)
+        gate.released.set()
+        out = await first
+        assert (await same).message_id == out.message_id
+        with pytest.raises(SidelineError) as refused:
+            await other
+        assert (refused.value.code, refused.value.at) == (ErrorCode.CONFLICT, "$.client_msg_id")
     assert logged(s) == [("community_message_sent", "match:1", "cid-1", "hello")]
 
 
