@@ -148,7 +148,7 @@ async def review(c: Community, actor: str, room_id: str, message_id: str, decisi
     await check_message(c, room_id, message_id, reader=None)
     held = message_id in c.state.held
     if not held and not c.state.reporters.get(message_id):
-        raise SidelineError(ErrorCode.NOT_FOUND, f"message {message_id} is not awaiting review")
+        raise SidelineError(ErrorCode.NOT_FOUND, f"message {message_id} is not awaiting review", at="$.message_id")
     key = ("review", message_id)
     if key in c.reserved:
         raise SidelineError(ErrorCode.CONFLICT, f"message {message_id} is being reviewed already")

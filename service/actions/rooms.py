@@ -100,8 +100,9 @@ async def _configure(c: Community, room_id: str, body: RoomConfigIn, actor: str,
 
 
 async def moderator_configure(c: Community, who: Identity, room_id: str, body: RoomConfigIn) -> RoomOut:
-    check_access(c, who, room_id, Intent.MODERATE)
-    return await configure(c, room_id, body, actor=who.user_id, cause="moderator")
+    access = check_access(c, who, room_id, Intent.MODERATE)
+    await configure(c, room_id, body, actor=who.user_id, cause="moderator")
+    return room_out(c.state.room(room_id), access.role)
 
 
 async def close_room(c: Community, room_id: str, *, actor: str = ADMIN_ACTOR) -> RoomOut:

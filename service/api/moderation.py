@@ -13,7 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
 from service.actions import messages, moderators, reports, rooms
-from service.actions.access import Intent, check_access
+from service.actions.access import Access, Intent, check_access
 from service.actions.context import Community
 from service.api.body import no_stray_body
 from service.api.deps import provide_community, provide_identity
@@ -73,13 +73,13 @@ async def moderation_record(c: Community, room_id: str, message_id: str) -> Mode
 
     rows = await c.log.run_read(query)
     if not rows:
-        raise SidelineError(ErrorCode.NOT_FOUND, f"no moderation record for message {message_id}")
+        raise SidelineError(ErrorCode.NOT_FOUND, f"no moderation record for message {message_id}", at="$.message_id")
     m, u, original, at = rows[0]
     return ModerationRecordOut(message_id=m, user_id=u, original=original, recorded_at=at.isoformat())
 
 
-def _moderator(c: Community, who: Identity, room_id: str) -> None:
-    check_access(c, who, room_id, Intent.MODERATE)
+def _moderator(c: Community, who: Identity, room_id: str) -> Access:
+    return check_access(c, who, room_id, Intent.MODERATE)
 
 
 class ModeratorController(Controller):
@@ -104,9 +104,9 @@ class ModeratorController(Controller):
 
     @post("/pin", status_code=200, summary="Pin one message (null unpins)", responses=refusals(TOKEN, MODERATE, BODY, [E.NOT_FOUND], WRITE))
     async def pin(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, data: JSONBody[PinIn]) -> RoomOut:
-        _moderator(c, who, room_id)
+        access = _moderator(c, who, room_id)
         await moderators.pin_message(c, who.user_id, room_id, data.message_id)
-        return rooms.room_out(c.state.room(room_id))
+        return rooms.room_out(c.state.room(room_id), access.role)
 
     @patch("/settings", summary="Change mode, slow mode, max message length", responses=refusals(TOKEN, MODERATE, BODY, WRITE))
     async def settings(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, data: JSONBody[RoomConfigIn]) -> RoomOut:

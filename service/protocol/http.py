@@ -182,6 +182,8 @@ class ReactionOut(msgspec.Struct, kw_only=True):
     emoji: str
     count: int
     seq: int
+    """The seq of the event written; 0 when nothing was (an add of a reaction the user already
+    has, a removal of one they do not: the answer is the same, ``count`` as it stands)."""
 
 
 class PollOut(msgspec.Struct, kw_only=True):

@@ -460,3 +460,19 @@ def test_a_repeated_poll_option_is_bad_input_at_its_index(start):
         "message": "poll option 2 ('Saka') repeats option 0",
     }  # fmt: skip
     assert rows(client, c, EventType.POLL_CREATED) == []
+
+
+def test_a_moderators_room_answers_carry_their_role(start):
+    """Pinning and changing settings answer the room as ``GET /v1/rooms/{room}`` does, with the
+    caller's role; the admin API (no role) answers ``role: null``."""
+    s, _, client = start()
+    mod = bearer(s, "mod", "moderator")
+    mid = post_message(client, bearer(s, "author"), "m1")
+    for r in (client.post(f"{ROOM}/pin", headers=mod, json={"message_id": mid}),
+              client.patch(f"{ROOM}/settings", headers=mod, json={"slow_mode_seconds": 5})):  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert r.json()["role"] == client.get(ROOM, headers=mod).json()["role"] == "moderator"
+    r = client.put("/v1/admin/rooms/match:1", headers={ADMIN: s.admin.api_key}, json={"slow_mode_seconds": 0})
+    assert r.status_code == 200 and r.json()["role"] is None, r.text
+    gone = client.post(f"{ROOM}/review/{mid}", headers=mod, json={"decision": "approve"})
+    assert (gone.status_code, gone.json()["error"]["at"]) == (404, "$.message_id"), gone.text
