@@ -13,6 +13,7 @@ from service.actions.access import Intent, check_access, check_room_id
 from service.actions.context import Community
 from service.domain.events import EventType, new_event
 from service.domain.rooms import Role, RoomMode, RoomState
+from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol.http import RoomConfigIn, RoomOut
 
@@ -101,6 +102,12 @@ async def _configure(c: Community, room_id: str, body: RoomConfigIn, actor: str,
 
 async def moderator_configure(c: Community, who: Identity, room_id: str, body: RoomConfigIn) -> RoomOut:
     access = check_access(c, who, room_id, Intent.MODERATE)
+    if access.room.closed_by_admin:
+        raise SidelineError(
+            ErrorCode.ROOM_CLOSED,
+            "this room was closed through the admin API (a read-only archive); only the admin API "
+            "reopens it or changes its settings",
+        )  # fmt: skip
     await configure(c, room_id, body, actor=who.user_id, cause="moderator")
     return room_out(c.state.room(room_id), access.role)
 

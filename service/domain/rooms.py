@@ -59,6 +59,8 @@ class RoomState(msgspec.Struct, kw_only=True):
     settings: RoomSettings
     pinned_message_id: str | None = None
     last_seq: int = 0
+    closed_by_admin: bool = False
+    """Closed through the admin API (the host's archive): only the admin API reopens it."""
 
 
 def room_kind(room_id: str) -> str | None:

@@ -355,6 +355,7 @@ class CommunityState:
             slow_mode_seconds=int(p["slow_mode_seconds"]),
             max_message_length=int(p["max_message_length"]),
         )
+        room.closed_by_admin = room.settings.mode is RoomMode.CLOSED and p.get("cause", "admin") == "admin"
 
     def _on_pinned(self, e: Event, p: dict[str, Any]) -> None:
         self.room(e.room_id).pinned_message_id = e.message_id if p.get("pinned", True) else None

@@ -476,3 +476,21 @@ def test_a_moderators_room_answers_carry_their_role(start):
     assert r.status_code == 200 and r.json()["role"] is None, r.text
     gone = client.post(f"{ROOM}/review/{mid}", headers=mod, json={"decision": "approve"})
     assert (gone.status_code, gone.json()["error"]["at"]) == (404, "$.message_id"), gone.text
+
+
+def test_only_the_admin_api_reopens_a_room_it_closed(start):
+    s, c, client = start()
+    mod, admin = bearer(s, "mod", "moderator"), {ADMIN: s.admin.api_key}
+    assert client.post("/v1/admin/rooms/match:1/close", headers=admin).status_code == 200
+    before = c.log.last_seq
+    for body in ({"mode": "open"}, {"slow_mode_seconds": 5}):
+        r = client.patch(f"{ROOM}/settings", headers=mod, json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "room_closed"), r.text
+    assert c.log.last_seq == before
+    s, c, client = start()  # rebuilt from the log: still the admin's close
+    assert client.patch(f"{ROOM}/settings", headers=mod, json={"mode": "open"}).status_code == 403
+    r = client.put("/v1/admin/rooms/match:1", headers=admin, json={"mode": "open"})
+    assert r.status_code == 200 and r.json()["mode"] == "open", r.text
+    for mode in ("closed", "open"):  # a moderator's own close, a moderator may undo
+        r = client.patch(f"{ROOM}/settings", headers=mod, json={"mode": mode})
+        assert r.status_code == 200 and r.json()["mode"] == mode, r.text
