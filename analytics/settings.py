@@ -14,6 +14,7 @@ DEFAULT_SCHEDULE = {
     "engagement": "25 * * * *",
     "engagement_kind": "25 * * * *",
     "engagement_timeline": "25 * * * *",
+    "engagement_daily": "25 * * * *",
     "journey": "40 3 * * *",
     "funnel": "40 3 * * *",
     "churn_posting": "30 3 * * *",

@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/dashboards.py [--contexts N] [--runs N]
 
 Generates a report fixture of ``--contexts`` contexts over 30 days (the ``engagement``,
-``engagement_kind`` and ``engagement_timeline`` reports, one Parquet file per day, in the
-layout the runner writes, the timelines summing to the engagement rows), renders the events
+``engagement_kind``, ``engagement_daily`` and ``engagement_timeline`` reports, one Parquet file
+per day, in the layout the runner writes, the timelines and days summing to the engagement
+rows), renders the events
 dashboard from it, and loads the page from disk in headless Chromium ``--runs`` times, each in
 a fresh browser context. Time to first chart is when the first data mark of the first chart
 appears in the SVG (a MutationObserver installed before the page's own scripts), measured
@@ -57,7 +58,7 @@ MARGIN = 60
 
 
 def fixture(reports: Path, contexts: int, seed: int = 7) -> dict[str, int]:
-    """The three engagement reports for ``contexts`` contexts; returns their row counts."""
+    """The four engagement reports for ``contexts`` contexts; returns their row counts."""
     rng = np.random.default_rng(seed)
     kinds = rng.choice(["match", "dashboard", "video"], size=contexts, p=[0.8, 0.1, 0.1])
     day = rng.integers(0, DAYS, size=contexts)
@@ -111,13 +112,28 @@ def fixture(reports: Path, contexts: int, seed: int = 7) -> dict[str, int]:
         *[pl.col(c).sum() for c in ("openers", "posters", "messages", "reactions", "poll_votes",
                                     "interactions", "moderated")],
         pl.col("duration_minutes").sum().alias("minutes"))  # fmt: skip
+    key = ["window", "context_id", "kind", "day"]
+    volumes = ["messages", "reactions", "poll_votes", "interactions"]
+    active_days = (
+        timeline.join(engagement.select("context_id", "starts_at"), on="context_id")
+        .with_columns((pl.col("starts_at") + pl.duration(minutes=pl.col("minute"))).dt.date()
+                      .alias("day"))
+        .group_by(key).agg(pl.col(volumes).sum())
+    )  # fmt: skip
+    daily = (
+        engagement.select("window", "context_id", "kind", pl.col("starts_at").dt.date().alias("day"),
+                          "openers", "posters", "moderated")
+        .join(active_days, on=key, how="full", coalesce=True)
+        .with_columns(pl.col("openers", "posters", "moderated", *volumes).fill_null(0).cast(pl.Int64))
+    )  # fmt: skip
     for name, frame in (("engagement", engagement), ("engagement_kind", by_kind),
-                        ("engagement_timeline", timeline)):  # fmt: skip
+                        ("engagement_timeline", timeline), ("engagement_daily", daily)):  # fmt: skip
         folder = reports / name
         folder.mkdir(parents=True, exist_ok=True)
         for (window,), part in frame.group_by("window"):
             part.write_parquet(folder / f"{window}.parquet")
-    return {"engagement": engagement.height, "engagement_timeline": timeline.height}
+    return {"engagement": engagement.height, "engagement_timeline": timeline.height,
+            "engagement_daily": daily.height}
 
 
 def baseline_page(reports: Path, out: Path) -> Path:

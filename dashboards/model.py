@@ -5,7 +5,8 @@ to filter by, and parts: charts (a Vega-Lite spec over one dataset), tiles, tabl
 carries text generated from the data for *every* filter state, keyed ``"<range>|<kind>"``
 (``*`` for all kinds), so the page only switches between sentences the Python code computed
 from exactly the rows the chart then draws (:func:`select` here, ``select`` in
-``static/dashboard.js``).
+``static/dashboard.js``). A part may fold the selected rows into one row per item
+(:class:`Rollup`): per-day rows of a context summed over the days in the range.
 """
 
 from __future__ import annotations
@@ -41,6 +42,23 @@ class State:
         return f"{self.range.key}|{self.kind}"
 
 
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """Fold the selected rows into one row per ``key``: the row of ``attrs`` (a dataset with one
+    row per key) with each of ``sums`` replaced by its sum over the selected rows, and each of
+    ``ratios`` (name -> numerator, denominator) computed from those sums (null unless the
+    denominator is positive). Rows whose key ``attrs`` lacks are left out."""
+
+    key: str
+    attrs: str
+    sums: tuple[str, ...]
+    ratios: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def config(self) -> dict[str, Any]:
+        return {"key": self.key, "attrs": self.attrs, "sums": list(self.sums),
+                "ratios": {k: list(v) for k, v in self.ratios.items()}}  # fmt: skip
+
+
 @dataclass(slots=True)
 class Part:
     """What every chart, tile and table shares: which rows it shows under a filter state."""
@@ -55,6 +73,8 @@ class Part:
     """``latest``: keep only the rows of the latest ``date_field`` value left after filtering."""
     where: dict[str, Any] = field(default_factory=dict)
     """Fixed equality filters (e.g. ``{"signup_week": None}`` drops the total row)."""
+    rollup: Rollup | None = None
+    """Fold the selected rows into one row per item (see :class:`Rollup`)."""
     text: Callable[[list[Row], State], str] | None = None
     """Sentence (chart), value (tile) or caption (table) for the rows of a state."""
     texts: dict[str, str] = field(default_factory=dict)
@@ -64,7 +84,7 @@ class Part:
         return {
             "id": self.id, "dataset": self.dataset, "date_field": self.date_field,
             "kind_field": self.kind_field, "pick": self.pick, "where": self.where,
-            "texts": self.texts,
+            "rollup": self.rollup.config() if self.rollup else None, "texts": self.texts,
         }  # fmt: skip
 
 
@@ -156,8 +176,11 @@ class Dashboard:
                 yield State(r, k)
 
 
-def select(rows: list[Row], part: Part, state: State) -> list[Row]:
-    """The rows ``part`` shows under ``state`` (mirrored by ``select`` in dashboard.js)."""
+def select(
+    rows: list[Row], part: Part, state: State, datasets: dict[str, list[Row]] | None = None
+) -> list[Row]:
+    """The rows ``part`` shows under ``state`` (mirrored by ``select`` in dashboard.js);
+    ``datasets`` holds the ``attrs`` dataset of a part with a :class:`Rollup`."""
     out = [r for r in rows if all(r.get(k) == v for k, v in part.where.items())]
     if part.date_field is not None:
         lo, hi = state.range.start, state.range.end
@@ -168,7 +191,29 @@ def select(rows: list[Row], part: Part, state: State) -> list[Row]:
     if part.pick == "latest" and part.date_field is not None and out:
         latest = max(str(r[part.date_field]) for r in out)
         out = [r for r in out if str(r[part.date_field]) == latest]
+    if part.rollup is not None:
+        out = fold(out, part.rollup, (datasets or {}).get(part.rollup.attrs, []))
     return out
+
+
+def fold(rows: list[Row], rollup: Rollup, attrs: list[Row]) -> list[Row]:
+    """``rows`` folded into one row per ``rollup.key``, in order of first appearance."""
+    index: dict[Any, Row] = {}
+    for r in attrs:
+        index.setdefault(r.get(rollup.key), r)
+    out: dict[Any, Row] = {}
+    for r in rows:
+        key = r.get(rollup.key)
+        if key not in index:
+            continue
+        if key not in out:
+            out[key] = {**index[key], **dict.fromkeys(rollup.sums, 0)}
+        for f in rollup.sums:
+            out[key][f] += r.get(f) or 0
+    for o in out.values():
+        for name, (num, den) in rollup.ratios.items():
+            o[name] = o[num] / o[den] if (o.get(den) or 0) > 0 else None
+    return list(out.values())
 
 
 def evaluate(board: Dashboard) -> None:
@@ -180,4 +225,4 @@ def evaluate(board: Dashboard) -> None:
         for state in board.states():
             if state.kind != ALL_KINDS and part.kind_field is None:
                 continue  # the page looks such parts up under "*"
-            part.texts[state.key] = part.text(select(rows, part, state), state)
+            part.texts[state.key] = part.text(select(rows, part, state, board.datasets), state)

@@ -7,6 +7,7 @@ from analytics.jobs import (
     churn_strata,
     community_health,
     engagement,
+    engagement_daily,
     engagement_kind,
     engagement_timeline,
     funnel,
@@ -23,6 +24,6 @@ JOBS: dict[str, Job] = {
     for m in (
         churn_posting, churn_strata, holdout_uplift, engagement, engagement_kind, journey,
         funnel, community_health, moderation_daily, moderation_checks,
-        engagement_timeline, retention_curve,
+        engagement_timeline, engagement_daily, retention_curve,
     )
 }  # fmt: skip

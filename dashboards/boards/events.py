@@ -9,13 +9,19 @@ from dashboards import fmt
 from dashboards.boards.common import empty, kind_label, missing, share, top, total
 from dashboards.boards.timeline import timeline_chart, timelines
 from dashboards.charts import BLUE, GREEN, ORANGE, base, compile_spec, order_expr, palette
-from dashboards.model import ALL_KINDS, Chart, Column, Dashboard, State, Table
+from dashboards.model import ALL_KINDS, Chart, Column, Dashboard, Rollup, State, Table
 from dashboards.ranges import day_ranges
 from dashboards.sources import Reports, Row
 
 VOLUME = {"messages": ("Messages", BLUE), "reactions": ("Reactions", ORANGE),
           "poll_votes": ("Poll votes", GREEN)}  # fmt: skip
 TOP_N = 15
+IN_RANGE = ("messages", "reactions", "poll_votes", "interactions", "moderated")
+"""Counted on the day they happened, so summed over the days in the range."""
+BY_CONTEXT = Rollup("context_id", "contexts", IN_RANGE,
+                    ratios={"moderation_rate": ("moderated", "messages")})  # fmt: skip
+"""A context's day rows in the range, as one row of its engagement report."""
+DAY_FIELDS = ["context_id", "kind", "day", *IN_RANGE]
 
 COLUMNS = [
     Column("title", "Context", "text"), Column("kind", "Kind", "text"),
@@ -31,30 +37,35 @@ COLUMNS = [
 
 def build(reports: Reports) -> Dashboard:
     contexts = _labelled(reports.rows("engagement") or [])
+    days = reports.rows("engagement_daily", DAY_FIELDS) or []
     series = reports.rows("engagement_timeline")
     board = Dashboard(
         slug="events", title="Events",
         intro=("Each product object with a room (a match, a team, a dashboard) is a context. "
                "Ranked by interactions: messages, reactions and poll votes in its room from an "
-               "hour before it starts to an hour after it ends. Pick a context in the table to "
+               "hour before it starts to an hour after it ends, each counted on the day it "
+               "happened, so a date range holds the activity in it (a team room open for weeks "
+               "counts in every range it was active in). Pick a context in the table to "
                "see its own timeline, minute by minute from its start."),
-        ranges=day_ranges([r["starts_at"] for r in contexts]),
+        ranges=day_ranges([r["day"] for r in days]),
         kinds=sorted({r["kind"] for r in contexts}) or None,
-        datasets={"contexts": contexts},
+        datasets={"contexts": contexts, "days": days},
     )  # fmt: skip
     board.charts = [_top(), _opened()]
-    board.tables = [Table("ranking", "contexts", "starts_at", "kind", text=_caption,
+    board.tables = [Table("ranking", "days", "day", "kind", rollup=BY_CONTEXT, text=_caption,
                           title="Ranking of contexts (click a column to sort, a row to drill down)",
                           columns=COLUMNS, sort="interactions", key_field="context_id")]  # fmt: skip
     drill = timeline_chart()
     board.charts.append(drill)
-    if reports.frame("engagement") is None:
-        for c in board.charts:
-            c.missing = missing("engagement")
-        board.tables[0].text = lambda _rows, _state: missing("engagement")
+    for report in ("engagement", "engagement_daily"):
+        if reports.frame(report) is None:
+            for c in board.charts:
+                c.missing = c.missing or missing(report)
+            board.tables[0].text = lambda _rows, _state, report=report: missing(report)
+            break
     if series is None:
         drill.missing = missing("engagement_timeline")
-    else:
+    elif contexts:
         board.details["timeline"], board.detail_texts[drill.id] = timelines(contexts, series)
     return board
 
@@ -67,7 +78,8 @@ def _labelled(rows: list[Row]) -> list[Row]:
         if label in seen:
             label = f"{label} ({r['context_id']})"
         seen.add(label)
-        out.append({**r, "label": label})
+        # The whole timeline's interactions, kept beside the range's (the rollup replaces those).
+        out.append({**r, "label": label, "total_interactions": r["interactions"]})
     return out
 
 
@@ -91,9 +103,10 @@ def top_spec() -> alt.Chart:
 
 
 def _top() -> Chart:
-    return Chart("top", "contexts", "starts_at", "kind", text=_top_text, wide=True,
-                 title=f"Most discussed contexts (top {TOP_N})", source="engagement",
-                 unit="messages, reactions and poll votes in each context's room",
+    return Chart("top", "days", "day", "kind", rollup=BY_CONTEXT, text=_top_text, wide=True,
+                 title=f"Most discussed contexts (top {TOP_N})",
+                 source="engagement_daily, engagement",
+                 unit="messages, reactions and poll votes in each context's room in the range",
                  spec=compile_spec(top_spec()))  # fmt: skip
 
 
@@ -101,17 +114,22 @@ def _top_text(rows: list[Row], state: State) -> str:
     best = top(rows, "interactions")
     if best is None:
         return empty(state)
+    among = (f"Of the {fmt.count(len(rows))} "
+             f"{kind_label(state.kind) if state.kind != ALL_KINDS else 'contexts'} active in the range")  # fmt: skip
+    counts = (f"{fmt.count(best['interactions'])} ({fmt.count(best['messages'])} messages, "
+              f"{fmt.count(best['reactions'])} reactions, {fmt.count(best['poll_votes'])} poll votes)")  # fmt: skip
+    head = f"{among}, {best['title']} ({fmt.day(best['starts_at'])}) drew the most interactions"
+    if best["interactions"] != best.get("total_interactions"):
+        # Part of its timeline lies outside the range: its viewers and peak are the whole one's.
+        return (f"{head} in it: {counts}, of {fmt.count(best.get('total_interactions'))} over its "
+                "whole timeline.")
     viewers = (f" from {fmt.count(best['viewers'])} viewers "
                f"({fmt.count(best['interactions_per_viewer'] and round(best['interactions_per_viewer'], 1))} per viewer)"
                if best.get("viewers") else "")  # fmt: skip
     peak = (f"; its busiest minute was minute {fmt.count(best['peak_minute'])} with "
             f"{fmt.count(best['peak_interactions'])} messages and reactions"
             if best.get("peak_minute") is not None else "")  # fmt: skip
-    among = f"Of {fmt.count(len(rows))} {kind_label(state.kind) if state.kind != ALL_KINDS else 'contexts'}"
-    return (f"{among}, {best['title']} ({fmt.day(best['starts_at'])}) drew the most "
-            f"interactions: {fmt.count(best['interactions'])} ({fmt.count(best['messages'])} "
-            f"messages, {fmt.count(best['reactions'])} reactions, "
-            f"{fmt.count(best['poll_votes'])} poll votes){viewers}{peak}.")
+    return f"{head}: {counts}{viewers}{peak}."
 
 
 def _opened() -> Chart:
@@ -128,9 +146,11 @@ def _opened() -> Chart:
                          alt.Tooltip("opened_share:Q", title="Opened", format=".1%"),
                          alt.Tooltip("messages:Q", title="Messages", format=",")])
     )  # fmt: skip
-    return Chart("opened", "contexts", "starts_at", "kind", text=_opened_text, wide=True,
-                 title="How many viewers open the room", source="engagement",
-                 unit="one dot per context with known viewers; size = messages",
+    return Chart("opened", "days", "day", "kind", rollup=BY_CONTEXT, text=_opened_text,
+                 wide=True, title="How many viewers open the room",
+                 source="engagement, engagement_daily",
+                 unit="one dot per context active in the range with known viewers (viewers and "
+                      "openers over its whole timeline); size = messages in the range",
                  spec=compile_spec(spec))  # fmt: skip
 
 
@@ -152,7 +172,10 @@ def _opened_text(rows: list[Row], state: State) -> str:
 def _caption(rows: list[Row], state: State) -> str:
     if not rows:
         return empty(state)
-    return (f"{fmt.count(len(rows))} contexts started in the range and drew "
-            f"{fmt.count(total(rows, 'messages'))} messages, "
-            f"{fmt.count(total(rows, 'reactions'))} reactions and "
-            f"{fmt.count(total(rows, 'poll_votes'))} poll votes; sorted by interactions.")
+    return (f"{fmt.count(len(rows))} contexts were active in the range (started in it, or had "
+            f"activity in their rooms in it) and drew {fmt.count(total(rows, 'messages'))} "
+            f"messages, {fmt.count(total(rows, 'reactions'))} reactions and "
+            f"{fmt.count(total(rows, 'poll_votes'))} poll votes in it; sorted by interactions. "
+            "Messages, reactions, poll votes, interactions and the moderated share count what "
+            "happened in the range; viewers, opened room, posters, per viewer, peak minute and "
+            "messages per minute are each context's whole timeline.")

@@ -42,7 +42,7 @@ def build(reports: Reports, today: date | None = None) -> Dashboard:
     day = (today or datetime.now(UTC).date()).isoformat()
     health = reports.rows("community_health") or []
     moderation = [with_rate(r) for r in reports.rows("moderation_daily") or []]
-    kinds = [{**r, "day": r["window"]} for r in reports.rows("engagement_kind") or []]
+    kinds = reports.rows("engagement_daily", ["day", "kind", "context_id", *VOLUME]) or []
     board = Dashboard(
         slug="overview", title="Community overview",
         intro=("How many people take part in the community, how much they say, and how much of "
@@ -56,7 +56,7 @@ def build(reports: Reports, today: date | None = None) -> Dashboard:
     board.charts = [_active(day), _messages(), _posting(day), _moderation(), _by_kind()]
     for chart, report in zip(board.charts, ("community_health", "moderation_daily",
                                             "community_health", "moderation_daily",
-                                            "engagement_kind"), strict=True):  # fmt: skip
+                                            "engagement_daily"), strict=True):  # fmt: skip
         if reports.frame(report) is None:
             chart.missing = missing(report)
     return board
@@ -198,24 +198,25 @@ def _by_kind() -> Chart:
     )  # fmt: skip
     return Chart("kinds", "kinds", "day", "kind", text=_kind_text, wide=True,
                  title="Engagement by kind of context",
-                 unit="messages, reactions and poll votes in rooms of contexts starting in the range",
-                 source="engagement_kind", spec=compile_spec(spec))  # fmt: skip
+                 unit="messages, reactions and poll votes in context rooms in the range, each "
+                      "counted on the day it happened",
+                 source="engagement_daily", spec=compile_spec(spec))  # fmt: skip
 
 
 def _kind_text(rows: list[Row], state: State) -> str:
     if not rows:
         return empty(state)
-    contexts, msgs = total(rows, "contexts"), total(rows, "messages")
+    contexts, msgs = len({r["context_id"] for r in rows}), total(rows, "messages")
     if state.kind != ALL_KINDS:
-        return (f"{fmt.count(contexts)} {kind_label(state.kind)} starting in the range drew "
-                f"{fmt.count(msgs)} messages, {fmt.count(total(rows, 'reactions'))} reactions and "
-                f"{fmt.count(total(rows, 'poll_votes'))} poll votes, "
+        return (f"{fmt.count(contexts)} {kind_label(state.kind)} were active in the range and "
+                f"drew {fmt.count(msgs)} messages, {fmt.count(total(rows, 'reactions'))} reactions "
+                f"and {fmt.count(total(rows, 'poll_votes'))} poll votes in it, "
                 f"{fmt.count(round(msgs / contexts, 1) if contexts else 0)} messages per "
                 f"{kind_label(state.kind, plural=False)}.")  # fmt: skip
     per_kind: dict[str, float] = {}
     for r in rows:
         per_kind[r["kind"]] = per_kind.get(r["kind"], 0) + (r.get("messages") or 0)
     lead = max(per_kind, key=lambda k: per_kind[k])
-    return (f"Of {fmt.count(msgs)} messages in rooms of the {fmt.count(contexts)} contexts "
-            f"starting in the range, {fmt.pct(share(per_kind[lead], msgs))} were in "
+    return (f"Of {fmt.count(msgs)} messages in the rooms of the {fmt.count(contexts)} contexts "
+            f"active in the range, {fmt.pct(share(per_kind[lead], msgs))} were in "
             f"{kind_label(lead, plural=False)} rooms.")  # fmt: skip

@@ -8,6 +8,7 @@
   const datasets = {};
   for (const [name, d] of Object.entries(cfg.datasets)) datasets[name] = expand(d);
   const detailCache = {};
+  const attrIndex = {};
   const views = {};
   const tableSort = {};
   const tableFull = {};
@@ -44,7 +45,40 @@
       const latest = out.map((r) => String(r[part.date_field])).reduce((a, b) => (a > b ? a : b));
       out = out.filter((r) => String(r[part.date_field]) === latest);
     }
+    if (part.rollup) out = fold(out, part.rollup);
     return out;
+  }
+
+  // Mirrors dashboards/model.py:fold: one row per key, the attrs row with its sums replaced.
+  function fold(rows, rollup) {
+    const cacheKey = rollup.attrs + "|" + rollup.key;
+    if (!attrIndex[cacheKey]) {
+      const index = new Map();
+      for (const r of datasets[rollup.attrs] || []) {
+        const k = r[rollup.key] ?? null;
+        if (!index.has(k)) index.set(k, r);
+      }
+      attrIndex[cacheKey] = index;
+    }
+    const index = attrIndex[cacheKey];
+    const out = new Map();
+    for (const r of rows) {
+      const k = r[rollup.key] ?? null;
+      if (!index.has(k)) continue;
+      let o = out.get(k);
+      if (!o) {
+        o = Object.assign({}, index.get(k));
+        for (const f of rollup.sums) o[f] = 0;
+        out.set(k, o);
+      }
+      for (const f of rollup.sums) o[f] += r[f] ?? 0;
+    }
+    for (const o of out.values()) {
+      for (const [name, [num, den]] of Object.entries(rollup.ratios)) {
+        o[name] = (o[den] ?? 0) > 0 ? o[num] / o[den] : null;
+      }
+    }
+    return Array.from(out.values());
   }
 
   function stateKey(part, st) {

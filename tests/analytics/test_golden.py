@@ -143,6 +143,27 @@ def test_engagement(ran: Runner) -> None:
         "match", 1, 3, 1.0)
 
 
+def test_engagement_daily(ran: Runner) -> None:
+    """Each context's room activity on the UTC day it happened: team:x (5 to 20 January) is
+    active on four days besides its start day, and its days sum to its engagement row."""
+    df = report(ran, "engagement_daily").sort("context_id", "day")
+    got = [(r["window"], r["context_id"], r["day"].day, r["openers"], r["posters"], r["messages"],
+            r["reactions"], r["poll_votes"], r["interactions"], r["moderated"])
+           for r in df.iter_rows(named=True)]  # fmt: skip
+    assert got == [
+        ("2026-01-06", "match:1", 6, 0, 1, 1, 0, 0, 1, 0),
+        ("2026-01-09", "match:2", 9, 3, 0, 0, 3, 0, 3, 0),
+        ("2026-01-05", "team:x", 5, 0, 0, 0, 0, 0, 0, 0),  # its start day, no event
+        ("2026-01-05", "team:x", 7, 0, 1, 1, 0, 0, 1, 0),  # b's message
+        ("2026-01-05", "team:x", 8, 0, 0, 0, 1, 0, 1, 1),  # c's reaction and blocked message
+        ("2026-01-05", "team:x", 13, 0, 1, 2, 0, 0, 2, 2),  # a's masked and held messages
+        ("2026-01-05", "team:x", 18, 1, 0, 0, 0, 0, 0, 0),  # x opens the room
+    ]
+    sums = df.group_by("context_id").agg(pl.col("messages", "reactions", "moderated").sum())
+    whole = report(ran, "engagement").select("context_id", "messages", "reactions", "moderated")
+    assert sums.sort("context_id").rows() == whole.sort("context_id").rows()
+
+
 def test_journey(ran: Runner) -> None:
     df = report(ran, "journey")
     total = df.filter(pl.col("signup_week").is_null()).row(0, named=True)

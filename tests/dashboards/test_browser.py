@@ -176,6 +176,37 @@ def test_filters_and_drill_down_change_what_is_shown(browser, demo_dir: Path, re
     tab.page.close()
 
 
+def test_a_range_shows_the_activity_in_it_on_every_part(browser, demo_dir: Path, report):
+    """Last 7 days, team rooms: the team rooms started weeks before, and their messages of the
+    week show in the overview's kind split and in the events ranking the page folds from the
+    day rows (the script's fold gives the numbers Python computed)."""
+    folder = demo_dir / "dashboards"
+    overview, events = Page(folder / "overview.html"), Page(folder / "events.html")
+    week = overview.config["ranges"][1]
+    days = report("engagement_daily").filter(
+        (pl.col("kind") == "team")
+        & pl.col("day").is_between(pl.lit(week["start"]).str.to_date(), pl.lit(week["end"]).str.to_date()))
+    assert days["messages"].sum() > 0
+    tab = Tab(browser, ("file://", "data:", "blob:"))
+    tab.open((folder / "overview.html").as_uri() + f"#range={week['key']}&kind=team")
+    shown = tab.finding("kinds")
+    assert shown == overview.text("kinds", f"{week['key']}|team")
+    assert f"drew {days['messages'].sum():,} messages" in shown
+    assert tab.marks("kinds") > 0
+    tab.page.click("nav a[data-page='events.html']")
+    tab.ready(f"{week['key']}|team")
+    rows = tab.page.locator("#table-ranking tbody tr")
+    assert rows.count() == days["context_id"].n_unique()
+    shown = [number(t) for t in rows.locator("td:nth-child(7)").all_inner_texts()]
+    assert sum(shown) == days["messages"].sum()
+    assert tab.page.locator("#table-ranking .finding").inner_text() == (
+        events.config["tables"][0]["texts"][f"{week['key']}|team"])
+    assert tab.marks("top") > 0
+    tab.shot("range-week-teams")
+    tab.check_clean()
+    tab.page.close()
+
+
 def test_served_by_the_service_behind_the_key(browser, demo_dir: Path, tmp_path: Path):
     data = tmp_path / "data"
     shutil.copytree(demo_dir / "warehouse" / "reports", data / "warehouse" / "reports")

@@ -9,7 +9,7 @@ import pytest
 from dashboards import fmt, sinks
 from dashboards.auth import LoginThrottle
 from dashboards.boards import churn, moderation, overview
-from dashboards.model import Chart, Dashboard, Part, Range, State, evaluate, select
+from dashboards.model import Chart, Dashboard, Part, Range, Rollup, State, evaluate, select
 from dashboards.ranges import cohort_ranges, day_ranges
 from service.sinks.status import SinkStatus
 
@@ -62,6 +62,30 @@ def test_select_applies_range_kind_where_and_latest():
     assert [r["n"] for r in select(rows, latest, State(ALL))] == [3, 4]
     no_filters = Part("p", "d")
     assert len(select(rows, no_filters, State(WEEK, "team"))) == 5
+
+
+def test_a_rollup_sums_the_days_in_the_range_per_item():
+    """A team room active across the month counts only its days in the range; its other fields
+    are its whole row's, and ratios are taken over the range's sums."""
+    contexts = [{"id": "team:1", "title": "Team", "messages": 9, "moderated": 3, "viewers": 40},
+                {"id": "match:1", "title": "Match", "messages": 4, "moderated": 0, "viewers": 10}]
+    days = [{"id": "team:1", "day": "2026-10-02", "messages": 5, "moderated": 2},
+            {"id": "match:1", "day": "2026-10-26", "messages": 4, "moderated": 0},
+            {"id": "team:1", "day": "2026-10-27", "messages": 3, "moderated": 1},
+            {"id": "team:1", "day": "2026-10-30", "messages": 1, "moderated": None},
+            {"id": "gone:1", "day": "2026-10-30", "messages": 7, "moderated": 0}]
+    rollup = Rollup("id", "contexts", ("messages", "moderated"),
+                    ratios={"rate": ("moderated", "messages")})
+    part = Part("p", "days", "day", rollup=rollup)
+    week = select(days, part, State(WEEK), {"contexts": contexts})
+    assert week == [{"id": "match:1", "title": "Match", "messages": 4, "moderated": 0,
+                     "viewers": 10, "rate": 0.0},
+                    {"id": "team:1", "title": "Team", "messages": 4, "moderated": 1,
+                     "viewers": 40, "rate": 0.25}]
+    whole = select(days, part, State(ALL), {"contexts": contexts})
+    assert [(r["id"], r["messages"], r["rate"]) for r in whole] == [("team:1", 9, 3 / 9),
+                                                                    ("match:1", 4, 0.0)]
+    assert select(days, part, State(WEEK)) == []  # no attrs dataset: no item to show
 
 
 def test_evaluate_fills_every_state_and_kind_only_where_it_applies():
@@ -162,7 +186,7 @@ def test_the_overview_reads_the_last_day_that_is_over_and_says_todays_apart():
             day("2026-11-01", 3, 860, 1305, 3)]  # fmt: skip
 
     class NoReports:
-        def rows(self, name: str) -> None:
+        def rows(self, name: str, columns: list[str] | None = None) -> None:
             return None
 
         def frame(self, name: str) -> None:
