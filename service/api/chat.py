@@ -15,7 +15,7 @@ from litestar.params import JSONBody, Parameter
 from service.actions import messages, polls, reactions, reports, rooms
 from service.actions.context import Community
 from service.api.body import no_stray_body
-from service.api.deps import provide_community, provide_identity
+from service.api.deps import provide_community, provide_identity, token_guard
 from service.api.params import RoomId
 from service.api.query import known_query_only
 from service.api.responses import BODY, ENTER, ROOM, TAKE_PART, TOKEN, WRITE, E, refusals
@@ -46,7 +46,7 @@ SEND = refusals(
 class ChatController(Controller):
     path = "/v1"
     tags = ["chat"]
-    guards = [known_query_only, no_stray_body]
+    guards = [token_guard, known_query_only, no_stray_body]  # the token first: a stranger learns nothing
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
     @get("/me/rooms", summary="Rooms the caller has joined", responses=refusals(TOKEN))

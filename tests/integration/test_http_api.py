@@ -194,6 +194,18 @@ def test_token_refusals_are_401(server, api, header, code):
     assert (r.status_code, r.json()["error"]["code"]) == (401, code)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("POST", "/v1/rooms/match:1/messages", b'{"bogus": 1}'), ("GET", "/v1/rooms/match:1/messages?limit=0", None),
+     ("POST", "/v1/rooms/match:1/join", b"not json"), ("PATCH", "/v1/rooms/match:1/settings", b"[]")],
+)
+def test_the_token_is_checked_before_the_request(server, api, method, path, body):
+    """Without a valid token the answer is 401 whatever else is wrong: a stranger learns nothing
+    of the body or query an endpoint takes."""
+    r = api.request(method, path, content=body, headers={"content-type": "application/json"})
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "token_missing"), r.text
+
+
 def test_a_token_whose_user_id_is_blank_is_refused(server, api):
     """Dashboards and sinks key on the user id: a token whose ``sub`` is only white space
     would have written events of a user of blanks."""
