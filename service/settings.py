@@ -331,8 +331,8 @@ def load_settings(
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     tree = _merge(tree, _env_tree(environ))
     tree = _merge(tree, overrides)
-    if "rooms" in tree:
-        tree["rooms"] = _merge({k: {} for k in _default_rooms()}, tree["rooms"])
+    if "rooms" in tree:  # a kind configured keeps its built-in defaults for what it leaves out
+        tree["rooms"] = _merge(msgspec.to_builtins(_default_rooms()), tree["rooms"])
     try:
         settings = msgspec.convert(tree, Settings, strict=False)
     except msgspec.ValidationError as exc:

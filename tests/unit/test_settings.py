@@ -19,6 +19,21 @@ def test_env_overrides_nested_keys():
     assert s.rooms["team"].slow_mode_seconds == 0  # other kinds keep their defaults
 
 
+@pytest.mark.parametrize(
+    "env", [{"SIDELINE_ROOMS__MATCH__SLOW_MODE_SECONDS": "5"}, {"SIDELINE_ROOMS__QUIZ__SLOW_MODE_SECONDS": "5"}]
+)
+def test_configuring_a_room_kind_keeps_every_built_in_kinds_own_defaults(env):
+    """A kind configured (or a new one) leaves the built-in kinds' own limits as they were: match
+    rooms keep 300 characters and 200 messages of history, not the generic 500 and 100."""
+    built_in = load_settings(environ={}).rooms
+    s = load_settings(environ=env)
+    for kind, policy in built_in.items():
+        assert (s.rooms[kind].max_message_length, s.rooms[kind].history_size) == (
+            policy.max_message_length, policy.history_size,
+        ), kind  # fmt: skip
+    assert (built_in["match"].max_message_length, built_in["match"].history_size) == (300, 200)
+
+
 def test_bad_value_names_the_key_path():
     with pytest.raises(ConfigError, match=r"Expected `int`, got `str` - at `\$.server.port`"):
         load_settings(environ={"SIDELINE_SERVER__PORT": "eighty"})
