@@ -91,6 +91,35 @@ def tile_html(t: Tile, board: Dashboard) -> str:
             f'<div class="hint">{_e(t.hint)}</div></div>')  # fmt: skip
 
 
+IGNORES_KIND = "kind-ignored"
+"""Class of the lines saying which parts the kind filter leaves alone; the page shows them
+while a kind is selected."""
+
+
+def kind_scope(board: Dashboard) -> str:
+    """One plain sentence on what the kind filter does not change (empty when every part
+    follows it, or the page has no kind filter)."""
+    if not board.kinds:
+        return ""
+    follows = [f"“{c.title}”" for c in board.charts if c.kind_field and not c.detail]
+    ignores = [f"“{c.title}”" for c in board.charts if not c.kind_field and not c.detail]
+    tiles = any(not t.kind_field for t in board.tiles)
+    if not ignores and not tiles:
+        return ""
+    rest = (["the tiles"] if tiles else []) + ignores
+    only = f" applies only to {_list(follows)};" if follows else " applies to nothing here;"
+    return (f"The context kind filter{only} {_list(rest)} count every room, whatever kind is "
+            "selected.")
+
+
+def _list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _kind_note(text: str) -> str:
+    return f'<p class="note {IGNORES_KIND}" hidden>{_e(text)}</p>'
+
+
 def chart_html(c: Chart, board: Dashboard) -> str:
     title = _e(c.title).replace("{item}", '<span class="item-label"></span>')
     body = (f'<p class="missing">{_e(c.missing)}</p>' if c.missing else
@@ -98,6 +127,8 @@ def chart_html(c: Chart, board: Dashboard) -> str:
             f'<div class="vis" role="img" aria-label="{_e(c.title)}"></div>'
             '<p class="empty" hidden>No data for this selection.</p>')  # fmt: skip
     note = f'<p class="note">{_e(c.note)}</p>' if c.note else ""
+    if board.kinds and not c.kind_field and not c.detail:
+        note += _kind_note("Not filtered by kind: this chart counts every room.")
     return (f'<article class="card{" wide" if c.wide else ""}" id="chart-{_e(c.id)}">'
             f'<h2>{title}</h2>{body}{note}'
             f'<p class="meta">{_e(c.unit)} · report: {_e(c.source)}</p></article>')  # fmt: skip
@@ -131,8 +162,10 @@ def render(board: Dashboard, generated: datetime, sinks: dict[str, Any] | None =
         "tables": [t.config() for t in board.tables], "detail_texts": board.detail_texts,
         "generated_at": generated.isoformat(),
     }  # fmt: skip
+    tiles_note = (_kind_note("The tiles are not filtered by kind: they count every room.")
+                  if board.kinds and any(not t.kind_field for t in board.tiles) else "")
     parts = [f'<div class="tiles">{"".join(tile_html(t, board) for t in board.tiles)}</div>'
-             if board.tiles else "",
+             f"{tiles_note}" if board.tiles else "",
              '<div class="grid">',
              *[chart_html(c, board) for c in board.charts if not c.detail],
              *[table_html(t, board) for t in board.tables],
@@ -155,6 +188,7 @@ def render(board: Dashboard, generated: datetime, sinks: dict[str, Any] | None =
 <section class="bar"><h1>{_e(board.title)}</h1><p class="intro">{_e(board.intro)}</p>
 <div class="filters"><label>Date range <select id="f-range"></select></label>
 <label id="kind-filter">Context kind <select id="f-kind"></select></label>
+{_kind_note(kind_scope(board)) if kind_scope(board) else ""}
 <span class="asof">Rendered {generated.strftime("%d %b %Y %H:%M")} UTC from the report tables</span></div>
 </section>
 <main>{"".join(parts)}</main>

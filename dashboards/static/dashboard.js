@@ -279,6 +279,8 @@
   }
 
   async function drawAll(st) {
+    // Parts the kind filter leaves alone say so while a kind is selected.
+    document.querySelectorAll(".kind-ignored").forEach((el) => { el.hidden = st.kind === "*"; });
     drawTiles(st);
     pickItem(st);
     const charts = cfg.charts.slice();

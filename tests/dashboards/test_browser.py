@@ -207,6 +207,35 @@ def test_a_range_shows_the_activity_in_it_on_every_part(browser, demo_dir: Path,
     tab.page.close()
 
 
+def test_the_overview_says_what_the_kind_filter_leaves_alone(browser, demo_dir: Path):
+    """With a kind selected, the tiles and the charts that count every room say so; with all
+    kinds, nothing is said."""
+    folder = demo_dir / "dashboards"
+    overview = Page(folder / "overview.html")
+    unfiltered = [c["id"] for c in overview.config["charts"] if not c["kind_field"]]
+    assert unfiltered and "kinds" not in unfiltered
+    tab = Tab(browser, ("file://", "data:", "blob:"))
+    tab.open((folder / "overview.html").as_uri() + "#range=7d&kind=team")
+    scope = tab.page.locator(".filters .kind-ignored")
+    assert scope.is_visible()
+    assert scope.inner_text() == (
+        "The context kind filter applies only to \u201cEngagement by kind of context\u201d; the "
+        "tiles, \u201cActive community members\u201d, \u201cMessages per day\u201d, \u201cHow many "
+        "active people post\u201d and \u201cModeration rate\u201d count every room, whatever kind "
+        "is selected.")
+    assert tab.page.locator(".tiles + .kind-ignored").is_visible()
+    for chart in unfiltered:
+        assert tab.page.locator(f"#chart-{chart} .kind-ignored").inner_text() == (
+            "Not filtered by kind: this chart counts every room.")
+    assert tab.page.locator("#chart-kinds .kind-ignored").count() == 0
+    tab.shot("overview-kind-scope")
+    tab.page.select_option("#f-kind", "*")
+    tab.ready("7d|*")
+    assert tab.page.locator(".kind-ignored:visible").count() == 0
+    tab.check_clean()
+    tab.page.close()
+
+
 def test_served_by_the_service_behind_the_key(browser, demo_dir: Path, tmp_path: Path):
     data = tmp_path / "data"
     shutil.copytree(demo_dir / "warehouse" / "reports", data / "warehouse" / "reports")
