@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -125,6 +126,12 @@ class Hub:
         self.rooms: dict[str, Members] = {}
         self.published_seq = 0
         """Highest local seq handed to the broker; the state includes everything up to it."""
+        self.delivered_seq = 0
+        """Highest local seq whose frames the broker has brought back and this hub has handed to
+        its sockets: where a join's history or replay ends (joining.py), since frames of later
+        events still reach the joining socket, and earlier ones would be sent twice."""
+        self._unheard: deque[tuple[int, int]] = deque()
+        """(n, published_seq after it) of own ``events`` envelopes not received back yet."""
         self.remote = RemoteLog(settings.remote_buffer_size, shared=settings.broker != "memory")
         self._numbered = 0
         """``events`` envelopes this process published (the ``n`` of the last one)."""
@@ -163,7 +170,7 @@ class Hub:
             # ~100 ms before, ~20 ms after (measured with gc.callbacks, benchmarks/fanout.py).
             gc.collect()
             gc.freeze()
-        self.published_seq = self.c.log.last_seq
+        self.published_seq = self.delivered_seq = self.c.log.last_seq
         # What other nodes decided before this one started (bans, modes, roles ...); applied
         # before subscribing, so a live event always lands after the older recorded one.
         recalled = [e for e in await self.standing.recall(self._afresh) if e.node_id != self.node_id]
@@ -224,6 +231,7 @@ class Hub:
             needs_events=needs, boot=self.boot, n=self._numbered,
         )  # fmt: skip
         self.published_seq = max(self.published_seq, max((e.seq for e in events), default=0))
+        self._unheard.append((self._numbered, self.published_seq))
         self.broker.publish(encode_envelope(envelope))
         self.standing.add_recent(events, self.boot, self._numbered)
         if standing := [e for e in events if e.event_type in STANDING_TYPES]:
@@ -276,9 +284,18 @@ class Hub:
                     self.remote.add(out)
         for out in env.frames:
             self.fanout(out)
+        self._heard_own(env)
         if env.needs_events:
             for e in events:
                 await self._effects(e)
+
+    def _heard_own(self, env: Envelope) -> None:
+        """Own envelopes up to ``env.n`` are back (an ``events`` one fanned out, or a beat after
+        any that were lost on the way): their frames went to every local socket there was."""
+        if env.origin != self.node_id or env.boot != self.boot:
+            return
+        while self._unheard and self._unheard[0][0] <= env.n:
+            self.delivered_seq = self._unheard.popleft()[1]
 
     def _in_order(self, env: Envelope) -> bool:
         """Is ``env`` the next envelope of its publisher? A new process of the publisher
@@ -294,6 +311,7 @@ class Hub:
         """A heartbeat: every ``events`` envelope of its publisher up to ``env.n`` was published
         before it, so one not heard yet was lost, as when a later number arrives; the beat
         itself has nothing to deliver. Usually the one comparison of :meth:`_in_order`."""
+        self._heard_own(env)
         position = (env.boot, env.n)
         heard = self._heard.get(env.origin)
         if heard is not None and position <= heard:

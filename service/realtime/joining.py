@@ -3,8 +3,9 @@
 Order matters. The socket is attached to the room first, in a joining state where live
 frames wait in a list. Then the history snapshot is taken together with the position it
 covers, without yielding to the event loop in between; a resume replay reads the log, which
-may already hold events the loop has not applied and published yet, so it covers only
-published events (resume.plan). Either way every event is in the snapshot or replay, or
+may already hold events the loop has not applied and published yet. Both stop at the events
+whose frames the hub has handed out (``Hub.delivered_seq``): later ones still reach the
+socket as frames (resume.plan). Either way every event is in the snapshot or replay, or
 arrives later as a live frame. ``joined`` and the replay are sent, then the waiting frames,
 minus those the snapshot or replay already covered (by epoch and seq).
 """
@@ -46,7 +47,7 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
         if frame.after_seq is not None:
             resumed = await plan(
                 c, hub.remote, who, frame, hub.settings.resume_max_events,
-                lambda: hub.published_seq,
+                lambda: hub.delivered_seq,
             )  # fmt: skip
             if resumed.resync is not None:
                 conn.send_unbounded(f.Resync(room=room, reason=resumed.resync))
@@ -84,10 +85,18 @@ async def reload(hub: Hub, conn: Connection, room: str) -> None:
 
 
 async def _snapshot(hub: Hub, who: Identity, room: str) -> tuple[dict[str, int], HistoryOut]:
-    """The positions the history covers, then the history page a join starts with."""
+    """The positions the history covers, then the history page a join starts with.
+
+    The state already holds this node's events the broker has not brought back yet: their
+    frames are still to reach the joining socket, so the page leaves them out and the position
+    stops before them (``Hub.delivered_seq``); taking them in would send them twice.
+    """
     c = hub.c
-    positions = {c.log.epoch: hub.published_seq, **hub.remote.latest(room)}
+    local, delivered = c.log.epoch, hub.delivered_seq
+    positions = {local: delivered, **hub.remote.latest(room)}
     page = await messages.history(c, who, room, before_seq=None, limit=hub.settings.history_on_join)
+    if any(m.epoch == local and m.seq > delivered for m in page.messages):
+        page.messages = [m for m in page.messages if m.epoch != local or m.seq <= delivered]
     return positions, page
 
 

@@ -175,15 +175,17 @@ class Plan(msgspec.Struct, kw_only=True):
 
 async def plan(
     c: Community, remote: RemoteLog, who: Identity, join: Join, max_events: int,
-    published: Callable[[], int],
+    delivered: Callable[[], int],
 ) -> Plan:  # fmt: skip
     """What ``who`` missed in ``join.room`` since ``join.after_seq`` (see module docstring).
 
-    ``published`` gives the highest local seq the hub has published. The log's writer commits a batch before the event loop applies it to the
-    state and publishes it, so a read can return events the state does not have yet:
-    rendered now they would show the old state (a room frame with the old mode) under the
-    new seq. Those are left out; the caller's socket is already joining, so they reach it
-    live, once.
+    ``delivered`` gives the highest local seq whose frames the hub has handed to its sockets
+    (``Hub.delivered_seq``). The log's writer commits a batch before the event loop applies it
+    to the state and publishes it, and the broker brings a published envelope back later, so
+    a read can return events whose frames are still on their way: rendered now they could show
+    the old state (a room frame with the old mode) under the new seq, and their frames would
+    follow. Those are left out; the caller's socket is already joining, so they reach it live,
+    once.
     """
     room, after = join.room, join.after_seq or 0
     if join.epoch != c.log.epoch:
@@ -193,7 +195,7 @@ async def plan(
     local = await c.log.read(after, max_events + 1, room_id=room)
     if len(local) > max_events:
         return Plan(resync=f"more than {max_events} events were missed; reload the room")
-    upto = published()
+    upto = delivered()
     local = [e for e in local if e.seq <= upto]
     frames = [o for e in local for o in render(c, e) if o.to in (None, who.user_id)]
     seq = max([after, *(e.seq for e in local)])

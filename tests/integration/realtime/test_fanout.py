@@ -188,6 +188,46 @@ async def test_a_retry_of_a_deleted_message_is_acked_with_a_deleted_notice(rt_se
     assert notice["code"] == "deleted" and notice["message_id"] == first["message_id"]
 
 
+async def test_a_fresh_join_under_load_shows_each_message_once(rt_server):
+    """Joins while a crowd posts: every message a joiner is shown (``joined.history``, then
+    live ``message`` frames) comes once, and none is missing after the first one it saw."""
+    senders = [await WsClient.login(rt_server, f"s{i}") for i in range(10)]
+    stop = asyncio.Event()
+
+    async def post(client: WsClient, i: int) -> None:
+        n = 0
+        while not stop.is_set():
+            await client.send(type="send", room="match:1", client_msg_id=f"s{i}-{n}", text=f"s{i} {n}")
+            n += 1
+            await asyncio.sleep(0.02)
+
+    posting = [asyncio.create_task(post(c, i)) for i, c in enumerate(senders)]
+    joiners = []
+    for j in range(6):
+        await asyncio.sleep(0.15)
+        joiners.append(await WsClient.login(rt_server, f"j{j}"))
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.gather(*posting)
+    await asyncio.sleep(0.5)
+    token = rt_server.token("reader", "match:1", "user")
+    sent: list[int] = []  # every message's seq, from the log
+    with httpx.Client(base_url=rt_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
+        params: dict[str, int] = {"limit": 200}
+        while True:
+            page = http.get("/v1/rooms/match:1/messages", params=params).json()
+            sent = [m["seq"] for m in page["messages"]] + sent
+            if page["next_before_seq"] is None:
+                break
+            params["before_seq"] = page["next_before_seq"]
+    for joiner in joiners:
+        frames = await joiner.frames(0.5)
+        shown = [m["seq"] for m in joiner.joined.get("history", [])]
+        shown += [m["seq"] for m in frames if m["type"] == "message"]
+        assert len(shown) == len(set(shown)), f"shown twice: {sorted(s for s in shown if shown.count(s) > 1)}"
+        assert shown == [s for s in sent if s >= shown[0]], "a message missing or out of order"
+
+
 async def test_mute_is_a_notice_and_is_enforced(rt_server):
     a = await WsClient.login(rt_server, "ann")
     with admin(rt_server) as api:

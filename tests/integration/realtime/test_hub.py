@@ -109,6 +109,30 @@ async def test_frames_are_published_only_after_commit(hub):
     assert [m["message_id"] for m in rec.of("message")] == [out.message_id]
 
 
+async def test_a_join_while_the_broker_holds_a_message_gets_it_once(hub, monkeypatch):
+    """A message committed and published, but not yet brought back by the broker, is in the
+    state: a join's history must leave it out (its frame is still to come), or the socket gets
+    it twice, once in ``joined.history`` and once live."""
+    c = hub.c
+    held: list[bytes] = []
+    publish = hub.broker.publish
+    monkeypatch.setattr(hub.broker, "publish", held.append)
+    early = await messages.send_message(c, who("ann"), "match:1", SendMessage(client_msg_id="c1", text="on its way"))
+    assert c.state.recent("match:1")[-1].message_id == early.message_id and held
+    conn, rec = connect(hub, "bob")
+    await join(hub, conn, f.Join(room="match:1"))
+    [joined] = rec.of("joined")
+    assert early.message_id not in [m["message_id"] for m in joined.get("history", [])]
+    assert joined["seq"] < early.seq
+    monkeypatch.setattr(hub.broker, "publish", publish)
+    for data in held:
+        publish(data)
+    later = await messages.send_message(c, who("ann"), "match:1", SendMessage(client_msg_id="c2", text="after"))
+    await settle()
+    shown = [m["message_id"] for m in joined.get("history", [])] + [m["message_id"] for m in rec.of("message")]
+    assert shown.count(early.message_id) == 1 and shown[-1] == later.message_id, shown
+
+
 async def test_join_flushes_what_arrived_meanwhile_without_duplicates(hub):
     c = hub.c
     first = await messages.send_message(c, who("ann"), "match:1", SendMessage(client_msg_id="c1", text="one"))
@@ -198,7 +222,7 @@ async def test_a_resume_replays_only_events_the_state_already_has(hub):
     )  # fmt: skip
     committed = await c.log.append([change])  # durable; its commit task has not resumed yet
     join = f.Join(room="match:1", after_seq=first.seq, epoch=c.log.epoch)
-    resumed = await plan(c, hub.remote, who("bob"), join, 500, lambda: hub.published_seq)
+    resumed = await plan(c, hub.remote, who("bob"), join, 500, lambda: hub.delivered_seq)
     c.state.apply_all(committed)  # the commit task resumes: apply, then publish
     hub.publish(committed)
     await settle()
@@ -266,13 +290,13 @@ async def test_a_room_without_local_sockets_is_resumable_for_a_while_then_resync
         room="match:1", after_seq=joined["seq"], epoch=joined["epoch"], boot=joined["boot"],
         remote={"epoch-of-node-b": 41},
     )  # fmt: skip
-    resumed = await plan(c, hub.remote, who("bob"), back, 500, lambda: hub.published_seq)
+    resumed = await plan(c, hub.remote, who("bob"), back, 500, lambda: hub.delivered_seq)
     assert resumed.resync is None and [o.seq for o in resumed.frames] == [42]
     # after the linger the room is forgotten: the same position now gets resync, not a
     # replay that silently lacks frame 42
     hub.remote.sweep(asyncio.get_running_loop().time() + LINGER_SECONDS + 1)
     assert len(hub.remote) == 0
-    later = await plan(c, hub.remote, who("bob"), back, 500, lambda: hub.published_seq)
+    later = await plan(c, hub.remote, who("bob"), back, 500, lambda: hub.delivered_seq)
     assert later.resync is not None and later.frames == []
     # a join makes a new record with a new boot
     conn2, rec2 = connect(hub, "bob")

@@ -396,7 +396,7 @@ async def test_a_resume_across_the_gap_gets_resync(hub):  # noqa: F811
     )  # fmt: skip
     await hub.disconnect(conn)
     await hub.receive(numbered("b1", 3, seq=43))  # 2 (frame 42) was lost
-    resumed = await plan(hub.c, hub.remote, who("bob"), position, 500, lambda: hub.published_seq)
+    resumed = await plan(hub.c, hub.remote, who("bob"), position, 500, lambda: hub.delivered_seq)
     assert resumed.frames == [] and resumed.resync is not None
     assert "envelopes of node node-b were lost" in resumed.resync
 
