@@ -66,7 +66,7 @@ def check_access(c: Community, who: Identity, room_id: str, intent: Intent) -> A
     check_room_id(c, room_id)
     if not who.may_enter(room_id):
         raise SidelineError(
-            ErrorCode.ROOM_NOT_ALLOWED, f"this token does not open room {room_id!r}"
+            ErrorCode.ROOM_NOT_ALLOWED, f"this token does not open room {room_id!r}", at="$.room_id"
         )
     state, now = c.state, c.now()
     room = state.room(room_id)

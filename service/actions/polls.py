@@ -92,7 +92,7 @@ async def vote(c: Community, who: Identity, room_id: str, poll_id: str, option: 
         raise SidelineError(ErrorCode.CONFLICT, "this poll is being closed", at="$.poll_id")
     key = ("vote", poll_id, who.user_id)
     if who.user_id in poll.votes or key in c.reserved:
-        raise SidelineError(ErrorCode.CONFLICT, "you have already voted in this poll")
+        raise SidelineError(ErrorCode.CONFLICT, "you have already voted in this poll", at="$.poll_id")
     with c.reserving(key):  # before any await, so a concurrent second vote sees it
         if c.votes is None:
             await _write_vote(c, who, room_id, poll_id, option)
@@ -114,10 +114,10 @@ async def _claim_and_vote(
         raise SidelineError(ErrorCode.CONFLICT, "this poll is closed", at="$.poll_id")
     if claim.holder is not None:
         through = f" through node {node[:64]!r}" if (node := claim.pending_on) else ""
-        raise SidelineError(ErrorCode.CONFLICT, f"you have already voted in this poll{through}")
+        raise SidelineError(ErrorCode.CONFLICT, f"you have already voted in this poll{through}", at="$.poll_id")
     if who.user_id in poll.votes:  # arrived meanwhile, written unclaimed (Redis was down)
         await votes.release(poll.poll_id, who.user_id, claim)
-        raise SidelineError(ErrorCode.CONFLICT, "you have already voted in this poll")
+        raise SidelineError(ErrorCode.CONFLICT, "you have already voted in this poll", at="$.poll_id")
     try:
         await _write_vote(c, who, room_id, poll.poll_id, option)
     except Exception:

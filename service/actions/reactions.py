@@ -106,6 +106,7 @@ def _past_cap(mine: Sequence[str], emoji: str) -> SidelineError:
         ErrorCode.CONFLICT,
         f"you have {len(mine)} reaction{'s' if len(mine) != 1 else ''} on this message "
         f"already ({shown}), the most one user may add; remove one to add {emoji!r}",
+        at="$.emoji",
     )  # fmt: skip
 
 

@@ -204,6 +204,8 @@ class Notice(_Server, tag="notice", kw_only=True):
 
 class Error(_Server, tag="error", kw_only=True):
     ref: str | None = None
+    room: str | None = None
+    """The room the refused frame named, or the error is about (an unprompted ban)."""
     code: str
     message: str
     at: str | None = None

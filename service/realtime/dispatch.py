@@ -92,11 +92,11 @@ def refs_of(data: str | bytes) -> tuple[str | None, str | None]:
     return (ref[:64] if ref else None), _text(found.room)
 
 
-def error_frame(err: SidelineError, ref: str | None = None) -> f.Error:
+def error_frame(err: SidelineError, ref: str | None = None, room: str | None = None) -> f.Error:
     # The actions name the room as HTTP does (a path parameter, ``room_id``); frames call it ``room``.
     at = "$.room" if err.at == "$.room_id" else err.at
     return f.Error(
-        ref=ref, code=err.code.slug, message=err.message, at=at,
+        ref=ref, room=room, code=err.code.slug, message=err.message, at=at,
         retry_after=round(err.retry_after, 3) if err.retry_after is not None else None,
     )  # fmt: skip
 
@@ -117,14 +117,14 @@ class Dispatcher:
         self._reauth = reauth
 
     async def handle(self, data: str | bytes) -> None:
-        ref, room = None, None
+        ref, room, decoded = None, None, False
         try:
             try:
                 frame = decode(data)
             except SidelineError:
                 ref, room = refs_of(data)
                 raise
-            ref, room = frame.ref, getattr(frame, "room", None)
+            ref, room, decoded = frame.ref, getattr(frame, "room", None), True
             await self._dispatch(frame)
         except SidelineError as err:
             if err.code in _NOTICE_CODES and room is not None:
@@ -132,8 +132,8 @@ class Dispatcher:
                     ref=ref, room=room, code=err.code.slug, message=err.message,
                     retry_after=round(err.retry_after, 3) if err.retry_after is not None else None,
                 ))  # fmt: skip
-            else:
-                self.conn.send(error_frame(err, ref))
+            else:  # the room named back only from a frame that decoded (a checked room id)
+                self.conn.send(error_frame(err, ref, room if decoded else None))
         except Exception:  # a bug must not take the connection (or the room) down
             log.exception("frame handling failed for %s", self.conn.user_id)
             self.conn.send(error_frame(SidelineError(ErrorCode.INTERNAL, "internal error"), ref))

@@ -32,7 +32,7 @@ async def apply(hub: Hub, conn: Connection, room: str, e: Event) -> None:
         case EventType.USER_UNMUTED:
             conn.send(f.Notice(room=room, code="user_unmuted", message="you can post again"))
         case EventType.USER_BANNED:
-            conn.send(f.Error(code="user_banned", message=f"you are banned from {room} {_until(e)}"))
+            conn.send(f.Error(room=room, code="user_banned", message=f"you are banned from {room} {_until(e)}"))
             conn.send(f.Left(room=room, reason="banned"))
             await hub.leave_room(conn, room)
         case EventType.ROLE_GRANTED | EventType.ROLE_REVOKED if room == e.room_id:

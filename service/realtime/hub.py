@@ -475,7 +475,7 @@ class Hub:
             await reload(self, conn, room)
         except SidelineError as err:
             conn.send(f.Error(
-                code=err.code.slug, at="$.room",
+                room=room, code=err.code.slug, at="$.room",
                 message=f"could not reload {room} after resync: {err.message}; join it again",
             ))  # fmt: skip
         except Exception:

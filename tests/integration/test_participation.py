@@ -181,6 +181,7 @@ def test_two_concurrent_votes_of_one_user_write_one(start):
         lambda option=option: polls.vote(c, voter, "match:1", poll.poll_id, option) for option in (0, 1)
     ))  # fmt: skip
     one_conflict(results, "you have already voted in this poll")
+    assert next(r for r in results if isinstance(r, SidelineError)).at == "$.poll_id"
     assert len(rows(client, c, EventType.POLL_VOTED)) == 1
     assert sum(c.state.polls[poll.poll_id].results()) == 1
 

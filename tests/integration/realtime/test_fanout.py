@@ -244,7 +244,7 @@ async def test_ban_removes_the_user_from_the_room(rt_server):
     b = await WsClient.login(rt_server, "bob")
     with admin(rt_server) as api:
         assert api.post("/v1/admin/rooms/match:1/bans", json={"user_id": "ann"}).status_code == 201
-    assert (await a.expect("error", code="user_banned"))
+    assert (await a.expect("error", code="user_banned"))["room"] == "match:1"  # unprompted: which room
     assert (await a.expect("left", room="match:1"))["reason"] == "banned"
     await send(b, "after the ban", "c1")
     assert [f for f in await a.frames(0.5) if f["type"] == "message"] == []

@@ -102,6 +102,7 @@ async def test_different_reactions_through_both_nodes_at_once_keep_the_cap(start
             assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
             refused = next(r for r in answers if r.status_code == 409).json()["error"]
             assert refused["code"] == "conflict" and "the most one user may add" in refused["message"], refused
+            assert refused["at"] == "$.emoji", refused
         await asyncio.sleep(0.3)
         shown = [await counts(http, node) for node in (a, b)]
     assert shown[0] == shown[1], shown
