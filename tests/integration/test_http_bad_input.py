@@ -215,3 +215,17 @@ def test_an_oversize_body_where_none_is_read_is_413(api, method, path, who, writ
     r = api.client.request(method, path, headers=api.headers(who), content=b"{" + b" " * 70_000 + b"}")
     assert (r.status_code, r.json()["error"]["code"]) == (413, "body_too_large"), r.text
     assert api.community.log.last_seq == before
+
+
+@pytest.mark.parametrize("value", ["1e0", "2.0", "1.5", "+3", " 4", "0x10", "five"])
+def test_an_integer_query_parameter_takes_digits_only(api, value):
+    """``?limit=1e0`` and ``?before_seq=2.0`` passed as 1 and 2, while ``?limit=1.5`` was told
+    it got a `str`: an int parameter takes digits, and the refusal says so where."""
+    r = api.client.get("/v1/rooms/match:1/messages", params={"limit": value}, headers=api.bearer("u"))
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == {
+        "code": "invalid_body", "at": "$.limit",
+        "message": f"query parameter `limit` must be an integer (digits only), not {value!r} - at `$.limit`",
+    }  # fmt: skip
+    ok = api.client.get("/v1/rooms/match:1/messages", params={"limit": "7", "before_seq": "-1"}, headers=api.bearer("u"))
+    assert ok.status_code == 400 and ok.json()["error"]["at"] == "$.before_seq", "digits pass; the range is still checked"
