@@ -28,6 +28,32 @@ def day_ranges(dates: list[str], *, noun: str = "days") -> list[Range]:
     return out
 
 
+PRESET_WEEKS = (1, 4, 13, 52)
+
+
+def week_ranges(mondays: list[str], *, noun: str = "signup weeks") -> list[Range]:
+    """Ranges of whole weeks over rows keyed by their week's Monday (``signup_week``): ``All``,
+    then the latest 1/4/13/52 weeks where fewer than the weeks covered. Each range runs from a
+    Monday to a Sunday and its label names exactly those days; the keys (``all``, ``1w`` ...)
+    are not the day ranges' (``7d`` ...), so a range carried from a page of days is not read
+    as the weeks nearest to it."""
+    weeks = sorted({d[:10] for d in mondays if d})
+    if not weeks:
+        return [Range("all", f"All {noun} (no data yet)", "0000-01-01", "9999-12-31")]
+    first, last = date.fromisoformat(weeks[0]), date.fromisoformat(weeks[-1])
+    end = last + timedelta(days=6)
+    total = (last - first).days // 7 + 1
+    out = [Range("all", f"All {total} {noun} ({fmt.span(first, end)})", first.isoformat(),
+                 end.isoformat())]  # fmt: skip
+    for n in PRESET_WEEKS:
+        if n < total:
+            start = last - timedelta(weeks=n - 1)
+            what = f"Latest {noun[:-1]}" if n == 1 else f"Last {n} {noun}"
+            out.append(Range(f"{n}w", f"{what} ({fmt.span(start, end)})", start.isoformat(),
+                             end.isoformat()))  # fmt: skip
+    return out
+
+
 def cohort_ranges(starts: list[str], ends: dict[str, str]) -> list[Range]:
     """The latest cohort (the default), every earlier cohort, and all cohorts together."""
     cohorts = sorted({s for s in starts if s}, reverse=True)

@@ -10,7 +10,7 @@ from dashboards import fmt
 from dashboards.boards.common import empty, latest, missing, share, total
 from dashboards.charts import BLUE, GREY, PURPLE, base, compile_spec, layered, palette
 from dashboards.model import Chart, Dashboard, State
-from dashboards.ranges import day_ranges
+from dashboards.ranges import week_ranges
 from dashboards.sources import Reports, Row
 
 STEPS = {"viewed": "viewed a context", "opened": "opened a room", "reacted": "reacted",
@@ -28,8 +28,9 @@ def build(reports: Reports) -> Dashboard:
         slug="journey", title="Journey & funnel",
         intro=("How users of the product reach the community: how long after signing up they "
                "first open a room, and how far they go from there. The date filter selects "
-               "signup weeks; the funnel counts everyone since the community started."),
-        ranges=day_ranges([r["signup_week"] for r in weekly], noun="days of signups"),
+               "whole signup weeks (Monday to Sunday, UTC); the funnel counts everyone since the "
+               "community started."),
+        ranges=week_ranges([r["signup_week"] for r in weekly]),
         kinds=None, datasets={"funnel": funnel, "journey": weekly},
     )  # fmt: skip
     board.charts = [_funnel(), _opened(), _time(overall)]

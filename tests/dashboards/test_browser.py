@@ -207,6 +207,28 @@ def test_a_range_shows_the_activity_in_it_on_every_part(browser, demo_dir: Path,
     tab.page.close()
 
 
+def test_a_day_range_carried_to_the_journey_is_not_read_as_signup_weeks(browser, demo_dir: Path):
+    """The overview's last 7 days (of events) have no signup week in common with the journey's
+    weeks: the journey opens on all signup weeks, and its label names the days it selects."""
+    folder = demo_dir / "dashboards"
+    journey = Page(folder / "journey.html")
+    tab = Tab(browser, ("file://", "data:", "blob:"))
+    tab.open((folder / "overview.html").as_uri() + "#range=7d")
+    tab.page.click("nav a[data-page='journey.html']")
+    tab.ready()
+    first = journey.config["ranges"][0]
+    assert tab.page.eval_on_selector("#f-range", "e => e.value") == first["key"] == "all"
+    assert tab.page.eval_on_selector("#f-range", "e => e.selectedOptions[0].text") == first["label"]
+    assert tab.finding("opened") == journey.text("opened", "all|*")
+    week = journey.config["ranges"][1]
+    tab.page.select_option("#f-range", week["key"])
+    tab.ready(f"{week['key']}|*")
+    assert week["label"].startswith("Latest signup week (")
+    assert tab.finding("opened") == journey.text("opened", f"{week['key']}|*")
+    tab.check_clean()
+    tab.page.close()
+
+
 def test_the_overview_says_what_the_kind_filter_leaves_alone(browser, demo_dir: Path):
     """With a kind selected, the tiles and the charts that count every room say so; with all
     kinds, nothing is said."""

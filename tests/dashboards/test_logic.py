@@ -10,7 +10,7 @@ from dashboards import fmt, sinks
 from dashboards.auth import LoginThrottle
 from dashboards.boards import churn, moderation, overview
 from dashboards.model import Chart, Dashboard, Part, Range, Rollup, State, evaluate, select
-from dashboards.ranges import cohort_ranges, day_ranges
+from dashboards.ranges import cohort_ranges, day_ranges, week_ranges
 from service.sinks.status import SinkStatus
 
 ALL = Range("all", "All", "2026-10-01", "2026-10-31")
@@ -109,6 +109,18 @@ def test_day_ranges_offer_presets_shorter_than_the_span():
     assert ranges[0].label == "All 30 days (1\u201330 Oct 2026)"
     assert (ranges[1].start, ranges[1].end) == ("2026-10-24", "2026-10-30")
     assert day_ranges([])[0].key == "all"
+
+
+def test_week_ranges_are_whole_weeks_named_by_their_days():
+    mondays = ["2026-08-24", "2026-10-12", "2026-10-19", "2026-10-26", "2026-10-19"]
+    ranges = week_ranges(mondays)
+    assert [(r.key, r.label, r.start, r.end) for r in ranges] == [
+        ("all", "All 10 signup weeks (24 Aug \u2013 1 Nov 2026)", "2026-08-24", "2026-11-01"),
+        ("1w", "Latest signup week (26 Oct \u2013 1 Nov 2026)", "2026-10-26", "2026-11-01"),
+        ("4w", "Last 4 signup weeks (5 Oct \u2013 1 Nov 2026)", "2026-10-05", "2026-11-01"),
+    ]
+    assert not {r.key for r in ranges} - {"all"} & {r.key for r in day_ranges(mondays)}
+    assert week_ranges([])[0].key == "all"
 
 
 def test_cohort_ranges_default_to_the_latest_cohort():

@@ -217,3 +217,23 @@ def test_a_date_range_counts_the_activity_in_it(pages, demo_dir: Path):
                 assert (number(m.group(1)) if m else 0) == n, (key, kind, text)
     week = sent.filter(pl.col("day") >= pl.lit(overview.config["ranges"][1]["start"]))
     assert week.filter(pl.col("kind") == "team").height > 0  # the demo exercises the case
+
+
+def test_journey_ranges_select_exactly_the_signups_their_labels_name(pages, demo_dir: Path):
+    """Each range of the journey page is whole signup weeks, Monday to Sunday; its label names
+    those days and its sentence counts the users who signed up on them (from the users export)."""
+    from dashboards import fmt
+
+    signed_up = pl.read_csv(demo_dir / "exports" / "users.csv").select(
+        pl.col("signed_up_at").str.to_datetime(time_zone="UTC").dt.date().alias("day"))
+    page = pages["journey"]
+    for r in page.config["ranges"]:
+        start, end = date.fromisoformat(r["start"]), date.fromisoformat(r["end"])
+        assert start.weekday() == 0 and end.weekday() == 6 and r["key"] not in ("7d", "28d")
+        assert r["label"].endswith(f"({fmt.span(start, end)})"), r["label"]
+        n = signed_up.filter(pl.col("day").is_between(start, end)).height
+        m = re.search(r" of the ([\d,]+) users who signed up in the range", page.text("opened", f"{r['key']}|*"))
+        assert m and number(m.group(1)) == n, (r["label"], n)
+    first = page.config["ranges"][0]
+    assert first["start"] <= signed_up["day"].min().isoformat()
+    assert signed_up["day"].max().isoformat() <= first["end"]
