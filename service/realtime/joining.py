@@ -107,7 +107,7 @@ async def _answer(
     """``joined`` (with ``page``, or the ``resumed`` replay after it), then the live frames
     that waited, unless ``conn`` was removed from the room while the join was served."""
     room, who = info.room_id, conn.identity
-    presence = full(room, await hub.roster.current(room))
+    presence = full(room, await hub.roster.current(room), (who.user_id, who.name))
     if not hub.is_joining(conn, room):
         return  # removed while the join was served (banned: told by left; or dropped)
     conn.send_unbounded(_joined(hub, who, info, frame, positions, page, presence))

@@ -34,11 +34,18 @@ def diff(room: str, before: RoomPresence | None, now: RoomPresence) -> f.Presenc
     return f.Presence(room=room, count=now.count, joined=joined or None, left=left or None)
 
 
-def full(room: str, now: RoomPresence) -> f.Presence:
+def full(room: str, now: RoomPresence, joiner: tuple[str, str] | None = None) -> f.Presence:
+    """``now`` as a full list; with ``joiner`` (user id, name), the list a joining member is
+    shown: ``now`` is the room's last diff baseline, which may predate them, and they are here.
+    (A room above the list threshold gives only a count, which may or may not hold them.)"""
     members = None
+    count = now.count
     if now.members is not None:
-        members = [f.Member(user_id=u, name=n) for u, n in sorted(now.members.items())]
-    return f.Presence(room=room, count=now.count, full=True, members=members)
+        shown = now.members
+        if joiner is not None and joiner[0] not in shown:
+            shown, count = {**shown, joiner[0]: joiner[1]}, count + 1
+        members = [f.Member(user_id=u, name=n) for u, n in sorted(shown.items())]
+    return f.Presence(room=room, count=count, full=True, members=members)
 
 
 class Roster:

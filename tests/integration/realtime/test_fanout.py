@@ -142,6 +142,19 @@ async def test_typing_off_in_large_rooms(start_server):
     assert late.joined["typing"] is False
 
 
+async def test_a_joiner_is_in_the_presence_it_is_shown(rt_server):
+    """``joined.presence`` counts and lists the joiner at once (the room's last presence was
+    taken before they came), and the diff that follows leaves it as it is."""
+    ann = await WsClient.login(rt_server, "ann", name="Ann")
+    await asyncio.sleep(0.6)  # ann is in the room's last presence; bob is not yet
+    bob = await WsClient.login(rt_server, "bob", name="Bob")
+    presence = bob.joined["presence"]
+    assert presence["count"] == 2, presence
+    assert [m["user_id"] for m in presence["members"]] == ["ann", "bob"]
+    update = await ann.expect("presence", count=2, timeout=3)
+    assert update["joined"] == [{"user_id": "bob", "name": "Bob"}]
+
+
 async def test_presence_count_only_above_threshold(start_server):
     server = start_server(SIDELINE_REALTIME__PRESENCE_LIST_MAX="2")
     clients = [await WsClient.login(server, f"u{i}") for i in range(4)]
