@@ -101,6 +101,31 @@ def minutes(m: float | None) -> str:
     return f"{m:.0f} minutes"
 
 
+_WORDS = {1: "one", 2: "two", 3: "three", 4: "four"}
+
+
+def period(days: int) -> str:
+    """A period as it is said: ``two weeks``, ``one week``, ``10 days``."""
+    if days % 7:
+        return f"{days} days"
+    weeks = days // 7
+    return f"{_WORDS.get(weeks, str(weeks))} week{'s' if weeks != 1 else ''}"
+
+
+def margin(minutes: int) -> str:
+    """A timeline margin: ``an hour``, ``2 hours``, ``15 minutes``, ``90 minutes``."""
+    if minutes == 60:
+        return "an hour"
+    if minutes and minutes % 60 == 0:
+        return f"{minutes // 60} hours"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def level(confidence: float) -> str:
+    """A confidence level: ``95%``, ``90%``, ``97.5%``."""
+    return f"{round(confidence * 100, 2):g}%"
+
+
 def join(items: list[str]) -> str:
     """``a, b and c``."""
     if len(items) <= 1:

@@ -151,6 +151,12 @@ def sinks_html() -> str:
             '<p class="meta"></p></article>')  # fmt: skip
 
 
+def _intervals(board: Dashboard) -> str:
+    """The footer's word on intervals: their level, from the reports of a page that has any."""
+    text = board.extra.get("intervals")
+    return f" {_e(text)}" if text else ""
+
+
 def render(board: Dashboard, generated: datetime, sinks: dict[str, Any] | None = None) -> str:
     """The full HTML of ``board``."""
     config = {
@@ -192,9 +198,8 @@ def render(board: Dashboard, generated: datetime, sinks: dict[str, Any] | None =
 <span class="asof">Rendered {generated.strftime("%d %b %Y %H:%M")} UTC from the report tables</span></div>
 </section>
 <main>{"".join(parts)}</main>
-<footer>Times are UTC. Shares are of the people or messages named in each chart; intervals are
-95% confidence intervals. Dashboards are rendered from the analytics reports, never from the
-live log.</footer>
+<footer>Times are UTC. Shares are of the people or messages named in each chart.{_intervals(board)}
+Dashboards are rendered from the analytics reports, never from the live log.</footer>
 <script type="application/json" id="dashboard-data">{json_block(config)}</script>
 {details}{sinks_block}
 <script type="module">{vega_bundle()}</script>

@@ -8,6 +8,8 @@ each prior-activity stratum and averages those differences weighted by the segme
 per stratum (the difference for users like this segment's). Intervals: Wilson for rates,
 Newcombe for the naive difference, a normal interval from per-stratum variances for the
 adjusted one. It is still an observational comparison; the holdout report is the causal one.
+Each row carries the settings it was computed with (``churn_days``, ``retention_days``,
+``confidence``), so what reads it can state the definitions of its own numbers.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from analytics.jobs.base import Job, JobInputs, window_frame
-from analytics.jobs.cohorts import COHORT_EXPORTS, cohort_users
+from analytics.jobs.cohorts import COHORT_EXPORTS, cohort_users, definitions
 from analytics.settings import SEGMENTS
 from analytics.stats import newcombe_exprs, stratified_aggs, wilson_exprs, z_value
 
@@ -70,6 +72,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         .with_columns(
             pl.when(~is_ref).then(pl.col("^.*_diff_.*$")).name.keep(),
             pl.lit(ref).alias("reference_segment"),
+            *definitions(inputs.settings),
         )
         .drop("ref_users", "ref_churned", "ref_retained")
         .sort("window", "segment_order")

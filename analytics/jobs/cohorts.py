@@ -58,6 +58,15 @@ def segment_expr(weeks: int) -> pl.Expr:
     )
 
 
+def definitions(s: AnalyticsSettings) -> list[pl.Expr]:
+    """The settings a cohort report's numbers mean something by, as constant columns
+    (``churn_days``, ``retention_days``, ``confidence``): the dashboards state the definitions
+    from the rows they show, never from defaults."""
+    return [pl.lit(s.churn_days, pl.Int32).alias("churn_days"),
+            pl.lit(s.retention_days, pl.Int32).alias("retention_days"),
+            pl.lit(s.confidence, pl.Float64).alias("confidence")]  # fmt: skip
+
+
 def export_range(s: AnalyticsSettings, d0: date, d1: date) -> tuple[date, date]:
     """The activity days ``[lo, hi)`` a cohort period ``[d0, d1)`` reads: its pre-period, the
     period and its outcome horizon."""

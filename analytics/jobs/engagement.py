@@ -6,7 +6,8 @@ before the start to as long after the end. ``viewers`` comes from the export's `
 column, else from distinct users in ``context_views`` who viewed it on that same timeline and
 no later than the warehouse export's latest event (:func:`on_views_timeline`; 0 when its views
 all lie outside), else it is unknown (null: no views of it in the export).
-The moderation rate is non-allow verdicts over sent messages.
+The moderation rate is non-allow verdicts over sent messages. Each row carries the
+``timeline_margin_minutes`` it was computed with, so what reads it can state its timeline.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     bounds = contexts.select(pl.col("starts_at").min(), pl.col("ends_at").max()).collect()
     lo, hi = bounds.row(0)
     if lo is None:
-        return _shape(contexts.with_columns(pl.lit(None, pl.UInt32).alias("openers")), None)
+        return _shape(contexts.with_columns(pl.lit(None, pl.UInt32).alias("openers")), None,
+                      inputs.settings.timeline_margin_minutes)  # fmt: skip
     events = (
         inputs.events(lo - margin, hi + margin, [t.value for t in _TYPES])
         # A context's room: an event's own context_id is its sender's token's ctx, which is
@@ -88,7 +90,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         .join(peaks, on="context_id", how="left")
         .join(viewed, on="context_id", how="left")
     )
-    return _shape(joined, inputs)
+    return _shape(joined, inputs, inputs.settings.timeline_margin_minutes)
 
 
 def on_views_timeline(margin: timedelta, horizon: datetime) -> pl.Expr:
@@ -119,7 +121,7 @@ def ratio(numerator: str, denominator: str) -> pl.Expr:
     return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
 
 
-def _shape(frame: pl.LazyFrame, inputs: JobInputs | None) -> pl.LazyFrame:
+def _shape(frame: pl.LazyFrame, inputs: JobInputs | None, margin: int) -> pl.LazyFrame:
     counts = ["openers", "posters", "messages", "reactions", "poll_votes", "moderated"]
     if inputs is None:
         frame = frame.with_columns(
@@ -154,13 +156,14 @@ def _shape(frame: pl.LazyFrame, inputs: JobInputs | None) -> pl.LazyFrame:
             .over("window", "kind")
             .cast(pl.Int32)
             .alias("rank_in_kind"),
+            pl.lit(margin, pl.Int32).alias("timeline_margin_minutes"),
         )
         .select(
             "window", "context_id", "kind", "title", "starts_at", "ends_at", "duration_minutes",
             "viewers", "viewers_source", "openers", "opened_share", "posters", "messages",
             "reactions", "poll_votes", "interactions", "interactions_per_viewer", "peak_minute",
             "peak_interactions", "messages_per_minute", "reactions_per_minute", "moderated",
-            "moderation_rate", "rank_in_kind",
+            "moderation_rate", "rank_in_kind", "timeline_margin_minutes",
         )
         .sort("window", "kind", "rank_in_kind", "context_id")
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from analytics.jobs.base import Job, JobInputs, window_frame
-from analytics.jobs.cohorts import COHORT_EXPORTS, cohort_users
+from analytics.jobs.cohorts import COHORT_EXPORTS, cohort_users, definitions
 from analytics.stats import newcombe_exprs, wilson_exprs, z_value
 
 GROUPS = ("exposed", "holdout")
@@ -57,7 +57,8 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         .with_columns(
             (pl.col("holdout_users") / (pl.col("exposed_users") + pl.col("holdout_users")))
             .fill_nan(None)
-            .alias("holdout_share")
+            .alias("holdout_share"),
+            *definitions(inputs.settings),
         )
         .sort("window")
     )

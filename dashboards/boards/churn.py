@@ -7,10 +7,13 @@ activity; retention curves; and the random holdout, the one causal comparison.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 import altair as alt
 
 from dashboards import fmt
-from dashboards.boards.common import empty, latest, missing, share
+from dashboards.boards.common import empty, latest, missing, one_of, settings_of, share
 from dashboards.charts import BLUE, GREY, SEGMENTS, base, compile_spec, layered, palette
 from dashboards.model import Chart, Dashboard, State
 from dashboards.ranges import cohort_ranges
@@ -18,6 +21,29 @@ from dashboards.sources import Reports, Row
 
 ESTIMATES = {"naive": ("Naive: all users of the segment", GREY),
              "adjusted": ("Adjusted for prior product activity", BLUE)}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Definitions:
+    """The definitions the cohort reports were computed with, as the page states them."""
+
+    period: str
+    """The cohort period: ``two weeks``."""
+    churn: str
+    """``churn_days``: ``28``."""
+    level: str
+    """The confidence level of the intervals: ``95%``."""
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> Definitions:
+        """From the report rows (each carries its settings; the period is its dates)."""
+        days = sorted({(date.fromisoformat(r["cohort_end"]) - date.fromisoformat(r["cohort_start"])).days
+                       for r in rows if r.get("cohort_start") and r.get("cohort_end")})  # fmt: skip
+        return cls(
+            one_of(days, fmt.period, "the configured segment_weeks"),
+            one_of(settings_of(rows, "churn_days"), str, "the configured churn_days"),
+            one_of(settings_of(rows, "confidence"), fmt.level, "the configured confidence"),
+        )
 
 
 def label(segment: str | None) -> str:
@@ -31,18 +57,21 @@ def build(reports: Reports) -> Dashboard:
     holdout = reports.rows("holdout_uplift") or []
     ends = {r["cohort_start"]: r["cohort_end"] for r in churn + curve + holdout}
     ref = next((r["reference_segment"] for r in churn), "never_opened")
+    defs = Definitions.of(churn + holdout)
     board = Dashboard(
         slug="churn", title="Churn vs posting",
-        intro=("Users of each cohort period (two weeks) fall into segments by what they did in "
-               "the community; churn means no product use in the 28 days after the period. "
+        intro=(f"Users of each cohort period ({defs.period}) fall into segments by what they "
+               "did in the community; churn means no product use in the "
+               f"{defs.churn} days after the period. "
                f"Each segment is compared with users who {_verb(ref)}: first naively, then "
                "inside groups of similar prior product activity, because active users both "
                "post and stay. Only the random holdout measures cause and effect."),
         ranges=cohort_ranges([r["cohort_start"] for r in churn + curve + holdout], ends),
         kinds=None,
         datasets={"churn": churn, "diffs": _diffs(churn), "curve": curve, "holdout": holdout},
+        extra={"intervals": f"Intervals are {defs.level} confidence intervals."},
     )  # fmt: skip
-    board.charts = [_diffs_chart(ref), _rates(), _holdout(), _curve(ref)]
+    board.charts = [_diffs_chart(ref, defs), _rates(defs), _holdout(defs), _curve(ref)]
     for chart, report in zip(board.charts, ("churn_posting", "churn_posting", "holdout_uplift",
                                             "retention_curve"), strict=True):  # fmt: skip
         if reports.frame(report) is None:
@@ -68,7 +97,7 @@ def _diffs(churn: list[Row]) -> list[Row]:
                 "estimate": est, "diff": round(value * 100, 4),
                 "low": round(r[f"churn_diff_{est}_low"] * 100, 4),
                 "high": round(r[f"churn_diff_{est}_high"] * 100, 4), "users": r["users"],
-                "reference_segment": r["reference_segment"],
+                "reference_segment": r["reference_segment"], "confidence": r.get("confidence"),
             })  # fmt: skip
     return out
 
@@ -77,11 +106,11 @@ def _segment_y() -> alt.Y:
     return alt.Y("segment_label:N", title=None, sort=alt.SortField("segment_order"))
 
 
-def _rates() -> Chart:
+def _rates(defs: Definitions) -> Chart:
     tip = [alt.Tooltip("segment_label:N", title="Segment"),
            alt.Tooltip("churn_rate:Q", title="Churned", format=".1%"),
-           alt.Tooltip("churn_rate_low:Q", title="95% low", format=".1%"),
-           alt.Tooltip("churn_rate_high:Q", title="95% high", format=".1%"),
+           alt.Tooltip("churn_rate_low:Q", title=f"{defs.level} low", format=".1%"),
+           alt.Tooltip("churn_rate_high:Q", title=f"{defs.level} high", format=".1%"),
            alt.Tooltip("users:Q", title="Users", format=",")]  # fmt: skip
     bars = alt.Chart().mark_rule(strokeWidth=3).encode(
         _segment_y(), alt.X("churn_rate_low:Q", title="share churned", axis=alt.Axis(format="%")),
@@ -91,8 +120,8 @@ def _rates() -> Chart:
         tooltip=tip)  # fmt: skip
     return Chart("rates", "churn", "cohort_start", pick="latest", text=_rates_text,
                  title="Churn by community segment", source="churn_posting",
-                 unit="share of the segment with no product use in the 28 days after the period; "
-                      "lines are 95% intervals",
+                 unit=f"share of the segment with no product use in the {defs.churn} days after "
+                      f"the period; lines are {defs.level} intervals",
                  spec=compile_spec(layered(bars, dots, height=200)))  # fmt: skip
 
 
@@ -107,8 +136,13 @@ def _rates_text(rows: list[Row], state: State) -> str:
             f"users who {_verb(ref)}" if base_row and base_row is not first else "")  # fmt: skip
     return (f"In the cohort of {fmt.span(first['cohort_start'], _last(first))}, "
             f"{fmt.pct(first['churn_rate'])} of the {fmt.count(first['users'])} "
-            f"{label(first['segment'])} churned (95% interval "
+            f"{label(first['segment'])} churned ({_level(first)} interval "
             f"{fmt.pct_interval(first['churn_rate_low'], first['churn_rate_high'])}){tail}.")
+
+
+def _level(row: Row) -> str:
+    """The confidence level the row's intervals were computed with (``95%``)."""
+    return fmt.level(row["confidence"]) if row.get("confidence") is not None else "confidence"
 
 
 def _verb(segment: str) -> str:
@@ -122,12 +156,12 @@ def _last(row: Row) -> str:
     return (date.fromisoformat(row["cohort_end"]) - timedelta(days=1)).isoformat()
 
 
-def _diffs_chart(ref: str) -> Chart:
+def _diffs_chart(ref: str, defs: Definitions) -> Chart:
     tip = [alt.Tooltip("segment_label:N", title="Segment"),
            alt.Tooltip("estimate:N", title="Estimate"),
            alt.Tooltip("diff:Q", title="Difference (points)", format="+.1f"),
-           alt.Tooltip("low:Q", title="95% low", format="+.1f"),
-           alt.Tooltip("high:Q", title="95% high", format="+.1f")]  # fmt: skip
+           alt.Tooltip("low:Q", title=f"{defs.level} low", format="+.1f"),
+           alt.Tooltip("high:Q", title=f"{defs.level} high", format="+.1f")]  # fmt: skip
     y, offset = _segment_y(), alt.YOffset("estimate:N", sort=list(ESTIMATES))
     whiskers = alt.Chart().mark_rule(strokeWidth=2.5).encode(
         y, offset, alt.X("low:Q", title=f"churn difference vs {label(ref)}, percentage points",
@@ -139,7 +173,7 @@ def _diffs_chart(ref: str) -> Chart:
     return Chart("diffs", "diffs", "cohort_start", pick="latest", text=_diffs_text,
                  title=f"Churn compared with users who {_verb(ref)}: naive and adjusted",
                  source="churn_posting", wide=True,
-                 unit="negative = the segment churned less; lines are 95% intervals",
+                 unit=f"negative = the segment churned less; lines are {defs.level} intervals",
                  spec=compile_spec(layered(zero, whiskers, dots, height=220)))  # fmt: skip
 
 
@@ -155,7 +189,7 @@ def _diffs_text(rows: list[Row], state: State) -> str:
     who = f"{label(a['segment']).capitalize()} churned {fmt.points(d)} points {'less' if less else 'more'}"
     ci = fmt.interval(lo, hi, direction=-1 if less else 1)
     reading = (f"{who} than comparable users who {_verb(a['reference_segment'])} (adjusted for "
-               f"prior product activity, 95% interval {ci})")
+               f"prior product activity, {_level(a)} interval {ci})")
     if lo < 0 < hi:
         reading += ", which does not rule out no difference"
     if naive is not None:
@@ -211,7 +245,7 @@ def _curve_text(rows: list[Row], state: State) -> str:
             f"{fmt.pct(share(*pooled[last]))} of users who {_verb(last)} ({where}).")
 
 
-def _holdout() -> Chart:
+def _holdout(defs: Definitions) -> Chart:
     tip = [alt.Tooltip("utcyearmonthdate(cohort_start):T", title="Cohort from", format="%d %b %Y"),
            alt.Tooltip("uplift_points:Q", title="Uplift (points)", format="+.1f"),
            alt.Tooltip("exposed_users:Q", title="Offered", format=","),
@@ -232,7 +266,7 @@ def _holdout() -> Chart:
                  title="Holdout: the causal effect of offering the community",
                  source="holdout_uplift",
                  unit="difference in the share who stayed (not churned), users offered the "
-                      "community minus randomly held-out users; lines are 95% intervals",
+                      f"community minus randomly held-out users; lines are {defs.level} intervals",
                  spec=compile_spec(layer))  # fmt: skip
 
 
@@ -250,6 +284,6 @@ def _holdout_text(rows: list[Row], state: State) -> str:
     return (f"In the cohort of {fmt.span(r['cohort_start'], _last(r))}, "
             f"{fmt.pct(r['exposed_stay_rate'])} of users offered the community stayed against "
             f"{fmt.pct(r['holdout_stay_rate'])} of the {fmt.count(r['holdout_users'])} randomly "
-            f"held-out users: {fmt.points(up)} points {more} stayed (95% interval "
+            f"held-out users: {fmt.points(up)} points {more} stayed ({_level(r)} interval "
             f"{fmt.interval(lo, hi)}); {verdict}.")  # fmt: skip
 

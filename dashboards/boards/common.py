@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dashboards.model import ALL_KINDS, State
@@ -63,6 +63,27 @@ def kind_label(kind: str, plural: bool = True) -> str:
     if not plural:
         return kind
     return kind + ("es" if kind.endswith(("ch", "sh", "s", "x")) else "s")
+
+
+def settings_of(rows: Iterable[Row], field: str) -> list[Any]:
+    """The distinct values of a setting column the report rows were computed with, sorted
+    (rows written before the column existed have none)."""
+    return sorted({r[field] for r in rows if r.get(field) is not None})
+
+
+def one_of(values: list[Any], say: Callable[[Any], str], unknown: str) -> str:
+    """A setting as a sentence states it: its one value, the values found when the rows were
+    computed with different settings, or ``unknown`` when no row records it."""
+    if not values:
+        return unknown
+    if len(values) == 1:
+        return say(values[0])
+    return f"{join([say(v) for v in values], 'or')}, depending on when each was computed"
+
+
+def join(items: list[str], word: str = "and") -> str:
+    """``a, b and c`` (or ``a, b or c``)."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
 def pick(row: Row | None, *fields: str) -> tuple[Any, ...]:

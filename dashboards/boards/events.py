@@ -6,7 +6,16 @@ from __future__ import annotations
 import altair as alt
 
 from dashboards import fmt
-from dashboards.boards.common import empty, kind_label, missing, share, top, total
+from dashboards.boards.common import (
+    empty,
+    kind_label,
+    missing,
+    one_of,
+    settings_of,
+    share,
+    top,
+    total,
+)
 from dashboards.boards.timeline import timeline_chart, timelines
 from dashboards.charts import BLUE, GREEN, ORANGE, base, compile_spec, order_expr, palette
 from dashboards.model import ALL_KINDS, Chart, Column, Dashboard, Rollup, State, Table
@@ -42,8 +51,8 @@ def build(reports: Reports) -> Dashboard:
     board = Dashboard(
         slug="events", title="Events",
         intro=("Each product object with a room (a match, a team, a dashboard) is a context. "
-               "Ranked by interactions: messages, reactions and poll votes in its room from an "
-               "hour before it starts to an hour after it ends, each counted on the day it "
+               "Ranked by interactions: messages, reactions and poll votes in its room "
+               f"{_timeline(contexts)}, each counted on the day it "
                "happened, so a date range holds the activity in it (a team room open for weeks "
                "counts in every range it was active in). Pick a context in the table to "
                "see its own timeline, minute by minute from its start."),
@@ -68,6 +77,17 @@ def build(reports: Reports) -> Dashboard:
     elif contexts:
         board.details["timeline"], board.detail_texts[drill.id] = timelines(contexts, series)
     return board
+
+
+def _timeline(contexts: list[Row]) -> str:
+    """Which of a room's events count, in the margin the report was computed with."""
+    margins = settings_of(contexts, "timeline_margin_minutes")
+    if margins == [0]:
+        return "from its start to its end"
+    say = one_of(margins, fmt.margin, "the configured timeline_margin_minutes")
+    if len(margins) == 1:
+        return f"from {say} before it starts to {say} after it ends"
+    return f"from a margin before it starts to as long after it ends (the margin is {say})"
 
 
 def _labelled(rows: list[Row]) -> list[Row]:

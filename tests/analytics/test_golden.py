@@ -52,6 +52,8 @@ def test_churn_posting(ran: Runner) -> None:
     assert rows["lurkers"]["churn_diff_adjusted_strata"] == 1
     assert rows["never_opened"]["churn_diff_naive"] is None
     assert df["reference_segment"].unique().to_list() == ["never_opened"]
+    # The settings the rows were computed with travel with them (the dashboards state them).
+    assert df.select("churn_days", "retention_days", "confidence").unique().rows() == [(28, 7, 0.95)]
 
 
 def test_churn_strata(ran: Runner) -> None:
@@ -76,6 +78,7 @@ def test_holdout_uplift(ran: Runner) -> None:
     assert (row["uplift"], row["uplift_low"], row["uplift_high"]) == pytest.approx((d, lo, hi))
     assert row["retention_uplift"] == pytest.approx(-0.5)
     assert row["holdout_share"] == pytest.approx(1 / 3)
+    assert (row["churn_days"], row["retention_days"], row["confidence"]) == (28, 7, 0.95)
 
 
 def test_community_health(ran: Runner) -> None:
@@ -138,6 +141,7 @@ def test_engagement(ran: Runner) -> None:
             team["reactions"], team["moderated"]) == (None, 1, 2, 3, 1, 3)  # fmt: skip
     assert team["moderation_rate"] == 1.0
     assert m1["window"] == "2026-01-06" and team["window"] == "2026-01-05"
+    assert {r["timeline_margin_minutes"] for r in by_id.values()} == {60}
     kinds = report(ran, "engagement_kind").filter(pl.col("window") == "2026-01-09").row(0, named=True)
     assert (kinds["kind"], kinds["contexts"], kinds["openers"], kinds["opened_share"]) == (
         "match", 1, 3, 1.0)

@@ -35,6 +35,10 @@ def test_formats():
     assert fmt.ratio(63.0) == "63×" and fmt.ratio(2.25) == "2.2×"
     assert fmt.minutes(95) == "95 minutes" and fmt.minutes(330) == "5.5 hours"
     assert fmt.join(["a", "b", "c"]) == "a, b and c"
+    assert [fmt.period(d) for d in (7, 14, 35, 10)] == ["one week", "two weeks", "5 weeks", "10 days"]
+    assert [fmt.margin(m) for m in (60, 15, 120, 90, 1)] == ["an hour", "15 minutes", "2 hours",
+                                                             "90 minutes", "1 minute"]
+    assert [fmt.level(c) for c in (0.95, 0.9, 0.975)] == ["95%", "90%", "97.5%"]
 
 
 def test_interval_reads_in_the_direction_of_the_sentence():
@@ -135,7 +139,7 @@ def test_cohort_ranges_default_to_the_latest_cohort():
 def _diff_rows(adjusted: tuple[float, float, float], naive: float) -> list[dict]:
     d, lo, hi = adjusted
     common = {"cohort_start": "2026-10-12", "segment": "weekly_posters", "segment_order": 1,
-              "reference_segment": "never_opened"}
+              "reference_segment": "never_opened", "confidence": 0.95}
     return [{**common, "estimate": "adjusted", "diff": d, "low": lo, "high": hi},
             {**common, "estimate": "naive", "diff": naive, "low": naive - 4, "high": naive + 4}]
 
@@ -159,7 +163,7 @@ def test_churn_sentence_states_direction_interval_and_the_naive_gap():
 def test_holdout_sentence_says_when_the_interval_includes_zero():
     row = {"cohort_start": "2026-10-12", "cohort_end": "2026-10-26", "exposed_users": 1517,
            "holdout_users": 147, "exposed_stay_rate": 0.8029, "holdout_stay_rate": 0.8231,
-           "uplift": -0.0202, "uplift_low": -0.0773, "uplift_high": 0.0520}
+           "uplift": -0.0202, "uplift_low": -0.0773, "uplift_high": 0.0520, "confidence": 0.95}
     text = churn._holdout_text([row], State(ALL))
     assert text == ("In the cohort of 12\u201325 Oct 2026, 80% of users offered the community stayed "
                     "against 82% of the 147 randomly held-out users: 2.0 points fewer stayed (95% "
@@ -168,6 +172,9 @@ def test_holdout_sentence_says_when_the_interval_includes_zero():
     clear = churn._holdout_text([{**row, "uplift": 0.05, "uplift_low": 0.02, "uplift_high": 0.08}],
                                 State(ALL))
     assert "5.0 points more stayed (95% interval 2.0\u20138.0); the interval excludes zero" in clear
+    # The level is the row's own; a row that does not record it gets no level made up.
+    assert "(90% interval " in churn._holdout_text([{**row, "confidence": 0.9}], State(ALL))
+    assert "(confidence interval " in churn._holdout_text([{**row, "confidence": None}], State(ALL))
 
 
 def test_overview_and_moderation_sentences_count_the_rows_they_get():
