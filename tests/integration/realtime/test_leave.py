@@ -96,10 +96,13 @@ def http_leave(server: ServerProcess, user: str, room: str = "match:1") -> None:
 
 
 async def after_left(client: WsClient, room: str = "match:1", within: float = 0.5) -> list[dict[str, Any]]:
-    """The room's frames ``client`` received after its last ``left`` of it (waiting ``within`` s)."""
+    """The room's frames ``client`` received after its last ``left`` of it (waiting ``within`` s):
+    not the answers to its own frames (an ``error`` or ``ack`` names the room it was about)."""
     await client.frames(within)
     last = max(i for i, f in enumerate(client.seen) if f["type"] == "left" and f["room"] == room)
-    return [f for f in client.seen[last + 1 :] if f.get("room") == room]
+    return [
+        f for f in client.seen[last + 1 :] if f.get("room") == room and f["type"] not in ("error", "ack")
+    ]
 
 
 # -- a leave the log refuses --------------------------------------------------------------------
