@@ -1,5 +1,13 @@
 """Journey to the community: how long after signup, and after how many product sessions,
-users first open a room; one row per signup week plus an ``all`` row (``signup_week`` null).
+users first open a room.
+
+Rows (``scope``): one per signup week (``week``) from the first signup week to the last, weeks
+without signups included (0 signups, null shares and medians: a chart breaks its line there
+rather than draw one across them); ``all``, every signup; ``since_launch``, the signups from the
+week the community launched on (``signup_week`` null in both totals). ``launch_week`` is the
+Monday of the community's first event day (the warehouse export's first day). Users who signed
+up before the community existed wait for it, so their days to the first open measure the
+launch, not the product's pull: ``since_launch`` is the figure for how soon new users come.
 
 ``sessions_to_open`` is the user's product sessions from the signup day through the day of
 the first room open (so 1 means "during their first session day's use"). Users whose first
@@ -11,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 
 import polars as pl
 
@@ -30,7 +39,10 @@ def first_opens(inputs: JobInputs) -> pl.LazyFrame:
 
 
 def build(inputs: JobInputs) -> pl.LazyFrame:
-    """Signup-week rows with opened share, days and sessions to the first room open."""
+    """Signup-week rows and the two totals, with opened share, days and sessions to the first
+    room open."""
+    launch = inputs.windows[0].start.date()
+    launch_week = launch - timedelta(days=launch.weekday())
     users = (
         inputs.users.filter(pl.col("signed_up_at") < inputs.end)
         .select("user_id", "signed_up_at")
@@ -67,14 +79,31 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     ]
     users = users.cache()
     weekly = users.group_by("signup_week").agg(aggs)
-    total = users.select(pl.lit(None, pl.Date).alias("signup_week"), *aggs)
+    weeks = weekly.select(
+        pl.date_ranges(pl.col("signup_week").min(), pl.col("signup_week").max(), "1w")
+        .alias("signup_week")
+    ).explode("signup_week").drop_nulls()  # none without signups
+    weekly = weeks.join(weekly, on="signup_week", how="left").with_columns(
+        pl.col("signups", "opened", "opened_before_signup", "opened_within_7_days").fill_null(0),
+        pl.lit("week").alias("scope"),
+    )
+    totals = [
+        frame.select(pl.lit(None, pl.Date).alias("signup_week"), *aggs, pl.lit(scope).alias("scope"))
+        for scope, frame in (
+            ("all", users),
+            ("since_launch", users.filter(pl.col("signup_week") >= launch_week)),
+        )
+    ]  # fmt: skip
     return (
-        pl.concat([weekly, total], how="vertical_relaxed")
+        pl.concat([weekly, *totals], how="vertical_relaxed")
         .with_columns(
             pl.lit(inputs.windows[0].key).alias("window"),
-            (pl.col("opened") / pl.col("signups")).alias("opened_share"),
+            pl.when(pl.col("signups") > 0)
+            .then(pl.col("opened") / pl.col("signups"))
+            .alias("opened_share"),
+            pl.lit(launch_week, pl.Date).alias("launch_week"),
         )
-        .sort("signup_week", nulls_last=True)
+        .sort("signup_week", "scope", nulls_last=True)
     )
 
 

@@ -170,14 +170,21 @@ def test_engagement_daily(ran: Runner) -> None:
 
 def test_journey(ran: Runner) -> None:
     df = report(ran, "journey")
-    total = df.filter(pl.col("signup_week").is_null()).row(0, named=True)
+    total = df.filter(pl.col("scope") == "all").row(0, named=True)
     assert (total["signups"], total["opened"], total["opened_before_signup"]) == (8, 2, 0)
     d_days = (39 * 1440 + 18 * 60 + 1) / 1440
     h_days = (39 * 1440 + 18 * 60 + 2) / 1440
     assert total["days_to_open_median"] == pytest.approx((d_days + h_days) / 2)
     assert total["sessions_to_open_median"] == 2.5  # d: 1 + 1, h: 2 + 1
-    weeks = dict(df.filter(pl.col("signup_week").is_not_null()).select("signup_week", "signups").rows())
-    assert weeks == {date(2025, 12, 1): 7, date(2025, 12, 29): 1}
+    weeks = df.filter(pl.col("scope") == "week").select("signup_week", "signups", "opened_share")
+    # Every week from the first signup week to the last, those without signups with no share.
+    assert weeks.rows() == [(date(2025, 12, 1), 7, 2 / 7), (date(2025, 12, 8), 0, None),
+                            (date(2025, 12, 15), 0, None), (date(2025, 12, 22), 0, None),
+                            (date(2025, 12, 29), 1, 0.0)]
+    # The community's first event is on Monday 5 January: every user signed up before it.
+    since = df.filter(pl.col("scope") == "since_launch").row(0, named=True)
+    assert (since["signups"], since["opened"], since["opened_share"]) == (0, 0, None)
+    assert set(df["launch_week"]) == {date(2026, 1, 5)}
 
 
 def test_funnel(ran: Runner) -> None:

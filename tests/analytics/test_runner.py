@@ -217,7 +217,7 @@ def test_unknown_job_and_empty_warehouse(tmp_path: Path, caplog: pytest.LogCaptu
 def test_snapshots_follow_new_days_and_rewritten_history(golden: Runner) -> None:
     def opened() -> int:
         df = pl.read_parquet(golden.reports_root / "journey" / "all.parquet")
-        return df.filter(pl.col("signup_week").is_null())["opened"].item()
+        return df.filter(pl.col("scope") == "all")["opened"].item()
 
     golden.run(["journey"])
     assert opened() == 2
@@ -238,7 +238,7 @@ def test_snapshots_follow_new_days_and_rewritten_history(golden: Runner) -> None
 def test_journey_sessions_follow_the_activity_export(golden: Runner) -> None:
     def median() -> float:
         df = pl.read_parquet(golden.reports_root / "journey" / "all.parquet")
-        return df.filter(pl.col("signup_week").is_null())["sessions_to_open_median"].item()
+        return df.filter(pl.col("scope") == "all")["sessions_to_open_median"].item()
 
     golden.run(["journey"])
     assert median() == 2.5

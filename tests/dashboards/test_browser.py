@@ -229,6 +229,25 @@ def test_a_day_range_carried_to_the_journey_is_not_read_as_signup_weeks(browser,
     tab.page.close()
 
 
+def test_the_journey_lines_break_at_weeks_without_signups(browser, demo_dir: Path):
+    """The demo has no signups for weeks before the launch: the lines stop there and start
+    again after, instead of being drawn straight across."""
+    folder = demo_dir / "dashboards"
+    weeks = sorted(Page(folder / "journey.html").rows("journey"), key=lambda r: r["signup_week"])
+    gaps = [i for i in range(1, len(weeks) - 1) if weeks[i]["signups"] == 0
+            and weeks[i - 1]["signups"] > 0]  # fmt: skip
+    assert gaps, "the demo data has no week without signups between signup weeks"
+    tab = Tab(browser, ("file://", "data:", "blob:"))
+    tab.open((folder / "journey.html").as_uri())
+    for chart in ("opened", "time"):
+        paths = tab.page.eval_on_selector_all(f"#chart-{chart} g.mark-line path",
+                                              "els => els.map(e => e.getAttribute('d'))")  # fmt: skip
+        assert paths and all(d.count("M") == len(gaps) + 1 for d in paths), (chart, len(gaps))
+    tab.shot("journey-gaps")
+    tab.check_clean()
+    tab.page.close()
+
+
 def test_the_overview_says_what_the_kind_filter_leaves_alone(browser, demo_dir: Path):
     """With a kind selected, the tiles and the charts that count every room say so; with all
     kinds, nothing is said."""

@@ -232,8 +232,49 @@ def test_journey_ranges_select_exactly_the_signups_their_labels_name(pages, demo
         assert start.weekday() == 0 and end.weekday() == 6 and r["key"] not in ("7d", "28d")
         assert r["label"].endswith(f"({fmt.span(start, end)})"), r["label"]
         n = signed_up.filter(pl.col("day").is_between(start, end)).height
-        m = re.search(r" of the ([\d,]+) users who signed up in the range", page.text("opened", f"{r['key']}|*"))
-        assert m and number(m.group(1)) == n, (r["label"], n)
+        text = page.text("opened", f"{r['key']}|*")
+        # The since-launch signups first; with earlier ones in the range, all of them after.
+        m = (re.search(r"Counting the [\d,]+ who signed up before it existed too, \d+% of ([\d,]+)", text)
+             or re.search(r" of the ([\d,]+) users who signed up in the range", text))  # fmt: skip
+        assert m and number(m.group(1)) == n, (r["label"], n, text)
     first = page.config["ranges"][0]
     assert first["start"] <= signed_up["day"].min().isoformat()
     assert signed_up["day"].max().isoformat() <= first["end"]
+
+
+def test_journey_headline_is_about_signups_since_the_launch(pages, demo_dir: Path):
+    """Most demo users signed up before the community existed and waited for it; the journey's
+    headline counts the signups from the launch week on (and says so), from the raw events."""
+    users = pl.read_csv(demo_dir / "exports" / "users.csv").select(
+        "user_id", pl.col("signed_up_at").str.to_datetime(time_zone="UTC"))
+    events = pl.read_parquet(demo_dir / "warehouse" / "events" / "*" / "*" / "*.parquet")
+    first_day = events["occurred_at"].dt.date().min()
+    launch = first_day - timedelta(days=first_day.weekday())
+    opens = (events.filter(pl.col("event_type") == "community_room_joined")
+             .group_by("user_id").agg(pl.col("occurred_at").min().alias("first_open")))  # fmt: skip
+    since = (
+        users.filter(pl.col("signed_up_at").dt.date() >= launch)
+        .join(opens, on="user_id", how="left")
+        .with_columns(((pl.col("first_open") - pl.col("signed_up_at")).dt.total_seconds() / 86400)
+                      .alias("days"))
+    )  # fmt: skip
+    assert 0 < since.height < users.height / 2  # the demo's pre-launch majority
+    opened = since.filter(pl.col("first_open").is_not_null()).height
+    soon = since.filter(pl.col("days").is_between(0, 7, closed="left")).height
+    page = pages["journey"]
+    text = page.text("opened", "all|*")
+    m = re.match(r"(\d+)% of the ([\d,]+) users who signed up in the range since the community "
+                 r"launched \(signup weeks from (.+?)\) have opened a room \(([\d,]+)\); "
+                 r"([\d.]+)% did so within 7 days of signing up\. Counting the ([\d,]+) who "
+                 r"signed up before it existed too, ", text)  # fmt: skip
+    assert m, text
+    assert number(m.group(2)) == since.height and number(m.group(4)) == opened
+    assert m.group(3) == f"{launch.day} {launch.strftime('%b %Y')}"
+    assert number(m.group(5)) == pytest.approx(100 * soon / since.height, abs=0.5)
+    assert number(m.group(6)) == users.height - since.height
+    median = since.filter(pl.col("days") >= 0)["days"].median()
+    assert (f"over all signups since the community launched (signup weeks from {m.group(3)}) the "
+            f"median is {round(median, 1)} days") in page.text("time", "all|*")
+    # Weeks without signups are rows without a share, so the line breaks there.
+    weeks = sorted(page.rows("journey"), key=lambda r: r["signup_week"])
+    assert any(r["signups"] == 0 and r["opened_share"] is None for r in weeks[1:-1])
