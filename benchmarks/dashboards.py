@@ -100,7 +100,8 @@ def fixture(reports: Path, contexts: int, seed: int = 7) -> dict[str, int]:
             "interactions_per_viewer": (n_msgs + n_reacts + n_votes) / viewers[i],
             "peak_minute": int(minutes[peak]), "peak_interactions": int(inter[peak]),
             "messages_per_minute": n_msgs / duration[i], "reactions_per_minute": n_reacts / duration[i],
-            "moderated": moderated, "moderation_rate": moderated / n_msgs if n_msgs else None,
+            "moderated": moderated, "blocked": 0, "attempted": n_msgs,
+            "moderation_rate": moderated / n_msgs if n_msgs else None,
             "rank_in_kind": 0,
         })  # fmt: skip
     engagement = pl.DataFrame(rows).with_columns(
@@ -122,9 +123,11 @@ def fixture(reports: Path, contexts: int, seed: int = 7) -> dict[str, int]:
     )  # fmt: skip
     daily = (
         engagement.select("window", "context_id", "kind", pl.col("starts_at").dt.date().alias("day"),
-                          "openers", "posters", "moderated")
+                          "openers", "posters", "moderated", "blocked")
         .join(active_days, on=key, how="full", coalesce=True)
-        .with_columns(pl.col("openers", "posters", "moderated", *volumes).fill_null(0).cast(pl.Int64))
+        .with_columns(pl.col("openers", "posters", "moderated", "blocked", *volumes).fill_null(0)
+                      .cast(pl.Int64))
+        .with_columns((pl.col("messages") + pl.col("blocked")).alias("attempted"))
     )  # fmt: skip
     for name, frame in (("engagement", engagement), ("engagement_kind", by_kind),
                         ("engagement_timeline", timeline), ("engagement_daily", daily)):  # fmt: skip

@@ -6,7 +6,11 @@ before the start to as long after the end. ``viewers`` comes from the export's `
 column, else from distinct users in ``context_views`` who viewed it on that same timeline and
 no later than the warehouse export's latest event (:func:`on_views_timeline`; 0 when its views
 all lie outside), else it is unknown (null: no views of it in the export).
-The moderation rate is non-allow verdicts over sent messages. Each row carries the
+``moderated`` counts verdicts other than allow, ``blocked`` the block verdicts among them: a
+blocked message is refused before it is written, so it has no ``community_message_sent``
+event and ``attempted`` = ``messages`` + ``blocked``. The moderation rate is ``moderated`` /
+``attempted`` (over sent messages alone a blocked message would count above the line and not
+below it). Each row carries the
 ``timeline_margin_minutes`` it was computed with, so what reads it can state its timeline.
 """
 
@@ -68,6 +72,9 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") != "allow"))
         .sum()
         .alias("moderated"),
+        (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") == "block"))
+        .sum()
+        .alias("blocked"),
     )
     peaks = (
         events.filter(is_type(T.MESSAGE_SENT.value) | is_type(T.REACTION_ADDED.value))
@@ -122,7 +129,7 @@ def ratio(numerator: str, denominator: str) -> pl.Expr:
 
 
 def _shape(frame: pl.LazyFrame, inputs: JobInputs | None, margin: int) -> pl.LazyFrame:
-    counts = ["openers", "posters", "messages", "reactions", "poll_votes", "moderated"]
+    counts = ["openers", "posters", "messages", "reactions", "poll_votes", "moderated", "blocked"]
     if inputs is None:
         frame = frame.with_columns(
             [pl.lit(None, pl.Int64).alias(c) for c in [*counts[1:], "peak_minute",
@@ -142,15 +149,14 @@ def _shape(frame: pl.LazyFrame, inputs: JobInputs | None, margin: int) -> pl.Laz
             .alias("viewers_source"),
             duration.alias("duration_minutes"),
             interactions.alias("interactions"),
+            (pl.col("messages") + pl.col("blocked")).alias("attempted"),
         )
         .with_columns(
             ratio("openers", "viewers").alias("opened_share"),
             ratio("messages", "duration_minutes").alias("messages_per_minute"),
             ratio("reactions", "duration_minutes").alias("reactions_per_minute"),
             ratio("interactions", "viewers").alias("interactions_per_viewer"),
-            pl.when(pl.col("messages") > 0)
-            .then(pl.col("moderated") / pl.col("messages"))
-            .alias("moderation_rate"),
+            ratio("moderated", "attempted").alias("moderation_rate"),
             pl.col("interactions")
             .rank("min", descending=True)
             .over("window", "kind")
@@ -163,7 +169,7 @@ def _shape(frame: pl.LazyFrame, inputs: JobInputs | None, margin: int) -> pl.Laz
             "viewers", "viewers_source", "openers", "opened_share", "posters", "messages",
             "reactions", "poll_votes", "interactions", "interactions_per_viewer", "peak_minute",
             "peak_interactions", "messages_per_minute", "reactions_per_minute", "moderated",
-            "moderation_rate", "rank_in_kind", "timeline_margin_minutes",
+            "blocked", "attempted", "moderation_rate", "rank_in_kind", "timeline_margin_minutes",
         )
         .sort("window", "kind", "rank_in_kind", "context_id")
     )

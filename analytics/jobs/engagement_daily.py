@@ -8,7 +8,8 @@ date range over these rows holds what happened in the range.
 
 One row for the context's start day (even without events, so every context of the engagement
 report has a row) and one for every other day with at least one counted event. A context's
-rows sum to its engagement row (``messages``, ``reactions``, ``poll_votes``, ``moderated``);
+rows sum to its engagement row (``messages``, ``reactions``, ``poll_votes``, ``moderated``,
+``blocked``, ``attempted`` = messages + blocked: a blocked message has no sent event);
 ``openers`` and ``posters`` are distinct users of that day, so they do not sum over days.
 Rows are filed under the context's own window (its start day), with the engagement report's
 lag, so a long context's days are recomputed until its window is final.
@@ -26,7 +27,7 @@ from service.domain.events import EventType as T
 
 _TYPES = (T.ROOM_JOINED, T.MESSAGE_SENT, T.REACTION_ADDED, T.POLL_VOTED, T.MESSAGE_MODERATED)
 COUNTS = ("openers", "posters", "messages", "reactions", "poll_votes", "interactions",
-          "moderated")  # fmt: skip
+          "moderated", "blocked", "attempted")  # fmt: skip
 _SCHEMA = {
     "window": pl.String(), "context_id": pl.String(), "kind": pl.String(), "day": pl.Date(),
     **{c: pl.Int64() for c in COUNTS},
@@ -60,16 +61,20 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
             (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") != "allow"))
             .sum()
             .alias("moderated"),
+            (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") == "block"))
+            .sum()
+            .alias("blocked"),
         )
     )  # fmt: skip
     starts = contexts.select("window", "context_id", "kind",
                              pl.col("starts_at").dt.date().alias("day"))  # fmt: skip
-    counts = [c for c in COUNTS if c != "interactions"]
+    counts = [c for c in COUNTS if c not in ("interactions", "attempted")]
     return (
         starts.join(per_day, on=_KEY, how="full", coalesce=True)
         .with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
         .with_columns(
-            (pl.col("messages") + pl.col("reactions") + pl.col("poll_votes")).alias("interactions")
+            (pl.col("messages") + pl.col("reactions") + pl.col("poll_votes")).alias("interactions"),
+            (pl.col("messages") + pl.col("blocked")).alias("attempted"),
         )
         .select(list(_SCHEMA))
         .sort("window", "context_id", "day")

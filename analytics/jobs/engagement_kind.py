@@ -12,7 +12,7 @@ from analytics.jobs.base import Job, JobInputs
 def build(inputs: JobInputs) -> pl.LazyFrame:
     """One row per (day window, kind)."""
     sums = ["openers", "posters", "messages", "reactions", "poll_votes", "interactions",
-            "moderated"]  # fmt: skip
+            "moderated", "blocked", "attempted"]  # fmt: skip
     return (
         engagement.per_context(inputs)
         .group_by("window", "kind")
@@ -30,9 +30,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
             (pl.col("messages") / pl.col("contexts")).alias("messages_per_context"),
             engagement.ratio("messages", "minutes").alias("messages_per_minute"),
             engagement.ratio("reactions", "minutes").alias("reactions_per_minute"),
-            pl.when(pl.col("messages") > 0)
-            .then(pl.col("moderated") / pl.col("messages"))
-            .alias("moderation_rate"),
+            engagement.ratio("moderated", "attempted").alias("moderation_rate"),
         )
         .drop("_open_known")
         .sort("window", "kind")

@@ -1,5 +1,10 @@
 """Moderation quality per day: verdicts, masked share, reports, reviews, overturns, review time.
 
+- ``attempted``: messages users tried to send, ``messages`` (sent) + ``verdicts_block``: a
+  blocked message is refused before it is written, so it has a verdict and no
+  ``community_message_sent`` event. ``actioned`` is every verdict other than allow (mask,
+  shadow, hold, block) and ``moderation_rate`` = ``actioned`` / ``attempted``; over sent
+  messages alone the blocked ones would count above the line and not below it.
 - ``masked_share``: sent messages whose text was masked (PII) over all sent messages.
 - A review is a decision in the review queue: ``approve`` or ``reject`` (a
   ``community_message_approved`` event with that decision), or ``delete`` (the queue writes
@@ -83,6 +88,13 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         .with_columns(
             (pl.col("masked_messages") / pl.col("messages")).fill_nan(None).alias("masked_share"),
             (pl.col("overturned") / pl.col("reviews")).fill_nan(None).alias("overturn_rate"),
+            (pl.col("messages") + pl.col("verdicts_block")).alias("attempted"),
+            pl.sum_horizontal(f"verdicts_{a}" for a in _ACTIONS).alias("actioned"),
+        )
+        .with_columns(
+            pl.when(pl.col("attempted") > 0)
+            .then(pl.col("actioned") / pl.col("attempted"))
+            .alias("moderation_rate")
         )
         .sort("day")
     )

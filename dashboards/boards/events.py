@@ -25,10 +25,10 @@ from dashboards.sources import Reports, Row
 VOLUME = {"messages": ("Messages", BLUE), "reactions": ("Reactions", ORANGE),
           "poll_votes": ("Poll votes", GREEN)}  # fmt: skip
 TOP_N = 15
-IN_RANGE = ("messages", "reactions", "poll_votes", "interactions", "moderated")
+IN_RANGE = ("messages", "reactions", "poll_votes", "interactions", "moderated", "attempted")
 """Counted on the day they happened, so summed over the days in the range."""
 BY_CONTEXT = Rollup("context_id", "contexts", IN_RANGE,
-                    ratios={"moderation_rate": ("moderated", "messages")})  # fmt: skip
+                    ratios={"moderation_rate": ("moderated", "attempted")})  # fmt: skip
 """A context's day rows in the range, as one row of its engagement report."""
 DAY_FIELDS = ["context_id", "kind", "day", *IN_RANGE]
 

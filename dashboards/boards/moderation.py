@@ -28,9 +28,13 @@ REVIEW = {"review_minutes_median": ("Median", ORANGE), "review_minutes_p90": ("9
 
 
 def with_rate(r: Row) -> Row:
-    """A moderation_daily row with ``actioned`` (non-allow verdicts) and ``moderation_rate``."""
+    """A moderation_daily row with ``actioned`` (non-allow verdicts), ``attempted`` (sent +
+    blocked: a blocked message has no sent event) and ``moderation_rate`` = actioned /
+    attempted, computed from the verdict columns every version of the report has."""
     actioned = sum(r.get(f"verdicts_{a}") or 0 for a in ACTIONS)
-    return {**r, "actioned": actioned, "moderation_rate": share(actioned, r.get("messages") or 0)}
+    attempted = (r.get("messages") or 0) + (r.get("verdicts_block") or 0)
+    return {**r, "actioned": actioned, "attempted": attempted,
+            "moderation_rate": share(actioned, attempted)}  # fmt: skip
 
 
 def build(reports: Reports) -> Dashboard:
@@ -40,17 +44,20 @@ def build(reports: Reports) -> Dashboard:
         slug="moderation", title="Moderation quality",
         intro=("Every message passes the moderation checks before anyone sees it. A verdict "
                "other than allow masks personal data, shadows the message (only its sender "
-               "sees it), holds it for review or blocks it. A review that releases a held "
-               "message, or keeps a reported one, overturns the flag."),
+               "sees it), holds it for review or blocks it. A blocked message is never sent, "
+               "so shares of actions are of the messages users tried to send: those sent plus "
+               "those blocked. A review that releases a held message, or keeps a reported one, "
+               "overturns the flag."),
         ranges=day_ranges([r["day"] for r in daily + checks]), kinds=None,
         datasets={"daily": daily, "checks": checks},
     )  # fmt: skip
     board.tiles = [
         Tile("t-msg", "daily", "day", label="Messages", hint="sent in the range",
              text=lambda rows, _s: fmt.count(total(rows, "messages"))),
-        Tile("t-act", "daily", "day", label="Got an action", hint="share of messages",
-             text=lambda rows, _s: fmt.pct(share(total(rows, "actioned"), total(rows, "messages")))),
-        Tile("t-mask", "daily", "day", label="Personal data masked", hint="share of messages",
+        Tile("t-act", "daily", "day", label="Got an action",
+             hint="share of attempted messages (sent + blocked)",
+             text=lambda rows, _s: fmt.pct(share(total(rows, "actioned"), total(rows, "attempted")))),
+        Tile("t-mask", "daily", "day", label="Personal data masked", hint="share of sent messages",
              text=lambda rows, _s: fmt.pct(share(total(rows, "masked_messages"), total(rows, "messages")))),
         Tile("t-rep", "daily", "day", label="Reported by users", hint="reports",
              text=lambda rows, _s: fmt.count(total(rows, "reports"))),
@@ -84,10 +91,12 @@ def _actions() -> Chart:
 def _actions_text(rows: list[Row], state: State) -> str:
     if not rows:
         return empty(state)
-    n, m = total(rows, "actioned"), total(rows, "messages")
+    n, m = total(rows, "actioned"), total(rows, "attempted")
     parts = [f"{fmt.count(total(rows, f'verdicts_{a}'))} {label.lower()}"
              for a, (label, _c) in ACTIONS.items()]  # fmt: skip
-    return (f"{fmt.count(n)} of {fmt.count(m)} messages ({fmt.pct(share(n, m))}) got an action: "
+    return (f"{fmt.count(n)} of {fmt.count(m)} attempted messages ({fmt.pct(share(n, m))}: "
+            f"{fmt.count(total(rows, 'messages'))} sent and "
+            f"{fmt.count(total(rows, 'verdicts_block'))} blocked) got an action: "
             f"{fmt.join(parts)}; users reported {fmt.count(total(rows, 'reports'))} messages.")
 
 

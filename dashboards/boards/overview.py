@@ -81,8 +81,9 @@ def _tiles(today: str) -> list[Tile]:
              text=lambda rows, _s: fmt.count(total(rows, "messages"))),
         Tile("t-posters", "health", "day", label="Actives who posted", hint="per active day",
              text=lambda rows, _s: fmt.pct(share(total(rows, "posters"), total(rows, "dau")))),
-        Tile("t-mod", "moderation", "day", label="Moderated", hint="share of messages",
-             text=lambda rows, _s: fmt.pct(share(total(rows, "actioned"), total(rows, "messages")))),
+        Tile("t-mod", "moderation", "day", label="Moderated",
+             hint="share of attempted messages (sent + blocked)",
+             text=lambda rows, _s: fmt.pct(share(total(rows, "actioned"), total(rows, "attempted")))),
     ]  # fmt: skip
 
 
@@ -163,26 +164,28 @@ def _posting_text(rows: list[Row], state: State, *, today: str) -> str:
 
 def _moderation() -> Chart:
     spec = base().mark_line(point=alt.OverlayMarkDef(color=ORANGE), color=ORANGE).encode(
-        day_x(), alt.Y("moderation_rate:Q", title="share of messages", axis=alt.Axis(format="%")),
+        day_x(), alt.Y("moderation_rate:Q", title="share of attempted messages",
+                       axis=alt.Axis(format="%")),
         tooltip=[day_tip(), alt.Tooltip("moderation_rate:Q", title="Moderated", format=".1%"),
                  alt.Tooltip("actioned:Q", title="Actions", format=","),
-                 alt.Tooltip("messages:Q", title="Messages", format=",")],
+                 alt.Tooltip("attempted:Q", title="Attempted (sent + blocked)", format=",")],
     )  # fmt: skip
     return Chart("moderation", "moderation", "day", text=_moderation_text,
                  title="Moderation rate",
-                 unit="messages masked, shadowed, held or blocked, per message sent",
+                 unit="messages masked, shadowed, held or blocked, per message attempted (sent + "
+                      "blocked: a blocked message is never sent)",
                  source="moderation_daily", spec=compile_spec(spec))  # fmt: skip
 
 
 def _moderation_text(rows: list[Row], state: State) -> str:
     if not rows:
         return empty(state)
-    n, m = total(rows, "actioned"), total(rows, "messages")
+    n, m = total(rows, "actioned"), total(rows, "attempted")
     worst = top([r for r in rows if r.get("moderation_rate") is not None], "moderation_rate")
     peak = (f"; the highest daily rate was {fmt.pct(worst['moderation_rate'])} on "
             f"{fmt.day(worst['day'])}" if worst else "")  # fmt: skip
-    return (f"{fmt.count(n)} of {fmt.count(m)} messages ({fmt.pct(share(n, m))}) got a "
-            f"moderation action other than allow{peak}.")
+    return (f"{fmt.count(n)} of {fmt.count(m)} attempted messages (sent + blocked; "
+            f"{fmt.pct(share(n, m))}) got a moderation action other than allow{peak}.")
 
 
 def _by_kind() -> Chart:

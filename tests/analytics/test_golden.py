@@ -106,6 +106,10 @@ def test_moderation_daily(ran: Runner) -> None:
     assert (jan6["messages"], jan6["reports"], jan6["reviews"]) == (1, 1, 0)
     assert (jan7["reviews"], jan7["overturned"], jan7["review_minutes_median"]) == (1, 0, 1440.0)
     assert (jan8["verdicts_block"], jan8["messages"], jan8["masked_share"]) == (1, 0, None)
+    # The blocked message was never sent: it is attempted, and its verdict counts over it.
+    assert (jan8["attempted"], jan8["actioned"], jan8["moderation_rate"]) == (1, 1, 1.0)
+    assert (by_day[date(2026, 1, 6)]["attempted"], by_day[date(2026, 1, 6)]["moderation_rate"]) == (
+        1, 0.0)
     assert (jan13["messages"], jan13["masked_messages"], jan13["verdicts_mask"],
             jan13["verdicts_hold"]) == (2, 1, 1, 1)  # fmt: skip
     assert (jan13["reviews"], jan13["overturned"], jan13["overturn_rate"]) == (1, 1, 1.0)
@@ -139,7 +143,8 @@ def test_engagement(ran: Runner) -> None:
     assert m2["moderation_rate"] is None  # no messages
     assert (team["viewers"], team["openers"], team["posters"], team["messages"],
             team["reactions"], team["moderated"]) == (None, 1, 2, 3, 1, 3)  # fmt: skip
-    assert team["moderation_rate"] == 1.0
+    # m2, m3, m4 sent and m5 blocked (never sent): 3 actions over 4 attempted messages.
+    assert (team["blocked"], team["attempted"], team["moderation_rate"]) == (1, 4, 0.75)
     assert m1["window"] == "2026-01-06" and team["window"] == "2026-01-05"
     assert {r["timeline_margin_minutes"] for r in by_id.values()} == {60}
     kinds = report(ran, "engagement_kind").filter(pl.col("window") == "2026-01-09").row(0, named=True)
@@ -163,8 +168,11 @@ def test_engagement_daily(ran: Runner) -> None:
         ("2026-01-05", "team:x", 13, 0, 1, 2, 0, 0, 2, 2),  # a's masked and held messages
         ("2026-01-05", "team:x", 18, 1, 0, 0, 0, 0, 0, 0),  # x opens the room
     ]
-    sums = df.group_by("context_id").agg(pl.col("messages", "reactions", "moderated").sum())
-    whole = report(ran, "engagement").select("context_id", "messages", "reactions", "moderated")
+    assert df.filter(pl.col("blocked") > 0).select("day", "blocked", "attempted").rows() == [
+        (date(2026, 1, 8), 1, 1)]
+    columns = ["messages", "reactions", "moderated", "blocked", "attempted"]
+    sums = df.group_by("context_id").agg(pl.col(columns).sum())
+    whole = report(ran, "engagement").select("context_id", *columns)
     assert sums.sort("context_id").rows() == whole.sort("context_id").rows()
 
 

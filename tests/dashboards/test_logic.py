@@ -184,12 +184,14 @@ def test_overview_and_moderation_sentences_count_the_rows_they_get():
             moderation.with_rate({"day": "2026-10-31", "messages": 50, "verdicts_mask": 0,
                                   "verdicts_shadow": 0, "verdicts_hold": 0, "verdicts_block": 5,
                                   "reports": 0})]
+    # The 9 blocked messages were never sent: 15 actions over 159 attempted messages.
+    assert [r["attempted"] for r in rows] == [104, 55]
     assert overview._moderation_text(rows, State(ALL)) == (
-        "15 of 150 messages (10%) got a moderation action other than allow; the highest daily "
-        "rate was 10% on 30 Oct 2026.")
+        "15 of 159 attempted messages (sent + blocked; 9.4%) got a moderation action other than "
+        "allow; the highest daily rate was 9.6% on 30 Oct 2026.")
     assert moderation._actions_text(rows, State(ALL)) == (
-        "15 of 150 messages (10%) got an action: 3 masked, 1 shadowed, 2 held for review and 9 "
-        "blocked; users reported 2 messages.")
+        "15 of 159 attempted messages (9.4%: 150 sent and 9 blocked) got an action: 3 masked, 1 "
+        "shadowed, 2 held for review and 9 blocked; users reported 2 messages.")
     assert overview._messages_text([], State(WEEK, "match")).startswith(
         "No data for this selection: nothing in the chosen date range for match contexts")
 

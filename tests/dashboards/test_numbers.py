@@ -101,9 +101,11 @@ def test_overview_sentences(pages, report):
     m = re.match(r"([\d,]+) messages were sent over 7 days", page.text("messages", "7d|*"))
     assert m and number(m.group(1)) == week["messages"].sum()
     actions = sum(week[f"verdicts_{a}"].sum() for a in ("mask", "shadow", "hold", "block"))
-    m = re.match(r"([\d,]+) of ([\d,]+) messages \(([\d.]+)%\)", page.text("moderation", "7d|*"))
-    assert m and number(m.group(1)) == actions and number(m.group(2)) == week["messages"].sum()
-    assert number(m.group(3)) == pytest.approx(100 * actions / week["messages"].sum(), abs=0.05)
+    attempted = week["messages"].sum() + week["verdicts_block"].sum()
+    m = re.match(r"([\d,]+) of ([\d,]+) attempted messages \(sent \+ blocked; ([\d.]+)%\)",
+                 page.text("moderation", "7d|*"))  # fmt: skip
+    assert m and number(m.group(1)) == actions and number(m.group(2)) == attempted
+    assert number(m.group(3)) == pytest.approx(100 * actions / attempted, abs=0.05)
 
 
 def test_churn_sentences(pages, report):
@@ -278,3 +280,42 @@ def test_journey_headline_is_about_signups_since_the_launch(pages, demo_dir: Pat
     # Weeks without signups are rows without a share, so the line breaks there.
     weeks = sorted(page.rows("journey"), key=lambda r: r["signup_week"])
     assert any(r["signups"] == 0 and r["opened_share"] is None for r in weeks[1:-1])
+
+
+def test_moderation_rates_are_over_attempted_messages(pages, demo_dir: Path):
+    """A blocked message has a verdict and no sent event: every moderation share counts it in
+    its denominator too (attempted = sent + blocked), from the raw events, for every range."""
+    events = pl.read_parquet(demo_dir / "warehouse" / "events" / "*" / "*" / "*.parquet").select(
+        pl.col("occurred_at").dt.date().cast(pl.String).alias("day"), "event_type",
+        pl.col("payload").str.json_path_match("$.action").alias("action"))
+    sent = pl.col("event_type") == "community_message_sent"
+    verdict = (pl.col("event_type") == "community_message_moderated") & (pl.col("action") != "allow")
+    blocked = verdict & (pl.col("action") == "block")
+    overview, moderation = pages["overview"], pages["moderation"]
+    tiles = {t["id"]: t["texts"] for t in overview.config["tiles"] + moderation.config["tiles"]}
+    for r in moderation.config["ranges"]:
+        day = pl.col("day").is_between(pl.lit(r["start"]), pl.lit(r["end"]))
+        n_sent, n_blocked, n_actions = (events.filter(day & cond).height
+                                        for cond in (sent, blocked, verdict))  # fmt: skip
+        assert n_blocked > 0, r["key"]
+        attempted = n_sent + n_blocked
+        text = moderation.text("actions", f"{r['key']}|*")
+        assert text.startswith(f"{n_actions:,} of {attempted:,} attempted messages "
+                               f"({fmt_pct(n_actions / attempted)}: {n_sent:,} sent and "
+                               f"{n_blocked:,} blocked) got an action"), text
+        assert f"{n_blocked:,} blocked;" in text
+        assert overview.text("moderation", f"{r['key']}|*").startswith(
+            f"{n_actions:,} of {attempted:,} attempted messages (sent + blocked; "
+            f"{fmt_pct(n_actions / attempted)})")
+        assert tiles["t-mod"][f"{r['key']}|*"] == fmt_pct(n_actions / attempted)
+    # The events ranking's moderated share of a context is over its attempted messages too.
+    engagement = pages["events"].rows("contexts")
+    worst = max((c for c in engagement if c["blocked"]), key=lambda c: c["blocked"])
+    assert worst["attempted"] == worst["messages"] + worst["blocked"]
+    assert worst["moderation_rate"] == pytest.approx(worst["moderated"] / worst["attempted"], abs=1e-6)
+
+
+def fmt_pct(x: float) -> str:
+    """A share as the pages print it (``6.3%``, ``12%``)."""
+    v = x * 100
+    return f"{v:.0f}%" if v >= 9.95 else f"{v:.1f}%"
