@@ -32,7 +32,11 @@ _IDENTITY = "sideline.identity"
 async def token_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Verify the bearer token on every request (nothing is cached per client), first: before
     the query and the body are looked at, so a caller without a valid token learns nothing
-    but 401 (as the admin key is checked first). A coroutine, not run on a worker thread."""
+    but 401 (as the admin key is checked first). A coroutine, not run on a worker thread.
+    ``OPTIONS`` needs none: it reads nothing of the user's, and says what the OpenAPI document
+    says (the path's methods)."""
+    if connection.scope.get("method") == "OPTIONS":
+        return
     verifier: TokenVerifier = connection.app.state.verifier
     connection.state[_IDENTITY] = verifier.verify(bearer(connection.headers.get("authorization")))
 

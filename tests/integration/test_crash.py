@@ -74,7 +74,7 @@ def test_kill_9_loses_no_acknowledged_message(tmp_path: Path):
     mine = next(cid for cid in acked if cid.startswith("c0-"))
     retry = httpx.post(f"{again.url}/v1/rooms/match:1/messages",
                        headers={"Authorization": f"Bearer {tokens[0]}"},
-                       json={"client_msg_id": mine, "text": "retry"})
+                       json={"client_msg_id": mine, "text": f"client 0 says {mine[3:]}"})  # the same send
     assert retry.status_code == 201 and retry.json()["message_id"] == acked[mine]
     assert again.stop() in (0, -15)  # uvicorn re-raises SIGTERM after its graceful shutdown
     assert "event log flushed and closed" in again.output()

@@ -52,6 +52,7 @@ def test_one_user_adds_three_reactions_to_a_message_and_no_more(start):
         "code": "conflict",
         "message": "you have 3 reactions on this message already (🔥 👍 😂), the most one user "
         "may add; remove one to add '🎉'",
+        "at": "$.emoji",
     }  # fmt: skip
     assert c.log.last_seq == before  # nothing written
     documented = client.get("/schema/openapi.json").json()["paths"]

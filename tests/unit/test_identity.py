@@ -229,9 +229,9 @@ def test_a_name_is_shown_without_controls_that_would_steer_the_text_around_it(na
         (None, {"sub": 123}, "$.sub"),
         (None, {"ctx": 5}, "$.ctx"),
         (None, {"exp": "abc"}, "$.exp"),
-        (None, {"exp": str(int(time.time()) + 600)}, "$.exp"),  # PyJWT alone takes it
-        (None, {"nbf": int(time.time()) + 600}, "$.nbf"),
-        (None, {"iat": int(time.time()) + 600}, "$.iat"),
+        (None, {"exp": str(int(time.time()) + 86_400)}, "$.exp"),  # PyJWT alone takes it
+        (None, {"nbf": int(time.time()) + 86_400}, "$.nbf"),  # a day: built at collection
+        (None, {"iat": int(time.time()) + 86_400}, "$.iat"),
         (None, {"iat": "yesterday"}, "$.iat"),
     ],
 )
