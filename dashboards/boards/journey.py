@@ -68,8 +68,14 @@ def _funnel_text(rows: list[Row], state: State) -> str:
     if not rows or not rows[0]["reached"]:
         return empty(state)
     first = rows[0]
-    chain = fmt.join([f"{fmt.pct(r['share_of_first'])} {STEPS.get(r['step'], r['step'])}"
-                      for r in rows[1:]])  # fmt: skip
+    # An ordered funnel: a step's share counts users who did it and every step before it, so
+    # the sentence says "also", and how many did the step at all, whatever came before.
+    chain = fmt.join([f"{fmt.pct(r['share_of_first'])} {'also ' if i else ''}"
+                      f"{STEPS.get(r['step'], r['step'])}" for i, r in enumerate(rows[1:])])  # fmt: skip
+    posted = next((r for r in rows if r["step"] == "posted"), None)
+    at_all = (f"; {fmt.count(posted['users'])} users posted at all, {fmt.count(posted['reached'])} "
+              "of them after every earlier step" if posted and posted.get("users") is not None
+              else "")  # fmt: skip
     drops = [r for r in rows[1:] if r.get("conversion") is not None]
     worst = min(drops, key=lambda r: r["conversion"]) if drops else None
     prev = {r["step_order"]: r for r in rows}
@@ -80,7 +86,8 @@ def _funnel_text(rows: list[Row], state: State) -> str:
                 f"{STEPS.get(worst['step'], worst['step'])}, where {fmt.pct(1 - worst['conversion'])} "
                 "did not go on")  # fmt: skip
     who = str(first.get("step_definition") or STEPS["viewed"])
-    return f"Of {fmt.count(first['reached'])} users who {who}, {chain}{tail}."
+    return (f"Of {fmt.count(first['reached'])} users who {who}, {chain} (each share counts users "
+            f"who did that step and every step before it){at_all}{tail}.")
 
 
 def _week_x() -> alt.X:

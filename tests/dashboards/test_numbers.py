@@ -163,7 +163,15 @@ def test_journey_and_moderation_sentences(pages, report):
         if row["step_order"] > 1:
             share = row["share_of_first"] * 100
             shown = f"{share:.0f}%" if share >= 9.95 else f"{share:.1f}%"
-            assert shown in text
+            also = "" if row["step_order"] == 2 else "also "
+            assert f"{shown} {also}" in text
+    # An ordered funnel: "posted" counts those who did every step before; the sentence says so
+    # and gives everyone who posted.
+    posted = funnel.filter(pl.col("step") == "posted").row(0, named=True)
+    assert posted["users"] > posted["reached"]
+    assert "(each share counts users who did that step and every step before it)" in text
+    assert (f"; {posted['users']:,} users posted at all, {posted['reached']:,} of them after every "
+            "earlier step") in text
     daily = report("moderation_daily")
     text = pages["moderation"].finding("actions")
     for action, label in (("mask", "masked"), ("shadow", "shadowed"), ("hold", "held for review"),
