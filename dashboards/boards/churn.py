@@ -209,8 +209,9 @@ def _curve(ref: str) -> Chart:
         .transform_calculate(share="datum.users > 0 ? datum.active / datum.users : null")
         .mark_line(point=True)
         .encode(alt.X("week:O", title="week after the cohort period", axis=alt.Axis(labelAngle=0)),
+                # From 0, as the churn chart: a cut axis makes a few points look like a gulf.
                 alt.Y("share:Q", title="share using the product", axis=alt.Axis(format="%"),
-                      scale=alt.Scale(zero=False)),
+                      scale=alt.Scale(zero=True)),
                 palette(SEGMENTS, "segment"),
                 tooltip=[alt.Tooltip("segment_label:N", title="Segment"),
                          alt.Tooltip("week:O", title="Week"),

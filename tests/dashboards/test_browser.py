@@ -248,6 +248,22 @@ def test_the_journey_lines_break_at_weeks_without_signups(browser, demo_dir: Pat
     tab.page.close()
 
 
+def test_share_axes_of_the_churn_page_start_at_zero(browser, demo_dir: Path):
+    """The retention curves start at 0% like the churn chart: an axis starting near 70% would
+    make a few points between segments look like a gulf."""
+    tab = Tab(browser, ("file://", "data:", "blob:"))
+    tab.open((demo_dir / "dashboards" / "churn.html").as_uri())
+    axes = {c: tab.page.eval_on_selector_all(f"#chart-{c} g.role-axis",
+                                             "els => els.map(e => e.getAttribute('aria-label'))")
+            for c in ("curve", "rates")}  # fmt: skip
+    assert any(a and a.startswith("Y-axis titled 'share using the product'")
+               and "values from 0% to" in a for a in axes["curve"]), axes["curve"]
+    assert any(a and a.startswith("X-axis titled 'share churned'")
+               and "values from 0% to" in a for a in axes["rates"]), axes["rates"]
+    tab.check_clean()
+    tab.page.close()
+
+
 def test_the_overview_says_what_the_kind_filter_leaves_alone(browser, demo_dir: Path):
     """With a kind selected, the tiles and the charts that count every room say so; with all
     kinds, nothing is said."""
