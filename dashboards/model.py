@@ -164,6 +164,9 @@ class Dashboard:
     """Keyed datasets for drill-downs (e.g. a timeline per context id)."""
     detail_texts: dict[str, dict[str, str]] = field(default_factory=dict)
     """Sentence per item of a keyed dataset, by chart id."""
+    detail_signals: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """Vega signal values per item, by chart id, set when the item is drawn (the drill-down's
+    ``unit``, which its axis title and labels read)."""
     tiles: list[Tile] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)

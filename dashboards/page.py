@@ -166,6 +166,7 @@ def render(board: Dashboard, generated: datetime, sinks: dict[str, Any] | None =
         "datasets": {k: columnar(v) for k, v in board.datasets.items()},
         "charts": [c.config() for c in board.charts], "tiles": [t.config() for t in board.tiles],
         "tables": [t.config() for t in board.tables], "detail_texts": board.detail_texts,
+        "detail_signals": board.detail_signals,
         "generated_at": generated.isoformat(),
     }  # fmt: skip
     tiles_note = (_kind_note("The tiles are not filtered by kind: they count every room.")

@@ -16,7 +16,7 @@ from dashboards.boards.common import (
     top,
     total,
 )
-from dashboards.boards.timeline import timeline_chart, timelines
+from dashboards.boards.timeline import MINUTE_LIMIT, at, timeline_chart, timelines, unit_of
 from dashboards.charts import BLUE, GREEN, ORANGE, base, compile_spec, order_expr, palette
 from dashboards.model import ALL_KINDS, Chart, Column, Dashboard, Rollup, State, Table
 from dashboards.ranges import day_ranges
@@ -39,7 +39,7 @@ COLUMNS = [
     Column("messages", "Messages"), Column("reactions", "Reactions"),
     Column("poll_votes", "Poll votes"), Column("interactions", "Interactions"),
     Column("interactions_per_viewer", "Per viewer", "dec2"),
-    Column("peak_minute", "Peak minute"), Column("messages_per_minute", "Msgs/min", "dec2"),
+    Column("peak", "Peak", "text"), Column("messages_per_minute", "Msgs/min", "dec2"),
     Column("moderation_rate", "Moderated", "pct"),
 ]  # fmt: skip
 
@@ -55,7 +55,8 @@ def build(reports: Reports) -> Dashboard:
                f"{_timeline(contexts)}, each counted on the day it "
                "happened, so a date range holds the activity in it (a team room open for weeks "
                "counts in every range it was active in). Pick a context in the table to "
-               "see its own timeline, minute by minute from its start."),
+               "see its own timeline from its start: per minute, or per hour or day for a "
+               "context that lasts longer than six hours or four days."),
         ranges=day_ranges([r["day"] for r in days]),
         kinds=sorted({r["kind"] for r in contexts}) or None,
         datasets={"contexts": contexts, "days": days},
@@ -75,7 +76,8 @@ def build(reports: Reports) -> Dashboard:
     if series is None:
         drill.missing = missing("engagement_timeline")
     elif contexts:
-        board.details["timeline"], board.detail_texts[drill.id] = timelines(contexts, series)
+        (board.details["timeline"], board.detail_texts[drill.id],
+         board.detail_signals[drill.id]) = timelines(contexts, series)
     return board
 
 
@@ -98,8 +100,14 @@ def _labelled(rows: list[Row]) -> list[Row]:
         if label in seen:
             label = f"{label} ({r['context_id']})"
         seen.add(label)
+        # Without a timeline report, a context up to six hours long keeps the report's peak.
+        unit, _size = unit_of(r.get("duration_minutes"))
+        peak = (at("minute", r["peak_minute"]) if unit == "minute"
+                and r.get("peak_minute") is not None else None)  # fmt: skip
         # The whole timeline's interactions, kept beside the range's (the rollup replaces those).
-        out.append({**r, "label": label, "total_interactions": r["interactions"]})
+        out.append({**r, "label": label, "total_interactions": r["interactions"],
+                    "timeline_unit": unit, "peak": peak,
+                    "peak_count": r.get("peak_interactions") if peak else None})  # fmt: skip
     return out
 
 
@@ -146,10 +154,18 @@ def _top_text(rows: list[Row], state: State) -> str:
     viewers = (f" from {fmt.count(best['viewers'])} viewers "
                f"({fmt.count(best['interactions_per_viewer'] and round(best['interactions_per_viewer'], 1))} per viewer)"
                if best.get("viewers") else "")  # fmt: skip
-    peak = (f"; its busiest minute was minute {fmt.count(best['peak_minute'])} with "
-            f"{fmt.count(best['peak_interactions'])} messages and reactions"
-            if best.get("peak_minute") is not None else "")  # fmt: skip
-    return f"{head}: {counts}{viewers}{peak}."
+    return f"{head}: {counts}{viewers}{_peak(best)}."
+
+
+def _peak(c: Row) -> str:
+    """Its busiest moment in the unit its timeline is drawn in (the drill-down's #1 peak)."""
+    if c.get("peak") is not None:
+        return (f"; its busiest {c['timeline_unit']} was {c['peak']} with "
+                f"{fmt.count(c['peak_count'])} messages and reactions")
+    if c.get("peak_minute") is not None and (c.get("duration_minutes") or 0) <= MINUTE_LIMIT:
+        return (f"; its busiest minute was minute {fmt.count(c['peak_minute'])} with "
+                f"{fmt.count(c['peak_interactions'])} messages and reactions")
+    return ""
 
 
 def _opened() -> Chart:
@@ -197,5 +213,5 @@ def _caption(rows: list[Row], state: State) -> str:
             f"messages, {fmt.count(total(rows, 'reactions'))} reactions and "
             f"{fmt.count(total(rows, 'poll_votes'))} poll votes in it; sorted by interactions. "
             "Messages, reactions, poll votes, interactions and the moderated share count what "
-            "happened in the range; viewers, opened room, posters, per viewer, peak minute and "
+            "happened in the range; viewers, opened room, posters, per viewer, peak and "
             "messages per minute are each context's whole timeline.")

@@ -228,13 +228,18 @@
     holder.hidden = rows.length === 0;
     emptyEl.hidden = rows.length !== 0;
     if (!rows.length) return;
+    // A drill-down item's own signal values (its timeline's unit), set before it is drawn.
+    const signals = Object.entries(chart.detail ? ((cfg.detail_signals || {})[chart.id] || {})[state.item] || {} : {});
     if (!views[chart.id]) {
       const spec = JSON.parse(JSON.stringify(chart.spec));
       spec.data.find((d) => d.name === "rows").values = rows;
+      for (const [name, value] of signals) spec.signals.find((s) => s.name === name).value = value;
       const res = await window.vegaEmbed(holder, spec, { mode: "vega", renderer: "svg", actions: false });
       views[chart.id] = res.view;
     } else {
-      await views[chart.id].data("rows", rows).runAsync();
+      const view = views[chart.id].data("rows", rows);
+      for (const [name, value] of signals) view.signal(name, value);
+      await view.runAsync();
     }
     if (!firstChartMarked) {
       firstChartMarked = true;

@@ -264,6 +264,51 @@ def test_share_axes_of_the_churn_page_start_at_zero(browser, demo_dir: Path):
     tab.page.close()
 
 
+def peak_labels(tab: Tab) -> list[str]:
+    """The numbered peak labels the drill-down draws (SVG text has no innerText)."""
+    return tab.page.eval_on_selector_all("#chart-timeline g.mark-text.role-mark text",
+                                         "els => els.map(e => e.textContent)")  # fmt: skip
+
+
+def test_the_drill_down_speaks_the_unit_of_the_context(browser, demo_dir: Path, report):
+    """A team room open for two months is drawn in days (axis title, ticks, numbered peaks);
+    picking a match afterwards brings minutes back."""
+    folder = demo_dir / "dashboards"
+    events = Page(folder / "events.html")
+    engagement = report("engagement")
+    team = engagement.filter(pl.col("kind") == "team").sort("messages", descending=True).row(0, named=True)
+    days = team["duration_minutes"] / 1440
+    assert days > 4
+    tab = Tab(browser, ("file://", "data:", "blob:"))
+    tab.open((folder / "events.html").as_uri() + f"#kind=team&item={team['context_id']}")
+
+    def x_axis() -> str:
+        labels = tab.page.eval_on_selector_all("#chart-timeline g.role-axis",
+                                               "els => els.map(e => e.getAttribute('aria-label'))")  # fmt: skip
+        return next(a for a in labels if a and a.startswith("X-axis"))
+
+    axis = x_axis()
+    assert axis.startswith("X-axis titled 'days from the start (negative: before it)'"), axis
+    high = number(re.search(r"values from .+? to ([\d,.\u2212-]+)", axis).group(1))
+    assert high <= days + 1
+    peaks = peak_labels(tab)
+    assert peaks and all(re.fullmatch(r"#[123] · day \d+", p) for p in peaks), peaks
+    assert tab.finding("timeline") == events.config["detail_texts"]["timeline"][team["context_id"]]
+    row = tab.page.locator(f"#table-ranking tr[data-key='{team['context_id']}'] td:nth-child(12)")
+    assert re.fullmatch(r"day \d+", row.inner_text())
+    tab.shot("drill-down-team")
+    match = engagement.filter(pl.col("kind") == "match").row(0, named=True)
+    tab.page.select_option("#f-kind", "match")
+    tab.ready("all|match")
+    tab.page.click(f"#table-ranking tr[data-key='{match['context_id']}']")
+    tab.ready(f"all|match|{match['context_id']}")
+    assert x_axis().startswith("X-axis titled 'minutes from the start (negative: before it)'")
+    peaks = peak_labels(tab)
+    assert peaks and all(re.fullmatch(r"#[123] · minute \u2212?[\d,]+", p) for p in peaks), peaks
+    tab.check_clean()
+    tab.page.close()
+
+
 def test_the_overview_says_what_the_kind_filter_leaves_alone(browser, demo_dir: Path):
     """With a kind selected, the tiles and the charts that count every room say so; with all
     kinds, nothing is said."""

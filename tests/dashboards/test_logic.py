@@ -8,7 +8,7 @@ import pytest
 
 from dashboards import fmt, sinks
 from dashboards.auth import LoginThrottle
-from dashboards.boards import churn, moderation, overview
+from dashboards.boards import churn, moderation, overview, timeline
 from dashboards.model import Chart, Dashboard, Part, Range, Rollup, State, evaluate, select
 from dashboards.ranges import cohort_ranges, day_ranges, week_ranges
 from service.sinks.status import SinkStatus
@@ -267,3 +267,23 @@ def test_the_throttle_bounds_memory_without_unblocking_a_blocked_address():
     # Once its failures have expired, a blocked address is the first to be forgotten.
     throttle.failed("late", now=400.0)
     assert "blocked" not in throttle._failures and throttle.blocked("blocked", now=400.0) == 0.0
+
+
+def test_a_timeline_is_told_in_the_unit_its_length_fits():
+    """A two-day context is drawn and told per hour: buckets, peaks, the ranking's peak and the
+    sentence; a match per minute."""
+    day = {"context_id": "final:1", "title": "Final weekend", "starts_at": "2026-10-03T10:00:00Z",
+           "duration_minutes": 2 * 24 * 60, "messages": 9, "reactions": 3}
+    minutes = [{"context_id": "final:1", "minute": m, "messages": n, "reactions": r}
+               for m, n, r in ((-30, 1, 0), (70, 2, 1), (75, 3, 2), (600, 1, 0), (1500, 2, 0))]
+    rows, texts, signals = timeline.timelines([day], minutes)
+    got = [(b["minute"], b["size"], b["messages"], b["reactions"], b["peak"]) for b in rows["final:1"]]
+    assert got == [(-60, 60, 1, 0, 0), (60, 60, 5, 3, 1), (600, 60, 1, 0, 3), (1500, 60, 2, 0, 2)]
+    assert signals == {"final:1": {"unit": "hour"}}
+    assert (day["timeline_unit"], day["peak"], day["peak_count"]) == ("hour", "hour 1", 8)
+    assert texts["final:1"] == (
+        "Final weekend (3 Oct 2026): the busiest hour was hour 1 (from 3 Oct 2026 11:00 UTC) with "
+        "8 messages and reactions; the next peaks came at hour 25 and hour 10; its busiest single "
+        "minute, 3 Oct 2026 11:15 UTC, had 5. It drew 9 messages and 3 reactions over 48 hours.")
+    assert [timeline.unit_of(m)[0] for m in (110, 360, 361, 5760, 5761)] == [
+        "minute", "minute", "hour", "hour", "day"]

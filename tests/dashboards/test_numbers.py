@@ -327,3 +327,31 @@ def fmt_pct(x: float) -> str:
     """A share as the pages print it (``6.3%``, ``12%``)."""
     v = x * 100
     return f"{v:.0f}%" if v >= 9.95 else f"{v:.1f}%"
+
+
+def test_long_contexts_are_drawn_and_told_in_hours_or_days(pages, report):
+    """A team room open for two months reads in days everywhere: its buckets, its peaks, its
+    ranking row and its sentence; never as "minute 12,540" or "over 86,400 minutes"."""
+    events = pages["events"]
+    rows = {r["context_id"]: r for r in events.rows("contexts")}
+    long = report("engagement").filter(pl.col("duration_minutes") > 4 * 24 * 60)
+    assert long.height > 0 and set(long["kind"]) == {"team"}
+    for c in long.iter_rows(named=True):
+        buckets = events.detail("timeline", c["context_id"])
+        assert events.config["detail_signals"]["timeline"][c["context_id"]] == {"unit": "day"}
+        assert buckets and all(b["size"] == 1440 and b["minute"] % 1440 == 0 for b in buckets)
+        assert sum(b["messages"] for b in buckets) == c["messages"]
+        first = next(b for b in buckets if b["peak"] == 1)
+        assert first["messages"] + first["reactions"] == max(b["messages"] + b["reactions"]
+                                                              for b in buckets)  # fmt: skip
+        day = first["minute"] // 1440
+        assert rows[c["context_id"]]["peak"] == f"day {day}"
+        text = events.config["detail_texts"]["timeline"][c["context_id"]]
+        days = round(c["duration_minutes"] / 1440, 1)
+        assert text.endswith(f"reactions over {days:g} days."), text
+        assert f"the busiest day was day {day} (from " in text
+        assert not re.search(r"minute [\d,\u2212]+", text), text
+    # A match keeps minutes, its busiest minute the report's peak minute.
+    match = report("engagement").filter(pl.col("kind") == "match").row(0, named=True)
+    assert rows[match["context_id"]]["peak"] == f"minute {match['peak_minute']:,}".replace("-", "\u2212")
+    assert events.config["detail_signals"]["timeline"][match["context_id"]] == {"unit": "minute"}
