@@ -37,6 +37,45 @@ def window_contexts(inputs: JobInputs) -> pl.LazyFrame:
     )
 
 
+def room_events(
+    inputs: JobInputs, contexts: pl.LazyFrame, span: tuple[datetime, datetime], margin: timedelta,
+    types: tuple[T, ...], columns: tuple[str, ...], keep: tuple[str, ...] = (),
+) -> pl.LazyFrame:  # fmt: skip
+    """The events of ``types`` in the rooms of ``contexts`` on their timelines (``margin``
+    before ``starts_at`` to as long after ``ends_at``; ``span``: the contexts' earliest start and
+    latest end), with ``columns`` of the event, ``keep`` of its context, and ``minute``.
+
+    A context's room is an event's ``room_id``: its own ``context_id`` is its sender's token's
+    ctx, which is another context for a user who reached the room through per-room roles.
+    """
+    lo, hi = span
+    return (
+        inputs.events(lo - margin, hi + margin, [t.value for t in types])
+        .select(pl.col("room_id").alias("context_id"), *columns)
+        .join(contexts.select(*keep, "context_id", "starts_at", "ends_at"), on="context_id")
+        .pipe(on_timeline, margin)
+    )
+
+
+INTERACTIONS = pl.col("messages") + pl.col("reactions") + pl.col("poll_votes")
+"""A row's ``interactions``: what its people did in the room (messages, reactions, votes)."""
+
+
+def activity() -> list[pl.Expr]:
+    """Per group of room events: ``openers`` and ``posters`` (distinct users), ``messages``,
+    ``reactions``, ``poll_votes``, ``moderated`` (verdicts other than allow) and ``blocked``."""
+    is_type = pl.col("event_type").__eq__
+    return [
+        pl.col("user_id").filter(is_type(T.ROOM_JOINED.value)).n_unique().alias("openers"),
+        pl.col("user_id").filter(is_type(T.MESSAGE_SENT.value)).n_unique().alias("posters"),
+        is_type(T.MESSAGE_SENT.value).sum().alias("messages"),
+        is_type(T.REACTION_ADDED.value).sum().alias("reactions"),
+        is_type(T.POLL_VOTED.value).sum().alias("poll_votes"),
+        (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") != "allow")).sum().alias("moderated"),
+        (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") == "block")).sum().alias("blocked"),
+    ]
+
+
 def per_context(inputs: JobInputs) -> pl.LazyFrame:
     """:func:`build`'s rows, computed once per run for this job and the per-kind one."""
     return inputs.shared(("engagement", *(w.key for w in inputs.windows)), lambda: build(inputs))
@@ -52,30 +91,10 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     if lo is None:
         return _shape(contexts.with_columns(pl.lit(None, pl.UInt32).alias("openers")), None,
                       inputs.settings.timeline_margin_minutes)  # fmt: skip
-    events = (
-        inputs.events(lo - margin, hi + margin, [t.value for t in _TYPES])
-        # A context's room: an event's own context_id is its sender's token's ctx, which is
-        # another context for a user who reached the room through the token's per-room roles.
-        .select(
-            pl.col("room_id").alias("context_id"), "user_id", "event_type", "occurred_at", "payload"
-        )
-        .join(contexts.select("context_id", "starts_at", "ends_at"), on="context_id")
-        .pipe(on_timeline, margin)
-    )
+    columns = ("user_id", "event_type", "occurred_at", "payload")
+    events = room_events(inputs, contexts, (lo, hi), margin, _TYPES, columns)
     is_type = pl.col("event_type").__eq__
-    per_context = events.group_by("context_id").agg(
-        pl.col("user_id").filter(is_type(T.ROOM_JOINED.value)).n_unique().alias("openers"),
-        pl.col("user_id").filter(is_type(T.MESSAGE_SENT.value)).n_unique().alias("posters"),
-        is_type(T.MESSAGE_SENT.value).sum().alias("messages"),
-        is_type(T.REACTION_ADDED.value).sum().alias("reactions"),
-        is_type(T.POLL_VOTED.value).sum().alias("poll_votes"),
-        (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") != "allow"))
-        .sum()
-        .alias("moderated"),
-        (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") == "block"))
-        .sum()
-        .alias("blocked"),
-    )
+    per_context = events.group_by("context_id").agg(*activity())
     peaks = (
         events.filter(is_type(T.MESSAGE_SENT.value) | is_type(T.REACTION_ADDED.value))
         .group_by("context_id", "minute")
@@ -137,7 +156,7 @@ def _shape(frame: pl.LazyFrame, inputs: JobInputs | None, margin: int) -> pl.Laz
         )  # fmt: skip
     duration = (pl.col("ends_at") - pl.col("starts_at")).dt.total_seconds() / 60
     viewers = pl.coalesce(pl.col("viewers"), pl.col("view_users").cast(pl.Int64))
-    interactions = pl.col("messages") + pl.col("reactions") + pl.col("poll_votes")
+    interactions = INTERACTIONS
     return (
         frame.with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
         .with_columns(

@@ -22,7 +22,7 @@ from datetime import timedelta
 import polars as pl
 
 from analytics.jobs import engagement
-from analytics.jobs.base import Job, JobInputs, on_timeline, payload_str
+from analytics.jobs.base import Job, JobInputs
 from service.domain.events import EventType as T
 
 _TYPES = (T.ROOM_JOINED, T.MESSAGE_SENT, T.REACTION_ADDED, T.POLL_VOTED, T.MESSAGE_MODERATED)
@@ -42,30 +42,12 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     lo, hi = contexts.select(pl.col("starts_at").min(), pl.col("ends_at").max()).collect().row(0)
     if lo is None:
         return pl.LazyFrame(schema=_SCHEMA)
-    is_type = pl.col("event_type").__eq__
+    columns = ("user_id", "event_type", "occurred_at", "payload")
     per_day = (
-        inputs.events(lo - margin, hi + margin, [t.value for t in _TYPES])
-        # Its room: the same rule as the engagement report (an event's room_id, not its ctx).
-        .select(pl.col("room_id").alias("context_id"), "user_id", "event_type", "occurred_at",
-                "payload")
-        .join(contexts.select("window", "context_id", "kind", "starts_at", "ends_at"),
-              on="context_id")
-        .pipe(on_timeline, margin)
+        engagement.room_events(inputs, contexts, (lo, hi), margin, _TYPES, columns, ("window", "kind"))
         .group_by("window", "context_id", "kind", pl.col("occurred_at").dt.date().alias("day"))
-        .agg(
-            pl.col("user_id").filter(is_type(T.ROOM_JOINED.value)).n_unique().alias("openers"),
-            pl.col("user_id").filter(is_type(T.MESSAGE_SENT.value)).n_unique().alias("posters"),
-            is_type(T.MESSAGE_SENT.value).sum().alias("messages"),
-            is_type(T.REACTION_ADDED.value).sum().alias("reactions"),
-            is_type(T.POLL_VOTED.value).sum().alias("poll_votes"),
-            (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") != "allow"))
-            .sum()
-            .alias("moderated"),
-            (is_type(T.MESSAGE_MODERATED.value) & (payload_str("$.action") == "block"))
-            .sum()
-            .alias("blocked"),
-        )
-    )  # fmt: skip
+        .agg(*engagement.activity())
+    )
     starts = contexts.select("window", "context_id", "kind",
                              pl.col("starts_at").dt.date().alias("day"))  # fmt: skip
     counts = [c for c in COUNTS if c not in ("interactions", "attempted")]
@@ -73,7 +55,7 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
         starts.join(per_day, on=_KEY, how="full", coalesce=True)
         .with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
         .with_columns(
-            (pl.col("messages") + pl.col("reactions") + pl.col("poll_votes")).alias("interactions"),
+            engagement.INTERACTIONS.alias("interactions"),
             (pl.col("messages") + pl.col("blocked")).alias("attempted"),
         )
         .select(list(_SCHEMA))

@@ -15,7 +15,7 @@ from datetime import timedelta
 import polars as pl
 
 from analytics.jobs import engagement
-from analytics.jobs.base import Job, JobInputs, on_timeline
+from analytics.jobs.base import Job, JobInputs
 from service.domain.events import EventType as T
 
 _TYPES = (T.MESSAGE_SENT, T.REACTION_ADDED, T.POLL_VOTED)
@@ -34,21 +34,16 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     if lo is None:
         return pl.LazyFrame(schema=_SCHEMA)
     is_type = pl.col("event_type").__eq__
+    columns = ("event_type", "occurred_at")
     return (
-        inputs.events(lo - margin, hi + margin, [t.value for t in _TYPES])
-        .select(pl.col("room_id").alias("context_id"), "event_type", "occurred_at")  # its room
-        .join(contexts.select("window", "context_id", "kind", "starts_at", "ends_at"),
-              on="context_id")
-        .pipe(on_timeline, margin)
+        engagement.room_events(inputs, contexts, (lo, hi), margin, _TYPES, columns, ("window", "kind"))
         .group_by("window", "context_id", "kind", "minute")
         .agg(
             is_type(T.MESSAGE_SENT.value).sum().cast(pl.Int64).alias("messages"),
             is_type(T.REACTION_ADDED.value).sum().cast(pl.Int64).alias("reactions"),
             is_type(T.POLL_VOTED.value).sum().cast(pl.Int64).alias("poll_votes"),
         )
-        .with_columns(
-            (pl.col("messages") + pl.col("reactions") + pl.col("poll_votes")).alias("interactions")
-        )
+        .with_columns(engagement.INTERACTIONS.alias("interactions"))
         .select(list(_SCHEMA))
         .sort("window", "context_id", "minute")
     )
