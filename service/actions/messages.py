@@ -375,7 +375,9 @@ async def _same_send(c: Community, sent: Event, body: SendMessage) -> None:
         text = None
     stored = p["text"]
     if p.get("masked") or p.get("visibility") == "held":  # (a retry is rare: one read is fine)
-        stored = await _original(c, sent) or stored
+        assert sent.message_id is not None
+        if (record := await moderation_record(c, sent.room_id, sent.message_id)) is not None:
+            stored = record[2]
     if text != stored or body.reply_to != p.get("reply_to"):
         what = "text" if text != stored else "reply_to"
         raise SidelineError(
@@ -386,17 +388,20 @@ async def _same_send(c: Community, sent: Event, body: SendMessage) -> None:
         )  # fmt: skip
 
 
-async def _original(c: Community, sent: Event) -> str | None:
-    """The text a sender sent, from the moderation record of a masked or held message."""
+async def moderation_record(c: Community, room_id: str, message_id: str) -> tuple[Any, ...] | None:
+    """``(message_id, user_id, original, recorded_at)`` of a masked or held message's record
+    (the unmasked text sent, kept only there), or None when it has none."""
 
-    def query(con: duckdb.DuckDBPyConnection) -> list[Any]:
-        rows: list[Any] = con.execute(
-            "SELECT original FROM moderation_records WHERE event_id = ?", [sent.event_id]
-        ).fetchall()
-        return rows
+    def query(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = con.execute(
+            "SELECT message_id, user_id, original, recorded_at FROM moderation_records "
+            "WHERE message_id = ? AND room_id = ?",
+            [message_id, room_id],
+        ).fetchone()
+        return row
 
-    rows = await c.log.run_read(query)
-    return str(rows[0][0]) if rows else None
+    found: tuple[Any, ...] | None = await c.log.run_read(query)
+    return found
 
 
 async def do_send(

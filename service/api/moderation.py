@@ -5,7 +5,7 @@ The same tools are open to the host backend through ``/v1/admin`` (see admin.py)
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
@@ -62,19 +62,10 @@ class ModerationRecordOut(msgspec.Struct):
 
 async def moderation_record(c: Community, room_id: str, message_id: str) -> ModerationRecordOut:
     """The unmasked original of a masked or held message: moderators and admin only."""
-
-    def query(con: Any) -> list[Any]:
-        rows: list[Any] = con.execute(
-            "SELECT message_id, user_id, original, recorded_at FROM moderation_records "
-            "WHERE message_id = ? AND room_id = ?",
-            [message_id, room_id],
-        ).fetchall()
-        return rows
-
-    rows = await c.log.run_read(query)
-    if not rows:
+    found = await messages.moderation_record(c, room_id, message_id)
+    if found is None:
         raise SidelineError(ErrorCode.NOT_FOUND, f"no moderation record for message {message_id}", at="$.message_id")
-    m, u, original, at = rows[0]
+    m, u, original, at = found
     return ModerationRecordOut(message_id=m, user_id=u, original=original, recorded_at=at.isoformat())
 
 
