@@ -112,6 +112,26 @@ def test_an_approved_held_message_reads_public(start, monkeypatch, older_than_me
     assert as_now(client, author, mid, retry) == shown
 
 
+def test_a_message_older_than_memory_is_read_from_the_log_once(start, monkeypatch):
+    small_memory(monkeypatch, history_size={"match": 2})
+    s, c, client = start()
+    mid = post_message(client, bearer(s, "author"), "m1", "an early goal")
+    for i in range(3):
+        post_message(client, bearer(s, f"p{i}"), f"p{i}", f"later {i}")
+    assert mid not in c.state.messages
+    reads: list[str] = []
+    find_message = c.log.find_message
+
+    async def counted(message_id: str) -> Any:
+        reads.append(message_id)
+        return await find_message(message_id)
+
+    monkeypatch.setattr(c.log, "find_message", counted)
+    r = read(client, bearer(s, "fan"), mid)
+    assert r.status_code == 200 and r.json()["text"] == "an early goal", r.text
+    assert reads == [mid]
+
+
 def test_a_retry_tells_a_message_deleted_or_hidden_since(start):
     """A retry of a send is answered with the message as it is now: ``deleted`` with no text
     (not the text a client would show again), ``held`` while reports hide it."""
