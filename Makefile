@@ -22,7 +22,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'
 
 lint: $(STAMP)
-	$(BIN)/ruff check service analytics dashboards tests benchmarks
+	$(BIN)/ruff check service analytics dashboards tests benchmarks notebooks
 	$(BIN)/mypy
 
 bench: $(STAMP)
