@@ -79,6 +79,8 @@ class Fault:
     until: float | None = None
     retry_after: str | None = None
     vendor: str | None = None
+    echo: bool = False
+    """Answer with the request line and headers quoted, as some proxies and error pages do."""
 
     def active(self, vendor: str) -> bool:
         if self.vendor is not None and self.vendor != vendor:
@@ -165,11 +167,13 @@ class Collector:
         seconds: float | None = None,
         retry_after: str | None = None,
         vendor: str | None = None,
+        echo: bool = False,
     ) -> None:
-        """Answer ``status`` to the next ``times`` requests, or for ``seconds``."""
+        """Answer ``status`` to the next ``times`` requests, or for ``seconds``; with ``echo``,
+        quoting the request line and headers in the answer."""
         until = time.monotonic() + seconds if seconds is not None else None
         with self.lock:
-            self.faults.append(Fault(status, times, until, retry_after, vendor))
+            self.faults.append(Fault(status, times, until, retry_after, vendor, echo))
 
     def recover(self) -> None:
         """Stop every injected failure."""
@@ -553,14 +557,12 @@ def _handler_for(c: Collector) -> type[BaseHTTPRequestHandler]:
             fault = c.fault_for(vendor)
             if fault is not None:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                text = "injected failure"
+                if fault.echo:
+                    text += f" of {self.requestline} with {dict(self.headers.items())}"
                 self._reply(
                     fault.status,
-                    {
-                        "code": "injected",
-                        "message": "injected failure",
-                        "status": 0,
-                        "error": "injected failure",
-                    },
+                    {"code": "injected", "message": text, "status": 0, "error": text},
                     headers,
                 )
                 return

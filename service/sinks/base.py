@@ -13,9 +13,11 @@ that tell the forwarder what to do next:
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from typing import Protocol
+from urllib.parse import quote
 
 import msgspec
 
@@ -95,8 +97,62 @@ class Sink(Protocol):
         """Release clients; nothing is buffered between sends, so nothing is lost here."""
 
     def redact(self, text: str) -> str:
-        """``text`` without this sink's secrets; applied to every error the forwarder shows."""
+        """``text`` without this sink's secrets in any form (:func:`redact_secrets`); applied
+        to every error and dead-letter reason the forwarder shows, stores or logs, since a
+        destination may quote the request (its URL, its Basic credentials) in its answer."""
         ...
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """The ways ``secret`` can appear in a request a destination echoes back: as is,
+    URL-encoded (a query parameter), and base64-encoded as HTTP Basic credentials with an
+    empty password (how the Segment and Mixpanel libraries send their keys) or alone."""
+    if not secret:
+        return ()
+    raw = secret.encode()
+    forms = {
+        secret, quote(secret, safe=""),
+        base64.b64encode(raw + b":").decode(), base64.b64encode(raw).decode(),
+    }  # fmt: skip
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def redact_secrets(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every form of every secret (:func:`secret_forms`) replaced by ``***``."""
+    for secret in secrets:
+        for form in secret_forms(secret):
+            text = text.replace(form, "***")
+    return text
+
+
+class SecretsFilter(logging.Filter):
+    """Blanks every form of the secrets registered with it (:func:`redact_secrets`) in a
+    library's log records, such as a response quoting the request's credentials."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: tuple[str, ...] = ()
+
+    def add(self, secrets: tuple[str, ...]) -> None:
+        self._secrets = tuple(dict.fromkeys((*self._secrets, *(s for s in secrets if s))))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            text = record.getMessage()
+            if (redacted := redact_secrets(text, self._secrets)) != text:
+                record.msg, record.args = redacted, ()
+        return True
+
+
+_SECRETS_FILTERS: dict[str, SecretsFilter] = {}
+
+
+def hide_secrets_in(logger_name: str, secrets: tuple[str, ...]) -> None:
+    """Keep ``secrets`` (in every form) out of ``logger_name``'s records, at any level."""
+    if (found := _SECRETS_FILTERS.get(logger_name)) is None:
+        found = _SECRETS_FILTERS[logger_name] = SecretsFilter()
+        logging.getLogger(logger_name).addFilter(found)
+    found.add(secrets)
 
 
 class RedactingFilter(logging.Filter):

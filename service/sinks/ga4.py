@@ -21,7 +21,13 @@ import httpx
 import msgspec
 
 from service.domain.events import Event
-from service.sinks.base import Delivery, RedactingFilter, Rejected, TransientError
+from service.sinks.base import (
+    Delivery,
+    RedactingFilter,
+    Rejected,
+    TransientError,
+    redact_secrets,
+)
 from service.sinks.batch import Batch
 from service.sinks.ga4_mapping import (
     MAX_BODY_BYTES,
@@ -172,9 +178,9 @@ class GA4Sink:
         return []
 
     def redact(self, text: str) -> str:
-        """``text`` without the API secret (httpx errors may quote the URL it sits in)."""
-        secret = self._params["api_secret"]
-        return text.replace(secret, "***") if secret else text
+        """``text`` without the API secret (httpx errors, and an endpoint's answer, may quote
+        the URL it sits in)."""
+        return redact_secrets(text, (self._params["api_secret"],))
 
     async def validate(self, events: list[Event]) -> list[dict[str, Any]]:
         """Send ``events`` to the debug endpoint; returns GA4's ``validationMessages``."""

@@ -33,7 +33,13 @@ from segment.analytics.version import VERSION
 
 from service.domain.events import Event
 from service.eventlog.codec import decode_payload
-from service.sinks.base import Delivery, RedactingFilter, Rejected, TransientError
+from service.sinks.base import (
+    Delivery,
+    RedactingFilter,
+    Rejected,
+    TransientError,
+    hide_secrets_in,
+)
 from service.sinks.batch import Batch
 from service.sinks.http import error_for_status
 from service.sinks.settings import SegmentSinkSettings
@@ -150,6 +156,8 @@ class SegmentSink(ThreadedSink):
 
     async def start(self) -> None:
         _REDACT_SEGMENT.install("segment")
+        # It also logs each response at DEBUG, which may quote the request's Basic credentials.
+        hide_secrets_in("segment", self._secrets)
 
     def library_message(self, event: Event) -> dict[str, Any]:
         """The message ``Client.track`` builds for ``event`` (raises if the library refuses it).

@@ -6,7 +6,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from service.domain.events import Event
-from service.sinks.base import Delivery
+from service.sinks.base import Delivery, redact_secrets
 from service.sinks.batch import Batch
 from service.sinks.privacy import PropertyPolicy
 from service.sinks.settings import SinkCommon
@@ -52,9 +52,7 @@ class ThreadedSink:
         self._uploads.shutdown(wait=False)
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact_secrets(text, self._secrets)
 
     def _send_batch(self, batch: Batch) -> Delivery:
         return self._send(batch.events)

@@ -235,6 +235,10 @@ class SinkWorker:
         self.state = "sending"
         batch = await self._read(self.cursor, upto)
         rejected = await self._deliver(batch) if len(batch) else []
+        # A refusal's reason may quote the request it refused (an endpoint echoing its URL or
+        # headers): what is stored and logged goes through the sink's redaction, as errors do.
+        redact = self.sink.redact
+        rejected = [Rejected(r.seq, r.event_id, redact(r.reason)) for r in rejected]
         name = self.sink.name
         added = await self._log.run_write(lambda con: store.advance(con, name, upto, rejected))
         self._last_send = time.monotonic()
