@@ -86,9 +86,21 @@ def _room_settings(policy: Any) -> Any:
     )
 
 
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable (CR, LF, ESC, NEL, U+2028 ...)
+    written as its Python escape, so a request path cannot forge a log line or drive a
+    terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def access_log_middleware(app: ASGIApp) -> ASGIApp:
-    """One line per request: method, route path, status, milliseconds. Never the query string
-    or headers, so tokens and keys cannot reach the logs."""
+    """One line per request: method, path (escaped: :func:`printable`), status, milliseconds.
+    Never the query string or headers, so tokens and keys cannot reach the logs.
+
+    It wraps the whole app (:func:`create_app`), not the routes, so requests no route answers
+    (404, 405) are logged and counted too, under the route label ``unmatched``."""
     access = logging.getLogger("service.access")
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -109,7 +121,8 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, capture)
         finally:
             elapsed = time.perf_counter() - started
-            access.info("%s %s %d %.1fms", method, scope["path"], status, elapsed * 1000)
+            path = printable(scope["path"])
+            access.info("%s %s %d %.1fms", printable(method), path, status, elapsed * 1000)
             metrics_obj: Metrics | None = getattr(scope["app"].state, "metrics", None)
             if metrics_obj is not None:
                 route = scope.get("path_template") or "unmatched"
@@ -181,7 +194,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        middleware=[access_log_middleware, options_allow_middleware],
+        middleware=[options_allow_middleware],
         request_class=StrictRequest,  # JSON bodies decode strictly (service/api/body.py)
         cors_config=cors,
         openapi_config=OpenAPIConfig(
@@ -196,6 +209,8 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         debug=False,
     )
     name_served_kinds(app.openapi_schema, settings.rooms)  # builds the document once, now
+    # Around routing, CORS and the error handlers: app middleware only sees matched routes.
+    app.asgi_handler = access_log_middleware(app.asgi_handler)
     app.state.community = community
     app.state.verifier = verifier
     app.state.admin_key = settings.admin.api_key

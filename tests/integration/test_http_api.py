@@ -341,3 +341,25 @@ def test_access_log_never_contains_secrets(server, api):
     assert token not in out and "do-not-log" not in out
     # the generated dev key is printed exactly once, at generation, never by a request
     assert out.count(server.admin_key()) == 1
+
+
+def test_every_request_is_logged_and_counted_with_its_path_escaped(server, api):
+    """Requests no route answers (a scan, a wrong method) are logged and counted too; a path
+    cannot forge a log line or drive a terminal; a WebSocket handshake's query string, where a
+    client might put a token, is not printed."""
+    from websockets.sync.client import connect
+
+    assert api.get("/definitely-missing").status_code == 404
+    assert api.request("TRACE", "/health").status_code == 405
+    assert api.get("/v1/rooms/x%0DFAKE%1B[31mLINE%E2%80%A8").status_code == 401
+    metrics = api.get("/metrics").text
+    assert 'sideline_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in metrics
+    assert 'route="unmatched",status="405"' in metrics
+    with connect(server.ws_url + "?token=SECRET-IN-QUERY"):
+        pass
+    server.stop()
+    out = server.output()
+    assert "GET /definitely-missing 404" in out and "TRACE /health 405" in out
+    assert "GET /v1/rooms/x\\rFAKE\\x1b[31mLINE\\u2028 401" in out
+    assert "\rFAKE" not in out and "\x1b" not in out and "\u2028" not in out
+    assert '"WebSocket /v1/ws"' in out and "SECRET-IN-QUERY" not in out
