@@ -81,9 +81,16 @@ class Fault:
     vendor: str | None = None
     echo: bool = False
     """Answer with the request line and headers quoted, as some proxies and error pages do."""
+    match: bytes | None = None
+    """Only requests whose body contains these bytes (one user's GA4 request, say)."""
+    location: str | None = None
+    """Send ``Location: <location><the request's path and query>``: a redirect to the same
+    route at another address (``""``: this one)."""
 
-    def active(self, vendor: str) -> bool:
+    def active(self, vendor: str, body: bytes = b"") -> bool:
         if self.vendor is not None and self.vendor != vendor:
+            return False
+        if self.match is not None and self.match not in body:
             return False
         if self.until is not None and time.monotonic() >= self.until:
             return False
@@ -168,12 +175,17 @@ class Collector:
         retry_after: str | None = None,
         vendor: str | None = None,
         echo: bool = False,
+        match: str | None = None,
+        location: str | None = None,
     ) -> None:
         """Answer ``status`` to the next ``times`` requests, or for ``seconds``; with ``echo``,
-        quoting the request line and headers in the answer."""
+        quoting the request line and headers in the answer; with ``match``, only to requests
+        whose body contains it; with ``location``, redirecting to the same route there."""
         until = time.monotonic() + seconds if seconds is not None else None
+        fault = Fault(status, times, until, retry_after, vendor, echo,
+                      None if match is None else match.encode(), location)  # fmt: skip
         with self.lock:
-            self.faults.append(Fault(status, times, until, retry_after, vendor, echo))
+            self.faults.append(fault)
 
     def recover(self) -> None:
         """Stop every injected failure."""
@@ -209,10 +221,10 @@ class Collector:
 
     # -- used by the handler -----------------------------------------------------------------
 
-    def fault_for(self, vendor: str) -> Fault | None:
+    def fault_for(self, vendor: str, body: bytes = b"") -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.active(vendor):
+                if fault.active(vendor, body):
                     if fault.times is not None:
                         fault.times -= 1
                     self.stats.refused[vendor] += 1
@@ -554,9 +566,11 @@ def _handler_for(c: Collector) -> type[BaseHTTPRequestHandler]:
                 return
             if c.delay:
                 time.sleep(c.delay)
-            fault = c.fault_for(vendor)
+            fault = c.fault_for(vendor, body)
             if fault is not None:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                if fault.location is not None:
+                    headers["Location"] = fault.location + self.path
                 text = "injected failure"
                 if fault.echo:
                     text += f" of {self.requestline} with {dict(self.headers.items())}"
