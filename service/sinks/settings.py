@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from typing import Annotated, ClassVar
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta
@@ -16,6 +17,8 @@ from msgspec import Meta
 from service.domain.events import EventType
 
 _EVENT_TYPES = [t.value for t in EventType]
+PARQUET_COMPRESSIONS = ("zstd", "snappy", "gzip", "brotli", "lz4", "lz4_raw", "none")
+"""The codecs the Parquet writer takes (any case); another name would fail every batch."""
 
 Seconds = Annotated[float, Meta(gt=0)]
 """A duration that must pass: 0 would fail every request, or spin, or never wait."""
@@ -64,9 +67,13 @@ class SegmentSinkSettings(SinkCommon):
     write_key_env: str = "SEGMENT_WRITE_KEY"
     """Environment variable holding the source's write key."""
     host: str = "https://api.segment.io"
-    """API host; ``https://events.eu1.segmentapis.com`` for the EU region, or a proxy."""
+    """API host, an http(s) URL; ``https://events.eu1.segmentapis.com`` for the EU region, or
+    a proxy."""
     gzip: bool = False
     """Compress request bodies."""
+
+    def __post_init__(self) -> None:
+        _check_url(self.host, "host")
 
 
 class MixpanelSinkSettings(SinkCommon):
@@ -79,13 +86,20 @@ class MixpanelSinkSettings(SinkCommon):
     api_secret_env: str = "MIXPANEL_API_SECRET"
     """Environment variable holding the project API secret, needed only by ``/import``."""
     api_host: str = "api.mixpanel.com"
-    """API domain (``api-eu.mixpanel.com`` for EU residency), used with https."""
+    """API domain (``api-eu.mixpanel.com`` for EU residency), used with https: a host name,
+    without scheme or path."""
     base_url: str = ""
-    """Full base URL overriding ``api_host`` (e.g. ``http://127.0.0.1:9000`` for a collector)."""
+    """Full http(s) base URL overriding ``api_host`` (e.g. ``http://127.0.0.1:9000`` for a
+    collector)."""
     import_after_days: float = 4.5
     """Events older than this go to ``/import``; Mixpanel's live window is 5 days."""
     library_retries: Annotated[int, Meta(ge=0)] = 0
     """Retries of the library itself (5xx on https only); the forwarder retries anyway."""
+
+    def __post_init__(self) -> None:
+        if self.base_url:
+            _check_url(self.base_url, "base_url")
+        _check_url(self.api_host, "api_host", host_only=True)
 
 
 class GA4SinkSettings(SinkCommon):
@@ -98,7 +112,8 @@ class GA4SinkSettings(SinkCommon):
     api_secret_env: str = "GA4_API_SECRET"
     """Environment variable holding the Measurement Protocol API secret."""
     base_url: str = "https://www.google-analytics.com"
-    """Endpoint base; ``https://region1.google-analytics.com`` for EU collection."""
+    """Endpoint base, an http(s) URL; ``https://region1.google-analytics.com`` for EU
+    collection."""
     client_id_salt: str = "sideline-ga4"
     """Salt of the stable ``client_id`` derived from the user id."""
     max_age_hours: float = 71.0
@@ -107,6 +122,9 @@ class GA4SinkSettings(SinkCommon):
     """Requests in flight at once (a GA4 request carries one user's events, so more of them)."""
     batch_size: int = 50_000
     """Larger than the others: requests group a user's events, so bigger batches fill them."""
+
+    def __post_init__(self) -> None:
+        _check_url(self.base_url, "base_url")
 
 
 class WarehouseSinkSettings(SinkCommon):
@@ -121,13 +139,21 @@ class WarehouseSinkSettings(SinkCommon):
     batch_size: int = 100_000
     linger_seconds: float = 10.0
     compression: str = "zstd"
-    """Parquet compression codec."""
+    """Parquet compression codec: ``zstd``, ``snappy``, ``gzip``, ``brotli``, ``lz4``,
+    ``lz4_raw`` or ``none``."""
     compact_min_files: Annotated[int, Meta(ge=2)] = 2
     """A closed day's partition with at least this many files (2 or more) is merged into one."""
     ducklake: bool = False
     """Also write a DuckLake catalog; start fails clearly when DuckDB cannot load DuckLake."""
     ducklake_extension_path: str = ""
     """A local DuckLake extension file to ``LOAD`` (there is no download at run time)."""
+
+    def __post_init__(self) -> None:
+        if self.compression.lower() not in PARQUET_COMPRESSIONS:
+            named = ", ".join(repr(c) for c in PARQUET_COMPRESSIONS)
+            raise ValueError(
+                f"Expected one of {named}, got {self.compression!r} in `compression`"
+            )
 
 
 class SinksSettings(_Section):
@@ -176,6 +202,7 @@ def check_sinks(settings: SinksSettings) -> list[str]:
             if sink.linger_seconds < 0:
                 problems.append(f"Expected >= 0 - at `{at}.linger_seconds`")
             problems += _unknown_event_types(sink.event_types, f"{at}.event_types")
+            problems += _unknown_properties(sink.properties, f"{at}.properties")
     for i, ga in enumerate(settings.ga4):
         if not ga.measurement_id:
             problems.append(f"Expected a measurement id - at `$.sinks.ga4[{i}].measurement_id`")
@@ -207,11 +234,43 @@ def required_secrets(settings: SinksSettings) -> list[tuple[str, str]]:
 def _unknown_event_types(names: list[str], at: str) -> list[str]:
     """A problem per name that is no event type: it would filter out every event, and the
     cursor passes what the filter drops, so a typo would forward nothing, for good."""
+    return _unknown("event type", names, _EVENT_TYPES, at)
+
+
+def _unknown_properties(names: list[str], at: str) -> list[str]:
+    """A problem per name that is no property: the allow-list would drop that field from
+    every event without a word."""
+    # Here, not at the top: the names come from the property policy, which reads these settings.
+    from service.sinks.properties import known_properties
+
+    return _unknown("property", names, sorted(known_properties()), at)
+
+
+def _unknown(what: str, names: list[str], known: list[str], at: str) -> list[str]:
     problems = []
     for j, name in enumerate(names):
-        if name in _EVENT_TYPES:
+        if name in known:
             continue
-        close = difflib.get_close_matches(name, _EVENT_TYPES, n=1)
+        close = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        problems.append(f"Expected a known event type, got {name!r}{hint} - at `{at}[{j}]`")
+        problems.append(f"Expected a known {what}, got {name!r}{hint} - at `{at}[{j}]`")
     return problems
+
+
+def _check_url(url: str, key: str, *, host_only: bool = False) -> None:
+    """Refuse ``url`` unless it is an http(s) URL with a host (with ``host_only``, a host name
+    and nothing else): anything else fails every request at run time, so it stops the start."""
+    if not _is_http_url(f"https://{url}" if host_only else url, host_only=host_only):
+        expected = "a host name (no scheme or path)" if host_only else "an http(s) URL"
+        raise ValueError(f"Expected {expected}, got {url!r} in `{key}`")
+
+
+def _is_http_url(url: str, *, host_only: bool) -> bool:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port out of range, a broken IPv6 literal
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        return False
+    return not host_only or not (parts.path or parts.query or parts.fragment or parts.username)
