@@ -23,7 +23,7 @@ from jwt.algorithms import get_default_algorithms
 
 from service.domain.rooms import Role
 from service.errors import ErrorCode, SidelineError
-from service.settings import AuthSettings
+from service.settings import AuthSettings, ConfigError
 
 _ASYMMETRIC = ("RS256", "EdDSA")
 
@@ -53,7 +53,9 @@ class TokenVerifier:
     def __init__(self, settings: AuthSettings) -> None:
         self._settings = settings
         self._secret = settings.hs256_secret
-        self._public_keys = [_load_key(k) for k in settings.public_keys]
+        self._public_keys = [
+            _load_key(k, f"$.auth.public_keys[{i}]") for i, k in enumerate(settings.public_keys)
+        ]
 
     def verify(self, token: str | None) -> Identity:
         """Return the identity in a valid token.
@@ -151,16 +153,32 @@ def _claim_at(exc: jwt.PyJWTError) -> str | None:
     return None
 
 
-def _load_key(spec: str) -> tuple[str, Any]:
-    """A public key and the one algorithm it may verify (never chosen by the token)."""
-    pem = spec if spec.lstrip().startswith("-----BEGIN") else Path(spec).read_text()
+def _load_key(spec: str, at: str) -> tuple[str, Any]:
+    """A public key and the one algorithm it may verify (never chosen by the token).
+
+    Raises:
+        ConfigError: the file cannot be read or holds no RSA or Ed25519 public key; names
+            ``at``, the key's place in the settings.
+    """
+    if spec.lstrip().startswith("-----BEGIN"):
+        pem = spec
+    else:
+        try:
+            pem = Path(spec).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(
+                f"public key file {spec!r} cannot be read ({reason}) - at `{at}`"
+            ) from exc
     for name in _ASYMMETRIC:
         algorithm = get_default_algorithms()[name]
         try:
             return name, algorithm.prepare_key(pem)
         except Exception:  # wrong key type for this algorithm: try the next one
             continue
-    raise ValueError(f"public key {spec[:40]!r} is neither an RSA nor an Ed25519 PEM key")
+    raise ConfigError(
+        f"public key {spec[:40]!r} is neither an RSA nor an Ed25519 PEM key - at `{at}`"
+    )
 
 
 MAX_NAME_LENGTH = 64

@@ -14,7 +14,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -24,6 +24,19 @@ from service.moderation.settings import ModerationSettings
 from service.sinks.settings import SinksSettings
 
 ENV_PREFIX = "SIDELINE_"
+
+# Bounds a value must keep for the service to work at all; msgspec names the key that breaks
+# one (``Expected `int` >= 1 - at `$.realtime.send_queue_size```).
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+"""A duration that must pass: zero or less would make it expire at once or divide by zero."""
+NonNegativeSeconds = Annotated[float, msgspec.Meta(ge=0)]
+Rate = Annotated[float, msgspec.Meta(gt=0)]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+NODE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""A node id names the log shard's file and the warehouse's ``node=`` partition folders."""
+NodeId = Annotated[str, msgspec.Meta(pattern=NODE_ID_PATTERN)]
 
 
 class ConfigError(Exception):
@@ -39,7 +52,7 @@ class ServerSettings(_Section):
 
     host: str = "127.0.0.1"
     """Interface to bind."""
-    port: int = 8000
+    port: Port = 8000
     """TCP port."""
     max_body_bytes: int = 64 * 1024
     """Largest accepted HTTP request body; larger bodies get 413."""
@@ -52,7 +65,7 @@ class ServerSettings(_Section):
     Its origin may always open WebSockets, as the embedded panel does: set it behind a proxy
     or TLS. An ``https://`` URL also makes the dashboards' session cookie ``Secure`` where
     TLS ends at a proxy on another host."""
-    graceful_timeout_seconds: float = 10.0
+    graceful_timeout_seconds: NonNegativeSeconds = 10.0
     """How long shutdown waits for in-flight requests before the writer is flushed."""
 
 
@@ -61,7 +74,7 @@ class LogSettings(_Section):
 
     path: str = ""
     """DuckDB file of this node's log shard; defaults to ``<data_dir>/log-<node_id>.duckdb``."""
-    batch_max: int = 2000
+    batch_max: Positive = 2000
     """Most events committed in one group-commit transaction."""
 
 
@@ -76,9 +89,9 @@ class AuthSettings(_Section):
     """When set, tokens must carry this ``aud``."""
     issuer: str | None = None
     """When set, tokens must carry this ``iss``."""
-    leeway_seconds: int = 10
+    leeway_seconds: NonNegative = 10
     """Clock skew tolerated on ``exp``."""
-    dev_token_ttl_seconds: int = 3600
+    dev_token_ttl_seconds: Positive = 3600
     """Lifetime of tokens minted by ``sideline token``."""
     max_token_lifetime_seconds: int = 7 * 86_400
     """Tokens whose ``exp`` is further ahead than this (plus the leeway) are refused
@@ -101,7 +114,7 @@ class DashboardSettings(_Section):
     development: one is generated; in production the served dashboards stay closed without it."""
     output_dir: str = ""
     """Folder of the static dashboard pages; defaults to ``<data_dir>/dashboards``."""
-    session_hours: float = 12.0
+    session_hours: Seconds = 12.0
     """How long a dashboard login (an HttpOnly, SameSite=Strict cookie) stays valid."""
 
 
@@ -110,11 +123,11 @@ class RoomPolicy(_Section):
 
     mode: RoomMode = RoomMode.OPEN
     """Initial room mode."""
-    slow_mode_seconds: int = 0
+    slow_mode_seconds: NonNegative = 0
     """Minimum seconds between two posts of one user (0: off)."""
-    max_message_length: int = 500
+    max_message_length: Positive = 500
     """Longest message text, in characters."""
-    history_size: int = 100
+    history_size: NonNegative = 100
     """Recent messages kept in memory per room and sent on join."""
     moderation_policy: str = ""
     """Name of the moderation policy (a key of ``moderation.policies``) these rooms are checked
@@ -137,32 +150,32 @@ class RealtimeSettings(_Section):
     """Fan-out backend: ``memory`` for one node, ``redis`` for many."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     """Redis used when ``broker = "redis"``."""
-    max_frame_bytes: int = 64 * 1024
+    max_frame_bytes: Annotated[int, msgspec.Meta(ge=4096)] = 64 * 1024
     """Largest WebSocket frame accepted."""
-    send_queue_size: int = 256
+    send_queue_size: Positive = 256
     """Frames buffered per socket before the client counts as a slow consumer."""
-    auth_timeout_seconds: float = 10.0
+    auth_timeout_seconds: Seconds = 10.0
     """A socket must authenticate within this time."""
-    idle_timeout_seconds: float = 75.0
+    idle_timeout_seconds: Seconds = 75.0
     """A socket silent for this long is closed (clients ping every 25 s)."""
-    presence_interval_seconds: float = 1.0
+    presence_interval_seconds: Seconds = 1.0
     """Presence diffs and crowd reaction counts are sent at most this often."""
-    presence_list_max: int = 50
+    presence_list_max: NonNegative = 50
     """Rooms larger than this get a member count instead of a member list."""
-    typing_max_room_size: int = 200
+    typing_max_room_size: NonNegative = 200
     """Typing indicators are off in rooms with more members than this."""
-    typing_throttle_seconds: float = 2.0
+    typing_throttle_seconds: NonNegativeSeconds = 2.0
     """A user's typing signal is forwarded at most once per this many seconds per room."""
-    presence_ttl_seconds: float = 30.0
+    presence_ttl_seconds: Seconds = 30.0
     """Presence entries expire after this unless refreshed (every third of it) by their node."""
-    redis_timeout_seconds: float = 5.0
+    redis_timeout_seconds: Seconds = 5.0
     """A Redis command not answered in this time fails, as when Redis is down. And a
     subscription that has not brought back a message this node published this long ago is
     taken as silent (a connection that stopped carrying packets without closing) and made
     again; what it missed is read back as after any interruption (many nodes only)."""
     redis_prefix: str = "sideline"
     """Prefix of the Redis channel and keys, so several deployments can share one Redis."""
-    redis_recent_events: int = 50_000
+    redis_recent_events: NonNegative = 50_000
     """Events (of all nodes) kept in Redis for nodes that start later, which read the other
     nodes' recent messages, reactions and polls from there (many nodes only; 0 keeps none)."""
     send_claim_seconds: float = 600.0
@@ -178,17 +191,17 @@ class RealtimeSettings(_Section):
     have on it (a day: the life of a live chat's message, while one small hash per user and
     message reacted on is kept): within it a change through another node is judged by what was
     written through any node, also when that node's state lacks it (many nodes only)."""
-    history_on_join: int = 50
+    history_on_join: NonNegative = 50
     """Messages sent with ``joined``."""
-    resume_max_events: int = 500
+    resume_max_events: NonNegative = 500
     """A resume that missed more events than this gets ``resync`` instead."""
-    remote_buffer_size: int = 256
+    remote_buffer_size: NonNegative = 256
     """Frames of other nodes kept per room for resume (many nodes only)."""
-    max_rooms_per_socket: int = 20
+    max_rooms_per_socket: Positive = 20
     """Rooms one connection may be in at once."""
-    frames_per_second: float = 20.0
+    frames_per_second: Rate = 20.0
     """Inbound frames per socket per second on average (token bucket)."""
-    frame_burst: int = 40
+    frame_burst: Positive = 40
     """Inbound burst per socket; this many refused frames in a row close it (4302)."""
     gc_freeze: bool = True
     """Exempt objects alive at start (app, rebuilt state) from the cyclic GC, so its full
@@ -220,19 +233,19 @@ class CrowdControlSettings(_Section):
 
     enabled: bool = True
     """Watch every room's message and risk rates."""
-    window_seconds: float = 10.0
+    window_seconds: Seconds = 10.0
     """Sliding window over which rates are measured."""
-    slow_mode_rate: float = 15.0
+    slow_mode_rate: Rate = 15.0
     """Messages per second above which a room switches to slow mode."""
-    slow_mode_seconds: int = 5
+    slow_mode_seconds: Positive = 5
     """Slow-mode interval crowd control applies."""
-    reactions_only_rate: float = 50.0
+    reactions_only_rate: Rate = 50.0
     """Messages per second above which a room switches to reactions-only."""
-    risk_share: float = 0.3
+    risk_share: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.3
     """Share of messages with a non-allow moderation verdict that triggers slow mode."""
-    min_messages: int = 20
+    min_messages: Positive = 20
     """Fewest messages in the window before the risk share counts."""
-    calm_seconds: float = 30.0
+    calm_seconds: Seconds = 30.0
     """How long rates must stay below half their thresholds before the room is restored."""
 
 
@@ -241,7 +254,7 @@ class Settings(_Section):
 
     env: Literal["development", "test", "production"] = "development"
     """``production`` refuses generated secrets."""
-    node_id: str = "node-1"
+    node_id: NodeId = "node-1"
     """This node's id, written into every event and the log shard's file name."""
     data_dir: str = "data"
     """Where the log, warehouse export and reports live."""
@@ -333,6 +346,7 @@ def load_settings(
     tree = _merge(tree, overrides)
     if "rooms" in tree:  # a kind configured keeps its built-in defaults for what it leaves out
         tree["rooms"] = _merge(msgspec.to_builtins(_default_rooms()), tree["rooms"])
+        _check_keyed(tree["rooms"], RoomPolicy, "$.rooms", path)
     try:
         settings = msgspec.convert(tree, Settings, strict=False)
     except msgspec.ValidationError as exc:
@@ -340,6 +354,23 @@ def load_settings(
         raise ConfigError(f"invalid configuration{where}: {_located(str(exc))}") from exc
     _check(settings)
     return settings
+
+
+def _check_keyed(
+    table: Any, of: type[msgspec.Struct], at: str, path: str | Path | None
+) -> None:
+    """Validate each value of a table keyed by names (room kinds) on its own, so an error
+    names its key: msgspec says ``$.rooms[...].mode`` for any key of a dict."""
+    if not isinstance(table, Mapping):
+        return  # the whole conversion names the table's own type error
+    for name, value in table.items():
+        try:
+            msgspec.convert(value, of, strict=False)
+        except msgspec.ValidationError as exc:
+            text, where = str(exc), f"{at}.{name}"
+            text = text.replace("`$", f"`{where}", 1) if " - at `$" in text else f"{text} - at `{where}`"
+            in_file = f" in {path}" if path else ""
+            raise ConfigError(f"invalid configuration{in_file}: {_located(text)}") from exc
 
 
 _INNER = re.compile(r"^(?P<message>.*) in `(?P<key>[A-Za-z_][\w.-]*)` - at `(?P<at>\$[^`]*)`$", re.S)
@@ -387,10 +418,6 @@ def _check(settings: Settings) -> None:
     if settings.server.max_body_bytes < 1024:
         raise ConfigError("Expected at least 1024 - at `$.server.max_body_bytes`")
     for kind, policy in settings.rooms.items():
-        if policy.max_message_length < 1:
-            raise ConfigError(f"Expected >= 1 - at `$.rooms.{kind}.max_message_length`")
-        if policy.slow_mode_seconds < 0:
-            raise ConfigError(f"Expected >= 0 - at `$.rooms.{kind}.slow_mode_seconds`")
         named = policy.moderation_policy
         if named and named not in settings.moderation.policies:
             known = ", ".join(sorted(settings.moderation.policies))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import re
+import typing
 from typing import Any
 
 import msgspec
@@ -35,9 +37,30 @@ def _field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+_BOUND_WORDS = (("ge", "at least"), ("gt", "more than"), ("le", "at most"), ("lt", "less than"))
+
+
+def _bounds(cls: type) -> dict[str, str]:
+    """``Must be at least 1.`` (and so on) for every field of ``cls`` its type bounds."""
+    bounds: dict[str, str] = {}
+    for name, hint in typing.get_type_hints(cls, include_extras=True).items():
+        metas = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, msgspec.Meta)]
+        words = [
+            f"{word} {getattr(meta, attr):g}"
+            for meta in metas for attr, word in _BOUND_WORDS if getattr(meta, attr) is not None
+        ]  # fmt: skip
+        patterns = [meta.pattern for meta in metas if meta.pattern is not None]
+        if words:
+            bounds[name] = f"Must be {' and '.join(words)}."
+        elif patterns:
+            bounds[name] = f"Must match `{patterns[0]}`."
+    return bounds
+
+
 def _rows(cls: type, value: Any, prefix: str) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     docs = _field_docs(cls)
+    bounds = _bounds(cls)
     for field in msgspec.structs.fields(cls):
         current = getattr(value, field.name)
         key = f"{prefix}{field.name}"
@@ -48,7 +71,8 @@ def _rows(cls: type, value: Any, prefix: str) -> list[tuple[str, str, str]]:
                 rows.extend(_rows(type(policy), policy, f"rooms.{kind}."))
         else:
             shown = msgspec.json.encode(current).decode()
-            rows.append((key, shown, docs.get(field.name, "")))
+            doc = " ".join(d for d in (docs.get(field.name), bounds.get(field.name)) if d)
+            rows.append((key, shown, doc))
     return rows
 
 
@@ -84,13 +108,20 @@ SECRET_KEYS = ("secret", "password", "api_key", "access_key", "write_key")
 """Settings keys ending in one of these hold secrets: printed as ``***`` when set."""
 
 
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/:@\s]*:)[^@/\s]+@", re.I)
+"""The password of a URL's credentials (``redis://user:PASSWORD@host``)."""
+
+
 def masked(tree: Any) -> Any:
     """``tree`` (settings as builtins) with every set secret replaced by ``***``, at any depth,
-    so a secret added to the settings later is hidden without touching this command."""
+    so a secret added to the settings later is hidden without touching this command; and the
+    password of any URL's credentials (``redis://user:***@host``)."""
     if isinstance(tree, dict):
         return {
             k: "***" if k.endswith(SECRET_KEYS) and v else masked(v) for k, v in tree.items()
         }
     if isinstance(tree, list):
         return [masked(v) for v in tree]
+    if isinstance(tree, str):
+        return _URL_PASSWORD.sub(r"\1***@", tree)
     return tree

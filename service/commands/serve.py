@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import re
 import sys
 from typing import Any
@@ -85,7 +86,7 @@ def serve(settings: Settings) -> int:
         ws_max_size=settings.realtime.max_frame_bytes,
         ws_per_message_deflate=False,  # small chat frames: compression doubles fan-out CPU
         access_log=False,  # our own access log never prints query strings or headers
-        timeout_graceful_shutdown=int(settings.server.graceful_timeout_seconds),
+        timeout_graceful_shutdown=math.ceil(settings.server.graceful_timeout_seconds),
         log_config=None,
         lifespan="on",
     )

@@ -44,7 +44,17 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"sideline token: {problem}", file=sys.stderr)
         return 2
-    ensure_dev_secrets(settings)
+    # Secrets generated here are shown as `serve` shows them, on stderr: stdout is the token.
+    for line in ensure_dev_secrets(settings):
+        print(line, file=sys.stderr)
+    if not settings.auth.hs256_secret:
+        print(
+            "sideline token: it signs HS256 tokens and auth.hs256_secret is not set; this "
+            "deployment verifies only auth.public_keys, whose private keys the host backend "
+            "holds: mint tokens there",
+            file=sys.stderr,
+        )
+        return 2
     print(
         mint_token(
             settings.auth.hs256_secret,

@@ -9,6 +9,7 @@ sockets, and ``frame-ancestors`` limited to ``server.allowed_origins``.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ from litestar import MediaType, Request, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
+from service.api.query import repeated_parameter
 from service.domain.rooms import ROOM_ID_RE
 from service.errors import ErrorCode, SidelineError
 
@@ -34,10 +36,16 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_HOST = re.compile(r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?\Z")
+"""A Host header that can name a CSP source: a name or an IP literal, and a port. Anything else
+(``x;frame-ancestors *``) would write its own directives into the policy."""
+
+
 def security_headers(allowed: list[str], host: str) -> dict[str, str]:
-    """CSP of the panel: its own origin only, framed by the allowed origins."""
+    """CSP of the panel: its own origin only (its sockets named by the request's host, when
+    that is a plain host), framed by the allowed origins."""
     ancestors = "*" if "*" in allowed else " ".join(["'self'", *allowed])
-    sockets = f"ws://{host} wss://{host}" if host else ""
+    sockets = f"ws://{host} wss://{host}" if _HOST.match(host) else ""
     csp = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"connect-src 'self' {sockets}; frame-ancestors {ancestors}; base-uri 'none'; "
@@ -54,6 +62,9 @@ def security_headers(allowed: list[str], host: str) -> dict[str, str]:
 @get("/embed", media_type=MediaType.HTML, include_in_schema=False, name="embed")
 async def embed_page(request: Request[Any, Any, Any], room: str) -> Response[str]:
     """The chat panel for ``room`` (docs/embed.md)."""
+    if (n := len(request.query_params.getall("room"))) > 1:
+        # The page would check one and the panel read another (it reads the first).
+        raise repeated_parameter("room", n)
     if not ROOM_ID_RE.fullmatch(room):
         raise SidelineError(
             ErrorCode.INVALID_ROOM_ID, f"room {room[:80]!r} is not of the form kind:key", at="$.room"

@@ -13,6 +13,7 @@ SECRETS = {
     "SIDELINE_ADMIN__API_KEY": "ADMIN-SECRET-key",
     "SIDELINE_DASHBOARDS__ACCESS_KEY": "DASH-SECRET-key",
     "SIDELINE_MODERATION__PROVIDER__API_KEY": "sk-PROVIDER-SECRET",
+    "SIDELINE_REALTIME__REDIS_URL": "redis://sideline:REDIS-SECRET-pass@redis.internal:6379/0",
 }
 
 
@@ -31,6 +32,7 @@ def test_config_hides_every_secret(
     assert shown["admin"]["api_key"] == "***"
     assert shown["dashboards"]["access_key"] == "***"
     assert shown["moderation"]["provider"]["api_key"] == "***"
+    assert shown["realtime"]["redis_url"] == "redis://sideline:***@redis.internal:6379/0"
     # what is not secret is still shown as set
     assert shown["data_dir"] == str(tmp_path)
 

@@ -124,3 +124,43 @@ def test_a_bad_moderation_setting_is_named_by_its_own_path(env, message):
     with pytest.raises(ConfigError) as err:
         load_settings(environ=env)
     assert str(err.value) == f"invalid configuration: {message}"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        # each of these started the service and then broke every socket or request
+        ({"SIDELINE_REALTIME__MAX_FRAME_BYTES": "0"}, "Expected `int` >= 4096 - at `$.realtime.max_frame_bytes`"),
+        ({"SIDELINE_REALTIME__SEND_QUEUE_SIZE": "0"}, "Expected `int` >= 1 - at `$.realtime.send_queue_size`"),
+        ({"SIDELINE_REALTIME__FRAMES_PER_SECOND": "0"}, "Expected `float` > 0.0 - at `$.realtime.frames_per_second`"),
+        ({"SIDELINE_REALTIME__AUTH_TIMEOUT_SECONDS": "0"}, "Expected `float` > 0.0 - at `$.realtime.auth_timeout_seconds`"),
+        ({"SIDELINE_REALTIME__MAX_ROOMS_PER_SOCKET": "0"}, "Expected `int` >= 1 - at `$.realtime.max_rooms_per_socket`"),
+        ({"SIDELINE_SERVER__PORT": "70000"}, "Expected `int` <= 65535 - at `$.server.port`"),
+        ({"SIDELINE_SERVER__PORT": "-1"}, "Expected `int` >= 1 - at `$.server.port`"),
+        ({"SIDELINE_AUTH__LEEWAY_SECONDS": "-5"}, "Expected `int` >= 0 - at `$.auth.leeway_seconds`"),
+        ({"SIDELINE_SERVER__GRACEFUL_TIMEOUT_SECONDS": "-1"},
+         "Expected `float` >= 0.0 - at `$.server.graceful_timeout_seconds`"),
+        ({"SIDELINE_CROWD_CONTROL__WINDOW_SECONDS": "0"}, "Expected `float` > 0.0 - at `$.crowd_control.window_seconds`"),
+        ({"SIDELINE_NODE_ID": "node 1"}, "at `$.node_id`"),
+        # a key of a table of kinds is named, not `$.rooms[...]`
+        ({"SIDELINE_ROOMS__MATCH__MODE": "weird"}, "Invalid enum value 'weird' - at `$.rooms.match.mode`"),
+        ({"SIDELINE_ROOMS__QUIZ__MAX_MESSAGE_LENGTH": "0"}, "Expected `int` >= 1 - at `$.rooms.quiz.max_message_length`"),
+        ({"SIDELINE_ROOMS__QUIZ": "5"}, "Expected `object`, got `str` - at `$.rooms.quiz`"),
+    ],
+)
+def test_values_the_service_cannot_work_with_stop_the_start(env, message):
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ=env)
+    assert message in str(refused.value)
+
+
+def test_a_public_key_that_cannot_be_read_names_its_place(tmp_path):
+    from service.identity import TokenVerifier
+
+    settings = load_settings(environ={"SIDELINE_AUTH__PUBLIC_KEYS": f'["{tmp_path / "gone.pem"}"]'})
+    with pytest.raises(ConfigError, match=r"public key file .*gone\.pem' cannot be read \(No such file or directory\) - at `\$\.auth\.public_keys\[0\]`"):
+        TokenVerifier(settings.auth)
+    (tmp_path / "junk.pem").write_text("not a key")
+    settings = load_settings(environ={"SIDELINE_AUTH__PUBLIC_KEYS": f'["{tmp_path / "junk.pem"}"]'})
+    with pytest.raises(ConfigError, match=r"neither an RSA nor an Ed25519 PEM key - at `\$\.auth\.public_keys\[0\]`"):
+        TokenVerifier(settings.auth)
