@@ -83,12 +83,7 @@ class TokenVerifier:
             if claim in claims and (
                 not isinstance(claims[claim], int | float) or isinstance(claims[claim], bool)
             ):
-                raise SidelineError(
-                    ErrorCode.TOKEN_INVALID,
-                    f"token claim `{claim}` must be a number of seconds since 1970 (a NumericDate), "
-                    f"not {_shown(claims[claim])}",
-                    at=f"$.{claim}",
-                )  # fmt: skip
+                raise _not_numeric_date(claim, claims[claim])
         self._check_lifetime(claims["exp"])
         return identity_of(claims)
 
@@ -100,7 +95,7 @@ class TokenVerifier:
         if limit > 0 and ahead > limit + s.leeway_seconds:
             raise SidelineError(
                 ErrorCode.TOKEN_INVALID,
-                f"token claim `exp` is {ahead / 86_400:.1f} days away; tokens may live at most "
+                f"token claim `exp` is {_days(ahead)} days away; tokens may live at most "
                 f"{limit / 86_400:.1f} days (auth.max_token_lifetime_seconds)",
                 at="$.exp",
             )  # fmt: skip
@@ -121,7 +116,10 @@ class TokenVerifier:
                     options=options,  # type: ignore[arg-type]
                 )
                 return claims
-            except jwt.ExpiredSignatureError as exc:
+            except jwt.ExpiredSignatureError as exc:  # the signature verified before this
+                exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+                if isinstance(exp, bool):  # PyJWT reads `true` as 1970's first second
+                    raise _not_numeric_date("exp", exp) from exc
                 raise SidelineError(ErrorCode.TOKEN_EXPIRED, "token has expired") from exc
             except jwt.InvalidSignatureError as exc:
                 last = exc
@@ -133,6 +131,21 @@ class TokenVerifier:
 
 
 _TIMES = ("exp", "nbf", "iat")
+
+
+def _days(seconds: float) -> str:
+    """``30.0``; ``1.16e+295`` for an ``exp`` no one means (not three hundred digits)."""
+    days = seconds / 86_400
+    return f"{days:.1f}" if days < 1e6 else f"{days:.3g}"
+
+
+def _not_numeric_date(claim: str, value: Any) -> SidelineError:
+    return SidelineError(
+        ErrorCode.TOKEN_INVALID,
+        f"token claim `{claim}` must be a number of seconds since 1970 (a NumericDate), "
+        f"not {_shown(value)}",
+        at=f"$.{claim}",
+    )
 _NAMED_CLAIM = re.compile(r"\((exp|nbf|iat)\)")
 
 

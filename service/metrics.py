@@ -52,9 +52,12 @@ class _LogCollector(Collector):
     def collect(self):  # type: ignore[no-untyped-def]
         stats = self._log.stats
         yield GaugeMetricFamily("sideline_log_last_seq", "Highest committed seq", value=self._log.last_seq)
-        yield GaugeMetricFamily("sideline_log_batches", "Committed batches", value=stats.batches)
-        yield GaugeMetricFamily("sideline_log_events", "Committed events", value=stats.events)
-        yield GaugeMetricFamily("sideline_log_failed_batches", "Failed commits", value=stats.failed_batches)
+        # Counts since start only grow: counters (``..._total``), so rate() reads them right.
+        yield CounterMetricFamily("sideline_log_batches", "Committed batches", value=stats.batches)
+        yield CounterMetricFamily("sideline_log_events", "Committed events", value=stats.events)
+        yield CounterMetricFamily(
+            "sideline_log_failed_batches", "Failed commits", value=stats.failed_batches
+        )
         recent = sorted(stats.commit_seconds[-1000:])
         if recent:
             yield GaugeMetricFamily(

@@ -253,7 +253,9 @@ class Settings(_Section):
     """All settings of one Sideline node."""
 
     env: Literal["development", "test", "production"] = "development"
-    """``production`` refuses generated secrets."""
+    """``production`` refuses generated secrets, secrets copied from a ``dev-secrets.toml`` in
+    the data folder, and short ones (token secret under 32 characters, admin key under 24,
+    dashboard key under 16)."""
     node_id: NodeId = "node-1"
     """This node's id, written into every event and the log shard's file name."""
     data_dir: str = "data"
@@ -433,6 +435,40 @@ def _check(settings: Settings) -> None:
             )
         if not settings.admin.api_key:
             raise ConfigError("production needs SIDELINE_ADMIN__API_KEY - at `$.admin.api_key`")
+        _check_production_secrets(settings)
+
+
+MIN_SECRET_LENGTH = {"auth.hs256_secret": 32, "admin.api_key": 24, "dashboards.access_key": 16}
+"""Shortest secret production accepts: 32 characters for the HS256 key (RFC 7518: a key as long
+as the hash, 256 bits), fewer for keys that are compared rather than used to sign."""
+
+
+def _check_production_secrets(settings: Settings) -> None:
+    """Refuse short secrets and secrets taken from a development ``dev-secrets.toml``: they were
+    generated for a laptop, printed once, and may sit in a shell history or a screenshot."""
+    configured = {
+        "auth.hs256_secret": settings.auth.hs256_secret,
+        "admin.api_key": settings.admin.api_key,
+        "dashboards.access_key": settings.dashboards.access_key,
+    }
+    dev_file = settings.data_path / "dev-secrets.toml"
+    try:
+        generated = set(tomllib.loads(dev_file.read_text()).values()) if dev_file.exists() else set()
+    except (OSError, tomllib.TOMLDecodeError):
+        generated = set()
+    for key, value in configured.items():
+        if not value:
+            continue
+        if len(value) < MIN_SECRET_LENGTH[key]:
+            raise ConfigError(
+                f"production needs at least {MIN_SECRET_LENGTH[key]} characters, got "
+                f"{len(value)} - at `$.{key}`"
+            )
+        if value in generated:
+            raise ConfigError(
+                f"production refuses the development secret generated in {dev_file}: set a "
+                f"new one - at `$.{key}`"
+            )
 
 
 def ensure_dev_secrets(settings: Settings) -> list[str]:

@@ -327,7 +327,11 @@ def test_ops_endpoints(server, api):
     schema = api.get("/schema/openapi.json").json()
     assert "/v1/rooms/{room_id}/messages" in schema["paths"]
     send(api, auth(server))
-    assert "sideline_log_last_seq" in api.get("/metrics").text
+    metrics = api.get("/metrics").text
+    assert "sideline_log_last_seq" in metrics
+    # what only grows is a counter, so that rate() and resets read right
+    for name in ("sideline_log_batches", "sideline_log_events", "sideline_log_failed_batches"):
+        assert f"# TYPE {name}_total counter" in metrics and f"\n{name}_total " in metrics, name
 
 
 def test_access_log_never_contains_secrets(server, api):

@@ -194,6 +194,8 @@ def test_a_token_that_expires_too_far_ahead_is_refused():
     assert v.verify(week).user_id == "u1"
     short = TokenVerifier(AuthSettings(hs256_secret=SECRET, max_token_lifetime_seconds=600))
     assert code_of(short, jwt.encode(claims(), SECRET, algorithm="HS256")) is ErrorCode.TOKEN_INVALID
+    absurd = refusal(v, exp=1e300)
+    assert absurd.message.startswith("token claim `exp` is 1.16e+295 days away"), absurd.message
     unbounded = TokenVerifier(AuthSettings(hs256_secret=SECRET, max_token_lifetime_seconds=0))
     assert unbounded.verify(jwt.encode(claims(exp=int(time.time()) + 400 * 86_400), SECRET, algorithm="HS256"))
 
@@ -233,6 +235,8 @@ def test_a_name_is_shown_without_controls_that_would_steer_the_text_around_it(na
         (None, {"nbf": int(time.time()) + 86_400}, "$.nbf"),  # a day: built at collection
         (None, {"iat": int(time.time()) + 86_400}, "$.iat"),
         (None, {"iat": "yesterday"}, "$.iat"),
+        (None, {"exp": True}, "$.exp"),  # PyJWT reads it as 1: not "expired"
+        (None, {"nbf": False}, "$.nbf"),
     ],
 )
 def test_a_missing_or_wrong_standard_claim_is_named_where_it_is(drop, extra, at):

@@ -164,3 +164,20 @@ def test_a_public_key_that_cannot_be_read_names_its_place(tmp_path):
     settings = load_settings(environ={"SIDELINE_AUTH__PUBLIC_KEYS": f'["{tmp_path / "junk.pem"}"]'})
     with pytest.raises(ConfigError, match=r"neither an RSA nor an Ed25519 PEM key - at `\$\.auth\.public_keys\[0\]`"):
         TokenVerifier(settings.auth)
+
+
+def test_production_refuses_short_or_development_secrets(tmp_path):
+    good = {
+        "SIDELINE_ENV": "production", "SIDELINE_DATA_DIR": str(tmp_path),
+        "SIDELINE_AUTH__HS256_SECRET": "s" * 32, "SIDELINE_ADMIN__API_KEY": "k" * 24,
+    }  # fmt: skip
+    assert load_settings(environ=good)
+    for key, short in [("SIDELINE_AUTH__HS256_SECRET", "x"), ("SIDELINE_ADMIN__API_KEY", "k" * 23),
+                       ("SIDELINE_DASHBOARDS__ACCESS_KEY", "d" * 15)]:  # fmt: skip
+        with pytest.raises(ConfigError, match=r"production needs at least \d+ characters, got \d+ - at `\$\.") as refused:
+            load_settings(environ={**good, key: short})
+        assert key.split("__")[1].lower() in str(refused.value)
+    dev = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path)})
+    ensure_dev_secrets(dev)  # a laptop's secrets, in the same data folder
+    with pytest.raises(ConfigError, match=r"refuses the development secret .* - at `\$\.auth\.hs256_secret`"):
+        load_settings(environ={**good, "SIDELINE_AUTH__HS256_SECRET": dev.auth.hs256_secret})
