@@ -36,7 +36,7 @@ from service.sinks.ga4_mapping import (
     client_id,
     map_event,
 )  # fmt: skip
-from service.sinks.http import error_for_status
+from service.sinks.http import error_for_status, unanswered
 from service.sinks.privacy import PropertyPolicy
 from service.sinks.settings import GA4SinkSettings
 from service.sinks.uploads import Uploads
@@ -162,9 +162,10 @@ class GA4Sink:
                 "/mp/collect", params=self._params, content=body,
                 headers={"content-type": "application/json"},
             )  # fmt: skip
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             # from None: the cause quotes the URL, secret included
-            raise TransientError(self.redact(f"ga4: {type(exc).__name__}: {exc}")) from None
+            reason = self.redact(f"ga4: {type(exc).__name__}: {exc}")
+            raise unanswered(exc, reason, "base_url") from None
         error = error_for_status(
             response.status_code, retry_after=response.headers.get("retry-after"),
             detail=response.text,

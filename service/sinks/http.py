@@ -6,15 +6,28 @@
 - 401, 403, 404, 405, 501, 505: the sink is blocked (credentials, endpoint); nothing about
   the events is wrong, so they are retried later rather than dead-lettered.
 - Any other 4xx (400, 413, 422 ...): the destination refused the content: permanent.
+
+A request that got no answer is transient (network, timeout), unless it could not be made as
+configured (:data:`MISCONFIGURED`): then the sink is blocked until the configuration changes.
 """
 
 from __future__ import annotations
+
+import httpx
+import requests
 
 from service.sinks.base import BlockedError, PermanentError, SinkError, TransientError
 from service.sinks.retry import parse_retry_after
 
 TRANSIENT_4XX = frozenset({408, 425, 429})
 BLOCKED = frozenset({401, 403, 404, 405, 501, 505})
+MISCONFIGURED: tuple[type[Exception], ...] = (
+    requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema, requests.exceptions.URLRequired,
+    requests.exceptions.TooManyRedirects,
+    httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects,
+)  # fmt: skip
+"""Failures of a request that no retry can mend: no http(s) URL to send to, a redirect loop."""
 
 
 def error_for_status(
@@ -31,3 +44,11 @@ def error_for_status(
     if 300 <= status < 400:
         return BlockedError(f"{reason} (unexpected redirect: check the configured host)")
     return PermanentError(reason)
+
+
+def unanswered(exc: Exception, reason: str, setting: str) -> SinkError:
+    """The error a request that got no answer means: blocked when it could not be made as
+    configured (``reason`` then points at ``setting``), transient otherwise."""
+    if isinstance(exc, MISCONFIGURED):
+        return BlockedError(f"{reason} (check the configured {setting})")
+    return TransientError(reason)

@@ -27,7 +27,7 @@ from service.sinks.base import (
     SinkError,
     TransientError,
 )
-from service.sinks.http import error_for_status
+from service.sinks.http import error_for_status, unanswered
 from service.sinks.settings import MixpanelSinkSettings
 from service.sinks.threaded import ThreadedSink
 from service.sinks.uploads import Uploads
@@ -200,7 +200,8 @@ class MixpanelSink(ThreadedSink):
             if isinstance(refused, _NotMixpanel):
                 raise BlockedError(str(refused)) from exc
             if isinstance(refused, requests.RequestException):
-                raise TransientError(f"mixpanel: {type(refused).__name__}: {refused}") from exc
+                reason = f"mixpanel: {type(refused).__name__}: {refused}"
+                raise unanswered(refused, reason, "base_url / api_host") from exc
             # A 2xx whose body has status != 1 (/track with verbose=1): the data was refused.
             raise PermanentError(f"mixpanel: {exc}"[:300]) from exc
         return []

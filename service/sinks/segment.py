@@ -41,7 +41,7 @@ from service.sinks.base import (
     hide_secrets_in,
 )
 from service.sinks.batch import Batch
-from service.sinks.http import error_for_status
+from service.sinks.http import error_for_status, unanswered
 from service.sinks.settings import SegmentSinkSettings
 from service.sinks.threaded import ThreadedSink
 from service.sinks.uploads import Uploads
@@ -268,5 +268,5 @@ class SegmentSink(ThreadedSink):
             )
             raise (error or TransientError(str(exc))) from exc
         except requests.RequestException as exc:
-            raise TransientError(f"segment: {type(exc).__name__}: {exc}") from exc
+            raise unanswered(exc, f"segment: {type(exc).__name__}: {exc}", "host") from exc
         return []
