@@ -14,17 +14,21 @@ without the ASGI denial-response extension answer a plain 403.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Litestar, WebSocket, websocket
 from litestar.enums import ScopeType
+from litestar.exceptions import WebSocketDisconnect
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import ErrorCode, SidelineError
 from service.realtime.outbox import RAW_SEND
 from service.realtime.session import Session
+
+log = logging.getLogger(__name__)
 
 
 def expose_raw_send(app: Litestar) -> None:
@@ -108,6 +112,11 @@ async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
         metrics.sockets.inc()
     try:
         await Session(state.hub, socket, state.verifier).run()
+    except WebSocketDisconnect:
+        raise
+    except Exception:  # a bug: the socket closes with 4500, and the operator is told why
+        log.exception("WebSocket session failed")
+        raise
     finally:
         if metrics is not None:
             metrics.sockets.dec()
