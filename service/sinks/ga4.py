@@ -22,6 +22,7 @@ import msgspec
 
 from service.domain.events import Event
 from service.sinks.base import (
+    BlockedError,
     Delivery,
     RedactingFilter,
     Rejected,
@@ -166,6 +167,12 @@ class GA4Sink:
             # from None: the cause quotes the URL, secret included
             reason = self.redact(f"ga4: {type(exc).__name__}: {exc}")
             raise unanswered(exc, reason, "base_url") from None
+        if response.is_redirect:
+            raise BlockedError(self.redact(
+                f"HTTP {response.status_code} to {response.headers['location']} (a redirect is "
+                "not followed: the API secret travels in the URL; set base_url to the address "
+                "it names)"
+            ))  # fmt: skip
         error = error_for_status(
             response.status_code, retry_after=response.headers.get("retry-after"),
             detail=response.text,

@@ -6,6 +6,10 @@
 - 401, 403, 404, 405, 501, 505: the sink is blocked (credentials, endpoint); nothing about
   the events is wrong, so they are retried later rather than dead-lettered.
 - Any other 4xx (400, 413, 422 ...): the destination refused the content: permanent.
+- 3xx: a redirect that reaches the sink was not followed, so nothing was delivered: blocked.
+  A 301, 302 or 303 must never be followed either: the client would resend the POST as a GET
+  without its body, and a page answering that GET would pass for a delivery. 307 and 308 keep
+  the method and body; where a vendor's client follows them, only the final answer counts.
 
 A request that got no answer is transient (network, timeout), unless it could not be made as
 configured (:data:`MISCONFIGURED`): then the sink is blocked until the configuration changes.
@@ -28,12 +32,19 @@ MISCONFIGURED: tuple[type[Exception], ...] = (
     httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects,
 )  # fmt: skip
 """Failures of a request that no retry can mend: no http(s) URL to send to, a redirect loop."""
+REDIRECTS_TO_GET = frozenset({301, 302, 303})
+"""Redirects a client follows by resending a POST as a GET, without the events."""
+TO_GET = (
+    "following it would resend the POST as a GET without the events; set the configured host "
+    "to the address it names"
+)
 
 
 def error_for_status(
-    status: int, *, retry_after: str | None = None, detail: str = ""
+    status: int, *, retry_after: str | None = None, detail: str = "", location: str | None = None
 ) -> SinkError | None:
-    """The error a response with ``status`` means, or None when it was accepted."""
+    """The error a response with ``status`` means, or None when it was accepted; ``location``
+    is where a redirect leads."""
     if 200 <= status < 300:
         return None
     reason = f"HTTP {status}" + (f": {detail[:300]}" if detail else "")
@@ -42,7 +53,10 @@ def error_for_status(
     if status in TRANSIENT_4XX or status >= 500 or status < 200:
         return TransientError(reason, retry_after=parse_retry_after(retry_after))
     if 300 <= status < 400:
-        return BlockedError(f"{reason} (unexpected redirect: check the configured host)")
+        if location and status in REDIRECTS_TO_GET:
+            return BlockedError(f"HTTP {status} to {location}: {TO_GET}")
+        where = f"HTTP {status} to {location}" if location else reason
+        return BlockedError(f"{where} (unexpected redirect: check the configured host)")
     return PermanentError(reason)
 
 

@@ -4,7 +4,9 @@
 and ``$insert_id`` so a resend deduplicates) into a collecting consumer; batches of up to
 2,000 then go out through the library's ``Consumer`` on a thread of this sink. The library
 only retries 5xx on https and never 429, and hides the status code, so a response hook
-classifies every non-2xx answer (with its ``Retry-After``) before the library sees it.
+classifies every non-2xx answer (with its ``Retry-After``) before the library sees it. It lets
+requests follow a 307 or 308 (the POST is resent as it was) and stops a 301, 302 or 303, which
+would be resent as a GET without the events.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urljoin
 
 import msgspec
 import requests
@@ -27,7 +30,7 @@ from service.sinks.base import (
     SinkError,
     TransientError,
 )
-from service.sinks.http import error_for_status, unanswered
+from service.sinks.http import REDIRECTS_TO_GET, error_for_status, unanswered
 from service.sinks.settings import MixpanelSinkSettings
 from service.sinks.threaded import ThreadedSink
 from service.sinks.uploads import Uploads
@@ -72,11 +75,13 @@ class _Collector:
 class _Refused(Exception):
     """Raised from the response hook for a non-2xx answer, with what the library drops."""
 
-    def __init__(self, status: int, retry_after: str | None, body: str) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after = retry_after
-        self.body = body
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.status = response.status_code
+        self.retry_after = response.headers.get("Retry-After")
+        self.body = response.text
+        location = response.headers.get("Location")
+        self.location = urljoin(response.url, location) if location else None
 
 
 class _NotMixpanel(Exception):
@@ -84,8 +89,13 @@ class _NotMixpanel(Exception):
 
 
 def _check_status(response: requests.Response, *_: Any, **__: Any) -> None:
+    # The hook sees every hop. A 307 or 308 is resent with its method and body, and the hook
+    # sees where it leads; raising here on a 301, 302 or 303 keeps requests from resending
+    # the POST as a GET, without the events (:data:`REDIRECTS_TO_GET`).
+    if response.is_redirect and response.status_code not in REDIRECTS_TO_GET:
+        return
     if not 200 <= response.status_code < 300:
-        raise _Refused(response.status_code, response.headers.get("Retry-After"), response.text)
+        raise _Refused(response)
     # The library takes an unreadable 2xx as a refusal of the data, which would dead-letter
     # every event while a proxy's page or a wrong base_url answers; it is a blocked sink.
     try:
@@ -325,8 +335,9 @@ def _failed_records(
     or a change of it, answers), so nothing is dead-lettered for it and the batch waits.
     """
     error: SinkError | None = error_for_status(
-        refused.status, retry_after=refused.retry_after, detail=refused.body
-    )
+        refused.status, retry_after=refused.retry_after, detail=refused.body,
+        location=refused.location,
+    )  # fmt: skip
     if refused.status == 400:
         try:
             body = msgspec.json.decode(refused.body)

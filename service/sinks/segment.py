@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
+from urllib.parse import urljoin
 
 import msgspec
 import pyarrow as pa
@@ -37,11 +38,12 @@ from service.sinks.base import (
     Delivery,
     RedactingFilter,
     Rejected,
+    SinkError,
     TransientError,
     hide_secrets_in,
 )
 from service.sinks.batch import Batch
-from service.sinks.http import error_for_status, unanswered
+from service.sinks.http import REDIRECTS_TO_GET, error_for_status, unanswered
 from service.sinks.settings import SegmentSinkSettings
 from service.sinks.threaded import ThreadedSink
 from service.sinks.uploads import Uploads
@@ -255,11 +257,13 @@ class SegmentSink(ThreadedSink):
     def _upload(self, batch: list[dict[str, Any]]) -> list[None]:
         client = self._client
         try:
-            post(
+            response = post(
                 client.write_key, client.host, gzip=client.gzip, timeout=client.timeout,
                 batch=batch,
             )  # fmt: skip
         except APIError as exc:
+            if (to_get := _turned_to_get(exc.response)) is not None:
+                raise to_get from exc
             retry_after = (
                 exc.response.headers.get("Retry-After") if exc.response is not None else None
             )
@@ -269,4 +273,18 @@ class SegmentSink(ThreadedSink):
             raise (error or TransientError(str(exc))) from exc
         except requests.RequestException as exc:
             raise unanswered(exc, f"segment: {type(exc).__name__}: {exc}", "host") from exc
+        if (to_get := _turned_to_get(response)) is not None:
+            raise to_get  # whatever answered the GET, the batch was never posted
         return []
+
+
+def _turned_to_get(response: requests.Response | None) -> SinkError | None:
+    """The error for a 301, 302 or 303 on the way to ``response``: the library's session
+    follows it by resending the POST as a GET, without the batch, so no answer after it
+    (even a 200) means Segment accepted anything."""
+    hops = response.history if response is not None else []
+    hop = next((h for h in hops if h.status_code in REDIRECTS_TO_GET), None)
+    if hop is None:
+        return None
+    location = urljoin(hop.url, hop.headers.get("Location", ""))
+    return error_for_status(hop.status_code, location=location)
