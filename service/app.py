@@ -33,6 +33,7 @@ from service.api.moderation import ModeratorController
 from service.api.openapi import StrictStructSchemaPlugin, name_served_kinds
 from service.api.ops import health, metrics, ready
 from service.api.options import options_allow_middleware
+from service.api.schema_page import RENDER_PLUGINS, SECURITY, schema_router
 from service.api.sinks import SinksController
 from service.api.websocket import expose_raw_send, realtime_socket
 from service.domain.state import CommunityState
@@ -201,6 +202,9 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
             title="Sideline",
             version=__version__,
             path="/schema",
+            openapi_router=schema_router(),  # a policy on every page, which loads nothing
+            render_plugins=RENDER_PLUGINS,  # from elsewhere (service/api/schema_page.py)
+            components=SECURITY,
             description="Chat rooms, reactions, polls and moderation for a host product.",
         ),
         plugins=[StrictStructSchemaPlugin()],  # before Litestar's own reading of structs

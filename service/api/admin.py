@@ -47,6 +47,7 @@ class AdminController(Controller):
     path = "/v1/admin"
     tags = ["admin"]
     guards = [admin_guard, known_query_only, no_stray_body]  # the key first: a stranger learns nothing
+    security = [{"adminKey": []}]  # named in the OpenAPI document
     dependencies = {"c": Provide(provide_community, sync_to_thread=False)}
 
     @get("/rooms/{room_id:str}", summary="A room's settings", responses=refusals(ADMIN_KEY, ROOM))

@@ -47,6 +47,7 @@ class ChatController(Controller):
     path = "/v1"
     tags = ["chat"]
     guards = [token_guard, known_query_only, no_stray_body]  # the token first: a stranger learns nothing
+    security = [{"userToken": []}]  # named in the OpenAPI document
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
     @get("/me/rooms", summary="Rooms the caller has joined", responses=refusals(TOKEN))

@@ -77,6 +77,7 @@ class ModeratorController(Controller):
     path = "/v1/rooms/{room_id:str}"
     tags = ["moderation"]
     guards = [token_guard, known_query_only, no_stray_body]  # the token first: a stranger learns nothing
+    security = [{"userToken": []}]  # named in the OpenAPI document
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
     # Litestar refuses one path from two controllers (their OPTIONS handlers clash), so a

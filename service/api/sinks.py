@@ -13,6 +13,7 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import SecurityRequirement
 from litestar.params import JSONBody, Parameter
 from litestar.types import Guard
 
@@ -56,6 +57,8 @@ class SinksController(Controller):
     path = "/v1/admin/sinks"
     tags: ClassVar[list[str]] = ["admin", "sinks"]  # type: ignore[misc]
     guards: ClassVar[list[Guard]] = [admin_guard, known_query_only, no_stray_body]  # type: ignore[misc]
+    # named in the OpenAPI document
+    security: ClassVar[list[SecurityRequirement]] = [{"adminKey": []}]  # type: ignore[misc]
     dependencies: ClassVar[dict[str, Provide]] = {  # type: ignore[misc]
         "forwarder": Provide(provide_forwarder, sync_to_thread=False)
     }

@@ -277,3 +277,35 @@ def test_the_items_of_a_list_keep_their_constraints(api):
     assert (options["minItems"], options["maxItems"]) == (2, 10)
     assert options["items"] == {"type": "string", "minLength": 1, "maxLength": 80}
 
+
+
+def test_every_operation_names_how_it_authenticates(api: Api) -> None:
+    """A client generator or Swagger UI's Authorize button reads it: the user token (HTTP
+    bearer, a JWT) on the chat and moderation endpoints, the admin key header on /v1/admin;
+    and each operation refuses a request without it (401)."""
+    schemes = api.schema["components"]["securitySchemes"]
+    assert schemes["userToken"] == {**schemes["userToken"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["adminKey"] == {**schemes["adminKey"], "type": "apiKey", "name": "X-Admin-Key", "in": "header"}
+    for path, ops in api.schema["paths"].items():
+        for method, op in ops.items():
+            if not path.startswith("/v1/"):
+                assert "security" not in op, (method, path)
+                continue
+            expected = "adminKey" if path.startswith("/v1/admin") else "userToken"
+            assert op.get("security") == [{expected: []}], (method, path)
+            url = re.sub(r"\{[^}]+\}", lambda m: "match:1" if m.group(0) == "{room_id}" else "x", path)
+            if method in {"get", "post", "put", "delete"}:
+                r = api.client.request(method.upper(), url)
+                assert r.status_code == 401, (method, path, r.status_code)
+
+
+def test_the_reference_page_loads_nothing_from_elsewhere(api: Api) -> None:
+    r = api.client.get("/schema")
+    assert r.status_code == 200 and "swagger-ui" in r.text
+    assert "default-src 'none'; script-src 'self';" in r.headers["content-security-policy"]
+    assert not re.findall(r'(?:src|href)="(?!/schema/)', r.text), r.text
+    assert "<script>" not in r.text  # only files: the policy refuses inline scripts
+    for asset in re.findall(r'(?:src|href)="(/schema/assets/[^"]+)"', r.text):
+        assert api.client.get(asset).status_code == 200, asset
+    assert api.client.get("/schema/assets/swagger-editor-bundle.js").status_code == 404
+    assert api.client.get("/schema/openapi.yaml").status_code == 200

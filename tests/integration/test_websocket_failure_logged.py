@@ -20,9 +20,11 @@ def test_a_failing_session_is_logged(start, monkeypatch, caplog):
 
     monkeypatch.setattr(Session, "_welcome", broken)
     caplog.set_level(logging.ERROR)
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect("/v1/ws", headers=bearer(s, "u1")) as ws:
-            ws.receive_text()
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect("/v1/ws", headers=bearer(s, "u1")) as ws,
+    ):
+        ws.receive_text()
     assert closed.value.code == 4500
     [record] = [r for r in caplog.records if r.getMessage() == "WebSocket session failed"]
     assert record.exc_info is not None and "a bug in the welcome" in str(record.exc_info[1])
