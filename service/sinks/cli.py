@@ -39,14 +39,16 @@ class CliError(Exception):
 
 def register(sub: Any) -> None:
     sinks = sub.add_parser("sinks", help="event forwarding: status, replay, check")
-    sinks.add_argument("--url", help="admin URL of the running service (default: from settings)")
+    _url_option(sinks, default=None)  # before the command too, as it always was
     cmds = sinks.add_subparsers(dest="sinks_command", required=True)
     st = cmds.add_parser("status", help="cursor, lag, throughput and dead letters per sink")
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _url_option(st)
     st.set_defaults(handler=_guard(run_status))
     rp = cmds.add_parser("replay", help="forward again to one sink from a seq")
     rp.add_argument("name", help="sink name")
     rp.add_argument("--from-seq", type=int, required=True, help="first seq to forward again")
+    _url_option(rp)
     rp.set_defaults(handler=_guard(run_replay))
     ck = cmds.add_parser(
         "check", help="validate sink config; GA4 events against its debug endpoint"
@@ -56,8 +58,17 @@ def register(sub: Any) -> None:
     er = sub.add_parser("erase", help="erase a user from the warehouse export (audited)")
     er.add_argument("--user", required=True, help="user id to erase")
     er.add_argument("--by", default=None, help="who requested it (default: the OS user)")
-    er.add_argument("--url", help="admin URL of the running service (default: from settings)")
+    _url_option(er, default=None)
     er.set_defaults(handler=_guard(run_erase))
+
+
+def _url_option(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    """``--url`` after the command (``sinks status --url X``, as ``erase --url X``). A
+    command's own option is left out of the result when not given, so it never hides one
+    given before the command (``sinks --url X status``)."""
+    parser.add_argument(
+        "--url", default=default, help="admin URL of the running service (default: from settings)"
+    )
 
 
 def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -204,10 +215,12 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{sink.name} ({sink.KIND}): {state}")
     for wh in (w for w in cfg.warehouse if w.enabled):
         print(f"{wh.name}: export folder {warehouse_root(settings, wh)}")
-        lake = ducklake_status(wh.ducklake_extension_path)
-        print(f"{wh.name}: {lake}")
-        if wh.ducklake and not lake.startswith("DuckLake loads"):
-            problems.append(f"{wh.name}: ducklake = true but {lake}")
+        if wh.ducklake:  # the advice to set ducklake = false is for those who set it true
+            lake = ducklake_status(wh.ducklake_extension_path)
+            if lake.startswith("DuckLake loads"):
+                print(f"{wh.name}: {lake}")
+            else:
+                problems.append(f"{wh.name}: ducklake = true but {lake}")
     if not args.offline and not problems:
         problems += asyncio.run(_check_ga4(settings))
     for problem in problems:
