@@ -124,6 +124,11 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     print(f"source: {source}")
     print(format_table(rows))
+    if not settings.sinks.enabled:
+        print("forwarding is off (sinks.enabled = false): no sink runs; each shows its stored "
+              "cursor")  # fmt: skip
+    elif not rows:
+        print("no sink is configured ([[sinks.segment]], [[sinks.warehouse]] ...)")
     pending = max((r.pending_erasures for r in rows), default=0)
     if pending:
         print(
@@ -176,6 +181,8 @@ def run_replay(args: argparse.Namespace) -> int:
         settings, args, lambda c: c.replay(args.name, args.from_seq), on_file
     )
     print(f"{row.name}: cursor {row.cursor}, lag {row.lag} (via {source})")
+    if row.state == "disabled":
+        print(f"{row.name} is disabled: it forwards from there once it is enabled")
     return 0
 
 

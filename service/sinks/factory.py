@@ -83,15 +83,17 @@ def build_forwarder(
     registry: CollectorRegistry | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Forwarder:
-    """The forwarder of ``settings.sinks`` (with no sinks when forwarding is disabled)."""
+    """The forwarder of ``settings.sinks``: the sinks that run, and those that do not (disabled,
+    or every sink when forwarding is off), shown and replayed by their stored cursor."""
     erasures = ErasureIndex()
     sinks = (
         build_sinks(settings, log, erasures=erasures, environ=environ)
         if settings.sinks.enabled
         else []
     )
+    disabled = [sink for sink in settings.sinks.all() if not settings.sinks.runs(sink)]
     return Forwarder(
         log, sinks, poll_interval=settings.sinks.poll_interval_seconds,
         stop_timeout=settings.sinks.stop_timeout_seconds, metrics=SinkMetrics(registry),
-        erasures=erasures,
+        erasures=erasures, disabled=disabled,
     )  # fmt: skip

@@ -26,6 +26,7 @@ from service.domain.events import utcnow, uuid7
 from service.eventlog.duckdb_log import DuckDBLog
 from service.sinks import store
 from service.sinks.base import Sink
+from service.sinks.disabled import DisabledSinks
 from service.sinks.erasure import ErasureIndex, pseudonym_for, subject_hash
 from service.sinks.metrics import SinkMetrics
 from service.sinks.retry import Backoff
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 class UnknownSink(KeyError):
-    """No sink of that name is running."""
+    """No sink of that name is configured."""
 
 
 class Forwarder:
@@ -55,8 +56,12 @@ class Forwarder:
         stop_timeout: float = 10.0,
         metrics: SinkMetrics | None = None,
         erasures: ErasureIndex | None = None,
+        disabled: Sequence[SinkCommon] = (),
     ) -> None:
+        """``disabled`` are the configured sinks that do not run: listed, and replayed, by
+        their stored cursor (:class:`DisabledSinks`)."""
         self._log = log_
+        self._disabled = DisabledSinks(log_, disabled)
         self._stop_timeout = stop_timeout
         self.metrics = metrics or SinkMetrics()
         self.erasures = erasures if erasures is not None else ErasureIndex()
@@ -87,6 +92,7 @@ class Forwarder:
             return store.load_cursors(con), store.dead_letter_counts(con), store.load_erasures(con)
 
         cursors, dead, erasures = await self._log.run_read(load)
+        self._disabled.load(cursors, dead)
         for record in erasures:
             self.erasures.add(record)
             if record.done_at is None:
@@ -118,7 +124,7 @@ class Forwarder:
 
     def status(self) -> list[SinkStatus]:
         """Where every sink stands; warehouse rows count the erasures not yet applied to files."""
-        rows = [w.status() for w in self._workers.values()]
+        rows = [w.status() for w in self._workers.values()] + self._disabled.status()
         for row in rows:
             if row.kind == "warehouse":
                 row.pending_erasures = len(self._pending)
@@ -133,19 +139,23 @@ class Forwarder:
             raise UnknownSink(name) from None
 
     async def replay(self, name: str, from_seq: int) -> SinkStatus:
-        """Forward again to sink ``name`` from ``from_seq`` (inclusive).
+        """Forward again to sink ``name`` from ``from_seq`` (inclusive); a disabled sink does
+        once it is enabled.
 
         Raises:
             UnknownSink: no sink has that name.
             store.ReplayOutOfRange: ``from_seq`` is not between 1 and the last seq + 1.
         """
+        if name in self._disabled:
+            return await self._disabled.replay(name, from_seq)
         worker = self._worker(name)
         await worker.replay(from_seq)
         return worker.status()
 
     async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
         """The newest dead letters of sink ``name``."""
-        self._worker(name)
+        if name not in self._disabled:
+            self._worker(name)
         return await self._log.run_read(lambda con: store.dead_letters(con, name, limit))
 
     async def erase(self, user_id: str, requested_by: str) -> ErasureRecord:

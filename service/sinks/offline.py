@@ -17,7 +17,7 @@ from service.sinks import store
 from service.sinks.factory import warehouse_root
 from service.sinks.forwarder import new_erasure
 from service.sinks.settings import WarehouseSinkSettings
-from service.sinks.status import SinkStatus
+from service.sinks.status import SinkStatus, past_the_end
 from service.sinks.store import ErasureRecord
 from service.sinks.warehouse import files
 from service.sinks.warehouse.erase import append_audit, ducklake_gap, erase_files
@@ -58,22 +58,18 @@ def status(settings: Settings) -> list[SinkStatus]:
     for sink in settings.sinks.all():
         cursor = cursors.get(sink.name, 0)
         out.append(SinkStatus(
-            name=sink.name, kind=sink.KIND, state="offline" if sink.enabled else "disabled",
+            name=sink.name, kind=sink.KIND,
+            state="offline" if settings.sinks.runs(sink) else "disabled",
             cursor=cursor, last_seq=last, lag=last - cursor,
-            dead_letters=dead.get(sink.name, 0), last_error=_past_the_end(cursor, last),
+            dead_letters=dead.get(sink.name, 0), last_error=past_the_end(cursor, last),
             pending_erasures=pending if sink.KIND == "warehouse" else 0,
         ))  # fmt: skip
     return out
 
 
-def _past_the_end(cursor: int, last: int) -> str | None:
-    if cursor <= last:
-        return None
-    return f"cursor {cursor} is past the log's last seq {last}; the next start rewinds it"
-
-
 def replay(settings: Settings, name: str, from_seq: int) -> SinkStatus:
-    """Set sink ``name``'s cursor so it forwards again from ``from_seq`` at the next start.
+    """Set sink ``name``'s cursor so it forwards again from ``from_seq`` at the next start (for
+    a disabled sink, once it is enabled: its destination, files included, is left alone).
 
     Raises:
         KeyError: no sink of that name is configured.
@@ -84,7 +80,7 @@ def replay(settings: Settings, name: str, from_seq: int) -> SinkStatus:
         raise KeyError(name)
     with open_log(settings.log_path, read_only=False) as con:
         cursor = store.replay_cursor(from_seq, store.last_seq(con))
-        if isinstance(sink, WarehouseSinkSettings):
+        if isinstance(sink, WarehouseSinkSettings) and settings.sinks.runs(sink):
             epoch = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()[0][0]
             # Cursor first: if this stops half-way, the next start deletes the rest itself.
             store.advance(con, name, cursor)

@@ -160,15 +160,19 @@ class SinksSettings(_Section):
     """Where committed events are forwarded."""
 
     enabled: bool = True
-    """Run the forwarder inside the service."""
+    """Run the forwarder inside the service; when off, no sink runs and every one is shown as
+    ``disabled`` with its stored cursor."""
     poll_interval_seconds: Seconds = 2.0
     """How often idle sinks look for new events without a commit notification; more than 0."""
     stop_timeout_seconds: SecondsOrZero = 10.0
     """How long ``stop`` waits for healthy sinks to deliver what is already committed (0: not
     at all)."""
     segment: list[SegmentSinkSettings] = msgspec.field(default_factory=list)
+    """Segment sources, one ``[[sinks.segment]]`` table each (keys: docs/forwarding.md)."""
     mixpanel: list[MixpanelSinkSettings] = msgspec.field(default_factory=list)
+    """Mixpanel projects, one ``[[sinks.mixpanel]]`` table each (keys: docs/forwarding.md)."""
     ga4: list[GA4SinkSettings] = msgspec.field(default_factory=list)
+    """GA4 streams, one ``[[sinks.ga4]]`` table each (keys: docs/forwarding.md)."""
     warehouse: list[WarehouseSinkSettings] = msgspec.field(
         default_factory=lambda: [WarehouseSinkSettings(name="warehouse")]
     )
@@ -181,6 +185,10 @@ class SinksSettings(_Section):
     def find(self, name: str) -> SinkCommon | None:
         """The sink called ``name``, if configured."""
         return next((s for s in self.all() if s.name == name), None)
+
+    def runs(self, sink: SinkCommon) -> bool:
+        """Whether ``sink`` runs in the service: it is enabled, and so is forwarding."""
+        return self.enabled and sink.enabled
 
 
 def check_sinks(settings: SinksSettings) -> list[str]:

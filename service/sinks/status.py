@@ -16,7 +16,9 @@ class SinkStatus(msgspec.Struct, kw_only=True):
     kind: str
     state: str
     """``idle``, ``sending``, ``backing_off`` (transient errors), ``blocked`` (credentials or
-    endpoint refused), ``stopped``, or ``offline`` (read from the file, no service running)."""
+    endpoint refused), ``stopped``, ``offline`` (read from the file, no service running), or
+    ``disabled`` (configured with ``enabled = false``, or forwarding is off: the cursor is the
+    stored one, and nothing is sent)."""
     cursor: int
     last_seq: int
     lag: int
@@ -35,3 +37,10 @@ class SinkStatus(msgspec.Struct, kw_only=True):
     pending_erasures: int = 0
     """Warehouse sinks: erasures recorded whose rewrite of the export's files is not done
     yet (interrupted, or failing: ``last_error`` says why). The service completes them."""
+
+
+def past_the_end(cursor: int, last: int) -> str | None:
+    """What a stored ``cursor`` past the log's ``last`` seq means, or None when it is not."""
+    if cursor <= last:
+        return None
+    return f"cursor {cursor} is past the log's last seq {last}; the next start rewinds it"

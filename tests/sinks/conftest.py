@@ -80,10 +80,11 @@ class Rig:
         return done
 
     async def drained(self, timeout: float = 20.0, names: list[str] | None = None) -> None:
-        """Wait until every sink (or ``names``) processed everything committed."""
+        """Wait until every running sink (or ``names``) processed everything committed."""
         deadline = time.monotonic() + timeout
         while True:
-            rows = [s for s in self.fw.status() if names is None or s.name in names]
+            rows = [s for s in self.fw.status() if names is None or s.name in names
+                    if s.state != "disabled"]  # fmt: skip
             if all(s.lag == 0 for s in rows):
                 return
             if time.monotonic() > deadline:
