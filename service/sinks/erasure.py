@@ -1,4 +1,4 @@
-"""User erasure applied to Arrow batches: pseudonymous ids and blanked text.
+"""User erasure applied to Arrow batches: pseudonymous ids, blanked text and names.
 
 An erasure covers a user's events up to the log's last seq at the time it was requested. The
 same rewrite serves two places: the warehouse files already written (rewritten by the erase
@@ -16,7 +16,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from service.sinks.privacy import blank_text
+from service.sinks.privacy import blank_personal
 from service.sinks.store import ErasureRecord
 
 _encode = msgspec.json.Encoder().encode
@@ -74,8 +74,10 @@ class ErasureIndex:
 def rewrite(table: pa.Table, hits: dict[str, tuple[str, int]]) -> tuple[pa.Table, int]:
     """Replace the erased ids in ``table`` and blank the subjects' text; count changed rows.
 
-    A row changes when its ``user_id`` is erased (id replaced, text blanked, session id
-    dropped) or its ``actor_id`` is (the moderator's id replaced), within ``up_to_seq``.
+    A row changes when its ``user_id`` or its ``actor_id`` (a moderator acting on someone) is
+    erased, within the erasure (its seq at most ``up_to_seq``). The erased id becomes the
+    pseudonym, the free text and display names of the payload are blanked (a moderator's
+    reason for a delete, mute or ban is their writing) and the session id is dropped.
     """
     seqs = table.column("seq").to_pylist()
     users = table.column("user_id").to_pylist()
@@ -86,16 +88,17 @@ def rewrite(table: pa.Table, hits: dict[str, tuple[str, int]]) -> tuple[pa.Table
     for i, seq in enumerate(seqs):
         user_hit = hits.get(users[i])
         actor_hit = hits.get(actors[i]) if actors[i] is not None else None
+        if user_hit is None and actor_hit is None:
+            continue
         touched = False
         if user_hit is not None and seq <= user_hit[1]:
-            users[i] = user_hit[0]
-            payloads[i] = _encode(blank_text(_decode(payloads[i]))).decode()
-            sessions[i] = None
-            touched = True
+            users[i], touched = user_hit[0], True
         if actor_hit is not None and seq <= actor_hit[1]:
-            actors[i] = actor_hit[0]
-            touched = True
-        changed += touched
+            actors[i], touched = actor_hit[0], True
+        if touched:
+            payloads[i] = _encode(blank_personal(_decode(payloads[i]))).decode()
+            sessions[i] = None
+            changed += 1
     if not changed:
         return table, 0
     for name, values in (

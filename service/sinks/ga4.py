@@ -61,9 +61,7 @@ class GA4Sink:
     def __init__(self, settings: GA4SinkSettings, *, api_secret: str) -> None:
         self._settings = settings
         self._params = {"measurement_id": settings.measurement_id, "api_secret": api_secret}
-        self._policy = PropertyPolicy(
-            include_text=settings.include_text, allow=settings.properties or None
-        )
+        self._policy = PropertyPolicy.of(settings)
         self._max_age = timedelta(hours=settings.max_age_hours)
         self._client: httpx.Client | None = None
         self._accepted: set[str] = set()

@@ -46,8 +46,11 @@ class SinkCommon(_Section):
     """When fewer than ``batch_size`` events wait, wait this long after a send to batch more."""
     include_text: bool = False
     """Send message text and other user-written text (poll questions, report reasons)."""
+    include_names: bool = False
+    """Send display names (a message's ``name``: the token's ``name`` claim, or the user id)."""
     properties: list[str] = msgspec.field(default_factory=list)
-    """Allow-list of property names to send; empty sends every non-text property."""
+    """Allow-list of property names to send (a warehouse: payload keys and optional columns);
+    empty sends every property the text and name rules let out."""
     event_types: list[str] = msgspec.field(default_factory=list)
     """Event types to forward; empty forwards all. Others are skipped (the cursor passes them)."""
     max_backoff_seconds: Seconds = 60.0

@@ -25,9 +25,7 @@ class ThreadedSink:
     def __init__(self, settings: SinkCommon, *, secrets: tuple[str, ...] = ()) -> None:
         self._settings = settings
         self._secrets = tuple(s for s in secrets if s)
-        self._policy = PropertyPolicy(
-            include_text=settings.include_text, allow=settings.properties or None
-        )
+        self._policy = PropertyPolicy.of(settings)
         prefix = f"{self.kind}-{settings.name}"
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=prefix)
         self._uploads = ThreadPoolExecutor(

@@ -25,7 +25,7 @@ from service.sinks.forwarder import new_erasure
 from service.sinks.ga4_mapping import client_id, map_event
 from service.sinks.http import error_for_status
 from service.sinks.mixpanel import insert_id
-from service.sinks.privacy import PropertyPolicy, blank_text, strip_text
+from service.sinks.privacy import PropertyPolicy, blank_personal, strip_personal
 from service.sinks.retry import Backoff, parse_retry_after
 from service.sinks.segment import spec_name
 from service.sinks.settings import SinksSettings, check_sinks
@@ -43,9 +43,9 @@ def event(kind=EventType.MESSAGE_SENT, **payload):
 def test_free_text_is_stripped_and_moderation_details_dropped():
     payload = {"text": "hi", "visibility": "public", "reasons": [{"check": "pii", "code": "email",
                "score": 0.9, "detail": "a@b.c"}], "options": ["a", "b"], "question": "?"}  # fmt: skip
-    assert strip_text(payload) == {"visibility": "public",
+    assert strip_personal(payload) == {"visibility": "public",
                                    "reasons": [{"check": "pii", "code": "email", "score": 0.9}]}  # fmt: skip
-    blanked = blank_text(payload)
+    blanked = blank_personal(payload)
     assert (
         blanked["text"] == ""
         and blanked["options"] == ["", ""]

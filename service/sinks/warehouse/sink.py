@@ -13,28 +13,25 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import msgspec
 import pyarrow as pa
 
 from service.eventlog.duckdb_log import DuckDBLog
 from service.sinks.base import Delivery, TransientError
 from service.sinks.batch import Batch
 from service.sinks.erasure import ErasureIndex
-from service.sinks.privacy import strip_text
 from service.sinks.settings import WarehouseSinkSettings
 from service.sinks.store import ErasureRecord
 from service.sinks.warehouse import compact as compaction
 from service.sinks.warehouse import files
 from service.sinks.warehouse.ducklake import DuckLakeWriter
 from service.sinks.warehouse.erase import append_audit, erase_files
+from service.sinks.warehouse.shape import ExportShape
 from service.sinks.warehouse.views import has_parts, write_views
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_decode = msgspec.json.Decoder(dict[str, Any]).decode
-_encode = msgspec.json.Encoder().encode
 
 
 def _today() -> str:
@@ -60,6 +57,7 @@ class WarehouseSink:
         self._log = log_
         self._erasures = erasures
         self._today = today
+        self._shape = ExportShape(settings)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"warehouse-{settings.name}")
         self._lake = (
             DuckLakeWriter(root, settings.ducklake_extension_path) if settings.ducklake else None
@@ -120,8 +118,7 @@ class WarehouseSink:
         # Applied again here, on the file thread: an erasure that started after this batch
         # was read is either seen now or rewrites this file right after it.
         table, _ = self._erasures.apply(table)
-        if not self._settings.include_text:
-            table = _without_text(table)
+        table = self._shape.apply(table)
         files.write_batch(
             table, self.root, node=self._node, epoch=self._epoch,
             compression=self._settings.compression,
@@ -176,11 +173,3 @@ class WarehouseSink:
         if self._lake is not None:
             await self._run(self._lake.close)
         self._pool.shutdown(wait=True)
-
-
-def _without_text(table: pa.Table) -> pa.Table:
-    payloads = [
-        _encode(strip_text(_decode(p))).decode() for p in table.column("payload").to_pylist()
-    ]
-    index = table.schema.get_field_index("payload")
-    return table.set_column(index, table.schema.field(index), pa.array(payloads, pa.string()))
