@@ -16,7 +16,7 @@ import pytest
 from service.domain.events import utcnow
 from service.sinks.base import secret_forms
 from tests.collector import Collector
-from tests.sinks.conftest import ENV, message, sink_config
+from tests.sinks.conftest import ENV, Rig, message, sink_config
 
 SECRETS = {
     "segment": ENV["SEGMENT_WRITE_KEY"],
@@ -37,14 +37,24 @@ def sent_to(kind: str) -> dict[str, Any]:
     return {"occurred_at": utcnow() - timedelta(days=6)} if kind == "mixpanel" else {}
 
 
+async def one_event_through_an_echo(
+    kind: str, collector: Collector, make_rig: Any, caplog: pytest.LogCaptureFixture,
+    status: int, **fault: Any,
+) -> Rig:  # fmt: skip
+    """A sink of ``kind`` sending one event to a collector that answers ``status`` quoting the
+    request, with every log record captured."""
+    caplog.set_level(logging.DEBUG)
+    collector.fail(status, echo=True, vendor=kind, **fault)
+    rig: Rig = await make_rig({kind: [sink_config(kind, collector.url)]})
+    await rig.append([message(1, **sent_to(kind))])
+    return rig
+
+
 @pytest.mark.parametrize("kind", SECRETS)
 async def test_a_refusal_quoting_the_request_is_dead_lettered_without_the_secret(
     kind: str, collector: Collector, make_rig: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    collector.fail(400, times=1, echo=True, vendor=kind)
-    rig = await make_rig({kind: [sink_config(kind, collector.url)]})
-    await rig.append([message(1, **sent_to(kind))])
+    rig = await one_event_through_an_echo(kind, collector, make_rig, caplog, 400, times=1)
     await rig.drained()
     (status,) = rig.fw.status()
     [letter] = await rig.fw.dead_letters(kind)
@@ -56,10 +66,7 @@ async def test_a_refusal_quoting_the_request_is_dead_lettered_without_the_secret
 async def test_a_blocked_sink_shows_the_echoed_refusal_without_the_secret(
     kind: str, collector: Collector, make_rig: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    collector.fail(401, seconds=30, echo=True, vendor=kind)
-    rig = await make_rig({kind: [sink_config(kind, collector.url)]})
-    await rig.append([message(1, **sent_to(kind))])
+    rig = await one_event_through_an_echo(kind, collector, make_rig, caplog, 401, seconds=30)
     deadline = time.monotonic() + 10
     while rig.fw.status()[0].state != "blocked" and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
