@@ -2,14 +2,15 @@
 
 Request ``{"input": text, "model": model}``; response
 ``{"results": [{"flagged": bool, "categories": {...}, "category_scores": {...}}]}``. Anything
-else (a non-2xx status, a body of another shape, a refused connection) is a
-:class:`ProviderError` naming what was wrong. The total deadline is enforced by the pipeline;
+else (a non-2xx status, a body of another shape, a category score outside [0, 1], a refused
+connection) is a :class:`ProviderError` naming what was wrong. The total deadline is enforced by the pipeline;
 the client's own timeout is a backstop at the same value.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import httpx
 import msgspec
@@ -20,9 +21,15 @@ from service.moderation.settings import ProviderSettings
 log = logging.getLogger(__name__)
 
 
+Score = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+"""A category score is a probability: the policy combines scores as ``1 - prod(1 - s)``, where
+one above 1 turns the product negative (two scores of 2.0 combined to 0, an allow) and one
+below 0 lowers the others' weight. A score outside [0, 1] is a body of another shape."""
+
+
 class _Result(msgspec.Struct):
     flagged: bool
-    category_scores: dict[str, float] = msgspec.field(default_factory=dict)
+    category_scores: dict[str, Score] = msgspec.field(default_factory=dict)
     categories: dict[str, bool] = msgspec.field(default_factory=dict)
 
 

@@ -41,6 +41,10 @@ ANSWERS: dict[str, tuple[int, bytes]] = {
     "error": (500, b'{"error": "boom"}'),
     "garbage": (200, b"<html>not json</html>"),
     "empty": (200, b'{"results": []}'),
+    "two-over": (200, json.dumps(_result(True, a=2.0, b=2.0)).encode()),
+    "both-over": (200, json.dumps(_result(True, a=1.5, b=1.5)).encode()),
+    "one-over": (200, json.dumps(_result(True, a=1.5)).encode()),
+    "negative": (200, json.dumps(_result(False, a=-0.5, b=0.6)).encode()),
 }
 
 
@@ -141,6 +145,21 @@ async def test_failures_fail_open_by_default(server, mode: str, detail: str) -> 
     assert reason.code == "provider.unavailable" and reason.score == 0.0
     assert detail in reason.detail and "failing open" in reason.detail
     assert len(requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["two-over", "both-over", "one-over", "negative"])
+async def test_a_score_outside_0_to_1_is_a_failure_not_a_verdict(server, mode: str) -> None:
+    """Scores are probabilities the ladder combines as 1 - prod(1 - s): two of 2.0 combined to
+    0 (allowed), two of 1.5 to 0.75 (held), one of 1.5 to 1.5 (blocked). Such a body is of
+    another shape: a provider failure, which fails open (or closed) as any other."""
+    url, _ = server
+    verdict = await _pipeline(f"{url}/{mode}").check("what a goal", _ctx())
+    assert (verdict.action, verdict.score) == (Action.ALLOW, 0.0)
+    [reason] = verdict.reasons
+    assert reason.code == "provider.unavailable", verdict.reasons
+    assert "unexpected body" in reason.detail and "category_scores" in reason.detail, reason.detail
+    closed = await _pipeline(f"{url}/{mode}", on_failure="closed").check("what a goal", _ctx())
+    assert closed.action is Action.HOLD and "failing closed" in closed.reasons[0].detail
 
 
 @pytest.mark.parametrize("mode", ["slow", "error"])
