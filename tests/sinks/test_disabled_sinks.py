@@ -7,13 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import polars as pl
 import pytest
 
 from tests.collector import Collector
 from tests.fixtures.server import free_port
-from tests.sinks.test_admin import Service, cli, wait_drained
+from tests.sinks.test_admin import KEY, Service, cli, wait_drained
 
 STORED = ("name", "kind", "state", "cursor", "last_seq", "lag", "dead_letters", "last_error")
 
@@ -67,7 +68,7 @@ def test_disabled_sinks_are_listed_and_replayed_alike_online_and_offline(
     tmp_path: Path, collector: Collector
 ) -> None:
     config = write_config(tmp_path, collector)
-    with Service(config):
+    with Service(config) as svc:
         # They were left out of the service's table (only the file showed them).
         online = rows(config)
         assert online["ga4-off"] == disabled("ga4-off", "ga4", 0)
@@ -85,6 +86,9 @@ def test_disabled_sinks_are_listed_and_replayed_alike_online_and_offline(
         online = rows(config)
         assert online["ga4-off"] == disabled("ga4-off", "ga4", 30)
         assert collector.count("ga4") == 0  # a disabled sink sends nothing, replayed or not
+        letters = httpx.get(f"{svc.url}/v1/admin/sinks/ga4-off/dead-letters",
+                            headers={"X-Admin-Key": KEY})  # fmt: skip
+        assert (letters.status_code, letters.json()) == (200, [])
 
     offline = rows(config)
     assert offline["ga4-off"] == online["ga4-off"] and offline["archive"] == online["archive"]
