@@ -1,9 +1,9 @@
 """Reading the warehouse export lazily, and writing Parquet files whole or not at all.
 
 Warehouse layout (written by the service's warehouse sink; by :func:`write_events` in tests,
-the demo and the benchmark)::
+the demo and the benchmark, with the sink's file names)::
 
-    <warehouse>/events/event_date=YYYY-MM-DD/node=<node_id>/<first seq>-<last seq>.parquet
+    <warehouse>/events/event_date=YYYY-MM-DD/node=<node_id>/<epoch>_<first seq>_<last seq>.parquet
 
 with exactly the event log's columns (``service.eventlog.codec.ARROW_SCHEMA``). Scans pick
 the day partitions of the requested time range from the folder names, so a query over one
@@ -23,6 +23,7 @@ import polars as pl
 import pyarrow as pa
 
 from service.eventlog.codec import ARROW_SCHEMA
+from service.sinks.warehouse.files import part_name
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,10 @@ def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
 def write_events(events: pa.Table | pl.DataFrame, root: Path) -> list[Path]:
     """Write events (the log's columns) into the warehouse layout under ``root``.
 
-    One file per (UTC day, node), named after its seq range. Used by tests, the demo and the
-    benchmark to produce exactly what the warehouse sink produces.
+    One file per (UTC day, node, log epoch), named as the sink names its files (epoch, first
+    and last seq), so the service's erasure, compaction and recovery see them as files of an
+    epoch of their own (a seeded history is not the node's log, whose epoch differs). Used by
+    tests, the demo and the benchmark to produce exactly what the warehouse sink produces.
 
     Raises:
         ValueError: a log column is missing.
@@ -138,10 +141,10 @@ def write_events(events: pa.Table | pl.DataFrame, root: Path) -> list[Path]:
     frame = frame.select([pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()])
     frame = frame.with_columns(pl.col("occurred_at").dt.date().alias("_day"))
     written = []
-    for (day, node), part in frame.group_by(["_day", "node_id"]):
+    for (day, node, epoch), part in frame.group_by(["_day", "node_id", "epoch"]):
         part = part.drop("_day").sort("seq")
         seqs = part["seq"]
-        name = f"{int(seqs.min()):012d}-{int(seqs.max()):012d}.parquet"  # type: ignore[arg-type]
+        name = part_name(str(epoch), int(seqs.min()), int(seqs.max()))  # type: ignore[arg-type]
         path = root / "events" / f"{_PREFIX}{day}" / f"node={node}" / name
         write_parquet_atomic(part, path)
         written.append(path)

@@ -1,9 +1,11 @@
 """User erasure applied to Arrow batches: pseudonymous ids, blanked text and names.
 
-An erasure covers a user's events up to the log's last seq at the time it was requested. The
-same rewrite serves two places: the warehouse files already written (rewritten by the erase
-job) and every batch the forwarder reads afterwards (so a replay never brings the data back,
-to the warehouse or to a vendor).
+An erasure covers a user's events up to the log's last seq at the time it was requested, and
+every event of the export that came from elsewhere (an earlier log of the node, a seeded
+history: another epoch, whose seqs say nothing about this log's). The same rewrite serves
+two places: the warehouse files already written (rewritten by the erase job) and every batch
+the forwarder reads afterwards (so a replay never brings the data back, to the warehouse or
+to a vendor).
 """
 
 from __future__ import annotations
@@ -71,29 +73,34 @@ class ErasureIndex:
         return rewrite(table, hits) if hits else (table, 0)
 
 
-def rewrite(table: pa.Table, hits: dict[str, tuple[str, int]]) -> tuple[pa.Table, int]:
+def rewrite(
+    table: pa.Table, hits: dict[str, tuple[str, int]], *, epoch: str | None = None
+) -> tuple[pa.Table, int]:
     """Replace the erased ids in ``table`` and blank the subjects' text; count changed rows.
 
     A row changes when its ``user_id`` or its ``actor_id`` (a moderator acting on someone) is
-    erased, within the erasure (its seq at most ``up_to_seq``). The erased id becomes the
-    pseudonym, the free text and display names of the payload are blanked (a moderator's
-    reason for a delete, mute or ban is their writing) and the session id is dropped.
+    erased, within the erasure: its seq is at most ``up_to_seq``, or, given the log's
+    ``epoch``, the row is of another epoch. The erased id becomes the pseudonym, the free
+    text and display names of the payload are blanked (a moderator's reason for a delete,
+    mute or ban is their writing) and the session id is dropped.
     """
     seqs = table.column("seq").to_pylist()
     users = table.column("user_id").to_pylist()
     actors = table.column("actor_id").to_pylist()
     payloads = table.column("payload").to_pylist()
     sessions = table.column("session_id").to_pylist()
+    epochs = table.column("epoch").to_pylist() if epoch is not None else None
     changed = 0
     for i, seq in enumerate(seqs):
         user_hit = hits.get(users[i])
         actor_hit = hits.get(actors[i]) if actors[i] is not None else None
         if user_hit is None and actor_hit is None:
             continue
+        foreign = epochs is not None and epochs[i] != epoch
         touched = False
-        if user_hit is not None and seq <= user_hit[1]:
+        if user_hit is not None and (foreign or seq <= user_hit[1]):
             users[i], touched = user_hit[0], True
-        if actor_hit is not None and seq <= actor_hit[1]:
+        if actor_hit is not None and (foreign or seq <= actor_hit[1]):
             actors[i], touched = actor_hit[0], True
         if touched:
             payloads[i] = _encode(blank_personal(_decode(payloads[i]))).decode()
@@ -105,5 +112,6 @@ def rewrite(table: pa.Table, hits: dict[str, tuple[str, int]]) -> tuple[pa.Table
         ("user_id", users), ("actor_id", actors), ("payload", payloads), ("session_id", sessions)
     ):  # fmt: skip
         index = table.schema.get_field_index(name)
-        table = table.set_column(index, table.schema.field(index), pa.array(values, pa.string()))
+        field = table.schema.field(index)  # string, or large_string in a file Polars wrote
+        table = table.set_column(index, field, pa.array(values, field.type))
     return table, changed

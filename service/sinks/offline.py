@@ -99,22 +99,23 @@ def erase(settings: Settings, user_id: str, requested_by: str) -> ErasureRecord:
     with open_log(settings.log_path, read_only=False) as con:
         record = new_erasure(user_id, store.last_seq(con), requested_by)
         store.save_erasure(con, record)
+        epoch = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()[0][0]
         final = record
         for pending in store.load_erasures(con, pending_only=True):
-            done = _complete(con, settings, pending)
+            done = _complete(con, settings, pending, epoch)
             final = done if pending.erasure_id == record.erasure_id else final
     return final
 
 
 def _complete(
-    con: duckdb.DuckDBPyConnection, settings: Settings, record: ErasureRecord
+    con: duckdb.DuckDBPyConnection, settings: Settings, record: ErasureRecord, epoch: str
 ) -> ErasureRecord:
     rows, written = 0, list[str]()
     sinks = [(w, warehouse_root(settings, w)) for w in settings.sinks.warehouse]
     roots = [root for _, root in sinks]
     after = store.erased_before(con, record)
     for root in roots:
-        n, changed = erase_files(root, settings.node_id, record, after_seq=after)
+        n, changed = erase_files(root, settings.node_id, record, epoch=epoch, after_seq=after)
         rows, written = rows + n, written + changed
     gaps = [ducklake_gap(w.name, root) for w, root in sinks if w.ducklake]
     final = store.finished(record, rows, written, gaps)

@@ -12,6 +12,7 @@ from analytics.demo import DemoConfig, generate, write_exports, write_warehouse
 from analytics.exports import load_exports
 from analytics.io import EVENT_SCHEMA, Warehouse
 from analytics.views import register_report_views
+from service.sinks.warehouse.files import part_name, parts
 
 
 def test_generate_is_deterministic_and_realistic() -> None:
@@ -41,7 +42,9 @@ def test_exports_and_warehouse_roundtrip(tmp_path: Path) -> None:
                for p in rel)  # fmt: skip
     first = pl.read_parquet(files[0])
     assert dict(first.schema) == EVENT_SCHEMA
-    assert files[0].name == f"{first['seq'].min():012d}-{first['seq'].max():012d}.parquet"
+    # Named as the sink names its files, so erasure, compaction and recovery see them.
+    assert files[0].name == part_name(first["epoch"][0], first["seq"].min(), first["seq"].max())
+    assert [p.path for p in parts(tmp_path / "wh", "n7")] == files
     wh = Warehouse(tmp_path / "wh")
     assert wh.days()[0] == date(2026, 1, 5)
     assert wh.scan().select(pl.len()).collect().item() == len(data.events)

@@ -12,56 +12,69 @@ import pyarrow.parquet as pq
 
 from service.sinks.erasure import ErasureIndex, rewrite
 from service.sinks.store import ErasureRecord
-from service.sinks.warehouse.files import parts, write_atomic
+from service.sinks.warehouse.files import listed, write_atomic
 from service.sinks.warehouse.views import ERASURES_FILE
 
 
 def erase_files(
-    root: Path, node: str, record: ErasureRecord, *, after_seq: int = 0, compression: str = "zstd"
+    root: Path, node: str, record: ErasureRecord, *, epoch: str, after_seq: int = 0,
+    compression: str = "zstd",
 ) -> tuple[int, list[str]]:
     """Rewrite ``node``'s files that hold ``record``'s user; returns (rows, files) erased by it.
 
+    Every Parquet file of the node's partitions is looked at, whatever its name (a history
+    seeded by an older ``sideline demo seed --target warehouse`` is named by seqs alone):
+    erasure reaches every file readers read. ``epoch`` is the log's: its rows are erased up
+    to the record's ``up_to_seq``, and rows of any other epoch (an earlier log of this node,
+    a seeded history) whatever their seq, since their seqs are another numbering.
+
     Users are matched by the hash the erasure record keeps, so a pending erasure can be
-    completed later without the user id. Only the id and seq columns are read to find the
-    affected files; a file is rewritten whole under the same name (an atomic replace).
+    completed later without the user id. Only the id, seq and epoch columns are read to find
+    the affected files; a file is rewritten whole under the same name (an atomic replace).
     Running it again changes nothing: the ids it replaced no longer match.
 
     The rows are counted in the files once they are rewritten, not added up from what this
     pass changed: a pass killed midway (``kill -9``) leaves files already rewritten, which the
     pass that completes the erasure finds nothing to change in, and their rows are the
     erasure's all the same. They are the rows carrying the pseudonym (as user or actor) at
-    seqs after ``after_seq`` (the last seq of an earlier erasure of the same user, whose rows
-    are that one's) up to the record's ``up_to_seq``; the files are those that hold them.
+    seqs of the log after ``after_seq`` (the last seq of an earlier erasure of the same user,
+    whose rows are that one's) up to the record's ``up_to_seq``, and, for the user's first
+    erasure (``after_seq`` 0), those of other epochs; the files are those that hold them.
     Files are paths relative to ``root``.
     """
     index = ErasureIndex([record])
     rows, files = 0, []
-    for part in parts(root, node):
-        ids = pq.read_table(part.path, columns=["seq", "user_id", "actor_id"])
+    for path in listed(root, node):
+        ids = pq.read_table(path, columns=_ID_COLUMNS)
         distinct = pc.unique(pa.concat_arrays([
             ids.column("user_id").combine_chunks(), ids.column("actor_id").combine_chunks()
         ])).to_pylist()  # fmt: skip
         hits = index.matches(distinct)
         if hits:
-            table, changed = rewrite(pq.read_table(part.path), hits)
+            table, changed = rewrite(pq.read_table(path), hits, epoch=epoch)
             if changed:
-                write_atomic(table, part.path, compression=compression)
-                ids = table.select(["seq", "user_id", "actor_id"])
-        if n := _erased_rows(ids, record, after_seq):
+                write_atomic(table, path, compression=compression)
+                ids = table.select(_ID_COLUMNS)
+        if n := _erased_rows(ids, record, epoch, after_seq):
             rows += n
-            files.append(str(part.path.relative_to(root)))
+            files.append(str(path.relative_to(root)))
     return rows, files
 
 
-def _erased_rows(ids: pa.Table, record: ErasureRecord, after_seq: int) -> int:
-    """Rows of ``ids`` that carry ``record``'s pseudonym within its seqs."""
+_ID_COLUMNS = ["seq", "epoch", "user_id", "actor_id"]
+
+
+def _erased_rows(ids: pa.Table, record: ErasureRecord, epoch: str, after_seq: int) -> int:
+    """Rows of ``ids`` that carry ``record``'s pseudonym within its seqs (see erase_files)."""
     mine = pc.or_(
         pc.fill_null(pc.equal(ids.column("user_id"), record.pseudonym), False),
         pc.fill_null(pc.equal(ids.column("actor_id"), record.pseudonym), False),
     )
     seq = ids.column("seq")
+    ours = pc.fill_null(pc.equal(ids.column("epoch"), epoch), False)
     within = pc.and_(pc.greater(seq, after_seq), pc.less_equal(seq, record.up_to_seq))
-    return int(pc.sum(pc.and_(mine, within)).as_py() or 0)
+    counted = pc.if_else(ours, within, pa.scalar(after_seq == 0))
+    return int(pc.sum(pc.and_(mine, counted)).as_py() or 0)
 
 
 def ducklake_gap(sink: str, root: Path) -> str:

@@ -68,6 +68,16 @@ def parts(root: Path, node: str | None = None) -> Iterator[Part]:
                 )
 
 
+def listed(root: Path, node: str) -> Iterator[Path]:
+    """Every Parquet file of ``node``'s partitions that readers list, whatever its name.
+
+    Readers glob ``*.parquet``; :func:`parts` yields only the files named as the sink names
+    them. Erasure must reach every file a reader can read, so it walks these.
+    """
+    for day_dir in sorted((root / EVENTS_DIR).glob("event_date=*")):
+        yield from sorted((day_dir / f"node={node}").glob("*.parquet"))
+
+
 def write_atomic(table: pa.Table, path: Path, *, compression: str = "zstd") -> None:
     """Write ``table`` to ``path`` through a hidden temp file, fsync, then rename over it.
 

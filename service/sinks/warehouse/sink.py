@@ -153,10 +153,11 @@ class WarehouseSink:
     async def erase(self, record: ErasureRecord, *, after_seq: int = 0) -> tuple[int, list[str]]:
         """Rewrite this node's files that hold ``record``'s user; returns the (rows, files)
         erased by it (see :func:`erase_files`)."""
-        compression = self._settings.compression
+        compression, epoch = self._settings.compression, self._epoch
         return await self._run(
             lambda: erase_files(
-                self.root, self._node, record, after_seq=after_seq, compression=compression
+                self.root, self._node, record, epoch=epoch, after_seq=after_seq,
+                compression=compression,
             )
         )
 
