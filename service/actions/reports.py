@@ -50,14 +50,20 @@ def report_threshold(c: Community) -> int:
 
 
 async def report(c: Community, who: Identity, room_id: str, message_id: str, reason: str) -> str:
-    """File a report; returns its id. A user reports a message once.
+    """File a report; returns its id. A user reports a message once, and never their own.
 
     Reporting is taking part (it can hide a message), so it needs what reacting needs: not a
     viewer, not in a closed room; a mute does not stop it.
     """
     access = check_access(c, who, room_id, Intent.REPORT)
     reason = visible_text(reason, "report reason", "$.reason")
-    await check_message(c, room_id, message_id, reader=reader_of(who, access))
+    ref = await check_message(c, room_id, message_id, reader=reader_of(who, access))
+    if ref.user_id == who.user_id:
+        # A report is a reader's word against a message: the author's own would count toward
+        # hiding it (one author and two reporters hid it), and it asks nothing of a moderator.
+        raise SidelineError(
+            ErrorCode.CONFLICT, "you cannot report your own message", at="$.message_id"
+        )
     # One report of a message at a time: each counts the reporters the previous one left, so
     # the report that reaches the threshold is the one that hides it, however many arrive at once.
     return await c.serially(

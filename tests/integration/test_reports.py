@@ -63,3 +63,36 @@ def test_the_review_queue_shows_a_reported_messages_text_and_when_it_was_first_r
             assert again == queue
     finally:
         node.stop()
+
+
+def test_an_author_cannot_report_their_own_message(tmp_path: Path):
+    """The author's report would have been the third and hidden it: it is refused (409, nothing
+    written), so only readers' reports count toward the threshold."""
+    node = ServerProcess(tmp_path / "data").start()
+    try:
+        def auth(user: str, role: str = "user") -> dict[str, str]:
+            return {"Authorization": f"Bearer {node.token(user, 'match:1', role=role)}"}
+
+        with httpx.Client(base_url=node.url, timeout=10) as api:
+            sent = api.post("/v1/rooms/match:1/messages", headers=auth("u6"),
+                            json={"client_msg_id": "c1", "text": "a borderline take"})  # fmt: skip
+            mid = sent.json()["message_id"]
+            for reporter in ("r1", "r2"):
+                assert api.post(f"/v1/rooms/match:1/messages/{mid}/reports", headers=auth(reporter),
+                                json={"reason": "abuse"}).status_code == 201  # fmt: skip
+            own = api.post(f"/v1/rooms/match:1/messages/{mid}/reports", headers=auth("u6"),
+                           json={"reason": "abuse"})  # fmt: skip
+            assert own.status_code == 409, own.text
+            assert own.json()["error"] == {
+                "code": "conflict", "message": "you cannot report your own message",
+                "at": "$.message_id",
+            }
+            shown = api.get("/v1/rooms/match:1/messages", headers=auth("cat")).json()["messages"]
+            assert [m["message_id"] for m in shown] == [mid]  # still shown: two reports of three
+            queue = api.get("/v1/rooms/match:1/review-queue", headers=auth("mia", "moderator")).json()
+            assert [(q["message_id"], q["reports"]) for q in queue] == [(mid, 2)]
+            assert api.post(f"/v1/rooms/match:1/messages/{mid}/reports", headers=auth("r3"),
+                            json={"reason": "abuse"}).status_code == 201  # fmt: skip
+            assert api.get("/v1/rooms/match:1/messages", headers=auth("cat")).json()["messages"] == []
+    finally:
+        node.stop()
