@@ -91,9 +91,12 @@ def build_forwarder(
         if settings.sinks.enabled
         else []
     )
+    # Every configured warehouse, enabled or not and with forwarding off too: an erasure
+    # rewrites each folder, not only those a running sink writes to.
+    warehouses = [(wh, warehouse_root(settings, wh)) for wh in settings.sinks.warehouse]
     disabled = [sink for sink in settings.sinks.all() if not settings.sinks.runs(sink)]
     return Forwarder(
         log, sinks, poll_interval=settings.sinks.poll_interval_seconds,
         stop_timeout=settings.sinks.stop_timeout_seconds, metrics=SinkMetrics(registry),
-        erasures=erasures, disabled=disabled,
+        erasures=erasures, warehouses=warehouses, disabled=disabled,
     )  # fmt: skip

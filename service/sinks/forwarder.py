@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
@@ -30,10 +32,12 @@ from service.sinks.disabled import DisabledSinks
 from service.sinks.erasure import ErasureIndex, pseudonym_for, subject_hash
 from service.sinks.metrics import SinkMetrics
 from service.sinks.retry import Backoff
-from service.sinks.settings import SinkCommon
+from service.sinks.settings import SinkCommon, WarehouseSinkSettings
 from service.sinks.status import SinkStatus
 from service.sinks.store import DeadLetter, ErasureRecord
-from service.sinks.warehouse.erase import ducklake_gap
+from service.sinks.warehouse.erase import audited, ducklake_gap
+from service.sinks.warehouse.files import holds_files
+from service.sinks.warehouse.idle import IdleWarehouse
 from service.sinks.warehouse.sink import WarehouseSink
 from service.sinks.worker import SinkWorker
 
@@ -42,6 +46,24 @@ log = logging.getLogger(__name__)
 
 class UnknownSink(KeyError):
     """No sink of that name is configured."""
+
+
+class ErasureTarget(Protocol):
+    """A warehouse folder an erasure rewrites: a running sink's, or an idle one's."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def ducklake(self) -> bool: ...
+
+    root: Path
+
+    async def erase(
+        self, record: ErasureRecord, *, after_seq: int = 0
+    ) -> tuple[int, list[str]]: ...
+
+    async def record_erasure(self, record: ErasureRecord) -> None: ...
 
 
 class Forwarder:
@@ -56,12 +78,17 @@ class Forwarder:
         stop_timeout: float = 10.0,
         metrics: SinkMetrics | None = None,
         erasures: ErasureIndex | None = None,
+        warehouses: Sequence[tuple[WarehouseSinkSettings, Path]] = (),
         disabled: Sequence[SinkCommon] = (),
     ) -> None:
-        """``disabled`` are the configured sinks that do not run: listed, and replayed, by
-        their stored cursor (:class:`DisabledSinks`)."""
+        """``warehouses`` are every configured warehouse sink with its folder, running or
+        not: an erasure rewrites them all (the running ones through their sink). ``disabled``
+        are the configured sinks that do not run: listed, and replayed, by their stored
+        cursor (:class:`DisabledSinks`)."""
         self._log = log_
         self._disabled = DisabledSinks(log_, disabled)
+        self._warehouses = list(warehouses)
+        self._targets: list[ErasureTarget] = []
         self._stop_timeout = stop_timeout
         self.metrics = metrics or SinkMetrics()
         self.erasures = erasures if erasures is not None else ErasureIndex()
@@ -100,12 +127,49 @@ class Forwarder:
         for name, worker in self._workers.items():
             await worker.start(cursors.get(name, 0), dead.get(name, 0))
             log.info("sink %s (%s) started at seq %d", name, worker.sink.kind, worker.cursor)
+        self._targets = self._erasure_targets()
+        for record in await self._unapplied([r for r in erasures if r.done_at is not None]):
+            self._pending[record.erasure_id] = record
         if self._pending:
             # An erasure whose file rewrite was interrupted (a crash after its record was
             # saved) is done again now, in the background: it is a privacy obligation.
             log.warning("%d erasure(s) pending since the last run: completing them",
                         len(self._pending))  # fmt: skip
             self._resume = asyncio.create_task(self._complete_pending(), name="erasures")
+
+    def _erasure_targets(self) -> list[ErasureTarget]:
+        """Every configured warehouse folder once: a running sink's through the sink (its
+        file thread serialises the rewrite with its writes), the others directly."""
+        running = [s for s in self.sinks if isinstance(s, WarehouseSink)]
+        targets: list[ErasureTarget] = list(running)
+        seen = {s.root.resolve() for s in running}
+        for settings, root in self._warehouses:
+            if root.resolve() not in seen:
+                seen.add(root.resolve())
+                targets.append(IdleWarehouse(settings, root, node=self._log.node_id,
+                                             epoch=self._log.epoch))  # fmt: skip
+        return targets
+
+    async def _unapplied(self, done: list[ErasureRecord]) -> list[ErasureRecord]:
+        """Of the ``done`` erasures, those a warehouse folder holding this node's files never
+        got (missing from its audit file): done again, so a folder not running when an older
+        version erased, or one configured since, is erased too. A folder without such files
+        has nothing to erase: the erasures are recorded in its audit file as they stand."""
+        redo: dict[str, ErasureRecord] = {}
+        node = self._log.node_id
+        for target in self._targets if done else []:
+            ids = await asyncio.to_thread(audited, target.root)
+            missing = [r for r in done if r.erasure_id not in ids]
+            if not missing:
+                continue
+            if await asyncio.to_thread(holds_files, target.root, node):
+                log.warning("warehouse %s: %d erasure(s) never applied to %s: applying them",
+                            target.name, len(missing), target.root)  # fmt: skip
+                redo.update((r.erasure_id, r) for r in missing)
+            else:
+                for record in missing:
+                    await target.record_erasure(record)
+        return list(redo.values())
 
     def notify(self, last_seq: int) -> None:
         """Wake idle sinks: events up to ``last_seq`` were committed. Cheap; call per commit."""
@@ -198,19 +262,19 @@ class Forwarder:
                 await asyncio.sleep(delay)
 
     async def _complete(self, record: ErasureRecord) -> ErasureRecord:
-        """Rewrite the warehouse files for ``record``, then mark it done (idempotent)."""
+        """Rewrite every configured warehouse folder for ``record``, running or not, then mark
+        it done (idempotent)."""
         rows, files = 0, list[str]()
-        warehouses = [s for s in self.sinks if isinstance(s, WarehouseSink)]
         after = await self._log.run_read(lambda con: store.erased_before(con, record))
-        for sink in warehouses:
-            n, written = await sink.erase(record, after_seq=after)
+        for target in self._targets:
+            n, written = await target.erase(record, after_seq=after)
             rows, files = rows + n, files + written
-        gaps = [ducklake_gap(s.name, s.root) for s in warehouses if s.ducklake]
+        gaps = [ducklake_gap(t.name, t.root) for t in self._targets if t.ducklake]
         final = store.finished(record, rows, files, gaps)
         for gap in gaps:
             log.warning("erasure %s: %s", record.erasure_id, gap)
-        for sink in warehouses:
-            await sink.record_erasure(final)
+        for target in self._targets:
+            await target.record_erasure(final)
         await self._log.run_write(lambda con: store.finish_erasure(con, final))
         self._pending.pop(record.erasure_id, None)
         self.erasure_error = None

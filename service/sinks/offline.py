@@ -20,7 +20,7 @@ from service.sinks.settings import WarehouseSinkSettings
 from service.sinks.status import SinkStatus, past_the_end
 from service.sinks.store import ErasureRecord
 from service.sinks.warehouse import files
-from service.sinks.warehouse.erase import append_audit, ducklake_gap, erase_files
+from service.sinks.warehouse.erase import append_audit, audited, ducklake_gap, erase_files
 from service.sinks.warehouse.views import write_views
 
 
@@ -91,20 +91,34 @@ def replay(settings: Settings, name: str, from_seq: int) -> SinkStatus:
 
 
 def erase(settings: Settings, user_id: str, requested_by: str) -> ErasureRecord:
-    """Erase ``user_id`` from this node's warehouse files and record it in the log.
+    """Erase ``user_id`` from this node's files in every configured warehouse folder (enabled
+    or not) and record it in the log.
 
     The record is saved pending before the files are rewritten and marked done after; any
-    erasure left pending (a crash in between) is completed here as well.
+    erasure left pending (a crash in between), or done but never applied to a folder that
+    holds this node's files (see :func:`_unapplied`), is completed here as well.
     """
     with open_log(settings.log_path, read_only=False) as con:
         record = new_erasure(user_id, store.last_seq(con), requested_by)
         store.save_erasure(con, record)
         epoch = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()[0][0]
         final = record
-        for pending in store.load_erasures(con, pending_only=True):
+        for pending in _unapplied(settings, store.load_erasures(con)):
             done = _complete(con, settings, pending, epoch)
             final = done if pending.erasure_id == record.erasure_id else final
     return final
+
+
+def _unapplied(settings: Settings, records: list[ErasureRecord]) -> list[ErasureRecord]:
+    """The pending erasures, and the done ones missing from the audit file of a folder that
+    holds this node's files (as the service finds them at start)."""
+    roots = [warehouse_root(settings, w) for w in settings.sinks.warehouse]
+    node = settings.node_id
+    applied = [audited(root) for root in roots if files.holds_files(root, node)]
+    return [
+        r for r in records
+        if r.done_at is None or any(r.erasure_id not in ids for ids in applied)
+    ]  # fmt: skip
 
 
 def _complete(
@@ -112,7 +126,7 @@ def _complete(
 ) -> ErasureRecord:
     rows, written = 0, list[str]()
     sinks = [(w, warehouse_root(settings, w)) for w in settings.sinks.warehouse]
-    roots = [root for _, root in sinks]
+    roots = list({root.resolve(): root for _, root in sinks}.values())  # each folder once
     after = store.erased_before(con, record)
     for root in roots:
         n, changed = erase_files(root, settings.node_id, record, epoch=epoch, after_seq=after)
@@ -120,7 +134,8 @@ def _complete(
     gaps = [ducklake_gap(w.name, root) for w, root in sinks if w.ducklake]
     final = store.finished(record, rows, written, gaps)
     for root in roots:
-        append_audit(root, final)
-        write_views(root)
+        if root.is_dir():  # not created: a path on a volume not mounted now would hide it
+            append_audit(root, final)
+            write_views(root)
     store.finish_erasure(con, final)
     return final

@@ -1,9 +1,12 @@
-"""Erasure reaches every file readers read, also files that are not the log's own (a history
-seeded by ``sideline demo seed --target warehouse``, one named by an older seed)."""
+"""Erasure reaches every warehouse folder readers read: the folders of sinks that are not
+running (disabled, or forwarding off), and files that are not the log's own (a history seeded
+by ``sideline demo seed --target warehouse``, one named by an older seed)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 
 import polars as pl
@@ -13,8 +16,10 @@ from analytics.io import write_events
 from service.cli import main
 from service.domain.events import EventType, new_event, utcnow
 from service.eventlog.codec import to_arrow
-from service.sinks import offline
+from service.sinks import offline, store
+from service.sinks.forwarder import new_erasure
 from service.sinks.warehouse import files
+from service.sinks.warehouse.erase import append_audit, erase_files
 from tests.sinks.conftest import Rig, message
 
 WH = {"name": "warehouse", "linger_seconds": 0.05}
@@ -28,6 +33,79 @@ def held_by(root: Path, user: str) -> int:
     """Rows of ``user`` in the folder, as user or actor, or quoted anywhere in a row."""
     frame = scan(root).drop("event_date")
     return sum(user in json.dumps(row, default=str) for row in frame.rows())
+
+
+def audit_ids(root: Path) -> list[str]:
+    return [json.loads(line)["erasure_id"] for line in (root / "erasures.jsonl").read_text().splitlines()]
+
+
+async def exported_to_two(tmp_path: Path) -> tuple[Path, Path, dict[str, object]]:
+    """Alice's events exported to two warehouse folders; the service stopped."""
+    second = {**WH, "name": "second", "path": str(tmp_path / "second")}
+    rig = await Rig(tmp_path / "data", {"warehouse": [WH, second]}).start()
+    await rig.append([message(i, user="alice" if i % 2 else "bob", text=f"alice says {i}" if i % 2 else None)
+                      for i in range(10)])  # fmt: skip
+    await rig.drained()
+    await rig.stop()
+    return rig.settings.data_path / "warehouse", tmp_path / "second", second
+
+
+async def test_a_disabled_warehouse_is_erased_by_the_running_service(tmp_path: Path):
+    main_root, second_root, second = await exported_to_two(tmp_path)
+    assert held_by(second_root, "alice") == 5
+    rig = await Rig(tmp_path / "data", {"warehouse": [WH, {**second, "enabled": False}]}).start()
+    try:
+        states = [(s.name, s.state) for s in rig.fw.status()]
+        assert states == [("warehouse", "idle"), ("second", "disabled")], states
+        record = await rig.fw.erase("alice", "ticket-1")
+    finally:
+        await rig.stop()
+    assert held_by(main_root, "alice") == held_by(second_root, "alice") == 0
+    assert scan(second_root).filter(pl.col("user_id") == record.pseudonym).height == 5
+    assert record.done_at is not None and record.rows_rewritten == 10  # 5 in each folder
+    assert audit_ids(second_root) == audit_ids(main_root) == [record.erasure_id]
+
+
+async def test_with_forwarding_off_every_configured_warehouse_is_erased(tmp_path: Path):
+    main_root, second_root, second = await exported_to_two(tmp_path)
+    rig = await Rig(tmp_path / "data", {"enabled": False, "warehouse": [WH, second]}).start()
+    try:
+        assert {s.state for s in rig.fw.status()} == {"disabled"}  # nothing runs
+        record = await rig.fw.erase("alice", "ticket-1")
+        stored = await rig.log.run_read(store.load_erasures)
+    finally:
+        await rig.stop()
+    assert held_by(main_root, "alice") == held_by(second_root, "alice") == 0
+    assert record.rows_rewritten == 10 and [r.done_at is not None for r in stored] == [True]
+    assert audit_ids(second_root) == [record.erasure_id]
+
+
+async def test_an_erasure_an_older_version_marked_done_without_a_folder_is_applied_at_start(
+    tmp_path: Path,
+):
+    """The state the old service left: the erasure done, only the running sink's folder
+    rewritten and audited, the disabled one's untouched. Re-enabling it repairs that."""
+    main_root, second_root, second = await exported_to_two(tmp_path)
+    rig = Rig(tmp_path / "data", {"warehouse": [WH, second]})
+    with offline.open_log(rig.settings.log_path, read_only=False) as con:
+        epoch = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()[0][0]
+        record = new_erasure("alice", store.last_seq(con), "ticket-1")
+        erase_files(main_root, "node-1", record, epoch=epoch)
+        done = store.finished(record, 5, [])
+        append_audit(main_root, done)
+        store.save_erasure(con, record)
+        store.finish_erasure(con, done)
+    await rig.start()
+    try:
+        deadline = time.monotonic() + 20
+        while held_by(second_root, "alice") or rig.fw.status()[0].pending_erasures:
+            assert time.monotonic() < deadline, rig.fw.status()
+            await asyncio.sleep(0.05)
+        stored = await rig.log.run_read(store.load_erasures)
+    finally:
+        await rig.stop()
+    assert audit_ids(second_root) == audit_ids(main_root) == [record.erasure_id]
+    assert [(r.rows_rewritten, r.done_at is not None) for r in stored] == [(10, True)]
 
 
 async def test_erasure_reaches_a_seeded_history_and_files_named_by_an_older_seed(tmp_path: Path, capsys):

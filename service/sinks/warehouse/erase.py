@@ -110,6 +110,19 @@ def append_audit(root: Path, record: ErasureRecord) -> None:
         os.fsync(fh.fileno())
 
 
+def audited(root: Path) -> set[str]:
+    """The ids of the erasures ``<root>/erasures.jsonl`` records: those applied to ``root``.
+
+    An erasure's line is appended to a folder only once its files are rewritten, so a done
+    erasure missing here was never applied to this folder (a warehouse not running when an
+    older version erased, or a folder configured since).
+    """
+    path = root / ERASURES_FILE
+    if not path.exists():
+        return set()
+    return {_audit_id(line) for line in path.read_bytes().splitlines() if line.strip()} - {""}
+
+
 class _AuditId(msgspec.Struct):
     erasure_id: str = ""
 

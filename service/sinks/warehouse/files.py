@@ -78,6 +78,11 @@ def listed(root: Path, node: str) -> Iterator[Path]:
         yield from sorted((day_dir / f"node={node}").glob("*.parquet"))
 
 
+def holds_files(root: Path, node: str) -> bool:
+    """Whether ``node``'s partitions under ``root`` hold any Parquet file."""
+    return next(listed(root, node), None) is not None
+
+
 def write_atomic(table: pa.Table, path: Path, *, compression: str = "zstd") -> None:
     """Write ``table`` to ``path`` through a hidden temp file, fsync, then rename over it.
 
