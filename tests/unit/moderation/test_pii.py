@@ -97,12 +97,51 @@ def test_cards_and_ibans_are_masked(check: Callable[..., Verdict], text: str, ma
         "look at bbc.co.uk for the lineups",
         "we are at yahoo this week",
         "one of the two best, three points",
+        "points table: 86 84 79 75 71 70 68",  # sorted lists, of any widths
+        "darts: 180 140 100 60 26 on that leg",
+        "season stats 23 11 7 4 31 18",  # a single digit between pairs is no phone grouping
+        "stats 12 45 23 88 17 31",  # pairs without a trunk 0
+        "market cap 2 345 678 901 €, revenue $ 12 450 000",  # amounts grouped by spaces
+        "unix time 1712345678, team id is 4815162342",  # unbroken, no trunk 0, no calling
+        "ticket ref 555 0134 000 and order no. 2291 4471 889",  # ids after an id word, whole
+        "confirmation number 7731 0042 9981",
     ],
 )
 def test_look_alikes_are_untouched(check: Callable[..., Verdict], text: str) -> None:
     verdict = check(text)
     assert not any(r.check == "pii" for r in verdict.reasons), verdict
     assert verdict.text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # A phone after an id word is masked whole, not from its second group on.
+        ("booking 0207 946 0000 confirmed", "booking [phone] confirmed"),
+        ("ticket: 020 7946 0958", "ticket: [phone]"),
+        ("order +44 20 7946 0321 asap", "order [phone] asap"),
+        # Lists and groupings a phone is written in.
+        ("numéro: 06 98 76 54 32", "numéro: [phone]"),  # sorted pairs, but a trunk 0
+        ("call 4155552671", "call [phone]"),  # unbroken, but the text talks about calling
+        ("my number 555 0134", "my number [phone]"),  # a local number, said to be one
+        ("card 5555 5555 5555 4444 pls", "card [card] pls"),
+    ],
+)
+def test_phones_are_masked_whole(check: Callable[..., Verdict], text: str, masked: str) -> None:
+    assert check(text).text == masked
+
+
+def test_a_card_needs_a_cards_grouping(check: Callable[..., Verdict]) -> None:
+    # 14 digits passing the Luhn check, written as a points table
+    assert luhn("86847975717068")
+    assert check("86 84 79 75 71 70 68 after 30 games").action is Action.ALLOW
+
+
+def test_national_numbers_are_read_as_their_region_writes_them() -> None:
+    uk_only = Pipeline(ModerationSettings(phone_regions=["GB"]))
+    # phonenumbers takes 207 946 0958 for 020 7946 0958, but no one in the UK writes it so
+    assert uk_only.check_local("stand 207 946 0958", ctx()).action is Action.ALLOW
+    assert uk_only.check_local("stand 020 7946 0958", ctx()).text == "stand [phone]"
 
 
 def test_masking_changes_nothing_but_the_personal_data(check: Callable[..., Verdict]) -> None:
