@@ -3,9 +3,12 @@
 Plain ``name@host.tld``; spaced ``name @ host . com``; spelled ``name at host dot com``,
 ``name (at) host [dot] com``; full-width ``ｎａｍｅ＠ｈｏｓｔ．ｃｏｍ`` (folded to ASCII before we
 get here); spaced-out letters ``n a m e @ h o s t . c o m``; a bare webmail host
-``name at gmail``. The word ``at`` alone is the weak form: ``tickets at ticketmaster.com``
-or ``we are at yahoo`` are not addresses, so it needs a spelled-out dot, or a webmail host
-and a local part that is not an ordinary word.
+``name at gmail``. The word ``at`` alone is the weak form: ``tickets at ticketmaster.com``,
+``highlights at espn dot com`` or ``we are at yahoo`` are not addresses but a phrase naming a
+site (a link, which the spam check judges). So with a bare ``at`` the local part must be an
+address itself (``john.smith``, ``john dot smith``, ``mike_94``, ``tom88``), or the host a
+webmail provider (``lukas at web dot de``), or the text say it is an email (``email me:
+sarah at acmeclub dot com``); and it is never an ordinary word such as ``me`` or ``work``.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ _WORDY = re.compile(
 _BARE_AT = re.compile(rf"\s+{_AT_WORD}\s+")
 _SPELLED_DOT = re.compile(rf"\b{_DOT_WORD}\b|[(\[{{<]\s*(?:{_DOT_WORD}|\.)\s*[)\]}}>]|\s\.|\.\s")
 _SPACED = re.compile(r"(?<!\S)(?:\S ){3,}\S(?!\S)")
+# An address-like local part: separators or digits inside it ("john.smith", "mike_94").
+_ADDRESS_LOCAL = re.compile(r"[\d._%+\-]")
+# Words before a spelled address that say it is one ("email me:", "my mail is", "contact").
+_EMAIL_CUE = re.compile(r"\b(?:e-?mail|mail|contact|write|address|addy|correo|courriel)\b")
+_CUE_BEFORE = 32  # characters before the address where such a word is looked for
 
 # Tokens that show a spelled-out address may follow an "at": a webmail host, or a top-level
 # domain that is not also a common word ("in", "me", "it", "us" ... are left out here; with a
@@ -85,26 +93,32 @@ def find_emails(folded: str, tokens: frozenset[str]) -> list[tuple[int, int, str
         return []
     spans = [(m.start(), m.end(), "email") for m in _PLAIN.finditer(folded)] if has_at else []
     for m in _WORDY.finditer(folded):
-        if not any(s <= m.start() < e for s, e, _ in spans) and _plausible(m.group()):
+        if any(s <= m.start() < e for s, e, _ in spans):
+            continue
+        cue = _EMAIL_CUE.search(folded, max(0, m.start() - _CUE_BEFORE), m.start()) is not None
+        if _plausible(m.group(), cue):
             spans.append((m.start(), m.end(), "email"))
     spans.extend(s for s in _spaced_out(folded) if not any(a <= s[0] < b for a, b, _ in spans))
     return spans
 
 
-def _plausible(text: str) -> bool:
-    """Reject the weak ``word at domain.tld`` forms that are places, jobs and websites."""
+def _plausible(text: str, cue: bool) -> bool:
+    """Reject the weak ``word at site dot com`` forms that are places, jobs and websites.
+
+    ``cue``: the words just before say an email address follows.
+    """
     if "@" in text or "(" in text or "[" in text or "{" in text or "<" in text:
         return True
     parts = _BARE_AT.split(text, maxsplit=1)
     if len(parts) != 2:
         return True
-    local, domain = parts
-    if local.strip() in _STOPWORDS:
+    local, domain = parts[0].strip(), parts[1].strip()
+    if local in _STOPWORDS:
         return False
-    if _SPELLED_DOT.search(text):
+    if _ADDRESS_LOCAL.search(local) or _SPELLED_DOT.search(local):
         return True
-    host = re.split(r"\W", domain.strip(), maxsplit=1)[0]
-    return host in _WEBMAIL
+    host = re.split(r"\W", domain, maxsplit=1)[0]
+    return host in _WEBMAIL or cue
 
 
 def _spaced_out(folded: str) -> list[tuple[int, int, str]]:

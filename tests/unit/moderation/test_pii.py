@@ -54,6 +54,9 @@ def test_phone_numbers_are_masked(check: Callable[..., Verdict], text: str, mask
         ("pierre (at) orange (point) fr", "[email]"),
         ("ana.souza arroba gmail ponto com", "[email]"),
         ("jоhn.smith@gmаil.com", "[email]"),  # Cyrillic о and а
+        ("lukas at web dot de", "[email]"),  # a webmail host
+        ("mike_r at sky dot com for the tickets", "[email] for the tickets"),  # an address
+        ("email me: sarah at acmeclub dot com", "email me: [email]"),  # said to be one
     ],
 )
 def test_emails_are_masked(check: Callable[..., Verdict], text: str, masked: str) -> None:
@@ -96,6 +99,9 @@ def test_cards_and_ibans_are_masked(check: Callable[..., Verdict], text: str, ma
         "follow @sportsdesk, meet @ gate 4",
         "look at bbc.co.uk for the lineups",
         "we are at yahoo this week",
+        "highlights at espn dot com",  # a phrase naming a site: a link, not an address
+        "get tickets at ticketmaster dot com",
+        "more at bbc dot co dot uk",
         "one of the two best, three points",
         "points table: 86 84 79 75 71 70 68",  # sorted lists, of any widths
         "darts: 180 140 100 60 26 on that leg",
