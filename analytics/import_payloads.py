@@ -82,6 +82,9 @@ class Reported(_P):
 class Approved(_P):
     decision: Literal["approve", "reject"]
     source: Literal["hold", "report"]
+    shadow_ban: bool = False
+    """True: the approval shows the message to its author alone (a shadow-ban covers it); read
+    as true or false. Approvals written before it existed have none and show it to the room."""
 
 
 class Pinned(_P):

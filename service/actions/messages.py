@@ -100,14 +100,14 @@ def message_out(c: Community, e: Event, ref: MessageRef | None = None) -> Messag
 
     An approved message reads as ``public``; one hidden by reports as ``held``; a deleted one
     (answered to a retry of its send) as ``deleted``, with no text. Only its author ever reads a
-    shadowed message; one shadowed by a shadow-ban reads as ``public`` to them, since the ban
-    is silent by design.
+    shadowed message; one shadowed by a shadow-ban (also a held one approved under it) reads as
+    ``public`` to them, since the ban is silent by design.
     """
     p = e.payload
     assert e.message_id is not None
     ref = ref or c.state.messages.get(e.message_id) or MessageRef.of(e)
     visibility = ref.visibility_now()
-    if visibility == "shadow" and p.get("shadow_ban"):
+    if visibility == "shadow" and ref.shadow_ban:
         visibility = "public"
     counts = {emoji: len(users) for emoji, users in c.state.reactions.get(e.message_id, {}).items() if users}
     return MessageOut(
@@ -443,8 +443,11 @@ async def do_send(
         "masked": verdict.altered, "reply_to": body.reply_to, "role": role.value,
         "name": who.name,
     }  # fmt: skip
-    if visibility == "public" and c.state.restriction("shadow", room.room_id, who.user_id, c.now()):
-        payload["visibility"], payload["shadow_ban"] = "shadow", True
+    if visibility in ("public", "held") and shadow_banned(c, room.room_id, who.user_id):
+        # A held one stays held; its approval then shows it to its author alone (reports._decide).
+        payload["shadow_ban"] = True
+        if visibility == "public":
+            payload["visibility"] = "shadow"
     sent = new_event(EventType.MESSAGE_SENT, payload=payload, **common)
     events.insert(0, sent)
     extra = None
@@ -452,6 +455,11 @@ async def do_send(
         extra = _record_original(sent, text)
     committed = await _commit(c, verdict, events, extra=extra)
     return message_out(c, committed[0])
+
+
+def shadow_banned(c: Community, room_id: str, user_id: str) -> bool:
+    """Is ``user_id`` shadow-banned in ``room_id`` (or everywhere) now?"""
+    return c.state.restriction("shadow", room_id, user_id, c.now()) is not None
 
 
 async def _commit(

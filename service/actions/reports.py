@@ -11,13 +11,19 @@ a ``community_message_approved``, delete a ``community_message_deleted`` marked 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 from service.actions.access import Intent, check_access, check_room_id
 from service.actions.context import Community
-from service.actions.messages import check_message, find_sent, reader_of, visible_text
+from service.actions.messages import (
+    check_message,
+    find_sent,
+    reader_of,
+    shadow_banned,
+    visible_text,
+)
 from service.actions.moderators import delete_message
 from service.domain.events import EventType, new_event, uuid7
 from service.errors import ErrorCode, SidelineError
@@ -43,6 +49,15 @@ class QueueItem(msgspec.Struct, kw_only=True):
     held_for: list[str] = msgspec.field(default_factory=list)
     """The moderation reason codes it was held for (``threat.violence``, ``spam.crypto``; see
     docs/moderation.md); empty for a reported message."""
+    shadow_banned: bool = False
+    """The author is shadow-banned (in this room or everywhere), or was when it was sent: an
+    approval shows it to its author alone, never to the room."""
+
+
+def _under_shadow_ban(c: Community, message_id: str, room_id: str, author: str) -> bool:
+    """Was the message sent under a shadow-ban, or is its author shadow-banned now?"""
+    ref = c.state.messages.get(message_id)
+    return (ref is not None and ref.shadow_ban) or shadow_banned(c, room_id, author)
 
 
 def report_threshold(c: Community) -> int:
@@ -130,6 +145,7 @@ async def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
                 name=event.payload.get("name"), text=event.payload.get("text"), source="hold",
                 reports=len(c.state.reporters.get(message_id, ())), since=event.occurred_at,
                 held_for=c.state.held_for.get(message_id, []),
+                shadow_banned=_under_shadow_ban(c, message_id, event.room_id, event.user_id),
             ))  # fmt: skip
     for message_id, ref, reporters in c.state.reported_awaiting():
         if room_id in (None, ref.room_id):
@@ -139,6 +155,7 @@ async def queue(c: Community, room_id: str | None = None) -> list[QueueItem]:
                 name=sent.payload.get("name") if sent else None,
                 text=sent.payload.get("text") if sent else None, source="report",
                 reports=len(reporters), since=c.state.reported_at[message_id],
+                shadow_banned=_under_shadow_ban(c, message_id, ref.room_id, ref.user_id),
             ))  # fmt: skip
     items.sort(key=lambda item: item.since)
     return items
@@ -169,11 +186,13 @@ async def _decide(
         await delete_message(c, actor, room_id, message_id, reason="review", review=True)
         return
     ref = c.state.messages.get(message_id)
+    payload: dict[str, Any] = {"decision": decision, "source": "hold" if held else "report"}
+    if decision == "approve" and ref is not None and _under_shadow_ban(c, message_id, room_id, ref.user_id):
+        payload["shadow_ban"] = True  # shown to its author alone: an approval lifts no ban
     await c.commit([
         new_event(
             EventType.MESSAGE_APPROVED, user_id=ref.user_id if ref else actor, room_id=room_id,
-            actor_id=actor, message_id=message_id,
-            payload={"decision": decision, "source": "hold" if held else "report"},
+            actor_id=actor, message_id=message_id, payload=payload,
         )
     ])  # fmt: skip
     if c.reports is not None:  # the decision cleared the reporters: so on every node

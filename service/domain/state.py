@@ -41,6 +41,9 @@ class MessageRef(msgspec.Struct, kw_only=True):
     visibility: str
     deleted: bool = False
     hidden_by_reports: bool = False
+    shadow_ban: bool = False
+    """Its author was shadow-banned when it was sent, or when a moderator approved it: it is
+    shown to its author alone (as public, the ban being silent), approved or not."""
 
     @classmethod
     def of(cls, e: Event) -> MessageRef:
@@ -49,6 +52,7 @@ class MessageRef(msgspec.Struct, kw_only=True):
         return cls(
             message_id=e.message_id, room_id=e.room_id, user_id=e.user_id, seq=e.seq,
             visibility=e.payload.get("visibility", "public"),
+            shadow_ban=bool(e.payload.get("shadow_ban")),
         )  # fmt: skip
 
     def fold(self, e: Event) -> None:
@@ -56,14 +60,17 @@ class MessageRef(msgspec.Struct, kw_only=True):
 
         The one rule of what readers see: the projection applies it to the messages it
         remembers, and history read from the log applies it to older ones. An approval shows
-        the message (held or hidden by reports) until enough new reports hide it again.
+        the message (held or hidden by reports) until enough new reports hide it again: to the
+        room, or to its author alone when a shadow-ban covers it (the approval never lifts one).
         """
         if e.event_type is EventType.MESSAGE_DELETED:
             self.deleted = True
         elif e.event_type is EventType.MESSAGE_REPORTED and e.payload.get("hide"):
             self.hidden_by_reports = True
         elif e.event_type is EventType.MESSAGE_APPROVED and e.payload.get("decision") == "approve":
-            self.visibility, self.hidden_by_reports = "public", False
+            self.shadow_ban = self.shadow_ban or bool(e.payload.get("shadow_ban"))
+            self.visibility = "shadow" if self.shadow_ban else "public"
+            self.hidden_by_reports = False
 
     def visibility_now(self) -> str:
         """What a message's ``visibility`` reads as after its later events: ``deleted``, ``held``

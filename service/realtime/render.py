@@ -68,7 +68,9 @@ def _approved(c: Community, e: Event) -> list[Out]:
     frame = message_frame(c, original)
     # Stamped with the approval's position, so a client that resumes after it sees it once.
     frame.seq, frame.epoch = e.seq, e.epoch
-    to = original.user_id if original.payload.get("visibility") == "shadow" else None
+    ref = c.state.messages.get(original.message_id or "")
+    shadow = ref.visibility == "shadow" if ref else original.payload.get("visibility") == "shadow"
+    to = original.user_id if shadow else None  # a shadow-ban is not lifted by an approval
     return [_out(e, frame, to)]
 
 

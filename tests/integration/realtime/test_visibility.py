@@ -93,3 +93,47 @@ async def test_the_masked_notice_does_not_claim_personal_data_for_a_masked_word(
     await a.expect("ack", ref="s")
     notice = await a.expect("notice", ref="s")
     assert notice["code"] == "masked" and "personal data" not in notice["message"], notice
+
+
+async def test_approving_a_shadow_banned_users_held_message_does_not_lift_the_ban(start_server):
+    """The approval showed a shadow-banned author's held message to the whole room (a `message`
+    frame to everyone, `public` in their history). It stays the author's alone, whether it was
+    sent under the ban or held before it; the queue says the author is shadow-banned."""
+    env = {"SIDELINE_MODERATION__ENABLED": "true",
+           "SIDELINE_MODERATION__POLICIES__MATCH__ACTIONS": '{"pii": "hold"}'}  # fmt: skip
+    server = start_server(**env)
+    a = await WsClient.login(server, "ann")
+    b = await WsClient.login(server, "bob")
+    await a.send(type="send", room="match:1", client_msg_id="c0", text="before: ann@example.com", ref="s0")
+    before = (await a.expect("ack", ref="s0"))["message_id"]
+    with admin(server) as api:
+        assert api.post("/v1/admin/rooms/match:1/shadow-bans", json={"user_id": "ann"}).status_code == 201
+    await a.send(type="send", room="match:1", client_msg_id="c1", text="under: ann@example.com", ref="s1")
+    under = (await a.expect("ack", ref="s1"))["message_id"]
+    with admin(server) as api:
+        queue = api.get("/v1/admin/review-queue").json()
+        assert [(q["message_id"], q["source"], q["shadow_banned"]) for q in queue] == [
+            (before, "hold", True), (under, "hold", True)]  # fmt: skip
+        for mid in (before, under):
+            r = api.post(f"/v1/admin/rooms/match:1/review/{mid}", json={"decision": "approve"})
+            assert r.status_code == 200, r.text
+    for mid in (before, under):
+        assert (await a.expect("message", message_id=mid))["user_id"] == "ann"
+    assert not [f for f in await b.frames(0.5) if f["type"] == "message"], "bob saw ann's message"
+    ann = {"Authorization": f"Bearer {server.token('ann', 'match:1')}"}
+    bob = {"Authorization": f"Bearer {server.token('bob', 'match:1')}"}
+
+    def check() -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert http.get("/v1/rooms/match:1/messages", headers=bob).json()["messages"] == []
+            assert http.get(f"/v1/rooms/match:1/messages/{under}", headers=bob).status_code == 404
+            own = http.get("/v1/rooms/match:1/messages", headers=ann).json()["messages"]
+            assert [(m["message_id"], m["visibility"]) for m in own] == [
+                (before, "public"), (under, "public")]  # fmt: skip (the ban stays silent)
+
+    check()
+    cat = await WsClient.login(server, "cat")
+    assert cat.joined.get("history", []) == []
+    server.stop()
+    server.start()  # the state is rebuilt from the log: the approvals say the ban covers them
+    check()
