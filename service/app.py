@@ -73,7 +73,11 @@ def build_community(settings: Settings) -> Community:
     if settings.moderation.enabled:
         from service.moderation import Pipeline, build_provider
 
-        pipeline = Pipeline(settings.moderation, provider=build_provider(settings.moderation.provider))
+        pipeline = Pipeline(
+            settings.moderation,
+            provider=build_provider(settings.moderation.provider),
+            host_domains=settings.host_domains,
+        )
     return Community(settings=settings, log=event_log, state=state, moderation=pipeline)
 
 

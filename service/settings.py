@@ -20,7 +20,7 @@ import msgspec
 
 from analytics.settings import AnalyticsSettings, check_settings
 from service.domain.rooms import RoomMode
-from service.moderation.settings import ModerationSettings
+from service.moderation.settings import ModerationSettings, host_domains
 from service.sinks.settings import SinksSettings
 
 ENV_PREFIX = "SIDELINE_"
@@ -286,6 +286,12 @@ class Settings(_Section):
     @property
     def public_url(self) -> str:
         return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def host_domains(self) -> list[str]:
+        """The host's own domains, from ``server.public_url`` and ``server.allowed_origins``
+        (links to them are not spam; see ``moderation.spam.allow_host_links``)."""
+        return host_domains([self.server.public_url, *self.server.allowed_origins])
 
     def policy_name(self, kind: str) -> str:
         """The moderation policy rooms of ``kind`` are checked by: the kind's

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             "sideline moderate: --with-provider needs moderation.provider.enabled", file=sys.stderr
         )
         return 2
-    pipeline = Pipeline(settings.moderation, provider=provider)
+    pipeline = Pipeline(settings.moderation, provider=provider, host_domains=settings.host_domains)
     args.policy = settings.policy_name(args.policy)
     stream: IO[bytes] = open(args.input, "rb") if args.input else sys.stdin.buffer  # noqa: SIM115
     try:

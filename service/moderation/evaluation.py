@@ -13,6 +13,9 @@ Predicted classes, for precision: ``pii`` when a PII reason is present; ``spam``
 action is shadow or stronger and a spam or rate reason is present; ``abuse`` when the action is
 hold or stronger and a blocklist or provider reason is present; ``benign`` when the message is
 allowed untouched.
+
+The corpus is chat of a host product at ``CORPUS_HOST``: :func:`corpus_pipeline` is the default
+pipeline as the service builds it for that host (links to it are the host's own).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Literal
 import msgspec
 
 from service.moderation.pipeline import Pipeline
+from service.moderation.settings import ModerationSettings, host_domains
 from service.moderation.verdict import Action, MessageContext, Verdict
 
 Category = Literal["benign", "benign_lookalike", "pii_plain", "pii_evasive", "spam", "abuse"]
@@ -35,6 +39,15 @@ CLASS_OF: dict[str, str] = {
     "spam": "spam",
     "abuse": "abuse",
 }
+
+
+CORPUS_HOST = "https://ourapp.com"
+"""The host product the corpus's messages are posted in (its ``server.public_url``)."""
+
+
+def corpus_pipeline() -> Pipeline:
+    """The default pipeline, as the service builds it for ``CORPUS_HOST``."""
+    return Pipeline(ModerationSettings(), host_domains=host_domains([CORPUS_HOST]))
 
 
 class CorpusItem(msgspec.Struct, forbid_unknown_fields=True):

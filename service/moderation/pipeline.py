@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from service.moderation.activity.base import ActivityStore
 from service.moderation.checks import hygiene
@@ -73,6 +73,8 @@ class Pipeline:
         clock: seconds, monotonic; read when a :class:`MessageContext` has no ``now``.
         provider: optional external classifier, consulted by :meth:`check` only.
         activity: per-user activity store for rate limits (in memory when omitted).
+        host_domains: the host's own domains (``Settings.host_domains``); links to them are
+            not spam (unless ``settings.spam.allow_host_links`` is false).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class Pipeline:
         clock: Callable[[], float] = time.monotonic,
         provider: ModerationProvider | None = None,
         activity: ActivityStore | None = None,
+        host_domains: Sequence[str] = (),
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -90,7 +93,10 @@ class Pipeline:
         self._fallback = self._policies.get("default") or CompiledPolicy("default", Policy())
         self._rate = RateCheck(settings.rate, activity)
         self._content: tuple[Check, ...] = (
-            BlocklistCheck(), ThreatCheck(), HateCheck(), SpamCheck(settings.spam)
+            BlocklistCheck(),
+            ThreatCheck(),
+            HateCheck(),
+            SpamCheck(settings.spam, host_domains),
         )
         self._pii = PiiCheck(settings.phone_regions)
 

@@ -16,7 +16,10 @@ TOML example (every key optional)::
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 import phonenumbers
@@ -130,7 +133,11 @@ class SpamSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     extra_shorteners: list[str] = msgspec.field(default_factory=list)
     """Link-shortener domains to add to the built-in list."""
     allowed_domains: list[str] = msgspec.field(default_factory=list)
-    """Domains (the host's own) whose links never count as spam."""
+    """Domains (and their subdomains) whose links never count as spam, beyond the host's own."""
+    allow_host_links: bool = True
+    """Links to the host's own sites never count as spam: the hosts of ``server.public_url``
+    and ``server.allowed_origins`` (without ``www.``; local and IP addresses are not
+    domains). A host whose users must not post its links sets this to false."""
 
 
 class ProviderSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -187,3 +194,20 @@ class ModerationSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
             raise ValueError(f"Unknown phone region(s) {unknown} in `phone_regions`")
         for kind, policy in self.policies.items():
             policy.validate(f"policies.{kind}")
+
+
+def host_domains(urls: Iterable[str]) -> list[str]:
+    """The domains of the host's own sites in ``urls`` (its public URL, its allowed origins),
+    without ``www.``; ``*``, ``localhost`` and IP addresses are left out."""
+    domains: list[str] = []
+    for url in urls:
+        host = urlsplit(url if "://" in url else f"//{url}").hostname
+        if not host or host == "localhost" or "." not in host:
+            continue
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            domain = host.removeprefix("www.")
+            if domain not in domains:
+                domains.append(domain)
+    return domains

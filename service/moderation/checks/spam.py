@@ -10,7 +10,7 @@ test), which keeps ordinary chat off the slow path.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from service.moderation.checks.base import CheckInput
 from service.moderation.settings import SpamSettings
@@ -154,14 +154,23 @@ _LINK_WORDS = frozenset(["http", "https", "www", "dot"])
 
 
 class SpamCheck:
-    """Links, scam and tipster lures, prize bait, mention floods and text floods."""
+    """Links, scam and tipster lures, prize bait, mention floods and text floods.
+
+    Args:
+        settings: the spam settings.
+        host_domains: the host's own domains (its public URL and allowed origins); links to
+            them never count, unless ``settings.allow_host_links`` is false.
+    """
 
     name = NAME
 
-    def __init__(self, settings: SpamSettings) -> None:
+    def __init__(self, settings: SpamSettings, host_domains: Sequence[str] = ()) -> None:
         self._max_mentions = settings.max_mentions
         self._shorteners = SHORTENERS | {d.lower() for d in settings.extra_shorteners}
-        self._allowed = frozenset(d.lower() for d in settings.allowed_domains)
+        allowed = {d.lower() for d in settings.allowed_domains}
+        if settings.allow_host_links:
+            allowed.update(d.lower() for d in host_domains)
+        self._allowed = frozenset(allowed)
         self._families = [
             (code, score, frozenset(triggers.split()), re.compile(pattern))
             for code, score, triggers, pattern in _FAMILIES

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from service.moderation import ModerationSettings, Pipeline
 from service.moderation.evaluation import (
     CLASS_OF,
     CorpusItem,
     Outcome,
+    corpus_pipeline,
     load_corpus,
     report,
     run_corpus,
@@ -37,13 +37,13 @@ def items() -> list[CorpusItem]:
 
 @pytest.fixture(scope="module")
 def outcomes(items: list[CorpusItem]) -> list[Outcome]:
-    return run_corpus(Pipeline(ModerationSettings()), items, "match")
+    return run_corpus(corpus_pipeline(), items, "match")
 
 
 @pytest.fixture(scope="module")
 def holdout() -> list[Outcome]:
     items = load_corpus(sorted((CORPUS / "holdout").glob("*.jsonl")))
-    return run_corpus(Pipeline(ModerationSettings()), items, "match")
+    return run_corpus(corpus_pipeline(), items, "match")
 
 
 def test_corpus_is_big_varied_and_well_formed(items: list[CorpusItem]) -> None:

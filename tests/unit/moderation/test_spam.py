@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from service.moderation import Action, ModerationSettings, Pipeline, Verdict
-from service.moderation.settings import SpamSettings
+from service.moderation.settings import SpamSettings, host_domains
+from service.settings import ServerSettings, Settings
 
 from .conftest import ctx
 
@@ -71,3 +72,27 @@ def test_allowed_domains_and_extra_shorteners() -> None:
 
 def test_team_rooms_hold_spam_for_review(check: Callable[..., Verdict]) -> None:
     assert check("Double your bitcoin in 24h, DM me", kind="team").action is Action.HOLD
+
+
+def test_the_hosts_own_links_are_not_spam() -> None:
+    text = "spare ticket for tonight, dm me, face value, see https://ourapp.com/tickets/123"
+    host = Pipeline(ModerationSettings(), host_domains=["ourapp.com"])
+    assert host.check_local(text, ctx()).action is Action.ALLOW
+    assert host.check_local("dm me, see https://app.ourapp.com/x", ctx()).action is Action.ALLOW
+    assert host.check_local("dm me, see https://other.com/x", ctx()).action is Action.SHADOW
+    unknown = Pipeline(ModerationSettings())
+    assert unknown.check_local(text, ctx()).action is Action.SHADOW
+    strict = ModerationSettings(spam=SpamSettings(allow_host_links=False))
+    assert Pipeline(strict, host_domains=["ourapp.com"]).check_local(text, ctx()).action is (
+        Action.SHADOW
+    )
+
+
+def test_the_hosts_domains_come_from_its_public_url_and_allowed_origins() -> None:
+    server = ServerSettings(
+        public_url="https://chat.ourapp.com/community",
+        allowed_origins=["https://www.ourapp.com", "http://localhost:8000", "*", "http://10.0.0.5"],
+    )
+    assert Settings(server=server).host_domains == ["chat.ourapp.com", "ourapp.com"]
+    assert Settings().host_domains == []  # 127.0.0.1 and localhost are not the host's domains
+    assert host_domains(["ourapp.com", "https://OurApp.com:8443"]) == ["ourapp.com"]
