@@ -2,15 +2,18 @@
 
 Each pattern family is a reason code with a fixed score; findings add up as independent
 evidence, so one plain link (0.2) or one "DM me" (0.45) stays allowed while "DM me" plus a
-Telegram handle, or a shortener plus a crypto lure, crosses the policy's threshold. Every
-regex runs only when one of its trigger words is among the message's tokens (a C-level set
-test), which keeps ordinary chat off the slow path.
+Telegram handle, or a shortener plus a crypto lure, crosses the policy's threshold. The same
+words count once: a lure inside a longer match of another family (``message me`` in ``message
+me on whatsapp``) is not a second piece of evidence. Links to the host's own sites (and to
+``allowed_domains``) never count. Every regex runs only when one of its trigger words is
+among the message's tokens (a C-level set test), which keeps ordinary chat off the slow path.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from service.moderation.checks.base import CheckInput
 from service.moderation.settings import SpamSettings
@@ -50,10 +53,25 @@ _OBFUSCATED = re.compile(
     rf"|\b(?:bit|tinyurl|cutt){_DOT}(?:ly|com)\b"
     rf"|\bwww{_DOT}[\w-]+{_DOT}(?:com|net|org|io|xyz|bet|vip|live|tv|online)\b"
     r"|\bh\s+t\s*t\s*p\s*s?\s*:\s*/\s*/|\bhttps?\s+:\s*/\s*/|\bhttps?\s*:\s+/\s*/"
+    # spaced-out www (w w w . scam . com), defanged schemes and dots (hxxp://, evil[.]com)
+    r"|\bw\s+w\s+w\s*(?:\.|\bdot\b)|\bh(?:xx|\*\*)ps?\s*(?::|\[:\])\s*/\s*/"
+    r"|[a-z0-9-]\s*(?:\[\s*\.\s*\]|\(\s*\.\s*\)|\{\s*\.\s*\})\s*(?:" + "|".join(_TLDS) + r")\b"
 )
+# A domain spelled out with "dot" ("espn dot com", "bbc dot co dot uk"): a link like any other,
+# judged by its host (everyday speech, so not an obfuscated link by itself).
+_SPELLED_LINK = re.compile(
+    r"(?<![\w.@-])[a-z0-9][a-z0-9-]{0,62}(?:\s*(?:\bdot\b|\(dot\)|\[dot\])\s*[a-z0-9-]{1,63}){1,3}\b"
+)
+_SPELLED_DOT = re.compile(r"\s*(?:\bdot\b|\(dot\)|\[dot\])\s*")
+_LINK_TLDS = frozenset(_TLDS) | {"uk"}
 
 # (code, score, trigger tokens, pattern). At least one trigger token must be present for the
 # pattern to be able to match; the same code may have a weak and a strong entry.
+_PIRATE_STREAMS = _words(
+    "crackstreams crackstream methstreams methstream buffstreams buffstream soccerstreams "
+    "nbastreams nflstreams mlbstreams nhlstreams ufcstreams boxingstreams f1streams streameast "
+    "sportsurge totalsportek vipbox vipleague"
+)
 _MESSENGERS = r"(?:whatsapp|telegram|tg|signal|wechat|kik|snapchat|snap|discord|wa)"
 _FAMILIES: list[tuple[str, float, str, str]] = [
     (
@@ -91,10 +109,14 @@ _FAMILIES: list[tuple[str, float, str, str]] = [
         r"|\btickets?\s+(?:for\s+sale|cheap)\b",
     ),
     (
+        # Illegal streams: "free stream", "watch it free", and the pirate sites' names.
         "spam.stream",
         0.45,
-        "free stream streams streaming",
-        r"\bfree\s+(?:hd\s+|live\s+|4k\s+)*(?:match\s+|football\s+)?stream(?:s|ing)?\b",
+        "free stream streams streaming " + " ".join(_PIRATE_STREAMS),
+        r"\bfree\s+(?:hd\s+|live\s+|4k\s+)*(?:match\s+|football\s+)?stream(?:s|ing)?\b"
+        r"|\bwatch\s+(?:it\s+|them\s+|the\s+(?:game|match|fight|race)\s+|live\s+|online\s+)*"
+        r"(?:for\s+)?free\b"
+        r"|\b(?:" + "|".join(_PIRATE_STREAMS) + r")\b",
     ),
     (
         "spam.crypto",
@@ -103,7 +125,8 @@ _FAMILIES: list[tuple[str, float, str, str]] = [
         "wallet recover pump signals signal account forex crypto bitcoin btc gem coin token "
         "returns profit profits turn",
         r"\bdouble\s+your\s+(?:btc|bitcoin|eth|crypto|money|investment|usdt|deposit)\b"
-        r"|\bguaranteed\s+(?:profits?|returns?|income|payouts?|gains?)\b"
+        r"|\bguaranteed\s+(?:\d+(?:[.,]\d+)?\s*%\s*)?(?:(?:daily|weekly|monthly)\s+)?"
+        r"(?:profits?|returns?|income|payouts?|gains?|roi)\b|\binvest\s+with\s+(?:me|us)\b"
         r"|\b(?:send|deposit|invest)\s+(?:me\s+|just\s+|only\s+)?\$?\d+(?:[.,]\d+)?\s*"
         r"(?:btc|eth|usdt|sol|bnb|usd|dollars)\b"
         r"|\b\d{2,5}x\s+(?:gem|coin|token|returns?|profits?|guaranteed)\b"
@@ -139,18 +162,36 @@ _FAMILIES: list[tuple[str, float, str, str]] = [
         r"\bfree\s+(?:betting\s+)?tips\b|\btips\s+every\s*day\b|\bdaily\s+tips\b",
     ),
     (
+        # Prize bait names a prize: "you won the bet" and "congratulations, you won the league"
+        # are sports chat.
         "spam.prize",
         0.5,
-        "won win claim free giveaway congratulations",
-        r"\byou(?:'ve|\s+have)?\s+(?:just\s+)?won\b|\bclaim\s+your\s+(?:prize|reward|gift)\b"
+        "won win claim free selected lucky",
+        r"\byou(?:'ve|\s+have)?\s+(?:just\s+)?won\s+(?:(?:a|an|our|this|1st)\s+)?"
+        r"(?:free\s+|brand\s+new\s+|new\s+|exclusive\s+)?(?:[$€£]\d[\d,.]*\s+)?"
+        r"(?:iphone|ipad|ps5|playstation|xbox|macbook|samsung|prizes?|rewards?|gift\s*cards?|"
+        r"vouchers?|giveaway|airdrop)\b"
+        r"|\byou(?:'ve|\s+have)\s+been\s+selected\b|\blucky\s+winner\b"
+        r"|\bclaim\s+your\s+(?:prize|reward|gift)\b"
         r"|\bwin\s+(?:a\s+)?(?:free\s+)?(?:iphone|ps5|gift\s*card|\$\d+)\b"
-        r"|\bfree\s+(?:iphone|gift\s*cards?|robux|v-?bucks|followers|ps5)\b"
-        r"|\bcongratulations[,!]?\s+you\b",
+        r"|\bfree\s+(?:iphone|gift\s*cards?|robux|v-?bucks|followers|ps5)\b",
     ),
 ]
 
 _LINK_HINTS = frozenset(_TLDS)
-_LINK_WORDS = frozenset(["http", "https", "www", "dot"])
+_LINK_WORDS = frozenset(["http", "https", "www", "dot", "hxxp", "hxxps"])
+
+
+class _Lure(NamedTuple):
+    """What one pattern family matched: its score, and where and what."""
+
+    score: float
+    spans: list[tuple[int, int]]
+    texts: list[str]
+
+    @property
+    def length(self) -> int:
+        return sum(end - start for start, end in self.spans)
 
 
 class SpamCheck:
@@ -193,26 +234,46 @@ class SpamCheck:
             present
         ):
             findings.extend(self._links(folded))
-        best: dict[str, Finding] = {}
+        findings.extend(self._lures(folded, present))
+        return findings
+
+    def _lures(self, folded: str, present: frozenset[str]) -> list[Finding]:
+        best: dict[str, _Lure] = {}
         for code, score, triggers, pattern in self._families:
-            if code in best and best[code].reason.score >= score:
+            if code in best and best[code].score >= score:
                 continue
             if not triggers.isdisjoint(present):
                 found = _distinct(pattern, folded)
                 if found:
                     # Two different lures of one family are stronger evidence than one.
                     combined = round(1.0 - (1.0 - score) ** len(found), 4)
-                    if code not in best or best[code].reason.score < combined:
-                        detail = "matched " + ", ".join(map(repr, found))
-                        best[code] = Finding(Reason(NAME, code, combined, detail))
-        findings.extend(best.values())
-        return findings
+                    if code not in best or best[code].score < combined:
+                        spans, texts = [m.span() for m in found], [m[0] for m in found]
+                        best[code] = _Lure(combined, spans, texts)
+        # The same words are one piece of evidence: strongest (then longest) first, a finding
+        # whose matches all lie inside an already kept one's is dropped.
+        kept: dict[str, _Lure] = {}
+        for code, lure in sorted(best.items(), key=lambda kv: (-kv[1].score, -kv[1].length)):
+            if not any(_inside(lure.spans, other.spans) for other in kept.values()):
+                kept[code] = lure
+        return [
+            Finding(Reason(NAME, code, lure.score, "matched " + ", ".join(map(repr, lure.texts))))
+            for code, lure in best.items()
+            if code in kept
+        ]
 
     def _links(self, folded: str) -> Iterable[Finding]:
         worst: dict[str, tuple[float, str]] = {}
-        for m in _URL.finditer(folded):
-            url = m.group()
-            host = url.split("://", 1)[-1].split("/", 1)[0].removeprefix("www.")
+        hosts = [
+            m.group().split("://", 1)[-1].split("/", 1)[0].removeprefix("www.")
+            for m in _URL.finditer(folded)
+        ]
+        if "dot" in folded:
+            for m in _SPELLED_LINK.finditer(folded):
+                host = _SPELLED_DOT.sub(".", m.group())
+                if host.rsplit(".", 1)[-1] in _LINK_TLDS:
+                    hosts.append(host.removeprefix("www."))
+        for host in hosts:
             if _matches(host, self._allowed):
                 continue
             if _matches(host, self._shorteners):
@@ -246,15 +307,20 @@ class SpamCheck:
         return []
 
 
-def _distinct(pattern: re.Pattern[str], folded: str) -> list[str]:
-    """Up to two different matches of ``pattern``."""
-    found: list[str] = []
+def _distinct(pattern: re.Pattern[str], folded: str) -> list[re.Match[str]]:
+    """Up to two matches of ``pattern`` with different texts."""
+    found: list[re.Match[str]] = []
     for m in pattern.finditer(folded):
-        if m.group() not in found:
-            found.append(m.group())
+        if all(m.group() != f.group() for f in found):
+            found.append(m)
             if len(found) == 2:
                 break
     return found
+
+
+def _inside(spans: list[tuple[int, int]], outer: list[tuple[int, int]]) -> bool:
+    """Whether every span lies within one of ``outer``."""
+    return all(any(os <= s and e <= oe for os, oe in outer) for s, e in spans)
 
 
 def _matches(host: str, domains: frozenset[str]) -> bool:

@@ -26,6 +26,12 @@ from .conftest import ctx
         ("congratulations you won an iPhone, claim your prize", "spam.prize"),
         ("Selling tickets cheap, contact me on telegram @ticketguy", "spam.tout"),
         ("@jake @mia @tom @ellie @sam check this", "spam.mentions"),
+        ("visit w w w . scam . com", "spam.obfuscated_link"),
+        ("hxxp://evil.example/", "spam.obfuscated_link"),
+        ("login at wallet-sync[.]com", "spam.obfuscated_link"),
+        ("invest with me, guaranteed 20% weekly returns", "spam.crypto"),
+        ("watch live free at crackstreams dot com", "spam.stream"),
+        ("you have won a free iPhone, DM us", "spam.prize"),
     ],
 )
 def test_spam_is_shadowed(check: Callable[..., Verdict], text: str, code: str) -> None:
@@ -46,6 +52,11 @@ def test_spam_is_shadowed(check: Callable[..., Verdict], text: str, code: str) -
         "sure win for city today? no chance",
         "@mike @sara you watching?",
         "free kick! what a chance",
+        "highlights at espn dot com",  # a spelled-out domain is a plain link
+        "congrats you won the bet mate",  # "you won" without a prize
+        "congratulations you won the league!",
+        "message me on whatsapp lads for the away trip",  # one phrase, counted once
+        "is crackstreams down for anyone?",
     ],
 )
 def test_one_weak_signal_is_not_spam(check: Callable[..., Verdict], text: str) -> None:
