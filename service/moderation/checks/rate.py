@@ -6,11 +6,18 @@ keeps a flooder limited instead of resetting the window. An attempt is recorded 
 checked, not when it is stored, so two concurrent posts count each other; the caller retracts
 the sample (:meth:`RateCheck.retract`) of an attempt the event log failed to store, so a
 failed commit never counts against the retry.
+
+Copies are compared on letters and digits: ``goal number 2 what a game`` after ``goal number
+1 ...`` is ordinary talk (scores, minutes, prices change), not a copy. Texts that differ only
+in their numbers are near copies, a weaker ``rate.duplicate`` (0.45): alone it changes nothing,
+but it adds to a lure (``join my channel ... 1``, ``... 2``), which is how a counter appended
+to dodge duplicate detection is still caught.
 """
 
 from __future__ import annotations
 
-from operator import itemgetter
+import re
+from collections.abc import Sequence
 
 from service.moderation.activity.base import ActivityStore
 from service.moderation.activity.memory import MemoryActivityStore
@@ -24,9 +31,15 @@ NAME = "rate"
 Sample = tuple[str, float, str]
 """What the rate limits recorded for one message: ``(user_id, time, fingerprint)``."""
 
+EXACT_SCORE = 0.8
+NEAR_SCORE = 0.45
+_NOT_DIGITS = re.compile(r"[^0-9]+")
+_DIGITS_MARK = "#"  # between the letters and the digits of a fingerprint (never a letter)
+
 
 def fingerprint(view: TextView, min_chars: int) -> str:
-    """The letters of a message: ``Join t.me/x 1!!`` and ``join t.me/x 2`` collide.
+    """The letters of a message, then its digits: ``Join t.me/x!!`` and ``join t.me/x`` are
+    copies; ``join t.me/x 1`` and ``join t.me/x 2`` are near copies (same letters part).
 
     Returns "" for texts with fewer than ``min_chars`` letters (chants and emoji are
     repeated by everyone and are not spam).
@@ -34,7 +47,11 @@ def fingerprint(view: TextView, min_chars: int) -> str:
     if len(view.folded) < min_chars:
         return ""
     letters = view.letters()
-    return letters if len(letters) >= min_chars else ""
+    if len(letters) < min_chars:
+        return ""
+    if not view.digits:
+        return letters
+    return letters + _DIGITS_MARK + _NOT_DIGITS.sub("", view.folded)
 
 
 class RateCheck:
@@ -89,12 +106,29 @@ class RateCheck:
                 break
         tolerated = max(1, s.duplicate_max)
         if fp and len(history) >= tolerated:
-            cutoff = now - s.duplicate_window_seconds
-            if history[0][0] > cutoff:  # all of it is recent: count in C
-                copies = list(map(itemgetter(1), history)).count(fp)
-            else:
-                copies = sum(1 for t, f in history if f == fp and t > cutoff)
-            if copies >= tolerated:
-                detail = f"{copies} earlier copies in {s.duplicate_window_seconds:g} s"
-                findings.append(Finding(Reason(NAME, "rate.duplicate", 0.8, detail)))
+            finding = _duplicate(fp, history, now, s.duplicate_window_seconds, tolerated)
+            if finding is not None:
+                findings.append(finding)
         return findings, sample
+
+
+def _duplicate(
+    fp: str, history: Sequence[tuple[float, str]], now: float, window: float, tolerated: int
+) -> Finding | None:
+    """A ``rate.duplicate`` finding when ``tolerated`` posts within ``window`` seconds before
+    ``now`` are copies of ``fp`` (0.8), or copies but for their numbers (0.45)."""
+    cutoff = now - window
+    if history[0][0] > cutoff:  # all of it is recent
+        recent = [f for _, f in history]
+    else:
+        recent = [f for t, f in history if t > cutoff]
+    copies = recent.count(fp)
+    if copies >= tolerated:
+        detail = f"{copies} earlier copies in {window:g} s"
+        return Finding(Reason(NAME, "rate.duplicate", EXACT_SCORE, detail))
+    letters = fp.partition(_DIGITS_MARK)[0]
+    near = sum(1 for f in recent if f.partition(_DIGITS_MARK)[0] == letters)
+    if near >= tolerated:
+        detail = f"{near} earlier copies in {window:g} s, differing only in numbers"
+        return Finding(Reason(NAME, "rate.duplicate", NEAR_SCORE, detail))
+    return None

@@ -76,6 +76,19 @@ def test_duplicates_are_shadowed_but_chants_are_not(pipeline: Pipeline, clock: F
     assert pipeline.check_local(f"{spam} 9", _ctx()).action is Action.ALLOW
 
 
+def test_texts_that_differ_in_their_numbers_are_not_copies(
+    pipeline: Pipeline, clock: FakeClock
+) -> None:
+    actions = []
+    for i in range(4):
+        actions.append(pipeline.check_local(f"goal number {i} what a game", _ctx()).action)
+        clock.advance(10)
+    assert actions == [Action.ALLOW] * 4
+    # ... but they are near copies, which add to a lure's evidence (the counter trick above)
+    verdict = pipeline.check_local("goal number 9 what a game", _ctx())
+    assert [(r.code, r.score) for r in verdict.reasons] == [("rate.duplicate", 0.45)]
+
+
 def test_a_flooding_spammer_is_limited_for_as_long_as_they_flood(
     pipeline: Pipeline, clock: FakeClock
 ) -> None:
