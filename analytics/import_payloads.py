@@ -91,6 +91,9 @@ class Pinned(_P):
     pinned: bool = True
     """False: the event unpins its message. The room's state reads it as true or false (a
     string ``"false"`` would pin); one without it pins, as the state reads it."""
+    reason: str = ""
+    """Why the service unpinned it itself (``deleted``, ``hidden by reports``); none for a
+    moderator's pin or unpin."""
 
 
 class Reaction(_P):

@@ -3,20 +3,29 @@
 Callable by a room moderator (token or granted role) or through the admin API (actor
 ``system:admin``). Each is one event, so every moderator action is auditable and measurable.
 A restriction's end is stored as ``until``; it lapses by time, with no event needed.
+
+A pin is shown to the whole room (every client gets a ``room`` frame naming the message), so
+only a message the whole room sees can be pinned, and a pinned message that leaves the room's
+view (deleted, hidden by reports) is unpinned by an event of its own, written with the event
+that removes it. Pins and deletions of a room run one at a time (:func:`pin_lock`), so a pin
+never lands on a message a concurrent deletion has just removed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from service.actions.access import check_room_id
 from service.actions.context import Community
 from service.actions.messages import check_message
-from service.domain.events import EventType, new_event
-from service.domain.state import GLOBAL
+from service.domain.events import Event, EventType, new_event
+from service.domain.state import GLOBAL, MessageRef
 from service.errors import ErrorCode, SidelineError
 from service.protocol.http import RestrictIn
 
+T = TypeVar("T")
 _ON = {"mute": EventType.USER_MUTED, "ban": EventType.USER_BANNED,
        "shadow": EventType.USER_SHADOW_BANNED}  # fmt: skip
 _OFF = {"mute": EventType.USER_UNMUTED, "ban": EventType.USER_UNBANNED}
@@ -40,33 +49,86 @@ async def delete_message(
             at="$.message_id",
         )  # fmt: skip
     ref = c.state.messages.get(message_id)
+
+    async def delete() -> int:
+        deleted = new_event(
+            EventType.MESSAGE_DELETED, user_id=ref.user_id if ref else actor, room_id=room_id,
+            actor_id=actor, message_id=message_id,
+            payload={"reason": reason.strip() or "moderator", "review": review},
+        )  # fmt: skip
+        committed = await c.commit([deleted, *unpin_if_pinned(c, room_id, message_id, actor, "deleted")])
+        return committed[0].seq
+
     with c.reserving(key):
-        committed = await c.commit([
-            new_event(
-                EventType.MESSAGE_DELETED, user_id=ref.user_id if ref else actor, room_id=room_id,
-                actor_id=actor, message_id=message_id,
-                payload={"reason": reason.strip() or "moderator", "review": review},
-            )
-        ])  # fmt: skip
-    return committed[0].seq
+        return await pin_lock(c, room_id, delete)
+
+
+def pin_lock(c: Community, room_id: str, work: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+    """Run ``work`` after the room's earlier pins and deletions (``Community.serially``)."""
+    return c.serially(("pin", room_id), work)
+
+
+def unpin_if_pinned(c: Community, room_id: str, message_id: str, actor: str, reason: str) -> list[Event]:
+    """The event that unpins ``message_id`` when it is the room's pinned message (none
+    otherwise), to commit with the event that takes it out of the room's view: ``reason`` says
+    which (``deleted``, ``hidden by reports``)."""
+    if c.state.room(room_id).pinned_message_id != message_id:
+        return []
+    return [_pin_event(c, actor, room_id, message_id, pinned=False, reason=reason)]
+
+
+def _pin_event(
+    c: Community, actor: str, room_id: str, message_id: str, *, pinned: bool, reason: str = ""
+) -> Event:
+    """A pin or unpin: the subject is the message's author (the actor when this node does not
+    hold the message), ``actor_id`` who pinned or unpinned, as for a deletion."""
+    ref = c.state.messages.get(message_id)
+    payload: dict[str, object] = {"pinned": pinned}
+    if reason:
+        payload["reason"] = reason
+    return new_event(
+        EventType.MESSAGE_PINNED, user_id=ref.user_id if ref else actor, room_id=room_id,
+        actor_id=actor, message_id=message_id, payload=payload,
+    )  # fmt: skip
+
+
+def _not_shown(room_id: str, message_id: str) -> SidelineError:
+    return SidelineError(
+        ErrorCode.NOT_FOUND,
+        f"message {message_id[:64]!r} is not shown to room {room_id} (held for review, hidden "
+        "by reports, or a shadow-banned author's): only a message everyone in the room sees "
+        "can be pinned",
+        at="$.message_id",
+    )
 
 
 async def pin_message(c: Community, actor: str, room_id: str, message_id: str | None) -> None:
-    """Pin one message (replacing the previous pin), or unpin with None."""
+    """Pin one message the whole room sees (replacing the previous pin), or unpin with None.
+
+    A message the room does not see (held, hidden by reports, a shadow-banned author's) is
+    refused as ``not_found``: pinning it would name it to every client in a ``room`` frame.
+    """
     check_room_id(c, room_id)
+    ref: MessageRef | None = None
     if message_id is not None:
-        await check_message(c, room_id, message_id, reader=None)
+        ref = await check_message(c, room_id, message_id, reader=None)
+        if not ref.visible_to(None):
+            raise _not_shown(room_id, message_id)
 
     async def pin() -> None:
         pinned = c.state.room(room_id).pinned_message_id
         if pinned == message_id:  # already pinned, or nothing to unpin: nothing to write
             return
-        await c.commit([
-            new_event(EventType.MESSAGE_PINNED, user_id=actor, room_id=room_id,
-                      message_id=message_id or pinned, payload={"pinned": message_id is not None})
-        ])  # fmt: skip
+        if message_id is None:
+            assert pinned is not None
+            await c.commit([_pin_event(c, actor, room_id, pinned, pinned=False)])
+            return
+        now = c.state.messages.get(message_id, ref)  # as it is now, after earlier deletions
+        if now is None or now.deleted or not now.visible_to(None):
+            raise _not_shown(room_id, message_id)
+        await c.commit([_pin_event(c, actor, room_id, message_id, pinned=True)])
 
-    await c.serially(("pin", room_id), pin)
+    await pin_lock(c, room_id, pin)
 
 
 async def restrict(c: Community, actor: str, room_id: str, kind: str, body: RestrictIn) -> str | None:

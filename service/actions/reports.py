@@ -24,7 +24,7 @@ from service.actions.messages import (
     shadow_banned,
     visible_text,
 )
-from service.actions.moderators import delete_message
+from service.actions.moderators import delete_message, pin_lock, unpin_if_pinned
 from service.domain.events import EventType, new_event, uuid7
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
@@ -52,6 +52,10 @@ class QueueItem(msgspec.Struct, kw_only=True):
     shadow_banned: bool = False
     """The author is shadow-banned (in this room or everywhere), or was when it was sent: an
     approval shows it to its author alone, never to the room."""
+
+
+REPORTS_ACTOR = "system:reports"
+"""Who unpins a pinned message that reports hide (the reporters acted, none of them alone)."""
 
 
 def _under_shadow_ban(c: Community, message_id: str, room_id: str, author: str) -> bool:
@@ -121,15 +125,24 @@ async def _claim_and_file(
 async def _write_report(
     c: Community, who: Identity, room_id: str, message_id: str, reason: str, reporters: int
 ) -> str:
-    """Write the report; ``reporters`` counts the message's distinct reporters with this one."""
+    """Write the report; ``reporters`` counts the message's distinct reporters with this one.
+
+    A report that hides the room's pinned message unpins it in the same commit (after the
+    room's pins and deletions, ``pin_lock``), so no client is left pointed at a hidden message.
+    """
     report_id = uuid7()
-    await c.commit([
-        new_event(
+    hide = reporters >= report_threshold(c)
+
+    async def write() -> None:
+        reported = new_event(
             EventType.MESSAGE_REPORTED, user_id=who.user_id, room_id=room_id,
             context_id=who.context_id, message_id=message_id,
-            payload={"reason": reason, "report_id": report_id, "hide": reporters >= report_threshold(c)},
-        )
-    ])  # fmt: skip
+            payload={"reason": reason, "report_id": report_id, "hide": hide},
+        )  # fmt: skip
+        unpin = unpin_if_pinned(c, room_id, message_id, REPORTS_ACTOR, "hidden by reports") if hide else []
+        await c.commit([reported, *unpin])
+
+    await (pin_lock(c, room_id, write) if hide else write())
     return report_id
 
 

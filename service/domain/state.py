@@ -289,6 +289,15 @@ class CommunityState:
         self.held_for.pop(e.message_id, None)
         self.hidden.pop(e.message_id, None)
         self._forget(e.room_id, e.message_id)
+        self._unpin(e)
+
+    def _unpin(self, e: Event) -> None:
+        """A pinned message that leaves the room's view is no longer pinned. The service writes
+        an unpin event with the deletion or the hiding report; this also unpins what older
+        logs left pinned without one."""
+        room = self.rooms.get(e.room_id)
+        if room is not None and room.pinned_message_id == e.message_id:
+            room.pinned_message_id = None
 
     def _on_moderated(self, e: Event, p: dict[str, Any]) -> None:
         if p.get("action") == "hold" and e.message_id is not None:
@@ -304,6 +313,7 @@ class CommunityState:
             if (shown := next((m for m in recent if m.message_id == e.message_id), None)) is not None:
                 self.hidden[e.message_id] = shown
             self._forget(e.room_id, e.message_id)
+            self._unpin(e)
 
     def _on_approved(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
