@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
 from service.moderation.checks.base import CheckInput
 from service.moderation.settings import SpamSettings
@@ -53,10 +52,15 @@ _OBFUSCATED = re.compile(
     rf"|\b(?:bit|tinyurl|cutt){_DOT}(?:ly|com)\b"
     rf"|\bwww{_DOT}[\w-]+{_DOT}(?:com|net|org|io|xyz|bet|vip|live|tv|online)\b"
     r"|\bh\s+t\s*t\s*p\s*s?\s*:\s*/\s*/|\bhttps?\s+:\s*/\s*/|\bhttps?\s*:\s+/\s*/"
-    # spaced-out www (w w w . scam . com), defanged schemes and dots (hxxp://, evil[.]com)
-    r"|\bw\s+w\s+w\s*(?:\.|\bdot\b)|\bh(?:xx|\*\*)ps?\s*(?::|\[:\])\s*/\s*/"
-    r"|[a-z0-9-]\s*(?:\[\s*\.\s*\]|\(\s*\.\s*\)|\{\s*\.\s*\})\s*(?:" + "|".join(_TLDS) + r")\b"
 )
+# Spaced-out www (w w w . scam . com), defanged schemes and dots (hxxp://, evil[.]com). A
+# separate pattern, searched only when its characters are there: in one alternation with the
+# above it made every link search four times slower.
+_DEFANGED = re.compile(
+    r"\bw\s+w\s+w\s*(?:\.|\bdot\b)|\bh(?:xx|\*\*)ps?\s*(?::|\[:\])\s*/\s*/"
+    r"|[\[({]\s*\.\s*[\])}]\s*(?:" + "|".join(_TLDS) + r")\b"
+)
+_DEFANGED_HINTS = ("w w", "hxx", "h**", "[", "(", "{")
 # A domain spelled out with "dot" ("espn dot com", "bbc dot co dot uk"): a link like any other,
 # judged by its host (everyday speech, so not an obfuscated link by itself).
 _SPELLED_LINK = re.compile(
@@ -182,18 +186,6 @@ _LINK_HINTS = frozenset(_TLDS)
 _LINK_WORDS = frozenset(["http", "https", "www", "dot", "hxxp", "hxxps"])
 
 
-class _Lure(NamedTuple):
-    """What one pattern family matched: its score, and where and what."""
-
-    score: float
-    spans: list[tuple[int, int]]
-    texts: list[str]
-
-    @property
-    def length(self) -> int:
-        return sum(end - start for start, end in self.spans)
-
-
 class SpamCheck:
     """Links, scam and tipster lures, prize bait, mention floods and text floods.
 
@@ -238,28 +230,22 @@ class SpamCheck:
         return findings
 
     def _lures(self, folded: str, present: frozenset[str]) -> list[Finding]:
-        best: dict[str, _Lure] = {}
+        best: dict[str, tuple[float, list[re.Match[str]]]] = {}
         for code, score, triggers, pattern in self._families:
-            if code in best and best[code].score >= score:
+            if code in best and best[code][0] >= score:
                 continue
             if not triggers.isdisjoint(present):
                 found = _distinct(pattern, folded)
                 if found:
                     # Two different lures of one family are stronger evidence than one.
                     combined = round(1.0 - (1.0 - score) ** len(found), 4)
-                    if code not in best or best[code].score < combined:
-                        spans, texts = [m.span() for m in found], [m[0] for m in found]
-                        best[code] = _Lure(combined, spans, texts)
-        # The same words are one piece of evidence: strongest (then longest) first, a finding
-        # whose matches all lie inside an already kept one's is dropped.
-        kept: dict[str, _Lure] = {}
-        for code, lure in sorted(best.items(), key=lambda kv: (-kv[1].score, -kv[1].length)):
-            if not any(_inside(lure.spans, other.spans) for other in kept.values()):
-                kept[code] = lure
+                    if code not in best or best[code][0] < combined:
+                        best[code] = (combined, found)
+        if len(best) > 1:
+            best = _count_once(best)
         return [
-            Finding(Reason(NAME, code, lure.score, "matched " + ", ".join(map(repr, lure.texts))))
-            for code, lure in best.items()
-            if code in kept
+            Finding(Reason(NAME, code, score, "matched " + ", ".join(repr(m[0]) for m in found)))
+            for code, (score, found) in best.items()
         ]
 
     def _links(self, folded: str) -> Iterable[Finding]:
@@ -283,6 +269,8 @@ class SpamCheck:
             else:
                 worst.setdefault("spam.link", (0.2, f"link {host}"))
         hidden = _OBFUSCATED.search(folded)
+        if hidden is None and any(hint in folded for hint in _DEFANGED_HINTS):
+            hidden = _DEFANGED.search(folded)
         if hidden is not None:
             worst["spam.obfuscated_link"] = (0.7, f"obfuscated link {hidden.group()!r}")
         return [Finding(Reason(NAME, code, s, d)) for code, (s, d) in worst.items()]
@@ -318,9 +306,33 @@ def _distinct(pattern: re.Pattern[str], folded: str) -> list[re.Match[str]]:
     return found
 
 
+def _count_once(
+    best: dict[str, tuple[float, list[re.Match[str]]]],
+) -> dict[str, tuple[float, list[re.Match[str]]]]:
+    """The same words are one piece of evidence: a finding whose matches all lie inside the
+    matches of a stronger one (or as strong and longer) is dropped."""
+    spans = {code: [m.span() for m in found] for code, (_, found) in best.items()}
+    rank = {code: (best[code][0], sum(e - s for s, e in spans[code])) for code in best}
+    return {
+        code: entry
+        for code, entry in best.items()
+        if not any(
+            rank[other] > rank[code] and _inside(spans[code], spans[other])
+            for other in best
+            if other != code
+        )
+    }
+
+
 def _inside(spans: list[tuple[int, int]], outer: list[tuple[int, int]]) -> bool:
     """Whether every span lies within one of ``outer``."""
-    return all(any(os <= s and e <= oe for os, oe in outer) for s, e in spans)
+    for start, end in spans:
+        for o_start, o_end in outer:
+            if o_start <= start and end <= o_end:
+                break
+        else:
+            return False
+    return True
 
 
 def _matches(host: str, domains: frozenset[str]) -> bool:
