@@ -183,6 +183,8 @@ class Restriction(_P):
 
 class Lifted(_P):
     scope: Literal["room", "global"]
+    reason: str = ""
+    """Why it was lifted, as a restriction's reason; lifts written before it have none."""
 
 
 class ModeChanged(_P):

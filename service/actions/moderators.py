@@ -2,7 +2,13 @@
 
 Callable by a room moderator (token or granted role) or through the admin API (actor
 ``system:admin``). Each is one event, so every moderator action is auditable and measurable.
-A restriction's end is stored as ``until``; it lapses by time, with no event needed.
+A restriction's end is stored as ``until``; it lapses by time, with no event needed. Every
+event of these names the moderator (or ``system:admin``) as ``actor_id``, and a restriction
+and its lift carry the reason given.
+
+A room moderator restricts users of lower roles only: muting, banning or shadow-banning a
+fellow moderator of the room, or lifting such a restriction, is the admin API's (the host
+backend's) to do, so one moderator cannot silence or lock out another.
 
 A pin is shown to the whole room (every client gets a ``room`` frame naming the message), so
 only a message the whole room sees can be pinned, and a pinned message that leaves the room's
@@ -20,7 +26,8 @@ from typing import TypeVar
 from service.actions.access import check_room_id
 from service.actions.context import Community
 from service.actions.messages import check_message
-from service.domain.events import Event, EventType, new_event
+from service.domain.events import Event, EventType, acted_by, new_event
+from service.domain.rooms import Role
 from service.domain.state import GLOBAL, MessageRef
 from service.errors import ErrorCode, SidelineError
 from service.protocol.http import RestrictIn
@@ -86,10 +93,11 @@ def _pin_event(
     payload: dict[str, object] = {"pinned": pinned}
     if reason:
         payload["reason"] = reason
-    return new_event(
+    event = new_event(
         EventType.MESSAGE_PINNED, user_id=ref.user_id if ref else actor, room_id=room_id,
-        actor_id=actor, message_id=message_id, payload=payload,
+        message_id=message_id, payload=payload,
     )  # fmt: skip
+    return acted_by(event, actor)  # also when a moderator pins their own message
 
 
 def _not_shown(room_id: str, message_id: str) -> SidelineError:
@@ -131,6 +139,25 @@ async def pin_message(c: Community, actor: str, room_id: str, message_id: str | 
     await pin_lock(c, room_id, pin)
 
 
+def check_not_peer(c: Community, actor: str, room_id: str, user_id: str, what: str) -> None:
+    """Refuse a room moderator acting on a moderator of the room (``role_too_low`` at
+    ``$.user_id``); the admin API and the service's own actors (``system:*``) may.
+
+    The service knows a user moderates the room by a role granted through the admin API, else
+    by the role their latest message in the room was sent with (a token's role is known only
+    from what its holder does).
+    """
+    if actor.startswith("system:"):
+        return
+    if c.state.recorded_role(room_id, user_id) is Role.MODERATOR:
+        raise SidelineError(
+            ErrorCode.ROLE_TOO_LOW,
+            f"{user_id[:64]!r} is a moderator of {room_id}: a room moderator cannot {what} a "
+            "fellow moderator (the admin API can)",
+            at="$.user_id",
+        )  # fmt: skip
+
+
 async def restrict(c: Community, actor: str, room_id: str, kind: str, body: RestrictIn) -> str | None:
     """Mute, ban or shadow-ban ``body.user_id``; returns the ISO end time (None: until lifted)."""
     check_room_id(c, room_id)
@@ -140,6 +167,7 @@ async def restrict(c: Community, actor: str, room_id: str, kind: str, body: Rest
         raise SidelineError(ErrorCode.INVALID_BODY, "scope must be room or global", at="$.scope")
     if body.user_id == actor:
         raise SidelineError(ErrorCode.CONFLICT, "moderators cannot restrict themselves", at="$.user_id")
+    check_not_peer(c, actor, room_id, body.user_id, "restrict")
     until = None
     if body.duration_seconds is not None:
         until = (c.now() + timedelta(seconds=body.duration_seconds)).isoformat()
@@ -152,12 +180,17 @@ async def restrict(c: Community, actor: str, room_id: str, kind: str, body: Rest
     return until
 
 
-async def lift(c: Community, actor: str, room_id: str, kind: str, user_id: str, scope: str = "room") -> bool:
+async def lift(
+    c: Community, actor: str, room_id: str, kind: str, user_id: str, scope: str = "room",
+    reason: str = "",
+) -> bool:  # fmt: skip
     """Unmute or unban (unban also lifts a shadow-ban); False, writing nothing, when nothing of
-    it is active in that scope (never set, lifted already, or run out)."""
+    it is active in that scope (never set, lifted already, or run out). ``reason`` is recorded
+    on the event, as a restriction's is."""
     check_room_id(c, room_id)
     if kind not in _OFF:
         raise SidelineError(ErrorCode.NOT_FOUND, f"unknown restriction {kind!r}")
+    check_not_peer(c, actor, room_id, user_id, "lift a restriction of")
     key_scope = GLOBAL if scope == "global" else room_id
 
     def active(what: str) -> bool:  # one that ran out is kept in the state, but lifts nothing
@@ -169,7 +202,7 @@ async def lift(c: Community, actor: str, room_id: str, kind: str, user_id: str, 
             return False
         await c.commit([
             new_event(_OFF[kind], user_id=user_id, room_id=room_id, actor_id=actor,
-                      payload={"scope": scope})
+                      payload={"scope": scope, "reason": reason.strip()})
         ])  # fmt: skip
         return True
 

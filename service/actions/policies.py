@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from service.actions.context import Community
-from service.domain.events import EventType, new_event
+from service.domain.events import EventType, acted_by, new_event
 from service.errors import ErrorCode, SidelineError
 from service.moderation.settings import Policy
 from service.protocol.http import invalid_body
@@ -77,12 +77,11 @@ async def set_policy(c: Community, kind: str, policy: Policy, *, actor: str) -> 
     pipeline = _pipeline(c)
     name = policy_name(c, kind)
     check_policy(policy)
-    await c.commit([
-        new_event(
-            EventType.MODERATION_POLICY_CHANGED, user_id=actor, room_id=f"{name}:*",
-            payload={"kind": name, "policy": msgspec.to_builtins(policy)},
-        )
-    ])  # fmt: skip
+    changed = new_event(
+        EventType.MODERATION_POLICY_CHANGED, user_id=actor, room_id=f"{name}:*",
+        payload={"kind": name, "policy": msgspec.to_builtins(policy)},
+    )  # fmt: skip
+    await c.commit([acted_by(changed, actor)])
     pipeline.set_policy(name, policy)
     return get_policy(c, name)
 

@@ -1,8 +1,9 @@
 """Rooms: join and leave, room settings and modes, role grants, closing a room.
 
-Room settings change through the admin API (server to server) or by a room moderator; each
-change is a ``room_mode_changed`` event carrying the full new settings, so the room's state is
-a projection of its log.
+Room settings change through the admin API (server to server), by a room moderator or by crowd
+control; each change is a ``room_mode_changed`` event carrying the full new settings and its
+``cause``, so the room's state is a projection of its log. Its ``actor_id`` (and ``user_id``:
+a room is no user) is who changed it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Literal
 
 from service.actions.access import Intent, check_access, check_room_id
 from service.actions.context import Community
-from service.domain.events import EventType, new_event
+from service.domain.events import EventType, acted_by, new_event
 from service.domain.rooms import Role, RoomMode, RoomState
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
@@ -90,13 +91,12 @@ async def _configure(c: Community, room_id: str, body: RoomConfigIn, actor: str,
     slow = body.slow_mode_seconds if body.slow_mode_seconds is not None else s.slow_mode_seconds
     length = body.max_message_length if body.max_message_length is not None else s.max_message_length
     if (mode, slow, length) != (s.mode, s.slow_mode_seconds, s.max_message_length):
-        await c.commit([
-            new_event(
-                EventType.ROOM_MODE_CHANGED, user_id=actor, room_id=room_id,
-                payload={"mode": mode.value, "slow_mode_seconds": slow,
-                         "max_message_length": length, "cause": cause},
-            )
-        ])  # fmt: skip
+        changed = new_event(
+            EventType.ROOM_MODE_CHANGED, user_id=actor, room_id=room_id,
+            payload={"mode": mode.value, "slow_mode_seconds": slow,
+                     "max_message_length": length, "cause": cause},
+        )  # fmt: skip
+        await c.commit([acted_by(changed, actor)])
     return room_out(c.state.room(room_id))
 
 

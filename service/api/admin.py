@@ -15,6 +15,7 @@ from service.api.body import no_stray_body
 from service.api.deps import admin_guard, provide_community
 from service.api.moderation import (
     DeleteReason,
+    LiftReason,
     ModerationRecordOut,
     PinIn,
     RestrictionOut,
@@ -92,8 +93,9 @@ class AdminController(Controller):
         self, c: NamedDependency[Community], room_id: RoomId, kind: LiftKind, user_id: UserIdPath,
         # ``scope`` itself is Litestar's reserved name for the ASGI scope
         lift_scope: Annotated[Literal["room", "global"], QueryParameter(name="scope")] = "room",
+        reason: LiftReason = "",
     ) -> LiftedOut:  # fmt: skip
-        return LiftedOut(lifted=await moderators.lift(c, ADMIN, room_id, _lift_kind(kind, user_id), user_id, lift_scope))
+        return LiftedOut(lifted=await moderators.lift(c, ADMIN, room_id, _lift_kind(kind, user_id), user_id, lift_scope, reason))
 
     @get("/moderation/policies/{kind:str}", summary="The moderation policy of a room kind", responses=refusals(ADMIN_KEY, [E.UNKNOWN_ROOM_KIND, E.CONFLICT]))
     async def get_policy(self, c: NamedDependency[Community], kind: str) -> Policy:

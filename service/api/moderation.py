@@ -41,6 +41,11 @@ DeleteReason = Annotated[str, QueryParameter(
 )]  # fmt: skip
 """A delete's reason, limited as a mute's or ban's. A query parameter, not a body: DELETE
 bodies are dropped or refused by many clients and proxies."""
+LiftReason = Annotated[str, QueryParameter(
+    max_length=REASON_MAX,
+    description=f"Why, for the moderation audit (the event's `reason`, as a mute's or ban's); at "
+    f"most {REASON_MAX} characters, trimmed.",
+)]  # fmt: skip
 
 
 class PinIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -114,9 +119,9 @@ class ModeratorController(Controller):
         return RestrictionOut(user_id=data.user_id, kind=name, until=until)
 
     @delete("/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND], WRITE))
-    async def lift(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, kind: LiftKind, user_id: UserIdPath) -> LiftedOut:
+    async def lift(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, kind: LiftKind, user_id: UserIdPath, reason: LiftReason = "") -> LiftedOut:
         _moderator(c, who, room_id)
-        return LiftedOut(lifted=await moderators.lift(c, who.user_id, room_id, _lift_kind(kind, user_id), user_id))
+        return LiftedOut(lifted=await moderators.lift(c, who.user_id, room_id, _lift_kind(kind, user_id), user_id, reason=reason))
 
     @get("/review-queue", summary="Held and reported messages of this room", responses=refusals(TOKEN, MODERATE))
     async def review_queue(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId) -> list[reports.QueueItem]:

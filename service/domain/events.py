@@ -110,6 +110,18 @@ def uuid7_time(value: str) -> datetime | None:
     return datetime.fromtimestamp((parsed.int >> 80) / 1000, UTC)
 
 
+def acted_by(event: Event, actor: str) -> Event:
+    """``event`` with ``actor_id`` set to ``actor`` even where ``user_id`` is the actor too.
+
+    For an event whose subject is no user (a room's settings, a pinned message, a policy),
+    ``user_id`` holds the actor only because every event names a user: ``actor_id`` still says
+    who acted, as on a mute or a ban, so an audit reads one column. (:func:`new_event` leaves
+    ``actor_id`` out where it equals ``user_id``, the subject acting on themselves.)
+    """
+    event.actor_id = actor
+    return event
+
+
 def new_event(
     event_type: EventType,
     *,

@@ -139,6 +139,8 @@ class CommunityState:
         self.history: dict[str, deque[Event]] = {}
         self.history_truncated: set[str] = set()
         self.last_post: dict[tuple[str, str], datetime] = {}
+        self.posted_as_moderator: set[tuple[str, str]] = set()
+        """(room, user) whose latest message in the room was sent with the moderator role."""
         self.reporters: dict[str, set[str]] = defaultdict(set)
         self.reported_at: dict[str, datetime] = {}
         """When a message's first report since its last review was made (the review queue's
@@ -187,6 +189,15 @@ class CommunityState:
         """A role granted through the admin API overrides the token's role for that room."""
         return self.grants.get((room_id, user_id), token_role)
 
+    def recorded_role(self, room_id: str, user_id: str) -> Role | None:
+        """A user's role in a room as far as the log tells it: the role granted through the admin
+        API, else moderator when their latest message there was sent as one; None otherwise
+        (a token's role is not recorded)."""
+        granted = self.grants.get((room_id, user_id))
+        if granted is not None:
+            return granted
+        return Role.MODERATOR if (room_id, user_id) in self.posted_as_moderator else None
+
     def restriction(self, kind: str, room_id: str, user_id: str, now: datetime) -> Restriction | None:
         """The active ``kind`` (mute|ban|shadow) of a user in a room, room or global scope."""
         for scope in (room_id, GLOBAL):
@@ -234,6 +245,10 @@ class CommunityState:
             if len(self.client_ids) > self._index_size:
                 self.client_ids.popitem(last=False)
         self.last_post[(e.room_id, e.user_id)] = e.occurred_at
+        if p.get("role") == Role.MODERATOR.value:
+            self.posted_as_moderator.add((e.room_id, e.user_id))
+        else:
+            self.posted_as_moderator.discard((e.room_id, e.user_id))
         if ref.visibility == "held":
             self.held[e.message_id] = e
         elif ref.visibility in ("public", "shadow"):
@@ -419,6 +434,7 @@ class CommunityState:
             "held_for": dict(sorted(self.held_for.items())),
             "reporters": {m: sorted(u) for m, u in sorted(self.reporters.items())},
             "reported_at": {m: at.isoformat() for m, at in sorted(self.reported_at.items())},
+            "posted_as_moderator": sorted("|".join(k) for k in self.posted_as_moderator),
             "exposure": dict(sorted(self.exposure.items())),
             "moderation_policies": dict(sorted(self.moderation_policies.items())),
             "last_seq": self.last_seq,

@@ -69,7 +69,7 @@ def test_parameters_are_known_by_the_name_sent(api):
     assert api.client.delete("/v1/admin/rooms/match:1/bans/u9?scope=global", headers=admin).json() == {"lifted": False}
     r = api.client.delete("/v1/admin/rooms/match:1/bans/u9?lift_scope=global", headers=admin)
     assert r.status_code == 400 and r.json()["error"]["message"] == (
-        "unknown query parameter `lift_scope` (this endpoint takes `scope`) - at `$.lift_scope`"
+        "unknown query parameter `lift_scope` (this endpoint takes `reason`, `scope`) - at `$.lift_scope`"
     )
     assert api.client.get("/v1/admin/review-queue?room_id=match:1", headers=admin).status_code == 200
 
