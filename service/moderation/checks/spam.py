@@ -61,6 +61,7 @@ _DEFANGED = re.compile(
     r"|[\[({]\s*\.\s*[\])}]\s*(?:" + "|".join(_TLDS) + r")\b"
 )
 _DEFANGED_HINTS = ("w w", "hxx", "h**", "[", "(", "{")
+_EMAIL_HOST_BEFORE = re.compile(r"@\s*[\w.-]+\s*$")  # "john@gmail(.)com" is an email (PII)
 # A domain spelled out with "dot" ("espn dot com", "bbc dot co dot uk"): a link like any other,
 # judged by its host (everyday speech, so not an obfuscated link by itself).
 _SPELLED_LINK = re.compile(
@@ -270,7 +271,7 @@ class SpamCheck:
                 worst.setdefault("spam.link", (0.2, f"link {host}"))
         hidden = _OBFUSCATED.search(folded)
         if hidden is None and any(hint in folded for hint in _DEFANGED_HINTS):
-            hidden = _DEFANGED.search(folded)
+            hidden = _defanged(folded)
         if hidden is not None:
             worst["spam.obfuscated_link"] = (0.7, f"obfuscated link {hidden.group()!r}")
         return [Finding(Reason(NAME, code, s, d)) for code, (s, d) in worst.items()]
@@ -293,6 +294,14 @@ class SpamCheck:
             detail = f"{len(set(tokens))} distinct words in {len(tokens)}"
             return [Finding(Reason(NAME, "spam.flood", 0.6, detail))]
         return []
+
+
+def _defanged(folded: str) -> re.Match[str] | None:
+    """The first defanged or spaced-out link that is not an email's host."""
+    for m in _DEFANGED.finditer(folded):
+        if not _EMAIL_HOST_BEFORE.search(folded, max(0, m.start() - 64), m.start()):
+            return m
+    return None
 
 
 def _distinct(pattern: re.Pattern[str], folded: str) -> list[re.Match[str]]:

@@ -63,6 +63,12 @@ def test_one_weak_signal_is_not_spam(check: Callable[..., Verdict], text: str) -
     assert check(text).action is Action.ALLOW
 
 
+def test_a_defanged_email_is_personal_data_not_a_link(check: Callable[..., Verdict]) -> None:
+    verdict = check("john@gmail(.)com")
+    assert (verdict.action, verdict.text) == (Action.MASK, "[email]")
+    assert [r.code for r in verdict.reasons] == ["pii.email"]
+
+
 def test_text_floods_are_spam(check: Callable[..., Verdict]) -> None:
     assert check("a" * 300).action is Action.SHADOW
     assert check("GOAL " * 40).action is Action.SHADOW
