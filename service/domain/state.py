@@ -104,6 +104,17 @@ class Poll(msgspec.Struct, kw_only=True):
         return counts
 
 
+class CrowdChange(msgspec.Struct, kw_only=True, frozen=True):
+    """A room whose mode and slow mode stand as crowd control set them: what it restores."""
+
+    mode: RoomMode
+    """The room's mode before crowd control's first change."""
+    slow_mode_seconds: int
+    """The room's slow mode before crowd control's first change."""
+    node_id: str
+    """The node whose crowd control made the change (each node restores its own)."""
+
+
 class Restriction(msgspec.Struct, kw_only=True):
     """An active mute, ban or shadow-ban; ``until`` None means until lifted."""
 
@@ -154,6 +165,13 @@ class CommunityState:
         self.exposure: dict[str, str] = {}
         self.moderation_policies: dict[str, dict[str, Any]] = {}
         """Moderation policies set through the admin API, by room kind (raw, validated on write)."""
+        self.crowd: dict[str, CrowdChange] = {}
+        """Rooms whose mode and slow mode stand as crowd control set them, with what they were
+        before: crowd control rebuilds what it owns from this at start."""
+        self.manual: dict[str, datetime] = {}
+        """When a person (a moderator, the admin API) last changed a room's mode or slow mode,
+        for rooms crowd control has not changed since: it leaves such a room alone until the
+        room calms."""
         self.last_seq = 0
 
     # -- reads -----------------------------------------------------------------------------
@@ -382,12 +400,33 @@ class CommunityState:
 
     def _on_room_mode(self, e: Event, p: dict[str, Any]) -> None:
         room = self.room(e.room_id)
+        before = room.settings
         room.settings = RoomSettings(
             mode=RoomMode(p["mode"]),
             slow_mode_seconds=int(p["slow_mode_seconds"]),
             max_message_length=int(p["max_message_length"]),
         )
-        room.closed_by_admin = room.settings.mode is RoomMode.CLOSED and p.get("cause", "admin") == "admin"
+        cause = p.get("cause", "admin")
+        room.closed_by_admin = room.settings.mode is RoomMode.CLOSED and cause == "admin"
+        self._crowd_or_manual(e, cause, before, room.settings)
+
+    def _crowd_or_manual(self, e: Event, cause: str, before: RoomSettings, after: RoomSettings) -> None:
+        """Who the room's mode and slow mode stand by. Crowd control owns them from its first
+        change (remembering what they were) until it puts them back or a person changes
+        either; a change of the max length alone leaves them as they stand."""
+        now = (after.mode, after.slow_mode_seconds)
+        if cause == "crowd_control":
+            self.manual.pop(e.room_id, None)
+            owned = self.crowd.get(e.room_id)
+            if owned is None:
+                self.crowd[e.room_id] = CrowdChange(
+                    mode=before.mode, slow_mode_seconds=before.slow_mode_seconds, node_id=e.node_id
+                )
+            elif now == (owned.mode, owned.slow_mode_seconds):
+                del self.crowd[e.room_id]  # restored
+        elif now != (before.mode, before.slow_mode_seconds):
+            self.crowd.pop(e.room_id, None)
+            self.manual[e.room_id] = e.occurred_at
 
     def _on_pinned(self, e: Event, p: dict[str, Any]) -> None:
         self.room(e.room_id).pinned_message_id = e.message_id if p.get("pinned", True) else None
@@ -437,6 +476,8 @@ class CommunityState:
             "posted_as_moderator": sorted("|".join(k) for k in self.posted_as_moderator),
             "exposure": dict(sorted(self.exposure.items())),
             "moderation_policies": dict(sorted(self.moderation_policies.items())),
+            "crowd": {r: msgspec.to_builtins(v) for r, v in sorted(self.crowd.items())},
+            "manual": {r: at.isoformat() for r, at in sorted(self.manual.items())},
             "last_seq": self.last_seq,
         }
 
