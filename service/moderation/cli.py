@@ -5,6 +5,11 @@ Each input line is ``{"id": ..., "text": ..., "user_id": ..., "ts": ...}`` (``us
 "altered"}``. A bad line gives ``{"line": n, "error": "..."}`` and the run goes on. Lines
 without ``user_id`` each get a user of their own, so rate limits only apply where the input
 says who posted; lines without ``ts`` are ``--interval`` seconds apart.
+
+The policy is the one the service applies (see :mod:`service.moderation.policy_source`): the
+configured one, or its latest change through the admin API, read from the event log, or from
+the running service while it holds the log. Which one, and where from, goes to stderr first;
+an unknown ``--policy`` is a configuration error (exit 2), never quietly ``default``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import IO, Any
 import msgspec
 
 from service.moderation.pipeline import Pipeline
+from service.moderation.policy_source import PolicySourceError, resolve
 from service.moderation.providers.openai_http import build_provider
 from service.moderation.verdict import MessageContext, Verdict
 from service.settings import ConfigError, load_settings
@@ -56,6 +62,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--timings", action="store_true", help="include checks_ms per message")
     parser.add_argument(
+        "--configured-only",
+        action="store_true",
+        help="apply the configured policies alone, not their changes made through the admin API",
+    )
+    parser.add_argument(
+        "--url",
+        help="admin URL of the running service, asked for the policy while it holds the event "
+        "log (default: from settings)",
+    )
+    parser.add_argument(
         "--with-provider",
         action="store_true",
         help="also ask the configured AI provider (off by default: dry runs stay offline)",
@@ -70,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"sideline moderate: {exc}", file=sys.stderr)
         return 2
+    try:
+        policy = resolve(settings, args.policy, url=args.url, configured_only=args.configured_only)
+    except PolicySourceError as exc:
+        print(f"sideline moderate: {exc}", file=sys.stderr)
+        return 2
     provider = build_provider(settings.moderation.provider) if args.with_provider else None
     if args.with_provider and provider is None:
         print(
@@ -77,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     pipeline = Pipeline(settings.moderation, provider=provider, host_domains=settings.host_domains)
-    args.policy = settings.policy_name(args.policy)
+    for name, changed in policy.changes.items():
+        pipeline.set_policy(name, changed)
+    args.policy = policy.name
+    print(f"sideline moderate: {policy.source}", file=sys.stderr, flush=True)
     stream: IO[bytes] = open(args.input, "rb") if args.input else sys.stdin.buffer  # noqa: SIM115
     try:
         out = sys.stdout.buffer

@@ -126,3 +126,23 @@ def test_a_room_kind_is_dry_run_with_the_policy_its_rooms_take(tmp_path: Path) -
     code, lines, stderr = run(stdin, "--policy", "match", cwd=tmp_path, config=config)
     assert code == 0, stderr
     assert [(x["action"], x["masked_text"]) for x in lines] == [("hold", "call me on [phone]")]
+
+
+def test_an_unknown_policy_is_a_configuration_error(tmp_path: Path) -> None:
+    """``--policy nope`` quietly used ``default`` and exited 0; the admin API says 400
+    unknown_room_kind. It is a configuration error (exit 2) naming what is known, and nothing
+    is judged."""
+    code, lines, stderr = run('{"id": 1, "text": "you scab"}\n', "--policy", "nope", cwd=tmp_path)
+    assert (code, lines) == (2, [])
+    assert stderr == (
+        "sideline moderate: --policy 'nope' is neither a room kind (kinds: dashboard, match, team, "
+        "video) nor a moderation policy (policies: dashboard, default, match, team, video)\n"
+    )
+
+
+def test_it_says_which_policy_it_applies(tmp_path: Path) -> None:
+    code, _, stderr = run('{"id": 1, "text": "hi"}\n', "--policy", "match", cwd=tmp_path)
+    assert code == 0, stderr
+    first = stderr.splitlines()[0]
+    assert first.startswith("sideline moderate: policy 'match' for room kind 'match' from the "
+                            "configuration (no event log at "), first  # fmt: skip
