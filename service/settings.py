@@ -254,8 +254,8 @@ class Settings(_Section):
 
     env: Literal["development", "test", "production"] = "development"
     """``production`` refuses generated secrets, secrets copied from a ``dev-secrets.toml`` in
-    the data folder, and short ones (token secret under 32 characters, admin key under 24,
-    dashboard key under 16)."""
+    the data folder, and short ones (token secret and erasure key under 32 characters, admin
+    key under 24, dashboard key under 16)."""
     node_id: NodeId = "node-1"
     """This node's id, written into every event and the log shard's file name."""
     data_dir: str = "data"
@@ -441,12 +441,21 @@ def _check(settings: Settings) -> None:
             )
         if not settings.admin.api_key:
             raise ConfigError("production needs SIDELINE_ADMIN__API_KEY - at `$.admin.api_key`")
+        if not settings.sinks.erasure_secret:  # the admin API can erase whatever else runs
+            raise ConfigError(
+                "production needs SIDELINE_SINKS__ERASURE_SECRET, the key of erased users' "
+                "pseudonyms (the same on every node) - at `$.sinks.erasure_secret`"
+            )
         _check_production_secrets(settings)
 
 
-MIN_SECRET_LENGTH = {"auth.hs256_secret": 32, "admin.api_key": 24, "dashboards.access_key": 16}
+MIN_SECRET_LENGTH = {
+    "auth.hs256_secret": 32, "admin.api_key": 24, "dashboards.access_key": 16,
+    "sinks.erasure_secret": 32,
+}  # fmt: skip
 """Shortest secret production accepts: 32 characters for the HS256 key (RFC 7518: a key as long
-as the hash, 256 bits), fewer for keys that are compared rather than used to sign."""
+as the hash, 256 bits) and the erasure key (an HMAC-SHA256 key, which guesses of user ids must
+not get around), fewer for keys that are compared rather than used to sign."""
 
 
 def _check_production_secrets(settings: Settings) -> None:
@@ -456,6 +465,7 @@ def _check_production_secrets(settings: Settings) -> None:
         "auth.hs256_secret": settings.auth.hs256_secret,
         "admin.api_key": settings.admin.api_key,
         "dashboards.access_key": settings.dashboards.access_key,
+        "sinks.erasure_secret": settings.sinks.erasure_secret,
     }
     dev_file = settings.data_path / "dev-secrets.toml"
     try:
@@ -504,6 +514,12 @@ def ensure_dev_secrets(settings: Settings) -> list[str]:
             fh.write(f'dashboard_access_key = "{stored["dashboard_access_key"]}"\n')
         printed = printed or [f"added a development dashboard access key to {path}:"]
         printed.append(f"  dashboard access key: {stored['dashboard_access_key']}")
+    if "erasure_secret" not in stored:  # appended to older files; never printed: nobody types it
+        stored["erasure_secret"] = secrets.token_urlsafe(32)
+        with path.open("a") as fh:
+            fh.write(f'erasure_secret = "{stored["erasure_secret"]}"\n')
+    if not settings.sinks.erasure_secret:
+        settings.sinks.erasure_secret = stored["erasure_secret"]
     if not settings.dashboards.access_key:
         settings.dashboards.access_key = stored["dashboard_access_key"]
     if not settings.auth.hs256_secret:

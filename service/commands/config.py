@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-SECRET_KEYS = ("secret", "password", "api_key", "access_key", "write_key")
+SECRET_KEYS = ("secret", "secrets", "password", "api_key", "access_key", "write_key")
 """Settings keys ending in one of these hold secrets: printed as ``***`` when set."""
 
 

@@ -21,6 +21,7 @@ from service.domain.events import EventType, Metadata, new_event
 from service.settings import Settings, ensure_dev_secrets
 from service.sinks import offline
 from service.sinks.admin_client import AdminClient, AdminError, ServiceUnreachable
+from service.sinks.erasure import ErasureKeyError
 from service.sinks.factory import warehouse_root
 from service.sinks.ga4 import GA4Sink
 from service.sinks.settings import check_sinks, required_secrets
@@ -75,7 +76,7 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
     def run(args: argparse.Namespace) -> int:
         try:
             return fn(args)
-        except (CliError, AdminError, FileNotFoundError) as exc:
+        except (CliError, AdminError, FileNotFoundError, ErasureKeyError) as exc:
             print(f"sideline: {exc}", file=sys.stderr)
             return 1
 

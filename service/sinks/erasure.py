@@ -6,27 +6,43 @@ history: another epoch, whose seqs say nothing about this log's). The same rewri
 two places: the warehouse files already written (rewritten by the erase job) and every batch
 the forwarder reads afterwards (so a replay never brings the data back, to the warehouse or
 to a vendor).
+
+The pseudonym is a keyed hash (HMAC-SHA256) of the user id under ``sinks.erasure_secret``:
+the same user gets the same pseudonym on every node and every run that share the key, and
+nobody without it can test a guessed id against a pseudonym or an audit line. Erasures
+recorded before keyed pseudonyms (``scheme`` ``sha256``) keep their unkeyed hash and their
+pseudonym, and are matched and re-applied as they were made.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import hmac
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from service.settings import ConfigError
 from service.sinks.privacy import blank_personal
-from service.sinks.store import ErasureRecord
+from service.sinks.store import KEYED_SCHEME, LEGACY_SCHEME, ErasureRecord
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
 
+Hit = tuple[str, int]
+"""An erasure in force for one user: (pseudonym, up_to_seq)."""
 
-def subject_hash(user_id: str) -> str:
-    """The stored form of an erased user id."""
+
+class ErasureKeyError(ConfigError):
+    """No erasure key is configured, or an erasure of the log was made under a key that is not."""
+
+
+def legacy_hash(user_id: str) -> str:
+    """The unkeyed SHA-256 erasures of scheme ``sha256`` (before keyed pseudonyms) keep."""
     return hashlib.sha256(user_id.encode()).hexdigest()
 
 
@@ -35,11 +51,72 @@ def pseudonym_for(hash_hex: str) -> str:
     return f"erased-{hash_hex[:16]}"
 
 
-class ErasureIndex:
-    """The erasures in force, matched against the user ids of a batch."""
+def key_id(secret: str) -> str:
+    """A short public name of an erasure key, stored with each erasure made under it, so a
+    node told another key says which one it lacks. A hash of the whole secret: it names the
+    key without giving a way to the pseudonyms."""
+    return hashlib.sha256(b"sideline erasure key id\0" + secret.encode()).hexdigest()[:12]
 
-    def __init__(self, records: Iterable[ErasureRecord] = ()) -> None:
-        self._by_hash: dict[str, tuple[str, int]] = {}
+
+class ErasureKeys:
+    """The key new pseudonyms are made with, and the retired keys older erasures were made
+    with (``sinks.erasure_secret`` and ``sinks.erasure_retired_secrets``)."""
+
+    def __init__(self, secret: str = "", retired: Sequence[str] = ()) -> None:
+        self._current = key_id(secret) if secret else ""
+        self._keys = {key_id(s): s.encode() for s in (*retired, secret) if s}
+
+    def subject(self, user_id: str) -> tuple[str, str]:
+        """``(subject_hash, key_id)`` of a new erasure of ``user_id``, under the current key.
+
+        Raises:
+            ErasureKeyError: no ``sinks.erasure_secret`` is set.
+        """
+        if not self._current:
+            raise ErasureKeyError(
+                "erasure needs a key for pseudonyms: set SIDELINE_SINKS__ERASURE_SECRET (the "
+                "same on every node) - at `$.sinks.erasure_secret`"
+            )
+        return self._digest(self._current, user_id), self._current
+
+    def hash_of(self, user_id: str, scheme: str, made_with: str) -> str:
+        """The hash an erasure of ``scheme`` made with key ``made_with`` keeps for ``user_id``."""
+        return legacy_hash(user_id) if scheme == LEGACY_SCHEME else self._digest(made_with, user_id)
+
+    def check(self, record: ErasureRecord) -> None:
+        """Raise :class:`ErasureKeyError` unless ``record``'s users can be matched here: its
+        scheme is known and, for a keyed one, its key is configured. Without that, events up to
+        its seq would be forwarded, and exported again, with the user's id."""
+        if record.scheme == LEGACY_SCHEME:
+            return
+        if record.scheme != KEYED_SCHEME:
+            raise ErasureKeyError(
+                f"erasure {record.erasure_id} has pseudonym scheme {record.scheme!r}, which this "
+                "version does not know (written by a newer version?)"
+            )
+        if record.key_id not in self._keys:
+            raise ErasureKeyError(
+                f"erasure {record.erasure_id} was made under an erasure key this node does not "
+                f"have (key id {record.key_id}; the current key's is {self._current or 'none'}): "
+                "set sinks.erasure_secret back to it, or after a rotation list it in "
+                "sinks.erasure_retired_secrets - at `$.sinks.erasure_secret`"
+            )
+
+    def _digest(self, made_with: str, user_id: str) -> str:
+        return hmac.digest(self._keys[made_with], user_id.encode(), "sha256").hex()
+
+
+class ErasureIndex:
+    """The erasures in force, matched against the user ids of a batch.
+
+    Each record is matched by the hash it keeps, computed the way it was made: the unkeyed
+    SHA-256 for an erasure of scheme ``sha256``, the HMAC under its key for a keyed one.
+    """
+
+    def __init__(self, records: Iterable[ErasureRecord] = (), *, keys: ErasureKeys | None = None) -> None:
+        self.keys = keys if keys is not None else ErasureKeys()
+        # (scheme, key id, hash) -> (pseudonym, up_to_seq, first requested_at)
+        self._by_hash: dict[tuple[str, str, str], tuple[str, int, datetime]] = {}
         for record in records:
             self.add(record)
 
@@ -47,19 +124,40 @@ class ErasureIndex:
         return bool(self._by_hash)
 
     def add(self, record: ErasureRecord) -> None:
-        """Put ``record`` in force (a later erasure of the same user extends ``up_to_seq``)."""
-        known = self._by_hash.get(record.subject_hash)
-        up_to = max(record.up_to_seq, known[1]) if known else record.up_to_seq
-        self._by_hash[record.subject_hash] = (record.pseudonym, up_to)
+        """Put ``record`` in force (a later erasure of the same user extends ``up_to_seq``).
 
-    def matches(self, user_ids: Iterable[str | None]) -> dict[str, tuple[str, int]]:
-        """Of ``user_ids``, those erased: user id -> (pseudonym, up_to_seq)."""
-        found = {}
+        Raises:
+            ErasureKeyError: its key is not configured (see :meth:`ErasureKeys.check`).
+        """
+        self.keys.check(record)
+        at = (record.scheme, record.key_id, record.subject_hash)
+        known = self._by_hash.get(at)
+        if known is None:
+            self._by_hash[at] = (record.pseudonym, record.up_to_seq, record.requested_at)
+        else:
+            first = min(known[2], record.requested_at)
+            self._by_hash[at] = (record.pseudonym, max(record.up_to_seq, known[1]), first)
+
+    def matches(self, user_ids: Iterable[str | None]) -> dict[str, list[Hit]]:
+        """Of ``user_ids``, those erased: user id -> its erasures, by ``up_to_seq``.
+
+        A user erased under two schemes or keys (before and after keyed pseudonyms, or a key
+        rotation) has two pseudonyms; :func:`rewrite` gives each row the first that covers it,
+        as the files got them when the erasures were done in turn.
+        """
+        made = {(scheme, made_with) for scheme, made_with, _ in self._by_hash}
+        found: dict[str, list[Hit]] = {}
         for uid in user_ids:
-            if uid is not None:
-                hit = self._by_hash.get(subject_hash(uid))
-                if hit is not None:
-                    found[uid] = hit
+            if uid is None:
+                continue
+            hits = [
+                entry for scheme, made_with in made
+                if (entry := self._by_hash.get(
+                    (scheme, made_with, self.keys.hash_of(uid, scheme, made_with))
+                )) is not None
+            ]  # fmt: skip
+            if hits:
+                found[uid] = [(p, up_to) for p, up_to, _ in sorted(hits, key=lambda e: e[1:])]
         return found
 
     def apply(self, table: pa.Table) -> tuple[pa.Table, int]:
@@ -73,14 +171,25 @@ class ErasureIndex:
         return rewrite(table, hits) if hits else (table, 0)
 
 
+def _covering(hits: list[Hit] | None, seq: int, foreign: bool) -> str | None:
+    """The pseudonym of the first of ``hits`` that covers a row at ``seq`` (every row of
+    another epoch is covered by the first erasure), or None."""
+    if not hits:
+        return None
+    if foreign:
+        return hits[0][0]
+    return next((pseudonym for pseudonym, up_to in hits if seq <= up_to), None)
+
+
 def rewrite(
-    table: pa.Table, hits: dict[str, tuple[str, int]], *, epoch: str | None = None
+    table: pa.Table, hits: dict[str, list[Hit]], *, epoch: str | None = None
 ) -> tuple[pa.Table, int]:
     """Replace the erased ids in ``table`` and blank the subjects' text; count changed rows.
 
     A row changes when its ``user_id`` or its ``actor_id`` (a moderator acting on someone) is
     erased, within the erasure: its seq is at most ``up_to_seq``, or, given the log's
-    ``epoch``, the row is of another epoch. The erased id becomes the pseudonym, the free
+    ``epoch``, the row is of another epoch (of a user's several erasures, the first that
+    covers the row gives its pseudonym). The erased id becomes the pseudonym, the free
     text and display names of the payload are blanked (a moderator's reason for a delete,
     mute or ban is their writing) and the session id is dropped.
     """
@@ -92,16 +201,16 @@ def rewrite(
     epochs = table.column("epoch").to_pylist() if epoch is not None else None
     changed = 0
     for i, seq in enumerate(seqs):
-        user_hit = hits.get(users[i])
-        actor_hit = hits.get(actors[i]) if actors[i] is not None else None
-        if user_hit is None and actor_hit is None:
+        user_hits = hits.get(users[i])
+        actor_hits = hits.get(actors[i]) if actors[i] is not None else None
+        if user_hits is None and actor_hits is None:
             continue
         foreign = epochs is not None and epochs[i] != epoch
         touched = False
-        if user_hit is not None and (foreign or seq <= user_hit[1]):
-            users[i], touched = user_hit[0], True
-        if actor_hit is not None and (foreign or seq <= actor_hit[1]):
-            actors[i], touched = actor_hit[0], True
+        if (pseudonym := _covering(user_hits, seq, foreign)) is not None:
+            users[i], touched = pseudonym, True
+        if (pseudonym := _covering(actor_hits, seq, foreign)) is not None:
+            actors[i], touched = pseudonym, True
         if touched:
             payloads[i] = _encode(blank_personal(_decode(payloads[i]))).decode()
             sessions[i] = None

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from service.eventlog.duckdb_log import DuckDBLog
 from service.settings import ConfigError, Settings
 from service.sinks.base import Sink
-from service.sinks.erasure import ErasureIndex
+from service.sinks.erasure import ErasureIndex, ErasureKeys
 from service.sinks.forwarder import Forwarder
 from service.sinks.ga4 import GA4Sink
 from service.sinks.metrics import SinkMetrics
@@ -36,6 +36,11 @@ def _secret(environ: Mapping[str, str], var: str, at: str, *, required: bool = T
 def warehouse_root(settings: Settings, sink: WarehouseSinkSettings) -> Path:
     """The folder of a warehouse sink (``<data_dir>/warehouse`` unless configured)."""
     return Path(sink.path) if sink.path else settings.data_path / "warehouse"
+
+
+def erasure_keys(settings: Settings) -> ErasureKeys:
+    """The keys of erased users' pseudonyms (``sinks.erasure_secret``, and retired ones)."""
+    return ErasureKeys(settings.sinks.erasure_secret, settings.sinks.erasure_retired_secrets)
 
 
 def build_sinks(
@@ -85,7 +90,7 @@ def build_forwarder(
 ) -> Forwarder:
     """The forwarder of ``settings.sinks``: the sinks that run, and those that do not (disabled,
     or every sink when forwarding is off), shown and replayed by their stored cursor."""
-    erasures = ErasureIndex()
+    erasures = ErasureIndex(keys=erasure_keys(settings))
     sinks = (
         build_sinks(settings, log, erasures=erasures, environ=environ)
         if settings.sinks.enabled

@@ -29,12 +29,12 @@ from service.eventlog.duckdb_log import DuckDBLog
 from service.sinks import store
 from service.sinks.base import Sink
 from service.sinks.disabled import DisabledSinks
-from service.sinks.erasure import ErasureIndex, pseudonym_for, subject_hash
+from service.sinks.erasure import ErasureIndex, ErasureKeys, pseudonym_for
 from service.sinks.metrics import SinkMetrics
 from service.sinks.retry import Backoff
 from service.sinks.settings import SinkCommon, WarehouseSinkSettings
 from service.sinks.status import SinkStatus
-from service.sinks.store import DeadLetter, ErasureRecord
+from service.sinks.store import KEYED_SCHEME, DeadLetter, ErasureRecord
 from service.sinks.warehouse.erase import audited, ducklake_gap
 from service.sinks.warehouse.files import holds_files
 from service.sinks.warehouse.idle import IdleWarehouse
@@ -147,7 +147,7 @@ class Forwarder:
             if root.resolve() not in seen:
                 seen.add(root.resolve())
                 targets.append(IdleWarehouse(settings, root, node=self._log.node_id,
-                                             epoch=self._log.epoch))  # fmt: skip
+                                             epoch=self._log.epoch, keys=self.erasures.keys))  # fmt: skip
         return targets
 
     async def _unapplied(self, done: list[ErasureRecord]) -> list[ErasureRecord]:
@@ -230,7 +230,7 @@ class Forwarder:
         Erasures left pending (a crash, a failed rewrite) are completed here too, and at start.
         """
         async with self._erasing:
-            record = new_erasure(user_id, self._log.last_seq, requested_by)
+            record = new_erasure(user_id, self._log.last_seq, requested_by, self.erasures.keys)
             await self._log.run_write(lambda con: store.save_erasure(con, record))
             self.erasures.add(record)
             self._pending[record.erasure_id] = record
@@ -282,9 +282,15 @@ class Forwarder:
         return final
 
 
-def new_erasure(user_id: str, up_to_seq: int, requested_by: str) -> ErasureRecord:
-    """A fresh erasure record (no rows rewritten yet)."""
-    digest = subject_hash(user_id)
+def new_erasure(
+    user_id: str, up_to_seq: int, requested_by: str, keys: ErasureKeys
+) -> ErasureRecord:
+    """A fresh erasure record (no rows rewritten yet), its pseudonym keyed with ``keys``.
+
+    Raises:
+        ErasureKeyError: no erasure key is configured.
+    """
+    digest, made_with = keys.subject(user_id)
     return ErasureRecord(
         erasure_id=uuid7(),
         subject_hash=digest,
@@ -294,4 +300,6 @@ def new_erasure(user_id: str, up_to_seq: int, requested_by: str) -> ErasureRecor
         requested_at=utcnow(),
         rows_rewritten=0,
         files=[],
+        scheme=KEYED_SCHEME,
+        key_id=made_with,
     )

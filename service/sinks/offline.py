@@ -14,7 +14,8 @@ import duckdb
 
 from service.settings import Settings
 from service.sinks import store
-from service.sinks.factory import warehouse_root
+from service.sinks.erasure import ErasureKeys
+from service.sinks.factory import erasure_keys, warehouse_root
 from service.sinks.forwarder import new_erasure
 from service.sinks.settings import WarehouseSinkSettings
 from service.sinks.status import SinkStatus, past_the_end
@@ -98,13 +99,16 @@ def erase(settings: Settings, user_id: str, requested_by: str) -> ErasureRecord:
     erasure left pending (a crash in between), or done but never applied to a folder that
     holds this node's files (see :func:`_unapplied`), is completed here as well.
     """
+    keys = erasure_keys(settings)
     with open_log(settings.log_path, read_only=False) as con:
-        record = new_erasure(user_id, store.last_seq(con), requested_by)
+        for earlier in store.load_erasures(con):
+            keys.check(earlier)  # as at the service's start: each must still find its user
+        record = new_erasure(user_id, store.last_seq(con), requested_by, keys)
         store.save_erasure(con, record)
         epoch = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()[0][0]
         final = record
         for pending in _unapplied(settings, store.load_erasures(con)):
-            done = _complete(con, settings, pending, epoch)
+            done = _complete(con, settings, pending, epoch, keys)
             final = done if pending.erasure_id == record.erasure_id else final
     return final
 
@@ -122,14 +126,17 @@ def _unapplied(settings: Settings, records: list[ErasureRecord]) -> list[Erasure
 
 
 def _complete(
-    con: duckdb.DuckDBPyConnection, settings: Settings, record: ErasureRecord, epoch: str
+    con: duckdb.DuckDBPyConnection, settings: Settings, record: ErasureRecord, epoch: str,
+    keys: ErasureKeys,
 ) -> ErasureRecord:
     rows, written = 0, list[str]()
     sinks = [(w, warehouse_root(settings, w)) for w in settings.sinks.warehouse]
     roots = list({root.resolve(): root for _, root in sinks}.values())  # each folder once
     after = store.erased_before(con, record)
     for root in roots:
-        n, changed = erase_files(root, settings.node_id, record, epoch=epoch, after_seq=after)
+        n, changed = erase_files(
+            root, settings.node_id, record, keys=keys, epoch=epoch, after_seq=after
+        )
         rows, written = rows + n, written + changed
     gaps = [ducklake_gap(w.name, root) for w, root in sinks if w.ducklake]
     final = store.finished(record, rows, written, gaps)

@@ -170,6 +170,17 @@ class SinksSettings(_Section):
     stop_timeout_seconds: SecondsOrZero = 10.0
     """How long ``stop`` waits for healthy sinks to deliver what is already committed (0: not
     at all)."""
+    erasure_secret: str = ""
+    """Key of erased users' pseudonyms (``erased-`` + an HMAC-SHA256 of the user id under it):
+    without it nobody can tell whose a pseudonym is by hashing guessed ids. Every node of a
+    deployment needs the same one, so a user erased on each has one pseudonym. Never logged.
+    Empty in development: one is generated; production needs one of at least 32 characters.
+    Changing it changes the pseudonyms of erasures made afterwards: list the old one in
+    ``erasure_retired_secrets``."""
+    erasure_retired_secrets: list[str] = msgspec.field(default_factory=list)
+    """Earlier values of ``erasure_secret`` that erasures in the log were made under: kept so
+    those erasures still find their users' events (the start refuses an erasure whose key is
+    in neither)."""
     segment: list[SegmentSinkSettings] = msgspec.field(default_factory=list)
     """Segment sources, one ``[[sinks.segment]]`` table each (keys: docs/forwarding.md)."""
     mixpanel: list[MixpanelSinkSettings] = msgspec.field(default_factory=list)

@@ -27,12 +27,21 @@ class DeadLetter(msgspec.Struct, frozen=True):
     failed_at: datetime
 
 
+LEGACY_SCHEME = "sha256"
+"""Pseudonyms of erasures recorded before keyed ones: the unkeyed SHA-256 of the user id."""
+KEYED_SCHEME = "hmac-sha256"
+"""Pseudonyms keyed with ``sinks.erasure_secret``: the HMAC-SHA256 of the user id."""
+
+
 class ErasureRecord(msgspec.Struct, frozen=True):
     """What one erasure did: who asked, when, up to which seq, which rows and files."""
 
     erasure_id: str
     subject_hash: str
+    """The user id's hash the erasure matches users by: under ``scheme``, with ``key_id``'s
+    key. Never the user id, nor (for a keyed erasure) anything a guess can be tested on."""
     pseudonym: str
+    """``erased-`` and the first 16 hex of ``subject_hash``: the id the user's rows now carry."""
     up_to_seq: int
     requested_by: str
     requested_at: datetime
@@ -48,6 +57,12 @@ class ErasureRecord(msgspec.Struct, frozen=True):
     warnings: list[str] = msgspec.field(default_factory=list)
     """What the erasure did not reach (a DuckLake catalog); in the answer and the audit line,
     not stored in the log."""
+    scheme: str = LEGACY_SCHEME
+    """How ``subject_hash`` was made: ``hmac-sha256`` (keyed) for every erasure recorded now;
+    a record or audit line without it predates keyed pseudonyms (``sha256``)."""
+    key_id: str = ""
+    """Which erasure key made a keyed ``subject_hash`` (a hash of the key, not the key);
+    empty for ``sha256``."""
 
 
 class ReplayOutOfRange(ValueError):
@@ -149,11 +164,12 @@ def save_erasure(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> None:
     con.execute(
         "INSERT INTO erasures BY NAME SELECT ? AS erasure_id, ? AS subject_hash, ? AS pseudonym, "
         "? AS up_to_seq, ? AS requested_by, ? AS requested_at, ? AS rows_rewritten, "
-        "? AS files, ? AS done_at",
+        "? AS files, ? AS done_at, ? AS scheme, ? AS key_id",
         [
             record.erasure_id, record.subject_hash, record.pseudonym, record.up_to_seq,
             record.requested_by, record.requested_at, record.rows_rewritten,
-            msgspec.json.encode(record.files).decode(), record.done_at,
+            msgspec.json.encode(record.files).decode(), record.done_at, record.scheme,
+            record.key_id,
         ],
     )  # fmt: skip
 
@@ -164,7 +180,7 @@ def load_erasures(
     """Every erasure record (or only those whose file rewrite is not done), oldest first."""
     rows = con.execute(
         "SELECT erasure_id, subject_hash, pseudonym, up_to_seq, requested_by, requested_at, "
-        "rows_rewritten, files, done_at FROM erasures "
+        "rows_rewritten, files, done_at, scheme, key_id FROM erasures "
         + ("WHERE done_at IS NULL " if pending_only else "")
         + "ORDER BY requested_at"
     ).fetchall()
@@ -172,7 +188,8 @@ def load_erasures(
         ErasureRecord(
             erasure_id=r[0], subject_hash=r[1], pseudonym=r[2], up_to_seq=int(r[3]),
             requested_by=r[4], requested_at=r[5], rows_rewritten=int(r[6]),
-            files=msgspec.json.decode(r[7], type=list[str]), done_at=r[8],
+            files=msgspec.json.decode(r[7], type=list[str]), done_at=r[8], scheme=r[9],
+            key_id=r[10],
         )
         for r in rows
     ]  # fmt: skip

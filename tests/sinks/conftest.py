@@ -24,6 +24,8 @@ ENV = {
     "GA4_API_SECRET": "test-ga4-secret",
 }
 FAST = {"linger_seconds": 0.05, "max_backoff_seconds": 2.0}
+ERASURE_SECRET = "test-erasure-key-0123456789abcdef"
+"""The erasure key of every rig (``sinks.erasure_secret``), unless a test gives another."""
 
 
 def sink_config(kind: str, url: str, **extra: Any) -> dict[str, Any]:
@@ -57,7 +59,8 @@ class Rig:
     ) -> None:
         self.settings: Settings = load_settings(
             environ={}, data_dir=str(data_dir),
-            sinks={"poll_interval_seconds": 0.2, "warehouse": [], **sinks},  # only the sinks named
+            sinks={"poll_interval_seconds": 0.2, "warehouse": [], "erasure_secret": ERASURE_SECRET,
+                   **sinks},  # only the sinks named
             **settings,
         )  # fmt: skip
         self.log = DuckDBLog(self.settings.log_path, node_id=self.settings.node_id)

@@ -24,7 +24,7 @@ from service.api.errors import handle_http_exception, handle_sideline_error
 from service.api.sinks import SinksController
 from service.errors import SidelineError
 from service.eventlog.duckdb_log import DuckDBLog
-from service.settings import load_settings
+from service.settings import ensure_dev_secrets, load_settings
 from service.sinks.factory import build_forwarder
 from tests.collector import Collector
 from tests.fixtures.server import free_port
@@ -71,6 +71,7 @@ class Service:
 
     def __init__(self, config: Path) -> None:
         self.settings = load_settings(config, environ={})
+        ensure_dev_secrets(self.settings)  # as `sideline serve` does: the CLI's erasure key too
         self.log = DuckDBLog(self.settings.log_path, node_id=self.settings.node_id)
 
         @asynccontextmanager

@@ -17,6 +17,7 @@ from service.cli import main
 from service.domain.events import EventType, new_event, utcnow
 from service.eventlog.codec import to_arrow
 from service.sinks import offline, store
+from service.sinks.factory import erasure_keys
 from service.sinks.forwarder import new_erasure
 from service.sinks.warehouse import files
 from service.sinks.warehouse.erase import append_audit, erase_files
@@ -89,8 +90,9 @@ async def test_an_erasure_an_older_version_marked_done_without_a_folder_is_appli
     rig = Rig(tmp_path / "data", {"warehouse": [WH, second]})
     with offline.open_log(rig.settings.log_path, read_only=False) as con:
         epoch = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()[0][0]
-        record = new_erasure("alice", store.last_seq(con), "ticket-1")
-        erase_files(main_root, "node-1", record, epoch=epoch)
+        keys = erasure_keys(rig.settings)
+        record = new_erasure("alice", store.last_seq(con), "ticket-1", keys)
+        erase_files(main_root, "node-1", record, keys=keys, epoch=epoch)
         done = store.finished(record, 5, [])
         append_audit(main_root, done)
         store.save_erasure(con, record)

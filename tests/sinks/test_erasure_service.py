@@ -4,6 +4,8 @@ the warehouse keeps afterwards hold none of the person's free text, name or id."
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import polars as pl
 import pytest
@@ -135,3 +138,20 @@ def test_a_person_is_gone_from_every_event_type_after_sideline_erase(served):
     kept = [json.loads(p) for p in frame["payload"]]
     assert {"text": "bob here", "name": "bob"}.items() <= next(p for p in kept if p.get("name") == "bob").items()
     assert any(p.get("question") == "Best player?" for p in kept)
+
+    # Her pseudonym is keyed (sinks.erasure_secret, generated into dev-secrets.toml here):
+    # hashing a guessed id finds it nowhere, not in the answer, the files, the audit or its view.
+    guess = hashlib.sha256(b"alice").hexdigest()
+    audit = (server.data_dir / "warehouse" / "erasures.jsonl").read_text()
+    for place in (out.stdout, cells, audit):
+        assert guess[:16] not in place
+    key = server.settings().sinks.erasure_secret
+    digest = hmac.new(key.encode(), b"alice", hashlib.sha256).hexdigest()
+    assert f"erased as erased-{digest[:16]}:" in out.stdout
+    con = duckdb.connect(str(server.data_dir / "warehouse" / "warehouse.duckdb"), read_only=True)
+    try:
+        view = con.execute("SELECT subject_hash, pseudonym, scheme FROM erasures").fetchall()
+    finally:
+        con.close()
+    assert view == [(digest, f"erased-{digest[:16]}", "hmac-sha256")]
+    assert key not in audit and key not in server.output()

@@ -20,7 +20,7 @@ from service.domain.events import EventType, Metadata, new_event
 from service.eventlog.codec import to_arrow
 from service.settings import ConfigError, load_settings
 from service.sinks.base import BlockedError, PermanentError, TransientError
-from service.sinks.erasure import ErasureIndex, pseudonym_for, subject_hash
+from service.sinks.erasure import ErasureIndex, ErasureKeys, pseudonym_for
 from service.sinks.forwarder import new_erasure
 from service.sinks.ga4_mapping import client_id, map_event
 from service.sinks.http import error_for_status
@@ -122,11 +122,10 @@ def test_erasure_index_rewrites_only_up_to_its_seq():
     events[3].actor_id, events[3].user_id = "u1", "mod"
     for i, e in enumerate(events, 1):
         e.seq, e.epoch, e.node_id = i, "ep", "n"
-    record = new_erasure("u1", 2, "ops")
-    assert record.subject_hash == subject_hash("u1") and record.pseudonym == pseudonym_for(
-        record.subject_hash
-    )
-    table, changed = ErasureIndex([record]).apply(to_arrow(events))
+    keys = ErasureKeys("k" * 32)
+    record = new_erasure("u1", 2, "ops", keys)
+    assert record.pseudonym == pseudonym_for(record.subject_hash)
+    table, changed = ErasureIndex([record], keys=keys).apply(to_arrow(events))
     rows = table.to_pylist()
     assert changed == 2
     assert [r["user_id"] for r in rows] == [record.pseudonym, record.pseudonym, "u1", "mod"]

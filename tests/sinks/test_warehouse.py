@@ -234,7 +234,7 @@ async def test_sideline_erase_completes_an_erasure_left_pending(tmp_path: Path):
     await rig.append([message(i, user="alice" if i % 2 else "bob") for i in range(10)])
     await rig.drained()
     # The state a crash between saving the record and rewriting the files leaves behind.
-    left = new_erasure("alice", rig.log.last_seq, "ticket-1")
+    left = new_erasure("alice", rig.log.last_seq, "ticket-1", rig.fw.erasures.keys)
     await rig.log.run_write(lambda con: store.save_erasure(con, left))
     await rig.stop()
     assert [r.pending_erasures for r in offline.status(rig.settings)] == [1]
@@ -305,6 +305,7 @@ ERASURE_COLUMNS = [
     ("up_to_seq", "BIGINT"), ("requested_by", "VARCHAR"),
     ("requested_at", "TIMESTAMP WITH TIME ZONE"), ("rows_rewritten", "BIGINT"),
     ("files", "VARCHAR[]"), ("done_at", "TIMESTAMP WITH TIME ZONE"), ("warnings", "VARCHAR[]"),
+    ("scheme", "VARCHAR"), ("key_id", "VARCHAR"),
 ]  # fmt: skip
 
 

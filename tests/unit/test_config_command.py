@@ -14,6 +14,8 @@ SECRETS = {
     "SIDELINE_DASHBOARDS__ACCESS_KEY": "DASH-SECRET-key",
     "SIDELINE_MODERATION__PROVIDER__API_KEY": "sk-PROVIDER-SECRET",
     "SIDELINE_REALTIME__REDIS_URL": "redis://sideline:REDIS-SECRET-pass@redis.internal:6379/0",
+    "SIDELINE_SINKS__ERASURE_SECRET": "ERASURE-SECRET-key-0123456789abcdef",
+    "SIDELINE_SINKS__ERASURE_RETIRED_SECRETS": '["RETIRED-ERASURE-SECRET-0123456789"]',
 }
 
 
@@ -33,6 +35,7 @@ def test_config_hides_every_secret(
     assert shown["dashboards"]["access_key"] == "***"
     assert shown["moderation"]["provider"]["api_key"] == "***"
     assert shown["realtime"]["redis_url"] == "redis://sideline:***@redis.internal:6379/0"
+    assert shown["sinks"]["erasure_secret"] == shown["sinks"]["erasure_retired_secrets"] == "***"
     # what is not secret is still shown as set
     assert shown["data_dir"] == str(tmp_path)
 

@@ -76,7 +76,7 @@ def test_production_refuses_generated_secrets():
         load_settings(environ={"SIDELINE_ENV": "production"})
     s = load_settings(environ={
         "SIDELINE_ENV": "production", "SIDELINE_AUTH__HS256_SECRET": "x" * 32,
-        "SIDELINE_ADMIN__API_KEY": "k" * 24,
+        "SIDELINE_ADMIN__API_KEY": "k" * 24, "SIDELINE_SINKS__ERASURE_SECRET": "e" * 32,
     })
     assert ensure_dev_secrets(s) == []
 
@@ -170,10 +170,12 @@ def test_production_refuses_short_or_development_secrets(tmp_path):
     good = {
         "SIDELINE_ENV": "production", "SIDELINE_DATA_DIR": str(tmp_path),
         "SIDELINE_AUTH__HS256_SECRET": "s" * 32, "SIDELINE_ADMIN__API_KEY": "k" * 24,
+        "SIDELINE_SINKS__ERASURE_SECRET": "e" * 32,
     }  # fmt: skip
     assert load_settings(environ=good)
     for key, short in [("SIDELINE_AUTH__HS256_SECRET", "x"), ("SIDELINE_ADMIN__API_KEY", "k" * 23),
-                       ("SIDELINE_DASHBOARDS__ACCESS_KEY", "d" * 15)]:  # fmt: skip
+                       ("SIDELINE_DASHBOARDS__ACCESS_KEY", "d" * 15),
+                       ("SIDELINE_SINKS__ERASURE_SECRET", "e" * 31)]:  # fmt: skip
         with pytest.raises(ConfigError, match=r"production needs at least \d+ characters, got \d+ - at `\$\.") as refused:
             load_settings(environ={**good, key: short})
         assert key.split("__")[1].lower() in str(refused.value)
@@ -181,3 +183,28 @@ def test_production_refuses_short_or_development_secrets(tmp_path):
     ensure_dev_secrets(dev)  # a laptop's secrets, in the same data folder
     with pytest.raises(ConfigError, match=r"refuses the development secret .* - at `\$\.auth\.hs256_secret`"):
         load_settings(environ={**good, "SIDELINE_AUTH__HS256_SECRET": dev.auth.hs256_secret})
+    with pytest.raises(ConfigError, match=r"refuses the development secret .* - at `\$\.sinks\.erasure_secret`"):
+        load_settings(environ={**good, "SIDELINE_SINKS__ERASURE_SECRET": dev.sinks.erasure_secret})
+
+
+def test_production_needs_an_erasure_key_and_development_gets_one_never_printed(tmp_path):
+    """Erased users' pseudonyms are keyed with ``sinks.erasure_secret``: production refuses to
+    start without one (the admin API can erase whatever else is configured), naming the key
+    path; development generates one into ``dev-secrets.toml`` once, as the other secrets, and
+    adds it to a file an older version wrote, without printing it."""
+    env = {"SIDELINE_ENV": "production", "SIDELINE_AUTH__HS256_SECRET": "s" * 32,
+           "SIDELINE_ADMIN__API_KEY": "k" * 24}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"production needs SIDELINE_SINKS__ERASURE_SECRET, .* - at `\$\.sinks\.erasure_secret`"):
+        load_settings(environ=env)
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "dev-secrets.toml").write_text('hs256_secret = "h"\nadmin_api_key = "a"\ndashboard_access_key = "d"\n')
+    for data in (tmp_path / "fresh", older):
+        dev = load_settings(environ={"SIDELINE_DATA_DIR": str(data)})
+        printed = "\n".join(ensure_dev_secrets(dev))
+        assert len(dev.sinks.erasure_secret) >= 32 and dev.sinks.erasure_secret not in printed
+        again = load_settings(environ={"SIDELINE_DATA_DIR": str(data)})
+        assert ensure_dev_secrets(again) == [] and again.sinks.erasure_secret == dev.sinks.erasure_secret
+    given = load_settings(environ={"SIDELINE_DATA_DIR": str(older), "SIDELINE_SINKS__ERASURE_SECRET": "mine"})
+    ensure_dev_secrets(given)
+    assert given.sinks.erasure_secret == "mine"

@@ -65,6 +65,7 @@ def test_without_a_shared_secret_it_says_where_tokens_come_from(
     monkeypatch.setenv("SIDELINE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("SIDELINE_ENV", "production")
     monkeypatch.setenv("SIDELINE_ADMIN__API_KEY", "k" * 32)
+    monkeypatch.setenv("SIDELINE_SINKS__ERASURE_SECRET", "e" * 32)
     monkeypatch.setenv("SIDELINE_AUTH__PUBLIC_KEYS", '["/keys/host.pem"]')
     assert main(["token", "--user", "u1", "--context", "match:1"]) == 2
     captured = capsys.readouterr()

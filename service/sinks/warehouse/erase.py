@@ -10,15 +10,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from service.sinks.erasure import ErasureIndex, rewrite
+from service.sinks.erasure import ErasureIndex, ErasureKeys, rewrite
 from service.sinks.store import ErasureRecord
 from service.sinks.warehouse.files import listed, write_atomic
 from service.sinks.warehouse.views import ERASURES_FILE
 
 
 def erase_files(
-    root: Path, node: str, record: ErasureRecord, *, epoch: str, after_seq: int = 0,
-    compression: str = "zstd",
+    root: Path, node: str, record: ErasureRecord, *, keys: ErasureKeys, epoch: str,
+    after_seq: int = 0, compression: str = "zstd",
 ) -> tuple[int, list[str]]:
     """Rewrite ``node``'s files that hold ``record``'s user; returns (rows, files) erased by it.
 
@@ -28,8 +28,10 @@ def erase_files(
     to the record's ``up_to_seq``, and rows of any other epoch (an earlier log of this node,
     a seeded history) whatever their seq, since their seqs are another numbering.
 
-    Users are matched by the hash the erasure record keeps, so a pending erasure can be
-    completed later without the user id. Only the id, seq and epoch columns are read to find
+    Users are matched by the hash the erasure record keeps, made as the record says (its
+    ``scheme``, and for a keyed one the key of ``keys`` it names), so a pending erasure can be
+    completed later without the user id, and an erasure made before keyed pseudonyms is
+    applied again with its own pseudonym. Only the id, seq and epoch columns are read to find
     the affected files; a file is rewritten whole under the same name (an atomic replace).
     Running it again changes nothing: the ids it replaced no longer match.
 
@@ -42,7 +44,7 @@ def erase_files(
     erasure (``after_seq`` 0), those of other epochs; the files are those that hold them.
     Files are paths relative to ``root``.
     """
-    index = ErasureIndex([record])
+    index = ErasureIndex([record], keys=keys)
     rows, files = 0, []
     for path in listed(root, node):
         ids = pq.read_table(path, columns=_ID_COLUMNS)

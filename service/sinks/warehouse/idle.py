@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from service.sinks.erasure import ErasureKeys
 from service.sinks.settings import WarehouseSinkSettings
 from service.sinks.store import ErasureRecord
 from service.sinks.warehouse.erase import append_audit, erase_files
@@ -26,12 +27,14 @@ class IdleWarehouse:
     """
 
     def __init__(
-        self, settings: WarehouseSinkSettings, root: Path, *, node: str, epoch: str
+        self, settings: WarehouseSinkSettings, root: Path, *, node: str, epoch: str,
+        keys: ErasureKeys,
     ) -> None:
         self._settings = settings
         self.root = root
         self._node = node
         self._epoch = epoch
+        self._keys = keys
 
     @property
     def name(self) -> str:
@@ -45,8 +48,8 @@ class IdleWarehouse:
     async def erase(self, record: ErasureRecord, *, after_seq: int = 0) -> tuple[int, list[str]]:
         """Rewrite this folder's files of the node that hold ``record``'s user (erase_files)."""
         return await asyncio.to_thread(
-            erase_files, self.root, self._node, record, epoch=self._epoch, after_seq=after_seq,
-            compression=self._settings.compression,
+            erase_files, self.root, self._node, record, keys=self._keys, epoch=self._epoch,
+            after_seq=after_seq, compression=self._settings.compression,
         )  # fmt: skip
 
     async def record_erasure(self, record: ErasureRecord) -> None:

@@ -156,8 +156,8 @@ class WarehouseSink:
         compression, epoch = self._settings.compression, self._epoch
         return await self._run(
             lambda: erase_files(
-                self.root, self._node, record, epoch=epoch, after_seq=after_seq,
-                compression=compression,
+                self.root, self._node, record, keys=self._erasures.keys, epoch=epoch,
+                after_seq=after_seq, compression=compression,
             )
         )
 

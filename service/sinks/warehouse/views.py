@@ -75,10 +75,11 @@ _ERASURE_COLUMNS = {
     "erasure_id": "VARCHAR", "subject_hash": "VARCHAR", "pseudonym": "VARCHAR",
     "up_to_seq": "BIGINT", "requested_by": "VARCHAR", "requested_at": "TIMESTAMPTZ",
     "rows_rewritten": "BIGINT", "files": "VARCHAR[]", "done_at": "TIMESTAMPTZ",
-    "warnings": "VARCHAR[]",
+    "warnings": "VARCHAR[]", "scheme": "VARCHAR", "key_id": "VARCHAR",
 }  # fmt: skip
 """The audit file's fields (``store.ErasureRecord``), typed here rather than inferred: inferred
-from the lines, a file of records without warnings typed ``warnings`` as ``JSON[]``."""
+from the lines, a file of records without warnings typed ``warnings`` as ``JSON[]``. Lines
+written before keyed pseudonyms have no ``scheme``: the view says ``sha256`` for them."""
 
 
 def _erasures_source(root: Path) -> str:
@@ -89,7 +90,8 @@ def _erasures_source(root: Path) -> str:
         cols = ", ".join(f"NULL::{t} AS {c}" for c, t in _ERASURE_COLUMNS.items())
         return f"SELECT {cols} WHERE false"
     columns = ", ".join(f"{sql_literal(c)}: {sql_literal(t)}" for c, t in _ERASURE_COLUMNS.items())
-    return (f"SELECT * FROM read_json({sql_literal(str(audit))}, format = 'newline_delimited', "
+    return ("SELECT * REPLACE (coalesce(scheme, 'sha256') AS scheme, coalesce(key_id, '') AS key_id) "
+            f"FROM read_json({sql_literal(str(audit))}, format = 'newline_delimited', "
             f"columns = {{{columns}}})")  # fmt: skip
 
 
