@@ -236,17 +236,17 @@ class CrowdControlSettings(_Section):
     window_seconds: Seconds = 10.0
     """Sliding window over which rates are measured."""
     slow_mode_rate: Rate = 15.0
-    """Messages per second above which a room switches to slow mode."""
+    """Messages shown to the room per second above which it switches to slow mode."""
     slow_mode_seconds: Positive = 5
     """Slow-mode interval crowd control applies."""
     reactions_only_rate: Rate = 50.0
-    """Messages per second above which a room switches to reactions-only."""
+    """Messages shown to the room per second above which it switches to reactions-only."""
     risk_share: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.3
-    """Share of messages with a non-allow moderation verdict that triggers slow mode."""
+    """Share of the window's posters with a message refused, held or shadowed for what it said (not for speed; masking is no risk) that triggers slow mode."""
     min_messages: Positive = 20
-    """Fewest messages in the window before the risk share counts."""
+    """Fewest messages in the window (sent, or refused for what they said), from at least three people, before the risk share counts."""
     calm_seconds: Seconds = 30.0
-    """How long rates must stay below half their thresholds before the room is restored."""
+    """How long rates must stay below half their thresholds before the room is restored, or before crowd control acts again in a room whose mode or slow mode a person changed."""
 
 
 class Settings(_Section):
