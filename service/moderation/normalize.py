@@ -6,9 +6,15 @@ Folding is per character, so a folded span maps back to the original text for ma
 * every decimal digit of any script (full-width, Arabic-Indic, Devanagari ...) becomes ASCII;
 * NFKD compatibility forms fold (full-width, mathematical, circled, ligatures) and combining
   marks are dropped (``fúck`` -> ``fuck``);
-* homoglyphs of Latin letters from look-alike scripts (Cyrillic ``ѕ``, Greek ``ο``, small
-  capitals ...) become the Latin letter; scripts that are not look-alike alphabets (Arabic,
-  Devanagari, CJK ...) are left alone, so real text in them is never rewritten into Latin;
+* homoglyphs of Latin letters from look-alike scripts (Cyrillic ``ѕ``, Greek ``ο`` and
+  ``κ``, Lisu, small capitals ...) become the Latin letter, and so do Latin letters with a
+  hook, stroke or tail that NFKD leaves alone (``ƒ``, ``ʂ``, ``ł``) and enclosed letters it
+  leaves alone (negative circled and squared: ``🅢``, ``🆂``); scripts that are not
+  look-alike alphabets (Arabic, Devanagari, CJK ...) are left alone, so real text in them is
+  never rewritten into Latin; regional-indicator letters stay too (they make flags);
+* a vertical stroke that reads as a capital I or a small l (Greek ``Ι``, Cyrillic ``І``
+  and ``Ӏ``, Lisu ``ꓲ`` ...) becomes ``|``, which the word checks read as either letter,
+  as they read ``1`` and ``|`` typed by hand;
 * everything is lower-cased.
 
 Leetspeak and spaced-out letters are resolved later, per token, by the word checks: folding
@@ -57,9 +63,32 @@ _NO_HOMOGLYPH_SCRIPTS = (
     "GEORGIAN", "ETHIOPIC", "CJK", "HANGUL", "HIRAGANA", "KATAKANA", "SYRIAC", "THAANA", "NKO",
 )  # fmt: skip
 
-# Cyrillic lower-case letters that look Latin in common fonts but are missing from the
-# Unicode confusables data; they are the usual "faux Cyrillic" evasion (ѕһіт, мотнег).
-_EXTRA_HOMOGLYPHS = {"к": "k", "м": "m", "т": "t", "н": "h", "в": "b", "ԍ": "g", "ɡ": "g"}
+# Lower-case Cyrillic and Greek letters that look Latin in common fonts but are missing from
+# the Unicode confusables data; they are the usual "faux Cyrillic" and Greek evasion (ѕһіт,
+# мотнег, fucκ, ғυcκ). Capitals are looked up lower-cased when the data lacks them.
+_EXTRA_HOMOGLYPHS = {
+    "к": "k", "м": "m", "т": "t", "н": "h", "в": "b", "ԍ": "g", "ɡ": "g", "ь": "b", "п": "n",
+    "ш": "w", "ғ": "f", "қ": "k", "ҝ": "k", "ҟ": "k", "ҡ": "k", "ң": "h", "ҫ": "c", "ҭ": "t",
+    "ұ": "y", "ҳ": "x", "ԁ": "d", "ԝ": "w", "ӏ": "|",
+    "β": "b", "ε": "e", "η": "n", "κ": "k", "ϰ": "k", "μ": "u", "ς": "c", "τ": "t", "χ": "x",
+    "ω": "w",
+}  # fmt: skip
+
+# Capital-I look-alikes that are also small-l look-alikes: which one the writer meant is
+# unknowable, so they fold to "|", the leetspeak stroke the word checks try both ways.
+_I_OR_L = "ƖǀΙІӀᛁ∣⏽Ⲓⵏꓲ𐊊𐌉𐌠𖼨"
+
+# Latin letters NFKD does not decompose ("LATIN SMALL LETTER F WITH HOOK") and enclosed
+# letters it does not unwrap ("NEGATIVE SQUARED LATIN CAPITAL LETTER S"): named after the
+# letter they carry. Regional indicators are not among them: pairs of them are flags.
+_NAMED_LETTER = re.compile(
+    r"LATIN (?:SMALL|CAPITAL) LETTER ([A-Z]) WITH "
+    r"|(?:NEGATIVE )?(?:CIRCLED|SQUARED) LATIN (?:CAPITAL|SMALL) LETTER ([A-Z])$"
+)
+_NAMED_RANGES = (
+    (0x00C0, 0x02B0), (0x1E00, 0x1F00), (0x2C60, 0x2C80), (0xA720, 0xA800), (0xAB30, 0xAB70),
+    (0x1DF00, 0x1E000), (0x1F100, 0x1F200),
+)  # fmt: skip
 
 
 @functools.cache
@@ -81,7 +110,14 @@ def homoglyphs() -> dict[str, str]:
         name = unicodedata.name(chr(cp), "")
         if name.startswith("LATIN LETTER SMALL CAPITAL ") and len(name) == 28:
             table.setdefault(chr(cp), name[-1].lower())
+    for start, stop in _NAMED_RANGES:
+        for cp in range(start, stop):
+            char = chr(cp)
+            named = _NAMED_LETTER.match(unicodedata.name(char, ""))
+            if named and unicodedata.normalize("NFKD", char) == char:
+                table.setdefault(char, (named.group(1) or named.group(2)).lower())
     table.update(_EXTRA_HOMOGLYPHS)
+    table.update(dict.fromkeys(_I_OR_L, "|"))
     return table
 
 
@@ -100,7 +136,11 @@ def fold_char(char: str) -> str:
         if part.isdecimal():
             out.append(str(unicodedata.decimal(part)))
             continue
-        out.append(table.get(part, part).lower())
+        mapped = table.get(part)
+        if mapped is None:
+            lower = part.lower()
+            mapped = table.get(lower, lower)
+        out.append(mapped.lower())
     return "".join(out)
 
 
@@ -138,6 +178,37 @@ _NOT_LETTERS = bytes(b for b in range(256) if not chr(b).isalpha())
 _NOT_LETTERS_RE = re.compile(r"[\W\d_]+")
 
 
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_CLASSES = bytes(
+    ord("a") if chr(b) in _LOWER
+    else ord("1") if chr(b) in "1|"
+    else ord("!") if chr(b) == "!"
+    else ord("0") if chr(b) in "023456789@$+"
+    else ord(" ")
+    for b in range(256)
+)  # fmt: skip
+"""For :meth:`TextView.evasion_hints`: folded text as letters (``a``), strokes that read as
+``i`` or ``l`` (``1``), ``!``, other digits and symbols (``0``) and the rest (non-ASCII reads
+as ``?``, a blank); C-level scans that let ordinary chat skip per-token work."""
+
+
+def _has_leet_symbol(folded: str) -> bool:
+    return "!" in folded or "@" in folded or "$" in folded or "|" in folded or "+" in folded
+
+
+def _leety(classes: str) -> bool:
+    """k!ll, j3ws, mu$lims, ki11; not 3pm, P1, u21s, @mike, goal!!! (substring tests: a regex
+    over a long run of letters costs more)."""
+    return (
+        "a0a" in classes
+        or "a1a" in classes
+        or "a!a" in classes
+        or "aa1" in classes
+        or "a00a" in classes
+        or "a11a" in classes
+    )
+
+
 class TextView:
     """A message's text, its folded form, its tokens, and the way back to original offsets.
 
@@ -146,12 +217,17 @@ class TextView:
     a set intersection against the tokens, which is the fast path that keeps chat cheap.
     """
 
-    __slots__ = ("_origin", "ascii", "digits", "folded", "text", "token_set", "tokens")
+    __slots__ = (
+        "_hints", "_origin", "_singles", "ascii", "digits", "folded", "text", "token_set",
+        "tokens",
+    )  # fmt: skip
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.ascii = text.isascii()
         self._origin: list[int] | None = None
+        self._hints: tuple[bool, bool] | None = None
+        self._singles = -1
         if self.ascii:
             folded = self.folded = text.lower()
             raw = folded.encode()
@@ -162,6 +238,33 @@ class TextView:
             self.tokens = TOKEN.findall(folded)
             self.digits = sum(map(folded.count, "0123456789"))
         self.token_set = frozenset(self.tokens)
+
+    def singles(self) -> int:
+        """How many tokens are one character long (``s h i t`` has four); computed once."""
+        if self._singles < 0:
+            self._singles = list(map(len, self.tokens)).count(1)
+        return self._singles
+
+    def evasion_hints(self) -> tuple[bool, bool]:
+        """Whether the folded text may hold leetspeak (a digit or one of ``@$!|+`` between
+        letters, a ``1`` or ``|`` after two of them, or ``ii``, as ``kiII`` folds), and
+        whether it may spell a word out a letter at a time (three single letters in a row:
+        ``k.i.l.l``). Computed once, for the checks that then respell tokens; ordinary chat
+        leaves after a few C-level scans."""
+        hints = self._hints
+        if hints is None:
+            folded = self.folded
+            leety = "ii" in folded
+            classes = ""
+            if not leety and (self.digits or not self.ascii or _has_leet_symbol(folded)):
+                classes = folded.encode("ascii", "replace").translate(_CLASSES).decode()
+                leety = _leety(classes)
+            spelt = False
+            if self.singles() >= 3:
+                classes = classes or folded.encode("ascii", "replace").translate(_CLASSES).decode()
+                spelt = " a a a " in f" {classes} "
+            hints = self._hints = leety, spelt
+        return hints
 
     def letters(self) -> str:
         """The folded text with everything but letters removed."""

@@ -24,10 +24,19 @@ from service.moderation.normalize import TextView, fold
         ("९८७६५", "98765"),  # Devanagari digits
         ("０７７００", "07700"),  # full-width digits
         ("MiXeD CaSe", "mixed case"),
+        ("fucκ ғυcκ fuςk", "fuck fuck fuck"),  # Greek kappa and final sigma, Cyrillic ghe
+        ("ʂhit ƒuck", "shit fuck"),  # Latin letters with a hook, which NFKD keeps
+        ("🅢🅗🅘🅣 🆂🅷🅸🆃", "shit shit"),  # negative circled and squared letters
+        ("ꓢꓧꓲꓔ ЅΗΙΤ", "sh|t sh|t"),  # a capital I or a small l: the word checks try both
+        ("Łódź Søren", "lodz soren"),
     ],
 )
 def test_fold_resolves_evasive_forms(text: str, folded: str) -> None:
     assert fold(text) == folded
+
+
+def test_flags_stay_flags() -> None:
+    assert fold("🇬🇧 🇫🇷") == "🇬🇧 🇫🇷"  # regional indicators are not letters to fold
 
 
 @pytest.mark.parametrize("text", ["مرحبا بكم", "नमस्ते", "頑張れ日本", "골! 최고", "שער מדהים"])
