@@ -3,9 +3,11 @@
 Matching runs on the folded text (homoglyphs, zero-width characters, full-width and accented
 forms already resolved) and works per token, so ``class``, ``assassin`` and ``Scunthorpe``
 never match ``ass`` or ``cunt``. A token matches when it, or one of its evasion variants, is a
-blocked word: leetspeak folded (``sh1t``, ``$h!t``, ``he11``), edge symbols dropped,
-stretched letters collapsed (``fuuuuck``), a plural ``s`` added, or when it starts or ends
-with a strong stem (``fuckoff``, ``bullshit``). Runs of single characters (``s h i t``,
+blocked word: leetspeak folded (``sh1t``, ``$h!t``, ``he11``, ``n166er``; ``1``, ``!`` and
+``|``, and the look-alike strokes folding makes ``|``, are tried as ``i`` and as ``l``), edge
+symbols dropped, letters strung on a symbol joined (``f|u|c|k``, ``f+u+c+k``), stretched
+letters collapsed (``fuuuuck``), a plural ``s`` added, or when it starts or ends with a
+strong stem (``fuckoff``, ``bullshit``). Runs of single characters (``s h i t``,
 ``f.u.c.k``) are joined and matched the same way, and so are two fragments of two letters
 or more that join into a word with a strong stem (``fu ck``, ``cu nt``, ``bull sh it`` is
 ``sh it``); ordinary words cut in two (``he ll``) are left alone. Multi-word entries match as
@@ -41,8 +43,10 @@ whitespace (any whitespace between single letters; spaces and tabs between fragm
 _SEP = rf"[\s{re.escape(_SEP_MARKS)}]"
 _SPACED = re.compile(rf"(?<![\w@$!|+€])(?:[\w@$!|+€]{_SEP}{{1,3}}){{2,}}[\w@$!|+€](?![\w@$!|+€])")
 _SPLIT_SEP = frozenset(" \t" + _SEP_MARKS)
-_LEET_I = str.maketrans("013457890@$!|+€", "oieastbgoasiite")
-_LEET_L = str.maketrans("013457890@$!|+€", "oleastbgoasllte")
+_LEET_I = str.maketrans("0134567890@$!|+€", "oieasgtbgoasiite")
+_LEET_L = str.maketrans("0134567890@$!|+€", "oleasgtbgoasllte")
+_STRUNG = re.compile(r"(?:[a-z][|+!]){2,}[a-z]")
+"""Letters strung on one symbol (``f|u|c|k``, ``f+u+c+k``): the symbols are separators."""
 
 Hit = tuple[int, int, str, bool]
 """``(start, end, matched word, evasive)`` in folded-text offsets."""
@@ -69,6 +73,8 @@ def _variants(token: str, stretched: bool) -> list[str]:
         stripped = token.strip("@$!|+_")
         if stripped and stripped != token:
             words.append(_NON_LETTERS.sub("", stripped.translate(_LEET_I)))
+        if _STRUNG.fullmatch(token):
+            words.append(token[::2])
     if stretched:
         for word in [token, *words]:
             if _TRIPLE.search(word) or (word is not token and _RUN2.search(word)):
@@ -136,7 +142,7 @@ class WordMatcher:
         hits: list[Hit] = []
         if direct or stretched or leet or stems:
             hits = self._tokens(folded, stretched, leet or stems)
-        if list(map(len, view.tokens)).count(1) >= 3:
+        if view.singles() >= 3:
             hits.extend(h for h in self._spaced(folded) if not _covered(h, hits))
         if not self._split_heads.isdisjoint(present):
             hits.extend(h for h in self._split(folded) if not _covered(h, hits))

@@ -49,6 +49,17 @@ from .conftest import ctx
         "the ref is a cu nt",
         "mother fu cker",
         "sh it defending",
+        "fucκ you",
+        "ʂhit",
+        "🆂🅷🅸🆃",
+        "ꓢꓧꓲꓔ",
+        "n166er",
+        "niqqer",
+        "f|u|c|k",
+        "f+u+c+k",
+        "you kunt",
+        "fuxking hell",
+        "spastic",
     ],
 )
 def test_blocked_words_and_their_evasions_are_blocked(
@@ -84,6 +95,12 @@ def test_blocked_words_and_their_evasions_are_blocked(
         "he ll be back for the derby",
         "push it wide",
         "as simple as that",
+        "Cummings with a great cross",
+        "Greg Dyke resigns",
+        "Fanny Crosby",
+        "Gaylord Perry",
+        "a+b=c, c++ and rock|paper",
+        "6pm kick off, u16s first",
     ],
 )
 def test_ordinary_words_containing_or_resembling_blocked_ones_pass(
