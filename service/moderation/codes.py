@@ -11,7 +11,7 @@ CHECKS: dict[str, tuple[str, ...]] = {
     "rate": ("rate.burst", "rate.limit", "rate.duplicate"),
     "blocklist": ("blocklist.word", "blocklist.evasion"),
     "threat": ("threat.violence", "threat.doxxing", "threat.death_wish", "threat.self_harm"),
-    "hate": ("hate.group", "hate.racist_abuse", "hate.extremism"),
+    "hate": ("hate.group", "hate.racist_abuse", "hate.slur", "hate.extremism"),
     "spam": (
         "spam.link",
         "spam.shortener",
