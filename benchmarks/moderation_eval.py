@@ -2,10 +2,11 @@
 
 Runs ``Pipeline.check_local`` (policy ``match``) over ``tests/moderation_corpus/*.jsonl`` (the
 development corpus) and ``tests/moderation_corpus/holdout/*.jsonl`` (written after the code,
-for an honest second opinion). Prints, per category, recall (share handled as the category
-demands) and exact-action agreement; per class, precision and recall; the headline targets
-(PII recall >= 0.97 with <= 1% of benign messages altered; spam recall >= 0.9 with <= 1% of
-benign messages shadowed, held or blocked); the messages it gets wrong; the run's peak RSS.
+for an honest second opinion; all together, then each file alone). Prints, per category,
+recall (share handled as the category demands) and exact-action agreement; per class,
+precision and recall; the headline targets (PII recall >= 0.97 with <= 1% of benign messages
+altered; spam recall >= 0.9 with <= 1% of benign messages shadowed, held or blocked); the
+messages it gets wrong; the run's peak RSS.
 Writes ``benchmarks/results/moderation_eval.json``. Definitions: service/moderation/evaluation.py.
 
     .venv/bin/python benchmarks/moderation_eval.py
@@ -61,10 +62,11 @@ def show(name: str, outcomes: list[Outcome], result: Report, seconds: float) -> 
 def main() -> int:
     results: dict[str, object] = {"benchmark": "moderation_eval", "policy": "match"}
     all_met = True
-    for name, paths in (
-        ("corpus", sorted(CORPUS.glob("*.jsonl"))),
-        ("holdout", sorted((CORPUS / "holdout").glob("*.jsonl"))),
-    ):
+    holdout = sorted((CORPUS / "holdout").glob("*.jsonl"))
+    sets = [("corpus", sorted(CORPUS.glob("*.jsonl"))), ("holdout", holdout)]
+    if len(holdout) > 1:  # each holdout file was written at its own time: show it alone too
+        sets += [(f"holdout/{path.name}", [path]) for path in holdout]
+    for name, paths in sets:
         items = load_corpus(paths)
         started = time.perf_counter()
         outcomes = run_corpus(Pipeline(ModerationSettings()), items, "match")
