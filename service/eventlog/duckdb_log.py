@@ -126,7 +126,7 @@ class DuckDBLog:
         self._read_root = con.cursor()
         # Batches are small: one DuckDB thread halves the fixed cost of each insert statement.
         con.execute("SET threads = 1")
-        self._migrate(con)
+        self.migrate(con)
         rows = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()
         row = rows[0] if rows else None
         if row is None:
@@ -149,7 +149,9 @@ class DuckDBLog:
         log.info("event log %s opened: epoch %s, last seq %d", self._path, self._epoch, self._last_seq)
 
     @staticmethod
-    def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    def migrate(con: duckdb.DuckDBPyConnection) -> None:
+        """Apply the schema files ``con``'s log has not had yet (also run by the CLI when it
+        writes to the log file of a service that is not running)."""
         con.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"

@@ -83,6 +83,17 @@ class ErasureKeys:
         """The hash an erasure of ``scheme`` made with key ``made_with`` keeps for ``user_id``."""
         return legacy_hash(user_id) if scheme == LEGACY_SCHEME else self._digest(made_with, user_id)
 
+    def earlier(self, user_id: str, records: Iterable[ErasureRecord]) -> list[ErasureRecord]:
+        """Of ``records``, the erasures of ``user_id`` whose pseudonym is not the current key's
+        (made before keyed pseudonyms, or under a retired key): an erasure of the user now
+        moves them to it (:func:`rekeyed`)."""
+        return [
+            r for r in records
+            if (r.scheme, r.key_id) != (KEYED_SCHEME, self._current)
+            and (r.scheme == LEGACY_SCHEME or r.key_id in self._keys)
+            and r.subject_hash == self.hash_of(user_id, r.scheme, r.key_id)
+        ]  # fmt: skip
+
     def check(self, record: ErasureRecord) -> None:
         """Raise :class:`ErasureKeyError` unless ``record``'s users can be matched here: its
         scheme is known and, for a keyed one, its key is configured. Without that, events up to
@@ -104,6 +115,16 @@ class ErasureKeys:
 
     def _digest(self, made_with: str, user_id: str) -> str:
         return hmac.digest(self._keys[made_with], user_id.encode(), "sha256").hex()
+
+
+def rekeyed(earlier: ErasureRecord, now: ErasureRecord) -> ErasureRecord:
+    """``earlier``, an erasure of the same user as ``now`` made otherwise (before keyed
+    pseudonyms, or under a retired key), with ``now``'s keyed hash and pseudonym: the rows it
+    erased get the user's current pseudonym, and its record and audit line the keyed hash."""
+    return msgspec.structs.replace(
+        earlier, subject_hash=now.subject_hash, pseudonym=now.pseudonym, scheme=now.scheme,
+        key_id=now.key_id,
+    )  # fmt: skip
 
 
 class ErasureIndex:
@@ -137,6 +158,11 @@ class ErasureIndex:
         else:
             first = min(known[2], record.requested_at)
             self._by_hash[at] = (record.pseudonym, max(record.up_to_seq, known[1]), first)
+
+    def discard(self, record: ErasureRecord) -> None:
+        """Take the erasures of ``record``'s user made as ``record`` was out of force (they are
+        in force again under their rekeyed form, added first)."""
+        self._by_hash.pop((record.scheme, record.key_id, record.subject_hash), None)
 
     def matches(self, user_ids: Iterable[str | None]) -> dict[str, list[Hit]]:
         """Of ``user_ids``, those erased: user id -> its erasures, by ``up_to_seq``.

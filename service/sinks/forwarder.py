@@ -29,7 +29,7 @@ from service.eventlog.duckdb_log import DuckDBLog
 from service.sinks import store
 from service.sinks.base import Sink
 from service.sinks.disabled import DisabledSinks
-from service.sinks.erasure import ErasureIndex, ErasureKeys, pseudonym_for
+from service.sinks.erasure import ErasureIndex, ErasureKeys, pseudonym_for, rekeyed
 from service.sinks.metrics import SinkMetrics
 from service.sinks.retry import Backoff
 from service.sinks.settings import SinkCommon, WarehouseSinkSettings
@@ -62,6 +62,8 @@ class ErasureTarget(Protocol):
     async def erase(
         self, record: ErasureRecord, *, after_seq: int = 0
     ) -> tuple[int, list[str]]: ...
+
+    async def rekey(self, moved: list[tuple[ErasureRecord, ErasureRecord]]) -> int: ...
 
     async def record_erasure(self, record: ErasureRecord) -> None: ...
 
@@ -228,13 +230,20 @@ class Forwarder:
         The record is stored first, pending, so the erasure is in force for replays even if
         the file rewrite is interrupted; it is marked done only once the files are rewritten.
         Erasures left pending (a crash, a failed rewrite) are completed here too, and at start.
+        Earlier erasures of the user made before keyed pseudonyms, or under a retired key, are
+        moved to the current pseudonym first (:meth:`_rekey`).
         """
         async with self._erasing:
             record = new_erasure(user_id, self._log.last_seq, requested_by, self.erasures.keys)
+            earlier = self.erasures.keys.earlier(
+                user_id, await self._log.run_read(store.load_erasures)
+            )
             await self._log.run_write(lambda con: store.save_erasure(con, record))
             self.erasures.add(record)
             self._pending[record.erasure_id] = record
             try:
+                if earlier:
+                    await self._rekey([(old, rekeyed(old, record)) for old in earlier])
                 final = await self._complete(record)
                 for other in list(self._pending.values()):
                     await self._complete(other)
@@ -246,6 +255,23 @@ class Forwarder:
                     raise
                 log.error("%s (a pending erasure; retried in the background)", self.erasure_error)
             return final
+
+    async def _rekey(self, moved: list[tuple[ErasureRecord, ErasureRecord]]) -> None:
+        """Move earlier erasures of a user to their rekeyed form: in force first (what is
+        forwarded from now on carries the current pseudonym), then every folder's rows and
+        audit lines, then the log's records. Interrupted, the log keeps the earlier records,
+        and erasing the user again completes it."""
+        for old, new in moved:
+            self.erasures.add(new)
+            self.erasures.discard(old)
+            if old.erasure_id in self._pending:
+                self._pending[old.erasure_id] = new
+        rows = 0
+        for target in self._targets:
+            rows += await target.rekey(moved)
+        await self._log.run_write(lambda con: store.rekey_erasures(con, [new for _, new in moved]))
+        log.info("moved %d earlier erasure(s) of user %s to the current pseudonym: %d rows",
+                 len(moved), moved[0][1].pseudonym, rows)  # fmt: skip
 
     async def _complete_pending(self) -> None:
         """Complete the erasures pending at start, retrying with backoff until they are done."""

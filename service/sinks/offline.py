@@ -12,16 +12,23 @@ from pathlib import Path
 
 import duckdb
 
+from service.eventlog.duckdb_log import DuckDBLog
 from service.settings import Settings
 from service.sinks import store
-from service.sinks.erasure import ErasureKeys
+from service.sinks.erasure import ErasureKeys, rekeyed
 from service.sinks.factory import erasure_keys, warehouse_root
 from service.sinks.forwarder import new_erasure
 from service.sinks.settings import WarehouseSinkSettings
 from service.sinks.status import SinkStatus, past_the_end
 from service.sinks.store import ErasureRecord
 from service.sinks.warehouse import files
-from service.sinks.warehouse.erase import append_audit, audited, ducklake_gap, erase_files
+from service.sinks.warehouse.erase import (
+    append_audit,
+    audited,
+    ducklake_gap,
+    erase_files,
+    rekey_files,
+)
 from service.sinks.warehouse.views import write_views
 
 
@@ -31,7 +38,10 @@ class LogBusy(Exception):
 
 @contextmanager
 def open_log(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The log file, opened directly; raises :class:`LogBusy` or FileNotFoundError."""
+    """The log file, opened directly; raises :class:`LogBusy` or FileNotFoundError.
+
+    Opened to write, it first gets the schema files a newer version added, as the service's
+    start would apply them (a log written before erasures had a ``scheme``, say)."""
     if not path.exists():
         raise FileNotFoundError(f"no event log at {path}")
     try:
@@ -41,6 +51,8 @@ def open_log(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnecti
             raise LogBusy(f"{path} is held by another process (is the service running?)") from exc
         raise
     try:
+        if not read_only:
+            DuckDBLog.migrate(con)
         yield con
     finally:
         con.close()
@@ -97,14 +109,24 @@ def erase(settings: Settings, user_id: str, requested_by: str) -> ErasureRecord:
 
     The record is saved pending before the files are rewritten and marked done after; any
     erasure left pending (a crash in between), or done but never applied to a folder that
-    holds this node's files (see :func:`_unapplied`), is completed here as well.
+    holds this node's files (see :func:`_unapplied`), is completed here as well. Earlier
+    erasures of the user made before keyed pseudonyms, or under a retired key, are moved to
+    the current pseudonym first (files and audit lines, then the log's records).
     """
     keys = erasure_keys(settings)
     with open_log(settings.log_path, read_only=False) as con:
-        for earlier in store.load_erasures(con):
+        records = store.load_erasures(con)
+        for earlier in records:
             keys.check(earlier)  # as at the service's start: each must still find its user
         record = new_erasure(user_id, store.last_seq(con), requested_by, keys)
         store.save_erasure(con, record)
+        moved = [(old, rekeyed(old, record)) for old in keys.earlier(user_id, records)]
+        if moved:
+            for root in _folders(settings):
+                if root.is_dir():
+                    rekey_files(root, settings.node_id, moved)
+                    write_views(root)
+            store.rekey_erasures(con, [new for _, new in moved])
         epoch = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()[0][0]
         final = record
         for pending in _unapplied(settings, store.load_erasures(con)):
@@ -125,13 +147,19 @@ def _unapplied(settings: Settings, records: list[ErasureRecord]) -> list[Erasure
     ]  # fmt: skip
 
 
+def _folders(settings: Settings) -> list[Path]:
+    """Every configured warehouse folder, once."""
+    roots = [warehouse_root(settings, w) for w in settings.sinks.warehouse]
+    return list({root.resolve(): root for root in roots}.values())
+
+
 def _complete(
     con: duckdb.DuckDBPyConnection, settings: Settings, record: ErasureRecord, epoch: str,
     keys: ErasureKeys,
 ) -> ErasureRecord:
     rows, written = 0, list[str]()
     sinks = [(w, warehouse_root(settings, w)) for w in settings.sinks.warehouse]
-    roots = list({root.resolve(): root for _, root in sinks}.values())  # each folder once
+    roots = _folders(settings)
     after = store.erased_before(con, record)
     for root in roots:
         n, changed = erase_files(

@@ -177,10 +177,17 @@ def save_erasure(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> None:
 def load_erasures(
     con: duckdb.DuckDBPyConnection, *, pending_only: bool = False
 ) -> list[ErasureRecord]:
-    """Every erasure record (or only those whose file rewrite is not done), oldest first."""
+    """Every erasure record (or only those whose file rewrite is not done), oldest first.
+
+    A log read without being written to (``sideline sinks status`` on a log the service has
+    not opened since an upgrade) may lack ``scheme`` and ``key_id``: its records are all
+    ``sha256``.
+    """
+    columns = {str(r[0]) for r in con.execute("DESCRIBE erasures").fetchall()}
+    made = "scheme, key_id " if "key_id" in columns else "'sha256', '' "
     rows = con.execute(
         "SELECT erasure_id, subject_hash, pseudonym, up_to_seq, requested_by, requested_at, "
-        "rows_rewritten, files, done_at, scheme, key_id FROM erasures "
+        "rows_rewritten, files, done_at, " + made + "FROM erasures "
         + ("WHERE done_at IS NULL " if pending_only else "")
         + "ORDER BY requested_at"
     ).fetchall()
@@ -221,6 +228,17 @@ def erased_before(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> int:
         [record.subject_hash, record.requested_at, record.erasure_id],
     ).fetchall()[0]
     return int(row[0])
+
+
+def rekey_erasures(con: duckdb.DuckDBPyConnection, records: Sequence[ErasureRecord]) -> None:
+    """Store ``records``' new hash and pseudonym (earlier erasures moved to the current key)."""
+    for record in records:
+        con.execute(
+            "UPDATE erasures SET subject_hash = ?, pseudonym = ?, scheme = ?, key_id = ? "
+            "WHERE erasure_id = ?",
+            [record.subject_hash, record.pseudonym, record.scheme, record.key_id,
+             record.erasure_id],
+        )  # fmt: skip
 
 
 def finish_erasure(con: duckdb.DuckDBPyConnection, record: ErasureRecord) -> None:

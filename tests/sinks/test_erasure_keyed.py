@@ -132,18 +132,14 @@ async def test_two_nodes_with_one_key_give_a_user_one_keyed_pseudonym_that_rerun
     assert f"erased as {keyed(OTHER_KEY, user)}:" in out and keyed(OTHER_KEY, user) != pseudonym
 
 
-async def test_an_erasure_made_before_keyed_pseudonyms_keeps_its_pseudonym_and_is_repaired_as_made(
-    tmp_path: Path,
-):
-    """The state the version before left: its log (no ``scheme`` column) records alice's
-    erasure with the unkeyed SHA-256; the main folder is rewritten with its pseudonym and
-    audited by a line without ``scheme``; the second folder never got it. The start applies
-    it there with the same old pseudonym (matched by the unkeyed hash, not the key), writes
-    nothing twice, and forwarding keeps applying it; erasing alice again keys only what is
-    new."""
+async def left_by_the_version_before(tmp_path: Path) -> tuple[Rig, Path, Path, ErasureRecord]:
+    """Alice's events in two folders, and the state the version before keyed pseudonyms left:
+    its log (no ``scheme`` column) records her erasure with the unkeyed SHA-256; the main
+    folder is rewritten with its pseudonym and audited by a line without ``scheme``; the
+    second folder never got it (disabled then). Returns the rig (not started), the folders
+    and the old record."""
     main_root, second_root, second = await exported_to_two(tmp_path)
-    settings = [{"name": "warehouse", "linger_seconds": 0.05}, second]
-    rig = Rig(tmp_path / "data", {"warehouse": settings})
+    rig = Rig(tmp_path / "data", {"warehouse": [{"name": "warehouse", "linger_seconds": 0.05}, second]})
     digest = unkeyed_hash("alice")
     old = f"erased-{digest[:16]}"
     with offline.open_log(rig.settings.log_path, read_only=False) as con:
@@ -170,6 +166,18 @@ async def test_an_erasure_made_before_keyed_pseudonyms_keeps_its_pseudonym_and_i
         )  # fmt: skip
     write_views(main_root)
     assert (rows, held_by(main_root, "alice"), held_by(second_root, "alice")) == (5, 0, 5)
+    return rig, main_root, second_root, done
+
+
+async def test_an_erasure_made_before_keyed_pseudonyms_keeps_its_pseudonym_and_is_repaired_as_made(
+    tmp_path: Path,
+):
+    """The start applies the old erasure to the folder that lacks it with the same old
+    pseudonym (matched by the unkeyed hash, not the key), writes nothing twice, and forwarding
+    keeps applying it; erasing alice again moves it to her keyed pseudonym, so no unkeyed hash
+    is left."""
+    rig, main_root, second_root, record = await left_by_the_version_before(tmp_path)
+    digest, old = record.subject_hash, record.pseudonym
     main_before = {p: p.read_bytes() for p in main_root.rglob("*.parquet")}
 
     await rig.start()
@@ -192,26 +200,66 @@ async def test_an_erasure_made_before_keyed_pseudonyms_keeps_its_pseudonym_and_i
         await rig.drained()
         assert scan(main_root).filter(pl.col("user_id") == old).height == 5
 
-        # She posts again and is erased again: the new rows get a keyed pseudonym.
+        # She posts again and is erased again: that moves the old erasure to her keyed
+        # pseudonym (rows in both folders, its audit lines, its record), and keys the new rows.
         await rig.append([message(20 + i, user="alice") for i in range(2)])
         await rig.drained()
         again = await rig.fw.erase("alice", "ticket-1")
         assert again.scheme == "hmac-sha256" and again.pseudonym == keyed(ERASURE_SECRET, "alice")
-        assert again.rows_rewritten == 4  # her 2 new rows in each folder
+        assert again.rows_rewritten == 4  # her 2 new rows in each folder; the 10 are the first's
         await rig.fw.replay("warehouse", 1)
         await rig.drained()
+        stored = await rig.log.run_read(store.load_erasures)
     finally:
         await rig.stop()
+    assert [(r.erasure_id, r.subject_hash, r.pseudonym, r.scheme, r.rows_rewritten) for r in stored] == [
+        (record.erasure_id, again.subject_hash, again.pseudonym, "hmac-sha256", 10),
+        (again.erasure_id, again.subject_hash, again.pseudonym, "hmac-sha256", 4),
+    ]  # fmt: skip
     for root in (main_root, second_root):
         users = scan(root)["user_id"].to_list()
-        assert (users.count(old), users.count(again.pseudonym), held_by(root, "alice")) == (5, 2, 0)
+        assert (users.count(old), users.count(again.pseudonym), held_by(root, "alice")) == (0, 7, 0)
         assert audit_ids(root) == [record.erasure_id, again.erasure_id]
+        assert digest not in (root / "erasures.jsonl").read_text()
+        assert erasures_view(root) == [(again.subject_hash, again.pseudonym, "hmac-sha256", key_id(ERASURE_SECRET))] * 2
+    with duckdb.connect(str(rig.settings.log_path), read_only=True) as con:
+        assert digest not in json.dumps(con.execute("SELECT * FROM erasures").fetchall(), default=str)
 
 
-async def test_a_rotated_key_is_refused_until_the_old_one_is_listed_as_retired(tmp_path: Path):
+async def test_moving_an_old_erasure_interrupted_is_completed_by_erasing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``sideline erase`` (no service) stopped after the folders were moved, before the log's
+    record: the next erase of the user finds the old record still there and completes it."""
+    rig, main_root, second_root, record = await left_by_the_version_before(tmp_path)
+    # The log as the version before left it reads (status opens it read-only: no migration).
+    assert [s.pending_erasures for s in offline.status(rig.settings)] == [0, 0]
+    monkeypatch.setattr(store, "rekey_erasures", lambda con, records: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        offline.erase(rig.settings, "alice", "ticket-1")
+    monkeypatch.undo()
+    assert scan(main_root)["user_id"].to_list().count(keyed(ERASURE_SECRET, "alice")) == 5
+    with offline.open_log(rig.settings.log_path, read_only=True) as con:
+        assert [r.scheme for r in store.load_erasures(con)] == ["sha256", "hmac-sha256"]
+    again = offline.erase(rig.settings, "alice", "ticket-2")
+    with offline.open_log(rig.settings.log_path, read_only=True) as con:
+        stored = store.load_erasures(con)
+    assert {(r.pseudonym, r.done_at is not None) for r in stored} == {(again.pseudonym, True)}
+    assert len(stored) == 3
+    for root in (main_root, second_root):
+        users = scan(root)["user_id"].to_list()
+        assert (users.count(again.pseudonym), held_by(root, "alice")) == (5, 0)
+        assert record.subject_hash not in (root / "erasures.jsonl").read_text()
+        assert audit_ids(root) == [r.erasure_id for r in stored]
+
+
+async def test_a_rotated_key_is_refused_until_the_old_one_is_retired_or_its_erasures_moved(
+    tmp_path: Path,
+):
     """Erasures keep matching their users by the key they were made with: a node given a new
     key alone refuses to start (forwarding would send an erased user's id again), naming the
-    missing key's id; with the old key retired, old erasures hold and new ones use the new key."""
+    missing key's id; with the old key retired, old erasures hold and new ones use the new key,
+    and erasing a user again moves their old erasure to it."""
     data, root = tmp_path / "data", tmp_path / "data" / "warehouse"
     sinks = {"warehouse": [{"name": "warehouse", "linger_seconds": 0.05}]}
     rig = await Rig(data, {**sinks, "erasure_secret": KEY}).start()
@@ -231,8 +279,8 @@ async def test_a_rotated_key_is_refused_until_the_old_one_is_listed_as_retired(t
         await rotated.start()
     await rotated.log.close()
 
-    rig = await Rig(data, {**sinks, "erasure_secret": OTHER_KEY,
-                           "erasure_retired_secrets": [KEY]}).start()  # fmt: skip
+    retired = {**sinks, "erasure_secret": OTHER_KEY, "erasure_retired_secrets": [KEY]}
+    rig = await Rig(data, retired).start()
     try:
         await rig.fw.replay("warehouse", 1)
         await rig.drained()
@@ -241,12 +289,22 @@ async def test_a_rotated_key_is_refused_until_the_old_one_is_listed_as_retired(t
         assert (bob.pseudonym, bob.key_id) == (keyed(OTHER_KEY, "bob"), key_id(OTHER_KEY))
         await rig.append([message(9, user="alice")])
         await rig.drained()
-        later = await rig.fw.erase("alice", "ticket-3")
-        assert later.pseudonym == keyed(OTHER_KEY, "alice") != first.pseudonym
     finally:
         await rig.stop()
+    # Erasing alice again (here with `sideline erase`'s path, no service) moves her first
+    # erasure to the new key: one pseudonym for all her rows, and the old key is not needed.
+    later = offline.erase(Rig(data, retired).settings, "alice", "ticket-3")
+    assert later.pseudonym == keyed(OTHER_KEY, "alice") != first.pseudonym
     users = scan(root)["user_id"].to_list()
-    assert (users.count(first.pseudonym), users.count(bob.pseudonym), users.count(later.pseudonym)) == (2, 2, 1)
+    assert (users.count(first.pseudonym), users.count(bob.pseudonym), users.count(later.pseudonym)) == (0, 2, 3)
+    assert {line["key_id"] for line in audit_lines(root)} == {key_id(OTHER_KEY)}
+    rig = await Rig(data, {**sinks, "erasure_secret": OTHER_KEY}).start()
+    try:
+        await rig.fw.replay("warehouse", 1)
+        await rig.drained()
+    finally:
+        await rig.stop()
+    assert scan(root)["user_id"].to_list().count(later.pseudonym) == 3 and held_by(root, "alice") == 0
 
 
 def test_a_node_started_with_another_key_than_its_erasures_were_made_with_stops(tmp_path: Path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -64,6 +66,73 @@ def erase_files(
 
 
 _ID_COLUMNS = ["seq", "epoch", "user_id", "actor_id"]
+
+
+def rekey_files(
+    root: Path, node: str, moved: Sequence[tuple[ErasureRecord, ErasureRecord]], *,
+    compression: str = "zstd",
+) -> int:
+    """Give ``node``'s rows erased by each earlier record of ``moved`` the pseudonym of its
+    rekeyed form, and their audit lines its keyed hash; returns the rows changed.
+
+    ``moved`` pairs an erasure made before keyed pseudonyms (or under a retired key) with
+    itself rekeyed (:func:`~service.sinks.erasure.rekeyed`). Rows are found by the old
+    pseudonym, in every file of the node's partitions, whatever its epoch; only ``user_id``
+    and ``actor_id`` change (the rest was blanked when the rows were erased). Run again after
+    an interruption, it changes only what is left: the old pseudonyms no longer match.
+    """
+    renames = {old.pseudonym: new.pseudonym for old, new in moved}
+    rows = 0
+    for path in listed(root, node):
+        ids = pq.read_table(path, columns=["user_id", "actor_id"])
+        distinct = pc.unique(pa.concat_arrays([
+            ids.column("user_id").combine_chunks(), ids.column("actor_id").combine_chunks()
+        ])).to_pylist()  # fmt: skip
+        if renames.keys().isdisjoint(distinct):
+            continue
+        table = pq.read_table(path)
+        changed = [False] * table.num_rows
+        for name in ("user_id", "actor_id"):
+            values = table.column(name).to_pylist()
+            for i, value in enumerate(values):
+                if value in renames:
+                    values[i], changed[i] = renames[value], True
+            index = table.schema.get_field_index(name)
+            field = table.schema.field(index)
+            table = table.set_column(index, field, pa.array(values, field.type))
+        write_atomic(table, path, compression=compression)
+        rows += sum(changed)
+    _rekey_audit(root, [new for _, new in moved])
+    return rows
+
+
+def _rekey_audit(root: Path, records: Sequence[ErasureRecord]) -> None:
+    """Rewrite the lines of ``records``' erasures in ``<root>/erasures.jsonl`` with their hash,
+    pseudonym, scheme and key id (the rest of a line stays as written), atomically."""
+    path = root / ERASURES_FILE
+    if not path.exists():
+        return
+    by_id = {r.erasure_id: r for r in records}
+    lines = []
+    for line in path.read_bytes().splitlines():
+        record = by_id.get(_audit_id(line)) if line.strip() else None
+        if record is not None:
+            fields = msgspec.json.decode(line, type=dict[str, object])
+            fields.update(subject_hash=record.subject_hash, pseudonym=record.pseudonym,
+                          scheme=record.scheme, key_id=record.key_id)  # fmt: skip
+            line = msgspec.json.encode(fields)
+        lines.append(line)
+    # A line another node appends to a shared folder between the read and the rename is lost
+    # here; that node's next start finds its erasure missing and writes the line again.
+    tmp = path.with_name(f".{ERASURES_FILE}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(b"".join(line + b"\n" for line in lines))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _erased_rows(ids: pa.Table, record: ErasureRecord, epoch: str, after_seq: int) -> int:

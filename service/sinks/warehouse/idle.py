@@ -15,7 +15,7 @@ from pathlib import Path
 from service.sinks.erasure import ErasureKeys
 from service.sinks.settings import WarehouseSinkSettings
 from service.sinks.store import ErasureRecord
-from service.sinks.warehouse.erase import append_audit, erase_files
+from service.sinks.warehouse.erase import append_audit, erase_files, rekey_files
 from service.sinks.warehouse.views import write_views
 
 
@@ -23,7 +23,8 @@ class IdleWarehouse:
     """A configured warehouse folder without a running sink: erased in place, off the loop.
 
     It has the erasure side of :class:`~service.sinks.warehouse.sink.WarehouseSink` (``name``,
-    ``root``, ``ducklake``, ``erase``, ``record_erasure``), so the forwarder treats both alike.
+    ``root``, ``ducklake``, ``erase``, ``rekey``, ``record_erasure``), so the forwarder treats
+    both alike.
     """
 
     def __init__(
@@ -51,6 +52,18 @@ class IdleWarehouse:
             erase_files, self.root, self._node, record, keys=self._keys, epoch=self._epoch,
             after_seq=after_seq, compression=self._settings.compression,
         )  # fmt: skip
+
+    async def rekey(self, moved: list[tuple[ErasureRecord, ErasureRecord]]) -> int:
+        """Move earlier erasures' rows and audit lines to their rekeyed form (rekey_files)."""
+
+        def rekey_them() -> int:
+            if not self.root.is_dir():
+                return 0
+            rows = rekey_files(self.root, self._node, moved, compression=self._settings.compression)
+            write_views(self.root)
+            return rows
+
+        return await asyncio.to_thread(rekey_them)
 
     async def record_erasure(self, record: ErasureRecord) -> None:
         """Add ``record`` to the folder's erasure audit file, and rewrite its views.

@@ -26,7 +26,7 @@ from service.sinks.store import ErasureRecord
 from service.sinks.warehouse import compact as compaction
 from service.sinks.warehouse import files
 from service.sinks.warehouse.ducklake import DuckLakeWriter
-from service.sinks.warehouse.erase import append_audit, erase_files
+from service.sinks.warehouse.erase import append_audit, erase_files, rekey_files
 from service.sinks.warehouse.shape import ExportShape
 from service.sinks.warehouse.views import has_parts, write_views
 
@@ -160,6 +160,16 @@ class WarehouseSink:
                 after_seq=after_seq, compression=compression,
             )
         )
+
+    async def rekey(self, moved: list[tuple[ErasureRecord, ErasureRecord]]) -> int:
+        """Move earlier erasures' rows and audit lines to their rekeyed form (rekey_files)."""
+
+        def rekey_them() -> int:
+            rows = rekey_files(self.root, self._node, moved, compression=self._settings.compression)
+            self._refresh_views()
+            return rows
+
+        return await self._run(rekey_them)
 
     async def record_erasure(self, record: ErasureRecord) -> None:
         """Add ``record`` to the export's erasure audit file (and its view)."""
