@@ -17,8 +17,7 @@ pseudonym, and are matched and re-applied as they were made.
 from __future__ import annotations
 
 import hashlib
-import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +57,26 @@ def key_id(secret: str) -> str:
     return hashlib.sha256(b"sideline erasure key id\0" + secret.encode()).hexdigest()[:12]
 
 
+def _hmac_sha256(key: bytes) -> Callable[[str], str]:
+    """HMAC-SHA256 under ``key`` (RFC 2104) as a function of a user id, hex: the same digest as
+    ``hmac.digest``, with the key's inner and outer pads hashed once. Matching hashes every
+    distinct id of each batch read; ``hmac.digest`` set the key up again each time (about
+    4 µs an id against 0.9 µs here, measured on 10,000 ids)."""
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def digest(user_id: str) -> str:
+        first = inner.copy()
+        first.update(user_id.encode())
+        second = outer.copy()
+        second.update(first.digest())
+        return second.hexdigest()
+
+    return digest
+
+
 class ErasureKeys:
     """The key new pseudonyms are made with, and the retired keys older erasures were made
     with (``sinks.erasure_secret`` and ``sinks.erasure_retired_secrets``)."""
@@ -65,6 +84,7 @@ class ErasureKeys:
     def __init__(self, secret: str = "", retired: Sequence[str] = ()) -> None:
         self._current = key_id(secret) if secret else ""
         self._keys = {key_id(s): s.encode() for s in (*retired, secret) if s}
+        self._hmacs = {made_with: _hmac_sha256(key) for made_with, key in self._keys.items()}
 
     def subject(self, user_id: str) -> tuple[str, str]:
         """``(subject_hash, key_id)`` of a new erasure of ``user_id``, under the current key.
@@ -81,7 +101,14 @@ class ErasureKeys:
 
     def hash_of(self, user_id: str, scheme: str, made_with: str) -> str:
         """The hash an erasure of ``scheme`` made with key ``made_with`` keeps for ``user_id``."""
-        return legacy_hash(user_id) if scheme == LEGACY_SCHEME else self._digest(made_with, user_id)
+        return self.hasher(scheme, made_with)(user_id)
+
+    def hasher(self, scheme: str, made_with: str) -> Callable[[str], str]:
+        """The hash erasures of ``scheme`` made with key ``made_with`` keep, as a function of
+        the user id."""
+        if scheme == LEGACY_SCHEME:
+            return legacy_hash
+        return self._hmacs[made_with]
 
     def earlier(self, user_id: str, records: Iterable[ErasureRecord]) -> list[ErasureRecord]:
         """Of ``records``, the erasures of ``user_id`` whose pseudonym is not the current key's
@@ -114,7 +141,7 @@ class ErasureKeys:
             )
 
     def _digest(self, made_with: str, user_id: str) -> str:
-        return hmac.digest(self._keys[made_with], user_id.encode(), "sha256").hex()
+        return self.hasher(KEYED_SCHEME, made_with)(user_id)
 
 
 def rekeyed(earlier: ErasureRecord, now: ErasureRecord) -> ErasureRecord:
@@ -171,20 +198,18 @@ class ErasureIndex:
         rotation) has two pseudonyms; :func:`rewrite` gives each row the first that covers it,
         as the files got them when the erasures were done in turn.
         """
-        made = {(scheme, made_with) for scheme, made_with, _ in self._by_hash}
-        found: dict[str, list[Hit]] = {}
-        for uid in user_ids:
-            if uid is None:
-                continue
-            hits = [
-                entry for scheme, made_with in made
-                if (entry := self._by_hash.get(
-                    (scheme, made_with, self.keys.hash_of(uid, scheme, made_with))
-                )) is not None
-            ]  # fmt: skip
-            if hits:
-                found[uid] = [(p, up_to) for p, up_to, _ in sorted(hits, key=lambda e: e[1:])]
-        return found
+        uids = [uid for uid in user_ids if uid is not None]
+        found: dict[str, list[tuple[str, int, datetime]]] = {}
+        for scheme, made_with in {(scheme, made_with) for scheme, made_with, _ in self._by_hash}:
+            digest = self.keys.hasher(scheme, made_with)
+            for uid in uids:
+                entry = self._by_hash.get((scheme, made_with, digest(uid)))
+                if entry is not None:
+                    found.setdefault(uid, []).append(entry)
+        return {
+            uid: [(p, up_to) for p, up_to, _ in sorted(entries, key=lambda e: e[1:])]
+            for uid, entries in found.items()
+        }
 
     def apply(self, table: pa.Table) -> tuple[pa.Table, int]:
         """``table`` with erased users' rows rewritten, and how many rows changed."""

@@ -3,6 +3,8 @@ file naming and recovery rules, configuration checks."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -20,7 +22,7 @@ from service.domain.events import EventType, Metadata, new_event
 from service.eventlog.codec import to_arrow
 from service.settings import ConfigError, load_settings
 from service.sinks.base import BlockedError, PermanentError, TransientError
-from service.sinks.erasure import ErasureIndex, ErasureKeys, pseudonym_for
+from service.sinks.erasure import ErasureIndex, ErasureKeys, key_id, pseudonym_for
 from service.sinks.forwarder import new_erasure
 from service.sinks.ga4_mapping import client_id, map_event
 from service.sinks.http import error_for_status
@@ -132,6 +134,18 @@ def test_erasure_index_rewrites_only_up_to_its_seq():
     assert msgspec.json.decode(rows[0]["payload"])["text"] == "" and rows[0]["session_id"] is None
     assert rows[3]["actor_id"] == "u1"  # seq 4 is after the erasure
     assert ErasureIndex().apply(to_arrow(events))[1] == 0
+
+
+def test_erasure_hashes_are_hmac_sha256_of_the_user_id_under_the_key():
+    """Matching computes HMAC-SHA256 with the key's pads hashed once (it hashes every distinct
+    id of every batch); it must be the standard HMAC for keys of any length."""
+    for key in ("x", "k" * 32, "a" * 64, "b" * 65, "c" * 200, "clé-ключ"):
+        keys = ErasureKeys(key)
+        for user in ("alice", "", "u000003", "émoji ⚽"):
+            expected = hmac.new(key.encode(), user.encode(), hashlib.sha256).hexdigest()
+            assert keys.subject(user) == (expected, key_id(key))
+            assert keys.hash_of(user, "hmac-sha256", key_id(key)) == expected
+    assert ErasureKeys("k" * 32).hash_of("alice", "sha256", "") == hashlib.sha256(b"alice").hexdigest()
 
 
 def test_file_recovery_rules(tmp_path: Path):
