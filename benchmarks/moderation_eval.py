@@ -7,7 +7,9 @@ recall (share handled as the category demands) and exact-action agreement; per c
 precision and recall; the headline targets (PII recall >= 0.97 with <= 1% of benign messages
 altered; spam recall >= 0.9 with <= 1% of benign messages shadowed, held or blocked); the
 messages it gets wrong; the run's peak RSS.
-Writes ``benchmarks/results/moderation_eval.json``. Definitions: service/moderation/evaluation.py.
+Writes ``benchmarks/results/moderation_eval.json``. Definitions: service/moderation/evaluation.py
+(the corpus is chat of a host at ``CORPUS_HOST``: ``corpus_pipeline`` is the pipeline the service
+builds for it).
 
     .venv/bin/python benchmarks/moderation_eval.py
 """
@@ -23,8 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.moderation import ModerationSettings, Pipeline  # noqa: E402
-from service.moderation.evaluation import Outcome, Report, load_corpus, report, run_corpus  # noqa: E402
+from service.moderation.evaluation import (  # noqa: E402
+    Outcome,
+    Report,
+    corpus_pipeline,
+    load_corpus,
+    report,
+    run_corpus,
+)
 
 CORPUS = ROOT / "tests" / "moderation_corpus"
 RESULTS = ROOT / "benchmarks" / "results" / "moderation_eval.json"
@@ -69,7 +77,7 @@ def main() -> int:
     for name, paths in sets:
         items = load_corpus(paths)
         started = time.perf_counter()
-        outcomes = run_corpus(Pipeline(ModerationSettings()), items, "match")
+        outcomes = run_corpus(corpus_pipeline(), items, "match")
         seconds = time.perf_counter() - started
         result = report(outcomes)
         show(name, outcomes, result, seconds)
