@@ -43,6 +43,19 @@ TARGETS = {
     "benign_false_blocks": ("<=", 0.01),
     "abuse_recall": (">=", 0.95),
 }
+CLASS_OF_TARGET = {
+    "pii_recall": "pii",
+    "benign_altered": "benign",
+    "spam_recall": "spam",
+    "benign_false_blocks": "benign",
+    "abuse_recall": "abuse",
+}
+
+
+def measured(key: str, result: Report) -> bool:
+    """Whether the set has messages of the class a target is about (a holdout file of
+    threats has no PII to recall)."""
+    return result.classes[CLASS_OF_TARGET[key]]["n"] > 0
 
 
 def show(name: str, outcomes: list[Outcome], result: Report, seconds: float) -> None:
@@ -56,6 +69,9 @@ def show(name: str, outcomes: list[Outcome], result: Report, seconds: float) -> 
     print(f"\n{'headline':22} {'value':>7}  target")
     for key, value in result.headline.items():
         op, bound = TARGETS[key]
+        if not measured(key, result):
+            print(f"{key:22} {'-':>7}  {op} {bound:<5} n/a (no such messages)")
+            continue
         ok = value >= bound if op == ">=" else value <= bound
         print(f"{key:22} {value:>7.3f}  {op} {bound:<5} {'met' if ok else 'MISSED'}")
     wrong = [o for o in outcomes if not o.caught]
@@ -83,7 +99,8 @@ def main() -> int:
         show(name, outcomes, result, seconds)
         for key, value in result.headline.items():
             op, bound = TARGETS[key]
-            all_met &= value >= bound if op == ">=" else value <= bound
+            if measured(key, result):
+                all_met &= value >= bound if op == ">=" else value <= bound
         results[name] = {
             "messages": len(items),
             "categories": result.categories,
