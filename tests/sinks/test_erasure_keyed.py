@@ -6,11 +6,9 @@ Real DuckDB logs, a real Parquet warehouse, ``sideline erase`` and ``sideline se
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
-import time
 from pathlib import Path
 
 import duckdb
@@ -29,7 +27,13 @@ from service.sinks.warehouse.files import write_atomic
 from service.sinks.warehouse.views import write_views
 from tests.fixtures.server import ServerProcess, free_port
 from tests.sinks.conftest import ERASURE_SECRET, Rig, message
-from tests.sinks.test_erasure_reach import audit_ids, exported_to_two, held_by, scan
+from tests.sinks.test_erasure_reach import (
+    audit_ids,
+    exported_to_two,
+    held_by,
+    scan,
+    until_erased_from,
+)
 
 KEY = "shared-erasure-key-of-the-deployment-0001"
 OTHER_KEY = "another-deployment-erasure-key-000000002"
@@ -182,10 +186,7 @@ async def test_an_erasure_made_before_keyed_pseudonyms_keeps_its_pseudonym_and_i
 
     await rig.start()
     try:
-        deadline = time.monotonic() + 20
-        while held_by(second_root, "alice") or rig.fw.status()[0].pending_erasures:
-            assert time.monotonic() < deadline, rig.fw.status()
-            await asyncio.sleep(0.05)
+        await until_erased_from(rig, second_root, "alice")
         (stored,) = await rig.log.run_read(store.load_erasures)
         assert (stored.scheme, stored.key_id, stored.pseudonym) == ("sha256", "", old)
         assert stored.rows_rewritten == 10  # 5 in each folder, counted once each

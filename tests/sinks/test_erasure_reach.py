@@ -36,6 +36,15 @@ def held_by(root: Path, user: str) -> int:
     return sum(user in json.dumps(row, default=str) for row in frame.rows())
 
 
+async def until_erased_from(rig: Rig, root: Path, user: str, timeout: float = 20.0) -> None:
+    """Wait until the started ``rig``'s forwarder has erased ``user`` from ``root`` and has no
+    erasure left pending."""
+    deadline = time.monotonic() + timeout
+    while held_by(root, user) or rig.fw.status()[0].pending_erasures:
+        assert time.monotonic() < deadline, rig.fw.status()
+        await asyncio.sleep(0.05)
+
+
 def audit_ids(root: Path) -> list[str]:
     return [json.loads(line)["erasure_id"] for line in (root / "erasures.jsonl").read_text().splitlines()]
 
@@ -99,10 +108,7 @@ async def test_an_erasure_an_older_version_marked_done_without_a_folder_is_appli
         store.finish_erasure(con, done)
     await rig.start()
     try:
-        deadline = time.monotonic() + 20
-        while held_by(second_root, "alice") or rig.fw.status()[0].pending_erasures:
-            assert time.monotonic() < deadline, rig.fw.status()
-            await asyncio.sleep(0.05)
+        await until_erased_from(rig, second_root, "alice")
         stored = await rig.log.run_read(store.load_erasures)
     finally:
         await rig.stop()
