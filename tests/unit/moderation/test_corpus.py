@@ -24,7 +24,6 @@ from service.moderation.evaluation import (
 CORPUS = Path(__file__).resolve().parents[2] / "moderation_corpus"
 
 KNOWN_MISSES = {
-    "a069": "'fu ck off': a word split in two is not rejoined",
     "b067": "'Dick Advocaat': a name that is a blocked word (fix per room with an allowlist)",
 }
 """Messages the default pipeline gets wrong today. Anything else going wrong is a regression."""
@@ -82,6 +81,8 @@ def test_no_message_regresses(outcomes: list[Outcome]) -> None:
     assert set(missed) <= set(KNOWN_MISSES), {
         k: v for k, v in missed.items() if k not in KNOWN_MISSES
     }
+    # and a known miss that is now right leaves the list, so the list stays what docs say
+    assert set(missed) == set(KNOWN_MISSES), set(KNOWN_MISSES) - set(missed)
 
 
 def test_holdout_meets_the_same_targets(holdout: list[Outcome]) -> None:
