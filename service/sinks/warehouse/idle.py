@@ -9,17 +9,14 @@ while the user's rows stay there.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from service.sinks.erasure import ErasureKeys
 from service.sinks.settings import WarehouseSinkSettings
-from service.sinks.store import ErasureRecord
-from service.sinks.warehouse.erase import append_audit, erase_files, rekey_files
-from service.sinks.warehouse.views import write_views
+from service.sinks.warehouse.folder import WarehouseFolder
 
 
-class IdleWarehouse:
+class IdleWarehouse(WarehouseFolder):
     """A configured warehouse folder without a running sink: erased in place, off the loop.
 
     It has the erasure side of :class:`~service.sinks.warehouse.sink.WarehouseSink` (``name``,
@@ -38,44 +35,16 @@ class IdleWarehouse:
         self._keys = keys
 
     @property
-    def name(self) -> str:
-        return self._settings.name
+    def erasure_keys(self) -> ErasureKeys:
+        return self._keys
 
     @property
     def ducklake(self) -> bool:
         """Whether the sink was configured with a DuckLake catalog (which erasure does not reach)."""
         return self._settings.ducklake
 
-    async def erase(self, record: ErasureRecord, *, after_seq: int = 0) -> tuple[int, list[str]]:
-        """Rewrite this folder's files of the node that hold ``record``'s user (erase_files)."""
-        return await asyncio.to_thread(
-            erase_files, self.root, self._node, record, keys=self._keys, epoch=self._epoch,
-            after_seq=after_seq, compression=self._settings.compression,
-        )  # fmt: skip
-
-    async def rekey(self, moved: list[tuple[ErasureRecord, ErasureRecord]]) -> int:
-        """Move earlier erasures' rows and audit lines to their rekeyed form (rekey_files)."""
-
-        def rekey_them() -> int:
-            if not self.root.is_dir():
-                return 0
-            rows = rekey_files(self.root, self._node, moved, compression=self._settings.compression)
-            write_views(self.root)
-            return rows
-
-        return await asyncio.to_thread(rekey_them)
-
-    async def record_erasure(self, record: ErasureRecord) -> None:
-        """Add ``record`` to the folder's erasure audit file, and rewrite its views.
-
-        A folder that does not exist holds nothing to erase and is not created (a path on a
-        volume not mounted now would hide it): if it appears later with files, the start
-        finds this erasure missing from its audit file and applies it there.
-        """
-
-        def record_it() -> None:
-            if self.root.is_dir():
-                append_audit(self.root, record)
-                write_views(self.root)
-
-        await asyncio.to_thread(record_it)
+    def _present(self) -> bool:
+        # A folder that does not exist holds nothing to erase and is not created (a path on a
+        # volume not mounted now would hide it): if it appears later with files, the start
+        # finds this erasure missing from its audit file and applies it there.
+        return self.root.is_dir()

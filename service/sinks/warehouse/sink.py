@@ -20,13 +20,12 @@ import pyarrow as pa
 from service.eventlog.duckdb_log import DuckDBLog
 from service.sinks.base import Delivery, TransientError
 from service.sinks.batch import Batch
-from service.sinks.erasure import ErasureIndex
+from service.sinks.erasure import ErasureIndex, ErasureKeys
 from service.sinks.settings import WarehouseSinkSettings
-from service.sinks.store import ErasureRecord
 from service.sinks.warehouse import compact as compaction
 from service.sinks.warehouse import files
 from service.sinks.warehouse.ducklake import DuckLakeWriter
-from service.sinks.warehouse.erase import append_audit, erase_files, rekey_files
+from service.sinks.warehouse.folder import WarehouseFolder
 from service.sinks.warehouse.shape import ExportShape
 from service.sinks.warehouse.views import has_parts, write_views
 
@@ -38,8 +37,9 @@ def _today() -> str:
     return datetime.now(UTC).date().isoformat()
 
 
-class WarehouseSink:
-    """Writes each batch as one Parquet file per event date under ``root``."""
+class WarehouseSink(WarehouseFolder):
+    """Writes each batch as one Parquet file per event date under ``root`` (and erases from
+    them: :class:`~service.sinks.warehouse.folder.WarehouseFolder`)."""
 
     kind = "warehouse"
 
@@ -68,8 +68,8 @@ class WarehouseSink:
         self._epoch = ""
 
     @property
-    def name(self) -> str:
-        return self._settings.name
+    def erasure_keys(self) -> ErasureKeys:
+        return self._erasures.keys
 
     @property
     def ducklake(self) -> bool:
@@ -89,6 +89,9 @@ class WarehouseSink:
         if self._lake is not None:
             await self._run(self._lake.open)
         await self._run(self._refresh_views)
+
+    def _views_changed(self) -> None:
+        self._refresh_views()
 
     def _refresh_views(self) -> None:
         write_views(self.root)
@@ -149,36 +152,6 @@ class WarehouseSink:
                 compression=self._settings.compression,
             )
         )  # fmt: skip
-
-    async def erase(self, record: ErasureRecord, *, after_seq: int = 0) -> tuple[int, list[str]]:
-        """Rewrite this node's files that hold ``record``'s user; returns the (rows, files)
-        erased by it (see :func:`erase_files`)."""
-        compression, epoch = self._settings.compression, self._epoch
-        return await self._run(
-            lambda: erase_files(
-                self.root, self._node, record, keys=self._erasures.keys, epoch=epoch,
-                after_seq=after_seq, compression=compression,
-            )
-        )
-
-    async def rekey(self, moved: list[tuple[ErasureRecord, ErasureRecord]]) -> int:
-        """Move earlier erasures' rows and audit lines to their rekeyed form (rekey_files)."""
-
-        def rekey_them() -> int:
-            rows = rekey_files(self.root, self._node, moved, compression=self._settings.compression)
-            self._refresh_views()
-            return rows
-
-        return await self._run(rekey_them)
-
-    async def record_erasure(self, record: ErasureRecord) -> None:
-        """Add ``record`` to the export's erasure audit file (and its view)."""
-
-        def record_it() -> None:
-            append_audit(self.root, record)
-            self._refresh_views()
-
-        await self._run(record_it)
 
     async def close(self) -> None:
         if self._lake is not None:
