@@ -30,7 +30,7 @@ from service.api.body import StrictRequest
 from service.api.chat import ChatController
 from service.api.errors import handle_http_exception, handle_sideline_error, handle_unexpected
 from service.api.moderation import ModeratorController
-from service.api.openapi import StrictStructSchemaPlugin, name_served_kinds
+from service.api.openapi import StrictStructSchemaPlugin, describe_answers, name_served_kinds
 from service.api.ops import health, metrics, ready
 from service.api.options import options_allow_middleware
 from service.api.schema_page import RENDER_PLUGINS, SECURITY, schema_router
@@ -217,6 +217,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         debug=False,
     )
     name_served_kinds(app.openapi_schema, settings.rooms)  # builds the document once, now
+    describe_answers(app.openapi_schema)
     # Around routing, CORS and the error handlers: app middleware only sees matched routes.
     app.asgi_handler = access_log_middleware(app.asgi_handler)
     app.state.community = community

@@ -91,10 +91,12 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return error_response(SidelineError(ErrorCode.NOT_FOUND, f"no such resource: {request.url.path}"))
     if isinstance(exc, MethodNotAllowedException):
         # RFC 9110 requires the Allow header Litestar's router set on the exception
-        allow = (exc.headers or {}).get("allow", "")
+        # (sorted, as an OPTIONS answer lists them)
+        allow = ", ".join(sorted(m.strip() for m in (exc.headers or {}).get("allow", "").split(",") if m.strip()))
         message = f"{request.method[:32]} is not allowed here" + (f" (allowed: {allow})" if allow else "")
         body = {"error": {"code": "method_not_allowed", "message": message}}
-        return Response(body, status_code=405, headers=exc.headers, media_type=MediaType.JSON)
+        headers = {**(exc.headers or {}), "allow": allow} if allow else exc.headers
+        return Response(body, status_code=405, headers=headers, media_type=MediaType.JSON)
     if exc.status_code == 400:
         return error_response(SidelineError(ErrorCode.INVALID_BODY, f"body is not valid: {exc.detail}", at="$"))
     if exc.status_code == 413:

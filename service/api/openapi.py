@@ -8,14 +8,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
-from litestar.openapi.spec import OpenAPI, Schema
+from litestar.openapi.spec import OpenAPI, OpenAPIHeader, OpenAPIResponse, Schema
+from litestar.openapi.spec.enums import OpenAPIType
 
+from service.api.responses import RETRY_NOTE
 from service.domain.rooms import ROOM_ID_PATTERN, ROOM_KEY
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
     from litestar.typing import FieldDefinition
 
+_METHODS = ("get", "put", "post", "delete", "patch")
 _LISTS = (msgspec.inspect.ListType, msgspec.inspect.SetType, msgspec.inspect.VarTupleType)
 
 
@@ -56,9 +59,30 @@ def name_served_kinds(openapi: OpenAPI, kinds: Iterable[str]) -> None:
     served = "|".join(re.escape(kind) for kind in sorted(kinds))
     pattern = rf"^(?:{served}):{ROOM_KEY}$(?!\n)"
     for item in (openapi.paths or {}).values():
-        for method in ("get", "put", "post", "delete", "patch"):
+        for method in _METHODS:
             operation = getattr(item, method, None)
             for param in (operation.parameters or []) if operation is not None else []:
                 schema = getattr(param, "schema", None)
                 if isinstance(schema, Schema) and schema.pattern == ROOM_ID_PATTERN:
                     schema.pattern = pattern
+
+
+_RETRY_AFTER = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=1),
+    description="Whole seconds to wait before trying again (the body's `retry_after` is exact).",
+)
+
+
+def describe_answers(openapi: OpenAPI) -> None:
+    """Declare the ``Retry-After`` header on every refusal that sends it, and describe a 201
+    as what it is (Litestar's default text promises a ``Location`` no answer carries)."""
+    for item in (openapi.paths or {}).values():
+        for method in _METHODS:
+            operation = getattr(item, method, None)
+            for status, answer in ((operation.responses or {}).items() if operation else ()):
+                if not isinstance(answer, OpenAPIResponse):
+                    continue
+                if RETRY_NOTE in answer.description:
+                    answer.headers = {**(answer.headers or {}), "Retry-After": _RETRY_AFTER}
+                if status == "201" and answer.description.startswith("Document created"):
+                    answer.description = "Created (a retry of the same request answers the same)"

@@ -56,11 +56,14 @@ BODY = (E.INVALID_BODY, E.BODY_TOO_LARGE)
 WRITE = (E.LOG_UNAVAILABLE,)
 """Anything that may append to the log."""
 
+RETRY_NOTE = "(with `Retry-After`)"
+"""In the description of a refusal that sends the header (declared by ``describe_answers``)."""
 _RETRY = {E.SLOW_MODE, E.RATE_LIMITED, E.LOG_UNAVAILABLE, E.SEND_IN_FLIGHT}
 
 
-QUERY = (E.INVALID_BODY,)
-"""Every ``/v1`` operation refuses a query parameter it does not read (``service.api.query``)."""
+QUERY = (E.INVALID_BODY, E.BODY_TOO_LARGE)
+"""Every ``/v1`` operation refuses a query parameter it does not read (``service.api.query``),
+and a body over ``server.max_body_bytes``, even one that reads no body."""
 
 
 def refusals(*groups: Iterable[ErrorCode]) -> dict[int, ResponseSpec]:
@@ -80,5 +83,5 @@ def refusals(*groups: Iterable[ErrorCode]) -> dict[int, ResponseSpec]:
 
 def _describe(codes: list[ErrorCode]) -> str:
     names = ", ".join(f"`{code.slug}`" for code in codes)
-    retry = " (with `Retry-After`)" if any(code in _RETRY for code in codes) else ""
+    retry = f" {RETRY_NOTE}" if any(code in _RETRY for code in codes) else ""
     return f"Refused{retry}: {names}"

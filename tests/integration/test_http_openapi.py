@@ -80,6 +80,10 @@ ITEM = "/v1/rooms/{room_id}/messages/{message_id}"
         ("post", MSG, "/v1/rooms/match:1/messages", "user", {"client_msg_id": "a", "text": "x", "reply_to": "no"}, 404, "not_found"),
         ("post", MSG, "/v1/rooms/match:1/messages", "user", {"client_msg_id": "a", "text": "x" * 70_000}, 413, "body_too_large"),
         ("post", MSG, "/v1/rooms/match:1/messages", "user", {"client_msg_id": "a", "text": "x" * 301}, 400, "text_too_long"),
+        ("post", MSG, "/v1/rooms/match:1/messages", "user", {"client_msg_id": "m1", "text": "another text"}, 409, "conflict"),
+        ("post", "/v1/rooms/{room_id}/join", "/v1/rooms/match:1/join", "user", {"pad": "x" * 70_000}, 413, "body_too_large"),
+        ("get", "/v1/me/rooms", "/v1/me/rooms", "user", {"pad": "x" * 70_000}, 413, "body_too_large"),
+        ("get", "/v1/admin/sinks", "/v1/admin/sinks", "admin", {"pad": "x" * 70_000}, 413, "body_too_large"),
         ("post", ITEM + "/reactions", "/v1/rooms/match:1/messages/no/reactions", "user", {"emoji": "👍"}, 404, "not_found"),
         ("post", ITEM + "/reports", "/v1/rooms/match:1/messages/{mid}/reports", "speaker", {"reason": "x"}, 201, None),
         ("post", ITEM + "/reports", "/v1/rooms/match:1/messages/{mid}/reports", "speaker", {"reason": "x"}, 409, "conflict"),
@@ -110,6 +114,30 @@ def test_a_real_refusal_is_documented_for_its_operation(api, method, template, p
     assert str(status) in documented, f"{method} {template} does not document {status}"
     assert f"`{code}`" in documented[str(status)]["description"]
     assert set(error) <= set(api.schema["components"]["schemas"]["ErrorDetail"]["properties"])
+
+
+def test_every_v1_operation_documents_a_body_too_large(api):
+    """Any request body over ``server.max_body_bytes`` is 413, on operations that read none too."""
+    missing = [
+        (method, path) for path, operations in api.schema["paths"].items() if path.startswith("/v1/")
+        for method, operation in operations.items()
+        if "`body_too_large`" not in operation["responses"].get("413", {}).get("description", "")
+    ]  # fmt: skip
+    assert missing == []
+
+
+def test_a_refusal_that_says_retry_after_declares_the_header(api):
+    declared = 0
+    for path, operations in api.schema["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation["responses"].items():
+                says = "Retry-After" in answer["description"]
+                assert says == ("Retry-After" in answer.get("headers", {})), (method, path, status)
+                declared += says
+    assert declared > 10
+    send = api.schema["paths"][MSG]["post"]["responses"]
+    assert send["429"]["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
+    assert "Location" not in send["201"]["description"] and "URL" not in send["201"]["description"]
 
 
 @pytest.mark.parametrize(
