@@ -10,6 +10,7 @@ reported as notes.
 
 from __future__ import annotations
 
+import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,17 +153,30 @@ def read_export(path: Path, spec: ExportSpec, notes: list[str]) -> pl.DataFrame:
     Raises:
         ExportError: the file is unreadable, a required column is missing or a value is bad.
     """
+    return _read_rows(path, spec, notes)[0]
+
+
+def _read_rows(path: Path, spec: ExportSpec, notes: list[str]) -> tuple[pl.DataFrame, pl.Series]:
+    """:func:`read_export`, and the data row number in the file as written of each row kept
+    (blank lines and duplicates are left out, so a row's position is not its number)."""
     raw = _read_raw(path)
     label = path.name
+    rows = pl.Series("row", range(1, raw.height + 1), dtype=pl.Int64)
+    if path.suffix == ".csv":
+        raw, rows = _drop_blank_lines(raw, rows, label, notes)
     missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
     if missing:
         raise ExportError(
             [f"{label}: missing column {', '.join(repr(m) for m in missing)} "
              f"(has {', '.join(repr(c) for c in raw.columns) or 'no columns'})"]
         )  # fmt: skip
+    unnamed = _unnamed_columns(path, raw.columns) if path.suffix == ".csv" else []
     extra = [c for c in raw.columns if c not in {col.name for col in spec.columns}]
-    if extra:
-        notes.append(f"{label}: ignored unknown columns {', '.join(extra)}")
+    named = [c for c in extra if c not in unnamed]
+    if named:
+        notes.append(f"{label}: ignored unknown columns {', '.join(named)}")
+    if unnamed:
+        notes.append(f"{label}: {_unnamed_note(raw.columns, unnamed)}")
     problems: list[str] = []
     out: dict[str, pl.Series] = {}
     for col in spec.columns:
@@ -175,13 +189,63 @@ def read_export(path: Path, spec: ExportSpec, notes: list[str]) -> pl.DataFrame:
                 f"({_TYPED[col.kind]}), got {raw[col.name].dtype}"
             )
             continue
-        out[col.name] = _convert(raw[col.name], col, label, problems, notes)
+        out[col.name] = _convert(raw[col.name], col, label, problems, notes, rows)
     if problems:
         raise ExportError(problems)
     frame = pl.DataFrame(out)
     if raw.height == 0:
         notes.append(f"{label}: no rows")
-    return _dedupe(frame, spec, label, notes)
+    return _dedupe(frame, rows, spec, label, notes)
+
+
+def _drop_blank_lines(
+    raw: pl.DataFrame, rows: pl.Series, label: str, notes: list[str]
+) -> tuple[pl.DataFrame, pl.Series]:
+    """Leave out the lines of a CSV with nothing in them (empty, spaces or only commas).
+
+    Blank lines at the end are what editors and scripts leave behind and are ignored quietly;
+    blank lines between rows are ignored with a note. Either way the other rows keep their
+    numbers in the file as written, so the messages point at the right lines.
+    """
+    if raw.height == 0 or raw.width == 0:
+        return raw, rows
+    empty = [pl.col(c).cast(pl.String).str.strip_chars().fill_null("") == "" for c in raw.columns]
+    blank = raw.select(pl.all_horizontal(empty)).to_series()
+    if not blank.any():
+        return raw, rows
+    kept = rows.filter(~blank)
+    inner = blank & (rows < (kept.max() if len(kept) else 0))
+    if inner.any():
+        first = int(rows.filter(inner)[0])
+        notes.append(f"{label}: ignored {inner.sum()} blank lines between rows (the first at "
+                     f"row {first})")  # fmt: skip
+    return raw.filter(~blank), kept
+
+
+def _unnamed_columns(path: Path, columns: list[str]) -> list[str]:
+    """The columns (as Polars names them) whose header field in the CSV is empty.
+
+    Polars names the first ``""`` and the next ones ``_duplicated_<n>``, so they are found by
+    their position in the header line as written.
+    """
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except OSError:
+        header = []
+    if len(header) != len(columns):
+        return [c for c in columns if not c.strip()]
+    return [c for c, h in zip(columns, header, strict=True) if not h.strip()]
+
+
+def _unnamed_note(columns: list[str], unnamed: list[str]) -> str:
+    at = [columns.index(c) + 1 for c in unnamed]
+    if len(at) == 1:
+        if at[0] == len(columns):
+            return "ignored an unnamed column (trailing comma in the header)"
+        return f"ignored an unnamed column (column {at[0]} of the header has no name)"
+    listed = ", ".join(str(i) for i in at[:-1]) + f" and {at[-1]}"
+    return f"ignored {len(at)} unnamed columns (columns {listed} of the header have no name)"
 
 
 def _read_raw(path: Path) -> pl.DataFrame:
@@ -210,8 +274,9 @@ def _fits(kind: Kind, dtype: pl.DataType) -> bool:
 
 
 def _convert(
-    values: pl.Series, col: Column, label: str, problems: list[str], notes: list[str]
-) -> pl.Series:
+    values: pl.Series, col: Column, label: str, problems: list[str], notes: list[str],
+    rows: pl.Series,
+) -> pl.Series:  # fmt: skip
     if values.dtype == pl.String:
         text = values.str.strip_chars()
         text = pl.select(pl.when(text == "").then(None).otherwise(text).alias("v")).to_series()
@@ -226,13 +291,14 @@ def _convert(
         wide = bad & text.str.contains(r"^[+-]?\d+$").fill_null(False)
         low = 0 if col.non_negative else INT_MIN
         expected = f"expected an integer from {low} to {INT_MAX}"
-        _report(wide, text, col, expected, label, problems)
+        _report(wide, text, col, expected, label, problems, rows)
         bad &= ~wide
-    _report(bad, text, col, f"expected {_EXPECTED[col.kind]}", label, problems)
+    _report(bad, text, col, f"expected {_EXPECTED[col.kind]}", label, problems, rows)
     if not col.nullable:
-        _report(text.is_null(), text, col, "missing value", label, problems)
+        _report(text.is_null(), text, col, "missing value", label, problems, rows)
     if col.non_negative:
-        _report(converted.fill_null(0) < 0, text, col, "must not be negative", label, problems)
+        _report(converted.fill_null(0) < 0, text, col, "must not be negative", label, problems,
+                rows)  # fmt: skip
     return converted.alias(col.name)
 
 
@@ -279,30 +345,33 @@ def _cast_typed(values: pl.Series, col: Column, label: str, notes: list[str]) ->
 
 
 def _report(
-    mask: pl.Series, text: pl.Series, col: Column, what: str, label: str, problems: list[str]
-) -> None:
-    rows = mask.fill_null(False).arg_true()
-    for i in rows.head(MAX_REPORTED).to_list():
+    mask: pl.Series, text: pl.Series, col: Column, what: str, label: str, problems: list[str],
+    rows: pl.Series,
+) -> None:  # fmt: skip
+    found = mask.fill_null(False).arg_true()
+    for i in found.head(MAX_REPORTED).to_list():
         got = text[i]
         shown = f', got "{got}"' if got is not None and what.startswith("expected") else ""
-        problems.append(f'{label} row {i + 1}: column "{col.name}": {what}{shown}')
-    if len(rows) > MAX_REPORTED:
-        problems.append(f'{label}: column "{col.name}": {len(rows)} rows in all: {what}')
+        problems.append(f'{label} row {rows[i]}: column "{col.name}": {what}{shown}')
+    if len(found) > MAX_REPORTED:
+        problems.append(f'{label}: column "{col.name}": {len(found)} rows in all: {what}')
 
 
-def _dedupe(frame: pl.DataFrame, spec: ExportSpec, label: str, notes: list[str]) -> pl.DataFrame:
+def _dedupe(
+    frame: pl.DataFrame, rows: pl.Series, spec: ExportSpec, label: str, notes: list[str]
+) -> tuple[pl.DataFrame, pl.Series]:
     if not spec.key or frame.height == 0:
-        return frame
+        return frame, rows
     dup = frame.select(pl.struct(spec.key).is_first_distinct().not_()).to_series()
     if not dup.any():
-        return frame
+        return frame, rows
     first = int(dup.arg_true()[0])
     key = ", ".join(f"{k}={frame[k][first]}" for k in spec.key)
     notes.append(
         f"{label}: skipped {dup.sum()} rows with a duplicate {'+'.join(spec.key)} "
-        f"(the first one is kept; first duplicate at row {first + 1}: {key})"
+        f"(the first one is kept; first duplicate at row {rows[first]}: {key})"
     )
-    return frame.filter(~dup)
+    return frame.filter(~dup), rows.filter(~dup)
 
 
 def load_exports(folder: Path) -> Exports:
@@ -320,6 +389,7 @@ def load_exports(folder: Path) -> Exports:
     direct: dict[str, Path] = {}
     problems: list[str] = []
     labels = {}
+    file_rows: dict[str, pl.Series] = {}  # read row by row: each kept row's number in its file
     for spec in CONTRACT:
         path = find_file(folder, spec.name)
         if path is None:
@@ -336,12 +406,14 @@ def load_exports(folder: Path) -> Exports:
         except (pl.exceptions.PolarsError, OSError):
             pass  # unreadable or a value the casts refuse: the row path names what is wrong
         try:
-            frames[spec.name] = read_export(path, spec, notes).lazy()
+            frame, file_rows[spec.name] = _read_rows(path, spec, notes)
+            frames[spec.name] = frame.lazy()
         except ExportError as exc:
             problems.extend(exc.problems)
     if problems:
         raise ExportError(problems)
-    _check_times(frames["contexts"].collect(), labels.get("contexts", "contexts"))
+    _check_times(frames["contexts"].collect(), labels.get("contexts", "contexts"),
+                 file_rows.get("contexts"))  # fmt: skip
     per_user = _per_user_activity(frames["activity"])
     unknown = per_user.join(frames["users"].collect(), on="user_id", how="anti")["rows"].sum()
     if unknown:
@@ -374,11 +446,14 @@ def _per_user_activity(activity: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def _check_times(contexts: pl.DataFrame, label: str) -> None:
+def _check_times(contexts: pl.DataFrame, label: str, rows: pl.Series | None) -> None:
+    """Refuse contexts ending before they start, naming each by its data row in the file as
+    written (``rows``; None for a file read as it is, where position and row agree)."""
     bad = (contexts["ends_at"] < contexts["starts_at"]).arg_true()
     if len(bad):
         raise ExportError([
-            f'{label} row {i + 1}: column "ends_at": earlier than starts_at'
+            f'{label} row {rows[i] if rows is not None else i + 1}: column "ends_at": '
+            "earlier than starts_at"
             for i in bad.head(MAX_REPORTED).to_list()
         ])
 

@@ -113,3 +113,41 @@ def test_typed_parquet_exports(folder: Path) -> None:
     message = 'activity.parquet row 1: column "sessions": expected an integer, got "1.5"'
     with pytest.raises(ExportError, match=re.escape(message)):
         load_exports(folder)
+
+
+def test_blank_lines_are_ignored(folder: Path) -> None:
+    activity = folder / "activity.csv"
+    activity.write_text(activity.read_text() + "\n\n")  # what an editor or a script leaves
+    ex = load_exports(folder)
+    assert ex.activity.collect().height == 22 and ex.notes == []
+    # One in the middle is ignored too; rows keep their numbers in the file as written.
+    lines = activity.read_text().splitlines()
+    lines[3:3] = ["", " , , , "]
+    lines[9] = lines[9].rsplit(",", 1)[0] + ",abc"
+    activity.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ExportError) as info:
+        load_exports(folder)
+    assert str(info.value).splitlines() == [
+        'activity.csv row 9: column "minutes": expected a number, got "abc"']
+
+
+def test_an_unnamed_column_is_named_in_the_note(folder: Path) -> None:
+    replace(folder / "users.csv", "country\n", "country,\n")  # a trailing comma in the header
+    assert load_exports(folder).notes == [
+        "users.csv: ignored an unnamed column (trailing comma in the header)"]
+    replace(folder / "users.csv", "country,\n", "country,,source,\n")
+    assert load_exports(folder).notes == [
+        "users.csv: ignored unknown columns source",
+        "users.csv: ignored 2 unnamed columns (columns 5 and 7 of the header have no name)"]
+
+
+def test_bad_times_name_the_row_as_written_after_a_duplicate(folder: Path) -> None:
+    (folder / "contexts.csv").write_text(
+        "context_id,kind,title,starts_at,ends_at,viewers\n"
+        "match:1,match,A v B,2026-01-06T18:00:00Z,2026-01-06T19:50:00Z,10\n"
+        "match:1,match,A v B again,2026-01-06T18:00:00Z,2026-01-06T19:50:00Z,10\n"
+        "match:2,match,C v D,2026-01-07T00:30:00+01:00,2026-01-07T00:20:00+01:00,\n")
+    with pytest.raises(ExportError) as info:
+        load_exports(folder)
+    assert str(info.value).splitlines() == [
+        'contexts.csv row 3: column "ends_at": earlier than starts_at']
