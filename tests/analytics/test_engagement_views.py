@@ -56,3 +56,20 @@ def test_views_count_on_the_timeline_and_up_to_the_horizon(tmp_path) -> None:
     assert incremental["match:2"] == (3, "views", 1.0, 1.0)
     runner.run(["engagement"], full=True)
     assert viewers(runner) == incremental  # the final 9th was right as computed
+
+
+def test_viewers_missing_from_the_users_export_still_count(tmp_path) -> None:
+    # x is in no users export but opened match:2 and reacted there (the golden events): its
+    # view counts as its open does, so the opened share cannot go above 1.
+    runner = golden_runner(tmp_path)
+    views = runner.exports_dir / "context_views.csv"
+    views.write_text(views.read_text() + "x,match:2,2026-01-09T18:02:00Z,5\n")
+    results = runner.run(["engagement", "funnel"])
+    assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
+    # d, h, e and x viewed; d, h and x opened: 3 / 4; 3 reactions / 4.
+    assert viewers(runner)["match:2"] == (4, "views", 0.75, 0.75)
+    assert ("context_views: 1 rows of 1 users missing from the users export count as viewers "
+            "in per-event engagement, not in the funnel") in results[0].notes
+    # The funnel counts users of the users export: d, h and e viewed, x does not count.
+    funnel = pl.read_parquet(runner.reports_root / "funnel" / "*.parquet")
+    assert funnel.filter(pl.col("step") == "viewed")["users"].to_list() == [3]
