@@ -41,6 +41,10 @@ from analytics.state import WatermarkStore, WindowState
 from analytics.views import write_views_file
 from analytics.windows import ExportDigests, Facts, Plan, Planned, digest_exports, plan
 from service.domain.events import utcnow
+from service.sinks.erasure import pseudonym_for
+
+ERASED_PREFIX = pseudonym_for("")
+"""What the ids of erased users' events start with (``erased-`` and 16 hex of a keyed hash)."""
 
 log = logging.getLogger(__name__)
 
@@ -300,17 +304,24 @@ class Runner:
         return gone
 
     def _unknown_users(self, exports: LazyExports, facts: Facts) -> list[str]:
-        """A note on community users missing from the users export (computed once per run).
+        """Notes on community users missing from the users export and on erased users
+        (computed once per run).
 
         Counted over users who took part (opened, reacted, voted, posted), from the
-        incrementally kept per-user summary, so it costs little on every run.
+        incrementally kept per-user summary, so it costs little on every run. Erased users'
+        events carry pseudonyms (``erased-<hash>``, keyed: the reports cannot compute them from
+        a product id), so they are never in the users export; they get a note of their own,
+        since their product rows, if the product still exports them, are counted as users who
+        never used the community, which is the churn report's reference segment.
         """
         if self._unknown is None and facts.first_day is not None and facts.horizon is not None:
             end = facts.horizon + timedelta(microseconds=1)
             window = Window("all", day_start(facts.first_day), end)
             summary = user_event_summary(self._inputs(exports, [window], facts))
+            people = summary.group_by("user_id").agg(pl.col("first").min(), pl.col("last").max())
+            erased = pl.col("user_id").str.starts_with(ERASED_PREFIX)
             missing = (
-                summary.select("user_id").unique()
+                people.filter(~erased).select("user_id")
                 .join(exports.users.select("user_id"), on="user_id", how="anti")
                 .select(pl.len(), pl.col("user_id").sort().head(3).str.join(", "))
                 .collect()
@@ -319,6 +330,21 @@ class Runner:
             self._unknown = [] if n == 0 else [
                 f"{n} users in events are missing from the users export (e.g. {sample}); left out"
             ]  # fmt: skip
+            gone = (
+                people.filter(erased)
+                .select(pl.len(), pl.col("first").min().dt.date(), pl.col("last").max().dt.date())
+                .collect()
+            )
+            n, first, last = gone.row(0)
+            if n:
+                self._unknown.append(
+                    f"{n} erased users (community events under {ERASED_PREFIX}… pseudonyms) were "
+                    f"active in the community from {first} to {last}: the reports cannot match "
+                    "a pseudonym to a product user, so if the product's exports still hold "
+                    "them, their product rows count as users who never used the community "
+                    "(never_opened in churn_posting, the reference segment); drop erased users "
+                    "from the users and activity exports too"
+                )
         return self._unknown or []
 
     def _chunks(self, job: Job, windows: list[Window]) -> list[list[Window]]:
