@@ -195,7 +195,12 @@ class Session:
                 )  # fmt: skip
                 conn.send(error_frame(err, refs_of(data)[0]))  # which frame was refused
                 continue
+            started = now()
             await dispatcher.handle(data)
+            # frames sent while this one waited on the server were queued, not flooded
+            # (limits.py): a wait longer than a frame's share of the rate is excused
+            if (held := now() - started) >= 1 / s.frames_per_second:
+                guard.excuse(held)
 
     async def _settle(self, conn: Connection) -> None:
         """Let a close frame we queued go out before the handler returns."""
