@@ -307,7 +307,7 @@ def build_hub(settings: Settings, community: Community) -> Hub:
         )  # fmt: skip
         standing = RedisStanding(
             rt.redis_url, prefix=rt.redis_prefix, recent_events=rt.redis_recent_events,
-            timeout_seconds=timeout,
+            timeout_seconds=timeout, log=community.log,
         )  # fmt: skip
     else:
         broker = MemoryBroker()

@@ -24,6 +24,20 @@ carried the event (its publisher's node, process and number, envelope.py): the n
 back from the newest entry only until it meets, for each publisher concerned, an envelope it
 had already received (:meth:`RedisStanding.since`), and applies only the newer ones.
 
+Redis may be down, or lose what it held (restarted without persistence), while the events
+are durable in the node's log. So a node never drops what it could not write: it keeps the
+standing events (the newest per subject) and the stream entries (at most
+``redis_recent_events``, oldest dropped first) and one writer task writes them in order, again
+and again (every ``RETRY_SECONDS`` at most) until Redis takes them. Both writes are idempotent:
+the hash only ever takes a newer event, and a stream entry is added only past the mark of the
+last one its node wrote (``<prefix>:recent-written``, set by the same script), so a write
+retried after a lost reply adds nothing twice. Other nodes learn what was written late as of
+any lost envelope: they notice the gap at the writer's next envelope or heartbeat and read
+the entries back (hub.py), and a node that starts reads the hash. A node also writes its log's
+standing state into the hash when it starts, when Redis answers again after failing, and
+when it finds its mark gone from Redis (Redis lost its data; checked every
+``WATCH_SECONDS``): what a write cut by the node's own restart, or lost with Redis, held.
+
 One node with the memory broker has nothing to share: :class:`LocalStanding` keeps nothing.
 """
 
@@ -31,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -39,6 +54,8 @@ import msgspec
 from redis.exceptions import RedisError
 
 from service.domain.events import Event, EventType
+from service.eventlog.base import EventLog
+from service.eventlog.codec import SELECT_COLUMNS, from_row
 from service.realtime.redis_client import connect
 
 log = logging.getLogger(__name__)
@@ -99,6 +116,45 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
 return 1
 """
 
+
+# Add stream entries past the mark of the last one written of their node (an entry without a
+# mark always); ARGV: the stream's cap, then (mark, event, origin, boot, n) per entry.
+_ADD_RECENT = """
+local marks = {}
+local added = 0
+for i = 2, #ARGV, 5 do
+    local mark, origin = ARGV[i], ARGV[i + 2]
+    if mark == '' then
+        redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i + 1])
+        added = added + 1
+    else
+        if marks[origin] == nil then
+            marks[origin] = redis.call('HGET', KEYS[2], origin) or ''
+        end
+        if mark > marks[origin] then
+            redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i + 1],
+                       'o', origin, 'b', ARGV[i + 3], 'n', ARGV[i + 4])
+            marks[origin] = mark
+            added = added + 1
+        end
+    end
+end
+for origin, mark in pairs(marks) do
+    redis.call('HSET', KEYS[2], origin, mark)
+end
+return added
+"""
+
+RETRY_SECONDS = 0.25
+"""Longest pause between tries to write what waits for Redis: short, so that the entries are
+in the stream by the time other nodes read back the envelopes they lost (hub.py waits up to
+0.75 s for them)."""
+
+WATCH_SECONDS = 2.0
+"""How often a node checks that Redis still holds its mark (did not come back empty)."""
+
+_BATCH = 500
+"""Stream entries written per round trip (one script run: Redis does nothing else meanwhile)."""
 
 Position = tuple[str, int]
 """Where an envelope stands among its publisher's: its process (``boot``, a uuid7, so later
@@ -166,59 +222,145 @@ class LocalStanding:
 
 
 class RedisStanding:
-    """The hash ``<prefix>:standing`` and the stream ``<prefix>:recent`` in one Redis."""
+    """The hash ``<prefix>:standing`` and the stream ``<prefix>:recent`` in one Redis.
+
+    ``log``: this node's log, whose standing state is written to the hash at start, when Redis
+    answers again after failing and when Redis lost it (None: never)."""
 
     lost = 0
-    """Events that could not be recorded (Redis unreachable); logged each time."""
+    """Stream entries dropped unwritten: more than ``recent_events`` waited (Redis down)."""
 
     def __init__(
         self, url: str, *, prefix: str = "sideline", recent_events: int = 50_000,
-        timeout_seconds: float = 5.0,
+        timeout_seconds: float = 5.0, log: EventLog | None = None,
     ) -> None:  # fmt: skip
         self._redis = connect(url, timeout_seconds)
         self._key = f"{prefix}:standing"
         self._recent_key = f"{prefix}:recent"
+        self._marks_key = f"{prefix}:recent-written"
         self._recent_max = recent_events
         self._set_if_newer = self._redis.register_script(_SET_IF_NEWER)
-        self._pending: list[dict[Any, Any]] = []
-        """Stream entries to write: the event, and the envelope that carried it."""
+        self._add_recent = self._redis.register_script(_ADD_RECENT)
+        self._log = log
+        self._standing: dict[str, tuple[str, bytes]] = {}
+        """Subject -> (order key, event JSON) of its newest standing event not written yet."""
+        self._pending: deque[tuple[str, bytes, str, str, str]] = deque()
+        """Stream entries not written yet, oldest first: (mark, event, origin, boot, n)."""
         self._writer: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._failing = False
+        """The last write failed: the next one that succeeds also reconciles the log."""
+        self._reconciling: asyncio.Task[None] | None = None
 
     async def remember(self, events: list[Event]) -> None:
+        """Queue the standing events for the writer; returns at once (never fails)."""
         for e in events:
-            subject = standing_key(e)
-            if subject is None:
-                continue
-            try:
-                await self._set_if_newer(keys=[self._key], args=[subject, order_key(e), _encode(e)])
-            except (RedisError, OSError) as exc:
-                type(self).lost += 1
-                log.error("could not record %s for nodes that start later: %s", subject, exc)
+            if (subject := standing_key(e)) is not None:
+                self._keep_newest(subject, order_key(e), _encode(e))
+        self._write()
+
+    def _keep_newest(self, subject: str, order: str, data: bytes) -> None:
+        held = self._standing.get(subject)
+        if held is None or held[0] < order:
+            self._standing[subject] = (order, data)
 
     def add_recent(self, events: Sequence[Event], boot: str = "", n: int = 0) -> None:
         if self._recent_max <= 0:
             return
-        self._pending += [
-            {"e": _encode(e), "o": e.node_id, "b": boot, "n": n} if n else {"e": _encode(e)}
-            for e in events
-        ]  # fmt: skip
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_recent())
+        for i, e in enumerate(events):
+            mark = f"{boot}|{n:020d}|{i:06d}" if n else ""
+            self._pending.append((mark, _encode(e), e.node_id if n else "", boot if n else "", str(n)))
+        self._trim()
+        self._write()
 
-    async def _write_recent(self) -> None:
-        """One pipelined round trip for whatever events queued up meanwhile."""
-        while self._pending:
-            batch, self._pending = self._pending, []
+    def _trim(self) -> None:
+        """More entries waiting than the stream keeps: the oldest would be trimmed at once."""
+        over = len(self._pending) - self._recent_max
+        if over > 0:
+            for _ in range(over):
+                self._pending.popleft()
+            type(self).lost += over
+            log.error("dropped %d events waiting for Redis: more than redis_recent_events "
+                      "(%d) waited; nodes that start later miss them", over, self._recent_max)  # fmt: skip
+
+    def _write(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_back())
+        if self._watcher is None and self._log is not None:
+            self._watcher = asyncio.create_task(self._watch())
+
+    async def _write_back(self) -> None:
+        """Write what waits, in order: standing events, then stream entries (a bounded batch
+        per round trip); on a failure keep it all and try again, after 0.05 s, doubling up to
+        ``RETRY_SECONDS``, until Redis takes it."""
+        wait = 0.05
+        while self._standing or self._pending:
+            standing = dict(self._standing)
+            batch = [self._pending.popleft() for _ in range(min(_BATCH, len(self._pending)))]
             pipe = self._redis.pipeline(transaction=False)
-            for fields in batch:
-                pipe.xadd(self._recent_key, fields, maxlen=self._recent_max, approximate=True)
+            for subject, (order, data) in standing.items():
+                await self._set_if_newer(keys=[self._key], args=[subject, order, data], client=pipe)
+            if batch:
+                args: list[str | bytes | int] = [self._recent_max]
+                for entry in batch:
+                    args += entry
+                await self._add_recent(keys=[self._recent_key, self._marks_key], args=args, client=pipe)
             try:
                 await pipe.execute()
             except (RedisError, OSError) as exc:
-                type(self).lost += len(batch)
-                log.error("could not record %d events for nodes that start later: %s", len(batch), exc)
+                self._pending.extendleft(reversed(batch))
+                self._trim()
+                if not self._failing:
+                    self._failing = True
+                    log.error("could not record %d standing events and %d recent events in Redis "
+                              "for the other nodes (%s): kept, written when Redis is back",
+                              len(standing), len(self._pending), exc)  # fmt: skip
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RETRY_SECONDS)
+                continue
+            wait = 0.05
+            for subject, held in standing.items():
+                if self._standing.get(subject) == held:
+                    del self._standing[subject]
+            if self._failing and not self._standing and not self._pending:
+                self._failing = False
+                log.info("Redis is back: wrote the standing and recent events kept meanwhile")
+                self.reconcile()  # Redis may have come back empty
+
+    def reconcile(self) -> None:
+        """Write this node's log's standing state into the hash (in the background)."""
+        if self._log is not None and (self._reconciling is None or self._reconciling.done()):
+            self._reconciling = asyncio.create_task(self._reconcile(self._log))
+
+    async def _reconcile(self, event_log: EventLog) -> None:
+        try:
+            events = await standing_in(event_log)
+        except Exception:
+            log.exception("could not read the standing events of this node's log")
+            return
+        for e in events:
+            if (subject := standing_key(e)) is not None:
+                self._keep_newest(subject, order_key(e), _encode(e))
+        if events:
+            log.info("writing %d standing events of this node's log to Redis", len(events))
+        self._write()
+
+    async def _watch(self) -> None:
+        """Every ``WATCH_SECONDS``: has Redis lost this node's mark (restarted empty)? Then
+        write the log's standing state again (and mark it)."""
+        assert self._log is not None
+        node = self._log.node_id
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                if await self._redis.hsetnx(self._marks_key, f"{node}|up", "1"):
+                    self.reconcile()
+            except (RedisError, OSError):
+                continue  # the writer says it, and reconciles once Redis answers
 
     async def recall(self, newest: dict[str, Position] | None = None) -> list[Event]:
+        """(At start) also writes this node's log's standing state to Redis, in the background."""
+        self.reconcile()
         entries = await self._redis.hgetall(self._key)
         ordered = sorted(v if isinstance(v, bytes) else v.encode() for v in entries.values())
         events = [_decode(v[_ORDER_WIDTH + 1 :]) for v in ordered]
@@ -282,8 +424,17 @@ class RedisStanding:
         return read
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self._reconciling is not None:
+            await asyncio.wait({self._reconciling}, timeout=5)
         if self._writer is not None:
             await asyncio.wait({self._writer}, timeout=5)
+            if not self._writer.done():
+                self._writer.cancel()
+                log.error("stopping with %d standing and %d recent events not written to Redis "
+                          "(the standing ones are written when this node starts again)",
+                          len(self._standing), len(self._pending))  # fmt: skip
         await self._redis.aclose()
 
 
@@ -300,3 +451,26 @@ def follows(position: Position, last: Position) -> bool:
     """Is ``position`` the envelope numbered right after ``last`` of the same publisher? A new
     process of the publisher (another boot) starts again at 1."""
     return position[1] == (last[1] + 1 if position[0] == last[0] else 1)
+
+
+async def standing_in(event_log: EventLog) -> list[Event]:
+    """The newest standing event of each subject in ``event_log``, oldest first."""
+    run_read = getattr(event_log, "run_read", None)
+    if run_read is not None:  # the DuckDB log: only the standing events
+        types = ", ".join(f"'{t.value}'" for t in sorted(STANDING_TYPES))
+        sql = f"SELECT {SELECT_COLUMNS} FROM events WHERE event_type IN ({types}) ORDER BY seq"
+        rows = await run_read(lambda cur: cur.execute(sql).fetchall())
+        events = [from_row(r) for r in rows]
+    else:
+        events, after = [], 0
+        while page := await event_log.read(after, 10_000):
+            events += [e for e in page if e.event_type in STANDING_TYPES]
+            after = page[-1].seq
+    newest: dict[str, Event] = {}
+    for e in events:
+        subject = standing_key(e)
+        if subject is not None and (
+            subject not in newest or order_key(newest[subject]) < order_key(e)
+        ):  # fmt: skip
+            newest[subject] = e
+    return sorted(newest.values(), key=order_key)
