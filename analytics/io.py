@@ -33,7 +33,7 @@ EVENT_SCHEMA: dict[str, pl.DataType] = dict(
 )
 HIVE_SCHEMA: dict[str, pl.DataType] = {"event_date": pl.Date(), "node": pl.String()}
 _PREFIX = "event_date="
-_NAME = re.compile(r"(?:(?P<epoch>[0-9a-f]+)_(?P<first>\d+)_|(?P<first_old>\d+)-)(?P<last>\d+)\.parquet")
+_NAME = re.compile(r"(?:(?P<epoch>[^_]+)_(?P<first>\d+)_|(?P<first_old>\d+)-)(?P<last>\d+)\.parquet")
 
 
 class Warehouse:

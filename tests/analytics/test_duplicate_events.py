@@ -55,6 +55,8 @@ def test_only_files_with_overlapping_ranges_are_deduplicated() -> None:
         f("cd_000000000001_000000000009.parquet"),  # another epoch
         f("ab_000000000001_000000000009.parquet", "event_date=2026-01-02/node=n2"),  # node
         f("1-5.parquet"), f("6-9.parquet"),  # a seeded history's older names, apart
+        f("benchepoch_000000000001_000000000009.parquet"),  # any epoch name (the benchmark's)
+        f("benchepoch_000000000010_000000000020.parquet"),
     ]
     assert _overlapping([merged, *inputs, *others]) == {merged, *inputs}
     assert _overlapping(others) == set()
