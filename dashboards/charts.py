@@ -19,19 +19,29 @@ HEIGHT = 230
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 BLUE, ORANGE, GREEN, RED, PURPLE, GREY, TEAL, YELLOW = (
-    "#2563eb", "#f59e0b", "#10b981", "#dc2626", "#7c3aed", "#9ca3af", "#0d9488", "#eab308",
+    "#2563eb", "#c2410c", "#047857", "#dc2626", "#7c3aed", "#6b7280", "#0f766e", "#a16207",
 )  # fmt: skip
+"""Every colour a mark is drawn in has at least 3:1 contrast against the white card (WCAG 1.4.11):
+from 4.8:1 (red, grey, yellow) to 5.7:1 (purple)."""
+CATEGORIES = [BLUE, ORANGE, GREEN, PURPLE, RED, TEAL, GREY, YELLOW]
+"""Colours for categories known only from the data (context kinds), in order."""
+
+SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "wedge", "stroke"]
+DASHES = [[1, 0], [7, 3], [2, 2], [9, 3, 2, 3], [4, 4], [12, 2], [1, 4], [6, 2, 2, 2, 2, 2]]
+"""Point shapes and line dashes, by series position: series are told apart by more than their
+colour (WCAG 1.4.1), and a legend entry shows all three."""
 
 SEGMENTS = {
     "weekly_posters": ("Weekly posters", "#1e40af"),
-    "occasional_posters": ("Occasional posters", "#60a5fa"),
+    "occasional_posters": ("Occasional posters", "#b45309"),
     "reactors_only": ("Reactors only", TEAL),
-    "lurkers": ("Lurkers (opened, no action)", "#c4b5fd"),
+    "lurkers": ("Lurkers (opened, no action)", PURPLE),
     "never_opened": ("Never opened a room", "#6b7280"),
 }
-"""Segment -> (label, colour), most engaged first; the reference segment is grey."""
+"""Segment -> (label, colour), most engaged first; the reference segment is grey. Each series
+chart also gives each segment its own point shape and line dashes (:func:`series`)."""
 
-ACTIONS = {"mask": ("Masked", "#38bdf8"), "shadow": ("Shadowed", PURPLE),
+ACTIONS = {"mask": ("Masked", "#0369a1"), "shadow": ("Shadowed", PURPLE),
            "hold": ("Held for review", ORANGE), "block": ("Blocked", RED)}  # fmt: skip
 """Moderation action -> (label, colour), mildest first."""
 
@@ -45,7 +55,7 @@ CONFIG: dict[str, Any] = {
     "legend": {"labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": "normal",
                "orient": "bottom", "labelLimit": 260, "symbolStrokeWidth": 2},
     "line": {"strokeWidth": 2.2},
-    "point": {"size": 60, "filled": True},
+    "point": {"size": 60, "filled": True, "opacity": 1},  # Vega-Lite's 0.7 fades colours below 3:1
     "bar": {"cornerRadiusEnd": 2},
     "text": {"fontSize": 12, "color": "#374151"},
 }  # fmt: skip
@@ -86,6 +96,27 @@ def palette(mapping: dict[str, tuple[str, str]], field: str, title: str | None =
         legend=alt.Legend(labelExpr=f"{labels}[datum.label] || datum.label", columns=3)
         if legend else None,
     )  # fmt: skip
+
+
+def series(mapping: dict[str, tuple[str, str]], field: str, title: str | None = None,
+           legend: bool = True) -> list[Any]:  # fmt: skip
+    """Colour, point shape and line dashes for the series of ``mapping``: one legend shows all
+    three, so a series is known by its shape and dashes as well as its colour."""
+    keys = list(mapping)
+    n = len(keys)
+    if n > len(SHAPES):
+        raise ValueError(f"{n} series, but only {len(SHAPES)} shapes and dash patterns")
+    labels = _labels(mapping)
+    common: dict[str, Any] = {
+        "title": title, "sort": keys,
+        "legend": alt.Legend(labelExpr=f"{labels}[datum.label] || datum.label", columns=3)
+                  if legend else None,
+    }  # fmt: skip
+    return [
+        palette(mapping, field, title, legend=legend),
+        alt.Shape(f"{field}:N", scale=alt.Scale(domain=keys, range=SHAPES[:n]), **common),
+        alt.StrokeDash(f"{field}:N", scale=alt.Scale(domain=keys, range=DASHES[:n]), **common),
+    ]
 
 
 def order_expr(keys: list[str], field: str) -> str:

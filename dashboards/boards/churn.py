@@ -14,7 +14,17 @@ import altair as alt
 
 from dashboards import fmt
 from dashboards.boards.common import empty, latest, missing, one_of, settings_of, share
-from dashboards.charts import BLUE, GREY, SEGMENTS, base, compile_spec, layered, palette
+from dashboards.charts import (
+    BLUE,
+    GREY,
+    SEGMENTS,
+    SHAPES,
+    base,
+    compile_spec,
+    layered,
+    palette,
+    series,
+)
 from dashboards.model import Chart, Dashboard, State
 from dashboards.ranges import cohort_ranges
 from dashboards.sources import Reports, Row
@@ -168,7 +178,9 @@ def _diffs_chart(ref: str, defs: Definitions) -> Chart:
                          axis=alt.Axis(tickCount=12)),
         alt.X2("high:Q"), palette(ESTIMATES, "estimate"), tooltip=tip)  # fmt: skip
     dots = alt.Chart().mark_point(size=90).encode(
-        y, offset, alt.X("diff:Q"), palette(ESTIMATES, "estimate"), tooltip=tip)
+        y, offset, alt.X("diff:Q"), palette(ESTIMATES, "estimate"),
+        alt.Shape("estimate:N", sort=list(ESTIMATES), legend=None,
+                  scale=alt.Scale(domain=list(ESTIMATES), range=SHAPES[:2])), tooltip=tip)
     zero = alt.Chart().mark_rule(color="#111827", strokeDash=[4, 3]).encode(x=alt.datum(0))
     return Chart("diffs", "diffs", "cohort_start", pick="latest", text=_diffs_text,
                  title=f"Churn compared with users who {_verb(ref)}: naive and adjusted",
@@ -212,7 +224,7 @@ def _curve(ref: str) -> Chart:
                 # From 0, as the churn chart: a cut axis makes a few points look like a gulf.
                 alt.Y("share:Q", title="share using the product", axis=alt.Axis(format="%"),
                       scale=alt.Scale(zero=True)),
-                palette(SEGMENTS, "segment"),
+                *series(SEGMENTS, "segment"),
                 tooltip=[alt.Tooltip("segment_label:N", title="Segment"),
                          alt.Tooltip("week:O", title="Week"),
                          alt.Tooltip("share:Q", title="Active", format=".1%"),

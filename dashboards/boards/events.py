@@ -17,7 +17,18 @@ from dashboards.boards.common import (
     total,
 )
 from dashboards.boards.timeline import MINUTE_LIMIT, at, timeline_chart, timelines, unit_of
-from dashboards.charts import BLUE, GREEN, ORANGE, base, compile_spec, order_expr, palette
+from dashboards.charts import (
+    BLUE,
+    CATEGORIES,
+    GREEN,
+    ORANGE,
+    SHAPES,
+    base,
+    compile_spec,
+    label_expr,
+    order_expr,
+    palette,
+)
 from dashboards.model import ALL_KINDS, Chart, Column, Dashboard, Rollup, State, Table
 from dashboards.ranges import day_ranges
 from dashboards.sources import Reports, Row
@@ -118,12 +129,14 @@ def top_spec() -> alt.Chart:
         .transform_window(rank="row_number()", sort=[alt.SortField("interactions", order="descending")])
         .transform_filter(f"datum.rank <= {TOP_N}")
         .transform_fold(list(VOLUME), as_=["measure", "count"])
-        .transform_calculate(order=order_expr(list(VOLUME), "measure"))
+        .transform_calculate(order=order_expr(list(VOLUME), "measure"),
+                             measure_label=label_expr(VOLUME, "measure"))
         .mark_bar()
         .encode(alt.Y("label:N", title=None, sort=alt.SortField("rank")),
                 alt.X("count:Q", title="interactions", stack="zero"),
                 palette(VOLUME, "measure"), order=alt.Order("order:Q"),
-                tooltip=[alt.Tooltip("label:N", title="Context"), alt.Tooltip("measure:N", title="Measure"),
+                tooltip=[alt.Tooltip("label:N", title="Context"),
+                         alt.Tooltip("measure_label:N", title="Measure"),
                          alt.Tooltip("count:Q", title="Count", format=","),
                          alt.Tooltip("viewers:Q", title="Viewers", format=",")])
     )  # fmt: skip
@@ -171,12 +184,15 @@ def _peak(c: Row) -> str:
 def _opened() -> Chart:
     spec = (
         base(height=260).transform_filter("isValid(datum.viewers) && datum.viewers > 0")
-        .mark_circle(opacity=0.75)
+        .mark_point(filled=True, opacity=0.85)
         .encode(alt.X("viewers:Q", title="viewers", scale=alt.Scale(zero=False)),
                 alt.Y("opened_share:Q", title="share of viewers who opened the room",
                       axis=alt.Axis(format="%")),
                 alt.Size("messages:Q", title="messages", legend=alt.Legend(orient="right")),
-                alt.Color("kind:N", title="kind", legend=alt.Legend(orient="right")),
+                alt.Color("kind:N", title="kind", legend=alt.Legend(orient="right"),
+                          scale=alt.Scale(range=CATEGORIES)),
+                alt.Shape("kind:N", title="kind", legend=alt.Legend(orient="right"),
+                          scale=alt.Scale(range=SHAPES)),
                 tooltip=[alt.Tooltip("label:N", title="Context"),
                          alt.Tooltip("viewers:Q", title="Viewers", format=","),
                          alt.Tooltip("opened_share:Q", title="Opened", format=".1%"),

@@ -9,7 +9,7 @@ import altair as alt
 
 from dashboards import fmt
 from dashboards.boards.common import empty, latest, missing, share, total
-from dashboards.charts import BLUE, GREY, PURPLE, compile_spec, layered, palette
+from dashboards.charts import BLUE, GREY, PURPLE, compile_spec, label_expr, layered, series
 from dashboards.model import Chart, Dashboard, State
 from dashboards.ranges import week_ranges
 from dashboards.sources import Reports, Row
@@ -160,17 +160,19 @@ def _opened_share(rows: list[Row], who: str) -> str:
 def _time(totals: dict[str, Row], launch: str | None) -> Chart:
     lines = (
         alt.Chart().transform_fold(list(TIMES), as_=["measure", "days"])
+        .transform_calculate(measure_label=label_expr(TIMES, "measure"))
         .mark_line(point=True, invalid="break-paths-filter-domains")
         .encode(_week_x(),
                 alt.Y("days:Q", title="days from signup to the first room open"),
-                palette(TIMES, "measure"),
+                *series(TIMES, "measure"),
                 tooltip=[alt.Tooltip("utcyearmonthdate(signup_week):T", title="Week of", format="%d %b %Y"),
+                         alt.Tooltip("measure_label:N", title="Measure"),
                          alt.Tooltip("days:Q", title="Days", format=".1f"),
                          alt.Tooltip("sessions_to_open_median:Q", title="Median sessions", format=".1f")])
     )  # fmt: skip
     return Chart("time", "journey", "signup_week", text=_time_text(totals, launch), wide=True,
                  title="Time from signup to the first room open", source="journey",
-                 unit="days, among users who opened a room; dashed: the week the community "
+                 unit="days, among users who opened a room; dashed vertical line: the week the community "
                       "launched (who signed up before it waited for it)",
                  spec=compile_spec(layered(_launch_rule(), lines)))  # fmt: skip
 

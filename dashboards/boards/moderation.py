@@ -16,9 +16,11 @@ from dashboards.charts import (
     compile_spec,
     day_tip,
     day_x,
+    label_expr,
     layered,
     order_expr,
     palette,
+    series,
 )  # fmt: skip
 from dashboards.model import Chart, Dashboard, State, Tile
 from dashboards.ranges import day_ranges
@@ -76,15 +78,15 @@ def _actions() -> Chart:
     spec = (
         base().transform_fold([f"verdicts_{a}" for a in ACTIONS], as_=["field", "count"])
         .transform_calculate(action="replace(datum.field, 'verdicts_', '')")
-        .transform_calculate(order=order_expr(list(ACTIONS), "action"))
-        .mark_bar()
-        .encode(day_x(), alt.Y("count:Q", title="messages", stack="zero"),
-                palette(ACTIONS, "action"), order=alt.Order("order:Q"),
-                tooltip=[day_tip(), alt.Tooltip("action:N", title="Action"),
+        .transform_calculate(action_label=label_expr(ACTIONS, "action"))
+        .mark_line(point=True)
+        .encode(day_x(), alt.Y("count:Q", title="messages"), *series(ACTIONS, "action"),
+                tooltip=[day_tip(), alt.Tooltip("action_label:N", title="Action"),
                          alt.Tooltip("count:Q", title="Messages", format=",")])
     )  # fmt: skip
     return Chart("actions", "daily", "day", text=_actions_text, title="Moderation actions per day",
-                 unit="messages by the action taken (allowed messages not shown)",
+                 unit="messages by the action taken (allowed messages not shown); each action "
+                      "has its own colour, point shape and line dashes",
                  source="moderation_daily", spec=compile_spec(spec))  # fmt: skip
 
 
@@ -103,11 +105,13 @@ def _actions_text(rows: list[Row], state: State) -> str:
 def _by_check() -> Chart:
     spec = (
         base(height=200).transform_aggregate(verdicts="sum(verdicts)", groupby=["check", "action"])
-        .transform_calculate(order=order_expr(list(ACTIONS), "action"))
+        .transform_calculate(order=order_expr(list(ACTIONS), "action"),
+                             action_label=label_expr(ACTIONS, "action"))
         .mark_bar()
         .encode(alt.Y("check:N", title=None, sort="-x"), alt.X("verdicts:Q", title="verdicts", stack="zero"),
                 palette(ACTIONS, "action"), order=alt.Order("order:Q"),
-                tooltip=[alt.Tooltip("check:N", title="Check"), alt.Tooltip("action:N", title="Action"),
+                tooltip=[alt.Tooltip("check:N", title="Check"),
+                         alt.Tooltip("action_label:N", title="Action"),
                          alt.Tooltip("verdicts:Q", title="Verdicts", format=",")])
     )  # fmt: skip
     return Chart("checks", "checks", "day", text=_check_text, title="Actions by check",
@@ -173,10 +177,11 @@ def _review_time() -> Chart:
     spec = (
         base().transform_fold(list(REVIEW), as_=["measure", "minutes"])
         .transform_filter("isValid(datum.minutes)")
+        .transform_calculate(measure_label=label_expr(REVIEW, "measure"))
         .mark_line(point=True)
         .encode(day_x(), alt.Y("minutes:Q", title="minutes from flag to review"),
-                palette(REVIEW, "measure"),
-                tooltip=[day_tip(), alt.Tooltip("measure:N", title="Measure"),
+                *series(REVIEW, "measure"),
+                tooltip=[day_tip(), alt.Tooltip("measure_label:N", title="Measure"),
                          alt.Tooltip("minutes:Q", title="Minutes", format=".0f"),
                          alt.Tooltip("reviews_timed:Q", title="Reviews", format=",")])
     )  # fmt: skip

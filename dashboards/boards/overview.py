@@ -22,7 +22,9 @@ from dashboards.charts import (
     compile_spec,
     day_tip,
     day_x,
+    label_expr,
     palette,
+    series,
 )
 from dashboards.model import ALL_KINDS, Chart, Dashboard, State, Tile
 from dashboards.ranges import day_ranges
@@ -90,9 +92,10 @@ def _tiles(today: str) -> list[Tile]:
 def _active(today: str) -> Chart:
     spec = (
         base().transform_fold(list(ACTIVE), as_=["measure", "people"])
+        .transform_calculate(measure_label=label_expr(ACTIVE, "measure"))
         .mark_line(point=True)
-        .encode(day_x(), alt.Y("people:Q", title="people"), palette(ACTIVE, "measure"),
-                tooltip=[day_tip(), alt.Tooltip("measure:N", title="Measure"),
+        .encode(day_x(), alt.Y("people:Q", title="people"), *series(ACTIVE, "measure"),
+                tooltip=[day_tip(), alt.Tooltip("measure_label:N", title="Measure"),
                          alt.Tooltip("people:Q", title="People", format=",")])
     )  # fmt: skip
     return Chart("active", "health", "day", text=partial(_active_text, today=today),
@@ -140,10 +143,12 @@ def _messages_text(rows: list[Row], state: State) -> str:
 def _posting(today: str) -> Chart:
     spec = (
         base().transform_fold(list(POSTING), as_=["measure", "share"])
+        .transform_calculate(measure_label=label_expr(POSTING, "measure"))
         .mark_line(point=True)
         .encode(day_x(), alt.Y("share:Q", title="share of active people", axis=alt.Axis(format="%")),
-                palette(POSTING, "measure"),
-                tooltip=[day_tip(), alt.Tooltip("share:Q", title="Share", format=".1%")])
+                *series(POSTING, "measure"),
+                tooltip=[day_tip(), alt.Tooltip("measure_label:N", title="Measure"),
+                         alt.Tooltip("share:Q", title="Share", format=".1%")])
     )  # fmt: skip
     return Chart("posting", "health", "day", text=partial(_posting_text, today=today),
                  title="How many active people post", unit="share of active people who posted",
@@ -192,11 +197,12 @@ def _by_kind() -> Chart:
     spec = (
         base(height=150).transform_fold(list(VOLUME), as_=["measure", "count"])
         .transform_aggregate(count="sum(count)", groupby=["kind", "measure"])
+        .transform_calculate(measure_label=label_expr(VOLUME, "measure"))
         .mark_bar()
         .encode(alt.Y("kind:N", title=None), alt.X("count:Q", title="count"),
                 alt.YOffset("measure:N", sort=list(VOLUME)), palette(VOLUME, "measure"),
                 tooltip=[alt.Tooltip("kind:N", title="Kind"),
-                         alt.Tooltip("measure:N", title="Measure"),
+                         alt.Tooltip("measure_label:N", title="Measure"),
                          alt.Tooltip("count:Q", title="Count", format=",")])
     )  # fmt: skip
     return Chart("kinds", "kinds", "day", "kind", text=_kind_text, wide=True,
