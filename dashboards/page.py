@@ -121,11 +121,19 @@ def _kind_note(text: str) -> str:
 
 
 def chart_html(c: Chart, board: Dashboard) -> str:
+    """A chart card. The drawing is an image named by the chart's title and described by its
+    finding; the numbers it draws are in a data table under it (filled by the script from the
+    drawn chart)."""
     title = _e(c.title).replace("{item}", '<span class="item-label"></span>')
+    name = _e(c.title.replace("{item}", "the selected context"))
+    finding = f"finding-{_e(c.id)}"
     body = (f'<p class="missing">{_e(c.missing)}</p>' if c.missing else
-            f'<p class="finding">{_e(_default(c, board))}</p>'
-            f'<div class="vis" role="img" aria-label="{_e(c.title)}"></div>'
-            '<p class="empty" hidden>No data for this selection.</p>')  # fmt: skip
+            f'<p class="finding" id="{finding}">{_e(_default(c, board))}</p>'
+            f'<div class="vis" role="img" aria-label="{name}" aria-describedby="{finding}"></div>'
+            '<p class="empty" hidden>No data for this selection.</p>'
+            '<details class="data-table" hidden><summary>Data table</summary>'
+            f'<div class="table-wrap"><table><caption>The numbers drawn in “{name}”</caption>'
+            "<thead></thead><tbody></tbody></table></div></details>")  # fmt: skip
     note = f'<p class="note">{_e(c.note)}</p>' if c.note else ""
     if board.kinds and not c.kind_field and not c.detail:
         note += _kind_note("Not filtered by kind: this chart counts every room.")
@@ -135,18 +143,19 @@ def chart_html(c: Chart, board: Dashboard) -> str:
 
 
 def table_html(t: Table, board: Dashboard) -> str:
-    return (f'<article class="card wide" id="table-{_e(t.id)}"><h2>{_e(t.title)}</h2>'
+    heading = f"table-{_e(t.id)}-title"
+    return (f'<article class="card wide" id="table-{_e(t.id)}"><h2 id="{heading}">{_e(t.title)}</h2>'
             f'<p class="finding">{_e(_default(t, board))}</p>'
-            '<div class="table-wrap"><table><thead></thead><tbody></tbody></table></div>'
-            '<button type="button" class="more" hidden></button></article>')  # fmt: skip
+            f'<div class="table-wrap"><table aria-labelledby="{heading}"><thead></thead><tbody></tbody>'
+            '</table></div><button type="button" class="more" hidden></button></article>')  # fmt: skip
 
 
 def sinks_html() -> str:
     heads = "".join(f'<th class="num">{h}</th>' if h in ("Lag (events)", "Dead letters", "Errors")
                     else f"<th>{h}</th>" for h in ("Sink", "Kind", "State", "Lag (events)",
                                                    "Dead letters", "Errors", "Last error"))  # fmt: skip
-    return ('<article class="card wide" id="sinks"><h2>Event delivery to analytics tools</h2>'
-            '<p class="finding"></p><div class="table-wrap"><table>'
+    return ('<article class="card wide" id="sinks"><h2 id="sinks-title">Event delivery to analytics '
+            'tools</h2><p class="finding"></p><div class="table-wrap"><table aria-labelledby="sinks-title">'
             f'<thead><tr>{heads}</tr></thead><tbody></tbody></table></div>'
             '<p class="meta"></p></article>')  # fmt: skip
 

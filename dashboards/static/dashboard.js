@@ -144,8 +144,21 @@
     });
   }
 
+  // What had focus in a table before it is rebuilt, as a selector of its new counterpart: a
+  // sort button, a row's drill-down button, or (after "Show all") the first row it added.
+  function focusTarget(card, t) {
+    const a = document.activeElement;
+    if (!a || !card.contains(a)) return null;
+    if (a.closest("thead") && a.dataset.field) return `thead button[data-field="${CSS.escape(a.dataset.field)}"]`;
+    const row = a.closest("tbody tr[data-key]");
+    if (row) return `tbody tr[data-key="${CSS.escape(row.dataset.key)}"] button.pick`;
+    if (a.classList.contains("more")) return `tbody tr:nth-child(${t.page_size + 1}) button.pick`;
+    return null;
+  }
+
   function drawTable(t, st) {
     const card = document.getElementById("table-" + t.id);
+    const refocus = focusTarget(card, t);
     const rows = tableRows(t, st);
     const s = tableSort[t.id] || { field: t.sort, desc: true };
     card.querySelector(".finding").textContent = t.texts[stateKey(t, st)] ?? "";
@@ -176,20 +189,29 @@
     const frag = document.createDocumentFragment();
     shown.forEach((r) => {
       const row = document.createElement("tr");
+      const key = t.key_field ? r[t.key_field] : null;
       if (t.key_field) {
-        row.dataset.key = r[t.key_field];
-        row.tabIndex = 0;
-        if (r[t.key_field] === state.item) row.className = "selected";
-        const choose = () => { state.item = r[t.key_field]; update(); };
-        row.addEventListener("click", choose);
-        row.addEventListener("keydown", (e) => { if (e.key === "Enter") choose(); });
+        // A click anywhere on the row picks it; the keyboard (Enter, Space) and screen readers
+        // use the button in its first cell, whose pressed state says which row is selected.
+        row.dataset.key = key;
+        if (key === state.item) row.className = "selected";
+        row.addEventListener("click", () => { state.item = key; update(); });
       }
-      for (const c of t.columns) {
+      t.columns.forEach((c, i) => {
         const td = document.createElement("td");
         if (c.format !== "text" && c.format !== "datetime") td.className = "num";
-        td.textContent = cell(r[c.field], c.format);
+        if (t.key_field && i === 0) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "pick";
+          b.setAttribute("aria-pressed", String(key === state.item));
+          b.textContent = cell(r[c.field], c.format);
+          td.appendChild(b);
+        } else {
+          td.textContent = cell(r[c.field], c.format);
+        }
         row.appendChild(td);
-      }
+      });
       frag.appendChild(row);
     });
     body.appendChild(frag);
@@ -197,6 +219,10 @@
     more.hidden = rows.length <= t.page_size || !!tableFull[t.id];
     more.textContent = `Show all ${fmtInt.format(rows.length)} rows`;
     more.onclick = () => { tableFull[t.id] = true; drawTable(t, state); };
+    if (refocus) {
+      const el = card.querySelector(refocus);
+      if (el) el.focus({ preventScroll: true });
+    }
     return rows;
   }
 
@@ -208,6 +234,77 @@
     }
     const d = detailCache[chart.detail][state.item];
     return d ? expand(d) : [];
+  }
+
+  function chartName(card) {
+    return card.querySelector("h2").textContent.replace(/\s+/g, " ").trim();
+  }
+
+  // Vega makes the chart's container a "graphics-document" named "Vega visualization": give it
+  // back its role and name (the chart's title), described by the finding, and hide the SVG.
+  function labelChart(card, holder) {
+    holder.setAttribute("role", "img");
+    holder.setAttribute("aria-label", chartName(card));
+    holder.removeAttribute("aria-roledescription");
+    const finding = card.querySelector(".finding");
+    if (finding && finding.id) holder.setAttribute("aria-describedby", finding.id);
+    holder.querySelectorAll("svg, canvas").forEach((el) => el.setAttribute("aria-hidden", "true"));
+  }
+
+  // The numbers a chart draws, as Vega holds them: the tooltip of every mark (its labels and
+  // formatted values), once each, in drawing order.
+  function drawnRows(view) {
+    const out = [];
+    const seen = new Set();
+    (function walk(node) {
+      for (const item of node.items || []) {
+        const tip = item.tooltip;
+        if (tip && typeof tip === "object" && !Array.isArray(tip)) {
+          const key = JSON.stringify(tip);
+          if (!seen.has(key)) { seen.add(key); out.push(tip); }
+        }
+        if (item.items) walk(item);
+      }
+    })(view.scenegraph().root);
+    return out;
+  }
+
+  const NUMERIC = /^[\u2212+-]?[\d,]*\.?\d+(%| ?[a-z]+)?$/;
+
+  // The chart's data table, built when it is open (and again after each redraw while open).
+  function fillDataTable(chart) {
+    const card = document.getElementById("chart-" + chart.id);
+    const details = card && card.querySelector("details.data-table");
+    const view = views[chart.id];
+    if (!details || !view) return;
+    card.querySelector("caption").textContent = `The numbers drawn in \u201c${chartName(card)}\u201d`;
+    if (!details.open) return;
+    const rows = drawnRows(view);
+    const fields = [];
+    for (const r of rows) for (const k of Object.keys(r)) if (!fields.includes(k)) fields.push(k);
+    const numeric = fields.map((f) => rows.every((r) => r[f] == null || NUMERIC.test(String(r[f]))));
+    const head = document.createElement("tr");
+    fields.forEach((f, i) => {
+      const th = document.createElement("th");
+      th.scope = "col";
+      if (numeric[i]) th.className = "num";
+      th.textContent = f;
+      head.appendChild(th);
+    });
+    card.querySelector("details.data-table thead").replaceChildren(head);
+    const frag = document.createDocumentFragment();
+    for (const r of rows) {
+      const tr = document.createElement("tr");
+      fields.forEach((f, i) => {
+        const td = document.createElement(i === 0 ? "th" : "td");
+        if (i === 0) td.scope = "row";
+        if (numeric[i]) td.className = "num";
+        td.textContent = r[f] == null ? "\u2013" : String(r[f]);
+        tr.appendChild(td);
+      });
+      frag.appendChild(tr);
+    }
+    card.querySelector("details.data-table tbody").replaceChildren(frag);
   }
 
   async function drawChart(chart, st) {
@@ -225,8 +322,10 @@
       rows = select(datasets[chart.dataset], chart, st);
       finding.textContent = chart.texts[stateKey(chart, st)] ?? "";
     }
+    const details = card.querySelector("details.data-table");
     holder.hidden = rows.length === 0;
     emptyEl.hidden = rows.length !== 0;
+    if (details) details.hidden = rows.length === 0;
     if (!rows.length) return;
     // A drill-down item's own signal values (its timeline's unit), set before it is drawn.
     const signals = Object.entries(chart.detail ? ((cfg.detail_signals || {})[chart.id] || {})[state.item] || {} : {});
@@ -241,6 +340,8 @@
       for (const [name, value] of signals) view.signal(name, value);
       await view.runAsync();
     }
+    labelChart(card, holder);
+    fillDataTable(chart);
     if (!firstChartMarked) {
       firstChartMarked = true;
       performance.mark("sideline:first-chart");
@@ -334,6 +435,24 @@
   if (location.protocol.startsWith("http")) {
     document.querySelectorAll(".served-only").forEach((el) => { el.hidden = false; });
   }
+  for (const chart of cfg.charts) {
+    const details = document.querySelector(`#chart-${CSS.escape(chart.id)} details.data-table`);
+    if (details) details.addEventListener("toggle", () => fillDataTable(chart));
+  }
+
+  // The sticky header's height, for the page's scroll-padding: what takes focus scrolls into
+  // view below the header, never under it (the header wraps, and stops sticking when narrow).
+  const header = document.querySelector("header.top");
+  function headerSpace() {
+    const sticky = header && getComputedStyle(header).position === "sticky";
+    document.documentElement.style.setProperty("--header-space", (sticky ? header.offsetHeight : 0) + "px");
+  }
+  if (header) {
+    headerSpace();
+    if (window.ResizeObserver) new ResizeObserver(headerSpace).observe(header);
+    window.addEventListener("resize", headerSpace);
+  }
+
   drawSinks();
   writeState(state);
   redraw();
