@@ -47,7 +47,7 @@ class Page:
 
     def finding(self, chart_id: str) -> str:
         """The sentence written into the HTML for the default state (what readers see first)."""
-        m = re.search(rf'id="chart-{re.escape(chart_id)}">.*?<p class="finding">(.*?)</p>',
+        m = re.search(rf'id="chart-{re.escape(chart_id)}">.*?<p class="finding"[^>]*>(.*?)</p>',
                       self.html, re.S)  # fmt: skip
         assert m, f"no finding for chart {chart_id}"
         return html.unescape(m.group(1))
