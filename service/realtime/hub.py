@@ -28,6 +28,13 @@ too). A gap in one room of many so reloads that room only. An envelope whose eve
 back arrives later, if at all, as a stale number and is dropped; the ones after the gap are
 left to arrive as usual. All of this runs only on a gap: an envelope in order costs what it
 did.
+
+This node's own lost envelopes: their events are in its state, so ``delivered_seq`` moves past
+them before the reload (the fresh ``joined`` covers them) and their per-socket effects run
+then; after an interrupted subscription every own envelope not back yet counts as lost, and
+one arriving after all is dropped. Other nodes' lost envelopes the recent stream did not hold
+(their node could not write it while Redis was down, and writes it when Redis is back) are
+looked for again (:meth:`Hub.recover_late`); found, they are applied and their rooms reload.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from service.actions.context import Community
 from service.actions.moderation import note_posts_elsewhere
 from service.domain.events import Event, EventType, uuid7
 from service.domain.rooms import Role
+from service.domain.state import history_key
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol import frames as f
@@ -83,6 +91,58 @@ log = logging.getLogger(__name__)
 
 READ_BACK_WAITS = (0.05, 0.1, 0.2, 0.4)
 """Pauses between reads of the recent stream that does not reach a gap yet (0.75 s in all)."""
+LATE_SECONDS = 600.0
+"""How long the recent stream is looked at again for lost events it did not hold (their
+publisher writes the entries that failed again once Redis is back): ``Hub.recover_late``."""
+LATE_EVERY_SECONDS = 2.0
+"""How often (at most) the recent stream is read for them: each read goes back to the gap."""
+MAX_HOLES = 1_000
+"""Most runs of lost envelopes looked for at once (the oldest given up first)."""
+
+
+@dataclass(eq=False)
+class Hole:
+    """Envelopes of ``origin`` after ``after`` and before ``before`` were lost on their way
+    here, and the recent stream did not hold them when the gap was read back."""
+
+    origin: str
+    after: Position
+    before: Position
+    since: float
+    """Loop time the gap was found."""
+    found: set[Position] = field(default_factory=set)
+    """Envelopes of the run read back later."""
+
+    def holds(self, at: Position) -> bool:
+        return self.after < at < self.before and at not in self.found
+
+    def filled(self) -> bool:
+        last = self.after
+        for at in sorted(self.found):
+            if not follows(at, last):
+                return False
+            last = at
+        return follows(self.before, last)
+
+
+def holes_in(origin: str, known: Position | None, carried: Sequence[Position],
+             end: Position | None, now: float) -> list[Hole]:  # fmt: skip
+    """The runs of envelopes of ``origin`` missing from ``carried`` (the envelopes read back,
+    any order) after ``known`` and before ``end`` (None: up to the newest read). Envelopes
+    are numbered without a gap per process, so a number skipped is one the stream lacks."""
+    holes: list[Hole] = []
+    last = known
+    for at in sorted(set(carried)):
+        if end is not None and at >= end:
+            break
+        if last is not None and at <= last:
+            continue
+        if last is not None and not follows(at, last):
+            holes.append(Hole(origin, last, at, now))
+        last = at
+    if end is not None and last is not None and last < end and not follows(end, last):
+        holes.append(Hole(origin, last, end, now))
+    return holes
 
 
 @dataclass(eq=False)
@@ -130,8 +190,9 @@ class Hub:
         """Highest local seq whose frames the broker has brought back and this hub has handed to
         its sockets: where a join's history or replay ends (joining.py), since frames of later
         events still reach the joining socket, and earlier ones would be sent twice."""
-        self._unheard: deque[tuple[int, int]] = deque()
-        """(n, published_seq after it) of own ``events`` envelopes not received back yet."""
+        self._unheard: deque[tuple[int, int, list[Event]]] = deque()
+        """(n, published_seq after it, its events with effects) of own ``events`` envelopes
+        not received back yet."""
         self.remote = RemoteLog(settings.remote_buffer_size, shared=settings.broker != "memory")
         self._numbered = 0
         """``events`` envelopes this process published (the ``n`` of the last one)."""
@@ -144,6 +205,9 @@ class Hub:
         numbers are heard afresh from the next envelope (at start, after an interruption)."""
         self._recovering = asyncio.Lock()
         """One read back from the recent stream at a time (hub._recover)."""
+        self._holes: list[Hole] = []
+        """Lost envelopes of other nodes the recent stream did not hold yet (recover_late)."""
+        self._late_at = 0.0
         self._reloading = Background()
         self._unknown_kinds: set[str] = set()
         """Envelope kinds of newer nodes this one skipped (each warned about once)."""
@@ -174,7 +238,8 @@ class Hub:
         # What other nodes decided before this one started (bans, modes, roles ...); applied
         # before subscribing, so a live event always lands after the older recorded one.
         recalled = [e for e in await self.standing.recall(self._afresh) if e.node_id != self.node_id]
-        self._afresh.pop(self.node_id, None)
+        # own envelopes are checked from the first: one lost on its way back is noticed
+        self._afresh[self.node_id] = (self.boot, 0)
         self._apply_remote(recalled)
         self.c.state.order_history({e.room_id for e in recalled})
         await self.broker.start(self.receive, self.lost)
@@ -231,7 +296,8 @@ class Hub:
             needs_events=needs, boot=self.boot, n=self._numbered,
         )  # fmt: skip
         self.published_seq = max(self.published_seq, max((e.seq for e in events), default=0))
-        self._unheard.append((self._numbered, self.published_seq))
+        self._unheard.append((self._numbered, self.published_seq,
+                              [e for e in events if has_effects(e)] if needs else []))  # fmt: skip
         self.broker.publish(encode_envelope(envelope))
         self.standing.add_recent(events, self.boot, self._numbered)
         if standing := [e for e in events if e.event_type in STANDING_TYPES]:
@@ -279,9 +345,11 @@ class Hub:
         if remote:
             self._apply_remote(events)
             note_posts_elsewhere(self.c, events)
+            at = {(e.epoch, e.seq): history_key(e) for e in events}
+            last = max(at.values(), default=None)
             for out in env.frames:
-                if out.seq:
-                    self.remote.add(out)
+                if out.seq and (key := at.get((out.epoch, out.seq), last)) is not None:
+                    self.remote.add(out, key)
         for out in env.frames:
             self.fanout(out)
         self._heard_own(env)
@@ -297,6 +365,18 @@ class Hub:
         while self._unheard and self._unheard[0][0] <= env.n:
             self.delivered_seq = self._unheard.popleft()[1]
 
+    async def _lost_own(self, before: int | None) -> None:
+        """Own envelopes numbered below ``before`` (None: all published) that have not come
+        back never will: their events are in this node's state, so the fresh ``joined`` of a
+        reload covers them (``delivered_seq`` moves past them), and their per-socket effects
+        (a ban through this node ...) run here now, as on their arrival."""
+        lost: list[Event] = []
+        while self._unheard and (before is None or self._unheard[0][0] < before):
+            _, self.delivered_seq, with_effects = self._unheard.popleft()
+            lost += with_effects
+        for e in lost:
+            await self._effects(e)
+
     def _in_order(self, env: Envelope) -> bool:
         """Is ``env`` the next envelope of its publisher? A new process of the publisher
         (another boot) starts again at 1. The first heard of a publisher is not: see
@@ -311,16 +391,14 @@ class Hub:
         """A heartbeat: every ``events`` envelope of its publisher up to ``env.n`` was published
         before it, so one not heard yet was lost, as when a later number arrives; the beat
         itself has nothing to deliver. Usually the one comparison of :meth:`_in_order`."""
-        self._heard_own(env)
         position = (env.boot, env.n)
         heard = self._heard.get(env.origin)
-        if heard is not None and position <= heard:
-            return
-        if env.n == 0:  # a new process of the publisher that published no events yet
-            if heard is not None:
-                self._heard[env.origin] = position  # its first envelope will be 1
-            return
-        await self._out_of_order(env)
+        if heard is None or position > heard:
+            if env.n:
+                await self._out_of_order(env)
+            elif heard is not None:  # a new process of the publisher that published no events
+                self._heard[env.origin] = position  # yet: its first envelope will be 1
+        self._heard_own(env)  # after the check: own envelopes it shows lost are handled there
 
     async def _out_of_order(self, env: Envelope) -> bool:
         """Should ``env``, not the next of its publisher, be handled? Not when its events were
@@ -346,6 +424,8 @@ class Hub:
             return False
         remote = env.origin != self.node_id
         async with self._recovering:
+            if not remote and env.boot == self.boot:
+                await self._lost_own(_end_of_gap(env)[1])
             rooms = await self._recover(env, heard) if remote else None
             self._lost(
                 f"envelopes of node {env.origin} were lost on their way to node {self.node_id}: "
@@ -361,9 +441,12 @@ class Hub:
         """The broker's subscription was interrupted (its ``on_loss``): envelopes of every node,
         this one included, may be missing. Other nodes' events are read back; numbers are
         heard afresh from the next envelopes, older ones than those read back are dropped.
-        Every room reloads: what this node's own lost envelopes carried is not known."""
+        This node's own envelopes not back yet count as lost (their events are in its state,
+        :meth:`_lost_own`), and any of them arriving after all is dropped. Every room
+        reloads: which rooms this node's own lost envelopes carried is not kept."""
         async with self._recovering:
-            read = await self._read_back(None)
+            await self._lost_own(None)
+            read, _ = await self._read_back(None)
             await self._catch_up(read.events)
             newest = dict(read.newest)
             for origin, position in self._heard.items():
@@ -371,6 +454,7 @@ class Hub:
                     newest[origin] = max(position, newest.get(origin, position))
             self._heard.clear()
             self._afresh.update(newest)
+            self._afresh[self.node_id] = (self.boot, self._numbered)
             self._lost(
                 f"the subscription of node {self.node_id} to the other nodes was interrupted: "
                 "frames of this room may be missing",
@@ -385,12 +469,12 @@ class Hub:
         them already, and read back here they would be dropped on arrival, so their rooms
         would have to reload too."""
         end = _end_of_gap(env)
-        read = await self._read_back([env.origin], lost_before=end)
+        read, complete = await self._read_back([env.origin], lost_before=end)
         lost = [e for e, at in zip(read.events, read.carried, strict=True) if at < end]
         last = max((at for at in read.carried if at < end), default=heard)
         self._heard[env.origin] = max(heard, last)
         await self._catch_up(lost)
-        if not read.complete:
+        if not complete:
             return None
         # the frames the lost envelopes carried: those their events render to (each in the
         # event's room); what else they changed for sockets (a ban in every room ...), the
@@ -403,42 +487,125 @@ class Hub:
 
     async def _read_back(
         self, origins: list[str] | None, *, lost_before: Position | None = None
-    ) -> ReadBack:
+    ) -> tuple[ReadBack, bool]:
         """What the recent stream holds of other nodes (of ``origins``; None: all) after the
-        last envelope of theirs this node has. Only on a gap, never two at once. Not
-        ``complete`` (counted, and said) when the stream may not hold every lost event: it was
-        trimmed, or could not be read, or (``lost_before``: the one origin lost the envelopes
-        up to just before it) its newest entry of the origin is older (not written yet, or the
-        write failed).
+        last envelope of theirs this node has, in publication order per node, and whether
+        that is every lost event. Only on a gap, never two at once. Not complete (counted,
+        and said) when the stream may not hold every lost event: it was trimmed, or could not
+        be read, or an envelope is missing from what it holds after the last one this node
+        had (``lost_before``: the one origin lost the envelopes up to just before it): not
+        written yet, or the write failed (Redis was down). Such runs of missing envelopes are
+        looked for again later (:meth:`recover_late`).
 
         The publisher writes the stream just after it publishes, so a gap noticed at once may
         be read before the lost entries are there: the read is tried again a few times, for
         up to ``READ_BACK_WAITS`` in all, before the gap counts as unrecovered."""
         known = {**self._afresh, **self._heard}
+        now = asyncio.get_running_loop().time()
+        holes: list[Hole] = []
         for wait in (*READ_BACK_WAITS, None):
             try:
                 read = await self.standing.since(known, origins, self.node_id)
             except Exception:  # Redis unreachable: resync all the same, from what the node has
                 log.exception("could not read the lost events back from the recent stream")
                 self.stats.unrecovered_gaps += 1
-                return ReadBack(complete=False)
+                if lost_before is not None and origins and origins[0] in known:
+                    self._look_later([Hole(origins[0], known[origins[0]], lost_before, now)])
+                return ReadBack(complete=False), False
+            _in_order(read)
+            holes = [
+                hole for origin in (origins or read.newest) if origin != self.node_id
+                for hole in holes_in(
+                    origin, known.get(origin),
+                    [at for e, at in zip(read.events, read.carried, strict=True)
+                     if e.node_id == origin],
+                    lost_before, now,
+                )
+            ]  # fmt: skip
             if lost_before is None or not origins or not read.complete:
                 break  # a trimmed stream will not hold them later either
-            newest = read.newest.get(origins[0])
-            read.complete = newest is not None and (
-                lost_before <= newest or follows(lost_before, newest)
-            )  # fmt: skip
-            if read.complete or wait is None:
+            if not holes or wait is None:
                 break
             await asyncio.sleep(wait)
-        if not read.complete:
+        complete = read.complete and not holes
+        if not complete:
             self.stats.unrecovered_gaps += 1
+            if read.complete:  # trimmed past the gap: written again, they would be trimmed too
+                self._look_later(holes)
             log.warning(
                 "realtime delivery gap: the recent stream does not hold every event lost on "
-                "its way to node %s (trimmed, not written yet, or redis_recent_events is 0): "
-                "the rooms reload without them", self.node_id,
+                "its way to node %s (%s): the rooms reload without them%s", self.node_id,
+                "missing: " + ", ".join(f"{h.origin} {h.after} to {h.before}" for h in holes)
+                if holes else "trimmed, or redis_recent_events is 0",
+                "; they are looked for again as their node writes them"
+                if holes and read.complete else "",
             )  # fmt: skip
-        return read
+        return read, complete
+
+    def _look_later(self, holes: list[Hole]) -> None:
+        self._holes += holes
+        if len(self._holes) > MAX_HOLES:
+            for hole in self._holes[:-MAX_HOLES]:
+                self._give_up(hole, "too many gaps to look for")
+
+    async def recover_late(self) -> None:
+        """Look in the recent stream again for lost envelopes it did not hold when their gap
+        was read back (their node writes what failed again once Redis is back). Those found
+        are applied, their effects run, and the rooms of the frames they render to reload
+        (``resync``, then a fresh ``joined`` that holds them). Runs every presence interval
+        while there are such gaps, for up to ``LATE_SECONDS``; each envelope once."""
+        if not self._holes:
+            return
+        now = asyncio.get_running_loop().time()
+        async with self._recovering:
+            for origin in sorted({h.origin for h in self._holes}):
+                holes = [h for h in self._holes if h.origin == origin]
+                try:
+                    read = await self.standing.since(
+                        {origin: min(h.after for h in holes)}, [origin], self.node_id
+                    )  # fmt: skip
+                except Exception:
+                    log.warning("could not read the recent stream for lost events of node %s",
+                                origin, exc_info=True)  # fmt: skip
+                    continue
+                if not read.complete:  # trimmed past the gap: what was lost is gone for good
+                    for hole in holes:
+                        self._give_up(hole, "the recent stream was trimmed past them")
+                    continue
+                _in_order(read)
+                found: list[Event] = []
+                for e, at in zip(read.events, read.carried, strict=True):
+                    into = next((h for h in holes if h.holds(at)), None)
+                    if into is not None and e.node_id == origin:
+                        into.found.add(at)
+                        found.append(e)
+                for hole in holes:
+                    if hole.filled():
+                        self._holes.remove(hole)
+                if not found:
+                    continue
+                log.info("read back %d events of node %s its stream entries had lacked",
+                         len(found), origin)  # fmt: skip
+                await self._catch_up(found)
+                try:
+                    rooms: set[str] | None = {out.room for e in found for out in render(self.c, e)}
+                except Exception:
+                    log.exception("could not render the events read back: every room reloads")
+                    rooms = None
+                self._lost(
+                    f"events of node {origin} lost on their way to node {self.node_id} were read "
+                    "back late: this room's history holds them now", remote=True, rooms=rooms,
+                    counted=False,
+                )  # fmt: skip
+        for hole in [h for h in self._holes if now - h.since > LATE_SECONDS]:
+            self._give_up(hole, f"the recent stream did not get them in {LATE_SECONDS:.0f}s")
+
+    def _give_up(self, hole: Hole, why: str) -> None:
+        if hole in self._holes:
+            self._holes.remove(hole)
+        log.warning("gave up on lost envelopes of node %s after %s and before %s: %s; the rooms "
+                    "lack their events until they reload from a node that has them",
+                    hole.origin, hole.after, hole.before, why)  # fmt: skip
 
     async def _catch_up(self, events: list[Event]) -> None:
         """Apply events of other nodes read back, and run their per-socket effects."""
@@ -451,13 +618,16 @@ class Hub:
             if has_effects(e):
                 await self._effects(e)
 
-    def _lost(self, reason: str, *, remote: bool, rooms: set[str] | None = None) -> None:
+    def _lost(
+        self, reason: str, *, remote: bool, rooms: set[str] | None = None, counted: bool = True
+    ) -> None:
         """Frames of ``rooms`` may be missing here (None: of any room, when which cannot be
         known). Frames of other nodes (``remote``): their record starts again, so no resume is
         proven across the gap. Every joined socket in those rooms is told ``resync`` per room
         now, in order with the frames, and gets a fresh ``joined`` from this node's state (its
-        own events are all there; other nodes' lost ones are not, unless read back)."""
-        self.stats.delivery_gaps += 1
+        own events are all there, :meth:`_lost_own`; other nodes' lost ones are not, unless
+        read back). ``counted``: a new gap (not lost events read back late)."""
+        self.stats.delivery_gaps += counted
         reloading = [r for r in self.rooms if rooms is None or r in rooms]
         log.warning("realtime delivery gap: %s; reloading %d of %d rooms", reason,
                     len(reloading), len(self.rooms))  # fmt: skip
@@ -688,11 +858,23 @@ class Hub:
 
     async def _presence_tick(self) -> None:
         self._beat()  # first: a failing presence store must not silence it
+        now = asyncio.get_running_loop().time()
+        if self._holes and now - self._late_at >= LATE_EVERY_SECONDS:
+            self._late_at = now
+            await self.recover_late()
         self.remote.sweep(asyncio.get_running_loop().time())
         await self.roster.tick(sorted(self.rooms))
         for room in list(self.roster.shown):
             if room not in self.rooms:
                 self.roster.forget(room)
+
+
+def _in_order(read: ReadBack) -> None:
+    """Put what was read back in publication order per node: entries whose write failed
+        may be written again later, after newer ones."""
+    pairs = sorted(zip(read.events, read.carried, strict=True), key=lambda p: (p[0].node_id, p[1]))
+    read.events = [e for e, _ in pairs]
+    read.carried = [at for _, at in pairs]
 
 
 def _end_of_gap(env: Envelope) -> Position:

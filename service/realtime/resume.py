@@ -13,7 +13,8 @@ when it can prove it holds everything after the client's position: the same reco
 room (``boot``, given in ``joined``), and nothing newer than the position was evicted.
 Otherwise: ``resync``. Remote frames are idempotent for a client (messages are keyed by
 ``message_id``, room and deleted frames carry full state), so replaying from a lower bound is
-safe.
+safe. A replay gives this node's frames and the other nodes' in the room's one order (as
+history): by the time of their events, then event id.
 
 The record of a room lives while a local socket is in it, and for ``LINGER_SECONDS`` after
 the last one left (at most ``MAX_IDLE_ROOMS`` such rooms, the longest idle forgotten first),
@@ -33,11 +34,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Collection
+from datetime import UTC, datetime
 
 import msgspec
 
 from service.actions.context import Community
-from service.domain.events import uuid7
+from service.domain.events import Event, uuid7
+from service.domain.state import HistoryKey, history_key
 from service.identity import Identity
 from service.protocol.frames import Join
 from service.realtime.envelope import Out
@@ -56,7 +59,8 @@ class _Room:
         self.boot = uuid7()
         self.cause = cause
         """Why the record before this one can no longer serve a resume ("": it was forgotten)."""
-        self.ring: deque[Out] = deque()
+        self.ring: deque[tuple[HistoryKey, Out]] = deque()
+        """Frames in arrival order, each with the time and event id of its event."""
         self.latest: dict[str, int] = {}
         """epoch -> highest seq received."""
         self.evicted: dict[str, int] = {}
@@ -119,14 +123,18 @@ class RemoteLog:
         for room in self._rooms if rooms is None else [r for r in rooms if r in self._rooms]:
             self._rooms[room] = _Room(cause)
 
-    def add(self, out: Out) -> None:
+    def add(self, out: Out, at: HistoryKey | None = None) -> None:
+        """Keep ``out``, a frame of the event at ``at`` (its time, then its id; None: where
+        the frame before it is)."""
         record = self._rooms.get(out.room)
         if record is None:
             return  # no local socket in the room, nor lately
+        if at is None:
+            at = record.ring[-1][0] if record.ring else (datetime.min.replace(tzinfo=UTC), "")
         if len(record.ring) >= self._size:
-            old = record.ring.popleft()
+            _, old = record.ring.popleft()
             record.evicted[old.epoch] = max(record.evicted.get(old.epoch, 0), old.seq)
-        record.ring.append(out)
+        record.ring.append((at, out))
         record.latest[out.epoch] = max(record.latest.get(out.epoch, 0), out.seq)
 
     def boot(self, room: str) -> str:
@@ -141,13 +149,20 @@ class RemoteLog:
 
     def since(self, room: str, positions: dict[str, int], user_id: str) -> list[Out] | None:
         """Frames for ``user_id`` newer than ``positions``; None when some may be missing."""
+        held = self.since_at(room, positions, user_id)
+        return None if held is None else [out for _, out in held]
+
+    def since_at(
+        self, room: str, positions: dict[str, int], user_id: str
+    ) -> list[tuple[HistoryKey, Out]] | None:
+        """:meth:`since`, each frame with the time and id of its event."""
         record = self._rooms.get(room)
         if record is None:
             return None
         if any(seq > positions.get(epoch, 0) for epoch, seq in record.evicted.items()):
             return None
         return [
-            o for o in record.ring
+            (at, o) for at, o in record.ring
             if o.seq > positions.get(o.epoch, 0) and o.to in (None, user_id)
         ]  # fmt: skip
 
@@ -185,7 +200,8 @@ async def plan(
     a read can return events whose frames are still on their way: rendered now they could show
     the old state (a room frame with the old mode) under the new seq, and their frames would
     follow. Those are left out; the caller's socket is already joining, so they reach it live,
-    once.
+    once. This node's frames and the other nodes' go out merged in the room's one order, by
+    the time of their events, then event id.
     """
     room, after = join.room, join.after_seq or 0
     if join.epoch != c.log.epoch:
@@ -197,7 +213,7 @@ async def plan(
         return Plan(resync=f"more than {max_events} events were missed; reload the room")
     upto = delivered()
     local = [e for e in local if e.seq <= upto]
-    frames = [o for e in local for o in render(c, e) if o.to in (None, who.user_id)]
+    frames = [(history_key(e), o) for e in local for o in _rendered(c, e, who.user_id)]
     seq = max([after, *(e.seq for e in local)])
     positions = dict(join.remote or {})
     if join.boot != remote.boot(room):
@@ -205,8 +221,13 @@ async def plan(
         # received in between (if there are other nodes) are not here to replay.
         if remote.shared or positions or remote.known(room):
             return Plan(resync=remote.cause(room))
-        return Plan(frames=frames, seq=seq)
-    missed = remote.since(room, positions, who.user_id)
+        return Plan(frames=[o for _, o in frames], seq=seq)
+    missed = remote.since_at(room, positions, who.user_id)
     if missed is None:
         return Plan(resync="too many events of other nodes were missed; reload the room")
-    return Plan(frames=frames + missed, seq=seq)
+    # stable: the frames of one event, and a node's frames of one instant, keep their order
+    return Plan(frames=[o for _, o in sorted(frames + missed, key=lambda p: p[0])], seq=seq)
+
+
+def _rendered(c: Community, e: Event, user_id: str) -> list[Out]:
+    return [o for o in render(c, e) if o.to in (None, user_id)]
