@@ -555,12 +555,12 @@ def test_a_fan_reports_a_message_from_the_panel(browser, tmp_path, artifacts):
         ann.screenshot(path=str(artifacts / "panel-report-reasons.png"))
         line.locator(".report-menu button.reason", has_text="Spam").click()
         ann.locator("#toast", has_text="reported").wait_for(timeout=10_000)
-        line.locator("button.report[disabled]").wait_for(timeout=10_000)
+        line.locator('button.report[aria-disabled="true"]').wait_for(timeout=10_000)
         assert line.locator("button.report").get_attribute("title") == "You reported this message"
         assert line.is_visible(), "one report of two: still shown"
         reload(ann, server, "ann")  # the server tells the panel which messages ann reported
         line = shown(ann, "you lot are all clueless")
-        line.locator("button.report[disabled]").wait_for(timeout=10_000)
+        line.locator('button.report[aria-disabled="true"]').wait_for(timeout=10_000)
         assert line.locator("button.report").get_attribute("title") == "You reported this message"
 
         mod.locator("#review-toggle", has_text="Review (1)").wait_for(timeout=10_000)  # at once

@@ -16,7 +16,8 @@
     token: null, me: null, role: "viewer", mode: "open", maxLen: 500, maxReactions: Infinity,
     muted: false, messages: new Map(), polls: new Map(), members: new Map(), count: 0,
     typing: new Map(), mine: new Map(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25,
-    typingOn: true, lastTyping: 0, toastTimer: null, joinedOnce: false,
+    typingOn: true, lastTyping: 0, toastTimer: null, toastMs: 0, toastHeld: false, joinedOnce: false,
+    heard: [], heardTimer: null, // new messages to announce; the pause between two announcements
     pending: new Map(), refs: 0, // reacts sent and not answered yet, by ref
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
     reporting: null, reported: new Set(), // the message whose report menu is open; those reported here
@@ -35,6 +36,33 @@
     if (text !== undefined) node.textContent = text; // never innerHTML: user text stays text
     return node;
   }
+  // User text is isolated from what surrounds it: a right-to-left name must not carry the
+  // digits of the text after it into its run ("سارة" + "2-1 for Home" read "1-2سارة for Home").
+  function isolated(cls, text) { return el("bdi", cls, text); }
+  function autoDir(node) { node.dir = "auto"; return node; }
+  function nameOf(m) { return m.name || m.user_id; }
+  function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
+
+  // -- keyboard focus across redraws ---------------------------------------------------------------
+  // Messages and polls are drawn afresh on every change (a count, a vote, a room setting). Each
+  // control carries a key (data-key) and, where it may go, the key of the control to fall back
+  // on (data-back): the focus is put back on the same control in the new drawing, else on its
+  // fallback, else on the first control left in it, else on the container itself.
+  function focusIn(root) {
+    const a = document.activeElement;
+    if (!a || a === root || !root.contains(a)) return null;
+    return { key: a.dataset.key || "", back: a.dataset.back || "" };
+  }
+  function canFocus(node) {
+    return !!node && node.isConnected && !node.disabled && !node.closest("[hidden]");
+  }
+  function byKey(root, key) { return key ? root.querySelector(`[data-key="${CSS.escape(key)}"]`) : null; }
+  function refocus(root, had, last) {
+    if (!had) return;
+    const target = [byKey(root, had.key), byKey(root, had.back), ...root.querySelectorAll("button"), root, last]
+      .find((n) => canFocus(n) && (n.tabIndex >= 0 || n.hasAttribute("tabindex")));
+    if (target) target.focus({ preventScroll: true });
+  }
   function send(frame) {
     if (!s.ws || s.ws.readyState !== WebSocket.OPEN) return false;
     s.ws.send(JSON.stringify(frame));
@@ -44,12 +72,48 @@
     $("status").textContent = text;
     $("panel").dataset.state = state;
   }
+  // A notice stays long enough to be read (10 s at least for an error, longer for a long one),
+  // and for as long as the pointer or the focus is on it; ✕ dismisses it at once.
   function toast(text, kind) {
     const t = $("toast");
     t.textContent = text;
     t.className = "toast" + (kind ? " " + kind : "");
+    $("toast-close").hidden = !text;
+    s.toastMs = Math.max(kind === "info" ? 6000 : 10000, 4000 + 90 * text.length);
+    armToast();
+  }
+  function armToast() {
     clearTimeout(s.toastTimer);
-    s.toastTimer = setTimeout(() => { t.textContent = ""; }, 5000);
+    if (!s.toastHeld && $("toast").textContent) s.toastTimer = setTimeout(() => toast("", "info"), s.toastMs);
+  }
+  function holdToast(held) {
+    s.toastHeld = held || $("notice").matches(":hover") || $("notice").contains(document.activeElement);
+    armToast();
+  }
+  $("notice").addEventListener("mouseenter", () => holdToast(true));
+  $("notice").addEventListener("mouseleave", () => holdToast(false));
+  $("notice").addEventListener("focusin", () => holdToast(true));
+  $("notice").addEventListener("focusout", () => setTimeout(() => holdToast(false)));
+  $("toast-close").addEventListener("click", () => {
+    toast("", "info");
+    s.toastHeld = false;
+    ($("composer").hidden ? $("log") : $("text")).focus();
+  });
+  // New messages from others, read out as "name: text" through #heard (the log itself is not
+  // live). At most one announcement every 2 s: a burst is summed up with its latest message.
+  const HEARD_EVERY_MS = 2000;
+  function announce(m) {
+    if (s.me && m.user_id === s.me.user_id) return; // one's own: the composer just said it
+    s.heard.push(m);
+    if (!s.heardTimer) sayHeard();
+  }
+  function sayHeard() {
+    const heard = s.heard.splice(0);
+    s.heardTimer = heard.length ? setTimeout(sayHeard, HEARD_EVERY_MS) : null;
+    if (!heard.length) return;
+    const line = (m) => el("p", "", `${nameOf(m)}: ${clip(m.text, 200)}`);
+    $("heard").replaceChildren(...(heard.length <= 3 ? heard.map(line)
+      : [el("p", "", `${heard.length} new messages. The latest:`), line(heard[heard.length - 1])]));
   }
   function roomPath() {
     return "/v1/rooms/" + encodeURIComponent(ROOM).replace(/%3A/gi, ":");
@@ -137,7 +201,7 @@
         if (f.ref !== "reauth") join();
         break;
       case "joined": onJoined(f); break;
-      case "message": track(f); addMessage(f); break;
+      case "message": track(f); addMessage(f, true); break;
       case "deleted": track(f); removeMessage(f.message_id); break;
       case "review": fetchReview(); break; // moderators only: held, reported or decided
       case "room": track(f); onRoom(f); break;
@@ -204,26 +268,30 @@
   // -- messages --------------------------------------------------------------------------------
 
   function clearRoom() {
+    const had = focusIn($("messages"));
     s.messages.clear(); s.polls.clear(); s.mine.clear();
     s.olderDone = false;
     $("messages").replaceChildren();
+    if (had) $("log").focus({ preventScroll: true });
     renderPolls();
   }
-  function addMessage(m) {
+  // `live`: a message frame, as opposed to the join's history; a new one is announced.
+  function addMessage(m, live) {
     const old = s.messages.get(m.message_id);
     s.messages.set(m.message_id, Object.assign(old || {}, m, { reactions: m.reactions || (old && old.reactions) || {} }));
     const node = renderMessage(s.messages.get(m.message_id));
     if (m.message_id === s.pinned) renderPinned(); // (an approved one comes back)
     if (!old) {
-      const list = $("messages");
-      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+      const list = $("messages"), box = $("log"); // the log scrolls
+      const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
       list.appendChild(node);
       if (list.children.length > 300) {
         while (list.children.length > 300) { forget(list.firstChild.dataset.id); list.firstChild.remove(); }
         s.olderDone = false; // what scrolled out can be loaded again
       }
       renderOlder();
-      if (atBottom || (s.me && m.user_id === s.me.user_id)) list.scrollTop = list.scrollHeight;
+      if (atBottom || (s.me && m.user_id === s.me.user_id)) box.scrollTop = box.scrollHeight;
+      if (live) announce(m);
     }
   }
   function forget(id) {
@@ -235,7 +303,14 @@
   function removeMessage(id) {
     forget(id);
     const node = document.querySelector(`li.msg[data-id="${CSS.escape(id)}"]`);
-    if (node) node.remove();
+    if (node) {
+      // The focus was on it (a moderator's 🗑, say): the same control of the next message, or
+      // of the one above when it was the last, takes it; the log when none is left.
+      const had = focusIn(node) || (document.activeElement === node ? { key: "", back: "" } : null);
+      const near = node.nextElementSibling || node.previousElementSibling;
+      node.remove();
+      if (had) refocus(near || $("log"), had, $("log"));
+    }
     if (id === s.pinned) { s.pinnedMsg = null; renderPinned(); } // deleted or hidden: not shown pinned
     if (id === s.replyTo) renderReplying();
     s.messages.forEach((m) => { if (m.reply_to === id) renderMessage(m); }); // its quote goes
@@ -261,9 +336,9 @@
     (page.reported || []).forEach((id) => s.reported.add(id));
     const fresh = page.messages.filter((m) => !s.messages.has(m.message_id));
     for (const m of fresh) s.messages.set(m.message_id, Object.assign({}, m, { reactions: m.reactions || {} }));
-    const height = list.scrollHeight, top = list.scrollTop;
+    const box = $("log"), height = box.scrollHeight, top = box.scrollTop;
     first.before(...fresh.map((m) => renderMessage(s.messages.get(m.message_id))));
-    list.scrollTop = top + (list.scrollHeight - height);
+    box.scrollTop = top + (box.scrollHeight - height);
     if (!page.next_before) s.olderDone = true;
     renderOlder();
     const ids = new Set(fresh.map((m) => m.message_id)); // replies below may find what they answer now
@@ -272,21 +347,26 @@
   $("older").addEventListener("click", loadOlder);
 
   // -- replies ----------------------------------------------------------------------------------
-  // A reply shows the start of the message it answers (a tap scrolls to it), or "an earlier
-  // message" when that one is not shown here (older than the history, deleted or hidden).
+  // A reply shows the start of the message it answers (a button: it scrolls to that message and
+  // puts the focus on it), or "an earlier message" when that one is not shown here (older than
+  // the history, deleted or hidden).
   function replyQuote(m) {
     const parent = s.messages.get(m.reply_to);
-    const q = el("span", "reply-to", parent ? `↪ ${parent.name || parent.user_id}: ${parent.text}` : "↪ an earlier message");
-    if (parent) {
-      q.title = "Show the message this replies to";
-      q.onclick = () => {
-        const node = document.querySelector(`li.msg[data-id="${CSS.escape(parent.message_id)}"]`);
-        if (!node) return;
-        node.scrollIntoView({ block: "center" });
-        node.classList.add("flash");
-        setTimeout(() => node.classList.remove("flash"), 1200);
-      };
-    }
+    if (!parent) return el("span", "reply-to", "↪ an earlier message");
+    const q = el("button", "reply-to");
+    q.type = "button";
+    q.dataset.key = "quote";
+    q.append("↪ ", isolated("quote-name", nameOf(parent)), ": ", isolated("quote-text", parent.text));
+    q.title = "Show the message this replies to";
+    q.setAttribute("aria-label", `Show the message this replies to, ${nameOf(parent)}: ${clip(parent.text, 100)}`);
+    q.onclick = () => {
+      const node = document.querySelector(`li.msg[data-id="${CSS.escape(parent.message_id)}"]`);
+      if (!node) return;
+      node.scrollIntoView({ block: "center" });
+      node.focus({ preventScroll: true });
+      node.classList.add("flash");
+      setTimeout(() => node.classList.remove("flash"), 1200);
+    };
     return q;
   }
   function startReply(m) {
@@ -296,16 +376,25 @@
   }
   function renderReplying() {
     const box = $("replying");
+    const had = focusIn(box);
     const m = s.replyTo && s.messages.get(s.replyTo);
     if (!m) s.replyTo = null;
     box.hidden = !m;
-    if (!m) return box.replaceChildren();
+    if (!m) {
+      box.replaceChildren();
+      if (had && !$("composer").hidden) $("text").focus(); // ✕: back to the message being written
+      return;
+    }
     const cancel = el("button", "cancel", "✕");
     cancel.type = "button";
+    cancel.dataset.key = "cancel";
     cancel.title = "Do not reply";
     cancel.setAttribute("aria-label", "Cancel the reply");
     cancel.onclick = () => { s.replyTo = null; renderReplying(); };
-    box.replaceChildren(el("span", "what", `Replying to ${m.name || m.user_id}: ${m.text}`), cancel);
+    const what = el("span", "what");
+    what.append("Replying to ", isolated("quote-name", nameOf(m)), ": ", isolated("quote-text", m.text));
+    box.replaceChildren(what, cancel);
+    refocus(box, had, $("text"));
   }
 
   // -- the pinned message -----------------------------------------------------------------------
@@ -329,19 +418,28 @@
   }
   function renderPinned() {
     const box = $("pinned");
+    const had = focusIn(box);
     const m = s.pinned && (s.messages.get(s.pinned) || s.pinnedMsg);
     box.hidden = !m;
-    if (!m) return box.replaceChildren();
-    const parts = [el("span", "pin-icon", "📌"), el("span", "who", m.name || m.user_id), el("span", "text", m.text)];
+    if (!m) {
+      box.replaceChildren();
+      if (had) $("log").focus({ preventScroll: true });
+      return;
+    }
+    const icon = el("span", "pin-icon", "📌");
+    icon.setAttribute("aria-hidden", "true"); // the region is named "Pinned message"
+    const parts = [icon, isolated("who", nameOf(m)), autoDir(el("span", "text", m.text))];
     if (s.role === "moderator") {
       const unpin = el("button", "unpin", "✕");
       unpin.type = "button";
+      unpin.dataset.key = "unpin";
       unpin.title = "Unpin this message";
-      unpin.setAttribute("aria-label", "Unpin the message");
+      unpin.setAttribute("aria-label", `Unpin the message from ${nameOf(m)}`);
       unpin.onclick = () => pin(null);
       parts.push(unpin);
     }
     box.replaceChildren(...parts);
+    refocus(box, had, $("log"));
   }
   async function pin(id) {
     if (await api("POST", "/pin", { message_id: id })) toast(id ? "message pinned" : "message unpinned", "info");
@@ -355,17 +453,29 @@
   }
   function renderMessage(m) {
     let node = document.querySelector(`li.msg[data-id="${CSS.escape(m.message_id)}"]`);
-    if (!node) { node = el("li", "msg"); node.dataset.id = m.message_id; }
+    if (!node) { node = el("li", "msg"); node.dataset.id = m.message_id; node.tabIndex = -1; }
+    const had = focusIn(node); // kept on the same control through the redraw
     node.className = "msg " + (m.role || "user");
-    const head = el("span", "who", m.name || m.user_id);
+    const head = isolated("who", nameOf(m));
     const parts = [head];
     if (m.role === "moderator" || m.role === "speaker") parts.unshift(el("span", "badge " + m.role, m.role));
     if (m.reply_to) parts.unshift(replyQuote(m));
-    parts.push(el("span", "text", m.text));
+    parts.push(autoDir(el("span", "text", m.text)));
     if (m.masked) parts.push(el("span", "masked", "(masked)"));
     parts.push(renderTools(m));
     node.replaceChildren(...parts);
+    refocus(node, had);
     return node;
+  }
+  // A control of a message: `key` finds it again after a redraw, `back` is where the focus goes
+  // when it is gone.
+  function tool(cls, text, key, label, back) {
+    const b = el("button", cls, text);
+    b.type = "button";
+    b.dataset.key = key;
+    if (back) b.dataset.back = back;
+    if (label) b.setAttribute("aria-label", label);
+    return b;
   }
   function renderTools(m) {
     const tools = el("div", "tools");
@@ -375,26 +485,23 @@
     if (canReact()) for (const e of REACTIONS) if (!emojis.includes(e)) tools.appendChild(reactionButton(m, e, e, "add"));
     const others = s.me && m.user_id !== s.me.user_id;
     if (canPost()) {
-      const re = el("button", "reply", "↩");
-      re.type = "button";
+      const re = tool("reply", "↩", "reply", `Reply to ${nameOf(m)}`);
       re.title = "Reply to this message";
-      re.setAttribute("aria-label", `Reply to ${m.name || m.user_id}`);
       re.onclick = () => startReply(m);
       tools.append(re);
     }
     if (s.role === "moderator" && others) {
-      const del = el("button", "mod delete", "🗑");
+      const del = tool("mod delete", "🗑", "delete", `Delete the message from ${nameOf(m)}`);
       del.title = "Delete this message";
       del.onclick = () => moderate("DELETE", `/messages/${encodeURIComponent(m.message_id)}`);
-      const mute = el("button", "mod mute", "🔇");
-      mute.title = `Mute ${m.name || m.user_id} for 10 minutes`;
+      const mute = tool("mod mute", "🔇", "mute", `Mute ${nameOf(m)} for 10 minutes`);
+      mute.title = `Mute ${nameOf(m)} for 10 minutes`;
       mute.onclick = () => moderate("POST", "/mutes", { user_id: m.user_id, duration_seconds: 600, reason: "muted from the chat panel" });
       tools.append(del, mute);
     }
     if (s.role === "moderator") {
       if (m.message_id !== s.pinned) {
-        const pinIt = el("button", "pin", "📌");
-        pinIt.type = "button";
+        const pinIt = tool("pin", "📌", "pin", `Pin the message from ${nameOf(m)}`, "delete");
         pinIt.title = "Pin this message above the chat";
         pinIt.onclick = () => pin(m.message_id);
         tools.append(pinIt);
@@ -404,35 +511,48 @@
     }
     return tools;
   }
-  // Users report what moderation let through: ⚑ opens the reasons, one tap files the report.
+  // Users report what moderation let through: ⚑ opens the reasons (the focus goes to the first),
+  // one tap files the report; Cancel or Escape closes them and gives the focus back to ⚑.
   function reportControls(m) {
     const id = m.message_id;
-    const flag = el("button", "report", "⚑");
-    flag.type = "button";
+    const flag = tool("report", "⚑", "report");
     if (s.reported.has(id)) {
-      flag.disabled = true;
+      // Not `disabled`: the focus stays on it after the report, and it says it is done.
+      flag.setAttribute("aria-disabled", "true");
       flag.title = "You reported this message";
+      flag.setAttribute("aria-label", `You reported the message from ${nameOf(m)}`);
       return [flag];
     }
+    const close = () => {
+      s.reporting = null;
+      renderMessage(m);
+      const again = byKey(document.querySelector(`li.msg[data-id="${CSS.escape(id)}"]`) || document, "report");
+      if (again) again.focus({ preventScroll: true });
+    };
     flag.title = "Report this message to the moderators";
-    flag.setAttribute("aria-label", `Report the message from ${m.name || m.user_id}`);
+    flag.setAttribute("aria-label", `Report the message from ${nameOf(m)}`);
     flag.setAttribute("aria-expanded", String(s.reporting === id));
-    flag.onclick = () => { s.reporting = s.reporting === id ? null : id; renderMessage(m); };
+    flag.onclick = () => {
+      if (s.reporting === id) return close();
+      s.reporting = id;
+      const node = renderMessage(m);
+      const first = node.querySelector(".report-menu button");
+      if (first) first.focus({ preventScroll: true });
+    };
+    flag.onkeydown = (ev) => { if (ev.key === "Escape" && s.reporting === id) close(); };
     if (s.reporting !== id) return [flag];
     const menu = el("span", "report-menu");
     menu.setAttribute("role", "group");
     menu.setAttribute("aria-label", "Why are you reporting it?");
     for (const [reason, label] of REPORT_REASONS) {
-      const b = el("button", "reason", label);
-      b.type = "button";
+      const b = tool("reason", label, "reason:" + reason, null, "report");
       b.onclick = () => report(m, reason);
       menu.appendChild(b);
     }
-    const cancel = el("button", "reason cancel", "Cancel");
-    cancel.type = "button";
-    cancel.onclick = () => { s.reporting = null; renderMessage(m); };
+    const cancel = tool("reason cancel", "Cancel", "report-cancel", "Cancel the report", "report");
+    cancel.onclick = close;
     menu.appendChild(cancel);
-    menu.addEventListener("keydown", (ev) => { if (ev.key === "Escape") cancel.onclick(); });
+    menu.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { ev.stopPropagation(); close(); } });
     return [flag, menu];
   }
   async function report(m, reason) {
@@ -469,7 +589,9 @@
   }
   function reactionButton(m, emoji, label, cls) {
     const mine = mineOn(m.message_id).has(emoji);
-    const b = el("button", cls + (mine ? " mine" : ""), label);
+    const n = (m.reactions || {})[emoji] || 0;
+    const b = tool(cls + (mine ? " mine" : ""), label, "react:" + emoji, `React ${emoji} to ${nameOf(m)}'s message${n > 0 ? ", " + n : ""}`);
+    b.setAttribute("aria-pressed", String(mine)); // the user's own: pressed (and ✓), a tap removes it
     // At the cap the server refuses another reaction: offer only removing one of the user's own.
     const full = !mine && mineOn(m.message_id).size >= s.maxReactions;
     b.disabled = !canReact() || full;
@@ -619,10 +741,10 @@
     const since = new Date(item.since);
     const time = el("time", "since", since.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
     time.dateTime = item.since;
-    const who = el("span", "who", item.name || item.user_id);
+    const who = isolated("who", item.name || item.user_id);
     who.title = item.user_id;
     head.append(who, el("span", "why", reviewReason(item)), time);
-    const text = item.text == null ? el("div", "text gone", "(its text is no longer at hand)") : el("div", "text", item.text);
+    const text = item.text == null ? el("div", "text gone", "(its text is no longer at hand)") : autoDir(el("div", "text", item.text));
     const actions = el("div", "review-actions");
     for (const [decision, label, title, done] of DECISIONS) {
       const b = el("button", "decide " + decision, label);
@@ -661,31 +783,59 @@
       setTimeout(() => { burst.style.opacity = 0; }, 1500);
     }
   }
+  // A poll's options are a radio group named by its question: the user's vote is the checked
+  // one (and ✓). Options that cannot be chosen (voted, closed, a viewer) are aria-disabled, not
+  // disabled, so the focus stays on the option just voted for; ↑/↓ move between the options.
   function renderPolls() {
     const box = $("polls");
+    const had = focusIn(box);
     box.replaceChildren(...Array.from(s.polls.values()).filter((p) => !p.closed || p.my_vote != null).map((p) => {
       const total = (p.results || []).reduce((a, b) => a + b, 0) || 1;
       const poll = el("div", "poll");
       poll.dataset.id = p.poll_id;
-      poll.appendChild(el("h4", "", p.question + (p.closed ? " (closed)" : "")));
+      const title = el("h4", "", p.question + (p.closed ? " (closed)" : ""));
+      title.id = "poll-q-" + p.poll_id;
+      const group = el("div", "poll-options");
+      group.setAttribute("role", "radiogroup");
+      group.setAttribute("aria-labelledby", title.id);
+      const off = p.closed || p.my_vote != null || !canReact();
       p.options.forEach((text, i) => {
+        const n = p.results[i] || 0;
         const b = el("button", p.my_vote === i ? "mine" : "");
+        b.type = "button";
+        b.dataset.key = `poll:${p.poll_id}:${i}`;
+        b.setAttribute("role", "radio");
+        b.setAttribute("aria-checked", String(p.my_vote === i));
+        b.setAttribute("aria-label", `${text}, ${n} ${n === 1 ? "vote" : "votes"}${p.my_vote === i ? ", your vote" : ""}`);
+        if (off) b.setAttribute("aria-disabled", "true");
         const fill = el("span", "fill");
-        fill.style.width = Math.round((100 * (p.results[i] || 0)) / total) + "%";
-        b.append(fill, el("span", "label", text), el("span", "count", String(p.results[i] || 0)));
-        b.disabled = p.closed || p.my_vote != null || !canReact();
-        b.onclick = () => send({ type: "vote", room: ROOM, poll_id: p.poll_id, option: i, ref: "vote" });
-        poll.appendChild(b);
+        fill.style.width = Math.round((100 * n) / total) + "%";
+        b.append(fill, autoDir(el("span", "label", text)), el("span", "count", String(n)));
+        b.onclick = () => { if (!off) send({ type: "vote", room: ROOM, poll_id: p.poll_id, option: i, ref: "vote" }); };
+        group.appendChild(b);
       });
+      group.addEventListener("keydown", (ev) => {
+        const step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 }[ev.key];
+        const options = Array.from(group.children);
+        const at = options.indexOf(document.activeElement);
+        if (!step || at < 0) return;
+        ev.preventDefault();
+        options[(at + step + options.length) % options.length].focus();
+      });
+      poll.append(title, group);
       if (!p.closed && s.role === "moderator") {
         const close = el("button", "poll-close", "Close poll");
         close.type = "button";
+        close.dataset.key = `poll:${p.poll_id}:close`;
+        close.dataset.back = `poll:${p.poll_id}:0`;
         close.title = "Close the poll: no more votes, the results stay";
+        close.setAttribute("aria-label", `Close poll: ${p.question}`);
         close.onclick = () => api("POST", `/polls/${encodeURIComponent(p.poll_id)}/close`);
         poll.appendChild(close);
       }
       return poll;
     }));
+    refocus(box, had, $("log"));
   }
 
   // -- starting a poll (speakers and moderators) ------------------------------------------------
@@ -740,7 +890,9 @@
     (f.left || []).forEach((id) => s.members.delete(id));
     if (f.members === undefined && !f.joined && !f.left) s.members.clear();
     s.count = f.count;
-    $("presence").textContent = "👥 " + f.count;
+    const icon = el("span", "", "👥 ");
+    icon.setAttribute("aria-hidden", "true");
+    $("presence").replaceChildren(icon, String(f.count), el("span", "sr-only", f.count === 1 ? " person here" : " people here"));
     $("presence").title = Array.from(s.members.values()).join(", ");
   }
   function onTyping(f) {
