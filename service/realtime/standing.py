@@ -251,13 +251,21 @@ class RedisStanding:
         self._failing = False
         """The last write failed: the next one that succeeds also reconciles the log."""
         self._reconciling: asyncio.Task[None] | None = None
+        self._round: asyncio.Future[bool] | None = None
+        """Resolved when the writer's current round trip is over: True if it succeeded."""
 
     async def remember(self, events: list[Event]) -> None:
-        """Queue the standing events for the writer; returns at once (never fails)."""
+        """Queue the standing events for the writer and wait until they are written, or until
+        a write fails (they stay queued, written when Redis is back). Never raises."""
+        queued = {}
         for e in events:
             if (subject := standing_key(e)) is not None:
                 self._keep_newest(subject, order_key(e), _encode(e))
+                queued[subject] = self._standing[subject]
         self._write()
+        while any(self._standing.get(s) == held for s, held in queued.items()):
+            if self._round is None or not await asyncio.shield(self._round):
+                return
 
     def _keep_newest(self, subject: str, order: str, data: bytes) -> None:
         held = self._standing.get(subject)
@@ -270,11 +278,13 @@ class RedisStanding:
         for i, e in enumerate(events):
             mark = f"{boot}|{n:020d}|{i:06d}" if n else ""
             self._pending.append((mark, _encode(e), e.node_id if n else "", boot if n else "", str(n)))
-        self._trim()
+        if self._failing:
+            self._trim()
         self._write()
 
     def _trim(self) -> None:
-        """More entries waiting than the stream keeps: the oldest would be trimmed at once."""
+        """More entries waiting for a Redis that does not answer than the stream keeps: the
+        oldest would be trimmed at once (only then: a writer merely behind writes them all)."""
         over = len(self._pending) - self._recent_max
         if over > 0:
             for _ in range(over):
@@ -284,6 +294,8 @@ class RedisStanding:
                       "(%d) waited; nodes that start later miss them", over, self._recent_max)  # fmt: skip
 
     def _write(self) -> None:
+        if self._round is None or self._round.done():
+            self._round = asyncio.get_running_loop().create_future()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_back())
         if self._watcher is None and self._log is not None:
@@ -308,6 +320,7 @@ class RedisStanding:
             try:
                 await pipe.execute()
             except (RedisError, OSError) as exc:
+                self._end_round(False)
                 self._pending.extendleft(reversed(batch))
                 self._trim()
                 if not self._failing:
@@ -322,10 +335,16 @@ class RedisStanding:
             for subject, held in standing.items():
                 if self._standing.get(subject) == held:
                     del self._standing[subject]
+            self._end_round(True)
             if self._failing and not self._standing and not self._pending:
                 self._failing = False
                 log.info("Redis is back: wrote the standing and recent events kept meanwhile")
                 self.reconcile()  # Redis may have come back empty
+
+    def _end_round(self, ok: bool) -> None:
+        done, self._round = self._round, asyncio.get_running_loop().create_future()
+        if done is not None and not done.done():
+            done.set_result(ok)
 
     def reconcile(self) -> None:
         """Write this node's log's standing state into the hash (in the background)."""
@@ -432,6 +451,7 @@ class RedisStanding:
             await asyncio.wait({self._writer}, timeout=5)
             if not self._writer.done():
                 self._writer.cancel()
+                self._end_round(False)
                 log.error("stopping with %d standing and %d recent events not written to Redis "
                           "(the standing ones are written when this node starts again)",
                           len(self._standing), len(self._pending))  # fmt: skip
