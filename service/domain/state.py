@@ -177,7 +177,16 @@ class CommunityState:
     # -- reads -----------------------------------------------------------------------------
 
     def room(self, room_id: str) -> RoomState:
-        """The room's state, creating it from its kind's policy on first use.
+        """The room's state to read: the stored one of a room that had events, else a fresh
+        one on its kind's policy, which is not kept (reading a room stores nothing, so reads of
+        rooms nobody uses cost no memory). Only :meth:`apply` changes rooms: a change made to
+        what this returns is lost for a room without events.
+        """
+        room = self.rooms.get(room_id)
+        return room if room is not None else self._new_room(room_id)
+
+    def _room_of_event(self, room_id: str) -> RoomState:
+        """The stored room an event applies to, created from its kind's policy on its first event.
 
         The log may hold rooms of a kind the settings no longer have (an operator took it out):
         they are rebuilt on the default settings, so the start goes on; the API refuses the
@@ -185,13 +194,13 @@ class CommunityState:
         """
         room = self.rooms.get(room_id)
         if room is None:
-            kind = room_kind(room_id) or ""
-            policy = self._policies.get(kind) or RoomSettings()
-            room = RoomState(
-                room_id=room_id, kind=kind, settings=msgspec.structs.replace(policy)
-            )
-            self.rooms[room_id] = room
+            room = self.rooms[room_id] = self._new_room(room_id)
         return room
+
+    def _new_room(self, room_id: str) -> RoomState:
+        kind = room_kind(room_id) or ""
+        policy = self._policies.get(kind) or RoomSettings()
+        return RoomState(room_id=room_id, kind=kind, settings=msgspec.structs.replace(policy))
 
     def reported_awaiting(self) -> Iterator[tuple[str, MessageRef, set[str]]]:
         """``(message id, its ref, its reporters)`` of each message reported since its last
@@ -245,7 +254,7 @@ class CommunityState:
     def apply(self, e: Event) -> None:
         """Fold one committed event into the state."""
         self.last_seq = max(self.last_seq, e.seq)
-        room = self.room(e.room_id) if room_kind(e.room_id) in self._policies else None
+        room = self._room_of_event(e.room_id) if room_kind(e.room_id) in self._policies else None
         if room is not None:
             room.last_seq = max(room.last_seq, e.seq)
         handler = _HANDLERS.get(e.event_type)
@@ -399,7 +408,7 @@ class CommunityState:
         )
 
     def _on_room_mode(self, e: Event, p: dict[str, Any]) -> None:
-        room = self.room(e.room_id)
+        room = self._room_of_event(e.room_id)
         before = room.settings
         room.settings = RoomSettings(
             mode=RoomMode(p["mode"]),
@@ -429,7 +438,7 @@ class CommunityState:
             self.manual[e.room_id] = e.occurred_at
 
     def _on_pinned(self, e: Event, p: dict[str, Any]) -> None:
-        self.room(e.room_id).pinned_message_id = e.message_id if p.get("pinned", True) else None
+        self._room_of_event(e.room_id).pinned_message_id = e.message_id if p.get("pinned", True) else None
 
     def _on_role(self, e: Event, p: dict[str, Any]) -> None:
         if e.event_type is EventType.ROLE_GRANTED:

@@ -1,0 +1,62 @@
+"""What the projection keeps in memory: reads store nothing, and per-(room, user) and
+per-message side tables are bounded (docs/event-log.md, "Memory")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from service.domain.events import EventType, new_event
+from service.domain.rooms import RoomMode, RoomSettings
+from service.domain.state import CommunityState
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _state(**kw) -> CommunityState:
+    return CommunityState(
+        {"match": RoomSettings(max_message_length=300), "team": RoomSettings(slow_mode_seconds=7)},
+        history_size={"match": 3},
+        **kw,
+    )
+
+
+def _apply(state: CommunityState, event_type: EventType, seq: int, **kw):
+    e = new_event(event_type, user_id=kw.pop("user_id", "u1"), room_id=kw.pop("room_id", "match:1"), **kw)
+    e.seq = seq
+    state.apply(e)
+    return e
+
+
+def _send(state: CommunityState, seq: int, mid: str, *, at: datetime = T0, **kw):
+    payload = {"text": "hi", "visibility": "public", **kw.pop("payload", {})}
+    return _apply(state, EventType.MESSAGE_SENT, seq, message_id=mid, payload=payload, occurred_at=at, **kw)
+
+
+# -- 1. reading a room stores nothing ------------------------------------------------------
+
+
+def test_reading_an_unseen_room_stores_nothing_and_answers_its_kinds_defaults():
+    state = _state()
+    room = state.room("team:never-used")
+    assert state.rooms == {}
+    assert room.room_id == "team:never-used" and room.kind == "team"
+    assert room.settings == RoomSettings(slow_mode_seconds=7) and room.pinned_message_id is None
+    assert not room.closed_by_admin and room.last_seq == 0
+    # a fresh default each time: nothing read is shared with the policy or kept
+    room.settings.slow_mode_seconds = 99
+    assert state.room("team:never-used").settings.slow_mode_seconds == 7
+    assert state._policies["team"].slow_mode_seconds == 7
+    assert state.rooms == {}
+
+
+def test_an_event_creates_the_room_and_reads_then_see_the_stored_one():
+    state = _state()
+    _apply(state, EventType.ROOM_MODE_CHANGED, 1, room_id="team:a", payload={
+        "mode": "closed", "slow_mode_seconds": 3, "max_message_length": 50, "cause": "admin"})
+    _send(state, 2, "m1", room_id="match:1")
+    _apply(state, EventType.MESSAGE_PINNED, 3, room_id="match:2", message_id="m9", payload={"pinned": True})
+    assert sorted(state.rooms) == ["match:1", "match:2", "team:a"]
+    assert state.room("team:a") is state.rooms["team:a"]
+    assert state.room("team:a").settings.mode is RoomMode.CLOSED and state.room("team:a").closed_by_admin
+    assert state.room("match:2").pinned_message_id == "m9"
+    assert state.room("match:1").last_seq == 2
