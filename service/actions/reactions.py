@@ -186,7 +186,7 @@ async def _write(c: Community, who: Identity, ch: Change) -> ReactionOut:
             payload={"emoji": ch.emoji},
         )
     ])  # fmt: skip
-    count = len(c.state.reactions[ch.message_id][ch.emoji])
+    count = len(c.state.reactions.get(ch.message_id, {}).get(ch.emoji, ()))
     return ReactionOut(message_id=ch.message_id, emoji=ch.emoji, count=count, seq=committed[0].seq)
 
 

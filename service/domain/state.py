@@ -142,7 +142,11 @@ class CommunityState:
         self.grants: dict[tuple[str, str], Role] = {}
         self.memberships: dict[str, set[str]] = defaultdict(set)
         self.polls: dict[str, Poll] = {}
-        self.reactions: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self.reactions: dict[str, dict[str, set[str]]] = {}
+        """Users by emoji by message id, for every message that ever had a reaction: history
+        pages read from the log show the counts of messages older than ``messages`` from here,
+        and a reaction to one goes on from them (so it is not trimmed with ``messages``). A
+        plain dict: a read of a message without reactions stores nothing."""
         self.restrictions: dict[tuple[str, str, str], Restriction] = {}
         self.messages: OrderedDict[str, MessageRef] = OrderedDict()
         self.client_ids: OrderedDict[tuple[str, str, str], str] = OrderedDict()
@@ -152,10 +156,13 @@ class CommunityState:
         self.last_post: dict[tuple[str, str], datetime] = {}
         self.posted_as_moderator: set[tuple[str, str]] = set()
         """(room, user) whose latest message in the room was sent with the moderator role."""
-        self.reporters: dict[str, set[str]] = defaultdict(set)
+        self.reporters: dict[str, set[str]] = {}
+        """Who reported a message since its last review. Kept when the message leaves
+        ``messages``: a second report of an older message is refused too, and history pages
+        read from the log mark the reader's reports."""
         self.reported_at: dict[str, datetime] = {}
         """When a message's first report since its last review was made (the review queue's
-        ``since``)."""
+        ``since``; the queue shows messages of ``messages`` only, so it goes with them)."""
         self.held: dict[str, Event] = {}
         self.held_for: dict[str, list[str]] = {}
         """The reason codes moderation held a message for (``threat.violence``), until a
@@ -266,7 +273,8 @@ class CommunityState:
         ref = MessageRef.of(e)
         self.messages[e.message_id] = ref
         if len(self.messages) > self._index_size:
-            self.messages.popitem(last=False)
+            gone, _ = self.messages.popitem(last=False)
+            self.reported_at.pop(gone, None)
         if cid := p.get("client_msg_id"):
             self.client_ids[(e.user_id, e.room_id, cid)] = e.message_id
             if len(self.client_ids) > self._index_size:
@@ -347,7 +355,7 @@ class CommunityState:
 
     def _on_reported(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
-        self.reporters[e.message_id].add(e.user_id)
+        self.reporters.setdefault(e.message_id, set()).add(e.user_id)
         self.reported_at.setdefault(e.message_id, e.occurred_at)
         if p.get("hide") and (ref := self.messages.get(e.message_id)) is not None:
             ref.fold(e)
@@ -370,7 +378,7 @@ class CommunityState:
 
     def _on_reaction(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None
-        users = self.reactions[e.message_id][p["emoji"]]
+        users = self.reactions.setdefault(e.message_id, {}).setdefault(p["emoji"], set())
         if e.event_type is EventType.REACTION_ADDED:
             users.add(e.user_id)
         else:

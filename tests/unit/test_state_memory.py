@@ -3,6 +3,7 @@ per-message side tables are bounded (docs/event-log.md, "Memory")."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 
 from service.domain.events import EventType, new_event
@@ -60,3 +61,49 @@ def test_an_event_creates_the_room_and_reads_then_see_the_stored_one():
     assert state.room("team:a").settings.mode is RoomMode.CLOSED and state.room("team:a").closed_by_admin
     assert state.room("match:2").pinned_message_id == "m9"
     assert state.room("match:1").last_seq == 2
+
+
+# -- 2. side tables of messages ------------------------------------------------------------
+
+
+def test_reading_reactions_and_reporters_inserts_nothing():
+    state = _state()
+    _send(state, 1, "m1")
+    assert state.reactions_by("m1", "u1") == []
+    assert state.reactions.get("nope", {}).get("x", set()) == set()
+    assert list(state.reported_awaiting()) == []
+    for table in (state.reactions, state.reporters):
+        assert not isinstance(table, defaultdict)
+        try:
+            table["never"]
+        except KeyError:
+            pass
+        else:  # pragma: no cover - the failure being shown
+            raise AssertionError("a read of a missing key made an entry")
+    assert state.reactions == {} and state.reporters == {}
+
+
+def test_report_times_leave_with_the_message_index():
+    """``reported_at`` is read only for messages in the index (the review queue's ``since``):
+    it goes when its message leaves the index. The reporters stay (a report of an older message
+    is still refused once, and a history page read from the log still marks it reported)."""
+    state = _state(message_index_size=2)
+    for i in range(2):
+        _send(state, i + 1, f"m{i}")
+    _apply(state, EventType.MESSAGE_REPORTED, 3, message_id="m0", user_id="r1", payload={"hide": False})
+    assert [m for m, _, _ in state.reported_awaiting()] == ["m0"]
+    _send(state, 4, "m2")  # m0 leaves the index
+    assert "m0" not in state.messages
+    assert "m0" not in state.reported_at
+    assert state.reporters["m0"] == {"r1"}
+
+
+def test_reactions_of_messages_older_than_the_index_are_kept():
+    """History pages and single-message reads of messages older than the index (read from the
+    log) show their counts from here, and reacting to one goes on from its counts: not trimmed."""
+    state = _state(message_index_size=1)
+    _send(state, 1, "m0")
+    _apply(state, EventType.REACTION_ADDED, 2, message_id="m0", user_id="u2", payload={"emoji": "⚽"})
+    _send(state, 3, "m1")
+    assert "m0" not in state.messages
+    assert state.reactions["m0"] == {"⚽": {"u2"}}
