@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -22,6 +22,18 @@ GLOBAL = "*"
 """Scope key of a global mute or ban."""
 
 HistoryKey = tuple[datetime, str]
+
+LONGEST_SLOW_MODE_SECONDS = 86_400
+"""The longest slow mode a room may be set to through the APIs (``RoomConfigIn``): a post
+older than the longest slow mode in force can no longer hold anyone back."""
+
+LAST_POST_MARGIN = timedelta(hours=1)
+"""Kept past the longest slow mode, for nodes' clocks that run ahead of each other: the
+sweep goes by the newest message time applied, slow mode by this node's clock."""
+
+_LAST_POST_SWEEP_SIZE = 4_096
+"""``last_post`` is swept when it grows past twice its size after the last sweep (at least
+this many), and at least every quarter of the horizon's length of message time."""
 
 
 def history_key(e: Event) -> HistoryKey:
@@ -154,6 +166,14 @@ class CommunityState:
         self.history: dict[str, deque[Event]] = {}
         self.history_truncated: set[str] = set()
         self.last_post: dict[tuple[str, str], datetime] = {}
+        """When each (room, user) last posted, for slow mode; swept of posts older than
+        :attr:`last_post_horizon` (they hold nobody back)."""
+        self._newest_post: datetime | None = None
+        self._last_post_swept: datetime | None = None
+        self._last_post_sweep_size = _LAST_POST_SWEEP_SIZE
+        self._longest_slow_mode = max(
+            [LONGEST_SLOW_MODE_SECONDS, *(p.slow_mode_seconds for p in policies.values())]
+        )
         self.posted_as_moderator: set[tuple[str, str]] = set()
         """(room, user) whose latest message in the room was sent with the moderator role."""
         self.reporters: dict[str, set[str]] = {}
@@ -208,6 +228,12 @@ class CommunityState:
         kind = room_kind(room_id) or ""
         policy = self._policies.get(kind) or RoomSettings()
         return RoomState(room_id=room_id, kind=kind, settings=msgspec.structs.replace(policy))
+
+    @property
+    def last_post_horizon(self) -> timedelta:
+        """How long a post is kept in ``last_post``: the longest slow mode a room may have
+        (the APIs' bound, a longer policy or a longer one the log set) and a margin."""
+        return timedelta(seconds=self._longest_slow_mode) + LAST_POST_MARGIN
 
     def reported_awaiting(self) -> Iterator[tuple[str, MessageRef, set[str]]]:
         """``(message id, its ref, its reporters)`` of each message reported since its last
@@ -279,7 +305,7 @@ class CommunityState:
             self.client_ids[(e.user_id, e.room_id, cid)] = e.message_id
             if len(self.client_ids) > self._index_size:
                 self.client_ids.popitem(last=False)
-        self.last_post[(e.room_id, e.user_id)] = e.occurred_at
+        self._posted(e)
         if p.get("role") == Role.MODERATOR.value:
             self.posted_as_moderator.add((e.room_id, e.user_id))
         else:
@@ -288,6 +314,21 @@ class CommunityState:
             self.held[e.message_id] = e
         elif ref.visibility in ("public", "shadow"):
             self._remember(e)  # shadowed messages are filtered per reader on the way out
+
+    def _posted(self, e: Event) -> None:
+        """Record the post for slow mode; now and then forget posts past the horizon, at a
+        cost of one pass per doubling of ``last_post`` or per quarter horizon of message time."""
+        self.last_post[(e.room_id, e.user_id)] = e.occurred_at
+        newest = self._newest_post = max(self._newest_post or e.occurred_at, e.occurred_at)
+        horizon = self.last_post_horizon
+        swept = self._last_post_swept
+        if swept is None:
+            self._last_post_swept = newest
+        elif len(self.last_post) > self._last_post_sweep_size or newest - swept >= horizon / 4:
+            cutoff = newest - horizon
+            self.last_post = {k: at for k, at in self.last_post.items() if at >= cutoff}
+            self._last_post_swept = newest
+            self._last_post_sweep_size = max(_LAST_POST_SWEEP_SIZE, 2 * len(self.last_post))
 
     def _remember(self, e: Event) -> None:
         size = self._history_size.get(room_kind(e.room_id) or "", 100)
@@ -423,6 +464,7 @@ class CommunityState:
             slow_mode_seconds=int(p["slow_mode_seconds"]),
             max_message_length=int(p["max_message_length"]),
         )
+        self._longest_slow_mode = max(self._longest_slow_mode, room.settings.slow_mode_seconds)
         cause = p.get("cause", "admin")
         room.closed_by_admin = room.settings.mode is RoomMode.CLOSED and cause == "admin"
         self._crowd_or_manual(e, cause, before, room.settings)

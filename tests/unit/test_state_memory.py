@@ -4,11 +4,15 @@ per-message side tables are bounded (docs/event-log.md, "Memory")."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import msgspec
+
+from service.domain import state as state_module
 from service.domain.events import EventType, new_event
 from service.domain.rooms import RoomMode, RoomSettings
 from service.domain.state import CommunityState
+from service.protocol.http import RoomConfigIn
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -107,3 +111,48 @@ def test_reactions_of_messages_older_than_the_index_are_kept():
     _send(state, 3, "m1")
     assert "m0" not in state.messages
     assert state.reactions["m0"] == {"⚽": {"u2"}}
+
+
+# -- 3. last posts -------------------------------------------------------------------------
+
+
+def test_longest_slow_mode_is_what_the_api_accepts():
+    msgspec.convert({"slow_mode_seconds": state_module.LONGEST_SLOW_MODE_SECONDS}, RoomConfigIn)
+    try:
+        msgspec.convert({"slow_mode_seconds": state_module.LONGEST_SLOW_MODE_SECONDS + 1}, RoomConfigIn)
+    except msgspec.ValidationError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError(f"the API accepts a slow mode past {state_module.LONGEST_SLOW_MODE_SECONDS}")
+
+
+def test_last_posts_older_than_the_longest_slow_mode_are_swept():
+    state = _state()
+    horizon = state.last_post_horizon
+    assert horizon >= timedelta(seconds=state_module.LONGEST_SLOW_MODE_SECONDS)
+    old = 5_000
+    for i in range(old):  # one post each of many users, long ago
+        _send(state, i + 1, f"old{i}", user_id=f"u{i}", at=T0)
+    assert len(state.last_post) == old
+    later = T0 + horizon + timedelta(seconds=1)
+    for i in range(old):  # then others post, past the horizon
+        _send(state, old + i + 1, f"new{i}", user_id=f"v{i % 100}", at=later)
+    assert all(at == later for at in state.last_post.values())
+    assert len(state.last_post) == 100
+
+
+def test_last_posts_inside_the_horizon_are_kept():
+    state = _state()
+    horizon = state.last_post_horizon
+    for i in range(5_000):
+        _send(state, i + 1, f"m{i}", user_id=f"u{i}", at=T0 + i * (horizon - timedelta(seconds=1)) / 5_000)
+    assert len(state.last_post) == 5_000  # all still within the longest slow mode
+
+
+def test_the_horizon_covers_a_longer_policy_and_a_longer_slow_mode_in_the_log():
+    state = CommunityState({"match": RoomSettings(slow_mode_seconds=2 * state_module.LONGEST_SLOW_MODE_SECONDS)})
+    assert state.last_post_horizon > timedelta(seconds=2 * state_module.LONGEST_SLOW_MODE_SECONDS)
+    state = _state()
+    _apply(state, EventType.ROOM_MODE_CHANGED, 1, payload={
+        "mode": "open", "slow_mode_seconds": 3 * state_module.LONGEST_SLOW_MODE_SECONDS, "max_message_length": 50})
+    assert state.last_post_horizon > timedelta(seconds=3 * state_module.LONGEST_SLOW_MODE_SECONDS)
