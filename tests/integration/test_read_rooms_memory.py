@@ -54,3 +54,28 @@ def test_reading_a_thousand_unseen_rooms_stores_no_room_state(start):
     assert changed.status_code == 200 and changed.json()["slow_mode_seconds"] == 30
     assert c.get(f"/v1/rooms/{room}", headers=bearer(s, "u1", room)).json()["slow_mode_seconds"] == 30
     assert sorted(community.state.rooms) == sorted(["match:1", room])
+
+
+def test_reactions_and_reports_of_messages_past_the_index_still_count(start):
+    """The message index is bounded; a message's reactions and reporters are not trimmed with
+    it, since what readers see of an older message and what they may still do with it go by them."""
+    s, community, c = start()
+    community.state._index_size = 2
+    h, other = bearer(s, "u1", "match:1"), bearer(s, "u2", "match:1")
+    ids = [
+        c.post("/v1/rooms/match:1/messages", headers=h, json={"client_msg_id": f"m{i}", "text": f"t{i}"}).json()["message_id"]
+        for i in range(2)
+    ]
+    old = ids[0]
+    assert c.post(f"/v1/rooms/match:1/messages/{old}/reactions", headers=other, json={"emoji": "⚽"}).json()["count"] == 1
+    assert c.post(f"/v1/rooms/match:1/messages/{old}/reports", headers=other, json={"reason": "spam"}).status_code == 201
+    for i in range(2, 5):  # the first message leaves the index
+        c.post("/v1/rooms/match:1/messages", headers=h, json={"client_msg_id": f"m{i}", "text": f"t{i}"})
+    assert old not in community.state.messages
+    page = c.get("/v1/rooms/match:1/messages", headers=other).json()
+    first = next(m for m in page["messages"] if m["message_id"] == old)
+    assert first["reactions"] == {"⚽": 1} and page["mine"][old] == ["⚽"] and old in page["reported"]
+    assert c.get(f"/v1/rooms/match:1/messages/{old}", headers=other).json()["reactions"] == {"⚽": 1}
+    again = c.post(f"/v1/rooms/match:1/messages/{old}/reactions", headers=other, json={"emoji": "⚽"}).json()
+    assert again["count"] == 1 and again["seq"] == 0  # nothing written twice
+    assert c.post(f"/v1/rooms/match:1/messages/{old}/reports", headers=other, json={"reason": "spam"}).status_code == 409
