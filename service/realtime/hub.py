@@ -346,10 +346,9 @@ class Hub:
             self._apply_remote(events)
             note_posts_elsewhere(self.c, events)
             at = {(e.epoch, e.seq): history_key(e) for e in events}
-            last = max(at.values(), default=None)
             for out in env.frames:
-                if out.seq and (key := at.get((out.epoch, out.seq), last)) is not None:
-                    self.remote.add(out, key)
+                if out.seq:  # no event (a newer node's frame?): after the frame before it
+                    self.remote.add(out, at.get((out.epoch, out.seq)))
         for out in env.frames:
             self.fanout(out)
         self._heard_own(env)
@@ -396,8 +395,8 @@ class Hub:
         if heard is None or position > heard:
             if env.n:
                 await self._out_of_order(env)
-            elif heard is not None:  # a new process of the publisher that published no events
-                self._heard[env.origin] = position  # yet: its first envelope will be 1
+            else:  # a process of the publisher that published no events yet: its first one
+                self._heard[env.origin] = position  # will be 1 (one lost later is noticed)
         self._heard_own(env)  # after the check: own envelopes it shows lost are handled there
 
     async def _out_of_order(self, env: Envelope) -> bool:
