@@ -51,6 +51,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from service.domain.events import Event, EventType
@@ -412,7 +413,7 @@ class RedisStanding:
         read = ReadBack()
         top, total, whole = "+", 0, False
         while True:
-            page = await self._redis.xrevrange(self._recent_key, max=top, min="-", count=_PAGE) or []
+            page = await self._page(top)
             total += len(page)
             for entry_id, entry in page:
                 top = f"({entry_id.decode() if isinstance(entry_id, bytes) else entry_id}"
@@ -441,6 +442,17 @@ class RedisStanding:
                 o not in first or follows(first[o], known[o]) for o in pending if o in known
             )  # fmt: skip
         return read
+
+    async def _page(self, top: str) -> list[Any]:
+        """Entries from ``top`` back; tried again once on a connection Redis closed (pooled
+        before Redis restarted: the read back after an outage is just when that happens)."""
+        for again in (True, False):
+            try:
+                return await self._redis.xrevrange(self._recent_key, max=top, min="-", count=_PAGE) or []
+            except RedisConnectionError:
+                if not again:
+                    raise
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         if self._watcher is not None:
