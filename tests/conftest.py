@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.redis import redis_url  # noqa: F401  (fixture)
+from tests.fixtures.redis import own_redis, redis_url  # noqa: F401  (fixtures)
 from tests.fixtures.server import ServerProcess
 
 REQUIRE_ALL = os.environ.get("SIDELINE_REQUIRE_ALL") == "1"

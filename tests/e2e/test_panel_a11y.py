@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.conftest import launched_chromium
 from tests.fixtures.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -26,23 +26,8 @@ ENV = {"SIDELINE_MODERATION__ENABLED": "true", "SIDELINE_CROWD_CONTROL__ENABLED"
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    from tests.conftest import require_tool
-
-    path = require_tool("chromium", "apt-get install -y chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        from tests.conftest import REQUIRE_ALL
-
-        if REQUIRE_ALL:
-            pytest.fail("SIDELINE_REQUIRE_ALL=1 but the playwright package is not installed")
-        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

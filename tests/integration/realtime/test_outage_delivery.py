@@ -19,10 +19,6 @@ recent-stream entries go nowhere.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,7 +31,6 @@ from service.domain.events import Event
 from service.protocol import frames as f
 from service.protocol.http import SendMessage
 from service.realtime.joining import join
-from tests.fixtures.server import free_port
 from tests.fixtures.ws import WsClient
 from tests.integration.realtime.test_hub import connect, hub, settle, who  # noqa: F401  (fixture)
 from tests.integration.realtime.test_lost_envelopes import (
@@ -47,55 +42,6 @@ from tests.integration.realtime.test_lost_envelopes import (
     texts,
 )  # fmt: skip
 from tests.integration.realtime.test_two_nodes import start_two
-
-
-class RestartableRedis:
-    """A redis-server on one port that can be killed and started again (empty)."""
-
-    def __init__(self, directory: Path) -> None:
-        from tests.conftest import require_tool
-
-        self.binary = require_tool("redis-server", "apt-get install -y redis-server")
-        self.port = free_port()
-        self.dir = directory
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
-            self.proc = None
-
-
-@pytest.fixture
-def outage_redis(tmp_path: Path) -> Iterator[RestartableRedis]:
-    server = RestartableRedis(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 async def post(client: WsClient, text: str, cid: str) -> dict[str, Any]:
@@ -139,16 +85,16 @@ def message_frames(client: WsClient) -> list[str]:
 
 
 @pytest.mark.slow
-async def test_a_nodes_own_messages_of_a_redis_outage_reach_its_clients(start_server, outage_redis):
-    a, _ = start_two(start_server, outage_redis.url)
+async def test_a_nodes_own_messages_of_a_redis_outage_reach_its_clients(start_server, own_redis):
+    a, _ = start_two(start_server, own_redis.url)
     ann = await WsClient.login(a, "ann")
     carl = await WsClient.login(a, "carl")
     before = await post(ann, "before", "c0")
     await carl.expect("message", message_id=before["message_id"])
-    outage_redis.kill()
+    own_redis.kill()
     during = [await post(ann, f"during {i}", f"d{i}") for i in range(3)]
     await publishes_failed(a)
-    outage_redis.start()
+    own_redis.start()
     resync = await carl.expect("resync", timeout=20)
     assert "interrupted" in resync["reason"], resync
     fresh = await carl.expect("joined")
@@ -166,21 +112,21 @@ async def test_a_nodes_own_messages_of_a_redis_outage_reach_its_clients(start_se
 
 @pytest.mark.slow
 async def test_the_other_nodes_messages_of_a_redis_outage_reach_this_nodes_clients(
-    start_server, outage_redis
+    start_server, own_redis
 ):  # fmt: skip
     """Redis comes back empty: node A's message of the outage reaches no node by pub/sub and
     is in no stream until A writes what it kept (standing.py). Node B's socket is told
     ``resync`` and gets a fresh ``joined`` that holds it (read back at the gap, or later when
     the stream gets it), once, in order; A's message after the outage arrives too."""
-    a, b = start_two(start_server, outage_redis.url)
+    a, b = start_two(start_server, own_redis.url)
     ann = await WsClient.login(a, "ann")
     bob = await WsClient.login(b, "bob")
     before = await post(ann, "before", "c0")
     await bob.expect("message", message_id=before["message_id"])
-    outage_redis.kill()
+    own_redis.kill()
     during = await post(ann, "during", "d0")
     await publishes_failed(a)
-    outage_redis.start()
+    own_redis.start()
     await bob.expect("resync", timeout=20)
     after = await post(ann, "after", "c9")
     wanted = [m["message_id"] for m in (before, during, after)]

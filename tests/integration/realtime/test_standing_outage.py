@@ -15,73 +15,25 @@ SIGSTOP and thawed with SIGCONT.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
-from tests.fixtures.redis import _wait
-from tests.fixtures.server import ServerProcess, free_port
+from tests.fixtures.redis import RedisServer
+from tests.fixtures.server import ServerProcess
 from tests.fixtures.ws import WsClient
 from tests.integration.realtime.test_two_nodes import admin, start_two
 
 pytestmark = pytest.mark.slow
 
 
-class Redis:
-    """A redis-server on a fixed port that can be killed, started again, frozen and thawed."""
-
-    def __init__(self, tmp: Path) -> None:
-        from tests.conftest import require_tool
-
-        self.binary = require_tool("redis-server", "apt-get install -y redis-server")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = tmp
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        _wait(self.url, self.proc)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def freeze(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGCONT)
-
-    def standing_subjects(self) -> set[str]:
-        client = redis.Redis.from_url(self.url)
-        try:
-            return {k.decode() for k in client.hkeys("sideline:standing")}
-        finally:
-            client.close()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[Redis]:
-    server = Redis(tmp_path)
-    server.start()
-    yield server
-    if server.proc is not None and server.proc.poll() is None:
-        server.thaw()
-        server.kill()
+def standing_subjects(server: RedisServer) -> set[str]:
+    client = redis.Redis.from_url(server.url)
+    try:
+        return {k.decode() for k in client.hkeys("sideline:standing")}
+    finally:
+        client.close()
 
 
 def http_send(node: ServerProcess, user: str, room: str, cid: str) -> httpx.Response:
@@ -119,7 +71,7 @@ async def test_a_ban_and_a_mode_set_while_redis_is_down_are_enforced_on_the_othe
     own_redis.start()  # empty: what it held before the outage is gone too
 
     # A writes what it kept; B reads it back once it notices A's envelopes were lost
-    await eventually(lambda: {"ban|match:1|bob", "mode|match:5"} <= own_redis.standing_subjects())
+    await eventually(lambda: {"ban|match:1|bob", "mode|match:5"} <= standing_subjects(own_redis))
     await eventually(lambda: refused(http_send(b, "bob", "match:1", "b1")) == "user_banned")
     assert refused(http_send(b, "dan", "match:5", "d1")) == "reactions_only"
     assert "user_banned" in [f.get("code") for f in await bob.frames(1.0)]
@@ -138,14 +90,14 @@ async def test_a_node_that_starts_writes_its_logs_standing_to_redis(start_server
     with admin(a) as api:
         r = api.post("/v1/admin/rooms/match:2/mutes", json={"user_id": "cat", "duration_seconds": 600})
         assert r.status_code == 201
-    await eventually(lambda: "mute|match:2|cat" in own_redis.standing_subjects())
+    await eventually(lambda: "mute|match:2|cat" in standing_subjects(own_redis))
     own_redis.kill()
     with admin(a) as api:
         assert api.post("/v1/admin/rooms/match:1/bans", json={"user_id": "bob"}).status_code == 201
     a.kill()
     own_redis.start()  # empty: the mute recorded before the outage is gone as well
     a.start()
-    await eventually(lambda: {"ban|match:1|bob", "mute|match:2|cat"} <= own_redis.standing_subjects())
+    await eventually(lambda: {"ban|match:1|bob", "mute|match:2|cat"} <= standing_subjects(own_redis))
     assert b.stop() in (0, -15)
     b.start()
     assert refused(http_send(b, "bob", "match:1", "b1")) == "user_banned"
