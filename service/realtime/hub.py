@@ -478,9 +478,14 @@ class Hub:
         # the frames the lost envelopes carried: those their events render to (each in the
         # event's room); what else they changed for sockets (a ban in every room ...), the
         # effects just did, and reaction and poll counts go out coalesced, as live
+        return self._rooms_of(lost)
+
+    def _rooms_of(self, events: list[Event]) -> set[str] | None:
+        """The rooms of the frames ``events`` render to; None (every room) when one cannot be
+        rendered (as in _apply_remote: an event this node cannot handle)."""
         try:
-            return {out.room for e in lost for out in render(self.c, e)}
-        except Exception:  # as in _apply_remote: an event this node cannot handle
+            return {out.room for e in events for out in render(self.c, e)}
+        except Exception:
             log.exception("could not render the events read back: every room reloads")
             return None
 
@@ -586,15 +591,10 @@ class Hub:
                 log.info("read back %d events of node %s its stream entries had lacked",
                          len(found), origin)  # fmt: skip
                 await self._catch_up(found)
-                try:
-                    rooms: set[str] | None = {out.room for e in found for out in render(self.c, e)}
-                except Exception:
-                    log.exception("could not render the events read back: every room reloads")
-                    rooms = None
                 self._lost(
                     f"events of node {origin} lost on their way to node {self.node_id} were read "
-                    "back late: this room's history holds them now", remote=True, rooms=rooms,
-                    counted=False,
+                    "back late: this room's history holds them now", remote=True,
+                    rooms=self._rooms_of(found), counted=False,
                 )  # fmt: skip
         for hole in [h for h in self._holes if now - h.since > LATE_SECONDS]:
             self._give_up(hole, f"the recent stream did not get them in {LATE_SECONDS:.0f}s")
