@@ -7,10 +7,10 @@ durably committed, so a caller may acknowledge them as soon as it returns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from service.domain.events import Event
+from service.domain.events import Event, EventType
 
 
 class CommitFailed(Exception):
@@ -65,4 +65,8 @@ class EventLog(Protocol):
 
     async def find_message(self, message_id: str) -> Event | None:
         """The ``community_message_sent`` event of a message, if it was ever committed."""
+        ...
+
+    async def read_types(self, event_types: Collection[EventType]) -> list[Event]:
+        """Every committed event of ``event_types``, in seq order."""
         ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from service.domain.events import Event, utcnow, uuid7
+from service.domain.events import Event, EventType, utcnow, uuid7
 from service.eventlog.base import CommitFailed, LogUnreadable
 from service.eventlog.codec import SELECT_COLUMNS, from_row, to_arrow
 
@@ -340,6 +340,13 @@ class DuckDBLog:
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(self._readers, self._select, sql, [message_id])
         return found[0] if found else None
+
+    async def read_types(self, event_types: Collection[EventType]) -> list[Event]:
+        types = sorted(t.value for t in event_types)
+        marks = ", ".join("?" for _ in types)
+        sql = f"SELECT {SELECT_COLUMNS} FROM events WHERE event_type IN ({marks}) ORDER BY seq"
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._select, sql, types)
 
     async def read_messages_before(
         self, room_id: str, before_seq: int, limit: int, *, until: tuple[datetime, str] | None = None

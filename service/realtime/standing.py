@@ -56,7 +56,6 @@ from redis.exceptions import RedisError
 
 from service.domain.events import Event, EventType
 from service.eventlog.base import EventLog
-from service.eventlog.codec import SELECT_COLUMNS, from_row
 from service.realtime.redis_client import connect
 
 log = logging.getLogger(__name__)
@@ -487,17 +486,7 @@ def follows(position: Position, last: Position) -> bool:
 
 async def standing_in(event_log: EventLog) -> list[Event]:
     """The newest standing event of each subject in ``event_log``, oldest first."""
-    run_read = getattr(event_log, "run_read", None)
-    if run_read is not None:  # the DuckDB log: only the standing events
-        types = ", ".join(f"'{t.value}'" for t in sorted(STANDING_TYPES))
-        sql = f"SELECT {SELECT_COLUMNS} FROM events WHERE event_type IN ({types}) ORDER BY seq"
-        rows = await run_read(lambda cur: cur.execute(sql).fetchall())
-        events = [from_row(r) for r in rows]
-    else:
-        events, after = [], 0
-        while page := await event_log.read(after, 10_000):
-            events += [e for e in page if e.event_type in STANDING_TYPES]
-            after = page[-1].seq
+    events = await event_log.read_types(STANDING_TYPES)
     newest: dict[str, Event] = {}
     for e in events:
         subject = standing_key(e)

@@ -95,6 +95,15 @@ async def test_room_reads(log: DuckDBLog):
     assert await log.find_message("nope") is None
 
 
+async def test_reads_by_event_type(log: DuckDBLog):
+    ban = new_event(EventType.USER_BANNED, user_id="u2", room_id="match:1", payload={"scope": "room"})
+    mode = new_event(EventType.ROOM_MODE_CHANGED, user_id="mod", room_id="match:2", payload={})
+    await log.append([msg(1), ban, msg(2), mode, msg(3)])
+    found = await log.read_types({EventType.ROOM_MODE_CHANGED, EventType.USER_BANNED})
+    assert [(e.event_type, e.seq) for e in found] == [(EventType.USER_BANNED, 2), (EventType.ROOM_MODE_CHANGED, 4)]
+    assert await log.read_types({EventType.POLL_CLOSED}) == []
+
+
 async def test_extra_statement_commits_atomically_with_the_batch(log: DuckDBLog):
     def record(con):
         con.execute(
