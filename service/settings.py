@@ -20,6 +20,7 @@ import msgspec
 
 from analytics.settings import AnalyticsSettings, check_settings
 from service.domain.rooms import RoomMode
+from service.domain.state import LONGEST_SLOW_MODE_SECONDS
 from service.moderation.settings import ModerationSettings, host_domains
 from service.sinks.settings import SinksSettings
 
@@ -34,6 +35,9 @@ Seconds = Annotated[float, msgspec.Meta(gt=0)]
 NonNegativeSeconds = Annotated[float, msgspec.Meta(ge=0)]
 Rate = Annotated[float, msgspec.Meta(gt=0)]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+SlowModeSeconds = Annotated[int, msgspec.Meta(ge=0, le=LONGEST_SLOW_MODE_SECONDS)]
+"""A slow mode, bounded like the APIs bound it (a day): ``last_post`` keeps the posts of the
+longest slow mode a room may have, so an unbounded one would keep every post."""
 NODE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """A node id names the log shard's file and the warehouse's ``node=`` partition folders."""
 NodeId = Annotated[str, msgspec.Meta(pattern=NODE_ID_PATTERN)]
@@ -123,7 +127,7 @@ class RoomPolicy(_Section):
 
     mode: RoomMode = RoomMode.OPEN
     """Initial room mode."""
-    slow_mode_seconds: NonNegative = 0
+    slow_mode_seconds: SlowModeSeconds = 0
     """Minimum seconds between two posts of one user (0: off)."""
     max_message_length: Positive = 500
     """Longest message text, in characters."""
@@ -237,7 +241,7 @@ class CrowdControlSettings(_Section):
     """Sliding window over which rates are measured."""
     slow_mode_rate: Rate = 15.0
     """Messages shown to the room per second above which it switches to slow mode."""
-    slow_mode_seconds: Positive = 5
+    slow_mode_seconds: Annotated[int, msgspec.Meta(ge=1, le=LONGEST_SLOW_MODE_SECONDS)] = 5
     """Slow-mode interval crowd control applies."""
     reactions_only_rate: Rate = 50.0
     """Messages shown to the room per second above which it switches to reactions-only."""

@@ -24,8 +24,9 @@ GLOBAL = "*"
 HistoryKey = tuple[datetime, str]
 
 LONGEST_SLOW_MODE_SECONDS = 86_400
-"""The longest slow mode a room may be set to through the APIs (``RoomConfigIn``): a post
-older than the longest slow mode in force can no longer hold anyone back."""
+"""The longest slow mode a room may have: the APIs (``RoomConfigIn``) and the settings (room
+policies, crowd control) refuse longer ones. A post older than the longest slow mode in force
+can no longer hold anyone back."""
 
 LAST_POST_MARGIN = timedelta(hours=1)
 """Kept past the longest slow mode, for nodes' clocks that run ahead of each other: the
@@ -232,7 +233,8 @@ class CommunityState:
     @property
     def last_post_horizon(self) -> timedelta:
         """How long a post is kept in ``last_post``: the longest slow mode a room may have
-        (the APIs' bound, a longer policy or a longer one the log set) and a margin."""
+        (a day, the bound of the APIs and settings, unless a log written before the settings
+        were bounded set a longer one) and a margin."""
         return timedelta(seconds=self._longest_slow_mode) + LAST_POST_MARGIN
 
     def reported_awaiting(self) -> Iterator[tuple[str, MessageRef, set[str]]]:

@@ -146,6 +146,13 @@ def test_a_bad_moderation_setting_is_named_by_its_own_path(env, message):
         ({"SIDELINE_ROOMS__MATCH__MODE": "weird"}, "Invalid enum value 'weird' - at `$.rooms.match.mode`"),
         ({"SIDELINE_ROOMS__QUIZ__MAX_MESSAGE_LENGTH": "0"}, "Expected `int` >= 1 - at `$.rooms.quiz.max_message_length`"),
         ({"SIDELINE_ROOMS__QUIZ": "5"}, "Expected `object`, got `str` - at `$.rooms.quiz`"),
+        # slow modes are bounded like the APIs bound them: last_post keeps a day of posts
+        ({"SIDELINE_ROOMS__MATCH__SLOW_MODE_SECONDS": "86401"},
+         "Expected `int` <= 86400 - at `$.rooms.match.slow_mode_seconds`"),
+        ({"SIDELINE_CROWD_CONTROL__SLOW_MODE_SECONDS": "90000"},
+         "Expected `int` <= 86400 - at `$.crowd_control.slow_mode_seconds`"),
+        ({"SIDELINE_CROWD_CONTROL__SLOW_MODE_SECONDS": "0"},
+         "Expected `int` >= 1 - at `$.crowd_control.slow_mode_seconds`"),
     ],
 )
 def test_values_the_service_cannot_work_with_stop_the_start(env, message):
