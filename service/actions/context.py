@@ -16,6 +16,7 @@ from service.domain.state import CommunityState
 from service.errors import ErrorCode, SidelineError
 from service.eventlog.base import CommitFailed
 from service.eventlog.duckdb_log import DuckDBLog, Extra
+from service.eventlog.pages import LogPages
 from service.realtime.reaction_claims import RedisReactions
 from service.realtime.report_claims import RedisReports
 from service.realtime.send_claims import RedisClaims
@@ -50,6 +51,8 @@ class Community:
     """Told every moderation verdict, ``(action, payload)``: the moderation metrics."""
     notifiers: list[Notifier] = field(default_factory=list)
     commit_listeners: list[CommitListener] = field(default_factory=list)
+    pages: LogPages = field(default_factory=LogPages)
+    """History pages read from the log, each read once until its room's next commit."""
     clock: Callable[[], datetime] = utcnow
     inflight: dict[tuple[str, str, str], asyncio.Future[Any]] = field(default_factory=dict)
     """Sends in flight by (user, room, client message id): a concurrent retry awaits the first."""
@@ -131,6 +134,7 @@ class Community:
                 retry_after=1.0,
             ) from exc
         self.state.apply_all(committed)
+        self.pages.changed(committed)
         # The events are durable now: a subscriber that fails must not turn the sender's
         # success into an error (a retry would only find the same events) nor keep the
         # others from hearing of them.

@@ -527,10 +527,12 @@ def own_reports(c: Community, user_id: str, shown: Iterable[Event]) -> list[str]
 
 async def _older_from_log(
     c: Community, room_id: str, reader: str, before_seq: int, want: int,
-    until: HistoryKey | None, refs: dict[str, MessageRef],
+    until: HistoryKey | None, refs: dict[str, MessageRef], *, newest: bool = False,
 ) -> list[Event]:  # fmt: skip
     """Up to ``want`` messages older than ``before_seq`` (and ``until``, when given) that
     ``reader`` may see, oldest first; ``refs`` is given each as its later events left it.
+    ``newest``: ``before_seq`` is past the room's every message in the log (the reads are
+    shared with every reader of the room's newest page, :class:`LogPages`).
 
     Each message is folded with its later deletes, reports and review decisions by the same
     rule as the in-memory projection; reading goes on past hidden ones, so a page comes back
@@ -538,16 +540,19 @@ async def _older_from_log(
     """
     found: list[Event] = []
     while len(found) < want:
-        batch = await c.log.read_messages_before(room_id, before_seq, want, until=until)
+        batch, changes = await c.pages.read(c.log, room_id, before_seq, want, until, newest=newest)
+        newest = False
         if not batch:
             break
         pairs = [(e, MessageRef.of(e)) for e in batch]
         read = {ref.message_id: ref for _, ref in pairs}
-        for change in await c.log.read_message_changes(room_id, list(read)):
+        for change in changes:
             read[change.message_id or ""].fold(change)
         shown = [(e, ref) for e, ref in pairs if ref.visible_to(reader)]
         refs.update((ref.message_id, ref) for _, ref in shown)
         found = [e for e, _ in shown][-(want - len(found)) :] + found
+        if len(batch) < want:  # the log has nothing older
+            break
         before_seq = batch[0].seq
     return found
 
@@ -601,9 +606,13 @@ async def history(
     if len(page) < want and not c.state.history_complete(room_id):
         # Memory holds the room's newest events: the log is read below the oldest of this
         # node's own there (looked for only on a page that reaches past memory).
-        start = min((e.seq for e in memory if e.epoch == c.log.epoch), default=c.log.last_seq + 1)
+        own = min((e.seq for e in memory if e.epoch == c.log.epoch), default=None)
+        newest = own is None and bound is None  # the room's newest messages in the log
+        start = c.log.last_seq + 1 if own is None else own
         start = start if bound is None else min(start, bound)
-        older = await _older_from_log(c, room_id, who.user_id, start, want - len(page), until, refs)
+        older = await _older_from_log(
+            c, room_id, who.user_id, start, want - len(page), until, refs, newest=newest
+        )  # fmt: skip
         page = older + page
     more = len(page) > limit
     page = page[-limit:]

@@ -8,6 +8,7 @@ durably committed, so a caller may acknowledge them as soon as it returns.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from service.domain.events import Event, EventType
@@ -61,6 +62,17 @@ class EventLog(Protocol):
 
     async def read_before(self, room_id: str, before_seq: int, limit: int) -> list[Event]:
         """The ``limit`` newest events of a room with ``seq < before_seq``, in seq order."""
+        ...
+
+    async def read_messages_before(
+        self, room_id: str, before_seq: int, limit: int, *, until: tuple[datetime, str] | None = None
+    ) -> list[Event]:
+        """The ``limit`` newest ``community_message_sent`` events of a room with ``seq <
+        before_seq`` (and, with ``until``, older than that (time, event id)), in seq order."""
+        ...
+
+    async def read_message_changes(self, room_id: str, message_ids: Sequence[str]) -> list[Event]:
+        """The deletes, reports and review decisions of these messages of a room, in seq order."""
         ...
 
     async def find_message(self, message_id: str) -> Event | None:

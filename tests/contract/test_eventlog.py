@@ -95,6 +95,24 @@ async def test_room_reads(log: DuckDBLog):
     assert await log.find_message("nope") is None
 
 
+async def test_message_reads_of_a_room(log: DuckDBLog):
+    sent = [await log.append([msg(i, room="match:1" if i % 2 else "match:2")]) for i in range(8)]
+    await log.append([new_event(EventType.MESSAGE_DELETED, user_id="u1", room_id="match:1", message_id="m3")])
+    await log.append([new_event(EventType.REACTION_ADDED, user_id="u2", room_id="match:1",
+                                message_id="m5", payload={"emoji": "🔥"})])  # fmt: skip
+    newest = await log.read_messages_before("match:1", log.last_seq + 1, 3)
+    assert [e.message_id for e in newest] == ["m3", "m5", "m7"]  # messages only, oldest first
+    older = await log.read_messages_before("match:1", newest[0].seq, 3)
+    assert [e.message_id for e in older] == ["m1"]
+    m5 = sent[5][0]
+    until = await log.read_messages_before("match:1", log.last_seq + 1, 3, until=(m5.occurred_at, m5.event_id))
+    assert [e.message_id for e in until] == ["m1", "m3"]
+    changes = await log.read_message_changes("match:1", ["m3", "m5", "m7"])
+    assert [(e.event_type, e.message_id) for e in changes] == [(EventType.MESSAGE_DELETED, "m3")]
+    assert await log.read_message_changes("match:2", ["m3"]) == []  # another room's message
+    assert await log.read_message_changes("match:1", []) == []
+
+
 async def test_reads_by_event_type(log: DuckDBLog):
     ban = new_event(EventType.USER_BANNED, user_id="u2", room_id="match:1", payload={"scope": "room"})
     mode = new_event(EventType.ROOM_MODE_CHANGED, user_id="mod", room_id="match:2", payload={})
