@@ -68,7 +68,10 @@ def build_community(settings: Settings) -> Community:
     event_log = DuckDBLog(settings.log_path, node_id=settings.node_id, batch_max=settings.log.batch_max)
     policies = {kind: _room_settings(p) for kind, p in settings.rooms.items()}
     history = {kind: p.history_size for kind, p in settings.rooms.items()}
-    state = CommunityState(policies, history_size=history)
+    state = CommunityState(
+        policies, history_size=history, history_budget=settings.memory.history_messages,
+        message_index_size=settings.memory.message_index_size,
+    )  # fmt: skip
     pipeline = None
     if settings.moderation.enabled:
         from service.moderation import Pipeline, build_provider
@@ -143,7 +146,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     verifier = TokenVerifier(settings.auth)
     metrics_obj = Metrics()
     metrics_obj.watch_log(community.log)
-    metrics_obj.watch_review_queue(community.state)
+    metrics_obj.watch_state(community.state)
     community.verdicts = metrics_obj.moderation.observe
 
     @asynccontextmanager

@@ -41,8 +41,10 @@ class Metrics:
     def watch_log(self, log: DuckDBLog) -> None:
         self.registry.register(_LogCollector(log))
 
-    def watch_review_queue(self, state: CommunityState) -> None:
+    def watch_state(self, state: CommunityState) -> None:
+        """The review queue, and how much recent history the node's memory holds."""
         self.registry.register(_ReviewCollector(state))
+        self.registry.register(_HistoryCollector(state))
 
 
 class _LogCollector(Collector):
@@ -81,6 +83,23 @@ class _ReviewCollector(Collector):
         family.add_metric(["hold"], len(state.held))
         family.add_metric(["report"], reported)
         yield family
+
+
+class _HistoryCollector(Collector):
+    def __init__(self, state: CommunityState) -> None:
+        self._state = state
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        state = self._state
+        yield GaugeMetricFamily(
+            "sideline_history_messages",
+            "Recent messages held in memory, all rooms (bounded by memory.history_messages)",
+            value=state.history_held,
+        )
+        yield GaugeMetricFamily(
+            "sideline_history_rooms", "Rooms whose recent messages are held in memory",
+            value=len(state.history),
+        )  # fmt: skip
 
 
 _PIPELINE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 1.0)

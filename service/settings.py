@@ -82,6 +82,20 @@ class LogSettings(_Section):
     """Most events committed in one group-commit transaction."""
 
 
+class MemorySettings(_Section):
+    """What a node's in-memory state keeps of its log; what it lets go of is read from the log."""
+
+    history_messages: Positive = 100_000
+    """Recent messages held in memory across all rooms (about 1.1 KB each with a short text,
+    so ~110 MB by default). Past it, the rooms that have gone longest without a message let go
+    of theirs: their joins and history pages read the log (with many nodes, the answering
+    node's own messages only, as for pages older than memory)."""
+    message_index_size: Positive = 500_000
+    """Latest messages whose id, author and visibility are held in memory (about 700 B each),
+    with the ``client_msg_id`` a retry is answered by: a retry of a send older than that is
+    taken as a new message."""
+
+
 class AuthSettings(_Section):
     """Verification of user tokens signed by the host backend."""
 
@@ -266,6 +280,7 @@ class Settings(_Section):
     """Where the log, warehouse export and reports live."""
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    memory: MemorySettings = msgspec.field(default_factory=MemorySettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     admin: AdminSettings = msgspec.field(default_factory=AdminSettings)
     dashboards: DashboardSettings = msgspec.field(default_factory=DashboardSettings)

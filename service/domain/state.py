@@ -146,10 +146,13 @@ class CommunityState:
         policies: Mapping[str, RoomSettings],
         *,
         history_size: Mapping[str, int] | None = None,
+        history_budget: int = 100_000,
         message_index_size: int = 500_000,
     ) -> None:
         self._policies = policies
         self._history_size = history_size or {}
+        self._history_budget = history_budget
+        self._history_held = 0
         self._index_size = message_index_size
         self.rooms: dict[str, RoomState] = {}
         self.grants: dict[tuple[str, str], Role] = {}
@@ -164,8 +167,13 @@ class CommunityState:
         self.messages: OrderedDict[str, MessageRef] = OrderedDict()
         self.client_ids: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         """Message ids by (user, room, client message id): a send's idempotency key."""
-        self.history: dict[str, deque[Event]] = {}
+        self.history: OrderedDict[str, deque[Event]] = OrderedDict()
+        """Each room's newest visible messages (up to its kind's ``history_size``), rooms in
+        the order they last had one: past ``history_budget`` messages in all, the rooms idle
+        the longest lose theirs (:meth:`_remember`), and their pages are read from the log."""
         self.history_truncated: set[str] = set()
+        """Rooms whose older messages are no longer all in ``history``: trimmed by the window,
+        dropped for the budget, or restored out of place."""
         self.last_post: dict[tuple[str, str], datetime] = {}
         """When each (room, user) last posted, for slow mode; swept of posts older than
         :attr:`last_post_horizon` (they hold nobody back)."""
@@ -332,12 +340,33 @@ class CommunityState:
             self._last_post_swept = newest
             self._last_post_sweep_size = max(_LAST_POST_SWEEP_SIZE, 2 * len(self.last_post))
 
+    @property
+    def history_held(self) -> int:
+        """Messages ``history`` holds in all rooms (at most ``history_budget``, but for one
+        room's window when that alone is larger)."""
+        return self._history_held
+
     def _remember(self, e: Event) -> None:
-        size = self._history_size.get(room_kind(e.room_id) or "", 100)
-        recent = self.history.setdefault(e.room_id, deque(maxlen=size))
+        recent = self.history.get(e.room_id)
+        if recent is None:
+            size = self._history_size.get(room_kind(e.room_id) or "", 100)
+            recent = self.history[e.room_id] = deque(maxlen=size)
+        else:
+            self.history.move_to_end(e.room_id)
         if len(recent) == recent.maxlen:
             self.history_truncated.add(e.room_id)
+        else:
+            self._history_held += 1
         recent.append(e)
+        while self._history_held > self._history_budget and len(self.history) > 1:
+            self._drop_history(next(iter(self.history)))
+
+    def _drop_history(self, room_id: str) -> None:
+        """Let go of a room's recent messages (the room idle the longest): its history pages
+        are read from the log from now on, as for a room whose window was trimmed."""
+        dropped = self.history.pop(room_id)
+        self._history_held -= len(dropped)
+        self.history_truncated.add(room_id)
 
     def order_history(self, room_ids: Iterable[str]) -> None:
         """Sort these rooms' in-memory history by :func:`history_key` (after applying other
@@ -373,6 +402,7 @@ class CommunityState:
             kept = [m for m in recent if m.message_id != message_id]
             if len(kept) != len(recent):
                 self.history[room_id] = deque(kept, maxlen=recent.maxlen)
+                self._history_held -= len(recent) - len(kept)
 
     def _on_deleted(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None

@@ -156,3 +156,78 @@ def test_the_horizon_covers_a_longer_policy_and_a_longer_slow_mode_in_the_log():
     _apply(state, EventType.ROOM_MODE_CHANGED, 1, payload={
         "mode": "open", "slow_mode_seconds": 3 * state_module.LONGEST_SLOW_MODE_SECONDS, "max_message_length": 50})
     assert state.last_post_horizon > timedelta(seconds=3 * state_module.LONGEST_SLOW_MODE_SECONDS)
+
+
+# -- recent history: bounded across rooms ---------------------------------------------------
+
+
+def _histories(state: CommunityState) -> dict[str, list[str]]:
+    return {room: [e.message_id for e in h] for room, h in state.history.items()}
+
+
+def test_history_past_the_budget_lets_go_of_the_rooms_idle_the_longest():
+    state = _state(history_budget=5)  # match rooms keep 3 messages, other kinds 100
+    _send(state, 1, "a1", room_id="match:a")
+    _send(state, 2, "b1", room_id="match:b")
+    _send(state, 3, "a2", room_id="match:a")
+    _send(state, 4, "c1", room_id="team:c")
+    _send(state, 5, "c2", room_id="team:c")
+    assert state.history_held == 5 and state.history_complete("match:b")
+    _send(state, 6, "c3", room_id="team:c")  # 6 > 5: match:b had its message longest ago
+    assert _histories(state) == {"match:a": ["a1", "a2"], "team:c": ["c1", "c2", "c3"]}
+    assert state.history_held == 5
+    assert not state.history_complete("match:b")  # its pages read the log now
+    assert state.history_complete("match:a") and state.recent("match:b") == []
+    _send(state, 7, "b2", room_id="match:b")  # it comes back with its new messages only
+    assert _histories(state) == {"team:c": ["c1", "c2", "c3"], "match:b": ["b2"]}
+    assert not state.history_complete("match:b") and not state.history_complete("match:a")
+    assert state.history_held == 4
+
+
+def test_a_full_window_moves_no_count_and_deletes_give_room_back():
+    state = _state(history_budget=4)
+    for i in range(5):  # a full match window: 3 held, older ones trimmed by the window
+        _send(state, i + 1, f"a{i}", room_id="match:a")
+    assert state.history_held == 3 and _histories(state) == {"match:a": ["a2", "a3", "a4"]}
+    _apply(state, EventType.MESSAGE_DELETED, 6, room_id="match:a", message_id="a3")
+    assert state.history_held == 2
+    _send(state, 7, "b1", room_id="match:b")
+    _send(state, 8, "b2", room_id="match:b")
+    assert state.history_held == 4 and set(state.history) == {"match:a", "match:b"}
+
+
+def test_one_window_larger_than_the_budget_is_kept_whole():
+    state = _state(history_budget=2)
+    for i in range(3):
+        _send(state, i + 1, f"a{i}", room_id="match:a")
+    assert _histories(state) == {"match:a": ["a0", "a1", "a2"]} and state.history_held == 3
+
+
+def test_the_budget_is_the_same_for_a_rebuilt_state():
+    served, rebuilt, events = _state(history_budget=7), _state(history_budget=7), []
+    for i in range(40):
+        events.append(_send(served, i + 1, f"m{i}", room_id=f"match:{i * 7 % 5}"))
+    rebuilt.apply_all(events)
+    assert rebuilt.snapshot() == served.snapshot() and rebuilt.history_truncated == served.history_truncated
+    assert served.history_held == sum(len(h) for h in served.history.values()) <= 7
+
+
+def test_the_count_follows_every_change_of_history():
+    import random
+
+    rng, state, sent = random.Random(7), _state(history_budget=20), []
+    for seq in range(1, 2_000):
+        room = f"{rng.choice(['match', 'team'])}:{rng.randrange(6)}"
+        roll = rng.random()
+        if roll < 0.6 or not sent:
+            e = _send(state, seq, f"m{seq}", room_id=room, at=T0 + timedelta(seconds=seq),
+                      payload={"visibility": rng.choice(["public", "public", "held"])})  # fmt: skip
+            sent.append(e)
+        else:
+            target = rng.choice(sent)
+            kind = rng.choice([EventType.MESSAGE_DELETED, EventType.MESSAGE_REPORTED, EventType.MESSAGE_APPROVED])
+            payload = {"hide": True} if kind is EventType.MESSAGE_REPORTED else {"decision": "approve"}
+            _apply(state, kind, seq, room_id=target.room_id, message_id=target.message_id,
+                   user_id=f"r{seq}", payload=payload)  # fmt: skip
+        assert state.history_held == sum(len(h) for h in state.history.values())
+        assert state.history_held <= 20 or len(state.history) == 1
