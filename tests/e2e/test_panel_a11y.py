@@ -513,3 +513,60 @@ def test_an_error_notice_stays_while_it_can_be_read(room):
     sam.clock.run_for(60_000)
     assert toast.count() == 0, "goes in the end"
     assert room.errors == []
+
+
+# -- 12: the connection, as heard ----------------------------------------------------------------
+
+# Sockets the panel opens, and a switch that makes new ones close as soon as they open (as a
+# proxy that drops them would): the panel keeps trying, backing off.
+SOCKETS = """
+window.__sockets = [];
+window.__offline = false;
+const Real = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  const ws = new Real(url, protocols);
+  if (window.__offline) ws.addEventListener('open', () => ws.close());
+  window.__sockets.push(ws);
+  return ws;
+};
+window.WebSocket.prototype = Real.prototype;
+Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+"""
+
+
+def connection_said(got: list[dict]) -> list[str]:
+    return [s["text"] for s in got if "connect" in s["text"].lower() or "chat" in s["text"].lower()]
+
+
+def test_a_lasting_drop_and_the_return_are_announced_once_a_flicker_is_not(room):
+    """Joining and a reconnect within seconds say nothing; a drop that lasts is announced
+    once (however many attempts fail meanwhile), the return once, politely, in the region the
+    new messages are announced in; the status line is not a second live region."""
+    sam = room.open("sam", init_script=ANNOUNCED + SOCKETS)
+    settle(sam, 600)
+    assert connection_said(said(sam)) == [], "joining is not announced"
+    regions = sam.evaluate("""() => [...document.querySelectorAll('[aria-live], [role=status], [role=log], [role=alert]')]
+        .filter((e) => e.getAttribute('aria-live') !== 'off').map((e) => e.id)""")
+    assert "status" not in regions, regions
+
+    sam.evaluate("window.__sockets.at(-1).close()")  # a flicker: it reconnects at once
+    sam.wait_for_selector('#panel[data-state="connecting"]', timeout=5_000)
+    sam.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
+    settle(sam, 6_000)  # longer than a drop must last to be announced
+    assert connection_said(said(sam)) == [], "a reconnect within seconds is not announced"
+
+    sam.evaluate("window.__offline = true; window.__sockets.at(-1).close()")  # a drop that lasts
+    sam.wait_for_function("() => window.__sockets.length >= 6", timeout=20_000)  # 4 attempts failed
+    settle(sam, 1_000)
+    got = said(sam)
+    lost = connection_said(got)
+    assert len(lost) == 1 and "reconnecting" in lost[0].lower(), got
+    assert {s["region"] for s in got} == {"heard"}, got
+    assert sam.get_attribute("#heard", "aria-live") == "polite"
+
+    sam.evaluate("window.__offline = false")
+    sam.wait_for_selector('#panel[data-state="live"]', timeout=20_000)
+    settle(sam, 2_500)
+    back = connection_said(said(sam))
+    assert len(back) == 1 and "connected" in back[0].lower(), back
+    assert room.errors == []

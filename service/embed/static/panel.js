@@ -18,6 +18,7 @@
     typing: new Map(), mine: new Map(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25,
     typingOn: true, lastTyping: 0, toastTimer: null, toastMs: 0, toastHeld: false, joinedOnce: false,
     heard: [], heardTimer: null, // new messages to announce; the pause between two announcements
+    heardStatus: null, dropTimer: null, dropSaid: null, // the connection as announced (see said())
     pending: new Map(), refs: 0, // reacts sent and not answered yet, by ref
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
     reporting: null, reported: new Set(), // the message whose report menu is open; those reported here
@@ -71,6 +72,34 @@
   function status(text, state) {
     $("status").textContent = text;
     $("panel").dataset.state = state;
+    said(text, state);
+  }
+  // The connection, as heard (the status line itself is not live: every attempt would be read
+  // out). A drop is announced once it has lasted DROP_HEARD_MS, whatever the attempts meanwhile,
+  // and again only if what the line says changes (signed out, say); the return only after an
+  // announced drop. A reconnect within seconds, and the first connection, say nothing. A final
+  // state (removed, not allowed on this page) is announced at once.
+  const DROP_HEARD_MS = 5000;
+  function said(text, state) {
+    if (state === "live") {
+      clearTimeout(s.dropTimer);
+      s.dropTimer = null;
+      if (s.dropSaid !== null && !unsay()) tell("Chat connected again.");
+      s.dropSaid = null;
+    } else if (state === "closed") {
+      clearTimeout(s.dropTimer);
+      s.dropTimer = null;
+      s.dropSaid = null;
+      tell(`Chat: ${text}.`);
+    } else if (s.dropSaid !== null) {
+      if (text !== s.dropSaid) { s.dropSaid = text; tell(`Chat: ${text}`); }
+    } else if (!s.dropTimer && s.joinedOnce) {
+      s.dropTimer = setTimeout(() => {
+        s.dropTimer = null;
+        s.dropSaid = $("status").textContent;
+        tell(`Chat connection lost: ${s.dropSaid}`);
+      }, DROP_HEARD_MS);
+    }
   }
   // A notice stays long enough to be read (10 s at least for an error, longer for a long one),
   // and for as long as the pointer or the focus is on it; ✕ dismisses it at once.
@@ -100,19 +129,33 @@
     ($("composer").hidden ? $("log") : $("text")).focus();
   });
   // New messages from others, read out as "name: text" through #heard (the log itself is not
-  // live). At most one announcement every 2 s: a burst is summed up with its latest message.
+  // live), and the connection's changes (said()). At most one announcement every 2 s: a burst
+  // is summed up with its latest message, and only the latest word on the connection is said.
   const HEARD_EVERY_MS = 2000;
   function announce(m) {
     if (s.me && m.user_id === s.me.user_id) return; // one's own: the composer just said it
     s.heard.push(m);
     if (!s.heardTimer) sayHeard();
   }
+  function tell(text) {
+    s.heardStatus = text;
+    if (!s.heardTimer) sayHeard();
+  }
+  // Takes back a word on the connection not said yet; true if there was one.
+  function unsay() {
+    const had = s.heardStatus !== null;
+    s.heardStatus = null;
+    return had;
+  }
   function sayHeard() {
     const heard = s.heard.splice(0);
-    s.heardTimer = heard.length ? setTimeout(sayHeard, HEARD_EVERY_MS) : null;
-    if (!heard.length) return;
+    const told = s.heardStatus;
+    s.heardStatus = null;
+    const any = heard.length || told !== null;
+    s.heardTimer = any ? setTimeout(sayHeard, HEARD_EVERY_MS) : null;
+    if (!any) return;
     const line = (m) => el("p", "", `${nameOf(m)}: ${clip(m.text, 200)}`);
-    $("heard").replaceChildren(...(heard.length <= 3 ? heard.map(line)
+    $("heard").replaceChildren(...(told !== null ? [el("p", "", told)] : []), ...(heard.length <= 3 ? heard.map(line)
       : [el("p", "", `${heard.length} new messages. The latest:`), line(heard[heard.length - 1])]));
   }
   function roomPath() {
