@@ -414,7 +414,7 @@ COLOURS = r"""
   for (const n of chain) op *= parseFloat(getComputedStyle(n).opacity);
   const cs = getComputedStyle(e);
   const fg = parse(cs.color);
-  return {text: (e.textContent || '').trim().slice(0, 30), fg: over([fg[0], fg[1], fg[2], fg[3] * op], bg), bg,
+  return {text: (e.textContent || '').trim().slice(0, 30), fg: over([fg[0], fg[1], fg[2], fg[3] * op], bg), bg, opacity: op,
           size: parseFloat(cs.fontSize), weight: parseInt(cs.fontWeight, 10),
           border: over(parse(cs.borderTopColor), bg)};
 })
@@ -569,4 +569,59 @@ def test_a_lasting_drop_and_the_return_are_announced_once_a_flicker_is_not(room)
     settle(sam, 2_500)
     back = connection_said(said(sam))
     assert len(back) == 1 and "connected" in back[0].lower(), back
+    assert room.errors == []
+
+
+# -- 13: the add-reaction buttons ----------------------------------------------------------------
+
+
+def ax_node(page, name: str) -> dict[str, Any]:
+    """The node named ``name`` in Chromium's accessibility tree: role, description, states."""
+    session = page.context.new_cdp_session(page)
+    try:
+        nodes = session.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        session.detach()
+    found = [n for n in nodes if not n.get("ignored") and (n.get("name") or {}).get("value") == name]
+    assert len(found) == 1, (name, len(found))
+    n = found[0]
+    return {"role": n["role"]["value"], "description": (n.get("description") or {}).get("value", ""),
+            **{p["name"]: p["value"].get("value") for p in n.get("properties", [])}}  # fmt: skip
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_add_reaction_buttons_are_not_faded_and_say_why_at_the_cap(room, scheme):
+    """The add buttons (an emoji nobody used on the message yet) are offered, not disabled: not
+    faded (an opacity fades the emoji's own colours, which no test can read back), their text
+    colour 4.5:1 and their boundary 3:1 against what they sit on (1.4.3, 1.4.11). At the cap
+    they are disabled for assistive technology (aria-disabled), stay reachable by Tab and say
+    why: in their description, and in a notice when used."""
+    first = room.post("ana", "Rate the first half")
+    sam = room.open("sam", color_scheme=scheme)
+    msg = line(sam, first)
+    sam.mouse.move(0, 0)
+    settle(sam, 200)
+    failures = []
+    for c in sam.eval_on_selector_all(f'li.msg[data-id="{first}"] button.add', COLOURS):
+        if c["opacity"] < 1:
+            failures.append(f"{c['text']} faded: opacity {c['opacity']:.2f}")
+        if contrast(c["fg"], c["bg"]) < 4.5:
+            failures.append(f"{c['text']} text: {contrast(c['fg'], c['bg']):.2f}")
+        if contrast(c["border"], c["bg"]) < 3:
+            failures.append(f"{c['text']} boundary: {contrast(c['border'], c['bg']):.2f}")
+    assert failures == [], "\n".join(failures)
+
+    for emoji in ("👍", "🔥", "😂"):
+        msg.locator("button.add", has_text=emoji).click()
+        msg.locator("button.chip.mine", has_text=f"{emoji} 1").wait_for(timeout=10_000)
+    capped = msg.locator('button.add[aria-disabled="true"]', has_text="😮")
+    capped.wait_for(timeout=10_000)
+    assert capped.evaluate("(b) => !b.disabled && b.tabIndex >= 0"), "reachable by Tab"
+    node = ax_node(sam, "React 😮 to Ana's message")
+    assert node["role"] == "button" and node.get("disabled") is True, node
+    assert "remove one first" in node["description"], node
+    capped.focus()
+    sam.keyboard.press("Enter")
+    sam.locator("#toast", has_text="remove one first").wait_for(timeout=10_000)
+    assert msg.locator("button.chip.mine").count() == 3, "nothing was sent"
     assert room.errors == []

@@ -636,10 +636,13 @@
     const b = tool(cls + (mine ? " mine" : ""), label, "react:" + emoji, `React ${emoji} to ${nameOf(m)}'s message${n > 0 ? ", " + n : ""}`);
     b.setAttribute("aria-pressed", String(mine)); // the user's own: pressed (and ✓), a tap removes it
     // At the cap the server refuses another reaction: offer only removing one of the user's own.
+    // aria-disabled, not disabled: it stays reachable by Tab and says why (its title is its
+    // description), and used, it says so in a notice instead of sending.
     const full = !mine && mineOn(m.message_id).size >= s.maxReactions;
-    b.disabled = !canReact() || full;
-    if (full) b.title = `You have ${s.maxReactions} reactions on this message, the most you may add; remove one first`;
-    b.onclick = () => react(m, emoji, !mineOn(m.message_id).has(emoji));
+    const why = `You have ${s.maxReactions} reactions on this message, the most you may add; remove one first`;
+    b.disabled = !canReact();
+    if (full) { b.setAttribute("aria-disabled", "true"); b.title = why; }
+    b.onclick = () => (full ? toast(why, "info") : react(m, emoji, !mineOn(m.message_id).has(emoji)));
     return b;
   }
   function react(m, emoji, add) {
