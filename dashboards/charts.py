@@ -9,6 +9,7 @@ so the page only runs Vega and a bad spec fails the render, not the reader's bro
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import altair as alt
@@ -117,6 +118,41 @@ def series(mapping: dict[str, tuple[str, str]], field: str, title: str | None = 
         alt.Shape(f"{field}:N", scale=alt.Scale(domain=keys, range=SHAPES[:n]), **common),
         alt.StrokeDash(f"{field}:N", scale=alt.Scale(domain=keys, range=DASHES[:n]), **common),
     ]
+
+
+PART_SHAPES = "part_shapes"
+"""Name of the layer of :func:`stacked` drawing each part's shape on it."""
+
+
+def stacked(mapping: dict[str, tuple[str, str]], field: str, value: str, y: alt.Y, x_title: str,
+            tooltip: list[alt.Tooltip], before: Callable[[alt.LayerChart], alt.LayerChart],
+            height: int = HEIGHT) -> alt.LayerChart:  # fmt: skip
+    """Horizontal bars of ``value`` stacked by the parts of ``mapping`` (rows per ``y`` and
+    ``field``, after the transforms ``before`` adds), told apart by more than colour (WCAG
+    1.4.1): in every part at least 4% of the widest bar long, a white symbol of the part's shape
+    (:data:`SHAPES`), the one its legend entry shows. White has at least 4.5:1 against every
+    colour here. A part too short for its symbol is named by its tooltip and the data table."""
+    keys = list(mapping)
+    n = len(keys)
+    if n > len(SHAPES):
+        raise ValueError(f"{n} parts, but only {len(SHAPES)} shapes")
+    labels = _labels(mapping)
+    shape = alt.Shape(f"{field}:N", sort=keys, scale=alt.Scale(domain=keys, range=SHAPES[:n]),
+                      legend=alt.Legend(labelExpr=f"{labels}[datum.label] || datum.label", columns=3))  # fmt: skip
+    bars = alt.Chart().mark_bar().encode(
+        y, alt.X("part_start:Q", title=x_title), alt.X2("part_end:Q"), palette(mapping, field),
+        tooltip=tooltip)  # fmt: skip
+    symbols = (alt.Chart().mark_point(filled=True, color="#ffffff", size=50)
+               .encode(y, alt.X("part_mid:Q"), shape, tooltip=tooltip)
+               .transform_filter("datum.part_end - datum.part_start >= 0.04 * datum.part_widest")
+               .properties(name=PART_SHAPES))  # fmt: skip
+    y_field = y.to_dict()["field"]
+    return (before(layered(bars, symbols, height=height))
+            .transform_calculate(part_order=order_expr(keys, field))
+            .transform_stack(stack=value, groupby=[y_field], sort=[alt.SortField("part_order")],
+                             as_=["part_start", "part_end"])
+            .transform_joinaggregate(part_widest="max(part_end)")
+            .transform_calculate(part_mid="(datum.part_start + datum.part_end) / 2"))  # fmt: skip
 
 
 def order_expr(keys: list[str], field: str) -> str:

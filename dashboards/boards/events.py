@@ -26,8 +26,7 @@ from dashboards.charts import (
     base,
     compile_spec,
     label_expr,
-    order_expr,
-    palette,
+    stacked,
 )
 from dashboards.model import ALL_KINDS, Chart, Column, Dashboard, Rollup, State, Table
 from dashboards.ranges import day_ranges
@@ -122,25 +121,20 @@ def _labelled(rows: list[Row]) -> list[Row]:
     return out
 
 
-def top_spec() -> alt.Chart:
+def top_spec() -> alt.LayerChart:
     """The top-contexts chart (the page's first chart; the benchmark exports it alone)."""
-    chart: alt.Chart = (
-        base(height=360)
+    return stacked(
+        VOLUME, "measure", "count", alt.Y("label:N", title=None, sort=alt.SortField("rank")),
+        "interactions", height=360,
+        tooltip=[alt.Tooltip("label:N", title="Context"), alt.Tooltip("measure_label:N", title="Measure"),
+                 alt.Tooltip("count:Q", title="Count", format=","),
+                 alt.Tooltip("viewers:Q", title="Viewers", format=",")],
+        before=lambda c: c
         .transform_window(rank="row_number()", sort=[alt.SortField("interactions", order="descending")])
         .transform_filter(f"datum.rank <= {TOP_N}")
         .transform_fold(list(VOLUME), as_=["measure", "count"])
-        .transform_calculate(order=order_expr(list(VOLUME), "measure"),
-                             measure_label=label_expr(VOLUME, "measure"))
-        .mark_bar()
-        .encode(alt.Y("label:N", title=None, sort=alt.SortField("rank")),
-                alt.X("count:Q", title="interactions", stack="zero"),
-                palette(VOLUME, "measure"), order=alt.Order("order:Q"),
-                tooltip=[alt.Tooltip("label:N", title="Context"),
-                         alt.Tooltip("measure_label:N", title="Measure"),
-                         alt.Tooltip("count:Q", title="Count", format=","),
-                         alt.Tooltip("viewers:Q", title="Viewers", format=",")])
+        .transform_calculate(measure_label=label_expr(VOLUME, "measure")),
     )  # fmt: skip
-    return chart
 
 
 def _top() -> Chart:

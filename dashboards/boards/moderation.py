@@ -18,9 +18,8 @@ from dashboards.charts import (
     day_x,
     label_expr,
     layered,
-    order_expr,
-    palette,
     series,
+    stacked,
 )  # fmt: skip
 from dashboards.model import Chart, Dashboard, State, Tile
 from dashboards.ranges import day_ranges
@@ -103,16 +102,15 @@ def _actions_text(rows: list[Row], state: State) -> str:
 
 
 def _by_check() -> Chart:
-    spec = (
-        base(height=200).transform_aggregate(verdicts="sum(verdicts)", groupby=["check", "action"])
-        .transform_calculate(order=order_expr(list(ACTIONS), "action"),
-                             action_label=label_expr(ACTIONS, "action"))
-        .mark_bar()
-        .encode(alt.Y("check:N", title=None, sort="-x"), alt.X("verdicts:Q", title="verdicts", stack="zero"),
-                palette(ACTIONS, "action"), order=alt.Order("order:Q"),
-                tooltip=[alt.Tooltip("check:N", title="Check"),
-                         alt.Tooltip("action_label:N", title="Action"),
-                         alt.Tooltip("verdicts:Q", title="Verdicts", format=",")])
+    spec = stacked(
+        ACTIONS, "action", "verdicts", alt.Y("check:N", title=None, sort=alt.SortField("check_total", order="descending")),
+        "verdicts", height=200,
+        tooltip=[alt.Tooltip("check:N", title="Check"), alt.Tooltip("action_label:N", title="Action"),
+                 alt.Tooltip("verdicts:Q", title="Verdicts", format=",")],
+        before=lambda c: c
+        .transform_aggregate(verdicts="sum(verdicts)", groupby=["check", "action"])
+        .transform_joinaggregate(check_total="sum(verdicts)", groupby=["check"])
+        .transform_calculate(action_label=label_expr(ACTIONS, "action")),
     )  # fmt: skip
     return Chart("checks", "checks", "day", text=_check_text, title="Actions by check",
                  unit="verdicts citing each check (a verdict citing two checks counts for both)",

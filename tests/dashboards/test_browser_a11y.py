@@ -352,13 +352,14 @@ MARK_COLOURS = """(els) => els.map(e => {
 
 
 def test_chart_colours_stand_out_from_the_card(context, server):
-    """Every data mark (3:1 against the white card, opacity included)."""
+    """Every data mark (3:1 against the white card, opacity included), but the symbols drawn
+    on stacked bars' parts (3:1 against the part: test_stacked_parts_differ_by_more_than_colour)."""
     faint = []
+    on_card = ":is(.role-mark:not(.part_shapes_marks))"
     for slug in PAGES:
         dash = Dash(context, server, slug)
         marks = dash.page.eval_on_selector_all(
-            ".vis svg .role-mark path, .vis svg .role-mark line, .vis svg .role-mark rect, "
-            ".vis svg .role-mark text", MARK_COLOURS)  # fmt: skip
+            ", ".join(f".vis svg {on_card} {e}" for e in ("path", "line", "rect", "text")), MARK_COLOURS)
         assert marks
         for m in marks:
             for paint in (m["fill"], m["stroke"]):
@@ -386,6 +387,40 @@ def test_series_differ_by_more_than_colour(context, server, slug: str, chart: st
     s = dash.page.eval_on_selector(f"#chart-{chart}", SERIES)
     assert len(s["strokes"]) == series, s
     assert len(s["dashes"]) == series and len(s["shapes"]) == series, s
+    dash.close()
+
+
+# Which part of a stacked bar each symbol sits in (the bar segment under its centre), its fill
+# and shape, and the shapes the legend shows.
+PARTS = """(card) => {
+  const form = (e) => e.getAttribute('d').replace(/[-\\d.,e]+/g, '');  // its commands: the shape at any size
+  const bars = [...card.querySelectorAll('.vis svg g.mark-rect.role-mark path')].map((e) => ({
+    fill: e.getAttribute('fill'), box: e.getBoundingClientRect()}));
+  const symbols = [...card.querySelectorAll('.vis svg g.mark-symbol.role-mark path')].map((e) => {
+    const r = e.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+    const bar = bars.find((b) => b.box.left <= x && x <= b.box.right && b.box.top <= y && y <= b.box.bottom);
+    return {shape: form(e), fill: e.getAttribute('fill'), on: bar ? bar.fill : null}; });
+  const legend = [...card.querySelectorAll('.vis svg .role-legend-symbol path')].map(form);
+  return {parts: [...new Set(bars.map((b) => b.fill))], symbols, legend: [...new Set(legend)]}; }"""
+
+
+@pytest.mark.parametrize(("slug", "chart"), [("events", "top"), ("moderation", "checks")])
+def test_stacked_parts_differ_by_more_than_colour(context, server, slug: str, chart: str):
+    """Each part of a stacked bar carries a symbol of its own shape, the one its legend entry
+    shows, drawn with 3:1 against the part's colour (WCAG 1.4.1, 1.4.11)."""
+    dash = Dash(context, server, slug)
+    got = dash.page.eval_on_selector(f"#chart-{chart}", PARTS)
+    assert len(got["parts"]) >= 2, got["parts"]
+    shapes: dict[str, set[str]] = {}
+    for s in got["symbols"]:
+        assert s["on"], f"a symbol outside the bars: {s}"
+        shapes.setdefault(s["on"], set()).add(s["shape"])
+        assert contrast(rgb(s["fill"]), rgb(s["on"])) >= 3, s
+    assert set(shapes) == set(got["parts"]), f"parts without a symbol: {set(got['parts']) - set(shapes)}"
+    assert all(len(v) == 1 for v in shapes.values()), shapes
+    one_each = [next(iter(v)) for v in shapes.values()]
+    assert len(set(one_each)) == len(one_each), "two parts share a shape"
+    assert set(one_each) <= set(got["legend"]), "the legend shows each part's shape"
     dash.close()
 
 
