@@ -22,6 +22,7 @@ from analytics.settings import AnalyticsSettings, check_settings
 from service.domain.rooms import RoomMode
 from service.domain.state import LONGEST_SLOW_MODE_SECONDS
 from service.moderation.settings import ModerationSettings, host_domains
+from service.protocol.keypath import name_keys
 from service.sinks.settings import SinksSettings
 
 ENV_PREFIX = "SIDELINE_"
@@ -378,7 +379,7 @@ def load_settings(
         settings = msgspec.convert(tree, Settings, strict=False)
     except msgspec.ValidationError as exc:
         where = f" in {path}" if path else ""
-        raise ConfigError(f"invalid configuration{where}: {_located(str(exc))}") from exc
+        raise ConfigError(f"invalid configuration{where}: {_located(_keys_named(exc, tree))}") from exc
     _check(settings)
     return settings
 
@@ -398,6 +399,17 @@ def _check_keyed(
             text = text.replace("`$", f"`{where}", 1) if " - at `$" in text else f"{text} - at `{where}`"
             in_file = f" in {path}" if path else ""
             raise ConfigError(f"invalid configuration{in_file}: {_located(text)}") from exc
+
+
+def _keys_named(exc: msgspec.ValidationError, tree: dict[str, Any]) -> str:
+    """msgspec's message, with the key of a table (``moderation.policies.match``) named where
+    it writes ``[...]``."""
+    text = str(exc)
+    found = re.search(r" - at `(?P<at>\$[^`]*\[\.\.\.\][^`]*)`$", text)
+    if found is None:
+        return text
+    named = name_keys(found["at"], tree, Settings, strict=False)
+    return f"{text[: found.start()]} - at `{named}`"
 
 
 _INNER = re.compile(r"^(?P<message>.*) in `(?P<key>[A-Za-z_][\w.-]*)` - at `(?P<at>\$[^`]*)`$", re.S)

@@ -55,7 +55,7 @@ def parse_policy(raw: dict[str, Any]) -> Policy:
     try:
         policy = msgspec.convert(raw, Policy)
     except msgspec.ValidationError as exc:
-        raise invalid_body(exc, prefix="invalid policy: ") from exc
+        raise invalid_body(exc, prefix="invalid policy: ", raw=raw, target=Policy) from exc
     return check_policy(policy)
 
 

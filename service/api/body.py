@@ -32,12 +32,23 @@ def decode_body(body: bytes, target: Any) -> Any:
     try:
         return _decoder(target).decode(body)
     except msgspec.ValidationError as exc:
-        raise invalid_body(exc) from None
+        raise invalid_body(exc, **_input(exc, body, target)) from None
     except msgspec.DecodeError as exc:
         message = f"body is not valid JSON: {exc}"
         raise SidelineError(ErrorCode.INVALID_BODY, message, at="$") from None
     except UnicodeDecodeError as exc:
         raise _not_utf8(body, exc) from None
+
+
+def _input(exc: msgspec.ValidationError, body: bytes, target: Any) -> dict[str, Any]:
+    """What :func:`invalid_body` needs to name a map's key in the error's path: the body as
+    builtins (decoded again only then; left out if the rest of it is not JSON)."""
+    if "[...]" not in str(exc):
+        return {}
+    try:
+        return {"raw": msgspec.json.decode(body), "target": target}
+    except msgspec.DecodeError:
+        return {}
 
 
 def _not_utf8(body: bytes, exc: UnicodeDecodeError) -> SidelineError:

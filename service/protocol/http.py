@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from service.domain.rooms import Role, RoomMode
 from service.errors import ErrorCode, SidelineError
+from service.protocol.keypath import name_keys
 
 NOT_BLANK = r"\S"
 """The pattern of an id that must hold something besides white space (a user id: as a
@@ -46,18 +47,23 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BLANK_REFUSED = f"Expected `str` matching regex {NOT_BLANK!r}"
 
 
-def invalid_body(exc: msgspec.ValidationError, *, prefix: str = "") -> SidelineError:
+def invalid_body(
+    exc: msgspec.ValidationError, *, prefix: str = "", raw: Any = None, target: Any = None
+) -> SidelineError:
     """The ``invalid_body`` refusal for a value msgspec rejected, ``at`` the offending field.
 
     msgspec ends its message with the path (``Expected `int`, got `str` - at `$.option```); an
     unknown or missing field is reported at the object holding it, so its own name is appended
     (``$.bogus``, ``$.client_msg_id``, ``$['']``, ``$['a`b']``): the client is pointed at the
     key to remove or add. (msgspec gives no path at the root, so a key that itself ends in
-    `` - at `$.x` `` reads as a key of ``$.x``.)
+    `` - at `$.x` `` reads as a key of ``$.x``.) Given the input as builtins (``raw``) and
+    its ``target`` type, a map's key msgspec writes ``[...]`` is named (``$.actions.spam``).
     """
     text = str(exc).replace(_BLANK_REFUSED, "Expected a `str` that is not blank")
     found = _AT.search(text)
     at = found.group("at") if found else "$"
+    if target is not None and "[...]" in at:
+        at = name_keys(at, raw, target)
     message = _AT.sub("", text)
     if unknown := _UNKNOWN.match(message):
         name = unknown.group("name")

@@ -125,6 +125,11 @@ def test_malformed_json_is_refused(api):
         (b'{"bogus":1}', "Object contains unknown field `bogus` - at `$.bogus`", "$.bogus"),
         (b'{"hold_at":2}', "invalid policy: Expected a score in (0, 1], got 2.0 in `$.hold_at`", "$.hold_at"),
         (b'{"actions":{"spma":"block"}}', "invalid policy: Unknown check or code 'spma' in `$.actions`", "$.actions"),
+        # a map's key is named, not `$.actions[...]` as msgspec writes any key of a dict
+        (b'{"actions":{"spam":"block","abuse":"nuke"},"hold_at":"x"}',
+         "Invalid enum value 'nuke' - at `$.actions.abuse`", "$.actions.abuse"),
+        (b'{"actions":{"spam.link":7}}', "Expected `str`, got `int` - at `$.actions['spam.link']`",
+         "$.actions['spam.link']"),
     ],
 )
 def test_policy_errors_carry_the_path(api, body, message, at):

@@ -146,6 +146,9 @@ def test_a_bad_moderation_setting_is_named_by_its_own_path(env, message):
         ({"SIDELINE_ROOMS__MATCH__MODE": "weird"}, "Invalid enum value 'weird' - at `$.rooms.match.mode`"),
         ({"SIDELINE_ROOMS__QUIZ__MAX_MESSAGE_LENGTH": "0"}, "Expected `int` >= 1 - at `$.rooms.quiz.max_message_length`"),
         ({"SIDELINE_ROOMS__QUIZ": "5"}, "Expected `object`, got `str` - at `$.rooms.quiz`"),
+        # a key of a table inside a section is named too, not `$.moderation.policies[...]`
+        ({"SIDELINE_MODERATION__POLICIES": '{"strict": {"actions": {"spam": "nuke"}}}'},
+         "Invalid enum value 'nuke' - at `$.moderation.policies.strict.actions.spam`"),
         # slow modes are bounded like the APIs bound them: last_post keeps a day of posts
         ({"SIDELINE_ROOMS__MATCH__SLOW_MODE_SECONDS": "86401"},
          "Expected `int` <= 86400 - at `$.rooms.match.slow_mode_seconds`"),
