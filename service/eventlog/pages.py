@@ -30,7 +30,9 @@ Page = tuple[list[Event], list[Event]]
 class LogPages:
     """Pages of rooms' messages read from the log, each read once until its room changes."""
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 64) -> None:
+        """Keep the last ``size`` pages used: a page holds up to 201 events (~220 KB), a
+        join's 51 (~56 KB), so 64 pages hold at most ~14 MB."""
         self._size = size
         self._pages: OrderedDict[PageKey, Page] = OrderedDict()
         self._reading: dict[PageKey, asyncio.Task[Page]] = {}
