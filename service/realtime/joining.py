@@ -1,11 +1,12 @@
 """``join``: enter a room, get its history (or what was missed), then live frames, gap-free.
 
 Order matters. The socket is attached to the room first, in a joining state where live
-frames wait in a list. Then the history snapshot is taken together with the position it
-covers, without yielding to the event loop in between; a resume replay reads the log, which
-may already hold events the loop has not applied and published yet. Both stop at the events
-whose frames the hub has handed out (``Hub.delivered_seq``): later ones still reach the
-socket as frames (resume.plan). Either way every event is in the snapshot or replay, or
+frames wait in a list. Then the position is taken, and the history snapshot after it (from
+memory, and from the log for a room whose older or whole history memory no longer holds, so
+it may yield to the event loop meanwhile); a resume replay reads the log, which may already
+hold events the loop has not applied and published yet. Both stop at the events whose frames
+the hub had handed out when the position was taken (``Hub.delivered_seq``): later ones still
+reach the socket as frames (resume.plan). Either way every event is in the snapshot or replay, or
 arrives later as a live frame. ``joined`` and the replay are sent, then the waiting frames,
 minus those the snapshot or replay already covered (by epoch and seq).
 """
