@@ -146,7 +146,9 @@ def stacked(mapping: dict[str, tuple[str, str]], field: str, value: str, y: alt.
                .encode(y, alt.X("part_mid:Q"), shape, tooltip=tooltip)
                .transform_filter("datum.part_end - datum.part_start >= 0.04 * datum.part_widest")
                .properties(name=PART_SHAPES))  # fmt: skip
-    y_field = y.to_dict()["field"]
+    encoded = y.to_dict()
+    assert isinstance(encoded, dict), encoded  # one channel encodes as one mapping
+    y_field = str(encoded["field"])
     return (before(layered(bars, symbols, height=height))
             .transform_calculate(part_order=order_expr(keys, field))
             .transform_stack(stack=value, groupby=[y_field], sort=[alt.SortField("part_order")],
