@@ -35,6 +35,9 @@ then; after an interrupted subscription every own envelope not back yet counts a
 one arriving after all is dropped. Other nodes' lost envelopes the recent stream did not hold
 (their node could not write it while Redis was down, and writes it when Redis is back) are
 looked for again (:meth:`Hub.recover_late`); found, they are applied and their rooms reload.
+Standing decisions of other nodes that reached Redis through the standing hash alone (their
+node wrote its log's standing state there when it started again) are read every
+``REREAD_SECONDS`` and applied with their effects (:meth:`Hub.reread_standing`).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ from service.realtime.render import has_effects, render
 from service.realtime.resume import RemoteLog
 from service.realtime.roster import Roster
 from service.realtime.standing import (
+    REREAD_SECONDS,
     STANDING_TYPES,
     LocalStanding,
     Position,
@@ -248,6 +252,8 @@ class Hub:
             asyncio.create_task(self._every(s.presence_interval_seconds, self._presence_tick)),
             asyncio.create_task(self._every(s.presence_ttl_seconds / 3, self.roster.heartbeat)),
         ]
+        if self._beats:  # other nodes may write standing decisions this one hears of no other way
+            self._tasks.append(asyncio.create_task(self._every(REREAD_SECONDS, self.reread_standing)))
         log.info("realtime hub started on %s (boot %s)", self.node_id, self.boot)
 
     async def stop(self) -> None:
@@ -599,6 +605,36 @@ class Hub:
         for hole in [h for h in self._holes if now - h.since > LATE_SECONDS]:
             self._give_up(hole, f"the recent stream did not get them in {LATE_SECONDS:.0f}s")
 
+    async def reread_standing(self) -> None:
+        """Apply the standing events other nodes wrote into the hash that this node's state
+        does not hold yet (standing.py, ``RedisStanding.changed``): a ban or a mode change that
+        reached Redis only through the hash (its node wrote its log's standing state there
+        when it started again after an outage), never through an envelope or the stream. Their
+        effects run (a banned user's sockets leave the room) and the frames they render (a
+        mode change, a pin) go to the room's sockets, as live; those came out of order with
+        the other nodes' frames, so the rooms' records of them start again (no resume is
+        proven across them). Filtered and applied with no wait in between: an envelope
+        arriving meanwhile cannot be overridden by an older entry."""
+        async with self._recovering:
+            events = await self.standing.changed()
+            if not events:
+                return
+            log.warning("%d standing events of other nodes reached node %s through the standing "
+                        "hash only (written when their node started again): applying them",
+                        len(events), self.node_id)  # fmt: skip
+            await self._catch_up(events)
+            try:
+                frames = [out for e in events for out in render(self.c, e)]
+            except Exception:
+                log.exception("could not render the standing events read from the hash")
+                frames = []
+            self.remote.lost(
+                "standing events of other nodes reached this node through Redis's standing "
+                "hash, out of order with their frames", {out.room for out in frames},
+            )  # fmt: skip
+            for out in frames:
+                self.fanout(out)
+
     def _give_up(self, hole: Hole, why: str) -> None:
         if hole in self._holes:
             self._holes.remove(hole)
@@ -658,6 +694,7 @@ class Hub:
             except Exception:  # e.g. a room kind this node's config lacks: skip, keep going
                 self.stats.remote_apply_errors += 1
                 log.exception("could not apply remote event %s (%s)", e.event_id, e.event_type)
+        self.standing.reflect(events)
 
     def fanout(self, out: Out) -> None:
         """Hand ``out`` to every local socket it is for (the same message object to each)."""

@@ -38,6 +38,23 @@ standing state into the hash when it starts, when Redis answers again after fail
 when it finds its mark gone from Redis (Redis lost its data; checked every
 ``WATCH_SECONDS``): what a write cut by the node's own restart, or lost with Redis, held.
 
+Such a decision may reach Redis through the hash alone (its node committed it while Redis was
+down and was killed before it could write it; its next process wrote the log's standing state
+at start): no envelope nor stream entry will ever carry it. So a running node also asks every
+``REREAD_SECONDS`` whether the hash changed (hub.py, ``Hub.reread_standing``). The script that
+writes an entry bumps the hash's version, ``<prefix>:standing-version`` (``id``: set by the
+writer that created it, so a Redis that came back empty, whose count starts again, is told
+apart; ``n``: entries written), and files the subject under that number in the sorted set
+``<prefix>:standing-changes``. A look is one script run: the version alone when it is the one
+last read, else the entries of the subjects written since (the whole hash when the id
+changed). The node applies only those newer than what its state holds for their subject (it
+keeps, per subject, the order key of the newest standing event it applied or committed), so
+nothing twice and never an older decision over a newer one. Measured with 10,000 subjects (a
+local Redis): 0.11 ms a look when nothing changed (9 us of it in Redis), 0.15 ms with one
+subject changed, about 100 ms for the whole hash after Redis came back empty (a plain
+HGETALL: 69 ms); the sorted set takes 1.3 MB beside the hash's 5.2 MB. An entry written by a
+node of an older version bumps nothing: it is learnt as before (envelopes, stream, restart).
+
 One node with the memory broker has nothing to share: :class:`LocalStanding` keeps nothing.
 """
 
@@ -54,7 +71,7 @@ import msgspec
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from service.domain.events import Event, EventType
+from service.domain.events import Event, EventType, uuid7
 from service.eventlog.base import EventLog
 from service.realtime.redis_client import connect
 
@@ -107,13 +124,42 @@ def order_key(e: Event) -> str:
 _ORDER_WIDTH = 56
 
 # Replace the subject's entry only with a newer one; entries are "<order key>|<event JSON>".
+# A replacement bumps the hash's version (KEYS[2]: ``id``, set by the writer that creates it,
+# ARGV[4]; ``n``, entries written) and files the subject under that number (KEYS[3]).
 _SET_IF_NEWER = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current and string.sub(current, 1, string.len(ARGV[2])) >= ARGV[2] then
     return 0
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
+redis.call('HSETNX', KEYS[2], 'id', ARGV[4])
+redis.call('ZADD', KEYS[3], redis.call('HINCRBY', KEYS[2], 'n', 1), ARGV[1])
 return 1
+"""
+
+# The version (id, n), then (subject, entry) of the subjects written since version ARGV (the
+# whole hash when the id is another: Redis came back empty), nothing more when it is ARGV.
+_CHANGED_SINCE = """
+local v = redis.call('HMGET', KEYS[2], 'id', 'n')
+local id, n = v[1] or '', v[2] or '0'
+local out = {id, n}
+if id == ARGV[1] and n == ARGV[2] then
+    return out
+end
+if id == ARGV[1] and tonumber(n) > tonumber(ARGV[2]) then
+    for _, subject in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf')) do
+        local entry = redis.call('HGET', KEYS[1], subject)
+        if entry then
+            out[#out + 1] = subject
+            out[#out + 1] = entry
+        end
+    end
+    return out
+end
+for _, value in ipairs(redis.call('HGETALL', KEYS[1])) do
+    out[#out + 1] = value
+end
+return out
 """
 
 
@@ -152,6 +198,14 @@ in the stream by the time other nodes read back the envelopes they lost (hub.py 
 
 WATCH_SECONDS = 2.0
 """How often a node checks that Redis still holds its mark (did not come back empty)."""
+
+REREAD_SECONDS = 2.0
+"""How often a running node asks whether the standing hash changed (hub.py): a decision that
+reached Redis through the hash alone (a restart after an outage) is enforced within about as
+long as a lost envelope takes to be noticed (a heartbeat interval, then the read back). An
+unchanged hash costs one small script run per node per look (measured in the module
+docstring), so a shorter period would cost little more; a longer one leaves a banned user
+posting longer through the nodes that had not heard of the ban."""
 
 _BATCH = 500
 """Stream entries written per round trip (one script run: Redis does nothing else meanwhile)."""
@@ -197,6 +251,13 @@ class Standing(Protocol):
         """The recent events of ``origins`` (None: every node but ``own``) carried by
         envelopes after the ``known`` position of their publisher (all of an unknown one's)."""
 
+    def reflect(self, events: Sequence[Event]) -> None:
+        """This node's state now holds ``events`` (other nodes', applied here)."""
+
+    async def changed(self) -> list[Event]:
+        """Other nodes' standing events written since the last look (or since ``recall``)
+        that are newer than what this node's state holds for their subject, oldest first."""
+
     async def close(self) -> None: ...
 
 
@@ -217,6 +278,12 @@ class LocalStanding:
     ) -> ReadBack:
         return ReadBack()  # one node: no other node's envelopes to lose
 
+    def reflect(self, events: Sequence[Event]) -> None:
+        return None
+
+    async def changed(self) -> list[Event]:
+        return []
+
     async def close(self) -> None:
         return None
 
@@ -236,10 +303,18 @@ class RedisStanding:
     ) -> None:  # fmt: skip
         self._redis = connect(url, timeout_seconds)
         self._key = f"{prefix}:standing"
+        self._version_keys = [self._key, f"{prefix}:standing-version", f"{prefix}:standing-changes"]
         self._recent_key = f"{prefix}:recent"
         self._marks_key = f"{prefix}:recent-written"
         self._recent_max = recent_events
         self._set_if_newer = self._redis.register_script(_SET_IF_NEWER)
+        self._changed_since = self._redis.register_script(_CHANGED_SINCE)
+        self._writer_id = uuid7()
+        self._version: tuple[bytes, bytes] = (b"", b"0")
+        """The hash's version when this node last read it (``recall``, ``changed``)."""
+        self._known: dict[str, str] = {}
+        """Subject -> order key of the newest standing event this node's state holds, of those
+        it applied from other nodes and its own since it started (its log's: ``reconcile``)."""
         self._add_recent = self._redis.register_script(_ADD_RECENT)
         self._log = log
         self._standing: dict[str, tuple[str, bytes]] = {}
@@ -268,9 +343,20 @@ class RedisStanding:
                 return
 
     def _keep_newest(self, subject: str, order: str, data: bytes) -> None:
+        """Queue an own standing event (the state holds it) for the hash, unless a newer one is."""
         held = self._standing.get(subject)
         if held is None or held[0] < order:
             self._standing[subject] = (order, data)
+        self._know(subject, order)
+
+    def _know(self, subject: str, order: str) -> None:
+        if self._known.get(subject, "") < order:
+            self._known[subject] = order
+
+    def reflect(self, events: Sequence[Event]) -> None:
+        for e in events:
+            if e.event_type in STANDING_TYPES and (subject := standing_key(e)) is not None:
+                self._know(subject, order_key(e))
 
     def add_recent(self, events: Sequence[Event], boot: str = "", n: int = 0) -> None:
         if self._recent_max <= 0:
@@ -311,7 +397,9 @@ class RedisStanding:
             batch = [self._pending.popleft() for _ in range(min(_BATCH, len(self._pending)))]
             pipe = self._redis.pipeline(transaction=False)
             for subject, (order, data) in standing.items():
-                await self._set_if_newer(keys=[self._key], args=[subject, order, data], client=pipe)
+                await self._set_if_newer(
+                    keys=self._version_keys, args=(subject, order, data, self._writer_id), client=pipe
+                )  # fmt: skip
             if batch:
                 args: list[str | bytes | int] = [self._recent_max]
                 for entry in batch:
@@ -380,7 +468,11 @@ class RedisStanding:
     async def recall(self, newest: dict[str, Position] | None = None) -> list[Event]:
         """(At start) also writes this node's log's standing state to Redis, in the background."""
         self.reconcile()
-        entries = await self._redis.hgetall(self._key)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hmget(self._version_keys[1], "id", "n")
+        pipe.hgetall(self._key)
+        (version_id, n), entries = await pipe.execute()
+        self._version = (version_id or b"", n or b"0")
         ordered = sorted(v if isinstance(v, bytes) else v.encode() for v in entries.values())
         events = [_decode(v[_ORDER_WIDTH + 1 :]) for v in ordered]
         if self._recent_max > 0:
@@ -392,6 +484,27 @@ class RedisStanding:
                     origin, position = at
                     newest[origin] = max(newest.get(origin, position), position)
         return events
+
+    async def changed(self) -> list[Event]:
+        """One script run: the version only, when the hash is as last read; else the entries of
+        the subjects written since (all of them when Redis came back empty), of which those
+        newer than what the state holds, not this node's own (its state has its log's), are
+        decoded. Nothing while this node's start-up write of its log's standing state is not
+        queued yet (an older entry of another node must not override the log's newer one),
+        nor when Redis does not answer (the writer says it)."""
+        if self._reconciling is not None and not self._reconciling.done():
+            return []
+        try:
+            reply = await self._changed_since(keys=self._version_keys, args=list(self._version))
+        except (RedisError, OSError):
+            return []
+        self._version = (reply[0], reply[1])
+        own = self._log.node_id if self._log is not None else None
+        newer = sorted(
+            entry for subject, entry in zip(reply[2::2], reply[3::2], strict=True)
+            if entry[:_ORDER_WIDTH].decode() > self._known.get(subject.decode(), "")
+        )  # fmt: skip
+        return [e for e in map(_decode, (v[_ORDER_WIDTH + 1 :] for v in newer)) if e.node_id != own]
 
     async def since(
         self, known: Mapping[str, Position], origins: Collection[str] | None, own: str
