@@ -534,9 +534,10 @@ async def _older_from_log(
     ``newest``: ``before_seq`` is past the room's every message in the log (the reads are
     shared with every reader of the room's newest page, :class:`LogPages`).
 
-    Each message is folded with its later deletes, reports and review decisions by the same
-    rule as the in-memory projection; reading goes on past hidden ones, so a page comes back
-    empty only when the room has nothing older to show.
+    Each message is as the in-memory index has it (with every node's later events), or, older
+    than the index, folded with its later deletes, reports and review decisions in this node's
+    log by the same rule; reading goes on past hidden ones, so a page comes back empty only
+    when the room has nothing older to show.
     """
     found: list[Event] = []
     while len(found) < want:
@@ -544,10 +545,15 @@ async def _older_from_log(
         newest = False
         if not batch:
             break
-        pairs = [(e, MessageRef.of(e)) for e in batch]
-        read = {ref.message_id: ref for _, ref in pairs}
+        pairs, read = [], {}
+        for e in batch:  # as folded() does: the index's when it has it (with other nodes' changes)
+            ref = c.state.messages.get(e.message_id or "")
+            if ref is None:
+                ref = read[e.message_id or ""] = MessageRef.of(e)
+            pairs.append((e, ref))
         for change in changes:
-            read[change.message_id or ""].fold(change)
+            if (from_log := read.get(change.message_id or "")) is not None:
+                from_log.fold(change)
         shown = [(e, ref) for e, ref in pairs if ref.visible_to(reader)]
         refs.update((ref.message_id, ref) for _, ref in shown)
         found = [e for e, _ in shown][-(want - len(found)) :] + found

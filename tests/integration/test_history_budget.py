@@ -13,6 +13,7 @@ from litestar.testing import TestClient
 
 from service.actions import messages
 from service.actions.context import Community
+from service.domain.events import EventType, new_event
 from service.domain.rooms import Role
 from service.identity import Identity, mint_token
 from tests.integration.test_participation import ROOM, bearer, post_message
@@ -89,3 +90,19 @@ def test_a_crowd_joining_a_room_let_go_of_reads_the_log_once(start, monkeypatch)
 
 def _identity(s: Any, user: str) -> Identity:
     return Identity(user_id=user, name=user, context_id="match:1", role=Role.USER)
+
+
+def test_a_change_another_node_made_holds_after_the_room_is_let_go_of(start):
+    """Another node's delete of this node's message is in the state (applied as it arrived),
+    not in this node's log: the page read from the log still leaves the message out."""
+    s, c, client = start(SIDELINE_MEMORY__HISTORY_MESSAGES="4")
+    fan = bearer(s, "fan")
+    sent = [post_message(client, bearer(s, f"u{i}"), f"c{i}", f"early {i}") for i in range(3)]
+    deleted = new_event(EventType.MESSAGE_DELETED, user_id="mod", room_id="match:1", message_id=sent[1],
+                        payload={"reason": "moderator"})  # fmt: skip
+    deleted.seq, deleted.epoch, deleted.node_id = 1, "another-epoch", "node-2"
+    c.state.apply(deleted)  # as the hub applies a remote event
+    assert ids(page(client, fan)) == [sent[0], sent[2]]
+    fill_other_rooms(client, s, 4)
+    assert "match:1" not in c.state.history
+    assert ids(page(client, fan)) == [sent[0], sent[2]]
