@@ -154,7 +154,8 @@ class DashboardController(Controller):
         self, request: Request[Any, Any, Any],
         next_path: Annotated[str | None, QueryParameter(name="next")] = None,
     ) -> Response[str]:  # fmt: skip
-        _state(request)
+        pages, *_ = _state(request)
+        pages.warm()  # rendered while the key is typed
         return _html(login_page(_safe_next(next_path), key_file=_key_file(request)))
 
     @post("/login", name="dashboards:login", status_code=303)

@@ -1,5 +1,6 @@
 """Pages as the service serves them: read from the static folder (rendered on demand when
-missing), the overview's sink status swapped for the forwarder's live status, gzip cached."""
+missing, and ahead of it while the sign-in form is shown), the overview's sink status swapped
+for the forwarder's live status, gzip cached."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class PageStore:
         self._gzip: dict[Path, tuple[int, bytes]] = {}
         self.last_render_pid: int | None = None
         """The process that rendered the pages on demand (for tests and logs)."""
+        self._warming: asyncio.Task[None] | None = None
 
     async def page(self, slug: str, gzip_ok: bool) -> tuple[bytes, bool]:
         """The HTML of ``slug`` and whether it is gzip-compressed.
@@ -59,6 +61,21 @@ class PageStore:
             cached = (mtime, gzip.compress(path.read_bytes(), 6))
             self._gzip[path] = cached
         return cached[1], True
+
+    def warm(self) -> None:
+        """Start rendering the pages no run wrote yet, in the background, once per service
+        start (the sign-in form calls it): the first page after signing in then need not wait
+        for the whole render. Once only, so a visitor cannot make the node render again and
+        again; a page asked for meanwhile waits for the same render (``_render``'s lock)."""
+        if self._warming is not None or all(self.paths.page(s).exists() for s in SERVED):
+            return
+        self._warming = asyncio.create_task(self._warm(), name="dashboards-warm")
+
+    async def _warm(self) -> None:
+        try:
+            await self._render()
+        except Exception:  # a page asked for later renders (and fails) on its own
+            log.warning("dashboards could not be rendered ahead of the first page", exc_info=True)
 
     async def _render(self) -> None:
         async with self._lock:

@@ -228,6 +228,27 @@ def test_pages_are_rendered_on_demand_when_no_run_wrote_them(demo_dir: Path, tmp
     assert gzip.decompress(gzip.compress(b"x")) == b"x"
 
 
+def test_the_sign_in_form_starts_rendering_missing_pages_once(demo_dir: Path, tmp_path: Path):
+    """Pages no run wrote yet are rendered while the visitor types the key, not after: the
+    first page after signing in took the whole render (~30 s on a loaded machine)."""
+    shutil.copytree(demo_dir / "warehouse" / "reports", tmp_path / "warehouse" / "reports")
+    settings = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path),
+                                      "SIDELINE_DASHBOARDS__ACCESS_KEY": KEY})  # fmt: skip
+    apps: list[Litestar] = []
+    for url in serve(settings, apps=apps):
+        assert httpx.get(f"{url}/dashboards/login").status_code == 200
+        pages = apps[0].state.dashboard_pages
+        deadline = time.monotonic() + 60
+        while pages.last_render_pid is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (tmp_path / "dashboards" / "overview.html").exists()  # no page was asked for
+        assert pages.last_render_pid not in (None, os.getpid())
+        (tmp_path / "dashboards" / "overview.html").unlink()
+        assert httpx.get(f"{url}/dashboards/login").status_code == 200
+        time.sleep(0.5)  # once per start: a visitor cannot make the node render again and again
+        assert not (tmp_path / "dashboards" / "overview.html").exists()
+
+
 def test_without_a_key_the_dashboards_stay_closed(tmp_path: Path):
     settings = load_settings(environ={"SIDELINE_DATA_DIR": str(tmp_path)})
     assert settings.dashboards.access_key == ""
