@@ -38,6 +38,18 @@ standing state into the hash when it starts, when Redis answers again after fail
 when it finds its mark gone from Redis (Redis lost its data; checked every
 ``WATCH_SECONDS``): what a write cut by the node's own restart, or lost with Redis, held.
 
+The stream entries a process kept in memory die with it. The mark names the event of the last
+entry written (its log's epoch and seq), so a node that starts queues, before anything new,
+its log's events past it (at most ``redis_recent_events``): those a process killed while Redis
+did not take them had kept. Which envelope carried each is not in the log, so they are
+written without a number, naming the process of the mark (``r``): nodes that start later read
+them, but a running node's read back skips them (it matches entries to lost envelopes by
+number), so a node that had noticed those envelopes lost still gives up on them after
+``LATE_SECONDS`` (hub.py, counted and logged), and one that had not noticed (the killed
+process's later envelopes and heartbeats failed too) learns of them only when it restarts.
+Nothing is written twice: the mark moves past them too. Nothing is known when Redis lost the
+mark with its data.
+
 Such a decision may reach Redis through the hash alone (its node committed it while Redis was
 down and was killed before it could write it; its next process wrote the log's standing state
 at start): no envelope nor stream entry will ever carry it. So a running node also asks every
@@ -73,7 +85,7 @@ from redis.exceptions import RedisError
 
 from service.domain.events import Event, EventType, uuid7
 from service.eventlog.base import EventLog
-from service.realtime.redis_client import connect
+from service.realtime.redis_client import as_text, connect
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +176,8 @@ return out
 
 
 # Add stream entries past the mark of the last one written of their node (an entry without a
-# mark always); ARGV: the stream's cap, then (mark, event, origin, boot, n) per entry.
+# mark always); ARGV: the stream's cap, then (mark, event, origin, boot, n) per entry. An entry
+# without n is one a later process wrote for ``boot`` (its node's last one to write): no envelope.
 _ADD_RECENT = """
 local marks = {}
 local added = 0
@@ -177,7 +190,12 @@ for i = 2, #ARGV, 5 do
         if marks[origin] == nil then
             marks[origin] = redis.call('HGET', KEYS[2], origin) or ''
         end
-        if mark > marks[origin] then
+        if mark > marks[origin] and ARGV[i + 4] == '' then
+            redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i + 1],
+                       'o', origin, 'r', ARGV[i + 3])
+            marks[origin] = mark
+            added = added + 1
+        elseif mark > marks[origin] then
             redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i + 1],
                        'o', origin, 'b', ARGV[i + 3], 'n', ARGV[i + 4])
             marks[origin] = mark
@@ -320,7 +338,8 @@ class RedisStanding:
         self._standing: dict[str, tuple[str, bytes]] = {}
         """Subject -> (order key, event JSON) of its newest standing event not written yet."""
         self._pending: deque[tuple[str, bytes, str, str, str]] = deque()
-        """Stream entries not written yet, oldest first: (mark, event, origin, boot, n)."""
+        """Stream entries not written yet, oldest first: (mark, event, origin, boot, n). A mark
+        is ``boot|n|i|epoch|seq``: the entry's envelope, its place in it, and its event."""
         self._writer: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._failing = False
@@ -362,7 +381,7 @@ class RedisStanding:
         if self._recent_max <= 0:
             return
         for i, e in enumerate(events):
-            mark = f"{boot}|{n:020d}|{i:06d}" if n else ""
+            mark = f"{boot}|{n:020d}|{i:06d}|{e.epoch}|{e.seq}" if n else ""
             self._pending.append((mark, _encode(e), e.node_id if n else "", boot if n else "", str(n)))
         if self._failing:
             self._trim()
@@ -466,8 +485,10 @@ class RedisStanding:
                 continue  # the writer says it, and reconciles once Redis answers
 
     async def recall(self, newest: dict[str, Position] | None = None) -> list[Event]:
-        """(At start) also writes this node's log's standing state to Redis, in the background."""
+        """(At start) also writes this node's log's standing state to Redis, in the background,
+        and queues the log's events its last process did not write to the stream."""
         self.reconcile()
+        await self._queue_unwritten()
         pipe = self._redis.pipeline(transaction=True)
         pipe.hmget(self._version_keys[1], "id", "n")
         pipe.hgetall(self._key)
@@ -484,6 +505,38 @@ class RedisStanding:
                     origin, position = at
                     newest[origin] = max(newest.get(origin, position), position)
         return events
+
+    async def _queue_unwritten(self) -> None:
+        """Queue, first, the events of this node's log past the last entry its processes wrote
+        to the stream (its mark names the event): those a process killed while Redis did not
+        take them had kept in memory, or committed and never published. At most the newest
+        ``recent_events``. Their envelopes' numbers are not in the log, so they are written
+        without one, naming the process that wrote the mark (``r``): nodes that start later
+        read them (``recall``); a running node's read back skips them, as any entry without
+        an envelope. Nothing when Redis holds no mark of this log (it lost it: what was
+        written is unknown) or the log cannot be read (logged)."""
+        if self._log is None or self._recent_max <= 0:
+            return
+        parts = as_text(await self._redis.hget(self._marks_key, self._log.node_id) or b"").split("|")
+        if len(parts) != 5 or parts[3] != self._log.epoch or not parts[4].isdigit():
+            return
+        boot, n, end = parts[0], parts[1], self._log.last_seq
+        after = max(int(parts[4]), end - self._recent_max)
+        try:
+            events = await self._log.read(after, end - after) if end > after else []
+        except Exception:
+            log.exception("could not read the events of this node's log not written to Redis")
+            return
+        origin = self._log.node_id
+        self._pending.extendleft(reversed([
+            (f"{boot}|{n}|~{e.seq:020d}|{e.epoch}|{e.seq}", _encode(e), origin, boot, "")
+            for e in events
+        ]))  # fmt: skip
+        if events:
+            log.warning("writing %d events of this node's log (seq %d to %d) its last process "
+                        "did not write to the recent stream", len(events), events[0].seq,
+                        events[-1].seq)  # fmt: skip
+            self._write()
 
     async def changed(self) -> list[Event]:
         """One script run: the version only, when the hash is as last read; else the entries of
