@@ -231,3 +231,14 @@ def test_the_count_follows_every_change_of_history():
                    user_id=f"r{seq}", payload=payload)  # fmt: skip
         assert state.history_held == sum(len(h) for h in state.history.values())
         assert state.history_held <= 20 or len(state.history) == 1
+
+
+def test_a_user_who_left_every_room_takes_no_memory():
+    state = _state()
+    _apply(state, EventType.ROOM_JOINED, 1, user_id="u1", room_id="match:1")
+    _apply(state, EventType.ROOM_JOINED, 2, user_id="u1", room_id="match:2")
+    _apply(state, EventType.ROOM_LEFT, 3, user_id="u1", room_id="match:1")
+    assert state.memberships == {"u1": {"match:2"}}
+    _apply(state, EventType.ROOM_LEFT, 4, user_id="u1", room_id="match:2")
+    _apply(state, EventType.ROOM_LEFT, 5, user_id="u2", room_id="match:2")  # never joined
+    assert dict(state.memberships) == {}
