@@ -63,8 +63,8 @@ class MessageRef(msgspec.Struct, kw_only=True):
     def of(cls, e: Event) -> MessageRef:
         """The message as its ``community_message_sent`` event left it."""
         assert e.message_id is not None
-        return cls(
-            message_id=e.message_id, room_id=e.room_id, user_id=e.user_id, seq=e.seq,
+        return cls(  # room and user interned: one string for all the messages of each
+            message_id=e.message_id, room_id=sys.intern(e.room_id), user_id=sys.intern(e.user_id), seq=e.seq,
             visibility=e.payload.get("visibility", "public"),
             shadow_ban=bool(e.payload.get("shadow_ban")),
         )  # fmt: skip
@@ -313,7 +313,7 @@ class CommunityState:
             gone, _ = self.messages.popitem(last=False)
             self.reported_at.pop(gone, None)
         if cid := p.get("client_msg_id"):
-            self.client_ids[(e.user_id, e.room_id, cid)] = e.message_id
+            self.client_ids[(ref.user_id, ref.room_id, cid)] = ref.message_id
             if len(self.client_ids) > self._index_size:
                 self.client_ids.popitem(last=False)
         self._posted(e)
