@@ -16,7 +16,7 @@ envelope every presence interval, with other nodes only, carrying the number it 
 the broker says when its subscription was made again. Typing and crowd envelopes are not
 numbered: their signals are in no stream to read back, and a lost one costs nothing more.
 Frames may then be missing here, and other nodes' events in this node's state. The node first
-reads the lost events back from the recent stream in Redis (standing.py), applies those it had
+reads the lost events back from the recent stream in Redis (realtime/standing/), applies those it had
 not received and runs their per-socket effects (a lost ban still takes the user's sockets out);
 then, in each room that lost frames, the record of other nodes' frames starts again (no resume
 is proven across the gap, resume.py) and every joined socket is told ``resync``, then gets a
@@ -607,7 +607,7 @@ class Hub:
 
     async def reread_standing(self) -> None:
         """Apply the standing events other nodes wrote into the hash that this node's state
-        does not hold yet (standing.py, ``RedisStanding.changed``): a ban or a mode change that
+        does not hold yet (realtime/standing/, ``RedisStanding.changed``): a ban or a mode change that
         reached Redis only through the hash (its node wrote its log's standing state there
         when it started again after an outage), never through an envelope or the stream. Their
         effects run (a banned user's sockets leave the room) and the frames they render (a

@@ -115,7 +115,7 @@ async def test_the_other_nodes_messages_of_a_redis_outage_reach_this_nodes_clien
     start_server, own_redis
 ):  # fmt: skip
     """Redis comes back empty: node A's message of the outage reaches no node by pub/sub and
-    is in no stream until A writes what it kept (standing.py). Node B's socket is told
+    is in no stream until A writes what it kept (realtime/standing/). Node B's socket is told
     ``resync`` and gets a fresh ``joined`` that holds it (read back at the gap, or later when
     the stream gets it), once, in order; A's message after the outage arrives too."""
     a, b = start_two(start_server, own_redis.url)

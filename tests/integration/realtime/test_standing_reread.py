@@ -2,7 +2,7 @@
 
 Node A bans a user and changes a room's mode while Redis is down, then is killed (kill -9)
 before it could write them; when A starts again it writes its log's standing state into the
-hash (standing.py, reconcile). Node B runs all along: no envelope and no stream entry ever
+hash (realtime/standing/, reconcile). Node B runs all along: no envelope and no stream entry ever
 carries those decisions to it, so before B re-read the hash it let the banned user post
 until B itself restarted. Two real ``sideline serve`` processes and a redis-server of the
 test's own, killed and started again (empty).

@@ -1,74 +1,5 @@
-"""What a node that starts learns from the others: their standing decisions and recent events.
-
-Pub/sub carries events between running nodes, but a node that starts (or restarts) rebuilds
-its state from its own log shard only. Without more it would not know of a ban, a mute, a
-shadow-ban, a room mode, a pin, a role grant, a moderation policy or a poll's close set through
-another node before it started, and would let a banned user post; and its rooms' history would lack the
-other nodes' messages. So each node also records in Redis:
-
-- per subject (a user's ban in a room, a room's mode ...), the latest standing event, in one
-  hash: a newer event replaces an older one whatever order the nodes write in (compared by
-  time, then by event id, inside Redis), so nothing standing ever ages out;
-- every committed event, in a stream capped at ``redis_recent_events`` entries (about, as
-  Redis trims whole nodes of the stream): recent messages, reactions, polls and deletions.
-
-A starting node reads both and applies what other nodes recorded (standing events oldest
-first, then the stream in publication order) before it subscribes to live events. Applying
-an event twice is harmless: every standing event sets a value, and the stream's events of a
-subject end with its newest.
-
-A running node reads the stream again when envelopes were lost on their way to it (hub.py,
-``Hub._recover``). Its state already holds most of what the stream holds, and applying a
-message twice would put it in history twice, so each entry also names the envelope that
-carried the event (its publisher's node, process and number, envelope.py): the node reads
-back from the newest entry only until it meets, for each publisher concerned, an envelope it
-had already received (:meth:`RedisStanding.since`), and applies only the newer ones.
-
-Redis may be down, or lose what it held (restarted without persistence), while the events
-are durable in the node's log. So a node never drops what it could not write: it keeps the
-standing events (the newest per subject) and the stream entries (at most
-``redis_recent_events``, oldest dropped first) and one writer task writes them in order, again
-and again (every ``RETRY_SECONDS`` at most) until Redis takes them. Both writes are idempotent:
-the hash only ever takes a newer event, and a stream entry is added only past the mark of the
-last one its node wrote (``<prefix>:recent-written``, set by the same script), so a write
-retried after a lost reply adds nothing twice. Other nodes learn what was written late as of
-any lost envelope: they notice the gap at the writer's next envelope or heartbeat and read
-the entries back (hub.py), and a node that starts reads the hash. A node also writes its log's
-standing state into the hash when it starts, when Redis answers again after failing, and
-when it finds its mark gone from Redis (Redis lost its data; checked every
-``WATCH_SECONDS``): what a write cut by the node's own restart, or lost with Redis, held.
-
-The stream entries a process kept in memory die with it. The mark names the event of the last
-entry written (its log's epoch and seq), so a node that starts queues, before anything new,
-its log's events past it (at most ``redis_recent_events``): those a process killed while Redis
-did not take them had kept. Which envelope carried each is not in the log, so they are
-written without a number, naming the process of the mark (``r``): nodes that start later read
-them, but a running node's read back skips them (it matches entries to lost envelopes by
-number), so a node that had noticed those envelopes lost still gives up on them after
-``LATE_SECONDS`` (hub.py, counted and logged), and one that had not noticed (the killed
-process's later envelopes and heartbeats failed too) learns of them only when it restarts.
-Nothing is written twice: the mark moves past them too. Nothing is known when Redis lost the
-mark with its data.
-
-Such a decision may reach Redis through the hash alone (its node committed it while Redis was
-down and was killed before it could write it; its next process wrote the log's standing state
-at start): no envelope nor stream entry will ever carry it. So a running node also asks every
-``REREAD_SECONDS`` whether the hash changed (hub.py, ``Hub.reread_standing``). The script that
-writes an entry bumps the hash's version, ``<prefix>:standing-version`` (``id``: set by the
-writer that created it, so a Redis that came back empty, whose count starts again, is told
-apart; ``n``: entries written), and files the subject under that number in the sorted set
-``<prefix>:standing-changes``. A look is one script run: the version alone when it is the one
-last read, else the entries of the subjects written since (the whole hash when the id
-changed). The node applies only those newer than what its state holds for their subject (it
-keeps, per subject, the order key of the newest standing event it applied or committed), so
-nothing twice and never an older decision over a newer one. Measured with 10,000 subjects (a
-local Redis): 0.11 ms a look when nothing changed (9 us of it in Redis), 0.15 ms with one
-subject changed, about 100 ms for the whole hash after Redis came back empty (a plain
-HGETALL: 69 ms); the sorted set takes 1.3 MB beside the hash's 5.2 MB. An entry written by a
-node of an older version bumps nothing: it is learnt as before (envelopes, stream, restart).
-
-One node with the memory broker has nothing to share: :class:`LocalStanding` keeps nothing.
-"""
+"""The standing store in Redis: the hash of standing decisions, the recent stream, and what
+waits to be written to them (the package docstring tells the whole design)."""
 
 from __future__ import annotations
 
@@ -76,138 +7,31 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from service.domain.events import Event, EventType, uuid7
+from service.domain.events import Event, uuid7
 from service.eventlog.base import EventLog
 from service.realtime.redis_client import as_text, connect
+from service.realtime.standing.port import ReadBack
+from service.realtime.standing.scripts import ADD_RECENT, CHANGED_SINCE, SET_IF_NEWER
+from service.realtime.standing.subjects import (
+    ORDER_WIDTH,
+    STANDING_TYPES,
+    Position,
+    follows,
+    order_key,
+    standing_in,
+    standing_key,
+)
 
 log = logging.getLogger(__name__)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Event).decode
-
-
-STANDING_TYPES = frozenset({
-    EventType.USER_MUTED, EventType.USER_UNMUTED, EventType.USER_BANNED, EventType.USER_UNBANNED,
-    EventType.USER_SHADOW_BANNED, EventType.ROLE_GRANTED, EventType.ROLE_REVOKED,
-    EventType.ROOM_MODE_CHANGED, EventType.MESSAGE_PINNED, EventType.MODERATION_POLICY_CHANGED,
-    EventType.POLL_CLOSED,
-})  # fmt: skip
-"""Event types that set a subject's standing (see :func:`standing_key`)."""
-
-
-def standing_key(e: Event) -> str | None:
-    """The subject whose standing ``e`` sets, or None for events that set none."""
-    scope = "*" if e.payload.get("scope") == "global" else e.room_id
-    match e.event_type:
-        case EventType.USER_MUTED | EventType.USER_UNMUTED:
-            return f"mute|{scope}|{e.user_id}"
-        case EventType.USER_BANNED | EventType.USER_UNBANNED:
-            return f"ban|{scope}|{e.user_id}"
-        case EventType.USER_SHADOW_BANNED:
-            return f"shadow|{scope}|{e.user_id}"
-        case EventType.ROLE_GRANTED | EventType.ROLE_REVOKED:
-            return f"role|{e.room_id}|{e.user_id}"
-        case EventType.ROOM_MODE_CHANGED:
-            return f"mode|{e.room_id}"
-        case EventType.MESSAGE_PINNED:
-            return f"pin|{e.room_id}"
-        case EventType.MODERATION_POLICY_CHANGED:
-            return f"policy|{e.payload.get('kind', '')}"
-        case EventType.POLL_CLOSED:
-            return f"poll|{e.payload.get('poll_id', '')}"
-        case _:
-            return None
-
-
-def order_key(e: Event) -> str:
-    """Sorts events of one subject in time order (fixed width: microseconds, then the id)."""
-    micros = (e.occurred_at - _EPOCH) // timedelta(microseconds=1)
-    return f"{micros:020d}{e.event_id:0>36}"
-
-
-_ORDER_WIDTH = 56
-
-# Replace the subject's entry only with a newer one; entries are "<order key>|<event JSON>".
-# A replacement bumps the hash's version (KEYS[2]: ``id``, set by the writer that creates it,
-# ARGV[4]; ``n``, entries written) and files the subject under that number (KEYS[3]).
-_SET_IF_NEWER = """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current and string.sub(current, 1, string.len(ARGV[2])) >= ARGV[2] then
-    return 0
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
-redis.call('HSETNX', KEYS[2], 'id', ARGV[4])
-redis.call('ZADD', KEYS[3], redis.call('HINCRBY', KEYS[2], 'n', 1), ARGV[1])
-return 1
-"""
-
-# The version (id, n), then (subject, entry) of the subjects written since version ARGV (the
-# whole hash when the id is another: Redis came back empty), nothing more when it is ARGV.
-_CHANGED_SINCE = """
-local v = redis.call('HMGET', KEYS[2], 'id', 'n')
-local id, n = v[1] or '', v[2] or '0'
-local out = {id, n}
-if id == ARGV[1] and n == ARGV[2] then
-    return out
-end
-if id == ARGV[1] and tonumber(n) > tonumber(ARGV[2]) then
-    for _, subject in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf')) do
-        local entry = redis.call('HGET', KEYS[1], subject)
-        if entry then
-            out[#out + 1] = subject
-            out[#out + 1] = entry
-        end
-    end
-    return out
-end
-for _, value in ipairs(redis.call('HGETALL', KEYS[1])) do
-    out[#out + 1] = value
-end
-return out
-"""
-
-
-# Add stream entries past the mark of the last one written of their node (an entry without a
-# mark always); ARGV: the stream's cap, then (mark, event, origin, boot, n) per entry. An entry
-# without n is one a later process wrote for ``boot`` (its node's last one to write): no envelope.
-_ADD_RECENT = """
-local marks = {}
-local added = 0
-for i = 2, #ARGV, 5 do
-    local mark, origin = ARGV[i], ARGV[i + 2]
-    if mark == '' then
-        redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i + 1])
-        added = added + 1
-    else
-        if marks[origin] == nil then
-            marks[origin] = redis.call('HGET', KEYS[2], origin) or ''
-        end
-        if mark > marks[origin] and ARGV[i + 4] == '' then
-            redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i + 1],
-                       'o', origin, 'r', ARGV[i + 3])
-            marks[origin] = mark
-            added = added + 1
-        elseif mark > marks[origin] then
-            redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i + 1],
-                       'o', origin, 'b', ARGV[i + 3], 'n', ARGV[i + 4])
-            marks[origin] = mark
-            added = added + 1
-        end
-    end
-end
-for origin, mark in pairs(marks) do
-    redis.call('HSET', KEYS[2], origin, mark)
-end
-return added
-"""
 
 RETRY_SECONDS = 0.25
 """Longest pause between tries to write what waits for Redis: short, so that the entries are
@@ -228,82 +52,8 @@ posting longer through the nodes that had not heard of the ban."""
 _BATCH = 500
 """Stream entries written per round trip (one script run: Redis does nothing else meanwhile)."""
 
-Position = tuple[str, int]
-"""Where an envelope stands among its publisher's: its process (``boot``, a uuid7, so later
-processes sort later) and its number in that process."""
-
 _PAGE = 1_000
 """Stream entries read per round trip when reading back."""
-
-
-class ReadBack(msgspec.Struct, kw_only=True):
-    """What the recent stream holds after the positions a node had received."""
-
-    events: list[Event] = msgspec.field(default_factory=list)
-    """Events of envelopes after those positions, in publication order."""
-    carried: list[Position] = msgspec.field(default_factory=list)
-    """The envelope (its publisher's position) that carried each of ``events``, in step."""
-    newest: dict[str, Position] = msgspec.field(default_factory=dict)
-    """Publisher node -> the newest envelope of it in the stream (of the publishers read)."""
-    complete: bool = True
-    """False when entries after a position may have been trimmed away (or the stream is off)."""
-
-
-class Standing(Protocol):
-    """Where nodes leave the standing-setting events for nodes that start later."""
-
-    async def remember(self, events: list[Event]) -> None:
-        """Record the events among ``events`` that set a subject's standing."""
-
-    def add_recent(self, events: Sequence[Event], boot: str = "", n: int = 0) -> None:
-        """Queue committed events, carried by envelope ``n`` of process ``boot``, for the
-        recent stream; returns at once."""
-
-    async def recall(self, newest: dict[str, Position] | None = None) -> list[Event]:
-        """Every subject's latest standing event, oldest first, then the recent events; the
-        newest envelope of each publisher in the stream goes into ``newest``."""
-
-    async def since(
-        self, known: Mapping[str, Position], origins: Collection[str] | None, own: str
-    ) -> ReadBack:
-        """The recent events of ``origins`` (None: every node but ``own``) carried by
-        envelopes after the ``known`` position of their publisher (all of an unknown one's)."""
-
-    def reflect(self, events: Sequence[Event]) -> None:
-        """This node's state now holds ``events`` (other nodes', applied here)."""
-
-    async def changed(self) -> list[Event]:
-        """Other nodes' standing events written since the last look (or since ``recall``)
-        that are newer than what this node's state holds for their subject, oldest first."""
-
-    async def close(self) -> None: ...
-
-
-class LocalStanding:
-    """One node: its own log already holds everything."""
-
-    async def remember(self, events: list[Event]) -> None:
-        return None
-
-    def add_recent(self, events: Sequence[Event], boot: str = "", n: int = 0) -> None:
-        return None
-
-    async def recall(self, newest: dict[str, Position] | None = None) -> list[Event]:
-        return []
-
-    async def since(
-        self, known: Mapping[str, Position], origins: Collection[str] | None, own: str
-    ) -> ReadBack:
-        return ReadBack()  # one node: no other node's envelopes to lose
-
-    def reflect(self, events: Sequence[Event]) -> None:
-        return None
-
-    async def changed(self) -> list[Event]:
-        return []
-
-    async def close(self) -> None:
-        return None
 
 
 class RedisStanding:
@@ -325,15 +75,15 @@ class RedisStanding:
         self._recent_key = f"{prefix}:recent"
         self._marks_key = f"{prefix}:recent-written"
         self._recent_max = recent_events
-        self._set_if_newer = self._redis.register_script(_SET_IF_NEWER)
-        self._changed_since = self._redis.register_script(_CHANGED_SINCE)
+        self._set_if_newer = self._redis.register_script(SET_IF_NEWER)
+        self._changed_since = self._redis.register_script(CHANGED_SINCE)
         self._writer_id = uuid7()
         self._version: tuple[bytes, bytes] = (b"", b"0")
         """The hash's version when this node last read it (``recall``, ``changed``)."""
         self._known: dict[str, str] = {}
         """Subject -> order key of the newest standing event this node's state holds, of those
         it applied from other nodes and its own since it started (its log's: ``reconcile``)."""
-        self._add_recent = self._redis.register_script(_ADD_RECENT)
+        self._add_recent = self._redis.register_script(ADD_RECENT)
         self._log = log
         self._standing: dict[str, tuple[str, bytes]] = {}
         """Subject -> (order key, event JSON) of its newest standing event not written yet."""
@@ -495,7 +245,7 @@ class RedisStanding:
         (version_id, n), entries = await pipe.execute()
         self._version = (version_id or b"", n or b"0")
         ordered = sorted(v if isinstance(v, bytes) else v.encode() for v in entries.values())
-        events = [_decode(v[_ORDER_WIDTH + 1 :]) for v in ordered]
+        events = [_decode(v[ORDER_WIDTH + 1 :]) for v in ordered]
         if self._recent_max > 0:
             for _, fields in await self._redis.xrange(self._recent_key) or []:
                 data = (fields or {}).get(b"e")
@@ -555,9 +305,9 @@ class RedisStanding:
         own = self._log.node_id if self._log is not None else None
         newer = sorted(
             entry for subject, entry in zip(reply[2::2], reply[3::2], strict=True)
-            if entry[:_ORDER_WIDTH].decode() > self._known.get(subject.decode(), "")
+            if entry[:ORDER_WIDTH].decode() > self._known.get(subject.decode(), "")
         )  # fmt: skip
-        return [e for e in map(_decode, (v[_ORDER_WIDTH + 1 :] for v in newer)) if e.node_id != own]
+        return [e for e in map(_decode, (v[ORDER_WIDTH + 1 :] for v in newer)) if e.node_id != own]
 
     async def since(
         self, known: Mapping[str, Position], origins: Collection[str] | None, own: str
@@ -642,22 +392,3 @@ def _carried_by(fields: Mapping[Any, Any] | None) -> tuple[str, Position] | None
     if not origin or not boot or n is None:
         return None
     return origin.decode(), (boot.decode(), int(n))
-
-
-def follows(position: Position, last: Position) -> bool:
-    """Is ``position`` the envelope numbered right after ``last`` of the same publisher? A new
-    process of the publisher (another boot) starts again at 1."""
-    return position[1] == (last[1] + 1 if position[0] == last[0] else 1)
-
-
-async def standing_in(event_log: EventLog) -> list[Event]:
-    """The newest standing event of each subject in ``event_log``, oldest first."""
-    events = await event_log.read_types(STANDING_TYPES)
-    newest: dict[str, Event] = {}
-    for e in events:
-        subject = standing_key(e)
-        if subject is not None and (
-            subject not in newest or order_key(newest[subject]) < order_key(e)
-        ):  # fmt: skip
-            newest[subject] = e
-    return sorted(newest.values(), key=order_key)
