@@ -3,11 +3,12 @@
 A room whose recent messages memory no longer holds (idle the longest when the node reached
 ``memory.history_messages``, or a page older than its window) is read from the log, and each
 read scans the events table (DuckDB has no index that serves ``room_id = ? ORDER BY seq DESC
-LIMIT n``: ~25 ms at a million events here). When such a room wakes up, every one of the crowd
-that joins it asks for the same newest page. :class:`LogPages` reads each page once: readers
-of a page being read await that read, and the page is kept (the last ``size`` pages used)
-until an event of its room is committed to this node's log, the only thing that changes what
-the read returns (other nodes' events are not in this node's log).
+LIMIT n``: 13-52 ms at a million events here, benchmarks/history_reads.py). When such a room
+wakes up, every one of the crowd that joins it asks for the same newest page.
+:class:`LogPages` reads each page once: readers of a page being read await that read, and the
+page is kept (the last ``size`` pages used) until an event of its room is committed to this
+node's log, the only thing that changes what the read returns (other nodes' events are not in
+this node's log).
 """
 
 from __future__ import annotations
