@@ -248,6 +248,12 @@ class Runner:
                                     "contexts moved or were removed, or the grid changed)")  # fmt: skip
                 del state[w.key]
             todo = [p for p in planned.ready if not _settled(p, state.get(p.window.key))]
+            older = self._older_shape(job, planned, todo, state, store, exports, facts)
+            if older:
+                result.notes.append(f"{len(older)} final windows written by an older release "
+                                    "(other columns) computed again")  # fmt: skip
+                due = older | {p.window.key for p in todo}
+                todo = [p for p in planned.ready if p.window.key in due]
             bar.update(len(planned.ready) - len(todo))
             by_key = {p.window.key: p for p in todo}
             for chunk in self._chunks(job, [p.window for p in todo]):
@@ -261,7 +267,7 @@ class Runner:
                     write_parquet_atomic(part, out_dir / f"{w.key}.parquet")
                     store.done(job.name, w, final=by_key[w.key].final, rows=part.height,
                                seconds=seconds / len(chunk), run_id=run_id,
-                               inputs=by_key[w.key].inputs)  # fmt: skip
+                               inputs=by_key[w.key].inputs, columns=part.columns)  # fmt: skip
                     if part.height == 0:
                         result.notes.append(f"window {w.key}: no rows (no data in it)")
                     result.rows += part.height
@@ -282,6 +288,38 @@ class Runner:
         log.info("job %s %s: %d windows, %d rows in %.2f s", job.name, result.status,
                  result.windows, result.rows, result.seconds)  # fmt: skip
         return result
+
+    def _older_shape(
+        self, job: Job, planned: Plan, todo: list[Planned], state: dict[str, WindowState],
+        store: WatermarkStore, exports: LazyExports, facts: Facts,
+    ) -> set[str]:  # fmt: skip
+        """Keys of the settled windows whose file has other columns than the job writes now.
+
+        An older release wrote them (a column added since, a definition column the
+        dashboards read): they are computed again by this run instead of waiting for
+        ``jobs run --full``. What the job writes now is read off its LazyFrame's schema for
+        the first chunk due (whose shared intermediates the run then reuses) or, when none
+        is due, for the last settled window. A window whose columns were not recorded (a
+        watermark of a release before this) has its file's own read once and recorded.
+        """
+        due = {p.window.key for p in todo}
+        settled = [p.window for p in planned.ready if p.window.key not in due]
+        if not settled:
+            return set()
+        probe = self._chunks(job, [p.window for p in todo])[0] if todo else [settled[-1]]
+        now = job.build(self._inputs(exports, probe, facts)).collect_schema().names()
+        out_dir = self.reports_root / job.name
+        columns: dict[str, list[str]] = {}
+        found: dict[str, list[str]] = {}
+        for w in settled:
+            recorded = state[w.key].columns
+            if recorded is None:
+                path = out_dir / f"{w.key}.parquet"
+                recorded = list(pl.read_parquet_schema(path)) if path.exists() else []
+                found[w.key] = recorded
+            columns[w.key] = recorded
+        store.record_columns(job.name, {k: c for k, c in found.items() if c})
+        return {key for key, cols in columns.items() if cols != now}
 
     def _drop_gone(
         self, job: Job, planned: Plan, state: dict[str, WindowState], store: WatermarkStore,

@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS job_windows (
     PRIMARY KEY (job, window_key)
 );
 ALTER TABLE job_windows ADD COLUMN IF NOT EXISTS inputs VARCHAR;
+-- JSON list of the columns of the window's file; NULL in watermarks of releases before it.
+ALTER TABLE job_windows ADD COLUMN IF NOT EXISTS columns VARCHAR;
 CREATE TABLE IF NOT EXISTS export_digests (
     version VARCHAR NOT NULL,           -- the exports' version (and Polars') they describe
     export  VARCHAR NOT NULL,           -- activity | users | context_views | '' (a marker)
@@ -86,11 +88,19 @@ class WindowState:
     end: datetime
     inputs: str | None
     """Digest of the export rows that defined the window when it was computed (if any)."""
+    columns: list[str] | None = None
+    """The columns of the window's file, None when written before they were recorded."""
 
     @property
     def window(self) -> Window:
         """The window this watermark is about."""
         return Window(self.key, self.start, self.end)
+
+
+def _window_state(row: tuple[Any, ...]) -> WindowState:
+    key, status, final, rows, finished_at, start, end, inputs, columns = row
+    return WindowState(key, status, final, rows, finished_at, start, end, inputs,
+                       None if columns is None else json.loads(columns))  # fmt: skip
 
 
 class WatermarkStore:
@@ -134,10 +144,10 @@ class WatermarkStore:
         """Every watermark of ``job`` by window key."""
         rows = self.con.execute(
             "SELECT window_key, status, final, rows, finished_at, window_start, window_end, "
-            "inputs FROM job_windows WHERE job = ?",
+            "inputs, columns FROM job_windows WHERE job = ?",
             [job],
         ).fetchall()
-        return {r[0]: WindowState(*r) for r in rows}
+        return {r[0]: _window_state(r) for r in rows}
 
     def reset(self, job: str) -> None:
         """Forget every watermark of ``job`` (a full refresh)."""
@@ -160,13 +170,24 @@ class WatermarkStore:
 
     def done(
         self, job: str, window: Window, *, final: bool, rows: int, seconds: float, run_id: str,
-        inputs: str | None = None,
+        inputs: str | None = None, columns: list[str] | None = None,
     ) -> None:  # fmt: skip
-        """Mark ``window`` DONE (after its file is in place), computed from ``inputs``."""
+        """Mark ``window`` DONE (after its file, of ``columns``, is in place), computed from
+        ``inputs``."""
         self.con.execute(
             "UPDATE job_windows SET status = 'DONE', final = ?, rows = ?, finished_at = ?, "
-            "seconds = ?, run_id = ?, inputs = ? WHERE job = ? AND window_key = ?",
-            [final, rows, utcnow(), seconds, run_id, inputs, job, window.key],
+            "seconds = ?, run_id = ?, inputs = ?, columns = ? WHERE job = ? AND window_key = ?",
+            [final, rows, utcnow(), seconds, run_id, inputs,
+             None if columns is None else json.dumps(columns), job, window.key],
+        )  # fmt: skip
+
+    def record_columns(self, job: str, columns: dict[str, list[str]]) -> None:
+        """Record the columns of window files written before they were recorded (by key)."""
+        if not columns:
+            return
+        self.con.executemany(
+            "UPDATE job_windows SET columns = ? WHERE job = ? AND window_key = ?",
+            [[json.dumps(cols), job, key] for key, cols in columns.items()],
         )
 
     def export_digests(self, version: str) -> list[tuple[str, str, int, int]] | None:
