@@ -126,7 +126,11 @@ class DuckDBLog:
         self._read_root = con.cursor()
         # Batches are small: one DuckDB thread halves the fixed cost of each insert statement.
         con.execute("SET threads = 1")
-        self.migrate(con)
+        applied = self.migrate(con)
+        if applied and applied[0] > 1:
+            # A file of an older release: the start says its schema changed, and how far.
+            log.info("schema of %s upgraded from version %d to %d (applied %s)", self._path,
+                     applied[0] - 1, applied[-1], ", ".join(map(str, applied)))  # fmt: skip
         rows = con.execute("SELECT value FROM log_meta WHERE key = 'epoch'").fetchall()
         row = rows[0] if rows else None
         if row is None:
@@ -149,14 +153,15 @@ class DuckDBLog:
         log.info("event log %s opened: epoch %s, last seq %d", self._path, self._epoch, self._last_seq)
 
     @staticmethod
-    def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         """Apply the schema files ``con``'s log has not had yet (also run by the CLI when it
-        writes to the log file of a service that is not running)."""
+        writes to the log file of a service that is not running); returns their versions."""
         con.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
         )
         done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        applied: list[int] = []
         for version, sql in schema_files():
             if version in done:
                 continue
@@ -164,6 +169,8 @@ class DuckDBLog:
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, utcnow()])
             con.execute("COMMIT")
+            applied.append(version)
+        return applied
 
     async def close(self) -> None:
         if self._task is not None:
