@@ -12,7 +12,7 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, Parameter
 
-from service.actions import messages, polls, reactions, reports, rooms
+from service.actions import history, messages, polls, reactions, reports, rooms
 from service.actions.context import Community
 from service.api.body import no_stray_body
 from service.api.deps import provide_community, provide_identity, token_guard
@@ -80,7 +80,7 @@ class ChatController(Controller):
     ) -> HistoryOut:  # fmt: skip
         if before is not None and before_seq is not None:
             raise SidelineError(ErrorCode.INVALID_BODY, "give `before` or `before_seq`, not both", at="$.before")
-        return await messages.history(c, who, room_id, before_seq=before_seq, before=before, limit=limit)
+        return await history.page(c, who, room_id, before_seq=before_seq, before=before, limit=limit)
 
     @post("/rooms/{room_id:str}/messages/{message_id:str}/reactions", status_code=200, summary="Add a reaction", responses=refusals(TOKEN, TAKE_PART, [E.HOLDOUT], BODY, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def react(

@@ -13,7 +13,7 @@ minus those the snapshot or replay already covered (by epoch and seq).
 
 from __future__ import annotations
 
-from service.actions import messages, rooms
+from service.actions import history, rooms
 from service.actions.context import Community
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
@@ -95,7 +95,7 @@ async def _snapshot(hub: Hub, who: Identity, room: str) -> tuple[dict[str, int],
     c = hub.c
     local, delivered = c.log.epoch, hub.delivered_seq
     positions = {local: delivered, **hub.remote.latest(room)}
-    page = await messages.history(c, who, room, before_seq=None, limit=hub.settings.history_on_join)
+    page = await history.page(c, who, room, before_seq=None, limit=hub.settings.history_on_join)
     if any(m.epoch == local and m.seq > delivered for m in page.messages):
         page.messages = [m for m in page.messages if m.epoch != local or m.seq <= delivered]
     return positions, page
@@ -171,8 +171,8 @@ def _own_recent(
     """On a resume: the user's own reactions on the recent messages they see, taken in the same
     turn of the event loop as the counts that follow the replay (:func:`_reaction_counts`), and
     those of the messages they have reported."""
-    shown = messages.shown_recent(c, room, who.user_id)
-    return messages.own_reactions(c, who.user_id, shown), messages.own_reports(c, who.user_id, shown)
+    shown = history.shown_recent(c, room, who.user_id)
+    return history.own_reactions(c, who.user_id, shown), history.own_reports(c, who.user_id, shown)
 
 
 def _reaction_counts(c: Community, room: str, reader: str) -> f.Reaction:
@@ -182,6 +182,6 @@ def _reaction_counts(c: Community, room: str, reader: str) -> f.Reaction:
     that it exists."""
     counts = {
         e.message_id: {emoji: len(users) for emoji, users in c.state.reactions[e.message_id].items()}
-        for e in messages.shown_recent(c, room, reader) if e.message_id in c.state.reactions
+        for e in history.shown_recent(c, room, reader) if e.message_id in c.state.reactions
     }  # fmt: skip
     return f.Reaction(room=room, messages=counts)

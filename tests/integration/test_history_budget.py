@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from service.actions import messages
+from service.actions import history
 from service.actions.context import Community
 from service.domain.events import EventType, new_event
 from service.domain.rooms import Role
@@ -77,7 +77,7 @@ def test_a_crowd_joining_a_room_let_go_of_reads_the_log_once(start, monkeypatch)
 
     async def crowd(community: Community) -> list[Any]:
         who = [_identity(s, f"fan{i}") for i in range(50)]
-        pages = await asyncio.gather(*(messages.history(community, w, "match:1", limit=50) for w in who))
+        pages = await asyncio.gather(*(history.page(community, w, "match:1", limit=50) for w in who))
         return [[m.message_id for m in p.messages] for p in pages]
 
     pages = client.blocking_portal.call(crowd, c)
