@@ -35,8 +35,8 @@ from typing import Any, NamedTuple
 from service.actions.context import Community
 from service.actions.rooms import configure
 from service.domain.events import Event, EventType
+from service.domain.records import CrowdChange
 from service.domain.rooms import RoomMode
-from service.domain.state import CrowdChange
 from service.protocol.http import RoomConfigIn
 from service.settings import CrowdControlSettings
 

@@ -14,7 +14,7 @@ from service.actions.access import Intent, check_access
 from service.actions.context import Community
 from service.actions.messages import find_sent, message_out
 from service.domain.events import Event, uuid7_time
-from service.domain.state import HistoryKey, MessageRef, history_key
+from service.domain.records import HistoryKey, MessageRef, history_key
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol.http import HistoryOut

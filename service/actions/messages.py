@@ -20,8 +20,8 @@ from service.actions.access import Access, Intent, check_access
 from service.actions.context import Community
 from service.actions.moderation import SendVerdict, moderate, retract
 from service.domain.events import Event, EventType, Metadata, new_event, uuid7
+from service.domain.records import MessageRef
 from service.domain.rooms import Role, RoomState
-from service.domain.state import MessageRef
 from service.errors import ErrorCode, SidelineError
 from service.eventlog.duckdb_log import Extra
 from service.identity import Identity

@@ -27,8 +27,8 @@ from service.actions.access import check_room_id
 from service.actions.context import Community
 from service.actions.messages import check_message
 from service.domain.events import Event, EventType, acted_by, new_event
+from service.domain.records import GLOBAL, MessageRef
 from service.domain.rooms import Role
-from service.domain.state import GLOBAL, MessageRef
 from service.errors import ErrorCode, SidelineError
 from service.protocol.http import RestrictIn
 

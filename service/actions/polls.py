@@ -9,8 +9,8 @@ from service.actions.access import Intent, check_access
 from service.actions.context import Community
 from service.actions.messages import visible_text
 from service.domain.events import EventType, new_event, uuid7
+from service.domain.records import Poll
 from service.domain.rooms import Role
-from service.domain.state import Poll
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol.http import PollIn, PollOut

@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from service.actions.context import Community
-from service.domain.state import Poll
+from service.domain.records import Poll
 from service.protocol import frames as f
 
 K = TypeVar("K", bound=Hashable)

@@ -54,8 +54,8 @@ from service.actions import rooms as room_actions
 from service.actions.context import Community
 from service.actions.moderation import note_posts_elsewhere
 from service.domain.events import Event, EventType, uuid7
+from service.domain.records import history_key
 from service.domain.rooms import Role
-from service.domain.state import history_key
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol import frames as f

@@ -40,7 +40,7 @@ import msgspec
 
 from service.actions.context import Community
 from service.domain.events import Event, uuid7
-from service.domain.state import HistoryKey, history_key
+from service.domain.records import HistoryKey, history_key
 from service.identity import Identity
 from service.protocol.frames import Join
 from service.realtime.envelope import Out
