@@ -190,6 +190,7 @@ def test_the_data_table_holds_the_numbers_the_chart_draws(context, server):
     dash.ready("7d|*")
     card = dash.page.locator("#chart-messages")
     card.locator("details.data-table summary").click()
+    card.locator("details.data-table thead th").first.wait_for(timeout=5_000)  # built on toggle
     heads = card.locator("details.data-table thead th").all_inner_texts()
     assert heads == ["Day", "Messages"], heads
     rows = card.locator("details.data-table tbody tr")
@@ -200,6 +201,7 @@ def test_the_data_table_holds_the_numbers_the_chart_draws(context, server):
     # A filter redraws the open table.
     dash.page.select_option("#f-range", "all")
     dash.ready("all|*")
+    rows.nth(7).wait_for(timeout=5_000)  # an eighth day: more than the 7-day range had
     assert rows.count() > 7
     dash.close()
 
