@@ -67,7 +67,7 @@ class PageStore:
         start (the sign-in form calls it): the first page after signing in then need not wait
         for the whole render. Once only, so a visitor cannot make the node render again and
         again; a page asked for meanwhile waits for the same render (``_render``'s lock)."""
-        if self._warming is not None or all(self.paths.page(s).exists() for s in SERVED):
+        if self._warming is not None or self._all_written():
             return
         self._warming = asyncio.create_task(self._warm(), name="dashboards-warm")
 
@@ -79,7 +79,7 @@ class PageStore:
 
     async def _render(self) -> None:
         async with self._lock:
-            if all(self.paths.page(s).exists() for s in SERVED):
+            if self._all_written():
                 return
             log.info("no dashboards in %s yet: rendering them from the reports", self.paths.out_dir)
             # In a child process: rendering is Python work that held the event loop for about
@@ -87,6 +87,9 @@ class PageStore:
             from analytics.child import render_in_child
 
             self.last_render_pid = await render_in_child(self.settings)
+
+    def _all_written(self) -> bool:
+        return all(self.paths.page(s).exists() for s in SERVED)
 
     def _live(self, html: str) -> str:
         start = html.find(SINKS_MARK)

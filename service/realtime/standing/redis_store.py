@@ -245,7 +245,7 @@ class RedisStanding:
         (version_id, n), entries = await pipe.execute()
         self._version = (version_id or b"", n or b"0")
         ordered = sorted(v if isinstance(v, bytes) else v.encode() for v in entries.values())
-        events = [_decode(v[ORDER_WIDTH + 1 :]) for v in ordered]
+        events = [_entry_event(v) for v in ordered]
         if self._recent_max > 0:
             for _, fields in await self._redis.xrange(self._recent_key) or []:
                 data = (fields or {}).get(b"e")
@@ -307,7 +307,7 @@ class RedisStanding:
             entry for subject, entry in zip(reply[2::2], reply[3::2], strict=True)
             if entry[:ORDER_WIDTH].decode() > self._known.get(subject.decode(), "")
         )  # fmt: skip
-        return [e for e in map(_decode, (v[ORDER_WIDTH + 1 :] for v in newer)) if e.node_id != own]
+        return [e for e in map(_entry_event, newer) if e.node_id != own]
 
     async def since(
         self, known: Mapping[str, Position], origins: Collection[str] | None, own: str
@@ -383,6 +383,11 @@ class RedisStanding:
                           "(the standing ones are written when this node starts again)",
                           len(self._standing), len(self._pending))  # fmt: skip
         await self._redis.aclose()
+
+
+def _entry_event(entry: bytes) -> Event:
+    """The event of a hash entry, ``<order key>|<event JSON>`` (as ``SET_IF_NEWER`` writes it)."""
+    return _decode(entry[ORDER_WIDTH + 1 :])
 
 
 def _carried_by(fields: Mapping[Any, Any] | None) -> tuple[str, Position] | None:
