@@ -36,6 +36,7 @@ from service.api.options import options_allow_middleware
 from service.api.schema_page import RENDER_PLUGINS, SECURITY, schema_router
 from service.api.sinks import SinksController
 from service.api.websocket import expose_raw_send, realtime_socket
+from service.domain import checkpoint
 from service.domain.state import CommunityState
 from service.embed import embed_routes
 from service.errors import SidelineError
@@ -149,16 +150,20 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     metrics_obj.watch_state(community.state)
     community.verdicts = metrics_obj.moderation.observe
 
+    checkpoint_path = checkpoint.path_for(settings.log_path) if settings.log.checkpoint else None
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await community.log.start()
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        await loop.run_in_executor(None, lambda: community.state.apply_all(community.log.replay()))
+        how = await loop.run_in_executor(
+            None, checkpoint.rebuild, community.state, community.log, checkpoint_path
+        )
         restore_policies(community)
         log.info(
-            "projections rebuilt from %d events in %.2fs",
-            community.log.last_seq, time.perf_counter() - started,
+            "projections rebuilt to seq %d from %s in %.2fs",
+            community.log.last_seq, how, time.perf_counter() - started,
         )  # fmt: skip
         parts = [p for p in getattr(app.state, "background", [])]
         for part in parts:
@@ -181,6 +186,15 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
                 await provider.aclose()
             await community.log.close()
             log.info("event log flushed and closed at seq %d", community.log.last_seq)
+            if checkpoint_path is not None:
+                try:
+                    done = await loop.run_in_executor(
+                        None, checkpoint.write, checkpoint_path, community.state, community.log
+                    )
+                except OSError as exc:  # the log is whole: the next start folds all of it
+                    log.error("state checkpoint not written to %s: %s", checkpoint_path, exc)
+                else:
+                    log.info("%s", done)
 
     cors = CORSConfig(allow_origins=settings.server.allowed_origins, allow_headers=["*"])
     app = Litestar(

@@ -81,6 +81,10 @@ class LogSettings(_Section):
     """DuckDB file of this node's log shard; defaults to ``<data_dir>/log-<node_id>.duckdb``."""
     batch_max: Positive = 2000
     """Most events committed in one group-commit transaction."""
+    checkpoint: bool = True
+    """Write the state (rooms, roles, restrictions, recent history ...) beside the log file
+    when the service stops cleanly (``log-<node_id>.checkpoint``), and start from it: the start
+    then folds only the events after it, not the whole log. ``false`` folds the whole log."""
 
 
 class MemorySettings(_Section):

@@ -112,6 +112,28 @@ class CommunityState:
         for rooms crowd control has not changed since: it leaves such a room alone until the
         room calms."""
         self.last_seq = 0
+        self.holds_remote = False
+        """Another node's events were applied (many nodes): the state is no longer the fold
+        of this node's log alone, so no checkpoint is taken of it (:mod:`service.domain.checkpoint`)."""
+
+    # -- the settings the fold reads -------------------------------------------------------
+
+    @property
+    def policies(self) -> Mapping[str, RoomSettings]:
+        """The settings a room starts from, by kind."""
+        return self._policies
+
+    @property
+    def history_sizes(self) -> Mapping[str, int]:
+        return self._history_size
+
+    @property
+    def history_budget(self) -> int:
+        return self._history_budget
+
+    @property
+    def message_index_size(self) -> int:
+        return self._index_size
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -196,6 +218,11 @@ class CommunityState:
     def apply_all(self, events: Iterable[Event]) -> None:
         for event in events:
             self.apply(event)
+
+    def apply_remote(self, e: Event) -> None:
+        """Fold another node's committed event into the state."""
+        self.holds_remote = True
+        self.apply(e)
 
     def apply(self, e: Event) -> None:
         """Fold one committed event into the state."""

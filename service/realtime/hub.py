@@ -690,7 +690,7 @@ class Hub:
         for e in events:
             self.stats.remote_events += 1
             try:
-                self.c.state.apply(e)
+                self.c.state.apply_remote(e)
             except Exception:  # e.g. a room kind this node's config lacks: skip, keep going
                 self.stats.remote_apply_errors += 1
                 log.exception("could not apply remote event %s (%s)", e.event_id, e.event_type)
