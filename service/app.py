@@ -162,8 +162,8 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         )
         restore_policies(community)
         log.info(
-            "projections rebuilt to seq %d from %s in %.2fs",
-            community.log.last_seq, how, time.perf_counter() - started,
+            "projections rebuilt to seq %d in %.2fs from %s",
+            community.log.last_seq, time.perf_counter() - started, how,
         )  # fmt: skip
         parts = [p for p in getattr(app.state, "background", [])]
         for part in parts:

@@ -454,9 +454,19 @@ def restore(state: CommunityState, image: Image) -> None:
     vars(state).update(values)
 
 
-def rebuild(state: CommunityState, event_log: CheckpointLog, path: Path | None) -> str:
+WRITE_AT_START_AFTER = 100_000
+"""A start that folded at least this many events (~2 s here) writes a checkpoint as soon as it
+has, before serving: with many nodes the state soon holds other nodes' events and no stop can
+write one, and a node killed again would fold them all again."""
+
+
+def rebuild(
+    state: CommunityState, event_log: CheckpointLog, path: Path | None, *,
+    write_after: int = WRITE_AT_START_AFTER,
+) -> str:  # fmt: skip
     """Fold ``event_log`` into ``state`` (fresh): from the checkpoint at ``path`` when it is
-    usable, else from the log's first event. Returns how, for the start's log line."""
+    usable, else from the log's first event; then, when that folded ``write_after`` events or
+    more, write a checkpoint of the result. Returns how, for the start's log line."""
     after, how = 0, "the whole log"
     if path is not None:
         try:
@@ -467,4 +477,9 @@ def rebuild(state: CommunityState, event_log: CheckpointLog, path: Path | None) 
             if path.exists():
                 how = f"the whole log (checkpoint {path.name} not used: {exc})"
     state.apply_all(event_log.replay(after=after))
+    if path is not None and event_log.last_seq - after >= write_after:
+        try:
+            how += f"; {write(path, state, event_log)}"
+        except OSError as exc:  # the state is whole: the start goes on, the next one folds more
+            how += f"; no state checkpoint written to {path}: {exc}"
     return how

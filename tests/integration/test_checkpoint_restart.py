@@ -29,7 +29,7 @@ def auth(node: ServerProcess, user: str, role: str = "user") -> dict[str, str]:
 
 def started(node: ServerProcess) -> str:
     """What the start's log line says the projections were rebuilt from."""
-    lines = re.findall(r"projections rebuilt to seq \d+ from (.*) in [\d.]+s", node.output())
+    lines = re.findall(r"projections rebuilt to seq \d+ in [\d.]+s from (.*)", node.output())
     return lines[-1]
 
 

@@ -293,3 +293,28 @@ async def test_an_empty_log_gives_an_empty_checkpoint(log: DuckDBLog, tmp_path: 
     restored = fresh()
     assert checkpoint.rebuild(restored, log, path) == "the checkpoint at seq 0 and the 0 events after it"
     assert_same(restored, fresh())
+
+
+async def test_a_start_that_folded_many_events_writes_a_checkpoint_before_serving(
+    log: DuckDBLog, tmp_path: Path
+) -> None:
+    """With many nodes no stop writes one (the state holds other nodes' events): the start
+    does, of its own fold, before any other node's event reaches it."""
+    await log.append(every_kind())
+    path = tmp_path / "log-n1.checkpoint"
+    first = fresh()
+    how = checkpoint.rebuild(first, log, path, write_after=len(every_kind()))
+    assert how.startswith(f"the whole log; state checkpoint written at seq {log.last_seq} (")
+    elsewhere = ev(EventType.USER_BANNED, "u1", "match:0", 200)
+    elsewhere.seq, elsewhere.node_id = 7, "n2"
+    first.apply_remote(elsewhere)
+    assert checkpoint.write(path, first, log).startswith("no state checkpoint written")
+
+    await log.append(every_kind(100, tag="b"))
+    second = fresh()
+    how = checkpoint.rebuild(second, log, path, write_after=10_000)  # a short tail: none written
+    at = log.last_seq - len(every_kind(100, tag="b"))
+    assert how == f"the checkpoint at seq {at} and the {log.last_seq - at} events after it"
+    assert_same(second, fold(log))
+    assert ("ban", "match:0", "u1") in first.restrictions
+    assert ("ban", "match:0", "u1") not in second.restrictions  # the other node's, not in this log
