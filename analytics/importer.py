@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from msgspec import Meta
 
 from analytics.import_payloads import NEEDS_MESSAGE, NEEDS_ROOM, PAYLOADS
+from service import duck
 from service.domain.events import Event, EventType, Metadata, uuid7
 from service.domain.rooms import ROOM_KIND, room_kind
 from service.eventlog.base import LogUnreadable
@@ -321,7 +322,7 @@ def polls_in_log(log_path: Path, poll_ids: set[str]) -> dict[str, int]:
     if not log_path.exists():
         return {}
     try:
-        con = duckdb.connect(str(log_path), read_only=True)
+        con = duck.connect(log_path, read_only=True)
     except duckdb.Error as exc:
         raise LogUnreadable(f"event log {log_path} cannot be read ({exc})") from exc
     try:

@@ -23,6 +23,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from service import duck
+
 log = logging.getLogger(__name__)
 
 EVENTS = "events"
@@ -66,10 +68,10 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
         )
     views = root / "warehouse.duckdb"
     if views.exists():
-        con = duckdb.connect(str(views), read_only=True)
+        con = duck.connect(views, read_only=True)
         search = ["warehouse.main"]
     else:
-        con = duckdb.connect()
+        con = duck.connect()
         search = ["memory.main"]
         glob = str(root.resolve().joinpath(*_EVENT_GLOB))
         if any(root.glob("/".join(_EVENT_GLOB))):

@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 
 from analytics.jobs.base import Window
+from service import duck
 from service.domain.events import utcnow
 
 _SCHEMA = """
@@ -116,7 +117,7 @@ class WatermarkStore:
         deadline = time.monotonic() + self._wait
         while True:
             try:
-                self._con = duckdb.connect(str(self.path))
+                self._con = duck.connect(self.path)
                 break
             except duckdb.IOException as exc:
                 if time.monotonic() >= deadline:

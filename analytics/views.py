@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from service import duck
+
 
 def _literal(text: str) -> str:
     # DDL cannot take bound parameters; paths are quoted as SQL string literals instead.
@@ -53,7 +55,7 @@ def write_views_file(reports_root: Path, path: Path) -> list[str]:
     """Rebuild the views file at ``path`` and swap it in; returns the view names."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        con = duckdb.connect(str(tmp))
+        con = duck.connect(tmp)
         try:
             names = register_report_views(con, reports_root)
         finally:

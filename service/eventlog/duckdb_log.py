@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from service import duck
 from service.domain.events import Event, EventType, utcnow, uuid7
 from service.eventlog.base import CommitFailed, LogUnreadable
 from service.eventlog.codec import SELECT_COLUMNS, from_row, to_arrow
@@ -127,7 +128,7 @@ class DuckDBLog:
     def _open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = duckdb.connect(str(self._path))
+            con = duck.connect(self._path)
         except duckdb.Error as exc:
             raise LogUnreadable(
                 f"event log {self._path} cannot be opened ({exc}); refusing to start empty"

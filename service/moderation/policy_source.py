@@ -19,6 +19,7 @@ import duckdb
 import httpx
 import msgspec
 
+from service import duck
 from service.moderation.settings import Policy
 from service.settings import Settings, ensure_dev_secrets
 
@@ -91,7 +92,7 @@ class _Busy(Exception):
 def _read_log(path: Path) -> dict[str, tuple[datetime, dict[str, Any]]]:
     """The latest logged change of each policy: ``{name: (when, raw policy)}``."""
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duck.connect(path, read_only=True)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise _Busy from exc

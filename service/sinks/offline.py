@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from service import duck
 from service.eventlog.duckdb_log import DuckDBLog
 from service.settings import Settings
 from service.sinks import store
@@ -45,7 +46,7 @@ def open_log(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnecti
     if not path.exists():
         raise FileNotFoundError(f"no event log at {path}")
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duck.connect(path, read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise LogBusy(f"{path} is held by another process (is the service running?)") from exc

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from service import duck
 from service.sinks.warehouse.views import sql_literal
 
 
@@ -43,7 +44,7 @@ def load_ducklake(con: duckdb.DuckDBPyConnection, extension_path: str = "") -> N
 
 def ducklake_status(extension_path: str = "") -> str:
     """A one-line report for ``sideline sinks check``."""
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         load_ducklake(con, extension_path)
     except DuckLakeUnavailable as exc:
@@ -65,7 +66,7 @@ class DuckLakeWriter:
         self._con: duckdb.DuckDBPyConnection | None = None
 
     def open(self) -> None:
-        con = duckdb.connect()
+        con = duck.connect()
         load_ducklake(con, self._extension_path)
         catalog = sql_literal(f"ducklake:{self._root / 'lake.ducklake'}")
         data = sql_literal(str(self._root / "lake") + "/")

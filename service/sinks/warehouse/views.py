@@ -12,8 +12,7 @@ import os
 import uuid
 from pathlib import Path
 
-import duckdb
-
+from service import duck
 from service.sinks.warehouse.files import EVENTS_DIR
 
 VIEWS_FILE = "warehouse.duckdb"
@@ -116,7 +115,7 @@ def write_views(root: Path) -> Path:
     tmp = root / f".{VIEWS_FILE}.{uuid.uuid4().hex[:8]}.tmp"
     glob = str((root / EVENTS_DIR).resolve() / "event_date=*" / "node=*" / "*.parquet")
     try:
-        con = duckdb.connect(str(tmp))
+        con = duck.connect(tmp)
         try:
             if has_parts(root):
                 source = (
