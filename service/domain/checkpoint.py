@@ -298,14 +298,18 @@ def write(path: Path, state: CommunityState, event_log: CheckpointLog) -> str:
     with _no_gc():  # millions of rows made at once, none garbage: no passes over the heap
         body = msgspec.msgpack.encode(image_of(state))
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(MAGIC + struct.pack(">I", len(head)) + head)
-        out.write(body)
-        out.write(struct.pack(">I", zlib.crc32(body)))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(MAGIC + struct.pack(">I", len(head)) + head)
+            out.write(body)
+            out.write(struct.pack(">I", zlib.crc32(body)))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: the older checkpoint stays, no partial file beside it
+        tmp.unlink(missing_ok=True)
+        raise
     _sync_dir(path.parent)
     return (
         f"state checkpoint written at seq {seq} ({(len(head) + len(body)) / 1e6:.1f} MB "

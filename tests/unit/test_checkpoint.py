@@ -318,3 +318,22 @@ async def test_a_start_that_folded_many_events_writes_a_checkpoint_before_servin
     assert_same(second, fold(log))
     assert ("ban", "match:0", "u1") in first.restrictions
     assert ("ban", "match:0", "u1") not in second.restrictions  # the other node's, not in this log
+
+
+async def test_a_failed_write_keeps_the_older_checkpoint_and_leaves_no_partial_file(
+    log: DuckDBLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await log.append(every_kind())
+    path = tmp_path / "log-n1.checkpoint"
+    checkpoint.write(path, fold(log), log)
+    before = path.read_bytes()
+    await log.append(every_kind(100, tag="b"))
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        checkpoint.write(path, fold(log), log)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if "checkpoint" in p.name] == ["log-n1.checkpoint"]
