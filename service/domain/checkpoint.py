@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import importlib
 import os
 import struct
 import sys
@@ -185,9 +186,8 @@ def code_digest() -> str:
     cannot be read (then no checkpoint is written or trusted)."""
     h = hashlib.sha256()
     for name in FOLD_MODULES:
-        module = sys.modules.get(name)
-        source = getattr(module, "__file__", None)
-        if module is None or source is None or not source.endswith(".py"):
+        source = getattr(importlib.import_module(name), "__file__", None)
+        if source is None or not source.endswith(".py"):
             return ""
         try:
             h.update(Path(source).read_bytes())
