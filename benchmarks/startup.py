@@ -16,7 +16,7 @@ each in a fresh process (a start's heap and peak RSS), with the default settings
   makes it, which writes a checkpoint before serving when it folded 100,000 events or more;
 - ``write``: what the clean stop spends writing the checkpoint, and its size.
 
-Every start goes through ``service.domain.checkpoint.rebuild``, the call the service's start
+Every start goes through ``service.eventlog.checkpoint.rebuild``, the call the service's start
 makes; each restored state is checked equal to the fold of the whole log. Prints a table and
 writes ``benchmarks/results/startup.json``.
 """
@@ -36,8 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import peak_rss_mb, save, table
-from service.domain import checkpoint
 from service.domain.events import EventType, Metadata, new_event
+from service.eventlog import checkpoint
 from service.eventlog.duckdb_log import DuckDBLog
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "startup"

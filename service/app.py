@@ -28,6 +28,7 @@ from service.actions.policies import restore_policies
 from service.api.admin import AdminController
 from service.api.body import StrictRequest
 from service.api.chat import ChatController
+from service.api.cors import preflight_refusal_middleware
 from service.api.errors import handle_http_exception, handle_sideline_error, handle_unexpected
 from service.api.moderation import ModeratorController
 from service.api.openapi import StrictStructSchemaPlugin, describe_answers, name_served_kinds
@@ -36,10 +37,10 @@ from service.api.options import options_allow_middleware
 from service.api.schema_page import RENDER_PLUGINS, SECURITY, schema_router
 from service.api.sinks import SinksController
 from service.api.websocket import expose_raw_send, realtime_socket
-from service.domain import checkpoint
 from service.domain.state import CommunityState
 from service.embed import embed_routes
 from service.errors import SidelineError
+from service.eventlog import checkpoint
 from service.eventlog.duckdb_log import DuckDBLog
 from service.identity import TokenVerifier
 from service.metrics import Metrics
@@ -235,6 +236,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
     )
     name_served_kinds(app.openapi_schema, settings.rooms)  # builds the document once, now
     describe_answers(app.openapi_schema)
+    app.asgi_handler = preflight_refusal_middleware(app.asgi_handler, cors)  # the error body, not text
     # Around routing, CORS and the error handlers: app middleware only sees matched routes.
     app.asgi_handler = access_log_middleware(app.asgi_handler)
     app.state.community = community

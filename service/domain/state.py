@@ -114,7 +114,7 @@ class CommunityState:
         self.last_seq = 0
         self.holds_remote = False
         """Another node's events were applied (many nodes): the state is no longer the fold
-        of this node's log alone, so no checkpoint is taken of it (:mod:`service.domain.checkpoint`)."""
+        of this node's log alone, so no checkpoint is taken of it (:mod:`service.eventlog.checkpoint`)."""
 
     # -- the settings the fold reads -------------------------------------------------------
 

@@ -18,11 +18,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from service.domain import checkpoint
 from service.domain.events import EventType, Metadata, new_event
 from service.domain.records import MessageRef
 from service.domain.rooms import RoomMode, RoomSettings
 from service.domain.state import CommunityState
+from service.eventlog import checkpoint
 from service.eventlog.duckdb_log import DuckDBLog
 
 POLICIES = {"match": RoomSettings(), "team": RoomSettings(slow_mode_seconds=5)}

@@ -53,7 +53,7 @@ FORMAT = 1
 """Bumped when the file layout changes (the fold's own changes are caught by the digest)."""
 
 FOLD_MODULES = (
-    "service.domain.checkpoint",
+    "service.eventlog.checkpoint",
     "service.domain.events",
     "service.domain.records",
     "service.domain.rooms",
