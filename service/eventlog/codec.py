@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -40,6 +41,12 @@ ARROW_SCHEMA = pa.schema(
 )
 
 SELECT_COLUMNS = ", ".join(COLUMNS)
+REPLAY_COLUMNS = SELECT_COLUMNS.replace("occurred_at", "epoch_us(occurred_at)")
+"""The columns for a bulk read (the start's fold): the time as microseconds since the epoch,
+which :func:`from_row` turns into a UTC datetime itself, a third cheaper than DuckDB's own
+conversion of a ``TIMESTAMPTZ`` (1M rows: 3.0 s against 4.8 s to fetch)."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EVENT_TYPES = {t.value: t for t in EventType}
 _encode = msgspec.json.Encoder().encode
 decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
 """A payload column value -> the payload dict."""
@@ -67,17 +74,19 @@ def to_arrow(events: Sequence[Event]) -> pa.Table:
 
 
 def from_row(row: Sequence[Any]) -> Event:
-    """Rebuild an event from a row selected with :data:`SELECT_COLUMNS`."""
+    """Rebuild an event from a row selected with :data:`SELECT_COLUMNS` or :data:`REPLAY_COLUMNS`."""
     (seq, event_id, epoch, node_id, schema_version, event_type, occurred_at, user_id, room_id,
      context_id, actor_id, message_id, device, language, message_type, app_version, session_id,
      payload) = row  # fmt: skip
+    if type(occurred_at) is int:  # selected with REPLAY_COLUMNS
+        occurred_at = _EPOCH + timedelta(microseconds=occurred_at)
     return Event(
         seq=seq,
         event_id=event_id,
         epoch=epoch,
         node_id=node_id,
         schema_version=schema_version,
-        event_type=EventType(event_type),
+        event_type=_EVENT_TYPES.get(event_type) or EventType(event_type),
         occurred_at=occurred_at,
         user_id=user_id,
         room_id=room_id,

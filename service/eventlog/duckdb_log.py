@@ -30,7 +30,7 @@ import duckdb
 from service import duck
 from service.domain.events import Event, EventType, utcnow, uuid7
 from service.eventlog.base import CommitFailed, LogUnreadable
-from service.eventlog.codec import SELECT_COLUMNS, from_row, to_arrow
+from service.eventlog.codec import REPLAY_COLUMNS, SELECT_COLUMNS, from_row, to_arrow
 
 log = logging.getLogger(__name__)
 # The Arrow table is found by DuckDB's replacement scan under the local name ``batch``.
@@ -420,7 +420,7 @@ class DuckDBLog:
         while after < last:
             upto = min(after + batch_rows, last)
             rows = cur.execute(
-                f"SELECT {SELECT_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
+                f"SELECT {REPLAY_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
                 [after, upto],
             ).fetchall()
             yield from map(from_row, rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,15 @@ async def test_unreadable_file_is_refused_loudly(tmp_path: Path):
     lg = DuckDBLog(path, node_id="n1")
     with pytest.raises(LogUnreadable, match="refusing to start empty"):
         await lg.start()
+
+
+async def test_replay_gives_back_every_event_as_committed_from_any_seq(log: DuckDBLog):
+    """The start's fold reads the log in seq ranges, times as microseconds: the same events,
+    to the microsecond and in UTC, as committed."""
+    committed = await log.append([msg(i) for i in range(1, 121)])
+    assert list(log.replay(batch_rows=50)) == committed
+    assert list(log.replay(after=70, batch_rows=50)) == committed[70:]
+    assert list(log.replay(after=120)) == []
+    assert all(e.occurred_at.utcoffset() == timedelta(0) for e in log.replay())
+    assert log.event_id_at(120) == committed[-1].event_id == log.last_event_id
+    assert log.event_id_at(121) is None
