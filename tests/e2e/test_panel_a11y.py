@@ -55,8 +55,10 @@ class Room:
         return {"Authorization": f"Bearer {self.token(user, role, name)}"}
 
     def open(self, user: str, role: str = "user", name: str | None = None, width: int = 420,
-             height: int = 640, color_scheme: str = "light", init_script: str | None = None):  # fmt: skip
-        """The panel signed in as ``user`` once it is live."""
+             height: int = 640, color_scheme: str = "light", init_script: str | None = None,
+             token: str | None = None, live: bool = True):  # fmt: skip
+        """The panel signed in as ``user`` (or with ``token``) once it is live (at once if not
+        ``live``)."""
         context = self.browser.new_context(viewport={"width": width, "height": height}, color_scheme=color_scheme)
         self.contexts.append(context)
         page = context.new_page()
@@ -64,8 +66,9 @@ class Room:
             page.add_init_script(init_script)
         page.on("pageerror", lambda exc: self.errors.append(f"{user}: {exc}"))
         page.on("console", lambda m: self.errors.append(f"{user}: {m.text}") if m.type == "error" else None)
-        page.goto(f"{self.server.url}/embed?room={self.name}#token={self.token(user, role, name)}")
-        page.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
+        page.goto(f"{self.server.url}/embed?room={self.name}#token={token or self.token(user, role, name)}")
+        if live:
+            page.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
         return page
 
     def post(self, user: str, text: str, name: str | None = None, **extra: Any) -> str:
@@ -569,6 +572,64 @@ def test_a_lasting_drop_and_the_return_are_announced_once_a_flicker_is_not(room)
     settle(sam, 2_500)
     back = connection_said(said(sam))
     assert len(back) == 1 and "connected" in back[0].lower(), back
+    assert room.errors == []
+
+
+# Sockets the panel opens, sent to a path the server has no socket on while `window.__refused`
+# holds: the server refuses each handshake, as it refuses one from a page origin it does not
+# allow, and the browser sees a connection that failed (1006) before it opened.
+REFUSED = """
+window.__sockets = [];
+window.__refused = true;
+const Real = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  const ws = new Real(window.__refused ? url.replace('/v1/ws', '/v1/no-socket-here') : url, protocols);
+  window.__sockets.push(ws);
+  return ws;
+};
+window.WebSocket.prototype = Real.prototype;
+Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+"""
+
+
+def test_a_first_connection_that_fails_is_announced_and_so_is_its_success(room):
+    """The server refuses the panel's connection from the start: once it has been without the chat
+    for as long as a drop must last, that is announced, once, however many attempts fail
+    meanwhile; the connection that finally succeeds is announced too."""
+    sam = room.open("sam", init_script=ANNOUNCED + REFUSED, live=False)
+    sam.wait_for_function("() => window.__sockets.length >= 5", timeout=20_000)  # 4 attempts failed
+    settle(sam, 1_000)
+    got = said(sam)
+    failed = connection_said(got)
+    assert failed == ["Chat: cannot connect — trying again…"], got
+    assert {s["region"] for s in got} == {"heard"}, got
+    assert sam.text_content("#status") == "cannot connect — trying again…"
+
+    sam.evaluate("window.__refused = false")
+    sam.wait_for_selector('#panel[data-state="live"]', timeout=20_000)
+    settle(sam, 2_500)
+    assert connection_said(said(sam)) == ["Chat connected."]
+    # Chromium reports each refused attempt on the console; nothing else may go wrong.
+    assert [e for e in room.errors if "WebSocket connection to" not in e] == []
+
+
+def test_a_first_connection_refused_for_its_token_is_announced(room):
+    """A token the server refuses is no final state (the panel asks its host page for a new one):
+    unless a good one comes within the time a drop must last, the refusal is announced, and the
+    connection a good token then makes is announced too."""
+    sam = room.open("sam", init_script=ANNOUNCED, token="not-a-token", live=False)
+    sam.wait_for_selector('#panel[data-state="waiting"]', timeout=10_000)
+    settle(sam, 1_000)
+    assert connection_said(said(sam)) == [], "not before it has lasted 5 s"
+    settle(sam, 5_000)
+    assert connection_said(said(sam)) == ["Chat: signed out — waiting for a new token"]
+
+    good = room.token("sam")  # as a host page gives it; the panel's own origin is one it takes it from
+    sam.evaluate("(token) => postMessage({type: 'sideline:token', token}, location.origin)", good)
+    sam.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
+    settle(sam, 2_500)
+    back = connection_said(said(sam))  # "connecting…" too, if it was its turn before the join
+    assert back[-1:] == ["Chat connected."] and set(back[:-1]) <= {"Chat: connecting…"}, back
     assert room.errors == []
 
 

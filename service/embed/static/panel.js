@@ -18,7 +18,7 @@
     typing: new Map(), mine: new Map(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25,
     typingOn: true, lastTyping: 0, toastTimer: null, toastMs: 0, toastHeld: false, joinedOnce: false,
     heard: [], heardTimer: null, // new messages to announce; the pause between two announcements
-    heardStatus: null, dropTimer: null, dropSaid: null, // the connection as announced (see said())
+    heardStatus: null, dropTimer: null, dropSaid: null, dropTold: null, liveOnce: false, // the connection as announced (see said())
     pending: new Map(), refs: 0, // reacts sent and not answered yet, by ref
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
     reporting: null, reported: new Set(), // the message whose report menu is open; those reported here
@@ -77,27 +77,31 @@
   // The connection, as heard (the status line itself is not live: every attempt would be read
   // out). A drop is announced once it has lasted DROP_HEARD_MS, whatever the attempts meanwhile,
   // and again only if what the line says changes (signed out, say); the return only after an
-  // announced drop. A reconnect within seconds, and the first connection, say nothing. A final
-  // state (removed, not allowed on this page) is announced at once.
+  // announced drop (one whose announcement is still waiting its turn is taken back instead).
+  // The first connection counts as a drop from its first attempt: one made within seconds says
+  // nothing, one refused or failing for longer is announced, and so is the connection that
+  // follows. A final state (removed, not allowed on this page) is announced at once.
   const DROP_HEARD_MS = 5000;
   function said(text, state) {
     if (state === "live") {
       clearTimeout(s.dropTimer);
       s.dropTimer = null;
-      if (s.dropSaid !== null && !unsay()) tell("Chat connected again.");
-      s.dropSaid = null;
+      if (s.dropSaid !== null && !unsay(s.dropTold)) tell(s.liveOnce ? "Chat connected again." : "Chat connected.");
+      s.dropSaid = s.dropTold = null;
+      s.liveOnce = true;
     } else if (state === "closed") {
       clearTimeout(s.dropTimer);
       s.dropTimer = null;
-      s.dropSaid = null;
+      s.dropSaid = s.dropTold = null;
       tell(`Chat: ${text}.`);
     } else if (s.dropSaid !== null) {
       if (text !== s.dropSaid) { s.dropSaid = text; tell(`Chat: ${text}`); }
-    } else if (!s.dropTimer && s.joinedOnce) {
+    } else if (!s.dropTimer) {
       s.dropTimer = setTimeout(() => {
         s.dropTimer = null;
         s.dropSaid = $("status").textContent;
-        tell(`Chat connection lost: ${s.dropSaid}`);
+        s.dropTold = `${s.liveOnce ? "Chat connection lost" : "Chat"}: ${s.dropSaid}`;
+        tell(s.dropTold);
       }, DROP_HEARD_MS);
     }
   }
@@ -141,11 +145,13 @@
     s.heardStatus = text;
     if (!s.heardTimer) sayHeard();
   }
-  // Takes back a word on the connection not said yet; true if there was one.
-  function unsay() {
-    const had = s.heardStatus !== null;
+  // Takes back `text` if it is the word on the connection not said yet; true if it was. (A later
+  // word waiting its turn, "reconnecting…" after "signed out" say, is not taken back: the drop
+  // was heard, so its end must be, and tell() puts that in its place.)
+  function unsay(text) {
+    if (text === null || s.heardStatus !== text) return false;
     s.heardStatus = null;
-    return had;
+    return true;
   }
   function sayHeard() {
     const heard = s.heard.splice(0);
@@ -193,9 +199,13 @@
 
   // -- connection ------------------------------------------------------------------------------
 
+  // Every attempt until the first join says the same, so that an announced failure is not said
+  // again at each attempt (said() repeats a change of the line).
+  const FIRST_FAILED = "cannot connect — trying again…";
+
   function connect() {
     const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/ws";
-    status(s.joinedOnce ? "reconnecting…" : "connecting…", "connecting");
+    status(s.joinedOnce ? "reconnecting…" : s.retry ? FIRST_FAILED : "connecting…", "connecting");
     const ws = new WebSocket(url);
     s.ws = ws;
     ws.onopen = () => send({ type: "auth", token: s.token });
@@ -224,7 +234,7 @@
     // 4303: we fell behind; resume at once. Anything else: back off, with jitter.
     const delay = code === 4303 ? 0 : Math.min(8000, 500 * 2 ** s.retry) * (0.75 + Math.random() / 2);
     s.retry += 1;
-    status("reconnecting…", "connecting");
+    status(s.joinedOnce ? "reconnecting…" : FIRST_FAILED, "connecting");
     setTimeout(() => { if (!s.ws && s.token) connect(); }, delay);
   }
   function track(frame) {
