@@ -9,6 +9,7 @@ the same function of the same events (tested). It does no I/O and never awaits.
 from __future__ import annotations
 
 import sys
+from bisect import bisect_right
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -39,6 +40,10 @@ sweep goes by the newest message time applied, slow mode by this node's clock.""
 _LAST_POST_SWEEP_SIZE = 4_096
 """``last_post`` is swept when it grows past twice its size after the last sweep (at least
 this many), and at least every quarter of the horizon's length of message time."""
+
+
+def _occurred_at(e: Event) -> datetime:
+    return e.occurred_at
 
 
 class CommunityState:
@@ -283,11 +288,23 @@ class CommunityState:
             recent = self.history[e.room_id] = deque(maxlen=size)
         else:
             self.history.move_to_end(e.room_id)
-        if len(recent) == recent.maxlen:
+        at = e.occurred_at
+        full = len(recent) == recent.maxlen
+        if full:
             self.history_truncated.add(e.room_id)
+            if recent and at < recent[0].occurred_at:
+                return  # another node's message older than the whole window: memory keeps the newest
         else:
             self._history_held += 1
-        recent.append(e)
+        if recent and at < recent[-1].occurred_at:
+            # Another node's message applied after newer ones (a node that starts folds its own
+            # log, then the recent stream): in its place by time, so a full window drops the
+            # oldest. Messages of one time stay in the order applied (history_key sorts them).
+            if full:
+                recent.popleft()
+            recent.insert(bisect_right(recent, at, key=_occurred_at), e)
+        else:
+            recent.append(e)
         while self._history_held > self._history_budget and len(self.history) > 1:
             self._drop_history(next(iter(self.history)))
 

@@ -88,3 +88,21 @@ async def test_past_memory_a_node_pages_on_through_its_own_log(start_server, red
             got = [text for page in reversed(await pages(http, nodes, 2)) for text in page]
             assert got == sorted(set(got), key=sent.index), (nodes[0].node_id, got)
             assert got[-3:] == in_memory, got
+
+
+async def test_a_restarted_node_keeps_its_own_newer_messages_in_memory(start_server, redis_url):
+    """A node that starts folds its own log, then other nodes' older messages from the recent
+    stream: memory must still hold the room's newest messages by time, not the ones applied
+    last (before, B's older messages pushed A's newer ones out of A's window of 3, and A's
+    first page and its joins showed B's messages only)."""
+    a, b = start_two(start_server, redis_url, SIDELINE_ROOMS__MATCH__HISTORY_SIZE="3")
+    async with httpx.AsyncClient(timeout=30) as http:
+        sent = [await send(http, b, ROOM, f"b{i}") for i in range(3)]
+        sent += [await send(http, a, ROOM, f"a{i}") for i in range(3)]
+        await asyncio.sleep(0.3)
+        a.stop()
+        a.start()
+        for node in (a, b):
+            got = [text for page in reversed(await pages(http, [node], 3)) for text in page]
+            assert got[-3:] == ["a0", "a1", "a2"], (node.node_id, got)
+            assert got == sorted(set(got), key=sent.index), (node.node_id, got)
