@@ -169,6 +169,10 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         parts = [p for p in getattr(app.state, "background", [])]
         for part in parts:
             await part.start()
+        # The hub's start applied what other nodes decided: this node's own deletes, votes ...
+        # of their messages and polls, folded before those existed here, apply now.
+        if placed := community.state.place_unplaced():
+            log.info("%d events of this log about other nodes' messages or polls applied after theirs", placed)
         app.state.ready = True
         try:
             yield

@@ -37,6 +37,10 @@ LAST_POST_MARGIN = timedelta(hours=1)
 """Kept past the longest slow mode, for nodes' clocks that run ahead of each other: the
 sweep goes by the newest message time applied, slow mode by this node's clock."""
 
+_UNPLACED_MAX = 10_000
+"""The most events :attr:`CommunityState.unplaced` keeps (the newest): a start's whole fold
+also meets deletes and decisions of this node's own messages older than the message index."""
+
 _LAST_POST_SWEEP_SIZE = 4_096
 """``last_post`` is swept when it grows past twice its size after the last sweep (at least
 this many), and at least every quarter of the horizon's length of message time."""
@@ -120,6 +124,12 @@ class CommunityState:
         self.holds_remote = False
         """Another node's events were applied (many nodes): the state is no longer the fold
         of this node's log alone, so no checkpoint is taken of it (:mod:`service.eventlog.checkpoint`)."""
+        self.unplaced: deque[Event] = deque(maxlen=_UNPLACED_MAX)
+        """Events about a message or poll the state did not know when they were folded, while
+        it starts: a node's own delete, hiding report, decision, vote or close of another
+        node's message or poll, folded before the other nodes' events are applied.
+        :meth:`place_unplaced` applies them again once those are in (the hub's start)."""
+        self._collecting_unplaced = True
 
     # -- the settings the fold reads -------------------------------------------------------
 
@@ -228,6 +238,22 @@ class CommunityState:
         """Fold another node's committed event into the state."""
         self.holds_remote = True
         self.apply(e)
+
+    def place_unplaced(self) -> int:
+        """Apply again the events :attr:`unplaced` kept whose message or poll the state knows
+        now (other nodes' events applied since); forget the rest, and keep no more from now
+        on (while running, this node acts only on what it knows). Returns how many were."""
+        self._collecting_unplaced = False
+        events, self.unplaced = list(self.unplaced), deque(maxlen=_UNPLACED_MAX)
+        placed = [e for e in events if (e.message_id in self.messages if e.message_id else
+                                        e.payload.get("poll_id") in self.polls)]  # fmt: skip
+        for e in placed:
+            self.apply(e)
+        return len(placed)
+
+    def _unplaced(self, e: Event) -> None:
+        if self._collecting_unplaced:
+            self.unplaced.append(e)
 
     def apply(self, e: Event) -> None:
         """Fold one committed event into the state."""
@@ -355,6 +381,8 @@ class CommunityState:
         assert e.message_id is not None
         if (ref := self.messages.get(e.message_id)) is not None:
             ref.fold(e)
+        else:
+            self._unplaced(e)
         self.held.pop(e.message_id, None)
         self.held_for.pop(e.message_id, None)
         self.hidden.pop(e.message_id, None)
@@ -377,7 +405,9 @@ class CommunityState:
         assert e.message_id is not None
         self.reporters.setdefault(e.message_id, set()).add(e.user_id)
         self.reported_at.setdefault(e.message_id, e.occurred_at)
-        if p.get("hide") and (ref := self.messages.get(e.message_id)) is not None:
+        if p.get("hide") and (ref := self.messages.get(e.message_id)) is None:
+            self._unplaced(e)
+        elif p.get("hide") and ref is not None:
             ref.fold(e)
             recent = self.history.get(e.room_id, ())
             if (shown := next((m for m in recent if m.message_id == e.message_id), None)) is not None:
@@ -391,6 +421,8 @@ class CommunityState:
         self.held_for.pop(e.message_id, None)
         if (ref := self.messages.get(e.message_id)) is not None:
             ref.fold(e)
+        elif held is None:
+            self._unplaced(e)
         if p.get("decision") == "approve" and held is not None:
             self._restore(held)
         self.reporters.pop(e.message_id, None)
@@ -414,6 +446,7 @@ class CommunityState:
             return
         poll = self.polls.get(p["poll_id"])
         if poll is None:
+            self._unplaced(e)
             return
         if e.event_type is EventType.POLL_VOTED:
             option = int(p["option"])

@@ -143,6 +143,7 @@ class Image(msgspec.Struct, kw_only=True):
     moderation_policies: dict[str, dict[str, Any]]
     crowd: dict[str, CrowdChange]
     manual: dict[str, datetime]
+    unplaced: list[Event]
     last_seq: int
 
 
@@ -151,13 +152,18 @@ CARRIED = frozenset({
     "client_ids", "history", "history_truncated", "_history_held", "last_post", "_newest_post",
     "_last_post_swept", "_last_post_sweep_size", "_longest_slow_mode", "posted_as_moderator",
     "reporters", "reported_at", "held", "held_for", "hidden", "exposure",
-    "moderation_policies", "crowd", "manual", "last_seq",
+    "moderation_policies", "crowd", "manual", "unplaced", "last_seq",
 })  # fmt: skip
 """The state's attributes an image carries."""
 
-CONFIGURED = frozenset({"_policies", "_history_size", "_history_budget", "_index_size", "holds_remote"})
+CONFIGURED = frozenset({
+    "_policies", "_history_size", "_history_budget", "_index_size", "holds_remote",
+    "_collecting_unplaced",
+})  # fmt: skip
 """The state's attributes its construction sets (from the settings, in the stamp's digest),
-and whether it holds other nodes' events (never so when an image is taken)."""
+whether it holds other nodes' events (never so when an image is taken), and whether it still
+keeps unplaced events (it does until its first start is over, as a restored state's start is
+not)."""
 
 
 class CheckpointLog(Protocol):
@@ -266,6 +272,7 @@ def image_of(state: CommunityState) -> Image:
         moderation_policies=state.moderation_policies,
         crowd=state.crowd,
         manual=state.manual,
+        unplaced=list(state.unplaced),
         last_seq=state.last_seq,
     )
 
@@ -454,6 +461,7 @@ def restore(state: CommunityState, image: Image) -> None:
         "moderation_policies": image.moderation_policies,
         "crowd": image.crowd,
         "manual": image.manual,
+        "unplaced": deque(image.unplaced, maxlen=state.unplaced.maxlen),
         "last_seq": image.last_seq,
     }
     assert values.keys() == CARRIED
