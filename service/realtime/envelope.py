@@ -8,8 +8,8 @@ ephemeral signals that are never logged.
 Every ``events`` envelope a hub publishes is numbered: ``boot`` names the publishing process
 and ``n`` counts its ``events`` envelopes, 1, 2, 3 ... without a gap. Redis pub/sub is
 at-most-once, so a receiver that sees a number skipped knows that envelopes of that publisher
-were lost on their way (hub.py, ``Hub._in_order``); one integer per envelope, one comparison
-per receipt. Only those are numbered because only their events can be read back (from the
+were lost on their way (recovery.py, ``Recovery.in_order``); one integer per envelope, one
+comparison per receipt. Only those are numbered because only their events can be read back (from the
 recent stream): a lost typing or crowd signal is simply gone, and reloading every room for
 it would cost far more than the signal was worth.
 

@@ -65,7 +65,7 @@ async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
 
 async def reload(hub: Hub, conn: Connection, room: str) -> None:
     """A fresh ``joined`` of ``room`` for ``conn``, which is in it and was told ``resync``:
-    frames of the room may have been lost between nodes (hub.py, ``Hub._lost``).
+    frames of the room may have been lost between nodes (recovery.py, ``Recovery._lost``).
 
     The snapshot part of :func:`join`, in the same order. The socket is in the room already,
     so nothing is recorded (no membership event), presence is unchanged, and a leave waiting

@@ -17,12 +17,12 @@ first, then the stream in publication order) before it subscribes to live events
 an event twice is harmless: every standing event sets a value, and the stream's events of a
 subject end with its newest.
 
-A running node reads the stream again when envelopes were lost on their way to it (hub.py,
-``Hub._recover``). Its state already holds most of what the stream holds, and applying a
-message twice would put it in history twice, so each entry also names the envelope that
-carried the event (its publisher's node, process and number, envelope.py): the node reads
-back from the newest entry only until it meets, for each publisher concerned, an envelope it
-had already received (:meth:`RedisStanding.since`), and applies only the newer ones.
+A running node reads the stream again when envelopes were lost on their way to it (recovery.py,
+``Recovery._recover``). Its state already holds most of what the stream holds, and applying a
+message twice would put it in history twice, so each entry also names the envelope that carried
+the event (its publisher's node, process and number, envelope.py): the node reads back from the
+newest entry only until it meets, for each publisher concerned, an envelope it had already
+received (:meth:`RedisStanding.since`), and applies only the newer ones.
 
 Redis may be down, or lose what it held (restarted without persistence), while the events
 are durable in the node's log. So a node never drops what it could not write: it keeps the
@@ -33,7 +33,7 @@ the hash only ever takes a newer event, and a stream entry is added only past th
 last one its node wrote (``<prefix>:recent-written``, set by the same script), so a write
 retried after a lost reply adds nothing twice. Other nodes learn what was written late as of
 any lost envelope: they notice the gap at the writer's next envelope or heartbeat and read
-the entries back (hub.py), and a node that starts reads the hash. A node also writes its log's
+the entries back (recovery.py), and a node that starts reads the hash. A node also writes its log's
 standing state into the hash when it starts, when Redis answers again after failing, and
 when it finds its mark gone from Redis (Redis lost its data; checked every
 ``WATCH_SECONDS``): what a write cut by the node's own restart, or lost with Redis, held.
@@ -45,7 +45,7 @@ did not take them had kept. Which envelope carried each is not in the log, so th
 written without a number, naming the process of the mark (``r``): nodes that start later read
 them, but a running node's read back skips them (it matches entries to lost envelopes by
 number), so a node that had noticed those envelopes lost still gives up on them after
-``LATE_SECONDS`` (hub.py, counted and logged), and one that had not noticed (the killed
+``LATE_SECONDS`` (recovery.py, counted and logged), and one that had not noticed (the killed
 process's later envelopes and heartbeats failed too) learns of them only when it restarts.
 Nothing is written twice: the mark moves past them too. Nothing is known when Redis lost the
 mark with its data.
@@ -53,7 +53,7 @@ mark with its data.
 Such a decision may reach Redis through the hash alone (its node committed it while Redis was
 down and was killed before it could write it; its next process wrote the log's standing state
 at start): no envelope nor stream entry will ever carry it. So a running node also asks every
-``REREAD_SECONDS`` whether the hash changed (hub.py, ``Hub.reread_standing``). The script that
+``REREAD_SECONDS`` whether the hash changed (recovery.py, ``reread_standing``). The script that
 writes an entry bumps the hash's version, ``<prefix>:standing-version`` (``id``: set by the
 writer that created it, so a Redis that came back empty, whose count starts again, is told
 apart; ``n``: entries written), and files the subject under that number in the sorted set

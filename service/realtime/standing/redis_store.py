@@ -35,14 +35,14 @@ _decode = msgspec.json.Decoder(Event).decode
 
 RETRY_SECONDS = 0.25
 """Longest pause between tries to write what waits for Redis: short, so that the entries are
-in the stream by the time other nodes read back the envelopes they lost (hub.py waits up to
+in the stream by the time other nodes read back the envelopes they lost (recovery.py waits up to
 0.75 s for them)."""
 
 WATCH_SECONDS = 2.0
 """How often a node checks that Redis still holds its mark (did not come back empty)."""
 
 REREAD_SECONDS = 2.0
-"""How often a running node asks whether the standing hash changed (hub.py): a decision that
+"""How often a running node asks whether the standing hash changed (recovery.py): a decision that
 reached Redis through the hash alone (a restart after an outage) is enforced within about as
 long as a lost envelope takes to be noticed (a heartbeat interval, then the read back). An
 unchanged hash costs one small script run per node per look (measured in the module
