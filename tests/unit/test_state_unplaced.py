@@ -32,11 +32,11 @@ def test_own_decisions_about_other_nodes_things_are_placed_once_those_arrive() -
     ])  # fmt: skip
     assert len(state.unplaced) == 5
     # then node b's events, from the recent stream
-    for i, e in enumerate([
+    for e in [
         ev(E.MESSAGE_SENT, "u2", "mb1", node="b", seq=1, text="one", visibility="public"),
         ev(E.MESSAGE_SENT, "u2", "mb2", node="b", seq=2, text="two", visibility="public"),
         ev(E.POLL_CREATED, "u2", node="b", seq=3, poll_id="pb", question="?", options=["x", "y"]),
-    ]):  # fmt: skip
+    ]:  # fmt: skip
         state.apply_remote(e)
     assert [m.message_id for m in state.history["match:1"]] == ["mb1", "mb2"]
 
