@@ -1,7 +1,7 @@
 """Checkpoints of the community state: a start that folds only the log's newest events.
 
 The state is a projection of the log (:mod:`service.domain.state`). Rebuilding it means
-folding every event the node ever committed: ~20 s a million events on this project's
+folding every event the node ever committed: ~13 s a million events on this project's
 2-core machine, growing with the log for as long as the node lives. A checkpoint is the
 state as it stood at one seq of the log, written when the service stops cleanly; the next
 start reads it and folds only the events after that seq. It is a cache of the fold, never a
