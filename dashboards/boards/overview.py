@@ -22,8 +22,8 @@ from dashboards.charts import (
     compile_spec,
     day_tip,
     day_x,
+    grouped,
     label_expr,
-    palette,
     series,
 )
 from dashboards.model import ALL_KINDS, Chart, Dashboard, State, Tile
@@ -194,17 +194,15 @@ def _moderation_text(rows: list[Row], state: State) -> str:
 
 
 def _by_kind() -> Chart:
-    spec = (
-        base(height=150).transform_fold(list(VOLUME), as_=["measure", "count"])
-        .transform_aggregate(count="sum(count)", groupby=["kind", "measure"])
-        .transform_calculate(measure_label=label_expr(VOLUME, "measure"))
-        .mark_bar()
-        .encode(alt.Y("kind:N", title=None), alt.X("count:Q", title="count"),
-                alt.YOffset("measure:N", sort=list(VOLUME)), palette(VOLUME, "measure"),
-                tooltip=[alt.Tooltip("kind:N", title="Kind"),
-                         alt.Tooltip("measure_label:N", title="Measure"),
-                         alt.Tooltip("count:Q", title="Count", format=",")])
-    )  # fmt: skip
+    spec = grouped(
+        VOLUME, "measure", "count", alt.Y("kind:N", title=None), "count",
+        tooltip=[alt.Tooltip("kind:N", title="Kind"),
+                 alt.Tooltip("measure_label:N", title="Measure"),
+                 alt.Tooltip("count:Q", title="Count", format=",")],
+        before=lambda c: (c.transform_fold(list(VOLUME), as_=["measure", "count"])
+                          .transform_aggregate(count="sum(count)", groupby=["kind", "measure"])
+                          .transform_calculate(measure_label=label_expr(VOLUME, "measure"))),
+        height=150)  # fmt: skip
     return Chart("kinds", "kinds", "day", "kind", text=_kind_text, wide=True,
                  title="Engagement by kind of context",
                  unit="messages, reactions and poll votes in context rooms in the range, each "

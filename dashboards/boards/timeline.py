@@ -11,6 +11,7 @@ which is how the engagement report defines ``peak_minute``.
 
 from __future__ import annotations
 
+import json
 import statistics
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,10 @@ from dashboards.model import Chart
 from dashboards.sources import Row
 
 SERIES = {"messages": ("Messages", BLUE), "reactions": ("Reactions", ORANGE)}
+WIDTHS = {"messages": 1.0, "reactions": 0.5}
+"""Share of its bucket each part is drawn across, centred: the parts of a bar differ by width
+as well as colour (WCAG 1.4.1), at any bar width, where a symbol inside would not fit the
+narrow bars of a long timeline. The legend draws each part's swatch at the same width."""
 UNITS = (("minute", 1, 6 * 60), ("hour", 60, 4 * 24 * 60), ("day", 24 * 60, None))
 """(unit, minutes per unit, longest duration in minutes drawn in it; None: any)."""
 MINUTE_LIMIT = UNITS[0][2]
@@ -145,14 +150,15 @@ def timeline_chart() -> Chart:
     tip = [alt.Tooltip("bucket:N", title="From"),
            alt.Tooltip("messages:Q", title="Messages", format=","),
            alt.Tooltip("reactions:Q", title="Reactions", format=",")]  # fmt: skip
-    x = alt.X("x:Q", title=AXIS_TITLE.format(unit="minute"),
+    x = alt.X("x_start:Q", title=AXIS_TITLE.format(unit="minute"),
               axis=alt.Axis(labelExpr="format(datum.value, ',')", tickMinStep=1))
-    # Bars from x to x + 1 bucket, stacked by hand: VL treats a bar with x and x2 as
-    # horizontal, so the stack is computed first and drawn as rectangles.
+    # Bars across their part's width of the bucket (x to x + 1), stacked by hand: VL treats a
+    # bar with x and x2 as horizontal, so the stack is computed first and drawn as rectangles.
+    half = f"{json.dumps(WIDTHS)}[datum.measure] / 2"
     bars = (
         alt.Chart().transform_fold(list(SERIES), as_=["measure", "count"])
         .transform_calculate(order=order_expr(list(SERIES), "measure"),
-                             x_end="datum.x + 1")
+                             x_start=f"datum.x + 0.5 - {half}", x_end=f"datum.x + 0.5 + {half}")
         .transform_stack(stack="count", groupby=["x"], sort=[alt.SortField("order")],
                          as_=["y0", "y1"])
         .mark_rect()
@@ -177,7 +183,7 @@ def timeline_chart() -> Chart:
                  unit="messages and reactions per minute from the start for contexts up to six "
                       "hours, per hour up to four days, per day beyond; numbered labels mark the "
                       "peak moments",
-                 spec=_titled_by_unit(compile_spec(chart)))  # fmt: skip
+                 spec=_widths_in_legend(_titled_by_unit(compile_spec(chart))))  # fmt: skip
 
 
 def _titled_by_unit(vega: dict[str, Any]) -> dict[str, Any]:
@@ -190,4 +196,18 @@ def _titled_by_unit(vega: dict[str, Any]) -> dict[str, Any]:
             found += 1
     if found != 1:
         raise ValueError(f"the timeline's x axis title was not found once ({found})")
+    return vega
+
+
+def _widths_in_legend(vega: dict[str, Any]) -> dict[str, Any]:
+    """The legend draws each part's swatch as wide as the part is drawn (:data:`WIDTHS`), as
+    a shape scale beside the colour (Vega-Lite gives a rect's legend one shape for all)."""
+    legends = [lg for lg in vega.get("legends", []) if lg.get("fill")]
+    if len(legends) != 1:
+        raise ValueError(f"the timeline's colour legend was not found once ({len(legends)})")
+    keys = list(SERIES)
+    paths = [f"M{-w},-1H{w}V1H{-w}Z" for w in (WIDTHS[k] for k in keys)]
+    vega["scales"].append({"name": "part_width", "type": "ordinal", "domain": keys, "range": paths})
+    legends[0]["shape"] = "part_width"
+    legends[0].pop("symbolType", None)
     return vega

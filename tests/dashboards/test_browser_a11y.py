@@ -426,6 +426,63 @@ def test_stacked_parts_differ_by_more_than_colour(context, server, slug: str, ch
     dash.close()
 
 
+# Each bar of a grouped bar chart, and the symbol just past its end (at its vertical centre).
+ENDS = """(card) => {
+  const form = (e) => e.getAttribute('d').replace(/[-\\d.,e]+/g, '');
+  const symbols = [...card.querySelectorAll('.vis svg g.mark-symbol.role-mark path')].map((e) => ({
+    shape: form(e), fill: e.getAttribute('fill'), box: e.getBoundingClientRect()}));
+  const bars = [...card.querySelectorAll('.vis svg g.mark-rect.role-mark path')].map((e) => {
+    const r = e.getBoundingClientRect(), y = r.top + r.height / 2;
+    const end = symbols.find((s) => s.box.top <= y && y <= s.box.bottom
+                                  && s.box.left >= r.right - 1 && s.box.left <= r.right + 12);
+    return {fill: e.getAttribute('fill'), end: end ? {shape: end.shape, fill: end.fill} : null}; });
+  const legend = [...card.querySelectorAll('.vis svg .role-legend-symbol path')].map(form);
+  return {bars, legend: [...new Set(legend)]}; }"""
+
+
+def test_grouped_bars_differ_by_more_than_colour(context, server):
+    """Each bar of *Engagement by kind of context* ends in a point of its measure's shape and
+    colour, the pair its legend entry shows (WCAG 1.4.1)."""
+    dash = Dash(context, server, "overview")
+    got = dash.page.eval_on_selector("#chart-kinds", ENDS)
+    assert len({b["fill"] for b in got["bars"]}) == 3, got["bars"]
+    shapes: dict[str, set[str]] = {}
+    for bar in got["bars"]:
+        assert bar["end"] and bar["end"]["fill"] == bar["fill"], f"a bar without its end: {bar}"
+        shapes.setdefault(bar["fill"], set()).add(bar["end"]["shape"])
+    assert all(len(v) == 1 for v in shapes.values()), shapes
+    one_each = [next(iter(v)) for v in shapes.values()]
+    assert len(set(one_each)) == len(one_each), "two measures share a shape"
+    assert set(one_each) <= set(got["legend"]), "the legend shows each measure's shape"
+    dash.close()
+
+
+# The parts of the drill-down's stacked bars by fill, with their widths, and the legend's swatches.
+WIDTHS = """(card) => {
+  const widths = {};
+  for (const e of card.querySelectorAll('.vis svg g.mark-rect.role-mark path')) {
+    const f = e.getAttribute('fill');
+    (widths[f] = widths[f] || []).push(e.getBoundingClientRect().width); }
+  const legend = [...card.querySelectorAll('.vis svg .role-legend-symbol path')].map((e) => {
+    const r = e.getBoundingClientRect();
+    return {fill: e.getAttribute('fill'), ratio: r.width / r.height}; });
+  return {widths, legend}; }"""
+
+
+def test_timeline_parts_differ_by_more_than_colour(context, server):
+    """The drill-down's reactions are drawn half as wide as its messages, centred on them, and
+    the legend's swatches have the same proportions (WCAG 1.4.1): at any bar width, where a
+    symbol inside would not fit."""
+    dash = Dash(context, server, "events")
+    got = dash.page.eval_on_selector("#chart-timeline", WIDTHS)
+    messages, reactions = (got["widths"].get(c) for c in ("#2563eb", "#c2410c"))
+    assert messages and reactions, got["widths"]
+    assert max(reactions) < 0.6 * min(messages), got["widths"]
+    legend = {s["fill"]: s["ratio"] for s in got["legend"]}
+    assert legend["#2563eb"] > 0.9 and legend["#c2410c"] < 0.6, legend
+    dash.close()
+
+
 # -- 19, 20: faint text, table names ---------------------------------------------------------
 
 
