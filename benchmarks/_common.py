@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import platform
 import resource
+import shutil
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,4 +70,20 @@ def save(name: str, payload: dict[str, Any]) -> Path:
     }  # fmt: skip
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str))
+    return path
+
+
+def cached_log(path: Path, build: Callable[[Path], Awaitable[None]], what: str) -> Path:
+    """The log file at ``path`` (under ``benchmarks/.cache/``, ignored by git), built once by
+    ``build`` into a scratch folder and renamed in, so an interrupted build is never taken."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(".building")
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        started = time.perf_counter()
+        asyncio.run(build(scratch / "log.duckdb"))
+        (scratch / "log.duckdb").rename(path)
+        shutil.rmtree(scratch)
+        print(f"built {what} in {time.perf_counter() - started:.0f} s")
     return path

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
 import sys
 import time
@@ -38,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import peak_rss_mb, percentile, save, table
+from benchmarks._common import cached_log, peak_rss_mb, percentile, save, table
 from service.domain.events import EventType, Metadata, new_event
 from service.eventlog.duckdb_log import DuckDBLog
 from service.eventlog.pages import LogPages
@@ -146,16 +145,7 @@ def main() -> None:
     parser.add_argument("--layout", choices=("live", "live-hashed", "uniform"), default="live")
     args = parser.parse_args()
     path = CACHE / f"log-{args.events}-{args.rooms}-{args.layout}.duckdb"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_suffix(".building")
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir()
-        t = time.perf_counter()
-        asyncio.run(build(scratch / "log.duckdb", args.events, args.rooms, args.layout))
-        (scratch / "log.duckdb").rename(path)
-        shutil.rmtree(scratch)
-        print(f"built {args.events:,} events in {time.perf_counter() - t:.0f} s")
+    cached_log(path, lambda at: build(at, args.events, args.rooms, args.layout), f"{args.events:,} events")
     r = asyncio.run(measure(path, args.rooms, args.crowd, args.layout))
     each, shared = r["crowd_each"], r["crowd_shared"]
     print(f"\n{args.events:,} events in {args.rooms:,} rooms ({args.layout}); a page of {PAGE} "

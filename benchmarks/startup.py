@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import peak_rss_mb, save, table
+from benchmarks._common import cached_log, peak_rss_mb, save, table
 from service.domain.events import EventType, Metadata, new_event
 from service.eventlog import checkpoint
 from service.eventlog.duckdb_log import DuckDBLog
@@ -161,16 +161,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(child(mode, Path(log_path), Path(ckpt), int(seq)))))
         return
     path = CACHE / f"log-{args.events}-{args.rooms}.duckdb"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_suffix(".building")
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir()
-        t = time.perf_counter()
-        asyncio.run(build(scratch / "log.duckdb", args.events, args.rooms))
-        (scratch / "log.duckdb").rename(path)
-        shutil.rmtree(scratch)
-        print(f"built {args.events:,} events in {time.perf_counter() - t:.0f} s")
+    cached_log(path, lambda at: build(at, args.events, args.rooms), f"{args.events:,} events")
     work = CACHE / "run"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
