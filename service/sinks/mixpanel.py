@@ -11,7 +11,7 @@ would be resent as a GET without the events.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -60,6 +60,39 @@ MAX_BATCH_BYTES = 2_000_000
 
 
 _encode = msgspec.json.Encoder().encode
+
+_FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_FORM_TABLE = str.maketrans({
+    chr(b): "+" if b == 0x20 else chr(b) if b in _FORM_SAFE else f"%{b:02X}" for b in range(256)
+})  # fmt: skip
+
+
+def form_encode(fields: Mapping[str, str | int]) -> bytes:
+    """``urllib.parse.urlencode(fields)``, as requests encodes a form, in C: each value's UTF-8
+    bytes, read as Latin-1, through one translation table. The library posts each batch as a
+    form field of up to 2 MB of JSON, and ``quote_plus`` takes a Python step per byte: half of
+    an upload's time (0.10 of 0.22 s for 2,000 events)."""
+    return "&".join(
+        f"{_form_quote(k)}={_form_quote(str(v))}" for k, v in fields.items()
+    ).encode("ascii")
+
+
+def _form_quote(text: str) -> str:
+    return text.encode("utf-8").decode("latin-1").translate(_FORM_TABLE)
+
+
+def _post_encoded(post: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
+    """``session.post`` with a form (a dict of strings and ints) encoded by :func:`form_encode`:
+    the same body and ``Content-Type`` requests would send."""
+
+    def post_form(url: str, data: Any = None, **kwargs: Any) -> requests.Response:
+        if isinstance(data, dict) and all(isinstance(v, str | int) for v in data.values()):
+            headers = {**(kwargs.pop("headers", None) or {}),
+                       "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
+            return post(url, data=form_encode(data), headers=headers, **kwargs)
+        return post(url, data=data, **kwargs)
+
+    return post_form
 
 
 class _Collector:
@@ -135,6 +168,7 @@ class MixpanelSink(ThreadedSink):
             session.mount("https://", requests.adapters.HTTPAdapter())
         # The hook is the one place the HTTP status and Retry-After are still visible.
         session.hooks["response"].append(_check_status)
+        session.post = _post_encoded(session.post)
         self._collector = _Collector()
         self._mp = Mixpanel(token, consumer=self._collector)
         self._import_after = timedelta(days=settings.import_after_days)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import pytest
 
 from service.domain.events import Event, EventType, new_event
 from service.moderation import MessageContext, Pipeline
@@ -143,3 +144,23 @@ async def test_limits_no_event_reaches_today_are_held_too(
     }  # fmt: skip
     assert status.dead_letters == 1
     assert collector.count("mixpanel") == 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "".join(chr(c) for c in range(256)),  # every byte's character, the unsafe ones escaped
+        '[{"event":"community_message_sent","properties":{"text":"what a goal ⚽ 100% & more = +1"}}]',
+        "spaces and / slashes ? and # hashes",
+        "",
+    ],
+)
+def test_the_form_body_is_what_requests_would_send(value: str) -> None:
+    """The Mixpanel library posts its batch as a form; the sink encodes it itself (in C, not a
+    Python step per byte): byte for byte what requests' own encoding gives."""
+    from urllib.parse import urlencode
+
+    from service.sinks.mixpanel import form_encode
+
+    fields = {"data": value, "verbose": 1, "ip": 0, "api_key": "k y"}
+    assert form_encode(fields) == urlencode(fields, doseq=True).encode("ascii")
