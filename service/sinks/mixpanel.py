@@ -214,19 +214,31 @@ class MixpanelSink(ThreadedSink):
         return built, rejected, adjustments
 
     def _send(self, events: list[Event]) -> Delivery:
-        built, rejected, adjustments = self._build(events)
+        """Build the batch a request's worth at a time, each request started as soon as it is
+        full: the destination takes one while the next is built (before, the whole batch was
+        built first, and the building and the uploads took turns)."""
         uploads: Uploads[Rejected] = Uploads(self._uploads)
-        for endpoint in ("events", "imports"):
-            chunk: list[tuple[Event, str, str]] = []
-            size = 0
-            for item in (b for b in built if b[1] == endpoint):
-                if chunk and (
-                    len(chunk) >= MAX_BATCH_EVENTS or size + len(item[2]) > MAX_BATCH_BYTES
-                ):
+        rejected: list[Rejected] = []
+        adjustments: dict[str, int] = {}
+        pending: dict[str, tuple[list[tuple[Event, str, str]], int]] = {}
+        for start in range(0, len(events), MAX_BATCH_EVENTS):
+            built, refused, adjusted = self._build(events[start : start + MAX_BATCH_EVENTS])
+            rejected += refused
+            for reason, n in adjusted.items():
+                adjustments[reason] = adjustments.get(reason, 0) + n
+            for item in built:
+                endpoint = item[1]
+                chunk, size = pending.get(endpoint, ([], 0))
+                if chunk and (len(chunk) >= MAX_BATCH_EVENTS or size + len(item[2]) > MAX_BATCH_BYTES):
                     uploads.start(partial(self._upload, endpoint, chunk))
                     chunk, size = [], 0
                 chunk.append(item)
-                size += len(item[2])
+                pending[endpoint] = (chunk, size + len(item[2]))
+            for endpoint, (chunk, _) in list(pending.items()):
+                if len(chunk) >= MAX_BATCH_EVENTS:
+                    uploads.start(partial(self._upload, endpoint, chunk))
+                    del pending[endpoint]
+        for endpoint, (chunk, _) in pending.items():
             if chunk:
                 uploads.start(partial(self._upload, endpoint, chunk))
         return Delivery(rejected=rejected + uploads.wait(), adjustments=adjustments)
