@@ -405,15 +405,17 @@ class CommunityState:
         assert e.message_id is not None
         self.reporters.setdefault(e.message_id, set()).add(e.user_id)
         self.reported_at.setdefault(e.message_id, e.occurred_at)
-        if p.get("hide") and (ref := self.messages.get(e.message_id)) is None:
+        if not p.get("hide"):
+            return
+        if (ref := self.messages.get(e.message_id)) is None:
             self._unplaced(e)
-        elif p.get("hide") and ref is not None:
-            ref.fold(e)
-            recent = self.history.get(e.room_id, ())
-            if (shown := next((m for m in recent if m.message_id == e.message_id), None)) is not None:
-                self.hidden[e.message_id] = shown
-            self._forget(e.room_id, e.message_id)
-            self._unpin(e)
+            return
+        ref.fold(e)
+        recent = self.history.get(e.room_id, ())
+        if (shown := next((m for m in recent if m.message_id == e.message_id), None)) is not None:
+            self.hidden[e.message_id] = shown
+        self._forget(e.room_id, e.message_id)
+        self._unpin(e)
 
     def _on_approved(self, e: Event, p: dict[str, Any]) -> None:
         assert e.message_id is not None

@@ -184,11 +184,12 @@ class MixpanelSink(ThreadedSink):
         return props
 
     def _build(
-        self, events: list[Event]
-    ) -> tuple[list[tuple[Event, str, str]], list[Rejected], dict[str, int]]:
+        self, events: list[Event], adjustments: dict[str, int]
+    ) -> tuple[list[tuple[Event, str, str]], list[Rejected]]:
+        """Each event's message and endpoint, and the events refused; what the mapping cut or
+        dropped is counted into ``adjustments``."""
         now = datetime.now(UTC)
         built, rejected = [], []
-        adjustments: dict[str, int] = {}
         self._collector.messages.clear()
         for event in events:
             props = self.properties(event)
@@ -211,7 +212,7 @@ class MixpanelSink(ThreadedSink):
                 rejected.append(Rejected(event.seq, event.event_id, reason))
                 continue
             built.append((event, endpoint, message))
-        return built, rejected, adjustments
+        return built, rejected
 
     def _send(self, events: list[Event]) -> Delivery:
         """Build the batch a request's worth at a time, each request started as soon as it is
@@ -222,10 +223,8 @@ class MixpanelSink(ThreadedSink):
         adjustments: dict[str, int] = {}
         pending: dict[str, tuple[list[tuple[Event, str, str]], int]] = {}
         for start in range(0, len(events), MAX_BATCH_EVENTS):
-            built, refused, adjusted = self._build(events[start : start + MAX_BATCH_EVENTS])
+            built, refused = self._build(events[start : start + MAX_BATCH_EVENTS], adjustments)
             rejected += refused
-            for reason, n in adjusted.items():
-                adjustments[reason] = adjustments.get(reason, 0) + n
             for item in built:
                 endpoint = item[1]
                 chunk, size = pending.get(endpoint, ([], 0))
