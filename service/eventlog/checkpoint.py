@@ -47,6 +47,7 @@ from service.domain.events import Event
 from service.domain.records import CrowdChange, MessageRef, Poll, Restriction
 from service.domain.rooms import Role, RoomState
 from service.domain.state import CommunityState
+from service.durable import fsync_dir
 
 MAGIC = b"SIDELINE-STATE-CHECKPOINT\n"
 FORMAT = 1
@@ -317,7 +318,7 @@ def write(path: Path, state: CommunityState, event_log: CheckpointLog) -> str:
     except BaseException:  # a full disk: the older checkpoint stays, no partial file beside it
         tmp.unlink(missing_ok=True)
         raise
-    _sync_dir(path.parent)
+    fsync_dir(path.parent)
     return (
         f"state checkpoint written at seq {seq} ({(len(head) + len(body)) / 1e6:.1f} MB "
         f"in {time.perf_counter() - started:.2f}s)"
@@ -335,19 +336,6 @@ def _no_gc() -> Iterator[None]:
     finally:
         if paused:
             gc.enable()
-
-
-def _sync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from service.eventlog.base import CommitFailed, LogUnreadable
 from service.eventlog.codec import REPLAY_COLUMNS, SELECT_COLUMNS, from_row, to_arrow
 
 log = logging.getLogger(__name__)
+_EVENT_ID_AT = "SELECT event_id FROM events WHERE seq = ?"
 # The Arrow table is found by DuckDB's replacement scan under the local name ``batch``.
 _INSERT = "INSERT INTO events SELECT " + SELECT_COLUMNS + " FROM batch"
 T = TypeVar("T")
@@ -160,7 +161,7 @@ class DuckDBLog:
             raise LogUnreadable(
                 f"event log {self._path} has {found[1]} rows but max seq {found[0]}: not gap-free"
             )
-        last = con.execute("SELECT event_id FROM events WHERE seq = ?", [self._last_seq]).fetchall()
+        last = con.execute(_EVENT_ID_AT, [self._last_seq]).fetchall()
         self._last_event_id = str(last[0][0]) if last else ""
         # Batches are appended through a connection of their own without the query optimizer:
         # an INSERT ... SELECT of every column has nothing to optimise, and skipping the pass
@@ -428,5 +429,5 @@ class DuckDBLog:
 
     def event_id_at(self, seq: int) -> str | None:
         """The id of the event at ``seq`` (None past the end); on the caller's thread."""
-        rows = self._cursor().execute("SELECT event_id FROM events WHERE seq = ?", [seq]).fetchall()
+        rows = self._cursor().execute(_EVENT_ID_AT, [seq]).fetchall()
         return str(rows[0][0]) if rows else None

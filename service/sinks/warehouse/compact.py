@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from service.sinks.warehouse.files import Part, fsync_dir, part_name, parts
+from service.durable import fsync_dir
+from service.sinks.warehouse.files import Part, part_name, parts
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from service.durable import fsync_dir
+
 EVENTS_DIR = "events"
 _NAME = re.compile(r"^(?P<epoch>[0-9a-f]{32})_(?P<first>\d+)_(?P<last>\d+)\.parquet$")
 NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -99,15 +101,6 @@ def write_atomic(table: pa.Table, path: Path, *, compression: str = "zstd") -> N
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_batch(
