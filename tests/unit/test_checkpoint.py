@@ -100,6 +100,14 @@ async def start(path: Path) -> DuckDBLog:
     return opened
 
 
+async def checkpointed(log: DuckDBLog, tmp_path: Path) -> Path:
+    """The log holding :func:`every_kind`, and the checkpoint of its fold."""
+    await log.append(every_kind())
+    path = tmp_path / "log-n1.checkpoint"
+    checkpoint.write(path, fold(log), log)
+    return path
+
+
 def fold(log: DuckDBLog, **kw: Any) -> CommunityState:
     state = fresh(**kw)
     state.apply_all(log.replay())
@@ -162,9 +170,7 @@ async def test_a_start_from_the_checkpoint_equals_a_fold_of_the_whole_log(log: D
 async def test_events_after_the_checkpoint_are_folded_on_top(log: DuckDBLog, tmp_path: Path) -> None:
     """A node killed after its last clean stop: the start takes the checkpoint of that stop and
     folds the events committed since."""
-    await log.append(every_kind())
-    path = tmp_path / "log-n1.checkpoint"
-    checkpoint.write(path, fold(log), log)
+    path = await checkpointed(log, tmp_path)
     at = log.last_seq
     await log.append(every_kind(100, tag="b"))
 
@@ -185,9 +191,7 @@ def unusable(log: DuckDBLog, path: Path, **kw: Any) -> tuple[str, CommunityState
 async def test_a_checkpoint_under_other_settings_or_code_is_not_used(
     log: DuckDBLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await log.append(every_kind())
-    path = tmp_path / "log-n1.checkpoint"
-    checkpoint.write(path, fold(log), log)
+    path = await checkpointed(log, tmp_path)
 
     other = {**POLICIES, "match": RoomSettings(mode=RoomMode.SPEAKERS_ONLY)}
     why, state = unusable(log, path, policies=other)
@@ -245,9 +249,7 @@ async def test_a_checkpoint_of_another_log_or_timeline_is_not_used(log: DuckDBLo
     ],
 )
 async def test_a_damaged_checkpoint_is_not_used(log: DuckDBLog, tmp_path: Path, damage: Any, reason: str) -> None:
-    await log.append(every_kind())
-    path = tmp_path / "log-n1.checkpoint"
-    checkpoint.write(path, fold(log), log)
+    path = await checkpointed(log, tmp_path)
     path.write_bytes(damage(path.read_bytes()))
     why, _ = unusable(log, path)
     assert why.startswith(reason), why
@@ -327,9 +329,7 @@ async def test_a_start_that_folded_many_events_writes_a_checkpoint_before_servin
 async def test_a_failed_write_keeps_the_older_checkpoint_and_leaves_no_partial_file(
     log: DuckDBLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await log.append(every_kind())
-    path = tmp_path / "log-n1.checkpoint"
-    checkpoint.write(path, fold(log), log)
+    path = await checkpointed(log, tmp_path)
     before = path.read_bytes()
     await log.append(every_kind(100, tag="b"))
 
