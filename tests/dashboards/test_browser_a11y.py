@@ -419,11 +419,16 @@ def test_stacked_parts_differ_by_more_than_colour(context, server, slug: str, ch
         shapes.setdefault(s["on"], set()).add(s["shape"])
         assert contrast(rgb(s["fill"]), rgb(s["on"])) >= 3, s
     assert set(shapes) == set(got["parts"]), f"parts without a symbol: {set(got['parts']) - set(shapes)}"
+    assert_one_shape_each(shapes, got["legend"], "part")
+    dash.close()
+
+
+def assert_one_shape_each(shapes: dict[str, set[str]], legend: list[str], what: str) -> None:
+    """Each colour's marks have one shape, no two colours share one, and the legend shows them."""
     assert all(len(v) == 1 for v in shapes.values()), shapes
     one_each = [next(iter(v)) for v in shapes.values()]
-    assert len(set(one_each)) == len(one_each), "two parts share a shape"
-    assert set(one_each) <= set(got["legend"]), "the legend shows each part's shape"
-    dash.close()
+    assert len(set(one_each)) == len(one_each), f"two {what}s share a shape"
+    assert set(one_each) <= set(legend), f"the legend shows each {what}'s shape"
 
 
 # Each bar of a grouped bar chart, and the symbol just past its end (at its vertical centre).
@@ -450,10 +455,7 @@ def test_grouped_bars_differ_by_more_than_colour(context, server):
     for bar in got["bars"]:
         assert bar["end"] and bar["end"]["fill"] == bar["fill"], f"a bar without its end: {bar}"
         shapes.setdefault(bar["fill"], set()).add(bar["end"]["shape"])
-    assert all(len(v) == 1 for v in shapes.values()), shapes
-    one_each = [next(iter(v)) for v in shapes.values()]
-    assert len(set(one_each)) == len(one_each), "two measures share a shape"
-    assert set(one_each) <= set(got["legend"]), "the legend shows each measure's shape"
+    assert_one_shape_each(shapes, got["legend"], "measure")
     dash.close()
 
 
