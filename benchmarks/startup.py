@@ -117,6 +117,9 @@ async def child(mode: str, log_path: Path, ckpt: Path, seq: int) -> dict[str, An
             started = time.perf_counter()
             said = checkpoint.write(ckpt, s, At(log, seq))
             return {"seconds": time.perf_counter() - started, "said": said, "bytes": ckpt.stat().st_size}
+        if mode == "running":
+            s.apply_all(log.replay())
+            return await running_writes(s, log, ckpt)
         started = time.perf_counter()
         write_after = checkpoint.WRITE_AT_START_AFTER if mode == "checkpoint+write" else log.last_seq + 1
         how = checkpoint.rebuild(s, log, None if mode == "whole" else ckpt, write_after=write_after)
@@ -132,6 +135,38 @@ async def child(mode: str, log_path: Path, ckpt: Path, seq: int) -> dict[str, An
         return out
     finally:
         await log.close()
+
+
+async def running_writes(s: Any, log: DuckDBLog, ckpt: Path) -> dict[str, Any]:
+    """A checkpoint written while the service runs: on a thread of the service, as the clean
+    stop writes it (the baseline), and by a forked child (``RunningCheckpoints``). A ticker on
+    the event loop, waking every millisecond, measures how long the loop was held at most."""
+    from service.eventlog.running_checkpoints import RunningCheckpoints
+
+    stalls: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            stalls.append(now - last)
+            last = now
+
+    async def timed(write: Any) -> dict[str, Any]:
+        tick = asyncio.create_task(ticker())
+        await asyncio.sleep(0.05)
+        stalls.clear()
+        started = time.perf_counter()
+        said = await write()
+        seconds = time.perf_counter() - started
+        tick.cancel()
+        return {"seconds": seconds, "loop_held_max_ms": max(stalls) * 1000, "said": said}
+
+    loop = asyncio.get_running_loop()
+    thread = await timed(lambda: loop.run_in_executor(None, checkpoint.write, ckpt, s, log))
+    forked = await timed(RunningCheckpoints(ckpt, s, log, every=1).write_now)
+    return {"thread": thread, "fork": forked}
 
 
 def _upto(log: DuckDBLog, seq: int) -> Any:
@@ -176,6 +211,7 @@ def main() -> None:
     wrote_behind = run_child("write", log_path, ckpt, behind)
     tail = run_child("checkpoint", log_path, ckpt, behind)
     tail_written = run_child("checkpoint+write", log_path, ckpt, behind)
+    running = run_child("running", log_path, ckpt, args.events)
     shutil.rmtree(work)
     for r in (at_end, tail, tail_written):
         assert r["equal"], "a start from the checkpoint differs from the fold of the whole log"
@@ -192,11 +228,16 @@ def main() -> None:
           tail_written["seconds"], base / tail_written["seconds"], tail_written["peak_rss_mb"]]],
     ))  # fmt: skip
     print(f"\nclean stop: checkpoint of {wrote['bytes'] / 1e6:.1f} MB written in {wrote['seconds']:.2f} s")
+    thread, fork = running["thread"], running["fork"]
+    print(f"while running: on a thread of the service {thread['seconds']:.2f} s, the event loop held "
+          f"up to {thread['loop_held_max_ms']:.0f} ms (baseline); by a forked child "
+          f"{fork['seconds']:.2f} s, the loop held up to {fork['loop_held_max_ms']:.0f} ms "
+          f"({thread['loop_held_max_ms'] / fork['loop_held_max_ms']:.0f}x less)\n  {fork['said']}")
     saved = save("startup", {
         "events": args.events, "rooms": args.rooms, "tail": args.tail,
         "whole": whole, "checkpoint": at_end, "checkpoint_tail": tail,
         "checkpoint_tail_written": tail_written, "write": wrote,
-        "write_behind": wrote_behind,
+        "write_behind": wrote_behind, "running": running,
         "ratio": base / at_end["seconds"], "ratio_tail": base / tail["seconds"],
     })  # fmt: skip
     print(f"wrote {saved}")

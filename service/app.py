@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +43,7 @@ from service.embed import embed_routes
 from service.errors import SidelineError
 from service.eventlog import checkpoint
 from service.eventlog.duckdb_log import DuckDBLog
+from service.eventlog.running_checkpoints import RunningCheckpoints
 from service.identity import TokenVerifier
 from service.metrics import Metrics
 from service.realtime.brokers.base import Broker
@@ -268,6 +270,13 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         jobs = ScheduledJobs(build_scheduler(settings, queue), queue)
         app.state.jobs = jobs
         app.state.background.append(jobs)
+    if checkpoint_path is not None and settings.log.checkpoint_every_events and hasattr(os, "fork"):
+        running = RunningCheckpoints(
+            checkpoint_path, community.state, community.log, every=settings.log.checkpoint_every_events
+        )
+        community.commit_listeners.append(running.notify)
+        app.state.background.append(running)
+        app.state.checkpoints = running
     build_claims(settings, community)
     hub = build_hub(settings, community)
     community.notifiers.append(hub)

@@ -4,6 +4,7 @@ and the events after it; and serves the same either way."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -81,3 +82,30 @@ def test_checkpoints_can_be_turned_off(tmp_path: Path) -> None:
     again = ServerProcess(data, port=node.port, env=env).start()
     assert started(again) == "the whole log"
     assert again.stop() in (0, -15)
+
+
+def test_a_running_node_writes_checkpoints_so_a_kill_folds_only_what_came_after(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {**ENV, "SIDELINE_LOG__CHECKPOINT_EVERY_EVENTS": "25"}
+    node = ServerProcess(data, env=env).start()
+    sent = [send(node, f"u{i % 3}", f"a{i}", f"running {i}") for i in range(40)]
+    written = wait_for_running_checkpoint(node)
+    assert written >= 25
+    node.kill()  # no clean stop: the newest checkpoint is the one written while running
+
+    again = ServerProcess(data, port=node.port, env=env).start()
+    said = started(again)
+    assert said.startswith(f"the checkpoint at seq {written} and the "), said
+    assert 0 < int(said.split()[-4]) < 25, "one checkpoint was due: 40 events, one every 25"
+    assert history(again) == sent
+    assert again.stop() in (0, -15)
+
+
+def wait_for_running_checkpoint(node: ServerProcess) -> int:
+    """The seq of the newest checkpoint the running node's child wrote."""
+    for _ in range(300):
+        found = re.findall(r"state checkpoint written at seq (\d+) \(.*paused \d+ ms to fork", node.output())
+        if found:
+            return int(found[-1])
+        time.sleep(0.05)
+    raise AssertionError(node.output()[-3000:])
