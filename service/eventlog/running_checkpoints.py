@@ -90,6 +90,8 @@ class RunningCheckpoints:
         while True:
             await self._due.wait()
             self._due.clear()
+            if self._log.last_seq - self._written_seq < self._every:
+                continue  # woken by commits made while the last one was being written
             if self._state.holds_remote:
                 return  # many nodes: the state is no longer the fold of this log alone
             if not await self._settled():

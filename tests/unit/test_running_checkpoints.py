@@ -87,12 +87,15 @@ async def test_due_after_every_events_and_only_when_the_state_caught_up(
         await asyncio.sleep(0.3)
         assert not path.exists(), "written before the state caught up with the log"
         state.apply_all(committed)
+        running.notify(log.last_seq)  # told of it again before the checkpoint is written
         for _ in range(500):
             if running.written:
                 break
             await asyncio.sleep(0.02)
         assert running.written == 1
         assert checkpoint.read(path, fresh(), log) == 60
+        await asyncio.sleep(0.3)
+        assert running.written == 1, "written again with nothing new to write"
     finally:
         await running.stop()
 
