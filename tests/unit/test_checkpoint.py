@@ -205,6 +205,45 @@ async def test_a_checkpoint_under_other_settings_or_code_is_not_used(
     assert why == "written by another release (the fold's code differs)"
 
 
+FOLD_PROBE = '''"""A fold module."""
+
+LIMIT = 10
+"""How many."""
+
+
+def keep(items: list[int]) -> list[int]:
+    """The first ones."""
+    return items[:LIMIT]  # the newest last
+'''
+
+
+@pytest.mark.parametrize(("edit", "same"), [
+    (lambda src: src.replace("# the newest last", "# oldest first, newest last"), True),
+    (lambda src: src.replace('"""The first ones."""', '"""The first ones,\n    at most LIMIT."""'), True),
+    (lambda src: src.replace('"""How many."""', '"""How many are kept."""'), True),
+    (lambda src: src.replace('"""A fold module."""', '"""A fold module (reworded)."""'), True),
+    (lambda src: src.replace("return items[:LIMIT]", "return (\n        items[:LIMIT]\n    )"), True),
+    (lambda src: src.replace("LIMIT = 10", "LIMIT = 11"), False),
+    (lambda src: src.replace("items[:LIMIT]", "items[-LIMIT:]"), False),
+    (lambda src: src.replace('"""The first ones."""', '"""The first ones."""\n    items = sorted(items)'), False),
+])  # fmt: skip
+def test_the_code_digest_ignores_comments_docstrings_and_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: Any, same: bool
+) -> None:
+    """A release that rewords comments or docstrings keeps the checkpoints; any change to
+    what the fold's code does makes a start fold the whole log."""
+    module = tmp_path / "fold_probe.py"
+    module.write_text(FOLD_PROBE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "fold_probe", raising=False)  # another case's file
+    monkeypatch.setattr(checkpoint, "FOLD_MODULES", ("fold_probe",))
+    before = checkpoint.code_digest()
+    edited = edit(FOLD_PROBE)
+    assert edited != FOLD_PROBE
+    module.write_text(edited)
+    assert before and (checkpoint.code_digest() == before) is same
+
+
 async def test_a_checkpoint_of_another_log_or_timeline_is_not_used(log: DuckDBLog, tmp_path: Path) -> None:
     """A log restored from an older backup: behind the checkpoint, or grown since with other
     events at the same seqs; and another log file altogether."""
