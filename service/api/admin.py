@@ -12,7 +12,7 @@ from service.actions import moderators, policies, reports, rooms
 from service.actions.access import check_room_id
 from service.actions.context import Community
 from service.api.body import no_stray_body
-from service.api.deps import admin_guard, provide_community
+from service.api.deps import admin_guard, in_order, provide_community
 from service.api.moderation import (
     DeleteReason,
     LiftReason,
@@ -47,7 +47,7 @@ ADMIN = rooms.ADMIN_ACTOR
 class AdminController(Controller):
     path = "/v1/admin"
     tags = ["admin"]
-    guards = [admin_guard, known_query_only, no_stray_body]  # the key first: a stranger learns nothing
+    guards = [in_order(admin_guard, known_query_only, no_stray_body)]  # the key first: a stranger learns nothing
     security = [{"adminKey": []}]  # named in the OpenAPI document
     dependencies = {"c": Provide(provide_community, sync_to_thread=False)}
 

@@ -15,7 +15,7 @@ from litestar.params import JSONBody, Parameter
 from service.actions import history, messages, polls, reactions, reports, rooms
 from service.actions.context import Community
 from service.api.body import no_stray_body
-from service.api.deps import provide_community, provide_identity, token_guard
+from service.api.deps import in_order, provide_community, provide_identity, token_guard
 from service.api.params import RoomId
 from service.api.query import known_query_only
 from service.api.responses import BODY, ENTER, ROOM, TAKE_PART, TOKEN, WRITE, E, refusals
@@ -47,7 +47,7 @@ SEND = refusals(
 class ChatController(Controller):
     path = "/v1"
     tags = ["chat"]
-    guards = [token_guard, known_query_only, no_stray_body]  # the token first: a stranger learns nothing
+    guards = [in_order(token_guard, known_query_only, no_stray_body)]  # the token first: a stranger learns nothing
     security = [{"userToken": []}]  # named in the OpenAPI document
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 

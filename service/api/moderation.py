@@ -16,7 +16,7 @@ from service.actions import messages, moderators, reports, rooms
 from service.actions.access import Access, Intent, check_access
 from service.actions.context import Community
 from service.api.body import no_stray_body
-from service.api.deps import provide_community, provide_identity, token_guard
+from service.api.deps import in_order, provide_community, provide_identity, token_guard
 from service.api.params import LiftKind, RestrictKind, RoomId, UserIdPath
 from service.api.query import known_query_only
 from service.api.responses import BODY, ENTER, MODERATE, TOKEN, WRITE, E, refusals
@@ -81,7 +81,7 @@ def _moderator(c: Community, who: Identity, room_id: str) -> Access:
 class ModeratorController(Controller):
     path = "/v1/rooms/{room_id:str}"
     tags = ["moderation"]
-    guards = [token_guard, known_query_only, no_stray_body]  # the token first: a stranger learns nothing
+    guards = [in_order(token_guard, known_query_only, no_stray_body)]  # the token first: a stranger learns nothing
     security = [{"userToken": []}]  # named in the OpenAPI document
     dependencies = {"who": Provide(provide_identity, sync_to_thread=False), "c": Provide(provide_community, sync_to_thread=False)}
 
