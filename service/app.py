@@ -277,6 +277,7 @@ def create_app(settings: Settings, *, community: Community | None = None) -> Lit
         community.commit_listeners.append(running.notify)
         app.state.background.append(running)
         app.state.checkpoints = running
+        metrics_obj.watch_checkpoints(running)
     build_claims(settings, community)
     hub = build_hub(settings, community)
     community.notifiers.append(hub)

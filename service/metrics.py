@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from service.domain.state import CommunityState
 from service.eventlog.duckdb_log import DuckDBLog
+from service.eventlog.running_checkpoints import RunningCheckpoints
 
 
 class Metrics:
@@ -40,6 +41,9 @@ class Metrics:
 
     def watch_log(self, log: DuckDBLog) -> None:
         self.registry.register(_LogCollector(log))
+
+    def watch_checkpoints(self, checkpoints: RunningCheckpoints) -> None:
+        self.registry.register(_CheckpointCollector(checkpoints))
 
     def watch_state(self, state: CommunityState) -> None:
         """The review queue, and how much recent history the node's memory holds."""
@@ -66,6 +70,24 @@ class _LogCollector(Collector):
                 "sideline_log_commit_p99_seconds", "p99 commit time of recent batches",
                 value=recent[int(len(recent) * 0.99) - 1 if len(recent) > 1 else 0],
             )  # fmt: skip
+
+
+class _CheckpointCollector(Collector):
+    def __init__(self, checkpoints: RunningCheckpoints) -> None:
+        self._checkpoints = checkpoints
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        c = self._checkpoints
+        yield GaugeMetricFamily(
+            "sideline_state_checkpoint_seq",
+            "Seq of the newest state checkpoint a start would use (a node killed now folds the "
+            "log's events after it: sideline_log_last_seq minus this)",
+            value=c.checkpoint_seq,
+        )
+        yield CounterMetricFamily(
+            "sideline_state_checkpoints_written", "State checkpoints written while running",
+            value=c.written,
+        )  # fmt: skip
 
 
 class _ReviewCollector(Collector):

@@ -367,15 +367,9 @@ def read(path: Path, state: CommunityState, event_log: CheckpointLog) -> int:
         raise Unusable("no checkpoint") from None
     except OSError as exc:
         raise Unusable(f"unreadable ({exc})") from None
-    if not data.startswith(MAGIC):
-        raise Unusable("not a state checkpoint")
-    at = len(MAGIC)
-    try:
-        (size,) = struct.unpack_from(">I", data, at)
-        stamp = msgspec.msgpack.decode(data[at + 4 : at + 4 + size], type=Stamp)
-    except (struct.error, msgspec.DecodeError) as exc:
-        raise Unusable(f"its stamp is unreadable ({exc})") from None
+    stamp, size = _stamp_of(data)
     _check(stamp, state, event_log)
+    at = len(MAGIC)
     body = memoryview(data)[at + 4 + size : -4]
     if len(data) < at + 8 + size or struct.unpack(">I", data[-4:])[0] != zlib.crc32(body):
         raise Unusable("it is damaged (checksum)")
@@ -387,6 +381,34 @@ def read(path: Path, state: CommunityState, event_log: CheckpointLog) -> int:
     if image.last_seq != stamp.seq:
         raise Unusable(f"its image is at seq {image.last_seq}, its stamp at {stamp.seq}")
     restore(state, image)
+    return stamp.seq
+
+
+def _stamp_of(data: bytes) -> tuple[Stamp, int]:
+    """The stamp at the head of a checkpoint's bytes, and its encoded size."""
+    if not data.startswith(MAGIC):
+        raise Unusable("not a state checkpoint")
+    at = len(MAGIC)
+    try:
+        (size,) = struct.unpack_from(">I", data, at)
+        return msgspec.msgpack.decode(data[at + 4 : at + 4 + size], type=Stamp), size
+    except (struct.error, msgspec.DecodeError) as exc:
+        raise Unusable(f"its stamp is unreadable ({exc})") from None
+
+
+def usable_seq(path: Path, state: CommunityState, event_log: CheckpointLog) -> int:
+    """The seq of the checkpoint at ``path`` when a start would use it (its stamp checked;
+    the image is not read), else 0: a node killed now folds the log's events after it."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(MAGIC) + 4)
+            if len(head) < len(MAGIC) + 4:
+                return 0
+            (size,) = struct.unpack_from(">I", head, len(MAGIC))
+            stamp, _ = _stamp_of(head + f.read(size))
+        _check(stamp, state, event_log)
+    except (OSError, Unusable, struct.error):
+        return 0
     return stamp.seq
 
 

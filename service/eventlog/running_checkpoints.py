@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from service.domain.state import CommunityState
-from service.eventlog.checkpoint import CheckpointLog, write
+from service.eventlog.checkpoint import CheckpointLog, usable_seq, write
 
 log = logging.getLogger("sideline.checkpoint")
 
@@ -51,7 +51,9 @@ class RunningCheckpoints:
         self._state = state
         self._log = event_log
         self._every = every
-        self._written_seq = 0
+        self.checkpoint_seq = 0
+        """The seq of the newest checkpoint a start would use: a node killed now folds the
+        log's events after it."""
         self._due = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._child: int | None = None
@@ -63,11 +65,11 @@ class RunningCheckpoints:
 
     def notify(self, last_seq: int) -> None:
         """A commit listener: events up to ``last_seq`` are committed and applied."""
-        if last_seq - self._written_seq >= self._every:
+        if last_seq - self.checkpoint_seq >= self._every:
             self._due.set()
 
     async def start(self) -> None:
-        self._written_seq = self._state.last_seq  # the start folded to here (or wrote it)
+        self.checkpoint_seq = usable_seq(self._path, self._state, self._log)
         self._task = asyncio.create_task(self._run(), name="state-checkpoints")
 
     async def stop(self) -> None:
@@ -90,7 +92,7 @@ class RunningCheckpoints:
         while True:
             await self._due.wait()
             self._due.clear()
-            if self._log.last_seq - self._written_seq < self._every:
+            if self._log.last_seq - self.checkpoint_seq < self._every:
                 continue  # woken by commits made while the last one was being written
             if self._state.holds_remote:
                 return  # many nodes: the state is no longer the fold of this log alone
@@ -139,7 +141,7 @@ class RunningCheckpoints:
         if code != 0:
             raise OSError(f"the checkpoint's child process ended with {code}: {said or 'no word'}")
         if said.startswith("state checkpoint written"):
-            self._written_seq = seq
+            self.checkpoint_seq = seq
             self.written += 1
         self.last_said = f"{said}; the service paused {paused * 1000:.0f} ms to fork the writer"
         return self.last_said

@@ -91,6 +91,9 @@ def test_a_running_node_writes_checkpoints_so_a_kill_folds_only_what_came_after(
     sent = [send(node, f"u{i % 3}", f"a{i}", f"running {i}") for i in range(40)]
     written = wait_for_running_checkpoint(node)
     assert written >= 25
+    metrics = httpx.get(f"{node.url}/metrics").text
+    assert f"sideline_state_checkpoint_seq {float(written)}" in metrics
+    assert "sideline_state_checkpoints_written_total 1.0" in metrics
     node.kill()  # no clean stop: the newest checkpoint is the one written while running
 
     again = ServerProcess(data, port=node.port, env=env).start()

@@ -115,3 +115,32 @@ async def test_no_checkpoint_once_the_state_holds_other_nodes_events(
         assert not path.exists() and running.written == 0
     finally:
         await running.stop()
+
+
+async def test_it_starts_from_the_seq_of_the_checkpoint_a_start_would_use(
+    log: DuckDBLog, tmp_path: Path
+) -> None:
+    """What a node killed now would fold (``sideline_state_checkpoint_seq``) is counted from
+    the newest checkpoint a start would use, not from where this start stood."""
+    await log.append(every_kind())
+    path = tmp_path / "log-n1.checkpoint"
+    checkpoint.write(path, fold(log), log)
+    at = log.last_seq
+    await log.append(every_kind(100, tag="z"))
+    state = fold(log)
+    assert checkpoint.usable_seq(path, state, log) == at
+
+    running = RunningCheckpoints(path, state, log, every=10_000)
+    await running.start()
+    assert running.checkpoint_seq == at < state.last_seq
+    await running.stop()
+
+    # one a start would not use (other settings; another file; none) counts as none
+    assert checkpoint.usable_seq(path, fold(log, message_index_size=10), log) == 0
+    path.write_bytes(b"not a checkpoint")
+    assert checkpoint.usable_seq(path, state, log) == 0
+    path.unlink()
+    running = RunningCheckpoints(path, state, log, every=10_000)
+    await running.start()
+    assert running.checkpoint_seq == 0
+    await running.stop()
