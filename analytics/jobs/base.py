@@ -118,13 +118,19 @@ def window_frame(windows: list[Window]) -> pl.LazyFrame:
 
 def on_timeline(events: pl.LazyFrame, margin: timedelta) -> pl.LazyFrame:
     """Keep events within ``margin`` of their context's ``starts_at``..``ends_at`` and add
-    ``minute``: whole minutes since ``starts_at`` on the object's own timeline."""
+    ``minute``: whole minutes since ``starts_at`` on the object's own timeline, floored (an
+    event half a second before the start is in minute -1).
+
+    From microseconds: ``total_seconds`` truncates toward zero, so ``// 60`` over it put every
+    event of the last fraction of a second before a minute boundary before the start
+    (11:59:59.5 for a 12:00 kick-off) one minute late, in minute 0.
+    """
     return events.filter(
         pl.col("occurred_at").is_between(
             pl.col("starts_at") - margin, pl.col("ends_at") + margin, closed="left"
         )
     ).with_columns(
-        ((pl.col("occurred_at") - pl.col("starts_at")).dt.total_seconds() // 60)
+        ((pl.col("occurred_at") - pl.col("starts_at")).dt.total_microseconds() // 60_000_000)
         .cast(pl.Int64)
         .alias("minute")
     )

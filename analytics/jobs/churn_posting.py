@@ -62,6 +62,8 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     return (
         grid.join(reference, on="window", how="left")
         .join(adjusted, on=["window", "segment"], how="left")
+        # A segment without users uses no stratum: 0, as for one whose strata lack the reference.
+        .with_columns(pl.col("^.*_diff_adjusted_strata$").fill_null(0))
         .with_columns(
             *wilson_exprs("churned", "users", z, "churn_rate"),
             *wilson_exprs("retained", "users", z, "retention_rate"),
