@@ -11,6 +11,7 @@ reported as notes.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,7 +256,36 @@ def _read_raw(path: Path) -> pl.DataFrame:
             return pl.read_csv(path, infer_schema=False, raise_if_empty=False)
         return pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
+        found = _csv_problem(path) if path.suffix == ".csv" else None
+        if found is not None:
+            raise ExportError([found]) from exc
         raise ExportError([f"{path.name}: cannot be read as {path.suffix[1:]}: {exc}"]) from exc
+
+
+def _csv_problem(path: Path) -> str | None:
+    """The row of a CSV that Polars' parser refused, named as every other problem is (data rows
+    from 1, the header excluded): a byte that is not UTF-8, or more fields than the header has
+    (most often a comma inside an unquoted value). Polars' own message names neither the row
+    nor the cause, and advises an option of its own (``truncate_ragged_lines``)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    for n, line in enumerate(data.splitlines()):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            byte = line[exc.start]
+            where = f"row {n}" if n else "header"
+            return (f"{path.name} {where}: not UTF-8 text (byte 0x{byte:02x} at position "
+                    f"{exc.start + 1} of the line); save the file as UTF-8")  # fmt: skip
+    records = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    header = next(records, [])
+    for n, fields in enumerate(records, 1):
+        if len(fields) > len(header):
+            return (f"{path.name} row {n}: {len(fields)} fields where the header has "
+                    f"{len(header)} (a value holding a comma must be in double quotes)")  # fmt: skip
+    return None
 
 
 def _fits(kind: Kind, dtype: pl.DataType) -> bool:
