@@ -169,7 +169,8 @@ def plan(job: Job, facts: Facts, s: AnalyticsSettings) -> Plan:
             w = Window(d.isoformat(), day_start(d), day_start(d + timedelta(days=1)))
             out.ready.append(Planned(w, w.end <= settle))
     elif job.windowing == "context_day":
-        _plan_context_days(out, facts, settle, views="context_views" in job.exports)
+        margin = timedelta(minutes=s.timeline_margin_minutes)
+        _plan_context_days(out, facts, settle, margin, views="context_views" in job.exports)
     elif job.windowing == "cohort":
         _plan_cohorts(out, facts, s, settle, digested=bool(job.exports))
     else:
@@ -178,8 +179,16 @@ def plan(job: Job, facts: Facts, s: AnalyticsSettings) -> Plan:
     return out
 
 
-def _plan_context_days(out: Plan, facts: Facts, settle: datetime, *, views: bool) -> None:
+def _plan_context_days(
+    out: Plan, facts: Facts, settle: datetime, margin: timedelta, *, views: bool
+) -> None:
+    """One window per start day of contexts. A day before the first event day is planned
+    when a context of it runs into the community history (its end plus ``margin``, where its
+    room's events stop counting, is past the first event day's start: a match kicking off at
+    23:50 the evening before, a season-long team room); a day whose contexts all ended before
+    has no community history and is skipped."""
     assert facts.first_day is not None and facts.horizon is not None
+    history = day_start(facts.first_day)
     if facts.contexts.height == 0:
         # Taken for a broken export rather than every context removed: nothing is dropped.
         out.span = None
@@ -193,7 +202,7 @@ def _plan_context_days(out: Plan, facts: Facts, settle: datetime, *, views: bool
     digests = _day_digests(facts.contexts, facts.exports.views if views else {})
     early = 0
     for d, ends in days.iter_rows():
-        if d < facts.first_day:
+        if d < facts.first_day and ends + margin <= history:
             early += 1
             continue
         if day_start(d) > facts.horizon:
@@ -203,8 +212,9 @@ def _plan_context_days(out: Plan, facts: Facts, settle: datetime, *, views: bool
         out.ready.append(Planned(w, ends <= settle, digests[d]))
     if early:
         out.skipped.append(
-            ("*", f"{early} days of contexts start before the first event "
-                  f"({facts.first_day}); they have no community history")
+            ("*", f"{early} days of contexts end before the first event day "
+                  f"({facts.first_day}), timeline margin included; they have no community "
+                  "history")
         )  # fmt: skip
 
 
