@@ -608,3 +608,62 @@ def test_erased_user_is_noted_and_counted_once(ran: Runner) -> None:
     notes = ran.status()
     found = [r for r in notes if r["job"] == "churn_posting"]
     assert found and json.dumps(found[0], default=str).count("1 erased users") == 1
+
+
+def test_engagement_kind(ran: Runner) -> None:
+    """Per start day and kind, the contexts' rows summed; rates over the sums, null when the
+    summed denominator is 0 (or no context of the group knows its viewers)."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in expected_engagement():
+        groups[(row["window"], row["kind"])].append(row)
+    want = []
+    for (window, kind), rows in sorted(groups.items()):
+        known = [r for r in rows if r["viewers"] is not None]
+        viewers = sum(r["viewers"] for r in known) if known else None
+        sums = {c: sum(r[c] for r in rows) for c in ("openers", "posters", "messages", "reactions",
+                                                     "poll_votes", "interactions", "moderated",
+                                                     "blocked", "attempted")}  # fmt: skip
+        minutes = sum(r["duration_minutes"] for r in rows)
+        want.append({"window": window, "kind": kind, "contexts": len(rows), "viewers": viewers,
+                     "contexts_without_viewers": len(rows) - len(known), **sums,
+                     "minutes": minutes,
+                     "opened_share": (sum(r["openers"] for r in known) / viewers
+                                      if viewers else None),
+                     "messages_per_context": sums["messages"] / len(rows),
+                     "messages_per_minute": sums["messages"] / minutes if minutes else None,
+                     "reactions_per_minute": sums["reactions"] / minutes if minutes else None,
+                     "moderation_rate": (sums["moderated"] / sums["attempted"]
+                                         if sums["attempted"] else None)})  # fmt: skip
+    assert_rows(report(ran, "engagement_kind").sort("window", "kind").to_dicts(), want)
+
+
+def test_funnel(ran: Runner) -> None:
+    """Users of the users export: viewed (a view up to the latest event) → opened → reacted →
+    voted → posted → posted on two or more UTC days; reached = did every step so far."""
+    w = world()
+    horizon = max(e[3] for e in w.events)
+    users = {u for u, t in w.signups.items() if t <= horizon}
+    did: dict[str, set[str]] = {s: set() for s in ("viewed", "opened", "reacted", "voted",
+                                                   "posted", "posted_again")}  # fmt: skip
+    did["viewed"] = {u for u, _c, v in VIEWS if ts(v) <= horizon} & users
+    post_days: dict[str, set[date]] = defaultdict(set)
+    step = {T.ROOM_JOINED.value: "opened", T.REACTION_ADDED.value: "reacted",
+            T.POLL_VOTED.value: "voted", T.MESSAGE_SENT.value: "posted"}  # fmt: skip
+    for kind, who, _room, at, _p in w.events:
+        if kind in step and who in users:
+            did[step[kind]].add(who)
+            if kind == T.MESSAGE_SENT.value:
+                post_days[who].add(at.date())
+    did["posted_again"] = {u for u, days in post_days.items() if len(days) > 1}
+    want, reached, first = [], set(users), None
+    previous = None
+    for order, (name, people) in enumerate(did.items(), 1):
+        reached &= people
+        first = len(reached) if first is None else first
+        want.append({"step_order": order, "step": name, "users": len(people),
+                     "reached": len(reached),
+                     "conversion": (len(reached) / previous if previous else None)
+                     if order > 1 else (1.0 if reached else None),
+                     "share_of_first": len(reached) / first if first else None})  # fmt: skip
+        previous = len(reached)
+    assert_rows(report(ran, "funnel").sort("step_order").to_dicts(), want)
