@@ -116,6 +116,27 @@ class Warehouse:
             lf = lf.filter(pl.col("event_type").is_in(list(types)))
         return lf
 
+    def problems(self) -> list[str]:
+        """What makes event files unreadable to the jobs, naming each file (relative to the
+        warehouse root) and column: a file that is not Parquet (cut short by a full disk, a copy
+        restored by hand) or a column of another type than the log's. Polars' own error names
+        neither the file nor, for a cut file, anything to look for. Reads only the footers, and
+        only when a job failed (:class:`analytics.runner.Runner`)."""
+        out = []
+        for path in self.files():
+            name = path.relative_to(self.root)
+            try:
+                schema = pl.read_parquet_schema(path)
+            except Exception as exc:  # any failure to read the footer is the problem
+                out.append(f"warehouse file {name} cannot be read as Parquet: {exc}")
+                continue
+            for column, dtype in schema.items():
+                want = EVENT_SCHEMA.get(column)
+                if want is not None and dtype != want:
+                    out.append(f'warehouse file {name}: column "{column}": expected {want!r}, '
+                               f"got {dtype!r}")  # fmt: skip
+        return out
+
     def horizon(self) -> datetime | None:
         """The latest ``occurred_at`` in the export (read from the last day partition only)."""
         days = self.days()

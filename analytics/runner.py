@@ -101,6 +101,7 @@ class Runner:
         # Service settings whose dashboards are re-rendered after each run (from_settings).
         self.dashboards: Any = None
         self._unknown: list[str] | None = None
+        self._file_problems: list[str] | None = None
         self._derived_cleared = False
         self._shared: dict[tuple[object, ...], pl.DataFrame] = {}
 
@@ -123,6 +124,7 @@ class Runner:
         with self._lock, WatermarkStore(self.state_path) as store:
             exports, export_error = self._exports()
             self._unknown = None
+            self._file_problems = None
             self._derived_cleared = False
             self._shared = {}
             facts = self._facts(exports, store, jobs)
@@ -281,6 +283,11 @@ class Runner:
             else:
                 log.exception("job %s failed", job.name)
             result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, pl.exceptions.PolarsError):
+                found = self._warehouse_problems()
+                if found:
+                    result.error += "\n" + "\n".join(found[:10]) + (
+                        f"\n... and {len(found) - 10} more" if len(found) > 10 else "")
         result.seconds = time.perf_counter() - started
         store.run_finished(run_id, job.name, status=result.status, windows=result.windows,
                            rows=result.rows, seconds=result.seconds, notes=result.notes,
@@ -288,6 +295,12 @@ class Runner:
         log.info("job %s %s: %d windows, %d rows in %.2f s", job.name, result.status,
                  result.windows, result.rows, result.seconds)  # fmt: skip
         return result
+
+    def _warehouse_problems(self) -> list[str]:
+        """The warehouse files a failed job may have tripped on (read once per run)."""
+        if self._file_problems is None:
+            self._file_problems = self.warehouse.problems()
+        return self._file_problems
 
     def _older_shape(
         self, job: Job, planned: Plan, todo: list[Planned], state: dict[str, WindowState],
