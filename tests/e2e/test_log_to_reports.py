@@ -38,9 +38,9 @@ def test_events_reach_the_reports_while_the_service_runs(tmp_path):
     data = tmp_path / "data"
     users = [f"fan{i}" for i in range(6)]
     now = datetime.now(UTC)
-    # The match began half an hour ago, but not before today: engagement is reported per day
-    # of context starts, and a day before the first event has no community history (skipped).
-    match_start = max(now - timedelta(minutes=30), now.replace(hour=0, minute=0, second=0, microsecond=0))
+    # The match began half an hour ago (before midnight too: its room's events run into today,
+    # so its start day is reported although the community's first event is today's).
+    match_start = now - timedelta(minutes=30)
     write_exports(data / "exports", users, match_start)
     env = {"SIDELINE_SINKS__WAREHOUSE": '[{"name": "warehouse", "linger_seconds": 0.2}]'}
     node = ServerProcess(data, env=env).start()
