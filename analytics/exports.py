@@ -98,7 +98,7 @@ CONTRACT: tuple[ExportSpec, ...] = (
         Column("user_id", "string"),
         Column("context_id", "string"),
         Column("viewed_at", "timestamp"),
-        Column("minutes", "number", nullable=True, non_negative=True),
+        Column("minutes", "number", required=False, nullable=True, non_negative=True),
     ), optional=True),
 )  # fmt: skip
 SPECS = {s.name: s for s in CONTRACT}

@@ -34,6 +34,22 @@ def test_valid_exports_are_normalised(folder: Path) -> None:
     assert ex.notes == []
 
 
+def test_context_views_without_minutes_are_read(folder: Path) -> None:
+    """``minutes`` may be missing from a view (the contract says so) and no report reads it,
+    so a file without the column is read like one whose minutes are all empty, not refused
+    (which blocked every product report)."""
+    views = folder / "context_views.csv"
+    views.write_text(
+        "user_id,context_id,viewed_at\n"
+        "d,match:2,2026-01-09T18:00:00Z\n"
+        "h,match:2,2026-01-09T18:00:00Z\n"
+    )
+    ex = load_exports(folder)
+    read = ex.context_views.collect()
+    assert read.height == 2 and read["minutes"].null_count() == 2
+    assert ex.notes == []
+
+
 @pytest.mark.parametrize(
     ("file", "old", "new", "message"),
     [
