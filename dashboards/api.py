@@ -133,7 +133,16 @@ def login_page(next_path: str, error: str = "", key_file: Path | None = None) ->
 <form method="post" action="{MOUNT}/login"><label for="key">Access key</label>
 <input id="key" name="key" type="password" autocomplete="current-password" required autofocus>
 <input type="hidden" name="next" value="{html.escape(next_path)}">
-<button type="submit">Sign in</button></form></main></body></html>"""
+<button type="submit">Sign in</button></form></main>
+<script>{_KEEP_HASH}</script></body></html>"""
+
+
+_KEEP_HASH = """(function () {
+  // A page's filters and drill-down live in its URL hash (#range=7d&kind=match), which the
+  // browser keeps on the redirect here but never sends: carry it to the page signed in to.
+  var next = document.querySelector('input[name="next"]');
+  if (next && location.hash && next.value.indexOf("#") < 0) next.value += location.hash;
+})();"""
 
 
 def _html(body: str, status: int = 200) -> Response[str]:

@@ -381,3 +381,38 @@ def test_served_by_the_service_behind_the_key(browser, demo_dir: Path, tmp_path:
     finally:
         server.stop()
         server.kill()
+
+
+def test_a_shared_link_keeps_its_filters_through_the_sign_in(browser, demo_dir: Path, tmp_path: Path):
+    """A link with filters and a drill-down (the state is in the URL hash, which the browser
+    never sends) opened before signing in lands on the same state after the form, a wrong key
+    on the way included."""
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir / "warehouse" / "reports", data / "warehouse" / "reports")
+    events = Page(demo_dir / "dashboards" / "events.html")
+    week = events.config["ranges"][1]
+    kind = events.config["kinds"][0]
+    active = [r["context_id"] for r in events.rows("days") if r["kind"] == kind
+              and week["start"] <= r["day"] <= week["end"]]  # fmt: skip
+    item, week = active[-1], week["key"]
+    server = ServerProcess(data, env=SERVER_ENV).start()
+    try:
+        key = server.settings().dashboards.access_key
+        tab = Tab(browser, (server.url,))
+        tab.page.goto(f"{server.url}/dashboards/events.html#range={week}&kind={kind}&item={item}")
+        assert "/dashboards/login" in tab.page.url
+        tab.page.fill("#key", "wrong")
+        tab.page.click("button[type=submit]")
+        assert "That is not the dashboard access key." in tab.page.inner_text("main")
+        tab.errors.clear()  # the refused form is a 401
+        tab.page.fill("#key", key)
+        tab.page.click("button[type=submit]")
+        tab.ready(f"{week}|{kind}|{item}")
+        assert tab.page.eval_on_selector("#f-range", "e => e.value") == week
+        assert tab.page.eval_on_selector("#f-kind", "e => e.value") == kind
+        assert tab.page.locator("#table-ranking tr.selected").get_attribute("data-key") == item
+        tab.check_clean()
+        tab.page.close()
+    finally:
+        server.stop()
+        server.kill()
