@@ -36,6 +36,8 @@ PEAKS = 3
 PEAK_GAP = 5
 """Peak moments are at least this many buckets apart (one burst is one moment)."""
 AXIS_TITLE = "{unit}s from the start (negative: before it)"
+LABEL_ROW = 14
+"""Pixels between the rows of the numbered peak labels above the plot."""
 
 
 def unit_of(duration_minutes: float | None) -> tuple[str, int]:
@@ -165,16 +167,19 @@ def timeline_chart() -> Chart:
         .encode(x, alt.X2("x_end:Q"), alt.Y("y0:Q", title="messages and reactions"),
                 alt.Y2("y1:Q"), palette(SERIES, "measure"), tooltip=tip)
     )  # fmt: skip
-    labels = (
-        alt.Chart().transform_filter("datum.peak > 0")
-        .transform_calculate(total="datum.messages + datum.reactions",
-                             label="'#' + datum.peak + ' · ' + datum.bucket")
-        .mark_text(dy=-8, fontWeight="bold", color="#111827")
-        .encode(alt.X("x:Q"), alt.Y("total:Q"), text="label:N", tooltip=tip)
-    )  # fmt: skip
+    # Each peak's label over its bar, in a row of its own above the plot (#1 nearest): peaks a
+    # few buckets apart, as tall as each other, would otherwise print their labels over each
+    # other.
+    labels = [
+        alt.Chart().transform_filter(f"datum.peak == {rank}")
+        .transform_calculate(label="'#' + datum.peak + ' · ' + datum.bucket")
+        .mark_text(dy=-LABEL_ROW * rank, fontWeight="bold", color="#111827")
+        .encode(alt.X("x:Q"), y=alt.value(0), text="label:N", tooltip=tip)
+        for rank in range(1, PEAKS + 1)
+    ]  # fmt: skip
     start = alt.Chart().mark_rule(color="#6b7280", strokeDash=[4, 3]).encode(x=alt.datum(0))
     # A bucket's position in units, and its name as the sentence gives it ("day 8").
-    chart = layered(start, bars, labels, height=260).add_params(
+    chart = layered(start, bars, *labels, height=260).add_params(
         alt.param(name="unit", value="minute")
     ).transform_calculate(x="floor(datum.minute / datum.size)").transform_calculate(
         bucket="unit + ' ' + replace(format(datum.x, ','), '-', '\u2212')")

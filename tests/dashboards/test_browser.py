@@ -11,6 +11,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -416,3 +417,34 @@ def test_a_shared_link_keeps_its_filters_through_the_sign_in(browser, demo_dir: 
     finally:
         server.stop()
         server.kill()
+
+
+def test_the_numbered_peaks_never_overlap(browser, demo_dir: Path):
+    """Two peaks a few minutes apart (the demo's top match peaks at minutes 86 and 91) keep
+    their numbered labels apart, at a desktop's width and at a phone's."""
+    folder = demo_dir / "dashboards"
+    contexts = Page(folder / "events.html").rows("contexts")
+    keys = [r["context_id"] for r in sorted(contexts, key=lambda r: -r["interactions"])]
+    close = 0
+    for width in (1280, 375):
+        tab = Tab(browser, ("file://", "data:", "blob:"))
+        tab.page.set_viewport_size({"width": width, "height": 800})
+        for key in keys[:12]:
+            tab.open((folder / "events.html").as_uri() + f"#item={key}")
+            tab.ready(f"all|*|{key}")
+            boxes = tab.page.eval_on_selector_all(
+                "#chart-timeline g.mark-text.role-mark text",
+                "els => els.map(e => { const b = e.getBoundingClientRect();"
+                " return [e.textContent, b.left, b.top, b.right, b.bottom]; })")  # fmt: skip
+            assert len(boxes) >= 2, key
+            xs = sorted(b[1] for b in boxes)
+            close += any(b - a < 120 for a, b in pairwise(xs))
+            for i, a in enumerate(boxes):
+                for b in boxes[i + 1:]:
+                    apart = a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2]
+                    assert apart, (width, key, a, b)
+        tab.shot(f"peaks-{width}")
+        tab.check_clean()
+        tab.page.close()
+    assert close, "no context with peaks close together: the test would prove nothing"
+
