@@ -448,3 +448,28 @@ def test_the_numbered_peaks_never_overlap(browser, demo_dir: Path):
         tab.page.close()
     assert close, "no context with peaks close together: the test would prove nothing"
 
+
+CLIPPED = """els => els.filter(e => { const s = getComputedStyle(e);
+  return (e.scrollHeight > e.clientHeight + 1 && s.overflowY !== 'visible')
+      || (e.scrollWidth > e.clientWidth + 1 && s.overflowX !== 'visible'); })
+  .map(e => (e.closest('article') || e).id + ': ' + e.scrollWidth + 'x' + e.scrollHeight
+            + ' shown in ' + e.clientWidth + 'x' + e.clientHeight)"""
+
+
+def test_printing_shows_every_table_whole(browser, demo_dir: Path):
+    """On paper a scroll box cannot scroll: printed on A4 (about 718 px between the margins),
+    the events ranking must show all its columns and rows, and the header must stay legible
+    without its dark background (browsers print no backgrounds by default)."""
+    for slug in PAGES:
+        tab = Tab(browser, ("file://", "data:", "blob:"))
+        tab.open((demo_dir / "dashboards" / f"{slug}.html").as_uri())
+        tab.page.emulate_media(media="print")
+        tab.page.set_viewport_size({"width": 718, "height": 1000})
+        tab.page.wait_for_function("document.documentElement.clientWidth === 718")
+        assert tab.page.eval_on_selector_all("body *", CLIPPED) == [], slug
+        assert tab.page.evaluate("document.documentElement.scrollWidth") <= 718, slug
+        ink = tab.page.eval_on_selector(".brand", "e => getComputedStyle(e).color")
+        assert ink == "rgb(17, 24, 39)", slug  # --ink on white paper, not near-white
+        tab.shot(f"print-{slug}")
+        tab.check_clean()
+        tab.page.close()
