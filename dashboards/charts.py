@@ -209,4 +209,13 @@ def compile_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     import vl_convert
 
     vega: dict[str, Any] = vl_convert.vegalite_to_vega(vega_lite(chart), vl_version=VEGA_LITE_VERSION)
+    for legend in vega.get("legends", []):
+        if isinstance(legend.get("columns"), int) and legend["columns"] > 1:
+            # One entry a row where a row of them would be wider than the chart (a phone): the
+            # SVG is as wide as its card and cuts off whatever lies past its edge.
+            legend["columns"] = {"signal": f"width < {NARROW} ? 1 : {legend['columns']}"}
     return vega
+
+
+NARROW = 480
+"""Plot width in pixels below which a legend lists its entries one a row."""
