@@ -23,6 +23,11 @@ def count(n: float | None) -> str:
     return f"{n:,.1f}".replace("-", MINUS)
 
 
+def plural(n: float, word: str, words: str | None = None) -> str:
+    """A count with its noun, in the singular for one: ``1 day``, ``2 days``, ``3 matches``."""
+    return f"{count(n)} {word if n == 1 else words or word + 's'}"
+
+
 def pct(x: float | None) -> str:
     """A share as a percent: ``43%``, ``4.3%``, ``0%``."""
     if x is None:

@@ -18,7 +18,7 @@ def day_ranges(dates: list[str], *, noun: str = "days") -> list[Range]:
         return [Range("all", "All dates (no data yet)", "0000-01-01", "9999-12-31")]
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
     total = (last - first).days + 1
-    out = [Range("all", f"All {total} {noun} ({fmt.span(first, last)})", first.isoformat(),
+    out = [Range("all", f"All {_n(total, noun)} ({fmt.span(first, last)})", first.isoformat(),
                  last.isoformat())]  # fmt: skip
     for n in PRESET_DAYS:
         if n < total:
@@ -43,7 +43,7 @@ def week_ranges(mondays: list[str], *, noun: str = "signup weeks") -> list[Range
     first, last = date.fromisoformat(weeks[0]), date.fromisoformat(weeks[-1])
     end = last + timedelta(days=6)
     total = (last - first).days // 7 + 1
-    out = [Range("all", f"All {total} {noun} ({fmt.span(first, end)})", first.isoformat(),
+    out = [Range("all", f"All {_n(total, noun)} ({fmt.span(first, end)})", first.isoformat(),
                  end.isoformat())]  # fmt: skip
     for n in PRESET_WEEKS:
         if n < total:
@@ -68,6 +68,11 @@ def cohort_ranges(starts: list[str], ends: dict[str, str]) -> list[Range]:
         out.append(Range("all", f"All {len(cohorts)} cohorts ({fmt.span(cohorts[-1], _last(ends[cohorts[0]]))})",
                          cohorts[-1], cohorts[0]))  # fmt: skip
     return out
+
+
+def _n(n: int, noun: str) -> str:
+    """``3 days``; ``1 day`` (``noun`` is a plural ending in s)."""
+    return fmt.plural(n, noun[:-1], noun)
 
 
 def _last(end_exclusive: str) -> str:

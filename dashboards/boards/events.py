@@ -209,7 +209,7 @@ def _opened_text(rows: list[Row], state: State) -> str:
     openers, viewers = total(known, "openers"), total(known, "viewers")
     best = top(known, "opened_share")
     assert best is not None
-    return (f"Across {fmt.count(len(known))} contexts with known viewers, "
+    return (f"Across {fmt.plural(len(known), 'context')} with known viewers, "
             f"{fmt.pct(share(openers, viewers))} of viewers opened the room "
             f"({fmt.count(openers)} of {fmt.count(viewers)}); the highest share was "
             f"{fmt.pct(best['opened_share'])} for {best['title']} ({fmt.day(best['starts_at'])}).")
@@ -218,10 +218,12 @@ def _opened_text(rows: list[Row], state: State) -> str:
 def _caption(rows: list[Row], state: State) -> str:
     if not rows:
         return empty(state)
-    return (f"{fmt.count(len(rows))} contexts were active in the range (started in it, or had "
-            f"activity in their rooms in it) and drew {fmt.count(total(rows, 'messages'))} "
-            f"messages, {fmt.count(total(rows, 'reactions'))} reactions and "
-            f"{fmt.count(total(rows, 'poll_votes'))} poll votes in it; sorted by interactions. "
+    one = len(rows) == 1
+    return (f"{fmt.plural(len(rows), 'context')} {'was' if one else 'were'} active in the range "
+            f"(started in it, or had activity in {'its room' if one else 'their rooms'} in it) "
+            f"and drew {fmt.plural(total(rows, 'messages'), 'message')}, "
+            f"{fmt.plural(total(rows, 'reactions'), 'reaction')} and "
+            f"{fmt.plural(total(rows, 'poll_votes'), 'poll vote')} in it; sorted by interactions. "
             "Messages, reactions, poll votes, interactions and the moderated share count what "
             "happened in the range; viewers, opened room, posters, per viewer, peak and "
             "messages per minute are each context's whole timeline.")

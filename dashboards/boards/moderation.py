@@ -98,7 +98,7 @@ def _actions_text(rows: list[Row], state: State) -> str:
     return (f"{fmt.count(n)} of {fmt.count(m)} attempted messages ({fmt.pct(share(n, m))}: "
             f"{fmt.count(total(rows, 'messages'))} sent and "
             f"{fmt.count(total(rows, 'verdicts_block'))} blocked) got an action: "
-            f"{fmt.join(parts)}; users reported {fmt.count(total(rows, 'reports'))} messages.")
+            f"{fmt.join(parts)}; users reported {fmt.plural(total(rows, 'reports'), 'message')}.")
 
 
 def _by_check() -> Chart:
@@ -165,7 +165,7 @@ def _overturn_text(rows: list[Row], state: State) -> str:
         return empty(state, "(no held message was reviewed)")
     worst = max(sorted(c for c in reviewed if reviewed[c]),
                 key=lambda c: (overturned[c] / reviewed[c], reviewed[c]))  # fmt: skip
-    return (f"Reviewers released {fmt.count(o)} of {fmt.count(r)} reviewed holds "
+    return (f"Reviewers released {fmt.count(o)} of {fmt.plural(r, 'reviewed hold')} "
             f"({fmt.pct(share(o, r))}); the {worst} check was overturned most often, "
             f"{fmt.count(overturned[worst])} of {fmt.count(reviewed[worst])} "
             f"({fmt.pct(share(overturned[worst], reviewed[worst]))}).")
@@ -195,8 +195,13 @@ def _review_text(rows: list[Row], state: State) -> str:
     last = latest(timed, "day")
     slow, fast = top(timed, "review_minutes_median"), min(timed, key=lambda r: r["review_minutes_median"])
     assert last is not None and slow is not None
-    return (f"{fmt.count(total(timed, 'reviews_timed'))} reviews were timed; the daily median "
-            f"wait ranged from {fmt.minutes(fast['review_minutes_median'])} to "
-            f"{fmt.minutes(slow['review_minutes_median'])}, and on {fmt.day(last['day'])} it was "
-            f"{fmt.minutes(last['review_minutes_median'])} (90th percentile "
-            f"{fmt.minutes(last['review_minutes_p90'])}).")
+    n = total(timed, "reviews_timed")
+    head = f"{fmt.plural(n, 'review')} {'was' if n == 1 else 'were'} timed"
+    on_last = (f"{fmt.day(last['day'])} {'the median wait was' if len(timed) == 1 else 'it was'} "
+               f"{fmt.minutes(last['review_minutes_median'])} (90th percentile "
+               f"{fmt.minutes(last['review_minutes_p90'])})")  # fmt: skip
+    if len(timed) == 1:  # one day: no range of daily medians to speak of
+        return f"{head}; on {on_last}."
+    return (f"{head}; the daily median wait ranged from "
+            f"{fmt.minutes(fast['review_minutes_median'])} to "
+            f"{fmt.minutes(slow['review_minutes_median'])}, and on {on_last}.")

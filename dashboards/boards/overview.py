@@ -116,7 +116,7 @@ def _active_text(rows: list[Row], state: State, *, today: str) -> str:
     return (f"On {fmt.day(last['day'])}, {fmt.count(last['dau'])} people took part, "
             f"{fmt.count(last['wau'])} in the last 7 days and {fmt.count(last['mau'])} in the last "
             f"30{short}; daily actives averaged {fmt.count(round(avg, 1))} over "
-            f"{len(rows)} days.{so_far}")  # fmt: skip
+            f"{fmt.plural(len(rows), 'day')}.{so_far}")  # fmt: skip
 
 
 def _messages() -> Chart:
@@ -135,7 +135,8 @@ def _messages_text(rows: list[Row], state: State) -> str:
     busiest = top(rows, "messages")
     assert busiest is not None
     n = total(rows, "messages")
-    return (f"{fmt.count(n)} messages were sent over {len(rows)} days, "
+    return (f"{fmt.plural(n, 'message')} {'was' if n == 1 else 'were'} sent over "
+            f"{fmt.plural(len(rows), 'day')}, "
             f"{fmt.count(round(n / len(rows), 1))} a day on average; the busiest day was "
             f"{fmt.day(busiest['day'])} with {fmt.count(busiest['messages'])}.")  # fmt: skip
 

@@ -8,7 +8,7 @@ import pytest
 
 from dashboards import fmt, sinks
 from dashboards.auth import LoginThrottle
-from dashboards.boards import churn, moderation, overview, timeline
+from dashboards.boards import churn, events, moderation, overview, timeline
 from dashboards.model import Chart, Dashboard, Part, Range, Rollup, State, evaluate, select
 from dashboards.ranges import cohort_ranges, day_ranges, week_ranges
 from service.sinks.status import SinkStatus
@@ -287,3 +287,34 @@ def test_a_timeline_is_told_in_the_unit_its_length_fits():
         "minute, 3 Oct 2026 11:15 UTC, had 5. It drew 9 messages and 3 reactions over 48 hours.")
     assert [timeline.unit_of(m)[0] for m in (110, 360, 361, 5760, 5761)] == [
         "minute", "minute", "hour", "hour", "day"]
+
+
+def test_one_of_a_thing_is_said_in_the_singular():
+    """The first day of data, a single report or review: "1 day", not "1 days"."""
+    assert fmt.plural(1, "day") == "1 day" and fmt.plural(2, "day") == "2 days"
+    assert fmt.plural(1, "poll vote") == "1 poll vote" and fmt.plural(1_200, "match", "matches") == "1,200 matches"
+    assert day_ranges(["2026-11-27"])[0].label == "All 1 day (27 Nov 2026)"
+    assert week_ranges(["2026-10-26"])[0].label == "All 1 signup week (26 Oct \u2013 1 Nov 2026)"
+    day = {"day": "2026-11-27", "dau": 99, "wau": 367, "mau": 541, "history_days": 61,
+           "posters": 28, "messages": 55}  # fmt: skip
+    assert overview._active_text([day], State(ALL), today="2026-11-28").endswith(
+        "daily actives averaged 99 over 1 day.")
+    assert overview._messages_text([day], State(ALL)).startswith("55 messages were sent over 1 day,")
+    mod = moderation.with_rate({"day": "2026-11-27", "messages": 55, "verdicts_mask": 1,
+                                "verdicts_shadow": 2, "verdicts_hold": 1, "verdicts_block": 1,
+                                "reports": 1, "reviews_timed": 1, "review_minutes_median": 234,
+                                "review_minutes_p90": 234})  # fmt: skip
+    assert moderation._actions_text([mod], State(ALL)).endswith("; users reported 1 message.")
+    assert moderation._review_text([mod], State(ALL)) == (
+        "1 review was timed; on 27 Nov 2026 the median wait was 3.9 hours (90th percentile "
+        "3.9 hours).")
+    check = {"day": "2026-11-27", "check": "threat", "reviewed": 1, "overturned": 0}
+    assert moderation._overturn_text([check], State(ALL)).startswith(
+        "Reviewers released 0 of 1 reviewed hold (0%)")
+    context = {"context_id": "match:1", "kind": "match", "title": "A v B", "starts_at":
+               "2026-11-27T12:00:00Z", "viewers": 10, "openers": 4, "opened_share": 0.4,
+               "messages": 1, "reactions": 1, "poll_votes": 1}  # fmt: skip
+    assert events._opened_text([context], State(ALL)).startswith("Across 1 context with known viewers,")
+    assert events._caption([context], State(ALL)).startswith(
+        "1 context was active in the range (started in it, or had activity in its room in it) and "
+        "drew 1 message, 1 reaction and 1 poll vote in it;")
