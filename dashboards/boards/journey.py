@@ -55,21 +55,22 @@ def _funnel() -> Chart:
            alt.Tooltip("conversion:Q", title="Of the previous step", format=".1%")]  # fmt: skip
     bars = alt.Chart().mark_bar(color=BLUE).encode(
         y, alt.X("reached:Q", title="users who did this and every step before"), tooltip=tip)
-    # A share just past its bar; a long bar's (the first step's 100%) inside its end, in white,
-    # since past the end of the longest bar it would be cut off by the chart's edge.
-    label = alt.Text("share_of_first:Q", format=".1%")
-    past = alt.Chart().transform_filter(f"datum.share_of_first < {INSIDE}").mark_text(
-        align="left", dx=4).encode(y, alt.X("reached:Q"), label)
-    inside = alt.Chart().transform_filter(f"datum.share_of_first >= {INSIDE}").mark_text(
-        align="right", dx=-4, color="white").encode(y, alt.X("reached:Q"), label)
+    text = alt.Chart().mark_text(align="left", dx=4).encode(
+        y, alt.X("reached:Q"), alt.Text("share_of_first:Q", format=".1%"))
+    # The axis runs past the longest bar, so the share written after it (the first step's
+    # 100.0%) is not cut off by the chart's edge: an unseen rule stretches the scale.
+    room = (alt.Chart().transform_joinaggregate(longest="max(reached)")
+            .transform_calculate(room=f"datum.longest * width / max(width - {ROOM}, 1)")
+            .mark_rule(stroke="transparent").encode(alt.X("room:Q")))  # fmt: skip
     return Chart("funnel", "funnel", text=_funnel_text, title="Community funnel",
                  source="funnel", note="All time: the date filter does not change the funnel.",
                  unit="users; labels are shares of the first step",
-                 spec=compile_spec(layered(bars, past, inside, height=220)))  # fmt: skip
+                 spec=compile_spec(layered(bars, text, room, height=220)))  # fmt: skip
 
 
-INSIDE = 0.8
-"""Share of the first step from which a funnel bar carries its label inside its end."""
+ROOM = 56
+"""Pixels the funnel's axis runs past its longest bar: room for the share written after it
+(``100.0%``), on a phone's narrow plot too."""
 
 
 def _funnel_text(rows: list[Row], state: State) -> str:
