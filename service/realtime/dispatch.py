@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 
@@ -21,6 +22,7 @@ from service.protocol import frames as f
 from service.protocol.http import SendMessage, invalid_body
 from service.realtime.coalesce import poll_frame
 from service.realtime.connection import Connection
+from service.realtime.effects import restriction_left
 from service.realtime.hub import Hub
 from service.realtime.joining import join
 
@@ -50,13 +52,24 @@ def decode(data: str | bytes) -> f.ClientFrame:
             raise SidelineError(
                 ErrorCode.UNKNOWN_FRAME, f"{text}; known frame types: {_KNOWN}", at="$.type"
             ) from exc
-        raise invalid_body(exc) from exc
+        raise invalid_body(exc, **_input(exc, data)) from exc
     except msgspec.DecodeError as exc:
         raise SidelineError(ErrorCode.INVALID_BODY, f"frame is not valid JSON: {exc}", at="$") from exc
     except RecursionError as exc:
         raise SidelineError(
             ErrorCode.INVALID_BODY, "frame is nested too deeply to decode", at="$"
         ) from exc
+
+
+def _input(exc: msgspec.ValidationError, data: str) -> dict[str, Any]:
+    """What ``invalid_body`` needs to name the key of a refused map value (``$.remote.e2``,
+    not msgspec's ``$.remote[...]``): the frame as builtins, decoded again only then."""
+    if "[...]" not in str(exc):
+        return {}
+    try:
+        return {"raw": msgspec.json.decode(data), "target": f.ClientFrame}
+    except (msgspec.DecodeError, RecursionError):
+        return {}
 
 
 class _Refs(msgspec.Struct):
@@ -103,6 +116,8 @@ def error_frame(err: SidelineError, ref: str | None = None, room: str | None = N
 
 _NOTICE_CODES = frozenset({ErrorCode.USER_MUTED, ErrorCode.SLOW_MODE})
 """Refusals of a send that the sender is told about as a notice (an expected state, not a bug)."""
+_LASTING = {ErrorCode.USER_MUTED: "mute", ErrorCode.USER_BANNED: "ban"}
+"""Refusals for a restriction that may run out by itself: told with ``retry_after``, its end."""
 
 
 class Dispatcher:
@@ -127,6 +142,8 @@ class Dispatcher:
             ref, room, decoded = frame.ref, getattr(frame, "room", None), True
             await self._dispatch(frame)
         except SidelineError as err:
+            if err.code in _LASTING and err.retry_after is None and decoded and room is not None:
+                err.retry_after = restriction_left(self.c, _LASTING[err.code], room, self.conn.user_id)
             if err.code in _NOTICE_CODES and room is not None:
                 self.conn.send(f.Notice(
                     ref=ref, room=room, code=err.code.slug, message=err.message,

@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from service.domain.events import Event, EventType
+from service.domain.records import GLOBAL
 from service.domain.rooms import Role
 from service.identity import Identity
 from service.protocol import frames as f
 from service.realtime.connection import Connection
 
 if TYPE_CHECKING:
+    from service.actions.context import Community
     from service.realtime.hub import Hub
 
 
@@ -24,15 +26,39 @@ def _until(e: Event) -> str:
     return f"until {until}" if until else "until lifted"
 
 
+def restriction_left(c: Community, kind: str, room: str, user_id: str) -> float | None:
+    """Seconds until ``user_id``'s ``kind`` (mute, ban) in ``room`` ends, whichever scope (the
+    room's or global) holds it longest: a client's ``retry_after``. None when one of them lasts
+    until lifted, or none is active.
+
+    A timed restriction runs out without an event (no ``user_unmuted`` is sent), so this is
+    how a client learns when it may post, or join, again.
+    """
+    now, ends = c.now(), []
+    for scope in (room, GLOBAL):
+        found = c.state.restrictions.get((kind, scope, user_id))
+        if found is not None and found.active(now):
+            if found.until is None:
+                return None
+            ends.append((found.until - now).total_seconds())
+    return round(max(ends), 3) if ends else None
+
+
 async def apply(hub: Hub, conn: Connection, room: str, e: Event) -> None:
     """Tell ``conn`` (a socket of ``e.user_id`` in ``room``) what ``e`` changed for it."""
     match e.event_type:
         case EventType.USER_MUTED:
-            conn.send(f.Notice(room=room, code="user_muted", message=f"you are muted {_until(e)}"))
+            conn.send(f.Notice(
+                room=room, code="user_muted", message=f"you are muted {_until(e)}",
+                retry_after=restriction_left(hub.c, "mute", room, conn.user_id),
+            ))  # fmt: skip
         case EventType.USER_UNMUTED:
             conn.send(f.Notice(room=room, code="user_unmuted", message="you can post again"))
         case EventType.USER_BANNED:
-            conn.send(f.Error(room=room, code="user_banned", message=f"you are banned from {room} {_until(e)}"))
+            conn.send(f.Error(
+                room=room, code="user_banned", message=f"you are banned from {room} {_until(e)}",
+                retry_after=restriction_left(hub.c, "ban", room, conn.user_id),
+            ))  # fmt: skip
             conn.send(f.Left(room=room, reason="banned"))
             await hub.leave_room(conn, room)
         case EventType.ROLE_GRANTED | EventType.ROLE_REVOKED if room == e.room_id:

@@ -29,7 +29,10 @@ from service.realtime.roster import full
 async def join(hub: Hub, conn: Connection, frame: f.Join) -> None:
     """Handle one ``join`` frame for ``conn`` (see the module docstring for the ordering)."""
     c, who, room = hub.c, conn.identity, frame.room
-    if conn.outbox.overflowing():  # the reply may pass the queue limit: not for a stalled client
+    # The reply may pass the queue limit: it waits for the replies before it to drain below it
+    # (a client reading them on a slow link), and a client that reads nothing is closed as a
+    # slow consumer after as long as a silent one would be.
+    if not await conn.outbox.wait_for_room(hub.settings.idle_timeout_seconds):
         return
     again = room in conn.rooms
     if not again and len(conn.rooms) >= hub.settings.max_rooms_per_socket:

@@ -9,6 +9,12 @@ When the deque is full the client cannot keep up: it is dropped from fan-out at 
 slow client never delays the room) and closed with SLOW_CONSUMER (4303) after what is already
 in flight, so it reconnects and resumes from its last seq.
 
+A join's reply (its history, or a resume's replay) is pushed past the limit: it is bounded by
+itself. Its frames still waiting are not held against the frames that follow it, so a client
+that reads a long replay on a slow link is not taken for a slow consumer by the first live
+frame behind it; the next join waits until the queue is below the limit again
+(:meth:`Outbox.wait_for_room`). A socket thus holds at most twice the limit plus one reply.
+
 Fan-out frames each message once (:func:`frame_bytes`): a server frame is unmasked, so every
 recipient gets the same bytes. Behind uvicorn's websockets-sansio protocol an open, writable
 socket takes those bytes straight onto its transport, skipping the per-recipient ASGI ``send``
@@ -36,6 +42,8 @@ Send = Callable[[Any], Awaitable[None]]
 RAW_SEND = "sideline.raw_send"
 """Scope key under which ``service.api.websocket.expose_raw_send`` leaves the server's own
 ``send`` for a socket's outbox."""
+EXTRA = "sideline.extra"
+"""Key marking a queued frame of a join's reply (pushed past the limit); servers ignore it."""
 FRAME = "sideline.frame"
 """Key of a ``websocket.send`` message under which fan-out puts :func:`frame_bytes` of its
 text (ASGI servers ignore keys they do not know)."""
@@ -104,7 +112,8 @@ class Outbox:
     """Frames on their way to one socket."""
 
     __slots__ = (
-        "_close", "_closing", "_proto", "_queue", "_send", "_task", "limit", "on_overflow", "sent",
+        "_close", "_closing", "_extra", "_proto", "_queue", "_roomy", "_send", "_task", "limit",
+        "on_overflow", "sent",
     )  # fmt: skip
 
     suspended = 0
@@ -120,6 +129,10 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._close: Message | None = None
+        self._extra = 0
+        """Frames of join replies in the queue: not counted against ``limit``."""
+        self._roomy: asyncio.Event | None = None
+        """Set when the queue drops below ``limit`` (or the socket closes) while a join waits."""
         self.limit = limit
         self.on_overflow = on_overflow
         self.sent = 0
@@ -137,7 +150,10 @@ class Outbox:
         if self._closing:
             return False
         if self._task is not None:
-            if bounded and len(self._queue) >= self.limit:
+            if not bounded:
+                message = {**message, EXTRA: True}
+                self._extra += 1
+            elif len(self._queue) - self._extra >= self.limit:
                 self._overflow()
                 return False
             self._queue.append(message)
@@ -175,17 +191,47 @@ class Outbox:
         if self._closing:
             return
         self._closing = True
-        self._queue.clear()
+        self._clear()
         self._close = {"type": "websocket.close", "code": code, "reason": reason[:120]}
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._drain(None))
 
+    def _clear(self) -> None:
+        self._queue.clear()
+        self._extra = 0
+        if self._roomy is not None:
+            self._roomy.set()
+
+    async def wait_for_room(self, timeout: float) -> bool:
+        """Wait until the queue is below the limit, before a join's reply is pushed past it.
+
+        A client that reads nothing must not stack reply on reply by joining again and again;
+        one that reads them on a slow link gets each once the ones before it went out. False
+        (the socket is closing) when it closed meanwhile, or when nothing drained the queue
+        below the limit within ``timeout``: then it is closed as a slow consumer.
+        """
+        if self._closing:
+            return False
+        if len(self._queue) < self.limit:
+            return True
+        roomy = self._roomy = asyncio.Event()
+        try:
+            async with asyncio.timeout(timeout):
+                while not self._closing and len(self._queue) >= self.limit:
+                    roomy.clear()
+                    await roomy.wait()
+        except TimeoutError:
+            self._overflow()
+        finally:
+            self._roomy = None
+        return not self._closing
+
     def overflowing(self) -> bool:
         """True when the queue is already full, which closes the socket as a slow consumer.
 
-        A join's reply is pushed past the limit (its history or replay is bounded by itself),
-        so before one starts the client must have kept up with what it was sent: otherwise a
-        client that reads nothing could stack reply on reply by joining again and again.
+        For a reply pushed past the limit that cannot wait (a reload after frames were lost
+        between nodes, which the hub sends while it handles an envelope): the client must have
+        kept up with what it was sent, replies included.
         """
         if self._closing:
             return True
@@ -206,14 +252,19 @@ class Outbox:
             if first is not None:
                 await first
             while self._queue:
-                await self._send(self._queue.popleft())
+                message = self._queue.popleft()
+                if EXTRA in message:
+                    self._extra -= 1
+                if self._roomy is not None and len(self._queue) < self.limit:
+                    self._roomy.set()
+                await self._send(message)
                 self.sent += 1
             if self._close is not None:
                 await self._send(self._close)
         except Exception as exc:  # peer gone mid-send: nothing more can be delivered
             log.debug("send failed: %s", exc)
             self._closing = True
-            self._queue.clear()
+            self._clear()
         finally:
             self._task = None
 
@@ -224,7 +275,7 @@ class Outbox:
 
     def cancel(self) -> None:
         self._closing = True
-        self._queue.clear()
+        self._clear()
         if self._task is not None:
             self._task.cancel()
 

@@ -204,6 +204,8 @@ async def plan(
     the time of their events, then event id.
     """
     room, after = join.room, join.after_seq or 0
+    if join.epoch is None:
+        return Plan(resync="after_seq without its epoch: a position is joined's (epoch, seq)")
     if join.epoch != c.log.epoch:
         return Plan(resync="epoch differs: the log shard of this node is not the one you saw")
     if after > c.log.last_seq:

@@ -252,6 +252,35 @@ async def test_mute_is_a_notice_and_is_enforced(rt_server):
     assert notice["code"] == "user_muted"
 
 
+async def test_a_timed_mute_or_ban_says_when_it_ends(rt_server):
+    """A timed mute ends without a ``user_unmuted`` (nothing is committed when it runs out), so
+    each ``user_muted`` notice, unprompted or answering a send or typing, carries its end as
+    ``retry_after`` (seconds): a client re-enables its composer then, without parsing English.
+    A timed ban's ``user_banned`` carries it too. A mute or ban until lifted carries none."""
+    a = await WsClient.login(rt_server, "ann")
+    with admin(rt_server) as api:
+        r = api.post("/v1/admin/rooms/match:1/mutes", json={"user_id": "ann", "duration_seconds": 60})
+        assert r.status_code == 201, r.text
+    told = await a.expect("notice", code="user_muted")
+    assert 55 < told.get("retry_after", 0) <= 60, told
+    await a.send(type="send", room="match:1", client_msg_id="c1", text="hi", ref="s")
+    await a.send(type="typing", room="match:1", ref="t")
+    for ref in ("s", "t"):
+        notice = await a.expect("notice", ref=ref)
+        assert notice["code"] == "user_muted" and 55 < notice.get("retry_after", 0) <= 60, notice
+    b = await WsClient.login(rt_server, "bob")
+    with admin(rt_server) as api:
+        assert api.post("/v1/admin/rooms/match:1/mutes", json={"user_id": "bob"}).status_code == 201
+        r = api.post("/v1/admin/rooms/match:1/bans", json={"user_id": "ann", "duration_seconds": 120})
+        assert r.status_code == 201, r.text
+    assert "retry_after" not in await b.expect("notice", code="user_muted")
+    banned = await a.expect("error", code="user_banned")
+    assert 115 < banned.get("retry_after", 0) <= 120, banned
+    await a.send(type="join", room="match:1", ref="j")
+    again = await a.expect("error", ref="j")
+    assert again["code"] == "user_banned" and 115 < again.get("retry_after", 0) <= 120, again
+
+
 async def test_ban_removes_the_user_from_the_room(rt_server):
     a = await WsClient.login(rt_server, "ann")
     b = await WsClient.login(rt_server, "bob")

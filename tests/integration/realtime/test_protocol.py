@@ -564,3 +564,17 @@ async def test_the_first_welcome_echoes_the_auth_frames_ref_as_a_refresh_does(rt
     assert (await client.expect("welcome"))["ref"] == "hello"
     await client.send(type="auth", token=rt_server.token("u1", "match:1"), ref="again")
     assert (await client.expect("welcome"))["ref"] == "again"
+
+
+async def test_a_bad_value_in_a_map_is_named_by_its_key(rt_server):
+    """``at`` names the field to fix, also inside ``join.remote`` (a map by epoch): the key of
+    the refused value, not msgspec's ``[...]``, which names none."""
+    client = await WsClient.login(rt_server, "u1", room=None)
+    for remote, at in (
+        ({"e1": 3, "e2": -1}, "$.remote.e2"),
+        ({"01a2-epoch": "x"}, "$.remote['01a2-epoch']"),
+    ):
+        await client.send(type="join", room="match:1", after_seq=1, epoch="e", remote=remote, ref="j")
+        err = await client.expect("error", ref="j")
+        assert (err["code"], err["at"]) == ("invalid_body", at), err
+        assert err["message"].endswith(f"at `{at}`"), err

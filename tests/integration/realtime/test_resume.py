@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import socket
 import time
 
@@ -87,6 +88,15 @@ async def test_resync_when_the_epoch_differs(rt_server):
     assert not back.joined.get("resumed")
 
 
+async def test_a_position_without_its_epoch_is_told_so(rt_server):
+    """A seq alone is no position (seqs are per log shard): the ``resync`` says the epoch is
+    missing, rather than that it differs from one the client never sent."""
+    back = await WsClient.login(rt_server, "ann", join={"after_seq": 1})
+    resync = next(f for f in back.seen if f["type"] == "resync")
+    assert "without its epoch" in resync["reason"], resync
+    assert not back.joined.get("resumed")
+
+
 N = 400
 TEXT = "x" * 16_000
 """N messages of TEXT past a stalled client: 6.4 MB, more than the kernel's socket buffers
@@ -163,10 +173,13 @@ def _metric(server, name: str) -> float:
 
 async def test_joins_do_not_grow_a_stalled_clients_queue_without_bound(start_server):
     """A join's reply may pass the queue limit (history is bounded by itself), but a client
-    that reads nothing cannot stack them up by joining again and again."""
+    that reads nothing cannot stack them up by joining again and again: the next join waits
+    for the queue to drain below the limit, and after the idle timeout the client is closed
+    as a slow consumer."""
     server = start_server(
         SIDELINE_REALTIME__SEND_QUEUE_SIZE="16", SIDELINE_REALTIME__FRAMES_PER_SECOND="10000",
         SIDELINE_REALTIME__FRAME_BURST="10000", SIDELINE_ROOMS__MATCH__MAX_MESSAGE_LENGTH="16000",
+        SIDELINE_REALTIME__IDLE_TIMEOUT_SECONDS="4",
     )  # fmt: skip
     poster = {"Authorization": f"Bearer {server.token('poster', 'match:1')}"}
     with httpx.Client(base_url=server.url, headers=poster, timeout=10) as http:
@@ -181,6 +194,7 @@ async def test_joins_do_not_grow_a_stalled_clients_queue_without_bound(start_ser
     deadline = time.monotonic() + 30
     while _metric(server, "sideline_ws_slow_consumers_total") < 1:
         pending = _metric(server, "sideline_ws_outbox_max_pending")
+        assert pending <= 16, f"{pending:.0f} frames queued (limit 16)"
         assert time.monotonic() < deadline, f"never cut off; {pending:.0f} frames queued (limit 16)"
         await asyncio.sleep(0.2)
     joined = 0
@@ -227,3 +241,116 @@ async def test_a_cut_off_slow_consumer_leaves_presence_without_waiting_for_its_c
     assert "slow" not in [m["user_id"] for m in late.joined["presence"]["members"]]
     assert _metric(server, "sideline_ws_rooms") == 1
     await ws.close()
+
+
+BIG = "z" * 15_000
+"""A replay of a few hundred messages of BIG is ~4-7 MB: past the kernel's socket buffers on
+loopback, so much of it waits in the outbox while a client with a small receive window reads
+it, as a replay does on a slow mobile link."""
+
+
+async def _read_steadily(ws, per_frame: float = 0.004, quiet: float = 3.0) -> list[dict]:
+    """Everything the server sends, read at a steady pace (a client that keeps up, on a slow
+    link), until it has been quiet for ``quiet`` seconds or closes."""
+    got: list[dict] = []
+    with contextlib.suppress(TimeoutError, websockets.ConnectionClosed):
+        while True:
+            got.append(json.loads(await asyncio.wait_for(ws.recv(), quiet)))
+            await asyncio.sleep(per_frame)
+    return got
+
+
+async def test_a_client_reading_its_replay_is_not_cut_off_by_live_frames(start_server):
+    """A resume's replay may pass the send queue (it is bounded by itself), and a client that
+    reads it steadily is not a slow consumer: the live frames that arrive while the replay is
+    still on its way are counted on their own. (They were counted with the replay, so a
+    reconnecting client on a slow link got 4303 from the first live frame, again and again.)"""
+    server = start_server(
+        SIDELINE_REALTIME__SEND_QUEUE_SIZE="64", SIDELINE_ROOMS__MATCH__MAX_MESSAGE_LENGTH="16000",
+    )  # fmt: skip
+    ann = await WsClient.login(server, "ann")
+    epoch, seq, boot = ann.joined["epoch"], ann.joined["seq"], ann.joined["boot"]
+    await ann.close()
+    poster = {"Authorization": f"Bearer {server.token('poster', 'match:1')}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=poster, timeout=10) as http:
+        for i in range(400):
+            r = await http.post("/v1/rooms/match:1/messages", json={"client_msg_id": f"c{i}", "text": BIG})
+            assert r.status_code == 201, r.text
+        ws = await websockets.connect(server.ws_url, sock=_tiny_socket(server.port), max_queue=1)
+        await ws.send(json.dumps({"type": "auth", "token": server.token("ann", "match:1")}))
+        resume = {"type": "join", "room": "match:1", "after_seq": seq, "epoch": epoch, "boot": boot}
+        await ws.send(json.dumps(resume))
+
+        async def live() -> None:  # the room goes on while the replay is read
+            for i in range(20):
+                r = await http.post("/v1/rooms/match:1/messages", json={"client_msg_id": f"l{i}", "text": "live"})
+                assert r.status_code == 201, r.text
+                await asyncio.sleep(0.1)
+
+        poster_task = asyncio.create_task(live())
+        got = await _read_steadily(ws)
+        await poster_task
+    closed = ws.protocol.close_rcvd
+    texts = [f["text"] for f in got if f["type"] == "message"]
+    assert closed is None, f"closed with {closed.code} after {len(texts)} of 420 messages"
+    assert next(f for f in got if f["type"] == "joined")["resumed"] is True
+    assert texts == [BIG] * 400 + ["live"] * 20
+    await ws.close()
+
+
+async def test_a_client_resuming_several_rooms_at_once_on_a_slow_link_gets_them_all(start_server):
+    """A reconnecting client sends its rooms' joins one after the other; while the replies
+    before are still on their way, the next join waits for room in the queue instead of
+    counting the client as a slow consumer (before, the second join closed it with 4303)."""
+    server = start_server(
+        SIDELINE_REALTIME__SEND_QUEUE_SIZE="64", SIDELINE_ROOMS__MATCH__MAX_MESSAGE_LENGTH="16000",
+    )  # fmt: skip
+    rooms = ["match:1", "match:2", "match:3"]
+    roles = {room: "user" for room in rooms}
+    ann = await WsClient.login(server, "ann", room=None, roles=roles)
+    positions = {}
+    for room in rooms:
+        await ann.send(type="join", room=room)
+        joined = await ann.expect("joined", room=room)
+        positions[room] = {"after_seq": joined["seq"], "epoch": joined["epoch"], "boot": joined["boot"]}
+    await ann.close()
+    poster = {"Authorization": f"Bearer {server.token('poster', 'match:1', roles=roles)}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=poster, timeout=10) as http:
+        for room in rooms:
+            for i in range(150):
+                r = await http.post(f"/v1/rooms/{room}/messages", json={"client_msg_id": f"c{i}", "text": BIG})
+                assert r.status_code == 201, r.text
+    ws = await websockets.connect(server.ws_url, sock=_tiny_socket(server.port), max_queue=1)
+    await ws.send(json.dumps({"type": "auth", "token": server.token("ann", "match:1", roles=roles)}))
+    for room in rooms:
+        await ws.send(json.dumps({"type": "join", "room": room, "ref": room, **positions[room]}))
+    got = await _read_steadily(ws)
+    closed = ws.protocol.close_rcvd
+    assert closed is None, f"closed with {closed.code} after {len(got)} frames"
+    assert [f["ref"] for f in got if f["type"] == "joined"] == rooms
+    for room in rooms:
+        assert len([f for f in got if f["type"] == "message" and f["room"] == room]) == 150
+    await ws.close()
+
+
+async def test_a_graceful_stop_closes_sockets_with_1012_and_they_resume_after_the_restart(start_server):
+    """What a client sees when a node stops (SIGTERM, a deploy): its socket is closed at once
+    with 1012 (service restart), the signal to reconnect; the node restarted on the same data
+    serves the resume from the position the client had, nothing missed and nothing twice."""
+    server = start_server()
+    ann = await WsClient.login(server, "ann")
+    idle = await WsClient.login(server, "bob", room=None)  # authenticated, in no room
+    seen = await send(ann, "before the stop", "c1")
+    await ann.expect("message", message_id=seen["message_id"])
+    epoch, seq = position(ann)
+    server.proc.send_signal(signal.SIGTERM)
+    for client in (ann, idle):
+        assert await client.closed_with(timeout=5) == 1012
+    assert server.proc.wait(20) in (0, -15)
+    server = start_server()  # same data dir: same log, same epoch
+    bob = await WsClient.login(server, "bob")
+    missed = await send(bob, "while ann was away", "c2")
+    back = await WsClient.login(server, "ann", join={"after_seq": seq, "epoch": epoch})
+    assert back.joined["resumed"] is True
+    got = [f["message_id"] for f in await back.frames(0.5) if f["type"] == "message"]
+    assert got == [missed["message_id"]]
