@@ -11,6 +11,7 @@ from datetime import datetime
 import msgspec
 
 from service.actions.context import Community
+from service.domain.records import GLOBAL
 from service.domain.rooms import Role, RoomMode, RoomState, room_kind
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
@@ -61,6 +62,24 @@ def _until(when: datetime | None) -> str:
     return "until lifted" if when is None else f"until {when.isoformat()}"
 
 
+def restriction_left(c: Community, kind: str, room: str, user_id: str) -> float | None:
+    """Seconds until ``user_id``'s ``kind`` (mute, ban) in ``room`` ends, whichever scope (the
+    room's or global) holds it longest: a client's ``retry_after``. None when one of them lasts
+    until lifted, or none is active.
+
+    A timed restriction runs out without an event (no ``user_unmuted`` is sent), so this is
+    how a client learns when it may post, or join, again.
+    """
+    now, ends = c.now(), []
+    for scope in (room, GLOBAL):
+        found = c.state.restrictions.get((kind, scope, user_id))
+        if found is not None and found.active(now):
+            if found.until is None:
+                return None
+            ends.append((found.until - now).total_seconds())
+    return round(max(ends), 3) if ends else None
+
+
 def check_access(c: Community, who: Identity, room_id: str, intent: Intent) -> Access:
     """Authorise ``intent`` in ``room_id`` for ``who``; raise a SidelineError saying why not."""
     check_room_id(c, room_id)
@@ -73,7 +92,8 @@ def check_access(c: Community, who: Identity, room_id: str, intent: Intent) -> A
     role = state.role_in(room_id, who.user_id, who.token_role(room_id))
     if (ban := state.restriction("ban", room_id, who.user_id, now)) is not None:
         raise SidelineError(
-            ErrorCode.USER_BANNED, f"you are banned from this room {_until(ban.until)}"
+            ErrorCode.USER_BANNED, f"you are banned from this room {_until(ban.until)}",
+            retry_after=restriction_left(c, "ban", room_id, who.user_id),
         )
     if intent is Intent.READ:
         return Access(room, role)
@@ -88,7 +108,10 @@ def check_access(c: Community, who: Identity, room_id: str, intent: Intent) -> A
         raise SidelineError(ErrorCode.ROLE_TOO_LOW, "viewers can read but not take part")
     if intent is Intent.POST:
         if (mute := state.restriction("mute", room_id, who.user_id, now)) is not None:
-            raise SidelineError(ErrorCode.USER_MUTED, f"you are muted {_until(mute.until)}")
+            raise SidelineError(
+                ErrorCode.USER_MUTED, f"you are muted {_until(mute.until)}",
+                retry_after=restriction_left(c, "mute", room_id, who.user_id),
+            )
         if mode is RoomMode.REACTIONS_ONLY and role is not Role.MODERATOR:
             raise SidelineError(ErrorCode.REACTIONS_ONLY, "this room takes reactions only right now")
         if mode is RoomMode.SPEAKERS_ONLY and role.rank < Role.SPEAKER.rank:

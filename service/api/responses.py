@@ -32,8 +32,8 @@ class ErrorDetail(msgspec.Struct, kw_only=True):
         "Bad input only: the offending field (`$.options[2]`) or query parameter (`$.limit`)."
     )] | None = None  # fmt: skip
     retry_after: Annotated[float, _said(
-        "Seconds to wait (`slow_mode`, `rate_limited`, `log_unavailable`, `send_in_flight`); also "
-        "`Retry-After`."
+        "Seconds to wait (`slow_mode`, `rate_limited`, `log_unavailable`, `send_in_flight`; until "
+        "a timed `user_muted` or `user_banned` ends); also `Retry-After`."
     )] | None = None  # fmt: skip
 
 
@@ -58,7 +58,7 @@ WRITE = (E.LOG_UNAVAILABLE,)
 
 RETRY_NOTE = "(with `Retry-After`)"
 """In the description of a refusal that sends the header (declared by ``describe_answers``)."""
-_RETRY = {E.SLOW_MODE, E.RATE_LIMITED, E.LOG_UNAVAILABLE, E.SEND_IN_FLIGHT}
+_RETRY = {E.SLOW_MODE, E.RATE_LIMITED, E.LOG_UNAVAILABLE, E.SEND_IN_FLIGHT, E.USER_MUTED, E.USER_BANNED}
 
 
 QUERY = (E.INVALID_BODY, E.BODY_TOO_LARGE)

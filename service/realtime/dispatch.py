@@ -16,13 +16,12 @@ from typing import Any
 import msgspec
 
 from service.actions import messages, polls, reactions
-from service.actions.access import Intent, check_access, check_room_id
+from service.actions.access import Intent, check_access, check_room_id, restriction_left
 from service.errors import ErrorCode, SidelineError
 from service.protocol import frames as f
 from service.protocol.http import SendMessage, invalid_body
 from service.realtime.coalesce import poll_frame
 from service.realtime.connection import Connection
-from service.realtime.effects import restriction_left
 from service.realtime.hub import Hub
 from service.realtime.joining import join
 

@@ -9,39 +9,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from service.actions.access import restriction_left
 from service.domain.events import Event, EventType
-from service.domain.records import GLOBAL
 from service.domain.rooms import Role
 from service.identity import Identity
 from service.protocol import frames as f
 from service.realtime.connection import Connection
 
 if TYPE_CHECKING:
-    from service.actions.context import Community
     from service.realtime.hub import Hub
 
 
 def _until(e: Event) -> str:
     until = e.payload.get("until")
     return f"until {until}" if until else "until lifted"
-
-
-def restriction_left(c: Community, kind: str, room: str, user_id: str) -> float | None:
-    """Seconds until ``user_id``'s ``kind`` (mute, ban) in ``room`` ends, whichever scope (the
-    room's or global) holds it longest: a client's ``retry_after``. None when one of them lasts
-    until lifted, or none is active.
-
-    A timed restriction runs out without an event (no ``user_unmuted`` is sent), so this is
-    how a client learns when it may post, or join, again.
-    """
-    now, ends = c.now(), []
-    for scope in (room, GLOBAL):
-        found = c.state.restrictions.get((kind, scope, user_id))
-        if found is not None and found.active(now):
-            if found.until is None:
-                return None
-            ends.append((found.until - now).total_seconds())
-    return round(max(ends), 3) if ends else None
 
 
 async def apply(hub: Hub, conn: Connection, room: str, e: Event) -> None:

@@ -85,3 +85,24 @@ def test_lifting_a_shadow_ban_directly_names_the_way_to_lift_it(api, base):
         "message": "a shadow-ban is lifted by lifting the ban: DELETE .../bans/u2 (this path lifts mutes, bans)",
     }  # fmt: skip
     assert c.state.restriction("shadow", "match:1", "u2", c.now()) is not None
+
+
+def test_a_timed_mute_or_ban_says_when_it_ends(api):
+    """A timed restriction runs out without any event, so its refusal carries the wait:
+    ``Retry-After`` and ``retry_after``; one until lifted carries neither."""
+    s, c, client = api
+    mod, user = bearer(s, "mod", "moderator"), bearer(s, "u2")
+    assert client.post(f"{ROOM}/mutes", headers=mod, json={"user_id": "u2", "duration_seconds": 60}).status_code == 201
+    later(c, 15)
+    r = client.post(f"{ROOM}/messages", headers=user, json={"client_msg_id": "a", "text": "hi"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "user_muted"
+    assert 44 <= r.json()["error"]["retry_after"] <= 45 and r.headers["retry-after"] == "45"
+
+    assert client.post(f"{ROOM}/mutes", headers=mod, json={"user_id": "u2"}).status_code == 201  # until lifted
+    r = client.post(f"{ROOM}/messages", headers=user, json={"client_msg_id": "b", "text": "hi"})
+    assert r.status_code == 403 and "retry_after" not in r.json()["error"] and "retry-after" not in r.headers
+
+    assert client.post(f"{ROOM}/bans", headers=mod, json={"user_id": "u3", "duration_seconds": 600}).status_code == 201
+    r = client.get(f"{ROOM}/messages", headers=bearer(s, "u3"))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "user_banned"
+    assert 599 <= r.json()["error"]["retry_after"] <= 600 and r.headers["retry-after"] == "600"
