@@ -7,129 +7,15 @@ One server and one browser serve the whole module; each test uses a room of its 
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import launched_chromium
-from tests.fixtures.server import ServerProcess
+from tests.e2e.conftest import ANNOUNCED, focused, line, said, settle
 
 pytestmark = pytest.mark.slow
-
-ENV = {"SIDELINE_MODERATION__ENABLED": "true", "SIDELINE_CROWD_CONTROL__ENABLED": "false"}
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched_chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(Path(tmp_path_factory.mktemp("a11y")) / "data", env=ENV).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
-
-
-class Room:
-    """A room of its own for one test, its panels, and the page errors they report."""
-
-    def __init__(self, browser: Any, server: ServerProcess) -> None:
-        self.browser, self.server = browser, server
-        self.name = f"match:a11y{uuid.uuid4().hex[:10]}"
-        self.errors: list[str] = []
-        self.contexts: list[Any] = []
-
-    def token(self, user: str, role: str = "user", name: str | None = None) -> str:
-        return self.server.token(user, self.name, role, name=name or user.title())
-
-    def headers(self, user: str, role: str = "user", name: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(user, role, name)}"}
-
-    def open(self, user: str, role: str = "user", name: str | None = None, width: int = 420,
-             height: int = 640, color_scheme: str = "light", init_script: str | None = None,
-             token: str | None = None, live: bool = True):  # fmt: skip
-        """The panel signed in as ``user`` (or with ``token``) once it is live (at once if not
-        ``live``)."""
-        context = self.browser.new_context(viewport={"width": width, "height": height}, color_scheme=color_scheme)
-        self.contexts.append(context)
-        page = context.new_page()
-        if init_script:
-            page.add_init_script(init_script)
-        page.on("pageerror", lambda exc: self.errors.append(f"{user}: {exc}"))
-        page.on("console", lambda m: self.errors.append(f"{user}: {m.text}") if m.type == "error" else None)
-        page.goto(f"{self.server.url}/embed?room={self.name}#token={token or self.token(user, role, name)}")
-        if live:
-            page.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
-        return page
-
-    def post(self, user: str, text: str, name: str | None = None, **extra: Any) -> str:
-        """``user`` posts ``text`` over HTTP; its message id."""
-        r = httpx.post(f"{self.server.url}/v1/rooms/{self.name}/messages", headers=self.headers(user, name=name),
-                       json={"client_msg_id": uuid.uuid4().hex, "text": text, **extra})  # fmt: skip
-        assert r.status_code == 201, r.text
-        return str(r.json()["message_id"])
-
-    def react(self, user: str, message_id: str, emoji: str) -> None:
-        r = httpx.post(f"{self.server.url}/v1/rooms/{self.name}/messages/{message_id}/reactions",
-                       headers=self.headers(user), json={"emoji": emoji})  # fmt: skip
-        assert r.status_code == 200, r.text
-
-    def as_moderator(self, method: str, path: str, **body: Any) -> Any:
-        r = httpx.request(method, f"{self.server.url}/v1/rooms/{self.name}{path}",
-                          headers=self.headers("boss", "moderator", "Boss"), json=body or None)  # fmt: skip
-        assert r.status_code < 300, r.text
-        return r.json() if r.content else None
-
-    def poll(self, question: str, options: list[str]) -> str:
-        return str(self.as_moderator("POST", "/polls", question=question, options=options)["poll_id"])
-
-    def settings(self, **body: Any) -> None:
-        self.as_moderator("PATCH", "/settings", **body)
-
-    def close(self) -> None:
-        for context in self.contexts:
-            with contextlib.suppress(Exception):
-                context.close()
-
-
-@pytest.fixture
-def room(chromium, server) -> Iterator[Room]:
-    r = Room(chromium, server)
-    try:
-        yield r
-    finally:
-        r.close()
-
-
-def line(page, message_id: str):
-    loc = page.locator(f'li.msg[data-id="{message_id}"]')
-    loc.wait_for(timeout=10_000)
-    return loc
-
-
-FOCUSED = """() => { const a = document.activeElement; if (!a || a === document.body) return null;
-  const li = a.closest('li.msg');
-  return {tag: a.tagName, key: a.dataset.key || null, cls: a.className, label: a.getAttribute('aria-label'),
-          text: a.textContent, message: li ? li.dataset.id : null, poll: a.closest('.poll') ? a.closest('.poll').dataset.id : null,
-          menu: !!a.closest('.report-menu')}; }"""
-
-
-def focused(page) -> dict | None:
-    return page.evaluate(FOCUSED)
-
-
-def settle(page, ms: int = 400) -> None:
-    """Let frames that change the page arrive and be drawn."""
-    page.wait_for_timeout(ms)
 
 
 # -- 1, 2: keyboard focus ------------------------------------------------------------------------
@@ -276,35 +162,6 @@ def test_states_and_names_are_exposed(room):
 
 
 # -- 6: what is announced ------------------------------------------------------------------------
-
-# Records, from before the panel's script runs, every change to the content of a live region (an
-# element with aria-live other than "off", or role log/status/alert without aria-live="off").
-ANNOUNCED = """
-window.__said = [];
-const live = (n) => {
-  for (let e = n && (n.nodeType === 1 ? n : n.parentElement); e; e = e.parentElement) {
-    const l = e.getAttribute('aria-live');
-    if (l === 'off') return null;
-    if (l === 'polite' || l === 'assertive') return e;
-    if (['log', 'status', 'alert'].includes(e.getAttribute('role'))) return e;
-  }
-  return null;
-};
-new MutationObserver((ms) => {
-  for (const m of ms) {
-    const region = live(m.target);
-    if (!region || region.id === 'typing') continue;
-    const added = m.type === 'characterData' ? [m.target.data]
-      : Array.from(m.addedNodes, (n) => n.textContent || '');
-    if (added.join('').trim()) window.__said.push({region: region.id, text: added.join(' ').trim()});
-  }
-}).observe(document, {childList: true, characterData: true, subtree: true});
-"""
-
-
-def said(page) -> list[dict]:
-    return page.evaluate("window.__said.splice(0)")
-
 
 def test_only_new_messages_are_announced(room):
     """Joining with history, earlier pages and reaction updates announce nothing; a new message

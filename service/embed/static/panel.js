@@ -23,6 +23,7 @@
     unsure: [], // reacts whose answer was lost with their socket: the next joined settles them
     reporting: null, reported: new Set(), // the message whose report menu is open; those reported here
     replyTo: null, // the message the composer replies to
+    follow: true, unread: new Set(), // the log stays at its bottom; messages that came while scrolled up
     olderDone: false, olderBusy: false, // nothing earlier than the first message shown; a page on its way
     sending: new Map(), // send frames not answered yet, by ref: sent again (same client_msg_id) after a reconnect
     pinned: null, pinnedMsg: null, // the pinned message's id; the message when it is not among those shown
@@ -335,22 +336,51 @@
     const node = renderMessage(s.messages.get(m.message_id));
     if (m.message_id === s.pinned) renderPinned(); // (an approved one comes back)
     if (!old) {
-      const list = $("messages"), box = $("log"); // the log scrolls
-      const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+      const list = $("messages");
+      const own = s.me && m.user_id === s.me.user_id;
       list.appendChild(node);
       if (list.children.length > 300) {
         while (list.children.length > 300) { forget(list.firstChild.dataset.id); list.firstChild.remove(); }
         s.olderDone = false; // what scrolled out can be loaded again
       }
       renderOlder();
-      if (atBottom || (s.me && m.user_id === s.me.user_id)) box.scrollTop = box.scrollHeight;
+      if (own) s.follow = true; // one's own message: back to the latest
+      if (s.follow) toBottom();
+      else if (live) { s.unread.add(m.message_id); renderUnread(); }
       if (live) announce(m);
     }
   }
+  // -- following the chat -------------------------------------------------------------------------
+  // A reader at the bottom of the log follows the chat: it stays at the bottom whatever changes
+  // its height or the log's (new messages, a redraw, a poll or the pinned bar above, a notice
+  // below). One scrolled up is left where they are (the browser's scroll anchoring keeps what they
+  // read in place) and a cue under the log counts what came meanwhile; it takes them down.
+  function toBottom() { const box = $("log"); box.scrollTop = box.scrollHeight; }
+  function renderUnread() {
+    const n = s.unread.size, cue = $("unread");
+    cue.hidden = n === 0 || s.follow;
+    const arrow = el("span", "", "↓ ");
+    arrow.setAttribute("aria-hidden", "true");
+    cue.replaceChildren(arrow, `${n} new ${n === 1 ? "message" : "messages"}`);
+  }
+  $("log").addEventListener("scroll", () => {
+    const box = $("log");
+    s.follow = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    if (s.follow && s.unread.size) { s.unread.clear(); renderUnread(); }
+  });
+  new ResizeObserver(() => { if (s.follow) toBottom(); }).observe($("log"));
+  new ResizeObserver(() => { if (s.follow) toBottom(); }).observe($("messages"));
+  $("unread").addEventListener("click", () => {
+    const had = document.activeElement === $("unread");
+    s.follow = true; s.unread.clear();
+    toBottom(); renderUnread();
+    if (had) $("log").focus({ preventScroll: true }); // the cue is gone: the log, not the page
+  });
   function forget(id) {
     if (id === s.pinned && !s.pinnedMsg) s.pinnedMsg = s.messages.get(id) || null; // scrolled out, still pinned
     s.messages.delete(id);
     s.mine.delete(id);
+    if (s.unread.delete(id)) renderUnread();
     if (s.reporting === id) s.reporting = null;
   }
   function removeMessage(id) {
