@@ -15,7 +15,7 @@
   const s = {
     token: null, me: null, role: "viewer", mode: "open", maxLen: 500, maxReactions: Infinity,
     muted: false, messages: new Map(), polls: new Map(), members: new Map(), count: 0,
-    typing: new Map(), mine: new Map(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25,
+    typing: new Map(), mine: new Map(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25, silent: null,
     typingOn: true, lastTyping: 0, toastTimer: null, toastMs: 0, toastHeld: false, joinedOnce: false,
     heard: [], heardTimer: null, // new messages to announce; the pause between two announcements
     heardStatus: null, dropTimer: null, dropSaid: null, dropTold: null, liveOnce: false, // the connection as announced (see said())
@@ -210,7 +210,7 @@
     const ws = new WebSocket(url);
     s.ws = ws;
     ws.onopen = () => send({ type: "auth", token: s.token });
-    ws.onmessage = (ev) => onFrame(JSON.parse(ev.data));
+    ws.onmessage = (ev) => { heard(ws); onFrame(JSON.parse(ev.data)); };
     ws.onclose = (ev) => onClose(ws, ev.code);
   }
   function join() {
@@ -218,9 +218,25 @@
     if (s.pos) Object.assign(frame, { after_seq: s.pos.seq, epoch: s.pos.epoch, boot: s.pos.boot, remote: s.pos.remote });
     send(frame);
   }
+  // A socket can die without closing (a phone leaving its Wi-Fi, a NAT entry forgotten): the
+  // browser hears no close until its TCP gives up, minutes later. Every ping is answered at once,
+  // so a ping with nothing at all back within SILENT_MS means the socket is gone: it is dropped
+  // and the panel reconnects and resumes, as after any drop.
+  function silentMs() { return Math.min(10000, Math.max(2000, s.heartbeat * 1000)); }
+  function ping(ws) {
+    if (s.ws !== ws || !send({ type: "ping" }) || s.silent) return;
+    s.silent = setTimeout(() => { if (s.ws === ws) { onClose(ws, 1006); ws.close(); } }, silentMs());
+  }
+  function heard(ws) {
+    if (s.ws !== ws) return;
+    clearTimeout(s.silent);
+    s.silent = null;
+  }
   function onClose(ws, code) {
     if (s.ws !== ws) return;
     clearInterval(s.ping);
+    clearTimeout(s.silent);
+    s.silent = null;
     s.ws = null;
     // Their answers are lost with the socket: keep what the panel shows until the next joined.
     s.pending.forEach((p) => s.unsure.push(p));
@@ -251,7 +267,7 @@
       case "welcome":
         s.me = f; s.heartbeat = f.heartbeat_seconds || 25; s.retry = 0;
         clearInterval(s.ping);
-        s.ping = setInterval(() => send({ type: "ping" }), s.heartbeat * 1000);
+        s.ping = setInterval(ping, s.heartbeat * 1000, s.ws);
         if (f.ref !== "reauth") join();
         break;
       case "joined": onJoined(f); break;
