@@ -6,13 +6,14 @@ One browser serves the whole module; each test uses a room of its own."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PANEL_ENV, Room, settle
+from tests.e2e.conftest import ANNOUNCED, PANEL_ENV, Room, said, settle
 from tests.fixtures.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -78,3 +79,96 @@ def test_a_connection_that_goes_silent_is_noticed_and_resumed(chromium, tmp_path
         texts = sam.locator("li.msg .text").all_inner_texts()
         assert texts == ["before the tunnel", "said in the tunnel", "typed in the tunnel", "after the tunnel"], texts
         assert room.errors == []
+
+
+READONLY_AND_STATUS = """() => ({status: document.getElementById('status').textContent,
+  state: document.getElementById('panel').dataset.state,
+  note: document.getElementById('readonly').hidden ? null : document.getElementById('readonly').textContent,
+  composer: !document.getElementById('composer').hidden, crowd: !document.getElementById('crowd').hidden,
+  reactions: document.querySelectorAll('li.msg .tools button:not([disabled])').length})"""
+
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d"
+
+
+def test_a_user_banned_while_reading_is_told_so_not_that_they_can_read_along(room):
+    """A ban takes the user out of the room (no more messages reach them): the panel said "You
+    can read along." under the chat, left the reactions and the flags on, and wrote the ban's
+    end as the server's ISO timestamp in UTC."""
+    room.post("ana", "you lot are clueless")
+    sam = room.open("sam", init_script=ANNOUNCED)
+    sam.locator("li.msg", has_text="clueless").wait_for(timeout=10_000)
+    room.as_moderator("POST", "/bans", user_id="sam", duration_seconds=3600)
+    sam.wait_for_selector('#panel[data-state="closed"]', timeout=10_000)
+    settle(sam)
+    got = sam.evaluate(READONLY_AND_STATUS)
+    assert got["note"] and "banned" in got["note"].lower() and "read along" not in got["note"], got
+    assert not got["composer"] and not got["crowd"] and got["reactions"] == 0, got
+    shown = [got["note"], sam.text_content("#toast") or ""]
+    assert not any(re.search(ISO, t) for t in shown), shown
+    assert re.search(r"\d\d?:\d\d", got["note"]), f"the ban's end, in local time: {got}"
+    heard = [s["text"] for s in said(sam) if s["region"] == "heard"]
+    assert len(heard) == 1 and ("banned" in heard[0].lower() or "removed" in heard[0].lower()), heard
+    assert room.errors == []
+
+
+@pytest.mark.parametrize("why", ["banned", "another room's token"])
+def test_a_join_the_server_refuses_is_a_final_state_not_connecting_forever(room, why):
+    """A banned user reloading the panel, or a token for another room: the server refuses the
+    join; the panel showed the refusal in a notice for ten seconds and then said
+    "connecting…" for ever (announcing "Chat: connecting…"), with "You can read along." under
+    it. It must say that it cannot join and why, and announce that once; a token that opens the
+    room, given later, joins it."""
+    room.post("ana", "hello")
+    if why == "banned":
+        room.as_moderator("POST", "/bans", user_id="sam", duration_seconds=3600)
+        token = room.token("sam")
+    else:
+        token = room.server.token("sam", "match:elsewhere", "user", name="Sam")
+    sam = room.open("sam", init_script=ANNOUNCED, token=token, live=False)
+    sam.wait_for_selector('#panel[data-state="closed"]', timeout=10_000)
+    settle(sam, 6_000)  # longer than a drop must last to be announced
+    got = sam.evaluate(READONLY_AND_STATUS)
+    assert "connecting" not in got["status"], got
+    assert got["note"] and "read along" not in got["note"], got
+    assert not got["composer"] and not got["crowd"], got
+    heard = [s["text"] for s in said(sam) if s["region"] == "heard"]
+    assert len(heard) == 1 and "connecting" not in heard[0], heard
+    if why == "banned":
+        assert "banned" in got["note"].lower(), got
+    else:  # the host page gives the right token: the panel joins on the same connection
+        good = room.token("sam")
+        sam.evaluate("(token) => postMessage({type: 'sideline:token', token}, location.origin)", good)
+        sam.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
+        sam.locator("li.msg", has_text="hello").wait_for(timeout=10_000)
+        assert sam.is_visible("#composer") and sam.is_hidden("#readonly")
+    assert room.errors == []
+
+
+def test_a_muted_user_reads_when_the_mute_ends_in_local_time(room):
+    """The mute's notice and the note under the chat give its end as a time of day in the user's
+    own time zone, not the server's ISO timestamp in UTC ("2026-11-28T01:29:32.459728+00:00",
+    read out digit by digit)."""
+    sam = room.open("sam")
+    room.as_moderator("POST", "/mutes", user_id="sam", duration_seconds=600)
+    sam.locator("#composer").wait_for(state="hidden", timeout=10_000)
+    note, toast = sam.text_content("#readonly") or "", sam.text_content("#toast") or ""
+    assert not re.search(ISO, toast) and not re.search(ISO, note), (note, toast)
+    assert re.search(r"\d\d?:\d\d", note) and re.search(r"\d\d?:\d\d", toast), (note, toast)
+    assert room.errors == []
+
+
+def test_the_composer_comes_back_when_a_mute_runs_out(room):
+    """The server tells of a mute lifted by a moderator, not of one that runs out: the panel
+    kept the composer hidden ("You are muted") after the 10 minutes of its own 🔇 had passed,
+    until a reload. It must give it back at the end the mute's notice names, and say so."""
+    sam = room.open("sam")
+    sam.fill("#text", "half a thought")
+    room.as_moderator("POST", "/mutes", user_id="sam", duration_seconds=3)
+    sam.locator("#composer").wait_for(state="hidden", timeout=10_000)
+    sam.locator("#composer").wait_for(state="visible", timeout=8_000)
+    assert sam.is_hidden("#readonly")
+    assert sam.input_value("#text") == "half a thought"
+    sam.locator("#toast", has_text="post again").wait_for(timeout=5_000)
+    sam.press("#text", "Enter")
+    sam.locator("li.msg", has_text="half a thought").wait_for(timeout=10_000)
+    assert room.errors == []

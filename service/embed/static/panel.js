@@ -14,7 +14,8 @@
 
   const s = {
     token: null, me: null, role: "viewer", mode: "open", maxLen: 500, maxReactions: Infinity,
-    muted: false, messages: new Map(), polls: new Map(), members: new Map(), count: 0,
+    muted: false, mutedUntil: null, unmuteTimer: null, barred: null, inRoom: false,
+    messages: new Map(), polls: new Map(), members: new Map(), count: 0,
     typing: new Map(), mine: new Map(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25, silent: null,
     typingOn: true, lastTyping: 0, toastTimer: null, toastMs: 0, toastHeld: false, joinedOnce: false,
     heard: [], heardTimer: null, // new messages to announce; the pause between two announcements
@@ -43,6 +44,26 @@
   function isolated(cls, text) { return el("bdi", cls, text); }
   function autoDir(node) { node.dir = "auto"; return node; }
   function nameOf(m) { return m.name || m.user_id; }
+  // Times the server writes as ISO 8601 in UTC ("until 2026-11-28T01:29:32.459728+00:00"), as
+  // the user's own clock has them: "02:29" today, with the date on another day.
+  const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)/g;
+  function parseTime(iso) {
+    const d = new Date(iso.replace(/(\.\d{3})\d+/, "$1"));
+    return isNaN(d) ? null : d;
+  }
+  function localTime(d) {
+    return d.toDateString() === new Date().toDateString()
+      ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+      : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  }
+  function humanTimes(text) { return text.replace(ISO_TIME, (iso) => { const d = parseTime(iso); return d ? localTime(d) : iso; }); }
+  function untilIn(message) {
+    const m = /until (\S+)/.exec(message || "");
+    return (m && parseTime(m[1])) || null;
+  }
+  function sentence(text, until) {
+    return text[0].toUpperCase() + text.slice(1) + (until ? ` until ${localTime(until)}` : "") + ".";
+  }
   function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
 
   // -- keyboard focus across redraws ---------------------------------------------------------------
@@ -110,7 +131,7 @@
   // and for as long as the pointer or the focus is on it; ✕ dismisses it at once.
   function toast(text, kind) {
     const t = $("toast");
-    t.textContent = text;
+    t.textContent = text = humanTimes(text);
     t.className = "toast" + (kind ? " " + kind : "");
     $("toast-close").hidden = !text;
     s.toastMs = Math.max(kind === "info" ? 6000 : 10000, 4000 + 90 * text.length);
@@ -237,6 +258,7 @@
     clearInterval(s.ping);
     clearTimeout(s.silent);
     s.silent = null;
+    s.inRoom = false;
     s.ws = null;
     // Their answers are lost with the socket: keep what the panel shows until the next joined.
     s.pending.forEach((p) => s.unsure.push(p));
@@ -268,7 +290,7 @@
         s.me = f; s.heartbeat = f.heartbeat_seconds || 25; s.retry = 0;
         clearInterval(s.ping);
         s.ping = setInterval(ping, s.heartbeat * 1000, s.ws);
-        if (f.ref !== "reauth") join();
+        if (f.ref !== "reauth" || !s.inRoom) join(); // (a new token after a refused join: try it)
         break;
       case "joined": onJoined(f); break;
       case "message": track(f); addMessage(f, true); break;
@@ -280,15 +302,15 @@
       case "presence": onPresence(f); break;
       case "typing": onTyping(f); break;
       case "notice": onNotice(f); break;
-      case "error": settle(f.ref, false); refused(f.ref); toast(f.message); if (f.code === "user_banned") { s.role = "viewer"; renderControls(); } break;
+      case "error": onError(f); break;
       case "ack": settle(f.ref, true); if (f.op === "send") { s.sending.delete(f.ref); toast("", "info"); } break;
-      case "left": status(f.reason === "banned" ? "you were removed from this room" : "left", "closed"); break;
+      case "left": onLeft(f); break;
       case "resync": clearRoom(); break;
     }
   }
 
   function onJoined(f) {
-    s.joinedOnce = true;
+    s.joinedOnce = true; s.inRoom = true; s.barred = null;
     s.role = f.role; s.mode = f.mode; s.maxLen = f.max_message_length; s.typingOn = f.typing !== false;
     s.maxReactions = f.max_reactions_per_message || Infinity; // a server too old to say: no cap known
     s.pos = { epoch: f.epoch, seq: f.seq, boot: f.boot, remote: Object.assign({}, f.remote || {}) };
@@ -330,9 +352,52 @@
   }
   function onNotice(f) {
     if (f.code === "user_muted" || f.code === "slow_mode") refused(f.ref); // answered instead of an ack
-    if (f.code === "user_muted") { s.muted = true; renderControls(); }
-    if (f.code === "user_unmuted") { s.muted = false; renderControls(); }
+    if (f.code === "user_muted") muted(untilIn(f.message));
+    if (f.code === "user_unmuted") muted(false);
     toast(f.message, f.code === "masked" || f.code === "user_unmuted" ? "info" : "");
+  }
+  // A mute says when it ends ("until <time>"); the server tells of one lifted early, not of one
+  // that runs out, so the composer comes back at that time (a clock ahead of the server's gives
+  // it back early: the next send is refused with the mute again, its text kept).
+  function muted(until) {
+    clearTimeout(s.unmuteTimer);
+    s.muted = until !== false;
+    s.mutedUntil = until || null;
+    renderControls();
+    s.messages.forEach((m) => renderMessage(m)); // their ↩ comes and goes
+    const ms = s.mutedUntil ? s.mutedUntil - Date.now() + 500 : -1;
+    if (ms >= 0 && ms < 0x7fffffff) {
+      s.unmuteTimer = setTimeout(() => { muted(false); toast("you can post again", "info"); }, ms);
+    }
+  }
+  // Refusals. A ban, unprompted (a `left` follows) or refusing the join, and a join the server
+  // refuses for good (a token for another room, say) leave the panel closed, saying why, until a
+  // new token; a join refused for a passing reason (the log unavailable) is tried again.
+  const JOIN_REFUSED = {
+    user_banned: "you are banned from this room", room_not_allowed: "this chat is not open to you",
+    holdout: "this chat is not available", invalid_room_id: "this chat is not available",
+    unknown_room_kind: "this chat is not available",
+  };
+  function onError(f) {
+    settle(f.ref, false); refused(f.ref);
+    toast(f.message);
+    const joining = f.ref === "join";
+    if (f.code === "user_banned" || (joining && JOIN_REFUSED[f.code])) {
+      s.barred = { why: JOIN_REFUSED[f.code], until: untilIn(f.message) };
+      s.inRoom = false;
+      renderControls();
+      s.messages.forEach((m) => renderMessage(m)); // no more reactions, replies, reports
+      if (joining) status(s.barred.why, "closed"); // (an unprompted ban: the `left` after it says so)
+      if (joining && f.code !== "user_banned") console.warn("sideline: the join was refused:", f.message);
+    } else if (joining && s.ws) {
+      s.ws.close(); // reconnects with backoff
+    }
+  }
+  function onLeft(f) {
+    s.inRoom = false;
+    if (f.reason === "room_not_allowed") s.barred = s.barred || { why: JOIN_REFUSED.room_not_allowed, until: null };
+    renderControls();
+    status(f.reason === "banned" ? "you were removed from this room" : s.barred ? s.barred.why : "you left this room", "closed");
   }
 
   // -- messages --------------------------------------------------------------------------------
@@ -543,9 +608,9 @@
   async function pin(id) {
     if (await api("POST", "/pin", { message_id: id })) toast(id ? "message pinned" : "message unpinned", "info");
   }
-  function canReact() { return s.role !== "viewer" && s.mode !== "closed"; }
+  function canReact() { return s.role !== "viewer" && s.mode !== "closed" && !s.barred; }
   function canPost() {
-    if (s.role === "viewer" || s.mode === "closed" || s.muted) return false;
+    if (s.role === "viewer" || s.mode === "closed" || s.muted || s.barred) return false;
     if (s.mode === "reactions-only") return s.role === "moderator";
     if (s.mode === "speakers-only") return s.role === "speaker" || s.role === "moderator";
     return true;
@@ -1021,7 +1086,8 @@
     $("text").maxLength = s.maxLen;
     const note = $("readonly");
     note.hidden = post;
-    note.textContent = s.muted ? "You are muted in this room." :
+    note.textContent = s.barred ? sentence(s.barred.why, s.barred.until) :
+      s.muted ? sentence("you are muted in this room", s.mutedUntil) :
       s.mode === "closed" ? "This room is closed." :
       s.mode === "reactions-only" ? "Reactions only right now." :
       s.mode === "speakers-only" ? "Only speakers can post right now." :
