@@ -341,11 +341,18 @@
     $("text").value = frame.text;
     if (frame.reply_to && s.messages.has(frame.reply_to)) { s.replyTo = frame.reply_to; renderReplying(); }
   }
+  // A change of the room's mode is said (the note under the chat changes, but it is no live
+  // region), unless it took the focus there, which reads it.
+  const MODE_SAID = {
+    open: "Chat: everyone can post again.", closed: "Chat: this room is closed.",
+    "reactions-only": "Chat: reactions only right now.", "speakers-only": "Chat: only speakers can post right now.",
+  };
   function onRoom(f) {
-    const was = s.role;
+    const was = s.role, mode = s.mode;
     s.mode = f.mode; s.maxLen = f.max_message_length;
     if (f.role) s.role = f.role;
     renderControls();
+    if (f.mode !== mode && MODE_SAID[f.mode] && document.activeElement !== $("readonly")) tell(MODE_SAID[f.mode]);
     setPinned(f.pinned_message_id);
     if (s.role !== was) fetchReview();
     s.messages.forEach((m) => renderMessage(m));
@@ -491,10 +498,10 @@
     const first = list.firstElementChild;
     if (!first || s.olderBusy) return;
     s.olderBusy = true;
-    $("older").disabled = true;
+    $("older").setAttribute("aria-disabled", "true"); // (not disabled: the focus stays on it)
     const page = await api("GET", `/messages?before=${encodeURIComponent(first.dataset.id)}&limit=50`);
     s.olderBusy = false;
-    $("older").disabled = false;
+    $("older").removeAttribute("aria-disabled");
     if (!page || !Array.isArray(page.messages) || !first.isConnected) return; // (a resync cleared the list)
     for (const [id, emojis] of Object.entries(page.mine || {})) s.mine.set(id, new Set(emojis));
     (page.reported || []).forEach((id) => s.reported.add(id));
@@ -504,7 +511,9 @@
     first.before(...fresh.map((m) => renderMessage(s.messages.get(m.message_id))));
     box.scrollTop = top + (box.scrollHeight - height);
     if (!page.next_before) s.olderDone = true;
+    const had = document.activeElement === $("older");
     renderOlder();
+    if (had && $("older").hidden) $("log").focus({ preventScroll: true }); // nothing earlier: the button went
     const ids = new Set(fresh.map((m) => m.message_id)); // replies below may find what they answer now
     s.messages.forEach((m) => { if (m.reply_to && ids.has(m.reply_to)) renderMessage(m); });
   }
@@ -960,7 +969,8 @@
       const total = (p.results || []).reduce((a, b) => a + b, 0) || 1;
       const poll = el("div", "poll");
       poll.dataset.id = p.poll_id;
-      const title = el("h4", "", p.question + (p.closed ? " (closed)" : ""));
+      const title = el("h4", "");
+      title.append(isolated("question", p.question), p.closed ? " (closed)" : "");
       title.id = "poll-q-" + p.poll_id;
       const group = el("div", "poll-options");
       group.setAttribute("role", "radiogroup");
@@ -1022,6 +1032,7 @@
     input.maxLength = 100;
     input.placeholder = `Option ${$("poll-options").children.length + 1}`;
     input.setAttribute("aria-label", input.placeholder);
+    input.dir = "auto";
     input.value = value || "";
     $("poll-options").appendChild(input);
     $("poll-add-option").disabled = $("poll-options").children.length >= POLL_OPTIONS_MAX;
@@ -1029,8 +1040,12 @@
   }
   function openPollForm(open) {
     const form = $("poll-form");
+    const had = form.contains(document.activeElement);
     form.hidden = !open;
-    if (!open) return;
+    if (!open) {
+      if (had) ($("poll-new").hidden ? $("log") : $("poll-new")).focus(); // not the page: Tab goes on from here
+      return;
+    }
     form.reset();
     $("poll-options").replaceChildren();
     pollOption(); pollOption();
@@ -1079,12 +1094,17 @@
 
   function renderControls() {
     const post = canPost();
+    const note = $("readonly");
+    // The composer goes with the focus in it (the room closed, say): the focus goes to the note
+    // that says why, and back to the composer when it returns, not to the page.
+    const writing = !post && !$("composer").hidden && ($("composer").contains(document.activeElement)
+      || $("replying").contains(document.activeElement));
+    const reading = post && document.activeElement === note;
     $("composer").hidden = !post;
     if (!post) s.replyTo = null;
     renderReplying();
     $("crowd").hidden = !canReact();
     $("text").maxLength = s.maxLen;
-    const note = $("readonly");
     note.hidden = post;
     note.textContent = s.barred ? sentence(s.barred.why, s.barred.until) :
       s.muted ? sentence("you are muted in this room", s.mutedUntil) :
@@ -1092,6 +1112,8 @@
       s.mode === "reactions-only" ? "Reactions only right now." :
       s.mode === "speakers-only" ? "Only speakers can post right now." :
       s.role === "viewer" ? "You can read along." : "";
+    if (writing) note.focus({ preventScroll: true });
+    if (reading) $("text").focus({ preventScroll: true });
     renderPolls();
     syncReview();
     syncPollControls();
@@ -1110,6 +1132,7 @@
     renderReplying();
   });
   $("text").addEventListener("keydown", (ev) => {
+    if (ev.isComposing || ev.keyCode === 229) return; // an input method's Enter confirms its text
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); $("composer").requestSubmit(); }
     if (ev.key === "Escape" && s.replyTo) { s.replyTo = null; renderReplying(); }
   });
