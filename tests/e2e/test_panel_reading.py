@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import focused, line, settle
+from tests.e2e.conftest import ANNOUNCED, focused, line, settle
 
 pytestmark = pytest.mark.slow
 
@@ -88,4 +88,93 @@ def test_a_reader_scrolled_up_is_not_moved_and_is_told_of_new_messages(room):
     assert "1 new message" in cue.inner_text() and "messages" not in cue.inner_text(), cue.inner_text()
     sam.evaluate("const l = document.getElementById('log'); l.scrollTop = l.scrollHeight")
     cue.wait_for(state="hidden", timeout=5_000)
+    assert room.errors == []
+
+
+def test_who_said_what_is_told_apart_by_assistive_technology(room):
+    """The name and the text of a message were apart on screen only (a margin): a screen reader
+    read "Anaanyone watching?" as one word, "MODERATORBoss", and "tonight(masked)". The same in
+    the pinned bar."""
+    first = room.post("ana", "anyone watching?", name="Ana")
+    room.as_moderator("POST", "/messages", client_msg_id="boss-1", text="Keep it friendly")
+    room.post("ben", "call me on 07700 900123 tonight", name="Ben")
+    room.as_moderator("POST", "/pin", message_id=first)
+    sam = room.open("sam")
+    sam.locator("li.msg", has_text="tonight").wait_for(timeout=10_000)
+    sam.locator("#pinned .text").wait_for(timeout=10_000)
+    tree = sam.locator("#messages").aria_snapshot() + "\n" + sam.locator("#pinned").aria_snapshot()
+    for joined in ("Anaanyone", "MODERATORBoss", "moderatorBoss", "tonight(masked)", "Benc"):
+        assert joined not in tree, (joined, tree)
+    for read in ("Ana: anyone watching?", "Boss: Keep it friendly", "Ben: call me on", "tonight (masked)"):
+        assert read in tree, (read, tree)
+    assert room.errors == []
+
+
+def test_a_long_name_typing_stays_inside_a_narrow_frame(room):
+    """At 320 px "<a 64-character name> is typing…" ran past the frame's edge and the whole
+    panel scrolled sideways (WCAG 1.4.10 Reflow); "is typing…" must stay in view."""
+    sam = room.open("sam", width=320)
+    eve = room.open("eve", name="N" * 64)
+    eve.fill("#text", "hel")
+    eve.keyboard.type("lo")
+    sam.locator("#typing", has_text="typing").wait_for(timeout=10_000)
+    got = sam.evaluate("""() => { const t = document.getElementById('typing'), r = document.createRange();
+        const node = [...t.querySelectorAll('*'), t].flatMap((e) => [...e.childNodes]).find((n) => n.nodeType === 3 && n.data.includes('typing'));
+        r.selectNodeContents(node);
+        return {doc: document.documentElement.scrollWidth, right: r.getBoundingClientRect().right}; }""")
+    assert got["doc"] <= 320 and got["right"] <= 320, got
+    assert room.errors == []
+
+
+# Every button the user can see, with its size.
+BUTTONS = """() => [...document.querySelectorAll('button')].filter((b) => b.offsetParent && getComputedStyle(b).visibility !== 'hidden')
+  .map((b) => { const r = b.getBoundingClientRect();
+    return {what: b.getAttribute('aria-label') || b.textContent.trim().slice(0, 30) || b.className, w: r.width, h: r.height}; })"""
+
+
+@pytest.mark.parametrize("role", ["user", "moderator"])
+def test_every_button_is_at_least_24_px_square(room, role):
+    """WCAG 2.2 2.5.8 Target Size (Minimum), AA: reactions, ↩, ⚑, 🗑, 🔇, 📌 and the ✕s were 16 px
+    high, rows of them 3 px apart when they wrap at 320 px: hard to hit for a tremor, on a
+    phone."""
+    first = room.post("ana", "Kick-off in five", name="Ana")
+    room.post("ben", "ready", reply_to=first)
+    room.react("ben", first, "🔥")
+    room.poll("Who wins?", ["Home", "Away"])
+    room.as_moderator("POST", "/pin", message_id=first)
+    page = room.open("mo" if role == "moderator" else "sam", role, width=320)
+    msg = line(page, first)
+    page.locator("#pinned .text").wait_for(timeout=10_000)
+    msg.locator("button.reply").click()  # the "Replying to …" bar and its ✕
+    page.evaluate("""() => { const t = document.getElementById('toast'); t.textContent = 'a notice';
+        document.getElementById('toast-close').hidden = false; }""")
+    if role == "moderator":
+        page.locator("#review-toggle").click()
+        page.locator("#poll-new").click()
+    else:
+        line(page, first).locator("button.report").click()  # the reasons
+        page.locator(".report-menu").wait_for(timeout=10_000)
+    settle(page)
+    small = [b for b in page.evaluate(BUTTONS) if b["w"] < 24 or b["h"] < 24]
+    assert small == [], "\n".join(f"{b['what']}: {b['w']:.0f} x {b['h']:.0f}" for b in small)
+    assert room.errors == []
+
+
+def test_an_announcement_cut_short_never_splits_a_character(room):
+    """A new message is announced cut at 200 characters (UTF-16 units, before): an emoji or a
+    family across the cut left half a surrogate pair or a broken sequence, read as garbage."""
+    family = "👨\u200d👩\u200d👧\u200d👦"
+    sam = room.open("sam", init_script=ANNOUNCED)
+    words = ("the keeper was brilliant tonight and our midfield pressed high while the striker kept "
+             "running at their defence until the final whistle blew at last, what a game it was for "
+             "everyone who watched it here with us")  # fmt: skip
+    for text in (words[:198] + "😀 yes", words[:195] + family + " all of us"):
+        room.post("ana", text, name="Ana")
+        sam.locator("li.msg", has_text=text[-8:]).wait_for(timeout=10_000)
+        settle(sam, 2_200)
+    got = sam.evaluate("""(family) => window.__said.filter((s) => s.region === 'heard').map((s) => {
+        const cut = s.text.replace(/^Ana: /, '').replace(/…$/, '');
+        return {cut, lone: /[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]/.test(cut),
+                broken: cut.includes('\\u200d') && !cut.includes(family) || cut.endsWith('\\u200d')}; })""", "👨\u200d👩\u200d👧\u200d👦")
+    assert len(got) == 2 and not any(g["lone"] or g["broken"] for g in got), got
     assert room.errors == []

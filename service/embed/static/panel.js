@@ -64,7 +64,23 @@
   function sentence(text, until) {
     return text[0].toUpperCase() + text.slice(1) + (until ? ` until ${localTime(until)}` : "") + ".";
   }
-  function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
+  // Cut at a character a reader sees (a grapheme: an emoji with its skin tone or family, a letter
+  // with its accents), never inside one, so no half of a surrogate pair or sequence is read out.
+  const GRAPHEMES = Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
+  function clip(text, n) {
+    if (text.length <= n) return text;
+    let cut = 0;
+    if (GRAPHEMES) {
+      for (const { index, segment } of GRAPHEMES.segment(text)) {
+        if (index + segment.length > n - 1) break;
+        cut = index + segment.length;
+      }
+    } else {
+      cut = /[\uD800-\uDBFF]/.test(text[n - 2]) ? n - 2 : n - 1;
+    }
+    return text.slice(0, cut) + "…";
+  }
+
 
   // -- keyboard focus across redraws ---------------------------------------------------------------
   // Messages and polls are drawn afresh on every change (a count, a vote, a room setting). Each
@@ -601,7 +617,9 @@
     }
     const icon = el("span", "pin-icon", "📌");
     icon.setAttribute("aria-hidden", "true"); // the region is named "Pinned message"
-    const parts = [icon, isolated("who", nameOf(m)), autoDir(el("span", "text", m.text))];
+    const who = el("span", "who");
+    who.append(isolated("", nameOf(m)), ":"); // (the bar's gap spaces them)
+    const parts = [icon, who, autoDir(el("span", "text", m.text))];
     if (s.role === "moderator") {
       const unpin = el("button", "unpin", "✕");
       unpin.type = "button";
@@ -630,11 +648,13 @@
     const had = focusIn(node); // kept on the same control through the redraw
     node.className = "msg " + (m.role || "user");
     const head = isolated("who", nameOf(m));
-    const parts = [head];
-    if (m.role === "moderator" || m.role === "speaker") parts.unshift(el("span", "badge " + m.role, m.role));
+    // Words apart on screen by a margin only run together for a screen reader ("Anahello",
+    // "MODERATORBoss"): they are apart in the text itself.
+    const parts = [head, ": "];
+    if (m.role === "moderator" || m.role === "speaker") parts.unshift(el("span", "badge " + m.role, m.role), " ");
     if (m.reply_to) parts.unshift(replyQuote(m));
     parts.push(autoDir(el("span", "text", m.text)));
-    if (m.masked) parts.push(el("span", "masked", "(masked)"));
+    if (m.masked) parts.push(" ", el("span", "masked", "(masked)"));
     parts.push(renderTools(m));
     node.replaceChildren(...parts);
     refocus(node, had);
@@ -1087,7 +1107,9 @@
     const now = Date.now();
     for (const [id, t] of s.typing) if (t.until < now) s.typing.delete(id);
     const names = Array.from(s.typing.values()).map((t) => t.name);
-    $("typing").textContent = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.length} people are typing…`;
+    // A long name is cut short (ellipsis), never "is typing…" (1.4.10 at 320 px)
+    if (names.length === 1) $("typing").replaceChildren(isolated("who", names[0]), el("span", "what", " is typing…"));
+    else $("typing").textContent = names.length ? `${names.length} people are typing…` : "";
   }
 
   // -- controls --------------------------------------------------------------------------------
