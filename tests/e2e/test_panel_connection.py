@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ANNOUNCED, PANEL_ENV, Room, said, settle
+from tests.e2e.conftest import ANNOUNCED, PANEL_ENV, Room, line, said, settle
 from tests.fixtures.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -172,3 +172,43 @@ def test_the_composer_comes_back_when_a_mute_runs_out(room):
     sam.press("#text", "Enter")
     sam.locator("li.msg", has_text="half a thought").wait_for(timeout=10_000)
     assert room.errors == []
+
+
+def test_a_token_of_another_user_signs_the_panel_in_afresh(room):
+    """The host page signs another user in (a shared device, a log-out and log-in without a
+    reload) and sends that user's token. The panel sent it as a refresh, which the server refuses
+    for another user (4002): it dropped the token it had just been given and sat "signed out"
+    asking for one; and given it again, it resumed with the first user's marks (their reactions,
+    "You reported this") and draft. It must sign in afresh as the new user."""
+    first = room.post("ana", "the ref is blind tonight", name="Ana")
+    sam = room.open("sam", init_script="window.addEventListener('message', (e) => { (window.__got ||= []).push(e.data); });")
+    msg = line(sam, first)
+    msg.locator("button.add", has_text="👍").click()
+    msg.locator("button.mine", has_text="👍 1").wait_for(timeout=10_000)
+    msg.locator("button.report").click()
+    msg.locator(".report-menu button").first.click()
+    sam.locator("#toast", has_text="reported").wait_for(timeout=10_000)
+    sam.fill("#text", "sam's draft")
+
+    kim = room.token("kim", name="Kim")
+    sam.evaluate("(token) => postMessage({type: 'sideline:token', token}, location.origin)", kim)
+    sam.wait_for_function("() => document.getElementById('presence').title.includes('Kim')", timeout=10_000)
+    sam.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
+    settle(sam)
+    msg = line(sam, first)
+    assert msg.locator("button.mine").count() == 0, "sam's reaction is not kim's"
+    assert msg.locator("button.report").get_attribute("aria-label") == "Report the message from Ana"
+    assert sam.input_value("#text") == "", "sam's draft is not left for kim"
+    got = sam.evaluate("window.__got || []")
+    assert not [m for m in got if isinstance(m, dict) and m.get("type") == "sideline:token-expired"], got
+    sam.fill("#text", "kim here")
+    sam.press("#text", "Enter")
+    assert "Kim" in line(sam, room_message(sam, "kim here")).inner_text()
+    assert room.errors == []
+
+
+def room_message(page, text: str) -> str:
+    """The id of the message ``text`` once ``page`` shows it."""
+    loc = page.locator("li.msg", has_text=text)
+    loc.wait_for(timeout=10_000)
+    return str(loc.get_attribute("data-id"))

@@ -222,9 +222,20 @@
     history.replaceState(null, "", location.pathname + location.search); // drop it from the URL
     return decodeURIComponent(m[1]);
   }
+  // The user a token names (its `sub`, read, not verified: the server verifies it), to tell a
+  // refresh from another user signing in.
+  function userOf(token) {
+    try {
+      return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub || null;
+    } catch (e) {
+      return null;
+    }
+  }
   function setToken(token) {
     const had = s.token;
     s.token = token;
+    const who = userOf(token);
+    if (s.me && who && who !== s.me.user_id) return signInAfresh(); // not a refresh: the server refuses those (4002)
     if (!s.ws) connect();
     else if (had && s.ws.readyState === WebSocket.OPEN) send({ type: "auth", token, ref: "reauth" });
   }
@@ -249,6 +260,31 @@
     ws.onopen = () => send({ type: "auth", token: s.token });
     ws.onmessage = (ev) => { heard(ws); onFrame(JSON.parse(ev.data)); };
     ws.onclose = (ev) => onClose(ws, ev.code);
+  }
+  // Another user signs in on this panel (a shared device, a log-out and log-in without a
+  // reload): a connection of its own and a fresh join, nothing of the previous user's kept (their
+  // reactions and reports marked, their draft and unanswered sends, a reply or a report begun).
+  function signInAfresh() {
+    const ws = s.ws;
+    if (ws) {
+      s.ws = null;
+      clearInterval(s.ping);
+      clearTimeout(s.silent);
+      s.silent = null;
+      ws.close();
+    }
+    forgetUser();
+    connect();
+  }
+  function forgetUser() {
+    clearTimeout(s.unmuteTimer);
+    Object.assign(s, {
+      me: null, pos: null, inRoom: false, unsure: [], replyTo: null, reporting: null, muted: false, mutedUntil: null,
+      barred: null, review: null, reviewGen: s.reviewGen + 1,
+    });
+    for (const kept of [s.mine, s.reported, s.sending, s.pending]) kept.clear();
+    $("text").value = "";
+    openPollForm(false);
   }
   function join() {
     const frame = { type: "join", room: ROOM, ref: "join" };
@@ -303,6 +339,7 @@
   function onFrame(f) {
     switch (f.type) {
       case "welcome":
+        if (s.me && s.me.user_id !== f.user_id) forgetUser(); // (a token whose user could not be read)
         s.me = f; s.heartbeat = f.heartbeat_seconds || 25; s.retry = 0;
         clearInterval(s.ping);
         s.ping = setInterval(ping, s.heartbeat * 1000, s.ws);
