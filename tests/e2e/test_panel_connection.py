@@ -68,6 +68,11 @@ def test_a_connection_that_goes_silent_is_noticed_and_resumed(chromium, tmp_path
         room.post("ana", "said in the tunnel")
         sam.fill("#text", "typed in the tunnel")
         sam.press("#text", "Enter")
+        # kept until answered, and shown so meanwhile (it vanished from the composer, and shown
+        # nowhere, the user could only guess whether it went: and type it again)
+        waiting = sam.locator("#sending li", has_text="typed in the tunnel")
+        waiting.wait_for(timeout=2_000)
+        assert "sending" in waiting.inner_text().lower(), waiting.inner_text()
         sam.wait_for_selector('#panel:not([data-state="live"])', timeout=8_000)
         sam.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
         assert len(hole.alive) == 2, "one new socket"
@@ -78,6 +83,7 @@ def test_a_connection_that_goes_silent_is_noticed_and_resumed(chromium, tmp_path
         settle(sam)
         texts = sam.locator("li.msg .text").all_inner_texts()
         assert texts == ["before the tunnel", "said in the tunnel", "typed in the tunnel", "after the tunnel"], texts
+        assert sam.locator("#sending li").count() == 0, "no longer waiting"
         assert room.errors == []
 
 

@@ -283,6 +283,7 @@
       barred: null, review: null, reviewGen: s.reviewGen + 1,
     });
     for (const kept of [s.mine, s.reported, s.sending, s.pending]) kept.clear();
+    renderSending();
     $("text").value = "";
     openPollForm(false);
   }
@@ -356,7 +357,7 @@
       case "typing": onTyping(f); break;
       case "notice": onNotice(f); break;
       case "error": onError(f); break;
-      case "ack": settle(f.ref, true); if (f.op === "send") { s.sending.delete(f.ref); toast("", "info"); } break;
+      case "ack": settle(f.ref, true); if (f.op === "send") { s.sending.delete(f.ref); renderSending(); toast("", "info"); } break;
       case "left": onLeft(f); break;
       case "resync": clearRoom(); break;
     }
@@ -390,6 +391,7 @@
     const frame = ref && s.sending.get(ref);
     if (!frame) return;
     s.sending.delete(ref);
+    renderSending();
     if ($("text").value) return;
     $("text").value = frame.text;
     if (frame.reply_to && s.messages.has(frame.reply_to)) { s.replyTo = frame.reply_to; renderReplying(); }
@@ -485,7 +487,7 @@
         s.olderDone = false; // what scrolled out can be loaded again
       }
       renderOlder();
-      if (own) s.follow = true; // one's own message: back to the latest
+      if (own) { s.follow = true; if (m.client_msg_id && s.sending.has(m.client_msg_id)) renderSending(); }
       if (s.follow) toBottom();
       else if (live) { s.unread.add(m.message_id); renderUnread(); }
       if (live) announce(m);
@@ -496,6 +498,19 @@
   // its height or the log's (new messages, a redraw, a poll or the pinned bar above, a notice
   // below). One scrolled up is left where they are (the browser's scroll anchoring keeps what they
   // read in place) and a cue under the log counts what came meanwhile; it takes them down.
+  // What the user sent and the server has not answered yet (it goes again after a reconnect):
+  // shown under the messages as "sending…" until it arrives as a message or is answered.
+  function renderSending() {
+    const mine = s.me && s.me.user_id;
+    const shown = new Set();
+    s.messages.forEach((m) => { if (m.user_id === mine && m.client_msg_id) shown.add(m.client_msg_id); });
+    $("sending").replaceChildren(...Array.from(s.sending.values()).filter((f) => !shown.has(f.client_msg_id)).map((f) => {
+      const li = el("li", "msg pending");
+      li.append(isolated("who", (s.me && (s.me.name || s.me.user_id)) || "You"), ": ", autoDir(el("span", "text", f.text)),
+        " ", el("span", "state", "sending…"));
+      return li;
+    }));
+  }
   function toBottom() { const box = $("log"); box.scrollTop = box.scrollHeight; }
   function renderUnread() {
     const n = s.unread.size, cue = $("unread");
@@ -511,6 +526,7 @@
   });
   new ResizeObserver(() => { if (s.follow) toBottom(); }).observe($("log"));
   new ResizeObserver(() => { if (s.follow) toBottom(); }).observe($("messages"));
+  new ResizeObserver(() => { if (s.follow) toBottom(); }).observe($("sending"));
   $("unread").addEventListener("click", () => {
     const had = document.activeElement === $("unread");
     s.follow = true; s.unread.clear();
@@ -1186,6 +1202,8 @@
     if (s.replyTo) frame.reply_to = s.replyTo;
     s.sending.set(id, frame);
     send(frame); // not connected: it goes once the room is joined again
+    s.follow = true;
+    renderSending();
     $("text").value = "";
     s.replyTo = null;
     renderReplying();
