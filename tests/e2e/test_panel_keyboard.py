@@ -143,3 +143,31 @@ def test_text_being_written_right_to_left_reads_right_to_left(room):
         return {first: at(0), bang: at(n.data.indexOf('!'))}; }""")
     assert pos["bang"] < pos["first"], pos
     assert room.errors == []
+
+
+def test_the_composer_counts_characters_as_the_server_does_and_never_cuts_silently(room):
+    """The room allows 40 characters (the server counts code points). The composer's maxlength
+    counted UTF-16 units, so 30 emoji were cut to 20 as they were pasted, and a pasted text too
+    long was cut short without a word (and sent so). The whole text must stay, the composer say
+    how many characters are too many, and Enter not send it until it fits."""
+    room.settings(max_message_length=40)
+    sam = room.open("sam")
+    sam.focus("#text")
+    sam.keyboard.insert_text("😀" * 30)  # as a paste or an input method puts it (2 UTF-16 units each)
+    assert sam.input_value("#text") == "😀" * 30
+    sam.keyboard.press("Enter")
+    sam.locator("li.msg", has_text="😀" * 30).wait_for(timeout=10_000)
+
+    long = "What a match this has been, honestly the best one all season"
+    too_many = len(long) - 40
+    sam.keyboard.insert_text(long)
+    assert sam.input_value("#text") == long, "not cut short"
+    described = sam.evaluate("""() => (document.getElementById('text').getAttribute('aria-describedby') || '').split(' ')
+        .map((id) => document.getElementById(id)).filter(Boolean).map((e) => e.textContent).join(' ')""")
+    assert f"{too_many} characters too many" in described, described
+    sam.keyboard.press("Enter")
+    settle(sam)
+    assert sam.locator("li.msg", has_text="best one all season").count() == 0
+    assert sam.input_value("#text") == long
+    assert "too many" in (sam.text_content("#toast") or ""), sam.text_content("#toast")
+    assert room.errors == []

@@ -285,6 +285,7 @@
     for (const kept of [s.mine, s.reported, s.sending, s.pending]) kept.clear();
     renderSending();
     $("text").value = "";
+    renderCount();
     openPollForm(false);
   }
   function join() {
@@ -394,6 +395,7 @@
     renderSending();
     if ($("text").value) return;
     $("text").value = frame.text;
+    renderCount();
     if (frame.reply_to && s.messages.has(frame.reply_to)) { s.replyTo = frame.reply_to; renderReplying(); }
   }
   // A change of the room's mode is said (the note under the chat changes, but it is no live
@@ -1179,7 +1181,7 @@
     if (!post) s.replyTo = null;
     renderReplying();
     $("crowd").hidden = !canReact();
-    $("text").maxLength = s.maxLen;
+    renderCount();
     note.hidden = post;
     note.textContent = s.barred ? sentence(s.barred.why, s.barred.until) :
       s.muted ? sentence("you are muted in this room", s.mutedUntil) :
@@ -1193,10 +1195,25 @@
     syncReview();
     syncPollControls();
   }
+  // The room's limit counts characters as the server does (code points: an emoji is one, not the
+  // two UTF-16 units a maxlength counts), and nothing typed or pasted is cut: near the limit the
+  // composer says how many are left (its description), past it how many are too many, and a
+  // send past it is refused here, the text kept.
+  function over() { return Array.from($("text").value.trim()).length - s.maxLen; }
+  function renderCount() {
+    const n = over(), box = $("count");
+    box.hidden = n < -Math.min(50, Math.ceil(s.maxLen / 10));
+    box.textContent = box.hidden ? "" : n > 0 ? `${n} ${n === 1 ? "character" : "characters"} too many`
+      : `${-n} ${n === -1 ? "character" : "characters"} left`;
+    box.classList.toggle("over", n > 0);
+  }
+  $("text").addEventListener("input", renderCount);
   $("composer").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const text = $("text").value.trim();
     if (!text) return;
+    const n = over();
+    if (n > 0) return toast(`${n} ${n === 1 ? "character" : "characters"} too many: this room allows ${s.maxLen}`);
     const id = randomId();
     const frame = { type: "send", room: ROOM, client_msg_id: id, text, ref: id };
     if (s.replyTo) frame.reply_to = s.replyTo;
@@ -1205,6 +1222,8 @@
     s.follow = true;
     renderSending();
     $("text").value = "";
+    renderCount();
+    renderCount();
     s.replyTo = null;
     renderReplying();
   });
