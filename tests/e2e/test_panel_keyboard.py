@@ -171,3 +171,31 @@ def test_the_composer_counts_characters_as_the_server_does_and_never_cuts_silent
     assert sam.input_value("#text") == long
     assert "too many" in (sam.text_content("#toast") or ""), sam.text_content("#toast")
     assert room.errors == []
+
+
+def test_the_message_box_is_a_tab_or_two_away_not_hundreds(room):
+    """Every message brings six or so controls (reactions, ↩, ⚑) into the tab order: with the 50
+    messages of the join, a keyboard user entering the panel pressed Tab more than 300 times to
+    reach the message box. The first Tab must offer a way past them (WCAG 2.4.1 Bypass Blocks),
+    visible when focused (2.4.7)."""
+    ids = [room.post(f"u{i}", f"history {i}") for i in range(50)]
+    sam = room.open("sam")
+    line(sam, ids[-1])
+    sam.evaluate("document.activeElement && document.activeElement.blur()")
+    for presses in range(1, 6):
+        sam.keyboard.press("Tab")
+        now = focused(sam) or {}
+        if now.get("id") == "text":
+            break
+        if now.get("tag") == "BUTTON" and "message box" in (now.get("text") or "").lower():
+            box = sam.evaluate("() => { const r = document.activeElement.getBoundingClientRect(); return [r.width, r.height]; }")
+            assert box[0] > 24 and box[1] >= 20, f"the skip control is seen when focused: {box}"
+            sam.keyboard.press("Enter")
+            presses += 1
+            break
+    now = focused(sam)
+    assert now and now["id"] == "text", f"after {presses} key presses the focus is on {now}"
+    sam.keyboard.type("made it")
+    sam.keyboard.press("Enter")
+    sam.locator("li.msg", has_text="made it").wait_for(timeout=10_000)
+    assert room.errors == []

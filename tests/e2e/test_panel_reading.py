@@ -126,9 +126,12 @@ def test_a_long_name_typing_stays_inside_a_narrow_frame(room):
     assert room.errors == []
 
 
-# Every button the user can see, with its size.
+# Every button the user can see, with its size (one out of sight until focused, as it is focused).
 BUTTONS = """() => [...document.querySelectorAll('button')].filter((b) => b.offsetParent && getComputedStyle(b).visibility !== 'hidden')
-  .map((b) => { const r = b.getBoundingClientRect();
+  .map((b) => { const unseen = getComputedStyle(b).clipPath !== 'none', was = document.activeElement;
+    if (unseen) b.focus();
+    const r = b.getBoundingClientRect();
+    if (unseen) { b.blur(); if (was && was !== document.body) was.focus(); }
     return {what: b.getAttribute('aria-label') || b.textContent.trim().slice(0, 30) || b.className, w: r.width, h: r.height}; })"""
 
 

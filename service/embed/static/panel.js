@@ -1172,6 +1172,7 @@
   function renderControls() {
     const post = canPost();
     const note = $("readonly");
+    $("skip").hidden = !post;
     // The composer goes with the focus in it (the room closed, say): the focus goes to the note
     // that says why, and back to the composer when it returns, not to the page.
     const writing = !post && !$("composer").hidden && ($("composer").contains(document.activeElement)
@@ -1208,6 +1209,7 @@
     box.classList.toggle("over", n > 0);
   }
   $("text").addEventListener("input", renderCount);
+  $("skip").addEventListener("click", () => $("text").focus());
   $("composer").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const text = $("text").value.trim();
