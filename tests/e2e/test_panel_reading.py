@@ -181,3 +181,18 @@ def test_an_announcement_cut_short_never_splits_a_character(room):
                 broken: cut.includes('\\u200d') && !cut.includes(family) || cut.endsWith('\\u200d')}; })""", "👨\u200d👩\u200d👧\u200d👦")
     assert len(got) == 2 and not any(g["lone"] or g["broken"] for g in got), got
     assert room.errors == []
+
+
+def test_a_poll_with_long_unbroken_words_wraps_at_320_px(room):
+    """A question or an option without spaces (a link, a long name) ran past the poll's edge: the
+    polls scrolled sideways and the options were cut off unreadable (WCAG 1.4.10 Reflow)."""
+    room.poll("Who wins? " + "Q" * 150, ["https://example.com/" + "a" * 60, "B" * 80])
+    sam = room.open("sam", width=320)
+    sam.locator(".poll").wait_for(timeout=10_000)
+    got = sam.evaluate("""() => { const polls = document.getElementById('polls');
+        return {polls: polls.scrollWidth - polls.clientWidth,
+                parts: [...document.querySelectorAll('.poll h4, .poll button')].map((e) => {
+                  const b = e.getBoundingClientRect(), inner = e.querySelector('.label, bdi') || e, r = inner.getBoundingClientRect();
+                  return {text: inner.textContent.slice(0, 20), over: Math.round(r.right - b.right)}; })}; }""")
+    assert got["polls"] <= 0 and all(p["over"] <= 0 for p in got["parts"]), got
+    assert room.errors == []

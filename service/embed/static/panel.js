@@ -1100,11 +1100,11 @@
   function syncPollControls() {
     const can = canStartPoll();
     $("poll-new").hidden = !can;
-    if (!can) $("poll-form").hidden = true;
+    if (!can && !$("poll-form").hidden) openPollForm(false);
   }
   function pollOption(value) {
     const input = el("input", "poll-option");
-    input.maxLength = 100;
+    input.maxLength = 80; // the server's limit (PollIn)
     input.placeholder = `Option ${$("poll-options").children.length + 1}`;
     input.setAttribute("aria-label", input.placeholder);
     input.dir = "auto";
@@ -1118,7 +1118,8 @@
     const had = form.contains(document.activeElement);
     form.hidden = !open;
     if (!open) {
-      if (had) ($("poll-new").hidden ? $("log") : $("poll-new")).focus(); // not the page: Tab goes on from here
+      // Not the page: Tab goes on from here (the note says why when the room took + Poll away).
+      if (had) [$("poll-new"), $("readonly"), $("log")].find((n) => !n.hidden).focus();
       return;
     }
     form.reset();
