@@ -196,3 +196,30 @@ def test_a_poll_with_long_unbroken_words_wraps_at_320_px(room):
                   return {text: inner.textContent.slice(0, 20), over: Math.round(r.right - b.right)}; })}; }""")
     assert got["polls"] <= 0 and all(p["over"] <= 0 for p in got["parts"]), got
     assert room.errors == []
+
+
+def test_the_new_messages_cue_never_hides_the_focused_control(room):
+    """The cue lies over the bottom of the log; tabbing down through the messages scrolled each
+    control just into the log's view, up to half of it under the cue (WCAG 2.4.12, AAA: none of
+    it; 2.4.11 asks only that it is not hidden entirely)."""
+    ids = [room.post(f"u{i}", f"history {i}") for i in range(30)]
+    sam = room.open("sam", width=360, height=520)
+    line(sam, ids[-1])
+    sam.evaluate("document.getElementById('log').scrollTop = 0")
+    settle(sam)
+    room.post("ana", "news one")
+    sam.locator("#unread").wait_for(state="visible", timeout=10_000)
+    sam.focus("#log")
+    hidden = []
+    for _ in range(60):
+        sam.keyboard.press("Tab")
+        got = sam.evaluate("""() => { const a = document.activeElement, cue = document.getElementById('unread');
+            if (!a.closest('#log') || cue.hidden) return null;
+            const r = a.getBoundingClientRect(), c = cue.getBoundingClientRect();
+            const covered = Math.max(0, Math.min(r.right, c.right) - Math.max(r.left, c.left))
+                          * Math.max(0, Math.min(r.bottom, c.bottom) - Math.max(r.top, c.top));
+            return {what: a.getAttribute('aria-label'), covered: covered / (r.width * r.height)}; }""")
+        if got and got["covered"] > 0:
+            hidden.append(got)
+    assert hidden == [], hidden
+    assert room.errors == []
