@@ -120,3 +120,24 @@ def test_the_documented_fragment_signs_in_and_leaves_no_token_in_the_address(bro
     page.goto(f"{server.url}/embed?room=match:123#token={token}")
     page.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
     assert page.url == f"{server.url}/embed?room=match:123", "the fragment is gone from the address"
+
+
+def test_a_host_whose_tokens_are_refused_is_not_asked_in_a_tight_loop(browser, host_and_sideline):
+    """A host backend that signs with the wrong secret (or whose clock makes every token expired
+    on arrival): each refused token made the panel ask for another at once, and the doc's host page
+    gives one at once, so the two hammered the host's backend and Sideline with some 70 token
+    requests and handshakes a second, for as long as the page stayed open. The asks must back off
+    (and the refusal be on the console for the integrator)."""
+    from service.identity import mint_token
+
+    site, _ = host_and_sideline
+    site.mint = lambda ttl: mint_token("not-the-secret-" * 3, user_id="sam", context_id="match:123", role="user")
+    page = browser.new_page()
+    warnings: list[str] = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(site.origin + "/")
+    page.wait_for_timeout(6_000)
+    assert len(site.requests) <= 5, f"{len(site.requests)} token requests in 6 s"
+    panel = page.frame_locator("#chat")
+    assert "signed out" in (panel.locator("#status").text_content() or "")
+    assert any("token" in w and "4002" in w for w in warnings), warnings

@@ -8,13 +8,13 @@
   const REACTIONS = ["👍", "🔥", "😂", "😮"];
   // Why a user reports a message: the report's `reason` (the review queue counts reporters).
   const REPORT_REASONS = [["abuse", "Abuse or hate"], ["spam", "Spam"], ["personal data", "Personal data"]];
-  const AUTH_CLOSES = new Set([4001, 4002, 4003, 4004, 4006]);
+  const AUTH_CLOSES = { 4001: "token_missing", 4002: "token_invalid", 4003: "token_expired", 4004: "token_algorithm", 4006: "auth_timeout" };
   const FATAL_CLOSES = new Set([4109]);
   const $ = (id) => document.getElementById(id);
 
   const s = {
     token: null, me: null, role: "viewer", mode: "open", maxLen: 500, maxReactions: Infinity,
-    muted: false, mutedUntil: null, unmuteTimer: null, barred: null, inRoom: false,
+    muted: false, mutedUntil: null, unmuteTimer: null, barred: null, inRoom: false, authFails: 0, askTimer: null,
     messages: new Map(), polls: new Map(), members: new Map(), count: 0,
     typing: new Map(), mine: new Map(), pos: null, ws: null, retry: 0, ping: null, heartbeat: 25, silent: null,
     typingOn: true, lastTyping: 0, toastTimer: null, toastMs: 0, toastHeld: false, joinedOnce: false,
@@ -259,7 +259,7 @@
     s.ws = ws;
     ws.onopen = () => send({ type: "auth", token: s.token });
     ws.onmessage = (ev) => { heard(ws); onFrame(JSON.parse(ev.data)); };
-    ws.onclose = (ev) => onClose(ws, ev.code);
+    ws.onclose = (ev) => onClose(ws, ev.code, ev.reason);
   }
   // Another user signs in on this panel (a shared device, a log-out and log-in without a
   // reload): a connection of its own and a fresh join, nothing of the previous user's kept (their
@@ -307,7 +307,7 @@
     clearTimeout(s.silent);
     s.silent = null;
   }
-  function onClose(ws, code) {
+  function onClose(ws, code, reason) {
     if (s.ws !== ws) return;
     clearInterval(s.ping);
     clearTimeout(s.silent);
@@ -318,10 +318,18 @@
     s.pending.forEach((p) => s.unsure.push(p));
     s.pending.clear();
     if (FATAL_CLOSES.has(code)) return status("this page may not embed the chat", "closed");
-    if (AUTH_CLOSES.has(code)) {
+    if (AUTH_CLOSES[code]) {
       status("signed out — waiting for a new token", "waiting");
       s.token = null;
-      tellParent({ type: "sideline:token-expired", room: ROOM });
+      // A token that expired after it signed in is replaced at once; one refused outright (a host
+      // signing with the wrong secret, or whose clock makes every token expired) means the next
+      // may be too: the asks back off (1 s, 2 s, … a minute), or panel and host page would trade
+      // tokens and handshakes as fast as they can.
+      console.warn(`sideline: the server refused the token (${code} ${AUTH_CLOSES[code]}${reason ? ": " + reason : ""}); asking the host page for a new one`);
+      const wait = s.authFails ? Math.min(60000, 1000 * 2 ** (s.authFails - 1)) : 0;
+      s.authFails += 1;
+      clearTimeout(s.askTimer);
+      s.askTimer = setTimeout(() => { if (!s.token) tellParent({ type: "sideline:token-expired", room: ROOM }); }, wait);
       return;
     }
     // 4303: we fell behind; resume at once. Anything else: back off, with jitter.
@@ -342,7 +350,7 @@
     switch (f.type) {
       case "welcome":
         if (s.me && s.me.user_id !== f.user_id) forgetUser(); // (a token whose user could not be read)
-        s.me = f; s.heartbeat = f.heartbeat_seconds || 25; s.retry = 0;
+        s.me = f; s.heartbeat = f.heartbeat_seconds || 25; s.retry = 0; s.authFails = 0;
         clearInterval(s.ping);
         s.ping = setInterval(ping, s.heartbeat * 1000, s.ws);
         if (f.ref !== "reauth" || !s.inRoom) join(); // (a new token after a refused join: try it)
