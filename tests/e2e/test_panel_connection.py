@@ -218,3 +218,31 @@ def room_message(page, text: str) -> str:
     loc = page.locator("li.msg", has_text=text)
     loc.wait_for(timeout=10_000)
     return str(loc.get_attribute("data-id"))
+
+
+def test_a_join_refused_for_a_passing_reason_is_tried_again_backing_off(room):
+    """A join the server refuses for a passing reason (its log unavailable) is tried again on a
+    new connection; with the backoff reset by every welcome, that was twice a second for as long
+    as the refusals lasted. Here the route answers every join with that refusal for a while."""
+    sockets: list[int] = []
+    refusing = {"on": True}
+
+    def route(ws: Any) -> None:
+        sockets.append(1)
+        server = ws.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if refusing["on"] and isinstance(message, str) and '"type":"join"' in message.replace(" ", ""):
+                ws.send('{"type":"error","ref":"join","room":"%s","code":"log_unavailable","message":"the log is unavailable; retry"}' % room.name)
+                return
+            server.send(message)
+
+        ws.on_message(to_server)
+
+    sam = room.open("sam", route=route, live=False)
+    sam.wait_for_timeout(6_000)
+    tried = len(sockets)
+    assert 2 <= tried <= 5, f"{tried} connections in 6 s"
+    refusing["on"] = False
+    sam.wait_for_selector('#panel[data-state="live"]', timeout=20_000)
+    assert room.errors == []

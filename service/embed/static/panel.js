@@ -350,7 +350,7 @@
     switch (f.type) {
       case "welcome":
         if (s.me && s.me.user_id !== f.user_id) forgetUser(); // (a token whose user could not be read)
-        s.me = f; s.heartbeat = f.heartbeat_seconds || 25; s.retry = 0; s.authFails = 0;
+        s.me = f; s.heartbeat = f.heartbeat_seconds || 25; s.authFails = 0;
         clearInterval(s.ping);
         s.ping = setInterval(ping, s.heartbeat * 1000, s.ws);
         if (f.ref !== "reauth" || !s.inRoom) join(); // (a new token after a refused join: try it)
@@ -374,6 +374,7 @@
 
   function onJoined(f) {
     s.joinedOnce = true; s.inRoom = true; s.barred = null;
+    s.retry = 0; // (on joining, not on the welcome: a join refused again and again backs off too)
     s.role = f.role; s.mode = f.mode; s.maxLen = f.max_message_length; s.typingOn = f.typing !== false;
     s.maxReactions = f.max_reactions_per_message || Infinity; // a server too old to say: no cap known
     s.pos = { epoch: f.epoch, seq: f.seq, boot: f.boot, remote: Object.assign({}, f.remote || {}) };
