@@ -229,3 +229,22 @@ def test_a_poll_form_closed_by_the_room_keeps_the_focus_in_the_panel(room):
     now = visible_focus(sid)
     assert now and now["id"] in ("log", "readonly"), f"the focus when the form went: {now}"
     assert room.errors == []
+
+
+def test_after_send_the_focus_is_back_in_the_message_box(room):
+    """Send used with the keyboard (Tab to it, Enter) left the focus on Send, so the next message
+    needed Shift+Tab first; tapped on a phone, Send took the focus from the message box and the
+    on-screen keyboard closed after every message."""
+    sam = room.open("sam")
+    sam.focus("#text")
+    sam.keyboard.type("first, sent with the button")
+    sam.keyboard.press("Tab")
+    assert (focused(sam) or {}).get("id") == "send"
+    sam.keyboard.press("Enter")
+    sam.locator("li.msg", has_text="first, sent with the button").wait_for(timeout=10_000)
+    assert (focused(sam) or {}).get("id") == "text", focused(sam)
+    sam.keyboard.type("second")
+    sam.locator("#send").click()  # a pointer: the message box keeps the focus throughout
+    sam.locator("li.msg", has_text="second").wait_for(timeout=10_000)
+    assert (focused(sam) or {}).get("id") == "text", focused(sam)
+    assert room.errors == []

@@ -1235,10 +1235,12 @@
     renderSending();
     $("text").value = "";
     renderCount();
-    renderCount();
     s.replyTo = null;
     renderReplying();
+    if (document.activeElement === $("send")) $("text").focus(); // Send used from the keyboard: on to the next message
   });
+  // A pointer on Send leaves the focus in the message box (a phone's keyboard stays open).
+  $("send").addEventListener("mousedown", (ev) => { if (document.activeElement === $("text")) ev.preventDefault(); });
   $("text").addEventListener("keydown", (ev) => {
     if (ev.isComposing || ev.keyCode === 229) return; // an input method's Enter confirms its text
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); $("composer").requestSubmit(); }
