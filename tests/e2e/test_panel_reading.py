@@ -223,3 +223,25 @@ def test_the_new_messages_cue_never_hides_the_focused_control(room):
             hidden.append(got)
     assert hidden == [], hidden
     assert room.errors == []
+
+
+def test_a_resync_takes_the_new_messages_cue_with_the_messages(room):
+    """A resync drops the room's messages (a full join follows): the cue kept counting messages
+    no longer shown. The route here passes everything and lets the test speak for the server."""
+    pages: list = []
+
+    def route(ws) -> None:
+        pages.append(ws)
+        ws.connect_to_server()
+
+    ids = [room.post(f"u{i}", f"history {i}") for i in range(30)]
+    sam = room.open("sam", route=route)
+    line(sam, ids[-1])
+    sam.evaluate("document.getElementById('log').scrollTop = 0")
+    settle(sam)
+    room.post("ana", "news one")
+    sam.locator("#unread").wait_for(state="visible", timeout=10_000)
+    pages[-1].send('{"type": "resync", "room": "%s", "reason": "test"}' % room.name)
+    sam.locator("li.msg").first.wait_for(state="detached", timeout=10_000)
+    assert sam.locator("#unread").is_hidden(), sam.locator("#unread").inner_text()
+    assert room.errors == []

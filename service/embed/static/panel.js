@@ -477,8 +477,9 @@
 
   function clearRoom() {
     const had = focusIn($("messages"));
-    s.messages.clear(); s.polls.clear(); s.mine.clear();
+    s.messages.clear(); s.polls.clear(); s.mine.clear(); s.unread.clear();
     s.olderDone = false;
+    renderUnread();
     $("messages").replaceChildren();
     if (had) $("log").focus({ preventScroll: true });
     renderPolls();
