@@ -6,6 +6,7 @@ One browser serves the whole module; each test uses a room of its own."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,7 +234,8 @@ def test_a_join_refused_for_a_passing_reason_is_tried_again_backing_off(room):
 
         def to_server(message: str | bytes) -> None:
             if refusing["on"] and isinstance(message, str) and '"type":"join"' in message.replace(" ", ""):
-                ws.send('{"type":"error","ref":"join","room":"%s","code":"log_unavailable","message":"the log is unavailable; retry"}' % room.name)
+                ws.send(json.dumps({"type": "error", "ref": "join", "room": room.name, "code": "log_unavailable",
+                                    "message": "the log is unavailable; retry"}))  # fmt: skip
                 return
             server.send(message)
 

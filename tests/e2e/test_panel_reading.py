@@ -6,6 +6,8 @@ One server and one browser serve the whole module; each test uses a room of its 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.e2e.conftest import ANNOUNCED, focused, line, settle
@@ -241,7 +243,7 @@ def test_a_resync_takes_the_new_messages_cue_with_the_messages(room):
     settle(sam)
     room.post("ana", "news one")
     sam.locator("#unread").wait_for(state="visible", timeout=10_000)
-    pages[-1].send('{"type": "resync", "room": "%s", "reason": "test"}' % room.name)
+    pages[-1].send(json.dumps({"type": "resync", "room": room.name, "reason": "test"}))
     sam.locator("li.msg").first.wait_for(state="detached", timeout=10_000)
     assert sam.locator("#unread").is_hidden(), sam.locator("#unread").inner_text()
     assert room.errors == []
