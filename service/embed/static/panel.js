@@ -81,7 +81,6 @@
     return text.slice(0, cut) + "…";
   }
 
-
   // -- keyboard focus across redraws ---------------------------------------------------------------
   // Messages and polls are drawn afresh on every change (a count, a vote, a room setting). Each
   // control carries a key (data-key) and, where it may go, the key of the control to fall back
@@ -295,8 +294,8 @@
   }
   // A socket can die without closing (a phone leaving its Wi-Fi, a NAT entry forgotten): the
   // browser hears no close until its TCP gives up, minutes later. Every ping is answered at once,
-  // so a ping with nothing at all back within SILENT_MS means the socket is gone: it is dropped
-  // and the panel reconnects and resumes, as after any drop.
+  // so a ping with nothing at all back within silentMs() (the heartbeat, 2 to 10 s) means the
+  // socket is gone: it is dropped and the panel reconnects and resumes, as after any drop.
   function silentMs() { return Math.min(10000, Math.max(2000, s.heartbeat * 1000)); }
   function ping(ws) {
     if (s.ws !== ws || !send({ type: "ping" }) || s.silent) return;
@@ -505,11 +504,6 @@
       if (live) announce(m);
     }
   }
-  // -- following the chat -------------------------------------------------------------------------
-  // A reader at the bottom of the log follows the chat: it stays at the bottom whatever changes
-  // its height or the log's (new messages, a redraw, a poll or the pinned bar above, a notice
-  // below). One scrolled up is left where they are (the browser's scroll anchoring keeps what they
-  // read in place) and a cue under the log counts what came meanwhile; it takes them down.
   // What the user sent and the server has not answered yet (it goes again after a reconnect):
   // shown under the messages as "sending…" until it arrives as a message or is answered.
   function renderSending() {
@@ -523,6 +517,11 @@
       return li;
     }));
   }
+  // -- following the chat -------------------------------------------------------------------------
+  // A reader at the bottom of the log follows the chat: it stays at the bottom whatever changes
+  // its height or the log's (new messages, a redraw, a poll or the pinned bar above, a notice
+  // below). One scrolled up is left where they are (the browser's scroll anchoring keeps what they
+  // read in place) and a cue under the log counts what came meanwhile; it takes them down.
   function toBottom() { const box = $("log"); box.scrollTop = box.scrollHeight; }
   function renderUnread() {
     const n = s.unread.size, cue = $("unread");
