@@ -14,7 +14,9 @@ minus those the snapshot or replay already covered (by epoch and seq).
 from __future__ import annotations
 
 from service.actions import history, rooms
+from service.actions.access import restriction_left
 from service.actions.context import Community
+from service.domain.records import GLOBAL
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol import frames as f
@@ -119,7 +121,28 @@ async def _answer(
         for out in resumed.frames:
             conn.outbox.push({"type": "websocket.send", "text": out.text}, bounded=False)
         conn.send_unbounded(_reaction_counts(hub.c, room, who.user_id))
+    if (muted := mute_notice(hub.c, room, who.user_id)) is not None:
+        conn.send_unbounded(muted)
     hub.finish_join(conn, room, positions)
+
+
+def mute_notice(c: Community, room: str, user_id: str) -> f.Notice | None:
+    """The ``user_muted`` notice a muted user's join ends with (the room's mute or a global
+    one, the later end of both; none for one until lifted): a client that reloaded learns it
+    before its first send is refused, as it would have live."""
+    now = c.now()
+    found = [
+        r for scope in (room, GLOBAL)
+        if (r := c.state.restrictions.get(("mute", scope, user_id))) is not None and r.active(now)
+    ]  # fmt: skip
+    if not found:
+        return None
+    ends = [r.until for r in found]
+    until = "until lifted" if None in ends else f"until {max(e for e in ends if e).isoformat()}"
+    return f.Notice(
+        room=room, code="user_muted", message=f"you are muted {until}",
+        retry_after=restriction_left(c, "mute", room, user_id),
+    )  # fmt: skip
 
 
 def _remote_positions(hub: Hub, room: str, frame: f.Join) -> dict[str, int]:

@@ -164,6 +164,18 @@ def test_a_muted_user_reads_when_the_mute_ends_in_local_time(room):
     assert room.errors == []
 
 
+def test_a_muted_user_opening_the_panel_sees_no_composer(room):
+    """A user muted before the panel opens (a reload): the join is followed by the mute's
+    notice, so the panel starts without a composer and says until when, instead of showing one
+    that refuses the first send."""
+    room.as_moderator("POST", "/mutes", user_id="sam", duration_seconds=600)
+    sam = room.open("sam")
+    sam.locator("#readonly").wait_for(state="visible", timeout=10_000)
+    assert sam.is_hidden("#composer")
+    assert re.search(r"\d\d?:\d\d", sam.text_content("#readonly") or "")
+    assert room.errors == []
+
+
 def test_the_composer_comes_back_when_a_mute_runs_out(room):
     """The server tells of a mute lifted by a moderator, not of one that runs out: the panel
     kept the composer hidden ("You are muted") after the 10 minutes of its own 🔇 had passed,

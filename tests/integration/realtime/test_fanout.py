@@ -320,3 +320,20 @@ async def test_fanout_writes_one_shared_frame_per_message_through_uvicorn(rt_ser
         m = await client.expect("message", message_id=ack["message_id"])
         assert m["text"] == text.strip()
     assert direct_writes() >= before + 2
+
+
+async def test_a_muted_user_joining_is_told_after_joined(rt_server):
+    """The mute notice a user got live is given again at each join (a reload, a new socket):
+    ``joined`` is followed by ``user_muted`` with its end, so the client greys out its
+    composer before a send is refused. None once the mute is lifted."""
+    with admin(rt_server) as api:
+        r = api.post("/v1/admin/rooms/match:1/mutes", json={"user_id": "ann", "duration_seconds": 60})
+        assert r.status_code == 201, r.text
+    a = await WsClient.login(rt_server, "ann")
+    told = await a.expect("notice", code="user_muted")
+    assert told["room"] == "match:1" and 55 < told["retry_after"] <= 60 and "until 20" in told["message"]
+    await a.close()
+    with admin(rt_server) as api:
+        assert api.delete("/v1/admin/rooms/match:1/mutes/ann").status_code == 200
+    b = await WsClient.login(rt_server, "ann")
+    assert [f for f in await b.frames(0.5) if f.get("code") == "user_muted"] == []
