@@ -1,10 +1,12 @@
 """Moderation actions by check: which checks flag what, and how often review overturns them.
 
-Each non-allow verdict names the checks that gave a reason; a verdict with two reasons counts
-once for each check. ``verdicts`` are counted on the verdict's day; ``reviewed`` and
+Each non-allow verdict names the checks that gave a reason; a verdict citing two checks counts
+once for each, one citing a check twice once for it, with the check's highest score in it
+(``mean_score`` averages those). ``verdicts`` are counted on the verdict's day; ``reviewed`` and
 ``overturned`` on the day of the review (of a held message: approved, rejected or deleted in
 the review queue, as in :mod:`analytics.jobs.moderation_daily`) whose verdict cited the check,
-so the share overturned per check is a sum over days of both.
+so the share overturned per check is a sum over days of both. A review counts for the checks
+of the hold verdict it is timed from (found within ``review_lookback_days`` before it).
 """
 
 from __future__ import annotations
@@ -26,15 +28,20 @@ _PAYLOAD = pl.Struct(
 
 
 def _verdicts(inputs: JobInputs, start: datetime, end: datetime) -> pl.LazyFrame:
-    """One row per (verdict, check that gave a reason)."""
+    """One row per (verdict, check that gave a reason), with the check's highest score in the
+    verdict: a check giving two reasons (two kinds of personal data, two spam signals) counts
+    once, with its strongest evidence (deduplicating with ``unique`` kept whichever reason it
+    met first)."""
     return (
         inputs.events(start, end, [T.MESSAGE_MODERATED.value])
         .select(
+            "event_id",
             "message_id",
             "occurred_at",
             pl.col("payload").str.json_decode(_PAYLOAD).alias("p"),
         )
         .select(
+            "event_id",
             "message_id",
             "occurred_at",
             pl.col("p").struct.field("action"),
@@ -43,13 +50,15 @@ def _verdicts(inputs: JobInputs, start: datetime, end: datetime) -> pl.LazyFrame
         .explode("reasons")
         .filter(pl.col("reasons").is_not_null())
         .select(
+            "event_id",
             "message_id",
             "occurred_at",
             "action",
             pl.col("reasons").struct.field("check"),
             pl.col("reasons").struct.field("score"),
         )
-        .unique(["message_id", "occurred_at", "check"])
+        .group_by("event_id", "check")
+        .agg(pl.col("message_id", "occurred_at", "action").first(), pl.col("score").max())
     )
 
 
@@ -62,17 +71,24 @@ def build(inputs: JobInputs) -> pl.LazyFrame:
     )
     lookback = inputs.start - timedelta(days=inputs.settings.review_lookback_days)
     held = _verdicts(inputs, lookback, inputs.end).filter(pl.col("action") == "hold")
+    # A review of a hold is timed from the hold verdict it found (within the lookback of the
+    # review itself); it reviews that verdict's checks. Joining any hold of the message since
+    # the chunk's lookback counted a hold older than the lookback when a long chunk reached it.
     reviews = (
         timed_reviews(inputs)
-        .filter(pl.col("source") == "hold")
+        .filter((pl.col("source") == "hold") & pl.col("flagged_at").is_not_null())
         .select(
             "message_id",
+            "flagged_at",
             pl.col("reviewed_at").dt.date().alias("day"),
             (pl.col("decision") == "approve").alias("approved"),
         )
     )
     reviewed = (
-        reviews.join(held.select("message_id", "check", "action"), on="message_id")
+        reviews.join(
+            held.select("message_id", pl.col("occurred_at").alias("flagged_at"), "check", "action"),
+            on=["message_id", "flagged_at"],
+        )
         .group_by("day", "check", "action")
         .agg(pl.len().alias("reviewed"), pl.col("approved").sum().alias("overturned"))
     )

@@ -15,11 +15,14 @@
   being the only one the queue wrote (:func:`review_delete`). A review *overturns* the flag
   when its decision is ``approve`` (a held message released, or a reported message kept).
 - Time to review runs from the hold verdict (source ``hold``) or the first report (source
-  ``report``) of the message since its previous review, if any, to the review, looking back
-  ``review_lookback_days``. Reviews are counted on the day they were made; a message reviewed
-  twice (kept, then reported again) is two reviews, each timed from its own flag. A delete
-  names no source: it is timed from the message's earliest flag since its previous review
-  (the hold verdict of a held message, which comes before any report of it).
+  ``report``) of the message since its previous review, if any, to the review, in minutes to
+  the microsecond. Each review looks back ``review_lookback_days`` from its own time, so a
+  day's figures do not depend on the chunk of days a run computes it in; a review whose flags
+  all lie further back is counted, untimed. Reviews are counted on the day they were made; a
+  message reviewed twice (kept, then reported again) is two reviews, each timed from its own
+  flag. A delete names no source: it is timed from the message's earliest flag since its
+  previous review (the hold verdict of a held message, which comes before any report of it,
+  also one of the same microsecond).
 """
 
 from __future__ import annotations
@@ -120,7 +123,8 @@ def decisions(inputs: JobInputs, start: datetime) -> pl.LazyFrame:
 
 def timed_reviews(inputs: JobInputs) -> pl.LazyFrame:
     """The chunk's reviews, each with ``source`` and ``flagged_at`` (null when no flag of it
-    is found in the lookback): ``message_id, reviewed_at, decision, source, flagged_at``.
+    is found within ``review_lookback_days`` before the review): ``message_id, reviewed_at,
+    decision, source, flagged_at``.
 
     A review is timed from the earliest flag of its source (the hold verdict, or a report)
     since the message's previous review: a message kept after a report and reported again
@@ -158,13 +162,23 @@ def _timed_reviews(inputs: JobInputs) -> pl.LazyFrame:
         pl.col("flagged_at") > pl.col("previous_review")
     )
     of_source = pl.col("source").is_null() | (pl.col("source") == pl.col("flag_source"))
+    # Each review looks back from its own time, not from the chunk's start: looking back from
+    # the chunk's start, a review late in a month-long chunk found flags up to 30 days older
+    # than one computed alone, so a day's times depended on how the run cut its windows.
+    in_lookback = pl.col("flagged_at").is_between(
+        pl.col("reviewed_at") - timedelta(days=inputs.settings.review_lookback_days),
+        pl.col("reviewed_at"),
+    )
     first = (
         reviews.select("message_id", "reviewed_at", "previous_review", "source")
         .join(flags, on="message_id", how="inner")
-        .filter((pl.col("flagged_at") <= pl.col("reviewed_at")) & since_previous & of_source)
-        .sort("flagged_at", "flag_source")
+        .filter(in_lookback & since_previous & of_source)
         .group_by("message_id", "reviewed_at")
-        .agg(pl.col("flagged_at").first(), pl.col("flag_source").first())
+        .agg(
+            # The earliest; a hold before a report of the same microsecond.
+            pl.col("flagged_at").min(),
+            pl.col("flag_source").sort_by("flagged_at", "flag_source").first(),
+        )
     )
     return (
         reviews.join(first, on=["message_id", "reviewed_at"], how="left")
@@ -176,7 +190,9 @@ def _timed_reviews(inputs: JobInputs) -> pl.LazyFrame:
 def review_counts(reviews: pl.LazyFrame) -> pl.LazyFrame:
     """Per review day: reviews, overturns, and median and 90th percentile minutes from flag
     to review (over the reviews whose flag was found)."""
-    minutes = (pl.col("reviewed_at") - pl.col("flagged_at")).dt.total_seconds() / 60
+    # From microseconds: ``total_seconds`` truncates toward zero (a review a microsecond after
+    # its hold took 0 minutes, one after 30.5 seconds 0.5).
+    minutes = (pl.col("reviewed_at") - pl.col("flagged_at")).dt.total_microseconds() / 60e6
     return reviews.group_by(pl.col("reviewed_at").dt.date().alias("day")).agg(
         pl.len().alias("reviews"),
         (pl.col("decision") == "approve").sum().alias("overturned"),

@@ -13,6 +13,10 @@ activity rows with 0 sessions, a repeated activity row, users of the events miss
 users export, an erased user's pseudonym, a held-out user, a context with no events, one with
 no duration, views outside a context's timeline or after the warehouse's latest event, events
 on a context's timeline bounds and a fraction of a second before its kick-off.
+
+test_brute_force_journey.py (journey, funnel) and test_brute_force_moderation.py (moderation
+reports, and the moderation side of community health and engagement) add their own users and
+events to this world through :func:`write_world` and :func:`world`.
 """
 
 from __future__ import annotations
@@ -198,12 +202,24 @@ def events() -> list:
     ]  # fmt: skip
 
 
-def write_world(root: Path, activity: list[tuple[str, str, int]] = ACTIVITY) -> Runner:
+def write_world(
+    root: Path,
+    activity: list[tuple[str, str, int]] = ACTIVITY,
+    *,
+    users: dict[str, str] | None = None,
+    extra: list | tuple = (),
+    views: list[tuple[str, str, str]] | None = None,
+    settings: dict | None = None,
+) -> Runner:
+    """The world's exports and warehouse under ``root``, and a runner over them (not yet run).
+    Other brute-force modules add ``users``, ``extra`` events, ``views`` and ``settings`` to it."""
+    users = USERS if users is None else users
+    views = VIEWS if views is None else views
     exports = root / "exports"
     exports.mkdir(parents=True, exist_ok=True)
     (exports / "users.csv").write_text(
         "user_id,signed_up_at,plan,country\n"
-        + "".join(f"{u},{t},free,GB\n" for u, t in USERS.items())
+        + "".join(f"{u},{t},free,GB\n" for u, t in users.items())
     )
     (exports / "activity.csv").write_text(
         "user_id,date,sessions,minutes\n" + "".join(f"{u},{d},{s},{s * 2}\n" for u, d, s in activity)
@@ -212,11 +228,30 @@ def write_world(root: Path, activity: list[tuple[str, str, int]] = ACTIVITY) -> 
         "context_id,kind,title,starts_at,ends_at,viewers\n" + "".join(",".join(c) + "\n" for c in CONTEXTS)
     )
     (exports / "context_views.csv").write_text(
-        "user_id,context_id,viewed_at,minutes\n" + "".join(f"{u},{c},{t},5\n" for u, c, t in VIEWS)
+        "user_id,context_id,viewed_at,minutes\n" + "".join(f"{u},{c},{t},5\n" for u, c, t in views)
     )
-    write_warehouse(events(), root / "warehouse", node_id="n1")
-    return Runner(root / "warehouse", exports, AnalyticsSettings(**SETTINGS), clock=lambda: NOW,
-                  progress=False)  # fmt: skip
+    write_warehouse([*events(), *extra], root / "warehouse", node_id="n1")
+    return Runner(root / "warehouse", exports, AnalyticsSettings(**{**SETTINGS, **(settings or {})}),
+                  clock=lambda: NOW, progress=False)  # fmt: skip
+
+
+def run_in_two(runner: Runner, cut: datetime, rest: list, jobs: list[str]) -> None:
+    """Run ``jobs`` over the warehouse's days before ``cut``'s (a midnight), then over all of
+    it with ``rest`` (the extra events from ``cut`` on, left out of :func:`write_world`) added:
+    the incremental runs of a service whose export reached ``cut``, then caught up."""
+    events_root = runner.warehouse.events_root
+    aside = events_root.parent / "held_back"
+    aside.mkdir()
+    for folder in list(events_root.iterdir()):
+        if folder.name >= f"event_date={cut.date().isoformat()}":
+            folder.rename(aside / folder.name)
+    results = runner.run(jobs)
+    assert all(r.status == "ok" for r in results), [(r.job, r.error) for r in results]
+    for folder in aside.iterdir():
+        folder.rename(events_root / folder.name)
+    write_warehouse(rest, runner.warehouse.root, node_id="n2")
+    results = runner.run(jobs)
+    assert all(r.status == "ok" for r in results), [(r.job, r.error) for r in results]
 
 
 def report(runner: Runner, name: str) -> pl.DataFrame:
@@ -234,11 +269,22 @@ class World:
     active: dict[str, set[date]]  # days with sessions > 0 (first row of a repeated key kept)
     sessions: dict[tuple[str, date], int]
     events: list[tuple[str, str, str, datetime, dict]] = field(default_factory=list)
+    log: list = field(default_factory=list)
+    """The same events as written (message ids, actors), in time order."""
 
 
-def world(activity: list[tuple[str, str, int]] = ACTIVITY) -> World:
-    signups = {u: ts(t if t[-1] == "Z" or "+" in t[10:] or "-" in t[10:] else t + "+00:00")
-               for u, t in USERS.items()}  # fmt: skip
+def utc_signup(text: str) -> datetime:
+    """``signed_up_at`` as the export reads it: with its zone, or as UTC without one."""
+    return ts(text if text[-1] == "Z" or "+" in text[10:] or "-" in text[10:] else text + "+00:00")
+
+
+def world(
+    activity: list[tuple[str, str, int]] = ACTIVITY,
+    *,
+    users: dict[str, str] | None = None,
+    extra: list | tuple = (),
+) -> World:
+    signups = {u: utc_signup(t) for u, t in (USERS if users is None else users).items()}
     sessions: dict[tuple[str, date], int] = {}
     for u, d, s in activity:
         if u in signups:
@@ -247,9 +293,10 @@ def world(activity: list[tuple[str, str, int]] = ACTIVITY) -> World:
     for (u, d), s in sessions.items():
         if s > 0:
             active[u].add(d)
+    log = sorted([*events(), *extra], key=lambda ev: ev.occurred_at)
     evs = [(ev.event_type.value, ev.user_id, ev.room_id, ev.occurred_at, ev.payload)
-           for ev in events()]  # fmt: skip
-    return World(signups, active, sessions, evs)
+           for ev in log]  # fmt: skip
+    return World(signups, active, sessions, evs, log)
 
 
 def wilson(k: int, n: int) -> tuple[float | None, float | None, float | None]:
@@ -380,7 +427,9 @@ def assert_rows(got: list[dict], want: list[dict]) -> None:
     assert len(got) == len(want), (got, want)
     for g, w in zip(got, want, strict=True):
         bad = {k: (g.get(k), v) for k, v in w.items() if not close(g.get(k), v)}
-        assert not bad, f"{w.get('window')} {w.get('segment') or w.get('context_id') or w.get('day')}: {bad}"
+        which = [w.get(k) for k in ("window", "segment", "context_id", "day", "scope", "signup_week",
+                                    "step", "check", "action") if w.get(k) is not None]  # fmt: skip
+        assert not bad, f"{' '.join(map(str, which))}: {bad}"
 
 
 # -- the tests ---------------------------------------------------------------------------------
@@ -471,8 +520,9 @@ def active_days(w: World) -> dict[date, set[str]]:
     return out
 
 
-def test_community_health(ran: Runner) -> None:
-    w = world()
+def expected_health(w: World) -> list[dict]:
+    """DAU/WAU/MAU and posters per day from the first event day to the last: users who took
+    part (opened, posted, reacted, voted, reported) in the 1, 7 and 30 days ending that day."""
     by_day = active_days(w)
     posting: dict[date, set[str]] = defaultdict(set)
     for kind, who, _room, at, _p in w.events:
@@ -496,11 +546,16 @@ def test_community_health(ran: Runner) -> None:
                      "monthly_poster_share": monthly / mau if mau else None,
                      "history_days": min((day - first).days + 1, 30)})  # fmt: skip
         day += timedelta(days=1)
-    assert_rows(report(ran, "community_health").sort("day").to_dicts(), want)
+    return want
 
 
-def expected_engagement() -> list[dict]:
-    w = world()
+def test_community_health(ran: Runner) -> None:
+    assert_rows(report(ran, "community_health").sort("day").to_dicts(), expected_health(world()))
+
+
+def expected_engagement(w: World | None = None, views: list | None = None) -> list[dict]:
+    w = world() if w is None else w
+    views = VIEWS if views is None else views
     margin = timedelta(minutes=60)
     horizon = max(e[3] for e in w.events)
     out = []
@@ -511,10 +566,10 @@ def expected_engagement() -> list[dict]:
         def of(t: T, evs: list = evs) -> list:
             return [x for x in evs if x[0] == t.value]
 
-        views = {u for u, c, v in VIEWS
-                 if c == cid and start - margin <= ts(v) < end + margin and ts(v) <= horizon}  # fmt: skip
-        has_views = any(c == cid for _u, c, _v in VIEWS)
-        n_viewers = int(viewers) if viewers else (len(views) if has_views else None)
+        seen = {u for u, c, v in views
+                if c == cid and start - margin <= ts(v) < end + margin and ts(v) <= horizon}  # fmt: skip
+        has_views = any(c == cid for _u, c, _v in views)
+        n_viewers = int(viewers) if viewers else (len(seen) if has_views else None)
         minutes: dict[int, int] = defaultdict(int)
         for x in of(T.MESSAGE_SENT) + of(T.REACTION_ADDED):
             minutes[math.floor((x[3] - start).total_seconds() / 60)] += 1
@@ -637,15 +692,18 @@ def test_engagement_kind(ran: Runner) -> None:
     assert_rows(report(ran, "engagement_kind").sort("window", "kind").to_dicts(), want)
 
 
-def test_funnel(ran: Runner) -> None:
-    """Users of the users export: viewed (a view up to the latest event) → opened → reacted →
-    voted → posted → posted on two or more UTC days; reached = did every step so far."""
-    w = world()
+def expected_funnel(w: World, views: list[tuple[str, str, str]] | None = VIEWS) -> list[dict]:
+    """Users of the users export: viewed (a view up to the latest event; without a views
+    export, used the product up to its day) → opened → reacted → voted → posted → posted on
+    two or more UTC days; reached = did every step so far."""
     horizon = max(e[3] for e in w.events)
     users = {u for u, t in w.signups.items() if t <= horizon}
     did: dict[str, set[str]] = {s: set() for s in ("viewed", "opened", "reacted", "voted",
                                                    "posted", "posted_again")}  # fmt: skip
-    did["viewed"] = {u for u, _c, v in VIEWS if ts(v) <= horizon} & users
+    if views:
+        did["viewed"] = {u for u, _c, v in views if ts(v) <= horizon} & users
+    else:
+        did["viewed"] = {u for u, days in w.active.items() if min(days) <= horizon.date()} & users
     post_days: dict[str, set[date]] = defaultdict(set)
     step = {T.ROOM_JOINED.value: "opened", T.REACTION_ADDED.value: "reacted",
             T.POLL_VOTED.value: "voted", T.MESSAGE_SENT.value: "posted"}  # fmt: skip
@@ -666,4 +724,8 @@ def test_funnel(ran: Runner) -> None:
                      if order > 1 else (1.0 if reached else None),
                      "share_of_first": len(reached) / first if first else None})  # fmt: skip
         previous = len(reached)
-    assert_rows(report(ran, "funnel").sort("step_order").to_dicts(), want)
+    return want
+
+
+def test_funnel(ran: Runner) -> None:
+    assert_rows(report(ran, "funnel").sort("step_order").to_dicts(), expected_funnel(world()))
