@@ -117,6 +117,8 @@ class Tile(Part):
 
     label: str = ""
     hint: str = ""
+    source: str = ""
+    """The report its value is computed from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,8 @@ class Table(Part):
     """A sortable table; ``text`` is its caption for each state."""
 
     title: str = ""
+    source: str = ""
+    """Reports the table is computed from (``engagement_daily, engagement``)."""
     columns: list[Column] = field(default_factory=list)
     sort: str = ""
     key_field: str = ""

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from dashboards.freshness import Notice, PageFreshness
 from dashboards.model import ALL_KINDS, Chart, Dashboard, Table, Tile
 
 TITLES = {
@@ -120,7 +121,7 @@ def _kind_note(text: str) -> str:
     return f'<p class="note {IGNORES_KIND}" hidden>{_e(text)}</p>'
 
 
-def chart_html(c: Chart, board: Dashboard) -> str:
+def chart_html(c: Chart, board: Dashboard, fresh: PageFreshness | None = None) -> str:
     """A chart card. The drawing is an image named by the chart's title and described by its
     finding; the numbers it draws are in a data table under it (filled by the script from the
     drawn chart)."""
@@ -138,14 +139,14 @@ def chart_html(c: Chart, board: Dashboard) -> str:
     if board.kinds and not c.kind_field and not c.detail:
         note += _kind_note("Not filtered by kind: this chart counts every room.")
     return (f'<article class="card{" wide" if c.wide else ""}" id="chart-{_e(c.id)}">'
-            f'<h2>{title}</h2>{body}{note}'
+            f'<h2>{title}</h2>{_stale_notes(c.source, fresh)}{body}{note}'
             f'<p class="meta">{_e(c.unit)} · report: {_e(c.source)}</p></article>')  # fmt: skip
 
 
-def table_html(t: Table, board: Dashboard) -> str:
+def table_html(t: Table, board: Dashboard, fresh: PageFreshness | None = None) -> str:
     heading = f"table-{_e(t.id)}-title"
     return (f'<article class="card wide" id="table-{_e(t.id)}"><h2 id="{heading}">{_e(t.title)}</h2>'
-            f'<p class="finding">{_e(_default(t, board))}</p>'
+            f'{_stale_notes(t.source, fresh)}<p class="finding">{_e(_default(t, board))}</p>'
             f'<div class="table-wrap"><table aria-labelledby="{heading}"><thead></thead><tbody></tbody>'
             '</table></div><button type="button" class="more" hidden></button></article>')  # fmt: skip
 
@@ -160,14 +161,73 @@ def sinks_html() -> str:
             '<p class="meta"></p></article>')  # fmt: skip
 
 
+STALE_TITLE = "stale-title"
+
+
+def stale_html(notices: list[Notice], used_by: str = "Used on this page by") -> str:
+    """The notice under the page title naming each stale report, why, and what it feeds: a
+    region named by its heading, so it is found as text, by a screen reader's landmarks and
+    headings, and not by colour alone."""
+    names = [n.report for n in notices]
+    what = (f"the {_list(names)} report{'s' if len(names) > 1 else ''}" if len(names) <= 3 else
+            f"{len(names)} reports")  # fmt: skip
+    # Reports stale for the same reasons (every job of a run that the same broken export
+    # failed) share one item: the reasons once, every part they feed.
+    groups: dict[tuple[str, ...], list[Notice]] = {}
+    for n in notices:
+        groups.setdefault(tuple(n.reasons), []).append(n)
+    items = ""
+    for reasons, same in groups.items():
+        who = _list([f"<strong>{_e(n.report)}</strong>" for n in same])
+        text = " ".join(reasons)
+        if len(same) > 1:
+            who, text = f"{who}, each", text[:1].lower() + text[1:]
+        parts = list(dict.fromkeys(p for n in same for p in n.parts))
+        used = f" {_e(used_by)} {_e(_list(parts))}." if parts else ""
+        items += f"<li>{who}: {_e(text)}{used}</li>"
+    return (f'<section class="stale" id="stale" aria-labelledby="{STALE_TITLE}">'
+            f'<h2 id="{STALE_TITLE}"><span aria-hidden="true">\u26a0 </span>Out of date: '
+            f"{_e(what)}</h2><p>{'Their' if len(names) > 1 else 'Its'} numbers may be older than "
+            f"the rest.</p><ul>{items}</ul></section>")  # fmt: skip
+
+
+def stale_note(notices: list[Notice], see: str = "see the notice under the page title") -> str:
+    """The line on a card (or a dashboard in the list) whose reports are stale."""
+    if not notices:
+        return ""
+    shorts = {n.short for n in notices}
+    if len(notices) == 1:
+        what = f"the {notices[0].report} report {notices[0].short}"
+    elif len(shorts) == 1:
+        what = f"the {_list([n.report for n in notices])} reports each {notices[0].short}"
+    else:
+        what = _list([f"the {n.report} report {n.short}" for n in notices])
+    return f'<p class="stale-note"><strong>Out of date:</strong> {_e(what)} ({_e(see)}).</p>'
+
+
+def _stale_notes(source: str, fresh: PageFreshness | None) -> str:
+    if fresh is None:
+        return ""
+    return stale_note(fresh.notice_for(s.strip() for s in source.split(",")))
+
+
+def freshness_html(fresh: PageFreshness | None) -> str:
+    """What the page says under its title about the period and age of its data."""
+    if fresh is None:
+        return ""
+    text = f'<p class="freshness" id="freshness">{_e(fresh.sentence)}</p>' if fresh.sentence else ""
+    return text + (stale_html(fresh.stale) if fresh.stale else "")
+
+
 def _intervals(board: Dashboard) -> str:
     """The footer's word on intervals: their level, from the reports of a page that has any."""
     text = board.extra.get("intervals")
     return f" {_e(text)}" if text else ""
 
 
-def render(board: Dashboard, generated: datetime, sinks: dict[str, Any] | None = None) -> str:
-    """The full HTML of ``board``."""
+def render(board: Dashboard, generated: datetime, sinks: dict[str, Any] | None = None,
+           fresh: PageFreshness | None = None) -> str:  # fmt: skip
+    """The full HTML of ``board``; ``fresh`` is what it says about its reports' freshness."""
     config = {
         "slug": board.slug, "title": board.title, "kinds": board.kinds,
         "ranges": [{"key": r.key, "label": r.label, "start": r.start, "end": r.end}
@@ -177,15 +237,17 @@ def render(board: Dashboard, generated: datetime, sinks: dict[str, Any] | None =
         "tables": [t.config() for t in board.tables], "detail_texts": board.detail_texts,
         "detail_signals": board.detail_signals,
         "generated_at": generated.isoformat(),
+        "freshness": fresh.config() if fresh is not None else None,
     }  # fmt: skip
     tiles_note = (_kind_note("The tiles are not filtered by kind: they count every room.")
                   if board.kinds and any(not t.kind_field for t in board.tiles) else "")
-    parts = [f'<div class="tiles">{"".join(tile_html(t, board) for t in board.tiles)}</div>'
-             f"{tiles_note}" if board.tiles else "",
+    tiles_stale = _stale_notes(",".join(t.source for t in board.tiles), fresh)
+    parts = [f'{tiles_stale}<div class="tiles">{"".join(tile_html(t, board) for t in board.tiles)}'
+             f"</div>{tiles_note}" if board.tiles else "",
              '<div class="grid">',
-             *[chart_html(c, board) for c in board.charts if not c.detail],
-             *[table_html(t, board) for t in board.tables],
-             *[chart_html(c, board) for c in board.charts if c.detail],
+             *[chart_html(c, board, fresh) for c in board.charts if not c.detail],
+             *[table_html(t, board, fresh) for t in board.tables],
+             *[chart_html(c, board, fresh) for c in board.charts if c.detail],
              sinks_html() if sinks is not None else "", "</div>"]  # fmt: skip
     details = "".join(
         f'<script type="application/json" id="detail-{_e(name)}">'
@@ -197,15 +259,15 @@ def render(board: Dashboard, generated: datetime, sinks: dict[str, Any] | None =
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
-<title>{_e(board.title)} · Sideline</title>
+<title>{_e(board.title)}{" (out of date)" if fresh and fresh.stale else ""} · Sideline</title>
 <style>{asset("dashboard.css")}</style></head>
 <body data-ready="0">
 {nav(board.slug)}
-<section class="bar"><h1>{_e(board.title)}</h1><p class="intro">{_e(board.intro)}</p>
+<section class="bar"><h1>{_e(board.title)}</h1>{freshness_html(fresh)}<p class="intro">{_e(board.intro)}</p>
 <div class="filters"><label>Date range <select id="f-range"></select></label>
 <label id="kind-filter">Context kind <select id="f-kind"></select></label>
 {_kind_note(kind_scope(board)) if kind_scope(board) else ""}
-<span class="asof">Rendered {generated.strftime("%d %b %Y %H:%M")} UTC from the report tables</span></div>
+<span class="asof">Page rendered {generated.strftime("%d %b %Y %H:%M")} UTC</span></div>
 </section>
 <main>{"".join(parts)}</main>
 <footer>Times are UTC. Shares are of the people or messages named in each chart.{_intervals(board)}

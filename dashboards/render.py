@@ -1,7 +1,9 @@
 """Rendering every dashboard from the report outputs into static HTML files.
 
 :func:`render_all` is what the analytics runner calls after a run, what ``sideline demo``
-calls, and what the service calls when a page is asked for before any run wrote it.
+calls, and what the service calls when a page is asked for before any run wrote it. One
+clock serves the whole render: the time the pages state, the overview's "today" (a day still
+in progress) and the sink status's time are the same ``now``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dashboards import page, sinks
+from dashboards import freshness, page, sinks
 from dashboards.boards import churn, events, journey, moderation, overview
 from dashboards.model import Dashboard, evaluate
 from dashboards.paths import DashboardPaths, paths_for
@@ -47,20 +49,34 @@ DESCRIPTIONS = {
 }  # fmt: skip
 
 
-def build(slug: str, reports: Reports) -> Dashboard:
-    """Dashboard ``slug`` with every filter state's text evaluated."""
-    board = BOARDS[slug](reports)
+def build(slug: str, reports: Reports, now: datetime | None = None) -> Dashboard:
+    """Dashboard ``slug`` with every filter state's text evaluated; the overview's "today" is
+    ``now``'s UTC day (the clock's when None)."""
+    if slug == "overview":
+        board = overview.build(reports, today=now.astimezone(UTC).date() if now else None)
+    else:
+        board = BOARDS[slug](reports)
     evaluate(board)
     return board
 
 
 def render_page(slug: str, reports: Reports, now: datetime,
-                sink_block: dict[str, Any] | None = None) -> str:  # fmt: skip
-    """The HTML of dashboard ``slug``; the overview carries ``sink_block``."""
-    block = sink_block if slug == "overview" else None
-    if slug == "overview" and block is None:
-        block = sinks.summary(None, now, "")
-    return page.render(build(slug, reports), now, block)
+                sink_block: dict[str, Any] | None = None,
+                facts: freshness.Facts | None = None) -> str:  # fmt: skip
+    """The HTML of dashboard ``slug``; the overview carries ``sink_block``. ``facts`` (read
+    from the reports' folder when None) say how fresh its reports are."""
+    if slug == "overview" and sink_block is None:
+        sink_block = sinks.summary(None, now, "")
+    facts = facts if facts is not None else freshness.read(reports.root)
+    return _page(slug, reports, now, sink_block, facts)[0]
+
+
+def _page(slug: str, reports: Reports, now: datetime, sink_block: dict[str, Any] | None,
+          facts: freshness.Facts) -> tuple[str, freshness.PageFreshness]:  # fmt: skip
+    """The HTML of dashboard ``slug`` and what it says about its reports' freshness."""
+    board = build(slug, reports, now)
+    fresh = freshness.for_page(facts, board)
+    return page.render(board, now, sink_block if slug == "overview" else None, fresh), fresh
 
 
 def render_all(
@@ -77,7 +93,8 @@ def render_all(
             ``dashboards.output_dir`` or ``<data_dir>/dashboards``) or a :class:`DashboardPaths`.
         sink_status: the forwarder's ``status()`` when the caller runs inside the service.
         fetch_sinks: otherwise ask a running service's admin API (settings only).
-        now: the render time shown on the pages (tests pin it).
+        now: the render time: the time the pages state and the overview's "today" (tests
+            pin it; the clock's when None).
     """
     paths = paths_for(source)
     now = now or datetime.now(UTC)
@@ -87,9 +104,12 @@ def render_all(
         statuses, origin = sinks.fetch(source), "service admin API"
     block = sinks.summary(list(statuses) if statuses is not None else None, now, origin)
     reports = Reports(paths.reports_root)
-    written = [write_atomic(paths.page(slug), render_page(slug, reports, now, block))
-               for slug in BOARDS]  # fmt: skip
-    written.append(write_atomic(paths.page("index"), index_html(now)))
+    facts = freshness.read(paths.reports_root)
+    written, fresh = [], {}
+    for slug in BOARDS:
+        text, fresh[slug] = _page(slug, reports, now, block, facts)
+        written.append(write_atomic(paths.page(slug), text))
+    written.append(write_atomic(paths.page("index"), index_html(now, fresh)))
     log.info("rendered %d dashboards into %s in %.2f s", len(BOARDS), paths.out_dir,
              time.perf_counter() - started)  # fmt: skip
     return written
@@ -107,21 +127,46 @@ def write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def index_html(now: datetime) -> str:
-    """The list of dashboards (no charts, no script)."""
+def index_html(now: datetime, fresh: dict[str, freshness.PageFreshness] | None = None) -> str:
+    """The list of dashboards (no charts, no script), each with how fresh its reports are."""
+    fresh = fresh or {}
     items = "".join(
         f'<article class="card"><a href="{slug}.html">{html.escape(page.TITLES[slug])}</a>'
-        f'<p class="finding">{html.escape(DESCRIPTIONS[slug])}</p></article>'
+        f'<p class="finding">{html.escape(DESCRIPTIONS[slug])}</p>'
+        f"{_index_freshness(fresh.get(slug))}</article>"
         for slug in BOARDS
     )
+    stale = sorted({n.report for f in fresh.values() for n in f.stale})
+    title = f"Dashboards{' (out of date)' if stale else ''} · Sideline"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{page.CSP}">
-<title>Dashboards · Sideline</title><style>{page.asset("dashboard.css")}</style></head>
+<title>{title}</title><style>{page.asset("dashboard.css")}</style></head>
 <body>{page.nav("index")}
 <section class="bar"><h1>Community dashboards</h1><p class="intro">What the community does
-and what it does for the product, rendered {now.strftime("%d %b %Y %H:%M")} UTC from the
-analytics reports. Every chart states its finding in one sentence computed from the data.</p>
+and what it does for the product, from the analytics reports; this list was rendered
+{now.strftime("%d %b %Y %H:%M")} UTC. Every chart states its finding in one sentence computed
+from the data, and every page says which days its data cover and when its reports were
+computed.</p>{page.stale_html(_index_notices(fresh), "Used by") if stale else ""}
 </section><main><div class="index-list">{items}</div></main></body></html>
 """
+
+
+def _index_freshness(fresh: freshness.PageFreshness | None) -> str:
+    if fresh is None:
+        return ""
+    note = page.stale_note(fresh.stale, "its page says why")
+    return f'<p class="freshness">{html.escape(fresh.sentence)}</p>{note}'
+
+
+def _index_notices(fresh: dict[str, freshness.PageFreshness]) -> list[freshness.Notice]:
+    """One notice per stale report, in a few words (its page says why in full), naming the
+    dashboards that use it."""
+    out: dict[str, freshness.Notice] = {}
+    for slug, f in fresh.items():
+        for n in f.stale:
+            seen = out.get(n.report)
+            pages = [*(seen.parts if seen else []), page.TITLES[slug]]
+            out[n.report] = freshness.Notice(n.report, [f"It {n.short}."], n.short, pages)
+    return list(out.values())

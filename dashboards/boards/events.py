@@ -74,6 +74,7 @@ def build(reports: Reports) -> Dashboard:
     board.charts = [_top(), _opened()]
     board.tables = [Table("ranking", "days", "day", "kind", rollup=BY_CONTEXT, text=_caption,
                           title="Ranking of contexts (click a column to sort, a row to drill down)",
+                          source="engagement_daily, engagement",
                           columns=COLUMNS, sort="interactions", key_field="context_id")]  # fmt: skip
     drill = timeline_chart()
     board.charts.append(drill)

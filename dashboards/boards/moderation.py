@@ -65,6 +65,8 @@ def build(reports: Reports) -> Dashboard:
         Tile("t-over", "daily", "day", label="Overturned on review", hint="share of reviews",
              text=lambda rows, _s: fmt.pct(share(total(rows, "overturned"), total(rows, "reviews")))),
     ]  # fmt: skip
+    for tile in board.tiles:
+        tile.source = "moderation_daily"
     board.charts = [_actions(), _by_check(), _overturns(), _review_time()]
     for chart, report in zip(board.charts, ("moderation_daily", "moderation_checks",
                                             "moderation_checks", "moderation_daily"), strict=True):  # fmt: skip

@@ -36,6 +36,7 @@ POSTING = {"poster_share": ("Posted that day, of that day's actives", BLUE),
            "monthly_poster_share": ("Posted in 30 days, of 30-day actives", GREY)}  # fmt: skip
 VOLUME = {"messages": ("Messages", BLUE), "reactions": ("Reactions", ORANGE),
           "poll_votes": ("Poll votes", GREEN)}  # fmt: skip
+HEALTH, MODERATION = "community_health", "moderation_daily"
 
 
 def build(reports: Reports, today: date | None = None) -> Dashboard:
@@ -74,18 +75,20 @@ def _tiles(today: str) -> list[Tile]:
 
     return [
         Tile("t-dau", "health", "day", label="Active on the last full day", hint="DAU",
-             text=last("dau")),
+             text=last("dau"), source=HEALTH),
         Tile("t-wau", "health", "day", label="Active in 7 days", hint="WAU, to the last full day",
-             text=last("wau")),
+             text=last("wau"), source=HEALTH),
         Tile("t-mau", "health", "day", label="Active in 30 days", hint="MAU, to the last full day",
-             text=last("mau")),
+             text=last("mau"), source=HEALTH),
         Tile("t-msg", "moderation", "day", label="Messages sent", hint="in the range",
-             text=lambda rows, _s: fmt.count(total(rows, "messages"))),
+             text=lambda rows, _s: fmt.count(total(rows, "messages")), source=MODERATION),
         Tile("t-posters", "health", "day", label="Actives who posted", hint="per active day",
-             text=lambda rows, _s: fmt.pct(share(total(rows, "posters"), total(rows, "dau")))),
+             text=lambda rows, _s: fmt.pct(share(total(rows, "posters"), total(rows, "dau"))),
+             source=HEALTH),
         Tile("t-mod", "moderation", "day", label="Moderated",
              hint="share of attempted messages (sent + blocked)",
-             text=lambda rows, _s: fmt.pct(share(total(rows, "actioned"), total(rows, "attempted")))),
+             text=lambda rows, _s: fmt.pct(share(total(rows, "actioned"), total(rows, "attempted"))),
+             source=MODERATION),
     ]  # fmt: skip
 
 

@@ -3,22 +3,38 @@
 The real path, minus the service: the demo generator's product exports and events, the events
 written in the warehouse layout, the warehouse sink's ``warehouse.duckdb`` views, every report
 job through the real runner, then the dashboards rendered from the report outputs.
+
+The demo's history runs on to the day before :data:`RENDERED_AT`, and the pages are rendered at
+that time, so the overview's "today", a day still in progress, is the render's day and the
+history's last day is its last full day.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from analytics.demo import DemoConfig, generate, write_exports, write_warehouse
+from analytics.demo import DemoConfig, default_start, generate, write_exports, write_warehouse
 from analytics.runner import Runner
 from dashboards.paths import DashboardPaths
 from dashboards.render import render_all
 from service.sinks.warehouse.views import write_views
 
 USERS = 2000
-RENDERED_AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+RENDERED_AT = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+"""When the demo pages are rendered: the next full hour of the test session, after its jobs ran
+(their run records take the real clock)."""
+
+
+def config() -> DemoConfig:
+    """The demo's size and seed, its history running on to the day before :data:`RENDERED_AT`
+    (what ``generate`` does by itself for the machine's today)."""
+    base = DemoConfig(users=USERS, seed=11)
+    start = default_start(base, RENDERED_AT.date())
+    reach = (RENDERED_AT.date() - start).days - base.days
+    return dataclasses.replace(base, start=start, post_days=max(base.post_days, reach))
 
 
 def build(data_dir: Path) -> Path:
@@ -27,7 +43,7 @@ def build(data_dir: Path) -> Path:
     if done.exists():
         return data_dir
     shutil.rmtree(data_dir, ignore_errors=True)
-    data = generate(DemoConfig(users=USERS, seed=11))
+    data = generate(config())
     write_exports(data, data_dir / "exports")
     warehouse = data_dir / "warehouse"
     write_warehouse(data.events, warehouse, node_id="node-1")

@@ -490,7 +490,7 @@ def test_timeline_parts_differ_by_more_than_colour(context, server):
 
 def test_small_grey_text_reaches_4_5_to_1(context, server):
     dash = Dash(context, server, "overview")
-    low = [(sel, t, round(r, 2)) for sel in (".asof", "footer", ".tile .hint", ".card .meta")
+    low = [(sel, t, round(r, 2)) for sel in (".freshness", ".asof", "footer", ".tile .hint", ".card .meta")
            for t, r in text_contrast(dash, sel) if r < 4.5]  # fmt: skip
     assert low == []
     dash.close()

@@ -1,15 +1,17 @@
-"""Pure logic of the dashboards: number formats, the filter rule, ranges, sentences."""
+"""Pure logic of the dashboards: number formats, the filter rule, ranges, sentences, and what a
+page says about the freshness of its reports (on hand-made facts)."""
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dashboards import fmt, sinks
+from dashboards import fmt, freshness, page, render, sinks
 from dashboards.auth import LoginThrottle
 from dashboards.boards import churn, events, moderation, overview, timeline
-from dashboards.model import Chart, Dashboard, Part, Range, Rollup, State, evaluate, select
+from dashboards.model import Chart, Dashboard, Part, Range, Rollup, State, Tile, evaluate, select
 from dashboards.ranges import cohort_ranges, day_ranges, week_ranges
 from service.sinks.status import SinkStatus
 
@@ -318,3 +320,208 @@ def test_one_of_a_thing_is_said_in_the_singular():
     assert events._caption([context], State(ALL)).startswith(
         "1 context was active in the range (started in it, or had activity in its room in it) and "
         "drew 1 message, 1 reaction and 1 poll vote in it;")
+
+
+# -- freshness: the period a page covers, when its reports were computed, which are stale ----
+
+T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+"""When the newest report of these facts was computed."""
+
+
+def _rep(name: str, windowing: str = "day", *, through: date | None = date(2026, 11, 19),
+         final: date | None = date(2026, 11, 18), computed: datetime | None = T0,
+         status: str | None = "ok", started: datetime | None = None, error: str | None = None,
+         output: bool = True, horizon: datetime | None = None) -> freshness.Report:  # fmt: skip
+    return freshness.Report(name, windowing, output, computed, status, started or computed, error,
+                            through, final, horizon)  # fmt: skip
+
+
+def _facts(*reports: freshness.Report, warehouse: date | None = date(2026, 11, 19),
+           records: str = "read") -> freshness.Facts:  # fmt: skip
+    return freshness.Facts({r.name: r for r in reports}, warehouse, records)
+
+
+def _board(**sources: str) -> Dashboard:
+    """A page whose tiles read ``tiles`` and one chart per other keyword (id: its source)."""
+    board = Dashboard("x", "X", "", [ALL], None)
+    tiles = sources.pop("tiles", "")
+    board.tiles = [Tile("t", "d", source=tiles)] if tiles else []
+    board.charts = [Chart(cid, "d", title=f"Chart {cid}", source=src) for cid, src in sources.items()]
+    return board
+
+
+def test_fresh_reports_state_their_period_and_when_they_were_computed():
+    facts = _facts(_rep("community_health"), _rep("moderation_daily"),
+                   _rep("engagement_daily", "context_day", through=date(2026, 11, 17),
+                        final=date(2026, 11, 17)))  # fmt: skip
+    assert freshness.assess(facts) == {}
+    fresh = freshness.for_page(facts, _board(tiles="community_health", a="moderation_daily",
+                                             b="engagement_daily"))  # fmt: skip
+    assert fresh.stale == [] and fresh.caveat == ""
+    # Told from the daily reports (the first windowing of ORDER the page has).
+    assert fresh.period == ("Data through 19 Nov 2026 (UTC); days up to 18 Nov 2026 are final, "
+                            "19 Nov 2026 can still change as late events arrive.")
+    assert fresh.computed == "The reports were last computed on 20 Nov 2026 at 03:00 UTC."
+    later = _facts(_rep("community_health"), _rep("moderation_daily", computed=T0 + timedelta(hours=5)))
+    assert freshness.for_page(later, _board(a="community_health", b="moderation_daily")).computed == (
+        "The reports were last computed on 20 Nov 2026 between 03:00 and 08:00 UTC.")
+
+
+def test_a_report_whose_last_run_failed_or_did_not_finish_is_stale():
+    error = 'ExportError: users.csv row 1: column "signed_up_at": expected a timestamp\nrow 9: ...'
+    facts = _facts(_rep("community_health"),
+                   _rep("moderation_checks", status="failed", started=T0 + timedelta(hours=1),
+                        error=error),
+                   _rep("moderation_daily", status="running", started=T0 + timedelta(minutes=5),
+                        computed=T0 - timedelta(hours=1)),
+                   _rep("funnel", "snapshot", status="failed", computed=None, output=False,
+                        through=None, final=None))  # fmt: skip
+    stale = freshness.assess(facts)
+    assert sorted(stale) == ["funnel", "moderation_checks", "moderation_daily"]
+    assert stale["moderation_checks"] == ([
+        'Its last run, started 20 Nov 2026 04:00 UTC, failed: ExportError: users.csv row 1: column '
+        '"signed_up_at": expected a timestamp. The numbers shown are from its last successful '
+        "run, which ended 20 Nov 2026 03:00 UTC."], "failed on its last run")
+    assert stale["moderation_daily"][0] == [
+        "Its last run, started 20 Nov 2026 03:05 UTC, never finished: it was stopped or crashed "
+        "before the end. The numbers shown are from its last successful run, which ended "
+        "20 Nov 2026 02:00 UTC."]
+    assert stale["funnel"][0][0].endswith("failed: no error was recorded. No run of it has "
+                                          "succeeded yet.")
+
+
+def test_a_report_computed_more_than_a_day_before_the_newest_is_stale():
+    """Any windowing: a context-day report left out of the runs is found by its run time. A
+    daily report is normally almost a day older than the hourly ones, and its run may start an
+    hour late behind them: that is not yet stale."""
+    day = timedelta(days=1)
+    facts = _facts(_rep("community_health"),
+                   _rep("funnel", "snapshot", computed=T0 - day - freshness.RUN_GRACE),  # not yet
+                   _rep("engagement", "context_day", computed=T0 - day - timedelta(hours=2)),
+                   _rep("churn_posting", "cohort", computed=T0 - 3 * day))  # fmt: skip
+    stale = freshness.assess(facts)
+    assert sorted(stale) == ["churn_posting", "engagement"]
+    assert stale["engagement"] == ([
+        "It was last computed 19 Nov 2026 01:00 UTC, 26 hours before the newest report "
+        "(community_health, 20 Nov 2026 03:00 UTC)."],
+        "was last computed 26 hours before the newest report")  # fmt: skip
+    assert "3 days before the newest report" in stale["churn_posting"][0][0]
+
+
+def test_a_report_whose_data_end_more_than_a_day_before_the_latest_is_stale():
+    """Day and snapshot reports say which warehouse day they saw; context-day and cohort
+    reports do not, so their data days are not judged (their run times are)."""
+    facts = _facts(_rep("community_health", through=date(2026, 11, 18)),  # a day behind: not yet
+                   _rep("moderation_checks", through=date(2026, 11, 17)),
+                   _rep("engagement", "context_day", through=date(2026, 11, 2)),
+                   _rep("churn_posting", "cohort", through=date(2026, 10, 25)),
+                   warehouse=date(2026, 11, 19))  # fmt: skip
+    stale = freshness.assess(facts)
+    assert list(stale) == ["moderation_checks"]
+    assert stale["moderation_checks"] == ([
+        "Its data end on 17 Nov 2026, 2 days before the latest data (19 Nov 2026, in the "
+        "warehouse)."], "ends 2 days before the latest data")  # fmt: skip
+    # Without the warehouse beside the reports (a copy of them), the other reports tell.
+    copy = _facts(_rep("community_health"), _rep("moderation_checks", through=date(2026, 11, 17)),
+                  _rep("funnel", "snapshot", through=date(2026, 11, 19), final=None),
+                  warehouse=None)  # fmt: skip
+    assert freshness.assess(copy)["moderation_checks"][0] == [
+        "Its data end on 17 Nov 2026, 2 days before the latest data (19 Nov 2026, in the "
+        "community_health report)."]
+
+
+def test_the_period_is_told_in_the_terms_of_the_page_reports():
+    horizon = datetime(2026, 11, 19, 22, 11, 30, tzinfo=UTC)
+    snapshot = _facts(_rep("funnel", "snapshot", horizon=horizon, final=None),
+                      _rep("journey", "snapshot", horizon=horizon - timedelta(hours=3), final=None))
+    assert freshness.period(snapshot, list(snapshot.reports.values())) == (
+        "Data through 19 Nov 2026 22:11 UTC, the latest event in the warehouse when the reports "
+        "were computed. journey only reaches 19 Nov 2026 19:11 UTC.")
+    contexts = _facts(_rep("engagement", "context_day", through=date(2026, 11, 19)),
+                      _rep("engagement_daily", "context_day", through=date(2026, 11, 19),
+                           final=date(2026, 11, 16)))  # fmt: skip
+    assert freshness.period(contexts, list(contexts.reports.values())) == (
+        "Contexts that started through 19 Nov 2026 (UTC); those that started up to 16 Nov 2026 "
+        "have ended and their numbers are final, later ones can still change.")
+    cohorts = _facts(_rep("churn_posting", "cohort", through=date(2026, 10, 25),
+                          final=date(2026, 10, 25)))  # fmt: skip
+    assert freshness.period(cohorts, list(cohorts.reports.values())) == (
+        "Cohort periods through 25 Oct 2026 (UTC): a period is computed once the product's "
+        "activity export covers the days after it in which churn is measured.")
+    days = _facts(_rep("moderation_daily", final=date(2026, 11, 19)),
+                  _rep("moderation_checks", through=date(2026, 11, 16), final=date(2026, 11, 16)))
+    assert freshness.period(days, list(days.reports.values())) == (
+        "Data through 19 Nov 2026 (UTC), every day final. moderation_checks only reaches "
+        "16 Nov 2026.")
+    nothing = _facts(_rep("funnel", "snapshot", output=False, computed=None, through=None))
+    assert freshness.period(nothing, list(nothing.reports.values())) == (
+        "None of the reports of this page has been computed yet.")
+
+
+@pytest.mark.parametrize(("records", "says"), [
+    ("missing", "The analytics runner's records were not found beside the reports, so this page "
+                "cannot tell whether a report's last run failed, nor which days are final."),
+    ("busy", "The analytics runner's records were in use by a run when this page was rendered, so "
+             "this page cannot tell whether a report's last run failed, nor which days are final. "
+             "The run renders the pages again when it ends."),
+])  # fmt: skip
+def test_without_the_run_records_a_page_says_what_it_cannot_tell(records: str, says: str):
+    facts = _facts(_rep("community_health", status="failed", through=date(2026, 11, 1)),
+                   records=records)  # fmt: skip
+    assert freshness.assess(facts) == {}  # nothing to judge a report by
+    fresh = freshness.for_page(facts, _board(a="community_health"))
+    assert fresh.caveat == says and fresh.period == ""
+    assert fresh.computed == "The report files were last written on 20 Nov 2026 at 03:00 UTC."
+
+
+def test_the_stale_notice_names_each_report_why_and_the_parts_it_feeds():
+    facts = _facts(_rep("community_health", status="failed", error="boom"),
+                   _rep("moderation_daily", status="failed", error="boom"),
+                   _rep("engagement_daily", "context_day", computed=T0 - timedelta(days=3)),
+                   _rep("engagement"))  # fmt: skip
+    board = _board(tiles="community_health", a="moderation_daily",
+                   b="engagement_daily, engagement", c="community_health")  # fmt: skip
+    fresh = freshness.for_page(facts, board)
+    assert [(n.report, n.parts) for n in fresh.stale] == [
+        ("community_health", ["the tiles", "“Chart c”"]), ("moderation_daily", ["“Chart a”"]),
+        ("engagement_daily", ["“Chart b”"])]
+    notice = page.stale_html(fresh.stale)
+    assert notice.startswith('<section class="stale" id="stale" aria-labelledby="stale-title">')
+    assert ('<h2 id="stale-title"><span aria-hidden="true">\u26a0 </span>Out of date: the '
+            "community_health, moderation_daily and engagement_daily reports</h2>") in notice
+    # The two that failed alike share an item; the laggard has its own.
+    items = re.findall(r"<li>(.*?)</li>", notice)
+    assert len(items) == 2
+    assert items[0].startswith("<strong>community_health</strong> and <strong>moderation_daily"
+                               "</strong>, each: its last run, started 20 Nov 2026 03:00 UTC, "
+                               "failed: boom.")
+    assert items[0].endswith("Used on this page by the tiles, “Chart c” and “Chart a”.")
+    assert "was last computed 17 Nov 2026 03:00 UTC, 3 days before the newest report" in items[1]
+    # A card names its stale reports in words, not by colour alone.
+    assert page.stale_note(fresh.notice_for(["engagement_daily", "engagement"])) == (
+        '<p class="stale-note"><strong>Out of date:</strong> the engagement_daily report was last '
+        "computed 3 days before the newest report (see the notice under the page title).</p>")
+    assert page.stale_note(fresh.notice_for(["engagement"])) == ""
+
+
+def test_the_overview_today_is_the_render_time():
+    """``render_all(now=...)`` pins the render time; the overview's day in progress follows it
+    rather than the machine's clock."""
+    rows = [{"day": d, "dau": n, "wau": 900, "mau": 1300, "posters": 1} for d, n in
+            (("2026-10-31", 240), ("2026-11-01", 3))]  # fmt: skip
+
+    class NoReports:
+        root = None
+
+        def rows(self, name: str, columns: list[str] | None = None) -> None:
+            return None
+
+        def frame(self, name: str) -> None:
+            return None
+
+    def dau(now: datetime) -> str:
+        board = render.build("overview", NoReports(), now)  # type: ignore[arg-type]
+        return next(t for t in board.tiles if t.id == "t-dau").text(rows, State(ALL))  # type: ignore[misc]
+
+    assert dau(datetime(2026, 11, 1, 9, 30, tzinfo=UTC)) == "240"  # 1 Nov is still in progress
+    assert dau(datetime(2026, 11, 2, 0, 5, tzinfo=UTC)) == "3"  # 1 Nov is over

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 from analytics.runner import Runner
@@ -12,9 +11,11 @@ from dashboards.paths import PAGES, DashboardPaths, dashboard_urls, paths_for
 from dashboards.render import render_all
 from service.settings import load_settings
 from service.sinks.status import SinkStatus
+from tests.dashboards.demo import RENDERED_AT
 from tests.dashboards.pages import Page
 
-NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+NOW = RENDERED_AT
+"""The demo's render time: the overview's "today" follows it."""
 
 
 def test_pages_are_self_contained_and_offline(demo_dir: Path):
@@ -58,7 +59,7 @@ def test_the_overview_carries_the_sink_status_it_is_given(demo_dir: Path, tmp_pa
     html = (tmp_path / "out" / "overview.html").read_text()
     assert ("1 of 1 sinks need attention: segment-main is backing off with 900 events waiting "
             "(last error: HTTP 503).") in html
-    assert "Status read from the live service at 20 Nov 2026 09:30:00 UTC" in html
+    assert f"Status read from the live service at {NOW:%d %b %Y %H:%M:%S} UTC" in html
 
 
 def test_settings_decide_where_pages_go_and_their_urls(tmp_path: Path):
