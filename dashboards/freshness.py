@@ -376,19 +376,20 @@ def _behind(group: list[Report], through: date) -> str:
     return "".join(f" {r.name} only reaches {fmt.day(r.through)}." for r in late)
 
 
-def _ahead(group: list[Report]) -> tuple[date, list[Report]]:
-    """The latest day the group reaches, and the reports that reach it."""
+def _ahead(group: list[Report]) -> tuple[date, date | None]:
+    """The latest day the group reaches, and the last day final in every report that reaches
+    it (None: some report that reaches it has no final day yet)."""
     through = max(r.through for r in group if r.through)
-    return through, [r for r in group if r.through == through]
+    finals = [r.final_through for r in group if r.through == through]
+    return through, None if None in finals else min(f for f in finals if f)
 
 
 def _day_period(group: list[Report]) -> str:
-    through, ahead = _ahead(group)
+    through, final = _ahead(group)
     head = f"Data through {fmt.day(through)} (UTC)"
-    finals = [r.final_through for r in ahead]
-    if any(f is None for f in finals):
+    if final is None:
         text = f"{head}; no day is final yet: late events can still change every day."
-    elif (final := min(f for f in finals if f)) >= through:
+    elif final >= through:
         text = f"{head}, every day final."
     else:
         after = (f"{fmt.day(through)} can" if (through - final).days == 1 else
@@ -407,12 +408,11 @@ def _snapshot_period(group: list[Report]) -> str:
 
 
 def _context_period(group: list[Report]) -> str:
-    through, ahead = _ahead(group)
+    through, final = _ahead(group)
     head = f"Contexts that started through {fmt.day(through)} (UTC)"
-    finals = [r.final_through for r in ahead]
-    if any(f is None for f in finals):
+    if final is None:
         text = f"{head}; none of them has ended yet, so every number can still change."
-    elif (final := min(f for f in finals if f)) >= through:
+    elif final >= through:
         text = f"{head}; all of them have ended, so their numbers are final."
     else:
         text = (f"{head}; those that started up to {fmt.day(final)} have ended and their "
@@ -421,8 +421,8 @@ def _context_period(group: list[Report]) -> str:
 
 
 def _cohort_period(group: list[Report]) -> str:
-    through, ahead = _ahead(group)
-    open_ = any(r.final_through is None or r.final_through < through for r in ahead)
+    through, final = _ahead(group)
+    open_ = final is None or final < through
     return (f"Cohort periods through {fmt.day(through)} (UTC): a period is computed once the "
             "product's activity export covers the days after it in which churn is measured"
             f"{', and the latest can still change' if open_ else ''}.{_behind(group, through)}")
