@@ -62,6 +62,20 @@ def _until(when: datetime | None) -> str:
     return "until lifted" if when is None else f"until {when.isoformat()}"
 
 
+def restriction_end(
+    c: Community, kind: str, room: str, user_id: str, now: datetime
+) -> tuple[bool, datetime | None]:
+    """Whether ``user_id`` has an active ``kind`` (mute, ban) in ``room``, the room's or a
+    global one, and when the later of them ends (None: one lasts until lifted)."""
+    ends = [
+        r.until for scope in (room, GLOBAL)
+        if (r := c.state.restrictions.get((kind, scope, user_id))) is not None and r.active(now)
+    ]  # fmt: skip
+    if not ends:
+        return False, None
+    return True, None if None in ends else max(e for e in ends if e)
+
+
 def restriction_left(c: Community, kind: str, room: str, user_id: str) -> float | None:
     """Seconds until ``user_id``'s ``kind`` (mute, ban) in ``room`` ends, whichever scope (the
     room's or global) holds it longest: a client's ``retry_after``. None when one of them lasts
@@ -70,14 +84,9 @@ def restriction_left(c: Community, kind: str, room: str, user_id: str) -> float 
     A timed restriction runs out without an event (no ``user_unmuted`` is sent), so this is
     how a client learns when it may post, or join, again.
     """
-    now, ends = c.now(), []
-    for scope in (room, GLOBAL):
-        found = c.state.restrictions.get((kind, scope, user_id))
-        if found is not None and found.active(now):
-            if found.until is None:
-                return None
-            ends.append((found.until - now).total_seconds())
-    return round(max(ends), 3) if ends else None
+    now = c.now()
+    _, end = restriction_end(c, kind, room, user_id, now)
+    return None if end is None else round((end - now).total_seconds(), 3)
 
 
 def check_access(c: Community, who: Identity, room_id: str, intent: Intent) -> Access:

@@ -14,9 +14,8 @@ minus those the snapshot or replay already covered (by epoch and seq).
 from __future__ import annotations
 
 from service.actions import history, rooms
-from service.actions.access import restriction_left
+from service.actions.access import restriction_end
 from service.actions.context import Community
-from service.domain.records import GLOBAL
 from service.errors import ErrorCode, SidelineError
 from service.identity import Identity
 from service.protocol import frames as f
@@ -131,18 +130,12 @@ def mute_notice(c: Community, room: str, user_id: str) -> f.Notice | None:
     one, the later end of both; none for one until lifted): a client that reloaded learns it
     before its first send is refused, as it would have live."""
     now = c.now()
-    found = [
-        r for scope in (room, GLOBAL)
-        if (r := c.state.restrictions.get(("mute", scope, user_id))) is not None and r.active(now)
-    ]  # fmt: skip
-    if not found:
+    muted, end = restriction_end(c, "mute", room, user_id, now)
+    if not muted:
         return None
-    ends = [r.until for r in found]
-    until = "until lifted" if None in ends else f"until {max(e for e in ends if e).isoformat()}"
-    return f.Notice(
-        room=room, code="user_muted", message=f"you are muted {until}",
-        retry_after=restriction_left(c, "mute", room, user_id),
-    )  # fmt: skip
+    until = "until lifted" if end is None else f"until {end.isoformat()}"
+    left = None if end is None else round((end - now).total_seconds(), 3)
+    return f.Notice(room=room, code="user_muted", message=f"you are muted {until}", retry_after=left)
 
 
 def _remote_positions(hub: Hub, room: str, frame: f.Join) -> dict[str, int]:
