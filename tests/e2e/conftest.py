@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -184,6 +185,29 @@ def focused(page: Any) -> dict[str, Any] | None:
 def settle(page: Any, ms: int = 400) -> None:
     """Let frames that change the page arrive and be drawn."""
     page.wait_for_timeout(ms)
+
+
+# The panel is in some states only for a moment (connecting between a drop and the rejoin lasts
+# about half a second): a test waiting for one after a slow step would miss it. The page records
+# each state it passes through, with the time on its own clock, from the call on.
+RECORD_STATES = """() => { const panel = document.getElementById('panel'); window.__states = [];
+  new MutationObserver(() => window.__states.push([panel.dataset.state, performance.now()]))
+    .observe(panel, {attributes: true, attributeFilter: ['data-state']});
+  return performance.now(); }"""
+
+
+def record_states(page: Any) -> float:
+    """Start recording the panel's states; the page's clock now, in ms."""
+    now: float = page.evaluate(RECORD_STATES)
+    return now
+
+
+def passed_through(page: Any, state: str, timeout: int) -> float:
+    """Wait until the panel has been in ``state`` since :func:`record_states` (even if it has
+    left it since); the page's clock when it first entered it, in ms."""
+    page.wait_for_function(f"() => window.__states.some(([s]) => s === {json.dumps(state)})", timeout=timeout)
+    at: float = page.evaluate(f"() => window.__states.find(([s]) => s === {json.dumps(state)})[1]")
+    return at
 
 
 # Records, from before the panel's script runs, every change to the content of a live region (an

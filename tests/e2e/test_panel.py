@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.conftest import passed_through, record_states
 from tests.fixtures.server import ServerProcess, free_port
 
 pytestmark = pytest.mark.slow
@@ -678,8 +679,9 @@ def test_a_send_lost_with_its_socket_goes_again_once(browser, server, artifacts)
     errors: list[str] = []
     fan = open_panel(browser, server, "sam", "user", errors, ws_route=route)
     other = open_panel(browser, server, "ann", "user", errors)
+    record_states(fan)
     send(fan, "lost on the way?")
-    fan.locator('#panel[data-state="connecting"]').wait_for(timeout=10_000)
+    passed_through(fan, "connecting", timeout=10_000)
     send(fan, "typed while reconnecting")  # most likely still reconnecting: 0.4-0.6 s back-off
     for page in (fan, other):
         shown(page, "lost on the way?")

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import ANNOUNCED, focused, line, said, settle
+from tests.e2e.conftest import ANNOUNCED, focused, line, passed_through, record_states, said, settle
 
 pytestmark = pytest.mark.slow
 
@@ -409,8 +409,9 @@ def test_a_lasting_drop_and_the_return_are_announced_once_a_flicker_is_not(room)
         .filter((e) => e.getAttribute('aria-live') !== 'off').map((e) => e.id)""")
     assert "status" not in regions, regions
 
+    record_states(sam)
     sam.evaluate("window.__sockets.at(-1).close()")  # a flicker: it reconnects at once
-    sam.wait_for_selector('#panel[data-state="connecting"]', timeout=5_000)
+    passed_through(sam, "connecting", timeout=5_000)
     sam.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
     settle(sam, 6_000)  # longer than a drop must last to be announced
     assert connection_said(said(sam)) == [], "a reconnect within seconds is not announced"
