@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -312,15 +312,19 @@ class Runner:
         dashboards read): they are computed again by this run instead of waiting for
         ``jobs run --full``. What the job writes now is read off its LazyFrame's schema for
         the first chunk due (whose shared intermediates the run then reuses) or, when none
-        is due, for the last settled window. A window whose columns were not recorded (a
+        is due, for the last settled window, probed (:attr:`JobInputs.probe`: nothing of it
+        is collected; collecting its cohort table took most of an incremental run). A window whose columns were not recorded (a
         watermark of a release before this) has its file's own read once and recorded.
         """
         due = {p.window.key for p in todo}
         settled = [p.window for p in planned.ready if p.window.key not in due]
         if not settled:
             return set()
-        probe = self._chunks(job, [p.window for p in todo])[0] if todo else [settled[-1]]
-        now = job.build(self._inputs(exports, probe, facts)).collect_schema().names()
+        if todo:
+            inputs = self._inputs(exports, self._chunks(job, [p.window for p in todo])[0], facts)
+        else:
+            inputs = replace(self._inputs(exports, [settled[-1]], facts), probe=True)
+        now = job.build(inputs).collect_schema().names()
         out_dir = self.reports_root / job.name
         columns: dict[str, list[str]] = {}
         found: dict[str, list[str]] = {}

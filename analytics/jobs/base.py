@@ -56,6 +56,10 @@ class JobInputs:
     """Changes whenever an export file changes; keys state derived from the exports."""
     cache: dict[tuple[object, ...], pl.DataFrame] = field(default_factory=dict)
     """Intermediates shared by the jobs of one run (see :meth:`shared`)."""
+    probe: bool = False
+    """Only the output's columns are wanted (``collect_schema``), not its rows: intermediates
+    stay lazy and uncollected, and nothing derived is stored. The runner probes so when no
+    window of the job is due, to see whether settled files have the columns it writes now."""
 
     @property
     def start(self) -> datetime:
@@ -69,7 +73,11 @@ class JobInputs:
         """An intermediate several jobs need (the cohort table), collected once per run.
 
         ``key`` must name everything the result depends on besides the run's own inputs.
+        When :attr:`probe`, the intermediate is left lazy and not kept: a probe would collect
+        it for nothing (the cohort table of a settled window costs seconds).
         """
+        if self.probe:
+            return build()
         if key not in self.cache:
             self.cache[key] = build().collect(engine="streaming")
         return self.cache[key].lazy()

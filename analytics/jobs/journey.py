@@ -136,6 +136,10 @@ def sessions_to_open(inputs: JobInputs, opens: pl.LazyFrame) -> pl.LazyFrame:
     activity export), so it is kept in ``_derived`` and only users whose first open is new
     (or moved) are counted from the activity export on a later run.
     """
+    if inputs.probe:
+        return opens.join(_count(inputs.activity, opens), on="user_id", how="left").select(
+            "user_id", pl.col("sessions_to_open").fill_null(0)
+        )
     folder = inputs.warehouse.reports_root / "_derived"
     state, meta = folder / "journey_sessions.parquet", folder / "journey_sessions.json"
     opens_df = opens.collect()

@@ -63,6 +63,8 @@ def _summary(inputs: JobInputs) -> pl.LazyFrame:
     )  # fmt: skip
     if since is not None:
         fresh = pl.concat([pl.scan_parquet(state), _aggregate(fresh)])
+    if inputs.probe:
+        return _aggregate(fresh)
     return _store(_aggregate(fresh), inputs, state, meta_path)
 
 

@@ -17,6 +17,8 @@ from analytics import runner as runner_module
 from analytics.jobs import JOBS
 from analytics.jobs.base import JobInputs
 from analytics.runner import Runner
+from analytics.state import WatermarkStore
+from analytics.windows import plan
 from tests.analytics.test_runner import export_more, files
 
 
@@ -112,3 +114,32 @@ def test_a_column_added_by_a_later_release_recomputes_final_windows(
             assert "added_later" in pl.read_parquet_schema(path), path
     again = {r.job: r for r in golden.run(["churn_posting", "community_health"])}
     assert (again["churn_posting"].windows, again["community_health"].windows) == (0, 1)
+
+
+def derived_files(runner: Runner) -> dict[str, int]:
+    folder = runner.reports_root / "_derived"
+    return {p.name: p.stat().st_mtime_ns for p in folder.glob("*")} if folder.exists() else {}
+
+
+@pytest.mark.parametrize("name", list(JOBS))
+def test_a_probe_has_the_columns_of_a_build_and_collects_nothing(golden: Runner, name: str) -> None:
+    """With no window due, what a job writes now is read off a probe of its last settled
+    window: the same columns as building it for real, but none of its intermediates collected
+    (collecting the cohort table of a settled window was most of an incremental run) and no
+    derived state stored."""
+    golden.run()
+    job = JOBS[name]
+    with WatermarkStore(golden.state_path) as store:
+        exports, error = golden._exports()
+        assert error is None
+        facts = golden._facts(exports, store, [job])
+    ready = plan(job, facts, golden.settings).ready
+    assert ready, "the golden world has windows of every job"
+    inputs = golden._inputs(exports, [ready[-1].window], facts)
+    probe = dataclasses.replace(inputs, probe=True, cache={})
+    before = derived_files(golden)
+    probed = job.build(probe).collect_schema().names()
+    assert probe.cache == {}
+    assert derived_files(golden) == before
+    built = job.build(dataclasses.replace(inputs, cache={})).collect()
+    assert probed == built.columns
