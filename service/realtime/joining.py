@@ -76,10 +76,18 @@ async def reload(hub: Hub, conn: Connection, room: str) -> None:
     for this socket (the user left through another of theirs) still waits for it. A join of
     the room being served on the socket meanwhile answers for both (hub.begin_join). If the
     room cannot be served, the socket leaves it, as after a failed join.
+
+    Like a join's, the reply waits for the frames before it to drain below the queue limit
+    (a resume replay may have pushed past it; a client reading it is not slow), and a client
+    that reads nothing is closed as a slow consumer after as long as a silent one would be.
     """
     c, who = hub.c, conn.identity
-    if room not in conn.rooms or hub.is_joining(conn, room) or conn.outbox.overflowing():
+    if room not in conn.rooms or hub.is_joining(conn, room):
         return
+    if not await conn.outbox.wait_for_room(hub.settings.idle_timeout_seconds):
+        return
+    if room not in conn.rooms or hub.is_joining(conn, room):
+        return  # left, or joined again, while the reply waited
     hub.begin_join(conn, room)
     try:
         info = rooms.get_room(c, who, room)  # authorises READ, as a join does

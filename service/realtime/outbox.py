@@ -112,8 +112,8 @@ class Outbox:
     """Frames on their way to one socket."""
 
     __slots__ = (
-        "_close", "_closing", "_extra", "_proto", "_queue", "_roomy", "_send", "_task", "limit",
-        "on_overflow", "sent",
+        "_close", "_closing", "_extra", "_proto", "_queue", "_roomy", "_send", "_task", "_waiting",
+        "limit", "on_overflow", "sent",
     )  # fmt: skip
 
     suspended = 0
@@ -132,7 +132,9 @@ class Outbox:
         self._extra = 0
         """Frames of join replies in the queue: not counted against ``limit``."""
         self._roomy: asyncio.Event | None = None
-        """Set when the queue drops below ``limit`` (or the socket closes) while a join waits."""
+        """Set when the queue drops below ``limit`` (or the socket closes) while replies wait."""
+        self._waiting = 0
+        """Replies waiting in :meth:`wait_for_room` (they share :attr:`_roomy`)."""
         self.limit = limit
         self.on_overflow = on_overflow
         self.sent = 0
@@ -203,18 +205,24 @@ class Outbox:
             self._roomy.set()
 
     async def wait_for_room(self, timeout: float) -> bool:
-        """Wait until the queue is below the limit, before a join's reply is pushed past it.
+        """Wait until the queue is below the limit, before a reply (a join's, or the reload
+        after a resync) is pushed past it.
 
         A client that reads nothing must not stack reply on reply by joining again and again;
-        one that reads them on a slow link gets each once the ones before it went out. False
-        (the socket is closing) when it closed meanwhile, or when nothing drained the queue
-        below the limit within ``timeout``: then it is closed as a slow consumer.
+        one that reads them on a slow link gets each once the ones before it went out (a resume
+        replays up to ``resume_max_events`` frames, more than the limit). False (the socket is
+        closing) when it closed meanwhile, or when nothing drained the queue below the limit
+        within ``timeout``: then it is closed as a slow consumer. Several replies may wait at
+        once (reloads of several rooms): one event wakes them all.
         """
         if self._closing:
             return False
         if len(self._queue) < self.limit:
             return True
-        roomy = self._roomy = asyncio.Event()
+        if self._roomy is None:
+            self._roomy = asyncio.Event()
+        roomy = self._roomy
+        self._waiting += 1
         try:
             async with asyncio.timeout(timeout):
                 while not self._closing and len(self._queue) >= self.limit:
@@ -223,22 +231,10 @@ class Outbox:
         except TimeoutError:
             self._overflow()
         finally:
-            self._roomy = None
+            self._waiting -= 1
+            if not self._waiting:
+                self._roomy = None
         return not self._closing
-
-    def overflowing(self) -> bool:
-        """True when the queue is already full, which closes the socket as a slow consumer.
-
-        For a reply pushed past the limit that cannot wait (a reload after frames were lost
-        between nodes, which the hub sends while it handles an envelope): the client must have
-        kept up with what it was sent, replies included.
-        """
-        if self._closing:
-            return True
-        if len(self._queue) >= self.limit:
-            self._overflow()
-            return True
-        return False
 
     def _overflow(self) -> None:
         from service.errors import ErrorCode

@@ -571,3 +571,46 @@ async def test_a_gap_the_stream_does_not_hold_yet_reloads_every_room(hub, redis_
     assert [r["room"] for r in x.of("resync")] == ["match:1"]
     assert [r["room"] for r in y.of("resync")] == ["match:2"]
     assert (hub.stats.delivery_gaps, hub.stats.unrecovered_gaps) == (1, 1)
+
+
+class SlowReader(Recorder):
+    """A client on a slow link: its frames wait while ``reading`` is clear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = asyncio.Event()
+        self.reading.set()
+        self.closed: list[int] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.reading.wait()
+        if message["type"] == "websocket.close":
+            self.closed.append(message["code"])
+        await super().send(message)
+
+
+async def test_the_reload_waits_for_a_replay_past_the_limit_to_be_read(hub):  # noqa: F811
+    """A resume replays up to ``resume_max_events`` frames, more than the queue limit. A gap
+    while the client is still reading them: the reload's reply waits for the queue to drain
+    below the limit, as a join's does, instead of closing a client that keeps up as a slow
+    consumer (4303)."""
+    rec = SlowReader()
+    conn = Connection(who("bob"), Outbox(rec.send, 4))
+    hub.connections.add(conn)
+    await join(hub, conn, f.Join(room="match:1"))
+    rec.reading.clear()
+    conn.outbox.push({"type": "websocket.send", "text": json.dumps({"type": "noise"})})
+    for _ in range(10):  # what a resume replayed, still on its way to the client
+        conn.outbox.push({"type": "websocket.send", "text": json.dumps({"type": "replayed"})},
+                         bounded=False)  # fmt: skip
+    await hub.receive(numbered("b1", 1))
+    await hub.receive(numbered("b1", 3))  # 2 was lost: resync and reload match:1
+    await settle()
+    assert hub.stats.delivery_gaps == 1 and not conn.outbox.closing
+    rec.reading.set()
+    for _ in range(100):
+        if len(rec.of("joined")) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert [r["type"] for r in rec.frames[-2:]] == ["resync", "joined"]
+    assert len(rec.of("replayed")) == 10 and rec.closed == [] and not conn.outbox.closing

@@ -91,15 +91,34 @@ async def test_unbounded_push_ignores_the_limit():
     assert len(sock.sent) == 5
 
 
-async def test_a_reply_past_the_limit_waits_for_the_client_to_keep_up():
+async def test_replies_past_the_limit_wait_for_the_client_to_keep_up():
+    """A resume replay pushed the queue past the limit: replies waiting for room (two
+    reloads at once) both go once the client has read below it; none closes the socket."""
     sock = FakeSocket()
     dropped = []
     box = Outbox(sock.send, limit=2, on_overflow=lambda: dropped.append(True))
     sock.writable.clear()
-    assert not box.overflowing()
-    for i in range(5):  # one reply past the limit is taken ...
+    assert await box.wait_for_room(1.0)
+    for i in range(5):  # a replay past the limit is taken
         assert box.push(text(i), bounded=False)
-    assert box.overflowing() and dropped == [True] and box.closing  # ... a second one is not
+    waiting = [asyncio.create_task(box.wait_for_room(5.0)) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    assert not any(t.done() for t in waiting)
+    sock.writable.set()
+    assert await asyncio.gather(*waiting) == [True, True]
+    await box.wait_idle()
+    assert dropped == [] and not box.closing and len(sock.sent) == 5
+
+
+async def test_a_reply_waiting_for_a_client_that_reads_nothing_closes_it():
+    sock = FakeSocket()
+    dropped = []
+    box = Outbox(sock.send, limit=2, on_overflow=lambda: dropped.append(True))
+    sock.writable.clear()
+    for i in range(5):
+        assert box.push(text(i), bounded=False)
+    assert await box.wait_for_room(0.05) is False
+    assert dropped == [True] and box.closing
     sock.writable.set()
     await box.wait_idle()
     assert sock.sent[-1]["code"] == 4303 and len(sock.sent) == 2
