@@ -251,6 +251,10 @@ class Joined(_Server, tag="joined", kw_only=True):
     """Whether to send ``typing`` frames: no default, so it is always sent (a missing field
     reads as false)."""
     history: list[Message] = msgspec.field(default_factory=list)
+    next_before: str | None = None
+    """When messages precede ``history``: the id to page back from (HTTP history's
+    ``before``, as a page's ``next_before``). Absent when ``history`` starts with the room's
+    first message (or on a resume), so a client need not offer earlier messages."""
     mine: dict[str, list[str]] = msgspec.field(default_factory=dict)
     """The recipient's own reactions, by message id: on ``history``, or on a resume on the
     recent messages whose counts follow the replay. ``message`` and ``reaction`` frames are

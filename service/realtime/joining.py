@@ -170,6 +170,7 @@ def _joined(
         boot=hub.remote.boot(info.room_id), remote={e: s for e, s in positions.items() if e != local},
         resumed=page is None, typing=hub.typing.enabled(hub.roster.size(info.room_id)),
         history=_history(c, info.room_id, page) if page is not None else [],
+        next_before=page.next_before if page is not None else None,
         mine=own[0], reported=own[1],
         polls=[
             poll_frame(info.room_id, p, p.votes.get(who.user_id))

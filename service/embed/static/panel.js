@@ -382,7 +382,7 @@
     takeMine(f);
     (f.reported || []).forEach((id) => s.reported.add(id)); // also those reported before a reload
     (f.history || []).forEach((m) => addMessage(m));
-    if (!f.resumed && !(f.history || []).length) s.olderDone = true; // an empty room: nothing earlier
+    if (!f.resumed) s.olderDone = !f.next_before; // the history holds the room's first message: nothing earlier
     renderOlder();
     s.pinned = null; setPinned(f.pinned_message_id); // read afresh: it may have been deleted meanwhile
     if (f.resumed) s.messages.forEach((m) => renderMessage(m));

@@ -46,6 +46,25 @@ async def test_history_on_join(rt_server):
     assert late.joined["presence"]["count"] >= 1
 
 
+async def test_joined_says_whether_earlier_messages_exist(start_server):
+    """``next_before`` is there when messages precede the join's history (the id to page back
+    from over HTTP), and absent when the history starts with the room's first message."""
+    server = start_server(SIDELINE_REALTIME__HISTORY_ON_JOIN="2")
+    a = await WsClient.login(server, "ann")
+    ids = [(await send(a, f"m{i}", f"c{i}"))["message_id"] for i in range(2)]
+    exact = await WsClient.login(server, "bob")
+    assert [m["message_id"] for m in exact.joined["history"]] == ids
+    assert "next_before" not in exact.joined
+    ids.append((await send(a, "m2", "c2"))["message_id"])
+    more = await WsClient.login(server, "cat")
+    assert [m["message_id"] for m in more.joined["history"]] == ids[1:]
+    assert more.joined["next_before"] == ids[1]
+    headers = {"Authorization": f"Bearer {server.token('cat', 'match:1')}"}
+    r = httpx.get(f"{server.url}/v1/rooms/match:1/messages", headers=headers,
+                  params={"before": more.joined["next_before"]})  # fmt: skip
+    assert [m["message_id"] for m in r.json()["messages"]] == ids[:1]
+
+
 async def test_http_send_is_fanned_out_too(rt_server):
     b = await WsClient.login(rt_server, "bob")
     headers = {"Authorization": f"Bearer {rt_server.token('ann', 'match:1')}"}
