@@ -544,3 +544,31 @@ def test_add_reaction_buttons_are_not_faded_and_say_why_at_the_cap(room, scheme)
     sam.locator("#toast", has_text="remove one first").wait_for(timeout=10_000)
     assert msg.locator("button.chip.mine").count() == 3, "nothing was sent"
     assert room.errors == []
+
+
+BUTTON_EDGES = """() => [...document.querySelectorAll('button')]
+  .filter((b) => b.offsetParent !== null && b.getBoundingClientRect().width > 2  // (not the skip link)
+    && !b.classList.contains('reply-to'))  // (a quote of the message replied to)
+  .map((b) => { const s = getComputedStyle(b);
+    return {button: b.getAttribute('aria-label') || b.textContent.trim(), class: b.className,
+            width: parseFloat(s.borderTopWidth), style: s.borderTopStyle}; })"""
+
+
+def test_every_button_keeps_an_edge_in_forced_colours(room):
+    """Forced colours (Windows high contrast) drop backgrounds and shadows: Send and the
+    crowd's reaction buttons, drawn by their fill alone, showed as bare text, and a reaction
+    of one's own, marked by a shadow, as another's. Every button shown keeps a border, and one's
+    own reaction a thicker one."""
+    mid = room.post("ana", "what a save")
+    room.react("sam", mid, "🔥")
+    sam = room.open("sam")
+    mine = line(sam, mid).locator("button.mine")
+    mine.wait_for(timeout=10_000)
+    sam.emulate_media(forced_colors="active")
+    assert sam.evaluate("matchMedia('(forced-colors: active)').matches")
+    buttons = sam.evaluate(BUTTON_EDGES)
+    assert {"Send"} <= {b["button"] for b in buttons}, buttons
+    bare = [b for b in buttons if b["width"] < 1 or b["style"] == "none"]
+    assert bare == [], bare
+    assert mine.evaluate("(b) => parseFloat(getComputedStyle(b).borderTopWidth)") >= 2
+    assert room.errors == []
