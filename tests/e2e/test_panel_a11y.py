@@ -13,7 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import ANNOUNCED, focused, line, passed_through, record_states, said, settle
+from tests.e2e.conftest import (
+    ANNOUNCED,
+    Room,
+    focused,
+    line,
+    passed_through,
+    record_states,
+    said,
+    settle,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -572,3 +581,36 @@ def test_every_button_keeps_an_edge_in_forced_colours(room):
     assert bare == [], bare
     assert mine.evaluate("(b) => parseFloat(getComputedStyle(b).borderTopWidth)") >= 2
     assert room.errors == []
+
+
+# 40 combining marks above and 40 below one letter, as "Zalgo" text piles them up.
+PILED = "g" + "".join(chr(0x300 + i % 21) for i in range(40)) + "".join(chr(0x316 + i % 20) for i in range(40))
+
+
+def inside(page: Any, message_id: str) -> bytes:
+    """A screenshot of the line of ``message_id`` less a pixel at the top and at the bottom
+    (lines meet at fractions of a pixel: the row they share shows both)."""
+    box = line(page, message_id).bounding_box()
+    assert box is not None
+    clip = {"x": box["x"], "y": box["y"] + 1, "width": box["width"], "height": box["height"] - 2}
+    shot: bytes = page.screenshot(clip=clip)
+    return shot
+
+
+def test_piled_combining_marks_stay_in_their_own_message(room, chromium, panel_server):
+    """Combining marks stacked on a letter drew their ink across the messages above and below,
+    hiding what they said. The message's own box clips them: its neighbours look exactly as
+    beside a plain message."""
+    plain = Room(chromium, panel_server)
+    try:
+        shots = []
+        for r, middle in ((room, f"look {PILED} here"), (plain, "look g here")):
+            ids = [r.post("ana", "the message above"), r.post("bo", middle), r.post("ana", "the message below")]
+            page = r.open("sam")
+            line(page, ids[-1])
+            settle(page)
+            shots.append([inside(page, i) for i in (ids[0], ids[2])])
+            assert r.errors == []
+        assert shots[0] == shots[1], "the piled marks reached into the messages beside theirs"
+    finally:
+        plain.close()
