@@ -154,7 +154,8 @@ def _shape(frame: pl.LazyFrame, inputs: JobInputs | None, margin: int) -> pl.Laz
             [pl.lit(None, pl.Int64).alias(c) for c in [*counts[1:], "peak_minute",
                                                          "peak_interactions", "view_users"]]
         )  # fmt: skip
-    duration = (pl.col("ends_at") - pl.col("starts_at")).dt.total_seconds() / 60
+    # (microseconds: total_seconds drops the fraction, and a half-second context lasted nothing)
+    duration = (pl.col("ends_at") - pl.col("starts_at")).dt.total_microseconds() / 60e6
     viewers = pl.coalesce(pl.col("viewers"), pl.col("view_users").cast(pl.Int64))
     interactions = INTERACTIONS
     return (

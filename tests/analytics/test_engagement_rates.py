@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from analytics.demo import write_warehouse
 from analytics.runner import Runner
@@ -60,3 +61,26 @@ def test_zero_viewers_and_zero_duration_give_null_rates(tmp_path: Path) -> None:
         # dashboard: 1 opener over 0 viewers, 1 message over 0 minutes
         "dashboard": (0, 0.0, None, None, None, 1.0),
     }
+
+
+def test_durations_keep_their_fractions_of_a_second(tmp_path: Path) -> None:
+    """A context's minutes were counted from whole seconds: 90.6 s read as 1.5 minutes, and a
+    context of half a second as none at all (its rates null, as if it lasted no time)."""
+    exports = two_user_exports(tmp_path, (
+        "m:1,match,long,2026-01-06T12:00:00Z,2026-01-06T12:01:30.600Z,4\n"
+        "m:2,match,blink,2026-01-06T13:00:00Z,2026-01-06T13:00:00.500Z,4\n"
+    ))
+    write_warehouse([
+        new_event(T.MESSAGE_SENT, user_id="u1", room_id=room, occurred_at=when,
+                  payload={"text": "x", **SENT})
+        for room, when in (("m:1", at(1, 6, 12, 1)), ("m:2", at(1, 6, 13)))
+    ], tmp_path / "warehouse")  # fmt: skip
+    runner = Runner(tmp_path / "warehouse", exports, AnalyticsSettings(), clock=lambda: NOW,
+                    progress=False)  # fmt: skip
+    [result] = runner.run(["engagement"])
+    assert result.status == "ok", result.error
+    per_context = pl.read_parquet(runner.reports_root / "engagement" / "*.parquet")
+    got = {r[0]: r[1:] for r in per_context.select(
+        "context_id", "duration_minutes", "messages_per_minute").rows()}  # fmt: skip
+    assert got["m:1"] == (pytest.approx(90.6 / 60), pytest.approx(60 / 90.6))
+    assert got["m:2"] == (pytest.approx(0.5 / 60), pytest.approx(120.0))
