@@ -349,6 +349,10 @@ def test_served_by_the_service_behind_the_key(browser, demo_dir: Path, tmp_path:
         tab.page.goto(f"{server.url}/dashboards/overview.html")
         assert "/dashboards/login" in tab.page.url
         intro = tab.page.inner_text("main")  # where the key is, never the key
+        tab.page.emulate_media(forced_colors="active")  # (Windows high contrast drops the fill)
+        edge = "(b) => parseFloat(getComputedStyle(b).borderTopWidth)"
+        assert tab.page.locator("button[type=submit]").evaluate(edge) >= 1, "Sign in is bare text"
+        tab.page.emulate_media(forced_colors="none")
         assert f"dashboard_access_key in {data / 'dev-secrets.toml'}" in intro and key not in intro
         tab.page.fill("#key", "wrong")
         tab.page.click("button[type=submit]")
