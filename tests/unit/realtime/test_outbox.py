@@ -24,6 +24,16 @@ def text(i: int) -> dict:
     return {"type": "websocket.send", "text": str(i)}
 
 
+def blocked(limit: int) -> tuple[FakeSocket, Outbox, list[bool]]:
+    """An outbox over a socket that takes nothing until ``writable`` is set; ``dropped``
+    records each overflow."""
+    sock = FakeSocket()
+    dropped: list[bool] = []
+    box = Outbox(sock.send, limit=limit, on_overflow=lambda: dropped.append(True))
+    sock.writable.clear()
+    return sock, box, dropped
+
+
 async def test_step_finishes_synchronously_when_nothing_blocks():
     sock = FakeSocket()
     assert step(sock.send(text(1))) is None
@@ -64,10 +74,7 @@ async def test_blocked_socket_queues_then_drains_in_order():
 
 
 async def test_overflow_closes_with_4303_after_the_frame_in_flight():
-    sock = FakeSocket()
-    dropped = []
-    box = Outbox(sock.send, limit=2, on_overflow=lambda: dropped.append(True))
-    sock.writable.clear()
+    sock, box, dropped = blocked(limit=2)
     for i in range(3):
         assert box.push(text(i))
     assert box.push(text(3)) is False and dropped == [True] and box.closing
@@ -94,10 +101,7 @@ async def test_unbounded_push_ignores_the_limit():
 async def test_replies_past_the_limit_wait_for_the_client_to_keep_up():
     """A resume replay pushed the queue past the limit: replies waiting for room (two
     reloads at once) both go once the client has read below it; none closes the socket."""
-    sock = FakeSocket()
-    dropped = []
-    box = Outbox(sock.send, limit=2, on_overflow=lambda: dropped.append(True))
-    sock.writable.clear()
+    sock, box, dropped = blocked(limit=2)
     assert await box.wait_for_room(1.0)
     for i in range(5):  # a replay past the limit is taken
         assert box.push(text(i), bounded=False)
@@ -111,10 +115,7 @@ async def test_replies_past_the_limit_wait_for_the_client_to_keep_up():
 
 
 async def test_a_reply_waiting_for_a_client_that_reads_nothing_closes_it():
-    sock = FakeSocket()
-    dropped = []
-    box = Outbox(sock.send, limit=2, on_overflow=lambda: dropped.append(True))
-    sock.writable.clear()
+    sock, box, dropped = blocked(limit=2)
     for i in range(5):
         assert box.push(text(i), bounded=False)
     assert await box.wait_for_room(0.05) is False
