@@ -59,7 +59,9 @@ class JobInputs:
     probe: bool = False
     """Only the output's columns are wanted (``collect_schema``), not its rows: intermediates
     stay lazy and uncollected, and nothing derived is stored. The runner probes so when no
-    window of the job is due, to see whether settled files have the columns it writes now."""
+    window of the job is due, to see whether settled files have the columns it writes now.
+    A builder that collects or stores something itself (the kept per-user summaries) returns
+    a lazy equivalent instead when probed."""
 
     @property
     def start(self) -> datetime:
