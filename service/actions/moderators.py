@@ -186,10 +186,16 @@ async def lift(
 ) -> bool:  # fmt: skip
     """Unmute or unban (unban also lifts a shadow-ban); False, writing nothing, when nothing of
     it is active in that scope (never set, lifted already, or run out). ``reason`` is recorded
-    on the event, as a restriction's is."""
+    on the event, as a restriction's is. A moderator lifting their own is ``conflict``, as
+    restricting themselves is: it would undo the admin API's (or a peer's) decision."""
     check_room_id(c, room_id)
     if kind not in _OFF:
         raise SidelineError(ErrorCode.NOT_FOUND, f"unknown restriction {kind!r}")
+    if user_id == actor and not actor.startswith("system:"):  # undoing the admin's (or a peer's) decision
+        raise SidelineError(
+            ErrorCode.CONFLICT, "moderators cannot lift their own restriction (the admin API can)",
+            at="$.user_id",
+        )  # fmt: skip
     check_not_peer(c, actor, room_id, user_id, "lift a restriction of")
     key_scope = GLOBAL if scope == "global" else room_id
 

@@ -118,7 +118,7 @@ class ModeratorController(Controller):
         until = await moderators.restrict(c, who.user_id, room_id, name, data)
         return RestrictionOut(user_id=data.user_id, kind=name, until=until)
 
-    @delete("/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND], WRITE))
+    @delete("/{kind:str}/{user_id:str}", status_code=200, summary="Lift a mute or ban", responses=refusals(TOKEN, MODERATE, [E.NOT_FOUND, E.CONFLICT], WRITE))
     async def lift(self, c: NamedDependency[Community], who: NamedDependency[Identity], room_id: RoomId, kind: LiftKind, user_id: UserIdPath, reason: LiftReason = "") -> LiftedOut:
         _moderator(c, who, room_id)
         return LiftedOut(lifted=await moderators.lift(c, who.user_id, room_id, _lift_kind(kind, user_id), user_id, reason=reason))

@@ -89,6 +89,38 @@ def test_lifts_carry_their_reason_and_pins_and_mode_changes_name_the_moderator_a
         node.stop()
 
 
+def test_a_moderator_cannot_lift_their_own_mute_or_shadow_ban(tmp_path: Path):
+    """The admin API mutes and shadow-bans a moderator by token who has not posted in the room
+    (so not known as a fellow moderator). Restricting oneself was refused, lifting one's own
+    restriction was not: ``DELETE .../mutes/<self>`` and ``.../bans/<self>`` (which lifts a
+    shadow-ban too) answered ``{"lifted": true}`` and undid the admin's decision. Now 409
+    ``conflict`` at ``$.user_id``, nothing written; the admin API still lifts them."""
+    node = ServerProcess(tmp_path / "data", env={"SIDELINE_MODERATION__ENABLED": "false"}).start()
+    try:
+        rex = {"Authorization": f"Bearer {node.token('rex', 'match:1', role='moderator')}"}
+        admin = {"X-Admin-Key": node.admin_key()}
+        with httpx.Client(base_url=node.url, timeout=10) as api:
+            for kind in ("mutes", "shadow-bans"):
+                r = api.post(f"{ADMIN_ROOM}/{kind}", headers=admin, json={"user_id": "rex", "reason": "rogue"})
+                assert r.status_code == 201, r.text
+            before = api.get("/ready").json()["last_seq"]
+            for kind in ("mutes", "bans"):
+                r = api.delete(f"{ROOM}/{kind}/rex", headers=rex)
+                assert r.status_code == 409, r.text
+                assert r.json()["error"]["code"] == "conflict" and r.json()["error"]["at"] == "$.user_id"
+            assert api.get("/ready").json()["last_seq"] == before
+            muted = api.post(f"{ROOM}/messages", headers=rex, json={"client_msg_id": "c1", "text": "back"})
+            assert muted.status_code == 403 and muted.json()["error"]["code"] == "user_muted", muted.text
+            assert api.delete(f"{ADMIN_ROOM}/mutes/rex", headers=admin).json() == {"lifted": True}
+            assert api.delete(f"{ADMIN_ROOM}/bans/rex", headers=admin).json() == {"lifted": True}
+        lifts = _events(node, "user_unmuted", "user_unbanned")
+        assert [(t, u, a) for t, u, a, _ in lifts] == [
+            ("user_unmuted", "rex", "system:admin"), ("user_unbanned", "rex", "system:admin"),
+        ]
+    finally:
+        node.stop()
+
+
 def _events(node: ServerProcess, *types: str) -> list[tuple[str, str, str | None, dict[str, object]]]:
     node.stop()
     con = duckdb.connect(str(node.settings().log_path), read_only=True)
