@@ -44,7 +44,8 @@ class OpenAIModerationProvider:
     """Moderation through any server that speaks OpenAI's moderation API.
 
     Args:
-        base_url: e.g. ``https://api.openai.com/v1`` or a local gateway.
+        base_url: e.g. ``https://api.openai.com/v1`` or a local gateway; credentials in it
+            (``https://user:pass@gateway/v1``) are sent as Basic auth and never logged.
         api_key: sent as a bearer token when not empty; never logged.
         model: the ``model`` field of each request.
         timeout_seconds: httpx timeout for connect, read, write and pool.
@@ -61,9 +62,10 @@ class OpenAIModerationProvider:
         timeout_seconds: float = 0.8,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._url = base_url.rstrip("/") + "/moderations"
+        bare, auth = _credentials_apart(base_url)
+        self._url = bare.rstrip("/") + "/moderations"  # quoted in errors, logged, and recorded
         self._model = model
-        self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(timeout_seconds))
+        self._client = httpx.AsyncClient(headers=headers, auth=auth, timeout=httpx.Timeout(timeout_seconds))
 
     async def classify(self, text: str) -> ProviderResult:
         body = {"input": text, "model": self._model}
@@ -90,11 +92,28 @@ class OpenAIModerationProvider:
         await self._client.aclose()
 
 
+def _credentials_apart(base_url: str) -> tuple[str, httpx.BasicAuth | None]:
+    """``base_url`` without the credentials a gateway's URL may carry (``https://user:pass@gw``),
+    and those credentials as the Basic auth httpx would have sent from the URL itself.
+
+    The URL is quoted in every failure's message, which is logged and recorded in the
+    append-only log (a held message's ``community_message_moderated`` reasons, forwarded to
+    the sinks): the password must not travel with it."""
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:  # refused when called, as before: a failure the pipeline reports
+        return base_url, None
+    if not url.userinfo:
+        return base_url, None
+    return str(url.copy_with(userinfo=b"")), httpx.BasicAuth(url.username, url.password)
+
+
 def build_provider(settings: ProviderSettings) -> OpenAIModerationProvider | None:
     """The configured provider, or None when ``settings.enabled`` is false."""
     if not settings.enabled:
         return None
-    log.info("moderation provider enabled at %s (model %s)", settings.base_url, settings.model)
+    shown, _ = _credentials_apart(settings.base_url)
+    log.info("moderation provider enabled at %s (model %s)", shown, settings.model)
     return OpenAIModerationProvider(
         settings.base_url,
         api_key=settings.api_key,
