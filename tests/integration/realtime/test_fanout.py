@@ -226,12 +226,17 @@ async def test_a_fresh_join_under_load_shows_each_message_once(rt_server):
     senders = [await WsClient.login(rt_server, f"s{i}") for i in range(10)]
     stop = asyncio.Event()
 
-    async def post(client: WsClient, i: int) -> None:
-        n = 0
+    async def post(client: WsClient, i: int) -> set[str]:
+        refs: set[str] = set()
         while not stop.is_set():
-            await client.send(type="send", room="match:1", client_msg_id=f"s{i}-{n}", text=f"s{i} {n}")
-            n += 1
+            ref = f"s{i}-{len(refs)}"
+            await client.send(type="send", room="match:1", client_msg_id=ref, text=f"s{i} {len(refs)}", ref=ref)
+            refs.add(ref)
             await asyncio.sleep(0.02)
+        return refs
+
+    def answered(refs: set[str]):  # every send acked or refused (too fast): none still on its way
+        return lambda frames: refs <= {f.get("ref") for f in frames}
 
     posting = [asyncio.create_task(post(c, i)) for i, c in enumerate(senders)]
     joiners = []
@@ -240,8 +245,8 @@ async def test_a_fresh_join_under_load_shows_each_message_once(rt_server):
         joiners.append(await WsClient.login(rt_server, f"j{j}"))
     await asyncio.sleep(0.3)
     stop.set()
-    await asyncio.gather(*posting)
-    await asyncio.sleep(0.5)
+    for client, refs in zip(senders, await asyncio.gather(*posting), strict=True):
+        await client.frames_until(answered(refs), timeout=30)
     token = rt_server.token("reader", "match:1", "user")
     sent: list[int] = []  # every message's seq, from the log
     with httpx.Client(base_url=rt_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
@@ -252,10 +257,16 @@ async def test_a_fresh_join_under_load_shows_each_message_once(rt_server):
             if page["next_before_seq"] is None:
                 break
             params["before_seq"] = page["next_before_seq"]
+    last = sent[-1]
     for joiner in joiners:
-        frames = await joiner.frames(0.5)
-        shown = [m["seq"] for m in joiner.joined.get("history", [])]
-        shown += [m["seq"] for m in frames if m["type"] == "message"]
+        # until the last message is shown, and half a second more for any second copy
+        history = [m["seq"] for m in joiner.joined.get("history", [])]
+
+        def got_last(frames: list[dict], history: list[int] = history) -> bool:
+            return last in history or any(f["type"] == "message" and f["seq"] == last for f in frames)
+
+        frames = await joiner.frames_until(got_last, timeout=30, then=0.5)
+        shown = history + [m["seq"] for m in frames if m["type"] == "message"]
         assert len(shown) == len(set(shown)), f"shown twice: {sorted(s for s in shown if shown.count(s) > 1)}"
         assert shown == [s for s in sent if s >= shown[0]], "a message missing or out of order"
 
