@@ -34,12 +34,13 @@ async def test_outage_then_recovery_loses_nothing(collector: Collector, make_rig
     before: list[float] = []
     await _append_for(rig, 1.0, before, sent)
 
-    # 2 s of 500s, then 429s asking for 2 s: the forwarder backs off for seconds at a time.
+    # 2 s of 500s (backing off up to 2 s), then 429s asking for 3 s: the forwarder backs off
+    # for seconds at a time.
     collector.fail(500, seconds=2.0)
     during: list[float] = []
     await _append_for(rig, 2.0, during, sent)
     collector.recover()
-    collector.fail(429, times=6, retry_after="2")
+    collector.fail(429, times=6, retry_after="3")
     await _append_for(rig, 2.0, during, sent)
     statuses = {s.name: s for s in rig.fw.status()}
     assert all(statuses[k].errors > 0 for k in KINDS)
@@ -55,12 +56,15 @@ async def test_outage_then_recovery_loses_nothing(collector: Collector, make_rig
         assert len(collector.received[kind]) == sum(keys.values())
     assert collector.invalid == []
 
-    # The forwarder slept for seconds between attempts; appends never waited for it.
+    # The forwarder slept for seconds between attempts; appends never waited for it. An append
+    # that waited would take most of a back-off (2-3 s); one that did not takes milliseconds, but
+    # a loaded machine stalls now and then (291 ms seen at a load of 8 on 2 cores): the line is
+    # drawn at half the longest back-off, not at what an append costs.
     p99 = sorted(during)[int(len(during) * 0.99) - 1]
     print(f"append latency before: median {statistics.median(before) * 1000:.2f} ms; "
           f"during outage: median {statistics.median(during) * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms, "
           f"max {max(during) * 1000:.2f} ms over {len(during)} appends")  # fmt: skip
-    assert max(during) < 0.5, "an append waited on the failing sinks"
+    assert max(during) < 1.5, "an append waited on the failing sinks"
 
 
 async def test_slow_sink_does_not_delay_the_others(collector: Collector, make_rig):
