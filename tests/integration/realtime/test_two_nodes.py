@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -153,9 +154,15 @@ async def test_rate_limits_count_posts_made_through_either_node(start_server, re
         return httpx.post(f"{node.url}/v1/rooms/match:1/messages", headers=headers, timeout=10,
                           json={"client_msg_id": f"g{i}", "text": f"message number {i}"})  # fmt: skip
 
-    for i in range(3):
-        assert send(a, i).status_code == 201
-    await asyncio.sleep(0.3)  # A's commits reach B over Redis
+    sent_on_a = [send(a, i) for i in range(3)]
+    assert [r.status_code for r in sent_on_a] == [201, 201, 201]
+    # A's commits reach B over Redis (B counts them as it applies them); waited for, not guessed
+    ids = {r.json()["message_id"] for r in sent_on_a}
+    deadline = time.monotonic() + 10
+    while not ids <= {m["message_id"] for m in httpx.get(f"{b.url}/v1/rooms/match:1/messages", headers=headers,
+                                                        timeout=10).json()["messages"]}:  # fmt: skip
+        assert time.monotonic() < deadline, "A's messages never reached B"
+        await asyncio.sleep(0.05)
     assert [send(b, i).status_code for i in (3, 4, 5)] == [201, 201, 429]  # 5 in 5 s in all
 
 
