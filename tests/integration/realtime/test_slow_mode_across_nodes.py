@@ -26,13 +26,24 @@ def slow_rooms(node: ServerProcess, rooms: list[str], seconds: int = 30) -> None
             assert api.put(f"/v1/admin/rooms/{room}", json={"slow_mode_seconds": seconds}).status_code == 200
 
 
+async def mode_reached(node: ServerProcess, rooms: list[str], seconds: int = 30) -> None:
+    """Wait until ``node`` has the rooms' slow mode (its envelopes came over Redis)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    async with httpx.AsyncClient(timeout=10) as http:
+        for room in rooms:
+            headers = {"Authorization": f"Bearer {node.token('ann', room)}"}
+            while (await http.get(f"{node.url}/v1/rooms/{room}", headers=headers)).json()["slow_mode_seconds"] != seconds:
+                assert asyncio.get_running_loop().time() < deadline, f"{room}'s slow mode never reached {node.url}"
+                await asyncio.sleep(0.05)
+
+
 async def test_posts_of_one_user_through_both_nodes_at_once_pass_one_per_interval(start_server, redis_url):
     """Sent at the same instant, neither node's state has the other's post yet: one is refused,
     with the time the slot has left."""
     a, b = start_two(start_server, redis_url)
     rooms = [f"match:{i}" for i in range(1, 6)]
     slow_rooms(a, rooms)
-    await asyncio.sleep(0.3)  # the mode reaches B
+    await mode_reached(b, rooms)
     async with httpx.AsyncClient(timeout=30) as http:
         for room in rooms:
             answers = await asyncio.gather(post(http, a, room, "c1"), post(http, b, room, "c2"))
@@ -45,7 +56,7 @@ async def test_posts_of_one_user_through_both_nodes_at_once_pass_one_per_interva
 async def test_a_blocked_post_frees_the_slot_on_every_node(start_server, redis_url):
     a, b = start_two(start_server, redis_url, SIDELINE_MODERATION__ENABLED="true")
     slow_rooms(a, ["match:1"])
-    await asyncio.sleep(0.3)
+    await mode_reached(b, ["match:1"])
     async with httpx.AsyncClient(timeout=30) as http:
         blocked = await post(http, a, "match:1", "c1", "you absolute shit")
         assert blocked.status_code == 422, blocked.text
