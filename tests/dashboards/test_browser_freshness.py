@@ -165,8 +165,7 @@ def test_served_pages_name_the_stale_reports(browser, failed_dir: Path, tmp_path
     try:
         tab = Tab(browser, (server.url,))
         tab.page.goto(f"{server.url}/dashboards/overview.html")
-        tab.page.fill("#key", server.settings().dashboards.access_key)
-        tab.page.click("button[type=submit]")
+        tab.sign_in(server.settings().dashboards.access_key)
         tab.ready()
         check_notice(tab, ["engagement_daily"])
         check_cards(tab, Page(data / "dashboards" / "overview.html"), ["engagement_daily"])
