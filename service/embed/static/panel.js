@@ -27,6 +27,7 @@
     follow: true, unread: new Set(), // the log stays at its bottom; messages that came while scrolled up
     olderDone: false, olderBusy: false, // nothing earlier than the first message shown; a page on its way
     sending: new Map(), // send frames not answered yet, by ref: sent again (same client_msg_id) after a reconnect
+    toasts: 0, toastsBefore: new Map(), // notices shown so far; by a send's ref, how many before it
     pinned: null, pinnedMsg: null, // the pinned message's id; the message when it is not among those shown
     review: null, reviewOpen: false, reviewTimer: null, reviewGen: 0, reviewBusy: false, reviewAgain: false, deciding: new Set(), // moderators
   };
@@ -147,6 +148,7 @@
   function toast(text, kind) {
     const t = $("toast");
     t.textContent = text = humanTimes(text);
+    if (text) s.toasts += 1;
     t.className = "toast" + (kind ? " " + kind : "");
     $("toast-close").hidden = !text;
     s.toastMs = Math.max(kind === "info" ? 6000 : 10000, 4000 + 90 * text.length);
@@ -281,7 +283,7 @@
       me: null, pos: null, inRoom: false, unsure: [], replyTo: null, reporting: null, muted: false, mutedUntil: null,
       barred: null, review: null, reviewGen: s.reviewGen + 1,
     });
-    for (const kept of [s.mine, s.reported, s.sending, s.pending]) kept.clear();
+    for (const kept of [s.mine, s.reported, s.sending, s.toastsBefore, s.pending]) kept.clear();
     renderSending();
     $("text").value = "";
     renderCount();
@@ -365,7 +367,7 @@
       case "typing": onTyping(f); break;
       case "notice": onNotice(f); break;
       case "error": onError(f); break;
-      case "ack": settle(f.ref, true); if (f.op === "send") { s.sending.delete(f.ref); renderSending(); toast("", "info"); } break;
+      case "ack": settle(f.ref, true); if (f.op === "send") sent(f.ref); break;
       case "left": onLeft(f); break;
       case "resync": clearRoom(); break;
     }
@@ -395,11 +397,21 @@
     // with the same client_msg_id, so one that was committed is answered, not written twice.
     s.sending.forEach((frame) => send(frame));
   }
+  // A send the server took: the notice it ends (a refusal of an earlier try, say) goes, but not one
+  // shown since the send was made (the answer can come late: "too many characters" about the next
+  // text went the moment the message before was acknowledged, unread).
+  function sent(ref) {
+    s.sending.delete(ref);
+    renderSending();
+    if (s.toastsBefore.get(ref) === s.toasts) toast("", "info");
+    s.toastsBefore.delete(ref);
+  }
   // A send the server refused: its text goes back into an empty composer, to edit or send later.
   function refused(ref) {
     const frame = ref && s.sending.get(ref);
     if (!frame) return;
     s.sending.delete(ref);
+    s.toastsBefore.delete(ref);
     renderSending();
     if ($("text").value) return;
     $("text").value = frame.text;
@@ -1230,6 +1242,7 @@
     const frame = { type: "send", room: ROOM, client_msg_id: id, text, ref: id };
     if (s.replyTo) frame.reply_to = s.replyTo;
     s.sending.set(id, frame);
+    s.toastsBefore.set(id, s.toasts);
     send(frame); // not connected: it goes once the room is joined again
     s.follow = true;
     renderSending();
