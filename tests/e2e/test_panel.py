@@ -69,8 +69,9 @@ def open_panel(
 
 
 def shown(page, text: str):
-    """The line of the message ``text`` once ``page`` shows it."""
-    line = page.locator("li.msg", has_text=text)
+    """The line of the message ``text`` once ``page`` shows it (not the "sending…" line of a
+    send of its own, ``li.msg.pending``, there before the server has even answered)."""
+    line = page.locator("li.msg:not(.pending)", has_text=text)
     line.wait_for(timeout=10_000)
     return line
 

@@ -90,7 +90,7 @@ def test_a_connection_that_goes_silent_is_noticed_and_resumed(chromium, tmp_path
         sam.wait_for_selector('#panel[data-state="live"]', timeout=10_000)
         assert len(hole.alive) == 2, "one new socket"
         for text in ("said in the tunnel", "typed in the tunnel"):
-            sam.locator("li.msg", has_text=text).wait_for(timeout=10_000)
+            sam.locator("li.msg:not(.pending)", has_text=text).wait_for(timeout=10_000)
         room.post("ana", "after the tunnel")
         sam.locator("li.msg", has_text="after the tunnel").wait_for(timeout=10_000)
         settle(sam)
@@ -201,7 +201,7 @@ def test_the_composer_comes_back_when_a_mute_runs_out(room):
     assert sam.input_value("#text") == "half a thought"
     sam.locator("#toast", has_text="post again").wait_for(timeout=5_000)
     sam.press("#text", "Enter")
-    sam.locator("li.msg", has_text="half a thought").wait_for(timeout=10_000)
+    sam.locator("li.msg:not(.pending)", has_text="half a thought").wait_for(timeout=10_000)
     assert room.errors == []
 
 
@@ -239,8 +239,9 @@ def test_a_token_of_another_user_signs_the_panel_in_afresh(room):
 
 
 def room_message(page, text: str) -> str:
-    """The id of the message ``text`` once ``page`` shows it."""
-    loc = page.locator("li.msg", has_text=text)
+    """The id of the message ``text`` once ``page`` shows it (not its "sending…" line, which
+    has no id: on a loaded machine that was all there was yet)."""
+    loc = page.locator("li.msg:not(.pending)", has_text=text)
     loc.wait_for(timeout=10_000)
     return str(loc.get_attribute("data-id"))
 

@@ -118,7 +118,7 @@ def test_enter_that_ends_an_input_method_composition_does_not_send(room):
     assert sam.locator("li.msg").count() == 0, "nothing was sent"
     assert sam.input_value("#text") == "日本"
     sam.keyboard.press("Enter")  # an Enter outside a composition sends
-    sam.locator("li.msg", has_text="日本").wait_for(timeout=10_000)
+    sam.locator("li.msg:not(.pending)", has_text="日本").wait_for(timeout=10_000)
     assert room.errors == []
 
 
@@ -156,7 +156,7 @@ def test_the_composer_counts_characters_as_the_server_does_and_never_cuts_silent
     sam.keyboard.insert_text("😀" * 30)  # as a paste or an input method puts it (2 UTF-16 units each)
     assert sam.input_value("#text") == "😀" * 30
     sam.keyboard.press("Enter")
-    sam.locator("li.msg", has_text="😀" * 30).wait_for(timeout=10_000)
+    sam.locator("li.msg:not(.pending)", has_text="😀" * 30).wait_for(timeout=10_000)
 
     long = "What a match this has been, honestly the best one all season"
     too_many = len(long) - 40
@@ -197,7 +197,7 @@ def test_the_message_box_is_a_tab_or_two_away_not_hundreds(room):
     assert now and now["id"] == "text", f"after {presses} key presses the focus is on {now}"
     sam.keyboard.type("made it")
     sam.keyboard.press("Enter")
-    sam.locator("li.msg", has_text="made it").wait_for(timeout=10_000)
+    sam.locator("li.msg:not(.pending)", has_text="made it").wait_for(timeout=10_000)
     assert room.errors == []
 
 
@@ -241,10 +241,10 @@ def test_after_send_the_focus_is_back_in_the_message_box(room):
     sam.keyboard.press("Tab")
     assert (focused(sam) or {}).get("id") == "send"
     sam.keyboard.press("Enter")
-    sam.locator("li.msg", has_text="first, sent with the button").wait_for(timeout=10_000)
+    sam.locator("li.msg:not(.pending)", has_text="first, sent with the button").wait_for(timeout=10_000)
     assert (focused(sam) or {}).get("id") == "text", focused(sam)
     sam.keyboard.type("second")
     sam.locator("#send").click()  # a pointer: the message box keeps the focus throughout
-    sam.locator("li.msg", has_text="second").wait_for(timeout=10_000)
+    sam.locator("li.msg:not(.pending)", has_text="second").wait_for(timeout=10_000)
     assert (focused(sam) or {}).get("id") == "text", focused(sam)
     assert room.errors == []
