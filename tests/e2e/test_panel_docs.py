@@ -79,8 +79,9 @@ class HostSite:
 @pytest.fixture
 def host_and_sideline(tmp_path: Path) -> Iterator[tuple[HostSite, ServerProcess]]:
     """The host site serving the doc's snippet, and Sideline allowing the site's origin (with no
-    token leeway, so a 3-second token expires in 3 seconds)."""
-    with HostSite(ttls=[3, 3600]) as site:
+    token leeway, so a 6-second token expires in 6 seconds: with 3, a token handed over 2.5 s
+    late, as on a loaded machine, had expired before the test saw the panel live on it)."""
+    with HostSite(ttls=[6, 3600]) as site:
         env = {"SIDELINE_SERVER__ALLOWED_ORIGINS": json.dumps([site.origin]), "SIDELINE_AUTH__LEEWAY_SECONDS": "0"}
         server = ServerProcess(tmp_path / "data", env=env).start()
         try:
@@ -102,7 +103,7 @@ def test_the_documented_host_page_signs_the_panel_in_and_refreshes_its_token(bro
     assert len(site.requests) == 1, "the token is asked for once the panel is ready"
     assert panel.locator("#room-title").inner_text() == "match:123"
     # the first token expires: the server closes, the panel asks again and goes on
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 15
     while len(site.requests) < 2 and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     assert len(site.requests) == 2, "asked again when the first token expired"
