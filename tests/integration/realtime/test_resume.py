@@ -42,7 +42,8 @@ async def test_resume_gets_exactly_what_was_missed(rt_server):
     assert r.status_code == 200
     back = await WsClient.login(rt_server, "ann", join={"after_seq": seq, "epoch": epoch})
     assert back.joined["resumed"] is True and back.joined.get("history", []) == []
-    frames = [f for f in await back.frames(0.6) if f["type"] in ("message", "deleted")]
+    replay = await back.frames_until(lambda fs: any(f["type"] == "deleted" for f in fs), then=0.3)
+    frames = [f for f in replay if f["type"] in ("message", "deleted")]
     assert [(f["type"], f["message_id"]) for f in frames] == [
         *[("message", m["message_id"]) for m in missed], ("deleted", first["message_id"])
     ]
@@ -68,7 +69,8 @@ async def resumed_with_what_was_missed(server, epoch: str, seq: int) -> None:
     missed = await send(bob, "while ann was away", "c2")
     back = await WsClient.login(server, "ann", join={"after_seq": seq, "epoch": epoch})
     assert back.joined["resumed"] is True
-    got = [f["message_id"] for f in await back.frames(0.5) if f["type"] == "message"]
+    replay = await back.frames_until(lambda fs: any(f["type"] == "message" for f in fs), then=0.5)
+    got = [f["message_id"] for f in replay if f["type"] == "message"]
     assert got == [missed["message_id"]]
 
 

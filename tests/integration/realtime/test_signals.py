@@ -41,7 +41,7 @@ async def test_viewers_can_neither_tap_nor_type(rt_server):
     bob = await WsClient.login(rt_server, "bob", name="Bob")
     await bob.send(type="react", room="match:1", emoji="⚽")
     await bob.send(type="typing", room="match:1")
-    got = signals(await watcher.frames(0.8))
+    got = signals(await watcher.frames_until(lambda fs: len(signals(fs)) >= 2, then=0.5))
     assert len(got) == 2, got
     assert {f["type"]: f.get("crowd", f.get("user_id")) for f in got} == {
         "reaction": {"⚽": 1}, "typing": "bob"}  # fmt: skip
@@ -79,7 +79,7 @@ async def test_who_cannot_post_cannot_type(rt_server):
     await cat.send(type="typing", room="match:1", ref="typ")
     assert (await cat.expect("notice", ref="typ"))["code"] == "user_muted"  # as a muted send
     await bob.send(type="react", room="match:1", emoji="👍🏽")  # reactions are what the mode takes
-    got = signals(await watcher.frames(0.8))
+    got = signals(await watcher.frames_until(lambda fs: signals(fs) != [], then=0.6))
     assert [f["crowd"] for f in got] == [{"👍🏽": 1}], got
 
 
@@ -119,5 +119,5 @@ async def test_taps_of_a_room_left_meanwhile_are_not_shown_later_as_new(start_se
     await ann.send(type="join", room="match:1", ref="j")
     await ann.expect("joined", ref="j")
     await ann.send(type="react", room="match:1", emoji="👍")
-    got = signals(await bob.frames(1.5))
+    got = signals(await bob.frames_until(lambda fs: any("👍" in (f.get("crowd") or {}) for f in fs), then=1.0))
     assert [f["crowd"] for f in got] == [{"👍": 1}], got

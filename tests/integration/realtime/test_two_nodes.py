@@ -103,7 +103,8 @@ async def test_resume_on_the_same_node_replays_remote_frames(two_nodes):
     await asyncio.sleep(0.5)
     back = await WsClient.login(b, "bob", join=position)
     assert back.joined["resumed"] is True
-    got = [f["message_id"] for f in await back.frames(0.5) if f["type"] == "message"]
+    replay = await back.frames_until(lambda fs: any(f["type"] == "message" for f in fs), then=0.5)
+    got = [f["message_id"] for f in replay if f["type"] == "message"]
     assert got == [missed["message_id"]]
     # on the other node the position means nothing: resync
     other = await WsClient.login(a, "bob", join=position)
