@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 
 import httpx
 
@@ -94,24 +96,40 @@ async def test_reactions_are_coalesced_counts(rt_server):
     a = await WsClient.login(rt_server, "ann")
     ack = await send(a, "react to me", "c1")
     fans = [await WsClient.login(rt_server, f"fan{i}") for i in range(5)]
+    started = time.monotonic()
     for i, fan in enumerate(fans):
         await fan.send(type="react", room="match:1", message_id=ack["message_id"], emoji="🔥", ref=f"r{i}")
     for i, fan in enumerate(fans):
         assert (await fan.expect("ack", ref=f"r{i}"))["op"] == "react"
-    frames = [f for f in await a.frames(1.0) if f["type"] == "reaction"]
-    # five reactions inside one interval (0.2 s here): at most a leading and a trailing frame
-    assert 1 <= len(frames) <= 3, frames
+    took = time.monotonic() - started
+
+    def all_five(frames: list[dict]) -> bool:
+        return any(f["type"] == "reaction" and f["messages"].get(ack["message_id"]) == {"🔥": 5} for f in frames)
+
+    frames = [f for f in await a.frames_until(all_five, then=0.5) if f["type"] == "reaction"]
+    # five reactions inside one interval (0.2 s here): at most a leading and a trailing frame;
+    # a loaded machine may spread them over more intervals, one frame more for each
+    assert 1 <= len(frames) <= 2 + math.ceil(took / 0.2), (took, frames)
     assert frames[-1]["messages"][ack["message_id"]] == {"🔥": 5}
 
 
 async def test_crowd_reactions_are_batched_per_interval(rt_server):
     a = await WsClient.login(rt_server, "ann")
     b = await WsClient.login(rt_server, "bob")
+    started = time.monotonic()
     for _ in range(8):
         await b.send(type="react", room="match:1", emoji="⚽")
-    frames = [f for f in await a.frames(1.0) if f["type"] == "reaction" and f.get("crowd")]
+    await b.send(type="ping", ref="p")
+    await b.expect("pong", ref="p")  # the server has read the eight taps
+    took = time.monotonic() - started
+
+    def taps(frames: list[dict]) -> int:
+        return sum(f["crowd"].get("⚽", 0) for f in frames if f["type"] == "reaction" and f.get("crowd"))
+
+    frames = [f for f in await a.frames_until(lambda fs: taps(fs) >= 8, then=0.5)
+              if f["type"] == "reaction" and f.get("crowd")]  # fmt: skip
     assert sum(f["crowd"]["⚽"] for f in frames) == 8
-    assert len(frames) <= 3
+    assert len(frames) <= 2 + math.ceil(took / 0.2), (took, frames)  # as above
 
 
 async def test_polls_vote_and_results(rt_server):
