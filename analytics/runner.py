@@ -313,8 +313,9 @@ class Runner:
         ``jobs run --full``. What the job writes now is read off its LazyFrame's schema for
         the first chunk due (whose shared intermediates the run then reuses) or, when none
         is due, for the last settled window, probed (:attr:`JobInputs.probe`: nothing of it
-        is collected; collecting its cohort table took most of an incremental run). A window whose columns were not recorded (a
-        watermark of a release before this) has its file's own read once and recorded.
+        is collected; collecting its cohort table took most of an incremental run). A window
+        whose columns were not recorded (a watermark of a release before this) has its file's
+        own read once and recorded.
         """
         due = {p.window.key for p in todo}
         settled = [p.window for p in planned.ready if p.window.key not in due]

@@ -112,8 +112,8 @@ class Outbox:
     """Frames on their way to one socket."""
 
     __slots__ = (
-        "_close", "_closing", "_extra", "_proto", "_queue", "_roomy", "_send", "_task", "_waiting",
-        "limit", "on_overflow", "sent",
+        "_close", "_closing", "_extra", "_proto", "_queue", "_roomy", "_send", "_task", "limit",
+        "on_overflow", "sent",
     )  # fmt: skip
 
     suspended = 0
@@ -132,9 +132,8 @@ class Outbox:
         self._extra = 0
         """Frames of join replies in the queue: not counted against ``limit``."""
         self._roomy: asyncio.Event | None = None
-        """Set when the queue drops below ``limit`` (or the socket closes) while replies wait."""
-        self._waiting = 0
-        """Replies waiting in :meth:`wait_for_room` (they share :attr:`_roomy`)."""
+        """Made by the first reply that waits for room, shared by every later one: set when the
+        queue drops below ``limit`` (or the socket closes)."""
         self.limit = limit
         self.on_overflow = on_overflow
         self.sent = 0
@@ -222,7 +221,6 @@ class Outbox:
         if self._roomy is None:
             self._roomy = asyncio.Event()
         roomy = self._roomy
-        self._waiting += 1
         try:
             async with asyncio.timeout(timeout):
                 while not self._closing and len(self._queue) >= self.limit:
@@ -230,10 +228,6 @@ class Outbox:
                     await roomy.wait()
         except TimeoutError:
             self._overflow()
-        finally:
-            self._waiting -= 1
-            if not self._waiting:
-                self._roomy = None
         return not self._closing
 
     def _overflow(self) -> None:
