@@ -15,7 +15,6 @@ import pytest
 
 from tests.e2e.conftest import (
     ANNOUNCED,
-    Room,
     focused,
     line,
     passed_through,
@@ -587,6 +586,29 @@ def test_every_button_keeps_an_edge_in_forced_colours(room):
 PILED = "g" + "".join(chr(0x300 + i % 21) for i in range(40)) + "".join(chr(0x316 + i % 20) for i in range(40))
 
 
+# The largest difference of one colour channel between two PNG screenshots of one size, as the
+# page decodes them (0 to 255).
+LARGEST_DIFFERENCE = """async ([a, b]) => {
+  const data = async (png) => { const img = new Image(); img.src = 'data:image/png;base64,' + png;
+    await img.decode(); const c = document.createElement('canvas');
+    c.width = img.width; c.height = img.height; const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+    return g.getImageData(0, 0, c.width, c.height).data; };
+  const [x, y] = [await data(a), await data(b)];
+  if (x.length !== y.length) return 256;
+  let most = 0; for (let i = 0; i < x.length; i++) most = Math.max(most, Math.abs(x[i] - y[i]));
+  return most; }"""
+
+
+def largest_difference(page: Any, a: bytes, b: bytes) -> int:
+    """How far apart two screenshots are at their most different pixel (0 to 255; 256 when
+    their sizes differ). Rasterising one layout twice can differ by a level or two at an
+    anti-aliased edge; ink where there was none differs by far more."""
+    import base64
+
+    most: int = page.evaluate(LARGEST_DIFFERENCE, [base64.b64encode(a).decode(), base64.b64encode(b).decode()])
+    return most
+
+
 def inside(page: Any, message_id: str) -> bytes:
     """A screenshot of the line of ``message_id`` less a pixel at the top and at the bottom
     (lines meet at fractions of a pixel: the row they share shows both)."""
@@ -597,20 +619,25 @@ def inside(page: Any, message_id: str) -> bytes:
     return shot
 
 
-def test_piled_combining_marks_stay_in_their_own_message(room, chromium, panel_server):
+def test_piled_combining_marks_stay_in_their_own_message(room):
     """Combining marks stacked on a letter drew their ink across the messages above and below,
-    hiding what they said. The message's own box clips them: its neighbours look exactly as
-    beside a plain message."""
-    plain = Room(chromium, panel_server)
-    try:
-        shots = []
-        for r, middle in ((room, f"look {PILED} here"), (plain, "look g here")):
-            ids = [r.post("ana", "the message above"), r.post("bo", middle), r.post("ana", "the message below")]
-            page = r.open("sam")
-            line(page, ids[-1])
-            settle(page)
-            shots.append([inside(page, i) for i in (ids[0], ids[2])])
-            assert r.errors == []
-        assert shots[0] == shots[1], "the piled marks reached into the messages beside theirs"
-    finally:
-        plain.close()
+    hiding what they said. The message's own box clips them: its neighbours look exactly the
+    same with the piled text shown and hidden (hidden keeps the layout, to the subpixel), but
+    for a level or two of anti-aliasing (seen once in three runs at a button's rounded edge)."""
+    # Users of this test alone: rate limits count per user, across rooms, and other tests of
+    # the module post as "ana" (5 in 5 s is a 429).
+    ids = [room.post(f"{who}-zalgo", text, name=who.title())
+           for who, text in (("ana", "the message above"), ("bo", f"look {PILED} here"), ("cy", "the message below"))]  # fmt: skip
+    page = room.open("sam")
+    line(page, ids[-1])
+    # The fonts of this machine draw the marks side by side, a line high; fonts that stack
+    # them draw a tower. Text four times the size reaches as far.
+    line(page, ids[1]).locator(".text").evaluate("(t) => { t.style.fontSize = '4em'; }")
+    settle(page)
+    shown = [inside(page, i) for i in (ids[0], ids[2])]
+    line(page, ids[1]).locator(".text").evaluate("(t) => { t.style.visibility = 'hidden'; }")
+    settle(page, 100)
+    hidden = [inside(page, i) for i in (ids[0], ids[2])]
+    apart = [largest_difference(page, a, b) for a, b in zip(shown, hidden, strict=True)]
+    assert max(apart) <= 8, f"the piled marks reached into the messages beside theirs: {apart}"
+    assert room.errors == []
