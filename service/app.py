@@ -45,6 +45,7 @@ from service.eventlog import checkpoint
 from service.eventlog.duckdb_log import DuckDBLog
 from service.eventlog.running_checkpoints import RunningCheckpoints
 from service.identity import TokenVerifier
+from service.logs import printable
 from service.metrics import Metrics
 from service.realtime.brokers.base import Broker
 from service.realtime.brokers.memory import MemoryBroker
@@ -96,15 +97,6 @@ def _room_settings(policy: Any) -> Any:
         slow_mode_seconds=policy.slow_mode_seconds,
         max_message_length=policy.max_message_length,
     )
-
-
-def printable(text: str) -> str:
-    """``text`` with every character that is not printable (CR, LF, ESC, NEL, U+2028 ...)
-    written as its Python escape, so a request path cannot forge a log line or drive a
-    terminal."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def access_log_middleware(app: ASGIApp) -> ASGIApp:

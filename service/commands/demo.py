@@ -18,7 +18,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from service.commands.serve import configure_logging, settings_from_args
+from service.commands.serve import settings_from_args
+from service.logs import configure_logging
 from service.settings import Settings, ensure_dev_secrets
 
 ROOM = "match:demo"

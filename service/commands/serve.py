@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import math
-import re
 import sys
 from typing import Any
 
+from service.logs import configure_logging
 from service.settings import ConfigError, Settings, ensure_dev_secrets, load_settings
 
 
@@ -40,30 +39,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     except ConfigError as exc:
         print(f"sideline: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-
-
-class NoQueryStrings(logging.Filter):
-    """Drops the query string from uvicorn's WebSocket handshake lines (``"WebSocket
-    /v1/ws?token=..." [accepted]``): a client may put a token there, and our own access log
-    never prints one either."""
-
-    _QUERY = re.compile(r'("WebSocket [^"?]*)\?[^"]*"')
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if '"WebSocket ' in text and "?" in text:
-            record.msg, record.args = self._QUERY.sub(r'\1"', text), ()
-        return True
-
-
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # APScheduler announces every job it adds, runs and finishes at INFO (two dozen lines at each
-    # start); the scheduler says once which jobs it holds, and each run logs its own result.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("uvicorn.error").addFilter(NoQueryStrings())
 
 
 def serve(settings: Settings) -> int:

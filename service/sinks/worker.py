@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from service.eventlog.codec import ARROW_SCHEMA, SELECT_COLUMNS
 from service.eventlog.duckdb_log import DuckDBLog
+from service.logs import Verbatim
 from service.sinks import store
 from service.sinks.base import BlockedError, PermanentError, Rejected, Sink, SinkError
 from service.sinks.batch import Batch
@@ -314,7 +315,7 @@ class SinkWorker:
         self.state = "blocked" if blocked else "backing_off"
         self.retry_at = time.monotonic() + delay
         if kind == "unexpected" and self._backoff.failures == 1:  # a bug: its trace, once
-            trace = self.sink.redact("".join(traceback.format_exception(exc)))
+            trace = Verbatim(self.sink.redact("".join(traceback.format_exception(exc))))
             log.error("sink %s: %s; retrying in %.1f s\n%s", self.sink.name, self.last_error,
                       delay, trace)  # fmt: skip
         else:

@@ -119,12 +119,17 @@ def _tiny_socket(port: int) -> socket.socket:
     return s
 
 
+SLOW = "slow\n2026-01-01 00:00:00,000 ERROR forged: \x1b[31mline\u2028"
+"""The slow client's user id (a token's ``sub`` is the host app's to choose): the line that
+says it was cut off must stay one line, with no escape sequence for the operator's terminal."""
+
+
 async def test_slow_consumer_is_dropped_and_resumes(start_server):
     server = start_server(
         SIDELINE_REALTIME__SEND_QUEUE_SIZE="64", SIDELINE_REALTIME__FRAMES_PER_SECOND="10000",
         SIDELINE_REALTIME__FRAME_BURST="10000", SIDELINE_ROOMS__MATCH__MAX_MESSAGE_LENGTH="16000",
     )
-    token = server.token("slow", "match:1")
+    token = server.token(SLOW, "match:1")
     ws = await websockets.connect(server.ws_url, sock=_tiny_socket(server.port), max_queue=1)
     slow = WsClient(ws)
     await slow.send(type="auth", token=token)
@@ -165,10 +170,13 @@ async def test_slow_consumer_is_dropped_and_resumes(start_server):
     assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 4303
     assert len(got) < N, "the slow client should have been cut off"
     last = max([seq, *(f["seq"] for f in got)])
-    back = await WsClient.login(server, "slow", join={"after_seq": last, "epoch": epoch})
+    back = await WsClient.login(server, SLOW, join={"after_seq": last, "epoch": epoch})
     assert back.joined["resumed"] is True
     rest = [f["message_id"] for f in await back.frames(1.0) if f["type"] == "message"]
     assert [f["message_id"] for f in got] + rest == sorted(ids, key=lambda m: m)  # uuid7: time order
+    out = server.output()
+    assert "closed slow consumer slow\\n2026-01-01 00:00:00,000 ERROR forged: \\x1b[31mline\\u2028 (" in out
+    assert "\n2026-01-01" not in out and "\x1b" not in out and "\u2028" not in out
 
 
 def _metric(server, name: str) -> float:
