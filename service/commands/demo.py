@@ -76,6 +76,7 @@ def _quiet_server(config: Any) -> Any:
 async def _run(settings: Settings, page_port: int, seconds_per_minute: float) -> None:
     import uvicorn
 
+    from service.api.ws_protocol import SocketProtocol
     from service.app import create_app
     from service.embed.demo_host import Crowd, Match, host_app
     from service.identity import mint_token
@@ -96,7 +97,7 @@ async def _run(settings: Settings, page_port: int, seconds_per_minute: float) ->
     page = host_app(f"{service_url}/embed?room={ROOM}", match, mint)
     common: dict[str, Any] = dict(host=host, log_config=None, access_log=False, lifespan="on")
     service = _quiet_server(uvicorn.Config(
-        app, port=settings.server.port, ws_max_size=settings.realtime.max_frame_bytes,
+        app, port=settings.server.port, ws=SocketProtocol, ws_max_size=settings.realtime.max_frame_bytes,
         ws_per_message_deflate=False, **common,
     ))  # fmt: skip
     site = _quiet_server(uvicorn.Config(page, port=page_port, **common))

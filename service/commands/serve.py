@@ -45,6 +45,7 @@ def serve(settings: Settings) -> int:
     """Run uvicorn with the app for ``settings`` until SIGINT/SIGTERM; flushes the log on exit."""
     import uvicorn
 
+    from service.api.ws_protocol import SocketProtocol
     from service.app import create_app
 
     for line in ensure_dev_secrets(settings):
@@ -58,6 +59,7 @@ def serve(settings: Settings) -> int:
         app,
         host=settings.server.host,
         port=settings.server.port,
+        ws=SocketProtocol,
         ws_max_size=settings.realtime.max_frame_bytes,
         ws_per_message_deflate=False,  # small chat frames: compression doubles fan-out CPU
         access_log=False,  # our own access log never prints query strings or headers

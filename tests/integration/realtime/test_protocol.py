@@ -52,6 +52,9 @@ async def test_origin_checked_before_accept(rt_server):
     assert response.status_code == 403
     body = json.loads(response.body)
     assert body["error"]["code"] == "origin_not_allowed" and body["error"]["close_code"] == 4109
+    # a refusal is not a server error: uvicorn's default WebSocket protocol logged one for each
+    assert "connection rejected (403 Forbidden)" in rt_server.output()
+    assert " ERROR " not in rt_server.output()
     # the server's own origin (the embedded panel) and listed origins are accepted
     ok = await websockets.connect(rt_server.ws_url, origin=rt_server.url)
     await ok.close()
