@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import difflib
 from typing import Annotated, ClassVar
-from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta
 
 from service.domain.events import EventType
+from service.urls import check_http_url
 
 _EVENT_TYPES = [t.value for t in EventType]
 PARQUET_COMPRESSIONS = ("zstd", "snappy", "gzip", "brotli", "lz4", "lz4_raw", "none")
@@ -76,7 +76,7 @@ class SegmentSinkSettings(SinkCommon):
     """Compress request bodies."""
 
     def __post_init__(self) -> None:
-        _check_url(self.host, "host")
+        check_http_url(self.host, "host")
 
 
 class MixpanelSinkSettings(SinkCommon):
@@ -101,8 +101,8 @@ class MixpanelSinkSettings(SinkCommon):
 
     def __post_init__(self) -> None:
         if self.base_url:
-            _check_url(self.base_url, "base_url")
-        _check_url(self.api_host, "api_host", host_only=True)
+            check_http_url(self.base_url, "base_url")
+        check_http_url(self.api_host, "api_host", host_only=True)
 
 
 class GA4SinkSettings(SinkCommon):
@@ -127,7 +127,7 @@ class GA4SinkSettings(SinkCommon):
     """Larger than the others: requests group a user's events, so bigger batches fill them."""
 
     def __post_init__(self) -> None:
-        _check_url(self.base_url, "base_url")
+        check_http_url(self.base_url, "base_url")
 
 
 class WarehouseSinkSettings(SinkCommon):
@@ -277,22 +277,3 @@ def _unknown(what: str, names: list[str], known: list[str], at: str) -> list[str
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         problems.append(f"Expected a known {what}, got {name!r}{hint} - at `{at}[{j}]`")
     return problems
-
-
-def _check_url(url: str, key: str, *, host_only: bool = False) -> None:
-    """Refuse ``url`` unless it is an http(s) URL with a host (with ``host_only``, a host name
-    and nothing else): anything else fails every request at run time, so it stops the start."""
-    if not _is_http_url(f"https://{url}" if host_only else url, host_only=host_only):
-        expected = "a host name (no scheme or path)" if host_only else "an http(s) URL"
-        raise ValueError(f"Expected {expected}, got {url!r} in `{key}`")
-
-
-def _is_http_url(url: str, *, host_only: bool) -> bool:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:  # a port out of range, a broken IPv6 literal
-        return False
-    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
-        return False
-    return not host_only or not (parts.path or parts.query or parts.fragment or parts.username)

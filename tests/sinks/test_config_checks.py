@@ -36,6 +36,12 @@ def check(tmp_path: Path, sinks_toml: str, *args: str) -> subprocess.CompletedPr
     )  # fmt: skip
 
 
+NO_CREDENTIALS = (
+    "Expected an http(s) URL without credentials (a key is set through the destination's secret "
+    "setting, from the environment),"
+)
+
+
 @pytest.mark.parametrize(
     ("sinks", "expected"),
     [
@@ -54,6 +60,11 @@ def check(tmp_path: Path, sinks_toml: str, *args: str) -> subprocess.CompletedPr
          "`$.sinks.mixpanel[0].api_host`"),
         ({"ga4": [{"name": "g", "base_url": "http://127.0.0.1:99999"}]},
          "Expected an http(s) URL, got 'http://127.0.0.1:99999' - at `$.sinks.ga4[0].base_url`"),
+        # credentials in a URL: refused, and not repeated in the error (it reaches logs)
+        ({"segment": [{"name": "s", "host": "https://key:hunter2@proxy.example:8443/v1"}]},
+         f"{NO_CREDENTIALS} got 'https://***@proxy.example:8443/v1' - at `$.sinks.segment[0].host`"),
+        ({"ga4": [{"name": "g", "base_url": "http://hunter2@127.0.0.1:9000"}]},
+         f"{NO_CREDENTIALS} got 'http://***@127.0.0.1:9000' - at `$.sinks.ga4[0].base_url`"),
     ],
 )  # fmt: skip
 def test_a_value_that_fails_every_send_stops_the_settings_load(
