@@ -21,7 +21,8 @@ Measured, each in a fresh child process (so peak RSS is per measurement):
   in a loop on four keep-alive connections: what the collector itself accepts per second
   with no sender-side work, the bound on any sender's figure on this machine.
 
-Usage: ``python benchmarks/forwarding.py [--events N] [--http-events M] [--quick]``.
+Usage: ``python benchmarks/forwarding.py [--events N] [--http-events M] [--quick]
+[--sinks segment,ga4]``.
 Writes ``benchmarks/results/forwarding.json``.
 """
 
@@ -300,7 +301,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--http-events", type=int, default=200_000)
     parser.add_argument("--quick", action="store_true", help="100k backlog, 20k per HTTP sink")
+    parser.add_argument("--sinks", default="warehouse,segment,mixpanel,ga4",
+                        help="which sinks to measure, comma-separated (default: all four)")
     args = parser.parse_args()
+    kinds = [k for k in ("warehouse", "segment", "mixpanel", "ga4") if k in args.sinks.split(",")]
     n, http_n = (100_000, 20_000) if args.quick else (args.events, args.http_events)
     base_k = {"segment": min(http_n, 50_000), "mixpanel": 2_000, "ga4": 2_000, "warehouse": n}
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -312,7 +316,7 @@ def main() -> None:
         results: dict[str, Any] = {"events": n, "http_events": http_n, "setup_seconds": setup_s}
         rows = []
         try:
-            for kind in ("warehouse", "segment", "mixpanel", "ga4"):
+            for kind in kinds:
                 target = n if kind == "warehouse" else http_n
                 ours = in_child(
                     run_forwarder, str(tmp / f"data-{kind}"), str(log_path), kind, url, target
@@ -346,7 +350,8 @@ def main() -> None:
     print(
         f"\ncollector: {json.dumps({k: v for k, v in results['collector'].items() if k != 'invalid'})}"
     )
-    print(f"saved {save('forwarding', results)}")
+    name = "forwarding" if len(kinds) == 4 else "forwarding-" + "-".join(kinds)  # a part: aside
+    print(f"saved {save(name, results)}")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,20 @@ class PropertyPolicy:
             props["reasons"] = _without_detail(props["reasons"])
         return self.allowed(props)
 
+    def combine_owned(self, envelope: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`combine` for a ``payload`` the caller owns (just decoded), which it changes
+        and returns: the same keys in the same order, with fewer dicts made on the way."""
+        props = payload
+        props.update(envelope)  # envelope fields win, new ones after the payload's: as `|`
+        for key in self._dropped & props.keys():
+            del props[key]
+        if None in props.values():
+            for key in [k for k, v in props.items() if v is None]:
+                del props[key]
+        if not self._keep_text and isinstance(props.get("reasons"), list):
+            props["reasons"] = _without_detail(props["reasons"])
+        return self.allowed(props)
+
     def payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``payload`` minus the personal fields the sink does not send, restricted to the
         allow-list; nulls stay (the warehouse keeps a payload as written)."""
