@@ -6,7 +6,8 @@ says why), but never marks that handshake as finished: when the endpoint returns
 ``ERROR ASGI callable returned without completing handshake.`` for every refused Origin. An
 attacker's page could fill the error log, and alerting on ERROR would fire for a correct refusal.
 :class:`SocketProtocol` marks the handshake finished once the denial is on the wire, as uvicorn's
-``wsproto`` implementation does; everything else is uvicorn's.
+``wsproto`` implementation does; everything else is uvicorn's, and fan-out's direct frame
+writes (:func:`service.realtime.outbox.direct_protocol`) recognise it as uvicorn's own.
 """
 
 from __future__ import annotations

@@ -59,12 +59,15 @@ def frame_bytes(text: str) -> bytes:
 def direct_protocol(send: Send) -> Any | None:
     """The uvicorn websockets-sansio protocol whose bound ``send`` this is, or None.
 
-    Only that protocol is recognised (by name and the attributes its ``send`` itself reads:
-    ``conn``, ``transport``, ``writable``, ``disconnected``); with any other server or protocol
+    Only that protocol is recognised, or a subclass of it such as the service's own
+    (``service.api.ws_protocol``), by name and the attributes its ``send`` itself reads:
+    ``conn``, ``transport``, ``writable``, ``disconnected``; with any other server or protocol
     implementation frames go through ``send``.
     """
     proto = getattr(send, "__self__", None)
-    if type(proto).__name__ != "WebSocketsSansIOProtocol" or getattr(proto, "send", None) != send:
+    if getattr(proto, "send", None) != send or not any(
+        c.__name__ == "WebSocketsSansIOProtocol" for c in type(proto).__mro__
+    ):
         return None
     if not all(hasattr(proto, a) for a in ("conn", "transport", "writable", "disconnected")):
         return None

@@ -14,6 +14,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from uvicorn.server import ServerState
 from websockets.protocol import State
 
+from service.api.ws_protocol import SocketProtocol
 from service.realtime.outbox import FRAME, Outbox, direct_protocol, frame_bytes
 
 
@@ -32,10 +33,10 @@ async def _app(scope, receive, send) -> None:  # never called: the protocol is d
     raise AssertionError
 
 
-def open_protocol() -> tuple[WebSocketsSansIOProtocol, Transport]:
+def open_protocol(cls: type = WebSocketsSansIOProtocol) -> tuple[WebSocketsSansIOProtocol, Transport]:
     config = uvicorn.Config(_app, ws_per_message_deflate=False)
     config.load()
-    proto = WebSocketsSansIOProtocol(config=config, server_state=ServerState(), app_state={})
+    proto = cls(config=config, server_state=ServerState(), app_state={})
     transport = Transport()
     proto.transport = transport  # type: ignore[assignment]
     proto.handshake_complete = True
@@ -63,6 +64,8 @@ async def test_frame_bytes_equal_what_uvicorns_send_writes(size):
 async def test_uvicorn_protocol_is_recognised_and_others_are_not():
     proto, _ = open_protocol()
     assert direct_protocol(proto.send) is proto
+    ours, _ = open_protocol(SocketProtocol)  # the one `sideline serve` runs: a subclass
+    assert direct_protocol(ours.send) is ours
 
     async def plain_send(message: dict) -> None:
         return None
