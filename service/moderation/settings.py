@@ -26,7 +26,6 @@ import phonenumbers
 
 from service.moderation.codes import is_known
 from service.moderation.verdict import Action
-from service.urls import check_http_url
 
 AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -164,8 +163,8 @@ class ProviderSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     """Score given to a message the provider flags without a high category score."""
 
     def __post_init__(self) -> None:
-        if self.enabled:
-            check_http_url(self.base_url, "base_url")
+        if self.enabled and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"Expected an http(s) URL, got {self.base_url!r} in `base_url`")
 
 
 class ModerationSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

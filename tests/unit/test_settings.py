@@ -115,11 +115,6 @@ def test_a_moderation_policy_name_must_name_a_policy():
          "Expected `float` > 0.0 - at `$.moderation.provider.timeout_seconds`"),
         ({"SIDELINE_MODERATION__PROVIDER__ENABLED": "true", "SIDELINE_MODERATION__PROVIDER__BASE_URL": "ftp://x"},
          "Expected an http(s) URL, got 'ftp://x' - at `$.moderation.provider.base_url`"),
-        ({"SIDELINE_MODERATION__PROVIDER__ENABLED": "true",
-          "SIDELINE_MODERATION__PROVIDER__BASE_URL": "https://u:hunter2@mod.example"},
-         "Expected an http(s) URL without credentials (a key is set through the destination's "
-         "secret setting, from the environment), got 'https://***@mod.example' - at "
-         "`$.moderation.provider.base_url`"),
         ({"SIDELINE_MODERATION__PHONE_REGIONS": '["XX"]'},
          "Unknown phone region(s) ['XX'] - at `$.moderation.phone_regions`"),
     ],
