@@ -1,4 +1,5 @@
-"""The check every configured outbound URL passes (sinks, the moderation provider)."""
+"""The check every sink's configured URL passes (the moderation provider's ``base_url`` has
+its own: it may carry a gateway's credentials)."""
 
 from __future__ import annotations
 

@@ -332,7 +332,7 @@ class SegmentSink(ThreadedSink):
                 if not raw.isascii():  # escaped here, so the body needs no pass of its own
                     raw = ascii_message(msg, raw)
                 size = len(raw)
-                if 2 * size > MAX_MSG_SIZE and over_message_limit(msg, size):
+                if over_message_limit(msg, size):
                     yield seq, event_id, "segment: event over 32 KB", size, b""
                     continue
                 yield seq, event_id, msg, size, raw
